@@ -1,0 +1,91 @@
+# siogate: make (library and programs), make test, make asan, make fuzz.
+# Everything is built under $(BUILD); sources are found by wildcard.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS     = jansson sqlite3
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2 -g
+CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(if $(WERROR),-Werror) \
+           -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+
+LIB_SRC  = $(wildcard common/*.c) $(wildcard examples/*/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      = $(BUILD)/libsio.a
+# Programs export the whole API so that plugins resolve against them.
+WHOLE_LIB = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+TEST_SRC = $(wildcard tests/test_*.c)
+TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HELPERS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/helper_*.c))
+TEST_LIB = $(BUILD)/tests/cu.o
+PLUGINS  = $(patsubst examples/%/,$(BUILD)/examples/%.so,$(dir $(wildcard examples/*/*.c)))
+
+.PHONY: all deps test check asan fuzz clean format
+all: $(LIB) $(PLUGINS)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h tests/*.h) | $(BUILD)/.dirs
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/.dirs:
+	@mkdir -p $(sort $(dir $(LIB_OBJ) $(TESTS) $(TEST_LIB) $(PLUGINS))) && touch $@
+
+# The schema is compiled into the store as a C string.
+$(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+
+$(BUILD)/common/store.o: $(BUILD)/schema.inc
+$(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
+
+$(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(WHOLE_LIB) $(LDLIBS)
+
+# Each example also builds as a plugin (examples/NAME/NAME.c -> NAME.so).
+.SECONDEXPANSION:
+$(BUILD)/examples/%.so: examples/%/$$*.c common/siogate.h | $(BUILD)/.dirs
+	$(CC) $(CFLAGS) -DSIO_BUILD_PLUGIN -shared -o $@ $<
+
+# Runs every suite even when one fails, then fails if any did.
+check: $(TESTS) $(HELPERS) $(PLUGINS)
+	@fail=0; for t in $(TESTS); do \
+		SIO_TEST_BIN=$(BUILD)/tests $$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "make test: all suites passed"; \
+	else echo "make test: FAILURES"; exit 1; fi
+
+test: deps
+	@$(MAKE) --no-print-directory check
+
+asan: deps
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(MAKE) --no-print-directory check BUILD=build-asan \
+		OPT="-O1 -g $(SAN)"
+
+# Coverage-guided fuzzing of the packet and payload parsers (clang).
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
+		-fsanitize=fuzzer,address,undefined \
+		-o $(BUILD)/fuzz/fuzz_parsers tests/fuzz_parsers.c \
+		common/packet.c common/payload.c common/buf.c \
+		common/text.c common/json.c -ljansson
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_parsers -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz_corpus
+
+format:
+	clang-format -i common/*.[ch] tests/*.[ch] examples/*/*.c
+
+clean:
+	rm -rf build build-asan

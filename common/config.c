@@ -1,0 +1,709 @@
+/*
+ * config.c: reads siogate's one configuration file into a struct sio_config
+ * (see config.h). A file is a list of `key = value` lines; each value goes
+ * through sio_config_set(), which checks it against the key's type, and the
+ * keys that limit one another are checked once the whole file is read. The
+ * origin matcher that the gateway and the websocket sidecar apply to a
+ * handshake's Origin header lives here too, next to the key it reads.
+ * Nothing here logs: every failure is a message in the caller's err.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "siogate.h"
+
+#define CONFIG_LINE_MAX 4096 /* bytes in a line, not counting its newline */
+#define CONFIG_MAX_SECONDS 86400
+
+enum config_kind {
+	CONFIG_PATH,       /* non-empty text, fits the char array */
+	CONFIG_RESOURCE,   /* a URL segment, [A-Za-z0-9._-]+ */
+	CONFIG_TRANSPORTS, /* comma-separated transport names */
+	CONFIG_ORIGINS,    /* host:port patterns */
+	CONFIG_INT,        /* decimal int in [min, max] */
+	CONFIG_COUNT,      /* positive int, k/m suffix allowed */
+	CONFIG_SIZE,       /* positive size_t, k/m suffix allowed */
+	CONFIG_BOOL,       /* int, yes/no */
+	CONFIG_SYNC,       /* enum sio_synchronous */
+	CONFIG_LOG         /* enum sio_log_level */
+};
+
+struct config_key {
+	const char *name;
+	enum config_kind kind;
+	size_t off;  /* offset of the field in struct sio_config */
+	size_t size; /* text kinds: size of the char array */
+	unsigned long long min, max; /* number kinds */
+};
+
+#define CONFIG_FIELD(f) offsetof(struct sio_config, f)
+#define CONFIG_TEXT(f) CONFIG_FIELD(f), sizeof(((struct sio_config *)0)->f)
+
+static const struct config_key config_keys[] = {
+    {"database", CONFIG_PATH, CONFIG_TEXT(database), 0, 0},
+    {"run_dir", CONFIG_PATH, CONFIG_TEXT(run_dir), 0, 0},
+    {"app", CONFIG_PATH, CONFIG_TEXT(app), 0, 0},
+    {"resource", CONFIG_RESOURCE, CONFIG_TEXT(resource), 0, 0},
+    {"transports", CONFIG_TRANSPORTS, 0, 0, 0, 0},
+    {"heartbeat_interval", CONFIG_INT, CONFIG_FIELD(heartbeat_interval), 0, 1,
+     CONFIG_MAX_SECONDS},
+    {"heartbeat_timeout", CONFIG_INT, CONFIG_FIELD(heartbeat_timeout), 0, 1,
+     CONFIG_MAX_SECONDS},
+    {"close_timeout", CONFIG_INT, CONFIG_FIELD(close_timeout), 0, 1,
+     CONFIG_MAX_SECONDS},
+    {"polling_duration", CONFIG_INT, CONFIG_FIELD(polling_duration), 0, 1,
+     CONFIG_MAX_SECONDS},
+    {"origins", CONFIG_ORIGINS, CONFIG_TEXT(origins), 0, 0},
+    {"bind_address", CONFIG_BOOL, CONFIG_FIELD(bind_address), 0, 0, 0},
+    {"flash_policy_port", CONFIG_INT, CONFIG_FIELD(flash_policy_port), 0, 0,
+     65535},
+    {"max_packet", CONFIG_SIZE, CONFIG_FIELD(max_packet), 0, 1, SIZE_MAX},
+    {"max_payload", CONFIG_SIZE, CONFIG_FIELD(max_payload), 0, 1, SIZE_MAX},
+    {"max_payload_packets", CONFIG_COUNT, CONFIG_FIELD(max_payload_packets), 0,
+     1, INT_MAX},
+    {"max_queue", CONFIG_COUNT, CONFIG_FIELD(max_queue), 0, 1, INT_MAX},
+    {"synchronous", CONFIG_SYNC, 0, 0, 0, 0},
+    {"db_shared_group", CONFIG_BOOL, CONFIG_FIELD(db_group), 0, 0, 0},
+    {"log_level", CONFIG_LOG, 0, 0, 0, 0},
+    {"threads", CONFIG_INT, CONFIG_FIELD(threads), 0, 1, 4096},
+    {NULL, 0, 0, 0, 0, 0}};
+
+static const char *const config_transport_names[SIO_TRANSPORT_COUNT] = {
+    "websocket", "flashsocket", "htmlfile", "xhr-polling", "jsonp-polling"};
+
+struct config_word {
+	const char *name;
+	int value;
+};
+
+static const struct config_word config_bools[] = {
+    {"yes", 1}, {"no", 0}, {"true", 1}, {"false", 0}, {"on", 1},
+    {"off", 0}, {"1", 1},  {"0", 0},    {NULL, 0}};
+
+static const struct config_word config_syncs[] = {{"off", SIO_SYNC_OFF},
+                                                  {"normal", SIO_SYNC_NORMAL},
+                                                  {"full", SIO_SYNC_FULL},
+                                                  {NULL, 0}};
+
+static const struct config_word config_levels[] = {{"error", SIO_LOG_ERROR},
+                                                   {"warn", SIO_LOG_WARN},
+                                                   {"info", SIO_LOG_INFO},
+                                                   {"debug", SIO_LOG_DEBUG},
+                                                   {NULL, 0}};
+
+/* An optional err may be NULL; every message goes through here. */
+static void config_err(char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+config_err(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, SIO_ERR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+void
+sio_config_defaults(struct sio_config *c)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->database, sizeof(c->database), "%s", "var/siogate.db");
+	snprintf(c->run_dir, sizeof(c->run_dir), "%s", "var/run");
+	snprintf(c->app, sizeof(c->app), "%s", "testapp");
+	snprintf(c->resource, sizeof(c->resource), "%s", "socket.io");
+	for (i = 0; i < SIO_TRANSPORT_COUNT; i++)
+		c->transports[i] = (enum sio_transport)i;
+	c->ntransports = SIO_TRANSPORT_COUNT;
+	c->heartbeat_interval = 25;
+	c->heartbeat_timeout = 60;
+	c->close_timeout = 60;
+	c->polling_duration = 20;
+	snprintf(c->origins, sizeof(c->origins), "%s", "*:*");
+	c->bind_address = 0;
+	c->flash_policy_port = 10843;
+	c->max_packet = SIO_MAX_PACKET;
+	c->max_payload = SIO_MAX_PAYLOAD;
+	c->max_payload_packets = SIO_MAX_PAYLOAD_PACKETS;
+	c->max_queue = SIO_MAX_QUEUE;
+	c->synchronous = SIO_SYNC_NORMAL;
+	c->db_group = 0;
+	c->log_level = SIO_LOG_INFO;
+	c->threads = 64;
+}
+
+const char *
+sio_config_transport_name(enum sio_transport t)
+{
+	if ((int)t < 0 || t >= SIO_TRANSPORT_COUNT)
+		return NULL;
+	return config_transport_names[t];
+}
+
+int
+sio_config_transport_parse(const char *name)
+{
+	int i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < SIO_TRANSPORT_COUNT; i++)
+		if (strcmp(name, config_transport_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+sio_config_transport_enabled(const struct sio_config *c, enum sio_transport t)
+{
+	int i;
+
+	for (i = 0; i < c->ntransports; i++)
+		if (c->transports[i] == t)
+			return 1;
+	return 0;
+}
+
+const char *
+sio_config_path(const char *arg)
+{
+	const char *env;
+
+	if (arg != NULL)
+		return arg;
+	env = getenv(SIO_CONFIG_ENV);
+	if (env != NULL && *env != '\0')
+		return env;
+	return NULL;
+}
+
+/* --- values ----------------------------------------------------------- */
+
+/*
+ * Decimal digits with an optional k/K/m/M suffix (when suffix is set), at
+ * most max. Returns 0, or -1 with the reason in err.
+ */
+static int
+config_number(const char *v, int suffix, unsigned long long max,
+              unsigned long long *out, char *err)
+{
+	unsigned long long n = 0, mult = 1;
+	const char *p;
+
+	if (!isdigit((unsigned char)*v)) {
+		config_err(err, "not a number");
+		return -1;
+	}
+	for (p = v; isdigit((unsigned char)*p); p++) {
+		if (n > (ULLONG_MAX - (unsigned)(*p - '0')) / 10)
+			goto big;
+		n = n * 10 + (unsigned)(*p - '0');
+	}
+	if (suffix && (*p == 'k' || *p == 'K'))
+		mult = 1024, p++;
+	else if (suffix && (*p == 'm' || *p == 'M'))
+		mult = 1024 * 1024, p++;
+	if (*p != '\0') {
+		config_err(err, suffix ? "not a size (digits, then k or M)"
+		                       : "not a number");
+		return -1;
+	}
+	if (n > max / mult)
+		goto big;
+	*out = n * mult;
+	return 0;
+big:
+	config_err(err, "too large (at most %llu)", max);
+	return -1;
+}
+
+static int
+config_word(const struct config_word *w, const char *v, int *out, char *err)
+{
+	const struct config_word *i;
+	size_t len = 0;
+
+	for (i = w; i->name; i++)
+		if (strcasecmp(v, i->name) == 0) {
+			*out = i->value;
+			return 0;
+		}
+	/* List the accepted words so the message is its own documentation. */
+	config_err(err, "expected ");
+	for (i = w; i->name && err != NULL; i++) {
+		len = strlen(err);
+		snprintf(err + len, SIO_ERR_LEN - len, "%s%s",
+		         i == w ? "" : (i[1].name ? ", " : " or "), i->name);
+	}
+	return -1;
+}
+
+static int
+config_text(char *dst, size_t size, const char *v, char *err)
+{
+	size_t len = strlen(v);
+
+	if (len == 0) {
+		config_err(err, "empty value");
+		return -1;
+	}
+	if (len >= size) {
+		config_err(err, "too long (at most %zu bytes)", size - 1);
+		return -1;
+	}
+	memcpy(dst, v, len + 1);
+	return 0;
+}
+
+static int
+config_resource(char *dst, size_t size, const char *v, char *err)
+{
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
+			config_err(err, "only letters, digits, '.', '_' and "
+			                "'-' are allowed");
+			return -1;
+		}
+	/* A dot segment would be folded away by clients and proxies. */
+	if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+		config_err(err, "not a path segment");
+		return -1;
+	}
+	return config_text(dst, size, v, err);
+}
+
+/* Parses the whole list first so that c is unchanged on error. */
+static int
+config_transports(struct sio_config *c, const char *v, char *err)
+{
+	enum sio_transport list[SIO_TRANSPORT_COUNT];
+	char name[32];
+	int n = 0, i, t;
+	const char *p = v, *end;
+	size_t len;
+
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len == 0) {
+			config_err(err, "empty transport name");
+			return -1;
+		}
+		t = -1;
+		if (len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			t = sio_config_transport_parse(name);
+		}
+		if (t < 0) {
+			config_err(err, "unknown transport '%.*s'",
+			           (int)(len < 64 ? len : 64), p);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if ((int)list[i] == t) {
+				config_err(err, "duplicate transport '%s'",
+				           name);
+				return -1;
+			}
+		list[n++] = (enum sio_transport)t;
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+	memcpy(c->transports, list, sizeof(list[0]) * (size_t)n);
+	c->ntransports = n;
+	return 0;
+}
+
+/* --- origins ---------------------------------------------------------- */
+
+#define CONFIG_ORIGIN_SEP " \t,"
+#define CONFIG_PORT_ANY 0 /* a pattern's '*'; never a real port */
+
+/*
+ * "80" -> 80, "*" -> CONFIG_PORT_ANY (when wild), else -1 for anything that
+ * is not a port number 1..65535.
+ */
+static long
+config_port(const char *p, size_t len, int wild)
+{
+	long port = 0;
+	size_t i;
+
+	if (wild && len == 1 && *p == '*')
+		return CONFIG_PORT_ANY;
+	if (len == 0 || len > 5)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)p[i]))
+			return -1;
+		port = port * 10 + (p[i] - '0');
+	}
+	return port >= 1 && port <= 65535 ? port : -1;
+}
+
+/*
+ * Splits one pattern "host:port" at its last ':' (so "[::1]:80" works).
+ * Returns 0 with the host span and port (CONFIG_PORT_ANY for '*'), or -1.
+ */
+static int
+config_pattern(const char *p, size_t len, size_t *hostlen, long *port)
+{
+	size_t colon = len, i;
+
+	while (colon > 0 && p[colon - 1] != ':')
+		colon--;
+	if (colon < 2)
+		return -1;
+	*hostlen = colon - 1;
+	*port = config_port(p + colon, len - colon, 1);
+	if (*port < 0)
+		return -1;
+	/* '*' is a whole side, never a glob inside a name. */
+	if (*hostlen > 1 && memchr(p, '*', *hostlen) != NULL)
+		return -1;
+	for (i = 0; i < *hostlen; i++)
+		if (p[i] == '/' || p[i] == '@' || (p[i] == ':' && *p != '['))
+			return -1;
+	return 0;
+}
+
+static int
+config_origins(char *dst, size_t size, const char *v, char *err)
+{
+	const char *p = v;
+	size_t len, hostlen;
+	long port;
+	int n = 0;
+
+	for (;; n++) {
+		p += strspn(p, CONFIG_ORIGIN_SEP);
+		if (*p == '\0')
+			break;
+		len = strcspn(p, CONFIG_ORIGIN_SEP);
+		if (config_pattern(p, len, &hostlen, &port) < 0) {
+			config_err(err, "'%.*s' is not host:port ('*' for any)",
+			           (int)(len < 64 ? len : 64), p);
+			return -1;
+		}
+		p += len;
+	}
+	if (n == 0) {
+		config_err(err, "no host:port pattern");
+		return -1;
+	}
+	return config_text(dst, size, v, err);
+}
+
+/*
+ * Splits an Origin header value into host span and port: "http://h:p",
+ * "https://h" (443), "h:p", "h" (80). Returns 0, or -1 when malformed.
+ */
+static int
+config_origin_split(const char *o, const char **host, size_t *hostlen,
+                    long *port)
+{
+	const char *s = strstr(o, "://"), *h, *end, *at;
+	long def = 80;
+	size_t len;
+
+	if (s != NULL) {
+		len = (size_t)(s - o);
+		if ((len == 5 && strncasecmp(o, "https", 5) == 0) ||
+		    (len == 3 && strncasecmp(o, "wss", 3) == 0))
+			def = 443;
+		o = s + 3;
+	}
+	end = o + strcspn(o, "/?#");
+	at = memchr(o, '@', (size_t)(end - o));
+	if (at != NULL)
+		o = at + 1;
+	h = o;
+	if (*h == '[') {
+		s = memchr(h, ']', (size_t)(end - h));
+		if (s == NULL)
+			return -1;
+		s++;
+	} else {
+		s = memchr(h, ':', (size_t)(end - h));
+		if (s == NULL)
+			s = end;
+	}
+	*host = h;
+	*hostlen = (size_t)(s - h);
+	if (*hostlen == 0)
+		return -1;
+	if (s == end || (*s == ':' && s + 1 == end)) {
+		*port = def;
+		return 0;
+	}
+	if (*s != ':')
+		return -1;
+	*port = config_port(s + 1, (size_t)(end - s - 1), 0);
+	return *port < 0 ? -1 : 0;
+}
+
+int
+sio_config_origin_allowed(const struct sio_config *c, const char *origin)
+{
+	const char *p = c->origins, *host = NULL;
+	size_t len, plen, hostlen = 0;
+	long pport, port = 0;
+	int ok;
+
+	ok = origin != NULL && *origin != '\0' &&
+	     config_origin_split(origin, &host, &hostlen, &port) == 0;
+	for (;;) {
+		p += strspn(p, CONFIG_ORIGIN_SEP);
+		if (*p == '\0')
+			return 0;
+		len = strcspn(p, CONFIG_ORIGIN_SEP);
+		if (len == 3 && memcmp(p, "*:*", 3) == 0)
+			return 1;
+		if (ok && config_pattern(p, len, &plen, &pport) == 0 &&
+		    (pport == CONFIG_PORT_ANY || pport == port) &&
+		    ((plen == 1 && *p == '*') ||
+		     (plen == hostlen && strncasecmp(p, host, plen) == 0)))
+			return 1;
+		p += len;
+	}
+}
+
+/* --- keys and files --------------------------------------------------- */
+
+/* Sets one typed field; c is unchanged on error. */
+static int
+config_apply(struct sio_config *c, const struct config_key *k, const char *v,
+             char *err)
+{
+	char *field = (char *)c + k->off;
+	unsigned long long n;
+	int w;
+
+	switch (k->kind) {
+	case CONFIG_PATH:
+		return config_text(field, k->size, v, err);
+	case CONFIG_RESOURCE:
+		return config_resource(field, k->size, v, err);
+	case CONFIG_TRANSPORTS:
+		return config_transports(c, v, err);
+	case CONFIG_ORIGINS:
+		return config_origins(field, k->size, v, err);
+	case CONFIG_INT:
+	case CONFIG_COUNT:
+	case CONFIG_SIZE:
+		if (config_number(v, k->kind != CONFIG_INT, k->max, &n, err) <
+		    0)
+			return -1;
+		if (n < k->min) {
+			config_err(err, "must be at least %llu", k->min);
+			return -1;
+		}
+		if (k->kind == CONFIG_SIZE)
+			*(size_t *)(void *)field = (size_t)n;
+		else
+			*(int *)(void *)field = (int)n;
+		return 0;
+	case CONFIG_BOOL:
+		if (config_word(config_bools, v, &w, err) < 0)
+			return -1;
+		*(int *)(void *)field = w;
+		return 0;
+	case CONFIG_SYNC:
+		if (config_word(config_syncs, v, &w, err) < 0)
+			return -1;
+		c->synchronous = (enum sio_synchronous)w;
+		return 0;
+	case CONFIG_LOG:
+		if (config_word(config_levels, v, &w, err) < 0)
+			return -1;
+		c->log_level = (enum sio_log_level)w;
+		return 0;
+	}
+	return -1;
+}
+
+int
+sio_config_set(struct sio_config *c, const char *key, const char *value,
+               char *err)
+{
+	const struct config_key *k;
+	char why[SIO_ERR_LEN];
+	size_t len;
+
+	for (k = config_keys; k->name; k++)
+		if (strcmp(k->name, key) == 0)
+			break;
+	if (k->name == NULL) {
+		config_err(err, "unknown key '%.64s'", key);
+		return SIO_ERR;
+	}
+	if (config_apply(c, k, value, why) == 0)
+		return SIO_OK;
+	len = strlen(value);
+	config_err(err, "bad value '%.48s%s' for %s: %s", value,
+	           len > 48 ? "..." : "", k->name, why);
+	return SIO_ERR;
+}
+
+/* A '#' starts a comment at the start of a line or after whitespace. */
+static int
+config_comment(const char *line, const char *p)
+{
+	return *p == '#' && (p == line || isspace((unsigned char)p[-1]));
+}
+
+/*
+ * Splits one line (no newline) in place into key and value. Returns 1 for a
+ * setting, 0 for a blank or comment line, -1 with the reason in err.
+ */
+static int
+config_split(char *line, char **key, char **value, char *err)
+{
+	char *p = line, *e;
+
+	while (*p && !config_comment(line, p) && *p != '=')
+		p++;
+	for (e = line; isspace((unsigned char)*e); e++)
+		;
+	if (*p != '=') {
+		if (e == p)
+			return 0; /* blank, or only a comment */
+		config_err(err, "missing '='");
+		return -1;
+	}
+	*key = e;
+	for (e = p; e > *key && isspace((unsigned char)e[-1]); e--)
+		;
+	*e = '\0';
+	if (**key == '\0') {
+		config_err(err, "empty key");
+		return -1;
+	}
+	for (p++; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '"') {
+		/* Quotes keep a '#'; there are no escapes inside. */
+		*value = ++p;
+		e = strchr(p, '"');
+		if (e == NULL) {
+			config_err(err, "missing closing '\"'");
+			return -1;
+		}
+		*e++ = '\0';
+		while (isspace((unsigned char)*e))
+			e++;
+		if (*e != '\0' && *e != '#') {
+			config_err(err, "text after closing '\"'");
+			return -1;
+		}
+		return 1;
+	}
+	*value = p;
+	while (*p && !config_comment(line, p))
+		p++;
+	while (p > *value && isspace((unsigned char)p[-1]))
+		p--;
+	*p = '\0';
+	return 1;
+}
+
+/* The keys that bound one another, checked once a whole file is read. */
+static int
+config_check(const struct sio_config *c, const char *path, char *err)
+{
+	if (c->heartbeat_interval >= c->heartbeat_timeout) {
+		config_err(err,
+		           "%s: heartbeat_interval (%d) must be less than "
+		           "heartbeat_timeout (%d)",
+		           path, c->heartbeat_interval, c->heartbeat_timeout);
+		return SIO_ERR;
+	}
+	if (c->polling_duration >= c->close_timeout) {
+		config_err(err,
+		           "%s: polling_duration (%d) must be less than "
+		           "close_timeout (%d)",
+		           path, c->polling_duration, c->close_timeout);
+		return SIO_ERR;
+	}
+	if (c->max_packet > c->max_payload) {
+		config_err(err,
+		           "%s: max_packet (%zu) must not exceed max_payload "
+		           "(%zu)",
+		           path, c->max_packet, c->max_payload);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+/* Reads the lines of f; the error names path and the line number. */
+static int
+config_read(struct sio_config *c, FILE *f, const char *path, char *err)
+{
+	char line[CONFIG_LINE_MAX + 2], why[SIO_ERR_LEN], *key, *value;
+	size_t len;
+	int lineno = 0, r;
+
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		len = strlen(line);
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			config_err(err, "%s:%d: line longer than %d bytes",
+			           path, lineno, CONFIG_LINE_MAX);
+			return SIO_ERR;
+		}
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		r = config_split(line, &key, &value, why);
+		if (r == 1)
+			r = sio_config_set(c, key, value, why) == SIO_OK ? 0
+			                                                 : -1;
+		if (r < 0) {
+			config_err(err, "%s:%d: %s", path, lineno, why);
+			return SIO_ERR;
+		}
+	}
+	if (ferror(f)) {
+		config_err(err, "%s: read error", path);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+int
+sio_config_load(struct sio_config *c, const char *path, char *err)
+{
+	FILE *f;
+	int r;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		config_err(err, "%s: %s", path, strerror(errno));
+		return SIO_ERR;
+	}
+	r = config_read(c, f, path, err);
+	fclose(f);
+	if (r != SIO_OK)
+		return r;
+	return config_check(c, path, err);
+}

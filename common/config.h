@@ -1,0 +1,90 @@
+/*
+ * config.h: the one configuration file read by every siogate program,
+ * `key = value` lines with '#' comments. Every key has a default; an
+ * unknown key or a bad value is an error naming the file and line.
+ */
+#ifndef SIO_CONFIG_H
+#define SIO_CONFIG_H
+
+#include <stddef.h>
+
+#define SIO_CONFIG_PATH_MAX 1024
+#define SIO_CONFIG_ENV "SIOGATE_CONF"
+
+enum sio_transport {
+	SIO_TRANSPORT_WEBSOCKET = 0,
+	SIO_TRANSPORT_FLASHSOCKET,
+	SIO_TRANSPORT_HTMLFILE,
+	SIO_TRANSPORT_XHR_POLLING,
+	SIO_TRANSPORT_JSONP_POLLING,
+	SIO_TRANSPORT_COUNT
+};
+
+enum sio_synchronous { SIO_SYNC_OFF = 0, SIO_SYNC_NORMAL = 1, SIO_SYNC_FULL = 2 };
+
+enum sio_log_level {
+	SIO_LOG_ERROR = 0,
+	SIO_LOG_WARN,
+	SIO_LOG_INFO,
+	SIO_LOG_DEBUG
+};
+
+struct sio_config {
+	char database[SIO_CONFIG_PATH_MAX];   /* database = var/siogate.db */
+	char run_dir[SIO_CONFIG_PATH_MAX];    /* run_dir = var/run */
+	char app[SIO_CONFIG_PATH_MAX];        /* app = testapp (built-in name or .so path) */
+	char resource[64];                    /* resource = socket.io */
+	/* transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling */
+	enum sio_transport transports[SIO_TRANSPORT_COUNT];
+	int ntransports;
+	int heartbeat_interval;  /* seconds, 25 */
+	int heartbeat_timeout;   /* seconds, 60 */
+	int close_timeout;       /* seconds, 60 */
+	int polling_duration;    /* seconds, 20 */
+	char origins[1024];      /* origins = *:* (space or comma separated host:port) */
+	int bind_address;        /* bind_address = no: session bound to its handshake address */
+	int flash_policy_port;   /* 10843; 0 disables */
+	size_t max_packet;       /* bytes, SIO_MAX_PACKET */
+	size_t max_payload;      /* bytes, SIO_MAX_PAYLOAD */
+	int max_payload_packets; /* SIO_MAX_PAYLOAD_PACKETS */
+	int max_queue;           /* packets per session, SIO_MAX_QUEUE */
+	enum sio_synchronous synchronous; /* normal */
+	int db_group;            /* db_shared_group = no: files 0600, else 0660 */
+	enum sio_log_level log_level;     /* info */
+	int threads;             /* gateway worker threads, 64 */
+};
+
+/* Fills c with the defaults. */
+void sio_config_defaults(struct sio_config *c);
+
+/*
+ * Reads path into c (which holds the defaults or earlier values). Returns
+ * SIO_OK, or SIO_ERR with "path:line: reason" in err (SIO_ERR_LEN bytes);
+ * c may be partly updated on error.
+ */
+int sio_config_load(struct sio_config *c, const char *path, char *err);
+
+/*
+ * Sets one key from its text value, as a line of the file would. SIO_OK, or
+ * SIO_ERR with the reason in err ("unknown key 'x'", "bad value ...").
+ */
+int sio_config_set(struct sio_config *c, const char *key, const char *value,
+                   char *err);
+
+/*
+ * The file to read: arg (from -c) when not NULL, else $SIOGATE_CONF, else
+ * NULL (defaults only). Borrowed.
+ */
+const char *sio_config_path(const char *arg);
+
+/* Name of a transport ("xhr-polling"); parse returns -1 when unknown. */
+const char *sio_config_transport_name(enum sio_transport t);
+int sio_config_transport_parse(const char *name);
+/* 1 when t is enabled in c. */
+int sio_config_transport_enabled(const struct sio_config *c,
+                                 enum sio_transport t);
+/* 1 when origin (an Origin header value, "http://h:p" or "h:p") is allowed
+ * by c->origins ("*:*", "host:*", "*:port", "host:port" entries). */
+int sio_config_origin_allowed(const struct sio_config *c, const char *origin);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * conn.h: struct sio_conn, the handle a callback receives, shared by the
+ * session engine (session.c, which makes them) and the application API
+ * (conn.c, which acts on them). Not part of the public header.
+ */
+#ifndef SIO_CONN_H
+#define SIO_CONN_H
+
+#include "request.h"
+#include "session.h"
+#include "siogate.h"
+
+struct sio_conn {
+	struct sio_session_ctx *ctx;
+	const char *sid;
+	const char *endpoint;
+	const struct sio_app *app;
+	long long now;
+	long delay_ms;                      /* set by sio_delay() */
+	int close_requested;                /* set by sio_close() */
+	int ack_requested;                  /* the packet wants a data ack */
+	const struct sio_request *open_req; /* during on_open */
+	struct sio_request req;             /* loaded on demand */
+	int req_loaded;
+};
+
+/* A handle for (sid, endpoint) at time now; all borrowed. */
+void sio_conn_init(struct sio_conn *c, struct sio_session_ctx *x,
+                   const char *sid, const char *endpoint,
+                   const struct sio_app *app, long long now);
+void sio_conn_cleanup(struct sio_conn *c);
+
+/*
+ * Queues a packet of type with id (-1 none) and data (may be NULL) on c's
+ * endpoint for c's session, honouring the delay. SIO_OK, SIO_ERR.
+ */
+int sio_conn_queue(struct sio_conn *c, int type, long long id, int data_ack,
+                   const char *data, size_t len, int flags);
+
+#endif

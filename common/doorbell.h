@@ -1,0 +1,46 @@
+/*
+ * doorbell.h: how a writer wakes the process that holds a session. Each
+ * long-running process owns a datagram socket `<run_dir>/<name>.bell`;
+ * after committing packets for a session the writer sends the sid to the
+ * holder's bell. Datagrams are hints: a full queue drops them, and a
+ * holder also polls PRAGMA data_version at a low rate to catch rows written
+ * by programs that do not ring.
+ */
+#ifndef SIO_DOORBELL_H
+#define SIO_DOORBELL_H
+
+#include <stddef.h>
+
+struct sio_doorbell;
+
+/*
+ * Creates and binds the bell of process name in run_dir (created 0700, or
+ * 0770 with shared_group), non-blocking, socket mode 0600/0660. Returns it,
+ * or NULL with the reason in err. Caller frees with sio_doorbell_close(),
+ * which also removes the socket file.
+ */
+struct sio_doorbell *sio_doorbell_open(const char *run_dir, const char *name,
+                                       int shared_group, char *err);
+void sio_doorbell_close(struct sio_doorbell *d);
+
+/* The descriptor to poll for reading. */
+int sio_doorbell_fd(const struct sio_doorbell *d);
+
+/*
+ * Reads one ring: copies the sid (NUL-terminated, at most size-1 bytes).
+ * SIO_OK, SIO_AGAIN when none is waiting, SIO_ERR.
+ */
+int sio_doorbell_recv(struct sio_doorbell *d, char *sid, size_t size);
+
+/*
+ * Rings process name in run_dir about sid, from socket fd (an unbound
+ * AF_UNIX datagram socket, non-blocking; see sio_doorbell_sender()).
+ * Never blocks: a full queue or a missing bell returns SIO_AGAIN.
+ */
+int sio_doorbell_ring(int fd, const char *run_dir, const char *name,
+                      const char *sid);
+
+/* A socket for sio_doorbell_ring(), or -1. Close it with close(). */
+int sio_doorbell_sender(void);
+
+#endif

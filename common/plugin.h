@@ -1,0 +1,26 @@
+/*
+ * plugin.h: finding the application a program runs: a built-in one by name
+ * ("testapp", "chat") or a shared object by path, loaded with dlopen and
+ * checked before use.
+ */
+#ifndef SIO_PLUGIN_H
+#define SIO_PLUGIN_H
+
+#include "siogate.h"
+
+/*
+ * Returns the plugin named by spec: a built-in name, or a path (containing
+ * '/' or ending in ".so") to a shared object exporting SIO_PLUGIN_SYMBOL.
+ * NULL with the reason in err when it cannot be loaded, has another
+ * SIO_API_VERSION or no root app. A loaded object stays loaded.
+ */
+const struct sio_plugin *sio_plugin_load(const char *spec, char *err);
+
+/* The app of endpoint in p, or NULL. */
+const struct sio_app *sio_plugin_app(const struct sio_plugin *p,
+                                     const char *endpoint);
+
+/* The built-in plugins, ending with NULL. */
+const struct sio_plugin *const *sio_plugin_builtins(void);
+
+#endif

@@ -1,0 +1,547 @@
+/*
+ * session.c: the protocol rules that hold whatever the transport (see
+ * session.h). Every entry point runs in one store transaction, so what a
+ * callback queues is committed together with the state change that caused
+ * it, and two processes handling the same session serialise on the store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "json.h"
+#include "packet.h"
+#include "plugin.h"
+#include "session.h"
+
+/* dispatch results besides SIO_OK / SIO_ERR: the session has ended */
+#define SESSION_ENDED 1
+
+long long
+sio_session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+session_note(struct sio_session_ctx *x, const char *fmt, const char *what,
+             size_t len)
+{
+	snprintf(x->err, sizeof(x->err), fmt, (int)(len > 64 ? 64 : len),
+	         what);
+}
+
+/* Queues a bare packet (`1::/ep`, `0::/ep`, `7::/ep:2`, acks) for sid. */
+static int
+session_queue(struct sio_session_ctx *x, const char *sid, const char *ep,
+              int type, long long id, const char *data, size_t len,
+              long long now)
+{
+	struct sio_conn c;
+	int rc;
+
+	sio_conn_init(&c, x, sid, ep, NULL, now);
+	rc = sio_conn_queue(&c, type, id, 0, data, len, 0);
+	sio_conn_cleanup(&c);
+	return rc;
+}
+
+struct ep_list {
+	char **names;
+	size_t n;
+	int failed;
+};
+
+static void
+ep_collect(void *udata, const char *endpoint, const char *query)
+{
+	struct ep_list *l = udata;
+	char **names;
+
+	(void)query;
+	names = realloc(l->names, (l->n + 1) * sizeof(*names));
+	if (names == NULL || (names[l->n] = strdup(endpoint)) == NULL) {
+		if (names)
+			l->names = names;
+		l->failed = 1;
+		return;
+	}
+	l->names = names;
+	l->n++;
+}
+
+static void
+ep_list_free(struct ep_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+}
+
+/* Runs an endpoint's on_close, in a handle of its own. */
+static void
+session_on_close(struct sio_session_ctx *x, const char *sid, const char *ep,
+                 long long now)
+{
+	const struct sio_app *app = sio_plugin_app(x->plugin, ep);
+	struct sio_conn c;
+
+	if (app == NULL || app->on_close == NULL)
+		return;
+	sio_conn_init(&c, x, sid, ep, app, now);
+	app->on_close(&c);
+	sio_conn_cleanup(&c);
+}
+
+/*
+ * Ends sid inside the caller's transaction. The write lock is held from
+ * the state check to the claim, so on_close runs once however many
+ * processes try. Returns SESSION_ENDED, SIO_OK when already ended, SIO_ERR.
+ */
+static int
+session_end_locked(struct sio_session_ctx *x, const char *sid,
+                   const char *reason, long long now)
+{
+	struct sio_store *st = x->store;
+	struct sio_store_session s;
+	struct ep_list l = {0};
+	int rc;
+
+	rc = sio_store_session_get(st, sid, &s);
+	if (rc != SIO_OK)
+		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
+	rc = s.state;
+	sio_store_session_cleanup(&s);
+	if (rc == SIO_SESSION_CLOSED)
+		return SIO_OK;
+	if (sio_store_endpoint_list(st, sid, ep_collect, &l) < 0 || l.failed) {
+		ep_list_free(&l);
+		return SIO_ERR;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		session_on_close(x, sid, l.names[i], now);
+		if (l.names[i][0] != '\0')
+			session_queue(x, sid, l.names[i], SIO_PKT_DISCONNECT,
+			              -1, NULL, 0, now);
+	}
+	ep_list_free(&l);
+	session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0, now);
+	if (sio_store_session_end(st, sid, reason, now) < 0 ||
+	    sio_store_session_purge(st, sid) != SIO_OK)
+		return SIO_ERR;
+	return SESSION_ENDED;
+}
+
+/* Disconnects one endpoint; notify queues `0::/ep` (server-initiated). */
+static int
+session_endpoint_close(struct sio_session_ctx *x, const char *sid,
+                       const char *ep, int notify, long long now)
+{
+	struct sio_store *st = x->store;
+
+	session_on_close(x, sid, ep, now);
+	if (sio_store_endpoint_del(st, sid, ep) != SIO_OK ||
+	    sio_store_room_leave(st, sid, ep, NULL) != SIO_OK)
+		return SIO_ERR;
+	if (notify)
+		return session_queue(x, sid, ep, SIO_PKT_DISCONNECT, -1, NULL,
+		                     0, now);
+	return SIO_OK;
+}
+
+/* After a callback: its result and a requested close. */
+static int
+session_after(struct sio_session_ctx *x, struct sio_conn *c, int rc)
+{
+	if (rc == SIO_ERR)
+		return session_end_locked(x, c->sid, "application error",
+		                          c->now);
+	if (!c->close_requested)
+		return SIO_OK;
+	if (c->endpoint[0] == '\0')
+		return session_end_locked(x, c->sid, "closed by application",
+		                          c->now);
+	return session_endpoint_close(x, c->sid, c->endpoint, 1, c->now);
+}
+
+int
+sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
+                      long long now, char sid[SIO_SID_LEN + 1])
+{
+	const struct sio_app *app = sio_plugin_app(x->plugin, "");
+	struct sio_store *st = x->store;
+	struct sio_conn c;
+	char *json;
+	int rc;
+
+	json = sio_request_to_json(req);
+	if (json == NULL || sio_store_begin(st) != SIO_OK) {
+		free(json);
+		return SIO_ERR;
+	}
+	rc = sio_store_session_new(st, json, now, sid);
+	free(json);
+	if (rc == SIO_OK)
+		rc = sio_store_counter_add(st, "sessions_opened", 1);
+	if (rc == SIO_OK && app && app->on_open) {
+		sio_conn_init(&c, x, sid, "", app, now);
+		c.open_req = req;
+		rc = app->on_open(&c, req);
+		if (rc == SIO_OK && c.close_requested)
+			rc = SIO_REJECT;
+		sio_conn_cleanup(&c);
+	}
+	if (rc != SIO_OK) {
+		sio_store_rollback(st);
+		return rc == SIO_REJECT ? SIO_REJECT : SIO_ERR;
+	}
+	return sio_store_commit(st);
+}
+
+/* Runs an endpoint's on_open for the connect query (after '?'). */
+static int
+session_endpoint_open(struct sio_session_ctx *x, struct sio_conn *c,
+                      const char *query)
+{
+	struct sio_request er;
+	int rc;
+
+	if (sio_request_init(&er, NULL, query, NULL) != SIO_OK) {
+		sio_request_cleanup(&er);
+		return SIO_ERR;
+	}
+	er.parent = sio_conn_request(c);
+	c->open_req = &er;
+	rc = c->app->on_open ? c->app->on_open(c, &er) : SIO_OK;
+	c->open_req = NULL;
+	sio_request_cleanup(&er);
+	(void)x;
+	return rc;
+}
+
+/* `1::/ep[?query]`: connect, answer `1::/ep`, or `7::/ep:2` when refused. */
+static int
+session_connect(struct sio_session_ctx *x, const char *sid,
+                const struct sio_packet *p, long long now)
+{
+	struct sio_store *st = x->store;
+	char ep[SIO_MAX_ENDPOINT + 1], query[SIO_MAX_ENDPOINT + 1];
+	const char *q = memchr(p->endpoint, '?', p->endpoint_len);
+	size_t eplen = q ? (size_t)(q - p->endpoint) : p->endpoint_len;
+	struct sio_conn c;
+	int rc;
+
+	if (eplen == 0)
+		return SIO_OK;
+	if (p->endpoint_len > SIO_MAX_ENDPOINT) {
+		session_note(x, "endpoint too long: %.*s", p->endpoint, eplen);
+		return SIO_OK;
+	}
+	memcpy(ep, p->endpoint, eplen);
+	ep[eplen] = '\0';
+	snprintf(query, sizeof(query), "%.*s",
+	         q ? (int)(p->endpoint_len - eplen - 1) : 0, q ? q + 1 : "");
+	sio_conn_init(&c, x, sid, ep, sio_plugin_app(x->plugin, ep), now);
+	if (c.app == NULL) {
+		session_note(x, "unknown endpoint %.*s", ep, eplen);
+		rc = session_queue(x, sid, ep, SIO_PKT_ERROR, -1, "2", 1, now);
+		goto out;
+	}
+	rc = sio_store_endpoint_has(st, sid, ep);
+	if (rc != 0) { /* already connected: answer again, no second on_open */
+		if (rc > 0)
+			rc = session_queue(x, sid, ep, SIO_PKT_CONNECT, -1,
+			                   NULL, 0, now);
+		goto out;
+	}
+	if (sio_store_savepoint(st) != SIO_OK ||
+	    sio_store_endpoint_add(st, sid, ep, query) != SIO_OK ||
+	    session_queue(x, sid, ep, SIO_PKT_CONNECT, -1, NULL, 0, now) !=
+	            SIO_OK) {
+		rc = SIO_ERR;
+		goto out;
+	}
+	rc = session_endpoint_open(x, &c, query);
+	if (rc == SIO_REJECT) {
+		if (sio_store_rollback_to(st) != SIO_OK)
+			rc = SIO_ERR;
+		else
+			rc = session_queue(x, sid, ep, SIO_PKT_ERROR, -1, "2",
+			                   1, now);
+		goto out;
+	}
+	if (sio_store_release(st) != SIO_OK)
+		rc = SIO_ERR;
+	else
+		rc = session_after(x, &c, rc);
+out:
+	sio_conn_cleanup(&c);
+	return rc;
+}
+
+/* Sends the ack of a data-ack request: `6:ep:id+[reply]`, or `6:ep:id`. */
+static int
+session_ack_reply(struct sio_conn *c, long long id, json_t *reply)
+{
+	struct sio_buf b;
+	int rc;
+
+	sio_buf_init(&b);
+	rc = sio_buf_printf(&b, "%lld", id);
+	if (rc == SIO_OK && json_array_size(reply) > 0 &&
+	    (rc = sio_buf_putc(&b, '+')) == SIO_OK)
+		rc = sio_json_encode(&b, reply);
+	c->delay_ms = 0;
+	if (rc == SIO_OK)
+		rc = sio_conn_queue(c, SIO_PKT_ACK, -1, 0, b.p, b.len, 0);
+	sio_buf_cleanup(&b);
+	return rc;
+}
+
+/* Finds and runs the handler of an event packet. */
+static int
+session_event(struct sio_session_ctx *x, struct sio_conn *c,
+              const struct sio_packet *p, json_t *reply)
+{
+	const struct sio_event_handler *h = c->app->events;
+	json_t *args;
+	char *name;
+	int rc = SIO_OK;
+
+	if (sio_json_event_parse(p->data, p->data_len, &name, &args) !=
+	    SIO_OK) {
+		session_note(x, "bad event body: %.*s", p->data, p->data_len);
+		return SIO_OK;
+	}
+	for (; h && h->name; h++)
+		if (strcmp(h->name, name) == 0)
+			break;
+	if (strcmp(name, "disconnect") == 0) /* socket.io 0.9's blacklist */
+		session_note(x, "event '%.*s' is reserved", name, strlen(name));
+	else if (h && h->name)
+		rc = h->fn(c, args, reply);
+	else if (c->app->on_event)
+		rc = c->app->on_event(c, name, args, reply);
+	else
+		session_note(x, "no handler for event '%.*s'", name,
+		             strlen(name));
+	json_decref(args);
+	free(name);
+	return rc;
+}
+
+/* Message, json and event packets to a connected endpoint. */
+static int
+session_deliver(struct sio_session_ctx *x, struct sio_conn *c,
+                const struct sio_packet *p)
+{
+	json_t *reply, *v;
+	int rc = SIO_OK;
+
+	if (p->id >= 0 && !p->data_ack && /* auto-ack first, as socket.io 0.9 */
+	    (rc = session_ack_reply(c, p->id, NULL)) != SIO_OK)
+		return rc;
+	if ((reply = json_array()) == NULL)
+		return SIO_ERR;
+	c->ack_requested = p->id >= 0 && p->data_ack;
+	switch (p->type) {
+	case SIO_PKT_MESSAGE:
+		if (c->app->on_message)
+			rc = c->app->on_message(c, p->data ? p->data : "",
+			                        p->data_len, reply);
+		break;
+	case SIO_PKT_JSON:
+		v = sio_json_parse(p->data ? p->data : "", p->data_len);
+		if (v == NULL)
+			session_note(x, "bad json: %.*s", p->data, p->data_len);
+		else if (c->app->on_json)
+			rc = c->app->on_json(c, v, reply);
+		json_decref(v);
+		break;
+	default:
+		rc = session_event(x, c, p, reply);
+		break;
+	}
+	if (rc == SIO_OK && p->id >= 0 && p->data_ack)
+		rc = session_ack_reply(c, p->id, reply);
+	json_decref(reply);
+	return session_after(x, c, rc);
+}
+
+/* An ack from the client for an event sent with sio_emit_ack(). */
+static int
+session_ack(struct sio_session_ctx *x, struct sio_conn *c,
+            const struct sio_packet *p)
+{
+	const struct sio_ack_handler *h = c->app->acks;
+	char *handler = NULL, *event = NULL, *name = NULL;
+	json_t *args = NULL, *ack_args = NULL;
+	const char *atext;
+	size_t alen;
+	long long id;
+	int rc;
+
+	if (sio_packet_ack_parse(p->data ? p->data : "", p->data_len, &id,
+	                         &atext, &alen) != SIO_OK) {
+		session_note(x, "bad ack: %.*s", p->data, p->data_len);
+		return SIO_OK;
+	}
+	rc = sio_store_ack_take(x->store, c->sid, c->endpoint, id, &handler,
+	                        &event);
+	if (rc != SIO_OK) {
+		if (rc == SIO_AGAIN)
+			session_note(x, "ack for no pending event: %.*s",
+			             p->data, p->data_len);
+		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
+	}
+	ack_args = atext ? sio_json_parse(atext, alen) : json_array();
+	for (; h && h->name; h++)
+		if (strcmp(h->name, handler) == 0)
+			break;
+	rc = SIO_OK;
+	if (!json_is_array(ack_args))
+		session_note(x, "bad ack arguments: %.*s", atext, alen);
+	else if (h == NULL || h->name == NULL)
+		session_note(x, "no ack handler '%.*s'", handler,
+		             strlen(handler));
+	else if (sio_json_event_parse(event, strlen(event), &name, &args) ==
+	         SIO_OK)
+		rc = session_after(x, c, h->fn(c, name, args, ack_args));
+	json_decref(ack_args);
+	json_decref(args);
+	free(name);
+	free(handler);
+	free(event);
+	return rc;
+}
+
+static int
+session_dispatch(struct sio_session_ctx *x, const char *sid,
+                 const struct sio_packet *p, long long now)
+{
+	char ep[SIO_MAX_ENDPOINT + 1];
+	struct sio_conn c;
+	int rc;
+
+	if (p->type == SIO_PKT_CONNECT)
+		return session_connect(x, sid, p, now);
+	if (p->type == SIO_PKT_HEARTBEAT || p->type == SIO_PKT_NOOP ||
+	    p->type == SIO_PKT_ERROR)
+		return SIO_OK;
+	if (p->endpoint_len > SIO_MAX_ENDPOINT) {
+		session_note(x, "endpoint too long: %.*s", p->endpoint,
+		             p->endpoint_len);
+		return SIO_OK;
+	}
+	memcpy(ep, p->endpoint, p->endpoint_len);
+	ep[p->endpoint_len] = '\0';
+	if (p->type == SIO_PKT_DISCONNECT && ep[0] == '\0')
+		return session_end_locked(x, sid, "client disconnect", now);
+	rc = sio_store_endpoint_has(x->store, sid, ep);
+	if (rc <= 0) {
+		if (rc == 0)
+			session_note(x, "packet for unconnected endpoint '%.*s'",
+			             ep, p->endpoint_len);
+		return rc;
+	}
+	sio_conn_init(&c, x, sid, ep, sio_plugin_app(x->plugin, ep), now);
+	if (p->type == SIO_PKT_DISCONNECT)
+		rc = session_endpoint_close(x, sid, ep, 0, now);
+	else if (c.app == NULL)
+		rc = SIO_OK;
+	else if (p->type == SIO_PKT_ACK)
+		rc = session_ack(x, &c, p);
+	else
+		rc = session_deliver(x, &c, p);
+	sio_conn_cleanup(&c);
+	return rc;
+}
+
+int
+sio_session_receive(struct sio_session_ctx *x, const char *sid,
+                    const struct sio_slice *pkts, size_t n, long long now)
+{
+	struct sio_store *st = x->store;
+	struct sio_store_session s;
+	struct sio_packet p;
+	int rc;
+
+	x->err[0] = '\0';
+	if (sio_store_begin(st) != SIO_OK)
+		return SIO_ERR;
+	rc = sio_store_session_get(st, sid, &s);
+	if (rc == SIO_OK) {
+		if (s.state == SIO_SESSION_CLOSED)
+			rc = SIO_AGAIN;
+		sio_store_session_cleanup(&s);
+	}
+	if (rc == SIO_OK)
+		rc = sio_store_touch(st, sid, now);
+	if (rc == SIO_OK)
+		rc = sio_store_counter_add(st, "packets_received", (long long)n);
+	for (size_t i = 0; rc == SIO_OK && i < n; i++) {
+		if (sio_packet_parse(pkts[i].p, pkts[i].len, &p) < 0) {
+			session_note(x, "malformed packet: %.*s", pkts[i].p,
+			             pkts[i].len);
+			continue;
+		}
+		rc = session_dispatch(x, sid, &p, now);
+	}
+	if (rc == SIO_ERR || rc == SIO_AGAIN) {
+		sio_store_rollback(st);
+		return rc;
+	}
+	return sio_store_commit(st);
+}
+
+int
+sio_session_end(struct sio_session_ctx *x, const char *sid,
+                const char *reason, long long now)
+{
+	int rc;
+
+	if (sio_store_begin(x->store) != SIO_OK)
+		return SIO_ERR;
+	rc = session_end_locked(x, sid, reason, now);
+	if (rc == SIO_ERR) {
+		sio_store_rollback(x->store);
+		return SIO_ERR;
+	}
+	if (sio_store_commit(x->store) != SIO_OK)
+		return SIO_ERR;
+	return rc == SESSION_ENDED ? 1 : 0;
+}
+
+int
+sio_session_sweep(struct sio_session_ctx *x, long long now)
+{
+	const struct sio_config *cfg = x->cfg;
+	char sids[64][SIO_SID_LEN + 1];
+	const char *reasons[64];
+	int n, ended = 0;
+
+	if (sio_store_heartbeat_due(x->store, now,
+	                            cfg->heartbeat_interval * 1000LL) < 0)
+		return SIO_ERR;
+	do {
+		n = sio_store_expired(x->store, now,
+		                      cfg->heartbeat_timeout * 1000LL,
+		                      cfg->close_timeout * 1000LL, sids, reasons,
+		                      64);
+		if (n < 0)
+			return SIO_ERR;
+		for (int i = 0; i < n; i++) {
+			int rc = sio_session_end(x, sids[i], reasons[i], now);
+			if (rc < 0)
+				return SIO_ERR;
+			ended += rc;
+		}
+	} while (n == 64);
+	if (sio_store_cleanup(x->store, now - cfg->close_timeout * 1000LL) < 0)
+		return SIO_ERR;
+	return ended;
+}

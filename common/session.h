@@ -1,0 +1,70 @@
+/*
+ * session.h: the transport-independent rules of Socket.IO protocol 1,
+ * applied to sessions in the store: the handshake with the root on_open,
+ * dispatch of the packets a client sends (auto-acks, data acks, endpoint
+ * connect and disconnect, events to named handlers, server-side acks),
+ * ending a session exactly once, and the timeout sweep. Transports call
+ * these; what the application queues lands in the outboxes in the same
+ * transaction.
+ */
+#ifndef SIO_SESSION_H
+#define SIO_SESSION_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "payload.h"
+#include "request.h"
+#include "siogate.h"
+#include "store.h"
+
+/* What a transport thread needs to run sessions; caller-owned. */
+struct sio_session_ctx {
+	struct sio_store *store;
+	const struct sio_plugin *plugin;
+	const struct sio_config *cfg;
+	/* The last input problem met by sio_session_receive() ("malformed
+	 * packet", "unknown endpoint '/x'"), "" when none: for the log. */
+	char err[SIO_ERR_LEN];
+};
+
+/*
+ * Runs a handshake: creates a session holding req, runs the root app's
+ * on_open. Returns SIO_OK with the new id in sid, SIO_REJECT when on_open
+ * refused (nothing is kept), SIO_ERR when on_open failed or the store did.
+ */
+int sio_session_handshake(struct sio_session_ctx *x,
+                          const struct sio_request *req, long long now,
+                          char sid[SIO_SID_LEN + 1]);
+
+/*
+ * Handles the n packets a client sent on session sid, in one transaction:
+ * auto-acks, callbacks and replies. A malformed or misdirected packet is
+ * dropped and described in x->err; the others go on. A callback's SIO_ERR
+ * ends the session and the remaining packets are ignored. Returns SIO_OK,
+ * SIO_AGAIN when the session is unknown or closed, SIO_ERR when the store
+ * failed (nothing was applied).
+ */
+int sio_session_receive(struct sio_session_ctx *x, const char *sid,
+                        const struct sio_slice *pkts, size_t n,
+                        long long now);
+
+/*
+ * Ends session sid if nobody has: on_close for each connected endpoint
+ * (queuing `0::/ep`), then the root's, then `0::`. Returns 1 when this
+ * call ended it, 0 when it was already ended or unknown, SIO_ERR.
+ */
+int sio_session_end(struct sio_session_ctx *x, const char *sid,
+                    const char *reason, long long now);
+
+/*
+ * One round of timers: queues heartbeats that are due, ends sessions past
+ * their heartbeat or close timeout, forgets long-closed ones. Returns the
+ * number of sessions ended or SIO_ERR.
+ */
+int sio_session_sweep(struct sio_session_ctx *x, long long now);
+
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+long long sio_session_now(void);
+
+#endif

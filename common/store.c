@@ -1,0 +1,1521 @@
+/*
+ * store.c: the SQLite implementation of store.h, and the only file that
+ * includes sqlite3.h. One struct sio_store wraps one connection with its
+ * statements prepared once; the schema (schema/schema.sql, compiled in as
+ * schema.inc) is migrated on open. Writes run in BEGIN IMMEDIATE
+ * transactions; while one is open the store remembers which (holder, sid)
+ * pairs need a doorbell, and rings them once the COMMIT has succeeded.
+ */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "doorbell.h"
+#include "store.h"
+
+static const char schema_sql[] =
+#include "schema.inc"
+    ;
+
+#define STORE_MARKER "-- version "
+
+/* The names the schema's CHECK constraints allow, indexed by enum. */
+static const char *const store_states[] = {"handshaken", "open", "detached",
+                                           "closed"};
+static const char *const store_transports[] = {
+    "websocket", "flashsocket", "htmlfile", "xhr-polling", "jsonp-polling"};
+
+#define PERSISTENT "('websocket', 'flashsocket', 'htmlfile')"
+
+/* Sessions owed a heartbeat: ?1 the threshold. */
+#define HB_WHERE                                                               \
+	" WHERE state = 'open' AND holder IS NOT NULL AND transport "          \
+	"IN " PERSISTENT " AND last_heartbeat <= ?1"
+#define HB_ROOM " AND (SELECT count(*) FROM outbox o WHERE o.sid = s.sid) < ?2"
+
+/* Broadcast targets: ?1 endpoint, ?2 room or NULL, ?3 excluded sid or
+ * NULL, ?4 volatile, ?5 queue limit. */
+#define BCAST_FROM                                                             \
+	" FROM sessions s WHERE s.state <> 'closed' AND s.sid IN"              \
+	" (SELECT e.sid FROM endpoints e WHERE e.endpoint = ?1"                \
+	" AND ?2 IS NULL UNION SELECT r.sid FROM rooms r JOIN endpoints e"     \
+	" ON e.sid = r.sid AND e.endpoint = r.endpoint"                        \
+	" WHERE r.endpoint = ?1 AND r.room = ?2)"                              \
+	" AND (?3 IS NULL OR s.sid <> ?3)"                                     \
+	" AND (?4 = 0 OR s.holder IS NOT NULL)"                                \
+	" AND (SELECT count(*) FROM outbox o WHERE o.sid = s.sid) < ?5"
+
+/* Detaches: ?1 now. A closed session keeps its state, loses its holder. */
+#define DETACH_SET                                                             \
+	"UPDATE sessions SET"                                                  \
+	" state = CASE state WHEN 'open' THEN 'detached' ELSE state END,"      \
+	" detached_at = CASE state WHEN 'open' THEN ?1 ELSE detached_at END,"  \
+	" holder = NULL, holder_conn = NULL"
+
+enum store_sql {
+	SQL_BEGIN,
+	SQL_COMMIT,
+	SQL_ROLLBACK,
+	SQL_SAVEPOINT,
+	SQL_ROLLBACK_TO,
+	SQL_RELEASE,
+	SQL_DATA_VERSION,
+	SQL_SESSION_NEW,
+	SQL_SESSION_GET,
+	SQL_ATTACH_GET,
+	SQL_ATTACH,
+	SQL_DETACH,
+	SQL_IS_HOLDER,
+	SQL_TOUCH,
+	SQL_END,
+	SQL_HOLDER,
+	SQL_PURGE_ENDPOINTS,
+	SQL_PURGE_ROOMS,
+	SQL_PURGE_DATA,
+	SQL_PURGE_ACKS,
+	SQL_CLEANUP,
+	SQL_HB_SELECT,
+	SQL_HB_INSERT,
+	SQL_HB_UPDATE,
+	SQL_GONE_DETACH,
+	SQL_EXPIRED,
+	SQL_PUT_CHECK,
+	SQL_PUT,
+	SQL_BCAST_SELECT,
+	SQL_BCAST_INSERT,
+	SQL_PEEK,
+	SQL_NEXT_DUE,
+	SQL_DEL,
+	SQL_COUNT,
+	SQL_EP_ADD,
+	SQL_EP_DEL,
+	SQL_EP_HAS,
+	SQL_EP_LIST,
+	SQL_DATA_GET,
+	SQL_DATA_PUT,
+	SQL_DATA_DEL,
+	SQL_ROOM_JOIN,
+	SQL_ROOM_LEAVE,
+	SQL_ROOM_LEAVE_ALL,
+	SQL_ACK_NEXT,
+	SQL_ACK_PUT,
+	SQL_ACK_TAKE,
+	SQL_COUNTER_ADD,
+	SQL_COUNTER_GET,
+	SQL_PROC_PUT,
+	SQL_PROC_DEL,
+	SQL_PROC_DETACH,
+	SQL_NSTMT
+};
+
+static const char *const store_sql[SQL_NSTMT] = {
+    [SQL_BEGIN] = "BEGIN IMMEDIATE",
+    [SQL_COMMIT] = "COMMIT",
+    [SQL_ROLLBACK] = "ROLLBACK",
+    [SQL_SAVEPOINT] = "SAVEPOINT sio",
+    [SQL_ROLLBACK_TO] = "ROLLBACK TO sio",
+    [SQL_RELEASE] = "RELEASE sio",
+    [SQL_DATA_VERSION] = "PRAGMA data_version",
+    [SQL_SESSION_NEW] = "INSERT INTO sessions (sid, state, created,"
+                        " last_recv, last_heartbeat, request)"
+                        " VALUES (?1, 'handshaken', ?2, ?2, ?2, ?3)",
+    [SQL_SESSION_GET] = "SELECT state, transport, holder, holder_conn,"
+                        " created, last_recv, detached_at, request"
+                        " FROM sessions WHERE sid = ?1",
+    [SQL_ATTACH_GET] = "SELECT state, transport, holder, holder_conn"
+                       " FROM sessions WHERE sid = ?1",
+    [SQL_ATTACH] = "UPDATE sessions SET state = 'open', transport = ?2,"
+                   " holder = ?3, holder_conn = ?4, detached_at = NULL,"
+                   " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1",
+    [SQL_DETACH] = DETACH_SET " WHERE sid = ?2 AND holder = ?3"
+                              " AND holder_conn = ?4",
+    [SQL_IS_HOLDER] = "SELECT 1 FROM sessions WHERE sid = ?1"
+                      " AND holder = ?2 AND holder_conn = ?3",
+    [SQL_TOUCH] = "UPDATE sessions SET last_recv = ?2 WHERE sid = ?1",
+    [SQL_END] = "UPDATE sessions SET state = 'closed', closed_at = ?2,"
+                " close_reason = ?3 WHERE sid = ?1 AND state <> 'closed'",
+    [SQL_HOLDER] = "SELECT holder FROM sessions WHERE sid = ?1",
+    [SQL_PURGE_ENDPOINTS] = "DELETE FROM endpoints WHERE sid = ?1",
+    [SQL_PURGE_ROOMS] = "DELETE FROM rooms WHERE sid = ?1",
+    [SQL_PURGE_DATA] = "DELETE FROM data WHERE sid = ?1",
+    [SQL_PURGE_ACKS] = "DELETE FROM acks WHERE sid = ?1",
+    [SQL_CLEANUP] = "DELETE FROM sessions WHERE state = 'closed'"
+                    " AND closed_at < ?1",
+    [SQL_HB_SELECT] = "SELECT s.sid, s.holder FROM sessions s" HB_WHERE HB_ROOM,
+    [SQL_HB_INSERT] =
+        "INSERT INTO outbox (sid, packet, created)"
+        " SELECT s.sid, '2::', ?3 FROM sessions s" HB_WHERE HB_ROOM,
+    [SQL_HB_UPDATE] = "UPDATE sessions SET last_heartbeat = ?2" HB_WHERE,
+    [SQL_GONE_DETACH] =
+        DETACH_SET " WHERE state = 'open' AND holder IS NOT NULL"
+                   " AND holder NOT IN (SELECT name FROM processes)",
+    [SQL_EXPIRED] =
+        "SELECT sid, state FROM sessions WHERE"
+        " (state = 'open' AND transport IN " PERSISTENT " AND last_recv <= ?1)"
+        " OR (state = 'detached' AND detached_at <= ?2)"
+        " OR (state = 'handshaken' AND created <= ?2)"
+        " ORDER BY sid LIMIT ?3",
+    [SQL_PUT_CHECK] = "SELECT state, holder, (SELECT count(*) FROM outbox"
+                      " WHERE sid = ?1) FROM sessions WHERE sid = ?1",
+    [SQL_PUT] = "INSERT INTO outbox (sid, packet, created, due)"
+                " VALUES (?1, ?2, ?3, ?4)",
+    [SQL_BCAST_SELECT] = "SELECT s.sid, s.holder" BCAST_FROM,
+    [SQL_BCAST_INSERT] = "INSERT INTO outbox (sid, packet, created, due)"
+                         " SELECT s.sid, ?6, ?7, ?8" BCAST_FROM,
+    [SQL_PEEK] = "SELECT seq, packet FROM outbox WHERE sid = ?1"
+                 " AND due <= ?3 ORDER BY seq LIMIT ?2",
+    [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
+                     " AND due > ?2",
+    [SQL_DEL] = "DELETE FROM outbox WHERE sid = ?1 AND seq <= ?2"
+                " AND due <= ?3",
+    [SQL_COUNT] = "SELECT count(*) FROM outbox WHERE sid = ?1",
+    [SQL_EP_ADD] = "INSERT INTO endpoints (sid, endpoint, query)"
+                   " VALUES (?1, ?2, ?3) ON CONFLICT (sid, endpoint)"
+                   " DO UPDATE SET query = excluded.query",
+    [SQL_EP_DEL] = "DELETE FROM endpoints WHERE sid = ?1 AND endpoint = ?2",
+    [SQL_EP_HAS] = "SELECT 1 FROM endpoints WHERE sid = ?1"
+                   " AND endpoint = ?2",
+    /* rowid keeps the order in which endpoints connected. */
+    [SQL_EP_LIST] = "SELECT endpoint, query FROM endpoints WHERE sid = ?1"
+                    " ORDER BY endpoint = '', rowid",
+    [SQL_DATA_GET] = "SELECT value FROM data WHERE sid = ?1 AND key = ?2",
+    [SQL_DATA_PUT] = "INSERT INTO data (sid, key, value)"
+                     " VALUES (?1, ?2, ?3) ON CONFLICT (sid, key)"
+                     " DO UPDATE SET value = excluded.value",
+    [SQL_DATA_DEL] = "DELETE FROM data WHERE sid = ?1 AND key = ?2",
+    [SQL_ROOM_JOIN] = "INSERT INTO rooms (sid, endpoint, room)"
+                      " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    [SQL_ROOM_LEAVE] = "DELETE FROM rooms WHERE sid = ?1"
+                       " AND endpoint = ?2 AND room = ?3",
+    [SQL_ROOM_LEAVE_ALL] = "DELETE FROM rooms WHERE sid = ?1"
+                           " AND endpoint = ?2",
+    [SQL_ACK_NEXT] = "UPDATE sessions SET next_ack = next_ack + 1"
+                     " WHERE sid = ?1 RETURNING next_ack - 1",
+    [SQL_ACK_PUT] = "INSERT INTO acks (sid, id, endpoint, handler, event,"
+                    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQL_ACK_TAKE] = "DELETE FROM acks WHERE sid = ?1 AND id = ?2"
+                     " AND endpoint = ?3 RETURNING handler, event",
+    [SQL_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2)"
+                        " ON CONFLICT (name) DO UPDATE"
+                        " SET value = counters.value + excluded.value",
+    [SQL_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
+    [SQL_PROC_PUT] = "INSERT INTO processes (name, pid, started)"
+                     " VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE"
+                     " SET pid = excluded.pid, started = excluded.started",
+    [SQL_PROC_DEL] = "DELETE FROM processes WHERE name = ?1",
+    [SQL_PROC_DETACH] = DETACH_SET " WHERE holder = ?2",
+};
+
+/* A doorbell to ring after the commit. */
+struct store_bell {
+	char holder[SIO_HOLDER_LEN];
+	char sid[SIO_SID_LEN + 1];
+};
+
+struct sio_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[SQL_NSTMT];
+	int max_queue;
+	long long due; /* set by sio_store_outbox_set_due() */
+	char *run_dir; /* NULL: never ring */
+	int bell_fd;   /* sender socket, opened at the first ring */
+	struct store_bell *bells;
+	size_t nbells, capbells;
+	char errmsg[SIO_ERR_LEN];
+};
+
+/* --- errors, statements, transactions --------------------------------- */
+
+static int
+store_fail(struct sio_store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	va_end(ap);
+	return SIO_ERR;
+}
+
+/* Writes a message to an err buffer of SIO_ERR_LEN bytes. */
+static void
+store_err(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, SIO_ERR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+static int
+store_sqlfail(struct sio_store *st)
+{
+	return store_fail(st, "%s", sqlite3_errmsg(st->db));
+}
+
+static long long
+store_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Resets statement id and binds its parameters in order: 't' a C string
+ * (NULL binds NULL), 'b' a string and its size_t length, 'i' a long long.
+ * Returns the statement, or NULL with the error recorded.
+ */
+static sqlite3_stmt *
+store_prep(struct sio_store *st, enum store_sql id, const char *types, ...)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	const char *t;
+	va_list ap;
+	size_t len;
+	int i, rc = SQLITE_OK;
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	va_start(ap, types);
+	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+		switch (types[i]) {
+		case 't':
+			t = va_arg(ap, const char *);
+			rc = t ? sqlite3_bind_text(s, i + 1, t, -1,
+			                           SQLITE_STATIC)
+			       : sqlite3_bind_null(s, i + 1);
+			break;
+		case 'b':
+			t = va_arg(ap, const char *);
+			len = va_arg(ap, size_t);
+			rc = sqlite3_bind_text64(s, i + 1, t, len,
+			                         SQLITE_STATIC, SQLITE_UTF8);
+			break;
+		case 'i':
+			rc =
+			    sqlite3_bind_int64(s, i + 1, va_arg(ap, long long));
+			break;
+		default:
+			assert(!"bad bind type");
+		}
+	}
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		store_sqlfail(st);
+		return NULL;
+	}
+	return s;
+}
+
+/* Steps s; on failure records the error and resets. SQLITE_ROW,
+ * SQLITE_DONE, or SQLITE_ERROR. */
+static int
+store_step(struct sio_store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	store_sqlfail(st);
+	sqlite3_reset(s);
+	return SQLITE_ERROR;
+}
+
+/* Runs a prepared write (or s NULL after a failed store_prep) to its end. */
+static int
+store_run(struct sio_store *st, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = store_step(st, s)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		return SIO_ERR;
+	sqlite3_reset(s);
+	return SIO_OK;
+}
+
+/* Reads column 0 of the first row as an integer: SIO_OK, SIO_AGAIN when
+ * there is no row, SIO_ERR. */
+static int
+store_int(struct sio_store *st, sqlite3_stmt *s, long long *out)
+{
+	int rc;
+
+	if (s == NULL)
+		return SIO_ERR;
+	rc = store_step(st, s);
+	if (rc == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? SIO_OK : SIO_AGAIN;
+}
+
+/* Copies a text column, NULL staying NULL; *failed set when out of memory. */
+static char *
+store_column_dup(sqlite3_stmt *s, int col, int *failed)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	char *p;
+
+	if (t == NULL)
+		return NULL;
+	p = strdup((const char *)t);
+	if (p == NULL)
+		*failed = 1;
+	return p;
+}
+
+static void
+store_bell_add(struct sio_store *st, const unsigned char *holder,
+               const char *sid)
+{
+	struct store_bell *b;
+	size_t cap;
+
+	if (st->run_dir == NULL || holder == NULL ||
+	    strlen((const char *)holder) >= SIO_HOLDER_LEN ||
+	    strlen(sid) > SIO_SID_LEN)
+		return;
+	if (st->nbells == st->capbells) {
+		cap = st->capbells ? st->capbells * 2 : 16;
+		b = realloc(st->bells, cap * sizeof(*b));
+		if (b == NULL)
+			return; /* a ring is a hint; data_version covers it */
+		st->bells = b;
+		st->capbells = cap;
+	}
+	b = &st->bells[st->nbells++];
+	strcpy(b->holder, (const char *)holder);
+	strcpy(b->sid, sid);
+}
+
+static int
+store_bell_cmp(const void *a, const void *b)
+{
+	const struct store_bell *x = a, *y = b;
+	int c = strcmp(x->holder, y->holder);
+
+	return c ? c : strcmp(x->sid, y->sid);
+}
+
+/* Rings each distinct (holder, sid) once; failures are ignored because
+ * the holder also watches data_version. */
+static void
+store_ring(struct sio_store *st)
+{
+	struct store_bell *b = st->bells;
+	size_t i;
+
+	if (st->nbells > 0 && st->bell_fd < 0)
+		st->bell_fd = sio_doorbell_sender();
+	if (st->nbells > 1)
+		qsort(b, st->nbells, sizeof(*b), store_bell_cmp);
+	for (i = 0; i < st->nbells && st->bell_fd >= 0; i++) {
+		if (i > 0 && store_bell_cmp(&b[i - 1], &b[i]) == 0)
+			continue;
+		(void)sio_doorbell_ring(st->bell_fd, st->run_dir, b[i].holder,
+		                        b[i].sid);
+	}
+	st->nbells = 0;
+}
+
+/* Rolls back keeping the error message of what made us roll back. */
+static void
+store_rollback_quiet(struct sio_store *st)
+{
+	st->nbells = 0;
+	if (sqlite3_get_autocommit(st->db))
+		return;
+	sqlite3_reset(st->stmt[SQL_ROLLBACK]);
+	sqlite3_step(st->stmt[SQL_ROLLBACK]);
+	sqlite3_reset(st->stmt[SQL_ROLLBACK]);
+}
+
+int
+sio_store_begin(struct sio_store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return store_fail(st, "a transaction is already open");
+	st->nbells = 0;
+	return store_run(st, store_prep(st, SQL_BEGIN, ""));
+}
+
+int
+sio_store_commit(struct sio_store *st)
+{
+	if (sqlite3_get_autocommit(st->db)) {
+		st->nbells = 0;
+		return store_fail(st, "no transaction is open");
+	}
+	if (store_run(st, store_prep(st, SQL_COMMIT, "")) != SIO_OK) {
+		store_rollback_quiet(st);
+		return SIO_ERR;
+	}
+	store_ring(st);
+	return SIO_OK;
+}
+
+int
+sio_store_rollback(struct sio_store *st)
+{
+	st->nbells = 0;
+	if (sqlite3_get_autocommit(st->db))
+		return SIO_OK; /* SQLite may have rolled back on its own */
+	return store_run(st, store_prep(st, SQL_ROLLBACK, ""));
+}
+
+static int
+store_savepoint_op(struct sio_store *st, enum store_sql id)
+{
+	if (sqlite3_get_autocommit(st->db))
+		return store_fail(st, "no transaction is open");
+	return store_run(st, store_prep(st, id, ""));
+}
+
+int
+sio_store_savepoint(struct sio_store *st)
+{
+	return store_savepoint_op(st, SQL_SAVEPOINT);
+}
+
+int
+sio_store_rollback_to(struct sio_store *st)
+{
+	if (store_savepoint_op(st, SQL_ROLLBACK_TO) != SIO_OK)
+		return SIO_ERR;
+	return store_savepoint_op(st, SQL_RELEASE);
+}
+
+int
+sio_store_release(struct sio_store *st)
+{
+	return store_savepoint_op(st, SQL_RELEASE);
+}
+
+/* Opens a transaction for one call unless the caller has one: *own says
+ * whether store_tx_end must commit it. */
+static int
+store_tx_begin(struct sio_store *st, int *own)
+{
+	*own = sqlite3_get_autocommit(st->db);
+	return *own ? sio_store_begin(st) : SIO_OK;
+}
+
+/* Ends a store_tx_begin transaction: rc SIO_ERR rolls back, anything else
+ * commits. Returns rc, or SIO_ERR when the commit fails. */
+static int
+store_tx_end(struct sio_store *st, int own, int rc)
+{
+	if (!own)
+		return rc;
+	if (rc == SIO_ERR) {
+		store_rollback_quiet(st);
+		return SIO_ERR;
+	}
+	return sio_store_commit(st) == SIO_OK ? rc : SIO_ERR;
+}
+
+/* --- opening and migrating ------------------------------------------- */
+
+/* Creates the file with mode before SQLite does, so that SQLite's -wal
+ * and -shm files copy that mode too. */
+static int
+store_create(const char *path, mode_t mode, char *err)
+{
+	struct stat sb;
+	int fd;
+
+	if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
+		return SIO_OK;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+	if (fd < 0)
+		goto err;
+	/* umask may have taken bits away; leave files of others alone. */
+	if (fstat(fd, &sb) < 0 ||
+	    (sb.st_uid == geteuid() && (sb.st_mode & 0777) != mode &&
+	     fchmod(fd, mode) < 0)) {
+		close(fd);
+		goto err;
+	}
+	close(fd);
+	return SIO_OK;
+err:
+	store_err(err, "%s: %s", path, strerror(errno));
+	return SIO_ERR;
+}
+
+static int
+store_exec(struct sio_store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return SIO_OK;
+	store_fail(st, "%s", msg ? msg : sqlite3_errmsg(st->db));
+	sqlite3_free(msg);
+	return SIO_ERR;
+}
+
+/* Runs a pragma (or any one statement) once, reading the first column of
+ * its first row into buf when there is one. */
+static int
+store_pragma(struct sio_store *st, const char *sql, char *buf, size_t size)
+{
+	sqlite3_stmt *s;
+	const unsigned char *t;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_sqlfail(st);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_sqlfail(st);
+		sqlite3_finalize(s);
+		return SIO_ERR;
+	}
+	if (buf != NULL) {
+		t = rc == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+		snprintf(buf, size, "%s", t ? (const char *)t : "");
+	}
+	sqlite3_finalize(s);
+	return SIO_OK;
+}
+
+/* The next `-- version N` line at or after the line starting at p, or
+ * NULL; N in *version. */
+static const char *
+store_marker(const char *p, int *version)
+{
+	size_t n = strlen(STORE_MARKER);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, STORE_MARKER, n) == 0 &&
+		    isdigit((unsigned char)p[n])) {
+			*version = atoi(p + n);
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+int
+sio_store_schema_version(void)
+{
+	const char *p = schema_sql;
+	int v, max = 0;
+
+	while ((p = store_marker(p, &v)) != NULL) {
+		if (v > max)
+			max = v;
+		p += strlen(STORE_MARKER);
+	}
+	return max;
+}
+
+/* Runs the section of the schema from body up to next (or the end). */
+static int
+store_section(struct sio_store *st, const char *body, const char *next)
+{
+	size_t len = next ? (size_t)(next - body) : strlen(body);
+	char *sql = strndup(body, len);
+	int rc;
+
+	if (sql == NULL)
+		return store_fail(st, "out of memory");
+	rc = store_exec(st, sql);
+	free(sql);
+	return rc;
+}
+
+static int
+store_migrate(struct sio_store *st)
+{
+	const char *p, *body;
+	char buf[64];
+	int v, next, have, want = sio_store_schema_version();
+
+	if (store_exec(st, "BEGIN IMMEDIATE") != SIO_OK)
+		return SIO_ERR;
+	if (store_pragma(st, "PRAGMA user_version", buf, sizeof(buf)) != SIO_OK)
+		goto err;
+	have = atoi(buf);
+	if (have > want) {
+		store_fail(st,
+		           "schema version %d is newer than this build's %d",
+		           have, want);
+		goto err;
+	}
+	for (p = store_marker(schema_sql, &v); p != NULL; v = next) {
+		body = strchr(p, '\n');
+		body = body ? body + 1 : p + strlen(p);
+		p = store_marker(body, &next);
+		if (v > have && store_section(st, body, p) != SIO_OK)
+			goto err;
+	}
+	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d", want);
+	if (want > have && store_exec(st, buf) != SIO_OK)
+		goto err;
+	return store_exec(st, "COMMIT");
+err:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return SIO_ERR;
+}
+
+static int
+store_configure(struct sio_store *st, const struct sio_store_opts *opts)
+{
+	char buf[64];
+	int sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
+	int ms =
+	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+
+	sqlite3_extended_result_codes(st->db, 1);
+	if (sqlite3_busy_timeout(st->db, ms) != SQLITE_OK)
+		return store_sqlfail(st);
+	if (store_pragma(st, "PRAGMA journal_mode = WAL", buf, sizeof(buf)) !=
+	    SIO_OK)
+		return SIO_ERR;
+	if (strcmp(buf, "wal") != 0 && strcmp(buf, "memory") != 0)
+		return store_fail(st, "journal_mode is %s, not wal", buf);
+	snprintf(buf, sizeof(buf), "PRAGMA synchronous = %d",
+	         sync == SIO_SYNC_OFF    ? 0
+	         : sync == SIO_SYNC_FULL ? 2
+	                                 : 1);
+	if (store_pragma(st, buf, NULL, 0) != SIO_OK ||
+	    store_pragma(st, "PRAGMA foreign_keys = ON", NULL, 0) != SIO_OK)
+		return SIO_ERR;
+	return SIO_OK;
+}
+
+static int
+store_prepare_all(struct sio_store *st)
+{
+	int i;
+
+	for (i = 0; i < SQL_NSTMT; i++) {
+		assert(store_sql[i] != NULL);
+		if (sqlite3_prepare_v3(st->db, store_sql[i], -1,
+		                       SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+		                       NULL) != SQLITE_OK)
+			return store_fail(st, "preparing statement %d: %s", i,
+			                  sqlite3_errmsg(st->db));
+	}
+	return SIO_OK;
+}
+
+struct sio_store *
+sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
+{
+	struct sio_store *st;
+	char dummy[SIO_ERR_LEN];
+	mode_t mode = opts && opts->shared_group ? 0660 : 0600;
+
+	if (err == NULL)
+		err = dummy;
+	if (store_create(path, mode, err) != SIO_OK)
+		return NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		store_err(err, "out of memory");
+		return NULL;
+	}
+	st->bell_fd = -1;
+	st->max_queue =
+	    opts && opts->max_queue > 0 ? opts->max_queue : SIO_MAX_QUEUE;
+	if (opts && opts->run_dir &&
+	    (st->run_dir = strdup(opts->run_dir)) == NULL) {
+		store_fail(st, "out of memory");
+		goto err;
+	}
+	if (sqlite3_open_v2(path, &st->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                        SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		store_fail(st, "%s",
+		           st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto err;
+	}
+	if (store_configure(st, opts) != SIO_OK ||
+	    store_migrate(st) != SIO_OK || store_prepare_all(st) != SIO_OK)
+		goto err;
+	return st;
+err:
+	store_err(err, "%s: %s", path, st->errmsg);
+	sio_store_close(st);
+	return NULL;
+}
+
+void
+sio_store_close(struct sio_store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < SQL_NSTMT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	if (st->bell_fd >= 0)
+		close(st->bell_fd);
+	free(st->bells);
+	free(st->run_dir);
+	free(st);
+}
+
+const char *
+sio_store_errmsg(struct sio_store *st)
+{
+	return st->errmsg;
+}
+
+int
+sio_store_data_version(struct sio_store *st, long long *version)
+{
+	int rc = store_int(st, store_prep(st, SQL_DATA_VERSION, ""), version);
+
+	return rc == SIO_OK ? SIO_OK : SIO_ERR;
+}
+
+/* --- sessions --------------------------------------------------------- */
+
+/* 128 bits from the kernel as unpadded base64url: 22 characters. */
+static int
+store_new_sid(struct sio_store *st, char sid[SIO_SID_LEN + 1])
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                          "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char raw[16];
+	unsigned int acc = 0;
+	size_t got = 0, i, j = 0;
+	ssize_t n;
+	int bits = 0;
+
+	while (got < sizeof(raw)) {
+		n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno != EINTR)
+			return store_fail(st, "getrandom: %s", strerror(errno));
+		if (n > 0)
+			got += (size_t)n;
+	}
+	for (i = 0; i < sizeof(raw); i++) {
+		acc = (acc << 8) | raw[i];
+		for (bits += 8; bits >= 6; bits -= 6)
+			sid[j++] = b64[(acc >> (bits - 6)) & 63];
+	}
+	sid[j++] = b64[(acc << (6 - bits)) & 63];
+	sid[j] = '\0';
+	assert(j == SIO_SID_LEN);
+	return SIO_OK;
+}
+
+int
+sio_store_session_new(struct sio_store *st, const char *request, long long now,
+                      char sid[SIO_SID_LEN + 1])
+{
+	int own, rc;
+
+	if (store_new_sid(st, sid) != SIO_OK ||
+	    store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(
+	    st, store_prep(st, SQL_SESSION_NEW, "tit", sid, now, request));
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_EP_ADD, "ttt", sid, "",
+		                              (const char *)NULL));
+	return store_tx_end(st, own, rc);
+}
+
+static int
+store_parse(const char *const *names, int n, const unsigned char *word)
+{
+	int i;
+
+	for (i = 0; word != NULL && i < n; i++)
+		if (strcmp(names[i], (const char *)word) == 0)
+			return i;
+	return -1;
+}
+
+static int
+store_state(sqlite3_stmt *s, int col)
+{
+	int state = store_parse(store_states, 4, sqlite3_column_text(s, col));
+
+	return state < 0 ? SIO_SESSION_CLOSED : state;
+}
+
+static int
+store_transport(sqlite3_stmt *s, int col)
+{
+	return store_parse(store_transports, SIO_TRANSPORT_COUNT,
+	                   sqlite3_column_text(s, col));
+}
+
+int
+sio_store_session_get(struct sio_store *st, const char *sid,
+                      struct sio_store_session *out)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_SESSION_GET, "t", sid);
+	const unsigned char *holder;
+	int rc, failed = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		store_fail(st, "no such session");
+		return SIO_AGAIN;
+	}
+	snprintf(out->sid, sizeof(out->sid), "%s", sid);
+	out->state = store_state(s, 0);
+	out->transport = store_transport(s, 1);
+	holder = sqlite3_column_text(s, 2);
+	snprintf(out->holder, sizeof(out->holder), "%s",
+	         holder ? (const char *)holder : "");
+	out->holder_conn = sqlite3_column_int64(s, 3);
+	out->created = sqlite3_column_int64(s, 4);
+	out->last_recv = sqlite3_column_int64(s, 5);
+	out->detached_at = sqlite3_column_int64(s, 6);
+	out->request = store_column_dup(s, 7, &failed);
+	sqlite3_reset(s);
+	if (failed)
+		return store_fail(st, "out of memory");
+	return SIO_OK;
+}
+
+void
+sio_store_session_cleanup(struct sio_store_session *s)
+{
+	free(s->request);
+	s->request = NULL;
+}
+
+/* Reads what attach replaces; the previous holder is rung unless it is
+ * (holder, conn) itself. SIO_OK, SIO_AGAIN (absent or closed), SIO_ERR. */
+static int
+store_attach_prev(struct sio_store *st, const char *sid, int transport,
+                  const char *holder, long long conn, int *changed_kind)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_ATTACH_GET, "t", sid);
+	const unsigned char *prev;
+	int rc;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE || store_state(s, 0) == SIO_SESSION_CLOSED) {
+		sqlite3_reset(s);
+		store_fail(st, "no such session");
+		return SIO_AGAIN;
+	}
+	*changed_kind = store_transport(s, 1) != transport;
+	prev = sqlite3_column_text(s, 2);
+	if (prev != NULL && (strcmp((const char *)prev, holder) != 0 ||
+	                     sqlite3_column_int64(s, 3) != conn))
+		store_bell_add(st, prev, sid);
+	sqlite3_reset(s);
+	return SIO_OK;
+}
+
+int
+sio_store_attach(struct sio_store *st, const char *sid, int transport,
+                 const char *holder, long long conn, long long now,
+                 int *changed_kind)
+{
+	int own, rc;
+
+	if (transport < 0 || transport >= SIO_TRANSPORT_COUNT)
+		return store_fail(st, "bad transport %d", transport);
+	if (strlen(holder) >= SIO_HOLDER_LEN)
+		return store_fail(st, "holder name too long");
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_attach_prev(st, sid, transport, holder, conn, changed_kind);
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_ATTACH, "tttii", sid,
+		                              store_transports[transport],
+		                              holder, conn, now));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
+                 long long conn, long long now)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(
+	    st, store_prep(st, SQL_DETACH, "itti", now, sid, holder, conn));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_is_holder(struct sio_store *st, const char *sid, const char *holder,
+                    long long conn)
+{
+	long long one;
+
+	return store_int(
+	           st, store_prep(st, SQL_IS_HOLDER, "tti", sid, holder, conn),
+	           &one) == SIO_OK;
+}
+
+int
+sio_store_touch(struct sio_store *st, const char *sid, long long now)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_TOUCH, "ti", sid, now));
+	return store_tx_end(st, own, rc);
+}
+
+/* Queues a ring for sid's holder, if it has one. */
+static int
+store_ring_holder(struct sio_store *st, const char *sid)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_HOLDER, "t", sid);
+	int rc;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_ROW)
+		store_bell_add(st, sqlite3_column_text(s, 0), sid);
+	sqlite3_reset(s);
+	return SIO_OK;
+}
+
+int
+sio_store_session_end(struct sio_store *st, const char *sid, const char *reason,
+                      long long now)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_END, "tit", sid, now, reason));
+	if (rc == SIO_OK && sqlite3_changes(st->db) == 1) {
+		rc = store_ring_holder(st, sid);
+		if (rc == SIO_OK)
+			rc = 1;
+	}
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_session_purge(struct sio_store *st, const char *sid)
+{
+	static const enum store_sql del[] = {SQL_PURGE_ENDPOINTS,
+	                                     SQL_PURGE_ROOMS, SQL_PURGE_DATA,
+	                                     SQL_PURGE_ACKS};
+	size_t i;
+	int own, rc = SIO_OK;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	for (i = 0; i < sizeof(del) / sizeof(del[0]) && rc == SIO_OK; i++)
+		rc = store_run(st, store_prep(st, del[i], "t", sid));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_cleanup(struct sio_store *st, long long before)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_CLEANUP, "i", before));
+	if (rc == SIO_OK)
+		rc = sqlite3_changes(st->db);
+	return store_tx_end(st, own, rc);
+}
+
+/* Queues a ring for the holder in column 1 of every row of s (sid in
+ * column 0). */
+static int
+store_ring_rows(struct sio_store *st, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = store_step(st, s)) == SQLITE_ROW)
+		store_bell_add(st, sqlite3_column_text(s, 1),
+		               (const char *)sqlite3_column_text(s, 0));
+	if (rc == SQLITE_ERROR)
+		return SIO_ERR;
+	sqlite3_reset(s);
+	return SIO_OK;
+}
+
+int
+sio_store_heartbeat_due(struct sio_store *st, long long now,
+                        long long interval_ms)
+{
+	long long due = now - interval_ms, max = st->max_queue;
+	int own, rc, n = 0;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_ring_rows(st, store_prep(st, SQL_HB_SELECT, "ii", due, max));
+	if (rc == SIO_OK)
+		rc = store_run(
+		    st, store_prep(st, SQL_HB_INSERT, "iii", due, max, now));
+	if (rc == SIO_OK) {
+		n = sqlite3_changes(st->db);
+		rc = store_run(st,
+		               store_prep(st, SQL_HB_UPDATE, "ii", due, now));
+	}
+	return store_tx_end(st, own, rc == SIO_OK ? n : rc);
+}
+
+static int
+store_expired_list(struct sio_store *st, sqlite3_stmt *s,
+                   char (*sids)[SIO_SID_LEN + 1], const char **reasons)
+{
+	const unsigned char *sid;
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = store_step(st, s)) == SQLITE_ROW) {
+		sid = sqlite3_column_text(s, 0);
+		if (sid == NULL || strlen((const char *)sid) > SIO_SID_LEN)
+			continue; /* not one of ours; never a session to end */
+		strcpy(sids[n], (const char *)sid);
+		reasons[n++] = store_state(s, 1) == SIO_SESSION_OPEN
+		                   ? "heartbeat timeout"
+		                   : "close timeout";
+	}
+	if (rc == SQLITE_ERROR)
+		return SIO_ERR;
+	sqlite3_reset(s);
+	return n;
+}
+
+int
+sio_store_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
+                  long long close_timeout_ms, char (*sids)[SIO_SID_LEN + 1],
+                  const char **reasons, int max)
+{
+	int own, rc;
+
+	if (max <= 0)
+		return 0;
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	/* A holder that unregistered (or was removed) holds nothing: its
+	 * sessions start their close timeout now. */
+	rc = store_run(st, store_prep(st, SQL_GONE_DETACH, "i", now));
+	if (rc == SIO_OK)
+		rc = store_expired_list(
+		    st,
+		    store_prep(st, SQL_EXPIRED, "iii", now - hb_timeout_ms,
+		               now - close_timeout_ms, (long long)max),
+		    sids, reasons);
+	return store_tx_end(st, own, rc);
+}
+
+/* --- the outbox ------------------------------------------------------- */
+
+void
+sio_store_outbox_set_due(struct sio_store *st, long long due)
+{
+	st->due = due;
+}
+
+/* Whether sid takes one more packet: SIO_OK (*holder set, or NULL),
+ * SIO_AGAIN absent or closed, SIO_ERR full or failed. holder is a copy
+ * the caller frees. */
+static int
+store_put_check(struct sio_store *st, const char *sid, char **holder)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_PUT_CHECK, "t", sid);
+	int rc, failed = 0;
+
+	*holder = NULL;
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE || store_state(s, 0) == SIO_SESSION_CLOSED) {
+		sqlite3_reset(s);
+		store_fail(st, "no such session");
+		return SIO_AGAIN;
+	}
+	if (sqlite3_column_int64(s, 2) >= st->max_queue) {
+		sqlite3_reset(s);
+		return store_fail(st, "queue full");
+	}
+	*holder = store_column_dup(s, 1, &failed);
+	sqlite3_reset(s);
+	return failed ? store_fail(st, "out of memory") : SIO_OK;
+}
+
+int
+sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
+                     size_t len, int flags)
+{
+	char *holder = NULL;
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_put_check(st, sid, &holder);
+	if (rc == SIO_OK && (holder != NULL || !(flags & SIO_STORE_VOLATILE))) {
+		rc = store_run(st, store_prep(st, SQL_PUT, "tbii", sid, pkt,
+		                              len, store_now(), st->due));
+		if (rc == SIO_OK)
+			store_bell_add(st, (const unsigned char *)holder, sid);
+	}
+	free(holder);
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_outbox_broadcast(struct sio_store *st, const char *endpoint,
+                           const char *room, const char *exclude_sid,
+                           const char *pkt, size_t len, int flags)
+{
+	long long vol = (flags & SIO_STORE_VOLATILE) != 0, max = st->max_queue;
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_ring_rows(st,
+	                     store_prep(st, SQL_BCAST_SELECT, "tttii", endpoint,
+	                                room, exclude_sid, vol, max));
+	if (rc == SIO_OK)
+		rc = store_run(st,
+		               store_prep(st, SQL_BCAST_INSERT, "tttiibii",
+		                          endpoint, room, exclude_sid, vol, max,
+		                          pkt, len, store_now(), st->due));
+	if (rc == SIO_OK)
+		rc = sqlite3_changes(st->db);
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
+                      size_t max,
+                      int (*fn)(void *udata, const char *pkt, size_t len),
+                      void *udata, long long *last_seq)
+{
+	sqlite3_stmt *s;
+	const char *pkt;
+	int rc, n = 0;
+
+	*last_seq = 0;
+	s = store_prep(st, SQL_PEEK, "tii", sid,
+	               (long long)(max > INT_MAX ? INT_MAX : max), now);
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = store_step(st, s)) == SQLITE_ROW) {
+		pkt = (const char *)sqlite3_column_text(s, 1);
+		if (fn(udata, pkt ? pkt : "",
+		       (size_t)sqlite3_column_bytes(s, 1)) != SIO_OK)
+			break;
+		*last_seq = sqlite3_column_int64(s, 0);
+		n++;
+	}
+	if (rc == SQLITE_ERROR)
+		return SIO_ERR;
+	sqlite3_reset(s);
+	return n;
+}
+
+int
+sio_store_outbox_next_due(struct sio_store *st, const char *sid, long long now,
+                          long long *due)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_NEXT_DUE, "ti", sid, now);
+	int rc;
+
+	if (s == NULL)
+		return SIO_ERR;
+	rc = store_step(st, s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return SIO_ERR;
+	}
+	rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? SIO_AGAIN : SIO_OK;
+	if (rc == SIO_OK)
+		*due = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
+                     long long last_seq)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_DEL, "tii", sid, last_seq, now));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_outbox_count(struct sio_store *st, const char *sid)
+{
+	long long n = 0;
+
+	if (store_int(st, store_prep(st, SQL_COUNT, "t", sid), &n) == SIO_ERR)
+		return SIO_ERR;
+	return (int)n;
+}
+
+/* --- endpoints, data, rooms, acks, counters --------------------------- */
+
+/* Runs one write statement in a transaction of its own when needed. */
+static int
+store_write(struct sio_store *st, sqlite3_stmt *s)
+{
+	int own, rc;
+
+	if (s == NULL)
+		return SIO_ERR;
+	if (store_tx_begin(st, &own) != SIO_OK) {
+		sqlite3_reset(s);
+		return SIO_ERR;
+	}
+	rc = store_run(st, s);
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_endpoint_add(struct sio_store *st, const char *sid,
+                       const char *endpoint, const char *query)
+{
+	return store_write(
+	    st, store_prep(st, SQL_EP_ADD, "ttt", sid, endpoint, query));
+}
+
+int
+sio_store_endpoint_del(struct sio_store *st, const char *sid,
+                       const char *endpoint)
+{
+	return store_write(st, store_prep(st, SQL_EP_DEL, "tt", sid, endpoint));
+}
+
+int
+sio_store_endpoint_has(struct sio_store *st, const char *sid,
+                       const char *endpoint)
+{
+	long long one;
+	int rc = store_int(st, store_prep(st, SQL_EP_HAS, "tt", sid, endpoint),
+	                   &one);
+
+	return rc == SIO_ERR ? SIO_ERR : rc == SIO_OK;
+}
+
+int
+sio_store_endpoint_list(struct sio_store *st, const char *sid,
+                        void (*fn)(void *udata, const char *endpoint,
+                                   const char *query),
+                        void *udata)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_EP_LIST, "t", sid);
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = store_step(st, s)) == SQLITE_ROW) {
+		fn(udata, (const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1));
+		n++;
+	}
+	if (rc == SQLITE_ERROR)
+		return SIO_ERR;
+	sqlite3_reset(s);
+	return n;
+}
+
+char *
+sio_store_data_get(struct sio_store *st, const char *sid, const char *key)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_DATA_GET, "tt", sid, key);
+	char *value = NULL;
+	int rc, failed = 0;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return NULL;
+	st->errmsg[0] = '\0';
+	if (rc == SQLITE_ROW)
+		value = store_column_dup(s, 0, &failed);
+	sqlite3_reset(s);
+	if (failed)
+		store_fail(st, "out of memory");
+	return value;
+}
+
+int
+sio_store_data_put(struct sio_store *st, const char *sid, const char *key,
+                   const char *value)
+{
+	if (value == NULL)
+		return store_write(
+		    st, store_prep(st, SQL_DATA_DEL, "tt", sid, key));
+	return store_write(
+	    st, store_prep(st, SQL_DATA_PUT, "ttt", sid, key, value));
+}
+
+int
+sio_store_room_join(struct sio_store *st, const char *sid, const char *endpoint,
+                    const char *room)
+{
+	return store_write(
+	    st, store_prep(st, SQL_ROOM_JOIN, "ttt", sid, endpoint, room));
+}
+
+int
+sio_store_room_leave(struct sio_store *st, const char *sid,
+                     const char *endpoint, const char *room)
+{
+	if (room == NULL)
+		return store_write(st, store_prep(st, SQL_ROOM_LEAVE_ALL, "tt",
+		                                  sid, endpoint));
+	return store_write(
+	    st, store_prep(st, SQL_ROOM_LEAVE, "ttt", sid, endpoint, room));
+}
+
+long long
+sio_store_ack_new(struct sio_store *st, const char *sid, const char *endpoint,
+                  const char *handler, const char *event)
+{
+	long long id = 0;
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_int(st, store_prep(st, SQL_ACK_NEXT, "t", sid), &id);
+	if (rc == SIO_AGAIN)
+		rc = store_fail(st, "no such session");
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_ACK_PUT, "tittti", sid,
+		                              id, endpoint, handler, event,
+		                              store_now()));
+	rc = store_tx_end(st, own, rc);
+	return rc == SIO_OK ? id : SIO_ERR;
+}
+
+/* Reads the handler and event of an ACK_TAKE row. */
+static int
+store_ack_row(struct sio_store *st, sqlite3_stmt *s, char **handler,
+              char **event)
+{
+	int rc, failed = 0;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		store_fail(st, "no such ack");
+		return SIO_AGAIN;
+	}
+	*handler = store_column_dup(s, 0, &failed);
+	*event = store_column_dup(s, 1, &failed);
+	while (store_step(st, s) == SQLITE_ROW)
+		;
+	sqlite3_reset(s);
+	if (!failed)
+		return SIO_OK;
+	free(*handler);
+	free(*event);
+	*handler = *event = NULL;
+	return store_fail(st, "out of memory");
+}
+
+int
+sio_store_ack_take(struct sio_store *st, const char *sid, const char *endpoint,
+                   long long id, char **handler, char **event)
+{
+	int own, rc;
+
+	*handler = *event = NULL;
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_ack_row(
+	    st, store_prep(st, SQL_ACK_TAKE, "tit", sid, id, endpoint), handler,
+	    event);
+	rc = store_tx_end(st, own, rc);
+	if (rc == SIO_ERR) {
+		free(*handler);
+		free(*event);
+		*handler = *event = NULL;
+	}
+	return rc;
+}
+
+int
+sio_store_counter_add(struct sio_store *st, const char *name, long long delta)
+{
+	return store_write(st,
+	                   store_prep(st, SQL_COUNTER_ADD, "ti", name, delta));
+}
+
+int
+sio_store_counter_get(struct sio_store *st, const char *name, long long *value)
+{
+	long long v = 0;
+	int rc = store_int(st, store_prep(st, SQL_COUNTER_GET, "t", name), &v);
+
+	if (rc == SIO_ERR)
+		return SIO_ERR;
+	*value = v;
+	return SIO_OK;
+}
+
+/* --- processes ------------------------------------------------------- */
+
+int
+sio_store_process_register(struct sio_store *st, const char *name, int pid,
+                           long long now)
+{
+	if (strlen(name) >= SIO_HOLDER_LEN)
+		return store_fail(st, "process name too long");
+	return store_write(
+	    st, store_prep(st, SQL_PROC_PUT, "tii", name, (long long)pid, now));
+}
+
+int
+sio_store_process_unregister(struct sio_store *st, const char *name,
+                             long long now)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_PROC_DEL, "t", name));
+	if (rc == SIO_OK)
+		rc = store_run(
+		    st, store_prep(st, SQL_PROC_DETACH, "it", now, name));
+	return store_tx_end(st, own, rc);
+}

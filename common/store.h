@@ -1,0 +1,291 @@
+/*
+ * store.h: siogate's only SQLite user. One struct sio_store is one database
+ * connection (one per thread); every session, endpoint, queued packet,
+ * datum, room membership, pending ack and counter lives in the file, so any
+ * process can serve any request of any session. Writes run in short
+ * BEGIN IMMEDIATE transactions; after a commit the store rings the doorbell
+ * of the process holding each session that received packets.
+ *
+ * Functions that change the database may be called inside an explicit
+ * transaction (sio_store_begin/commit) or alone, in which case each runs in
+ * a transaction of its own. Times are milliseconds since the epoch.
+ */
+#ifndef SIO_STORE_H
+#define SIO_STORE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "siogate.h"
+
+struct sio_store;
+
+/* Session states; the same words are in the schema's CHECK constraint. */
+enum sio_session_state {
+	SIO_SESSION_HANDSHAKEN = 0, /* sid issued, no transport yet */
+	SIO_SESSION_OPEN,           /* a transport attached */
+	SIO_SESSION_DETACHED, /* its transport went away; close timeout runs */
+	SIO_SESSION_CLOSED,   /* ended; kept until its final packets drain */
+};
+
+#define SIO_HOLDER_LEN 64
+
+struct sio_store_session {
+	char sid[SIO_SID_LEN + 1];
+	enum sio_session_state state;
+	int transport; /* enum sio_transport of the last attach, -1 none */
+	char holder[SIO_HOLDER_LEN]; /* process name, "" when detached */
+	long long holder_conn;       /* connection number within the holder */
+	long long created, last_recv, detached_at;
+	char *request; /* handshake request as JSON; owned */
+};
+
+struct sio_store_opts {
+	enum sio_synchronous synchronous;
+	int shared_group;    /* files 0660 instead of 0600 */
+	int busy_timeout_ms; /* 0: 5000 */
+	const char *run_dir; /* doorbells live here; NULL: never ring */
+	int max_queue;       /* packets per session; 0: SIO_MAX_QUEUE */
+};
+
+/*
+ * Opens (creating with the configured mode) the database at path, sets WAL,
+ * the busy timeout and synchronous, and applies pending migrations. Returns
+ * the store, or NULL with the reason in err. Caller frees with
+ * sio_store_close().
+ */
+struct sio_store *sio_store_open(const char *path,
+                                 const struct sio_store_opts *opts, char *err);
+void sio_store_close(struct sio_store *st);
+
+/* The last error message of this connection; borrowed. */
+const char *sio_store_errmsg(struct sio_store *st);
+
+/*
+ * Explicit transactions: begin is BEGIN IMMEDIATE (waiting up to the busy
+ * timeout), commit commits and then rings the doorbells of the sessions that
+ * received packets, rollback forgets them. SIO_OK or SIO_ERR. Transactions
+ * do not nest.
+ */
+int sio_store_begin(struct sio_store *st);
+int sio_store_commit(struct sio_store *st);
+int sio_store_rollback(struct sio_store *st);
+
+/*
+ * One savepoint inside an explicit transaction: savepoint marks, rollback_to
+ * undoes the changes made since the mark (and releases it), release keeps
+ * them and drops the mark. SIO_OK or SIO_ERR (also when no transaction is
+ * open). Doorbells queued since the mark are kept; a ring is only a hint.
+ */
+int sio_store_savepoint(struct sio_store *st);
+int sio_store_rollback_to(struct sio_store *st);
+int sio_store_release(struct sio_store *st);
+
+/* The schema version this build writes (PRAGMA user_version). */
+int sio_store_schema_version(void);
+
+/* PRAGMA data_version: changes when another connection commits. */
+int sio_store_data_version(struct sio_store *st, long long *version);
+
+/* --- sessions --------------------------------------------------------- */
+
+/*
+ * Creates a session in state handshaken with a fresh 128-bit id from
+ * getrandom, URL-safe base64 (SIO_SID_LEN chars) written to sid. request is
+ * the handshake as JSON (borrowed, may be NULL). SIO_OK or SIO_ERR.
+ */
+int sio_store_session_new(struct sio_store *st, const char *request,
+                          long long now, char sid[SIO_SID_LEN + 1]);
+
+/* Reads a session. SIO_OK, SIO_AGAIN when there is no such session, or
+ * SIO_ERR. Free out with sio_store_session_cleanup(). */
+int sio_store_session_get(struct sio_store *st, const char *sid,
+                          struct sio_store_session *out);
+void sio_store_session_cleanup(struct sio_store_session *s);
+
+/*
+ * Attaches a transport held by (holder, conn): state open, superseding any
+ * previous holder (which is rung so that it notices). *changed_kind is set
+ * to 1 when the transport kind differs from the last attach (or it is the
+ * first), meaning `1::` must go out first. SIO_OK, SIO_AGAIN when the
+ * session does not exist or is closed, SIO_ERR.
+ */
+int sio_store_attach(struct sio_store *st, const char *sid, int transport,
+                     const char *holder, long long conn, long long now,
+                     int *changed_kind);
+
+/*
+ * Detaches (holder, conn) if it still holds the session: state detached,
+ * the close timeout starts. SIO_OK (also when it no longer held it) or
+ * SIO_ERR.
+ */
+int sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
+                     long long conn, long long now);
+
+/* 1 when (holder, conn) is the session's current holder, 0 when not. */
+int sio_store_is_holder(struct sio_store *st, const char *sid,
+                        const char *holder, long long conn);
+
+/* Records that a packet arrived from the client (heartbeat timeout). */
+int sio_store_touch(struct sio_store *st, const char *sid, long long now);
+
+/*
+ * Claims the end of a session: returns 1 when this call moved it to closed
+ * (the caller runs on_close), 0 when it was already closed or absent, or
+ * SIO_ERR. Two processes racing get 1 exactly once.
+ */
+int sio_store_session_end(struct sio_store *st, const char *sid,
+                          const char *reason, long long now);
+
+/* Deletes a closed session's endpoints, rooms, data and pending acks (its
+ * outbox stays for the final packets). SIO_OK or SIO_ERR. */
+int sio_store_session_purge(struct sio_store *st, const char *sid);
+
+/* Deletes closed sessions (and their outboxes) that ended before
+ * `before`. Returns the number deleted or SIO_ERR. */
+int sio_store_cleanup(struct sio_store *st, long long before);
+
+/*
+ * Queues `2::` for every open session on a persistent transport (websocket,
+ * flashsocket, htmlfile) whose last heartbeat is interval_ms old, in one
+ * transaction, and rings their holders. Returns the count or SIO_ERR.
+ */
+int sio_store_heartbeat_due(struct sio_store *st, long long now,
+                            long long interval_ms);
+
+/*
+ * Finds up to max sessions to end: open on a persistent transport with no
+ * packet from the client for hb_timeout_ms ("heartbeat timeout"), detached
+ * or handshaken for close_timeout_ms ("close timeout"). Writes their ids to
+ * sids and a static reason to reasons[i]. Returns the count or SIO_ERR.
+ */
+int sio_store_expired(struct sio_store *st, long long now,
+                      long long hb_timeout_ms, long long close_timeout_ms,
+                      char (*sids)[SIO_SID_LEN + 1], const char **reasons,
+                      int max);
+
+/* --- the outbox --------------------------------------------------------- */
+
+#define SIO_STORE_VOLATILE 1 /* drop when no transport is attached */
+
+/*
+ * Appends one packet to a session's outbox. SIO_OK; SIO_OK without queuing
+ * for a volatile packet with no transport attached; SIO_AGAIN when the
+ * session is absent or closed; SIO_ERR when the queue is full or the store
+ * fails (err says which via sio_store_errmsg()).
+ */
+int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
+                         size_t len, int flags);
+
+/*
+ * Appends one packet to every session connected to endpoint (room NULL) or
+ * in room of endpoint, except exclude_sid (may be NULL), in one statement;
+ * sessions whose queue is full are skipped. Returns the number of sessions
+ * queued to, or SIO_ERR.
+ */
+int sio_store_outbox_broadcast(struct sio_store *st, const char *endpoint,
+                               const char *room, const char *exclude_sid,
+                               const char *pkt, size_t len, int flags);
+
+/*
+ * Calls fn for up to max packets of sid that are due by now, in order; fn
+ * returns SIO_OK to go on, anything else to stop (that packet is not
+ * counted). *last_seq is the sequence number of the last packet passed (0
+ * when none). Returns the number of packets passed or SIO_ERR. Nothing is
+ * deleted.
+ */
+int sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
+                          size_t max,
+                          int (*fn)(void *udata, const char *pkt, size_t len),
+                          void *udata, long long *last_seq);
+
+/*
+ * Packets queued through this connection from now on (outbox_put and
+ * outbox_broadcast) are not delivered before due (ms since the epoch; 0
+ * ends the delay). Packets queued later without a delay do not wait for
+ * them: a delayed packet is as if it had been queued at its due time.
+ */
+void sio_store_outbox_set_due(struct sio_store *st, long long due);
+
+/*
+ * The earliest due time after now among sid's queued packets, in *due: when
+ * to look again. SIO_OK, SIO_AGAIN when no packet is waiting for a later
+ * time, SIO_ERR.
+ */
+int sio_store_outbox_next_due(struct sio_store *st, const char *sid,
+                              long long now, long long *due);
+
+/* Deletes sid's packets up to and including last_seq that were due by now
+ * (what was written). SIO_OK or SIO_ERR. */
+int sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
+                         long long last_seq);
+
+/* Number of packets queued for sid, or SIO_ERR. */
+int sio_store_outbox_count(struct sio_store *st, const char *sid);
+
+/* --- endpoints, data, rooms, acks, counters --------------------------- */
+
+/* Connected endpoints ("" is the root). add replaces the query. */
+int sio_store_endpoint_add(struct sio_store *st, const char *sid,
+                           const char *endpoint, const char *query);
+int sio_store_endpoint_del(struct sio_store *st, const char *sid,
+                           const char *endpoint);
+/* 1 connected, 0 not, SIO_ERR. */
+int sio_store_endpoint_has(struct sio_store *st, const char *sid,
+                           const char *endpoint);
+/* Calls fn for each connected endpoint, the root last (the order on_close
+ * runs in). Returns the count or SIO_ERR. */
+int sio_store_endpoint_list(struct sio_store *st, const char *sid,
+                            void (*fn)(void *udata, const char *endpoint,
+                                       const char *query),
+                            void *udata);
+
+/* Returns a copy the caller frees with free(), NULL when absent (or on
+ * error; sio_store_errmsg tells). */
+char *sio_store_data_get(struct sio_store *st, const char *sid,
+                         const char *key);
+/* value NULL deletes. SIO_OK or SIO_ERR. */
+int sio_store_data_put(struct sio_store *st, const char *sid, const char *key,
+                       const char *value);
+
+/* Rooms are per endpoint; leave with room NULL leaves every room of the
+ * endpoint. SIO_OK or SIO_ERR. */
+int sio_store_room_join(struct sio_store *st, const char *sid,
+                        const char *endpoint, const char *room);
+int sio_store_room_leave(struct sio_store *st, const char *sid,
+                         const char *endpoint, const char *room);
+
+/*
+ * Records a server-side ack awaited from the client: allocates the next ack
+ * id of the session (from 1), stores the endpoint, handler name and the
+ * event body. Returns the id (> 0) or SIO_ERR.
+ */
+long long sio_store_ack_new(struct sio_store *st, const char *sid,
+                            const char *endpoint, const char *handler,
+                            const char *event);
+/*
+ * Takes (reads and deletes) a pending ack: *handler and *event are copies
+ * the caller frees with free(). SIO_OK, SIO_AGAIN when there is none with
+ * that id on that endpoint, SIO_ERR.
+ */
+int sio_store_ack_take(struct sio_store *st, const char *sid,
+                       const char *endpoint, long long id, char **handler,
+                       char **event);
+
+/* Adds delta to counter name (created at 0). SIO_OK or SIO_ERR. */
+int sio_store_counter_add(struct sio_store *st, const char *name,
+                          long long delta);
+/* The value, 0 when absent, SIO_ERR on failure (via *value unchanged). */
+int sio_store_counter_get(struct sio_store *st, const char *name,
+                          long long *value);
+
+/* --- processes ------------------------------------------------------- */
+
+/* Registers this process's doorbell name (unique per process) with its
+ * pid, and unregisters it (detaching what it held). SIO_OK or SIO_ERR. */
+int sio_store_process_register(struct sio_store *st, const char *name, int pid,
+                               long long now);
+int sio_store_process_unregister(struct sio_store *st, const char *name,
+                                 long long now);
+
+#endif

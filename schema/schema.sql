@@ -1,0 +1,129 @@
+-- schema.sql: siogate's database, shared by sio-gateway and sio-wsd. It is
+-- compiled into common/store.c and applied on open as migrations: each
+-- section below starts with a `-- version N` line, and every section whose
+-- N is above PRAGMA user_version runs in one transaction, after which
+-- user_version is N. Never edit a released section; add a new one.
+-- Times are INTEGER milliseconds since the epoch. The SQL stays close to
+-- the standard so that a PostgreSQL backend can follow; the views use
+-- SQLite's strftime() because they are meant for the sqlite3 shell.
+--
+--   sqlite3 var/siogate.db 'SELECT * FROM session_view'
+--   sqlite3 var/siogate.db "INSERT INTO outbox (sid, packet, created, due)
+--       VALUES ('<sid>', '3:::hello', 0, 0)"
+
+-- version 1
+
+-- Long-running processes and their doorbells (<run_dir>/<name>.bell).
+CREATE TABLE processes (
+	name TEXT PRIMARY KEY,
+	pid INTEGER NOT NULL,
+	started INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+	sid TEXT PRIMARY KEY,
+	state TEXT NOT NULL DEFAULT 'handshaken'
+		CHECK (state IN ('handshaken', 'open', 'detached', 'closed')),
+	transport TEXT
+		CHECK (transport IN ('websocket', 'flashsocket', 'htmlfile',
+		                     'xhr-polling', 'jsonp-polling')
+		       OR transport IS NULL),
+	holder TEXT,                -- process name holding the transport
+	holder_conn INTEGER,        -- connection number within the holder
+	created INTEGER NOT NULL,
+	last_recv INTEGER NOT NULL, -- last packet from the client
+	last_heartbeat INTEGER NOT NULL, -- last 2:: queued
+	detached_at INTEGER,
+	closed_at INTEGER,
+	close_reason TEXT,
+	request TEXT,               -- the handshake request as JSON
+	next_ack INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX sessions_state ON sessions (state);
+CREATE INDEX sessions_holder ON sessions (holder);
+
+-- Connected endpoints; '' is the root.
+CREATE TABLE endpoints (
+	sid TEXT NOT NULL REFERENCES sessions (sid) ON DELETE CASCADE,
+	endpoint TEXT NOT NULL,
+	query TEXT,
+	PRIMARY KEY (sid, endpoint)
+);
+CREATE INDEX endpoints_endpoint ON endpoints (endpoint);
+
+-- Packets waiting for delivery, in seq order per session; a packet is not
+-- delivered before its due time (0: at once).
+CREATE TABLE outbox (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	sid TEXT NOT NULL REFERENCES sessions (sid) ON DELETE CASCADE,
+	packet TEXT NOT NULL,
+	created INTEGER NOT NULL,
+	due INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_sid ON outbox (sid, seq);
+
+-- Per-session key/value data of the application.
+CREATE TABLE data (
+	sid TEXT NOT NULL REFERENCES sessions (sid) ON DELETE CASCADE,
+	key TEXT NOT NULL,
+	value TEXT NOT NULL,
+	PRIMARY KEY (sid, key)
+);
+
+CREATE TABLE rooms (
+	sid TEXT NOT NULL REFERENCES sessions (sid) ON DELETE CASCADE,
+	endpoint TEXT NOT NULL,
+	room TEXT NOT NULL,
+	PRIMARY KEY (endpoint, room, sid)
+);
+CREATE INDEX rooms_sid ON rooms (sid);
+
+-- Acks the server awaits from the client (events sent with a named handler).
+CREATE TABLE acks (
+	sid TEXT NOT NULL REFERENCES sessions (sid) ON DELETE CASCADE,
+	id INTEGER NOT NULL,
+	endpoint TEXT NOT NULL,
+	handler TEXT,
+	event TEXT,
+	created INTEGER NOT NULL,
+	PRIMARY KEY (sid, id)
+);
+
+CREATE TABLE counters (
+	name TEXT PRIMARY KEY,
+	value INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE VIEW session_view AS
+SELECT s.sid, s.state, s.transport, s.holder, s.holder_conn,
+	strftime('%Y-%m-%dT%H:%M:%fZ', s.created / 1000.0, 'unixepoch')
+		AS created,
+	strftime('%Y-%m-%dT%H:%M:%fZ', s.last_recv / 1000.0, 'unixepoch')
+		AS last_recv,
+	strftime('%Y-%m-%dT%H:%M:%fZ', s.detached_at / 1000.0, 'unixepoch')
+		AS detached_at,
+	strftime('%Y-%m-%dT%H:%M:%fZ', s.closed_at / 1000.0, 'unixepoch')
+		AS closed_at,
+	s.close_reason,
+	strftime('%s', 'now') - s.created / 1000 AS age,
+	(SELECT group_concat(CASE WHEN e.endpoint = '' THEN '/'
+	                     ELSE e.endpoint END, ' ')
+	 FROM endpoints e WHERE e.sid = s.sid) AS endpoints,
+	(SELECT count(*) FROM outbox o WHERE o.sid = s.sid) AS queue
+FROM sessions s;
+
+CREATE VIEW queue_view AS
+SELECT s.sid, s.state, count(o.seq) AS depth,
+	strftime('%Y-%m-%dT%H:%M:%fZ', min(o.created) / 1000.0, 'unixepoch')
+		AS oldest
+FROM sessions s LEFT JOIN outbox o ON o.sid = s.sid
+GROUP BY s.sid, s.state;
+
+CREATE VIEW outbox_view AS
+SELECT o.seq, o.sid, o.packet,
+	strftime('%Y-%m-%dT%H:%M:%fZ', o.created / 1000.0, 'unixepoch')
+		AS created,
+	CASE WHEN o.due = 0 THEN NULL
+	     ELSE strftime('%Y-%m-%dT%H:%M:%fZ', o.due / 1000.0, 'unixepoch')
+	END AS due
+FROM outbox o;

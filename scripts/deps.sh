@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages siogate builds and tests with, when missing.
+# Idempotent and silent when everything is present.
+set -e
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+libfcgi-dev libwebsockets-dev libsqlite3-dev libcunit1-dev libjansson-dev
+sqlite3"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

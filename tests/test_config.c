@@ -1,0 +1,573 @@
+/*
+ * test_config.c: the CUnit suite for common/config.c. Each test writes a
+ * configuration file into a fresh temporary directory, loads it over the
+ * defaults and checks the fields or the exact "path:line: reason" error.
+ * Origin matching is a table of patterns, origins and verdicts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "cu.h"
+#include "siogate.h"
+
+static char *tmp;  /* per-test directory */
+static char *path; /* tmp/siogate.conf */
+
+static void
+setup(void)
+{
+	tmp = cu_tmpdir();
+	if (tmp == NULL || asprintf(&path, "%s/siogate.conf", tmp) < 0)
+		path = NULL;
+}
+
+static void
+teardown(void)
+{
+	cu_rmtree(tmp);
+	free(tmp);
+	free(path);
+	tmp = NULL;
+	path = NULL;
+}
+
+static void
+write_file(const char *text)
+{
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Loads text over the defaults into c; returns sio_config_load's result. */
+static int
+load(struct sio_config *c, const char *text, char *err)
+{
+	sio_config_defaults(c);
+	write_file(text);
+	err[0] = '\0';
+	return sio_config_load(c, path, err);
+}
+
+/* Asserts that err starts with "path:line:" and contains what. */
+static void
+assert_err(const char *err, int line, const char *what)
+{
+	char prefix[SIO_ERR_LEN];
+
+	if (line > 0)
+		snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: ", path);
+	CU_ASSERT_EQUAL(strncmp(err, prefix, strlen(prefix)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, what));
+	if (strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    strstr(err, what) == NULL)
+		fprintf(stderr, "\n  got: %s\n  want: %s...%s\n", err, prefix,
+		        what);
+}
+
+static void
+test_defaults(void)
+{
+	struct sio_config c;
+	int i;
+
+	sio_config_defaults(&c);
+	CU_ASSERT_STRING_EQUAL(c.database, "var/siogate.db");
+	CU_ASSERT_STRING_EQUAL(c.run_dir, "var/run");
+	CU_ASSERT_STRING_EQUAL(c.app, "testapp");
+	CU_ASSERT_STRING_EQUAL(c.resource, "socket.io");
+	CU_ASSERT_EQUAL(c.ntransports, SIO_TRANSPORT_COUNT);
+	for (i = 0; i < SIO_TRANSPORT_COUNT; i++)
+		CU_ASSERT_EQUAL(c.transports[i], (enum sio_transport)i);
+	CU_ASSERT_EQUAL(c.heartbeat_interval, 25);
+	CU_ASSERT_EQUAL(c.heartbeat_timeout, 60);
+	CU_ASSERT_EQUAL(c.close_timeout, 60);
+	CU_ASSERT_EQUAL(c.polling_duration, 20);
+	CU_ASSERT_STRING_EQUAL(c.origins, "*:*");
+	CU_ASSERT_EQUAL(c.bind_address, 0);
+	CU_ASSERT_EQUAL(c.flash_policy_port, 10843);
+	CU_ASSERT_EQUAL(c.max_packet, (size_t)SIO_MAX_PACKET);
+	CU_ASSERT_EQUAL(c.max_payload, (size_t)SIO_MAX_PAYLOAD);
+	CU_ASSERT_EQUAL(c.max_payload_packets, SIO_MAX_PAYLOAD_PACKETS);
+	CU_ASSERT_EQUAL(c.max_queue, SIO_MAX_QUEUE);
+	CU_ASSERT_EQUAL(c.synchronous, SIO_SYNC_NORMAL);
+	CU_ASSERT_EQUAL(c.db_group, 0);
+	CU_ASSERT_EQUAL(c.log_level, SIO_LOG_INFO);
+	CU_ASSERT_EQUAL(c.threads, 64);
+}
+
+static void
+test_empty_file(void)
+{
+	struct sio_config c, d;
+	char err[SIO_ERR_LEN];
+
+	CU_ASSERT_EQUAL(load(&c, "", err), SIO_OK);
+	sio_config_defaults(&d);
+	CU_ASSERT_EQUAL(memcmp(&c, &d, sizeof(c)), 0);
+	CU_ASSERT_EQUAL(load(&c, "\n  \n# only comments\n\t# here\n", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(memcmp(&c, &d, sizeof(c)), 0);
+}
+
+static const char full_file[] =
+    "# siogate test configuration\n"
+    "\n"
+    "database = /srv/sio/db.sqlite   # trailing comment\n"
+    "run_dir=/srv/sio/run\n"
+    "\tapp\t=\t/usr/lib/siogate/chat.so\t\n"
+    "resource = chat.io\n"
+    "transports = xhr-polling, websocket ,jsonp-polling\n"
+    "heartbeat_interval = 10\n"
+    "heartbeat_timeout = 30\n"
+    "close_timeout = 40\n"
+    "polling_duration = 15\n"
+    "origins = example.com:80, *:8080 localhost:*\n"
+    "bind_address = yes\n"
+    "flash_policy_port = 0\n"
+    "max_packet = 64k\n"
+    "max_payload = 2M\n"
+    "max_payload_packets = 100\n"
+    "max_queue = 2k\n"
+    "synchronous = FULL\n"
+    "db_shared_group = on\n"
+    "log_level = debug\n"
+    "threads = 8\r\n"
+    "# the end\n";
+
+static void
+test_full_file(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+
+	CU_ASSERT_EQUAL_FATAL(load(&c, full_file, err), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_STRING_EQUAL(c.database, "/srv/sio/db.sqlite");
+	CU_ASSERT_STRING_EQUAL(c.run_dir, "/srv/sio/run");
+	CU_ASSERT_STRING_EQUAL(c.app, "/usr/lib/siogate/chat.so");
+	CU_ASSERT_STRING_EQUAL(c.resource, "chat.io");
+	CU_ASSERT_EQUAL(c.ntransports, 3);
+	CU_ASSERT_EQUAL(c.transports[0], SIO_TRANSPORT_XHR_POLLING);
+	CU_ASSERT_EQUAL(c.transports[1], SIO_TRANSPORT_WEBSOCKET);
+	CU_ASSERT_EQUAL(c.transports[2], SIO_TRANSPORT_JSONP_POLLING);
+	CU_ASSERT_EQUAL(c.heartbeat_interval, 10);
+	CU_ASSERT_EQUAL(c.heartbeat_timeout, 30);
+	CU_ASSERT_EQUAL(c.close_timeout, 40);
+	CU_ASSERT_EQUAL(c.polling_duration, 15);
+	CU_ASSERT_STRING_EQUAL(c.origins, "example.com:80, *:8080 localhost:*");
+	CU_ASSERT_EQUAL(c.bind_address, 1);
+	CU_ASSERT_EQUAL(c.flash_policy_port, 0);
+	CU_ASSERT_EQUAL(c.max_packet, (size_t)64 * 1024);
+	CU_ASSERT_EQUAL(c.max_payload, (size_t)2 * 1024 * 1024);
+	CU_ASSERT_EQUAL(c.max_payload_packets, 100);
+	CU_ASSERT_EQUAL(c.max_queue, 2048);
+	CU_ASSERT_EQUAL(c.synchronous, SIO_SYNC_FULL);
+	CU_ASSERT_EQUAL(c.db_group, 1);
+	CU_ASSERT_EQUAL(c.log_level, SIO_LOG_DEBUG);
+	CU_ASSERT_EQUAL(c.threads, 8);
+}
+
+static void
+test_quotes_and_comments(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+
+	CU_ASSERT_EQUAL(load(&c,
+	                     "database = \"var/#1 db\"  # comment\n"
+	                     "run_dir = var/run#2\n"
+	                     "app = a=b\n",
+	                     err),
+	                SIO_OK);
+	CU_ASSERT_STRING_EQUAL(c.database, "var/#1 db");
+	CU_ASSERT_STRING_EQUAL(c.run_dir, "var/run#2");
+	CU_ASSERT_STRING_EQUAL(c.app, "a=b");
+}
+
+static void
+test_repeated_key(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+
+	CU_ASSERT_EQUAL(load(&c, "threads = 2\nthreads = 3\n", err), SIO_OK);
+	CU_ASSERT_EQUAL(c.threads, 3);
+}
+
+/* One bad line 3 after two good ones: the message names path:3. */
+static const struct {
+	const char *line;
+	const char *reason;
+} bad_lines[] = {
+    {"database =", "bad value '' for database: empty value"},
+    {"run_dir = \"\"", "empty value"},
+    {"app = # nothing", "bad value '' for app"},
+    {"resource = a/b", "bad value 'a/b' for resource"},
+    {"resource = ..", "not a path segment"},
+    {"resource = 0123456789012345678901234567890123456789012345678901234567"
+     "89abcd",
+     "too long (at most 63 bytes)"},
+    {"transports = ", "empty transport name"},
+    {"transports = websocket,,htmlfile", "empty transport name"},
+    {"transports = websocket,", "empty transport name"},
+    {"transports = websocket, gopher", "unknown transport 'gopher'"},
+    {"transports = htmlfile,xhr-polling,htmlfile",
+     "duplicate transport 'htmlfile'"},
+    {"transports = WebSocket", "unknown transport 'WebSocket'"},
+    {"heartbeat_interval = 0", "must be at least 1"},
+    {"heartbeat_interval = -1", "not a number"},
+    {"heartbeat_timeout = 86401", "too large (at most 86400)"},
+    {"close_timeout = 1m", "not a number"},
+    {"polling_duration = 99999999999999999999999", "too large"},
+    {"polling_duration = 5 s", "not a number"},
+    {"origins = example.com", "'example.com' is not host:port"},
+    {"origins = *:* example.com:http", "'example.com:http' is not"},
+    {"origins = host:0", "'host:0' is not"},
+    {"origins = host:65536", "'host:65536' is not"},
+    {"origins = *.example.com:80", "'*.example.com:80' is not"},
+    {"origins = :80", "':80' is not"},
+    {"origins = , ", "no host:port pattern"},
+    {"origins =", "no host:port pattern"},
+    {"bind_address = maybe", "expected yes, no, true, false, on, off, 1 or 0"},
+    {"flash_policy_port = 65536", "too large (at most 65535)"},
+    {"flash_policy_port = x", "not a number"},
+    {"max_packet = 0", "must be at least 1"},
+    {"max_packet = 1G", "not a size"},
+    {"max_packet = 1kk", "not a size"},
+    {"max_payload = k", "not a number"},
+    {"max_payload = 18446744073709551616", "too large"},
+    {"max_payload = 18014398509481984M", "too large"},
+    {"max_payload_packets = 2097152k", "too large (at most 2147483647)"},
+    {"max_payload_packets = 0", "must be at least 1"},
+    {"max_queue = 2048M", "too large"},
+    {"max_queue = 1.5", "not a size"},
+    {"synchronous = extra", "expected off, normal or full"},
+    {"db_shared_group = 2", "bad value '2' for db_shared_group"},
+    {"log_level = trace", "expected error, warn, info or debug"},
+    {"threads = 0", "must be at least 1"},
+    {"threads = 4097", "too large (at most 4096)"},
+    {"threads = 0x10", "not a number"},
+    {"database = \"unterminated", "missing closing '\"'"},
+    {"database = \"a\" b", "text after closing '\"'"},
+    {"colour = blue", "unknown key 'colour'"},
+    {"Threads = 4", "unknown key 'Threads'"},
+    {"threads 4", "missing '='"},
+    {"threads # = 4", "missing '='"},
+    {" = 4", "empty key"},
+};
+
+static void
+test_bad_values(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN], text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
+		snprintf(text, sizeof(text), "# line 1\nthreads = 2\n%s\n",
+		         bad_lines[i].line);
+		CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR);
+		assert_err(err, 3, bad_lines[i].reason);
+	}
+}
+
+static void
+test_long_value_is_cut_in_message(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN], text[600];
+
+	snprintf(text, sizeof(text), "\n\nresource = %0400d/\n", 7);
+	CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR);
+	assert_err(err, 3, "...' for resource: only letters");
+}
+
+static void
+test_line_length_limit(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+	char *text;
+	size_t n;
+
+	/* "app = " plus x's: exactly 4096 bytes before the newline is fine. */
+	text = malloc(8192);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	strcpy(text, "\n\napp = ");
+	n = strlen(text);
+	memset(text + n, 'x', 4096 - 6);
+	strcpy(text + n + 4096 - 6, "\n");
+	CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR); /* too long for app */
+	assert_err(err, 3, "too long (at most 1023 bytes)");
+
+	strcpy(text, "\n\n# ");
+	n = strlen(text);
+	memset(text + n, 'x', 4096 - 2);
+	strcpy(text + n + 4096 - 2, "\nthreads = 5\n");
+	CU_ASSERT_EQUAL(load(&c, text, err), SIO_OK);
+	CU_ASSERT_EQUAL(c.threads, 5);
+
+	strcpy(text, "\n\n# ");
+	n = strlen(text);
+	memset(text + n, 'x', 4096 - 1);
+	strcpy(text + n + 4096 - 1, "\nthreads = 5\n");
+	CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR);
+	assert_err(err, 3, "line longer than 4096 bytes");
+	free(text);
+}
+
+static void
+test_transports_keep_order(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+
+	CU_ASSERT_EQUAL(load(&c, "transports = jsonp-polling,htmlfile\n", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(c.ntransports, 2);
+	CU_ASSERT_EQUAL(c.transports[0], SIO_TRANSPORT_JSONP_POLLING);
+	CU_ASSERT_EQUAL(c.transports[1], SIO_TRANSPORT_HTMLFILE);
+	CU_ASSERT_TRUE(
+	    sio_config_transport_enabled(&c, SIO_TRANSPORT_HTMLFILE));
+	CU_ASSERT_FALSE(
+	    sio_config_transport_enabled(&c, SIO_TRANSPORT_WEBSOCKET));
+}
+
+static void
+test_failed_set_leaves_config_unchanged(void)
+{
+	struct sio_config c, d;
+	char err[SIO_ERR_LEN];
+
+	sio_config_defaults(&c);
+	sio_config_defaults(&d);
+	CU_ASSERT_EQUAL(
+	    sio_config_set(&c, "transports", "websocket,bogus", err), SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "bad value 'websocket,bogus' for "
+	                            "transports: unknown transport 'bogus'");
+	CU_ASSERT_EQUAL(sio_config_set(&c, "threads", "9999", NULL), SIO_ERR);
+	CU_ASSERT_EQUAL(sio_config_set(&c, "nope", "1", err), SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "unknown key 'nope'");
+	CU_ASSERT_EQUAL(memcmp(&c, &d, sizeof(c)), 0);
+	CU_ASSERT_EQUAL(sio_config_set(&c, "threads", "12", err), SIO_OK);
+	CU_ASSERT_EQUAL(c.threads, 12);
+}
+
+static void
+test_transport_names(void)
+{
+	int i;
+
+	for (i = 0; i < SIO_TRANSPORT_COUNT; i++)
+		CU_ASSERT_EQUAL(
+		    sio_config_transport_parse(
+		        sio_config_transport_name((enum sio_transport)i)),
+		    i);
+	CU_ASSERT_STRING_EQUAL(
+	    sio_config_transport_name(SIO_TRANSPORT_XHR_POLLING),
+	    "xhr-polling");
+	CU_ASSERT_PTR_NULL(sio_config_transport_name(SIO_TRANSPORT_COUNT));
+	CU_ASSERT_EQUAL(sio_config_transport_parse("xhr"), -1);
+	CU_ASSERT_EQUAL(sio_config_transport_parse(""), -1);
+	CU_ASSERT_EQUAL(sio_config_transport_parse(NULL), -1);
+}
+
+static void
+test_size_suffixes(void)
+{
+	static const struct {
+		const char *value;
+		size_t bytes;
+	} sizes[] = {
+	    {"1", 1},        {"1000", 1000},    {"1k", 1024}, {"3K", 3072},
+	    {"1m", 1048576}, {"16M", 16777216}, {"007", 7},
+	};
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+	size_t i;
+
+	sio_config_defaults(&c);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		CU_ASSERT_EQUAL(
+		    sio_config_set(&c, "max_payload", sizes[i].value, err),
+		    SIO_OK);
+		CU_ASSERT_EQUAL(c.max_payload, sizes[i].bytes);
+	}
+	CU_ASSERT_EQUAL(sio_config_set(&c, "max_queue", "2047M", err), SIO_OK);
+	CU_ASSERT_EQUAL(c.max_queue, 2047 * 1048576);
+	CU_ASSERT_EQUAL(
+	    sio_config_set(&c, "max_payload_packets", "2147483647", err),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(c.max_payload_packets, 2147483647);
+	CU_ASSERT_EQUAL(
+	    sio_config_set(&c, "max_payload_packets", "2147483648", err),
+	    SIO_ERR);
+}
+
+static void
+test_cross_key_errors(void)
+{
+	static const struct {
+		const char *text;
+		const char *reason;
+	} cases[] = {
+	    {"heartbeat_interval = 60\n",
+	     "heartbeat_interval (60) must be less than heartbeat_timeout "
+	     "(60)"},
+	    {"heartbeat_timeout = 10\n", "heartbeat_interval (25)"},
+	    {"polling_duration = 60\n",
+	     "polling_duration (60) must be less than close_timeout (60)"},
+	    {"close_timeout = 20\n", "polling_duration (20)"},
+	    {"max_packet = 5M\n",
+	     "max_packet (5242880) must not exceed max_payload (4194304)"},
+	    {"max_payload = 512k\n", "max_packet (1048576)"},
+	};
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL(load(&c, cases[i].text, err), SIO_ERR);
+		assert_err(err, 0, cases[i].reason);
+	}
+	/* Equal sizes and limits raised together are fine. */
+	CU_ASSERT_EQUAL(load(&c,
+	                     "max_packet = 4M\nheartbeat_interval = 100\n"
+	                     "heartbeat_timeout = 200\n",
+	                     err),
+	                SIO_OK);
+}
+
+static void
+test_missing_file(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN], missing[SIO_ERR_LEN];
+
+	sio_config_defaults(&c);
+	snprintf(missing, sizeof(missing), "%s/nope.conf", tmp);
+	CU_ASSERT_EQUAL(sio_config_load(&c, missing, err), SIO_ERR);
+	CU_ASSERT_EQUAL(strncmp(err, missing, strlen(missing)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+}
+
+static void
+test_config_path(void)
+{
+	const char *old = getenv(SIO_CONFIG_ENV);
+	char *saved = old ? strdup(old) : NULL;
+
+	setenv(SIO_CONFIG_ENV, "/etc/siogate.conf", 1);
+	CU_ASSERT_STRING_EQUAL(sio_config_path("my.conf"), "my.conf");
+	CU_ASSERT_STRING_EQUAL(sio_config_path(NULL), "/etc/siogate.conf");
+	setenv(SIO_CONFIG_ENV, "", 1);
+	CU_ASSERT_PTR_NULL(sio_config_path(NULL));
+	unsetenv(SIO_CONFIG_ENV);
+	CU_ASSERT_PTR_NULL(sio_config_path(NULL));
+	CU_ASSERT_STRING_EQUAL(sio_config_path("my.conf"), "my.conf");
+	if (saved)
+		setenv(SIO_CONFIG_ENV, saved, 1);
+	free(saved);
+}
+
+static void
+test_origin_table(void)
+{
+	static const struct {
+		const char *origins;
+		const char *origin;
+		int allowed;
+	} cases[] = {
+	    {"*:*", "http://anything.example:1234", 1},
+	    {"*:*", NULL, 1},
+	    {"*:*", "", 1},
+	    {"*:*", "garbage://", 1},
+	    {"example.com:80", NULL, 0},
+	    {"example.com:80", "", 0},
+	    {"example.com:80", "http://example.com", 1},
+	    {"example.com:80", "http://example.com:80", 1},
+	    {"example.com:80", "http://example.com/", 1},
+	    {"example.com:80", "example.com", 1},
+	    {"example.com:80", "example.com:80", 1},
+	    {"example.com:80", "HTTP://Example.COM", 1},
+	    {"example.com:80", "https://example.com", 0},
+	    {"example.com:80", "http://example.com:8080", 0},
+	    {"example.com:80", "http://www.example.com", 0},
+	    {"example.com:80", "http://example.co", 0},
+	    {"example.com:80", "http://example.com.evil.org", 0},
+	    {"example.com:443", "https://example.com", 1},
+	    {"example.com:443", "https://example.com:443", 1},
+	    {"example.com:*", "https://example.com:9999", 1},
+	    {"example.com:*", "http://other.com", 0},
+	    {"*:8080", "http://a.b:8080", 1},
+	    {"*:8080", "http://a.b", 0},
+	    {"*:80", "null", 1},
+	    {"a.com:80 b.com:81,c.com:*", "http://b.com:81", 1},
+	    {"a.com:80 b.com:81,c.com:*", "http://c.com:5", 1},
+	    {"a.com:80 b.com:81,c.com:*", "http://b.com:80", 0},
+	    {"localhost:* *:*", "http://x", 1},
+	    {"[::1]:8080", "http://[::1]:8080", 1},
+	    {"[::1]:8080", "http://[::1]", 0},
+	    {"example.com:80", "http://example.com:99999", 0},
+	    {"example.com:80", "http://example.com:x", 0},
+	    {"example.com:80", "http://", 0},
+	    {"example.com:80", "http://:80", 0},
+	    {"example.com:80", "http://user@example.com", 1},
+	    {"example.com:80", "http://example.com:", 1},
+	};
+	struct sio_config c;
+	size_t i;
+	int got;
+
+	sio_config_defaults(&c);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(c.origins, sizeof(c.origins), "%s", cases[i].origins);
+		got = sio_config_origin_allowed(&c, cases[i].origin);
+		CU_ASSERT_EQUAL(got, cases[i].allowed);
+		if (got != cases[i].allowed)
+			fprintf(stderr, "\n  origins '%s' origin '%s': %d\n",
+			        cases[i].origins,
+			        cases[i].origin ? cases[i].origin : "(null)",
+			        got);
+	}
+}
+
+static const struct cu_test tests[] = {
+    {"defaults match the documented values", test_defaults},
+    {"an empty or comment-only file keeps the defaults", test_empty_file},
+    {"a full file with comments sets every key", test_full_file},
+    {"quotes keep a '#' and a '#' inside a word is not a comment",
+     test_quotes_and_comments},
+    {"a repeated key takes the last value", test_repeated_key},
+    {"each bad line is an error naming the file and line 3", test_bad_values},
+    {"a long bad value is cut short in the message",
+     test_long_value_is_cut_in_message},
+    {"lines up to 4096 bytes are read and longer ones rejected",
+     test_line_length_limit},
+    {"transports keep the order given", test_transports_keep_order},
+    {"a failed set leaves the configuration unchanged",
+     test_failed_set_leaves_config_unchanged},
+    {"transport names parse back to their enum", test_transport_names},
+    {"sizes accept k and M suffixes", test_size_suffixes},
+    {"keys that bound one another are checked after the file",
+     test_cross_key_errors},
+    {"a missing file is an error naming it", test_missing_file},
+    {"the path comes from -c, then SIOGATE_CONF", test_config_path},
+    {"origins match host and port with wildcards", test_origin_table},
+    {NULL, NULL},
+};
+
+int
+main(void)
+{
+	return cu_run("config", tests, setup, teardown);
+}

@@ -1,0 +1,730 @@
+/*
+ * test_session.c: the session engine and the application API driven by a
+ * test transport, like TornadIO2's session tests: packets go in through
+ * sio_session_receive() and what the server sends is read back from the
+ * session's outbox in a real store. Covers the testapp table, the chat
+ * example and the protocol rules that hold on every transport.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "cu.h"
+#include "payload.h"
+#include "plugin.h"
+#include "request.h"
+#include "session.h"
+#include "store.h"
+
+#define T0 1700000000000LL
+
+static char *dir;
+static struct sio_store *st;
+static struct sio_config cfg;
+static struct sio_session_ctx x;
+static long long now;
+static struct sio_buf probe_log; /* what the probe app saw, one per line */
+
+/* --- a probe application ---------------------------------------------- */
+
+static void
+probe_note(const char *fmt, const char *a, const char *b)
+{
+	sio_buf_printf(&probe_log, fmt, a ? a : "(null)", b ? b : "(null)");
+	sio_buf_putc(&probe_log, '\n');
+}
+
+static int
+probe_open(struct sio_conn *c, const struct sio_request *req)
+{
+	const char *reject = sio_request_arg(req, "reject");
+
+	probe_note("open %s a=%s", sio_conn_endpoint(c),
+	           sio_request_arg(req, "a"));
+	probe_note("open %s b=%s", sio_conn_endpoint(c),
+	           sio_request_arg(req, "b"));
+	sio_send(c, "hello", 5);
+	if (reject && strcmp(reject, sio_conn_endpoint(c)[0] ? "ep" : "root") ==
+	                      0)
+		return SIO_REJECT;
+	return SIO_OK;
+}
+
+static void
+probe_close(struct sio_conn *c)
+{
+	probe_note("close %s%s", sio_conn_endpoint(c), "");
+}
+
+static int
+probe_fail(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	(void)c, (void)args, (void)reply;
+	return SIO_ERR;
+}
+
+static int
+probe_volatile(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	(void)reply;
+	return sio_emit_volatile(c, "v", args);
+}
+
+static int
+probe_data(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	const char *k = json_string_value(json_array_get(args, 0));
+	const char *v = json_string_value(json_array_get(args, 1));
+	char *old = sio_data_get(c, k);
+
+	json_array_append_new(reply, old ? json_string(old) : json_null());
+	free(old);
+	return sio_data_set(c, k, v);
+}
+
+static const struct sio_event_handler probe_events[] = {
+	{"fail", probe_fail},
+	{"volatile", probe_volatile},
+	{"data", probe_data},
+	{NULL, NULL},
+};
+
+static const struct sio_app probe_root = {
+	.endpoint = "", .on_open = probe_open, .on_close = probe_close,
+	.events = probe_events,
+};
+static const struct sio_app probe_ep = {
+	.endpoint = "/test", .on_open = probe_open, .on_close = probe_close,
+	.events = probe_events,
+};
+static const struct sio_app *const probe_apps[] = {&probe_root, &probe_ep,
+                                                   NULL};
+static const struct sio_plugin probe_plugin = {SIO_API_VERSION, "probe",
+                                               probe_apps};
+
+/* --- the test transport ----------------------------------------------- */
+
+static void
+setup(void)
+{
+	struct sio_store_opts opts = {0};
+	char err[SIO_ERR_LEN], *path;
+
+	dir = cu_tmpdir();
+	sio_config_defaults(&cfg);
+	sio_buf_init(&probe_log);
+	CU_ASSERT_FATAL(asprintf(&path, "%s/siogate.db", dir) > 0);
+	st = sio_store_open(path, &opts, err);
+	free(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	x.store = st;
+	x.cfg = &cfg;
+	x.plugin = sio_plugin_load("testapp", err);
+	now = T0;
+	/* the test transport is a registered holder, as a daemon would be */
+	CU_ASSERT_FATAL(sio_store_process_register(st, "test", (int)getpid(),
+	                                           now) == SIO_OK);
+}
+
+static void
+teardown(void)
+{
+	sio_store_close(st);
+	st = NULL;
+	cu_rmtree(dir);
+	free(dir);
+	sio_buf_cleanup(&probe_log);
+}
+
+/* Handshakes with query q and attaches a transport, as a GET would. */
+static void
+open_session(char sid[SIO_SID_LEN + 1], const char *q)
+{
+	struct sio_request req;
+	int changed;
+
+	CU_ASSERT_FATAL(sio_request_init(&req, "127.0.0.1", q, NULL) == SIO_OK);
+	CU_ASSERT_FATAL(sio_session_handshake(&x, &req, now, sid) == SIO_OK);
+	sio_request_cleanup(&req);
+	CU_ASSERT_FATAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                 "test", 1, now, &changed) == SIO_OK);
+	CU_ASSERT(changed == 1);
+}
+
+/* Feeds one packet as a client would. */
+static int
+feed(const char *sid, const char *pkt)
+{
+	struct sio_slice s = {pkt, strlen(pkt)};
+
+	return sio_session_receive(&x, sid, &s, 1, now);
+}
+
+static int
+collect(void *udata, const char *pkt, size_t len)
+{
+	struct sio_buf *b = udata;
+
+	if (b->len)
+		sio_buf_putc(b, '\n');
+	return sio_buf_append(b, pkt, len);
+}
+
+/* What the server sent since the last drain, one packet per line. */
+static char *
+drain(const char *sid)
+{
+	struct sio_buf b;
+	long long last = 0;
+
+	sio_buf_init(&b);
+	sio_buf_puts(&b, "");
+	CU_ASSERT(sio_store_outbox_peek(st, sid, now, 10000, collect, &b,
+	                                &last) >= 0);
+	CU_ASSERT(sio_store_outbox_del(st, sid, now, last) == SIO_OK);
+	return sio_buf_steal(&b);
+}
+
+#define EXPECT(sid, want)                                                      \
+	do {                                                                   \
+		char *got_ = drain(sid);                                       \
+		CU_ASSERT_STRING_EQUAL(got_, want);                            \
+		if (strcmp(got_, want) != 0)                                   \
+			fprintf(stderr, "\n  got  [%s]\n  want [%s]\n", got_,  \
+			        want);                                         \
+		free(got_);                                                    \
+	} while (0)
+
+static int
+state_of(const char *sid)
+{
+	struct sio_store_session s;
+	int state;
+
+	if (sio_store_session_get(st, sid, &s) != SIO_OK)
+		return -1;
+	state = s.state;
+	sio_store_session_cleanup(&s);
+	return state;
+}
+
+/* --- testapp -------------------------------------------------------------- */
+
+static void
+test_message_echo(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "3:::hello: world") == SIO_OK);
+	EXPECT(sid, "3:::hello: world");
+	CU_ASSERT(feed(sid, "3:::") == SIO_OK);
+	EXPECT(sid, "3:::");
+}
+
+static void
+test_json_echo(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "4:::{\"a\":10,\"b\":20}") == SIO_OK);
+	EXPECT(sid, "4:::{\"a\":10,\"b\":20}");
+}
+
+static void
+test_message_auto_ack_and_data_ack(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "3:1::abc") == SIO_OK);
+	EXPECT(sid, "6:::1\n3:::abc");
+	CU_ASSERT(feed(sid, "3:2+::abc") == SIO_OK);
+	EXPECT(sid, "3:::abc\n6:::2+[\"abc\"]");
+	CU_ASSERT(feed(sid, "4:3+::{\"k\":[1]}") == SIO_OK);
+	EXPECT(sid, "4:::{\"k\":[1]}\n6:::3+[{\"k\":[1]}]");
+}
+
+static void
+test_event_echo_with_and_without_ack(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "5:1+::{\"name\":\"echo\",\"args\":[\"x\",2]}") ==
+	          SIO_OK);
+	EXPECT(sid, "6:::1+[\"x\",2]");
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"echo\",\"args\":[\"x\",2]}") ==
+	          SIO_OK);
+	EXPECT(sid, "5:::{\"name\":\"echo\",\"args\":[\"x\",2]}");
+	/* a plain id is auto-acked without data, then the event runs */
+	CU_ASSERT(feed(sid, "5:7::{\"name\":\"echo\",\"args\":[1]}") == SIO_OK);
+	EXPECT(sid, "6:::7\n5:::{\"name\":\"echo\",\"args\":[1]}");
+}
+
+static void
+test_event_carrying_one_dict(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"echo\",\"args\":[{\"a\":10,"
+	                    "\"b\":20}]}") == SIO_OK);
+	EXPECT(sid, "5:::{\"name\":\"echo\",\"args\":[{\"a\":10,\"b\":20}]}");
+}
+
+static void
+test_broadcast_reaches_every_session_on_the_endpoint(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+
+	open_session(a, NULL);
+	open_session(b, NULL);
+	open_session(c, NULL);
+	CU_ASSERT(feed(c, "1::/chat") == SIO_OK);
+	EXPECT(c, "1::/chat");
+	CU_ASSERT(feed(a, "5:1+::{\"name\":\"broadcast\",\"args\":[1]}") ==
+	          SIO_OK);
+	EXPECT(a, "5:::{\"name\":\"broadcast\",\"args\":[1]}\n6:::1");
+	EXPECT(b, "5:::{\"name\":\"broadcast\",\"args\":[1]}");
+	EXPECT(c, "5:::{\"name\":\"broadcast\",\"args\":[1]}");
+	/* on /chat only the sessions connected to /chat hear it */
+	CU_ASSERT(feed(c, "5::/chat:{\"name\":\"broadcast\",\"args\":[2]}") ==
+	          SIO_OK);
+	EXPECT(c, "5::/chat:{\"name\":\"broadcast\",\"args\":[2]}");
+	EXPECT(a, "");
+	EXPECT(b, "");
+}
+
+static void
+test_trigger_emits_count_events_with_index(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "5:4+::{\"name\":\"trigger\",\"args\":[{\"name\":"
+	                    "\"t\",\"args\":[\"a\"],\"count\":3}]}") == SIO_OK);
+	EXPECT(sid, "5:::{\"name\":\"t\",\"args\":[\"a\",0]}\n"
+	            "5:::{\"name\":\"t\",\"args\":[\"a\",1]}\n"
+	            "5:::{\"name\":\"t\",\"args\":[\"a\",2]}\n"
+	            "6:::4+[3]");
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"trigger\"}") == SIO_OK);
+	EXPECT(sid, "5:::{\"name\":\"triggered\"}");
+}
+
+static void
+test_trigger_with_delay_is_delivered_after_the_delay(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	long long due;
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "5:1+::{\"name\":\"trigger\",\"args\":[{\"delay\":"
+	                    "500}]}") == SIO_OK);
+	EXPECT(sid, "6:::1+[1]");
+	CU_ASSERT(sio_store_outbox_next_due(st, sid, now, &due) == SIO_OK);
+	CU_ASSERT(due == now + 500);
+	now += 499;
+	EXPECT(sid, "");
+	now += 1;
+	EXPECT(sid, "5:::{\"name\":\"triggered\"}");
+	CU_ASSERT(sio_store_outbox_next_due(st, sid, now, &due) == SIO_AGAIN);
+}
+
+static void
+test_trigger_with_ack_runs_the_ack_handler(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"trigger\",\"args\":[{\"ack\":true,"
+	                    "\"count\":2}]}") == SIO_OK);
+	EXPECT(sid, "5:1+::{\"name\":\"triggered\",\"args\":[0]}\n"
+	            "5:2+::{\"name\":\"triggered\",\"args\":[1]}");
+	CU_ASSERT(feed(sid, "6:::2+[\"thx\",{\"a+b\":1}]") == SIO_OK);
+	EXPECT(sid, "5:::{\"name\":\"acked\",\"args\":[\"thx\",{\"a+b\":1}]}");
+	/* an ack is taken once */
+	CU_ASSERT(feed(sid, "6:::2+[\"again\"]") == SIO_OK);
+	EXPECT(sid, "");
+	CU_ASSERT(strstr(x.err, "no pending") != NULL);
+	CU_ASSERT(feed(sid, "6:::1") == SIO_OK);
+	EXPECT(sid, "5:::{\"name\":\"acked\"}");
+}
+
+static void
+test_kick_ends_the_session(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"kick\"}") == SIO_OK);
+	EXPECT(sid, "0::");
+	CU_ASSERT(state_of(sid) == SIO_SESSION_CLOSED);
+	CU_ASSERT(feed(sid, "3:::late") == SIO_AGAIN);
+}
+
+static void
+test_kick_on_chat_ends_only_that_endpoint(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "1::/chat") == SIO_OK);
+	CU_ASSERT(feed(sid, "5::/chat:{\"name\":\"kick\"}") == SIO_OK);
+	EXPECT(sid, "1::/chat\n0::/chat");
+	CU_ASSERT(state_of(sid) == SIO_SESSION_OPEN);
+	CU_ASSERT(feed(sid, "3::/chat:x") == SIO_OK);
+	CU_ASSERT(feed(sid, "3:::y") == SIO_OK);
+	EXPECT(sid, "3:::y");
+}
+
+/* --- TornadIO2's session cases ------------------------------------------ */
+
+static void
+test_client_disconnect_answers_and_closes(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL);
+	EXPECT(sid, "3:::hello");
+	CU_ASSERT(feed(sid, "0::") == SIO_OK);
+	EXPECT(sid, "0::");
+	CU_ASSERT(state_of(sid) == SIO_SESSION_CLOSED);
+	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=(null)\nopen  b=(null)\n"
+	                                    "close \n");
+}
+
+static void
+test_failing_handler_closes_every_endpoint(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "1::/test") == SIO_OK);
+	EXPECT(sid, "3:::hello\n1::/test\n3::/test:hello");
+	/* the packets after the failing one are ignored */
+	{
+		const char *f = "5:::{\"name\":\"fail\"}";
+		const char *d = "5:1+::{\"name\":\"data\",\"args\":[\"k\"]}";
+		struct sio_slice s[2] = {{f, strlen(f)}, {d, strlen(d)}};
+		CU_ASSERT(sio_session_receive(&x, sid, s, 2, now) == SIO_OK);
+	}
+	EXPECT(sid, "0::/test\n0::");
+	CU_ASSERT(state_of(sid) == SIO_SESSION_CLOSED);
+	CU_ASSERT(strstr(probe_log.p, "close /test\nclose \n") != NULL);
+}
+
+static void
+test_endpoint_connect_message_disconnect(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "1::/chat?a=123&b=456") == SIO_OK);
+	EXPECT(sid, "1::/chat");
+	CU_ASSERT(feed(sid, "3::/chat:abc") == SIO_OK);
+	EXPECT(sid, "3::/chat:abc");
+	CU_ASSERT(feed(sid, "0::/chat") == SIO_OK);
+	EXPECT(sid, "");
+	CU_ASSERT(state_of(sid) == SIO_SESSION_OPEN);
+	CU_ASSERT(feed(sid, "3::/chat:abc") == SIO_OK);
+	EXPECT(sid, "");
+	/* a connect twice answers twice; the root's 0:: closes /chat first */
+	CU_ASSERT(feed(sid, "1::/chat") == SIO_OK);
+	CU_ASSERT(feed(sid, "1::/chat") == SIO_OK);
+	CU_ASSERT(feed(sid, "0::") == SIO_OK);
+	EXPECT(sid, "1::/chat\n1::/chat\n0::/chat\n0::");
+}
+
+static void
+test_endpoint_sees_its_query_then_the_handshake(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(sid, "a=1&b=2");
+	CU_ASSERT(feed(sid, "1::/test?a=x%20y") == SIO_OK);
+	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=1\nopen  b=2\n"
+	                                    "open /test a=x y\nopen /test b=2\n");
+}
+
+static void
+test_packet_to_unconnected_endpoint_is_dropped(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "3::/chat:abc") == SIO_OK);
+	EXPECT(sid, "");
+	CU_ASSERT(strstr(x.err, "unconnected endpoint") != NULL);
+}
+
+static void
+test_unknown_endpoint_gets_an_error_packet(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(feed(sid, "1::/nope") == SIO_OK);
+	EXPECT(sid, "7::/nope:2");
+}
+
+static void
+test_endpoint_reject_undoes_its_open(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(sid, "reject=ep");
+	EXPECT(sid, "3:::hello");
+	CU_ASSERT(feed(sid, "1::/test") == SIO_OK);
+	EXPECT(sid, "7::/test:2");
+	CU_ASSERT(sio_store_endpoint_has(st, sid, "/test") == 0);
+}
+
+static void
+test_handshake_reject_keeps_nothing(void)
+{
+	struct sio_request req;
+	char sid[SIO_SID_LEN + 1] = "";
+
+	x.plugin = &probe_plugin;
+	sio_request_init(&req, "10.0.0.1", "reject=root", NULL);
+	CU_ASSERT(sio_session_handshake(&x, &req, now, sid) == SIO_REJECT);
+	sio_request_cleanup(&req);
+	CU_ASSERT(sid[0] == '\0' || state_of(sid) == -1);
+}
+
+static void
+test_malformed_packet_loses_nothing_else(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	struct sio_slice s[3] = {{"x:garbage", 9}, {"3:::ok", 6},
+	                         {"4:::{bad", 8}};
+
+	open_session(sid, NULL);
+	CU_ASSERT(sio_session_receive(&x, sid, s, 3, now) == SIO_OK);
+	EXPECT(sid, "3:::ok");
+	CU_ASSERT(x.err[0] != '\0');
+	CU_ASSERT(state_of(sid) == SIO_SESSION_OPEN);
+}
+
+static void
+test_unknown_sid_is_refused(void)
+{
+	CU_ASSERT(feed("AAAAAAAAAAAAAAAAAAAAAA", "3:::x") == SIO_AGAIN);
+}
+
+static void
+test_volatile_is_dropped_without_transport(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL);
+	EXPECT(sid, "3:::hello");
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"volatile\",\"args\":[1]}") ==
+	          SIO_OK);
+	EXPECT(sid, "5:::{\"name\":\"v\",\"args\":[1]}");
+	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"volatile\",\"args\":[2]}") ==
+	          SIO_OK);
+	EXPECT(sid, "");
+}
+
+static void
+test_session_data_survives_between_packets(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL);
+	EXPECT(sid, "3:::hello");
+	CU_ASSERT(feed(sid, "5:1+::{\"name\":\"data\",\"args\":[\"k\",\"v\"]}") ==
+	          SIO_OK);
+	CU_ASSERT(feed(sid, "5:2+::{\"name\":\"data\",\"args\":[\"k\",\"w\"]}") ==
+	          SIO_OK);
+	EXPECT(sid, "6:::1+[null]\n6:::2+[\"v\"]");
+}
+
+static void
+test_sweep_ends_sessions_past_their_timeouts(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	int changed;
+
+	x.plugin = &probe_plugin;
+	open_session(a, NULL);
+	open_session(b, NULL);
+	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	now += cfg.heartbeat_interval * 1000LL;
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	EXPECT(a, "3:::hello\n2::");
+	now += (cfg.close_timeout - cfg.heartbeat_interval) * 1000LL;
+	CU_ASSERT(sio_session_sweep(&x, now) == 2);
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+}
+
+/* --- chat ---------------------------------------------------------------- */
+
+static void
+test_chat_room_hears_joins_messages_and_leaves(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	char err[SIO_ERR_LEN];
+
+	x.plugin = sio_plugin_load("chat", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x.plugin);
+	open_session(a, NULL);
+	open_session(b, NULL);
+	EXPECT(a, "3:::Welcome! Emit 'join' with your name to enter a room.");
+	EXPECT(b, "3:::Welcome! Emit 'join' with your name to enter a room.");
+	CU_ASSERT(feed(a, "3:::early") == SIO_OK);
+	EXPECT(a, "3:::Join a room first.");
+	CU_ASSERT(feed(a, "5:1+::{\"name\":\"join\",\"args\":[\"ann\"]}") ==
+	          SIO_OK);
+	CU_ASSERT(feed(b, "5:::{\"name\":\"join\",\"args\":[\"bob\"]}") ==
+	          SIO_OK);
+	EXPECT(a, "3:::ann joined lobby\n6:::1+[true]\n3:::bob joined lobby");
+	EXPECT(b, "3:::bob joined lobby");
+	CU_ASSERT(feed(b, "3:::hi: there") == SIO_OK);
+	EXPECT(a, "3:::bob: hi: there");
+	EXPECT(b, "3:::bob: hi: there");
+	CU_ASSERT(feed(b, "0::") == SIO_OK);
+	EXPECT(a, "3:::bob left");
+	EXPECT(b, "0::");
+}
+
+static void
+test_plugin_loads_from_a_shared_object(void)
+{
+	const char *bin = getenv("SIO_TEST_BIN");
+	char err[SIO_ERR_LEN], *path;
+	const struct sio_plugin *p;
+
+	CU_ASSERT_FATAL(asprintf(&path, "%s/../examples/chat.so",
+	                         bin ? bin : "build/tests") > 0);
+	p = sio_plugin_load(path, err);
+	if (p == NULL)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL(p);
+	if (p)
+		CU_ASSERT_STRING_EQUAL(p->name, "chat");
+	free(path);
+	CU_ASSERT_PTR_NULL(sio_plugin_load("/nonexistent/app.so", err));
+	CU_ASSERT_PTR_NULL(sio_plugin_load("nosuchapp", err));
+	CU_ASSERT(strstr(err, "nosuchapp") != NULL);
+}
+
+/* Processes racing to end one session run on_close once. */
+static void
+test_racing_processes_run_on_close_once(void)
+{
+	char sid[SIO_SID_LEN + 1], *helper, *log, *db, line[64];
+	int pipefd[2], n = 0;
+	pid_t pids[4];
+	FILE *f;
+
+	open_session(sid, NULL);
+	helper = cu_helper("session");
+	CU_ASSERT_FATAL(asprintf(&log, "%s/close.log", dir) > 0);
+	CU_ASSERT_FATAL(asprintf(&db, "%s/siogate.db", dir) > 0);
+	CU_ASSERT_FATAL(pipe(pipefd) == 0);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			char go;
+			close(pipefd[1]);
+			if (read(pipefd[0], &go, 1) != 0)
+				_exit(3);
+			execl(helper, helper, "end", db, sid, log, (char *)NULL);
+			_exit(2);
+		}
+	}
+	close(pipefd[0]);
+	close(pipefd[1]); /* the start signal: every child's read returns */
+	for (int i = 0; i < 4; i++) {
+		int status;
+		waitpid(pids[i], &status, 0);
+		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	f = fopen(log, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(state_of(sid) == SIO_SESSION_CLOSED);
+	free(helper);
+	free(log);
+	free(db);
+}
+
+static const struct cu_test tests[] = {
+	{"testapp echoes messages with their type", test_message_echo},
+	{"testapp echoes json messages", test_json_echo},
+	{"plain ids are auto-acked first, data acks carry the data",
+	 test_message_auto_ack_and_data_ack},
+	{"event echo acks with its args or emits them back",
+	 test_event_echo_with_and_without_ack},
+	{"an event carrying one dict arrives whole", test_event_carrying_one_dict},
+	{"broadcast reaches every session on the endpoint, sender included",
+	 test_broadcast_reaches_every_session_on_the_endpoint},
+	{"trigger emits count events with their index",
+	 test_trigger_emits_count_events_with_index},
+	{"trigger with a delay is delivered after the delay",
+	 test_trigger_with_delay_is_delivered_after_the_delay},
+	{"trigger with ack runs the ack handler when the client acks",
+	 test_trigger_with_ack_runs_the_ack_handler},
+	{"kick ends the session with 0::", test_kick_ends_the_session},
+	{"kick on /chat ends only that endpoint",
+	 test_kick_on_chat_ends_only_that_endpoint},
+	{"client disconnect is answered and closes the session",
+	 test_client_disconnect_answers_and_closes},
+	{"a failing handler closes the session with every endpoint",
+	 test_failing_handler_closes_every_endpoint},
+	{"endpoint connect, message and disconnect",
+	 test_endpoint_connect_message_disconnect},
+	{"an endpoint sees its connect query, then the handshake's",
+	 test_endpoint_sees_its_query_then_the_handshake},
+	{"a packet to an unconnected endpoint is dropped",
+	 test_packet_to_unconnected_endpoint_is_dropped},
+	{"an unknown endpoint gets an error packet",
+	 test_unknown_endpoint_gets_an_error_packet},
+	{"an endpoint's reject undoes what its on_open queued",
+	 test_endpoint_reject_undoes_its_open},
+	{"a rejected handshake keeps nothing", test_handshake_reject_keeps_nothing},
+	{"a malformed packet loses nothing else",
+	 test_malformed_packet_loses_nothing_else},
+	{"an unknown sid is refused", test_unknown_sid_is_refused},
+	{"volatile events are dropped without a transport",
+	 test_volatile_is_dropped_without_transport},
+	{"session data survives between packets",
+	 test_session_data_survives_between_packets},
+	{"the sweep sends heartbeats and ends timed-out sessions",
+	 test_sweep_ends_sessions_past_their_timeouts},
+	{"the chat room hears joins, messages and leaves",
+	 test_chat_room_hears_joins_messages_and_leaves},
+	{"an application loads from a shared object",
+	 test_plugin_loads_from_a_shared_object},
+	{"processes racing to end a session run on_close once",
+	 test_racing_processes_run_on_close_once},
+	{NULL, NULL},
+};
+
+int
+main(void)
+{
+	return cu_run("session", tests, setup, teardown);
+}

@@ -1,0 +1,1235 @@
+/*
+ * test_store.c: the CUnit suite for common/store.c. Every test opens a
+ * real database file in a fresh temporary directory; a few look at it
+ * through SQLite directly (schema, modes, constraints, views). The last
+ * tests run tests/helper_store in other processes: concurrent writers, a
+ * writer killed mid-stream and processes racing to end one session. They
+ * start together by waiting for end of file on a pipe, never by sleeping.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cu.h"
+#include "store.h"
+
+#define T0 1700000000000LL /* a fake "now" */
+
+static char *tmp;    /* per-test directory */
+static char *dbpath; /* tmp/test.db */
+static struct sio_store *st;
+
+static struct sio_store *
+open_store(const char *path, int max_queue, int shared_group)
+{
+	struct sio_store_opts opts = {
+	    .synchronous = SIO_SYNC_NORMAL,
+	    .shared_group = shared_group,
+	    .max_queue = max_queue,
+	};
+	char err[SIO_ERR_LEN] = "";
+	struct sio_store *s = sio_store_open(path, &opts, err);
+
+	if (s == NULL)
+		fprintf(stderr, "sio_store_open: %s\n", err);
+	return s;
+}
+
+static void
+setup(void)
+{
+	tmp = cu_tmpdir();
+	if (tmp == NULL || asprintf(&dbpath, "%s/test.db", tmp) < 0)
+		dbpath = NULL;
+	st = dbpath ? open_store(dbpath, 0, 0) : NULL;
+}
+
+static void
+teardown(void)
+{
+	sio_store_close(st);
+	st = NULL;
+	cu_rmtree(tmp);
+	free(tmp);
+	free(dbpath);
+	tmp = dbpath = NULL;
+}
+
+/* --- raw SQLite access ------------------------------------------------ */
+
+/* Runs sql on its own connection; returns the SQLite result code and the
+ * first column of the first row as text in out (if out is not NULL). */
+static int
+raw(const char *sql, char *out, size_t size)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		out[0] = '\0';
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return SQLITE_CANTOPEN;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && out)
+			snprintf(out, size, "%s",
+			         sqlite3_column_text(s, 0)
+			             ? (const char *)sqlite3_column_text(s, 0)
+			             : "");
+		rc = sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return rc;
+}
+
+static long long
+raw_int(const char *sql)
+{
+	char buf[64];
+
+	CU_ASSERT_EQUAL_FATAL(raw(sql, buf, sizeof(buf)), SQLITE_OK);
+	return atoll(buf);
+}
+
+/* --- helpers ------------------------------------------------------------ */
+
+static void
+new_session(char sid[SIO_SID_LEN + 1])
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, "{}", T0, sid), SIO_OK);
+}
+
+static void
+put(const char *sid, const char *pkt)
+{
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, pkt, strlen(pkt), 0),
+	                SIO_OK);
+}
+
+/* Packets collected by peek; stop_at stops after that many. */
+struct pkts {
+	char (*p)[32];
+	size_t n, cap;
+	size_t stop_at;
+};
+
+static int
+collect(void *udata, const char *pkt, size_t len)
+{
+	struct pkts *c = udata;
+
+	if (c->stop_at && c->n == c->stop_at)
+		return SIO_ERR;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->p = realloc(c->p, c->cap * sizeof(*c->p));
+		if (c->p == NULL)
+			return SIO_ERR;
+	}
+	snprintf(c->p[c->n++], sizeof(c->p[0]), "%.*s", (int)len, pkt);
+	return SIO_OK;
+}
+
+/* Peeks up to max packets of sid into c (reset first). */
+static int
+peek(const char *sid, size_t max, struct pkts *c, long long *last)
+{
+	c->n = 0;
+	return sio_store_outbox_peek(st, sid, T0, max, collect, c, last);
+}
+
+static int
+attach(const char *sid, int transport, const char *holder, long long conn,
+       int *changed)
+{
+	int dummy;
+
+	return sio_store_attach(st, sid, transport, holder, conn, T0,
+	                        changed ? changed : &dummy);
+}
+
+/* --- schema and file ---------------------------------------------------- */
+
+static void
+test_schema_applied(void)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT(sio_store_schema_version() >= 1);
+	CU_ASSERT_EQUAL(raw_int("PRAGMA user_version"),
+	                sio_store_schema_version());
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sqlite_master WHERE name"
+	                        " IN ('processes', 'sessions', 'endpoints',"
+	                        " 'outbox', 'data', 'rooms', 'acks',"
+	                        " 'counters', 'session_view', 'queue_view',"
+	                        " 'outbox_view')"),
+	                11);
+}
+
+static void
+test_reopen_is_noop(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	long long objects, version;
+
+	new_session(sid);
+	objects = raw_int("SELECT count(*) FROM sqlite_master");
+	sio_store_close(st);
+	st = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sqlite_master"), objects);
+	CU_ASSERT_EQUAL(raw_int("PRAGMA user_version"),
+	                sio_store_schema_version());
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"), 1);
+	CU_ASSERT_EQUAL(sio_store_data_version(st, &version), SIO_OK);
+}
+
+static void
+test_newer_schema_refused(void)
+{
+	char err[SIO_ERR_LEN] = "";
+	struct sio_store_opts opts = {0};
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	         sio_store_schema_version() + 1);
+	CU_ASSERT_EQUAL_FATAL(raw(sql, NULL, 0), SQLITE_OK);
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, &opts, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "newer"));
+}
+
+static int
+file_mode(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0)
+		return -1;
+	return (int)(sb.st_mode & 07777);
+}
+
+static void
+test_file_mode(void)
+{
+	char sid[SIO_SID_LEN + 1], *wal, *shared;
+	struct sio_store *s2;
+	mode_t old = umask(0);
+
+	umask(old);
+	new_session(sid);
+	CU_ASSERT_EQUAL(file_mode(dbpath), 0600);
+	CU_ASSERT_FATAL(asprintf(&wal, "%s-wal", dbpath) > 0);
+	CU_ASSERT_EQUAL(file_mode(wal), 0600);
+	free(wal);
+	/* shared_group: 0660 even under a umask that takes group bits. */
+	CU_ASSERT_FATAL(asprintf(&shared, "%s/shared.db", tmp) > 0);
+	old = umask(077);
+	s2 = open_store(shared, 0, 1);
+	umask(old);
+	CU_ASSERT_PTR_NOT_NULL(s2);
+	CU_ASSERT_EQUAL(file_mode(shared), 0660);
+	sio_store_close(s2);
+	free(shared);
+}
+
+static void
+test_wal_mode(void)
+{
+	char buf[32];
+
+	CU_ASSERT_EQUAL(raw("PRAGMA journal_mode", buf, sizeof(buf)),
+	                SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(buf, "wal");
+}
+
+static void
+test_check_constraints(void)
+{
+	char sid[SIO_SID_LEN + 1], sql[160];
+
+	new_session(sid);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE sessions SET state = 'bogus' WHERE sid = '%s'", sid);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0) & 0xff, SQLITE_CONSTRAINT);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE sessions SET transport = 'carrier-pigeon'"
+	         " WHERE sid = '%s'",
+	         sid);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0) & 0xff, SQLITE_CONSTRAINT);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE sessions SET state = 'open', transport = 'htmlfile'"
+	         " WHERE sid = '%s'",
+	         sid);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+}
+
+/* --- sessions ----------------------------------------------------------- */
+
+static int
+cmp_sid(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void
+test_sid_format_and_uniqueness(void)
+{
+	enum { N = 10000 };
+	char(*sids)[SIO_SID_LEN + 1] = calloc(N, sizeof(*sids));
+	int i, j, bad = 0, dup = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sids);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	for (i = 0; i < N; i++)
+		if (sio_store_session_new(st, NULL, T0, sids[i]) != SIO_OK)
+			bad++;
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(bad, 0);
+	for (i = 0; i < N; i++) {
+		bad += strlen(sids[i]) != SIO_SID_LEN;
+		for (j = 0; sids[i][j]; j++)
+			bad += strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			              "abcdefghijklmnopqrstuvwxyz0123456789-_",
+			              sids[i][j]) == NULL;
+	}
+	qsort(sids, N, sizeof(*sids), cmp_sid);
+	for (i = 1; i < N; i++)
+		dup += strcmp(sids[i - 1], sids[i]) == 0;
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(dup, 0);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(DISTINCT sid) FROM sessions"), N);
+	free(sids);
+}
+
+static void
+test_session_new_and_get(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_session_new(st, "{\"remote\":\"1.2.3.4\"}", T0, sid),
+	    SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(s.sid, sid);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_HANDSHAKEN);
+	CU_ASSERT_EQUAL(s.transport, -1);
+	CU_ASSERT_STRING_EQUAL(s.holder, "");
+	CU_ASSERT_EQUAL(s.created, T0);
+	CU_ASSERT_EQUAL(s.last_recv, T0);
+	CU_ASSERT_STRING_EQUAL(s.request, "{\"remote\":\"1.2.3.4\"}");
+	sio_store_session_cleanup(&s);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, ""), 1);
+	CU_ASSERT_EQUAL(sio_store_session_get(st, "nosuchsession", &s),
+	                SIO_AGAIN);
+}
+
+static void
+test_attach_and_changed_kind(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1];
+	int changed = -1;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, &changed), SIO_OK);
+	CU_ASSERT_EQUAL(changed, 1);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 2, &changed), SIO_OK);
+	CU_ASSERT_EQUAL(changed, 0);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 7, &changed), SIO_OK);
+	CU_ASSERT_EQUAL(changed, 1);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(s.transport, SIO_TRANSPORT_XHR_POLLING);
+	CU_ASSERT_STRING_EQUAL(s.holder, "gw");
+	CU_ASSERT_EQUAL(s.holder_conn, 7);
+	sio_store_session_cleanup(&s);
+}
+
+static void
+test_attach_supersedes(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "gw", 1), 1);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw2", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "gw", 1), 0);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "gw2", 1), 1);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "gw2", 2), 0);
+}
+
+static void
+test_attach_absent_or_closed(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    attach("nosuchsession", SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
+	    SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "test", T0), 1);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
+	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(attach(sid, 99, "w", 1, NULL), SIO_ERR);
+}
+
+static void
+test_detach_by_non_holder(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "a", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "b", 2, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "a", 1, T0 + 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "b", 3, T0 + 5), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_OPEN);
+	CU_ASSERT_STRING_EQUAL(s.holder, "b");
+	sio_store_session_cleanup(&s);
+	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "b", 2, T0 + 9), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
+	CU_ASSERT_STRING_EQUAL(s.holder, "");
+	CU_ASSERT_EQUAL(s.detached_at, T0 + 9);
+	sio_store_session_cleanup(&s);
+}
+
+static void
+test_touch(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_touch(st, sid, T0 + 42), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.last_recv, T0 + 42);
+	sio_store_session_cleanup(&s);
+}
+
+static void
+test_end_claimed_once(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 0);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, "nosuchsession", "bye", T0),
+	                0);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_CLOSED);
+	sio_store_session_cleanup(&s);
+}
+
+/* --- the outbox --------------------------------------------------------- */
+
+static void
+test_outbox_order_and_limit(void)
+{
+	struct pkts c = {0};
+	char sid[SIO_SID_LEN + 1];
+	long long last = -1;
+
+	new_session(sid);
+	put(sid, "3:::one");
+	put(sid, "3:::two");
+	put(sid, "3:::three");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
+	CU_ASSERT_EQUAL(peek(sid, 2, &c, &last), 2);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::one");
+	CU_ASSERT_STRING_EQUAL(c.p[1], "3:::two");
+	CU_ASSERT(last > 0);
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 3);
+	CU_ASSERT_STRING_EQUAL(c.p[2], "3:::three");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
+	CU_ASSERT_EQUAL(peek("nosuchsession", 10, &c, &last), 0);
+	CU_ASSERT_EQUAL(last, 0);
+	free(c.p);
+}
+
+static void
+test_outbox_peek_stops(void)
+{
+	struct pkts c = {.stop_at = 1};
+	char sid[SIO_SID_LEN + 1];
+	long long first, last;
+
+	new_session(sid);
+	put(sid, "3:::a");
+	put(sid, "3:::b");
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &first), 1);
+	c.stop_at = 0;
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 2);
+	CU_ASSERT(first < last);
+	free(c.p);
+}
+
+static void
+test_outbox_del_up_to_last_seq(void)
+{
+	struct pkts c = {0};
+	char sid[SIO_SID_LEN + 1], other[SIO_SID_LEN + 1];
+	long long last;
+
+	new_session(sid);
+	new_session(other);
+	put(sid, "3:::1");
+	put(other, "3:::x");
+	put(sid, "3:::2");
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 2);
+	put(sid, "3:::3"); /* arrives while "writing" */
+	CU_ASSERT_EQUAL(sio_store_outbox_del(st, sid, T0, last), SIO_OK);
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 1);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::3");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, other), 1);
+	free(c.p);
+}
+
+static void
+test_outbox_queue_limit(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	sio_store_close(st);
+	st = open_store(dbpath, 3, 0);
+	new_session(sid);
+	put(sid, "3:::1");
+	put(sid, "3:::2");
+	put(sid, "3:::3");
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::4", 5, 0), SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(sio_store_errmsg(st), "queue full");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
+	/* the failed put rolled back its own transaction */
+	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
+}
+
+static void
+test_outbox_volatile(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_put(st, sid, "5:::{}", 6, SIO_STORE_VOLATILE),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_put(st, sid, "5:::{}", 6, SIO_STORE_VOLATILE),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+}
+
+static void
+test_outbox_put_closed_or_absent(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, "nosuchsession", "3:::", 4, 0),
+	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::", 4, 0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+}
+
+static void
+test_outbox_due(void)
+{
+	struct pkts c = {0};
+	char sid[SIO_SID_LEN + 1];
+	long long last, due;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due),
+	                SIO_AGAIN);
+	put(sid, "3:::now");
+	sio_store_outbox_set_due(st, T0 + 500);
+	put(sid, "3:::later");
+	sio_store_outbox_set_due(st, 0);
+	put(sid, "3:::after");
+	/* the delayed packet does not hold back what was queued after it */
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 2);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::now");
+	CU_ASSERT_STRING_EQUAL(c.p[1], "3:::after");
+	CU_ASSERT_EQUAL(sio_store_outbox_del(st, sid, T0, last), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due), SIO_OK);
+	CU_ASSERT_EQUAL(due, T0 + 500);
+	c.n = 0;
+	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0 + 500, 10, collect,
+	                                      &c, &last),
+	                1);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::later");
+	free(c.p);
+}
+
+static void
+join(const char *sid, const char *ep, const char *room)
+{
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, sid, ep, NULL), SIO_OK);
+	if (room)
+		CU_ASSERT_EQUAL(sio_store_room_join(st, sid, ep, room), SIO_OK);
+}
+
+static void
+test_broadcast_endpoint(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1],
+	    d[SIO_SID_LEN + 1];
+
+	new_session(a);
+	new_session(b);
+	new_session(c);
+	new_session(d);
+	join(a, "/chat", NULL);
+	join(b, "/chat", NULL);
+	join(c, "/chat", NULL);
+	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", NULL, a,
+	                                           "3::/chat:hi", 11, 0),
+	                2);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, c), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, d), 0);
+	/* the root reaches everyone; no exclusion */
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::all", 7, 0), 4);
+	/* volatile reaches only sessions with a transport */
+	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::v",
+	                                           5, SIO_STORE_VOLATILE),
+	                1);
+}
+
+static void
+test_broadcast_room(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+
+	new_session(a);
+	new_session(b);
+	new_session(c);
+	join(a, "/chat", "lobby");
+	join(b, "/chat", "lobby");
+	join(c, "/chat", "kitchen");
+	CU_ASSERT_EQUAL(sio_store_room_join(st, c, "/other", "lobby"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", "lobby", NULL,
+	                                           "3::/chat:x", 10, 0),
+	                2);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, c), 0);
+	CU_ASSERT_EQUAL(sio_store_room_leave(st, b, "/chat", "lobby"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", "lobby", a,
+	                                           "3::/chat:y", 10, 0),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_room_leave(st, c, "/chat", NULL), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", "kitchen", NULL,
+	                                           "3::/chat:z", 10, 0),
+	                0);
+}
+
+static void
+test_broadcast_skips_closed_and_full(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+
+	sio_store_close(st);
+	st = open_store(dbpath, 2, 0);
+	new_session(a);
+	new_session(b);
+	new_session(c);
+	put(b, "3:::1");
+	put(b, "3:::2");
+	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 1);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::x", 5, 0), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, c), 0);
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+static void
+test_purge(void)
+{
+	char sid[SIO_SID_LEN + 1], *h, *e;
+
+	new_session(sid);
+	join(sid, "/chat", "lobby");
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v"), SIO_OK);
+	CU_ASSERT(sio_store_ack_new(st, sid, "", "h", "[]") > 0);
+	put(sid, "0::");
+	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_session_purge(st, sid), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, ""), 0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, "/chat"), 0);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM rooms"), 0);
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, sid, "k"));
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+}
+
+static void
+test_cleanup(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+
+	new_session(a);
+	new_session(b);
+	new_session(c);
+	put(a, "0::");
+	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "bye", T0 + 1000), 1);
+	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 500), 1);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"), 2);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM outbox"), 0);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM endpoints"), 2);
+	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 2000), 1);
+}
+
+/* Finds sid among the n expired ones; its reason or NULL. */
+static const char *
+reason_of(const char *sid, char (*sids)[SIO_SID_LEN + 1], const char **reasons,
+          int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(sids[i], sid) == 0)
+			return reasons[i];
+	return NULL;
+}
+
+static void
+test_expired(void)
+{
+	char hs[SIO_SID_LEN + 1], ws[SIO_SID_LEN + 1], det[SIO_SID_LEN + 1],
+	    poll[SIO_SID_LEN + 1], dead[SIO_SID_LEN + 1];
+	char sids[8][SIO_SID_LEN + 1];
+	const char *reasons[8];
+	long long now = T0 + 61000;
+	int n;
+
+	new_session(hs);
+	new_session(ws);
+	new_session(det);
+	new_session(poll);
+	new_session(dead);
+	CU_ASSERT_EQUAL(attach(ws, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL), 0);
+	CU_ASSERT_EQUAL(attach(det, SIO_TRANSPORT_WEBSOCKET, "w", 2, NULL), 0);
+	CU_ASSERT_EQUAL(attach(poll, SIO_TRANSPORT_XHR_POLLING, "w", 3, NULL),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_detach(st, det, "w", 2, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, dead, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "w", 1, T0), SIO_OK);
+	/* nothing has waited long enough yet */
+	CU_ASSERT_EQUAL(
+	    sio_store_expired(st, T0 + 1000, 60000, 60000, sids, reasons, 8),
+	    0);
+	n = sio_store_expired(st, now, 60000, 60000, sids, reasons, 8);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_STRING_EQUAL(reason_of(hs, sids, reasons, n),
+	                       "close timeout");
+	CU_ASSERT_STRING_EQUAL(reason_of(ws, sids, reasons, n),
+	                       "heartbeat timeout");
+	CU_ASSERT_STRING_EQUAL(reason_of(det, sids, reasons, n),
+	                       "close timeout");
+	CU_ASSERT_PTR_NULL(reason_of(poll, sids, reasons, n));
+	CU_ASSERT_PTR_NULL(reason_of(dead, sids, reasons, n));
+	CU_ASSERT_EQUAL(
+	    sio_store_expired(st, now, 60000, 60000, sids, reasons, 2), 2);
+}
+
+static void
+test_expired_holder_gone(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1], sids[4][SIO_SID_LEN + 1];
+	const char *reasons[4];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw", 1, T0), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gone", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_expired(st, T0 + 100, 60000, 60000, sids, reasons, 4), 0);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(s.detached_at, T0 + 100);
+	sio_store_session_cleanup(&s);
+	CU_ASSERT_EQUAL(
+	    sio_store_expired(st, T0 + 60100, 60000, 60000, sids, reasons, 4),
+	    1);
+	CU_ASSERT_STRING_EQUAL(reasons[0], "close timeout");
+}
+
+static void
+test_unregister_detaches(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd", 10, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd", 11, T0), SIO_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT pid FROM processes"), 11);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "wsd", T0 + 3),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes"), 0);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(s.detached_at, T0 + 3);
+	sio_store_session_cleanup(&s);
+}
+
+static void
+test_heartbeat_due(void)
+{
+	struct pkts c = {0};
+	char ws[SIO_SID_LEN + 1], poll[SIO_SID_LEN + 1];
+	long long last;
+
+	new_session(ws);
+	new_session(poll);
+	CU_ASSERT_EQUAL(attach(ws, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL), 0);
+	CU_ASSERT_EQUAL(attach(poll, SIO_TRANSPORT_XHR_POLLING, "g", 1, NULL),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 24999, 25000), 0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25000, 25000), 1);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25001, 25000), 0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 49999, 25000), 0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 50000, 25000), 1);
+	CU_ASSERT_EQUAL(peek(ws, 10, &c, &last), 2);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "2::");
+	CU_ASSERT_STRING_EQUAL(c.p[1], "2::");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, poll), 0);
+	free(c.p);
+}
+
+/* --- endpoints, data, acks, counters ------------------------------------ */
+
+static void
+list_fn(void *udata, const char *endpoint, const char *query)
+{
+	char *out = udata;
+
+	strcat(out, "[");
+	strcat(out, endpoint);
+	strcat(out, query ? "?" : "");
+	strcat(out, query ? query : "");
+	strcat(out, "]");
+}
+
+static void
+test_endpoints(void)
+{
+	char sid[SIO_SID_LEN + 1], out[256] = "";
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, sid, "/b", "x=1"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, sid, "/a", NULL), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, sid, "/b", "x=2"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_list(st, sid, list_fn, out), 3);
+	CU_ASSERT_STRING_EQUAL(out, "[/b?x=2][/a][]");
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, "/a"), 1);
+	CU_ASSERT_EQUAL(sio_store_endpoint_del(st, sid, "/a"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, "/a"), 0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, "nosuchsession", "/a", NULL),
+	                SIO_ERR);
+	CU_ASSERT(strlen(sio_store_errmsg(st)) > 0);
+}
+
+static void
+test_acks(void)
+{
+	char sid[SIO_SID_LEN + 1], other[SIO_SID_LEN + 1], *h, *e;
+
+	new_session(sid);
+	new_session(other);
+	CU_ASSERT_EQUAL(sio_store_ack_new(st, sid, "/chat", "done", "[1]"), 1);
+	CU_ASSERT_EQUAL(sio_store_ack_new(st, sid, "", "again", "[2]"), 2);
+	CU_ASSERT_EQUAL(sio_store_ack_new(st, other, "", "x", "[]"), 1);
+	CU_ASSERT_EQUAL(sio_store_ack_new(st, "nosuchsession", "", "x", "[]"),
+	                SIO_ERR);
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL_FATAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
+	                      SIO_OK);
+	CU_ASSERT_STRING_EQUAL(h, "done");
+	CU_ASSERT_STRING_EQUAL(e, "[1]");
+	free(h);
+	free(e);
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
+	                SIO_AGAIN);
+	CU_ASSERT_PTR_NULL(h);
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 2, &h, &e), SIO_OK);
+	free(h);
+	free(e);
+}
+
+static void
+test_data(void)
+{
+	char sid[SIO_SID_LEN + 1], *v;
+
+	new_session(sid);
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, sid, "nick"));
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "nick", "ann"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "nick", "bob"), SIO_OK);
+	v = sio_store_data_get(st, sid, "nick");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(v, "bob");
+	free(v);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "nick", NULL), SIO_OK);
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, sid, "nick"));
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "nick", NULL), SIO_OK);
+}
+
+static void
+test_counters(void)
+{
+	long long v = -1;
+
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets", &v), SIO_OK);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(sio_store_counter_add(st, "packets", 3), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_counter_add(st, "packets", 4), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_counter_add(st, "other", -1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets", &v), SIO_OK);
+	CU_ASSERT_EQUAL(v, 7);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "other", &v), SIO_OK);
+	CU_ASSERT_EQUAL(v, -1);
+}
+
+static void
+test_views(void)
+{
+	char sid[SIO_SID_LEN + 1], sql[200], buf[64];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, sid, "/chat", NULL), SIO_OK);
+	put(sid, "3:::1");
+	put(sid, "3:::2");
+	snprintf(sql, sizeof(sql),
+	         "SELECT queue FROM session_view WHERE sid = '%s'", sid);
+	CU_ASSERT_EQUAL(raw_int(sql), 2);
+	snprintf(sql, sizeof(sql),
+	         "SELECT created FROM session_view WHERE sid = '%s'", sid);
+	CU_ASSERT_EQUAL(raw(sql, buf, sizeof(buf)), SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(buf, "2023-11-14T22:13:20.000Z");
+	snprintf(sql, sizeof(sql),
+	         "SELECT endpoints FROM session_view WHERE sid = '%s'", sid);
+	CU_ASSERT_EQUAL(raw(sql, buf, sizeof(buf)), SQLITE_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "/chat"));
+	snprintf(sql, sizeof(sql),
+	         "SELECT depth FROM queue_view WHERE sid = '%s'", sid);
+	CU_ASSERT_EQUAL(raw_int(sql), 2);
+	CU_ASSERT_EQUAL(
+	    raw_int("SELECT count(*) FROM outbox_view"
+	            " WHERE created LIKE '____-__-__T__:__:__.___Z'"),
+	    2);
+	CU_ASSERT_EQUAL(raw("SELECT * FROM session_view", NULL, 0), SQLITE_OK);
+}
+
+/* --- transactions ------------------------------------------------------- */
+
+static void
+test_rollback(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_ERR);
+	put(sid, "3:::1");
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, sid, "k"));
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_ERR);
+}
+
+static void
+test_savepoint(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_savepoint(st), SIO_ERR);
+	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_OK);
+	put(sid, "3:::kept");
+	CU_ASSERT_EQUAL(sio_store_savepoint(st), SIO_OK);
+	put(sid, "3:::undone");
+	CU_ASSERT_EQUAL(sio_store_rollback_to(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_savepoint(st), SIO_OK);
+	put(sid, "3:::released");
+	CU_ASSERT_EQUAL(sio_store_release(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 2);
+}
+
+/* --- several processes --------------------------------------------------- */
+
+/* Starts helper_store with argv; its stdin is barrier, its stdout out (or
+ * ours when -1). Both pipes are close-on-exec, so the child holds only
+ * what dup2 gave it. */
+static pid_t
+spawn(char *const argv[], int barrier, int out)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	if (dup2(barrier, 0) < 0 || (out >= 0 && dup2(out, 1) < 0))
+		_exit(126);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static int
+wait_ok(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Checks that packets "prefix:0".."prefix:k-1" appear in order in c (with
+ * other packets between them); returns k. */
+static long
+prefix_run(const struct pkts *c, const char *prefix)
+{
+	size_t i, len = strlen(prefix);
+	long next = 0;
+
+	for (i = 0; i < c->n; i++) {
+		if (strncmp(c->p[i], prefix, len) != 0 || c->p[i][len] != ':')
+			continue;
+		if (atol(c->p[i] + len + 1) != next)
+			return -1;
+		next++;
+	}
+	return next;
+}
+
+static void
+test_concurrent_writers(void)
+{
+	char *helper = cu_helper("store"), sid[SIO_SID_LEN + 1];
+	char *a[] = {helper, "append", dbpath, sid, "A", "10000", NULL};
+	char *b[] = {helper, "append", dbpath, sid, "B", "10000", NULL};
+	struct pkts c = {0};
+	long long last;
+	pid_t pa, pb;
+	int barrier[2];
+
+	CU_ASSERT_EQUAL_FATAL(access(helper, X_OK), 0);
+	new_session(sid);
+	CU_ASSERT_EQUAL_FATAL(pipe2(barrier, O_CLOEXEC), 0);
+	pa = spawn(a, barrier[0], -1);
+	pb = spawn(b, barrier[0], -1);
+	close(barrier[0]);
+	close(barrier[1]); /* go */
+	CU_ASSERT(wait_ok(pa));
+	CU_ASSERT(wait_ok(pb));
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 20000);
+	CU_ASSERT_EQUAL(peek(sid, 30000, &c, &last), 20000);
+	CU_ASSERT_EQUAL(prefix_run(&c, "A"), 10000);
+	CU_ASSERT_EQUAL(prefix_run(&c, "B"), 10000);
+	free(c.p);
+	free(helper);
+}
+
+/* Polls until sid has at least n packets; 0 after 60 s. */
+static int
+wait_count(const char *sid, int n)
+{
+	long long deadline = cu_now_ms() + 60000;
+	struct timespec ms = {0, 1000000};
+
+	while (sio_store_outbox_count(st, sid) < n) {
+		if (cu_now_ms() > deadline)
+			return 0;
+		nanosleep(&ms, NULL);
+	}
+	return 1;
+}
+
+static void
+test_killed_writer(void)
+{
+	char *helper = cu_helper("store"), sid[SIO_SID_LEN + 1], buf[64];
+	char *argv[] = {helper, "append", dbpath, sid, "K", "0", NULL};
+	struct pkts c = {0};
+	long long last;
+	int barrier[2], status, seen, n;
+	pid_t pid;
+
+	CU_ASSERT_EQUAL_FATAL(access(helper, X_OK), 0);
+	new_session(sid);
+	CU_ASSERT_EQUAL_FATAL(pipe2(barrier, O_CLOEXEC), 0);
+	pid = spawn(argv, barrier[0], -1);
+	close(barrier[0]);
+	close(barrier[1]);
+	seen = wait_count(sid, 500);
+	CU_ASSERT(seen);
+	n = sio_store_outbox_count(st, sid);
+	kill(pid, SIGKILL);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CU_ASSERT_EQUAL(raw("PRAGMA integrity_check", buf, sizeof(buf)),
+	                SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(buf, "ok");
+	CU_ASSERT(peek(sid, 1 << 30, &c, &last) >= n);
+	CU_ASSERT_EQUAL(prefix_run(&c, "K"), (long)c.n);
+	/* the store still takes writes */
+	put(sid, "3:::after");
+	free(c.p);
+	free(helper);
+}
+
+/* Runs n helpers racing to end one session; returns how many claimed it
+ * (-1 when a helper failed). */
+static int
+race_end(int n)
+{
+	char *helper = cu_helper("store"), sid[SIO_SID_LEN + 1], out[512];
+	char *argv[] = {helper, "end", dbpath, sid, NULL};
+	int barrier[2], pipefd[2], i, claimed = 0, failed = 0;
+	pid_t pids[4];
+	size_t len = 0;
+	ssize_t r;
+	char *p;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL_FATAL(pipe2(barrier, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe2(pipefd, O_CLOEXEC), 0);
+	for (i = 0; i < n; i++)
+		pids[i] = spawn(argv, barrier[0], pipefd[1]);
+	close(barrier[0]);
+	close(pipefd[1]);
+	close(barrier[1]);
+	while ((r = read(pipefd[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)r;
+	out[len] = '\0';
+	close(pipefd[0]);
+	for (i = 0; i < n; i++)
+		failed += !wait_ok(pids[i]);
+	for (p = out; (p = strstr(p, "claimed")) != NULL; p++)
+		claimed += p == out || p[-1] == '\n';
+	free(helper);
+	return failed ? -1 : claimed;
+}
+
+static void
+test_end_race(void)
+{
+	int n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	for (n = 2; n <= 4; n++)
+		CU_ASSERT_EQUAL(race_end(n), 1);
+}
+
+static const struct cu_test tests[] = {
+    {"open applies the schema and sets user_version", test_schema_applied},
+    {"reopening an up-to-date database changes nothing", test_reopen_is_noop},
+    {"a database from a newer build is refused", test_newer_schema_refused},
+    {"the database files are created 0600, or 0660 when shared",
+     test_file_mode},
+    {"the journal mode is WAL", test_wal_mode},
+    {"CHECK constraints reject a bad state or transport",
+     test_check_constraints},
+    {"session ids are 22 base64url characters, unique over 10,000",
+     test_sid_format_and_uniqueness},
+    {"a new session is handshaken with its request and root endpoint",
+     test_session_new_and_get},
+    {"attach opens the session and reports a new transport kind",
+     test_attach_and_changed_kind},
+    {"attach supersedes the previous holder", test_attach_supersedes},
+    {"attach to an absent or closed session returns SIO_AGAIN",
+     test_attach_absent_or_closed},
+    {"detach by a non-holder is a no-op, by the holder starts the timeout",
+     test_detach_by_non_holder},
+    {"touch records when the client was last heard", test_touch},
+    {"ending a session is claimed exactly once", test_end_claimed_once},
+    {"the outbox keeps order and peek honours its limit",
+     test_outbox_order_and_limit},
+    {"peek stops where the callback says", test_outbox_peek_stops},
+    {"outbox del removes only up to last_seq", test_outbox_del_up_to_last_seq},
+    {"a full queue refuses a packet with queue full", test_outbox_queue_limit},
+    {"a volatile packet is dropped when no transport is attached",
+     test_outbox_volatile},
+    {"a packet for a closed or absent session returns SIO_AGAIN",
+     test_outbox_put_closed_or_absent},
+    {"a delayed packet holds back the packets behind it", test_outbox_due},
+    {"broadcast reaches the endpoint except the sender",
+     test_broadcast_endpoint},
+    {"broadcast to a room reaches only its members", test_broadcast_room},
+    {"broadcast skips closed sessions and full queues",
+     test_broadcast_skips_closed_and_full},
+    {"purge keeps only the outbox of a closed session", test_purge},
+    {"cleanup deletes sessions closed before the cutoff", test_cleanup},
+    {"expired names heartbeat and close timeouts", test_expired},
+    {"a session whose holder is gone is detached and expires",
+     test_expired_holder_gone},
+    {"unregister detaches what the process held", test_unregister_detaches},
+    {"heartbeats are queued once per interval on persistent transports",
+     test_heartbeat_due},
+    {"endpoints list in connect order with the root last", test_endpoints},
+    {"ack ids start at 1 and an ack is taken once", test_acks},
+    {"data is put, replaced, read and deleted", test_data},
+    {"counters start at 0 and add up", test_counters},
+    {"the views show ISO times and queue depths", test_views},
+    {"rollback discards an explicit transaction", test_rollback},
+    {"a savepoint undoes part of a transaction", test_savepoint},
+    {"two processes appending at once keep every packet in order",
+     test_concurrent_writers},
+    {"a writer killed mid-stream leaves every committed packet intact",
+     test_killed_writer},
+    {"processes racing to end a session claim it exactly once", test_end_race},
+    {NULL, NULL},
+};
+
+int
+main(void)
+{
+	return cu_run("store", tests, setup, teardown);
+}

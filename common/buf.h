@@ -29,7 +29,7 @@ void sio_buf_truncate(struct sio_buf *b, size_t len);
 int sio_buf_append(struct sio_buf *b, const void *data, size_t len);
 int sio_buf_puts(struct sio_buf *b, const char *s);
 int sio_buf_printf(struct sio_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int sio_buf_putc(struct sio_buf *b, char c);
 /* Takes the storage out: returns p (caller frees with free()) or NULL when
  * nothing was allocated; the buffer is left empty. */

@@ -20,7 +20,11 @@ enum sio_transport {
 	SIO_TRANSPORT_COUNT
 };
 
-enum sio_synchronous { SIO_SYNC_OFF = 0, SIO_SYNC_NORMAL = 1, SIO_SYNC_FULL = 2 };
+enum sio_synchronous {
+	SIO_SYNC_OFF = 0,
+	SIO_SYNC_NORMAL = 1,
+	SIO_SYNC_FULL = 2
+};
 
 enum sio_log_level {
 	SIO_LOG_ERROR = 0,
@@ -30,28 +34,32 @@ enum sio_log_level {
 };
 
 struct sio_config {
-	char database[SIO_CONFIG_PATH_MAX];   /* database = var/siogate.db */
-	char run_dir[SIO_CONFIG_PATH_MAX];    /* run_dir = var/run */
-	char app[SIO_CONFIG_PATH_MAX];        /* app = testapp (built-in name or .so path) */
-	char resource[64];                    /* resource = socket.io */
-	/* transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling */
+	char database[SIO_CONFIG_PATH_MAX]; /* database = var/siogate.db */
+	char run_dir[SIO_CONFIG_PATH_MAX];  /* run_dir = var/run */
+	char app[SIO_CONFIG_PATH_MAX]; /* app = testapp (built-in name or .so
+	                                  path) */
+	char resource[64];             /* resource = socket.io */
+	/* transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling
+	 */
 	enum sio_transport transports[SIO_TRANSPORT_COUNT];
 	int ntransports;
-	int heartbeat_interval;  /* seconds, 25 */
-	int heartbeat_timeout;   /* seconds, 60 */
-	int close_timeout;       /* seconds, 60 */
-	int polling_duration;    /* seconds, 20 */
-	char origins[1024];      /* origins = *:* (space or comma separated host:port) */
-	int bind_address;        /* bind_address = no: session bound to its handshake address */
+	int heartbeat_interval; /* seconds, 25 */
+	int heartbeat_timeout;  /* seconds, 60 */
+	int close_timeout;      /* seconds, 60 */
+	int polling_duration;   /* seconds, 20 */
+	char origins[1024];     /* origins = *:* (space or comma separated
+	                           host:port) */
+	int bind_address; /* bind_address = no: session bound to its handshake
+	                     address */
 	int flash_policy_port;   /* 10843; 0 disables */
 	size_t max_packet;       /* bytes, SIO_MAX_PACKET */
 	size_t max_payload;      /* bytes, SIO_MAX_PAYLOAD */
 	int max_payload_packets; /* SIO_MAX_PAYLOAD_PACKETS */
 	int max_queue;           /* packets per session, SIO_MAX_QUEUE */
 	enum sio_synchronous synchronous; /* normal */
-	int db_group;            /* db_shared_group = no: files 0600, else 0660 */
-	enum sio_log_level log_level;     /* info */
-	int threads;             /* gateway worker threads, 64 */
+	int db_group; /* db_shared_group = no: files 0600, else 0660 */
+	enum sio_log_level log_level; /* info */
+	int threads;                  /* gateway worker threads, 64 */
 };
 
 /* Fills c with the defaults. */

@@ -58,7 +58,8 @@ sio_conn_request(struct sio_conn *c)
 	if (c->open_req)
 		return c->open_req;
 	if (!c->req_loaded) {
-		if (sio_store_session_get(c->ctx->store, c->sid, &s) == SIO_OK) {
+		if (sio_store_session_get(c->ctx->store, c->sid, &s) ==
+		    SIO_OK) {
 			sio_request_from_json(&c->req, s.request);
 			sio_store_session_cleanup(&s);
 		} else {
@@ -222,8 +223,8 @@ sio_leave(struct sio_conn *c, const char *room)
 }
 
 static int
-conn_broadcast(struct sio_conn *c, const char *room, int exclude_self,
-               int type, const char *data, size_t len)
+conn_broadcast(struct sio_conn *c, const char *room, int exclude_self, int type,
+               const char *data, size_t len)
 {
 	struct sio_store *st = c->ctx->store;
 	struct sio_buf b;

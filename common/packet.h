@@ -24,17 +24,17 @@ enum sio_packet_type {
 
 /* Error reasons and advice (7::ep:reason+advice), as indexes. */
 enum sio_error_reason {
-	SIO_EREASON_TRANSPORT = 0,     /* transport not supported */
-	SIO_EREASON_NOT_HANDSHAKEN = 1,/* client not handshaken */
-	SIO_EREASON_UNAUTHORIZED = 2,  /* unauthorized */
+	SIO_EREASON_TRANSPORT = 0,      /* transport not supported */
+	SIO_EREASON_NOT_HANDSHAKEN = 1, /* client not handshaken */
+	SIO_EREASON_UNAUTHORIZED = 2,   /* unauthorized */
 };
 #define SIO_EADVICE_NONE (-1)
 #define SIO_EADVICE_RECONNECT 0
 
 struct sio_packet {
 	enum sio_packet_type type;
-	long long id;     /* message id, -1 when absent */
-	int data_ack;     /* 1 when the id carries '+' (the ack wants data) */
+	long long id; /* message id, -1 when absent */
+	int data_ack; /* 1 when the id carries '+' (the ack wants data) */
 	const char *endpoint; /* into the input; "" when empty for encode */
 	size_t endpoint_len;
 	const char *data; /* NULL when the packet has no data part */
@@ -61,8 +61,8 @@ void sio_packet_init(struct sio_packet *p, enum sio_packet_type type);
 
 /*
  * Splits ack data `<id>` or `<id>+<json>`: sets *id, and *args and
- * *args_len to the text after '+' (NULL when absent). The JSON may itself contain '+'.
- * Returns SIO_OK or SIO_ERR when the id is not digits.
+ * *args_len to the text after '+' (NULL when absent). The JSON may itself
+ * contain '+'. Returns SIO_OK or SIO_ERR when the id is not digits.
  */
 int sio_packet_ack_parse(const char *data, size_t len, long long *id,
                          const char **args, size_t *args_len);
@@ -75,8 +75,8 @@ int sio_packet_error_parse(const char *data, size_t len, int *reason,
                            int *advice);
 
 /* Appends `7::ep:reason[+advice]`. SIO_OK or SIO_ERR. */
-int sio_packet_error_encode(struct sio_buf *b, const char *endpoint,
-                            int reason, int advice);
+int sio_packet_error_encode(struct sio_buf *b, const char *endpoint, int reason,
+                            int advice);
 
 /* Human name of a type ("event"), or "unknown". */
 const char *sio_packet_type_name(int type);

@@ -13,9 +13,9 @@ extern const struct sio_plugin sio_testapp_plugin;
 extern const struct sio_plugin sio_chat_plugin;
 
 static const struct sio_plugin *const builtins[] = {
-	&sio_testapp_plugin,
-	&sio_chat_plugin,
-	NULL,
+    &sio_testapp_plugin,
+    &sio_chat_plugin,
+    NULL,
 };
 
 const struct sio_plugin *const *
@@ -62,7 +62,8 @@ sio_plugin_load(const char *spec, char *err)
 			if (strcmp(builtins[i]->name, spec) == 0)
 				return builtins[i];
 		snprintf(err, SIO_ERR_LEN,
-		         "no built-in app '%s' (built in: testapp, chat)", spec);
+		         "no built-in app '%s' (built in: testapp, chat)",
+		         spec);
 		return NULL;
 	}
 	h = dlopen(spec, RTLD_NOW | RTLD_LOCAL);

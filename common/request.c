@@ -14,13 +14,14 @@
 #include "text.h"
 
 static const char *const selected_headers[] = {
-	"Host", "Origin", "Referer", "User-Agent", "Accept-Language",
-	"X-Forwarded-For", NULL,
+    "Host",       "Origin",          "Referer",
+    "User-Agent", "Accept-Language", "X-Forwarded-For",
+    NULL,
 };
 
 static int
-kv_add(struct sio_request_kv **list, size_t *n, const char *name,
-       size_t nlen, const char *value, size_t vlen)
+kv_add(struct sio_request_kv **list, size_t *n, const char *name, size_t nlen,
+       const char *value, size_t vlen)
 {
 	struct sio_request_kv *l;
 	char *k, *v;
@@ -108,18 +109,20 @@ parse_cookies(struct sio_request *r, const char *c)
 		eq = memchr(c, '=', len);
 		if (eq != NULL && eq > c) {
 			nlen = (size_t)(eq - c);
-			while (nlen > 0 && (c[nlen - 1] == ' ' || c[nlen - 1] == '\t'))
+			while (nlen > 0 &&
+			       (c[nlen - 1] == ' ' || c[nlen - 1] == '\t'))
 				nlen--;
 			v = eq + 1;
 			vlen = len - (size_t)(v - c);
 			while (vlen > 0 && (*v == ' ' || *v == '\t'))
 				v++, vlen--;
-			while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+			while (vlen > 0 &&
+			       (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 				vlen--;
 			if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"')
 				v++, vlen -= 2;
-			if (kv_add(&r->cookies, &r->ncookies, c, nlen, v, vlen) !=
-			    SIO_OK)
+			if (kv_add(&r->cookies, &r->ncookies, c, nlen, v,
+			           vlen) != SIO_OK)
 				return SIO_ERR;
 		}
 		c += len;
@@ -160,10 +163,9 @@ sio_request_add_header(struct sio_request *r, const char *name,
 {
 	for (int i = 0; selected_headers[i]; i++)
 		if (strcasecmp(name, selected_headers[i]) == 0)
-			return kv_add(&r->headers, &r->nheaders,
-			              selected_headers[i],
-			              strlen(selected_headers[i]), value,
-			              strlen(value));
+			return kv_add(
+			    &r->headers, &r->nheaders, selected_headers[i],
+			    strlen(selected_headers[i]), value, strlen(value));
 	return SIO_OK;
 }
 
@@ -229,8 +231,9 @@ sio_request_to_json(const struct sio_request *r)
 	for (size_t i = 0; h && i < r->nheaders; i++)
 		json_object_set_new(h, r->headers[i].name,
 		                    json_string(r->headers[i].value));
-	o = json_pack("{s:s, s:s, s:s, s:o}", "remote", r->remote ? r->remote : "",
-	              "query", r->query ? r->query : "", "cookie",
+	o = json_pack("{s:s, s:s, s:s, s:o}", "remote",
+	              r->remote ? r->remote : "", "query",
+	              r->query ? r->query : "", "cookie",
 	              r->cookie ? r->cookie : "", "headers", h);
 	if (o == NULL)
 		return NULL;
@@ -259,8 +262,8 @@ sio_request_from_json(struct sio_request *r, const char *json)
 		json_object_foreach(h, k, v)
 		{
 			if (json_is_string(v) &&
-			    sio_request_add_header(r, k, json_string_value(v)) !=
-			            SIO_OK)
+			    sio_request_add_header(
+			        r, k, json_string_value(v)) != SIO_OK)
 				rc = SIO_ERR;
 		}
 	}

@@ -31,8 +31,7 @@ static void
 session_note(struct sio_session_ctx *x, const char *fmt, const char *what,
              size_t len)
 {
-	snprintf(x->err, sizeof(x->err), fmt, (int)(len > 64 ? 64 : len),
-	         what);
+	snprintf(x->err, sizeof(x->err), fmt, (int)(len > 64 ? 64 : len), what);
 }
 
 /* Queues a bare packet (`1::/ep`, `0::/ep`, `7::/ep:2`, acks) for sid. */
@@ -261,7 +260,7 @@ session_connect(struct sio_session_ctx *x, const char *sid,
 	if (sio_store_savepoint(st) != SIO_OK ||
 	    sio_store_endpoint_add(st, sid, ep, query) != SIO_OK ||
 	    session_queue(x, sid, ep, SIO_PKT_CONNECT, -1, NULL, 0, now) !=
-	            SIO_OK) {
+	        SIO_OK) {
 		rc = SIO_ERR;
 		goto out;
 	}
@@ -444,7 +443,8 @@ session_dispatch(struct sio_session_ctx *x, const char *sid,
 	rc = sio_store_endpoint_has(x->store, sid, ep);
 	if (rc <= 0) {
 		if (rc == 0)
-			session_note(x, "packet for unconnected endpoint '%.*s'",
+			session_note(x,
+			             "packet for unconnected endpoint '%.*s'",
 			             ep, p->endpoint_len);
 		return rc;
 	}
@@ -482,7 +482,8 @@ sio_session_receive(struct sio_session_ctx *x, const char *sid,
 	if (rc == SIO_OK)
 		rc = sio_store_touch(st, sid, now);
 	if (rc == SIO_OK)
-		rc = sio_store_counter_add(st, "packets_received", (long long)n);
+		rc =
+		    sio_store_counter_add(st, "packets_received", (long long)n);
 	for (size_t i = 0; rc == SIO_OK && i < n; i++) {
 		if (sio_packet_parse(pkts[i].p, pkts[i].len, &p) < 0) {
 			session_note(x, "malformed packet: %.*s", pkts[i].p,
@@ -499,8 +500,8 @@ sio_session_receive(struct sio_session_ctx *x, const char *sid,
 }
 
 int
-sio_session_end(struct sio_session_ctx *x, const char *sid,
-                const char *reason, long long now)
+sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
+                long long now)
 {
 	int rc;
 
@@ -528,10 +529,9 @@ sio_session_sweep(struct sio_session_ctx *x, long long now)
 	                            cfg->heartbeat_interval * 1000LL) < 0)
 		return SIO_ERR;
 	do {
-		n = sio_store_expired(x->store, now,
-		                      cfg->heartbeat_timeout * 1000LL,
-		                      cfg->close_timeout * 1000LL, sids, reasons,
-		                      64);
+		n = sio_store_expired(
+		    x->store, now, cfg->heartbeat_timeout * 1000LL,
+		    cfg->close_timeout * 1000LL, sids, reasons, 64);
 		if (n < 0)
 			return SIO_ERR;
 		for (int i = 0; i < n; i++) {

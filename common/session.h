@@ -46,8 +46,7 @@ int sio_session_handshake(struct sio_session_ctx *x,
  * failed (nothing was applied).
  */
 int sio_session_receive(struct sio_session_ctx *x, const char *sid,
-                        const struct sio_slice *pkts, size_t n,
-                        long long now);
+                        const struct sio_slice *pkts, size_t n, long long now);
 
 /*
  * Ends session sid if nobody has: on_close for each connected endpoint

@@ -20,22 +20,23 @@
 
 /* Result codes, everywhere in siogate. */
 #define SIO_OK 0
-#define SIO_ERR (-1)    /* failure; a callback returning it ends the session */
-#define SIO_AGAIN (-2)  /* a parser needs more bytes */
-#define SIO_REJECT 1    /* on_open refuses: 403 at the handshake, 7::/ep:2 on an endpoint */
+#define SIO_ERR (-1)   /* failure; a callback returning it ends the session */
+#define SIO_AGAIN (-2) /* a parser needs more bytes */
+#define SIO_REJECT                                                             \
+	1 /* on_open refuses: 403 at the handshake, 7::/ep:2 on an endpoint */
 
 #define SIO_ERR_LEN 256 /* size of the optional char *err buffers */
 
 /* Limits. Exceeding one is a protocol error with a message, never a cut. */
-#define SIO_SID_LEN 22              /* 128 random bits, base64url without padding */
-#define SIO_MAX_ENDPOINT 256        /* bytes in an endpoint name */
-#define SIO_MAX_EVENT_NAME 256      /* bytes in an event name */
+#define SIO_SID_LEN 22         /* 128 random bits, base64url without padding */
+#define SIO_MAX_ENDPOINT 256   /* bytes in an endpoint name */
+#define SIO_MAX_EVENT_NAME 256 /* bytes in an event name */
 #define SIO_MAX_PACKET (1 << 20)    /* default packet limit, bytes */
 #define SIO_MAX_PAYLOAD (4 << 20)   /* default payload (request body) limit */
 #define SIO_MAX_PAYLOAD_PACKETS 512 /* default packets per payload */
 #define SIO_MAX_QUEUE 1000          /* default packets queued per session */
 
-struct sio_conn;    /* a session seen from one endpoint, valid during a callback */
+struct sio_conn; /* a session seen from one endpoint, valid during a callback */
 struct sio_request; /* the handshake (or endpoint connect) request */
 
 /*
@@ -72,7 +73,8 @@ struct sio_ack_handler {
  * ack (`3:<id>+::...`), as for events.
  */
 struct sio_app {
-	const char *endpoint; /* "" for the root, "/chat" for a multiplexed one */
+	const char
+	    *endpoint; /* "" for the root, "/chat" for a multiplexed one */
 	/* SIO_OK accepts, SIO_REJECT refuses, SIO_ERR ends the session. */
 	int (*on_open)(struct sio_conn *c, const struct sio_request *req);
 	int (*on_message)(struct sio_conn *c, const char *msg, size_t len,
@@ -108,10 +110,8 @@ struct sio_plugin {
  * NULL when absent.
  */
 const char *sio_request_arg(const struct sio_request *req, const char *name);
-const char *sio_request_cookie(const struct sio_request *req,
-                               const char *name);
-const char *sio_request_header(const struct sio_request *req,
-                               const char *name);
+const char *sio_request_cookie(const struct sio_request *req, const char *name);
+const char *sio_request_header(const struct sio_request *req, const char *name);
 /* The remote address of the handshake, never NULL (may be ""). */
 const char *sio_request_remote(const struct sio_request *req);
 

@@ -35,8 +35,7 @@ const char *sio_text_htmlfile_prelude(void);
  * Decodes %XX escapes (and '+' as a space when form is set) of s[0..len),
  * appending the bytes to b. SIO_OK, or SIO_ERR on a bad escape.
  */
-int sio_text_url_decode(struct sio_buf *b, const char *s, size_t len,
-                        int form);
+int sio_text_url_decode(struct sio_buf *b, const char *s, size_t len, int form);
 
 /*
  * Finds field name in an application/x-www-form-urlencoded body or a query
@@ -51,7 +50,6 @@ int sio_text_form_field(struct sio_buf *b, const char *body, size_t len,
  * as space, then one JSON string literal unescaped (surrogate pairs
  * included) to UTF-8, appended to b. SIO_OK or SIO_ERR (b unchanged).
  */
-int sio_text_jsonp_post_decode(struct sio_buf *b, const char *body,
-                               size_t len);
+int sio_text_jsonp_post_decode(struct sio_buf *b, const char *body, size_t len);
 
 #endif

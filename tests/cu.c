@@ -49,8 +49,7 @@ cu_run(const char *name, const struct cu_test *tests, void (*setup)(void),
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (CU_basic_run_tests() != CUE_SUCCESS)
 		goto err;
-	failed = CU_get_number_of_failures() +
-	         CU_get_number_of_tests_failed();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
 err:

@@ -48,8 +48,8 @@ probe_open(struct sio_conn *c, const struct sio_request *req)
 	probe_note("open %s b=%s", sio_conn_endpoint(c),
 	           sio_request_arg(req, "b"));
 	sio_send(c, "hello", 5);
-	if (reject && strcmp(reject, sio_conn_endpoint(c)[0] ? "ep" : "root") ==
-	                      0)
+	if (reject &&
+	    strcmp(reject, sio_conn_endpoint(c)[0] ? "ep" : "root") == 0)
 		return SIO_REJECT;
 	return SIO_OK;
 }
@@ -87,19 +87,23 @@ probe_data(struct sio_conn *c, json_t *args, json_t *reply)
 }
 
 static const struct sio_event_handler probe_events[] = {
-	{"fail", probe_fail},
-	{"volatile", probe_volatile},
-	{"data", probe_data},
-	{NULL, NULL},
+    {"fail", probe_fail},
+    {"volatile", probe_volatile},
+    {"data", probe_data},
+    {NULL, NULL},
 };
 
 static const struct sio_app probe_root = {
-	.endpoint = "", .on_open = probe_open, .on_close = probe_close,
-	.events = probe_events,
+    .endpoint = "",
+    .on_open = probe_open,
+    .on_close = probe_close,
+    .events = probe_events,
 };
 static const struct sio_app probe_ep = {
-	.endpoint = "/test", .on_open = probe_open, .on_close = probe_close,
-	.events = probe_events,
+    .endpoint = "/test",
+    .on_open = probe_open,
+    .on_close = probe_close,
+    .events = probe_events,
 };
 static const struct sio_app *const probe_apps[] = {&probe_root, &probe_ep,
                                                    NULL};
@@ -451,8 +455,9 @@ test_endpoint_sees_its_query_then_the_handshake(void)
 	x.plugin = &probe_plugin;
 	open_session(sid, "a=1&b=2");
 	CU_ASSERT(feed(sid, "1::/test?a=x%20y") == SIO_OK);
-	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=1\nopen  b=2\n"
-	                                    "open /test a=x y\nopen /test b=2\n");
+	CU_ASSERT_STRING_EQUAL(probe_log.p,
+	                       "open  a=1\nopen  b=2\n"
+	                       "open /test a=x y\nopen /test b=2\n");
 }
 
 static void
@@ -506,8 +511,8 @@ static void
 test_malformed_packet_loses_nothing_else(void)
 {
 	char sid[SIO_SID_LEN + 1];
-	struct sio_slice s[3] = {{"x:garbage", 9}, {"3:::ok", 6},
-	                         {"4:::{bad", 8}};
+	struct sio_slice s[3] = {
+	    {"x:garbage", 9}, {"3:::ok", 6}, {"4:::{bad", 8}};
 
 	open_session(sid, NULL);
 	CU_ASSERT(sio_session_receive(&x, sid, s, 3, now) == SIO_OK);
@@ -547,10 +552,12 @@ test_session_data_survives_between_packets(void)
 	x.plugin = &probe_plugin;
 	open_session(sid, NULL);
 	EXPECT(sid, "3:::hello");
-	CU_ASSERT(feed(sid, "5:1+::{\"name\":\"data\",\"args\":[\"k\",\"v\"]}") ==
-	          SIO_OK);
-	CU_ASSERT(feed(sid, "5:2+::{\"name\":\"data\",\"args\":[\"k\",\"w\"]}") ==
-	          SIO_OK);
+	CU_ASSERT(
+	    feed(sid, "5:1+::{\"name\":\"data\",\"args\":[\"k\",\"v\"]}") ==
+	    SIO_OK);
+	CU_ASSERT(
+	    feed(sid, "5:2+::{\"name\":\"data\",\"args\":[\"k\",\"w\"]}") ==
+	    SIO_OK);
 	EXPECT(sid, "6:::1+[null]\n6:::2+[\"v\"]");
 }
 
@@ -648,7 +655,8 @@ test_racing_processes_run_on_close_once(void)
 			close(pipefd[1]);
 			if (read(pipefd[0], &go, 1) != 0)
 				_exit(3);
-			execl(helper, helper, "end", db, sid, log, (char *)NULL);
+			execl(helper, helper, "end", db, sid, log,
+			      (char *)NULL);
 			_exit(2);
 		}
 	}
@@ -672,55 +680,55 @@ test_racing_processes_run_on_close_once(void)
 }
 
 static const struct cu_test tests[] = {
-	{"testapp echoes messages with their type", test_message_echo},
-	{"testapp echoes json messages", test_json_echo},
-	{"plain ids are auto-acked first, data acks carry the data",
-	 test_message_auto_ack_and_data_ack},
-	{"event echo acks with its args or emits them back",
-	 test_event_echo_with_and_without_ack},
-	{"an event carrying one dict arrives whole", test_event_carrying_one_dict},
-	{"broadcast reaches every session on the endpoint, sender included",
-	 test_broadcast_reaches_every_session_on_the_endpoint},
-	{"trigger emits count events with their index",
-	 test_trigger_emits_count_events_with_index},
-	{"trigger with a delay is delivered after the delay",
-	 test_trigger_with_delay_is_delivered_after_the_delay},
-	{"trigger with ack runs the ack handler when the client acks",
-	 test_trigger_with_ack_runs_the_ack_handler},
-	{"kick ends the session with 0::", test_kick_ends_the_session},
-	{"kick on /chat ends only that endpoint",
-	 test_kick_on_chat_ends_only_that_endpoint},
-	{"client disconnect is answered and closes the session",
-	 test_client_disconnect_answers_and_closes},
-	{"a failing handler closes the session with every endpoint",
-	 test_failing_handler_closes_every_endpoint},
-	{"endpoint connect, message and disconnect",
-	 test_endpoint_connect_message_disconnect},
-	{"an endpoint sees its connect query, then the handshake's",
-	 test_endpoint_sees_its_query_then_the_handshake},
-	{"a packet to an unconnected endpoint is dropped",
-	 test_packet_to_unconnected_endpoint_is_dropped},
-	{"an unknown endpoint gets an error packet",
-	 test_unknown_endpoint_gets_an_error_packet},
-	{"an endpoint's reject undoes what its on_open queued",
-	 test_endpoint_reject_undoes_its_open},
-	{"a rejected handshake keeps nothing", test_handshake_reject_keeps_nothing},
-	{"a malformed packet loses nothing else",
-	 test_malformed_packet_loses_nothing_else},
-	{"an unknown sid is refused", test_unknown_sid_is_refused},
-	{"volatile events are dropped without a transport",
-	 test_volatile_is_dropped_without_transport},
-	{"session data survives between packets",
-	 test_session_data_survives_between_packets},
-	{"the sweep sends heartbeats and ends timed-out sessions",
-	 test_sweep_ends_sessions_past_their_timeouts},
-	{"the chat room hears joins, messages and leaves",
-	 test_chat_room_hears_joins_messages_and_leaves},
-	{"an application loads from a shared object",
-	 test_plugin_loads_from_a_shared_object},
-	{"processes racing to end a session run on_close once",
-	 test_racing_processes_run_on_close_once},
-	{NULL, NULL},
+    {"testapp echoes messages with their type", test_message_echo},
+    {"testapp echoes json messages", test_json_echo},
+    {"plain ids are auto-acked first, data acks carry the data",
+     test_message_auto_ack_and_data_ack},
+    {"event echo acks with its args or emits them back",
+     test_event_echo_with_and_without_ack},
+    {"an event carrying one dict arrives whole", test_event_carrying_one_dict},
+    {"broadcast reaches every session on the endpoint, sender included",
+     test_broadcast_reaches_every_session_on_the_endpoint},
+    {"trigger emits count events with their index",
+     test_trigger_emits_count_events_with_index},
+    {"trigger with a delay is delivered after the delay",
+     test_trigger_with_delay_is_delivered_after_the_delay},
+    {"trigger with ack runs the ack handler when the client acks",
+     test_trigger_with_ack_runs_the_ack_handler},
+    {"kick ends the session with 0::", test_kick_ends_the_session},
+    {"kick on /chat ends only that endpoint",
+     test_kick_on_chat_ends_only_that_endpoint},
+    {"client disconnect is answered and closes the session",
+     test_client_disconnect_answers_and_closes},
+    {"a failing handler closes the session with every endpoint",
+     test_failing_handler_closes_every_endpoint},
+    {"endpoint connect, message and disconnect",
+     test_endpoint_connect_message_disconnect},
+    {"an endpoint sees its connect query, then the handshake's",
+     test_endpoint_sees_its_query_then_the_handshake},
+    {"a packet to an unconnected endpoint is dropped",
+     test_packet_to_unconnected_endpoint_is_dropped},
+    {"an unknown endpoint gets an error packet",
+     test_unknown_endpoint_gets_an_error_packet},
+    {"an endpoint's reject undoes what its on_open queued",
+     test_endpoint_reject_undoes_its_open},
+    {"a rejected handshake keeps nothing", test_handshake_reject_keeps_nothing},
+    {"a malformed packet loses nothing else",
+     test_malformed_packet_loses_nothing_else},
+    {"an unknown sid is refused", test_unknown_sid_is_refused},
+    {"volatile events are dropped without a transport",
+     test_volatile_is_dropped_without_transport},
+    {"session data survives between packets",
+     test_session_data_survives_between_packets},
+    {"the sweep sends heartbeats and ends timed-out sessions",
+     test_sweep_ends_sessions_past_their_timeouts},
+    {"the chat room hears joins, messages and leaves",
+     test_chat_room_hears_joins_messages_and_leaves},
+    {"an application loads from a shared object",
+     test_plugin_loads_from_a_shared_object},
+    {"processes racing to end a session run on_close once",
+     test_racing_processes_run_on_close_once},
+    {NULL, NULL},
 };
 
 int

@@ -589,9 +589,9 @@ test_outbox_due(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due), SIO_OK);
 	CU_ASSERT_EQUAL(due, T0 + 500);
 	c.n = 0;
-	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0 + 500, 10, collect,
-	                                      &c, &last),
-	                1);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_peek(st, sid, T0 + 500, 10, collect, &c, &last),
+	    1);
 	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::later");
 	free(c.p);
 }

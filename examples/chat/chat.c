@@ -30,7 +30,7 @@ static int
 chat_open(struct sio_conn *c, const struct sio_request *req)
 {
 	static const char hello[] =
-		"Welcome! Emit 'join' with your name to enter a room.";
+	    "Welcome! Emit 'join' with your name to enter a room.";
 
 	(void)req;
 	return sio_send(c, hello, sizeof(hello) - 1);
@@ -77,9 +77,9 @@ chat_message(struct sio_conn *c, const char *msg, size_t len, json_t *reply)
 		static const char first[] = "Join a room first.";
 		rc = sio_send(c, first, sizeof(first) - 1);
 	} else {
-		int n = snprintf(line, sizeof(line), "%s: %.*s", name,
-		                 (int)(len > CHAT_MAX_LINE ? CHAT_MAX_LINE : len),
-		                 msg);
+		int n = snprintf(
+		    line, sizeof(line), "%s: %.*s", name,
+		    (int)(len > CHAT_MAX_LINE ? CHAT_MAX_LINE : len), msg);
 		if (n >= (int)sizeof(line))
 			n = (int)sizeof(line) - 1;
 		rc = sio_broadcast_send(c, room, 0, line, (size_t)n);
@@ -104,25 +104,25 @@ chat_close(struct sio_conn *c)
 }
 
 static const struct sio_event_handler chat_events[] = {
-	{"join", chat_join},
-	{NULL, NULL},
+    {"join", chat_join},
+    {NULL, NULL},
 };
 
 static const struct sio_app chat_root = {
-	.endpoint = "",
-	.on_open = chat_open,
-	.on_message = chat_message,
-	.on_close = chat_close,
-	.events = chat_events,
+    .endpoint = "",
+    .on_open = chat_open,
+    .on_message = chat_message,
+    .on_close = chat_close,
+    .events = chat_events,
 };
 
 static const struct sio_app *const chat_apps[] = {
-	&chat_root,
-	NULL,
+    &chat_root,
+    NULL,
 };
 
 const struct sio_plugin sio_chat_plugin = {
-	.api_version = SIO_API_VERSION,
-	.name = "chat",
-	.apps = chat_apps,
+    .api_version = SIO_API_VERSION,
+    .name = "chat",
+    .apps = chat_apps,
 };

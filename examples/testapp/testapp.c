@@ -14,8 +14,7 @@
 #endif
 
 static int
-testapp_message(struct sio_conn *c, const char *msg, size_t len,
-                json_t *reply)
+testapp_message(struct sio_conn *c, const char *msg, size_t len, json_t *reply)
 {
 	if (sio_ack_requested(c))
 		json_array_append_new(reply, json_stringn(msg, len));
@@ -110,40 +109,42 @@ testapp_acked(struct sio_conn *c, const char *name, json_t *args,
 }
 
 static const struct sio_event_handler testapp_events[] = {
-	{"echo", testapp_echo},   {"broadcast", testapp_broadcast},
-	{"trigger", testapp_trigger}, {"kick", testapp_kick},
-	{NULL, NULL},
+    {"echo", testapp_echo},
+    {"broadcast", testapp_broadcast},
+    {"trigger", testapp_trigger},
+    {"kick", testapp_kick},
+    {NULL, NULL},
 };
 
 static const struct sio_ack_handler testapp_acks[] = {
-	{"acked", testapp_acked},
-	{NULL, NULL},
+    {"acked", testapp_acked},
+    {NULL, NULL},
 };
 
 static const struct sio_app testapp_root = {
-	.endpoint = "",
-	.on_message = testapp_message,
-	.on_json = testapp_json,
-	.events = testapp_events,
-	.acks = testapp_acks,
+    .endpoint = "",
+    .on_message = testapp_message,
+    .on_json = testapp_json,
+    .events = testapp_events,
+    .acks = testapp_acks,
 };
 
 static const struct sio_app testapp_chat = {
-	.endpoint = "/chat",
-	.on_message = testapp_message,
-	.on_json = testapp_json,
-	.events = testapp_events,
-	.acks = testapp_acks,
+    .endpoint = "/chat",
+    .on_message = testapp_message,
+    .on_json = testapp_json,
+    .events = testapp_events,
+    .acks = testapp_acks,
 };
 
 static const struct sio_app *const testapp_apps[] = {
-	&testapp_root,
-	&testapp_chat,
-	NULL,
+    &testapp_root,
+    &testapp_chat,
+    NULL,
 };
 
 const struct sio_plugin sio_testapp_plugin = {
-	.api_version = SIO_API_VERSION,
-	.name = "testapp",
-	.apps = testapp_apps,
+    .api_version = SIO_API_VERSION,
+    .name = "testapp",
+    .apps = testapp_apps,
 };

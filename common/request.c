@@ -179,37 +179,44 @@ kv_find(const struct sio_request_kv *l, size_t n, const char *name, int icase)
 	return NULL;
 }
 
-const char *
-sio_request_arg(const struct sio_request *req, const char *name)
+enum request_list { REQUEST_ARGS, REQUEST_COOKIES, REQUEST_HEADERS };
+
+/* Looks name up in one list of req, then of its parents. */
+static const char *
+request_find(const struct sio_request *req, enum request_list which,
+             const char *name)
 {
 	for (; req; req = req->parent) {
-		const char *v = kv_find(req->args, req->nargs, name, 0);
+		const char *v;
+
+		if (which == REQUEST_ARGS)
+			v = kv_find(req->args, req->nargs, name, 0);
+		else if (which == REQUEST_COOKIES)
+			v = kv_find(req->cookies, req->ncookies, name, 0);
+		else
+			v = kv_find(req->headers, req->nheaders, name, 1);
 		if (v)
 			return v;
 	}
 	return NULL;
+}
+
+const char *
+sio_request_arg(const struct sio_request *req, const char *name)
+{
+	return request_find(req, REQUEST_ARGS, name);
 }
 
 const char *
 sio_request_cookie(const struct sio_request *req, const char *name)
 {
-	for (; req; req = req->parent) {
-		const char *v = kv_find(req->cookies, req->ncookies, name, 0);
-		if (v)
-			return v;
-	}
-	return NULL;
+	return request_find(req, REQUEST_COOKIES, name);
 }
 
 const char *
 sio_request_header(const struct sio_request *req, const char *name)
 {
-	for (; req; req = req->parent) {
-		const char *v = kv_find(req->headers, req->nheaders, name, 1);
-		if (v)
-			return v;
-	}
-	return NULL;
+	return request_find(req, REQUEST_HEADERS, name);
 }
 
 const char *

@@ -3,6 +3,9 @@
  * (json.h). Output matches what the 0.9 server's JSON.stringify writes:
  * compact, keys in insertion order, non-ASCII raw and '/' unescaped, so the
  * event body is `{"name":..}` with `,"args":[..]` only when there are args.
+ * One deliberate difference: U+2028 and U+2029 are written \u2028 and
+ * \u2029, because the 0.9 client reads ack data with a regular expression
+ * whose `.` stops at line terminators, which would cut the JSON.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +28,29 @@ sio_json_parse(const char *data, size_t len)
 	return json_loadb(data, len, SIO_JSON_LOAD_FLAGS, &err);
 }
 
+/* Appends a chunk of jansson's output, escaping U+2028 and U+2029 (bytes
+ * E2 80 A8/A9, which in JSON text can only stand inside strings). jansson
+ * writes each string in one call, so a character is never split. */
 static int
 sio_json_dump_cb(const char *buffer, size_t size, void *udata)
 {
-	return sio_buf_append(udata, buffer, size) == SIO_OK ? 0 : -1;
+	struct sio_buf *b = udata;
+	size_t run = 0;
+
+	for (size_t i = 0; i + 2 < size; i++) {
+		if ((unsigned char)buffer[i] != 0xe2 ||
+		    (unsigned char)buffer[i + 1] != 0x80 ||
+		    ((unsigned char)buffer[i + 2] & 0xfe) != 0xa8)
+			continue;
+		if (sio_buf_append(b, buffer + run, i - run) != SIO_OK ||
+		    sio_buf_puts(b, buffer[i + 2] == (char)0xa8
+		                        ? "\\u2028"
+		                        : "\\u2029") != SIO_OK)
+			return -1;
+		i += 2;
+		run = i + 1;
+	}
+	return sio_buf_append(b, buffer + run, size - run) == SIO_OK ? 0 : -1;
 }
 
 int

@@ -145,7 +145,7 @@ static void
 test_non_ascii_round_trip(void)
 {
 	static const char text[] =
-	    "{\"k\":\"caf\xc3\xa9 " GRIN " \xe2\x80\xa8\",\"n\":[1,-2.5,true]}";
+	    "{\"k\":\"caf\xc3\xa9 " GRIN " \xe2\x80\xa7\",\"n\":[1,-2.5,true]}";
 	struct sio_buf b;
 	json_t *v;
 
@@ -193,7 +193,28 @@ test_parse_any_value(void)
 	sio_buf_cleanup(&b);
 }
 
+static void
+test_line_separators_are_escaped(void)
+{
+	struct sio_buf b;
+	json_t *v =
+	    sio_json_parse("[\"a\xe2\x80\xa8" "b\xe2\x80\xa9\xe2\x80\xa7\"]", 15);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	sio_buf_init(&b);
+	CU_ASSERT(sio_json_encode(&b, v) == SIO_OK);
+	CU_ASSERT_STRING_EQUAL(b.p, "[\"a\\u2028b\\u2029\xe2\x80\xa7\"]");
+	json_decref(v);
+	v = sio_json_parse(b.p, b.len);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(v, 0)),
+	                       "a\xe2\x80\xa8" "b\xe2\x80\xa9\xe2\x80\xa7");
+	json_decref(v);
+	sio_buf_cleanup(&b);
+}
+
 static const struct cu_test tests[] = {
+    {"json escapes U+2028 and U+2029, which would cut ack data",
+     test_line_separators_are_escaped},
     {"json event encode writes name then args only when there are args",
      test_event_encode},
     {"json event encode refuses bad args and names, leaving the buffer",

@@ -537,8 +537,13 @@ store_tx_end(struct sio_store *st, int own, int rc)
 
 /* --- opening and migrating ------------------------------------------- */
 
-/* Creates the file with mode before SQLite does, so that SQLite's -wal
- * and -shm files copy that mode too. */
+/*
+ * Creates the file with mode before SQLite does, so that SQLite's -wal and
+ * -shm files copy that mode too. An existing file is never opened here:
+ * closing any descriptor of a file drops every POSIX lock this process
+ * holds on it, the locks of SQLite connections in other threads included,
+ * and another process would then checkpoint and delete the WAL under them.
+ */
 static int
 store_create(const char *path, mode_t mode, char *err)
 {
@@ -547,13 +552,21 @@ store_create(const char *path, mode_t mode, char *err)
 
 	if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
 		return SIO_OK;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
-	if (fd < 0)
+	if (stat(path, &sb) == 0) {
+		/* umask may have taken bits away; leave files of others alone
+		 */
+		if (sb.st_uid == geteuid() && (sb.st_mode & 0777) != mode &&
+		    chmod(path, mode) < 0)
+			goto err;
+		return SIO_OK;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		if (errno == EEXIST) /* created by someone else just now */
+			return SIO_OK;
 		goto err;
-	/* umask may have taken bits away; leave files of others alone. */
-	if (fstat(fd, &sb) < 0 ||
-	    (sb.st_uid == geteuid() && (sb.st_mode & 0777) != mode &&
-	     fchmod(fd, mode) < 0)) {
+	}
+	if (fchmod(fd, mode) < 0) {
 		close(fd);
 		goto err;
 	}

@@ -1168,7 +1168,51 @@ test_end_race(void)
 		CU_ASSERT_EQUAL(race_end(n), 1);
 }
 
+/* Counts sessions from another process, the sqlite3 shell. */
+static int
+shell_count(void)
+{
+	char *cmd, line[32] = "";
+	FILE *f;
+
+	if (asprintf(&cmd, "sqlite3 '%s' 'SELECT count(*) FROM sessions'",
+	             dbpath) < 0)
+		return -1;
+	f = popen(cmd, "r");
+	free(cmd);
+	if (f == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	pclose(f);
+	return line[0] ? atoi(line) : -1;
+}
+
+/*
+ * A second connection opened in the same process must not drop the locks
+ * of the first: otherwise the next process to close the database deletes
+ * the WAL, and the first connection's later writes are lost to everyone.
+ */
+static void
+test_second_connection_keeps_the_first_ones_locks(void)
+{
+	struct sio_store *st2;
+	char sid[SIO_SID_LEN + 1];
+
+	CU_ASSERT_EQUAL(sio_store_session_new(st, NULL, T0, sid), SIO_OK);
+	st2 = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st2);
+	CU_ASSERT_EQUAL(shell_count(), 1);
+	CU_ASSERT_EQUAL(sio_store_session_new(st, NULL, T0, sid), SIO_OK);
+	CU_ASSERT_EQUAL(shell_count(), 2);
+	CU_ASSERT_EQUAL(sio_store_session_new(st2, NULL, T0, sid), SIO_OK);
+	CU_ASSERT_EQUAL(shell_count(), 3);
+	sio_store_close(st2);
+}
+
 static const struct cu_test tests[] = {
+    {"a second connection in one process keeps the first one's locks",
+     test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},
     {"reopening an up-to-date database changes nothing", test_reopen_is_noop},
     {"a database from a newer build is refused", test_newer_schema_refused},

@@ -22,9 +22,11 @@ TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/helper_*.c))
 TEST_LIB = $(BUILD)/tests/cu.o
 PLUGINS  = $(patsubst examples/%/,$(BUILD)/examples/%.so,$(dir $(wildcard examples/*/*.c)))
+GW_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gateway/*.c))
+GATEWAY  = $(BUILD)/sio-gateway
 
-.PHONY: all deps test check asan fuzz clean format
-all: $(LIB) $(PLUGINS)
+.PHONY: all deps test check wire asan fuzz clean format run
+all: $(LIB) $(PLUGINS) $(GATEWAY)
 
 deps:
 	@scripts/deps.sh
@@ -32,8 +34,8 @@ deps:
 $(BUILD)/%.o: %.c $(wildcard common/*.h tests/*.h) | $(BUILD)/.dirs
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/.dirs:
-	@mkdir -p $(sort $(dir $(LIB_OBJ) $(TESTS) $(TEST_LIB) $(PLUGINS))) && touch $@
+$(BUILD)/.dirs: Makefile
+	@mkdir -p $(sort $(dir $(LIB_OBJ) $(TESTS) $(TEST_LIB) $(PLUGINS) $(GW_OBJ))) && touch $@
 
 # The schema is compiled into the store as a C string.
 $(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
@@ -44,6 +46,11 @@ $(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
+
+# sio-gateway: the FastCGI/CGI front (gateway/*.c; only fcgi.c sees libfcgi).
+$(GW_OBJ): $(wildcard gateway/*.h)
+$(GATEWAY): $(GW_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
@@ -65,6 +72,11 @@ check: $(TESTS) $(HELPERS) $(PLUGINS)
 
 test: deps
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory wire
+
+# Wire scenarios: sio-gateway behind a real lighttpd on a loopback port.
+wire: $(GATEWAY) $(PLUGINS)
+	tests/wire/gateway.sh $(BUILD)
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -83,6 +95,11 @@ fuzz: deps
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_parsers -max_total_time=$(FUZZ_SECONDS) \
 		-max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz_corpus
+
+# lighttpd, sio-gateway and the demo page on 127.0.0.1:PORT; Ctrl-C stops.
+# make run APP=testapp PORT=18080
+run:
+	@APP=$(or $(APP),chat) PORT=$(or $(PORT),8080) scripts/run.sh
 
 format:
 	clang-format -i common/*.[ch] tests/*.[ch] examples/*/*.c

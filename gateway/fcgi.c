@@ -1,0 +1,221 @@
+/*
+ * fcgi.c: sio-gateway's only libfcgi user. A struct gw_req is one request,
+ * either a FastCGI request accepted by a worker thread (FCGX_Accept_r, one
+ * FCGX_Request per thread) or the single request of a CGI process, served
+ * from getenv() and stdin/stdout. serve.c sees only the gw_req_* calls.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "gateway.h"
+
+struct gw_req {
+	FCGX_Request *fr; /* NULL in CGI mode */
+};
+
+const char *
+gw_req_param(struct gw_req *r, const char *name)
+{
+	if (r->fr == NULL)
+		return getenv(name);
+	return FCGX_GetParam(name, r->fr->envp);
+}
+
+long
+gw_req_read(struct gw_req *r, char *buf, size_t n)
+{
+	if (n > 1 << 20)
+		n = 1 << 20;
+	if (r->fr == NULL) {
+		size_t got = fread(buf, 1, n, stdin);
+		return got == 0 && ferror(stdin) ? -1 : (long)got;
+	}
+	int got = FCGX_GetStr(buf, (int)n, r->fr->in);
+	if (got == 0 && FCGX_GetError(r->fr->in) != 0)
+		return -1;
+	return got;
+}
+
+int
+gw_req_write(struct gw_req *r, const char *buf, size_t n)
+{
+	if (n == 0)
+		return SIO_OK;
+	if (r->fr == NULL)
+		return fwrite(buf, 1, n, stdout) == n ? SIO_OK : SIO_ERR;
+	return FCGX_PutStr(buf, (int)n, r->fr->out) == (int)n ? SIO_OK : SIO_ERR;
+}
+
+int
+gw_req_flush(struct gw_req *r)
+{
+	if (r->fr == NULL)
+		return fflush(stdout) == 0 && !ferror(stdout) ? SIO_OK : SIO_ERR;
+	return FCGX_FFlush(r->fr->out) == 0 &&
+	               FCGX_GetError(r->fr->out) == 0
+	           ? SIO_OK
+	           : SIO_ERR;
+}
+
+int
+gw_req_abort_fd(struct gw_req *r)
+{
+	return r->fr != NULL ? r->fr->ipcFd : -1;
+}
+
+void
+gw_fcgi_worker(int lsock)
+{
+	struct sio_session_ctx x = {0};
+	FCGX_Request fr;
+	struct gw_req r = {&fr};
+
+	x.store = gw_store_open();
+	if (x.store == NULL)
+		return;
+	x.plugin = gw.plugin;
+	x.cfg = &gw.cfg;
+	if (FCGX_InitRequest(&fr, lsock, 0) != 0) {
+		gw_log(SIO_LOG_ERROR, "FCGX_InitRequest failed");
+		sio_store_close(x.store);
+		return;
+	}
+	for (;;) {
+		int rc = FCGX_Accept_r(&fr);
+		if (rc < 0) {
+			gw_log(SIO_LOG_ERROR, "accept: %s", strerror(-rc));
+			break;
+		}
+		gw_serve(&r, &x);
+		FCGX_Finish_r(&fr);
+	}
+	sio_store_close(x.store);
+}
+
+int
+gw_fcgi_cgi(void)
+{
+	struct sio_session_ctx x = {0};
+	struct gw_req r = {NULL};
+
+	x.store = gw_store_open();
+	if (x.store == NULL) {
+		fputs("Status: 500 Internal Server Error\r\n"
+		      "Content-Type: text/plain\r\n\r\nstore unavailable\n",
+		      stdout);
+		return 1;
+	}
+	x.plugin = gw.plugin;
+	x.cfg = &gw.cfg;
+	/* No sweep thread outlives a CGI request: run the timers here. */
+	if (sio_session_sweep(&x, sio_session_now()) < 0)
+		gw_log(SIO_LOG_WARN, "sweep: %s", sio_store_errmsg(x.store));
+	gw_serve(&r, &x);
+	fflush(stdout);
+	sio_store_close(x.store);
+	return 0;
+}
+
+int
+gw_fcgi_is_cgi(void)
+{
+	FCGX_Init();
+	return FCGX_IsCGI();
+}
+
+/* FCGX_OpenSocket() exit()s when it cannot bind, so try first. */
+static int
+fcgi_check_bind(const char *spec, char *err)
+{
+	const char *colon = strrchr(spec, ':');
+	int fd, rc;
+
+	if (colon != NULL && strchr(spec, '/') == NULL) {
+		struct sockaddr_in sin = {.sin_family = AF_INET};
+		char host[256];
+		size_t hlen = (size_t)(colon - spec);
+		if (hlen >= sizeof(host)) {
+			snprintf(err, SIO_ERR_LEN, "%s: host too long", spec);
+			return SIO_ERR;
+		}
+		memcpy(host, spec, hlen);
+		host[hlen] = '\0';
+		sin.sin_port = htons((unsigned short)atoi(colon + 1));
+		sin.sin_addr.s_addr = htonl(INADDR_ANY);
+		if (hlen > 0 && inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+			snprintf(err, SIO_ERR_LEN,
+			         "%s: host must be an IPv4 address", spec);
+			return SIO_ERR;
+		}
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	} else {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+		struct stat stt;
+		if (strlen(spec) >= sizeof(sun.sun_path)) {
+			snprintf(err, SIO_ERR_LEN, "%s: path too long", spec);
+			return SIO_ERR;
+		}
+		strcpy(sun.sun_path, spec);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (stat(spec, &stt) == 0) {
+			if (!S_ISSOCK(stt.st_mode)) {
+				snprintf(err, SIO_ERR_LEN,
+				         "%s: exists and is not a socket", spec);
+				close(fd);
+				return SIO_ERR;
+			}
+			if (connect(fd, (struct sockaddr *)&sun,
+			            sizeof(sun)) == 0) {
+				snprintf(err, SIO_ERR_LEN,
+				         "%s: another server listens there", spec);
+				close(fd);
+				return SIO_ERR;
+			}
+			unlink(spec);
+		}
+		rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+		if (rc == 0)
+			unlink(spec);
+	}
+	if (rc != 0)
+		snprintf(err, SIO_ERR_LEN, "cannot bind %s: %s", spec,
+		         strerror(errno));
+	close(fd);
+	return rc == 0 ? SIO_OK : SIO_ERR;
+}
+
+int
+gw_fcgi_listen(const char *spec, char *err)
+{
+	int fd;
+
+	if (fcgi_check_bind(spec, err) != SIO_OK)
+		return -1;
+	fd = FCGX_OpenSocket(spec, 1024);
+	if (fd < 0) {
+		snprintf(err, SIO_ERR_LEN, "cannot listen on %s", spec);
+		return -1;
+	}
+	/* The mode of a UNIX socket would follow the umask (0755 under 022),
+	 * which keeps web-server workers of the group out. */
+	if ((strchr(spec, ':') == NULL || strchr(spec, '/') != NULL) &&
+	    chmod(spec, 0660) != 0) {
+		snprintf(err, SIO_ERR_LEN, "chmod %s: %s", spec,
+		         strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,299 @@
+/*
+ * main.c: sio-gateway's entry point and its one global, the server struct.
+ * It reads the configuration, picks the mode (standalone listener, plain
+ * CGI, or FastCGI on fd 0 as spawned by a web server), registers the
+ * process doorbell and starts the threads: the FastCGI workers, the
+ * dispatcher that turns doorbell rings into wake-ups, and the ticker that
+ * sweeps timeouts and watches PRAGMA data_version. Signals are taken by
+ * sigwait() here, because libfcgi's own handlers only stop a thread that
+ * sits in accept().
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "doorbell.h"
+#include "gateway.h"
+#include "plugin.h"
+#include "store.h"
+
+#define GW_STACK_SIZE (256 * 1024)
+
+struct gw_server gw;
+
+static atomic_llong gw_conn_counter;
+static int gw_stop_fd = -1;       /* eventfd that stops the dispatcher */
+static pthread_t gw_dispatcher;   /* joined before the doorbell closes */
+
+void
+gw_log(enum sio_log_level level, const char *fmt, ...)
+{
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (level > gw.cfg.log_level)
+		return;
+	n = snprintf(line, sizeof(line), "sio-gateway[%d]: %s: ", (int)getpid(),
+	             names[level]);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	strcat(line, "\n");
+	fputs(line, stderr); /* one call, so lines of threads do not mix */
+}
+
+long long
+gw_conn_next(void)
+{
+	return atomic_fetch_add(&gw_conn_counter, 1) + 1;
+}
+
+struct sio_store *
+gw_store_open(void)
+{
+	struct sio_store_opts opts = {
+	    .synchronous = gw.cfg.synchronous,
+	    .shared_group = gw.cfg.db_group,
+	    .run_dir = gw.cfg.run_dir,
+	    .max_queue = gw.cfg.max_queue,
+	};
+	char err[SIO_ERR_LEN];
+	struct sio_store *st = sio_store_open(gw.cfg.database, &opts, err);
+
+	if (st == NULL)
+		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg.database, err);
+	return st;
+}
+
+/* Turns doorbell rings into wake-ups of the requests waiting on the sid,
+ * until gw_stop_fd is written. */
+static void *
+gw_dispatch(void *arg)
+{
+	struct pollfd p[2] = {{sio_doorbell_fd(gw.bell), POLLIN, 0},
+	                      {gw_stop_fd, POLLIN, 0}};
+	char sid[SIO_SID_LEN + 8];
+
+	(void)arg;
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents != 0)
+			break;
+		while (sio_doorbell_recv(gw.bell, sid, sizeof(sid)) == SIO_OK)
+			gw_wait_ring(sid);
+	}
+	return NULL;
+}
+
+/*
+ * Once a second: timers (heartbeats due, heartbeat and close timeouts),
+ * then PRAGMA data_version, which catches rows written by programs that do
+ * not ring (the sqlite3 shell, a cron job) and wakes every waiter.
+ */
+static void *
+gw_tick(void *arg)
+{
+	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
+	long long version = -1, v;
+
+	(void)arg;
+	x.store = gw_store_open();
+	if (x.store == NULL)
+		return NULL;
+	for (;;) {
+		sleep(1);
+		if (sio_session_sweep(&x, sio_session_now()) < 0)
+			gw_log(SIO_LOG_WARN, "sweep: %s",
+			       sio_store_errmsg(x.store));
+		if (sio_store_data_version(x.store, &v) != SIO_OK)
+			continue;
+		if (version >= 0 && v != version)
+			gw_wait_ring(NULL);
+		version = v;
+	}
+	return NULL;
+}
+
+static void *
+gw_worker(void *arg)
+{
+	gw_fcgi_worker((int)(intptr_t)arg);
+	return NULL;
+}
+
+/* Starts fn(arg) on a small stack: detached, or joinable into *tid. */
+static int
+gw_start(void *(*fn)(void *), void *arg, pthread_t *tid)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	int rc;
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, GW_STACK_SIZE);
+	if (tid == NULL)
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(tid != NULL ? tid : &t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	if (rc != 0)
+		gw_log(SIO_LOG_ERROR, "pthread_create: %s", strerror(rc));
+	return rc == 0 ? SIO_OK : SIO_ERR;
+}
+
+/* The doorbell and the process row; SIO_OK or SIO_ERR (logged). */
+static int
+gw_register(void)
+{
+	struct sio_store *st;
+	char err[SIO_ERR_LEN];
+	int rc;
+
+	snprintf(gw.holder, sizeof(gw.holder), "gw-%d", (int)getpid());
+	gw.bell = sio_doorbell_open(gw.cfg.run_dir, gw.holder, gw.cfg.db_group,
+	                            err);
+	if (gw.bell == NULL) {
+		gw_log(SIO_LOG_ERROR, "doorbell: %s", err);
+		return SIO_ERR;
+	}
+	gw_stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (gw_stop_fd < 0 || gw_start(gw_dispatch, NULL, &gw_dispatcher) !=
+	                          SIO_OK) {
+		gw_log(SIO_LOG_ERROR, "dispatcher: %s", strerror(errno));
+		return SIO_ERR;
+	}
+	st = gw_store_open();
+	if (st == NULL)
+		return SIO_ERR;
+	rc = sio_store_process_register(st, gw.holder, (int)getpid(),
+	                                sio_session_now());
+	if (rc != SIO_OK)
+		gw_log(SIO_LOG_ERROR, "register: %s", sio_store_errmsg(st));
+	sio_store_close(st);
+	return rc;
+}
+
+static void
+gw_unregister(void)
+{
+	struct sio_store *st = gw_store_open();
+	uint64_t one = 1;
+
+	if (st != NULL) {
+		sio_store_process_unregister(st, gw.holder, sio_session_now());
+		sio_store_close(st);
+	}
+	if (write(gw_stop_fd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(gw_dispatcher, NULL);
+	sio_doorbell_close(gw.bell);
+	gw.bell = NULL;
+}
+
+static void
+gw_usage(void)
+{
+	fputs("usage: sio-gateway [-c FILE] [--check-config] "
+	      "[--listen HOST:PORT|PATH]\n"
+	      "  -c FILE           configuration (default $SIOGATE_CONF)\n"
+	      "  --check-config    check the configuration and exit\n"
+	      "  --listen SPEC     standalone FastCGI listener\n"
+	      "Without --listen: CGI when started as CGI, else FastCGI on "
+	      "fd 0.\n",
+	      stderr);
+}
+
+/* Reads the configuration and the application. SIO_OK or SIO_ERR. */
+static int
+gw_setup(const char *conf)
+{
+	const char *path = sio_config_path(conf);
+	char err[SIO_ERR_LEN];
+
+	sio_config_defaults(&gw.cfg);
+	if (path != NULL && sio_config_load(&gw.cfg, path, err) != SIO_OK) {
+		fprintf(stderr, "sio-gateway: %s\n", err);
+		return SIO_ERR;
+	}
+	gw.plugin = sio_plugin_load(gw.cfg.app, err);
+	if (gw.plugin == NULL) {
+		fprintf(stderr, "sio-gateway: app %s: %s\n", gw.cfg.app, err);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf = NULL, *listen_spec = NULL;
+	char err[SIO_ERR_LEN];
+	int check = 0, lsock = 0, sig, rc;
+	sigset_t set;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "--check-config") == 0)
+			check = 1;
+		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen_spec = argv[++i];
+		else {
+			gw_usage();
+			return 2;
+		}
+	}
+	if (gw_setup(conf) != SIO_OK)
+		return 1;
+	if (check) {
+		printf("sio-gateway: configuration ok\n");
+		return 0;
+	}
+	/* libfcgi installs SIGPIPE/SIGTERM handlers at init; block the
+	 * stopping signals first so that every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (listen_spec != NULL) {
+		gw_fcgi_is_cgi(); /* initialises libfcgi */
+		lsock = gw_fcgi_listen(listen_spec, err);
+		if (lsock < 0) {
+			fprintf(stderr, "sio-gateway: %s\n", err);
+			return 1;
+		}
+	} else if (gw_fcgi_is_cgi()) {
+		if (gw_register() != SIO_OK)
+			return 1;
+		rc = gw_fcgi_cgi();
+		gw_unregister();
+		return rc;
+	}
+	if (gw_register() != SIO_OK)
+		return 1;
+	if (gw_start(gw_tick, NULL, NULL) != SIO_OK)
+		return 1;
+	for (int i = 0; i < gw.cfg.threads; i++)
+		if (gw_start(gw_worker, (void *)(intptr_t)lsock, NULL) != SIO_OK)
+			return 1;
+	gw_log(SIO_LOG_INFO, "serving with %d threads", gw.cfg.threads);
+	do
+		rc = sigwait(&set, &sig);
+	while (rc != 0);
+	gw_log(SIO_LOG_INFO, "stopping on signal %d", sig);
+	gw_unregister();
+	return 0;
+}

@@ -1,0 +1,703 @@
+/*
+ * serve.c: one request of sio-gateway, from route to response: the
+ * handshake, the forced disconnect, and the polling transports
+ * (xhr-polling and jsonp-polling long polls and posts, the htmlfile
+ * stream). Packets leave a session's outbox only after the response that
+ * carries them was flushed to the web server.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "payload.h"
+#include "text.h"
+
+#define SERVE_PLAIN "text/plain; charset=UTF-8"
+#define SERVE_JS "text/javascript; charset=UTF-8"
+
+/* What one request is being answered with. */
+struct serve {
+	struct gw_req *r;
+	struct sio_session_ctx *x;
+	struct gw_route rt;
+	const char *origin; /* echoed in CORS headers, NULL for none */
+	char jsonp[24];     /* jsonp index ("" when not jsonp) */
+};
+
+/* The packets of one response, gathered by serve_collect(). */
+struct batch {
+	struct sio_buf data;
+	struct sio_slice *pkts; /* p is an offset into data until encoded */
+	size_t n, max, bytes, max_bytes;
+};
+
+static int
+serve_head(struct serve *s, int status, const char *ctype, long long clen)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} reasons[] = {{200, "OK"},
+	               {400, "Bad Request"},
+	               {403, "Forbidden"},
+	               {404, "Not Found"},
+	               {405, "Method Not Allowed"},
+	               {413, "Payload Too Large"},
+	               {500, "Internal Server Error"}};
+	struct sio_buf h;
+	const char *reason = "";
+	int rc;
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].code == status)
+			reason = reasons[i].text;
+	sio_buf_init(&h);
+	rc = sio_buf_printf(&h, "Status: %d %s\r\n", status, reason);
+	if (rc == SIO_OK && ctype != NULL)
+		rc = sio_buf_printf(&h, "Content-Type: %s\r\n", ctype);
+	if (rc == SIO_OK && clen >= 0)
+		rc = sio_buf_printf(&h, "Content-Length: %lld\r\n", clen);
+	if (rc == SIO_OK && s->origin != NULL &&
+	    strpbrk(s->origin, "\r\n") == NULL)
+		rc = sio_buf_printf(&h,
+		                    "Access-Control-Allow-Origin: %s\r\n"
+		                    "Access-Control-Allow-Credentials: true\r\n",
+		                    s->origin);
+	if (rc == SIO_OK && s->jsonp[0] != '\0')
+		rc = sio_buf_puts(&h, "X-XSS-Protection: 0\r\n");
+	if (rc == SIO_OK)
+		rc = sio_buf_puts(&h, "\r\n");
+	if (rc == SIO_OK)
+		rc = gw_req_write(s->r, h.p, h.len);
+	sio_buf_cleanup(&h);
+	return rc;
+}
+
+/* A whole response; SIO_OK once the web server has it. */
+static int
+serve_respond(struct serve *s, int status, const char *ctype, const char *body,
+              size_t len)
+{
+	if (serve_head(s, status, ctype, (long long)len) != SIO_OK ||
+	    gw_req_write(s->r, body, len) != SIO_OK)
+		return SIO_ERR;
+	return gw_req_flush(s->r);
+}
+
+static int
+serve_text(struct serve *s, int status, const char *text)
+{
+	return serve_respond(s, status, SERVE_PLAIN, text, strlen(text));
+}
+
+/* A polling payload: plain text, or wrapped for jsonp-polling. */
+static int
+serve_payload(struct serve *s, const char *payload, size_t len)
+{
+	struct sio_buf b;
+	int rc;
+
+	if (s->jsonp[0] == '\0')
+		return serve_respond(s, 200, SERVE_PLAIN, payload, len);
+	sio_buf_init(&b);
+	rc = sio_text_jsonp(&b, s->jsonp, payload, len);
+	if (rc == SIO_OK)
+		rc = serve_respond(s, 200, SERVE_JS, b.p, b.len);
+	sio_buf_cleanup(&b);
+	return rc;
+}
+
+/* Reads the body to its end, keeping at most max bytes in b. Returns
+ * SIO_OK, SIO_AGAIN when it was longer, SIO_ERR on a read error. */
+static int
+serve_body(struct serve *s, struct sio_buf *b, size_t max)
+{
+	char chunk[8192];
+	long n;
+	int over = 0;
+
+	while ((n = gw_req_read(s->r, chunk, sizeof(chunk))) > 0) {
+		if (over || b->len + (size_t)n > max) {
+			over = 1;
+			continue;
+		}
+		if (sio_buf_append(b, chunk, (size_t)n) != SIO_OK)
+			return SIO_ERR;
+	}
+	if (n < 0)
+		return SIO_ERR;
+	return over ? SIO_AGAIN : SIO_OK;
+}
+
+/* --- the outbox ---------------------------------------------------------- */
+
+static int
+batch_add(void *udata, const char *pkt, size_t len)
+{
+	struct batch *bt = udata;
+
+	if (bt->n == bt->max || (bt->n > 0 && bt->bytes + len > bt->max_bytes))
+		return SIO_ERR;
+	bt->pkts[bt->n].p = (const char *)(uintptr_t)bt->data.len;
+	bt->pkts[bt->n].len = len;
+	if (sio_buf_append(&bt->data, pkt, len) != SIO_OK)
+		return SIO_ERR;
+	bt->n++;
+	bt->bytes += len;
+	return SIO_OK;
+}
+
+static int
+batch_init(struct batch *bt, const struct sio_config *cfg)
+{
+	memset(bt, 0, sizeof(*bt));
+	sio_buf_init(&bt->data);
+	bt->max = (size_t)cfg->max_payload_packets + 1;
+	bt->max_bytes = cfg->max_payload;
+	bt->pkts = calloc(bt->max, sizeof(*bt->pkts));
+	return bt->pkts != NULL ? SIO_OK : SIO_ERR;
+}
+
+static void
+batch_cleanup(struct batch *bt)
+{
+	sio_buf_cleanup(&bt->data);
+	free(bt->pkts);
+}
+
+/*
+ * Gathers `1::` (when hello is set) and the packets of sid due by now into
+ * bt and encodes them as one payload into out. Returns the packet count
+ * (0: nothing to send) or SIO_ERR; *last_seq tells what to delete later.
+ */
+static int
+serve_collect(struct serve *s, struct batch *bt, int hello, long long now,
+              struct sio_buf *out, long long *last_seq)
+{
+	int n;
+
+	bt->n = bt->bytes = 0;
+	sio_buf_reset(&bt->data);
+	sio_buf_reset(out);
+	*last_seq = 0;
+	if (hello)
+		batch_add(bt, "1::", 3);
+	n = sio_store_outbox_peek(s->x->store, s->rt.sid, now, bt->max - bt->n,
+	                          batch_add, bt, last_seq);
+	if (n < 0)
+		return SIO_ERR;
+	for (size_t i = 0; i < bt->n; i++)
+		bt->pkts[i].p = bt->data.p + (uintptr_t)bt->pkts[i].p;
+	if (bt->n > 0 && sio_payload_encode(out, bt->pkts, bt->n) != SIO_OK)
+		return SIO_ERR;
+	return (int)bt->n;
+}
+
+/* Deletes what a flushed response carried. */
+static void
+serve_delivered(struct serve *s, long long now, long long last_seq)
+{
+	if (last_seq > 0 &&
+	    sio_store_outbox_del(s->x->store, s->rt.sid, now, last_seq) < 0)
+		gw_log(SIO_LOG_ERROR, "%s: outbox delete: %s", s->rt.sid,
+		       sio_store_errmsg(s->x->store));
+}
+
+/* How long to wait: until deadline, or sooner for a delayed packet. */
+static long long
+serve_timeout(struct serve *s, long long now, long long deadline)
+{
+	long long due;
+
+	if (sio_store_outbox_next_due(s->x->store, s->rt.sid, now, &due) ==
+	        SIO_OK &&
+	    (deadline < 0 || due < deadline))
+		deadline = due;
+	if (deadline < 0)
+		return -1;
+	return deadline > now ? deadline - now : 0;
+}
+
+/* --- xhr-polling and jsonp-polling GET --------------------------------- */
+
+/*
+ * A session that is gone: its final packets (`0::` after a kick) if they
+ * are still queued, else "client not handshaken".
+ */
+static void
+serve_gone(struct serve *s, struct batch *bt)
+{
+	struct sio_buf out;
+	long long last_seq, now = sio_session_now();
+	int n;
+
+	sio_buf_init(&out);
+	n = serve_collect(s, bt, 0, now, &out, &last_seq);
+	if (n > 0) {
+		if (serve_payload(s, out.p, out.len) == SIO_OK)
+			serve_delivered(s, now, last_seq);
+	} else {
+		serve_payload(s, "7:::1+0", 7);
+	}
+	sio_buf_cleanup(&out);
+}
+
+/* The long poll proper, with the session attached as (holder, conn). */
+static void
+serve_poll_wait(struct serve *s, struct batch *bt, long long conn, int hello)
+{
+	struct sio_store *st = s->x->store;
+	struct gw_waiter *w = gw_wait_self();
+	struct sio_buf out;
+	long long now = sio_session_now(), last_seq;
+	long long deadline = now + s->x->cfg->polling_duration * 1000LL;
+	int n;
+
+	if (w == NULL) {
+		serve_text(s, 500, "out of memory");
+		return;
+	}
+	sio_buf_init(&out);
+	gw_wait_begin(w, s->rt.sid);
+	for (;;) {
+		gw_wait_clear(w);
+		now = sio_session_now();
+		if (!sio_store_is_holder(st, s->rt.sid, gw.holder, conn)) {
+			gw_log(SIO_LOG_DEBUG, "%s: poll superseded", s->rt.sid);
+			serve_payload(s, "8::", 3);
+			break;
+		}
+		n = serve_collect(s, bt, hello, now, &out, &last_seq);
+		if (n < 0) {
+			gw_log(SIO_LOG_ERROR, "%s: outbox: %s", s->rt.sid,
+			       sio_store_errmsg(st));
+			serve_text(s, 500, "store error");
+			break;
+		}
+		if (n > 0) {
+			if (serve_payload(s, out.p, out.len) == SIO_OK)
+				serve_delivered(s, now, last_seq);
+			else
+				gw_log(SIO_LOG_INFO, "%s: poll write failed",
+				       s->rt.sid);
+			break;
+		}
+		if (now >= deadline) {
+			serve_payload(s, "8::", 3);
+			break;
+		}
+		if (gw_wait_for(w, gw_req_abort_fd(s->r),
+		                serve_timeout(s, now, deadline)) < 0) {
+			gw_log(SIO_LOG_DEBUG, "%s: client went away",
+			       s->rt.sid);
+			break;
+		}
+	}
+	gw_wait_end(w);
+	sio_buf_cleanup(&out);
+}
+
+static void
+serve_poll_get(struct serve *s, struct batch *bt)
+{
+	struct sio_buf sink;
+	long long conn = gw_conn_next();
+	int changed = 0, rc;
+
+	/* libfcgi reads the connection only when asked: consume stdin so that
+	 * the FastCGI socket can signal a client abort while we wait. */
+	sio_buf_init(&sink);
+	serve_body(s, &sink, 0);
+	sio_buf_cleanup(&sink);
+	rc = sio_store_attach(s->x->store, s->rt.sid, s->rt.transport,
+	                      gw.holder, conn, sio_session_now(), &changed);
+	if (rc == SIO_AGAIN) {
+		serve_gone(s, bt);
+		return;
+	}
+	if (rc != SIO_OK) {
+		gw_log(SIO_LOG_ERROR, "%s: attach: %s", s->rt.sid,
+		       sio_store_errmsg(s->x->store));
+		serve_text(s, 500, "store error");
+		return;
+	}
+	gw_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", s->rt.sid,
+	       sio_config_transport_name((enum sio_transport)s->rt.transport),
+	       conn);
+	serve_poll_wait(s, bt, conn, changed);
+	if (sio_store_detach(s->x->store, s->rt.sid, gw.holder, conn,
+	                     sio_session_now()) != SIO_OK)
+		gw_log(SIO_LOG_ERROR, "%s: detach: %s", s->rt.sid,
+		       sio_store_errmsg(s->x->store));
+}
+
+/* --- htmlfile ------------------------------------------------------------ */
+
+static int
+serve_chunk(struct serve *s, const char *payload, size_t len)
+{
+	struct sio_buf b;
+	int rc;
+
+	sio_buf_init(&b);
+	rc = sio_text_htmlfile(&b, payload, len);
+	if (rc == SIO_OK)
+		rc = gw_req_write(s->r, b.p, b.len);
+	if (rc == SIO_OK)
+		rc = gw_req_flush(s->r);
+	sio_buf_cleanup(&b);
+	return rc;
+}
+
+/* 1 when sid is closed or gone (its stream should end). */
+static int
+serve_closed(struct serve *s)
+{
+	struct sio_store_session ss;
+	int rc = sio_store_session_get(s->x->store, s->rt.sid, &ss), closed;
+
+	if (rc != SIO_OK)
+		return rc == SIO_AGAIN;
+	closed = ss.state == SIO_SESSION_CLOSED;
+	sio_store_session_cleanup(&ss);
+	return closed;
+}
+
+static void
+serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
+{
+	struct gw_waiter *w = gw_wait_self();
+	struct sio_buf out;
+	long long now, last_seq;
+	long long recheck = s->x->cfg->heartbeat_interval * 1000LL;
+	int n;
+
+	if (w == NULL)
+		return;
+	sio_buf_init(&out);
+	gw_wait_begin(w, s->rt.sid);
+	for (;;) {
+		gw_wait_clear(w);
+		now = sio_session_now();
+		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
+		                         conn))
+			break;
+		n = serve_collect(s, bt, hello, now, &out, &last_seq);
+		if (n < 0)
+			break;
+		if (n > 0) {
+			if (serve_chunk(s, out.p, out.len) != SIO_OK) {
+				gw_log(SIO_LOG_INFO, "%s: htmlfile write failed",
+				       s->rt.sid);
+				break;
+			}
+			serve_delivered(s, now, last_seq);
+			hello = 0;
+			continue; /* more may be queued past the batch limit */
+		}
+		if (serve_closed(s))
+			break;
+		if (gw_wait_for(w, gw_req_abort_fd(s->r),
+		                serve_timeout(s, now, now + recheck)) < 0)
+			break;
+	}
+	gw_wait_end(w);
+	sio_buf_cleanup(&out);
+}
+
+static void
+serve_htmlfile(struct serve *s, struct batch *bt)
+{
+	struct sio_buf sink;
+	long long conn = gw_conn_next();
+	int changed = 0, rc;
+
+	sio_buf_init(&sink);
+	serve_body(s, &sink, 0);
+	sio_buf_cleanup(&sink);
+	rc = sio_store_attach(s->x->store, s->rt.sid, SIO_TRANSPORT_HTMLFILE,
+	                      gw.holder, conn, sio_session_now(), &changed);
+	if (rc == SIO_ERR) {
+		gw_log(SIO_LOG_ERROR, "%s: attach: %s", s->rt.sid,
+		       sio_store_errmsg(s->x->store));
+		serve_text(s, 500, "store error");
+		return;
+	}
+	if (serve_head(s, 200, "text/html; charset=UTF-8", -1) != SIO_OK ||
+	    gw_req_write(s->r, sio_text_htmlfile_prelude(),
+	                 SIO_HTMLFILE_PRELUDE_LEN) != SIO_OK ||
+	    gw_req_flush(s->r) != SIO_OK) {
+		rc = SIO_ERR;
+	} else if (rc == SIO_AGAIN) {
+		serve_chunk(s, "7:::1+0", 7);
+		return;
+	} else {
+		gw_log(SIO_LOG_DEBUG, "%s: attached htmlfile conn %lld",
+		       s->rt.sid, conn);
+		serve_stream(s, bt, conn, changed);
+	}
+	sio_store_detach(s->x->store, s->rt.sid, gw.holder, conn,
+	                 sio_session_now());
+}
+
+/* --- POST ------------------------------------------------------------------ */
+
+static void
+serve_post(struct serve *s)
+{
+	const struct sio_config *cfg = s->x->cfg;
+	struct sio_buf body, dec, *payload = &body;
+	struct sio_slice *pkts = NULL;
+	size_t n = 0;
+	int rc;
+
+	sio_buf_init(&body);
+	sio_buf_init(&dec);
+	rc = serve_body(s, &body, cfg->max_payload);
+	if (rc != SIO_OK) {
+		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid,
+		       rc == SIO_AGAIN ? "body over max_payload" : "read error");
+		serve_text(s, rc == SIO_AGAIN ? 413 : 400,
+		           rc == SIO_AGAIN ? "payload too large" : "bad body");
+		goto out;
+	}
+	if (s->rt.transport == SIO_TRANSPORT_JSONP_POLLING) {
+		if (sio_text_jsonp_post_decode(&dec, body.p, body.len) !=
+		    SIO_OK) {
+			gw_log(SIO_LOG_INFO, "%s: malformed jsonp form",
+			       s->rt.sid);
+			serve_text(s, 400, "malformed payload");
+			goto out;
+		}
+		payload = &dec;
+	}
+	pkts = calloc((size_t)cfg->max_payload_packets, sizeof(*pkts));
+	if (pkts == NULL) {
+		serve_text(s, 500, "out of memory");
+		goto out;
+	}
+	if (sio_payload_split(payload->p ? payload->p : "", payload->len, pkts,
+	                      (size_t)cfg->max_payload_packets,
+	                      &n) != SIO_OK) {
+		gw_log(SIO_LOG_INFO, "%s: malformed payload or over "
+		       "max_payload_packets", s->rt.sid);
+		serve_text(s, 400, "malformed payload");
+		goto out;
+	}
+	s->x->err[0] = '\0';
+	rc = sio_session_receive(s->x, s->rt.sid, pkts, n, sio_session_now());
+	if (s->x->err[0] != '\0')
+		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid, s->x->err);
+	if (rc == SIO_ERR) {
+		gw_log(SIO_LOG_ERROR, "%s: receive: %s", s->rt.sid,
+		       sio_store_errmsg(s->x->store));
+		serve_text(s, 500, "store error");
+		goto out;
+	}
+	if (rc == SIO_AGAIN)
+		gw_log(SIO_LOG_DEBUG, "%s: post to unknown session", s->rt.sid);
+	serve_text(s, 200, "1");
+out:
+	free(pkts);
+	sio_buf_cleanup(&dec);
+	sio_buf_cleanup(&body);
+}
+
+/* --- handshake and routes ---------------------------------------------- */
+
+static int
+serve_request(struct serve *s, struct sio_request *req)
+{
+	static const struct {
+		const char *var, *name;
+	} hdrs[] = {{"HTTP_HOST", "Host"},
+	            {"HTTP_ORIGIN", "Origin"},
+	            {"HTTP_REFERER", "Referer"},
+	            {"HTTP_USER_AGENT", "User-Agent"},
+	            {"HTTP_ACCEPT_LANGUAGE", "Accept-Language"},
+	            {"HTTP_X_FORWARDED_FOR", "X-Forwarded-For"}};
+
+	if (sio_request_init(req, gw_req_param(s->r, "REMOTE_ADDR"),
+	                     s->rt.query,
+	                     gw_req_param(s->r, "HTTP_COOKIE")) != SIO_OK)
+		return SIO_ERR;
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		const char *v = gw_req_param(s->r, hdrs[i].var);
+		if (v != NULL && sio_request_add_header(req, hdrs[i].name, v) !=
+		                     SIO_OK)
+			return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+/* Handshake failures, plain (403/500) or as a jsonp Error. */
+static void
+serve_hs_error(struct serve *s, int status, const char *msg)
+{
+	char js[128];
+
+	if (s->jsonp[0] == '\0') {
+		serve_text(s, status, msg);
+		return;
+	}
+	snprintf(js, sizeof(js), "io.j[%s](new Error(\"%s\"));", s->jsonp, msg);
+	serve_respond(s, 200, "application/javascript", js, strlen(js));
+}
+
+static void
+serve_handshake(struct serve *s)
+{
+	const struct sio_config *cfg = s->x->cfg;
+	const char *origin = s->origin;
+	struct sio_request req;
+	struct sio_buf b;
+	char sid[SIO_SID_LEN + 1];
+	int rc;
+
+	if (origin == NULL)
+		origin = gw_req_param(s->r, "HTTP_REFERER");
+	if (!sio_config_origin_allowed(cfg, origin)) {
+		gw_log(SIO_LOG_INFO, "handshake: bad origin from %s",
+		       gw_req_param(s->r, "REMOTE_ADDR"));
+		s->origin = NULL;
+		serve_hs_error(s, 403, "handshake bad origin");
+		return;
+	}
+	rc = serve_request(s, &req);
+	if (rc == SIO_OK)
+		rc = sio_session_handshake(s->x, &req, sio_session_now(), sid);
+	sio_request_cleanup(&req);
+	if (rc == SIO_REJECT) {
+		serve_hs_error(s, 403, "handshake unauthorized");
+		return;
+	}
+	if (rc != SIO_OK) {
+		gw_log(SIO_LOG_ERROR, "handshake: %s",
+		       sio_store_errmsg(s->x->store));
+		serve_hs_error(s, 500, "handshake error");
+		return;
+	}
+	sio_buf_init(&b);
+	rc = sio_buf_printf(&b, "%s:%d:%d:", sid, cfg->heartbeat_timeout,
+	                    cfg->close_timeout);
+	for (int i = 0; rc == SIO_OK && i < cfg->ntransports; i++)
+		rc = sio_buf_printf(&b, "%s%s", i > 0 ? "," : "",
+		                    sio_config_transport_name(cfg->transports[i]));
+	if (rc != SIO_OK)
+		serve_text(s, 500, "out of memory");
+	else if (s->jsonp[0] == '\0')
+		serve_text(s, 200, b.p);
+	else {
+		struct sio_buf js;
+		sio_buf_init(&js);
+		if (sio_text_jsonp(&js, s->jsonp, b.p, b.len) == SIO_OK)
+			serve_respond(s, 200, "application/javascript", js.p,
+			              js.len);
+		else
+			serve_text(s, 500, "out of memory");
+		sio_buf_cleanup(&js);
+	}
+	sio_buf_cleanup(&b);
+}
+
+/* Reads query field name into out if it is all digits. Returns SIO_OK,
+ * SIO_AGAIN when absent, SIO_ERR when present but not digits. */
+static int
+serve_digits(struct serve *s, const char *name, char *out, size_t size)
+{
+	struct sio_buf v;
+	int rc;
+
+	sio_buf_init(&v);
+	rc = sio_text_form_field(&v, s->rt.query, strlen(s->rt.query), name);
+	if (rc == SIO_OK &&
+	    (v.len == 0 || v.len >= size || strspn(v.p, "0123456789") != v.len))
+		rc = SIO_ERR;
+	if (rc == SIO_OK)
+		memcpy(out, v.p, v.len + 1);
+	sio_buf_cleanup(&v);
+	return rc;
+}
+
+static void
+serve_transport(struct serve *s, const char *method, struct batch *bt)
+{
+	int t = s->rt.transport;
+
+	if (!sio_config_transport_enabled(s->x->cfg, (enum sio_transport)t) ||
+	    t == SIO_TRANSPORT_WEBSOCKET || t == SIO_TRANSPORT_FLASHSOCKET) {
+		serve_text(s, 404, "transport not served here");
+		return;
+	}
+	if (t == SIO_TRANSPORT_JSONP_POLLING) {
+		int rc = serve_digits(s, "i", s->jsonp, sizeof(s->jsonp));
+		if (rc == SIO_ERR) {
+			s->jsonp[0] = '\0';
+			gw_log(SIO_LOG_INFO, "%s: bad jsonp index", s->rt.sid);
+			serve_text(s, 400, "bad jsonp index");
+			return;
+		}
+		if (rc == SIO_AGAIN)
+			strcpy(s->jsonp, "0");
+	}
+	if (strcmp(method, "POST") == 0) {
+		s->jsonp[0] = '\0'; /* a POST is answered as xhr's */
+		serve_post(s);
+	} else if (strcmp(method, "GET") != 0)
+		serve_text(s, 405, "method not allowed");
+	else if (t == SIO_TRANSPORT_HTMLFILE)
+		serve_htmlfile(s, bt);
+	else
+		serve_poll_get(s, bt);
+}
+
+void
+gw_serve(struct gw_req *r, struct sio_session_ctx *x)
+{
+	struct serve s = {.r = r, .x = x};
+	const char *uri = gw_req_param(r, "REQUEST_URI");
+	const char *method = gw_req_param(r, "REQUEST_METHOD");
+	struct batch bt;
+
+	s.origin = gw_req_param(r, "HTTP_ORIGIN");
+	if (method == NULL)
+		method = "GET";
+	gw_route_parse(uri != NULL ? uri : "", x->cfg->resource, &s.rt);
+	if (s.rt.kind != GW_ROUTE_NOT_FOUND && s.rt.kind != GW_ROUTE_BAD_PROTOCOL &&
+	    strcmp(method, "OPTIONS") == 0) {
+		serve_respond(&s, 200, NULL, "", 0);
+		return;
+	}
+	switch (s.rt.kind) {
+	case GW_ROUTE_NOT_FOUND:
+		serve_text(&s, 404, "Not found.");
+		break;
+	case GW_ROUTE_BAD_PROTOCOL:
+		serve_text(&s, 500, "Protocol version not supported.");
+		break;
+	case GW_ROUTE_HANDSHAKE:
+		if (serve_digits(&s, "jsonp", s.jsonp, sizeof(s.jsonp)) != SIO_OK)
+			s.jsonp[0] = '\0';
+		serve_handshake(&s);
+		break;
+	case GW_ROUTE_DISCONNECT:
+		if (sio_session_end(x, s.rt.sid, "forced disconnect",
+		                    sio_session_now()) < 0)
+			gw_log(SIO_LOG_ERROR, "%s: disconnect: %s", s.rt.sid,
+			       sio_store_errmsg(x->store));
+		else
+			gw_log(SIO_LOG_DEBUG, "%s: forced disconnect", s.rt.sid);
+		serve_respond(&s, 200, NULL, "", 0);
+		break;
+	case GW_ROUTE_TRANSPORT:
+		if (batch_init(&bt, x->cfg) != SIO_OK) {
+			serve_text(&s, 500, "out of memory");
+			break;
+		}
+		serve_transport(&s, method, &bt);
+		batch_cleanup(&bt);
+		break;
+	}
+}

@@ -1,0 +1,125 @@
+#!/bin/bash
+# make run: the gateway and a demo page behind Debian's lighttpd.
+#
+#   APP=chat PORT=8080 scripts/run.sh      (what `make run APP=.. PORT=..` does)
+#
+# Installs what is missing, builds, writes var/run/siogate.conf, puts
+# socket.io-client 0.9.16's socket.io.js (from npm) and the example's
+# index.html in var/www, and runs lighttpd on 127.0.0.1:PORT with
+# sio-gateway spawned by it. Ctrl-C stops everything it started.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+APP=${APP:-chat}
+PORT=${PORT:-8080}
+VAR=$ROOT/var
+WWW=$VAR/www
+CONF=$VAR/run/siogate.conf
+CLIENT=node_modules/socket.io-client/dist
+cd "$ROOT"
+
+say() { echo "run: $*"; }
+
+say "dependencies"
+scripts/deps.sh
+command -v npm >/dev/null 2>&1 || {
+	say "installing npm"
+	[ "$(id -u)" = 0 ] && sudo="" || sudo=sudo
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		--no-install-recommends npm >/dev/null
+}
+
+say "building"
+make --no-print-directory
+[ -x build/sio-gateway ] || {
+	echo "run: build/sio-gateway was not built" >&2
+	exit 1
+}
+
+# socket.io-client 0.9.16 from npm, served as a static file.
+if [ ! -f $CLIENT/socket.io.js ]; then
+	say "fetching socket.io-client from npm"
+	if [ -f package-lock.json ]; then
+		npm ci --no-audit --no-fund
+	elif [ -f package.json ]; then
+		npm install --no-audit --no-fund
+	fi
+	[ -f $CLIENT/socket.io.js ] ||
+		npm install --no-save --no-audit --no-fund socket.io-client@0.9.16
+fi
+
+# A running instance from an earlier run with the same var/ goes first.
+scripts/webserver.sh stop "$VAR"
+
+mkdir -p "$VAR/run" "$WWW"
+cat >"$CONF" <<EOF
+# written by scripts/run.sh (make run); see siogate.conf.example
+database = $VAR/siogate.db
+run_dir = $VAR/run
+app = $APP
+EOF
+cp $CLIENT/socket.io.js "$WWW/socket.io.js"
+cp $CLIENT/WebSocketMain.swf "$WWW/" 2>/dev/null || true
+if [ -f "examples/$APP/index.html" ]; then
+	cp "examples/$APP/index.html" "$WWW/index.html"
+else
+	cat >"$WWW/index.html" <<EOF
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>siogate: $APP</title></head>
+<body>
+<h1>siogate: $APP</h1>
+<p>Status: <span id="status">connecting</span>,
+transport: <span id="transport">-</span></p>
+<ul id="log"></ul>
+<script src="/socket.io.js"></script>
+<script>
+var log = function (t) {
+  var li = document.createElement('li');
+  li.textContent = t;
+  document.getElementById('log').appendChild(li);
+};
+var socket = io.connect(location.protocol + '//' + location.host,
+                       { 'force new connection': true, 'auto connect': false });
+window.socket = socket;
+var m = /[?&]transports=([^&]*)/.exec(location.search);
+if (m) socket.socket.options.transports = decodeURIComponent(m[1]).split(',');
+socket.on('connect', function () {
+  document.getElementById('status').textContent = 'connected';
+  document.getElementById('transport').textContent = socket.socket.transport.name;
+  log('connected');
+});
+socket.on('disconnect', function () {
+  document.getElementById('status').textContent = 'disconnected';
+});
+socket.on('message', function (msg) { log('message: ' + msg); });
+socket.socket.connect();
+</script>
+</body></html>
+EOF
+fi
+
+stopping="" tailpid=""
+cleanup() {
+	[ -z "$stopping" ] || return 0
+	stopping=1
+	echo
+	say "stopping"
+	scripts/webserver.sh stop "$VAR"
+	[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+GATEWAY=$ROOT/build/sio-gateway DOCROOT=$WWW SIOGATE_CONF=$CONF \
+	scripts/webserver.sh start lighttpd "$PORT" "$VAR"
+say "$APP on http://127.0.0.1:$PORT/  (Ctrl-C stops; logs in var/)"
+
+# Show the server's log until lighttpd ends or Ctrl-C; waiting on a
+# background job lets the trap run at once.
+pid=$(cat "$VAR/webserver.pid")
+touch "$VAR/lighttpd-error.log"
+tail -n 0 --pid="$pid" -f "$VAR/lighttpd-error.log" &
+tailpid=$!
+wait $tailpid || true
+say "lighttpd exited"

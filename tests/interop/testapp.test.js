@@ -1,0 +1,476 @@
+/*
+ * Interop: socket.io-client 0.9.16 (Node) against a server running the
+ * testapp contract (README.md, "testapp"): siogate, or bench/peer/server.js.
+ *
+ *   SIO_URL=http://127.0.0.1:18000 SIO_TRANSPORT=xhr-polling \
+ *       node --test tests/interop/
+ *
+ * Environment:
+ *   SIO_URL              server base URL (default http://127.0.0.1:18000)
+ *   SIO_TRANSPORT        websocket | xhr-polling (default xhr-polling)
+ *   SIO_CONNECT_TIMEOUT  ms to wait for a connect (default 10000)
+ *   SIO_EVENT_TIMEOUT    ms to wait for any other event (default: the
+ *                        connect timeout)
+ *
+ * Every wait is on an event and fails the test after its timeout.  Every test
+ * opens its own sessions and closes them in t.after().
+ *
+ * Client 0.9.16 notes (see also socketio-protocol.md 6.6):
+ * - the `transports` option is merged index-wise into the shared
+ *   io.transports array, so sockets are created with 'auto connect': false,
+ *   given their own socket.options.transports, then connect()ed;
+ * - message and json packets both arrive as 'message' (json parsed);
+ * - send(msg, fn) sends `3:<id>::` (no `+`): the server auto-acks and fn gets
+ *   no arguments; emit(ev, ..., fn) always sends `5:<id>+::`;
+ * - a server `0::` publishes 'disconnect' with 'booted' on the socket and on
+ *   every namespace, and does not reconnect; `0::/chat` emits 'disconnect'
+ *   with reason undefined on that namespace only.
+ */
+'use strict';
+
+const {test, describe} = require('node:test');
+const assert = require('node:assert/strict');
+const io = require('socket.io-client');
+
+const URL = (process.env.SIO_URL || 'http://127.0.0.1:18000').replace(/\/+$/, '');
+const TRANSPORT = process.env.SIO_TRANSPORT || 'xhr-polling';
+const CONNECT_TIMEOUT = Number(process.env.SIO_CONNECT_TIMEOUT || 10000);
+const EVENT_TIMEOUT = Number(process.env.SIO_EVENT_TIMEOUT || CONNECT_TIMEOUT);
+
+if (!['websocket', 'xhr-polling'].includes(TRANSPORT)) {
+	throw new Error('SIO_TRANSPORT must be websocket or xhr-polling, not ' + TRANSPORT);
+}
+if (!(CONNECT_TIMEOUT > 0) || !(EVENT_TIMEOUT > 0)) {
+	throw new Error('SIO_CONNECT_TIMEOUT and SIO_EVENT_TIMEOUT must be positive ms');
+}
+
+const ENDPOINTS = ['', '/chat'];
+const slice = (args) => Array.prototype.slice.call(args);
+const epName = (ep) => (ep === '' ? 'root' : ep);
+let seq = 0;
+const token = (what) => `${what}-${process.pid}-${++seq}`;
+
+/*
+ * Resolves with the argument list of the first `event` on `emitter` for which
+ * `match(args)` holds; rejects after `ms`.  The listener is registered now,
+ * so call this before the action that causes the event.
+ */
+function waitFor(emitter, event, {match = () => true, ms = EVENT_TIMEOUT, what} = {}) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => {
+			emitter.removeListener(event, on);
+			reject(new Error(`timed out after ${ms} ms waiting for '${event}'` +
+			    (what ? ` (${what})` : '')));
+		}, ms);
+		function on() {
+			const args = slice(arguments);
+			if (!match(args)) {
+				return;
+			}
+			clearTimeout(timer);
+			emitter.removeListener(event, on);
+			resolve(args);
+		}
+		emitter.on(event, on);
+	});
+}
+
+/* Like waitFor, for `n` matching events; resolves with their argument lists. */
+function collect(emitter, event, n, {match = () => true, ms = EVENT_TIMEOUT, what} = {}) {
+	return new Promise((resolve, reject) => {
+		const got = [];
+		const timer = setTimeout(() => {
+			emitter.removeListener(event, on);
+			reject(new Error(`timed out after ${ms} ms with ${got.length}/${n} ` +
+			    `'${event}' events` + (what ? ` (${what})` : '')));
+		}, ms);
+		function on() {
+			const args = slice(arguments);
+			if (!match(args)) {
+				return;
+			}
+			got.push(args);
+			if (got.length === n) {
+				clearTimeout(timer);
+				emitter.removeListener(event, on);
+				resolve(got);
+			}
+		}
+		emitter.on(event, on);
+	});
+}
+
+/* Resolves with the arguments the server acks `ev` with; rejects on timeout. */
+function emitAck(nsp, ev, ...args) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(
+		    `timed out after ${EVENT_TIMEOUT} ms waiting for the ack of '${ev}'`)),
+		    EVENT_TIMEOUT);
+		nsp.emit(ev, ...args, function () {
+			clearTimeout(timer);
+			resolve(slice(arguments));
+		});
+	});
+}
+
+function sendAck(nsp, data, json) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(
+		    `timed out after ${EVENT_TIMEOUT} ms waiting for the ack of a message`)),
+		    EVENT_TIMEOUT);
+		(json ? nsp.json : nsp).send(data, function () {
+			clearTimeout(timer);
+			resolve(slice(arguments));
+		});
+	});
+}
+
+/* Stops everything a client socket may still have running. */
+function shutdown(sock) {
+	sock.options.reconnect = false;
+	if (sock.connected || sock.connecting) {
+		sock.disconnect();
+	}
+	sock.reconnecting = false;
+	clearTimeout(sock.reconnectionTimer);
+	clearTimeout(sock.connectTimeoutTimer);
+	clearTimeout(sock.heartbeatTimeoutTimer);
+	if (sock.transport) {
+		sock.transport.clearTimeouts();
+		/*
+		 * ws 0.4.32 close() ends the TCP connection and arms a 30 s
+		 * cleanup timer that, on Node 20, is not cleared when the
+		 * connection is gone; it would hold the process for 30 s.
+		 */
+		const ws = sock.transport.websocket;
+		if (ws && ws._closeTimer && typeof ws._closeTimer.unref === 'function') {
+			ws._closeTimer.unref();
+		}
+	}
+}
+
+/*
+ * Opens a new session over TRANSPORT with the given namespaces and waits
+ * until every one of them is connected.  Returns {sock, nsp: {ep: ns}}.
+ * The session is shut down when the test ends.
+ */
+async function open(t, endpoints, {reconnect = false} = {}) {
+	const first = io.connect(URL + endpoints[0], {
+		'auto connect': false,
+		'force new connection': true,
+		'connect timeout': CONNECT_TIMEOUT,
+		'reconnect': reconnect,
+		'max reconnection attempts': 3,
+	});
+	const sock = first.socket;
+	sock.options.transports = [TRANSPORT];
+	t.after(() => shutdown(sock));
+
+	const nsp = {};
+	for (const ep of endpoints) {
+		nsp[ep] = sock.of(ep);
+	}
+	const connected = Promise.all(endpoints.map((ep) => waitFor(nsp[ep], 'connect',
+	    {ms: CONNECT_TIMEOUT, what: `namespace ${epName(ep)} over ${TRANSPORT}`})));
+	let onFail;
+	const failed = new Promise((resolve, reject) => {
+		onFail = (what) => (arg) => reject(new Error(
+		    `${what} while connecting to ${URL} over ${TRANSPORT}` +
+		    (arg !== undefined ? `: ${arg}` : '')));
+		sock.on('connect_failed', onFail('connect_failed'));
+		sock.on('error', onFail('error'));
+	});
+	failed.catch(() => {});
+	sock.connect();
+	await Promise.race([connected, failed]);
+	assert.ok(sock.connected, 'socket connected');
+	assert.equal(sock.transport.name, TRANSPORT, 'transport actually used');
+	return {sock, nsp};
+}
+
+const TEXTS = ['😀x', 'a:b+c', '6:::1+["x"]', 'wörld 😀:+:+ </script> \\u0041 \\', ''];
+/*
+ * U+2028/U+2029 survive messages and events, but not acks in 0.9.x: both
+ * sides decode ack data with /^([0-9]+)(\+)?(.*)/, whose `.` stops at a line
+ * terminator, so the JSON is cut and the callback gets no arguments.
+ */
+const LINE_SEP = 'a\u2028b\u2029c';
+
+for (const ep of ENDPOINTS) {
+	describe(`testapp on ${epName(ep)} over ${TRANSPORT}`, () => {
+		test('connect', async (t) => {
+			const {sock, nsp} = await open(t, [ep]);
+			assert.equal(sock.transport.name, TRANSPORT);
+			assert.match(sock.sessionid, /^[A-Za-z0-9_-]+$/);
+			assert.ok(sock.of('') !== undefined);
+			assert.equal(nsp[ep].name, ep);
+		});
+
+		test('message echo', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const tok = token('msg');
+			const got = waitFor(s, 'message', {match: (a) => a[0] === tok, what: 'echo'});
+			s.send(tok);
+			const args = await got;
+			assert.equal(typeof args[0], 'string');
+		});
+
+		test('message with a callback is auto-acked without arguments', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const tok = token('msgack');
+			const echoed = waitFor(s, 'message', {match: (a) => a[0] === tok});
+			const ack = await sendAck(s, tok, false);
+			assert.deepEqual(ack, []);
+			await echoed;
+		});
+
+		test('message and json with a data-ack request are acked [data]', async (t) => {
+			/*
+			 * The 0.9.16 API never sends `3:<id>+::`; build the packet
+			 * the way namespace.send() does, with the `+` flag.
+			 */
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const raw = (type, data) => new Promise((resolve, reject) => {
+				const timer = setTimeout(() => reject(new Error(
+				    `timed out after ${EVENT_TIMEOUT} ms waiting for the data ack of a ${type}`)),
+				    EVENT_TIMEOUT);
+				const id = ++s.ackPackets;
+				s.acks[id] = function () {
+					clearTimeout(timer);
+					resolve(slice(arguments));
+				};
+				s.packet({type, data, id, ack: 'data'});
+			});
+			const tok = token('rawmsg');
+			const echoed = waitFor(s, 'message', {match: (a) => a[0] === tok});
+			assert.deepEqual(await raw('message', tok + ':+😀'), [tok + ':+😀']);
+			const obj = {tok, v: ['a:b+c']};
+			assert.deepEqual(await raw('json', obj), [obj]);
+			s.send(tok);
+			await echoed;
+		});
+
+		test('json echo', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const tok = token('json');
+			const obj = {tok, n: 1.5, list: [true, null, 'a:b+c', '😀'], nested: {k: ''}};
+			const got = waitFor(s, 'message', {
+				match: (a) => a[0] !== null && typeof a[0] === 'object' && a[0].tok === tok,
+				what: 'json echo',
+			});
+			s.json.send(obj);
+			const [echo] = await got;
+			assert.deepEqual(echo, obj);
+		});
+
+		test('event with ack gets the same args', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			assert.deepEqual(await emitAck(s, 'echo', 'x', 2), ['x', 2]);
+			assert.deepEqual(await emitAck(s, 'echo', {a: [1, {b: null}]}, false),
+			    [{a: [1, {b: null}]}, false]);
+			assert.deepEqual(await emitAck(s, 'echo'), []);
+		});
+
+		test('event without ack gets echo back', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const tok = token('ev');
+			const got = waitFor(s, 'echo', {match: (a) => a[0] === tok, what: 'echo event'});
+			s.emit('echo', tok, 2, {k: [1]});
+			assert.deepEqual(await got, [tok, 2, {k: [1]}]);
+		});
+
+		test('non-BMP text, ":" and "+" survive', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			for (const text of TEXTS) {
+				assert.deepEqual(await emitAck(s, 'echo', text), [text], 'event ack');
+				const ev = waitFor(s, 'echo', {match: (a) => a[0] === text});
+				s.emit('echo', text);
+				assert.deepEqual(await ev, [text], 'event');
+				if (text !== '') {
+					const msg = waitFor(s, 'message', {match: (a) => a[0] === text});
+					s.send(text);
+					assert.deepEqual(await msg, [text], 'message');
+				}
+				const json = waitFor(s, 'message',
+				    {match: (a) => Array.isArray(a[0]) && a[0][0] === text});
+				s.json.send([text]);
+				assert.deepEqual(await json, [[text]], 'json');
+			}
+			const ls = waitFor(s, 'echo', {match: (a) => a[0] === LINE_SEP});
+			s.emit('echo', LINE_SEP);
+			assert.deepEqual(await ls, [LINE_SEP], 'U+2028 in an event');
+			const lsm = waitFor(s, 'message', {match: (a) => a[0] === LINE_SEP});
+			s.send(LINE_SEP);
+			assert.deepEqual(await lsm, [LINE_SEP], 'U+2028 in a message');
+			/* several packets in flight at once (one payload on polling) */
+			const all = collect(s, 'echo', TEXTS.length,
+			    {match: (a) => a.length === 2 && a[0] === 'batch'});
+			for (const text of TEXTS) {
+				s.emit('echo', 'batch', text);
+			}
+			assert.deepEqual((await all).map((a) => a[1]).sort(), TEXTS.slice().sort());
+		});
+
+		test('trigger with defaults emits one `triggered` without args', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const got = waitFor(s, 'triggered', {what: 'triggered'});
+			const ack = emitAck(s, 'trigger', {});
+			assert.deepEqual(await got, []);
+			assert.deepEqual(await ack, [1]);
+		});
+
+		test('server-triggered events, count 3 with index', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const name = token('tick');
+			const got = collect(s, name, 3, {what: name});
+			const ack = emitAck(s, 'trigger', {name, args: ['a', {b: 1}], count: 3});
+			assert.deepEqual(await got, [['a', {b: 1}, 0], ['a', {b: 1}, 1], ['a', {b: 1}, 2]]);
+			assert.deepEqual(await ack, [3]);
+		});
+
+		test('triggered events with ack: true, client acks come back as `acked`', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const name = token('ask');
+			const acked = collect(s, 'acked', 2, {match: (a) => a[0] === name, what: 'acked'});
+			const asked = collect(s, name, 2, {what: name});
+			s.on(name, function () {
+				const args = slice(arguments);
+				const fn = args.pop();
+				if (typeof fn === 'function') {
+					fn(name, args[1], '😀+:', {i: args[1]});
+				}
+			});
+			const ack = emitAck(s, 'trigger', {name, args: ['q'], count: 2, ack: true});
+			const events = await asked;
+			assert.ok(events.every((a) => typeof a[a.length - 1] === 'function'),
+			    'each event asks for a data ack');
+			assert.deepEqual(events.map((a) => a.slice(0, -1)), [['q', 0], ['q', 1]]);
+			const backs = (await acked).sort((x, y) => x[1] - y[1]);
+			assert.deepEqual(backs, [[name, 0, '😀+:', {i: 0}], [name, 1, '😀+:', {i: 1}]]);
+			assert.deepEqual(await ack, [2]);
+		});
+
+		test('trigger with delay 200', async (t) => {
+			const {nsp} = await open(t, [ep]);
+			const s = nsp[ep];
+			const name = token('late');
+			const got = waitFor(s, name, {ms: EVENT_TIMEOUT + 200, what: name});
+			const t0 = process.hrtime.bigint();
+			const ack = emitAck(s, 'trigger', {name, args: ['d'], delay: 200});
+			const args = await got;
+			const elapsed = Number(process.hrtime.bigint() - t0) / 1e6;
+			assert.deepEqual(args, ['d']);
+			assert.ok(elapsed >= 190, `event after ${elapsed.toFixed(1)} ms, want >= 200`);
+			assert.deepEqual(await ack, [1]);
+		});
+
+		test('broadcast reaches two clients, sender included', async (t) => {
+			const a = (await open(t, [ep])).nsp[ep];
+			const b = (await open(t, [ep])).nsp[ep];
+			const tok = token('bc');
+			const match = (args) => args[0] === tok;
+			const atA = waitFor(a, 'broadcast', {match, what: 'at the sender'});
+			const atB = waitFor(b, 'broadcast', {match, what: 'at the other client'});
+			const ack = emitAck(a, 'broadcast', tok, {n: 1}, '😀');
+			assert.deepEqual(await atA, [tok, {n: 1}, '😀']);
+			assert.deepEqual(await atB, [tok, {n: 1}, '😀']);
+			assert.deepEqual(await ack, []);
+
+			/* and the other way round, without an ack */
+			const tok2 = token('bc');
+			const match2 = (args) => args[0] === tok2;
+			const atA2 = waitFor(a, 'broadcast', {match: match2});
+			const atB2 = waitFor(b, 'broadcast', {match: match2});
+			b.emit('broadcast', tok2);
+			assert.deepEqual(await atA2, [tok2]);
+			assert.deepEqual(await atB2, [tok2]);
+		});
+	});
+}
+
+describe(`kick and disconnect over ${TRANSPORT}`, () => {
+	test('kick on root: disconnect "booted", no reconnect', async (t) => {
+		const {sock, nsp} = await open(t, ['', '/chat'], {reconnect: true});
+		let reconnecting = 0;
+		sock.on('reconnecting', () => reconnecting++);
+		const onRoot = waitFor(nsp[''], 'disconnect', {what: 'root disconnect'});
+		const onChat = waitFor(nsp['/chat'], 'disconnect', {what: '/chat disconnect'});
+		const onSock = waitFor(sock, 'disconnect', {what: 'socket disconnect'});
+		nsp[''].emit('kick');
+		assert.deepEqual(await onRoot, ['booted']);
+		assert.deepEqual(await onSock, ['booted']);
+		assert.deepEqual(await onChat, ['booted']);
+		/* onDisconnect() would start reconnecting right after publishing */
+		await new Promise((resolve) => setImmediate(resolve));
+		assert.equal(sock.connected, false);
+		assert.ok(!sock.reconnecting, 'not reconnecting');
+		assert.equal(sock.reconnectionTimer, undefined);
+		assert.equal(reconnecting, 0);
+	});
+
+	test('kick with an ack request is acked first', async (t) => {
+		const {sock, nsp} = await open(t, ['']);
+		const onRoot = waitFor(nsp[''], 'disconnect', {what: 'root disconnect'});
+		const ack = emitAck(nsp[''], 'kick');
+		assert.deepEqual(await ack, []);
+		assert.deepEqual(await onRoot, ['booted']);
+		assert.equal(sock.connected, false);
+	});
+
+	test('kick on /chat: only /chat disconnects, root still echoes', async (t) => {
+		const {sock, nsp} = await open(t, ['', '/chat'], {reconnect: true});
+		let rootDown = false;
+		nsp[''].on('disconnect', () => { rootDown = true; });
+		sock.on('disconnect', () => { rootDown = true; });
+		const onChat = waitFor(nsp['/chat'], 'disconnect', {what: '/chat disconnect'});
+		nsp['/chat'].emit('kick');
+		const [reason] = await onChat;
+		assert.equal(reason, undefined, '0::/chat carries no reason');
+		assert.deepEqual(await emitAck(nsp[''], 'echo', 'still', '😀'), ['still', '😀']);
+		const ev = waitFor(nsp[''], 'echo', {match: (a) => a[0] === 'alive'});
+		nsp[''].emit('echo', 'alive');
+		await ev;
+		assert.equal(rootDown, false, 'root not disconnected');
+		assert.equal(sock.connected, true);
+		assert.equal(sock.transport.name, TRANSPORT);
+	});
+
+	test('client disconnect() on /chat leaves root working', async (t) => {
+		const {sock, nsp} = await open(t, ['', '/chat']);
+		const onChat = waitFor(nsp['/chat'], 'disconnect', {what: '/chat disconnect'});
+		nsp['/chat'].disconnect();
+		await onChat;
+		assert.deepEqual(await emitAck(nsp[''], 'echo', 'root'), ['root']);
+		assert.equal(sock.connected, true);
+	});
+
+	for (const ep of ENDPOINTS) {
+		test(`client disconnect() ends cleanly (${epName(ep)})`, async (t) => {
+			const {sock, nsp} = await open(t, [ep], {reconnect: true});
+			/* make sure the session is fully working first */
+			assert.deepEqual(await emitAck(nsp[ep], 'echo', 'bye'), ['bye']);
+			let reconnecting = 0;
+			sock.on('reconnecting', () => reconnecting++);
+			const onNsp = waitFor(nsp[ep], 'disconnect', {what: 'disconnect'});
+			const onSock = waitFor(sock, 'disconnect', {what: 'socket disconnect'});
+			sock.disconnect();
+			assert.deepEqual(await onSock, ['booted']);
+			assert.deepEqual(await onNsp, ['booted']);
+			await new Promise((resolve) => setImmediate(resolve));
+			assert.equal(sock.connected, false);
+			assert.equal(sock.open, false);
+			assert.ok(!sock.reconnecting, 'not reconnecting');
+			assert.equal(reconnecting, 0);
+		});
+	}
+});

@@ -525,7 +525,8 @@ sio_session_sweep(struct sio_session_ctx *x, long long now)
 	const char *reasons[64];
 	int n, ended = 0;
 
-	if (sio_store_heartbeat_due(x->store, now,
+	if (sio_store_reap(x->store, now) < 0 ||
+	    sio_store_heartbeat_due(x->store, now,
 	                            cfg->heartbeat_interval * 1000LL) < 0)
 		return SIO_ERR;
 	do {

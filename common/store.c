@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,12 @@ enum store_sql {
 	SQL_BCAST_SELECT,
 	SQL_BCAST_INSERT,
 	SQL_PEEK,
+	SQL_TAKE,
+	SQL_TAKEN_DEL,
+	SQL_TAKEN_RELEASE,
+	SQL_GONE_RELEASE,
+	SQL_PROC_LIST,
+	SQL_PROC_RELEASE,
 	SQL_NEXT_DUE,
 	SQL_DEL,
 	SQL_COUNT,
@@ -175,7 +182,21 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_BCAST_INSERT] = "INSERT INTO outbox (sid, packet, created, due)"
                          " SELECT s.sid, ?6, ?7, ?8" BCAST_FROM,
     [SQL_PEEK] = "SELECT seq, packet FROM outbox WHERE sid = ?1"
-                 " AND due <= ?3 ORDER BY seq LIMIT ?2",
+                 " AND due <= ?3 AND taken_by IS NULL ORDER BY seq LIMIT ?2",
+    [SQL_TAKE] = "UPDATE outbox SET taken_by = ?3, taken_conn = ?4"
+                 " WHERE sid = ?1 AND seq <= ?2 AND due <= ?5"
+                 " AND taken_by IS NULL",
+    [SQL_TAKEN_DEL] = "DELETE FROM outbox WHERE sid = ?1 AND taken_by = ?2"
+                      " AND taken_conn = ?3",
+    [SQL_TAKEN_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
+                          " taken_conn = NULL WHERE sid = ?1"
+                          " AND taken_by = ?2 AND taken_conn = ?3",
+    [SQL_GONE_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
+                         " taken_conn = NULL WHERE taken_by IS NOT NULL"
+                         " AND taken_by NOT IN (SELECT name FROM processes)",
+    [SQL_PROC_LIST] = "SELECT name, pid FROM processes",
+    [SQL_PROC_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
+                         " taken_conn = NULL WHERE taken_by = ?1",
     [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
                      " AND due > ?2",
     [SQL_DEL] = "DELETE FROM outbox WHERE sid = ?1 AND seq <= ?2"
@@ -1148,6 +1169,8 @@ sio_store_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
 	 * sessions start their close timeout now. */
 	rc = store_run(st, store_prep(st, SQL_GONE_DETACH, "i", now));
 	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_GONE_RELEASE, ""));
+	if (rc == SIO_OK)
 		rc = store_expired_list(
 		    st,
 		    store_prep(st, SQL_EXPIRED, "iii", now - hb_timeout_ms,
@@ -1157,6 +1180,8 @@ sio_store_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
 }
 
 /* --- the outbox ------------------------------------------------------- */
+
+static int store_write(struct sio_store *st, sqlite3_stmt *s);
 
 void
 sio_store_outbox_set_due(struct sio_store *st, long long due)
@@ -1292,6 +1317,49 @@ sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = store_run(st, store_prep(st, SQL_DEL, "tii", sid, last_seq, now));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
+                      size_t max, const char *holder, long long conn,
+                      int (*fn)(void *udata, const char *pkt, size_t len),
+                      void *udata)
+{
+	long long last_seq;
+	int own, n, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	n = sio_store_outbox_peek(st, sid, now, max, fn, udata, &last_seq);
+	rc = n < 0 ? SIO_ERR : SIO_OK;
+	if (rc == SIO_OK && n > 0)
+		rc = store_run(st, store_prep(st, SQL_TAKE, "titii", sid,
+		                              last_seq, holder, conn, now));
+	rc = store_tx_end(st, own, rc);
+	return rc == SIO_OK ? n : SIO_ERR;
+}
+
+int
+sio_store_outbox_done(struct sio_store *st, const char *sid, const char *holder,
+                      long long conn)
+{
+	return store_write(
+	    st, store_prep(st, SQL_TAKEN_DEL, "tti", sid, holder, conn));
+}
+
+int
+sio_store_outbox_release(struct sio_store *st, const char *sid,
+                         const char *holder, long long conn)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(
+	    st, store_prep(st, SQL_TAKEN_RELEASE, "tti", sid, holder, conn));
+	if (rc == SIO_OK) /* the current holder may be waiting for them */
+		rc = store_ring_holder(st, sid);
 	return store_tx_end(st, own, rc);
 }
 
@@ -1518,6 +1586,21 @@ sio_store_process_register(struct sio_store *st, const char *name, int pid,
 	    st, store_prep(st, SQL_PROC_PUT, "tii", name, (long long)pid, now));
 }
 
+/* Removes a process: what it held is detached, what it was writing is
+ * released for the next transport. */
+static int
+store_proc_forget(struct sio_store *st, const char *name, long long now)
+{
+	int rc = store_run(st, store_prep(st, SQL_PROC_DEL, "t", name));
+
+	if (rc == SIO_OK)
+		rc = store_run(
+		    st, store_prep(st, SQL_PROC_DETACH, "it", now, name));
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_PROC_RELEASE, "t", name));
+	return rc;
+}
+
 int
 sio_store_process_unregister(struct sio_store *st, const char *name,
                              long long now)
@@ -1526,9 +1609,51 @@ sio_store_process_unregister(struct sio_store *st, const char *name,
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_run(st, store_prep(st, SQL_PROC_DEL, "t", name));
-	if (rc == SIO_OK)
-		rc = store_run(
-		    st, store_prep(st, SQL_PROC_DETACH, "it", now, name));
+	rc = store_proc_forget(st, name, now);
 	return store_tx_end(st, own, rc);
+}
+
+/* A process is dead when its pid is gone from this host (the database is
+ * local: SQLite serves one host). */
+static int
+store_proc_dead(long long pid)
+{
+	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int
+sio_store_reap(struct sio_store *st, long long now)
+{
+	char(*dead)[SIO_HOLDER_LEN] = NULL, (*more)[SIO_HOLDER_LEN];
+	int own, rc, n = 0;
+	sqlite3_stmt *s;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	s = store_prep(st, SQL_PROC_LIST, "");
+	rc = s ? SIO_OK : SIO_ERR;
+	while (rc == SIO_OK && (rc = store_step(st, s)) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(s, 0);
+		rc = SIO_OK;
+		if (name == NULL ||
+		    !store_proc_dead(sqlite3_column_int64(s, 1)))
+			continue;
+		if ((more = realloc(dead, (n + 1) * sizeof(*dead))) == NULL) {
+			rc = store_fail(st, "out of memory");
+			break;
+		}
+		dead = more;
+		snprintf(dead[n++], SIO_HOLDER_LEN, "%s", (const char *)name);
+	}
+	if (s)
+		sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		rc = SIO_OK;
+	else if (rc != SIO_OK)
+		rc = SIO_ERR;
+	for (int i = 0; rc == SIO_OK && i < n; i++)
+		rc = store_proc_forget(st, dead[i], now);
+	free(dead);
+	rc = store_tx_end(st, own, rc);
+	return rc == SIO_OK ? n : SIO_ERR;
 }

@@ -220,6 +220,24 @@ int sio_store_outbox_next_due(struct sio_store *st, const char *sid,
 int sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
                          long long last_seq);
 
+/*
+ * What a transport uses to write: like outbox_peek, and in the same
+ * transaction marks the packets passed to fn as taken by (holder, conn), so
+ * that no other request sends them while this one writes. Then either
+ * outbox_done deletes them (written) or outbox_release hands them back
+ * (the write failed; the session's holder is rung). Marks of a process
+ * that ends are released by sio_store_process_unregister and
+ * sio_store_reap. Returns the number passed, or SIO_ERR.
+ */
+int sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
+                          size_t max, const char *holder, long long conn,
+                          int (*fn)(void *udata, const char *pkt, size_t len),
+                          void *udata);
+int sio_store_outbox_done(struct sio_store *st, const char *sid,
+                          const char *holder, long long conn);
+int sio_store_outbox_release(struct sio_store *st, const char *sid,
+                             const char *holder, long long conn);
+
 /* Number of packets queued for sid, or SIO_ERR. */
 int sio_store_outbox_count(struct sio_store *st, const char *sid);
 
@@ -287,5 +305,12 @@ int sio_store_process_register(struct sio_store *st, const char *name, int pid,
                                long long now);
 int sio_store_process_unregister(struct sio_store *st, const char *name,
                                  long long now);
+
+/*
+ * Unregisters every registered process whose pid no longer exists on this
+ * host (killed without unregistering), as sio_store_process_unregister
+ * would. Returns the number reaped or SIO_ERR.
+ */
+int sio_store_reap(struct sio_store *st, long long now);
 
 #endif

@@ -276,6 +276,13 @@ main(int argc, char **argv)
 			return 1;
 		}
 	} else if (gw_fcgi_is_cgi()) {
+		/* One request per process: the web server's TERM must end it
+		 * (libfcgi's handler would ignore it); a process that dies
+		 * without unregistering is reaped by the next sweep. */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		if (gw_register() != SIO_OK)
 			return 1;
 		rc = gw_fcgi_cgi();

@@ -61,10 +61,11 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 		rc = sio_buf_printf(&h, "Content-Length: %lld\r\n", clen);
 	if (rc == SIO_OK && s->origin != NULL &&
 	    strpbrk(s->origin, "\r\n") == NULL)
-		rc = sio_buf_printf(&h,
-		                    "Access-Control-Allow-Origin: %s\r\n"
-		                    "Access-Control-Allow-Credentials: true\r\n",
-		                    s->origin);
+		rc =
+		    sio_buf_printf(&h,
+		                   "Access-Control-Allow-Origin: %s\r\n"
+		                   "Access-Control-Allow-Credentials: true\r\n",
+		                   s->origin);
 	if (rc == SIO_OK && s->jsonp[0] != '\0')
 		rc = sio_buf_puts(&h, "X-XSS-Protection: 0\r\n");
 	if (rc == SIO_OK)
@@ -169,23 +170,22 @@ batch_cleanup(struct batch *bt)
 
 /*
  * Gathers `1::` (when hello is set) and the packets of sid due by now into
- * bt and encodes them as one payload into out. Returns the packet count
- * (0: nothing to send) or SIO_ERR; *last_seq tells what to delete later.
+ * one payload in out. Returns the number of packets (0: nothing to send)
+ * or SIO_ERR; the packets stay taken by conn until serve_delivered().
  */
 static int
 serve_collect(struct serve *s, struct batch *bt, int hello, long long now,
-              struct sio_buf *out, long long *last_seq)
+              struct sio_buf *out, long long conn)
 {
 	int n;
 
 	bt->n = bt->bytes = 0;
 	sio_buf_reset(&bt->data);
 	sio_buf_reset(out);
-	*last_seq = 0;
 	if (hello)
 		batch_add(bt, "1::", 3);
-	n = sio_store_outbox_peek(s->x->store, s->rt.sid, now, bt->max - bt->n,
-	                          batch_add, bt, last_seq);
+	n = sio_store_outbox_take(s->x->store, s->rt.sid, now, bt->max - bt->n,
+	                          gw.holder, conn, batch_add, bt);
 	if (n < 0)
 		return SIO_ERR;
 	for (size_t i = 0; i < bt->n; i++)
@@ -195,14 +195,19 @@ serve_collect(struct serve *s, struct batch *bt, int hello, long long now,
 	return (int)bt->n;
 }
 
-/* Deletes what a flushed response carried. */
+/* Deletes what a flushed response carried (written), or hands it back to
+ * the next transport (the write failed). */
 static void
-serve_delivered(struct serve *s, long long now, long long last_seq)
+serve_delivered(struct serve *s, long long conn, int written)
 {
-	if (last_seq > 0 &&
-	    sio_store_outbox_del(s->x->store, s->rt.sid, now, last_seq) < 0)
-		gw_log(SIO_LOG_ERROR, "%s: outbox delete: %s", s->rt.sid,
-		       sio_store_errmsg(s->x->store));
+	struct sio_store *st = s->x->store;
+	int rc = written
+	             ? sio_store_outbox_done(st, s->rt.sid, gw.holder, conn)
+	             : sio_store_outbox_release(st, s->rt.sid, gw.holder, conn);
+
+	if (rc != SIO_OK)
+		gw_log(SIO_LOG_ERROR, "%s: outbox %s: %s", s->rt.sid,
+		       written ? "delete" : "release", sio_store_errmsg(st));
 }
 
 /* How long to wait: until deadline, or sooner for a delayed packet. */
@@ -230,14 +235,14 @@ static void
 serve_gone(struct serve *s, struct batch *bt)
 {
 	struct sio_buf out;
-	long long last_seq, now = sio_session_now();
+	long long conn = gw_conn_next();
 	int n;
 
 	sio_buf_init(&out);
-	n = serve_collect(s, bt, 0, now, &out, &last_seq);
+	n = serve_collect(s, bt, 0, sio_session_now(), &out, conn);
 	if (n > 0) {
-		if (serve_payload(s, out.p, out.len) == SIO_OK)
-			serve_delivered(s, now, last_seq);
+		serve_delivered(s, conn,
+		                serve_payload(s, out.p, out.len) == SIO_OK);
 	} else {
 		serve_payload(s, "7:::1+0", 7);
 	}
@@ -251,7 +256,7 @@ serve_poll_wait(struct serve *s, struct batch *bt, long long conn, int hello)
 	struct sio_store *st = s->x->store;
 	struct gw_waiter *w = gw_wait_self();
 	struct sio_buf out;
-	long long now = sio_session_now(), last_seq;
+	long long now = sio_session_now();
 	long long deadline = now + s->x->cfg->polling_duration * 1000LL;
 	int n;
 
@@ -269,7 +274,7 @@ serve_poll_wait(struct serve *s, struct batch *bt, long long conn, int hello)
 			serve_payload(s, "8::", 3);
 			break;
 		}
-		n = serve_collect(s, bt, hello, now, &out, &last_seq);
+		n = serve_collect(s, bt, hello, now, &out, conn);
 		if (n < 0) {
 			gw_log(SIO_LOG_ERROR, "%s: outbox: %s", s->rt.sid,
 			       sio_store_errmsg(st));
@@ -277,9 +282,9 @@ serve_poll_wait(struct serve *s, struct batch *bt, long long conn, int hello)
 			break;
 		}
 		if (n > 0) {
-			if (serve_payload(s, out.p, out.len) == SIO_OK)
-				serve_delivered(s, now, last_seq);
-			else
+			int ok = serve_payload(s, out.p, out.len) == SIO_OK;
+			serve_delivered(s, conn, ok);
+			if (!ok)
 				gw_log(SIO_LOG_INFO, "%s: poll write failed",
 				       s->rt.sid);
 			break;
@@ -370,7 +375,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 {
 	struct gw_waiter *w = gw_wait_self();
 	struct sio_buf out;
-	long long now, last_seq;
+	long long now;
 	long long recheck = s->x->cfg->heartbeat_interval * 1000LL;
 	int n;
 
@@ -384,16 +389,17 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
 		                         conn))
 			break;
-		n = serve_collect(s, bt, hello, now, &out, &last_seq);
+		n = serve_collect(s, bt, hello, now, &out, conn);
 		if (n < 0)
 			break;
 		if (n > 0) {
 			if (serve_chunk(s, out.p, out.len) != SIO_OK) {
-				gw_log(SIO_LOG_INFO, "%s: htmlfile write failed",
-				       s->rt.sid);
+				serve_delivered(s, conn, 0);
+				gw_log(SIO_LOG_INFO,
+				       "%s: htmlfile write failed", s->rt.sid);
 				break;
 			}
-			serve_delivered(s, now, last_seq);
+			serve_delivered(s, conn, 1);
 			hello = 0;
 			continue; /* more may be queued past the batch limit */
 		}
@@ -442,7 +448,8 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	                 sio_session_now());
 }
 
-/* --- POST ------------------------------------------------------------------ */
+/* --- POST ------------------------------------------------------------------
+ */
 
 static void
 serve_post(struct serve *s)
@@ -458,7 +465,8 @@ serve_post(struct serve *s)
 	rc = serve_body(s, &body, cfg->max_payload);
 	if (rc != SIO_OK) {
 		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid,
-		       rc == SIO_AGAIN ? "body over max_payload" : "read error");
+		       rc == SIO_AGAIN ? "body over max_payload"
+		                       : "read error");
 		serve_text(s, rc == SIO_AGAIN ? 413 : 400,
 		           rc == SIO_AGAIN ? "payload too large" : "bad body");
 		goto out;
@@ -479,10 +487,11 @@ serve_post(struct serve *s)
 		goto out;
 	}
 	if (sio_payload_split(payload->p ? payload->p : "", payload->len, pkts,
-	                      (size_t)cfg->max_payload_packets,
-	                      &n) != SIO_OK) {
-		gw_log(SIO_LOG_INFO, "%s: malformed payload or over "
-		       "max_payload_packets", s->rt.sid);
+	                      (size_t)cfg->max_payload_packets, &n) != SIO_OK) {
+		gw_log(SIO_LOG_INFO,
+		       "%s: malformed payload or over "
+		       "max_payload_packets",
+		       s->rt.sid);
 		serve_text(s, 400, "malformed payload");
 		goto out;
 	}
@@ -525,8 +534,8 @@ serve_request(struct serve *s, struct sio_request *req)
 		return SIO_ERR;
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
 		const char *v = gw_req_param(s->r, hdrs[i].var);
-		if (v != NULL && sio_request_add_header(req, hdrs[i].name, v) !=
-		                     SIO_OK)
+		if (v != NULL &&
+		    sio_request_add_header(req, hdrs[i].name, v) != SIO_OK)
 			return SIO_ERR;
 	}
 	return SIO_OK;
@@ -583,8 +592,9 @@ serve_handshake(struct serve *s)
 	rc = sio_buf_printf(&b, "%s:%d:%d:", sid, cfg->heartbeat_timeout,
 	                    cfg->close_timeout);
 	for (int i = 0; rc == SIO_OK && i < cfg->ntransports; i++)
-		rc = sio_buf_printf(&b, "%s%s", i > 0 ? "," : "",
-		                    sio_config_transport_name(cfg->transports[i]));
+		rc = sio_buf_printf(
+		    &b, "%s%s", i > 0 ? "," : "",
+		    sio_config_transport_name(cfg->transports[i]));
 	if (rc != SIO_OK)
 		serve_text(s, 500, "out of memory");
 	else if (s->jsonp[0] == '\0')
@@ -665,7 +675,8 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 	if (method == NULL)
 		method = "GET";
 	gw_route_parse(uri != NULL ? uri : "", x->cfg->resource, &s.rt);
-	if (s.rt.kind != GW_ROUTE_NOT_FOUND && s.rt.kind != GW_ROUTE_BAD_PROTOCOL &&
+	if (s.rt.kind != GW_ROUTE_NOT_FOUND &&
+	    s.rt.kind != GW_ROUTE_BAD_PROTOCOL &&
 	    strcmp(method, "OPTIONS") == 0) {
 		serve_respond(&s, 200, NULL, "", 0);
 		return;
@@ -678,7 +689,8 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		serve_text(&s, 500, "Protocol version not supported.");
 		break;
 	case GW_ROUTE_HANDSHAKE:
-		if (serve_digits(&s, "jsonp", s.jsonp, sizeof(s.jsonp)) != SIO_OK)
+		if (serve_digits(&s, "jsonp", s.jsonp, sizeof(s.jsonp)) !=
+		    SIO_OK)
 			s.jsonp[0] = '\0';
 		serve_handshake(&s);
 		break;
@@ -688,7 +700,8 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 			gw_log(SIO_LOG_ERROR, "%s: disconnect: %s", s.rt.sid,
 			       sio_store_errmsg(x->store));
 		else
-			gw_log(SIO_LOG_DEBUG, "%s: forced disconnect", s.rt.sid);
+			gw_log(SIO_LOG_DEBUG, "%s: forced disconnect",
+			       s.rt.sid);
 		serve_respond(&s, 200, NULL, "", 0);
 		break;
 	case GW_ROUTE_TRANSPORT:

@@ -127,3 +127,12 @@ SELECT o.seq, o.sid, o.packet,
 	     ELSE strftime('%Y-%m-%dT%H:%M:%fZ', o.due / 1000.0, 'unixepoch')
 	END AS due
 FROM outbox o;
+
+-- version 2
+
+-- A packet handed to a transport is marked with the (holder, conn) writing
+-- it, so that a newer request of the same session does not send it again
+-- before the writer deletes it; a failed write, or the end of the writer's
+-- process, clears the mark and the packet goes out on the next transport.
+ALTER TABLE outbox ADD COLUMN taken_by TEXT;
+ALTER TABLE outbox ADD COLUMN taken_conn INTEGER;

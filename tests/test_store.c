@@ -1210,7 +1210,83 @@ test_second_connection_keeps_the_first_ones_locks(void)
 	sio_store_close(st2);
 }
 
+static int
+count_cb(void *udata, const char *pkt, size_t len)
+{
+	(void)pkt;
+	(void)len;
+	++*(int *)udata;
+	return SIO_OK;
+}
+
+/* A packet being written by one request is not sent again by the next. */
+static void
+test_taken_packets_go_to_one_writer(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	int n = 0;
+
+	new_session(sid);
+	put(sid, "3:::a");
+	put(sid, "3:::b");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 1, count_cb, &n), 2);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 0);
+	put(sid, "3:::c");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 1);
+	/* the first writer succeeded, the second failed */
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw", 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_release(st, sid, "gw", 2), SIO_OK);
+	n = 0;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 3, count_cb, &n), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw", 3), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+}
+
+/* A holder killed without unregistering: its sessions detach and what it
+ * was writing goes to the next transport. */
+static void
+test_reap_frees_what_a_dead_process_held(void)
+{
+	char sid[SIO_SID_LEN + 1], state[32];
+	int n = 0, changed;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, NULL, 0);
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "dead", (int)pid, T0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_process_register(st, "alive", (int)getpid(), T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                 "dead", 1, T0, &changed),
+	                SIO_OK);
+	put(sid, "3:::a");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "dead", 1, count_cb, &n), 1);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0), 1);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0), 0);
+	raw("SELECT state FROM sessions", state, sizeof(state));
+	CU_ASSERT_STRING_EQUAL(state, "detached");
+	n = 0;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "alive", 1, count_cb, &n),
+	    1);
+}
+
 static const struct cu_test tests[] = {
+    {"taken packets go to one writer until done or released",
+     test_taken_packets_go_to_one_writer},
+    {"reap frees what a dead process held",
+     test_reap_frees_what_a_dead_process_held},
     {"a second connection in one process keeps the first one's locks",
      test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},

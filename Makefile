@@ -25,7 +25,7 @@ PLUGINS  = $(patsubst examples/%/,$(BUILD)/examples/%.so,$(dir $(wildcard exampl
 GW_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gateway/*.c))
 GATEWAY  = $(BUILD)/sio-gateway
 
-.PHONY: all deps test check wire asan fuzz clean format run
+.PHONY: all deps test check wire asan fuzz clean format run interop browser
 all: $(LIB) $(PLUGINS) $(GATEWAY)
 
 deps:
@@ -70,13 +70,33 @@ check: $(TESTS) $(HELPERS) $(PLUGINS)
 	if [ $$fail = 0 ]; then echo "make test: all suites passed"; \
 	else echo "make test: FAILURES"; exit 1; fi
 
+# Everything a user relies on: the CUnit suites, wire scenarios behind
+# lighttpd, nginx and Apache, the real client in Node, the demo in chromium.
 test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory wire
+	@$(MAKE) --no-print-directory interop
+	@$(MAKE) --no-print-directory browser
 
-# Wire scenarios: sio-gateway behind a real lighttpd on a loopback port.
+# Wire scenarios: sio-gateway behind real lighttpd, nginx, Apache
+# (mod_proxy_fcgi) and Apache mod_cgid on loopback ports; every server runs
+# even when one fails. make wire WIRE_SERVERS=nginx picks some.
+WIRE_SERVERS ?= lighttpd nginx apache apache-cgi
 wire: $(GATEWAY) $(PLUGINS)
-	tests/wire/gateway.sh $(BUILD)
+	@fail=""; for s in $(WIRE_SERVERS); do \
+		tests/wire/gateway.sh $$s $(BUILD) || fail="$$fail $$s"; done; \
+	if [ -z "$$fail" ]; then echo "make wire: all servers passed"; \
+	else echo "make wire: FAILED:$$fail"; exit 1; fi
+
+# Interop: socket.io-client 0.9.16 (Node) over xhr-polling behind lighttpd,
+# nginx, apache and apache-cgi: make interop [SERVERS="nginx apache-cgi"]
+interop: $(GATEWAY) $(PLUGINS)
+	tests/interop/run-servers.sh $(SERVERS)
+
+# The chat demo in Debian's chromium (headless), two pages exchanging a message.
+browser: deps $(GATEWAY) $(PLUGINS)
+	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+	node --test --test-reporter=spec tests/browser/
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -121,13 +121,14 @@ session_end_locked(struct sio_session_ctx *x, const char *sid,
 		ep_list_free(&l);
 		return SIO_ERR;
 	}
-	for (size_t i = 0; i < l.n; i++) {
+	for (size_t i = 0; i < l.n; i++)
 		session_on_close(x, sid, l.names[i], now);
-		if (l.names[i][0] != '\0')
-			session_queue(x, sid, l.names[i], SIO_PKT_DISCONNECT,
-			              -1, NULL, 0, now);
-	}
 	ep_list_free(&l);
+	/*
+	 * Only `0::`, as socket.io 0.9's onForcedDisconnect writes: the client
+	 * publishes "booted" on every namespace; a `0::/ep` before it would
+	 * make that namespace report a disconnect without a reason.
+	 */
 	session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0, now);
 	if (sio_store_session_end(st, sid, reason, now) < 0 ||
 	    sio_store_session_purge(st, sid) != SIO_OK)

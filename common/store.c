@@ -729,9 +729,18 @@ store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 	sqlite3_extended_result_codes(st->db, 1);
 	if (sqlite3_busy_timeout(st->db, ms) != SQLITE_OK)
 		return store_sqlfail(st);
-	if (store_pragma(st, "PRAGMA journal_mode = WAL", buf, sizeof(buf)) !=
-	    SIO_OK)
-		return SIO_ERR;
+	/* On a new (rollback-mode) file, connections switching it to WAL at
+	 * once can get SQLITE_BUSY without the busy handler (SQLite's
+	 * deadlock avoidance): processes starting together would fail. */
+	for (int waited = 0;; waited += 10) {
+		if (store_pragma(st, "PRAGMA journal_mode = WAL", buf,
+		                 sizeof(buf)) == SIO_OK)
+			break;
+		if ((sqlite3_errcode(st->db) & 0xff) != SQLITE_BUSY ||
+		    waited >= ms)
+			return SIO_ERR;
+		sqlite3_sleep(10);
+	}
 	if (strcmp(buf, "wal") != 0 && strcmp(buf, "memory") != 0)
 		return store_fail(st, "journal_mode is %s, not wal", buf);
 	snprintf(buf, sizeof(buf), "PRAGMA synchronous = %d",

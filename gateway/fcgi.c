@@ -106,6 +106,7 @@ gw_fcgi_cgi(void)
 {
 	struct sio_session_ctx x = {0};
 	struct gw_req r = {NULL};
+	char drain[8192];
 
 	x.store = gw_store_open();
 	if (x.store == NULL) {
@@ -121,6 +122,12 @@ gw_fcgi_cgi(void)
 		gw_log(SIO_LOG_WARN, "sweep: %s", sio_store_errmsg(x.store));
 	gw_serve(&r, &x);
 	fflush(stdout);
+	/* A body the route did not read (a PUT answered 405, a POST to an
+	 * unknown route) must still be read: under mod_cgid stdin is the
+	 * socket the response goes out on, and exiting with unread input
+	 * resets it, cutting the response short. */
+	while (fread(drain, 1, sizeof(drain), stdin) > 0)
+		;
 	sio_store_close(x.store);
 	return 0;
 }

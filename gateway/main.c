@@ -242,6 +242,12 @@ main(int argc, char **argv)
 	int check = 0, lsock = 0, sig, rc;
 	sigset_t set;
 
+	/* A CGI request's arguments are the words of a query string without
+	 * '=' (RFC 3875 4.4: Apache passes `?disconnect` as argv[1]), never
+	 * options: a client must not choose the configuration file. */
+	if (getenv("GATEWAY_INTERFACE") != NULL &&
+	    getenv("REQUEST_METHOD") != NULL)
+		argc = 1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];

@@ -4,6 +4,7 @@
  * transaction the callback runs in: packets in outboxes, data, rooms and
  * pending acks.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -107,8 +108,13 @@ sio_conn_queue(struct sio_conn *c, int type, long long id, int data_ack,
 		sio_store_outbox_set_due(st, conn_due(c));
 		rc = sio_store_outbox_put(st, c->sid, b.p, b.len, flags);
 		sio_store_outbox_set_due(st, 0);
-		if (rc == SIO_AGAIN)
+		if (rc == SIO_AGAIN) { /* the session is gone */
 			rc = SIO_ERR;
+		} else if (rc == SIO_STORE_FULL) {
+			snprintf(c->ctx->err, sizeof(c->ctx->err),
+			         "queue full, packet dropped");
+			rc = SIO_AGAIN;
+		}
 	}
 	sio_buf_cleanup(&b);
 	return rc;

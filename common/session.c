@@ -46,7 +46,7 @@ session_queue(struct sio_session_ctx *x, const char *sid, const char *ep,
 	sio_conn_init(&c, x, sid, ep, NULL, now);
 	rc = sio_conn_queue(&c, type, id, 0, data, len, 0);
 	sio_conn_cleanup(&c);
-	return rc;
+	return rc == SIO_AGAIN ? SIO_OK : rc; /* over the queue limit: noted */
 }
 
 struct ep_list {
@@ -157,6 +157,8 @@ session_endpoint_close(struct sio_session_ctx *x, const char *sid,
 static int
 session_after(struct sio_session_ctx *x, struct sio_conn *c, int rc)
 {
+	if (rc == SIO_AGAIN) /* a send over the queue limit: noted, not fatal */
+		rc = SIO_OK;
 	if (rc == SIO_ERR)
 		return session_end_locked(x, c->sid, "application error",
 		                          c->now);
@@ -299,7 +301,7 @@ session_ack_reply(struct sio_conn *c, long long id, json_t *reply)
 	if (rc == SIO_OK)
 		rc = sio_conn_queue(c, SIO_PKT_ACK, -1, 0, b.p, b.len, 0);
 	sio_buf_cleanup(&b);
-	return rc;
+	return rc == SIO_AGAIN ? SIO_OK : rc; /* over the queue limit: noted */
 }
 
 /* Finds and runs the handler of an event packet. */

@@ -130,8 +130,10 @@ const struct sio_request *sio_conn_request(struct sio_conn *c);
 /*
  * Queue a message (type 3), a JSON message (type 4, value borrowed) or an
  * event (type 5, args borrowed, may be NULL for none) on this endpoint.
- * Return SIO_OK, or SIO_ERR (closed session, over the queue limit, store
- * failure).
+ * Return SIO_OK; SIO_AGAIN when the session's queue is full (the packet is
+ * dropped and the transport logs it; returning SIO_AGAIN from a callback
+ * does not end the session); SIO_ERR for a closed session or a store
+ * failure.
  */
 int sio_send(struct sio_conn *c, const char *msg, size_t len);
 int sio_send_json(struct sio_conn *c, json_t *value);

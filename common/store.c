@@ -1217,7 +1217,8 @@ store_put_check(struct sio_store *st, const char *sid, char **holder)
 	}
 	if (sqlite3_column_int64(s, 2) >= st->max_queue) {
 		sqlite3_reset(s);
-		return store_fail(st, "queue full");
+		store_fail(st, "queue full");
+		return SIO_STORE_FULL;
 	}
 	*holder = store_column_dup(s, 1, &failed);
 	sqlite3_reset(s);

@@ -167,12 +167,14 @@ int sio_store_expired(struct sio_store *st, long long now,
 /* --- the outbox --------------------------------------------------------- */
 
 #define SIO_STORE_VOLATILE 1 /* drop when no transport is attached */
+#define SIO_STORE_FULL 1     /* outbox_put: queue full, nothing queued */
 
 /*
  * Appends one packet to a session's outbox. SIO_OK; SIO_OK without queuing
  * for a volatile packet with no transport attached; SIO_AGAIN when the
- * session is absent or closed; SIO_ERR when the queue is full or the store
- * fails (err says which via sio_store_errmsg()).
+ * session is absent or closed; SIO_STORE_FULL when the session's queue is
+ * full (nothing was queued; sio_store_errmsg() says "queue full"); SIO_ERR
+ * when the store fails.
  */
 int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
                          size_t len, int flags);

@@ -631,6 +631,34 @@ serve_digits(struct serve *s, const char *name, char *out, size_t size)
 	return rc;
 }
 
+/*
+ * With bind_address, a session answers only requests from the address of
+ * its handshake. Returns 1 (and logs) for a request from elsewhere.
+ */
+static int
+serve_bound_elsewhere(struct serve *s)
+{
+	const char *remote = gw_req_param(s->r, "REMOTE_ADDR");
+	struct sio_store_session ss;
+	struct sio_request req;
+	int other = 0;
+
+	if (!s->x->cfg->bind_address ||
+	    sio_store_session_get(s->x->store, s->rt.sid, &ss) != SIO_OK)
+		return 0;
+	if (sio_request_from_json(&req, ss.request) == SIO_OK)
+		other =
+		    strcmp(sio_request_remote(&req), remote ? remote : "") != 0;
+	if (other)
+		gw_log(SIO_LOG_INFO,
+		       "%s: request from %s, but the session is bound to %s",
+		       s->rt.sid, remote ? remote : "?",
+		       sio_request_remote(&req));
+	sio_request_cleanup(&req);
+	sio_store_session_cleanup(&ss);
+	return other;
+}
+
 static void
 serve_transport(struct serve *s, const char *method, struct batch *bt)
 {
@@ -651,6 +679,14 @@ serve_transport(struct serve *s, const char *method, struct batch *bt)
 		}
 		if (rc == SIO_AGAIN)
 			strcpy(s->jsonp, "0");
+	}
+	if (serve_bound_elsewhere(s)) {
+		/* as for an unknown session: the client starts over */
+		if (strcmp(method, "POST") == 0)
+			serve_text(s, 200, "1");
+		else
+			serve_payload(s, "7:::1+0", 7);
+		return;
 	}
 	if (strcmp(method, "POST") == 0) {
 		s->jsonp[0] = '\0'; /* a POST is answered as xhr's */

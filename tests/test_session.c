@@ -583,6 +583,31 @@ test_sweep_ends_sessions_past_their_timeouts(void)
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
 
+static void
+test_a_full_queue_drops_packets_but_keeps_the_session(void)
+{
+	struct sio_store_opts opts = {.max_queue = 3};
+	char sid[SIO_SID_LEN + 1], err[SIO_ERR_LEN], *path;
+
+	sio_store_close(st);
+	CU_ASSERT_FATAL(asprintf(&path, "%s/siogate.db", dir) > 0);
+	st = sio_store_open(path, &opts, err);
+	free(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	x.store = st;
+	CU_ASSERT_FATAL(sio_store_process_register(st, "test", (int)getpid(),
+	                                           now) == SIO_OK);
+	open_session(sid, NULL);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT(feed(sid, "5:1::{\"name\":\"echo\",\"args\":[1]}") ==
+		          SIO_OK);
+	CU_ASSERT(strstr(x.err, "queue full") != NULL);
+	CU_ASSERT(state_of(sid) == SIO_SESSION_OPEN);
+	EXPECT(sid, "6:::1\n5:::{\"name\":\"echo\",\"args\":[1]}\n6:::1");
+	CU_ASSERT(feed(sid, "3:::after") == SIO_OK);
+	EXPECT(sid, "3:::after");
+}
+
 /* --- chat ---------------------------------------------------------------- */
 
 static void
@@ -722,6 +747,8 @@ static const struct cu_test tests[] = {
      test_session_data_survives_between_packets},
     {"the sweep sends heartbeats and ends timed-out sessions",
      test_sweep_ends_sessions_past_their_timeouts},
+    {"a full queue drops packets but keeps the session",
+     test_a_full_queue_drops_packets_but_keeps_the_session},
     {"the chat room hears joins, messages and leaves",
      test_chat_room_hears_joins_messages_and_leaves},
     {"an application loads from a shared object",

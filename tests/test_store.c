@@ -525,10 +525,11 @@ test_outbox_queue_limit(void)
 	put(sid, "3:::1");
 	put(sid, "3:::2");
 	put(sid, "3:::3");
-	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::4", 5, 0), SIO_ERR);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::4", 5, 0),
+	                SIO_STORE_FULL);
 	CU_ASSERT_STRING_EQUAL(sio_store_errmsg(st), "queue full");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
-	/* the failed put rolled back its own transaction */
+	/* the refused put ended its own transaction */
 	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
 }

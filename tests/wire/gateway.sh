@@ -312,6 +312,13 @@ if [ $FULL = 1 ]; then
 	csid=$(cgi REQUEST_URI=/socket.io/1/ HTTP_REFERER=http://example.com/page | tail -1 | cut -d: -f1)
 	out=$(cgi REQUEST_URI="/socket.io/1/xhr-polling/$csid")
 	check "CGI: the first GET answers 1::" "1::" "$(printf '%s' "$out" | tail -1)"
+	# bind_address: the session answers only its handshake's address
+	printf 'bind_address = yes\n' >>"$TMP/cgi.conf"
+	bsid=$(cgi REQUEST_URI=/socket.io/1/ HTTP_ORIGIN=http://example.com | tail -1 | cut -d: -f1)
+	out=$(cgi REQUEST_URI="/socket.io/1/xhr-polling/$bsid" REMOTE_ADDR=10.9.9.9)
+	check "bind_address: a GET from another address answers 7:::1+0" "7:::1+0" "$(printf '%s' "$out" | tail -1)"
+	out=$(cgi REQUEST_URI="/socket.io/1/xhr-polling/$bsid")
+	check "bind_address: the handshake's address is served" "1::" "$(printf '%s' "$out" | tail -1)"
 fi
 
 # --- ?disconnect ----------------------------------------------------------------

@@ -304,20 +304,30 @@ serve_poll_wait(struct serve *s, struct batch *bt, long long conn, int hello)
 	sio_buf_cleanup(&out);
 }
 
-static void
-serve_poll_get(struct serve *s, struct batch *bt)
+/*
+ * Attaches a GET's transport to its session as (holder, conn). libfcgi
+ * reads the connection only when asked, so stdin is consumed first: then
+ * the FastCGI socket can signal a client abort while the request waits.
+ */
+static int
+serve_attach(struct serve *s, int transport, long long conn, int *changed)
 {
 	struct sio_buf sink;
-	long long conn = gw_conn_next();
-	int changed = 0, rc;
 
-	/* libfcgi reads the connection only when asked: consume stdin so that
-	 * the FastCGI socket can signal a client abort while we wait. */
 	sio_buf_init(&sink);
 	serve_body(s, &sink, 0);
 	sio_buf_cleanup(&sink);
-	rc = sio_store_attach(s->x->store, s->rt.sid, s->rt.transport,
-	                      gw.holder, conn, sio_session_now(), &changed);
+	return sio_store_attach(s->x->store, s->rt.sid, transport, gw.holder,
+	                        conn, sio_session_now(), changed);
+}
+
+static void
+serve_poll_get(struct serve *s, struct batch *bt)
+{
+	long long conn = gw_conn_next();
+	int changed = 0, rc;
+
+	rc = serve_attach(s, s->rt.transport, conn, &changed);
 	if (rc == SIO_AGAIN) {
 		serve_gone(s, bt);
 		return;
@@ -416,15 +426,10 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 static void
 serve_htmlfile(struct serve *s, struct batch *bt)
 {
-	struct sio_buf sink;
 	long long conn = gw_conn_next();
 	int changed = 0, rc;
 
-	sio_buf_init(&sink);
-	serve_body(s, &sink, 0);
-	sio_buf_cleanup(&sink);
-	rc = sio_store_attach(s->x->store, s->rt.sid, SIO_TRANSPORT_HTMLFILE,
-	                      gw.holder, conn, sio_session_now(), &changed);
+	rc = serve_attach(s, SIO_TRANSPORT_HTMLFILE, conn, &changed);
 	if (rc == SIO_ERR) {
 		gw_log(SIO_LOG_ERROR, "%s: attach: %s", s->rt.sid,
 		       sio_store_errmsg(s->x->store));

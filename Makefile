@@ -24,9 +24,11 @@ TEST_LIB = $(BUILD)/tests/cu.o
 PLUGINS  = $(patsubst examples/%/,$(BUILD)/examples/%.so,$(dir $(wildcard examples/*/*.c)))
 GW_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gateway/*.c))
 GATEWAY  = $(BUILD)/sio-gateway
+WSD_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard wsd/*.c))
+WSD      = $(BUILD)/sio-wsd
 
 .PHONY: all deps test check wire asan fuzz clean format run interop browser
-all: $(LIB) $(PLUGINS) $(GATEWAY)
+all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD)
 
 deps:
 	@scripts/deps.sh
@@ -52,8 +54,20 @@ $(GW_OBJ): $(wildcard gateway/*.h)
 $(GATEWAY): $(GW_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
 
+# sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
+$(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
+$(BUILD)/wsd/.dir:
+	@mkdir -p $(dir $@) && touch $@
+$(WSD): $(WSD_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $(WSD_OBJ) $(WHOLE_LIB) -lwebsockets -lcrypto $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
+
+# The wsd protocol suites also link the modules they test, and libcrypto (MD5).
+WSD_PROTO_OBJ = $(BUILD)/wsd/hixie.o $(BUILD)/wsd/policy.o
+$(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: $(WSD_PROTO_OBJ)
+$(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: LDLIBS += $(WSD_PROTO_OBJ) -lcrypto
 
 $(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(WHOLE_LIB) $(LDLIBS)

@@ -1,0 +1,378 @@
+/*
+ * main.c: sio-wsd's entry point and its one global, the server struct. It
+ * reads the configuration, opens the store, registers the process and its
+ * doorbell, and runs one lws event loop on one thread: the listening
+ * vhost (TCP or a UNIX socket for the web server's proxy), the doorbell
+ * adopted as a raw file so that rings wake the loop, and a one-second
+ * timer that sweeps timeouts and watches PRAGMA data_version. SIGTERM and
+ * SIGINT stop the loop; the sockets close and only detach, so sessions
+ * and queues stay in the store for another transport or process.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "doorbell.h"
+#include "plugin.h"
+#include "store.h"
+#include "wsd.h"
+
+#define WSD_DEFAULT_LISTEN "127.0.0.1:8081"
+#define WSD_VHOST "sio-wsd"
+
+struct wsd_server wsd;
+
+static volatile sig_atomic_t wsd_stopping;
+static struct lws_context *wsd_lws;
+static lws_sorted_usec_list_t wsd_tick_sul;
+static long long wsd_version = -1;
+static int wsd_grace_over;
+
+#define WSD_GRACE_US (500 * 1000)
+
+void
+wsd_log(enum sio_log_level level, const char *fmt, ...)
+{
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (level > wsd.cfg.log_level)
+		return;
+	n = snprintf(line, sizeof(line), "sio-wsd[%d]: %s: ", (int)getpid(),
+	             names[level]);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	strcat(line, "\n");
+	fputs(line, stderr);
+}
+
+/* lws's own log lines, at our levels (its notices are chatter). */
+static void
+wsd_lws_log(int level, const char *line)
+{
+	enum sio_log_level l = level & LLL_ERR    ? SIO_LOG_ERROR
+	                       : level & LLL_WARN ? SIO_LOG_WARN
+	                                          : SIO_LOG_DEBUG;
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	wsd_log(l, "lws: %.*s", (int)n, line);
+}
+
+static void
+wsd_on_signal(int sig)
+{
+	(void)sig;
+	wsd_stopping = 1;
+	if (wsd_lws != NULL)
+		lws_cancel_service(wsd_lws);
+}
+
+/*
+ * Once a second: timers (heartbeats due, heartbeat and close timeouts,
+ * processes that died), then PRAGMA data_version, which catches rows
+ * written by programs that do not ring (the sqlite3 shell) and lost rings.
+ */
+static void
+wsd_tick(lws_sorted_usec_list_t *sul)
+{
+	long long v;
+
+	if (sio_session_sweep(&wsd.x, sio_session_now()) < 0)
+		wsd_log(SIO_LOG_WARN, "sweep: %s",
+		        sio_store_errmsg(wsd.x.store));
+	if (sio_store_data_version(wsd.x.store, &v) == SIO_OK) {
+		if (wsd_version >= 0 && v != wsd_version)
+			wsd_conn_ring(NULL);
+		wsd_version = v;
+	}
+	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick, LWS_US_PER_SEC);
+}
+
+/* The doorbell, adopted as a raw file: each datagram names a sid. */
+static int
+wsd_bell_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                  void *user, void *in, size_t len)
+{
+	char sid[SIO_SID_LEN + 8];
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		while (sio_doorbell_recv(wsd.bell, sid, sizeof(sid)) == SIO_OK)
+			wsd_conn_ring(sid);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (!wsd_stopping)
+			wsd_log(SIO_LOG_ERROR, "doorbell closed");
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void
+wsd_grace_end(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	wsd_grace_over = 1;
+}
+
+/* Stopping: close frames (going away) to every client, then up to
+ * WSD_GRACE_US for the closing handshakes; what remains is dropped by
+ * lws_context_destroy. Either way each socket only detaches. */
+static void
+wsd_drain(void)
+{
+	static lws_sorted_usec_list_t grace;
+
+	lws_sul_cancel(&wsd_tick_sul);
+	wsd_conn_close_all();
+	lws_sul_schedule(wsd_lws, 0, &grace, wsd_grace_end, WSD_GRACE_US);
+	while (!wsd_grace_over && wsd_conn_count() > 0 &&
+	       lws_service(wsd_lws, 0) >= 0)
+		;
+	lws_sul_cancel(&grace);
+}
+
+/* A UNIX socket path, or HOST:PORT; fills the vhost's listening fields.
+ * SIO_OK or SIO_ERR with a message printed. */
+static int
+wsd_listen_spec(const char *spec, struct lws_context_creation_info *info,
+                char *host, size_t hostsize)
+{
+	const char *colon = strrchr(spec, ':');
+	struct in_addr a4;
+	char *end;
+	long port;
+
+	if (spec[0] == '/') {
+		/* lws binds it; a stale file from a crash would stop it */
+		unlink(spec);
+		info->options |= LWS_SERVER_OPTION_UNIX_SOCK;
+		info->iface = spec;
+		info->port = 0;
+		return SIO_OK;
+	}
+	if (colon == NULL || (size_t)(colon - spec) >= hostsize)
+		goto bad;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		goto bad;
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host) - 2);
+		host[strlen(host) - 2] = '\0';
+	}
+	info->port = (int)port;
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, hostsize, "127.0.0.1");
+	if (host[0] == '\0' || strcmp(host, "*") == 0)
+		info->iface = NULL; /* every interface */
+	else if (inet_pton(AF_INET, host, &a4) == 1) {
+		/* With IPv6 on, lws binds in6addr_any for an IPv4 iface,
+		 * i.e. every interface; loopback must mean loopback. */
+		info->options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+		info->iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
+	} else
+		info->iface = host; /* an IPv6 address or interface name */
+	return SIO_OK;
+bad:
+	fprintf(stderr, "sio-wsd: bad --listen '%s' (HOST:PORT or /path)\n",
+	        spec);
+	return SIO_ERR;
+}
+
+/* The lws context with its one vhost and the doorbell adopted into it. */
+static int
+wsd_start_lws(const char *listen_spec)
+{
+	static struct lws_protocols protocols[3];
+	static char host[256];
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+	lws_sock_file_fd_type fd;
+
+	protocols[0] = *wsd_ws_protocol();
+	protocols[1] = (struct lws_protocols){.name = "sio-doorbell",
+	                                      .callback = wsd_bell_callback};
+	memset(&info, 0, sizeof(info));
+	if (wsd_listen_spec(listen_spec, &info, host, sizeof(host)) != SIO_OK)
+		return SIO_ERR;
+	info.protocols = protocols;
+	info.vhost_name = WSD_VHOST;
+	info.gid = -1;
+	info.uid = -1;
+	info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* Flash: the hixie-76 front and the policy file (port and inline)
+	 * belong here, as a raw-socket vhost / fallback of this context. */
+	wsd_lws = lws_create_context(&info);
+	if (wsd_lws == NULL) {
+		wsd_log(SIO_LOG_ERROR, "cannot listen on %s", listen_spec);
+		return SIO_ERR;
+	}
+	if ((info.options & LWS_SERVER_OPTION_UNIX_SOCK) &&
+	    chmod(listen_spec, 0660) != 0)
+		wsd_log(SIO_LOG_WARN, "chmod %s: %s", listen_spec,
+		        strerror(errno));
+	vh = lws_get_vhost_by_name(wsd_lws, WSD_VHOST);
+	/* lws closes what it adopted; the doorbell keeps its own descriptor */
+	fd.filefd = dup(sio_doorbell_fd(wsd.bell));
+	if (vh == NULL || fd.filefd < 0 ||
+	    lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd,
+	                               "sio-doorbell", NULL) == NULL) {
+		wsd_log(SIO_LOG_ERROR, "cannot adopt the doorbell");
+		return SIO_ERR;
+	}
+	lws_sul_schedule(wsd_lws, 0, &wsd_tick_sul, wsd_tick, LWS_US_PER_SEC);
+	return SIO_OK;
+}
+
+/* The store, the doorbell and the process row; SIO_OK or SIO_ERR. */
+static int
+wsd_register(void)
+{
+	struct sio_store_opts opts = {
+	    .synchronous = wsd.cfg.synchronous,
+	    .shared_group = wsd.cfg.db_group,
+	    .run_dir = wsd.cfg.run_dir,
+	    .max_queue = wsd.cfg.max_queue,
+	};
+	char err[SIO_ERR_LEN];
+
+	wsd.x.store = sio_store_open(wsd.cfg.database, &opts, err);
+	if (wsd.x.store == NULL) {
+		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
+		return SIO_ERR;
+	}
+	snprintf(wsd.holder, sizeof(wsd.holder), "wsd-%d", (int)getpid());
+	wsd.bell = sio_doorbell_open(wsd.cfg.run_dir, wsd.holder,
+	                             wsd.cfg.db_group, err);
+	if (wsd.bell == NULL) {
+		wsd_log(SIO_LOG_ERROR, "doorbell: %s", err);
+		return SIO_ERR;
+	}
+	if (sio_store_process_register(wsd.x.store, wsd.holder, (int)getpid(),
+	                               sio_session_now()) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR, "register: %s",
+		        sio_store_errmsg(wsd.x.store));
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+static void
+wsd_unregister(void)
+{
+	if (wsd.x.store != NULL && wsd.holder[0] != '\0')
+		sio_store_process_unregister(wsd.x.store, wsd.holder,
+		                             sio_session_now());
+	if (wsd.bell != NULL)
+		sio_doorbell_close(wsd.bell);
+	if (wsd.x.store != NULL)
+		sio_store_close(wsd.x.store);
+	wsd.bell = NULL;
+	wsd.x.store = NULL;
+}
+
+static void
+wsd_usage(void)
+{
+	fputs("usage: sio-wsd [-c FILE] [--check-config] "
+	      "[--listen HOST:PORT|PATH]\n"
+	      "  -c FILE           configuration (default $SIOGATE_CONF)\n"
+	      "  --check-config    check the configuration and exit\n"
+	      "  --listen SPEC     address (default " WSD_DEFAULT_LISTEN
+	      ") or UNIX socket path\n",
+	      stderr);
+}
+
+/* Reads the configuration and the application. SIO_OK or SIO_ERR. */
+static int
+wsd_setup(const char *conf)
+{
+	const char *path = sio_config_path(conf);
+	char err[SIO_ERR_LEN];
+
+	sio_config_defaults(&wsd.cfg);
+	if (path != NULL && sio_config_load(&wsd.cfg, path, err) != SIO_OK) {
+		fprintf(stderr, "sio-wsd: %s\n", err);
+		return SIO_ERR;
+	}
+	wsd.plugin = sio_plugin_load(wsd.cfg.app, err);
+	if (wsd.plugin == NULL) {
+		fprintf(stderr, "sio-wsd: app %s: %s\n", wsd.cfg.app, err);
+		return SIO_ERR;
+	}
+	wsd.x.plugin = wsd.plugin;
+	wsd.x.cfg = &wsd.cfg;
+	return SIO_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf = NULL, *listen_spec = WSD_DEFAULT_LISTEN;
+	struct sigaction sa;
+	int check = 0, rc = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "--check-config") == 0)
+			check = 1;
+		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen_spec = argv[++i];
+		else {
+			wsd_usage();
+			return 2;
+		}
+	}
+	if (wsd_setup(conf) != SIO_OK)
+		return 1;
+	if (check) {
+		printf("sio-wsd: configuration ok\n");
+		return 0;
+	}
+	lws_set_log_level(LLL_ERR | LLL_WARN |
+	                      (wsd.cfg.log_level >= SIO_LOG_DEBUG ? LLL_NOTICE
+	                                                          : 0),
+	                  wsd_lws_log);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wsd_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (wsd_register() == SIO_OK && wsd_start_lws(listen_spec) == SIO_OK) {
+		wsd_log(SIO_LOG_INFO, "serving websocket on %s", listen_spec);
+		while (!wsd_stopping && lws_service(wsd_lws, 0) >= 0)
+			;
+		wsd_log(SIO_LOG_INFO, "stopping with %d connections",
+		        wsd_conn_count());
+		wsd_drain();
+		rc = 0;
+	}
+	wsd_stopping = 1;
+	if (wsd_lws != NULL) {
+		lws_sul_cancel(&wsd_tick_sul);
+		lws_context_destroy(wsd_lws); /* CLOSED detaches each socket */
+		wsd_lws = NULL;
+	}
+	if (listen_spec[0] == '/')
+		unlink(listen_spec);
+	wsd_unregister();
+	return rc;
+}

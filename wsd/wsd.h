@@ -1,0 +1,124 @@
+/*
+ * wsd.h: the parts of sio-wsd, the libwebsockets sidecar that serves the
+ * websocket and flashsocket transports over the same store as sio-gateway.
+ * main.c owns the one server struct, the lws context and its timers;
+ * conn.c is one transport connection of a session, whatever its framing
+ * (attach, receive, the next packet to write, detach) plus the table that
+ * finds the connections of a sid when its doorbell rings; ws.c is the
+ * RFC 6455 protocol callback that drives conn.c. A hixie-76 front (for the
+ * Flash client) drives the same conn.c functions from a raw socket.
+ */
+#ifndef WSD_WSD_H
+#define WSD_WSD_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "payload.h"
+#include "session.h"
+
+struct lws;
+struct lws_protocols;
+
+/* --- main.c ----------------------------------------------------------- */
+
+/* What the loop shares; one thread runs everything. */
+struct wsd_server {
+	struct sio_config cfg;
+	const struct sio_plugin *plugin;
+	char holder[SIO_HOLDER_LEN]; /* "wsd-<pid>": doorbell and holder */
+	struct sio_doorbell *bell;
+	struct sio_session_ctx x; /* the loop's store connection */
+};
+
+extern struct wsd_server wsd;
+
+/* One line to stderr when level is enabled: "sio-wsd[pid]: <level>: ...". */
+void wsd_log(enum sio_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* --- conn.c: one transport connection of a session ---------------------- */
+
+/* What wsd_conn_next() asks the transport to do. */
+enum wsd_conn_step {
+	WSD_CONN_IDLE = 0, /* nothing to write now; wait for a ring */
+	WSD_CONN_WRITE,    /* write the packet, then wsd_conn_written() */
+	WSD_CONN_CLOSE,    /* everything was written: close the socket */
+};
+
+/*
+ * One connection, kept in the transport's per-connection data (zeroed
+ * when it is created). The transport owns the socket; conn.c only asks
+ * lws to call the transport back when there is something to write.
+ */
+struct wsd_conn {
+	struct lws *wsi;
+	struct wsd_conn *next; /* in its sid's bucket */
+	char sid[SIO_SID_LEN + 1];
+	int transport;  /* enum sio_transport */
+	long long conn; /* holder_conn in the store, 0 before open */
+	unsigned linked : 1;     /* in the sid table */
+	unsigned hello : 1;      /* `1::` goes out first */
+	unsigned gone : 1;       /* unknown or closed session at attach */
+	unsigned sent : 1;       /* something was written */
+	unsigned taken : 1;      /* a packet is taken, not yet done */
+	unsigned closing : 1;    /* close once the current write is done */
+	unsigned superseded : 1; /* another transport holds the session */
+	unsigned going_away : 1; /* the server is stopping */
+	struct sio_buf rx;       /* the text message being reassembled */
+	struct sio_buf tx;       /* headroom + the packet being written */
+};
+
+/*
+ * Attaches c (on socket wsi) to session sid as transport, superseding the
+ * previous holder, and asks for a writeable callback. An unknown or closed
+ * session is not an error: c then writes the session's final packets or
+ * `7:::1+0` and closes. SIO_OK, or SIO_ERR (logged) when the store failed.
+ */
+int wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
+                  int transport);
+
+/*
+ * Handles one complete text message from the client: one packet. Logs
+ * what the session engine found wrong with it. SIO_OK, SIO_ERR when the
+ * store failed (the message is lost; the connection may go on).
+ */
+int wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len);
+
+/*
+ * Decides what c writes next. On WSD_CONN_WRITE the packet is in
+ * c->tx.p + headroom (c->tx.len - headroom bytes); the headroom bytes
+ * before it are the transport's to fill. Call at most once per writeable
+ * callback, then wsd_conn_written().
+ */
+enum wsd_conn_step wsd_conn_next(struct wsd_conn *c, size_t headroom);
+
+/* Reports whether the packet from wsd_conn_next() reached the socket: it
+ * leaves the outbox, or goes back for the next transport. */
+void wsd_conn_written(struct wsd_conn *c, int ok);
+
+/*
+ * The one teardown: releases what c had taken and not written, detaches
+ * it (the session lives on for the close timeout), unlinks it and frees
+ * its buffers. Safe on a connection that never opened. reason is logged.
+ */
+void wsd_conn_close(struct wsd_conn *c, const char *reason);
+
+/* Asks every connection of sid (NULL: all) for a writeable callback. */
+void wsd_conn_ring(const char *sid);
+
+/* Closes every connection (status going away) from its next writeable
+ * callback: the server is stopping. */
+void wsd_conn_close_all(void);
+
+/* Number of open connections. */
+int wsd_conn_count(void);
+
+/* --- ws.c: RFC 6455 --------------------------------------------------- */
+
+/* The websocket protocol of the listening vhost; it must come first in the
+ * vhost's list (lws binds an upgrade without Sec-WebSocket-Protocol to the
+ * first), and it also answers plain HTTP with 404. Borrowed, static. */
+const struct lws_protocols *wsd_ws_protocol(void);
+
+#endif

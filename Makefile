@@ -27,7 +27,7 @@ GATEWAY  = $(BUILD)/sio-gateway
 WSD_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard wsd/*.c))
 WSD      = $(BUILD)/sio-wsd
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD)
 
 deps:
@@ -90,27 +90,47 @@ test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory wire
 	@$(MAKE) --no-print-directory interop
+	@$(MAKE) --no-print-directory flash
 	@$(MAKE) --no-print-directory browser
 
 # Wire scenarios: sio-gateway behind real lighttpd, nginx, Apache
 # (mod_proxy_fcgi) and Apache mod_cgid on loopback ports; every server runs
 # even when one fails. make wire WIRE_SERVERS=nginx picks some.
 WIRE_SERVERS ?= lighttpd nginx apache apache-cgi
-wire: $(GATEWAY) $(PLUGINS)
+wire: $(GATEWAY) $(WSD) $(PLUGINS)
 	@fail=""; for s in $(WIRE_SERVERS); do \
 		tests/wire/gateway.sh $$s $(BUILD) || fail="$$fail $$s"; done; \
 	if [ -z "$$fail" ]; then echo "make wire: all servers passed"; \
 	else echo "make wire: FAILED:$$fail"; exit 1; fi
 
-# Interop: socket.io-client 0.9.16 (Node) over xhr-polling behind lighttpd,
-# nginx, apache and apache-cgi: make interop [SERVERS="nginx apache-cgi"]
-interop: $(GATEWAY) $(PLUGINS)
+# Interop: socket.io-client 0.9.16 (Node) over xhr-polling and websocket
+# (sio-wsd) behind lighttpd, nginx, apache and apache-cgi, and the fallback
+# from a failing websocket to xhr-polling in one session:
+# make interop [SERVERS="nginx apache-cgi fallback"]
+interop: $(GATEWAY) $(WSD) $(PLUGINS)
 	tests/interop/run-servers.sh $(SERVERS)
 
-# The chat demo in Debian's chromium (headless), two pages exchanging a message.
-browser: deps $(GATEWAY) $(PLUGINS)
+# The chat demo in Debian's chromium (headless), two pages exchanging a
+# message: over websocket (sio-wsd), over a websocket that fails (fallback to
+# polling), over xhr-polling and jsonp-polling.
+browser: deps $(GATEWAY) $(WSD) $(PLUGINS)
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 	node --test --test-reporter=spec tests/browser/
+
+# flashsocket (hixie-76) and the Flash policy file against sio-wsd's flash
+# listener and policy port, behind lighttpd (tests/hixie_client.mjs).
+flash: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec tests/flash/
+
+# Raw websocket scenarios against sio-wsd with lighttpd + sio-gateway:
+# across processes, heartbeats, bad input (tests/wsd/, node --test).
+wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec --test-concurrency=1 tests/wsd/
+
+# p50/p99 of a packet POSTed through the gateway and delivered on a
+# websocket held by sio-wsd, behind lighttpd: make bench-latency [COUNT=2000]
+bench-latency: $(GATEWAY) $(WSD) $(PLUGINS)
+	node bench/latency.mjs $(or $(COUNT),2000)
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -1,12 +1,19 @@
 #!/bin/bash
-# make run: the gateway and a demo page behind Debian's lighttpd.
+# make run: the gateway, the websocket sidecar and a demo page behind
+# Debian's lighttpd.
 #
 #   APP=chat PORT=8080 scripts/run.sh      (what `make run APP=.. PORT=..` does)
+#   NO_WSD=1 scripts/run.sh                (polling only: no sio-wsd)
 #
 # Installs what is missing, builds, writes var/run/siogate.conf, puts
 # socket.io-client 0.9.16's socket.io.js (from npm) and the example's
 # index.html in var/www, and runs lighttpd on 127.0.0.1:PORT with
-# sio-gateway spawned by it. Ctrl-C stops everything it started.
+# sio-gateway spawned by it and sio-wsd on var/sio-wsd.sock, where
+# lighttpd's mod_proxy sends /socket.io/1/websocket/ and /flashsocket/
+# upgrades. The page runs over websocket; stop sio-wsd
+# (kill $(cat var/wsd.pid)) and a page loaded then falls back to
+# xhr-polling (index.html?connect_timeout=1500 makes that quicker).
+# Ctrl-C stops everything it started.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,10 +38,12 @@ command -v npm >/dev/null 2>&1 || {
 
 say "building"
 make --no-print-directory
-[ -x build/sio-gateway ] || {
-	echo "run: build/sio-gateway was not built" >&2
-	exit 1
-}
+for b in build/sio-gateway build/sio-wsd; do
+	[ -x $b ] || {
+		echo "run: $b was not built" >&2
+		exit 1
+	}
+done
 
 # socket.io-client 0.9.16 from npm, served as a static file.
 if [ ! -f $CLIENT/socket.io.js ]; then
@@ -111,15 +120,21 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-GATEWAY=$ROOT/build/sio-gateway DOCROOT=$WWW SIOGATE_CONF=$CONF \
+GATEWAY=$ROOT/build/sio-gateway WSD=$ROOT/build/sio-wsd DOCROOT=$WWW \
+	SIOGATE_CONF=$CONF WSD_ADDR=$VAR/sio-wsd.sock \
 	scripts/webserver.sh start lighttpd "$PORT" "$VAR"
 say "$APP on http://127.0.0.1:$PORT/  (Ctrl-C stops; logs in var/)"
+if [ -f "$VAR/wsd.pid" ]; then
+	say "websocket: sio-wsd pid $(cat "$VAR/wsd.pid"); without it pages use" \
+		"polling: kill \$(cat var/wsd.pid), then load" \
+		"http://127.0.0.1:$PORT/?connect_timeout=1500"
+fi
 
-# Show the server's log until lighttpd ends or Ctrl-C; waiting on a
-# background job lets the trap run at once.
+# Show the server's and sio-wsd's logs until lighttpd ends or Ctrl-C;
+# waiting on a background job lets the trap run at once.
 pid=$(cat "$VAR/webserver.pid")
-touch "$VAR/lighttpd-error.log"
-tail -n 0 --pid="$pid" -f "$VAR/lighttpd-error.log" &
+touch "$VAR/lighttpd-error.log" "$VAR/wsd.log"
+tail -n 0 --pid="$pid" -f "$VAR/lighttpd-error.log" "$VAR/wsd.log" &
 tailpid=$!
 wait $tailpid || true
 say "lighttpd exited"

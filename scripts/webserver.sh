@@ -2,7 +2,7 @@
 # shellcheck disable=SC2034 # the T_* variables are read by render()
 # Starts and stops a web server in front of siogate, from deploy/*.conf.in.
 #
-#   scripts/webserver.sh start SERVER PORT VARDIR [GATEWAY-ADDR[,ADDR...]]
+#   scripts/webserver.sh start [--no-wsd] SERVER PORT VARDIR [GATEWAY-ADDR[,ADDR...]]
 #   scripts/webserver.sh stop VARDIR
 #
 # SERVER is lighttpd, nginx, apache (mod_proxy_fcgi) or apache-cgi (mod_cgid).
@@ -17,13 +17,25 @@
 # listening; several, comma separated, are round-robin for nginx and lighttpd
 # (Apache takes the first). stop kills only what start started.
 #
+# The websocket sidecar: every config routes /socket.io/1/websocket/ and
+# /socket.io/1/flashsocket/ to WSD_ADDR, and start runs
+# `sio-wsd -c SIOGATE_CONF --listen WSD_ADDR` there first (VARDIR/wsd.pid,
+# log VARDIR/wsd.log; as root with apache-cgi it runs as www-data, like the
+# CGI processes that share its database). --no-wsd (or NO_WSD=1) leaves it
+# out: the route stays, the upgrade fails (502/503 from the server) and
+# clients fall back to polling; WSD_ADDR may then name anything else, e.g.
+# a server that refuses the upgrade.
+#
 # Environment (all optional):
 #   GATEWAY       sio-gateway binary      (default: build/sio-gateway)
+#   WSD           sio-wsd binary          (default: build/sio-wsd)
+#   NO_WSD=1      do not start sio-wsd    (same as --no-wsd)
 #   SIOGATE_CONF  siogate config file     (default: VARDIR/siogate.conf,
 #                 written when missing: database VARDIR/siogate.db,
 #                 run_dir VARDIR/run, app $APP or testapp)
 #   DOCROOT       document root           (default: VARDIR/www)
-#   WSD_ADDR      sio-wsd host:port       (default: 127.0.0.1:PORT+1)
+#   WSD_ADDR      sio-wsd address: /path.sock or host:port
+#                 (default: VARDIR/sio-wsd.sock)
 #   LISTEN_HOST   address to listen on    (default: 127.0.0.1)
 #   START_TIMEOUT seconds to wait for the port (default: 15)
 #   STOP_TIMEOUT  seconds stop waits after TERM before KILL (default: 5)
@@ -44,7 +56,7 @@ die() {
 }
 
 usage() {
-	die "usage: $0 start lighttpd|nginx|apache|apache-cgi PORT VARDIR [GATEWAY-ADDR] | stop VARDIR"
+	die "usage: $0 start [--no-wsd] lighttpd|nginx|apache|apache-cgi PORT VARDIR [GATEWAY-ADDR] | stop VARDIR"
 }
 
 abspath() {
@@ -152,6 +164,12 @@ render() { # template output
 }
 
 start() {
+	local start_wsd=1
+	case ${NO_WSD:-} in '' | 0 | no) ;; *) start_wsd="" ;; esac
+	if [ "${1:-}" = --no-wsd ]; then
+		start_wsd=""
+		shift
+	fi
 	[ $# -ge 3 ] || usage
 	local server=$1 port=$2 vardir gwaddrs=${4:-} conf gateway docroot
 	case $server in lighttpd | nginx | apache | apache-cgi) ;; *) usage ;; esac
@@ -163,6 +181,8 @@ start() {
 		die "a server is already running for $vardir (stop it first)"
 
 	gateway=$(abspath "${GATEWAY:-$ROOT/build/sio-gateway}")
+	local wsdbin
+	wsdbin=$(abspath "${WSD:-$ROOT/build/sio-wsd}")
 	docroot=$(abspath "${DOCROOT:-$vardir/www}")
 	conf=$(abspath "${SIOGATE_CONF:-$vardir/siogate.conf}")
 	if [ ! -f "$conf" ]; then
@@ -178,8 +198,27 @@ start() {
 	if [ -z "$gwaddrs" ] && [ "$server" != apache-cgi ] && [ ! -x "$gateway" ]; then
 		die "$gateway is not built (make), or set GATEWAY"
 	fi
+	if [ -n "$start_wsd" ] && [ ! -x "$wsdbin" ]; then
+		# Asked for by name: an error; the default one: polling only.
+		[ -z "${WSD:-}" ] || die "$wsdbin is not built (make), or use --no-wsd"
+		echo "webserver.sh: $wsdbin is not built (make): no websocket, clients fall back to polling" >&2
+		start_wsd=""
+	fi
 
-	local wsd=${WSD_ADDR:-127.0.0.1:$((port + 1))}
+	local wsd=${WSD_ADDR:-$vardir/sio-wsd.sock}
+	case $wsd in
+	/*) # a UNIX socket: each server names it its own way
+		T_WSD_LIGHTTPD="\"socket\" => \"$wsd\""
+		T_WSD_NGINX="unix:$wsd"
+		T_WSD_URL="unix:$wsd|ws://localhost"
+		;;
+	*:*)
+		T_WSD_LIGHTTPD="\"host\" => \"${wsd%:*}\", \"port\" => ${wsd##*:}"
+		T_WSD_NGINX=$wsd
+		T_WSD_URL="ws://$wsd"
+		;;
+	*) die "bad WSD_ADDR '$wsd' (host:port or /path.sock)" ;;
+	esac
 	T_PORT=$port
 	T_LISTEN_HOST=${LISTEN_HOST:-127.0.0.1}
 	T_DOCROOT=$docroot
@@ -187,9 +226,6 @@ start() {
 	T_CONF=$conf
 	T_GATEWAY=$gateway
 	T_GATEWAY_DIR=$(dirname "$gateway")
-	T_WSD_ADDR=$wsd
-	T_WSD_HOST=${wsd%:*}
-	T_WSD_PORT=${wsd##*:}
 	T_USER=$WWW_USER
 	T_GROUP=$WWW_GROUP
 	if [ "$(id -u)" = 0 ]; then T_ROOT_ONLY=""; else T_ROOT_ONLY="#"; fi
@@ -228,6 +264,31 @@ start() {
 		chmod 0660 "$sock"
 		[ "$(id -u)" != 0 ] || chgrp "$WWW_GROUP" "$sock"
 		gwaddrs=$sock
+	fi
+
+	# The websocket sidecar, on the same config. As root with apache-cgi,
+	# as www-data: the database and run_dir are theirs (see above).
+	local wsdpid=""
+	if [ -n "$start_wsd" ]; then
+		local asuser=()
+		if [ "$(id -u)" = 0 ] && [ "$server" = apache-cgi ]; then
+			asuser=(setpriv "--reuid=$WWW_USER" "--regid=$WWW_GROUP" --init-groups)
+		fi
+		case $wsd in /*) rm -f "$wsd" ;; esac
+		setsid "${asuser[@]}" "$wsdbin" -c "$conf" --listen "$wsd" </dev/null \
+			>>"$vardir/wsd.log" 2>&1 &
+		wsdpid=$!
+		echo "$wsdpid" >"$vardir/wsd.pid"
+		CLEANUP="$vardir/wsd.pid $CLEANUP"
+		case $wsd in
+		/*) wait_socket "$wsd" "$wsdpid" ;;
+		*) wait_port "${wsd%:*}" "${wsd##*:}" "$wsdpid" ;;
+		esac || {
+			tail -n 20 "$vardir/wsd.log" >&2 || true
+			die "sio-wsd did not start on $wsd"
+		}
+		# As root, the workers (www-data) must be able to connect (0660).
+		case $wsd in /*) [ "$(id -u)" != 0 ] || chgrp "$WWW_GROUP" "$wsd" ;; esac
 	fi
 	local nl='
 '
@@ -298,7 +359,7 @@ start() {
 		die "$server did not start on $T_LISTEN_HOST:$port (see $vardir)"
 	fi
 	CLEANUP=""
-	echo "webserver.sh: $server on http://$T_LISTEN_HOST:$port/ (pid $pid${gwpid:+, gateway $gwpid}, files in $vardir)"
+	echo "webserver.sh: $server on http://$T_LISTEN_HOST:$port/ (pid $pid${gwpid:+, gateway $gwpid}, wsd ${wsdpid:-not started} on $wsd, files in $vardir)"
 }
 
 stop() {
@@ -307,8 +368,9 @@ stop() {
 	# The gateway first: its FastCGI connections close, so the web server's
 	# workers waiting on long polls finish at once.
 	stop_pidfile "$1/gateway.pid"
+	stop_pidfile "$1/wsd.pid"
 	stop_pidfile "$1/webserver.pid"
-	rm -f "$1/sio-gateway.sock" "$1/webserver.name"
+	rm -f "$1/sio-gateway.sock" "$1/sio-wsd.sock" "$1/webserver.name"
 }
 
 action=${1:-}

@@ -1,12 +1,15 @@
 /*
  * main.c: sio-wsd's entry point and its one global, the server struct. It
  * reads the configuration, opens the store, registers the process and its
- * doorbell, and runs one lws event loop on one thread: the listening
- * vhost (TCP or a UNIX socket for the web server's proxy), the doorbell
- * adopted as a raw file so that rings wake the loop, and a one-second
- * timer that sweeps timeouts and watches PRAGMA data_version. SIGTERM and
- * SIGINT stop the loop; the sockets close and only detach, so sessions
- * and queues stay in the store for another transport or process.
+ * doorbell, and runs one lws event loop on one thread: the websocket
+ * vhost (TCP or a UNIX socket for the web server's proxy; its raw fallback
+ * answers an inline Flash policy request), the doorbell adopted as a raw
+ * file so that rings wake the loop, with flashsocket enabled two raw-only
+ * vhosts (flash.c: the hixie-76 listener of --flash-listen, which lws 4.1
+ * cannot serve on the websocket vhost, and the policy port), and a
+ * one-second timer that sweeps timeouts and watches PRAGMA data_version.
+ * SIGTERM and SIGINT stop the loop; the sockets close and only detach, so
+ * sessions and queues stay in the store for another transport or process.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -148,10 +151,11 @@ wsd_drain(void)
 }
 
 /* A UNIX socket path, or HOST:PORT; fills the vhost's listening fields.
- * SIO_OK or SIO_ERR with a message printed. */
+ * SIO_OK or SIO_ERR with a message printed (flag names the option). */
 static int
-wsd_listen_spec(const char *spec, struct lws_context_creation_info *info,
-                char *host, size_t hostsize)
+wsd_listen_spec(const char *flag, const char *spec,
+                struct lws_context_creation_info *info, char *host,
+                size_t hostsize)
 {
 	const char *colon = strrchr(spec, ':');
 	struct in_addr a4;
@@ -191,52 +195,144 @@ wsd_listen_spec(const char *spec, struct lws_context_creation_info *info,
 		info->iface = host; /* an IPv6 address or interface name */
 	return SIO_OK;
 bad:
-	fprintf(stderr, "sio-wsd: bad --listen '%s' (HOST:PORT or /path)\n",
+	fprintf(stderr, "sio-wsd: bad %s '%s' (HOST:PORT or /path)\n", flag,
 	        spec);
 	return SIO_ERR;
 }
 
-/* The lws context with its one vhost and the doorbell adopted into it. */
-static int
-wsd_start_lws(const char *listen_spec)
+/* What the command line says to listen on. */
+struct wsd_listen {
+	const char *ws;          /* --listen: websocket (and inline policy) */
+	const char *flash;       /* --flash-listen: hixie-76, or NULL */
+	const char *policy_host; /* --policy-host: the policy port's host */
+};
+
+/* A UNIX socket lws created: group access for the web server. */
+static void
+wsd_sock_perms(const struct lws_context_creation_info *info, const char *path)
 {
-	static struct lws_protocols protocols[3];
+	if ((info->options & LWS_SERVER_OPTION_UNIX_SOCK) &&
+	    chmod(path, 0660) != 0)
+		wsd_log(SIO_LOG_WARN, "chmod %s: %s", path, strerror(errno));
+}
+
+/*
+ * The flash listener (hixie-76 and inline policy, raw sockets) and the
+ * policy port (flash_policy_port; 0 disables it; a port that cannot be
+ * bound is logged, not fatal), each its own raw-only vhost. SIO_OK or
+ * SIO_ERR.
+ */
+static int
+wsd_start_flash(const struct wsd_listen *l)
+{
+	static struct lws_protocols flash[2], policy[2];
+	static char host[256], phost[256];
+	struct lws_context_creation_info info;
+	char spec[300];
+
+	if (!sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET))
+		return SIO_OK;
+	flash[0] = *wsd_flash_protocol();
+	policy[0] = *wsd_policy_protocol();
+	if (l->flash != NULL) {
+		memset(&info, 0, sizeof(info));
+		if (wsd_listen_spec("--flash-listen", l->flash, &info, host,
+		                    sizeof(host)) != SIO_OK)
+			return SIO_ERR;
+		info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+		info.listen_accept_role = "raw-skt";
+		info.listen_accept_protocol = flash[0].name;
+		info.protocols = flash;
+		info.vhost_name = "sio-wsd-flash";
+		if (lws_create_vhost(wsd_lws, &info) == NULL) {
+			wsd_log(SIO_LOG_ERROR, "cannot listen on %s", l->flash);
+			return SIO_ERR;
+		}
+		wsd_sock_perms(&info, l->flash);
+		wsd_log(SIO_LOG_INFO, "serving flashsocket (hixie-76) on %s",
+		        l->flash);
+	}
+	if (wsd.cfg.flash_policy_port <= 0)
+		return SIO_OK;
+	snprintf(spec, sizeof(spec), "%s:%d", l->policy_host,
+	         wsd.cfg.flash_policy_port);
+	memset(&info, 0, sizeof(info));
+	if (wsd_listen_spec("--policy-host", spec, &info, phost,
+	                    sizeof(phost)) != SIO_OK)
+		return SIO_ERR;
+	info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+	info.listen_accept_role = "raw-skt";
+	info.listen_accept_protocol = policy[0].name;
+	info.protocols = policy;
+	info.vhost_name = "sio-wsd-policy";
+	if (lws_create_vhost(wsd_lws, &info) == NULL)
+		wsd_log(SIO_LOG_WARN, "cannot serve the Flash policy on %s "
+		                      "(going on without it)",
+		        spec);
+	else
+		wsd_log(SIO_LOG_INFO, "serving the Flash policy on %s", spec);
+	return SIO_OK;
+}
+
+/*
+ * The lws context with its vhosts: the websocket listener (whose raw
+ * fallback answers an inline policy request, lws not taking it for HTTP),
+ * with the doorbell adopted into it, then the flash ones.
+ */
+static int
+wsd_start_lws(const struct wsd_listen *l)
+{
+	static struct lws_protocols protocols[4];
 	static char host[256];
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
 	lws_sock_file_fd_type fd;
 
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.gid = -1;
+	info.uid = -1;
+	wsd_lws = lws_create_context(&info);
+	if (wsd_lws == NULL) {
+		wsd_log(SIO_LOG_ERROR, "cannot create the lws context");
+		return SIO_ERR;
+	}
 	protocols[0] = *wsd_ws_protocol();
 	protocols[1] = (struct lws_protocols){.name = "sio-doorbell",
 	                                      .callback = wsd_bell_callback};
+	protocols[2] = *wsd_flash_protocol();
 	memset(&info, 0, sizeof(info));
-	if (wsd_listen_spec(listen_spec, &info, host, sizeof(host)) != SIO_OK)
+	if (wsd_listen_spec("--listen", l->ws, &info, host, sizeof(host)) !=
+	    SIO_OK)
 		return SIO_ERR;
 	info.protocols = protocols;
 	info.vhost_name = WSD_VHOST;
-	info.gid = -1;
-	info.uid = -1;
 	info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
-	/* Flash: the hixie-76 front and the policy file (port and inline)
-	 * belong here, as a raw-socket vhost / fallback of this context. */
-	wsd_lws = lws_create_context(&info);
-	if (wsd_lws == NULL) {
-		wsd_log(SIO_LOG_ERROR, "cannot listen on %s", listen_spec);
+	if (sio_config_transport_enabled(&wsd.cfg,
+	                                 SIO_TRANSPORT_FLASHSOCKET)) {
+		/* `<` is no HTTP method: lws hands such a connection, with
+		 * the bytes it read, to the flash protocol (inline policy) */
+		info.options |=
+		    LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+		info.listen_accept_role = "raw-skt";
+		info.listen_accept_protocol = protocols[2].name;
+	}
+	vh = lws_create_vhost(wsd_lws, &info);
+	if (vh == NULL) {
+		wsd_log(SIO_LOG_ERROR, "cannot listen on %s", l->ws);
 		return SIO_ERR;
 	}
-	if ((info.options & LWS_SERVER_OPTION_UNIX_SOCK) &&
-	    chmod(listen_spec, 0660) != 0)
-		wsd_log(SIO_LOG_WARN, "chmod %s: %s", listen_spec,
-		        strerror(errno));
-	vh = lws_get_vhost_by_name(wsd_lws, WSD_VHOST);
+	wsd_sock_perms(&info, l->ws);
 	/* lws closes what it adopted; the doorbell keeps its own descriptor */
 	fd.filefd = dup(sio_doorbell_fd(wsd.bell));
-	if (vh == NULL || fd.filefd < 0 ||
+	if (fd.filefd < 0 ||
 	    lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd,
 	                               "sio-doorbell", NULL) == NULL) {
 		wsd_log(SIO_LOG_ERROR, "cannot adopt the doorbell");
 		return SIO_ERR;
 	}
+	if (wsd_start_flash(l) != SIO_OK)
+		return SIO_ERR;
 	lws_sul_schedule(wsd_lws, 0, &wsd_tick_sul, wsd_tick, LWS_US_PER_SEC);
 	return SIO_OK;
 }
@@ -293,10 +389,23 @@ wsd_usage(void)
 {
 	fputs("usage: sio-wsd [-c FILE] [--check-config] "
 	      "[--listen HOST:PORT|PATH]\n"
-	      "  -c FILE           configuration (default $SIOGATE_CONF)\n"
-	      "  --check-config    check the configuration and exit\n"
-	      "  --listen SPEC     address (default " WSD_DEFAULT_LISTEN
-	      ") or UNIX socket path\n",
+	      "               [--flash-listen HOST:PORT|PATH] "
+	      "[--policy-host HOST]\n"
+	      "  -c FILE             configuration (default $SIOGATE_CONF)\n"
+	      "  --check-config      check the configuration and exit\n"
+	      "  --listen SPEC       websocket address (default " WSD_DEFAULT_LISTEN
+	      ") or UNIX socket path;\n"
+	      "                      also answers an inline Flash policy "
+	      "request\n"
+	      "  --flash-listen SPEC hixie-76 flashsocket listener (raw "
+	      "sockets; lws 4.1\n"
+	      "                      drops hixie-76 on --listen): route the web "
+	      "server's\n"
+	      "                      /<resource>/1/flashsocket/ here; none by "
+	      "default\n"
+	      "  --policy-host HOST  host of the Flash policy port "
+	      "(flash_policy_port;\n"
+	      "                      default: every interface)\n",
 	      stderr);
 }
 
@@ -325,7 +434,8 @@ wsd_setup(const char *conf)
 int
 main(int argc, char **argv)
 {
-	const char *conf = NULL, *listen_spec = WSD_DEFAULT_LISTEN;
+	const char *conf = NULL;
+	struct wsd_listen l = {WSD_DEFAULT_LISTEN, NULL, "*"};
 	struct sigaction sa;
 	int check = 0, rc = 1;
 
@@ -335,13 +445,20 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--check-config") == 0)
 			check = 1;
 		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-			listen_spec = argv[++i];
+			l.ws = argv[++i];
+		else if (strcmp(argv[i], "--flash-listen") == 0 && i + 1 < argc)
+			l.flash = argv[++i];
+		else if (strcmp(argv[i], "--policy-host") == 0 && i + 1 < argc)
+			l.policy_host = argv[++i];
 		else {
 			wsd_usage();
 			return 2;
 		}
 	}
 	if (wsd_setup(conf) != SIO_OK)
+		return 1;
+	if (sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET) &&
+	    wsd_flash_init() != SIO_OK)
 		return 1;
 	if (check) {
 		printf("sio-wsd: configuration ok\n");
@@ -356,8 +473,8 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (wsd_register() == SIO_OK && wsd_start_lws(listen_spec) == SIO_OK) {
-		wsd_log(SIO_LOG_INFO, "serving websocket on %s", listen_spec);
+	if (wsd_register() == SIO_OK && wsd_start_lws(&l) == SIO_OK) {
+		wsd_log(SIO_LOG_INFO, "serving websocket on %s", l.ws);
 		while (!wsd_stopping && lws_service(wsd_lws, 0) >= 0)
 			;
 		wsd_log(SIO_LOG_INFO, "stopping with %d connections",
@@ -371,8 +488,10 @@ main(int argc, char **argv)
 		lws_context_destroy(wsd_lws); /* CLOSED detaches each socket */
 		wsd_lws = NULL;
 	}
-	if (listen_spec[0] == '/')
-		unlink(listen_spec);
+	if (l.ws[0] == '/')
+		unlink(l.ws);
+	if (l.flash != NULL && l.flash[0] == '/')
+		unlink(l.flash);
 	wsd_unregister();
 	return rc;
 }

@@ -14,13 +14,8 @@
 
 #define WS_URI_MAX 512
 
-/*
- * Reads "/<resource>/1/<transport>/<sid>[/]" (lws gives the path without
- * the query, decoded and normalised). Returns the transport (websocket or
- * flashsocket, if enabled) with the sid in sid, or -1.
- */
-static int
-ws_route(const char *path, char sid[SIO_SID_LEN + 1])
+int
+wsd_route(const char *path, char sid[SIO_SID_LEN + 1])
 {
 	const char *res = wsd.cfg.resource, *p = path, *slash;
 	size_t rlen = strlen(res), n;
@@ -59,7 +54,7 @@ ws_request_route(struct lws *wsi, char sid[SIO_SID_LEN + 1])
 
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 		return -1;
-	return ws_route(uri, sid);
+	return wsd_route(uri, sid);
 }
 
 /* The upgrade request, before lws answers 101: 0 to go on, 1 refused. */

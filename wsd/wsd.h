@@ -116,9 +116,41 @@ int wsd_conn_count(void);
 
 /* --- ws.c: RFC 6455 --------------------------------------------------- */
 
+/*
+ * Reads "/<resource>/1/<transport>/<sid>[/]" (a path without its query).
+ * Returns the transport (websocket or flashsocket, if enabled) with the
+ * sid in sid, or -1.
+ */
+int wsd_route(const char *path, char sid[SIO_SID_LEN + 1]);
+
 /* The websocket protocol of the listening vhost; it must come first in the
  * vhost's list (lws binds an upgrade without Sec-WebSocket-Protocol to the
  * first), and it also answers plain HTTP with 404. Borrowed, static. */
 const struct lws_protocols *wsd_ws_protocol(void);
+
+
+/* --- flash.c: hixie-76 and the Flash policy file ----------------------- */
+
+/*
+ * Builds the policy XML from the configured origins; call once before the
+ * protocols below serve anything. SIO_OK, or SIO_ERR (logged).
+ */
+int wsd_flash_init(void);
+
+/*
+ * The raw-socket protocol of the flash listener (--flash-listen): a
+ * connection whose first bytes are `<policy-file-request/>\0` gets the
+ * policy XML and a NUL; anything else must be a hixie-76 upgrade on a
+ * route of wsd_route() (400, 404 or 403 otherwise), answered with the 101
+ * head at once and the digest once key3 arrives, then served through the
+ * wsd_conn_* functions with 0x00 <utf8> 0xFF frames. The same protocol is
+ * the raw fallback of the websocket listener, which sees only what is not
+ * HTTP there (the inline policy request). Borrowed, static.
+ */
+const struct lws_protocols *wsd_flash_protocol(void);
+
+/* The raw-socket protocol of the policy port: the policy XML (no NUL) to
+ * every connection, then a half-close and a drain. Borrowed, static. */
+const struct lws_protocols *wsd_policy_protocol(void);
 
 #endif

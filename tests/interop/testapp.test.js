@@ -7,7 +7,14 @@
  *
  * Environment:
  *   SIO_URL              server base URL (default http://127.0.0.1:18000)
- *   SIO_TRANSPORT        websocket | xhr-polling (default xhr-polling)
+ *   SIO_TRANSPORT        websocket | xhr-polling (default xhr-polling) |
+ *                        fallback: the client is given ['websocket',
+ *                        'xhr-polling'] with a short connect timeout, the
+ *                        websocket upgrade is expected to fail (sio-wsd not
+ *                        running, or the upgrade refused), and every session
+ *                        must move to xhr-polling with the sid of its one
+ *                        handshake before the contract runs on it
+ *   SIO_FALLBACK_TIMEOUT ms, the 'connect timeout' in fallback mode (default 1500)
  *   SIO_CONNECT_TIMEOUT  ms to wait for a connect (default 10000)
  *   SIO_EVENT_TIMEOUT    ms to wait for any other event (default: the
  *                        connect timeout)
@@ -36,12 +43,18 @@ const URL = (process.env.SIO_URL || 'http://127.0.0.1:18000').replace(/\/+$/, ''
 const TRANSPORT = process.env.SIO_TRANSPORT || 'xhr-polling';
 const CONNECT_TIMEOUT = Number(process.env.SIO_CONNECT_TIMEOUT || 10000);
 const EVENT_TIMEOUT = Number(process.env.SIO_EVENT_TIMEOUT || CONNECT_TIMEOUT);
+const FALLBACK = TRANSPORT === 'fallback';
+const FALLBACK_TIMEOUT = Number(process.env.SIO_FALLBACK_TIMEOUT || 1500);
+/* the transports the client is given, and the one it must end up on */
+const OFFERED = FALLBACK ? ['websocket', 'xhr-polling'] : [TRANSPORT];
+const EXPECTED = FALLBACK ? 'xhr-polling' : TRANSPORT;
+const LABEL = FALLBACK ? 'xhr-polling after a failed websocket' : TRANSPORT;
 
-if (!['websocket', 'xhr-polling'].includes(TRANSPORT)) {
-	throw new Error('SIO_TRANSPORT must be websocket or xhr-polling, not ' + TRANSPORT);
+if (!['websocket', 'xhr-polling', 'fallback'].includes(TRANSPORT)) {
+	throw new Error('SIO_TRANSPORT must be websocket, xhr-polling or fallback, not ' + TRANSPORT);
 }
-if (!(CONNECT_TIMEOUT > 0) || !(EVENT_TIMEOUT > 0)) {
-	throw new Error('SIO_CONNECT_TIMEOUT and SIO_EVENT_TIMEOUT must be positive ms');
+if (!(CONNECT_TIMEOUT > 0) || !(EVENT_TIMEOUT > 0) || !(FALLBACK_TIMEOUT > 0)) {
+	throw new Error('SIO_CONNECT_TIMEOUT, SIO_EVENT_TIMEOUT and SIO_FALLBACK_TIMEOUT must be positive ms');
 }
 
 const ENDPOINTS = ['', '/chat'];
@@ -153,38 +166,63 @@ function shutdown(sock) {
  * Opens a new session over TRANSPORT with the given namespaces and waits
  * until every one of them is connected.  Returns {sock, nsp: {ep: ns}}.
  * The session is shut down when the test ends.
+ *
+ * In fallback mode the client tries websocket first; the upgrade fails, and
+ * after FALLBACK_TIMEOUT ('connect timeout') it moves on to xhr-polling.
+ * The move must stay inside the session: one handshake, and the polling
+ * transport opened with the sid the websocket was tried with.
  */
 async function open(t, endpoints, {reconnect = false} = {}) {
 	const first = io.connect(URL + endpoints[0], {
 		'auto connect': false,
 		'force new connection': true,
-		'connect timeout': CONNECT_TIMEOUT,
+		'connect timeout': FALLBACK ? FALLBACK_TIMEOUT : CONNECT_TIMEOUT,
 		'reconnect': reconnect,
 		'max reconnection attempts': 3,
 	});
 	const sock = first.socket;
-	sock.options.transports = [TRANSPORT];
+	sock.options.transports = OFFERED.slice();
 	t.after(() => shutdown(sock));
+
+	/* every handshake, and the sid each transport was opened with */
+	let handshakes = 0;
+	const handshake = sock.handshake;
+	sock.handshake = function () {
+		handshakes++;
+		return handshake.apply(this, arguments);
+	};
+	const tried = [];
+	sock.on('connecting', (name) => tried.push({name, sid: sock.sessionid}));
+	const errors = [];
 
 	const nsp = {};
 	for (const ep of endpoints) {
 		nsp[ep] = sock.of(ep);
 	}
+	const connectMs = CONNECT_TIMEOUT + (FALLBACK ? FALLBACK_TIMEOUT : 0);
 	const connected = Promise.all(endpoints.map((ep) => waitFor(nsp[ep], 'connect',
-	    {ms: CONNECT_TIMEOUT, what: `namespace ${epName(ep)} over ${TRANSPORT}`})));
+	    {ms: connectMs, what: `namespace ${epName(ep)} over ${LABEL}`})));
 	let onFail;
 	const failed = new Promise((resolve, reject) => {
 		onFail = (what) => (arg) => reject(new Error(
-		    `${what} while connecting to ${URL} over ${TRANSPORT}` +
+		    `${what} while connecting to ${URL} over ${LABEL}` +
 		    (arg !== undefined ? `: ${arg}` : '')));
 		sock.on('connect_failed', onFail('connect_failed'));
-		sock.on('error', onFail('error'));
+		/* the failed upgrade is published as 'error' before the move */
+		sock.on('error', FALLBACK ? (e) => errors.push(e) : onFail('error'));
 	});
 	failed.catch(() => {});
 	sock.connect();
 	await Promise.race([connected, failed]);
 	assert.ok(sock.connected, 'socket connected');
-	assert.equal(sock.transport.name, TRANSPORT, 'transport actually used');
+	assert.equal(sock.transport.name, EXPECTED, 'transport actually used');
+	if (FALLBACK) {
+		assert.deepEqual(tried.map((x) => x.name), OFFERED, 'transports tried in order');
+		assert.equal(handshakes, 1, 'one handshake');
+		assert.match(tried[0].sid, /^[A-Za-z0-9_-]+$/);
+		assert.equal(sock.sessionid, tried[0].sid, 'the sid the websocket was tried with');
+		assert.equal(sock.transport.sessid, tried[0].sid, 'xhr-polling opened on that sid');
+	}
 	return {sock, nsp};
 }
 
@@ -197,10 +235,10 @@ const TEXTS = ['😀x', 'a:b+c', '6:::1+["x"]', 'wörld 😀:+:+ </script> \\u00
 const LINE_SEP = 'a\u2028b\u2029c';
 
 for (const ep of ENDPOINTS) {
-	describe(`testapp on ${epName(ep)} over ${TRANSPORT}`, () => {
+	describe(`testapp on ${epName(ep)} over ${LABEL}`, () => {
 		test('connect', async (t) => {
 			const {sock, nsp} = await open(t, [ep]);
-			assert.equal(sock.transport.name, TRANSPORT);
+			assert.equal(sock.transport.name, EXPECTED);
 			assert.match(sock.sessionid, /^[A-Za-z0-9_-]+$/);
 			assert.ok(sock.of('') !== undefined);
 			assert.equal(nsp[ep].name, ep);
@@ -398,7 +436,7 @@ for (const ep of ENDPOINTS) {
 	});
 }
 
-describe(`kick and disconnect over ${TRANSPORT}`, () => {
+describe(`kick and disconnect over ${LABEL}`, () => {
 	test('kick on root: disconnect "booted", no reconnect', async (t) => {
 		const {sock, nsp} = await open(t, ['', '/chat'], {reconnect: true});
 		let reconnecting = 0;
@@ -442,7 +480,7 @@ describe(`kick and disconnect over ${TRANSPORT}`, () => {
 		await ev;
 		assert.equal(rootDown, false, 'root not disconnected');
 		assert.equal(sock.connected, true);
-		assert.equal(sock.transport.name, TRANSPORT);
+		assert.equal(sock.transport.name, EXPECTED);
 	});
 
 	test('client disconnect() on /chat leaves root working', async (t) => {

@@ -8,9 +8,11 @@
 # Installs what is missing, builds, writes var/run/siogate.conf, puts
 # socket.io-client 0.9.16's socket.io.js (from npm) and the example's
 # index.html in var/www, and runs lighttpd on 127.0.0.1:PORT with
-# sio-gateway spawned by it and sio-wsd on var/sio-wsd.sock, where
-# lighttpd's mod_proxy sends /socket.io/1/websocket/ and /flashsocket/
-# upgrades. The page runs over websocket; stop sio-wsd
+# sio-gateway spawned by it and sio-wsd on var/sio-wsd.sock (RFC 6455),
+# where lighttpd's mod_proxy sends /socket.io/1/websocket/ upgrades, and
+# on var/sio-wsd-flash.sock (hixie-76, Flash's WebSocketMain.swf), where it
+# sends /socket.io/1/flashsocket/; the Flash policy file is on port 10843
+# (flash_policy_port). The page runs over websocket; stop sio-wsd
 # (kill $(cat var/wsd.pid)) and a page loaded then falls back to
 # xhr-polling (index.html?connect_timeout=1500 makes that quicker).
 # Ctrl-C stops everything it started.
@@ -121,7 +123,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 GATEWAY=$ROOT/build/sio-gateway WSD=$ROOT/build/sio-wsd DOCROOT=$WWW \
-	SIOGATE_CONF=$CONF WSD_ADDR=$VAR/sio-wsd.sock \
+	SIOGATE_CONF=$CONF WSD_ADDR=$VAR/sio-wsd.sock WSD_FLASH_ADDR=$VAR/sio-wsd-flash.sock \
 	scripts/webserver.sh start lighttpd "$PORT" "$VAR"
 say "$APP on http://127.0.0.1:$PORT/  (Ctrl-C stops; logs in var/)"
 if [ -f "$VAR/wsd.pid" ]; then

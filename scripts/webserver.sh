@@ -17,14 +17,17 @@
 # listening; several, comma separated, are round-robin for nginx and lighttpd
 # (Apache takes the first). stop kills only what start started.
 #
-# The websocket sidecar: every config routes /socket.io/1/websocket/ and
-# /socket.io/1/flashsocket/ to WSD_ADDR, and start runs
-# `sio-wsd -c SIOGATE_CONF --listen WSD_ADDR` there first (VARDIR/wsd.pid,
-# log VARDIR/wsd.log; as root with apache-cgi it runs as www-data, like the
-# CGI processes that share its database). --no-wsd (or NO_WSD=1) leaves it
-# out: the route stays, the upgrade fails (502/503 from the server) and
-# clients fall back to polling; WSD_ADDR may then name anything else, e.g.
-# a server that refuses the upgrade.
+# The websocket sidecar: every config routes /socket.io/1/websocket/ to
+# WSD_ADDR and /socket.io/1/flashsocket/ (hixie-76, the Flash SWF) to
+# WSD_FLASH_ADDR, and start runs
+# `sio-wsd -c SIOGATE_CONF --listen WSD_ADDR --flash-listen WSD_FLASH_ADDR`
+# first (VARDIR/wsd.pid, log VARDIR/wsd.log; as root with apache-cgi it runs
+# as www-data, like the CGI processes that share its database; the flash
+# listener exists only when flashsocket is in the config's transports, and
+# its policy port is the config's flash_policy_port). --no-wsd (or
+# NO_WSD=1) leaves it out: the routes stay, the upgrade fails (502/503 from
+# the server) and clients fall back to polling; WSD_ADDR and WSD_FLASH_ADDR
+# may then name anything else, e.g. a server that refuses the upgrade.
 #
 # Environment (all optional):
 #   GATEWAY       sio-gateway binary      (default: build/sio-gateway)
@@ -36,6 +39,8 @@
 #   DOCROOT       document root           (default: VARDIR/www)
 #   WSD_ADDR      sio-wsd address: /path.sock or host:port
 #                 (default: VARDIR/sio-wsd.sock)
+#   WSD_FLASH_ADDR sio-wsd's hixie-76 (flashsocket) address, the same forms
+#                 (default: VARDIR/sio-wsd-flash.sock)
 #   LISTEN_HOST   address to listen on    (default: 127.0.0.1)
 #   START_TIMEOUT seconds to wait for the port (default: 15)
 #   STOP_TIMEOUT  seconds stop waits after TERM before KILL (default: 5)
@@ -150,6 +155,33 @@ conf_value() { # file key default
 	printf '%s\n' "${v:-$3}"
 }
 
+# How each template names a sidecar address: sets T_<PREFIX>_LIGHTTPD,
+# T_<PREFIX>_NGINX and T_<PREFIX>_URL.
+wsd_names() { # PREFIX addr what
+	local -n lt=T_$1_LIGHTTPD ng=T_$1_NGINX url=T_$1_URL
+	case $2 in
+	/*) # a UNIX socket: each server names it its own way
+		lt="\"socket\" => \"$2\""
+		ng="unix:$2"
+		url="unix:$2|ws://localhost"
+		;;
+	*:*)
+		lt="\"host\" => \"${2%:*}\", \"port\" => ${2##*:}"
+		ng=$2
+		url="ws://$2"
+		;;
+	*) die "bad $3 '$2' (host:port or /path.sock)" ;;
+	esac
+}
+
+# Waits for a sidecar listener: a UNIX socket or host:port.
+wait_addr() { # addr pid
+	case $1 in
+	/*) wait_socket "$1" "$2" ;;
+	*) wait_port "${1%:*}" "${1##*:}" "$2" ;;
+	esac
+}
+
 # Fills a template: every @NAME@ from the shell variable T_NAME.
 render() { # template output
 	local args=() v name
@@ -206,19 +238,14 @@ start() {
 	fi
 
 	local wsd=${WSD_ADDR:-$vardir/sio-wsd.sock}
-	case $wsd in
-	/*) # a UNIX socket: each server names it its own way
-		T_WSD_LIGHTTPD="\"socket\" => \"$wsd\""
-		T_WSD_NGINX="unix:$wsd"
-		T_WSD_URL="unix:$wsd|ws://localhost"
-		;;
-	*:*)
-		T_WSD_LIGHTTPD="\"host\" => \"${wsd%:*}\", \"port\" => ${wsd##*:}"
-		T_WSD_NGINX=$wsd
-		T_WSD_URL="ws://$wsd"
-		;;
-	*) die "bad WSD_ADDR '$wsd' (host:port or /path.sock)" ;;
-	esac
+	local wsdflash=${WSD_FLASH_ADDR:-$vardir/sio-wsd-flash.sock}
+	[ "$wsd" != "$wsdflash" ] || die "WSD_ADDR and WSD_FLASH_ADDR must differ ($wsd)"
+	wsd_names WSD "$wsd" WSD_ADDR
+	wsd_names WSD_FLASH "$wsdflash" WSD_FLASH_ADDR
+	# The flash listener exists when flashsocket is in transports (all by default).
+	local flash=1 transports
+	transports=$(conf_value "$conf" transports "")
+	case ",${transports// /}," in ,, | *,flashsocket,*) ;; *) flash="" ;; esac
 	T_PORT=$port
 	T_LISTEN_HOST=${LISTEN_HOST:-127.0.0.1}
 	T_DOCROOT=$docroot
@@ -274,21 +301,23 @@ start() {
 		if [ "$(id -u)" = 0 ] && [ "$server" = apache-cgi ]; then
 			asuser=(setpriv "--reuid=$WWW_USER" "--regid=$WWW_GROUP" --init-groups)
 		fi
-		case $wsd in /*) rm -f "$wsd" ;; esac
-		setsid "${asuser[@]}" "$wsdbin" -c "$conf" --listen "$wsd" </dev/null \
-			>>"$vardir/wsd.log" 2>&1 &
+		local a
+		for a in "$wsd" "$wsdflash"; do
+			case $a in /*) rm -f "$a" ;; esac
+		done
+		setsid "${asuser[@]}" "$wsdbin" -c "$conf" --listen "$wsd" \
+			--flash-listen "$wsdflash" </dev/null >>"$vardir/wsd.log" 2>&1 &
 		wsdpid=$!
 		echo "$wsdpid" >"$vardir/wsd.pid"
 		CLEANUP="$vardir/wsd.pid $CLEANUP"
-		case $wsd in
-		/*) wait_socket "$wsd" "$wsdpid" ;;
-		*) wait_port "${wsd%:*}" "${wsd##*:}" "$wsdpid" ;;
-		esac || {
-			tail -n 20 "$vardir/wsd.log" >&2 || true
-			die "sio-wsd did not start on $wsd"
-		}
-		# As root, the workers (www-data) must be able to connect (0660).
-		case $wsd in /*) [ "$(id -u)" != 0 ] || chgrp "$WWW_GROUP" "$wsd" ;; esac
+		for a in "$wsd" ${flash:+"$wsdflash"}; do
+			wait_addr "$a" "$wsdpid" || {
+				tail -n 20 "$vardir/wsd.log" >&2 || true
+				die "sio-wsd did not start on $a"
+			}
+			# As root, the workers (www-data) must be able to connect (0660).
+			case $a in /*) [ "$(id -u)" != 0 ] || chgrp "$WWW_GROUP" "$a" ;; esac
+		done
 	fi
 	local nl='
 '
@@ -359,7 +388,7 @@ start() {
 		die "$server did not start on $T_LISTEN_HOST:$port (see $vardir)"
 	fi
 	CLEANUP=""
-	echo "webserver.sh: $server on http://$T_LISTEN_HOST:$port/ (pid $pid${gwpid:+, gateway $gwpid}, wsd ${wsdpid:-not started} on $wsd, files in $vardir)"
+	echo "webserver.sh: $server on http://$T_LISTEN_HOST:$port/ (pid $pid${gwpid:+, gateway $gwpid}, wsd ${wsdpid:-not started} on $wsd${flash:+ and $wsdflash}, files in $vardir)"
 }
 
 stop() {
@@ -370,7 +399,8 @@ stop() {
 	stop_pidfile "$1/gateway.pid"
 	stop_pidfile "$1/wsd.pid"
 	stop_pidfile "$1/webserver.pid"
-	rm -f "$1/sio-gateway.sock" "$1/sio-wsd.sock" "$1/webserver.name"
+	rm -f "$1/sio-gateway.sock" "$1/sio-wsd.sock" "$1/sio-wsd-flash.sock" \
+		"$1/webserver.name"
 }
 
 action=${1:-}

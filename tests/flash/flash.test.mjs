@@ -1,19 +1,26 @@
 // flash.test.mjs: the flashsocket transport and the Flash policy file of
-// sio-wsd, with tests/hixie_client.mjs behaving like WebSocketMain.swf.
+// sio-wsd, with tests/hixie_client.mjs behaving like WebSocketMain.swf,
+// through each web server's websocket proxy as deployed.
 //
-// lighttpd + sio-gateway come from scripts/webserver.sh (NO_WSD=1, with
-// WSD_ADDR set to sio-wsd's flash listener, so lighttpd's flashsocket route
-// reaches it); sio-wsd is started here:
-//   sio-wsd -c CONF --listen 127.0.0.1:WS --flash-listen 127.0.0.1:FLASH
-//           --policy-host 127.0.0.1        (flash_policy_port = POLICY)
-// The handshake goes through lighttpd; hixie-76 goes straight to the flash
-// listener and through lighttpd's proxy; the policy is fetched from the
-// policy port and inline from both wsd listeners.
+// scripts/webserver.sh starts lighttpd, nginx and apache, each with its
+// sio-gateway and sio-wsd (`--listen WSD_ADDR --flash-listen
+// WSD_FLASH_ADDR`), from deploy/*.conf.in: /socket.io/1/flashsocket/ goes
+// to the flash listener (hixie-76), /socket.io/1/websocket/ to the
+// websocket one. lighttpd's sio-wsd listens on TCP (WSD_ADDR,
+// WSD_FLASH_ADDR = 127.0.0.1:free ports, flash_policy_port = a free port);
+// nginx's and Apache's on the default UNIX sockets (VARDIR/sio-wsd.sock,
+// VARDIR/sio-wsd-flash.sock; flash_policy_port = 0). Every config has
+// heartbeat_interval 1.
+// Through each server: handshake, hixie-76 (digest checked like the SWF),
+// 1:: first, echo, event with ack, heartbeats, key3 sent late, unknown sid.
+// Straight to lighttpd's sio-wsd: the policy port and the inline policy
+// (byte for byte), the 101 head before key3, superseding, polling POST
+// replies, large messages, bad input.
 //
 //   node --test tests/flash/         (make flash; KEEP_TMP=1 keeps the logs)
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn, execFileSync} from 'node:child_process';
+import {execFile, execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -59,7 +66,7 @@ async function until(what, fn, ms = 5000, every = 20) {
   }
 }
 
-// Distinct free ports (lighttpd, wsd, flash listener, policy port).
+// Distinct free ports.
 async function ports(n) {
   const out = new Set();
   while (out.size < n) out.add(await freePort());
@@ -93,73 +100,86 @@ function rawExchange(port, bytes, ms = 5000) {
 }
 
 const s = {};
+// The servers started by webserver.sh: name -> {name, port, var, conf}.
+const servers = {lighttpd: {}, nginx: {}, apache: {}};
+
+function runWebserver(args, env = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(WEBSERVER, args, {env: {...process.env, ...env}}, (err, stdout, stderr) =>
+      err ? reject(new Error(`webserver.sh ${args.join(' ')}: ${err.message}\n${stderr}`))
+        : resolve(stdout));
+  });
+}
+
+function stopAll() {
+  for (const srv of Object.values(servers))
+    if (srv.var) try { execFileSync(WEBSERVER, ['stop', srv.var], {stdio: 'ignore'}); } catch { /* stopped */ }
+}
 
 before(async () => {
   s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-flash.'));
-  fs.chmodSync(s.dir, 0o755);
-  s.var = path.join(s.dir, 'srv');
-  fs.mkdirSync(s.var);
-  [s.port, s.wsPort, s.flashPort, s.policyPort] = await ports(4);
-  const conf = {
-    database: `${s.var}/siogate.db`, run_dir: `${s.var}/run`, app: 'testapp',
-    transports: 'websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling',
-    polling_duration: 2, close_timeout: 20, heartbeat_interval: 1, heartbeat_timeout: 10,
-    flash_policy_port: s.policyPort, log_level: 'debug', threads: 8,
-  };
-  s.conf = `${s.var}/siogate.conf`;
-  fs.writeFileSync(s.conf, Object.entries(conf).map(([k, v]) => `${k} = ${v}\n`).join(''));
-  s.cleanup = () => {
-    if (s.wsd && s.wsd.exitCode === null) try { s.wsd.kill('SIGKILL'); } catch { /* gone */ }
-    try { execFileSync(WEBSERVER, ['stop', s.var], {stdio: 'ignore'}); } catch { /* stopped */ }
-  };
-  process.once('exit', s.cleanup);
-  try {
-    execFileSync(WEBSERVER, ['start', 'lighttpd', String(s.port), s.var], {
-      env: {...process.env, GATEWAY: path.join(BUILD, 'sio-gateway'), SIOGATE_CONF: s.conf,
-        // lighttpd routes /socket.io/1/(websocket|flashsocket)/ here
-        WSD_ADDR: `127.0.0.1:${s.flashPort}`, NO_WSD: '1'},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (e) {
-    s.cleanup();
-    throw new Error(`webserver.sh start failed: ${e.stderr}`);
+  fs.chmodSync(s.dir, 0o755); // as root, Apache's and nginx's workers are www-data
+  const [lp, wsPort, flashPort, policyPort, np, ap] = await ports(6);
+  Object.assign(s, {wsPort, flashPort, policyPort});
+  const portOf = {lighttpd: lp, nginx: np, apache: ap};
+  process.once('exit', stopAll);
+  const starts = [];
+  for (const [name, srv] of Object.entries(servers)) {
+    srv.name = name;
+    srv.port = portOf[name];
+    srv.var = path.join(s.dir, name);
+    fs.mkdirSync(srv.var);
+    const conf = {
+      database: `${srv.var}/siogate.db`, run_dir: `${srv.var}/run`, app: 'testapp',
+      transports: 'websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling',
+      polling_duration: 2, close_timeout: 20, heartbeat_interval: 1, heartbeat_timeout: 10,
+      flash_policy_port: name === 'lighttpd' ? policyPort : 0, log_level: 'debug', threads: 8,
+    };
+    srv.conf = `${srv.var}/siogate.conf`;
+    fs.writeFileSync(srv.conf, Object.entries(conf).map(([k, v]) => `${k} = ${v}\n`).join(''));
+    const env = {GATEWAY: path.join(BUILD, 'sio-gateway'), WSD: path.join(BUILD, 'sio-wsd'),
+      SIOGATE_CONF: srv.conf, NO_WSD: ''};
+    if (name === 'lighttpd')
+      Object.assign(env, {WSD_ADDR: `127.0.0.1:${wsPort}`, WSD_FLASH_ADDR: `127.0.0.1:${flashPort}`});
+    else
+      Object.assign(env, {WSD_ADDR: '', WSD_FLASH_ADDR: ''}); // the defaults: UNIX sockets
+    starts.push(runWebserver(['start', name, String(srv.port), srv.var], env));
   }
-  s.log = '';
-  const logFd = fs.openSync(`${s.var}/wsd.log`, 'a');
-  s.wsd = spawn(path.join(BUILD, 'sio-wsd'), ['-c', s.conf, '--listen', `127.0.0.1:${s.wsPort}`,
-    '--flash-listen', `127.0.0.1:${s.flashPort}`, '--policy-host', '127.0.0.1'],
-  {stdio: ['ignore', 'ignore', 'pipe']});
-  s.wsdExit = new Promise((resolve) => s.wsd.on('exit', (code, sig) => resolve({code, sig})));
-  s.wsd.stderr.on('data', (d) => {
-    s.log += d.toString();
-    fs.writeSync(logFd, d);
-  });
-  for (const p of [s.wsPort, s.flashPort, s.policyPort])
-    await until(`sio-wsd on port ${p}`, async () => {
-      if (s.wsd.exitCode !== null) throw new Error(`sio-wsd exited: ${s.log}`);
-      return portAccepts(p);
-    }, 10000);
+  const results = await Promise.allSettled(starts);
+  const failed = results.filter((r) => r.status === 'rejected');
+  if (failed.length) {
+    stopAll();
+    throw new Error(failed.map((r) => r.reason.message).join('\n'));
+  }
+  s.lighttpd = servers.lighttpd;
+  s.port = s.lighttpd.port;
+  s.wsdLog = `${s.lighttpd.var}/wsd.log`;
   s.agent = new http.Agent({keepAlive: true});
 });
 
 after(async () => {
   s.agent?.destroy();
-  if (s.wsd && s.wsd.exitCode === null) {
-    s.wsd.kill('SIGTERM');
-    const t = setTimeout(() => s.wsd.kill('SIGKILL'), 3000);
-    const r = await s.wsdExit;
-    clearTimeout(t);
-    assert.equal(r.code, 0, `sio-wsd exit ${JSON.stringify(r)}\n${s.log}`);
-  }
-  try { execFileSync(WEBSERVER, ['stop', s.var], {stdio: 'ignore'}); } catch { /* stopped */ }
-  process.removeListener('exit', s.cleanup);
+  stopAll();
+  process.removeListener('exit', stopAll);
   if (!process.env.KEEP_TMP) fs.rmSync(s.dir, {recursive: true, force: true});
   else console.log(`kept ${s.dir}`);
 });
 
-function handshake() {
+// What lighttpd's sio-wsd has logged so far.
+const wsdLog = () => fs.readFileSync(s.wsdLog, 'utf8');
+
+function wsdAlive(srv) {
+  try {
+    process.kill(Number(fs.readFileSync(`${srv.var}/wsd.pid`, 'utf8')), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function handshake(port = s.port) {
   return new Promise((resolve, reject) => {
-    const req = http.get(`http://127.0.0.1:${s.port}/socket.io/1/?t=${Date.now()}`, {agent: s.agent}, (res) => {
+    const req = http.get(`http://127.0.0.1:${port}/socket.io/1/?t=${Date.now()}`, {agent: s.agent}, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => res.statusCode === 200
@@ -171,9 +191,14 @@ function handshake() {
 }
 
 const direct = (sid) => `ws://127.0.0.1:${s.flashPort}/socket.io/1/flashsocket/${sid}`;
-const proxied = (sid) => `ws://127.0.0.1:${s.port}/socket.io/1/flashsocket/${sid}`;
 
 describe('policy file', () => {
+  test('a policy port only where flash_policy_port is set (lighttpd, not nginx, apache)', async () => {
+    assert.match(wsdLog(), new RegExp(`serving the Flash policy on \\S*:${s.policyPort}\\b`));
+    for (const name of ['nginx', 'apache'])
+      assert.doesNotMatch(fs.readFileSync(`${servers[name].var}/wsd.log`, 'utf8'), /serving the Flash policy on/);
+  });
+
   test('policy port: the XML byte for byte, no NUL', async () => {
     const got = await fetchPolicy('127.0.0.1', s.policyPort);
     assert.equal(got.toString('latin1'), POLICY_XML);
@@ -194,6 +219,11 @@ describe('policy file', () => {
     assert.equal(got.toString('latin1'), POLICY_XML + '\0');
   });
 
+  test('inline on a flash listener on a UNIX socket (nginx\'s sio-wsd)', async () => {
+    const got = await fetchPolicy(null, null, {socketPath: `${servers.nginx.var}/sio-wsd-flash.sock`});
+    assert.equal(got.toString('latin1'), POLICY_XML + '\0');
+  });
+
   test('inline, the request in pieces', async () => {
     const got = await new Promise((resolve, reject) => {
       const sock = net.connect(s.flashPort, '127.0.0.1');
@@ -210,12 +240,28 @@ describe('policy file', () => {
   });
 });
 
-for (const [name, url] of [['direct', direct], ['through lighttpd', proxied]]) {
+// Each row: a name, a URL for a sid, the port the client sees (the
+// Sec-WebSocket-Location the server must give).
+const routes = [
+  ['direct to sio-wsd', direct, () => s.flashPort, () => s.port],
+  ...Object.keys(servers).map((name) => [`through ${name}`,
+    (sid) => `ws://127.0.0.1:${servers[name].port}/socket.io/1/flashsocket/${sid}`,
+    () => servers[name].port, () => servers[name].port]),
+];
+
+for (const [name, url, seenPort, httpPort] of routes) {
   describe(`hixie-76 ${name}`, () => {
     test('handshake, 1:: first, echo, event with ack, heartbeats, close', async () => {
-      const sid = await handshake();
-      const ws = await connect(url(sid), {origin: `http://127.0.0.1:${s.port}`});
+      const origin = `http://127.0.0.1:${httpPort()}`;
+      const sid = await handshake(httpPort());
+      // connect() checks the 101 head as the SWF does (status, Upgrade,
+      // Connection, Sec-WebSocket-Origin = our Origin) and the MD5 digest
+      // of Key1, Key2 and key3, so all three reached sio-wsd intact.
+      const ws = await connect(url(sid), {origin});
       assert.match(ws.head, /^HTTP\/1\.1 101 /);
+      assert.match(ws.head, /\r\nUpgrade: WebSocket(\r\n|$)/);
+      assert.match(ws.head, new RegExp(`\r\nSec-WebSocket-Origin: ${origin.replace(/\./g, '\\.')}(\r\n|$)`));
+      assert.match(ws.head, new RegExp(`\r\nSec-WebSocket-Location: ws://127\\.0\\.0\\.1:${seenPort()}/socket\\.io/1/flashsocket/${sid}(\r\n|$)`));
       assert.equal(await ws.receive(5000), '1::');
       ws.send('3:::x');
       assert.equal(await next(ws), '3:::x');
@@ -232,7 +278,7 @@ for (const [name, url] of [['direct', direct], ['through lighttpd', proxied]]) {
     });
 
     test('key3 half a second after the head', async () => {
-      const sid = await handshake();
+      const sid = await handshake(httpPort());
       const ws = await connect(url(sid), {key3Delay: 500});
       assert.equal(await ws.receive(5000), '1::');
       ws.send('3:::late key3');
@@ -312,10 +358,10 @@ describe('hixie-76 sessions', () => {
     const sid = await handshake();
     const ws = await connect(direct(sid));
     assert.equal(await ws.receive(5000), '1::');
-    const mark = s.log.length;
+    const mark = wsdLog().length;
     ws.sendRaw([0x00, 0xc3, 0x28, 0xff]); // invalid UTF-8
     assert.equal(await ws.ended(), 'closing frame');
-    await until('the log line', () => /bad hixie frame/.test(s.log.slice(mark)));
+    await until('the log line', () => /bad hixie frame/.test(wsdLog().slice(mark)));
   });
 
   for (const [what, bytes, status] of [
@@ -330,8 +376,8 @@ describe('hixie-76 sessions', () => {
     });
   }
 
-  test('sio-wsd is still serving', async () => {
-    assert.equal(s.wsd.exitCode, null);
+  test('every sio-wsd is still serving', async () => {
+    for (const srv of Object.values(servers)) assert.ok(wsdAlive(srv), `${srv.name}'s sio-wsd exited`);
     const got = await fetchPolicy('127.0.0.1', s.policyPort);
     assert.equal(got.toString('latin1'), POLICY_XML);
   });

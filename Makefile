@@ -91,6 +91,7 @@ test: deps
 	@$(MAKE) --no-print-directory wire
 	@$(MAKE) --no-print-directory interop
 	@$(MAKE) --no-print-directory flash
+	@$(MAKE) --no-print-directory wsd-wire
 	@$(MAKE) --no-print-directory browser
 
 # Wire scenarios: sio-gateway behind real lighttpd, nginx, Apache

@@ -55,6 +55,15 @@ conn_unlink(struct wsd_conn *c)
 	conn_open--;
 }
 
+/* Asks lws for a writeable callback; the wait counts towards a stall. */
+static void
+conn_want_write(struct wsd_conn *c)
+{
+	if (c->want_since == 0)
+		c->want_since = sio_session_now();
+	lws_callback_on_writable(c->wsi);
+}
+
 int
 wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
               int transport)
@@ -85,7 +94,7 @@ wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
 		        c->conn);
 	}
 	conn_link(c);
-	lws_callback_on_writable(wsi);
+	conn_want_write(c);
 	return SIO_OK;
 }
 
@@ -111,7 +120,7 @@ wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len)
 		        c->sid);
 	/* Replies were queued and our own bell rung; asking here saves the
 	 * round trip through the doorbell. */
-	lws_callback_on_writable(c->wsi);
+	conn_want_write(c);
 	return SIO_OK;
 }
 
@@ -173,6 +182,7 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom)
 	long long now = sio_session_now();
 	int n;
 
+	c->want_since = 0; /* the writeable callback came */
 	if (c->closing || c->taken)
 		return c->closing ? WSD_CONN_CLOSE : WSD_CONN_IDLE;
 	if (c->hello) {
@@ -238,7 +248,7 @@ wsd_conn_written(struct wsd_conn *c, int ok)
 	if (c->tx.cap > 65536)
 		sio_buf_cleanup(&c->tx);
 	if (ok)
-		lws_callback_on_writable(c->wsi);
+		conn_want_write(c);
 }
 
 void
@@ -272,12 +282,12 @@ wsd_conn_ring(const char *sid)
 	if (sid != NULL) {
 		for (c = conn_table[conn_hash(sid)]; c != NULL; c = c->next)
 			if (strcmp(c->sid, sid) == 0)
-				lws_callback_on_writable(c->wsi);
+				conn_want_write(c);
 		return;
 	}
 	for (unsigned h = 0; h < CONN_BUCKETS; h++)
 		for (c = conn_table[h]; c != NULL; c = c->next)
-			lws_callback_on_writable(c->wsi);
+			conn_want_write(c);
 }
 
 void
@@ -287,6 +297,38 @@ wsd_conn_close_all(void)
 		for (struct wsd_conn *c = conn_table[h]; c != NULL; c = c->next) {
 			c->closing = c->going_away = 1;
 			lws_callback_on_writable(c->wsi);
+		}
+}
+
+void
+wsd_conn_check_stalled(void)
+{
+	long long now = sio_session_now(), stuck;
+	long long limit = 2000LL * wsd.cfg.heartbeat_timeout;
+	const char *why;
+
+	if (limit < 10000)
+		limit = 10000;
+	for (unsigned h = 0; h < CONN_BUCKETS; h++)
+		for (struct wsd_conn *c = conn_table[h]; c != NULL; c = c->next) {
+			if (c->want_since == 0 || c->killed || c->going_away)
+				continue;
+			stuck = now - c->want_since;
+			if (stuck < 1000)
+				continue;
+			if (stuck >= limit)
+				why = "no write possible";
+			else if (c->gone || conn_session_ended(c))
+				why = "session ended while no write possible";
+			else
+				continue;
+			wsd_log(SIO_LOG_INFO,
+			        "%s: conn %lld: %s for %lld s (the client does "
+			        "not read): socket dropped",
+			        c->sid, c->conn, why, stuck / 1000);
+			c->killed = 1;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
+			                LWS_TO_KILL_ASYNC);
 		}
 }
 

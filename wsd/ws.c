@@ -57,15 +57,42 @@ ws_request_route(struct lws *wsi, char sid[SIO_SID_LEN + 1])
 	return wsd_route(uri, sid);
 }
 
-/* The upgrade request, before lws answers 101: 0 to go on, 1 refused. */
+/* RFC 6455 4.1: Sec-WebSocket-Key is the base64 of 16 bytes, i.e. 22
+ * characters of the base64 alphabet and "==". 1 when key is one. */
+static int
+ws_key_valid(const char *key, int len)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	if (len != 24 || key[22] != '=' || key[23] != '=')
+		return 0;
+	for (int i = 0; i < 22; i++)
+		if (key[i] == '\0' || strchr(b64, key[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* The upgrade request, before lws answers 101 (and before lws looks at
+ * the key, which it would take as it is): 0 to go on, 1 refused. */
 static int
 ws_confirm(struct lws *wsi)
 {
-	char sid[SIO_SID_LEN + 1], origin[256];
+	char sid[SIO_SID_LEN + 1], origin[256], key[64];
 	const char *o = NULL;
+	int klen;
 
 	if (ws_request_route(wsi, sid) < 0) {
 		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+		return 1;
+	}
+	klen = lws_hdr_total_length(wsi, WSI_TOKEN_KEY);
+	if (klen <= 0 || klen >= (int)sizeof(key) ||
+	    lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) != klen ||
+	    !ws_key_valid(key, klen)) {
+		wsd_log(SIO_LOG_INFO, "%s: upgrade refused: %s Sec-WebSocket-Key",
+		        sid, klen <= 0 ? "no" : "a malformed");
+		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL);
 		return 1;
 	}
 	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0)
@@ -76,6 +103,31 @@ ws_confirm(struct lws *wsi)
 		return 1;
 	}
 	return 0;
+}
+
+/* lws closes c on its own, a protocol error by the client (RFC 6455
+ * frames: reserved bits, opcode, fragmented control frame, invalid UTF-8
+ * ...): one log line with lws's close status, and the session detaches
+ * now, before anything else can be written. */
+static void
+ws_lws_closing(struct wsd_conn *c, struct lws *wsi)
+{
+	const unsigned char *p = lws_get_close_payload(wsi);
+	int len = lws_get_close_length(wsi);
+	int code = len >= 2 ? p[0] << 8 | p[1] : 0;
+
+	if (c->conn == 0)
+		return;
+	/* RFC 6455 7.1.7: fail the connection, i.e. close TCP once the
+	 * close frame is out. lws would wait 5 s for the client's close,
+	 * which its parser may not even see after the error (it is then in
+	 * the middle of the bad frame): the next writeable callback, which
+	 * comes after the close frame, ends it. */
+	c->proto_error = 1;
+	lws_callback_on_writable(wsi);
+	wsd_log(SIO_LOG_INFO, "%s: closed by protocol error: %d %.*s", c->sid,
+	        code, len > 2 ? len - 2 : 0, len > 2 ? (const char *)p + 2 : "");
+	wsd_conn_close(c, "protocol error");
 }
 
 /* One fragment of a text message; the whole message goes to the session.
@@ -94,12 +146,14 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	if (c->rx.len + len > wsd.cfg.max_packet) {
 		wsd_log(SIO_LOG_INFO, "%s: message over max_packet (%zu)",
 		        c->sid, wsd.cfg.max_packet);
+		c->local_close = 1;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 		                 (unsigned char *)"message too large", 17);
 		return -1;
 	}
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->sid);
+		c->local_close = 1;
 		return -1;
 	}
 	if (!lws_is_final_fragment(wsi) ||
@@ -119,10 +173,19 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 	size_t len;
 	int n;
 
+	if (c->peer_close)
+		return 0; /* lws answers the close; no data after it */
+	if (lws_get_close_length(wsi) > 0 && !c->local_close) {
+		/* lws is closing on its own (its close frame is out or on
+		 * its way): not one data frame more */
+		ws_lws_closing(c, wsi);
+		return 0;
+	}
 	switch (wsd_conn_next(c, LWS_PRE)) {
 	case WSD_CONN_IDLE:
 		return 0;
 	case WSD_CONN_CLOSE:
+		c->local_close = 1;
 		lws_close_reason(wsi,
 		                 c->going_away ? LWS_CLOSE_STATUS_GOINGAWAY
 		                               : LWS_CLOSE_STATUS_NORMAL,
@@ -137,6 +200,7 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 	wsd_conn_written(c, n >= 0);
 	if (n < 0) {
 		wsd_log(SIO_LOG_INFO, "%s: write failed", c->sid);
+		c->local_close = 1;
 		return -1;
 	}
 	return 0;
@@ -172,11 +236,31 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return 0;
 		return ws_receive(c, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (c->proto_error)
+			return -1; /* the close frame is out: TCP goes now */
 		if (c->conn == 0)
 			return 0;
 		return ws_writeable(c, wsi);
 	case LWS_CALLBACK_TIMER: /* a delayed packet is due */
 		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* lws echoes the close; nothing is written after it */
+		if (c->conn != 0) {
+			c->peer_close = 1;
+			wsd_log(SIO_LOG_DEBUG, "%s: the client closes (%d)",
+			        c->sid,
+			        len >= 2 ? ((unsigned char *)in)[0] << 8 |
+			                       ((unsigned char *)in)[1]
+			                 : 1005);
+		}
+		return 0;
+	case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+		/* the start of lws's close: when neither side asked for it
+		 * and lws set a close status, the client broke the protocol */
+		if (c != NULL && c->conn != 0 && !c->local_close &&
+		    !c->peer_close && lws_get_close_length(wsi) > 0)
+			ws_lws_closing(c, wsi);
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		/* also for upgrades refused after the role switch, whose

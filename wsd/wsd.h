@@ -65,6 +65,11 @@ struct wsd_conn {
 	unsigned closing : 1;    /* close once the current write is done */
 	unsigned superseded : 1; /* another transport holds the session */
 	unsigned going_away : 1; /* the server is stopping */
+	unsigned local_close : 1; /* the transport chose to close it */
+	unsigned peer_close : 1;  /* the client started the close */
+	unsigned proto_error : 1; /* lws fails it: close frame, then TCP */
+	unsigned killed : 1;      /* stuck: the socket is being dropped */
+	long long want_since;    /* ms: asked for a writeable callback */
 	struct sio_buf rx;       /* the text message being reassembled */
 	struct sio_buf tx;       /* headroom + the packet being written */
 };
@@ -113,6 +118,15 @@ void wsd_conn_close_all(void);
 
 /* Number of open connections. */
 int wsd_conn_count(void);
+
+/*
+ * Once a tick: a connection that asked for a writeable callback and got
+ * none for a while is stuck (the client does not read; the kernel's
+ * buffer is full), so it would never see its session end. It is dropped,
+ * with a log line, once its session is closed or gone, or after twice
+ * the heartbeat timeout (at least 10 s) in any case.
+ */
+void wsd_conn_check_stalled(void);
 
 /* --- ws.c: RFC 6455 --------------------------------------------------- */
 

@@ -84,3 +84,21 @@ sio_plugin_load(const char *spec, char *err)
 	}
 	return p;
 }
+
+int
+sio_plugin_setup(const char *arg, struct sio_config *cfg,
+                 const struct sio_plugin **plugin, char *err)
+{
+	const char *path = sio_config_path(arg);
+	char why[SIO_ERR_LEN];
+
+	sio_config_defaults(cfg);
+	if (path != NULL && sio_config_load(cfg, path, err) != SIO_OK)
+		return SIO_ERR;
+	*plugin = sio_plugin_load(cfg->app, why);
+	if (*plugin == NULL) {
+		snprintf(err, SIO_ERR_LEN, "app %.64s: %.180s", cfg->app, why);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}

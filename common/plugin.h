@@ -6,6 +6,7 @@
 #ifndef SIO_PLUGIN_H
 #define SIO_PLUGIN_H
 
+#include "config.h"
 #include "siogate.h"
 
 /*
@@ -15,6 +16,15 @@
  * SIO_API_VERSION or no root app. A loaded object stays loaded.
  */
 const struct sio_plugin *sio_plugin_load(const char *spec, char *err);
+
+/*
+ * What every program does first: reads the configuration file named by
+ * arg (else $SIOGATE_CONF, else none) over the defaults into cfg, then
+ * loads cfg's app into *plugin. SIO_OK, or SIO_ERR with "file:line:
+ * reason" or "app NAME: reason" in err.
+ */
+int sio_plugin_setup(const char *arg, struct sio_config *cfg,
+                     const struct sio_plugin **plugin, char *err);
 
 /* The app of endpoint in p, or NULL. */
 const struct sio_app *sio_plugin_app(const struct sio_plugin *p,

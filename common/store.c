@@ -811,6 +811,19 @@ err:
 	return NULL;
 }
 
+struct sio_store *
+sio_store_open_config(const struct sio_config *cfg, char *err)
+{
+	struct sio_store_opts opts = {
+	    .synchronous = cfg->synchronous,
+	    .shared_group = cfg->db_group,
+	    .run_dir = cfg->run_dir,
+	    .max_queue = cfg->max_queue,
+	};
+
+	return sio_store_open(cfg->database, &opts, err);
+}
+
 void
 sio_store_close(struct sio_store *st)
 {

@@ -58,6 +58,11 @@ struct sio_store *sio_store_open(const char *path,
                                  const struct sio_store_opts *opts, char *err);
 void sio_store_close(struct sio_store *st);
 
+/* sio_store_open() of cfg's database with cfg's synchronous, shared group,
+ * run directory and queue limit, as every program opens it. */
+struct sio_store *sio_store_open_config(const struct sio_config *cfg,
+                                        char *err);
+
 /* The last error message of this connection; borrowed. */
 const char *sio_store_errmsg(struct sio_store *st);
 

@@ -32,8 +32,8 @@
 struct gw_server gw;
 
 static atomic_llong gw_conn_counter;
-static int gw_stop_fd = -1;       /* eventfd that stops the dispatcher */
-static pthread_t gw_dispatcher;   /* joined before the doorbell closes */
+static int gw_stop_fd = -1;     /* eventfd that stops the dispatcher */
+static pthread_t gw_dispatcher; /* joined before the doorbell closes */
 
 void
 gw_log(enum sio_log_level level, const char *fmt, ...)
@@ -63,14 +63,8 @@ gw_conn_next(void)
 struct sio_store *
 gw_store_open(void)
 {
-	struct sio_store_opts opts = {
-	    .synchronous = gw.cfg.synchronous,
-	    .shared_group = gw.cfg.db_group,
-	    .run_dir = gw.cfg.run_dir,
-	    .max_queue = gw.cfg.max_queue,
-	};
 	char err[SIO_ERR_LEN];
-	struct sio_store *st = sio_store_open(gw.cfg.database, &opts, err);
+	struct sio_store *st = sio_store_open_config(&gw.cfg, err);
 
 	if (st == NULL)
 		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg.database, err);
@@ -162,15 +156,15 @@ gw_register(void)
 	int rc;
 
 	snprintf(gw.holder, sizeof(gw.holder), "gw-%d", (int)getpid());
-	gw.bell = sio_doorbell_open(gw.cfg.run_dir, gw.holder, gw.cfg.db_group,
-	                            err);
+	gw.bell =
+	    sio_doorbell_open(gw.cfg.run_dir, gw.holder, gw.cfg.db_group, err);
 	if (gw.bell == NULL) {
 		gw_log(SIO_LOG_ERROR, "doorbell: %s", err);
 		return SIO_ERR;
 	}
 	gw_stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (gw_stop_fd < 0 || gw_start(gw_dispatch, NULL, &gw_dispatcher) !=
-	                          SIO_OK) {
+	if (gw_stop_fd < 0 ||
+	    gw_start(gw_dispatch, NULL, &gw_dispatcher) != SIO_OK) {
 		gw_log(SIO_LOG_ERROR, "dispatcher: %s", strerror(errno));
 		return SIO_ERR;
 	}
@@ -218,17 +212,10 @@ gw_usage(void)
 static int
 gw_setup(const char *conf)
 {
-	const char *path = sio_config_path(conf);
 	char err[SIO_ERR_LEN];
 
-	sio_config_defaults(&gw.cfg);
-	if (path != NULL && sio_config_load(&gw.cfg, path, err) != SIO_OK) {
+	if (sio_plugin_setup(conf, &gw.cfg, &gw.plugin, err) != SIO_OK) {
 		fprintf(stderr, "sio-gateway: %s\n", err);
-		return SIO_ERR;
-	}
-	gw.plugin = sio_plugin_load(gw.cfg.app, err);
-	if (gw.plugin == NULL) {
-		fprintf(stderr, "sio-gateway: app %s: %s\n", gw.cfg.app, err);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -300,7 +287,8 @@ main(int argc, char **argv)
 	if (gw_start(gw_tick, NULL, NULL) != SIO_OK)
 		return 1;
 	for (int i = 0; i < gw.cfg.threads; i++)
-		if (gw_start(gw_worker, (void *)(intptr_t)lsock, NULL) != SIO_OK)
+		if (gw_start(gw_worker, (void *)(intptr_t)lsock, NULL) !=
+		    SIO_OK)
 			return 1;
 	gw_log(SIO_LOG_INFO, "serving with %d threads", gw.cfg.threads);
 	do

@@ -107,8 +107,8 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 
 /* The doorbell, adopted as a raw file: each datagram names a sid. */
 static int
-wsd_bell_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                  void *user, void *in, size_t len)
+wsd_bell_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len)
 {
 	char sid[SIO_SID_LEN + 8];
 
@@ -240,7 +240,8 @@ wsd_start_flash(const struct wsd_listen *l)
 		if (wsd_listen_spec("--flash-listen", l->flash, &info, host,
 		                    sizeof(host)) != SIO_OK)
 			return SIO_ERR;
-		info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+		info.options |=
+		    LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
 		info.listen_accept_role = "raw-skt";
 		info.listen_accept_protocol = flash[0].name;
 		info.protocols = flash;
@@ -267,8 +268,9 @@ wsd_start_flash(const struct wsd_listen *l)
 	info.protocols = policy;
 	info.vhost_name = "sio-wsd-policy";
 	if (lws_create_vhost(wsd_lws, &info) == NULL)
-		wsd_log(SIO_LOG_WARN, "cannot serve the Flash policy on %s "
-		                      "(going on without it)",
+		wsd_log(SIO_LOG_WARN,
+		        "cannot serve the Flash policy on %s "
+		        "(going on without it)",
 		        spec);
 	else
 		wsd_log(SIO_LOG_INFO, "serving the Flash policy on %s", spec);
@@ -292,8 +294,8 @@ wsd_start_lws(const struct wsd_listen *l)
 	memset(&info, 0, sizeof(info));
 	/* lws 4.1 reads VALIDATE_UTF8 from the context's options only (a
 	 * vhost's is ignored): text frames that are not UTF-8 get 1007 */
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-	               LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.options =
+	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.gid = -1;
 	info.uid = -1;
 	wsd_lws = lws_create_context(&info);
@@ -311,8 +313,7 @@ wsd_start_lws(const struct wsd_listen *l)
 		return SIO_ERR;
 	info.protocols = protocols;
 	info.vhost_name = WSD_VHOST;
-	if (sio_config_transport_enabled(&wsd.cfg,
-	                                 SIO_TRANSPORT_FLASHSOCKET)) {
+	if (sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET)) {
 		/* `<` is no HTTP method: lws hands such a connection, with
 		 * the bytes it read, to the flash protocol (inline policy) */
 		info.options |=
@@ -348,15 +349,9 @@ wsd_start_lws(const struct wsd_listen *l)
 static int
 wsd_register(void)
 {
-	struct sio_store_opts opts = {
-	    .synchronous = wsd.cfg.synchronous,
-	    .shared_group = wsd.cfg.db_group,
-	    .run_dir = wsd.cfg.run_dir,
-	    .max_queue = wsd.cfg.max_queue,
-	};
 	char err[SIO_ERR_LEN];
 
-	wsd.x.store = sio_store_open(wsd.cfg.database, &opts, err);
+	wsd.x.store = sio_store_open_config(&wsd.cfg, err);
 	if (wsd.x.store == NULL) {
 		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
 		return SIO_ERR;
@@ -394,43 +389,37 @@ wsd_unregister(void)
 static void
 wsd_usage(void)
 {
-	fputs("usage: sio-wsd [-c FILE] [--check-config] "
-	      "[--listen HOST:PORT|PATH]\n"
-	      "               [--flash-listen HOST:PORT|PATH] "
-	      "[--policy-host HOST]\n"
-	      "  -c FILE             configuration (default $SIOGATE_CONF)\n"
-	      "  --check-config      check the configuration and exit\n"
-	      "  --listen SPEC       websocket address (default " WSD_DEFAULT_LISTEN
-	      ") or UNIX socket path;\n"
-	      "                      also answers an inline Flash policy "
-	      "request\n"
-	      "  --flash-listen SPEC hixie-76 flashsocket listener (raw "
-	      "sockets; lws 4.1\n"
-	      "                      drops hixie-76 on --listen): route the web "
-	      "server's\n"
-	      "                      /<resource>/1/flashsocket/ here; none by "
-	      "default\n"
-	      "  --policy-host HOST  host of the Flash policy port "
-	      "(flash_policy_port;\n"
-	      "                      default: every interface)\n",
-	      stderr);
+	fputs(
+	    "usage: sio-wsd [-c FILE] [--check-config] "
+	    "[--listen HOST:PORT|PATH]\n"
+	    "               [--flash-listen HOST:PORT|PATH] "
+	    "[--policy-host HOST]\n"
+	    "  -c FILE             configuration (default $SIOGATE_CONF)\n"
+	    "  --check-config      check the configuration and exit\n"
+	    "  --listen SPEC       websocket address "
+	    "(default " WSD_DEFAULT_LISTEN ") or UNIX socket path;\n"
+	    "                      also answers an inline Flash policy "
+	    "request\n"
+	    "  --flash-listen SPEC hixie-76 flashsocket listener (raw "
+	    "sockets; lws 4.1\n"
+	    "                      drops hixie-76 on --listen): route the web "
+	    "server's\n"
+	    "                      /<resource>/1/flashsocket/ here; none by "
+	    "default\n"
+	    "  --policy-host HOST  host of the Flash policy port "
+	    "(flash_policy_port;\n"
+	    "                      default: every interface)\n",
+	    stderr);
 }
 
 /* Reads the configuration and the application. SIO_OK or SIO_ERR. */
 static int
 wsd_setup(const char *conf)
 {
-	const char *path = sio_config_path(conf);
 	char err[SIO_ERR_LEN];
 
-	sio_config_defaults(&wsd.cfg);
-	if (path != NULL && sio_config_load(&wsd.cfg, path, err) != SIO_OK) {
+	if (sio_plugin_setup(conf, &wsd.cfg, &wsd.plugin, err) != SIO_OK) {
 		fprintf(stderr, "sio-wsd: %s\n", err);
-		return SIO_ERR;
-	}
-	wsd.plugin = sio_plugin_load(wsd.cfg.app, err);
-	if (wsd.plugin == NULL) {
-		fprintf(stderr, "sio-wsd: app %s: %s\n", wsd.cfg.app, err);
 		return SIO_ERR;
 	}
 	wsd.x.plugin = wsd.plugin;
@@ -471,10 +460,10 @@ main(int argc, char **argv)
 		printf("sio-wsd: configuration ok\n");
 		return 0;
 	}
-	lws_set_log_level(LLL_ERR | LLL_WARN |
-	                      (wsd.cfg.log_level >= SIO_LOG_DEBUG ? LLL_NOTICE
-	                                                          : 0),
-	                  wsd_lws_log);
+	lws_set_log_level(
+	    LLL_ERR | LLL_WARN |
+	        (wsd.cfg.log_level >= SIO_LOG_DEBUG ? LLL_NOTICE : 0),
+	    wsd_lws_log);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = wsd_on_signal;
 	sigaction(SIGTERM, &sa, NULL);

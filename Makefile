@@ -26,9 +26,11 @@ GW_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gateway/*.c))
 GATEWAY  = $(BUILD)/sio-gateway
 WSD_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard wsd/*.c))
 WSD      = $(BUILD)/sio-wsd
+CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
+CTL      = $(BUILD)/sioctl
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash
-all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD)
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl
+all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
 
 deps:
 	@scripts/deps.sh
@@ -61,6 +63,14 @@ $(BUILD)/wsd/.dir:
 $(WSD): $(WSD_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $(WSD_OBJ) $(WHOLE_LIB) -lwebsockets -lcrypto $(LDLIBS)
 
+# sioctl: the operator's tool over the store (ctl/*.c). It exports the API
+# like the servers, because a kick runs the app's on_close, maybe a plugin's.
+$(CTL_OBJ): $(wildcard ctl/*.h) | $(BUILD)/ctl/.dir
+$(BUILD)/ctl/.dir:
+	@mkdir -p $(dir $@) && touch $@
+$(CTL): $(CTL_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $(CTL_OBJ) $(WHOLE_LIB) $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
 
@@ -92,6 +102,8 @@ test: deps
 	@$(MAKE) --no-print-directory interop
 	@$(MAKE) --no-print-directory flash
 	@$(MAKE) --no-print-directory wsd-wire
+	@$(MAKE) --no-print-directory examples
+	@$(MAKE) --no-print-directory ctl
 	@$(MAKE) --no-print-directory browser
 
 # Wire scenarios: sio-gateway behind real lighttpd, nginx, Apache
@@ -132,6 +144,18 @@ wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS)
 # websocket held by sio-wsd, behind lighttpd: make bench-latency [COUNT=2000]
 bench-latency: $(GATEWAY) $(WSD) $(PLUGINS)
 	node bench/latency.mjs $(or $(COUNT),2000)
+
+# The example apps (multiplexed, ackping, rpcping, stats, transports), each
+# behind lighttpd with sio-gateway and sio-wsd, with socket.io-client
+# 0.9.16 over xhr-polling and websocket (tests/examples/).
+examples: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec tests/examples/
+
+# sioctl against lighttpd + sio-gateway + sio-wsd with socket.io-client
+# 0.9.16 on websocket and xhr-polling; also the README's SQL from the sqlite3
+# shell and ctl/push.php from php-cli (tests/ctl/, node --test).
+ctl: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
+	node --test --test-reporter=spec --test-concurrency=1 tests/ctl/
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

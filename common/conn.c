@@ -271,3 +271,23 @@ sio_broadcast_emit(struct sio_conn *c, const char *room, int exclude_self,
 	sio_buf_cleanup(&b);
 	return rc;
 }
+
+int
+sio_stats(struct sio_conn *c, json_t *out)
+{
+	static const char *const names[] = {"sessions_opened",
+	                                    "packets_received"};
+	long long v;
+
+	if (!json_is_object(out))
+		return SIO_ERR;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (sio_store_counter_get(c->ctx->store, names[i], &v) !=
+		        SIO_OK ||
+		    json_object_set_new(out, names[i], json_integer(v)) != 0)
+			return SIO_ERR;
+	}
+	if (json_object_set_new(out, "time", json_integer(c->now)) != 0)
+		return SIO_ERR;
+	return SIO_OK;
+}

@@ -11,10 +11,20 @@
 
 extern const struct sio_plugin sio_testapp_plugin;
 extern const struct sio_plugin sio_chat_plugin;
+extern const struct sio_plugin sio_multiplexed_plugin;
+extern const struct sio_plugin sio_ackping_plugin;
+extern const struct sio_plugin sio_rpcping_plugin;
+extern const struct sio_plugin sio_stats_plugin;
+extern const struct sio_plugin sio_transports_plugin;
 
 static const struct sio_plugin *const builtins[] = {
     &sio_testapp_plugin,
     &sio_chat_plugin,
+    &sio_multiplexed_plugin,
+    &sio_ackping_plugin,
+    &sio_rpcping_plugin,
+    &sio_stats_plugin,
+    &sio_transports_plugin,
     NULL,
 };
 
@@ -58,12 +68,18 @@ sio_plugin_load(const char *spec, char *err)
 
 	if (strchr(spec, '/') == NULL &&
 	    (len < 3 || strcmp(spec + len - 3, ".so") != 0)) {
+		size_t n;
+
 		for (int i = 0; builtins[i]; i++)
 			if (strcmp(builtins[i]->name, spec) == 0)
 				return builtins[i];
-		snprintf(err, SIO_ERR_LEN,
-		         "no built-in app '%s' (built in: testapp, chat)",
-		         spec);
+		n = (size_t)snprintf(err, SIO_ERR_LEN,
+		                     "no built-in app '%.64s' (built in:", spec);
+		for (int i = 0; builtins[i] && n < SIO_ERR_LEN; i++)
+			n += (size_t)snprintf(err + n, SIO_ERR_LEN - n, " %s",
+			                      builtins[i]->name);
+		if (n < SIO_ERR_LEN)
+			snprintf(err + n, SIO_ERR_LEN - n, ")");
 		return NULL;
 	}
 	h = dlopen(spec, RTLD_NOW | RTLD_LOCAL);

@@ -63,6 +63,14 @@ int sio_session_end(struct sio_session_ctx *x, const char *sid,
  */
 int sio_session_sweep(struct sio_session_ctx *x, long long now);
 
+/*
+ * How often a long-running process looks at PRAGMA data_version (rows
+ * written by programs that do not ring, such as the sqlite3 shell, are
+ * delivered within that, plus a write), and how often it sweeps.
+ */
+#define SIO_WATCH_MS 250
+#define SIO_SWEEP_MS 1000
+
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 long long sio_session_now(void);
 

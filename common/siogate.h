@@ -190,4 +190,15 @@ int sio_broadcast_send(struct sio_conn *c, const char *room, int exclude_self,
 int sio_broadcast_emit(struct sio_conn *c, const char *room, int exclude_self,
                        const char *name, json_t *args);
 
+/*
+ * The server's counters, shared by every process through the store: sets
+ * the integer members "sessions_opened" (handshakes so far),
+ * "packets_received" (packets received from clients so far) and "time"
+ * (milliseconds since the epoch, this process's clock) of out, an object.
+ * In the root on_open, which runs in the handshake's transaction,
+ * sessions_opened counts this session too, so it is unique to it. Returns
+ * SIO_OK or SIO_ERR (out may then be partly filled).
+ */
+int sio_stats(struct sio_conn *c, json_t *out);
+
 #endif

@@ -1680,3 +1680,189 @@ sio_store_reap(struct sio_store *st, long long now)
 	rc = store_tx_end(st, own, rc);
 	return rc == SIO_OK ? n : SIO_ERR;
 }
+
+/* --- listings for operators (sioctl) ------------------------------------ */
+
+/*
+ * The listings are rare (an operator's command), so their statements are
+ * prepared per call rather than kept with the hot ones. Prepares sql and
+ * binds sid (may be NULL) to ?1 when the statement has a parameter.
+ */
+static sqlite3_stmt *
+store_adhoc(struct sio_store *st, const char *sql, const char *sid)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_sqlfail(st);
+		return NULL;
+	}
+	if (sqlite3_bind_parameter_count(s) > 0 &&
+	    (sid ? sqlite3_bind_text(s, 1, sid, -1, SQLITE_STATIC)
+	         : sqlite3_bind_null(s, 1)) != SQLITE_OK) {
+		store_sqlfail(st);
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Finalizes an adhoc statement after stepping ended with rc; returns n
+ * when the rows ran out, SIO_ERR when a step failed. */
+static int
+store_adhoc_end(struct sio_store *st, sqlite3_stmt *s, int rc, int n)
+{
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_sqlfail(st);
+		n = SIO_ERR;
+	}
+	sqlite3_finalize(s);
+	return n;
+}
+
+const char *
+sio_store_state_name(enum sio_session_state state)
+{
+	assert((unsigned)state <= SIO_SESSION_CLOSED);
+	return store_states[state];
+}
+
+static void
+store_summary_row(sqlite3_stmt *s, struct sio_store_summary *out)
+{
+	const unsigned char *t;
+
+	memset(out, 0, sizeof(*out));
+	t = sqlite3_column_text(s, 0);
+	snprintf(out->sid, sizeof(out->sid), "%s", t ? (const char *)t : "");
+	out->state = store_state(s, 1);
+	out->transport = store_transport(s, 2);
+	t = sqlite3_column_text(s, 3);
+	snprintf(out->holder, sizeof(out->holder), "%s",
+	         t ? (const char *)t : "");
+	out->holder_conn = sqlite3_column_int64(s, 4);
+	out->created = sqlite3_column_int64(s, 5);
+	out->last_recv = sqlite3_column_int64(s, 6);
+	out->detached_at = sqlite3_column_int64(s, 7);
+	out->closed_at = sqlite3_column_int64(s, 8);
+	t = sqlite3_column_text(s, 9);
+	snprintf(out->close_reason, sizeof(out->close_reason), "%s",
+	         t ? (const char *)t : "");
+	out->queue = sqlite3_column_int64(s, 10);
+}
+
+int
+sio_store_session_list(struct sio_store *st, const char *sid,
+                       int (*fn)(void *udata,
+                                 const struct sio_store_summary *s),
+                       void *udata)
+{
+	static const char sql[] =
+	    "SELECT s.sid, s.state, s.transport, s.holder, s.holder_conn,"
+	    " s.created, s.last_recv, s.detached_at, s.closed_at,"
+	    " s.close_reason, (SELECT count(*) FROM outbox o"
+	    " WHERE o.sid = s.sid) FROM sessions s"
+	    " WHERE ?1 IS NULL OR s.sid = ?1 ORDER BY s.created, s.sid";
+	struct sio_store_summary sum;
+	sqlite3_stmt *s = store_adhoc(st, sql, sid);
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		store_summary_row(s, &sum);
+		if (fn(udata, &sum) != SIO_OK)
+			break;
+		n++;
+	}
+	return store_adhoc_end(st, s, rc, n);
+}
+
+int
+sio_store_room_list(struct sio_store *st, const char *sid,
+                    void (*fn)(void *udata, const char *endpoint,
+                               const char *room),
+                    void *udata)
+{
+	sqlite3_stmt *s = store_adhoc(st,
+	                              "SELECT endpoint, room FROM rooms"
+	                              " WHERE sid = ?1 ORDER BY endpoint, room",
+	                              sid);
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		fn(udata, (const char *)sqlite3_column_text(s, 0),
+		   (const char *)sqlite3_column_text(s, 1));
+		n++;
+	}
+	return store_adhoc_end(st, s, rc, n);
+}
+
+int
+sio_store_counter_list(struct sio_store *st,
+                       void (*fn)(void *udata, const char *name,
+                                  long long value),
+                       void *udata)
+{
+	sqlite3_stmt *s = store_adhoc(
+	    st, "SELECT name, value FROM counters ORDER BY name", NULL);
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		fn(udata, (const char *)sqlite3_column_text(s, 0),
+		   sqlite3_column_int64(s, 1));
+		n++;
+	}
+	return store_adhoc_end(st, s, rc, n);
+}
+
+int
+sio_store_session_counts(struct sio_store *st,
+                         void (*fn)(void *udata, enum sio_session_state state,
+                                    int transport, long long sessions,
+                                    long long queued),
+                         void *udata)
+{
+	static const char sql[] =
+	    "SELECT s.state, s.transport, count(*), sum((SELECT count(*)"
+	    " FROM outbox o WHERE o.sid = s.sid)) FROM sessions s"
+	    " GROUP BY s.state, s.transport ORDER BY s.state, s.transport";
+	sqlite3_stmt *s = store_adhoc(st, sql, NULL);
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		fn(udata, (enum sio_session_state)store_state(s, 0),
+		   store_transport(s, 1), sqlite3_column_int64(s, 2),
+		   sqlite3_column_int64(s, 3));
+		n++;
+	}
+	return store_adhoc_end(st, s, rc, n);
+}
+
+int
+sio_store_cleanup_drained(struct sio_store *st)
+{
+	static const char sql[] =
+	    "DELETE FROM sessions WHERE state = 'closed' AND NOT EXISTS"
+	    " (SELECT 1 FROM outbox o WHERE o.sid = sessions.sid)";
+	sqlite3_stmt *s;
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	s = store_adhoc(st, sql, NULL);
+	rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+	if (s != NULL)
+		rc = store_adhoc_end(st, s, rc, 0);
+	else
+		rc = SIO_ERR;
+	if (rc == SIO_OK)
+		rc = sqlite3_changes(st->db);
+	return store_tx_end(st, own, rc);
+}

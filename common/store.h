@@ -320,4 +320,62 @@ int sio_store_process_unregister(struct sio_store *st, const char *name,
  */
 int sio_store_reap(struct sio_store *st, long long now);
 
+/* --- listings for operators (sioctl) ------------------------------------ */
+
+/* A session as an operator sees it; every string is inline. */
+struct sio_store_summary {
+	char sid[SIO_SID_LEN + 1];
+	enum sio_session_state state;
+	int transport; /* enum sio_transport of the last attach, -1 none */
+	char holder[SIO_HOLDER_LEN]; /* process name, "" when detached */
+	long long holder_conn;
+	long long created, last_recv;     /* ms since the epoch */
+	long long detached_at, closed_at; /* 0 when not */
+	char close_reason[64];            /* "" when open; cut to fit */
+	long long queue;                  /* packets in the outbox */
+};
+
+/* The word of state in the schema ("handshaken", "open", ...); static. */
+const char *sio_store_state_name(enum sio_session_state state);
+
+/*
+ * Calls fn for every session in order of creation, or only for sid when sid
+ * is not NULL; fn returns SIO_OK to go on, anything else to stop. fn may
+ * read the store (endpoint_list, room_list) but not write it. Returns the
+ * number of sessions passed to fn (0 when sid is unknown) or SIO_ERR.
+ */
+int sio_store_session_list(struct sio_store *st, const char *sid,
+                           int (*fn)(void *udata,
+                                     const struct sio_store_summary *s),
+                           void *udata);
+
+/* Calls fn for each room sid is in, with its endpoint ("" the root), in
+ * order of endpoint and room. Returns the count or SIO_ERR. */
+int sio_store_room_list(struct sio_store *st, const char *sid,
+                        void (*fn)(void *udata, const char *endpoint,
+                                   const char *room),
+                        void *udata);
+
+/* Calls fn for every counter, by name. Returns the count or SIO_ERR. */
+int sio_store_counter_list(struct sio_store *st,
+                           void (*fn)(void *udata, const char *name,
+                                      long long value),
+                           void *udata);
+
+/*
+ * Calls fn once per (state, transport) pair that has sessions, with the
+ * number of sessions and of packets queued for them; transport is -1 for
+ * sessions that never attached. Returns the number of calls or SIO_ERR.
+ */
+int sio_store_session_counts(struct sio_store *st,
+                             void (*fn)(void *udata,
+                                        enum sio_session_state state,
+                                        int transport, long long sessions,
+                                        long long queued),
+                             void *udata);
+
+/* Deletes closed sessions whose outbox is empty (their final packets went
+ * out, or there were none). Returns the number deleted or SIO_ERR. */
+int sio_store_cleanup_drained(struct sio_store *st);
+
 #endif

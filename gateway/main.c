@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "doorbell.h"
@@ -101,15 +102,17 @@ static void *
 gw_tick(void *arg)
 {
 	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
+	struct timespec watch = {0, SIO_WATCH_MS * 1000000L};
 	long long version = -1, v;
 
 	(void)arg;
 	x.store = gw_store_open();
 	if (x.store == NULL)
 		return NULL;
-	for (;;) {
-		sleep(1);
-		if (sio_session_sweep(&x, sio_session_now()) < 0)
+	for (unsigned n = 1;; n++) {
+		nanosleep(&watch, NULL);
+		if (n % (SIO_SWEEP_MS / SIO_WATCH_MS) == 0 &&
+		    sio_session_sweep(&x, sio_session_now()) < 0)
 			gw_log(SIO_LOG_WARN, "sweep: %s",
 			       sio_store_errmsg(x.store));
 		if (sio_store_data_version(x.store, &v) != SIO_OK)

@@ -4,7 +4,8 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libfcgi-dev libwebsockets-dev libsqlite3-dev libcunit1-dev libjansson-dev
-sqlite3 curl python3 lighttpd libssl-dev nginx-light apache2 chromium"
+sqlite3 curl python3 lighttpd libssl-dev nginx-light apache2 chromium
+php-cli php-sqlite3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

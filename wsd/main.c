@@ -91,18 +91,22 @@ wsd_on_signal(int sig)
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
+	static unsigned n;
 	long long v;
 
-	if (sio_session_sweep(&wsd.x, sio_session_now()) < 0)
-		wsd_log(SIO_LOG_WARN, "sweep: %s",
-		        sio_store_errmsg(wsd.x.store));
+	if (++n % (SIO_SWEEP_MS / SIO_WATCH_MS) == 0) {
+		if (sio_session_sweep(&wsd.x, sio_session_now()) < 0)
+			wsd_log(SIO_LOG_WARN, "sweep: %s",
+			        sio_store_errmsg(wsd.x.store));
+		wsd_conn_check_stalled();
+	}
 	if (sio_store_data_version(wsd.x.store, &v) == SIO_OK) {
 		if (wsd_version >= 0 && v != wsd_version)
 			wsd_conn_ring(NULL);
 		wsd_version = v;
 	}
-	wsd_conn_check_stalled();
-	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick, LWS_US_PER_SEC);
+	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick,
+	                 SIO_WATCH_MS * LWS_US_PER_MS);
 }
 
 /* The doorbell, adopted as a raw file: each datagram names a sid. */
@@ -341,7 +345,8 @@ wsd_start_lws(const struct wsd_listen *l)
 	 * shell before it is not missed. */
 	if (sio_store_data_version(wsd.x.store, &wsd_version) != SIO_OK)
 		wsd_version = -1;
-	lws_sul_schedule(wsd_lws, 0, &wsd_tick_sul, wsd_tick, LWS_US_PER_SEC);
+	lws_sul_schedule(wsd_lws, 0, &wsd_tick_sul, wsd_tick,
+	                 SIO_WATCH_MS * LWS_US_PER_MS);
 	return SIO_OK;
 }
 

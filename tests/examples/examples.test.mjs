@@ -1,0 +1,382 @@
+/*
+ * The example applications with the real client: each of multiplexed,
+ * ackping, rpcping, stats and transports behind lighttpd, as `make run
+ * APP=NAME` serves it (scripts/webserver.sh: lighttpd spawning
+ * build/sio-gateway with app = NAME, sio-wsd behind the websocket route,
+ * examples/NAME/index.html and socket.io-client 0.9.16's socket.io.js as
+ * static files), exercised with socket.io-client 0.9.16 from node_modules
+ * over xhr-polling and websocket:
+ *
+ *   multiplexed  two users chat on /chat (unique UserN names, join, message,
+ *                leave); a json message on /ping comes back with the time
+ *   ackping      the ack of `ping` carries the client's date and [h,m,s,ms]
+ *   rpcping      `ping` answered by `pong` (client, [h,m,s,ms]), positional
+ *                and dict forms
+ *   stats        the ack of `stats` gives counters that grow when a session
+ *                opens
+ *   transports   messages echoed to everyone over the forced transport
+ *
+ *   node --test tests/examples/        (make examples)
+ *
+ * Environment (all optional):
+ *   GATEWAY, WSD      binaries (default build/sio-gateway, build/sio-wsd)
+ *   EXAMPLES          space-separated apps (default: all five)
+ *   TRANSPORTS        space-separated (default "xhr-polling websocket")
+ *   EXAMPLE_TIMEOUT   ms for each wait (default 10000)
+ *   EXAMPLE_PLUGINS=1 load each app from build/examples/NAME.so (the plugin
+ *                     build) instead of the built-in of the same name
+ * Files of each app's run are in var/examples/NAME/ (removed when it passed).
+ */
+import {test, describe, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {execFile} from 'node:child_process';
+import {promisify} from 'node:util';
+import {createRequire} from 'node:module';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+const require = createRequire(import.meta.url);
+const io = require('socket.io-client');
+const run = promisify(execFile);
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const GATEWAY = path.resolve(ROOT, process.env.GATEWAY || 'build/sio-gateway');
+const WSD = path.resolve(ROOT, process.env.WSD || 'build/sio-wsd');
+const TIMEOUT = Number(process.env.EXAMPLE_TIMEOUT || 10000);
+const APPS = (process.env.EXAMPLES || 'multiplexed ackping rpcping stats transports')
+	.split(/\s+/).filter(Boolean);
+const TRANSPORTS = (process.env.TRANSPORTS || 'xhr-polling websocket')
+	.split(/\s+/).filter(Boolean);
+const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist/socket.io.js');
+
+const slice = (args) => Array.prototype.slice.call(args);
+let seq = 0;
+const token = (what) => `${what}-${process.pid}-${++seq}`;
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.on('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const p = s.address().port;
+			s.close(() => resolve(p));
+		});
+	});
+}
+
+function get(url) {
+	return new Promise((resolve, reject) => {
+		http.get(url, (res) => {
+			let body = '';
+			res.setEncoding('utf8');
+			res.on('data', (d) => { body += d; });
+			res.on('end', () => resolve({status: res.statusCode, body}));
+		}).on('error', reject);
+	});
+}
+
+/* One app behind lighttpd, as make run serves it. */
+async function startApp(app) {
+	const vardir = path.join(ROOT, 'var/examples', app);
+	await run(path.join(ROOT, 'scripts/webserver.sh'), ['stop', vardir]).catch(() => {});
+	fs.rmSync(vardir, {recursive: true, force: true});
+	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
+	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
+	const conf = path.join(vardir, 'siogate.conf');
+	fs.writeFileSync(conf, [
+		'# written by tests/examples/examples.test.mjs',
+		`database = ${vardir}/siogate.db`,
+		`run_dir = ${vardir}/run`,
+		`app = ${process.env.EXAMPLE_PLUGINS === '1' ? path.join(ROOT, 'build/examples', app + '.so') : app}`,
+		'polling_duration = 5',
+		'flash_policy_port = 0',
+		'',
+	].join('\n'));
+	fs.copyFileSync(path.join(ROOT, 'examples', app, 'index.html'),
+	    path.join(vardir, 'www/index.html'));
+	fs.copyFileSync(CLIENT, path.join(vardir, 'www/socket.io.js'));
+	const port = await freePort();
+	await run(path.join(ROOT, 'scripts/webserver.sh'), ['start', 'lighttpd', String(port), vardir], {
+		env: {...process.env, GATEWAY, WSD, SIOGATE_CONF: conf, DOCROOT: path.join(vardir, 'www')},
+	});
+	let failed = false;
+	return {
+		url: `http://127.0.0.1:${port}`,
+		vardir,
+		fail() { failed = true; },
+		async stop() {
+			await run(path.join(ROOT, 'scripts/webserver.sh'), ['stop', vardir]).catch(() => {});
+			if (!failed) fs.rmSync(vardir, {recursive: true, force: true});
+		},
+	};
+}
+
+/* The argument list of the first `event` on emitter matching; the listener
+ * is registered now, so call this before what causes the event. */
+function waitFor(emitter, event, {match = () => true, ms = TIMEOUT, what} = {}) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => {
+			emitter.removeListener(event, on);
+			reject(new Error(`timed out after ${ms} ms waiting for '${event}'` +
+			    (what ? ` (${what})` : '')));
+		}, ms);
+		function on() {
+			const args = slice(arguments);
+			if (!match(args)) return;
+			clearTimeout(timer);
+			emitter.removeListener(event, on);
+			resolve(args);
+		}
+		emitter.on(event, on);
+	});
+}
+
+/* Every 'message' of a namespace since it was made, and a wait on them. */
+class Inbox {
+	constructor(nsp) {
+		this.got = [];
+		this.waiters = [];
+		nsp.on('message', (m) => {
+			this.got.push(m);
+			this.waiters = this.waiters.filter((w) => !w(m));
+		});
+	}
+	wait(match, what) {
+		const seen = this.got.find(match);
+		if (seen !== undefined) return Promise.resolve(seen);
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => reject(new Error(
+			    `timed out after ${TIMEOUT} ms waiting for a message (${what}); ` +
+			    `got ${JSON.stringify(this.got)}`)), TIMEOUT);
+			this.waiters.push((m) => {
+				if (!match(m)) return false;
+				clearTimeout(timer);
+				resolve(m);
+				return true;
+			});
+		});
+	}
+}
+
+function emitAck(nsp, ev, ...args) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(
+		    `timed out after ${TIMEOUT} ms waiting for the ack of '${ev}'`)), TIMEOUT);
+		nsp.emit(ev, ...args, function () {
+			clearTimeout(timer);
+			resolve(slice(arguments));
+		});
+	});
+}
+
+/* Stops everything a client socket may still have running. */
+function shutdown(sock) {
+	sock.options.reconnect = false;
+	if (sock.connected || sock.connecting) sock.disconnect();
+	sock.reconnecting = false;
+	clearTimeout(sock.reconnectionTimer);
+	clearTimeout(sock.connectTimeoutTimer);
+	clearTimeout(sock.heartbeatTimeoutTimer);
+	if (sock.transport) {
+		sock.transport.clearTimeouts();
+		/* ws 0.4.32's close timer would hold the process for 30 s */
+		const ws = sock.transport.websocket;
+		if (ws && ws._closeTimer && typeof ws._closeTimer.unref === 'function') {
+			ws._closeTimer.unref();
+		}
+	}
+}
+
+/*
+ * A new session over transport with the given namespaces, each connected,
+ * each with an Inbox. The 0.9.16 client merges a transports option index
+ * by index into its shared default list, so the socket is made with 'auto
+ * connect': false and given its own list, as the pages do.
+ */
+async function open(t, url, transport, endpoints = ['']) {
+	const first = io.connect(url + endpoints[0], {
+		'auto connect': false,
+		'force new connection': true,
+		'connect timeout': TIMEOUT,
+		'reconnect': false,
+	});
+	const sock = first.socket;
+	sock.options.transports = [transport];
+	t.after(() => shutdown(sock));
+	const nsp = {}, inbox = {};
+	for (const ep of endpoints) {
+		nsp[ep] = sock.of(ep);
+		inbox[ep] = new Inbox(nsp[ep]);
+	}
+	const connected = Promise.all(endpoints.map((ep) => waitFor(nsp[ep], 'connect',
+	    {what: `namespace '${ep}' over ${transport}`})));
+	const failed = new Promise((resolve, reject) => {
+		sock.on('connect_failed', () => reject(new Error(`connect_failed over ${transport}`)));
+		sock.on('error', (e) => reject(new Error(`error over ${transport}: ${e}`)));
+	});
+	failed.catch(() => {});
+	sock.connect();
+	await Promise.race([connected, failed]);
+	assert.equal(sock.transport.name, transport, 'the transport actually used');
+	return {sock, nsp, inbox};
+}
+
+function assertClock(v, what) {
+	assert.ok(Array.isArray(v) && v.length === 4, `${what}: [h, m, s, ms], got ${JSON.stringify(v)}`);
+	const [h, m, s, ms] = v;
+	for (const x of v) assert.ok(Number.isInteger(x), `${what}: integers`);
+	assert.ok(h >= 0 && h < 24 && m >= 0 && m < 60 && s >= 0 && s < 61 && ms >= 0 && ms < 1000,
+	    `${what}: in range, got ${JSON.stringify(v)}`);
+}
+
+/* Per app: the tests for one transport. */
+const SUITES = {
+	multiplexed(ctx, transport) {
+		ctx.test('two users chat on /chat with unique names; join, message and leave reach them',
+		    async (t) => {
+			const a = await open(t, ctx.url, transport, ['/chat', '/ping']);
+			await a.inbox['/chat'].wait((m) => m === 'Welcome from the server.', 'welcome');
+			const aJoined = await a.inbox['/chat'].wait((m) => /^User\d+ joined$/.test(m), 'own join');
+			const aName = aJoined.replace(/ joined$/, '');
+
+			const b = await open(t, ctx.url, transport, ['/chat']);
+			const bJoined = await b.inbox['/chat'].wait((m) => /^User\d+ joined$/.test(m), 'own join');
+			const bName = bJoined.replace(/ joined$/, '');
+			assert.notEqual(aName, bName, 'unique names');
+			await a.inbox['/chat'].wait((m) => m === `${bName} joined`, 'A hears B join');
+
+			const text = token('hello');
+			b.nsp['/chat'].send(text);
+			await a.inbox['/chat'].wait((m) => m === `${bName}: ${text}`, 'A gets B\'s message');
+			await b.inbox['/chat'].wait((m) => m === `${bName}: ${text}`, 'B gets its own message');
+
+			shutdown(b.sock);
+			await a.inbox['/chat'].wait((m) => m === `${bName} left`, 'A hears B leave');
+		});
+
+		ctx.test('/ping echoes a json message with the server time', async (t) => {
+			const a = await open(t, ctx.url, transport, ['/ping']);
+			const client = token('ping');
+			const before = Date.now();
+			a.nsp['/ping'].json.send({client, n: 42});
+			const got = await a.inbox['/ping'].wait((m) => m && m.client === client, 'the ping back');
+			assert.equal(got.n, 42);
+			assertClock(got.server, 'server');
+			assert.ok(Math.abs(got.server_ms - before) < 60000, `server_ms near now: ${got.server_ms}`);
+		});
+
+		ctx.test('/chat and /ping do not cross', async (t) => {
+			const a = await open(t, ctx.url, transport, ['/chat', '/ping']);
+			const client = token('cross');
+			a.nsp['/ping'].json.send({client});
+			await a.inbox['/ping'].wait((m) => m && m.client === client, 'the ping back');
+			assert.ok(!a.inbox['/chat'].got.some((m) => typeof m !== 'string'), 'no json on /chat');
+			assert.ok(!a.inbox['/ping'].got.some((m) => typeof m === 'string'), 'no chat on /ping');
+		});
+	},
+
+	ackping(ctx, transport) {
+		ctx.test('the ack of ping carries the client date and the server time', async (t) => {
+			const {nsp} = await open(t, ctx.url, transport);
+			const date = new Date().toISOString();
+			const args = await emitAck(nsp[''], 'ping', date);
+			assert.equal(args.length, 2, `two values: ${JSON.stringify(args)}`);
+			assert.equal(args[0], date);
+			assertClock(args[1], 'server time');
+		});
+	},
+
+	rpcping(ctx, transport) {
+		ctx.test('ping (client, text) is answered by pong (client, [time])', async (t) => {
+			const {nsp} = await open(t, ctx.url, transport);
+			const client = token('rpc');
+			const pong = waitFor(nsp[''], 'pong', {match: (a) => a[0] === client});
+			nsp[''].emit('ping', client, 'some text');
+			const args = await pong;
+			assert.equal(args.length, 2);
+			assertClock(args[1], 'server time');
+		});
+
+		ctx.test('ping {client, text} (the dict form) is answered the same way', async (t) => {
+			const {nsp} = await open(t, ctx.url, transport);
+			const client = token('rpcdict');
+			const pong = waitFor(nsp[''], 'pong', {match: (a) => a[0] === client});
+			nsp[''].emit('ping', {client, text: 'some text'});
+			const args = await pong;
+			assert.equal(args.length, 2);
+			assertClock(args[1], 'server time');
+		});
+	},
+
+	stats(ctx, transport) {
+		ctx.test('the ack of stats gives the counters, which grow with a new session', async (t) => {
+			const {nsp} = await open(t, ctx.url, transport);
+			const [s1] = await emitAck(nsp[''], 'stats');
+			for (const k of ['sessions_opened', 'packets_received', 'time']) {
+				assert.ok(Number.isInteger(s1[k]) && s1[k] >= 0, `${k} is a count: ${JSON.stringify(s1)}`);
+			}
+			assert.ok(s1.sessions_opened >= 1);
+			assert.ok(s1.packets_received >= 1, 'the stats event itself was received');
+			await open(t, ctx.url, transport);
+			const [s2] = await emitAck(nsp[''], 'stats');
+			assert.ok(s2.sessions_opened >= s1.sessions_opened + 1,
+			    `sessions_opened grew: ${s1.sessions_opened} -> ${s2.sessions_opened}`);
+			assert.ok(s2.packets_received > s1.packets_received, 'packets_received grew');
+			assert.ok(s2.time >= s1.time, 'time');
+		});
+	},
+
+	transports(ctx, transport) {
+		ctx.test(`messages are echoed to everyone over ${transport}`, async (t) => {
+			const a = await open(t, ctx.url, transport);
+			const b = await open(t, ctx.url, transport);
+			await a.inbox[''].wait((m) => /^Welcome/.test(m), 'welcome');
+			const text = token('echo') + ' 😀 </script>';
+			a.nsp[''].send(text);
+			await a.inbox[''].wait((m) => m === text, 'the echo');
+			await b.inbox[''].wait((m) => m === text, 'the other client');
+		});
+	},
+};
+
+for (const app of APPS) {
+	if (!SUITES[app]) throw new Error(`no tests for example '${app}' (${Object.keys(SUITES).join(' ')})`);
+	describe(`example ${app}`, () => {
+		const ctx = {};
+		before(async () => Object.assign(ctx, await startApp(app)));
+		after(async () => ctx.stop && ctx.stop());
+
+		test('the page and socket.io.js are served', async (t) => {
+			try {
+				const page = await get(ctx.url + '/');
+				assert.equal(page.status, 200);
+				assert.match(page.body, /<script src="\/socket\.io\.js"><\/script>/);
+				const js = await get(ctx.url + '/socket.io.js');
+				assert.equal(js.status, 200);
+			} catch (e) {
+				ctx.fail();
+				throw e;
+			}
+		});
+
+		for (const transport of TRANSPORTS) {
+			describe(`over ${transport}`, () => {
+				SUITES[app]({
+					get url() { return ctx.url; },
+					/* a failure keeps var/examples/APP for its logs */
+					test: (name, fn) => test(name, async (t) => {
+						try {
+							await fn(t);
+						} catch (e) {
+							ctx.fail();
+							throw e;
+						}
+					}),
+				}, transport);
+			});
+		}
+	});
+}

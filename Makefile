@@ -29,7 +29,7 @@ WSD      = $(BUILD)/sio-wsd
 CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 CTL      = $(BUILD)/sioctl
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
 
 deps:
@@ -104,6 +104,8 @@ test: deps
 	@$(MAKE) --no-print-directory wsd-wire
 	@$(MAKE) --no-print-directory examples
 	@$(MAKE) --no-print-directory ctl
+	@$(MAKE) --no-print-directory stats
+	@$(MAKE) --no-print-directory install-test
 	@$(MAKE) --no-print-directory browser
 
 # Wire scenarios: sio-gateway behind real lighttpd, nginx, Apache
@@ -157,6 +159,11 @@ examples: $(GATEWAY) $(WSD) $(PLUGINS)
 ctl: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
 	node --test --test-reporter=spec --test-concurrency=1 tests/ctl/
 
+# Stats and metrics (/socket.io/stats, /socket.io/metrics, stats_view)
+# against lighttpd + sio-gateway + sio-wsd with socket.io-client 0.9.16.
+stats: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec --test-concurrency=1 tests/stats/
+
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) --no-print-directory check BUILD=build-asan \
@@ -185,3 +192,64 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# --- install, uninstall -------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, the public
+# header, siogate.pc, the examples (sources, pages, built .so), the deploy
+# configs with scripts/webserver.sh, and the docs. make uninstall with the
+# same PREFIX and DESTDIR removes exactly those. docs/guide.md explains
+# building an application against the installed header.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL ?= install
+I_BIN    = $(DESTDIR)$(PREFIX)/bin
+I_INC    = $(DESTDIR)$(PREFIX)/include
+I_PC     = $(DESTDIR)$(PREFIX)/lib/pkgconfig
+I_SHARE  = $(DESTDIR)$(PREFIX)/share/siogate
+I_DOC    = $(DESTDIR)$(PREFIX)/share/doc/siogate
+I_PROGS  = sio-gateway sio-wsd sioctl
+EX_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c))))
+EX_FILES = $(filter-out %~,$(wildcard examples/*/*.c examples/*/*.h examples/*/*.html examples/*/*.css examples/*/*.js))
+DEPLOY_FILES = $(wildcard deploy/*.conf.in) deploy/README.md
+DOC_FILES = README.md siogate.conf.example $(wildcard docs/*.md)
+SIO_VERSION = $(shell sed -n 's/^\#define SIOGATE_VERSION "\(.*\)"/\1/p' common/siogate.h)
+
+install: all
+	$(INSTALL) -d -m 0755 $(I_BIN) $(I_INC) $(I_PC) $(I_SHARE)/examples \
+		$(I_SHARE)/deploy $(I_SHARE)/scripts $(I_DOC) \
+		$(addprefix $(I_SHARE)/examples/,$(EX_NAMES))
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(I_PROGS)) $(I_BIN)/
+	$(INSTALL) -m 0644 common/siogate.h $(I_INC)/siogate.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SIO_VERSION)|g' \
+		siogate.pc.in > $(BUILD)/siogate.pc
+	$(INSTALL) -m 0644 $(BUILD)/siogate.pc $(I_PC)/siogate.pc
+	@set -e; for f in $(EX_FILES); do \
+		echo "$(INSTALL) -m 0644 $$f $(I_SHARE)/$$f"; \
+		$(INSTALL) -m 0644 $$f $(I_SHARE)/$$f; done; \
+	for n in $(EX_NAMES); do \
+		echo "$(INSTALL) -m 0755 $(BUILD)/examples/$$n.so $(I_SHARE)/examples/$$n/$$n.so"; \
+		$(INSTALL) -m 0755 $(BUILD)/examples/$$n.so $(I_SHARE)/examples/$$n/$$n.so; done
+	$(INSTALL) -m 0644 $(DEPLOY_FILES) $(I_SHARE)/deploy/
+	$(INSTALL) -m 0755 scripts/webserver.sh $(I_SHARE)/scripts/webserver.sh
+	$(INSTALL) -d -m 0755 $(I_DOC)/docs
+	$(INSTALL) -m 0644 README.md siogate.conf.example $(I_DOC)/
+	$(INSTALL) -m 0644 $(wildcard docs/*.md) $(I_DOC)/docs/
+
+uninstall:
+	rm -f $(addprefix $(I_BIN)/,$(I_PROGS)) $(I_INC)/siogate.h $(I_PC)/siogate.pc
+	rm -f $(addprefix $(I_SHARE)/,$(EX_FILES)) \
+		$(foreach n,$(EX_NAMES),$(I_SHARE)/examples/$(n)/$(n).so)
+	rm -f $(addprefix $(I_SHARE)/,$(DEPLOY_FILES)) $(I_SHARE)/scripts/webserver.sh
+	rm -f $(I_DOC)/README.md $(I_DOC)/siogate.conf.example \
+		$(addprefix $(I_DOC)/,$(wildcard docs/*.md))
+	rmdir $(addprefix $(I_SHARE)/examples/,$(EX_NAMES)) $(I_SHARE)/examples \
+		$(I_SHARE)/deploy $(I_SHARE)/scripts $(I_SHARE) $(I_DOC)/docs \
+		$(I_DOC) 2>/dev/null || true
+
+# Follows docs/guide.md: install into a temporary prefix, build the guide's
+# app outside the tree with pkg-config, serve it behind lighttpd with the
+# installed programs, talk to it with socket.io-client 0.9.16, uninstall.
+install-test: all
+	node --test --test-reporter=spec tests/install/
+
+.PHONY: install uninstall install-test

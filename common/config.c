@@ -33,7 +33,8 @@ enum config_kind {
 	CONFIG_SIZE,       /* positive size_t, k/m suffix allowed */
 	CONFIG_BOOL,       /* int, yes/no */
 	CONFIG_SYNC,       /* enum sio_synchronous */
-	CONFIG_LOG         /* enum sio_log_level */
+	CONFIG_LOG,        /* enum sio_log_level */
+	CONFIG_ADDRS       /* addresses, space or comma separated */
 };
 
 struct config_key {
@@ -74,6 +75,8 @@ static const struct config_key config_keys[] = {
     {"db_shared_group", CONFIG_BOOL, CONFIG_FIELD(db_group), 0, 0, 0},
     {"log_level", CONFIG_LOG, 0, 0, 0, 0},
     {"threads", CONFIG_INT, CONFIG_FIELD(threads), 0, 1, 4096},
+    {"stats", CONFIG_BOOL, CONFIG_FIELD(stats), 0, 0, 0},
+    {"stats_allow", CONFIG_ADDRS, CONFIG_TEXT(stats_allow), 0, 0},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const char *const config_transport_names[SIO_TRANSPORT_COUNT] = {
@@ -143,6 +146,8 @@ sio_config_defaults(struct sio_config *c)
 	c->db_group = 0;
 	c->log_level = SIO_LOG_INFO;
 	c->threads = 64;
+	c->stats = 0;
+	snprintf(c->stats_allow, sizeof(c->stats_allow), "%s", "127.0.0.1 ::1");
 }
 
 const char *
@@ -388,6 +393,31 @@ config_pattern(const char *p, size_t len, size_t *hostlen, long *port)
 	return 0;
 }
 
+/* Addresses: text of [0-9A-Fa-f.:] words (no names: REMOTE_ADDR is an
+ * address); "none" allows no address. */
+static int
+config_addrs(char *dst, size_t size, const char *v, char *err)
+{
+	const char *p = v;
+	size_t len;
+
+	if (strcmp(v, "none") == 0)
+		return config_text(dst, size, v, err);
+	for (;;) {
+		p += strspn(p, CONFIG_ORIGIN_SEP);
+		if (*p == '\0')
+			break;
+		len = strcspn(p, CONFIG_ORIGIN_SEP);
+		if (strspn(p, "0123456789abcdefABCDEF.:") < len) {
+			config_err(err, "'%.*s' is not an IP address",
+			           (int)(len < 64 ? len : 64), p);
+			return -1;
+		}
+		p += len;
+	}
+	return config_text(dst, size, v, err);
+}
+
 static int
 config_origins(char *dst, size_t size, const char *v, char *err)
 {
@@ -539,6 +569,8 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 			return -1;
 		c->log_level = (enum sio_log_level)w;
 		return 0;
+	case CONFIG_ADDRS:
+		return config_addrs(field, k->size, v, err);
 	}
 	return -1;
 }
@@ -706,4 +738,26 @@ sio_config_load(struct sio_config *c, const char *path, char *err)
 	if (r != SIO_OK)
 		return r;
 	return config_check(c, path, err);
+}
+
+int
+sio_config_stats_allowed(const struct sio_config *c, const char *addr)
+{
+	const char *p = c->stats_allow;
+	size_t len, alen;
+
+	if (addr == NULL || *addr == '\0')
+		return 0;
+	if (strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.'))
+		addr += 7;
+	alen = strlen(addr);
+	for (;;) {
+		p += strspn(p, CONFIG_ORIGIN_SEP);
+		if (*p == '\0')
+			return 0;
+		len = strcspn(p, CONFIG_ORIGIN_SEP);
+		if (len == alen && strncasecmp(p, addr, len) == 0)
+			return 1;
+		p += len;
+	}
 }

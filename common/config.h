@@ -60,6 +60,9 @@ struct sio_config {
 	int db_group; /* db_shared_group = no: files 0600, else 0660 */
 	enum sio_log_level log_level; /* info */
 	int threads;                  /* gateway worker threads, 64 */
+	int stats; /* stats = no: GET /<resource>/stats and /metrics served */
+	char stats_allow[512]; /* stats_allow = 127.0.0.1 ::1: REMOTE_ADDRs
+	                          allowed them (space or comma separated) */
 };
 
 /* Fills c with the defaults. */
@@ -94,5 +97,8 @@ int sio_config_transport_enabled(const struct sio_config *c,
 /* 1 when origin (an Origin header value, "http://h:p" or "h:p") is allowed
  * by c->origins ("*:*", "host:*", "*:port", "host:port" entries). */
 int sio_config_origin_allowed(const struct sio_config *c, const char *origin);
+/* 1 when addr (REMOTE_ADDR) is one of c->stats_allow, compared as text
+ * ("::ffff:a.b.c.d" also matches "a.b.c.d"); 0 when not or addr NULL. */
+int sio_config_stats_allowed(const struct sio_config *c, const char *addr);
 
 #endif

@@ -529,6 +529,7 @@ sio_session_sweep(struct sio_session_ctx *x, long long now)
 	int n, ended = 0;
 
 	if (sio_store_reap(x->store, now) < 0 ||
+	    sio_store_stats_sample(x->store, now) != SIO_OK ||
 	    sio_store_heartbeat_due(x->store, now,
 	                            cfg->heartbeat_interval * 1000LL) < 0)
 		return SIO_ERR;

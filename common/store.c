@@ -124,6 +124,10 @@ enum store_sql {
 	SQL_PROC_PUT,
 	SQL_PROC_DEL,
 	SQL_PROC_DETACH,
+	SQL_PEAK_SESSIONS,
+	SQL_PEAK_CONNECTIONS,
+	SQL_SAMPLE_PUT,
+	SQL_SAMPLE_TRIM,
 	SQL_NSTMT
 };
 
@@ -237,6 +241,30 @@ static const char *const store_sql[SQL_NSTMT] = {
                      " SET pid = excluded.pid, started = excluded.started",
     [SQL_PROC_DEL] = "DELETE FROM processes WHERE name = ?1",
     [SQL_PROC_DETACH] = DETACH_SET " WHERE holder = ?2",
+    /* High-water marks, raised in the transaction that opens a session
+     * or attaches a transport (WHERE keeps ON CONFLICT unambiguous). */
+    [SQL_PEAK_SESSIONS] = "INSERT INTO counters (name, value)"
+                          " SELECT 'sessions_peak', count(*) FROM sessions"
+                          " WHERE state <> 'closed' ON CONFLICT (name)"
+                          " DO UPDATE SET value ="
+                          " max(counters.value, excluded.value)",
+    [SQL_PEAK_CONNECTIONS] = "INSERT INTO counters (name, value)"
+                             " SELECT 'connections_peak', count(*)"
+                             " FROM sessions WHERE holder IS NOT NULL"
+                             " ON CONFLICT (name) DO UPDATE SET value ="
+                             " max(counters.value, excluded.value)",
+    /* One sample a second at most, whichever process sweeps first. */
+    [SQL_SAMPLE_PUT] =
+        "INSERT INTO stats_samples (t, connections_opened, packets_sent,"
+        " packets_received) SELECT ?1,"
+        " (SELECT coalesce(max(value), 0) FROM counters"
+        " WHERE name = 'connections_opened'),"
+        " (SELECT coalesce(max(value), 0) FROM counters"
+        " WHERE name = 'packets_sent'),"
+        " (SELECT coalesce(max(value), 0) FROM counters"
+        " WHERE name = 'packets_received')"
+        " WHERE NOT EXISTS (SELECT 1 FROM stats_samples WHERE t > ?1 - 1000)",
+    [SQL_SAMPLE_TRIM] = "DELETE FROM stats_samples WHERE t < ?1 - 60000",
 };
 
 /* A doorbell to ring after the commit. */
@@ -901,6 +929,8 @@ sio_store_session_new(struct sio_store *st, const char *request, long long now,
 	if (rc == SIO_OK)
 		rc = store_run(st, store_prep(st, SQL_EP_ADD, "ttt", sid, "",
 		                              (const char *)NULL));
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_PEAK_SESSIONS, ""));
 	return store_tx_end(st, own, rc);
 }
 
@@ -1014,6 +1044,11 @@ sio_store_attach(struct sio_store *st, const char *sid, int transport,
 		rc = store_run(st, store_prep(st, SQL_ATTACH, "tttii", sid,
 		                              store_transports[transport],
 		                              holder, conn, now));
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_COUNTER_ADD, "ti",
+		                              "connections_opened", 1LL));
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_PEAK_CONNECTIONS, ""));
 	return store_tx_end(st, own, rc);
 }
 
@@ -1331,6 +1366,22 @@ sio_store_outbox_next_due(struct sio_store *st, const char *sid, long long now,
 	return rc;
 }
 
+/* After a delete of written packets (rc its result): adds the rows it
+ * deleted to packets_sent, in the same transaction. */
+static int
+store_count_sent(struct sio_store *st, int rc)
+{
+	long long n;
+
+	if (rc != SIO_OK)
+		return rc;
+	n = sqlite3_changes64(st->db);
+	if (n == 0)
+		return SIO_OK;
+	return store_run(st, store_prep(st, SQL_COUNTER_ADD, "ti",
+	                                "packets_sent", n));
+}
+
 int
 sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
                      long long last_seq)
@@ -1340,6 +1391,7 @@ sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = store_run(st, store_prep(st, SQL_DEL, "tii", sid, last_seq, now));
+	rc = store_count_sent(st, rc);
 	return store_tx_end(st, own, rc);
 }
 
@@ -1367,8 +1419,14 @@ int
 sio_store_outbox_done(struct sio_store *st, const char *sid, const char *holder,
                       long long conn)
 {
-	return store_write(
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(
 	    st, store_prep(st, SQL_TAKEN_DEL, "tti", sid, holder, conn));
+	rc = store_count_sent(st, rc);
+	return store_tx_end(st, own, rc);
 }
 
 int
@@ -1865,4 +1923,78 @@ sio_store_cleanup_drained(struct sio_store *st)
 	if (rc == SIO_OK)
 		rc = sqlite3_changes(st->db);
 	return store_tx_end(st, own, rc);
+}
+
+/* --- operational stats ------------------------------------------------- */
+
+int
+sio_store_stats_sample(struct sio_store *st, long long now)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_SAMPLE_PUT, "i", now));
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_SAMPLE_TRIM, "i", now));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_stats(struct sio_store *st, struct sio_store_stats *out)
+{
+	static const char sql[] =
+	    "SELECT active_sessions, peak_sessions, active_connections,"
+	    " peak_connections, sessions_opened, connections_opened,"
+	    " packets_sent, packets_received, queued_packets, connections_ps,"
+	    " packets_sent_ps, packets_received_ps, time FROM stats_view";
+	static const char by_transport[] =
+	    "SELECT transport, sessions FROM transport_view";
+	sqlite3_stmt *s;
+	int rc, t;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_exec(st->db, "SAVEPOINT sio_stats", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return store_sqlfail(st);
+	s = store_adhoc(st, sql, NULL);
+	if (s == NULL)
+		goto err;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->active_sessions = sqlite3_column_int64(s, 0);
+		out->peak_sessions = sqlite3_column_int64(s, 1);
+		out->active_connections = sqlite3_column_int64(s, 2);
+		out->peak_connections = sqlite3_column_int64(s, 3);
+		out->sessions_opened = sqlite3_column_int64(s, 4);
+		out->connections_opened = sqlite3_column_int64(s, 5);
+		out->packets_sent = sqlite3_column_int64(s, 6);
+		out->packets_received = sqlite3_column_int64(s, 7);
+		out->queued_packets = sqlite3_column_int64(s, 8);
+		out->connections_ps = sqlite3_column_double(s, 9);
+		out->packets_sent_ps = sqlite3_column_double(s, 10);
+		out->packets_received_ps = sqlite3_column_double(s, 11);
+		out->time = sqlite3_column_int64(s, 12);
+		rc = sqlite3_step(s);
+	}
+	if (store_adhoc_end(st, s, rc, 0) != SIO_OK)
+		goto err;
+	s = store_adhoc(st, by_transport, NULL);
+	if (s == NULL)
+		goto err;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = store_transport(s, 0);
+		if (t >= 0)
+			out->sessions[t] = sqlite3_column_int64(s, 1);
+		else
+			out->sessions_no_transport = sqlite3_column_int64(s, 1);
+	}
+	if (store_adhoc_end(st, s, rc, 0) != SIO_OK)
+		goto err;
+	sqlite3_exec(st->db, "RELEASE sio_stats", NULL, NULL, NULL);
+	return SIO_OK;
+err:
+	sqlite3_exec(st->db, "ROLLBACK TO sio_stats; RELEASE sio_stats", NULL,
+	             NULL, NULL);
+	return SIO_ERR;
 }

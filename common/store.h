@@ -378,4 +378,38 @@ int sio_store_session_counts(struct sio_store *st,
  * out, or there were none). Returns the number deleted or SIO_ERR. */
 int sio_store_cleanup_drained(struct sio_store *st);
 
+/* --- operational stats --------------------------------------------------- */
+
+/*
+ * The numbers of stats_view (schema version 3), read in one snapshot.
+ * Active sessions are those not closed (from handshake to end), active
+ * connections those with a transport attached (a holder). Peaks and totals
+ * are counters raised in the transactions that change what they count:
+ * session_new (sessions_peak; sessions_opened by the session engine),
+ * attach (connections_opened, connections_peak), outbox_done and
+ * outbox_del (packets_sent, by the rows deleted). The rates are the growth
+ * of a total since the oldest stats_samples row of the last 10 s (at least
+ * 1 s old) per second; 0 when there is none.
+ */
+struct sio_store_stats {
+	long long active_sessions, peak_sessions;
+	long long active_connections, peak_connections;
+	long long sessions_opened, connections_opened;
+	long long packets_sent, packets_received;
+	long long queued_packets;
+	double connections_ps, packets_sent_ps, packets_received_ps;
+	long long time; /* SQLite's clock, ms since the epoch */
+	/* Active sessions by the transport of their last attach. */
+	long long sessions[SIO_TRANSPORT_COUNT];
+	long long sessions_no_transport; /* handshaken, never attached */
+};
+
+/* Fills out. SIO_OK or SIO_ERR. */
+int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
+
+/* Records a sample of the totals for the rates, unless one is under a
+ * second old, and drops samples over a minute old. The sweep calls it.
+ * SIO_OK or SIO_ERR. */
+int sio_store_stats_sample(struct sio_store *st, long long now);
+
 #endif

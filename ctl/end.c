@@ -16,7 +16,7 @@ ctl_kick(struct ctl *c, int argc, char **argv)
 {
 	int rc;
 
-	if (argc != 2 || argv[1][0] == '-')
+	if (argc != 2) /* a sid may begin with '-': no options here */
 		return ctl_usage();
 	if ((rc = ctl_session_check(c, argv[1], 1)) != CTL_EXIT_OK)
 		return rc;

@@ -47,11 +47,16 @@ queue_target_parse(int argc, char **argv, struct queue_target *t, int *first)
 
 	memset(t, 0, sizeof(*t));
 	t->endpoint = "";
-	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+	/* Only the known options are options: a sid may begin with '-'. */
+	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
 		}
+		if (strcmp(argv[i], "--endpoint") != 0 &&
+		    strcmp(argv[i], "--room") != 0 &&
+		    strcmp(argv[i], "--sid") != 0)
+			break;
 		if (i + 1 >= argc)
 			return -1;
 		if (strcmp(argv[i], "--endpoint") == 0) {
@@ -59,10 +64,8 @@ queue_target_parse(int argc, char **argv, struct queue_target *t, int *first)
 			t->endpoint_given = 1;
 		} else if (strcmp(argv[i], "--room") == 0)
 			t->room = argv[++i];
-		else if (strcmp(argv[i], "--sid") == 0)
-			t->sid = argv[++i];
 		else
-			return -1;
+			t->sid = argv[++i];
 	}
 	if (strcmp(t->endpoint, "/") == 0)
 		t->endpoint = "";

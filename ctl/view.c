@@ -30,13 +30,14 @@ view_opts(int argc, char **argv, int *json)
 	int i;
 
 	*json = 0;
-	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+	/* Only the known options are options: a sid may begin with '-'. */
+	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			*json = 1;
 		else if (strcmp(argv[i], "--") == 0)
 			return i + 1;
 		else
-			return -1;
+			break;
 	}
 	return i;
 }

@@ -94,6 +94,8 @@ enum gw_route_kind {
 	GW_ROUTE_HANDSHAKE,
 	GW_ROUTE_TRANSPORT,  /* transport and sid set */
 	GW_ROUTE_DISCONNECT, /* sid set; ?disconnect on a sid URL */
+	GW_ROUTE_STATS,      /* /<resource>/stats: counters as JSON */
+	GW_ROUTE_METRICS,    /* /<resource>/metrics: Prometheus text */
 };
 
 struct gw_route {

@@ -61,6 +61,14 @@ gw_route_parse(const char *uri, const char *resource, struct gw_route *rt)
 	if (route_segment(&p, end, proto, sizeof(proto)) == (size_t)-1 ||
 	    proto[0] == '\0')
 		return;
+	if (p == end && strcmp(proto, "stats") == 0) {
+		rt->kind = GW_ROUTE_STATS;
+		return;
+	}
+	if (p == end && strcmp(proto, "metrics") == 0) {
+		rt->kind = GW_ROUTE_METRICS;
+		return;
+	}
 	if (strcmp(proto, "1") != 0) {
 		rt->kind = GW_ROUTE_BAD_PROTOCOL;
 		return;

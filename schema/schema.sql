@@ -136,3 +136,65 @@ FROM outbox o;
 -- process, clears the mark and the packet goes out on the next transport.
 ALTER TABLE outbox ADD COLUMN taken_by TEXT;
 ALTER TABLE outbox ADD COLUMN taken_conn INTEGER;
+
+-- version 3
+
+-- Operational stats. Totals live in counters (sessions_opened,
+-- packets_received, and from this version connections_opened,
+-- packets_sent, sessions_peak, connections_peak), each changed in the
+-- transaction that changes the state it counts. Active sessions (not
+-- closed) and active connections (a transport attached: holder set) are
+-- counted from sessions. The sweep of every process writes one sample of
+-- the totals per second; a rate is the growth since the oldest sample of
+-- the last 10 s divided by its age (0 until a sample is 1 s old).
+CREATE TABLE stats_samples (
+	t INTEGER PRIMARY KEY, -- ms since the epoch
+	connections_opened INTEGER NOT NULL,
+	packets_sent INTEGER NOT NULL,
+	packets_received INTEGER NOT NULL
+);
+
+CREATE VIEW stats_view AS
+WITH now (ms) AS (
+	SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+cur AS (
+	SELECT
+	(SELECT count(*) FROM sessions WHERE state <> 'closed')
+		AS active_sessions,
+	(SELECT coalesce(max(value), 0) FROM counters
+	 WHERE name = 'sessions_peak') AS peak_sessions,
+	(SELECT count(*) FROM sessions WHERE holder IS NOT NULL)
+		AS active_connections,
+	(SELECT coalesce(max(value), 0) FROM counters
+	 WHERE name = 'connections_peak') AS peak_connections,
+	(SELECT coalesce(max(value), 0) FROM counters
+	 WHERE name = 'sessions_opened') AS sessions_opened,
+	(SELECT coalesce(max(value), 0) FROM counters
+	 WHERE name = 'connections_opened') AS connections_opened,
+	(SELECT coalesce(max(value), 0) FROM counters
+	 WHERE name = 'packets_sent') AS packets_sent,
+	(SELECT coalesce(max(value), 0) FROM counters
+	 WHERE name = 'packets_received') AS packets_received,
+	(SELECT count(*) FROM outbox) AS queued_packets),
+base AS (
+	SELECT s.* FROM stats_samples s, now
+	WHERE s.t >= now.ms - 10000 AND s.t <= now.ms - 1000
+	ORDER BY s.t LIMIT 1)
+SELECT cur.*,
+	coalesce((SELECT round((cur.connections_opened - b.connections_opened)
+	          * 1000.0 / (now.ms - b.t), 2) FROM base b), 0.0)
+		AS connections_ps,
+	coalesce((SELECT round((cur.packets_sent - b.packets_sent)
+	          * 1000.0 / (now.ms - b.t), 2) FROM base b), 0.0)
+		AS packets_sent_ps,
+	coalesce((SELECT round((cur.packets_received - b.packets_received)
+	          * 1000.0 / (now.ms - b.t), 2) FROM base b), 0.0)
+		AS packets_received_ps,
+	now.ms AS time
+FROM cur, now;
+
+CREATE VIEW transport_view AS
+SELECT coalesce(transport, 'none') AS transport, count(*) AS sessions,
+	sum((SELECT count(*) FROM outbox o WHERE o.sid = s.sid)) AS queued
+FROM sessions s WHERE state <> 'closed'
+GROUP BY transport;

@@ -1,0 +1,297 @@
+/*
+ * Follows docs/guide.md: `make install PREFIX=<tmp>/prefix`, then, in a
+ * folder outside the tree, the guide's myapp.c (taken from the guide's C
+ * block, so the document cannot drift from what is tested) compiled with
+ * the guide's cc line and PKG_CONFIG_PATH=<prefix>/lib/pkgconfig, the
+ * guide's config (paths moved into the temporary folder) and page, served
+ * behind lighttpd by the installed share/siogate/scripts/webserver.sh with
+ * the installed bin/sio-gateway and bin/sio-wsd. socket.io-client 0.9.16
+ * from node_modules talks to it over xhr-polling and websocket: on_open
+ * reads ?name=, `hello` is acked with [greeting, count], a message reaches
+ * every session as "name: text", ?name=nobody is refused with 403. Last,
+ * `make uninstall PREFIX=...` leaves no file in the prefix.
+ *
+ *   node --test tests/install/        (make install-test)
+ *
+ * Environment (optional): INSTALL_TIMEOUT ms per wait (default 10000),
+ * KEEP=1 keeps the temporary folder. The folder is kept when a test fails.
+ */
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {execFile} from 'node:child_process';
+import {promisify} from 'node:util';
+import {createRequire} from 'node:module';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+const require = createRequire(import.meta.url);
+const io = require('socket.io-client');
+const run = promisify(execFile);
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TIMEOUT = Number(process.env.INSTALL_TIMEOUT || 10000);
+const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist/socket.io.js');
+const slice = (args) => Array.prototype.slice.call(args);
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-install-'));
+const PREFIX = path.join(TMP, 'prefix');
+const APPDIR = path.join(TMP, 'myapp');     /* the guide's empty folder */
+const VARDIR = path.join(APPDIR, 'var');
+const PCPATH = path.join(PREFIX, 'lib/pkgconfig');
+const WEBSERVER = path.join(PREFIX, 'share/siogate/scripts/webserver.sh');
+let failed = false;
+let url;
+
+/* The fenced blocks of the guide with their language. */
+function blocks(md) {
+	const out = [];
+	const re = /^```(\w*)\n([\s\S]*?)^```$/gm;
+	let m;
+	while ((m = re.exec(md))) out.push({lang: m[1], text: m[2]});
+	return out;
+}
+
+function pick(all, lang, re, what) {
+	const b = all.find((x) => x.lang === lang && re.test(x.text));
+	assert.ok(b, `docs/guide.md has no ${what} block`);
+	return b.text;
+}
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.on('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const p = s.address().port;
+			s.close(() => resolve(p));
+		});
+	});
+}
+
+function get(u) {
+	return new Promise((resolve, reject) => {
+		http.get(u, (res) => {
+			let body = '';
+			res.setEncoding('utf8');
+			res.on('data', (d) => { body += d; });
+			res.on('end', () => resolve({status: res.statusCode, body}));
+		}).on('error', reject);
+	});
+}
+
+/* Every file (not directory) under dir, relative. */
+function files(dir) {
+	const out = [];
+	if (!fs.existsSync(dir)) return out;
+	for (const e of fs.readdirSync(dir, {withFileTypes: true, recursive: true})) {
+		if (!e.isDirectory()) out.push(path.relative(dir, path.join(e.parentPath ?? e.path, e.name)));
+	}
+	return out.sort();
+}
+
+function waitFor(emitter, event, what) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => {
+			emitter.removeListener(event, on);
+			reject(new Error(`timed out waiting for '${event}' (${what})`));
+		}, TIMEOUT);
+		function on() {
+			clearTimeout(timer);
+			emitter.removeListener(event, on);
+			resolve(slice(arguments));
+		}
+		emitter.on(event, on);
+	});
+}
+
+function shutdown(sock) {
+	sock.options.reconnect = false;
+	if (sock.connected || sock.connecting) sock.disconnect();
+	sock.reconnecting = false;
+	clearTimeout(sock.reconnectionTimer);
+	clearTimeout(sock.connectTimeoutTimer);
+	clearTimeout(sock.heartbeatTimeoutTimer);
+	if (sock.transport) {
+		sock.transport.clearTimeouts();
+		const ws = sock.transport.websocket;
+		if (ws && ws._closeTimer && typeof ws._closeTimer.unref === 'function') ws._closeTimer.unref();
+	}
+}
+
+/* A session over transport, as the guide's page opens it (query name=). */
+async function open(t, transport, name) {
+	const nsp = io.connect(url, {
+		'auto connect': false,
+		'force new connection': true,
+		'connect timeout': TIMEOUT,
+		'reconnect': false,
+		'query': 'name=' + encodeURIComponent(name),
+	});
+	const sock = nsp.socket;
+	sock.options.transports = [transport];
+	t.after(() => shutdown(sock));
+	const messages = [];
+	nsp.on('message', (m) => messages.push(m));
+	const connected = waitFor(nsp, 'connect', `${name} over ${transport}`);
+	const bad = new Promise((resolve, reject) => {
+		sock.on('connect_failed', () => reject(new Error(`connect_failed over ${transport}`)));
+		sock.on('error', (e) => reject(new Error(`error over ${transport}: ${e}`)));
+	});
+	bad.catch(() => {});
+	sock.connect();
+	await Promise.race([connected, bad]);
+	assert.equal(sock.transport.name, transport, 'the transport actually used');
+	return {nsp, sock, messages};
+}
+
+function emitAck(nsp, ...args) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error('no ack')), TIMEOUT);
+		nsp.emit(...args, function () {
+			clearTimeout(timer);
+			resolve(slice(arguments));
+		});
+	});
+}
+
+async function until(cond, what) {
+	const deadline = Date.now() + TIMEOUT;
+	while (!cond()) {
+		if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+		await new Promise((r) => setTimeout(r, 20));
+	}
+}
+
+before(async () => {
+	/* 1. Install. */
+	await run('make', ['--no-print-directory', '-C', ROOT, 'install', `PREFIX=${PREFIX}`],
+	    {maxBuffer: 1 << 24});
+});
+
+after(async () => {
+	await run(WEBSERVER, ['stop', VARDIR]).catch(() => {});
+	await run(path.join(ROOT, 'scripts/webserver.sh'), ['stop', VARDIR]).catch(() => {});
+	if (!failed && process.env.KEEP !== '1') fs.rmSync(TMP, {recursive: true, force: true});
+	else console.log(`# files kept in ${TMP}`);
+});
+
+test('make install puts everything in the prefix', () => {
+	try {
+		const got = new Set(files(PREFIX));
+		for (const f of ['bin/sio-gateway', 'bin/sio-wsd', 'bin/sioctl', 'include/siogate.h',
+		    'lib/pkgconfig/siogate.pc', 'share/siogate/deploy/lighttpd.conf.in',
+		    'share/siogate/deploy/nginx.conf.in', 'share/siogate/deploy/README.md',
+		    'share/siogate/scripts/webserver.sh', 'share/siogate/examples/chat/chat.c',
+		    'share/siogate/examples/chat/index.html', 'share/siogate/examples/chat/chat.so',
+		    'share/doc/siogate/README.md', 'share/doc/siogate/docs/guide.md',
+		    'share/doc/siogate/docs/api.md', 'share/doc/siogate/docs/configuration.md']) {
+			assert.ok(got.has(f), `installed ${f}`);
+		}
+		for (const f of ['bin/sio-gateway', 'bin/sio-wsd', 'bin/sioctl'])
+			assert.equal(fs.statSync(path.join(PREFIX, f)).mode & 0o777, 0o755, `${f} mode`);
+		assert.equal(fs.statSync(path.join(PREFIX, 'include/siogate.h')).mode & 0o777, 0o644);
+		assert.equal(fs.readFileSync(path.join(PREFIX, 'include/siogate.h'), 'utf8'),
+		    fs.readFileSync(path.join(ROOT, 'common/siogate.h'), 'utf8'));
+	} catch (e) { failed = true; throw e; }
+});
+
+test('pkg-config finds the installed header', async () => {
+	try {
+		const env = {...process.env, PKG_CONFIG_PATH: PCPATH};
+		const {stdout} = await run('pkg-config', ['--cflags', 'siogate'], {env});
+		assert.match(stdout, new RegExp(`-I${PREFIX}/include(\\s|$)`));
+		const req = await run('pkg-config', ['--print-requires', 'siogate'], {env});
+		assert.match(req.stdout, /jansson/);
+	} catch (e) { failed = true; throw e; }
+});
+
+test('the guide\'s app, built outside the tree, served behind lighttpd, with the real client', async (t) => {
+	try {
+		/* 2. The guide's files, in an empty folder outside the tree. */
+		const md = fs.readFileSync(path.join(ROOT, 'docs/guide.md'), 'utf8');
+		const all = blocks(md);
+		const source = pick(all, 'c', /^\/\* myapp\.c/, 'myapp.c');
+		const page = pick(all, 'html', /socket\.io\.js/, 'page');
+		const conf = pick(all, 'ini', /^app = /m, 'siogate.conf');
+		const build = pick(all, 'sh', /^cc -shared -fPIC/m, 'build')
+		    .split('\n').find((l) => l.startsWith('cc -shared'));
+		fs.mkdirSync(path.join(VARDIR, 'www'), {recursive: true});
+		fs.writeFileSync(path.join(APPDIR, 'myapp.c'), source);
+
+		/* 3. Build it with the guide's line, against the installed header. */
+		const env = {...process.env, PKG_CONFIG_PATH: PCPATH};
+		await run('sh', ['-ec', build], {cwd: APPDIR, env});
+		const so = path.join(APPDIR, 'myapp.so');
+		assert.ok(fs.existsSync(so), 'myapp.so built');
+		/* warning-free too, and no siogate library linked: sio_* undefined */
+		await run('sh', ['-ec', build.replace('cc ', 'cc -Wall -Wextra -Werror ')
+		    .replace('-o myapp.so', '-o myapp-strict.so')], {cwd: APPDIR, env});
+		const nm = await run('nm', ['-D', '--undefined-only', so]);
+		assert.match(nm.stdout, /\bsio_data_set\b/);
+
+		/* 4. The config, its paths moved into the folder. */
+		const confPath = path.join(APPDIR, 'siogate.conf');
+		fs.writeFileSync(confPath, conf.replaceAll('/srv/myapp/var', VARDIR)
+		    .replaceAll('/srv/myapp', APPDIR) +
+		    'polling_duration = 5\nflash_policy_port = 0\n');
+		assert.match(fs.readFileSync(confPath, 'utf8'), new RegExp(`^app = ${so}$`, 'm'));
+		await run(path.join(PREFIX, 'bin/sio-gateway'), ['-c', confPath, '--check-config']);
+
+		/* 5. The page and the client script in the document root. */
+		fs.writeFileSync(path.join(VARDIR, 'www/index.html'), page);
+		fs.copyFileSync(CLIENT, path.join(VARDIR, 'www/socket.io.js'));
+
+		/* 6. Serve it: the installed script, programs and lighttpd config. */
+		const port = await freePort();
+		await run(WEBSERVER, ['start', 'lighttpd', String(port), VARDIR], {
+			cwd: APPDIR,
+			env: {...process.env, GATEWAY: path.join(PREFIX, 'bin/sio-gateway'),
+			    WSD: path.join(PREFIX, 'bin/sio-wsd'), SIOGATE_CONF: confPath,
+			    DOCROOT: path.join(VARDIR, 'www')},
+		});
+		url = `http://127.0.0.1:${port}`;
+		const lconf = fs.readFileSync(path.join(VARDIR, 'lighttpd.conf'), 'utf8');
+		assert.ok(lconf.includes(path.join(PREFIX, 'bin/sio-gateway')), 'lighttpd spawns the installed gateway');
+		assert.ok(!lconf.includes(ROOT + '/'), 'nothing from the source tree in the lighttpd config');
+
+		const home = await get(url + '/');
+		assert.equal(home.status, 200);
+		assert.ok(home.body.includes('/socket.io.js'), 'the guide\'s page is served');
+		const refused = await get(url + '/socket.io/1/?name=nobody&t=1');
+		assert.equal(refused.status, 403, 'on_open refuses name=nobody');
+	} catch (e) { failed = true; throw e; }
+
+	for (const transport of ['xhr-polling', 'websocket']) {
+		await t.test(transport, async (tt) => {
+			try {
+				const ann = await open(tt, transport, `ann-${transport}`);
+				const bob = await open(tt, transport, `bob-${transport}`);
+				/* event with ack: [greeting, count], the count in the session data */
+				assert.deepEqual(await emitAck(ann.nsp, 'hello', 'hi'), [`Hello, ann-${transport}!`, 1]);
+				assert.deepEqual(await emitAck(ann.nsp, 'hello', 'hi'), [`Hello, ann-${transport}!`, 2]);
+				assert.deepEqual(await emitAck(bob.nsp, 'hello', 'hi'), [`Hello, bob-${transport}!`, 1]);
+				/* message: to every session, the sender too */
+				const line = `ann-${transport}: hi from ${transport}`;
+				ann.nsp.send(`hi from ${transport}`);
+				await until(() => ann.messages.includes(line) && bob.messages.includes(line),
+				    `'${line}' at both clients (ann ${JSON.stringify(ann.messages)}, bob ${JSON.stringify(bob.messages)})`);
+			} catch (e) { failed = true; throw e; }
+		});
+	}
+});
+
+test('make uninstall leaves the prefix empty of siogate files', async () => {
+	try {
+		await run(WEBSERVER, ['stop', VARDIR]);
+		await run('make', ['--no-print-directory', '-C', ROOT, 'uninstall', `PREFIX=${PREFIX}`]);
+		assert.deepEqual(files(PREFIX), [], 'no file left');
+		assert.ok(!fs.existsSync(path.join(PREFIX, 'share/siogate')), 'share/siogate removed');
+		assert.ok(!fs.existsSync(path.join(PREFIX, 'share/doc/siogate')), 'share/doc/siogate removed');
+		/* idempotent: again is fine */
+		await run('make', ['--no-print-directory', '-C', ROOT, 'uninstall', `PREFIX=${PREFIX}`]);
+	} catch (e) { failed = true; throw e; }
+});

@@ -127,7 +127,9 @@ interop: $(GATEWAY) $(WSD) $(PLUGINS)
 
 # The chat demo in Debian's chromium (headless), two pages exchanging a
 # message: over websocket (sio-wsd), over a websocket that fails (fallback to
-# polling), over xhr-polling and jsonp-polling.
+# polling), over xhr-polling and jsonp-polling; the stats and transports
+# pages over websocket, xhr-polling and jsonp-polling, with screenshots in
+# var/browser/ (tests/browser/*.test.mjs).
 browser: deps $(GATEWAY) $(WSD) $(PLUGINS)
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 	node --test --test-reporter=spec tests/browser/

@@ -275,19 +275,41 @@ sio_broadcast_emit(struct sio_conn *c, const char *room, int exclude_self,
 int
 sio_stats(struct sio_conn *c, json_t *out)
 {
-	static const char *const names[] = {"sessions_opened",
-	                                    "packets_received"};
-	long long v;
+	struct sio_store_stats st;
+	static const char *const names[] = {
+	    "active_sessions",    "max_sessions",
+	    "active_connections", "max_connections",
+	    "sessions_opened",    "connections_opened",
+	    "packets_sent",       "packets_received",
+	    "queued_packets",     "time"};
+	long long vals[sizeof(names) / sizeof(names[0])];
+	const char *const rnames[] = {"connections_ps", "packets_sent_ps",
+	                              "packets_recv_ps"};
+	double rates[3];
 
-	if (!json_is_object(out))
+	if (!json_is_object(out) ||
+	    sio_store_stats(c->ctx->store, &st) != SIO_OK)
 		return SIO_ERR;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (sio_store_counter_get(c->ctx->store, names[i], &v) !=
-		        SIO_OK ||
-		    json_object_set_new(out, names[i], json_integer(v)) != 0)
+	vals[0] = st.active_sessions;
+	vals[1] = st.peak_sessions;
+	vals[2] = st.active_connections;
+	vals[3] = st.peak_connections;
+	vals[4] = st.sessions_opened;
+	vals[5] = st.connections_opened;
+	vals[6] = st.packets_sent;
+	vals[7] = st.packets_received;
+	vals[8] = st.queued_packets;
+	vals[9] = c->now;
+	rates[0] = st.connections_ps;
+	rates[1] = st.packets_sent_ps;
+	rates[2] = st.packets_received_ps;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (json_object_set_new(out, names[i], json_integer(vals[i])) !=
+		    0)
 			return SIO_ERR;
-	}
-	if (json_object_set_new(out, "time", json_integer(c->now)) != 0)
-		return SIO_ERR;
+	for (size_t i = 0; i < 3; i++)
+		if (json_object_set_new(out, rnames[i], json_real(rates[i])) !=
+		    0)
+			return SIO_ERR;
 	return SIO_OK;
 }

@@ -17,11 +17,8 @@
  *
  *   node --test tests/browser/        (make browser)
  *
- * Environment (all optional):
- *   CHROMIUM        browser binary (default /usr/bin/chromium)
- *   GATEWAY         sio-gateway binary (default build/sio-gateway)
- *   WSD             sio-wsd binary (default build/sio-wsd)
- *   BROWSER_TIMEOUT ms for each wait in a page (default 15000)
+ * Environment (all optional; CHROMIUM, GATEWAY, WSD and BROWSER_TIMEOUT as
+ * in setup.mjs, which this file shares with pages.test.mjs):
  *   BROWSER_RUNS    space-separated list of runs
  *                   (default "websocket fallback xhr-polling jsonp-polling";
  *                   BROWSER_TRANSPORTS is read as well, for the old name)
@@ -30,21 +27,9 @@
  */
 import {test, describe, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {execFile} from 'node:child_process';
-import {promisify} from 'node:util';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import {chromium} from 'playwright-core';
+import {ROOT, newPage, screenshot, serve} from './setup.mjs';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const GATEWAY = path.resolve(ROOT, process.env.GATEWAY || 'build/sio-gateway');
-const WSD = path.resolve(ROOT, process.env.WSD || 'build/sio-wsd');
-const TIMEOUT = Number(process.env.BROWSER_TIMEOUT || 15000);
 const WELCOME = "Welcome! Emit 'join' with your name to enter a room.";
 const FALLBACK_TIMEOUT = 1500;
 /* name -> the page's query, the transport it must end up on, how to start */
@@ -64,45 +49,6 @@ for (const name of SELECTED) {
 		throw new Error(`unknown browser run '${name}' (${Object.keys(RUNS).join(' ')})`);
 	}
 }
-const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-	'--no-first-run', '--disable-background-networking',
-	'--disable-component-update', '--disable-sync'];
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const {port} = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
-
-/* var/browser/TRANSPORT with the demo as scripts/run.sh lays it out. */
-function prepare(vardir) {
-	fs.rmSync(vardir, {recursive: true, force: true});
-	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
-	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
-	fs.writeFileSync(path.join(vardir, 'siogate.conf'),
-	    '# written by tests/browser/chat.test.mjs (as scripts/run.sh does)\n' +
-	    `database = ${vardir}/siogate.db\nrun_dir = ${vardir}/run\napp = chat\n` +
-	    'polling_duration = 5\nlog_level = debug\n' +
-	    '# no Flash policy listener: runs may overlap (make interop)\nflash_policy_port = 0\n');
-	fs.copyFileSync(path.join(CLIENT, 'socket.io.js'), path.join(vardir, 'www/socket.io.js'));
-	fs.copyFileSync(path.join(ROOT, 'examples/chat/index.html'),
-	    path.join(vardir, 'www/index.html'));
-}
-
-async function webserver(...args) {
-	return run(path.join(ROOT, 'scripts/webserver.sh'), args, {
-		cwd: ROOT,
-		env: {...process.env, GATEWAY, WSD},
-		timeout: 60000,
-	});
-}
-
 const textsOf = (page, sel) => page.$$eval(sel, (els) => els.map((e) => e.textContent));
 
 for (const run of SELECTED) {
@@ -113,47 +59,23 @@ for (const run of SELECTED) {
 		: `over ${transport}`;
 	describe(`chat demo in chromium ${title}`, () => {
 		const vardir = path.join(ROOT, 'var/browser', run);
-		let port, browser, userDir, base;
+		let browser, base, stop;
 		const pages = {};
 		const consoleLines = [];
 
 		before(async () => {
-			assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing (apt-get install chromium)`);
-			assert.ok(fs.existsSync(GATEWAY), `${GATEWAY} not built (make)`);
-			assert.ok(start.includes('--no-wsd') || fs.existsSync(WSD), `${WSD} not built (make)`);
-			assert.ok(fs.existsSync(path.join(CLIENT, 'socket.io.js')),
-			    'node_modules missing (npm ci)');
-			prepare(vardir);
-			port = await freePort();
-			base = `http://127.0.0.1:${port}`;
-			await webserver('start', ...start, 'lighttpd', String(port), vardir);
-			userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
-			browser = await chromium.launchPersistentContext(userDir, {
-				executablePath: CHROMIUM,
-				headless: true,
-				args: ARGS,
-				timeout: 60000,
-			});
-			browser.setDefaultTimeout(TIMEOUT);
+			({base, browser, stop} = await serve({vardir, app: 'chat',
+				by: 'tests/browser/chat.test.mjs', start, consoleLines}));
 		});
 
 		after(async () => {
-			if (browser) {
-				await browser.close().catch(() => {});
-			}
-			if (userDir) {
-				fs.rmSync(userDir, {recursive: true, force: true});
-			}
-			await webserver('stop', vardir).catch(() => {});
-			if (consoleLines.length) {
-				fs.writeFileSync(path.join(vardir, 'console.log'), consoleLines.join('\n') + '\n');
+			if (stop) {
+				await stop();
 			}
 		});
 
 		async function openAs(name) {
-			const page = await browser.newPage();
-			page.on('console', (m) => consoleLines.push(`${name}: ${m.type()}: ${m.text()}`));
-			page.on('pageerror', (e) => consoleLines.push(`${name}: pageerror: ${e.message}`));
+			const page = await newPage(browser, name, consoleLines);
 			const t0 = Date.now();
 			await page.goto(`${base}/${query}`);
 			await page.waitForFunction(
@@ -215,7 +137,7 @@ for (const run of SELECTED) {
 			for (const [name, page] of Object.entries(pages)) {
 				assert.equal(await page.textContent('#status'), 'connected');
 				assert.equal(await page.textContent('#transport'), transport);
-				await page.screenshot({path: path.join(vardir, `${run}-${name}.png`)});
+				await screenshot(page, path.join(vardir, `${run}-${name}.png`));
 			}
 		});
 	});

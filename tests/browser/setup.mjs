@@ -1,0 +1,134 @@
+/*
+ * What the browser tests share: an example served the way `make run` serves
+ * it (lighttpd from scripts/webserver.sh spawning build/sio-gateway with
+ * app = APP, sio-wsd behind lighttpd's websocket route, the example's
+ * index.html and socket.io-client 0.9.16's socket.io.js as static files)
+ * and Debian's chromium (headless) through playwright-core.
+ *
+ * Environment (all optional):
+ *   CHROMIUM        browser binary (default /usr/bin/chromium)
+ *   GATEWAY         sio-gateway binary (default build/sio-gateway)
+ *   WSD             sio-wsd binary (default build/sio-wsd)
+ *   BROWSER_TIMEOUT ms for each wait in a page (default 15000)
+ */
+import assert from 'node:assert/strict';
+import {execFile} from 'node:child_process';
+import {promisify} from 'node:util';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {chromium} from 'playwright-core';
+
+const run = promisify(execFile);
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const GATEWAY = path.resolve(ROOT, process.env.GATEWAY || 'build/sio-gateway');
+export const WSD = path.resolve(ROOT, process.env.WSD || 'build/sio-wsd');
+export const TIMEOUT = Number(process.env.BROWSER_TIMEOUT || 15000);
+export const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+	'--no-first-run', '--disable-background-networking',
+	'--disable-component-update', '--disable-sync'];
+
+export function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.on('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const {port} = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+/* vardir with APP's demo as scripts/run.sh lays it out (www/ holds
+ * examples/APP/index.html and socket.io.js). */
+export function prepare(vardir, app, by) {
+	fs.rmSync(vardir, {recursive: true, force: true});
+	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
+	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
+	fs.writeFileSync(path.join(vardir, 'siogate.conf'),
+	    `# written by ${by} (as scripts/run.sh does)\n` +
+	    `database = ${vardir}/siogate.db\nrun_dir = ${vardir}/run\napp = ${app}\n` +
+	    'polling_duration = 5\nlog_level = debug\n' +
+	    '# no Flash policy listener: runs may overlap (make interop)\nflash_policy_port = 0\n');
+	fs.copyFileSync(path.join(CLIENT, 'socket.io.js'), path.join(vardir, 'www/socket.io.js'));
+	fs.copyFileSync(path.join(ROOT, 'examples', app, 'index.html'),
+	    path.join(vardir, 'www/index.html'));
+}
+
+export async function webserver(...args) {
+	return run(path.join(ROOT, 'scripts/webserver.sh'), args, {
+		cwd: ROOT,
+		env: {...process.env, GATEWAY, WSD},
+		timeout: 60000,
+	});
+}
+
+/*
+ * Checks what a run needs, lays out vardir for app, starts the web server
+ * (start: extra `webserver.sh start` flags such as --no-wsd) on a free port
+ * and chromium. Returns {base, browser, stop}; stop() closes both, and
+ * writes consoleLines (if any) to vardir/console.log.
+ */
+export async function serve({vardir, app, by, start = [], consoleLines = []}) {
+	assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing (apt-get install chromium)`);
+	assert.ok(fs.existsSync(GATEWAY), `${GATEWAY} not built (make)`);
+	assert.ok(start.includes('--no-wsd') || fs.existsSync(WSD), `${WSD} not built (make)`);
+	assert.ok(fs.existsSync(path.join(CLIENT, 'socket.io.js')), 'node_modules missing (npm ci)');
+	prepare(vardir, app, by);
+	const port = await freePort();
+	const base = `http://127.0.0.1:${port}`;
+	let browser, userDir, started = false;
+	const stop = async () => {
+		if (browser) {
+			await browser.close().catch(() => {});
+		}
+		if (userDir) {
+			fs.rmSync(userDir, {recursive: true, force: true});
+		}
+		if (started) {
+			await webserver('stop', vardir).catch(() => {});
+		}
+		if (consoleLines.length) {
+			fs.writeFileSync(path.join(vardir, 'console.log'), consoleLines.join('\n') + '\n');
+		}
+	};
+	try {
+		started = true;
+		await webserver('start', ...start, 'lighttpd', String(port), vardir);
+		userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
+		browser = await chromium.launchPersistentContext(userDir, {
+			executablePath: CHROMIUM,
+			headless: true,
+			args: ARGS,
+			timeout: 60000,
+		});
+		browser.setDefaultTimeout(TIMEOUT);
+	} catch (e) {
+		await stop();
+		throw e;
+	}
+	return {base, browser, stop};
+}
+
+/* A new page whose console and uncaught errors go to consoleLines, as
+ * "NAME: TYPE: TEXT". */
+export async function newPage(browser, name, consoleLines) {
+	const page = await browser.newPage();
+	page.on('console', (m) => consoleLines.push(`${name}: ${m.type()}: ${m.text()}`));
+	page.on('pageerror', (e) => consoleLines.push(`${name}: pageerror: ${e.message}`));
+	return page;
+}
+
+/* Saves a screenshot of page at file and checks it is a non-empty PNG. */
+export async function screenshot(page, file) {
+	await page.screenshot({path: file});
+	const buf = fs.readFileSync(file);
+	assert.ok(buf.length > 8, `${file} is not empty`);
+	assert.deepEqual([...buf.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+	    `${file} is a PNG`);
+	return file;
+}

@@ -29,7 +29,7 @@ WSD      = $(BUILD)/sio-wsd
 CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 CTL      = $(BUILD)/sioctl
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats bench
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
 
 deps:
@@ -148,6 +148,16 @@ wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS)
 # websocket held by sio-wsd, behind lighttpd: make bench-latency [COUNT=2000]
 bench-latency: $(GATEWAY) $(WSD) $(PLUGINS)
 	node bench/latency.mjs $(or $(COUNT),2000)
+
+# The side-by-side benchmark, siogate (lighttpd + sio-gateway + sio-wsd)
+# against socket.io 0.9.19 (bench/peer/server.js), with the C load
+# generator: make bench [ARGS=--quick]. Not part of all or test.
+LOADGEN = $(BUILD)/loadgen
+$(LOADGEN): bench/loadgen.c | $(BUILD)/.dirs
+	$(CC) $(CFLAGS) -o $@ $< -lwebsockets
+
+bench: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
+	BUILD=$(BUILD) bench/run.sh $(ARGS)
 
 # The example apps (multiplexed, ackping, rpcping, stats, transports), each
 # behind lighttpd with sio-gateway and sio-wsd, with socket.io-client

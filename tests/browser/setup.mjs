@@ -20,6 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {chromium} from 'playwright-core';
+import {createRequire} from 'node:module';
+export const {freePort} = createRequire(import.meta.url)('../lib/client.cjs');
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -32,16 +34,6 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking',
 	'--disable-component-update', '--disable-sync'];
 
-export function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const {port} = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
 
 /* vardir with APP's demo as scripts/run.sh lays it out (www/ holds
  * examples/APP/index.html and socket.io.js). */

@@ -22,6 +22,7 @@ import {startServers, ROOT, BUILD, until} from '../wsd/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const io = require('socket.io-client');
+const {waitFor, shutdown, openSession} = require('../lib/client.cjs');
 const CTL = path.join(BUILD, 'sioctl');
 const DEADLINE = Number(process.env.CTL_DEADLINE || 3000);
 const CONNECT_TIMEOUT = 10000;
@@ -54,52 +55,11 @@ async function ok(...args) {
 	return r.stdout;
 }
 
-/* Stops everything a client socket may still have running (see
- * tests/interop/testapp.test.js). */
-function shutdown(sock) {
-	sock.options.reconnect = false;
-	if (sock.connected || sock.connecting) sock.disconnect();
-	clearTimeout(sock.reconnectionTimer);
-	clearTimeout(sock.connectTimeoutTimer);
-	clearTimeout(sock.heartbeatTimeoutTimer);
-	if (sock.transport) {
-		sock.transport.clearTimeouts();
-		const ws = sock.transport.websocket;
-		if (ws && ws._closeTimer && ws._closeTimer.unref) ws._closeTimer.unref();
-	}
-}
-
 /* A session over transport with the root and /chat connected. */
 async function open(transport) {
-	const root = io.connect(`http://127.0.0.1:${s.port}`, {
-		'auto connect': false, 'force new connection': true,
-		'connect timeout': CONNECT_TIMEOUT, 'reconnect': false,
-	});
-	const sock = root.socket;
-	sock.options.transports = [transport];
-	const nsp = {'': root, '/chat': sock.of('/chat')};
-	const connected = Promise.all(Object.values(nsp).map((n) => waitFor(n, 'connect', () => true, CONNECT_TIMEOUT)));
-	sock.connect();
-	await connected;
-	assert.equal(sock.transport.name, transport);
+	const {sock, nsp} = await openSession(io, `http://127.0.0.1:${s.port}`,
+	    transport, {endpoints: ['', '/chat'], ms: CONNECT_TIMEOUT});
 	return {sock, nsp, sid: sock.sessionid, transport};
-}
-
-/* The first `event` on emitter whose args match; rejects after ms. */
-function waitFor(emitter, event, match, ms = DEADLINE) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => {
-			emitter.removeListener(event, on);
-			reject(new Error(`no '${event}' within ${ms} ms`));
-		}, ms);
-		function on(...args) {
-			if (!match(args)) return;
-			clearTimeout(timer);
-			emitter.removeListener(event, on);
-			resolve(args);
-		}
-		emitter.on(event, on);
-	});
 }
 
 /*
@@ -108,7 +68,7 @@ function waitFor(emitter, event, match, ms = DEADLINE) {
  */
 async function delivered(t, what, action, {ep = '', event = 'message', match, to = Object.values(clients)}) {
 	const t0 = Date.now();
-	const got = to.map((c) => waitFor(c.nsp[ep], event, match).then((args) => {
+	const got = to.map((c) => waitFor(c.nsp[ep], event, {match, ms: DEADLINE}).then((args) => {
 		t.diagnostic(`${what} -> ${c.transport}: ${Date.now() - t0} ms`);
 		return args;
 	}).catch((e) => {

@@ -33,13 +33,13 @@ import {execFile} from 'node:child_process';
 import {promisify} from 'node:util';
 import {createRequire} from 'node:module';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 const require = createRequire(import.meta.url);
 const io = require('socket.io-client');
+const {defaults, waitFor, emitAck, shutdown, openSession, freePort, httpGet: get} =
+	require('../lib/client.cjs');
 const run = promisify(execFile);
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -52,31 +52,9 @@ const TRANSPORTS = (process.env.TRANSPORTS || 'xhr-polling websocket')
 	.split(/\s+/).filter(Boolean);
 const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist/socket.io.js');
 
-const slice = (args) => Array.prototype.slice.call(args);
+defaults.ms = TIMEOUT;
 let seq = 0;
 const token = (what) => `${what}-${process.pid}-${++seq}`;
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const p = s.address().port;
-			s.close(() => resolve(p));
-		});
-	});
-}
-
-function get(url) {
-	return new Promise((resolve, reject) => {
-		http.get(url, (res) => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', (d) => { body += d; });
-			res.on('end', () => resolve({status: res.statusCode, body}));
-		}).on('error', reject);
-	});
-}
 
 /* One app behind lighttpd, as make run serves it. */
 async function startApp(app) {
@@ -114,26 +92,6 @@ async function startApp(app) {
 	};
 }
 
-/* The argument list of the first `event` on emitter matching; the listener
- * is registered now, so call this before what causes the event. */
-function waitFor(emitter, event, {match = () => true, ms = TIMEOUT, what} = {}) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => {
-			emitter.removeListener(event, on);
-			reject(new Error(`timed out after ${ms} ms waiting for '${event}'` +
-			    (what ? ` (${what})` : '')));
-		}, ms);
-		function on() {
-			const args = slice(arguments);
-			if (!match(args)) return;
-			clearTimeout(timer);
-			emitter.removeListener(event, on);
-			resolve(args);
-		}
-		emitter.on(event, on);
-	});
-}
-
 /* Every 'message' of a namespace since it was made, and a wait on them. */
 class Inbox {
 	constructor(nsp) {
@@ -161,66 +119,15 @@ class Inbox {
 	}
 }
 
-function emitAck(nsp, ev, ...args) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(
-		    `timed out after ${TIMEOUT} ms waiting for the ack of '${ev}'`)), TIMEOUT);
-		nsp.emit(ev, ...args, function () {
-			clearTimeout(timer);
-			resolve(slice(arguments));
-		});
-	});
-}
-
-/* Stops everything a client socket may still have running. */
-function shutdown(sock) {
-	sock.options.reconnect = false;
-	if (sock.connected || sock.connecting) sock.disconnect();
-	sock.reconnecting = false;
-	clearTimeout(sock.reconnectionTimer);
-	clearTimeout(sock.connectTimeoutTimer);
-	clearTimeout(sock.heartbeatTimeoutTimer);
-	if (sock.transport) {
-		sock.transport.clearTimeouts();
-		/* ws 0.4.32's close timer would hold the process for 30 s */
-		const ws = sock.transport.websocket;
-		if (ws && ws._closeTimer && typeof ws._closeTimer.unref === 'function') {
-			ws._closeTimer.unref();
-		}
-	}
-}
-
-/*
- * A new session over transport with the given namespaces, each connected,
- * each with an Inbox. The 0.9.16 client merges a transports option index
- * by index into its shared default list, so the socket is made with 'auto
- * connect': false and given its own list, as the pages do.
- */
+/* A new session over transport with the given namespaces, each with an
+ * Inbox; shut down when the test ends. */
 async function open(t, url, transport, endpoints = ['']) {
-	const first = io.connect(url + endpoints[0], {
-		'auto connect': false,
-		'force new connection': true,
-		'connect timeout': TIMEOUT,
-		'reconnect': false,
-	});
-	const sock = first.socket;
-	sock.options.transports = [transport];
-	t.after(() => shutdown(sock));
-	const nsp = {}, inbox = {};
-	for (const ep of endpoints) {
-		nsp[ep] = sock.of(ep);
-		inbox[ep] = new Inbox(nsp[ep]);
-	}
-	const connected = Promise.all(endpoints.map((ep) => waitFor(nsp[ep], 'connect',
-	    {what: `namespace '${ep}' over ${transport}`})));
-	const failed = new Promise((resolve, reject) => {
-		sock.on('connect_failed', () => reject(new Error(`connect_failed over ${transport}`)));
-		sock.on('error', (e) => reject(new Error(`error over ${transport}: ${e}`)));
-	});
-	failed.catch(() => {});
-	sock.connect();
-	await Promise.race([connected, failed]);
-	assert.equal(sock.transport.name, transport, 'the transport actually used');
+	const inbox = {};
+	const {sock, nsp} = await openSession(io, url, transport, {endpoints,
+	    prepare: (s, n) => {
+		t.after(() => shutdown(s));
+		for (const ep of endpoints) inbox[ep] = new Inbox(n[ep]);
+	    }});
 	return {sock, nsp, inbox};
 }
 

@@ -28,6 +28,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {connect, fetchPolicy, makeKey} from '../hixie_client.mjs';
+import {createRequire} from 'node:module';
+const {freePort} = createRequire(import.meta.url)('../lib/client.cjs');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = path.resolve(process.env.BUILD ?? path.join(ROOT, 'build'));
@@ -37,16 +39,6 @@ const POLICY_XML =
   '"http://www.macromedia.com/xml/dtds/cross-domain-policy.dtd"><cross-domain-policy>' +
   '<allow-access-from domain="*" to-ports="*"/></cross-domain-policy>';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function portAccepts(port) {
   return new Promise((resolve) => {

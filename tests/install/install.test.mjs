@@ -22,20 +22,20 @@ import {execFile} from 'node:child_process';
 import {promisify} from 'node:util';
 import {createRequire} from 'node:module';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 const require = createRequire(import.meta.url);
 const io = require('socket.io-client');
+const {defaults, emitAck, shutdown, openSession, freePort, httpGet: get} =
+	require('../lib/client.cjs');
 const run = promisify(execFile);
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TIMEOUT = Number(process.env.INSTALL_TIMEOUT || 10000);
 const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist/socket.io.js');
-const slice = (args) => Array.prototype.slice.call(args);
+defaults.ms = TIMEOUT;
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-install-'));
 const PREFIX = path.join(TMP, 'prefix');
@@ -61,28 +61,6 @@ function pick(all, lang, re, what) {
 	return b.text;
 }
 
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const p = s.address().port;
-			s.close(() => resolve(p));
-		});
-	});
-}
-
-function get(u) {
-	return new Promise((resolve, reject) => {
-		http.get(u, (res) => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', (d) => { body += d; });
-			res.on('end', () => resolve({status: res.statusCode, body}));
-		}).on('error', reject);
-	});
-}
-
 /* Every file (not directory) under dir, relative. */
 function files(dir) {
 	const out = [];
@@ -93,69 +71,17 @@ function files(dir) {
 	return out.sort();
 }
 
-function waitFor(emitter, event, what) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => {
-			emitter.removeListener(event, on);
-			reject(new Error(`timed out waiting for '${event}' (${what})`));
-		}, TIMEOUT);
-		function on() {
-			clearTimeout(timer);
-			emitter.removeListener(event, on);
-			resolve(slice(arguments));
-		}
-		emitter.on(event, on);
-	});
-}
-
-function shutdown(sock) {
-	sock.options.reconnect = false;
-	if (sock.connected || sock.connecting) sock.disconnect();
-	sock.reconnecting = false;
-	clearTimeout(sock.reconnectionTimer);
-	clearTimeout(sock.connectTimeoutTimer);
-	clearTimeout(sock.heartbeatTimeoutTimer);
-	if (sock.transport) {
-		sock.transport.clearTimeouts();
-		const ws = sock.transport.websocket;
-		if (ws && ws._closeTimer && typeof ws._closeTimer.unref === 'function') ws._closeTimer.unref();
-	}
-}
-
 /* A session over transport, as the guide's page opens it (query name=). */
 async function open(t, transport, name) {
-	const nsp = io.connect(url, {
-		'auto connect': false,
-		'force new connection': true,
-		'connect timeout': TIMEOUT,
-		'reconnect': false,
-		'query': 'name=' + encodeURIComponent(name),
-	});
-	const sock = nsp.socket;
-	sock.options.transports = [transport];
-	t.after(() => shutdown(sock));
 	const messages = [];
-	nsp.on('message', (m) => messages.push(m));
-	const connected = waitFor(nsp, 'connect', `${name} over ${transport}`);
-	const bad = new Promise((resolve, reject) => {
-		sock.on('connect_failed', () => reject(new Error(`connect_failed over ${transport}`)));
-		sock.on('error', (e) => reject(new Error(`error over ${transport}: ${e}`)));
+	const {sock, nsp} = await openSession(io, url, transport, {
+		query: 'name=' + encodeURIComponent(name),
+		prepare: (s, n) => {
+			t.after(() => shutdown(s));
+			n[''].on('message', (m) => messages.push(m));
+		},
 	});
-	bad.catch(() => {});
-	sock.connect();
-	await Promise.race([connected, bad]);
-	assert.equal(sock.transport.name, transport, 'the transport actually used');
-	return {nsp, sock, messages};
-}
-
-function emitAck(nsp, ...args) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error('no ack')), TIMEOUT);
-		nsp.emit(...args, function () {
-			clearTimeout(timer);
-			resolve(slice(arguments));
-		});
-	});
+	return {nsp: nsp[''], sock, messages};
 }
 
 async function until(cond, what) {

@@ -23,6 +23,7 @@
 const {test, describe} = require('node:test');
 const assert = require('node:assert/strict');
 const io = require('socket.io-client');
+const {shutdown} = require('../lib/client.cjs');
 
 const URL = (process.env.SIO_URL || 'http://127.0.0.1:18000').replace(/\/+$/, '');
 const FALLBACK_TIMEOUT = Number(process.env.SIO_FALLBACK_TIMEOUT || 1500);
@@ -48,19 +49,6 @@ function waitFor(emitter, event, match, what, ms = CONNECT_TIMEOUT) {
 		}
 		emitter.on(event, on);
 	});
-}
-
-function shutdown(sock) {
-	sock.options.reconnect = false;
-	if (sock.connected || sock.connecting) {
-		sock.disconnect();
-	}
-	clearTimeout(sock.reconnectionTimer);
-	clearTimeout(sock.connectTimeoutTimer);
-	clearTimeout(sock.heartbeatTimeoutTimer);
-	if (sock.transport) {
-		sock.transport.clearTimeouts();
-	}
 }
 
 /*

@@ -38,11 +38,13 @@
 const {test, describe} = require('node:test');
 const assert = require('node:assert/strict');
 const io = require('socket.io-client');
+const {defaults, waitFor, collect, emitAck, shutdown} = require('../lib/client.cjs');
 
 const URL = (process.env.SIO_URL || 'http://127.0.0.1:18000').replace(/\/+$/, '');
 const TRANSPORT = process.env.SIO_TRANSPORT || 'xhr-polling';
 const CONNECT_TIMEOUT = Number(process.env.SIO_CONNECT_TIMEOUT || 10000);
 const EVENT_TIMEOUT = Number(process.env.SIO_EVENT_TIMEOUT || CONNECT_TIMEOUT);
+defaults.ms = EVENT_TIMEOUT;
 const FALLBACK = TRANSPORT === 'fallback';
 const FALLBACK_TIMEOUT = Number(process.env.SIO_FALLBACK_TIMEOUT || 1500);
 /* the transports the client is given, and the one it must end up on */
@@ -63,69 +65,6 @@ const epName = (ep) => (ep === '' ? 'root' : ep);
 let seq = 0;
 const token = (what) => `${what}-${process.pid}-${++seq}`;
 
-/*
- * Resolves with the argument list of the first `event` on `emitter` for which
- * `match(args)` holds; rejects after `ms`.  The listener is registered now,
- * so call this before the action that causes the event.
- */
-function waitFor(emitter, event, {match = () => true, ms = EVENT_TIMEOUT, what} = {}) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => {
-			emitter.removeListener(event, on);
-			reject(new Error(`timed out after ${ms} ms waiting for '${event}'` +
-			    (what ? ` (${what})` : '')));
-		}, ms);
-		function on() {
-			const args = slice(arguments);
-			if (!match(args)) {
-				return;
-			}
-			clearTimeout(timer);
-			emitter.removeListener(event, on);
-			resolve(args);
-		}
-		emitter.on(event, on);
-	});
-}
-
-/* Like waitFor, for `n` matching events; resolves with their argument lists. */
-function collect(emitter, event, n, {match = () => true, ms = EVENT_TIMEOUT, what} = {}) {
-	return new Promise((resolve, reject) => {
-		const got = [];
-		const timer = setTimeout(() => {
-			emitter.removeListener(event, on);
-			reject(new Error(`timed out after ${ms} ms with ${got.length}/${n} ` +
-			    `'${event}' events` + (what ? ` (${what})` : '')));
-		}, ms);
-		function on() {
-			const args = slice(arguments);
-			if (!match(args)) {
-				return;
-			}
-			got.push(args);
-			if (got.length === n) {
-				clearTimeout(timer);
-				emitter.removeListener(event, on);
-				resolve(got);
-			}
-		}
-		emitter.on(event, on);
-	});
-}
-
-/* Resolves with the arguments the server acks `ev` with; rejects on timeout. */
-function emitAck(nsp, ev, ...args) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(
-		    `timed out after ${EVENT_TIMEOUT} ms waiting for the ack of '${ev}'`)),
-		    EVENT_TIMEOUT);
-		nsp.emit(ev, ...args, function () {
-			clearTimeout(timer);
-			resolve(slice(arguments));
-		});
-	});
-}
-
 function sendAck(nsp, data, json) {
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(
@@ -136,30 +75,6 @@ function sendAck(nsp, data, json) {
 			resolve(slice(arguments));
 		});
 	});
-}
-
-/* Stops everything a client socket may still have running. */
-function shutdown(sock) {
-	sock.options.reconnect = false;
-	if (sock.connected || sock.connecting) {
-		sock.disconnect();
-	}
-	sock.reconnecting = false;
-	clearTimeout(sock.reconnectionTimer);
-	clearTimeout(sock.connectTimeoutTimer);
-	clearTimeout(sock.heartbeatTimeoutTimer);
-	if (sock.transport) {
-		sock.transport.clearTimeouts();
-		/*
-		 * ws 0.4.32 close() ends the TCP connection and arms a 30 s
-		 * cleanup timer that, on Node 20, is not cleared when the
-		 * connection is gone; it would hold the process for 30 s.
-		 */
-		const ws = sock.transport.websocket;
-		if (ws && ws._closeTimer && typeof ws._closeTimer.unref === 'function') {
-			ws._closeTimer.unref();
-		}
-	}
 }
 
 /*

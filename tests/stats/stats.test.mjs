@@ -14,12 +14,12 @@ import assert from 'node:assert/strict';
 import {execFileSync, spawnSync} from 'node:child_process';
 import {createRequire} from 'node:module';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import {startServers, BUILD, until} from '../wsd/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const io = require('socket.io-client');
+const {shutdown, openSession, httpGet} = require('../lib/client.cjs');
 const GATEWAY = path.join(BUILD, 'sio-gateway');
 const CONNECT_TIMEOUT = 10000;
 
@@ -27,14 +27,7 @@ let s;
 const socks = [];
 
 function get(urlPath) {
-	return new Promise((resolve, reject) => {
-		http.get({host: '127.0.0.1', port: s.port, path: urlPath, agent: false}, (res) => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', (d) => { body += d; });
-			res.on('end', () => resolve({status: res.statusCode, type: res.headers['content-type'], body}));
-		}).on('error', reject);
-	});
+	return httpGet({host: '127.0.0.1', port: s.port, path: urlPath, agent: false});
 }
 
 async function stats() {
@@ -63,33 +56,12 @@ function parseMetrics(text) {
 	return out;
 }
 
-function shutdown(sock) {
-	sock.options.reconnect = false;
-	if (sock.connected || sock.connecting) sock.disconnect();
-	clearTimeout(sock.reconnectionTimer);
-	clearTimeout(sock.connectTimeoutTimer);
-	clearTimeout(sock.heartbeatTimeoutTimer);
-	if (sock.transport) {
-		sock.transport.clearTimeouts();
-		const ws = sock.transport.websocket;
-		if (ws && ws._closeTimer && ws._closeTimer.unref) ws._closeTimer.unref();
-	}
-}
-
+/* A session on websocket; its root namespace. */
 async function open() {
-	const root = io.connect(`http://127.0.0.1:${s.port}`, {
-		'auto connect': false, 'force new connection': true,
-		'connect timeout': CONNECT_TIMEOUT, 'reconnect': false,
-	});
-	root.socket.options.transports = ['websocket'];
-	const connected = new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error('no connect')), CONNECT_TIMEOUT);
-		root.on('connect', () => { clearTimeout(timer); resolve(); });
-	});
-	root.socket.connect();
-	await connected;
-	socks.push(root.socket);
-	return root;
+	const {sock, nsp} = await openSession(io, `http://127.0.0.1:${s.port}`,
+	    'websocket', {ms: CONNECT_TIMEOUT});
+	socks.push(sock);
+	return nsp[''];
 }
 
 /* sio-gateway as one CGI request. */

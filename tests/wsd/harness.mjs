@@ -16,21 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {connect} from './wsclient.mjs';
+import {createRequire} from 'node:module';
+export const {freePort} = createRequire(import.meta.url)('../lib/client.cjs');
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUILD = path.resolve(process.env.BUILD ?? path.join(ROOT, 'build'));
 const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
 
-export function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const p = s.address().port;
-			s.close(() => resolve(p));
-		});
-	});
-}
 
 // Two free ports in a row are not needed: lighttpd's and wsd's are apart.
 async function portAccepts(port) {

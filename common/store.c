@@ -65,6 +65,11 @@ static const char *const store_transports[] = {
 	" detached_at = CASE state WHEN 'open' THEN ?1 ELSE detached_at END,"  \
 	" holder = NULL, holder_conn = NULL"
 
+/* The columns store_session_row() reads, in its order. */
+#define SESSION_COLS                                                           \
+	"state, transport, holder, holder_conn, created, last_recv,"           \
+	" detached_at, closed_at, close_reason"
+
 enum store_sql {
 	SQL_BEGIN,
 	SQL_COMMIT,
@@ -142,8 +147,7 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_SESSION_NEW] = "INSERT INTO sessions (sid, state, created,"
                         " last_recv, last_heartbeat, request)"
                         " VALUES (?1, 'handshaken', ?2, ?2, ?2, ?3)",
-    [SQL_SESSION_GET] = "SELECT state, transport, holder, holder_conn,"
-                        " created, last_recv, detached_at, request"
+    [SQL_SESSION_GET] = "SELECT " SESSION_COLS ", request"
                         " FROM sessions WHERE sid = ?1",
     [SQL_ATTACH_GET] = "SELECT state, transport, holder, holder_conn"
                        " FROM sessions WHERE sid = ?1",
@@ -960,12 +964,32 @@ store_transport(sqlite3_stmt *s, int col)
 	                   sqlite3_column_text(s, col));
 }
 
+/* Reads the SESSION_COLS of a row, from column col on, into out. */
+static void
+store_session_row(sqlite3_stmt *s, int col, struct sio_store_session *out)
+{
+	const unsigned char *t;
+
+	out->state = store_state(s, col);
+	out->transport = store_transport(s, col + 1);
+	t = sqlite3_column_text(s, col + 2);
+	snprintf(out->holder, sizeof(out->holder), "%s",
+	         t ? (const char *)t : "");
+	out->holder_conn = sqlite3_column_int64(s, col + 3);
+	out->created = sqlite3_column_int64(s, col + 4);
+	out->last_recv = sqlite3_column_int64(s, col + 5);
+	out->detached_at = sqlite3_column_int64(s, col + 6);
+	out->closed_at = sqlite3_column_int64(s, col + 7);
+	t = sqlite3_column_text(s, col + 8);
+	snprintf(out->close_reason, sizeof(out->close_reason), "%s",
+	         t ? (const char *)t : "");
+}
+
 int
 sio_store_session_get(struct sio_store *st, const char *sid,
                       struct sio_store_session *out)
 {
 	sqlite3_stmt *s = store_prep(st, SQL_SESSION_GET, "t", sid);
-	const unsigned char *holder;
 	int rc, failed = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -977,16 +1001,8 @@ sio_store_session_get(struct sio_store *st, const char *sid,
 		return SIO_AGAIN;
 	}
 	snprintf(out->sid, sizeof(out->sid), "%s", sid);
-	out->state = store_state(s, 0);
-	out->transport = store_transport(s, 1);
-	holder = sqlite3_column_text(s, 2);
-	snprintf(out->holder, sizeof(out->holder), "%s",
-	         holder ? (const char *)holder : "");
-	out->holder_conn = sqlite3_column_int64(s, 3);
-	out->created = sqlite3_column_int64(s, 4);
-	out->last_recv = sqlite3_column_int64(s, 5);
-	out->detached_at = sqlite3_column_int64(s, 6);
-	out->request = store_column_dup(s, 7, &failed);
+	store_session_row(s, 0, out);
+	out->request = store_column_dup(s, 9, &failed);
 	sqlite3_reset(s);
 	if (failed)
 		return store_fail(st, "out of memory");
@@ -1378,8 +1394,8 @@ store_count_sent(struct sio_store *st, int rc)
 	n = sqlite3_changes64(st->db);
 	if (n == 0)
 		return SIO_OK;
-	return store_run(st, store_prep(st, SQL_COUNTER_ADD, "ti",
-	                                "packets_sent", n));
+	return store_run(
+	    st, store_prep(st, SQL_COUNTER_ADD, "ti", "packets_sent", n));
 }
 
 int
@@ -1423,8 +1439,8 @@ sio_store_outbox_done(struct sio_store *st, const char *sid, const char *holder,
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_run(
-	    st, store_prep(st, SQL_TAKEN_DEL, "tti", sid, holder, conn));
+	rc = store_run(st,
+	               store_prep(st, SQL_TAKEN_DEL, "tti", sid, holder, conn));
 	rc = store_count_sent(st, rc);
 	return store_tx_end(st, own, rc);
 }
@@ -1788,24 +1804,12 @@ sio_store_state_name(enum sio_session_state state)
 static void
 store_summary_row(sqlite3_stmt *s, struct sio_store_summary *out)
 {
-	const unsigned char *t;
+	const unsigned char *t = sqlite3_column_text(s, 0);
 
 	memset(out, 0, sizeof(*out));
-	t = sqlite3_column_text(s, 0);
-	snprintf(out->sid, sizeof(out->sid), "%s", t ? (const char *)t : "");
-	out->state = store_state(s, 1);
-	out->transport = store_transport(s, 2);
-	t = sqlite3_column_text(s, 3);
-	snprintf(out->holder, sizeof(out->holder), "%s",
+	snprintf(out->session.sid, sizeof(out->session.sid), "%s",
 	         t ? (const char *)t : "");
-	out->holder_conn = sqlite3_column_int64(s, 4);
-	out->created = sqlite3_column_int64(s, 5);
-	out->last_recv = sqlite3_column_int64(s, 6);
-	out->detached_at = sqlite3_column_int64(s, 7);
-	out->closed_at = sqlite3_column_int64(s, 8);
-	t = sqlite3_column_text(s, 9);
-	snprintf(out->close_reason, sizeof(out->close_reason), "%s",
-	         t ? (const char *)t : "");
+	store_session_row(s, 1, &out->session);
 	out->queue = sqlite3_column_int64(s, 10);
 }
 
@@ -1816,9 +1820,7 @@ sio_store_session_list(struct sio_store *st, const char *sid,
                        void *udata)
 {
 	static const char sql[] =
-	    "SELECT s.sid, s.state, s.transport, s.holder, s.holder_conn,"
-	    " s.created, s.last_recv, s.detached_at, s.closed_at,"
-	    " s.close_reason, (SELECT count(*) FROM outbox o"
+	    "SELECT sid, " SESSION_COLS ", (SELECT count(*) FROM outbox o"
 	    " WHERE o.sid = s.sid) FROM sessions s"
 	    " WHERE ?1 IS NULL OR s.sid = ?1 ORDER BY s.created, s.sid";
 	struct sio_store_summary sum;

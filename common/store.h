@@ -36,8 +36,10 @@ struct sio_store_session {
 	int transport; /* enum sio_transport of the last attach, -1 none */
 	char holder[SIO_HOLDER_LEN]; /* process name, "" when detached */
 	long long holder_conn;       /* connection number within the holder */
-	long long created, last_recv, detached_at;
-	char *request; /* handshake request as JSON; owned */
+	long long created, last_recv, detached_at; /* ms; 0 when not */
+	long long closed_at;                       /* ms; 0 when not */
+	char close_reason[64]; /* "" when open; cut to fit */
+	char *request; /* handshake request as JSON; owned (NULL in lists) */
 };
 
 struct sio_store_opts {
@@ -324,14 +326,7 @@ int sio_store_reap(struct sio_store *st, long long now);
 
 /* A session as an operator sees it; every string is inline. */
 struct sio_store_summary {
-	char sid[SIO_SID_LEN + 1];
-	enum sio_session_state state;
-	int transport; /* enum sio_transport of the last attach, -1 none */
-	char holder[SIO_HOLDER_LEN]; /* process name, "" when detached */
-	long long holder_conn;
-	long long created, last_recv;     /* ms since the epoch */
-	long long detached_at, closed_at; /* 0 when not */
-	char close_reason[64];            /* "" when open; cut to fit */
+	struct sio_store_session session; /* without its request */
 	long long queue;                  /* packets in the outbox */
 };
 

@@ -71,8 +71,9 @@ struct view_acc {
 };
 
 static int
-view_session(void *udata, const struct sio_store_summary *s)
+view_session(void *udata, const struct sio_store_summary *sum)
 {
+	const struct sio_store_session *s = &sum->session;
 	struct view_acc *a = udata;
 	struct sio_store *st = a->c->x.store;
 	json_t *eps = json_array(), *rooms = json_array(), *o;
@@ -95,7 +96,7 @@ view_session(void *udata, const struct sio_store_summary *s)
 	    "detached_at", view_time(s->detached_at), "closed_at",
 	    view_time(s->closed_at), "close_reason",
 	    s->close_reason[0] ? json_string(s->close_reason) : json_null(),
-	    "endpoints", eps, "rooms", rooms, "queue", (json_int_t)s->queue);
+	    "endpoints", eps, "rooms", rooms, "queue", (json_int_t)sum->queue);
 	if (o == NULL || json_array_append_new(a->out, o) != 0)
 		a->failed = 1;
 	return a->failed ? SIO_ERR : SIO_OK;

@@ -247,9 +247,13 @@ static int handshake(char *sid, size_t cap)
 
 /* --- sessions ---------------------------------------------------------- */
 
-static void start_session(struct sess *s)
+/* What every session starts with, whatever its transport: the handshake
+ * and the receive buffer. Returns -1 (session failed) when the handshake
+ * does. */
+static int session_begin(struct sess *s)
 {
 	memset(s, 0, sizeof *s);
+	s->gfd = s->pfd = -1;
 	s->st = S_CONNECTING;
 	s->t_start = now();
 	started++;
@@ -258,13 +262,20 @@ static void start_session(struct sess *s)
 		s->st = S_FAILED;
 		inflight--;
 		n_failed++;
-		return;
+		return -1;
 	}
 	s->rx = malloc(RXCAP);
 	if (!s->rx) {
 		fprintf(stderr, "loadgen: out of memory\n");
 		exit(1);
 	}
+	return 0;
+}
+
+static void start_session(struct sess *s)
+{
+	if (session_begin(s) < 0)
+		return;
 	char path[128], hosthdr[64];
 	snprintf(path, sizeof path, "/socket.io/1/websocket/%s", s->sid);
 	snprintf(hosthdr, sizeof hosthdr, "%s:%d", opt.host, opt.ws_port);
@@ -843,21 +854,10 @@ static void xhr_readable(struct sess *s, int which)
 
 static void xhr_start_session(struct sess *s)
 {
-	memset(s, 0, sizeof *s);
-	s->gfd = s->pfd = -1;
-	s->st = S_CONNECTING;
-	s->t_start = now();
-	started++;
-	inflight++;
-	if (handshake(s->sid, sizeof s->sid) < 0) {
-		s->st = S_FAILED;
-		inflight--;
-		n_failed++;
+	if (session_begin(s) < 0)
 		return;
-	}
-	s->rx = malloc(RXCAP);
 	s->prx = malloc(PRXCAP);
-	if (!s->rx || !s->prx) {
+	if (!s->prx) {
 		fprintf(stderr, "loadgen: out of memory\n");
 		exit(1);
 	}

@@ -469,20 +469,22 @@ sio_session_receive(struct sio_session_ctx *x, const char *sid,
                     const struct sio_slice *pkts, size_t n, long long now)
 {
 	struct sio_store *st = x->store;
-	struct sio_store_session s;
 	struct sio_packet p;
-	int rc;
+	long long last_recv = 0;
+	int own, rc;
 
 	x->err[0] = '\0';
-	if (sio_store_begin(st) != SIO_OK)
+	/* inside the caller's transaction (a batch of sessions): a
+	 * savepoint, so that this session's failure undoes only its part */
+	own = !sio_store_in_transaction(st);
+	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK)
 		return SIO_ERR;
-	rc = sio_store_session_get(st, sid, &s);
-	if (rc == SIO_OK) {
-		if (s.state == SIO_SESSION_CLOSED)
-			rc = SIO_AGAIN;
-		sio_store_session_cleanup(&s);
-	}
-	if (rc == SIO_OK)
+	rc = sio_store_session_state(st, sid, &last_recv);
+	if (rc >= 0)
+		rc = rc == SIO_SESSION_CLOSED ? SIO_AGAIN : SIO_OK;
+	/* timeouts count in seconds: a busy session is touched once in
+	 * SIO_TOUCH_MS, not for every packet */
+	if (rc == SIO_OK && now - last_recv >= SIO_TOUCH_MS)
 		rc = sio_store_touch(st, sid, now);
 	if (rc == SIO_OK)
 		rc =
@@ -496,10 +498,13 @@ sio_session_receive(struct sio_session_ctx *x, const char *sid,
 		rc = session_dispatch(x, sid, &p, now);
 	}
 	if (rc == SIO_ERR || rc == SIO_AGAIN) {
-		sio_store_rollback(st);
+		if (own)
+			sio_store_rollback(st);
+		else if (sio_store_in_transaction(st))
+			sio_store_rollback_to(st);
 		return rc;
 	}
-	return sio_store_commit(st);
+	return own ? sio_store_commit(st) : sio_store_release(st);
 }
 
 int

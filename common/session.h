@@ -38,12 +38,13 @@ int sio_session_handshake(struct sio_session_ctx *x,
                           char sid[SIO_SID_LEN + 1]);
 
 /*
- * Handles the n packets a client sent on session sid, in one transaction:
- * auto-acks, callbacks and replies. A malformed or misdirected packet is
- * dropped and described in x->err; the others go on. A callback's SIO_ERR
- * ends the session and the remaining packets are ignored. Returns SIO_OK,
- * SIO_AGAIN when the session is unknown or closed, SIO_ERR when the store
- * failed (nothing was applied).
+ * Handles the n packets a client sent on session sid, in one transaction
+ * (a savepoint when the caller has a transaction open, so that a batch of
+ * sessions shares one commit): auto-acks, callbacks and replies. A malformed or
+ * misdirected packet is dropped and described in x->err; the others go on. A
+ * callback's SIO_ERR ends the session and the remaining packets are ignored.
+ * Returns SIO_OK, SIO_AGAIN when the session is unknown or closed, SIO_ERR when
+ * the store failed (nothing was applied).
  */
 int sio_session_receive(struct sio_session_ctx *x, const char *sid,
                         const struct sio_slice *pkts, size_t n, long long now);
@@ -70,6 +71,8 @@ int sio_session_sweep(struct sio_session_ctx *x, long long now);
  */
 #define SIO_WATCH_MS 250
 #define SIO_SWEEP_MS 1000
+/* A session's last_recv moves when it is at least this old (ms). */
+#define SIO_TOUCH_MS 250
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 long long sio_session_now(void);

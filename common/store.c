@@ -80,10 +80,12 @@ enum store_sql {
 	SQL_DATA_VERSION,
 	SQL_SESSION_NEW,
 	SQL_SESSION_GET,
+	SQL_SESSION_STATE,
 	SQL_ATTACH_GET,
 	SQL_ATTACH,
 	SQL_DETACH,
 	SQL_IS_HOLDER,
+	SQL_HOLDER_STATE,
 	SQL_TOUCH,
 	SQL_END,
 	SQL_HOLDER,
@@ -109,6 +111,7 @@ enum store_sql {
 	SQL_PROC_LIST,
 	SQL_PROC_RELEASE,
 	SQL_NEXT_DUE,
+	SQL_READY,
 	SQL_DEL,
 	SQL_COUNT,
 	SQL_EP_ADD,
@@ -149,6 +152,8 @@ static const char *const store_sql[SQL_NSTMT] = {
                         " VALUES (?1, 'handshaken', ?2, ?2, ?2, ?3)",
     [SQL_SESSION_GET] = "SELECT " SESSION_COLS ", request"
                         " FROM sessions WHERE sid = ?1",
+    [SQL_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
+                          " WHERE sid = ?1",
     [SQL_ATTACH_GET] = "SELECT state, transport, holder, holder_conn"
                        " FROM sessions WHERE sid = ?1",
     [SQL_ATTACH] = "UPDATE sessions SET state = 'open', transport = ?2,"
@@ -158,6 +163,8 @@ static const char *const store_sql[SQL_NSTMT] = {
                               " AND holder_conn = ?4",
     [SQL_IS_HOLDER] = "SELECT 1 FROM sessions WHERE sid = ?1"
                       " AND holder = ?2 AND holder_conn = ?3",
+    [SQL_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = ?1"
+                         " AND holder = ?2 AND holder_conn = ?3",
     [SQL_TOUCH] = "UPDATE sessions SET last_recv = ?2 WHERE sid = ?1",
     [SQL_END] = "UPDATE sessions SET state = 'closed', closed_at = ?2,"
                 " close_reason = ?3 WHERE sid = ?1 AND state <> 'closed'",
@@ -183,7 +190,8 @@ static const char *const store_sql[SQL_NSTMT] = {
         " OR (state = 'handshaken' AND created <= ?2)"
         " ORDER BY sid LIMIT ?3",
     [SQL_PUT_CHECK] = "SELECT state, holder, (SELECT count(*) FROM outbox"
-                      " WHERE sid = ?1) FROM sessions WHERE sid = ?1",
+                      " WHERE sid = ?1), holder_conn FROM sessions"
+                      " WHERE sid = ?1",
     [SQL_PUT] = "INSERT INTO outbox (sid, packet, created, due)"
                 " VALUES (?1, ?2, ?3, ?4)",
     [SQL_BCAST_SELECT] = "SELECT s.sid, s.holder" BCAST_FROM,
@@ -207,6 +215,9 @@ static const char *const store_sql[SQL_NSTMT] = {
                          " taken_conn = NULL WHERE taken_by = ?1",
     [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
                      " AND due > ?2",
+    [SQL_READY] = "SELECT DISTINCT o.sid FROM outbox o JOIN sessions s"
+                  " ON s.sid = o.sid WHERE s.holder = ?1"
+                  " AND o.taken_by IS NULL AND o.due <= ?2",
     [SQL_DEL] = "DELETE FROM outbox WHERE sid = ?1 AND seq <= ?2"
                 " AND due <= ?3",
     [SQL_COUNT] = "SELECT count(*) FROM outbox WHERE sid = ?1",
@@ -277,6 +288,21 @@ struct store_bell {
 	char sid[SIO_SID_LEN + 1];
 };
 
+/* A packet for a connection of this process, handed over at the commit
+ * (sio_store_set_direct); depth: the savepoint it was queued in. */
+struct store_direct {
+	char sid[SIO_SID_LEN + 1];
+	long long conn;
+	int depth;
+	size_t len;
+	char *pkt;
+};
+
+/* Counters kept in memory between flushes (sio_store_set_direct). */
+enum { LATER_RECEIVED, LATER_SENT, LATER_N };
+static const char *const store_later_names[LATER_N] = {"packets_received",
+                                                       "packets_sent"};
+
 struct sio_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQL_NSTMT];
@@ -286,6 +312,17 @@ struct sio_store {
 	int bell_fd;   /* sender socket, opened at the first ring */
 	struct store_bell *bells;
 	size_t nbells, capbells;
+	/* the direct path, when set */
+	char direct_holder[SIO_HOLDER_LEN];
+	int (*direct_accept)(void *udata, const char *sid, long long conn);
+	void (*direct_deliver)(void *udata, const char *sid, long long conn,
+	                       const char *pkt, size_t len);
+	void *direct_udata;
+	struct store_direct *directs;
+	size_t ndirects, capdirects;
+	int depth; /* savepoints open */
+	long long later[LATER_N];
+	long long later_at; /* ms: the last flush of later[] */
 	char errmsg[SIO_ERR_LEN];
 };
 
@@ -492,11 +529,37 @@ store_ring(struct sio_store *st)
 	st->nbells = 0;
 }
 
+/* Forgets the direct packets queued at savepoint depth and deeper. */
+static void
+store_direct_drop(struct sio_store *st, int depth)
+{
+	while (st->ndirects > 0 && st->directs[st->ndirects - 1].depth >= depth)
+		free(st->directs[--st->ndirects].pkt);
+}
+
+/* After a commit: hands the direct packets over, in the order queued. */
+static void
+store_direct_deliver(struct sio_store *st)
+{
+	struct store_direct *d;
+	size_t i;
+
+	for (i = 0; i < st->ndirects; i++) {
+		d = &st->directs[i];
+		st->direct_deliver(st->direct_udata, d->sid, d->conn, d->pkt,
+		                   d->len);
+		free(d->pkt);
+	}
+	st->later[LATER_SENT] += (long long)st->ndirects;
+	st->ndirects = 0;
+}
+
 /* Rolls back keeping the error message of what made us roll back. */
 static void
 store_rollback_quiet(struct sio_store *st)
 {
 	st->nbells = 0;
+	store_direct_drop(st, 0);
 	if (sqlite3_get_autocommit(st->db))
 		return;
 	sqlite3_reset(st->stmt[SQL_ROLLBACK]);
@@ -510,7 +573,30 @@ sio_store_begin(struct sio_store *st)
 	if (!sqlite3_get_autocommit(st->db))
 		return store_fail(st, "a transaction is already open");
 	st->nbells = 0;
+	st->depth = 0;
+	store_direct_drop(st, 0);
 	return store_run(st, store_prep(st, SQL_BEGIN, ""));
+}
+
+int
+sio_store_in_transaction(struct sio_store *st)
+{
+	return !sqlite3_get_autocommit(st->db);
+}
+
+void
+sio_store_bells_take(struct sio_store *st, const char *holder,
+                     void (*fn)(void *udata, const char *sid), void *udata)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->nbells; i++) {
+		if (strcmp(st->bells[i].holder, holder) == 0)
+			fn(udata, st->bells[i].sid);
+		else
+			st->bells[n++] = st->bells[i];
+	}
+	st->nbells = n;
 }
 
 int
@@ -518,12 +604,14 @@ sio_store_commit(struct sio_store *st)
 {
 	if (sqlite3_get_autocommit(st->db)) {
 		st->nbells = 0;
+		store_direct_drop(st, 0);
 		return store_fail(st, "no transaction is open");
 	}
 	if (store_run(st, store_prep(st, SQL_COMMIT, "")) != SIO_OK) {
 		store_rollback_quiet(st);
 		return SIO_ERR;
 	}
+	store_direct_deliver(st);
 	store_ring(st);
 	return SIO_OK;
 }
@@ -532,6 +620,7 @@ int
 sio_store_rollback(struct sio_store *st)
 {
 	st->nbells = 0;
+	store_direct_drop(st, 0);
 	if (sqlite3_get_autocommit(st->db))
 		return SIO_OK; /* SQLite may have rolled back on its own */
 	return store_run(st, store_prep(st, SQL_ROLLBACK, ""));
@@ -548,12 +637,18 @@ store_savepoint_op(struct sio_store *st, enum store_sql id)
 int
 sio_store_savepoint(struct sio_store *st)
 {
-	return store_savepoint_op(st, SQL_SAVEPOINT);
+	if (store_savepoint_op(st, SQL_SAVEPOINT) != SIO_OK)
+		return SIO_ERR;
+	st->depth++;
+	return SIO_OK;
 }
 
 int
 sio_store_rollback_to(struct sio_store *st)
 {
+	store_direct_drop(st, st->depth);
+	if (st->depth > 0)
+		st->depth--;
 	if (store_savepoint_op(st, SQL_ROLLBACK_TO) != SIO_OK)
 		return SIO_ERR;
 	return store_savepoint_op(st, SQL_RELEASE);
@@ -562,7 +657,58 @@ sio_store_rollback_to(struct sio_store *st)
 int
 sio_store_release(struct sio_store *st)
 {
+	size_t i;
+
+	/* what the savepoint queued now belongs to the level around it */
+	for (i = st->ndirects; i > 0 && st->directs[i - 1].depth >= st->depth;
+	     i--)
+		st->directs[i - 1].depth = st->depth - 1;
+	if (st->depth > 0)
+		st->depth--;
 	return store_savepoint_op(st, SQL_RELEASE);
+}
+
+void
+sio_store_set_direct(struct sio_store *st, const char *holder,
+                     int (*accept)(void *udata, const char *sid,
+                                   long long conn),
+                     void (*deliver)(void *udata, const char *sid,
+                                     long long conn, const char *pkt,
+                                     size_t len),
+                     void *udata)
+{
+	snprintf(st->direct_holder, sizeof(st->direct_holder), "%s", holder);
+	st->direct_accept = accept;
+	st->direct_deliver = deliver;
+	st->direct_udata = udata;
+}
+
+/* Queues pkt for delivery at the commit. SIO_OK or SIO_ERR. */
+static int
+store_direct_add(struct sio_store *st, const char *sid, long long conn,
+                 const char *pkt, size_t len)
+{
+	struct store_direct *d;
+	size_t cap;
+
+	if (st->ndirects == st->capdirects) {
+		cap = st->capdirects ? st->capdirects * 2 : 16;
+		d = realloc(st->directs, cap * sizeof(*d));
+		if (d == NULL)
+			return store_fail(st, "out of memory");
+		st->directs = d;
+		st->capdirects = cap;
+	}
+	d = &st->directs[st->ndirects];
+	if ((d->pkt = malloc(len ? len : 1)) == NULL)
+		return store_fail(st, "out of memory");
+	memcpy(d->pkt, pkt, len);
+	d->len = len;
+	d->conn = conn;
+	d->depth = st->depth;
+	snprintf(d->sid, sizeof(d->sid), "%s", sid);
+	st->ndirects++;
+	return SIO_OK;
 }
 
 /* Opens a transaction for one call unless the caller has one: *own says
@@ -586,6 +732,30 @@ store_tx_end(struct sio_store *st, int own, int rc)
 		return SIO_ERR;
 	}
 	return sio_store_commit(st) == SIO_OK ? rc : SIO_ERR;
+}
+
+int
+sio_store_counters_flush(struct sio_store *st, long long now)
+{
+	int own, rc = SIO_OK, i, any = 0;
+
+	for (i = 0; i < LATER_N; i++)
+		any |= st->later[i] != 0;
+	if (!any || (now > 0 && now - st->later_at < 1000))
+		return SIO_OK;
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	for (i = 0; i < LATER_N && rc == SIO_OK; i++)
+		if (st->later[i] != 0)
+			rc = store_run(st, store_prep(st, SQL_COUNTER_ADD, "ti",
+			                              store_later_names[i],
+			                              st->later[i]));
+	rc = store_tx_end(st, own, rc);
+	if (rc == SIO_OK) {
+		memset(st->later, 0, sizeof(st->later));
+		st->later_at = now > 0 ? now : store_now();
+	}
+	return rc;
 }
 
 /* --- opening and migrating ------------------------------------------- */
@@ -863,6 +1033,10 @@ sio_store_close(struct sio_store *st)
 
 	if (st == NULL)
 		return;
+	if (sqlite3_get_autocommit(st->db))
+		sio_store_counters_flush(st, 0);
+	store_direct_drop(st, 0);
+	free(st->directs);
 	for (i = 0; i < SQL_NSTMT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
@@ -1009,6 +1183,26 @@ sio_store_session_get(struct sio_store *st, const char *sid,
 	return SIO_OK;
 }
 
+int
+sio_store_session_state(struct sio_store *st, const char *sid,
+                        long long *last_recv)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_SESSION_STATE, "t", sid);
+	int rc;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		store_fail(st, "no such session");
+		return SIO_AGAIN;
+	}
+	rc = (int)store_state(s, 0);
+	*last_recv = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	return rc;
+}
+
 void
 sio_store_session_cleanup(struct sio_store_session *s)
 {
@@ -1090,6 +1284,21 @@ sio_store_is_holder(struct sio_store *st, const char *sid, const char *holder,
 	return store_int(
 	           st, store_prep(st, SQL_IS_HOLDER, "tti", sid, holder, conn),
 	           &one) == SIO_OK;
+}
+
+int
+sio_store_holder_state(struct sio_store *st, const char *sid,
+                       const char *holder, long long conn)
+{
+	sqlite3_stmt *s =
+	    store_prep(st, SQL_HOLDER_STATE, "tti", sid, holder, conn);
+	int rc;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	rc = rc == SQLITE_ROW ? (int)store_state(s, 0) : SIO_AGAIN;
+	sqlite3_reset(s);
+	return rc;
 }
 
 int
@@ -1266,12 +1475,14 @@ sio_store_outbox_set_due(struct sio_store *st, long long due)
  * SIO_AGAIN absent or closed, SIO_ERR full or failed. holder is a copy
  * the caller frees. */
 static int
-store_put_check(struct sio_store *st, const char *sid, char **holder)
+store_put_check(struct sio_store *st, const char *sid, char **holder,
+                long long *conn, long long *queued)
 {
 	sqlite3_stmt *s = store_prep(st, SQL_PUT_CHECK, "t", sid);
 	int rc, failed = 0;
 
 	*holder = NULL;
+	*queued = 0;
 	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
 		return SIO_ERR;
 	if (rc == SQLITE_DONE || store_state(s, 0) == SIO_SESSION_CLOSED) {
@@ -1285,21 +1496,38 @@ store_put_check(struct sio_store *st, const char *sid, char **holder)
 		return SIO_STORE_FULL;
 	}
 	*holder = store_column_dup(s, 1, &failed);
+	*queued = sqlite3_column_int64(s, 2);
+	*conn = sqlite3_column_int64(s, 3);
 	sqlite3_reset(s);
 	return failed ? store_fail(st, "out of memory") : SIO_OK;
+}
+
+/* Whether a packet for sid, held by (holder, conn) with queued packets
+ * in its outbox, can skip the outbox: the direct path. */
+static int
+store_direct_ok(struct sio_store *st, const char *sid, const char *holder,
+                long long conn, long long queued)
+{
+	return st->direct_accept != NULL && queued == 0 && st->due == 0 &&
+	       holder != NULL && strcmp(holder, st->direct_holder) == 0 &&
+	       st->direct_accept(st->direct_udata, sid, conn);
 }
 
 int
 sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
                      size_t len, int flags)
 {
+	long long conn = 0, queued = 0;
 	char *holder = NULL;
 	int own, rc;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_put_check(st, sid, &holder);
-	if (rc == SIO_OK && (holder != NULL || !(flags & SIO_STORE_VOLATILE))) {
+	rc = store_put_check(st, sid, &holder, &conn, &queued);
+	if (rc == SIO_OK && store_direct_ok(st, sid, holder, conn, queued)) {
+		rc = store_direct_add(st, sid, conn, pkt, len);
+	} else if (rc == SIO_OK &&
+	           (holder != NULL || !(flags & SIO_STORE_VOLATILE))) {
 		rc = store_run(st, store_prep(st, SQL_PUT, "tbii", sid, pkt,
 		                              len, store_now(), st->due));
 		if (rc == SIO_OK)
@@ -1382,6 +1610,25 @@ sio_store_outbox_next_due(struct sio_store *st, const char *sid, long long now,
 	return rc;
 }
 
+int
+sio_store_outbox_ready(struct sio_store *st, const char *holder, long long now,
+                       void (*fn)(void *udata, const char *sid), void *udata)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_READY, "ti", holder, now);
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = store_step(st, s)) == SQLITE_ROW) {
+		fn(udata, (const char *)sqlite3_column_text(s, 0));
+		n++;
+	}
+	if (rc == SQLITE_ERROR)
+		return SIO_ERR;
+	sqlite3_reset(s);
+	return n;
+}
+
 /* After a delete of written packets (rc its result): adds the rows it
  * deleted to packets_sent, in the same transaction. */
 static int
@@ -1394,8 +1641,7 @@ store_count_sent(struct sio_store *st, int rc)
 	n = sqlite3_changes64(st->db);
 	if (n == 0)
 		return SIO_OK;
-	return store_run(
-	    st, store_prep(st, SQL_COUNTER_ADD, "ti", "packets_sent", n));
+	return sio_store_counter_add(st, "packets_sent", n);
 }
 
 int
@@ -1655,6 +1901,12 @@ sio_store_ack_take(struct sio_store *st, const char *sid, const char *endpoint,
 int
 sio_store_counter_add(struct sio_store *st, const char *name, long long delta)
 {
+	/* with the direct path, the hot counters wait in memory */
+	for (int i = 0; st->direct_accept != NULL && i < LATER_N; i++)
+		if (strcmp(name, store_later_names[i]) == 0) {
+			st->later[i] += delta;
+			return SIO_OK;
+		}
 	return store_write(st,
 	                   store_prep(st, SQL_COUNTER_ADD, "ti", name, delta));
 }
@@ -1667,6 +1919,9 @@ sio_store_counter_get(struct sio_store *st, const char *name, long long *value)
 
 	if (rc == SIO_ERR)
 		return SIO_ERR;
+	for (int i = 0; i < LATER_N; i++)
+		if (strcmp(name, store_later_names[i]) == 0)
+			v += st->later[i]; /* this connection's, not flushed */
 	*value = v;
 	return SIO_OK;
 }
@@ -1956,6 +2211,9 @@ sio_store_stats(struct sio_store *st, struct sio_store_stats *out)
 	int rc, t;
 
 	memset(out, 0, sizeof(*out));
+	/* this connection's counters first (a write, in any transaction) */
+	if (sio_store_counters_flush(st, 0) != SIO_OK)
+		return SIO_ERR;
 	if (sqlite3_exec(st->db, "SAVEPOINT sio_stats", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return store_sqlfail(st);

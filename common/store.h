@@ -75,6 +75,43 @@ const char *sio_store_errmsg(struct sio_store *st);
  * do not nest.
  */
 int sio_store_begin(struct sio_store *st);
+
+/*
+ * The direct path, for a process that holds sessions itself (sio-wsd): a
+ * packet put (outbox_put, not delayed) for a session whose holder is
+ * holder, with nothing in its outbox, and whose
+ * connection accept() takes (a live one, say), skips the outbox: it is
+ * passed to deliver() once the transaction commits, in order, or dropped
+ * with a rollback (to a savepoint, too). It is then the connection's to
+ * write; a process that dies before writing it loses it, as it would lose
+ * what it wrote into a socket. The hot counters (packets received and
+ * sent) then wait in memory for sio_store_counters_flush().
+ */
+void sio_store_set_direct(struct sio_store *st, const char *holder,
+                          int (*accept)(void *udata, const char *sid,
+                                        long long conn),
+                          void (*deliver)(void *udata, const char *sid,
+                                          long long conn, const char *pkt,
+                                          size_t len),
+                          void *udata);
+
+/* Adds the counters kept in memory to the store, when a second has passed
+ * since the last time (now 0: at once). SIO_OK or SIO_ERR. */
+int sio_store_counters_flush(struct sio_store *st, long long now);
+
+/* 1 while an explicit transaction is open (SQLite may end one on its own
+ * after an I/O error: then 0). */
+int sio_store_in_transaction(struct sio_store *st);
+
+/*
+ * Takes out of the open transaction the doorbells it would ring for
+ * holder at its commit and passes their sids to fn now: a process that
+ * is holder itself needs no datagram to itself. If the transaction then
+ * rolls back, fn has only woken someone for nothing.
+ */
+void sio_store_bells_take(struct sio_store *st, const char *holder,
+                          void (*fn)(void *udata, const char *sid),
+                          void *udata);
 int sio_store_commit(struct sio_store *st);
 int sio_store_rollback(struct sio_store *st);
 
@@ -132,6 +169,16 @@ int sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
 /* 1 when (holder, conn) is the session's current holder, 0 when not. */
 int sio_store_is_holder(struct sio_store *st, const char *sid,
                         const char *holder, long long conn);
+
+/* The session's state (enum sio_session_state) and its last_recv: what a
+ * packet in needs to know. SIO_AGAIN when there is no such session. */
+int sio_store_session_state(struct sio_store *st, const char *sid,
+                            long long *last_recv);
+
+/* The session's state (enum sio_session_state) when (holder, conn) holds
+ * it, SIO_AGAIN when not (or no such session), SIO_ERR. */
+int sio_store_holder_state(struct sio_store *st, const char *sid,
+                           const char *holder, long long conn);
 
 /* Records that a packet arrived from the client (heartbeat timeout). */
 int sio_store_touch(struct sio_store *st, const char *sid, long long now);
@@ -249,6 +296,16 @@ int sio_store_outbox_release(struct sio_store *st, const char *sid,
 
 /* Number of packets queued for sid, or SIO_ERR. */
 int sio_store_outbox_count(struct sio_store *st, const char *sid);
+
+/*
+ * Calls fn for each session held by holder with a packet ready to write
+ * (due, not taken): what a holder looks for when data_version says that
+ * someone wrote. Returns how many, or SIO_ERR.
+ */
+int sio_store_outbox_ready(struct sio_store *st, const char *holder,
+                           long long now,
+                           void (*fn)(void *udata, const char *sid),
+                           void *udata);
 
 /* --- endpoints, data, rooms, acks, counters --------------------------- */
 

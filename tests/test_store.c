@@ -1283,6 +1283,185 @@ test_reap_frees_what_a_dead_process_held(void)
 	    1);
 }
 
+/* --- the direct path (sio-wsd's own connections) ----------------------- */
+
+struct direct_log {
+	int accept;     /* what accept() answers */
+	int accepted;   /* how often it was asked */
+	char got[256];  /* delivered packets, ';'-separated */
+	long long conn; /* the conn of the last delivery */
+};
+
+static int
+direct_accept(void *udata, const char *sid, long long conn)
+{
+	struct direct_log *l = udata;
+
+	(void)sid;
+	(void)conn;
+	l->accepted++;
+	return l->accept;
+}
+
+static void
+direct_deliver(void *udata, const char *sid, long long conn, const char *pkt,
+               size_t len)
+{
+	struct direct_log *l = udata;
+	size_t n = strlen(l->got);
+
+	(void)sid;
+	snprintf(l->got + n, sizeof(l->got) - n, "%.*s;", (int)len, pkt);
+	l->conn = conn;
+}
+
+static void
+test_direct_path(void)
+{
+	struct direct_log l = {.accept = 1};
+	char sid[SIO_SID_LEN + 1];
+	int changed = 0;
+	long long v = 0;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
+	sio_store_set_direct(st, "wsd-1", direct_accept, direct_deliver, &l);
+	/* alone: at its own commit, without a row */
+	put(sid, "3:::a");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	CU_ASSERT_STRING_EQUAL(l.got, "3:::a;");
+	l.got[0] = '\0';
+	/* in a transaction: handed over at the commit, in order */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	put(sid, "3:::b");
+	put(sid, "3:::c");
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "3:::b;3:::c;");
+	CU_ASSERT_EQUAL(l.conn, 7);
+	/* counted as sent, in memory until flushed */
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &v), SIO_OK);
+	CU_ASSERT_EQUAL(v, 3);
+	/* a rolled back savepoint takes its packets with it; a released
+	 * one keeps them; a rollback drops everything */
+	l.got[0] = '\0';
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	put(sid, "3:::d");
+	CU_ASSERT_EQUAL(sio_store_savepoint(st), SIO_OK);
+	put(sid, "3:::e");
+	CU_ASSERT_EQUAL(sio_store_rollback_to(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_savepoint(st), SIO_OK);
+	put(sid, "3:::f");
+	CU_ASSERT_EQUAL(sio_store_release(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "3:::d;3:::f;");
+	l.got[0] = '\0';
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	put(sid, "3:::g");
+	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	/* never past a queued packet: a delayed one, then a due one */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	sio_store_outbox_set_due(st, T0 + 1000);
+	put(sid, "3:::late");
+	sio_store_outbox_set_due(st, 0);
+	put(sid, "3:::h");
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_del(st, sid, T0 + 1000, 1LL << 60),
+	                SIO_OK);
+	/* a connection that does not accept (closing, say): the outbox */
+	l.accept = 0;
+	l.accepted = 0;
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	put(sid, "3:::i");
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(l.accepted, 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+	/* another holder's session: the outbox, accept not even asked */
+	CU_ASSERT_EQUAL(sio_store_outbox_del(st, sid, T0, 1LL << 60), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_attach(st, sid, 0, "gw-2", 1, T0, &changed), SIO_OK);
+	l.accept = 1;
+	l.accepted = 0;
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	put(sid, "3:::j");
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(l.accepted, 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+	/* the counters reach the table when flushed */
+	CU_ASSERT_EQUAL(sio_store_counters_flush(st, 0), SIO_OK);
+	sio_store_set_direct(st, "", NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &v), SIO_OK);
+	CU_ASSERT_EQUAL(v, 8); /* a b c d f direct; late h i deleted */
+}
+
+static void
+sid_cb(void *udata, const char *sid)
+{
+	char *got = udata;
+	size_t n = strlen(got);
+
+	snprintf(got + n, 256 - n, "%s;", sid);
+}
+
+static void
+test_local_bells_and_ready(void)
+{
+	struct sio_store_opts opts = {.synchronous = SIO_SYNC_NORMAL,
+	                              .run_dir = tmp};
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], want[256], got[256] = "";
+	char err[SIO_ERR_LEN];
+	int changed = 0;
+
+	/* doorbells need a run_dir */
+	sio_store_close(st);
+	st = sio_store_open(dbpath, &opts, err);
+	new_session(a);
+	new_session(b);
+	CU_ASSERT_EQUAL(sio_store_attach(st, a, 0, "wsd-1", 1, T0, &changed),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_attach(st, b, 0, "wsd-2", 1, T0, &changed),
+	                SIO_OK);
+	/* holder state: ours, someone else's, none */
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 1),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 2), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, "nope", "wsd-1", 1),
+	                SIO_AGAIN);
+	/* the bells of a transaction for one holder, taken before commit */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_TRUE(sio_store_in_transaction(st));
+	put(a, "3:::x");
+	put(b, "3:::y");
+	sio_store_bells_take(st, "wsd-1", sid_cb, got);
+	snprintf(want, sizeof(want), "%s;", a);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	got[0] = '\0';
+	sio_store_bells_take(st, "wsd-1", sid_cb, got);
+	CU_ASSERT_STRING_EQUAL(got, ""); /* taken once */
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_FALSE(sio_store_in_transaction(st));
+	/* what is ready for each holder: due and not taken */
+	CU_ASSERT_EQUAL(sio_store_outbox_ready(st, "wsd-1", T0, sid_cb, got),
+	                1);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	got[0] = '\0';
+	CU_ASSERT_EQUAL(sio_store_outbox_take(st, a, T0, 10, "wsd-1", 1,
+	                                      count_cb, &changed),
+	                1);
+	CU_ASSERT_EQUAL(sio_store_outbox_ready(st, "wsd-1", T0, sid_cb, got),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_outbox_ready(st, "wsd-3", T0, sid_cb, got),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_outbox_ready(st, "wsd-2", T0, sid_cb, got),
+	                1);
+}
+
 static const struct cu_test tests[] = {
     {"taken packets go to one writer until done or released",
      test_taken_packets_go_to_one_writer},
@@ -1346,6 +1525,10 @@ static const struct cu_test tests[] = {
     {"a writer killed mid-stream leaves every committed packet intact",
      test_killed_writer},
     {"processes racing to end a session claim it exactly once", test_end_race},
+    {"the direct path: at the commit, in order, never past the outbox",
+     test_direct_path},
+    {"local bells, holder state and the ready list",
+     test_local_bells_and_ready},
     {NULL, NULL},
 };
 

@@ -1,12 +1,21 @@
 /*
  * conn.c: one websocket or flashsocket connection of a session, whatever
- * its framing. A connection attaches as holder (wsd-<pid>, conn); packets
- * leave the outbox one at a time, each taken when a writeable callback
- * comes, written, then deleted, so a slow client's backlog stays in the
- * store and never in this process. Doorbell rings name a sid; the table
- * here finds that sid's connections (a superseded one stays in the table
- * but no longer writes).
+ * its framing, and the batch that serves them all. A connection attaches
+ * as holder (wsd-<pid>, conn). What it receives, what it has written and
+ * what it wants to take are not sent to the store one by one: the
+ * connection goes on the dirty list, and once per turn of the event loop
+ * one transaction serves the whole list (conn_flush): packets written are
+ * deleted, packets received run through the session engine (a savepoint
+ * each), then the packets ready for each connection are taken, in order,
+ * into its memory queue, which the writeable callbacks write one frame at
+ * a time. A slow client's backlog stays in the store (a take is at most
+ * CONN_TAKE_MAX packets). Doorbell rings name a sid; the table here finds
+ * that sid's connections (a superseded one stays in the table but no
+ * longer writes). A closed connection leaves a record on the dirty list
+ * so that its last packets in, its done or release and its detach are in
+ * the next batch too.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +24,17 @@
 #include "wsd.h"
 
 #define CONN_BUCKETS 4096
+#define CONN_TAKE_MAX 64 /* packets taken at once for one connection */
 
 static struct wsd_conn *conn_table[CONN_BUCKETS];
 static long long conn_counter;
 static int conn_open;
+
+/* The dirty list, in the order connections joined it, and its flush. */
+static struct wsd_conn *dirty_head, *dirty_tail;
+static struct lws_context *conn_lws;
+static lws_sorted_usec_list_t flush_sul;
+static int flush_scheduled;
 
 static unsigned
 conn_hash(const char *sid)
@@ -55,6 +71,62 @@ conn_unlink(struct wsd_conn *c)
 	conn_open--;
 }
 
+static void conn_flush_cb(lws_sorted_usec_list_t *sul);
+
+/* Puts c on the dirty list and makes sure a flush is coming. */
+static void
+conn_dirty(struct wsd_conn *c)
+{
+	if (!c->dirty) {
+		c->dirty = 1;
+		c->dnext = NULL;
+		c->dprev = dirty_tail;
+		if (dirty_tail != NULL)
+			dirty_tail->dnext = c;
+		else
+			dirty_head = c;
+		dirty_tail = c;
+	}
+	if (!flush_scheduled && conn_lws != NULL) {
+		flush_scheduled = 1;
+		/* due at once: it runs before the loop's next poll, after
+		 * everything this turn read */
+		lws_sul_schedule(conn_lws, 0, &flush_sul, conn_flush_cb, 1);
+	}
+}
+
+static void
+conn_dirty_remove(struct wsd_conn *c)
+{
+	if (c->dprev != NULL)
+		c->dprev->dnext = c->dnext;
+	else
+		dirty_head = c->dnext;
+	if (c->dnext != NULL)
+		c->dnext->dprev = c->dprev;
+	else
+		dirty_tail = c->dprev;
+	c->dirty = 0;
+}
+
+/* Puts n in c's place on the dirty list (c is about to be freed). */
+static void
+conn_dirty_replace(struct wsd_conn *c, struct wsd_conn *n)
+{
+	n->dirty = 1;
+	n->dprev = c->dprev;
+	n->dnext = c->dnext;
+	if (c->dprev != NULL)
+		c->dprev->dnext = n;
+	else
+		dirty_head = n;
+	if (c->dnext != NULL)
+		c->dnext->dprev = n;
+	else
+		dirty_tail = n;
+	c->dirty = 0;
+}
+
 /* Asks lws for a writeable callback; the wait counts towards a stall. */
 static void
 conn_want_write(struct wsd_conn *c)
@@ -62,6 +134,52 @@ conn_want_write(struct wsd_conn *c)
 	if (c->want_since == 0)
 		c->want_since = sio_session_now();
 	lws_callback_on_writable(c->wsi);
+}
+
+/* c should look in the store: for packets (take) and, when rung, for the
+ * end of its session and delayed packets. */
+static void
+conn_want_take(struct wsd_conn *c, int rung)
+{
+	c->want_take = 1;
+	if (rung)
+		c->rung = 1;
+	conn_dirty(c);
+}
+
+/* Appends one queue entry (a 4-byte length, then the bytes) to q. */
+static int
+conn_q_put(struct sio_buf *q, const char *p, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+
+	if (len > UINT32_MAX || sio_buf_append(q, &n, sizeof(n)) != SIO_OK)
+		return SIO_ERR;
+	return sio_buf_append(q, p, len);
+}
+
+/* The entry at *off in q, advancing *off; 0 at the end. */
+static int
+conn_q_get(const struct sio_buf *q, size_t *off, struct sio_slice *out)
+{
+	uint32_t n;
+
+	if (*off + sizeof(n) > q->len)
+		return 0;
+	memcpy(&n, q->p + *off, sizeof(n));
+	out->p = q->p + *off + sizeof(n);
+	out->len = n;
+	*off += sizeof(n) + n;
+	return 1;
+}
+
+static void
+conn_q_clear(struct sio_buf *q)
+{
+	if (q->cap > 4096)
+		sio_buf_cleanup(q);
+	else
+		sio_buf_reset(q);
 }
 
 int
@@ -77,6 +195,8 @@ wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
 	snprintf(c->sid, sizeof(c->sid), "%s", sid);
 	sio_buf_init(&c->rx);
 	sio_buf_init(&c->tx);
+	sio_buf_init(&c->inq);
+	sio_buf_init(&c->txq);
 	rc = sio_store_attach(st, c->sid, transport, wsd.holder, c->conn,
 	                      sio_session_now(), &changed);
 	if (rc == SIO_ERR) {
@@ -87,65 +207,99 @@ wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
 	if (rc == SIO_AGAIN) {
 		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session", c->sid);
 		c->gone = 1;
+		conn_want_write(c);
 	} else {
 		c->hello = changed != 0;
 		wsd_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", c->sid,
 		        sio_config_transport_name((enum sio_transport)transport),
 		        c->conn);
+		if (c->hello)
+			conn_want_write(c);
+		conn_want_take(c, 1);
 	}
 	conn_link(c);
-	conn_want_write(c);
 	return SIO_OK;
 }
 
 int
 wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len)
 {
-	struct sio_slice pkt = {msg, len};
-	int rc;
-
 	if (c->gone || c->conn == 0)
 		return SIO_OK;
-	wsd.x.err[0] = '\0';
-	rc = sio_session_receive(&wsd.x, c->sid, &pkt, 1, sio_session_now());
-	if (wsd.x.err[0] != '\0')
-		wsd_log(SIO_LOG_INFO, "%s: %s", c->sid, wsd.x.err);
-	if (rc == SIO_ERR) {
-		wsd_log(SIO_LOG_ERROR, "%s: receive: %s", c->sid,
-		        sio_store_errmsg(wsd.x.store));
+	if (conn_q_put(&c->inq, msg, len) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR, "%s: out of memory: packet dropped",
+		        c->sid);
 		return SIO_ERR;
 	}
-	if (rc == SIO_AGAIN)
-		wsd_log(SIO_LOG_DEBUG, "%s: packet for an ended session",
-		        c->sid);
-	/* Replies were queued and our own bell rung; asking here saves the
-	 * round trip through the doorbell. */
-	conn_want_write(c);
+	c->nin++;
+	conn_dirty(c);
 	return SIO_OK;
 }
 
-/* Puts pkt after the headroom in c->tx. */
-static int
-conn_put(struct wsd_conn *c, size_t headroom, const char *pkt, size_t len)
-{
-	sio_buf_reset(&c->tx);
-	while (c->tx.len < headroom)
-		if (sio_buf_putc(&c->tx, 0) != SIO_OK)
-			return SIO_ERR;
-	return sio_buf_append(&c->tx, pkt, len);
-}
+/* --- the batch ---------------------------------------------------------- */
 
-struct conn_take {
-	struct wsd_conn *c;
-	size_t headroom;
-};
+/* Writes, received packets and the detach of a closed connection, in
+ * the batch's transaction (or their own when it was lost). */
+static void
+conn_settle(struct wsd_conn *c, long long now)
+{
+	struct sio_store *st = wsd.x.store;
+	struct sio_slice *pkts;
+	size_t off = 0, i = 0;
+	int rc;
+
+	if (c->ntaken > 0 && (c->txq_done >= c->txq.len || c->wsi == NULL)) {
+		/* all written; a closed connection's unwritten ones go back */
+		if (c->txq_done >= c->txq.len)
+			rc = sio_store_outbox_done(st, c->sid, wsd.holder,
+			                           c->conn);
+		else
+			rc = sio_store_outbox_release(st, c->sid, wsd.holder,
+			                              c->conn);
+		if (rc != SIO_OK)
+			wsd_log(SIO_LOG_ERROR, "%s: outbox: %s", c->sid,
+			        sio_store_errmsg(st));
+		c->ntaken = 0;
+		c->txq_off = c->txq_done = 0;
+		conn_q_clear(&c->txq);
+	}
+	if (c->nin > 0) {
+		pkts = calloc(c->nin, sizeof(*pkts));
+		if (pkts == NULL) {
+			wsd_log(SIO_LOG_ERROR, "%s: out of memory: %u packets "
+			        "dropped", c->sid, c->nin);
+		} else {
+			while (i < c->nin && conn_q_get(&c->inq, &off, &pkts[i]))
+				i++;
+			rc = sio_session_receive(&wsd.x, c->sid, pkts, i, now);
+			if (wsd.x.err[0] != '\0')
+				wsd_log(SIO_LOG_INFO, "%s: %s", c->sid,
+				        wsd.x.err);
+			if (rc == SIO_ERR)
+				wsd_log(SIO_LOG_ERROR, "%s: receive: %s",
+				        c->sid, sio_store_errmsg(st));
+			else if (rc == SIO_AGAIN)
+				wsd_log(SIO_LOG_DEBUG,
+				        "%s: packet for an ended session",
+				        c->sid);
+			free(pkts);
+			/* replies were queued: look for them */
+			if (c->wsi != NULL)
+				c->want_take = 1;
+		}
+		c->nin = 0;
+		conn_q_clear(&c->inq);
+	}
+	if (c->wsi == NULL && !c->gone &&
+	    sio_store_detach(st, c->sid, wsd.holder, c->conn, now) != SIO_OK)
+		wsd_log(SIO_LOG_ERROR, "%s: detach: %s", c->sid,
+		        sio_store_errmsg(st));
+}
 
 static int
 conn_take_one(void *udata, const char *pkt, size_t len)
 {
-	struct conn_take *t = udata;
-
-	return conn_put(t->c, t->headroom, pkt, len);
+	return conn_q_put(udata, pkt, len);
 }
 
 /* 1 when the session is closed or gone: its socket should close. */
@@ -174,103 +328,299 @@ conn_wait_due(struct wsd_conn *c, long long now)
 		                    (due > now ? due - now : 1) * 1000LL);
 }
 
-enum wsd_conn_step
-wsd_conn_next(struct wsd_conn *c, size_t headroom)
+/* Takes what is ready for c into its memory queue, once the previous
+ * take is written and done. */
+static void
+conn_take(struct wsd_conn *c, long long now)
 {
 	struct sio_store *st = wsd.x.store;
-	struct conn_take t = {c, headroom};
-	long long now = sio_session_now();
-	int n;
+	int n, state;
 
-	c->want_since = 0; /* the writeable callback came */
-	if (c->closing || c->taken)
-		return c->closing ? WSD_CONN_CLOSE : WSD_CONN_IDLE;
-	if (c->hello) {
-		c->hello = 0;
-		return conn_put(c, headroom, "1::", 3) == SIO_OK
-		           ? WSD_CONN_WRITE
-		           : WSD_CONN_CLOSE;
-	}
-	if (!c->gone && !sio_store_is_holder(st, c->sid, wsd.holder, c->conn)) {
+	if (!c->want_take || c->ntaken > 0 || c->txq_done < c->txq.len ||
+	    c->gone || c->closing || c->ended)
+		return;
+	c->want_take = 0;
+	state = sio_store_holder_state(st, c->sid, wsd.holder, c->conn);
+	if (state == SIO_AGAIN) {
 		/* Protocol 5.6: a superseded websocket is not closed, or the
 		 * 0.9 client would tear down the transport it fell back to. */
 		if (!c->superseded)
 			wsd_log(SIO_LOG_DEBUG, "%s: conn %lld superseded",
 			        c->sid, c->conn);
 		c->superseded = 1;
-		return WSD_CONN_IDLE;
+		c->rung = 0;
+		return;
 	}
-	n = sio_store_outbox_take(st, c->sid, now, 1, wsd.holder, c->conn,
-	                          conn_take_one, &t);
+	conn_q_clear(&c->txq);
+	c->txq_off = c->txq_done = 0;
+	n = state < 0 ? SIO_ERR
+	              : sio_store_outbox_take(st, c->sid, now, CONN_TAKE_MAX,
+	                                      wsd.holder, c->conn,
+	                                      conn_take_one, &c->txq);
 	if (n < 0) {
 		wsd_log(SIO_LOG_ERROR, "%s: outbox: %s", c->sid,
 		        sio_store_errmsg(st));
-		sio_store_outbox_release(st, c->sid, wsd.holder, c->conn);
-		return WSD_CONN_IDLE; /* the next tick tries again */
+		conn_q_clear(&c->txq);
+		c->want_take = 1; /* the next ring or tick tries again */
+		return;
 	}
-	if (n > 0) {
-		c->taken = 1;
-		return WSD_CONN_WRITE;
+	c->ntaken = (unsigned)n;
+	if (n == CONN_TAKE_MAX)
+		c->want_take = 1; /* more may wait: after these are done */
+	if (n > 0)
+		return; /* rung stays until a take finds nothing */
+	if (state == SIO_SESSION_CLOSED)
+		c->ended = 1; /* its final packets are out */
+	else if (c->rung)
+		conn_wait_due(c, now); /* a delayed packet rang, say */
+	c->rung = 0;
+}
+
+/* After the batch: what each connection does next; records are freed. */
+static void
+conn_after(struct wsd_conn *c, int committed)
+{
+	c->dirty = 0;
+	if (c->wsi == NULL) {
+		sio_buf_cleanup(&c->inq);
+		sio_buf_cleanup(&c->txq);
+		free(c);
+		return;
 	}
+	if (!committed) {
+		/* What the batch took or marked done may be half there: hand
+		 * it all back (delivery is at least once) and look again. */
+		if (c->ntaken > 0 || c->txq.len > 0)
+			sio_store_outbox_release(wsd.x.store, c->sid,
+			                         wsd.holder, c->conn);
+		c->ntaken = 0;
+		c->txq_off = c->txq_done = 0;
+		conn_q_clear(&c->txq);
+		conn_want_take(c, 1);
+		return;
+	}
+	if (c->txq_off < c->txq.len || c->ended)
+		conn_want_write(c);
+}
+
+/* Marks the conns of sids whose bells the batch took (see below). */
+static void
+conn_ring_local(void *udata, const char *sid)
+{
+	(void)udata;
+	wsd_conn_ring(sid);
+}
+
+void
+wsd_conn_flush(void)
+{
+	struct sio_store *st = wsd.x.store;
+	long long now = sio_session_now();
+	struct wsd_conn *list, *tail, *c, *n;
+	int tx, committed = 1;
+
+	if (dirty_head == NULL)
+		return;
+	flush_scheduled = 1; /* rings while it runs join it, see below */
+	tx = sio_store_begin(st) == SIO_OK;
+	if (!tx)
+		wsd_log(SIO_LOG_WARN, "batch: %s (each on its own)",
+		        sio_store_errmsg(st));
+	/* The list is ours; its members stay marked dirty until the end,
+	 * so that a ring only sets their flags. */
+	list = dirty_head;
+	tail = dirty_tail;
+	dirty_head = dirty_tail = NULL;
+	for (c = list; c != NULL; c = c->dnext)
+		conn_settle(c, now);
+	/* Packets this batch queued for connections of this process are
+	 * taken below: no datagram to ourselves. */
+	if (tx && sio_store_in_transaction(st))
+		sio_store_bells_take(st, wsd.holder, conn_ring_local, NULL);
+	if (dirty_head != NULL) { /* rung just now: join the list */
+		tail->dnext = dirty_head;
+		dirty_head->dprev = tail;
+		dirty_head = dirty_tail = NULL;
+	}
+	for (c = list; c != NULL; c = c->dnext)
+		if (c->wsi != NULL)
+			conn_take(c, now);
+	if (tx && sio_store_in_transaction(st) &&
+	    sio_store_commit(st) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR, "batch commit: %s",
+		        sio_store_errmsg(st));
+		committed = 0;
+	}
+	for (c = list; c != NULL; c = n) {
+		n = c->dnext;
+		conn_after(c, committed);
+	}
+	flush_scheduled = 0;
+	if (dirty_head != NULL)
+		conn_dirty(dirty_head); /* schedules the next flush */
+}
+
+static void
+conn_flush_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	flush_scheduled = 0;
+	wsd_conn_flush();
+}
+
+/* The direct path (sio_store_set_direct): a live connection that writes
+ * takes packets straight into its queue, where nothing it took from the
+ * store waits (the store saw an empty outbox, so nothing does). */
+static struct wsd_conn *
+conn_find(const char *sid, long long conn)
+{
+	struct wsd_conn *c;
+
+	for (c = conn_table[conn_hash(sid)]; c != NULL; c = c->next)
+		if (c->conn == conn && strcmp(c->sid, sid) == 0)
+			return c;
+	return NULL;
+}
+
+static int
+conn_direct_accept(void *udata, const char *sid, long long conn)
+{
+	struct wsd_conn *c = conn_find(sid, conn);
+
+	(void)udata;
+	return c != NULL && c->wsi != NULL && c->ntaken == 0 && !c->gone &&
+	       !c->closing && !c->ended && !c->superseded && !c->killed &&
+	       !c->peer_close && !c->proto_error;
+}
+
+static void
+conn_direct_deliver(void *udata, const char *sid, long long conn,
+                    const char *pkt, size_t len)
+{
+	struct wsd_conn *c = conn_find(sid, conn);
+
+	(void)udata;
+	if (c == NULL || conn_q_put(&c->txq, pkt, len) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR, "%s: packet lost (%s)", sid,
+		        c == NULL ? "connection gone" : "out of memory");
+		return;
+	}
+	conn_want_write(c);
+}
+
+void
+wsd_conn_init(struct lws_context *lws)
+{
+	conn_lws = lws;
+	if (lws != NULL)
+		sio_store_set_direct(wsd.x.store, wsd.holder,
+		                     conn_direct_accept, conn_direct_deliver,
+		                     NULL);
+	if (lws == NULL && flush_scheduled) {
+		flush_scheduled = 0;
+		lws_sul_cancel(&flush_sul);
+	}
+}
+
+/* --- writing -------------------------------------------------------------- */
+
+/* Puts pkt after the headroom in c->tx. */
+static int
+conn_put(struct wsd_conn *c, size_t headroom, const char *pkt, size_t len)
+{
+	sio_buf_reset(&c->tx);
+	while (c->tx.len < headroom)
+		if (sio_buf_putc(&c->tx, 0) != SIO_OK)
+			return SIO_ERR;
+	return sio_buf_append(&c->tx, pkt, len);
+}
+
+enum wsd_conn_step
+wsd_conn_next(struct wsd_conn *c, size_t headroom)
+{
+	struct sio_slice pkt;
+
+	c->want_since = 0; /* the writeable callback came */
+	if (c->closing)
+		return WSD_CONN_CLOSE;
+	if (c->hello) {
+		c->hello = 0;
+		return conn_put(c, headroom, "1::", 3) == SIO_OK
+		           ? WSD_CONN_WRITE
+		           : WSD_CONN_CLOSE;
+	}
+	if (conn_q_get(&c->txq, &c->txq_off, &pkt))
+		return conn_put(c, headroom, pkt.p, pkt.len) == SIO_OK
+		           ? WSD_CONN_WRITE
+		           : WSD_CONN_CLOSE;
 	if (c->gone && !c->sent) {
 		c->closing = 1; /* protocol 1.5: one frame, then close */
 		return conn_put(c, headroom, "7:::1+0", 7) == SIO_OK
 		           ? WSD_CONN_WRITE
 		           : WSD_CONN_CLOSE;
 	}
-	if (c->gone || conn_session_ended(c)) {
+	if (c->gone || c->ended) {
 		wsd_log(SIO_LOG_DEBUG, "%s: session ended", c->sid);
 		c->closing = 1;
 		return WSD_CONN_CLOSE;
 	}
-	conn_wait_due(c, now);
+	if (!c->superseded && c->ntaken == 0)
+		conn_want_take(c, 1); /* a delayed packet's timer, say */
 	return WSD_CONN_IDLE;
 }
 
 void
 wsd_conn_written(struct wsd_conn *c, int ok)
 {
-	struct sio_store *st = wsd.x.store;
-	int rc;
-
-	if (ok)
+	if (ok) {
 		c->sent = 1;
-	if (c->taken) {
-		c->taken = 0;
-		rc = ok ? sio_store_outbox_done(st, c->sid, wsd.holder, c->conn)
-		        : sio_store_outbox_release(st, c->sid, wsd.holder,
-		                                   c->conn);
-		if (rc != SIO_OK)
-			wsd_log(SIO_LOG_ERROR, "%s: outbox %s: %s", c->sid,
-			        ok ? "delete" : "release", sio_store_errmsg(st));
+		c->txq_done = c->txq_off;
 	}
 	/* Large packets leave a big buffer behind; do not keep it. */
 	if (c->tx.cap > 65536)
 		sio_buf_cleanup(&c->tx);
-	if (ok)
+	if (!ok)
+		return; /* the socket closes: wsd_conn_close releases */
+	if (c->txq_done < c->txq.len || c->closing)
 		conn_want_write(c);
+	else if (c->ntaken > 0)
+		conn_want_take(c, 0); /* done, and the next ones */
 }
 
 void
 wsd_conn_close(struct wsd_conn *c, const char *reason)
 {
-	struct sio_store *st = wsd.x.store;
+	struct wsd_conn *r;
 
 	if (c->conn == 0)
 		return; /* never opened (rejected before ESTABLISHED) */
-	if (c->taken)
-		wsd_conn_written(c, 0);
-	if (!c->gone &&
-	    sio_store_detach(st, c->sid, wsd.holder, c->conn,
-	                     sio_session_now()) != SIO_OK)
-		wsd_log(SIO_LOG_ERROR, "%s: detach: %s", c->sid,
-		        sio_store_errmsg(st));
 	wsd_log(SIO_LOG_DEBUG, "%s: conn %lld closed: %s", c->sid, c->conn,
 	        reason);
 	if (c->linked)
 		conn_unlink(c);
 	sio_buf_cleanup(&c->rx);
 	sio_buf_cleanup(&c->tx);
+	/* The record the batch settles: packets in, done or release, then
+	 * the detach. */
+	r = malloc(sizeof(*r));
+	if (r != NULL) {
+		*r = *c;
+		r->wsi = NULL;
+		if (c->dirty)
+			conn_dirty_replace(c, r);
+		else
+			conn_dirty(r);
+	} else { /* settled now, in transactions of their own */
+		if (c->dirty)
+			conn_dirty_remove(c);
+		c->wsi = NULL;
+		conn_settle(c, sio_session_now());
+		sio_buf_cleanup(&c->inq);
+		sio_buf_cleanup(&c->txq);
+	}
+	memset(&c->inq, 0, sizeof(c->inq));
+	memset(&c->txq, 0, sizeof(c->txq));
+	c->dirty = 0;
 	c->conn = 0;
 }
 
@@ -279,15 +629,25 @@ wsd_conn_ring(const char *sid)
 {
 	struct wsd_conn *c;
 
-	if (sid != NULL) {
-		for (c = conn_table[conn_hash(sid)]; c != NULL; c = c->next)
-			if (strcmp(c->sid, sid) == 0)
-				conn_want_write(c);
-		return;
-	}
-	for (unsigned h = 0; h < CONN_BUCKETS; h++)
-		for (c = conn_table[h]; c != NULL; c = c->next)
-			conn_want_write(c);
+	for (c = conn_table[conn_hash(sid)]; c != NULL; c = c->next)
+		if (strcmp(c->sid, sid) == 0)
+			conn_want_take(c, 1);
+}
+
+static void
+conn_ring_ready(void *udata, const char *sid)
+{
+	(void)udata;
+	wsd_conn_ring(sid);
+}
+
+void
+wsd_conn_ring_ready(void)
+{
+	if (sio_store_outbox_ready(wsd.x.store, wsd.holder, sio_session_now(),
+	                           conn_ring_ready, NULL) < 0)
+		wsd_log(SIO_LOG_WARN, "ready: %s",
+		        sio_store_errmsg(wsd.x.store));
 }
 
 void
@@ -318,7 +678,7 @@ wsd_conn_check_stalled(void)
 				continue;
 			if (stuck >= limit)
 				why = "no write possible";
-			else if (c->gone || conn_session_ended(c))
+			else if (c->gone || c->ended || conn_session_ended(c))
 				why = "session ended while no write possible";
 			else
 				continue;

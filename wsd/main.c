@@ -100,9 +100,12 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 			        sio_store_errmsg(wsd.x.store));
 		wsd_conn_check_stalled();
 	}
+	if (sio_store_counters_flush(wsd.x.store, sio_session_now()) != SIO_OK)
+		wsd_log(SIO_LOG_WARN, "counters: %s",
+		        sio_store_errmsg(wsd.x.store));
 	if (sio_store_data_version(wsd.x.store, &v) == SIO_OK) {
 		if (wsd_version >= 0 && v != wsd_version)
-			wsd_conn_ring(NULL);
+			wsd_conn_ring_ready();
 		wsd_version = v;
 	}
 	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick,
@@ -307,6 +310,7 @@ wsd_start_lws(const struct wsd_listen *l)
 		wsd_log(SIO_LOG_ERROR, "cannot create the lws context");
 		return SIO_ERR;
 	}
+	wsd_conn_init(wsd_lws);
 	protocols[0] = *wsd_ws_protocol();
 	protocols[1] = (struct lws_protocols){.name = "sio-doorbell",
 	                                      .callback = wsd_bell_callback};
@@ -486,8 +490,10 @@ main(int argc, char **argv)
 	wsd_stopping = 1;
 	if (wsd_lws != NULL) {
 		lws_sul_cancel(&wsd_tick_sul);
+		wsd_conn_init(NULL);
 		lws_context_destroy(wsd_lws); /* CLOSED detaches each socket */
 		wsd_lws = NULL;
+		wsd_conn_flush(); /* ... in one last batch */
 	}
 	if (l.ws[0] == '/')
 		unlink(l.ws);

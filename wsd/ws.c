@@ -151,6 +151,11 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		                 (unsigned char *)"message too large", 17);
 		return -1;
 	}
+	if (c->rx.len == 0 && lws_is_final_fragment(wsi) &&
+	    lws_remaining_packet_payload(wsi) == 0) {
+		wsd_conn_receive(c, in != NULL ? in : "", len); /* one frame */
+		return 0;
+	}
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->sid);
 		c->local_close = 1;
@@ -277,7 +282,9 @@ static const struct lws_protocols ws_protocol = {
     .name = "socket.io",
     .callback = ws_callback,
     .per_session_data_size = sizeof(struct wsd_conn),
-    .rx_buffer_size = 0,
+    /* lws allocates this per connection (4 KiB when 0); longer
+     * messages come in pieces, which ws_receive joins */
+    .rx_buffer_size = 256,
 };
 
 const struct lws_protocols *

@@ -18,6 +18,7 @@
 #include "session.h"
 
 struct lws;
+struct lws_context;
 struct lws_protocols;
 
 /* --- main.c ----------------------------------------------------------- */
@@ -52,8 +53,9 @@ enum wsd_conn_step {
  * lws to call the transport back when there is something to write.
  */
 struct wsd_conn {
-	struct lws *wsi;
+	struct lws *wsi; /* NULL: closed, a record waiting for the batch */
 	struct wsd_conn *next; /* in its sid's bucket */
+	struct wsd_conn *dnext, *dprev; /* on the dirty list */
 	char sid[SIO_SID_LEN + 1];
 	int transport;  /* enum sio_transport */
 	long long conn; /* holder_conn in the store, 0 before open */
@@ -61,7 +63,6 @@ struct wsd_conn {
 	unsigned hello : 1;      /* `1::` goes out first */
 	unsigned gone : 1;       /* unknown or closed session at attach */
 	unsigned sent : 1;       /* something was written */
-	unsigned taken : 1;      /* a packet is taken, not yet done */
 	unsigned closing : 1;    /* close once the current write is done */
 	unsigned superseded : 1; /* another transport holds the session */
 	unsigned going_away : 1; /* the server is stopping */
@@ -69,9 +70,19 @@ struct wsd_conn {
 	unsigned peer_close : 1;  /* the client started the close */
 	unsigned proto_error : 1; /* lws fails it: close frame, then TCP */
 	unsigned killed : 1;      /* stuck: the socket is being dropped */
-	long long want_since;    /* ms: asked for a writeable callback */
-	struct sio_buf rx;       /* the text message being reassembled */
-	struct sio_buf tx;       /* headroom + the packet being written */
+	unsigned dirty : 1;       /* on the dirty list */
+	unsigned want_take : 1;   /* the batch should look for packets */
+	unsigned rung : 1;        /* ... and for a delayed one's due time */
+	unsigned ended : 1;       /* its session ended, final packets out */
+	unsigned nin;             /* complete messages in inq */
+	unsigned ntaken;          /* packets taken in the store, not done */
+	size_t txq_off;           /* the next packet in txq to write */
+	size_t txq_done;          /* txq is written up to here */
+	long long want_since;     /* ms: asked for a writeable callback */
+	struct sio_buf rx;        /* the text message being reassembled */
+	struct sio_buf inq;       /* messages in, for the batch */
+	struct sio_buf txq;       /* packets taken, to write in order */
+	struct sio_buf tx;        /* headroom + the packet being written */
 };
 
 /*
@@ -109,8 +120,21 @@ void wsd_conn_written(struct wsd_conn *c, int ok);
  */
 void wsd_conn_close(struct wsd_conn *c, const char *reason);
 
-/* Asks every connection of sid (NULL: all) for a writeable callback. */
+/* The connections of sid look in the store at the next batch. */
 void wsd_conn_ring(const char *sid);
+
+/* Rings the sids of this process that have packets ready: after someone
+ * wrote to the store without a doorbell (data_version moved). */
+void wsd_conn_ring_ready(void);
+
+/*
+ * The batch (one transaction per turn of the event loop, see conn.c)
+ * runs from a timer of ctx; wsd_conn_init(NULL) stops scheduling it when
+ * the context goes, and wsd_conn_flush() runs it now (what the closing
+ * of the last sockets left).
+ */
+void wsd_conn_init(struct lws_context *ctx);
+void wsd_conn_flush(void);
 
 /* Closes every connection (status going away) from its next writeable
  * callback: the server is stopping. */

@@ -323,6 +323,8 @@ struct sio_store {
 	int depth; /* savepoints open */
 	long long later[LATER_N];
 	long long later_at; /* ms: the last flush of later[] */
+	int busy_ms;           /* the busy timeout */
+	long long busy_since;  /* us, monotonic: this wait's start */
 	char errmsg[SIO_ERR_LEN];
 };
 
@@ -920,6 +922,33 @@ err:
 	return SIO_ERR;
 }
 
+/*
+ * Waiting for another process's write lock: short sleeps growing from
+ * 50 us to 2 ms, up to the busy timeout. SQLite's own handler sleeps
+ * 1, 2, 5, 10 ... 100 ms, which puts tens of milliseconds on a packet
+ * whose writer holds the lock for a fraction of one.
+ */
+static int
+store_busy(void *udata, int count)
+{
+	struct sio_store *st = udata;
+	struct timespec ts;
+	long long now, us = 50LL << (count < 6 ? count : 6);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (count == 0)
+		st->busy_since = now;
+	else if (now - st->busy_since >= st->busy_ms * 1000LL)
+		return 0; /* SQLITE_BUSY */
+	if (us > 2000)
+		us = 2000;
+	ts.tv_sec = 0;
+	ts.tv_nsec = us * 1000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static int
 store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 {
@@ -929,7 +958,8 @@ store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
 
 	sqlite3_extended_result_codes(st->db, 1);
-	if (sqlite3_busy_timeout(st->db, ms) != SQLITE_OK)
+	st->busy_ms = ms;
+	if (sqlite3_busy_handler(st->db, store_busy, st) != SQLITE_OK)
 		return store_sqlfail(st);
 	/* On a new (rollback-mode) file, connections switching it to WAL at
 	 * once can get SQLITE_BUSY without the busy handler (SQLite's

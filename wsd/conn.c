@@ -186,9 +186,6 @@ int
 wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
               int transport)
 {
-	struct sio_store *st = wsd.x.store;
-	int changed = 0, rc;
-
 	c->wsi = wsi;
 	c->transport = transport;
 	c->conn = ++conn_counter;
@@ -197,34 +194,49 @@ wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
 	sio_buf_init(&c->tx);
 	sio_buf_init(&c->inq);
 	sio_buf_init(&c->txq);
-	rc = sio_store_attach(st, c->sid, transport, wsd.holder, c->conn,
-	                      sio_session_now(), &changed);
+	c->attaching = 1; /* in the next batch */
+	conn_link(c);
+	conn_dirty(c);
+	return SIO_OK;
+}
+
+/* The attach of a new connection, in the batch. */
+static void
+conn_attach(struct wsd_conn *c, long long now)
+{
+	struct sio_store *st = wsd.x.store;
+	int changed = 0, rc;
+
+	c->attaching = 0;
+	rc = sio_store_attach(st, c->sid, c->transport, wsd.holder, c->conn,
+	                      now, &changed);
 	if (rc == SIO_ERR) {
 		wsd_log(SIO_LOG_ERROR, "%s: attach: %s", c->sid,
 		        sio_store_errmsg(st));
-		return SIO_ERR;
+		c->closing = 1;
+		c->gone = 1; /* never attached: nothing to detach */
+		conn_want_write(c);
+		return;
 	}
 	if (rc == SIO_AGAIN) {
 		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session", c->sid);
 		c->gone = 1;
 		conn_want_write(c);
-	} else {
-		c->hello = changed != 0;
-		wsd_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", c->sid,
-		        sio_config_transport_name((enum sio_transport)transport),
-		        c->conn);
-		if (c->hello)
-			conn_want_write(c);
-		conn_want_take(c, 1);
+		return;
 	}
-	conn_link(c);
-	return SIO_OK;
+	c->hello = changed != 0;
+	wsd_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", c->sid,
+	        sio_config_transport_name((enum sio_transport)c->transport),
+	        c->conn);
+	if (c->hello)
+		conn_want_write(c);
+	c->want_take = c->rung = 1;
 }
 
 int
 wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len)
 {
-	if (c->gone || c->conn == 0)
+	if (c->gone || c->conn == 0 || c->closing)
 		return SIO_OK;
 	if (conn_q_put(&c->inq, msg, len) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory: packet dropped",
@@ -248,6 +260,13 @@ conn_settle(struct wsd_conn *c, long long now)
 	size_t off = 0, i = 0;
 	int rc;
 
+	if (c->attaching) {
+		if (c->wsi == NULL) {
+			c->gone = 1; /* closed before it attached */
+			return;
+		}
+		conn_attach(c, now);
+	}
 	if (c->ntaken > 0 && (c->txq_done >= c->txq.len || c->wsi == NULL)) {
 		/* all written; a closed connection's unwritten ones go back */
 		if (c->txq_done >= c->txq.len)

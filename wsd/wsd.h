@@ -74,6 +74,7 @@ struct wsd_conn {
 	unsigned want_take : 1;   /* the batch should look for packets */
 	unsigned rung : 1;        /* ... and for a delayed one's due time */
 	unsigned ended : 1;       /* its session ended, final packets out */
+	unsigned attaching : 1;   /* opened; attaches in the next batch */
 	unsigned nin;             /* complete messages in inq */
 	unsigned ntaken;          /* packets taken in the store, not done */
 	size_t txq_off;           /* the next packet in txq to write */
@@ -86,10 +87,11 @@ struct wsd_conn {
 };
 
 /*
- * Attaches c (on socket wsi) to session sid as transport, superseding the
- * previous holder, and asks for a writeable callback. An unknown or closed
- * session is not an error: c then writes the session's final packets or
- * `7:::1+0` and closes. SIO_OK, or SIO_ERR (logged) when the store failed.
+ * Opens c (on socket wsi) for session sid as transport; the next batch
+ * attaches it, superseding the previous holder, and asks for a writeable
+ * callback. An unknown or closed session is not an error: c then writes
+ * `7:::1+0` and closes; neither is a failed attach (logged, c closes).
+ * SIO_OK.
  */
 int wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
                   int transport);

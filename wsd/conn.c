@@ -679,6 +679,21 @@ wsd_conn_close_all(void)
 		}
 }
 
+/* An idle connection keeps no buffers (most connections are idle). */
+static void
+conn_trim(struct wsd_conn *c)
+{
+	if (c->nin == 0 && !c->dirty)
+		sio_buf_cleanup(&c->inq);
+	if (c->ntaken == 0 && c->txq_off >= c->txq.len && !c->dirty) {
+		sio_buf_cleanup(&c->txq);
+		c->txq_off = c->txq_done = 0;
+	}
+	if (c->rx.len == 0)
+		sio_buf_cleanup(&c->rx);
+	sio_buf_cleanup(&c->tx); /* filled and written in one callback */
+}
+
 void
 wsd_conn_check_stalled(void)
 {
@@ -690,6 +705,7 @@ wsd_conn_check_stalled(void)
 		limit = 10000;
 	for (unsigned h = 0; h < CONN_BUCKETS; h++)
 		for (struct wsd_conn *c = conn_table[h]; c != NULL; c = c->next) {
+			conn_trim(c);
 			if (c->want_since == 0 || c->killed || c->going_away)
 				continue;
 			stuck = now - c->want_since;

@@ -284,7 +284,7 @@ static const struct lws_protocols ws_protocol = {
     .per_session_data_size = sizeof(struct wsd_conn),
     /* lws allocates this per connection (4 KiB when 0); longer
      * messages come in pieces, which ws_receive joins */
-    .rx_buffer_size = 256,
+    .rx_buffer_size = 128,
 };
 
 const struct lws_protocols *

@@ -146,8 +146,9 @@ void wsd_conn_close_all(void);
 int wsd_conn_count(void);
 
 /*
- * Once a tick: a connection that asked for a writeable callback and got
- * none for a while is stuck (the client does not read; the kernel's
+ * Once a second: idle connections give their buffers back; and a
+ * connection that asked for a writeable callback and got none for a
+ * while is stuck (the client does not read; the kernel's
  * buffer is full), so it would never see its session end. It is dropped,
  * with a log line, once its session is closed or gone, or after twice
  * the heartbeat timeout (at least 10 s) in any case.

@@ -301,10 +301,8 @@ conn_settle(struct wsd_conn *c, long long now)
 				wsd_log(SIO_LOG_DEBUG,
 				        "%s: packet for an ended session",
 				        c->sid);
+			/* replies went direct, or rang (taken below) */
 			free(pkts);
-			/* replies were queued: look for them */
-			if (c->wsi != NULL)
-				c->want_take = 1;
 		}
 		c->nin = 0;
 		conn_q_clear(&c->inq);

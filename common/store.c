@@ -294,6 +294,7 @@ struct store_direct {
 	char sid[SIO_SID_LEN + 1];
 	long long conn;
 	int depth;
+	unsigned n; /* entries for sid so far, this one included */
 	size_t len;
 	char *pkt;
 };
@@ -314,7 +315,8 @@ struct sio_store {
 	size_t nbells, capbells;
 	/* the direct path, when set */
 	char direct_holder[SIO_HOLDER_LEN];
-	int (*direct_accept)(void *udata, const char *sid, long long conn);
+	int (*direct_accept)(void *udata, const char *sid, long long conn,
+	                     unsigned staged);
 	void (*direct_deliver)(void *udata, const char *sid, long long conn,
 	                       const char *pkt, size_t len);
 	void *direct_udata;
@@ -673,7 +675,7 @@ sio_store_release(struct sio_store *st)
 void
 sio_store_set_direct(struct sio_store *st, const char *holder,
                      int (*accept)(void *udata, const char *sid,
-                                   long long conn),
+                                   long long conn, unsigned staged),
                      void (*deliver)(void *udata, const char *sid,
                                      long long conn, const char *pkt,
                                      size_t len),
@@ -683,6 +685,16 @@ sio_store_set_direct(struct sio_store *st, const char *holder,
 	st->direct_accept = accept;
 	st->direct_deliver = deliver;
 	st->direct_udata = udata;
+}
+
+/* How many packets for sid wait for the commit. */
+static unsigned
+store_direct_staged(const struct sio_store *st, const char *sid)
+{
+	for (size_t i = st->ndirects; i > 0; i--)
+		if (strcmp(st->directs[i - 1].sid, sid) == 0)
+			return st->directs[i - 1].n;
+	return 0;
 }
 
 /* Queues pkt for delivery at the commit. SIO_OK or SIO_ERR. */
@@ -708,6 +720,7 @@ store_direct_add(struct sio_store *st, const char *sid, long long conn,
 	d->len = len;
 	d->conn = conn;
 	d->depth = st->depth;
+	d->n = store_direct_staged(st, sid) + 1;
 	snprintf(d->sid, sizeof(d->sid), "%s", sid);
 	st->ndirects++;
 	return SIO_OK;
@@ -1540,7 +1553,8 @@ store_direct_ok(struct sio_store *st, const char *sid, const char *holder,
 {
 	return st->direct_accept != NULL && queued == 0 && st->due == 0 &&
 	       holder != NULL && strcmp(holder, st->direct_holder) == 0 &&
-	       st->direct_accept(st->direct_udata, sid, conn);
+	       st->direct_accept(st->direct_udata, sid, conn,
+	                         store_direct_staged(st, sid));
 }
 
 int
@@ -2287,4 +2301,12 @@ err:
 	sqlite3_exec(st->db, "ROLLBACK TO sio_stats; RELEASE sio_stats", NULL,
 	             NULL, NULL);
 	return SIO_ERR;
+}
+
+/* --- appended for sio-gateway ------------------------------------------ */
+
+void
+sio_store_direct_flush(struct sio_store *st)
+{
+	store_direct_deliver(st);
 }

@@ -79,8 +79,9 @@ int sio_store_begin(struct sio_store *st);
 /*
  * The direct path, for a process that holds sessions itself (sio-wsd): a
  * packet put (outbox_put, not delayed) for a session whose holder is
- * holder, with nothing in its outbox, and whose
- * connection accept() takes (a live one, say), skips the outbox: it is
+ * holder, with nothing in its outbox, and whose connection accept() takes
+ * (a live one with few unwritten packets, counting the staged ones that
+ * this transaction already passed it), skips the outbox: it is
  * passed to deliver() once the transaction commits, in order, or dropped
  * with a rollback (to a savepoint, too). It is then the connection's to
  * write; a process that dies before writing it loses it, as it would lose
@@ -89,7 +90,7 @@ int sio_store_begin(struct sio_store *st);
  */
 void sio_store_set_direct(struct sio_store *st, const char *holder,
                           int (*accept)(void *udata, const char *sid,
-                                        long long conn),
+                                        long long conn, unsigned staged),
                           void (*deliver)(void *udata, const char *sid,
                                           long long conn, const char *pkt,
                                           size_t len),
@@ -463,5 +464,15 @@ int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
  * second old, and drops samples over a minute old. The sweep calls it.
  * SIO_OK or SIO_ERR. */
 int sio_store_stats_sample(struct sio_store *st, long long now);
+
+/*
+ * The direct path for a holder that writes before it commits
+ * (sio-gateway): hands the direct packets queued so far in the open
+ * transaction to deliver() now, in order, instead of at the commit. Each
+ * counts as sent; one the holder then fails to write it puts back into
+ * the outbox itself, in the same transaction (and counts -1 sent), so
+ * that nothing is lost and nothing overtakes it.
+ */
+void sio_store_direct_flush(struct sio_store *st);
 
 #endif

@@ -1290,17 +1290,19 @@ struct direct_log {
 	int accepted;   /* how often it was asked */
 	char got[256];  /* delivered packets, ';'-separated */
 	long long conn; /* the conn of the last delivery */
+	unsigned staged; /* what accept() was told last */
 };
 
 static int
-direct_accept(void *udata, const char *sid, long long conn)
+direct_accept(void *udata, const char *sid, long long conn, unsigned staged)
 {
 	struct direct_log *l = udata;
 
 	(void)sid;
 	(void)conn;
 	l->accepted++;
-	return l->accept;
+	l->staged = staged;
+	return l->accept && staged < 3;
 }
 
 static void
@@ -1336,14 +1338,28 @@ test_direct_path(void)
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
 	put(sid, "3:::b");
 	put(sid, "3:::c");
+	CU_ASSERT_EQUAL(l.staged, 1); /* b was staged when c came */
 	CU_ASSERT_STRING_EQUAL(l.got, "");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(l.got, "3:::b;3:::c;");
 	CU_ASSERT_EQUAL(l.conn, 7);
+	/* accept() says how many wait already; past its limit (3 here) the
+	 * rest go to the outbox, and stay behind the staged ones */
+	l.got[0] = '\0';
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	put(sid, "3:::1");
+	put(sid, "3:::2");
+	put(sid, "3:::3");
+	put(sid, "3:::4");
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "3:::1;3:::2;3:::3;");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_del(st, sid, T0, 1LL << 60), SIO_OK);
 	/* counted as sent, in memory until flushed */
 	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &v), SIO_OK);
-	CU_ASSERT_EQUAL(v, 3);
+	CU_ASSERT_EQUAL(v, 7); /* a b c 1 2 3 direct, 4 deleted */
+	l.got[0] = '\0';
 	/* a rolled back savepoint takes its packets with it; a released
 	 * one keeps them; a rollback drops everything */
 	l.got[0] = '\0';
@@ -1397,7 +1413,7 @@ test_direct_path(void)
 	CU_ASSERT_EQUAL(sio_store_counters_flush(st, 0), SIO_OK);
 	sio_store_set_direct(st, "", NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &v), SIO_OK);
-	CU_ASSERT_EQUAL(v, 8); /* a b c d f direct; late h i deleted */
+	CU_ASSERT_EQUAL(v, 12); /* a b c 1 2 3 d f direct; 4 late h i deleted */
 }
 
 static void

@@ -278,7 +278,7 @@ conn_settle(struct wsd_conn *c, long long now)
 		if (rc != SIO_OK)
 			wsd_log(SIO_LOG_ERROR, "%s: outbox: %s", c->sid,
 			        sio_store_errmsg(st));
-		c->ntaken = 0;
+		c->ntaken = c->nq = 0;
 		c->txq_off = c->txq_done = 0;
 		conn_q_clear(&c->txq);
 	}
@@ -381,7 +381,7 @@ conn_take(struct wsd_conn *c, long long now)
 		c->want_take = 1; /* the next ring or tick tries again */
 		return;
 	}
-	c->ntaken = (unsigned)n;
+	c->ntaken = c->nq = (unsigned)n;
 	if (n == CONN_TAKE_MAX)
 		c->want_take = 1; /* more may wait: after these are done */
 	if (n > 0)
@@ -410,7 +410,7 @@ conn_after(struct wsd_conn *c, int committed)
 		if (c->ntaken > 0 || c->txq.len > 0)
 			sio_store_outbox_release(wsd.x.store, c->sid,
 			                         wsd.holder, c->conn);
-		c->ntaken = 0;
+		c->ntaken = c->nq = 0;
 		c->txq_off = c->txq_done = 0;
 		conn_q_clear(&c->txq);
 		conn_want_take(c, 1);
@@ -500,12 +500,16 @@ conn_find(const char *sid, long long conn)
 }
 
 static int
-conn_direct_accept(void *udata, const char *sid, long long conn)
+conn_direct_accept(void *udata, const char *sid, long long conn,
+                   unsigned staged)
 {
 	struct wsd_conn *c = conn_find(sid, conn);
 
 	(void)udata;
-	return c != NULL && c->wsi != NULL && c->ntaken == 0 && !c->gone &&
+	/* at most CONN_TAKE_MAX unwritten: a client that does not read
+	 * leaves the rest in the store, under max_queue */
+	return c != NULL && c->wsi != NULL && c->ntaken == 0 &&
+	       c->nq + staged < CONN_TAKE_MAX && !c->gone &&
 	       !c->closing && !c->ended && !c->superseded && !c->killed &&
 	       !c->peer_close && !c->proto_error;
 }
@@ -522,6 +526,7 @@ conn_direct_deliver(void *udata, const char *sid, long long conn,
 		        c == NULL ? "connection gone" : "out of memory");
 		return;
 	}
+	c->nq++;
 	conn_want_write(c);
 }
 
@@ -566,10 +571,12 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom)
 		           ? WSD_CONN_WRITE
 		           : WSD_CONN_CLOSE;
 	}
-	if (conn_q_get(&c->txq, &c->txq_off, &pkt))
+	if (conn_q_get(&c->txq, &c->txq_off, &pkt)) {
+		c->nq--;
 		return conn_put(c, headroom, pkt.p, pkt.len) == SIO_OK
 		           ? WSD_CONN_WRITE
 		           : WSD_CONN_CLOSE;
+	}
 	if (c->gone && !c->sent) {
 		c->closing = 1; /* protocol 1.5: one frame, then close */
 		return conn_put(c, headroom, "7:::1+0", 7) == SIO_OK

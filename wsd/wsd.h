@@ -77,6 +77,7 @@ struct wsd_conn {
 	unsigned attaching : 1;   /* opened; attaches in the next batch */
 	unsigned nin;             /* complete messages in inq */
 	unsigned ntaken;          /* packets taken in the store, not done */
+	unsigned nq;              /* packets in txq not yet written */
 	size_t txq_off;           /* the next packet in txq to write */
 	size_t txq_done;          /* txq is written up to here */
 	long long want_since;     /* ms: asked for a writeable callback */

@@ -150,6 +150,27 @@ test('a client that never reads: the backlog stays in the store, RSS bounded, en
 	ws.destroy();
 });
 
+test('a client that never reads, flooding itself over its own websocket: the same bounds', async () => {
+	// The replies of a packet received by sio-wsd may skip the store (its
+	// direct path); that path must stop at a few packets in memory too.
+	const ws = await s.wsSession();
+	ws.socket.pause(); // never reads again
+	const rss0 = s.wsd.rssKb();
+	const big = 'y'.repeat(2000);
+	for (let i = 0; i < 5; i++)
+		ws.send(`5:::{"name":"trigger","args":[{"name":"flood","args":["${big}"],"count":5000}]}`);
+	// all but a few dozen packets wait in the store (max_queue 1000)
+	await until('the backlog to reach the store', () => s.queue(ws.sid) >= 900, 10000)
+		.catch(() => assert.fail(`queue ${s.queue(ws.sid)}: the backlog is not in the store`));
+	assert.ok(s.queue(ws.sid) <= 1000, `queue ${s.queue(ws.sid)} within max_queue`);
+	const rss1 = s.wsd.rssKb();
+	console.log(`# never-reader over its websocket: wsd RSS ${rss0} -> ${rss1} kB, queue ${s.queue(ws.sid)}`);
+	// 25,000 packets of 2 kB were offered: 50 MB, or 10 MB in one trigger
+	assert.ok(rss1 - rss0 < 8 * 1024, `RSS grew ${rss1 - rss0} kB`);
+	await echoes(witness);
+	ws.destroy();
+});
+
 async function t_until_release(clientPort) {
 	await until('wsd to let go of the stuck socket', () => !wsdOwns(clientPort), 15000, 200)
 		.catch(() => assert.fail(`wsd still holds the never-reading client's socket 15 s after its session closed`));

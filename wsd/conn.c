@@ -605,8 +605,8 @@ wsd_conn_written(struct wsd_conn *c, int ok)
 		sio_buf_cleanup(&c->tx);
 	if (!ok)
 		return; /* the socket closes: wsd_conn_close releases */
-	if (c->txq_done < c->txq.len || c->closing)
-		conn_want_write(c);
+	if (c->txq_done < c->txq.len || c->closing || c->ended)
+		conn_want_write(c); /* the next packet, or the close */
 	else if (c->ntaken > 0)
 		conn_want_take(c, 0); /* done, and the next ones */
 }

@@ -89,6 +89,17 @@ test('a packet inserted by the sqlite3 shell reaches an attached websocket (data
 	await ws.waitClose();
 });
 
+test('the client disconnects with 0::, answered by 0:: and a close', async () => {
+	const ws = await s.wsSession();
+	ws.send('3:::x');
+	assert.equal(await ws.nextText(), '3:::x');
+	ws.send('0::');
+	assert.equal(await ws.nextText(), '0::', 'the session ends with 0::');
+	const c = await ws.waitClose(3000);
+	assert.ok(c, 'the server closes the websocket once the session ended');
+	assert.equal(s.session(ws.sid).state, 'closed');
+});
+
 const trig = (name, count, delay) =>
 	`5:::{"name":"trigger","args":[{"name":"${name}","args":["k"],"count":${count},"delay":${delay}}]}`;
 const expected = (name, count) =>

@@ -146,15 +146,17 @@ wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS)
 
 # p50/p99 of a packet POSTed through the gateway and delivered on a
 # websocket held by sio-wsd, behind lighttpd: make bench-latency [COUNT=2000]
+# (Node clients; make bench has it beside socket.io's: loadgen --mode relay)
 bench-latency: $(GATEWAY) $(WSD) $(PLUGINS)
 	node bench/latency.mjs $(or $(COUNT),2000)
 
-# The side-by-side benchmark, siogate (lighttpd + sio-gateway + sio-wsd)
-# against socket.io 0.9.19 (bench/peer/server.js), with the C load
-# generator: make bench [ARGS=--quick]. Not part of all or test.
+# The side-by-side benchmark, siogate (lighttpd + sio-gateway + sio-wsd,
+# and nginx for the long-poll hold) against socket.io 0.9.19
+# (bench/peer/server.js), with the C load generator (lws in a libuv loop):
+# make bench [ARGS=--quick]. Not part of all or test.
 LOADGEN = $(BUILD)/loadgen
 $(LOADGEN): bench/loadgen.c | $(BUILD)/.dirs
-	$(CC) $(CFLAGS) -o $@ $< -lwebsockets
+	$(CC) $(CFLAGS) -o $@ $< -lwebsockets -luv
 
 bench: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 	BUILD=$(BUILD) bench/run.sh $(ARGS)

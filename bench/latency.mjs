@@ -10,6 +10,10 @@
 // websocket. Latency: from just before the POST to A's receipt of event i.
 // One packet in flight at a time; B's own copies are drained by a poller.
 // Prints p50, p90, p99 and max in ms; the target is p99 < 5 ms.
+// make bench reports the same path side by side with socket.io 0.9 from
+// the C load generator (bench/loadgen --mode relay, its websocket straight
+// to sio-wsd); this is the Node-client version, through lighttpd's
+// websocket proxy unless WS=direct.
 import {startServers} from '../tests/wsd/harness.mjs';
 
 const COUNT = Number(process.argv[2] ?? process.env.COUNT ?? 2000);

@@ -8,13 +8,26 @@
 # the peer (node bench/peer/server.js), both on loopback, runs the same
 # build/loadgen phases against each, samples the server processes' CPU
 # (/proc/PID/stat) and RSS (/proc/PID/status), and prints a table:
-# phase | siogate | socket.io 0.9 | ratio (siogate / socket.io).
+# phase | siogate | socket.io 0.9 | ratio (siogate / socket.io), then the
+# issue's budgets, each met or missed.
 #
-# Phases: websocket echo (1, 100 clients), event+ack latency, handshake +
-# websocket connect rate, xhr-polling echo and event+ack, idle websocket
-# sessions held (RSS per session, idle CPU).
-# siogate's handshake and xhr-polling go through lighttpd + sio-gateway; its websockets go
-# straight to sio-wsd's own port (WSD_ADDR), as the peer's go straight to Node.
+# Phases, in this order for each target after a short warm-up: long-polls
+# held (xhr-polling sessions each keeping a GET open: RSS per session;
+# siogate behind lighttpd, then behind nginx: a second siogate instance,
+# polling only, started for that phase alone), idle websocket sessions
+# held (RSS per session; 10,000 in the full run), websocket echo
+# (1, 100 clients), event+ack latency, handshake + websocket connect rate,
+# xhr-polling echo and event+ack, relay (a packet POSTed on xhr-polling
+# and delivered to a websocket session), idle CPU with 1,000 idle
+# websocket sessions (full run: a hold of its own, over 30 s so that
+# heartbeats fall in it; quick: the first hold's few seconds). The peer's
+# RSS is sampled after a forced GC (bench/peer/server.js, SIGUSR2).
+# siogate's handshake and xhr-polling go through lighttpd + sio-gateway;
+# its websockets go straight to sio-wsd's own port (WSD_ADDR), as the
+# peer's go straight to Node.
+#
+# Exit status: 0 when every phase completed (missed budgets are reported,
+# not failed), 1 when one did not.
 # Environment: BUILD (default build), KEEP=1 keeps the temporary directory.
 set -eu
 
@@ -30,11 +43,18 @@ for a in "$@"; do
 	esac
 done
 
+# Sizes and durations (s). HOLD: idle websockets (RSS); IDLE: the idle CPU
+# hold (quick: measured in HOLD); LP: long-polls. SETTLE: from "all open"
+# to the RSS sample.
 if [ -n "$QUICK" ]; then
-	ECHO_S=3 ACK_N=1000 CONN_N=300 CONN_C=8 HOLD_N=1000 HOLD_S=6
+	ECHO_S=1.5 ACK_N=1000 CONN_N=300 CONN_C=8 RELAY_N=500
+	HOLD_N=1000 HOLD_S=3.5 IDLE_N="" IDLE_S="" LP_N=300 LP_S=2 SETTLE=0.5
 else
-	ECHO_S=10 ACK_N=5000 CONN_N=2000 CONN_C=16 HOLD_N=10000 HOLD_S=40
+	ECHO_S=8 ACK_N=5000 CONN_N=2000 CONN_C=16 RELAY_N=2000
+	HOLD_N=10000 HOLD_S=27 IDLE_N=1000 IDLE_S=33 LP_N=1000 LP_S=22 SETTLE=1
 fi
+# Heartbeats every 25 s; the full run's holds last longer than that.
+HB=25
 
 for f in "$LOADGEN" "$BUILD/sio-gateway" "$BUILD/sio-wsd"; do
 	[ -x "$f" ] || { echo "bench: $f is not built (make bench builds it)" >&2; exit 1; }
@@ -45,10 +65,12 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 TMP=$(mktemp -d /tmp/siogate-bench.XXXXXX)
 chmod 755 "$TMP"
 V=$TMP/siogate
-mkdir -p "$V"
+NV=$TMP/siogate-nginx
+mkdir -p "$V" "$NV"
 PEER_PID=""
 # shellcheck disable=SC2317 # invoked by trap
 cleanup() {
+	"$ROOT/scripts/webserver.sh" stop "$NV" >/dev/null 2>&1 || true
 	"$ROOT/scripts/webserver.sh" stop "$V" >/dev/null 2>&1 || true
 	if [ -n "$PEER_PID" ]; then
 		kill -TERM -- "-$PEER_PID" 2>/dev/null || kill -TERM "$PEER_PID" 2>/dev/null || true
@@ -58,33 +80,39 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-SG_PORT=$(free_port)
-WSD_PORT=$(free_port)
-while [ "$WSD_PORT" = "$SG_PORT" ]; do WSD_PORT=$(free_port); done
-PEER_PORT=$(free_port)
-while [ "$PEER_PORT" = "$SG_PORT" ] || [ "$PEER_PORT" = "$WSD_PORT" ]; do PEER_PORT=$(free_port); done
+# Distinct free loopback ports.
+PORTS=$(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(4)]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+read -r SG_PORT WSD_PORT PEER_PORT NG_PORT <<<"$PORTS"
 
-cat >"$V/siogate.conf" <<EOF
-database = $V/siogate.db
-run_dir = $V/run
+# One config per siogate instance: its own database. Each waiting long
+# poll holds a gateway thread: enough for LP_N of them and some more.
+conf() { # vardir
+	cat <<EOF
+database = $1/siogate.db
+run_dir = $1/run
 app = testapp
 transports = websocket,htmlfile,xhr-polling,jsonp-polling
 flash_policy_port = 0
-heartbeat_interval = 25
+heartbeat_interval = $HB
 heartbeat_timeout = 60
 close_timeout = 60
 log_level = warn
-threads = 256
+threads = 1100
 EOF
+}
+conf "$V" >"$V/siogate.conf"
+conf "$NV" >"$NV/siogate.conf"
 
 echo "bench: starting siogate (lighttpd :$SG_PORT, sio-wsd :$WSD_PORT) and socket.io 0.9.19 (:$PEER_PORT) in $TMP" >&2
 WSD_ADDR=127.0.0.1:$WSD_PORT SIOGATE_CONF=$V/siogate.conf GATEWAY=$BUILD/sio-gateway \
 	WSD=$BUILD/sio-wsd "$ROOT/scripts/webserver.sh" start lighttpd "$SG_PORT" "$V" >&2
 
-setsid node "$ROOT/bench/peer/server.js" --port "$PEER_PORT" </dev/null \
+setsid node --expose-gc "$ROOT/bench/peer/server.js" --port "$PEER_PORT" </dev/null \
 	>"$TMP/peer.out" 2>"$TMP/peer.err" &
 PEER_PID=$!
 for _ in $(seq 200); do
@@ -95,15 +123,24 @@ done
 grep -q '^listening' "$TMP/peer.out" || { echo "bench: the peer did not start" >&2; exit 1; }
 
 # The server processes of a target: whole process groups (setsid).
+# siogate: lighttpd (and the gateway it spawns) and sio-wsd; nginx: the
+# second instance, nginx and its gateway; peer: node.
+group() { # pidfile
+	if [ -f "$1" ]; then ps -o pid= -g "$(cat "$1")" 2>/dev/null || true; fi
+}
 pids_of() { # target
-	local g
-	if [ "$1" = siogate ]; then
-		for g in "$(cat "$V/webserver.pid")" "$(cat "$V/wsd.pid")"; do
-			ps -o pid= -g "$g" 2>/dev/null || true
-		done
-	else
-		ps -o pid= -g "$PEER_PID" 2>/dev/null || true
-	fi
+	case $1 in
+	siogate) group "$V/webserver.pid"; group "$V/wsd.pid" ;;
+	nginx) group "$NV/webserver.pid"; group "$NV/gateway.pid" ;;
+	peer) ps -o pid= -g "$PEER_PID" 2>/dev/null || true ;;
+	esac
+}
+# The gateway processes of a siogate instance.
+gw_pids() { # target
+	case $1 in
+	siogate) pgrep -g "$(cat "$V/webserver.pid")" -x sio-gateway || true ;;
+	nginx) group "$NV/gateway.pid" ;;
+	esac
 }
 rss_kb() { # pids...: summed VmRSS, KiB
 	local p t=0 r
@@ -122,6 +159,12 @@ cpu_ticks() { # pids...: summed utime + stime (clock ticks)
 	echo $t
 }
 HZ=$(getconf CLK_TCK)
+now() { date +%s.%N; }
+calc() { # awk-expression [var=value...]: prints its value
+	local e=$1
+	shift
+	awk "$@" "BEGIN { print ($e) }" </dev/null
+}
 
 # One result per key: R[target.phase.key]
 declare -A R
@@ -129,11 +172,11 @@ kv() { # line key
 	sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<" $1"
 }
 ports_of() { # target -> loadgen port options
-	if [ "$1" = siogate ]; then
-		echo "--port $SG_PORT --ws-port $WSD_PORT"
-	else
-		echo "--port $PEER_PORT"
-	fi
+	case $1 in
+	siogate) echo "--port $SG_PORT --ws-port $WSD_PORT" ;;
+	nginx) echo "--port $NG_PORT" ;;
+	peer) echo "--port $PEER_PORT" ;;
+	esac
 }
 
 # Runs one loadgen phase against a target, with server CPU around it.
@@ -149,113 +192,237 @@ phase() { # target name loadgen-args...
 	echo "  $t $name: $line" >&2
 	[ $rc = 0 ] || echo "  $t $name: FAILED (rc $rc)" >&2
 	R[$t.$name.line]=$line
-	R[$t.$name.srv_cpu_pct]=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v w="$(kv "$line" lg_wall_s)" \
-		'BEGIN { printf "%.0f", (w > 0 ? 100 * c / hz / w : 0) }')
+	R[$t.$name.srv_cpu_pct]=$(calc '(w > 0 ? sprintf("%.0f", 100 * c / hz / w) : 0)' \
+		-v c=$((c1 - c0)) -v hz="$HZ" -v w="$(kv "$line" lg_wall_s)")
 	R[$t.$name.lg_cpu_pct]=$(kv "$line" lg_cpu_pct)
 }
 
-# Holds N idle sessions: RSS before and once all are open, CPU while idle.
-hold() { # target
-	local t=$1 ready=$TMP/ready.$1 out=$TMP/hold.$1 r0 r1 w0="" w1="" c0 c1 lg rc=0
-	rm -f "$ready"
-	sleep 1
+# RSS of a target's processes (KiB): RAW as sampled, LIVE after the
+# peer's garbage collector ran (its RSS otherwise swings by megabytes with
+# what the collector has not got to yet; siogate's: the same as RAW).
+rss_sample() { # target
 	# shellcheck disable=SC2046
-	r0=$(rss_kb $(pids_of "$t"))
-	if [ "$t" = siogate ]; then
+	RAW=$(rss_kb $(pids_of "$1"))
+	LIVE=$RAW
+	if [ "$1" = peer ]; then
+		# twice: the second returns what the first freed
+		kill -USR2 "$PEER_PID" 2>/dev/null || true
+		sleep 0.25
+		kill -USR2 "$PEER_PID" 2>/dev/null || true
+		sleep 0.25
 		# shellcheck disable=SC2046
-		w0=$(rss_kb $(ps -o pid= -g "$(cat "$V/wsd.pid")"))
+		LIVE=$(rss_kb $(pids_of "$1"))
 	fi
-	# shellcheck disable=SC2046
-	"$LOADGEN" $(ports_of "$t") --mode hold --clients "$HOLD_N" --duration "$HOLD_S" \
-		--ready-file "$ready" >"$out" &
-	lg=$!
-	while [ ! -f "$ready" ] && kill -0 "$lg" 2>/dev/null; do sleep 0.05; done
-	sleep 1
-	# shellcheck disable=SC2046
-	r1=$(rss_kb $(pids_of "$t"))
-	if [ "$t" = siogate ]; then
-		# shellcheck disable=SC2046
-		w1=$(rss_kb $(ps -o pid= -g "$(cat "$V/wsd.pid")"))
-	fi
-	# shellcheck disable=SC2046
-	c0=$(cpu_ticks $(pids_of "$t"))
-	local s0
-	s0=$(date +%s.%N)
-	sleep $((HOLD_S - 3 > 1 ? HOLD_S - 3 : 1))
-	# shellcheck disable=SC2046
-	c1=$(cpu_ticks $(pids_of "$t"))
-	local span
-	span=$(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-	wait "$lg" || rc=$?
-	local line
-	line=$(cat "$out")
-	echo "  $t hold: $line" >&2
-	[ $rc = 0 ] || echo "  $t hold: FAILED (rc $rc)" >&2
-	R[$t.hold.line]=$line
-	R[$t.hold.alive]=$(kv "$line" alive)
-	R[$t.hold.rss_mib]=$(awk -v r="$r1" 'BEGIN { printf "%.1f", r / 1024 }')
-	R[$t.hold.rss_per]=$(awk -v a="$r0" -v b="$r1" -v n="$HOLD_N" 'BEGIN { printf "%.2f", (b - a) / n }')
-	[ "$t" != siogate ] ||
-		R[$t.hold.wsd_per]=$(awk -v a="$w0" -v b="$w1" -v n="$HOLD_N" 'BEGIN { printf "%.2f", (b - a) / n }')
-	R[$t.hold.idle_cpu]=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v w="$span" \
-		'BEGIN { printf "%.2f", (w > 0 ? 100 * c / hz / w : 0) }')
-	R[$t.hold.lg_cpu_pct]=$(kv "$line" lg_cpu_pct)
 }
 
+# Holds N idle sessions: RSS before; once all are open, SETTLE s later,
+# the servers' CPU over the hold but for its last second; then RSS, the
+# sessions still held (after the CPU window: the peer's forced GC would
+# count in it).
+hold() { # target name clients seconds loadgen-args...
+	local t=$1 name=$2 n=$3 s=$4 ready=$TMP/ready out=$TMP/hold.out
+	local r0 r1 q0 q1 w0=0 w1=0 g0=0 g1=0 c0 c1 t0 t1 lg rc=0 line
+	shift 4
+	rm -f "$ready"
+	sleep 0.5
+	rss_sample "$t"
+	r0=$LIVE q0=$RAW
+	# shellcheck disable=SC2046
+	[ "$t" != siogate ] || w0=$(rss_kb $(group "$V/wsd.pid"))
+	# shellcheck disable=SC2046
+	[ "$t" = peer ] || g0=$(rss_kb $(gw_pids "$t"))
+	# shellcheck disable=SC2046
+	"$LOADGEN" $(ports_of "$t") --mode hold --clients "$n" --duration "$s" \
+		--ready-file "$ready" "$@" >"$out" &
+	lg=$!
+	while [ ! -f "$ready" ] && kill -0 "$lg" 2>/dev/null; do sleep 0.05; done
+	sleep "$SETTLE"
+	# shellcheck disable=SC2046
+	c0=$(cpu_ticks $(pids_of "$t"))
+	t0=$(now)
+	sleep "$(calc 'x > 0.2 ? x : 0.2' -v x="$(calc "$s - $SETTLE - 1")")"
+	# shellcheck disable=SC2046
+	c1=$(cpu_ticks $(pids_of "$t"))
+	t1=$(now)
+	rss_sample "$t"
+	r1=$LIVE q1=$RAW
+	# shellcheck disable=SC2046
+	[ "$t" != siogate ] || w1=$(rss_kb $(group "$V/wsd.pid"))
+	# shellcheck disable=SC2046
+	[ "$t" = peer ] || g1=$(rss_kb $(gw_pids "$t"))
+	wait "$lg" || rc=$?
+	line=$(cat "$out")
+	echo "  $t $name: $line" >&2
+	[ $rc = 0 ] || echo "  $t $name: FAILED (rc $rc)" >&2
+	R[$t.$name.line]=$line
+	R[$t.$name.rss_mib]=$(calc 'sprintf("%.1f", r / 1024)' -v r="$r1")
+	R[$t.$name.rss_per]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$r0" -v b="$r1" -v n="$n")
+	R[$t.$name.rss_per_raw]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$q0" -v b="$q1" -v n="$n")
+	[ "$t" != siogate ] ||
+		R[$t.$name.wsd_per]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$w0" -v b="$w1" -v n="$n")
+	[ "$t" = peer ] ||
+		R[$t.$name.gw_per]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$g0" -v b="$g1" -v n="$n")
+	R[$t.$name.window_s]=$(calc 'sprintf("%.0f", b - a)' -v a="$t0" -v b="$t1")
+	R[$t.$name.idle_cpu]=$(calc '(w > 0 ? sprintf("%.2f", 100 * c / hz / w) : 0)' \
+		-v c=$((c1 - c0)) -v hz="$HZ" -v w="$(calc 'b - a' -v a="$t0" -v b="$t1")")
+	R[$t.$name.lg_cpu_pct]=$(kv "$line" lg_cpu_pct)
+}
+
+# A few sessions first: processes started, caches warm, nothing lazy left.
+warmup() { # target transport...
+	local tr t=$1
+	shift
+	for tr in "$@"; do
+		# shellcheck disable=SC2046
+		"$LOADGEN" $(ports_of "$t") --transport "$tr" --mode ack --count 50 \
+			--warmup 0 --timeout 30 >/dev/null || true
+	done
+}
+
+XHR=(--transport xhr-polling)
 for t in siogate peer; do
 	echo "bench: $t" >&2
+	warmup "$t" websocket xhr-polling
+	# Memory first, while the servers have held no more than a few
+	# sessions (what a phase's peak leaves allocated would hide the next
+	# one's growth); long-polls first, siogate's gateway as fresh as the
+	# nginx instance's.
+	hold "$t" lp "$LP_N" "$LP_S" "${XHR[@]}"
+	if [ "$t" = siogate ]; then
+		echo "bench: siogate behind nginx (:$NG_PORT, polling only)" >&2
+		NO_WSD=1 SIOGATE_CONF=$NV/siogate.conf GATEWAY=$BUILD/sio-gateway \
+			"$ROOT/scripts/webserver.sh" start nginx "$NG_PORT" "$NV" >&2
+		warmup nginx xhr-polling
+		hold nginx lp "$LP_N" "$LP_S" "${XHR[@]}"
+		"$ROOT/scripts/webserver.sh" stop "$NV" >&2
+	fi
+	hold "$t" hold "$HOLD_N" "$HOLD_S"
 	phase "$t" echo1 --mode echo --clients 1 --duration "$ECHO_S"
 	phase "$t" echo100 --mode echo --clients 100 --duration "$ECHO_S"
 	phase "$t" ack --mode ack --count "$ACK_N"
 	phase "$t" connect --mode connect --count "$CONN_N" --clients "$CONN_C"
-	X=(--transport xhr-polling)
-	phase "$t" xecho1 "${X[@]}" --mode echo --clients 1 --duration "$ECHO_S"
-	phase "$t" xecho100 "${X[@]}" --mode echo --clients 100 --duration "$ECHO_S"
-	phase "$t" xack "${X[@]}" --mode ack --count "$ACK_N"
-	hold "$t"
+	phase "$t" xecho1 "${XHR[@]}" --mode echo --clients 1 --duration "$ECHO_S"
+	phase "$t" xecho100 "${XHR[@]}" --mode echo --clients 100 --duration "$ECHO_S"
+	phase "$t" xack "${XHR[@]}" --mode ack --count "$ACK_N"
+	phase "$t" relay --mode relay --count "$RELAY_N"
+	[ -z "$IDLE_N" ] || hold "$t" idle "$IDLE_N" "$IDLE_S"
 done
+# Quick: the idle CPU comes from the websocket hold.
+IDLE=idle
+[ -n "$IDLE_N" ] || { IDLE=hold IDLE_N=$HOLD_N; }
 
-# The table: phase | siogate | socket.io 0.9 | ratio (siogate / socket.io).
-row() { # label siogate peer [unit]
-	local ratio
-	ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }')
-	printf '| %-48s | %12s | %13s | %6s |\n' "$1" "${2:--}" "${3:--}" "$ratio"
+# --- the table: phase | siogate | socket.io 0.9 | ratio ----------------------
+ratio() { # a b
+	calc '(a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) ? "-" : sprintf("%.2f", a / b)' -v a="$1" -v b="$2"
 }
-val() { # target phase key
+row() { # label siogate peer
+	printf '| %-52s | %12s | %13s | %6s |\n' "$1" "${2:--}" "${3:--}" "$(ratio "${2:-}" "${3:-}")"
+}
+val() { # target phase key: the figure, or "failed"
+	case ${R[$1.$2.line]:-} in
+	*" ok=1"*) kv "${R[$1.$2.line]}" "$3" ;;
+	"") ;;
+	*) echo failed ;;
+	esac
+}
+got() { # target phase key: the figure, even from a phase that failed
 	kv "${R[$1.$2.line]:-}" "$3"
 }
+dashes() { printf -- '-%.0s' $(seq "$1"); }
 echo
 echo "siogate $(sed -n 's/^#define SIOGATE_VERSION "\(.*\)"/\1/p' "$ROOT/common/siogate.h") vs socket.io 0.9.19 (node $(node --version)), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')${QUICK:+, --quick}"
-printf '| %-48s | %12s | %13s | %6s |\n' phase siogate "socket.io 0.9" ratio
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' $(seq 50))" "$(printf -- '-%.0s' $(seq 14))" "$(printf -- '-%.0s' $(seq 15))" "$(printf -- '-%.0s' $(seq 8))"
+printf '| %-52s | %12s | %13s | %6s |\n' phase siogate "socket.io 0.9" ratio
+printf '|%s|%s|%s|%s|\n' "$(dashes 54)" "$(dashes 14)" "$(dashes 15)" "$(dashes 8)"
 row "ws echo, 1 client (msg/s, higher better)" "$(val siogate echo1 rate)" "$(val peer echo1 rate)"
-row "ws echo, 100 clients (msg/s, higher better)" "$(val siogate echo100 rate)" "$(val peer echo100 rate)"
+row "ws echo, 100 clients (msg/s)" "$(val siogate echo100 rate)" "$(val peer echo100 rate)"
 row "ws event+ack p50 (ms, $ACK_N acks, lower better)" "$(val siogate ack p50_ms)" "$(val peer ack p50_ms)"
 row "ws event+ack p99 (ms)" "$(val siogate ack p99_ms)" "$(val peer ack p99_ms)"
 row "xhr-polling echo, 1 client (msg/s)" "$(val siogate xecho1 rate)" "$(val peer xecho1 rate)"
 row "xhr-polling echo, 100 clients (msg/s)" "$(val siogate xecho100 rate)" "$(val peer xecho100 rate)"
 row "xhr-polling event+ack p50 (ms)" "$(val siogate xack p50_ms)" "$(val peer xack p50_ms)"
 row "xhr-polling event+ack p99 (ms)" "$(val siogate xack p99_ms)" "$(val peer xack p99_ms)"
-row "handshake+ws connect/s ($CONN_C in flight)" "$(val siogate connect rate)" "$(val peer connect rate)"
-row "idle ws sessions held (of $HOLD_N)" "${R[siogate.hold.alive]:-}" "${R[peer.hold.alive]:-}"
-row "RSS, all server processes, holding (MiB)" "${R[siogate.hold.rss_mib]:-}" "${R[peer.hold.rss_mib]:-}"
-row "RSS per idle ws session (KiB)" "${R[siogate.hold.rss_per]:-}" "${R[peer.hold.rss_per]:-}"
+row "relay xhr-polling POST -> ws p50 (ms, $RELAY_N)" "$(val siogate relay p50_ms)" "$(val peer relay p50_ms)"
+row "relay xhr-polling POST -> ws p99 (ms)" "$(val siogate relay p99_ms)" "$(val peer relay p99_ms)"
+row "handshake + ws connect per s ($CONN_C in flight)" "$(val siogate connect rate)" "$(val peer connect rate)"
+row "idle ws sessions held (of $HOLD_N)" "$(got siogate hold alive)" "$(got peer hold alive)"
+row "RSS, all server processes, holding them (MiB)" "${R[siogate.hold.rss_mib]:-}" "${R[peer.hold.rss_mib]:-}"
+row "RSS per idle ws session (KiB; peer after a GC)" "${R[siogate.hold.rss_per]:-}" "${R[peer.hold.rss_per]:-}"
 row "  of which sio-wsd (KiB)" "${R[siogate.hold.wsd_per]:-}" ""
-row "CPU while idle, all servers (% of a core)" "${R[siogate.hold.idle_cpu]:-}" "${R[peer.hold.idle_cpu]:-}"
+row "  of which sio-gateway (KiB)" "${R[siogate.hold.gw_per]:-}" ""
+row "  peer without forcing its GC first (KiB)" "" "${R[peer.hold.rss_per_raw]:-}"
+W=${R[siogate.$IDLE.window_s]:-?}
+row "CPU, $IDLE_N idle ws sessions, ${W} s (% of a core)" "${R[siogate.$IDLE.idle_cpu]:-}" "${R[peer.$IDLE.idle_cpu]:-}"
+LPL="of $LP_N${QUICK:+; quick: fewer}"
+row "long-polls held, lighttpd ($LPL)" "$(got siogate lp polls)" "$(got peer lp polls)"
+row "RSS per long-poll session, lighttpd + gateway (KiB)" "${R[siogate.lp.rss_per]:-}" "${R[peer.lp.rss_per]:-}"
+row "  of which sio-gateway (KiB)" "${R[siogate.lp.gw_per]:-}" ""
+row "long-polls held, nginx ($LPL)" "$(got nginx lp polls)" "$(got peer lp polls)"
+row "RSS per long-poll session, nginx + gateway (KiB)" "${R[nginx.lp.rss_per]:-}" "${R[peer.lp.rss_per]:-}"
+row "  of which sio-gateway (KiB)" "${R[nginx.lp.gw_per]:-}" ""
+row "  peer without forcing its GC first (KiB)" "" "${R[peer.lp.rss_per_raw]:-}"
 echo
 echo "CPU during each phase, % of one core: server processes / load generator"
-for p in echo1 echo100 ack connect xecho1 xecho100 xack; do
+for p in echo1 echo100 ack connect xecho1 xecho100 xack relay; do
 	printf '  %-9s siogate %4s%% / %5s%%   socket.io %4s%% / %5s%%\n' "$p" \
 		"${R[siogate.$p.srv_cpu_pct]:-}" "${R[siogate.$p.lg_cpu_pct]:-}" \
 		"${R[peer.$p.srv_cpu_pct]:-}" "${R[peer.$p.lg_cpu_pct]:-}"
 done
-printf '  %-8s load generator %s%% (siogate run) / %s%% (socket.io run)\n' hold \
-	"${R[siogate.hold.lg_cpu_pct]:-}" "${R[peer.hold.lg_cpu_pct]:-}"
+for p in hold lp ${IDLE_N:+idle}; do
+	[ -n "${R[siogate.$p.line]:-}" ] || continue
+	printf '  %-9s load generator %s%% (siogate%s) / %s%% (socket.io)\n' "$p" \
+		"${R[siogate.$p.lg_cpu_pct]:-}" \
+		"$([ "$p" != lp ] || echo ", ${R[nginx.lp.lg_cpu_pct]:-}% nginx")" \
+		"${R[peer.$p.lg_cpu_pct]:-}"
+done
+
+# --- the budgets (issue 6): figure, target, met or missed (by X×) -----------
+# verdict value op target: op is ge, le or lt
+verdict() {
+	calc 'v == "" ? "no figure" : ((op == "ge" && v + 0 >= t) || (op == "le" && v + 0 <= t) || (op == "lt" && v + 0 < t)) ? "met" : v + 0 == 0 ? "missed" : sprintf("missed (by %.2f×)", op == "ge" ? t / v : v / t)' \
+		-v v="$1" -v op="$2" -v t="$3"
+}
+budget() { # label figure target verdict
+	printf '  %s: %s (target %s): %s\n' "$1" "$2" "$3" "$4"
+}
+x() { # ratio -> "N× socket.io"
+	if [ "$1" = - ]; then echo "-"; else echo "$1× socket.io"; fi
+}
+echo
+echo "Budgets (siogate against socket.io 0.9 in this run; missed ones do not fail it)"
+r=$(ratio "$(val siogate echo100 rate)" "$(val peer echo100 rate)")
+budget "ws echo throughput, 100 clients" "$(x "$r")" "≥ 3×" "$(verdict "${r#-}" ge 3)"
+r=$(ratio "$(val siogate ack p99_ms)" "$(val peer ack p99_ms)")
+budget "ws event+ack p99" "$(x "$r")" "≤ 1×" "$(verdict "${r#-}" le 1)"
+wp=${R[siogate.hold.wsd_per]:-}
+pp=${R[peer.hold.rss_per]:-}
+r=$(ratio "$wp" "$pp")
+if [ -n "$wp" ] && [ "$r" != - ]; then
+	# both conditions; missed by the larger factor
+	v=$(calc 'sprintf("%.2f", (r / 0.2 > k / 5 ? r / 0.2 : k / 5))' -v r="$r" -v k="$wp")
+	budget "RSS per idle ws session, sio-wsd" "$wp KiB, $r× socket.io's $pp KiB" "≤ 0.2× and < 5 KiB" \
+		"$(calc 'v < 1 ? "met" : sprintf("missed (by %.2f×)", v)' -v v="$v")"
+else
+	budget "RSS per idle ws session, sio-wsd" "-" "≤ 0.2× and < 5 KiB" "no figure"
+fi
+if [ -n "$QUICK" ]; then
+	budget "10,000 ws sessions held by one sio-wsd" "not run (quick)" "all held, none lost" "full run only"
+else
+	al=$(got siogate hold alive) lo=$(got siogate hold lost)
+	budget "10,000 ws sessions held by one sio-wsd" "${al:-?} held, ${lo:-?} lost" "all held, none lost" \
+		"$([ "${al:-0}" = "$HOLD_N" ] && [ "${lo:-1}" = 0 ] && echo met || echo missed)"
+fi
+r=$(ratio "$(val siogate xecho100 rate)" "$(val peer xecho100 rate)")
+budget "xhr-polling throughput, 100 clients, lighttpd" "$(x "$r")" "≥ 1×" "$(verdict "${r#-}" ge 1)"
+r=$(ratio "$(val siogate connect rate)" "$(val peer connect rate)")
+budget "handshake + websocket connect rate" "$(x "$r")" "≥ 1.5×" "$(verdict "${r#-}" ge 1.5)"
+c=${R[siogate.$IDLE.idle_cpu]:-}
+budget "idle CPU, $IDLE_N idle sessions (${W} s)" "${c:--}% of a core" "< 1% of a core" "$(verdict "$c" lt 1)"
+
 fail=0
 for t in siogate peer; do
-	for p in echo1 echo100 ack connect xecho1 xecho100 xack hold; do
-		case ${R[$t.$p.line]:-} in *" ok=1"*) ;; *) fail=1 ;; esac
+	for p in echo1 echo100 ack connect xecho1 xecho100 xack relay ${IDLE_N:+$IDLE} hold lp; do
+		case ${R[$t.$p.line]:-} in *" ok=1"*) ;; *) fail=1; echo "bench: $t $p did not complete" >&2 ;; esac
 	done
 done
-[ $fail = 0 ] || echo "bench: some phases did not complete (ok=0 above)" >&2
+case ${R[nginx.lp.line]:-} in *" ok=1"*) ;; *) fail=1; echo "bench: nginx lp did not complete" >&2 ;; esac
 exit $fail

@@ -29,7 +29,8 @@
  *   --log-level N     SIO_LOG_LEVEL   socket.io log level, default 0
  *
  * Once listening it prints one line to stdout: `listening HOST:PORT`.
- * SIGTERM and SIGINT stop it.
+ * SIGTERM and SIGINT stop it; under node --expose-gc, SIGUSR2 runs the
+ * garbage collector (bench/run.sh, before sampling memory).
  */
 'use strict';
 
@@ -268,3 +269,14 @@ function stop() {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+
+/*
+ * Run with --expose-gc, SIGUSR2 collects garbage: bench/run.sh does before
+ * each memory sample, so that the peer's RSS is what it holds live rather
+ * than whatever the collector has not got to yet.
+ */
+if (typeof global.gc === 'function') {
+	process.on('SIGUSR2', function () {
+		global.gc();
+	});
+}

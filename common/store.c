@@ -260,14 +260,16 @@ static const char *const store_sql[SQL_NSTMT] = {
      * or attaches a transport (WHERE keeps ON CONFLICT unambiguous). */
     [SQL_PEAK_SESSIONS] = "INSERT INTO counters (name, value)"
                           " SELECT 'sessions_peak', count(*) FROM sessions"
-                          " WHERE state <> 'closed' ON CONFLICT (name)"
-                          " DO UPDATE SET value ="
-                          " max(counters.value, excluded.value)",
+                          " WHERE state IN ('handshaken', 'open',"
+                          " 'detached') ON CONFLICT (name)"
+                          " DO UPDATE SET value = excluded.value"
+                          " WHERE excluded.value > counters.value",
     [SQL_PEAK_CONNECTIONS] = "INSERT INTO counters (name, value)"
                              " SELECT 'connections_peak', count(*)"
                              " FROM sessions WHERE holder IS NOT NULL"
                              " ON CONFLICT (name) DO UPDATE SET value ="
-                             " max(counters.value, excluded.value)",
+                             " excluded.value"
+                             " WHERE excluded.value > counters.value",
     /* One sample a second at most, whichever process sweeps first. */
     [SQL_SAMPLE_PUT] =
         "INSERT INTO stats_samples (t, connections_opened, packets_sent,"
@@ -992,7 +994,10 @@ store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 	         sync == SIO_SYNC_OFF    ? 0
 	         : sync == SIO_SYNC_FULL ? 2
 	                                 : 1);
+	/* statement journals in memory: on disk, each statement's journal
+	 * made the heap shrink and grow again (tens of us per UPDATE) */
 	if (store_pragma(st, buf, NULL, 0) != SIO_OK ||
+	    store_pragma(st, "PRAGMA temp_store = MEMORY", NULL, 0) != SIO_OK ||
 	    store_pragma(st, "PRAGMA foreign_keys = ON", NULL, 0) != SIO_OK)
 		return SIO_ERR;
 	return SIO_OK;
@@ -2303,10 +2308,26 @@ err:
 	return SIO_ERR;
 }
 
-/* --- appended for sio-gateway ------------------------------------------ */
+/* --- appended for sio-gateway: checkpoints off the writer ---------------- */
 
-void
-sio_store_direct_flush(struct sio_store *st)
+int
+sio_store_autocheckpoint(struct sio_store *st, int pages)
 {
-	store_direct_deliver(st);
+	if (sqlite3_wal_autocheckpoint(st->db, pages) != SQLITE_OK)
+		return store_sqlfail(st);
+	return SIO_OK;
+}
+
+int
+sio_store_checkpoint(struct sio_store *st)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(
+	    st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+
+	if (rc == SQLITE_OK)
+		return log > 0 ? log : 0;
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return 0; /* another checkpoint runs */
+	return store_sqlfail(st);
 }

@@ -466,13 +466,16 @@ int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
 int sio_store_stats_sample(struct sio_store *st, long long now);
 
 /*
- * The direct path for a holder that writes before it commits
- * (sio-gateway): hands the direct packets queued so far in the open
- * transaction to deliver() now, in order, instead of at the commit. Each
- * counts as sent; one the holder then fails to write it puts back into
- * the outbox itself, in the same transaction (and counts -1 sent), so
- * that nothing is lost and nothing overtakes it.
+ * Checkpoints away from the writer (sio-gateway): a connection commits
+ * and, past pages WAL pages (0: never), checkpoints itself, fsyncs
+ * included, while it still holds the write lock. autocheckpoint sets
+ * that threshold (SQLite's default is 1000); checkpoint runs a PASSIVE
+ * checkpoint, which waits for no reader and no writer, and returns the
+ * frames the WAL held (0 when empty or another checkpoint was running),
+ * or SIO_ERR. The WAL starts over at a write that finds it all copied.
  */
-void sio_store_direct_flush(struct sio_store *st);
+int sio_store_autocheckpoint(struct sio_store *st, int pages);
+int sio_store_checkpoint(struct sio_store *st);
+
 
 #endif

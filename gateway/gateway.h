@@ -3,11 +3,13 @@
  * the handshake and the polling transports. main.c owns the one server
  * struct and the threads, fcgi.c is the only user of libfcgi (one request's
  * parameters, body and output), wait.c parks a request until its session
- * is rung, route.c turns REQUEST_URI into a route and serve.c answers it.
+ * is rung, write.c runs the process's write transactions, route.c turns
+ * REQUEST_URI into a route and serve.c answers it.
  */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -48,6 +50,13 @@ long gw_req_read(struct gw_req *r, char *buf, size_t n);
 int gw_req_write(struct gw_req *r, const char *buf, size_t n);
 /* Sends what was queued to the web server. SIO_OK or SIO_ERR. */
 int gw_req_flush(struct gw_req *r);
+/* Sends what was queued and ends the response (the web server completes
+ * it at once); nothing may be written after. SIO_OK or SIO_ERR. */
+int gw_req_end(struct gw_req *r);
+/* After gw_req_end(): waits, up to timeout_ms, until the web server has
+ * taken the whole response and let the connection go, so that what is
+ * written next to another request reaches the client after it. */
+void gw_req_wait_taken(struct gw_req *r, int timeout_ms);
 /* A descriptor that becomes readable when the web server drops the
  * request (client abort), or -1 when there is none to watch. */
 int gw_req_abort_fd(struct gw_req *r);
@@ -70,21 +79,78 @@ int gw_fcgi_listen(const char *spec, char *err);
 
 struct gw_waiter;
 
+/* gw_wait_for(): another thread answered the request (gw_wait_claim). */
+#define GW_WAIT_ANSWERED 2
+
 /* The calling thread's waiter (created on first use); NULL on failure. */
 struct gw_waiter *gw_wait_self(void);
 /* Registers w as waiting for sid; rings that arrive from now on count. */
 void gw_wait_begin(struct gw_waiter *w, const char *sid);
+/* Lets other threads answer w's long poll while it sleeps: conn is the
+ * poll's holder connection, udata (borrowed) what they answer with. */
+void gw_wait_park(struct gw_waiter *w, long long conn, void *udata);
 /* Forgets rings received so far (call before looking at the store). */
 void gw_wait_clear(struct gw_waiter *w);
 /*
  * Waits until w is rung, abort_fd (may be -1) becomes readable or timeout_ms
- * (-1: forever) pass. Returns 1 rung, 0 timed out, SIO_ERR aborted.
+ * (-1: forever) pass. Returns 1 rung, 0 timed out, SIO_ERR aborted,
+ * GW_WAIT_ANSWERED when another thread answered the request meanwhile.
  */
 int gw_wait_for(struct gw_waiter *w, int abort_fd, long long timeout_ms);
 /* Unregisters w. */
 void gw_wait_end(struct gw_waiter *w);
 /* Wakes the waiters of sid (NULL: all of them). */
 void gw_wait_ring(const char *sid);
+/*
+ * Claims a parked long poll of sid on connection *conn (any when *conn is
+ * negative: then set): its thread stays off the request until
+ * gw_wait_answer(). Returns the waiter, its udata in *udata, or NULL when
+ * none is parked.
+ */
+struct gw_waiter *gw_wait_claim(const char *sid, long long *conn, void **udata);
+/* Ends a claim: answered, or handed back to its thread, which is rung. */
+void gw_wait_answer(struct gw_waiter *w, int answered);
+
+/* --- write.c: the process's write transactions -------------------------- */
+
+/*
+ * One write of a request for gw_write_run(): fn runs inside a transaction
+ * of the writer wx, in a savepoint of its own, on whichever thread leads
+ * the batch; it returns SIO_ERR to undo its part (and logs why: the
+ * store's message is gone once the batch goes on), anything else to keep
+ * it. Embed it in a struct of the write's own arguments.
+ */
+struct gw_write {
+	int (*fn)(struct sio_session_ctx *wx, struct gw_write *w);
+	int rc; /* fn's result, SIO_ERR when the batch failed to commit */
+	/* gw_write_run()'s */
+	struct gw_write *next;
+	int state, posted;
+	pthread_cond_t cond;
+};
+
+/* Opens the writer (threaded modes; without it, x writes). SIO_OK or
+ * SIO_ERR (logged). */
+int gw_write_open(void);
+/*
+ * Runs w in the next batch of writes and returns once it is committed
+ * (or not): w->rc. The doorbells of this process's own sessions rung by
+ * the batch wake their waiters in process after the commit.
+ */
+int gw_write_run(struct sio_session_ctx *x, struct gw_write *w);
+/* Runs w (malloc()ed; freed once run) in the batch after the one running,
+ * without waiting for it; when none is running, now. */
+void gw_write_post(struct sio_session_ctx *x, struct gw_write *w);
+/*
+ * The writer alone, for what opens a transaction itself (handshake,
+ * session end, sweep): returns the context to use (x as CGI) until
+ * gw_write_unlock().
+ */
+struct sio_session_ctx *gw_write_lock(struct sio_session_ctx *x);
+void gw_write_unlock(struct sio_session_ctx *wx);
+/* Adds the counters the writer keeps in memory (the store's direct path)
+ * to the database, once a second (now 0: at once). */
+void gw_write_flush(long long now);
 
 /* --- route.c ------------------------------------------------------------ */
 
@@ -113,5 +179,8 @@ void gw_route_parse(const char *uri, const char *resource,
 
 /* Answers one request. x is the thread's session context. */
 void gw_serve(struct gw_req *r, struct sio_session_ctx *x);
+/* Sets the writer's direct path (sio_store_set_direct) for its hot
+ * counters kept in memory; it takes no packet past the outbox. */
+void gw_serve_direct(struct sio_store *writer);
 
 #endif

@@ -2,13 +2,14 @@
  * main.c: sio-gateway's entry point and its one global, the server struct.
  * It reads the configuration, picks the mode (standalone listener, plain
  * CGI, or FastCGI on fd 0 as spawned by a web server), registers the
- * process doorbell and starts the threads: the FastCGI workers, the
- * dispatcher that turns doorbell rings into wake-ups, and the ticker that
- * sweeps timeouts and watches PRAGMA data_version. Signals are taken by
- * sigwait() here, because libfcgi's own handlers only stop a thread that
- * sits in accept().
+ * process doorbell, opens the writer (write.c) and starts the threads: the
+ * FastCGI workers, the dispatcher that turns doorbell rings into wake-ups,
+ * and the ticker that sweeps timeouts and watches PRAGMA data_version.
+ * Signals are taken by sigwait() here, because libfcgi's own handlers only
+ * stop a thread that sits in accept().
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -64,9 +65,16 @@ gw_conn_next(void)
 struct sio_store *
 gw_store_open(void)
 {
+	static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 	char err[SIO_ERR_LEN];
-	struct sio_store *st = sio_store_open_config(&gw.cfg, err);
+	struct sio_store *st;
 
+	/* One at a time: opening checks the schema in a write transaction,
+	 * and every worker opening its connection at once would otherwise
+	 * queue in SQLite's busy handler, spinning on short sleeps. */
+	pthread_mutex_lock(&open_lock);
+	st = sio_store_open_config(&gw.cfg, err);
+	pthread_mutex_unlock(&open_lock);
 	if (st == NULL)
 		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg.database, err);
 	return st;
@@ -93,10 +101,45 @@ gw_dispatch(void *arg)
 	return NULL;
 }
 
+static void
+gw_ring_ready(void *udata, const char *sid)
+{
+	(void)udata;
+	gw_wait_ring(sid);
+}
+
 /*
- * Once a second: timers (heartbeats due, heartbeat and close timeouts),
- * then PRAGMA data_version, which catches rows written by programs that do
- * not ring (the sqlite3 shell, a cron job) and wakes every waiter.
+ * The writer leaves checkpoints to the ticker (write.c): a PASSIVE one
+ * copies the WAL into the database, fsyncs included, while the process
+ * goes on writing; then, holding the writer, a second one copies what was
+ * written meanwhile (little: its fsyncs are short), so that the next write
+ * finds the WAL all copied and starts it over: it does not grow.
+ */
+static void
+gw_checkpoint(struct sio_session_ctx *x)
+{
+	struct sio_session_ctx *wx;
+	int rest = sio_store_checkpoint(x->store);
+
+	if (rest > 0) {
+		wx = gw_write_lock(x);
+		rest = sio_store_checkpoint(x->store);
+		gw_write_unlock(wx);
+	}
+	if (rest < 0)
+		gw_log(SIO_LOG_WARN, "checkpoint: %s",
+		       sio_store_errmsg(x->store));
+}
+
+/*
+ * Once a second: timers (heartbeats due, heartbeat and close timeouts) and
+ * the writer's counters kept in memory (write.c). Every SIO_WATCH_MS: a
+ * passive checkpoint of the WAL, which the writer leaves to this thread.
+ * Every SIO_WATCH_MS: PRAGMA data_version, which catches rows written by
+ * programs that do not ring (the sqlite3 shell, a cron job). It changes
+ * with every commit of any other connection, the other threads' included,
+ * so it only tells that something was written: the waiters woken are
+ * those of sessions held here with a packet ready, not every one.
  */
 static void *
 gw_tick(void *arg)
@@ -111,14 +154,23 @@ gw_tick(void *arg)
 		return NULL;
 	for (unsigned n = 1;; n++) {
 		nanosleep(&watch, NULL);
-		if (n % (SIO_SWEEP_MS / SIO_WATCH_MS) == 0 &&
-		    sio_session_sweep(&x, sio_session_now()) < 0)
-			gw_log(SIO_LOG_WARN, "sweep: %s",
-			       sio_store_errmsg(x.store));
+		if (n % (SIO_SWEEP_MS / SIO_WATCH_MS) == 0) {
+			struct sio_session_ctx *wx = gw_write_lock(&x);
+			if (sio_session_sweep(wx, sio_session_now()) < 0)
+				gw_log(SIO_LOG_WARN, "sweep: %s",
+				       sio_store_errmsg(wx->store));
+			gw_write_unlock(wx);
+			gw_write_flush(sio_session_now());
+		}
+		gw_checkpoint(&x);
 		if (sio_store_data_version(x.store, &v) != SIO_OK)
 			continue;
-		if (version >= 0 && v != version)
-			gw_wait_ring(NULL);
+		if (version >= 0 && v != version &&
+		    sio_store_outbox_ready(x.store, gw.holder,
+		                           sio_session_now(), gw_ring_ready,
+		                           NULL) < 0)
+			gw_log(SIO_LOG_WARN, "outbox: %s",
+			       sio_store_errmsg(x.store));
 		version = v;
 	}
 	return NULL;
@@ -250,6 +302,12 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* glibc gives the free top of a heap back to the kernel once it
+	 * passes 128 KiB (dynamically adjusted): SQLite's statement journal
+	 * (any UPDATE of an indexed, CHECKed column) crossed that on every
+	 * statement, and each cost an madvise() and the page faults after
+	 * it, 40 us an attach. A fixed 1 MiB per heap stops the bouncing. */
+	mallopt(M_TRIM_THRESHOLD, 1 << 20);
 	if (gw_setup(conf) != SIO_OK)
 		return 1;
 	if (check) {
@@ -285,7 +343,7 @@ main(int argc, char **argv)
 		gw_unregister();
 		return rc;
 	}
-	if (gw_register() != SIO_OK)
+	if (gw_register() != SIO_OK || gw_write_open() != SIO_OK)
 		return 1;
 	if (gw_start(gw_tick, NULL, NULL) != SIO_OK)
 		return 1;
@@ -298,6 +356,7 @@ main(int argc, char **argv)
 		rc = sigwait(&set, &sig);
 	while (rc != 0);
 	gw_log(SIO_LOG_INFO, "stopping on signal %d", sig);
+	gw_write_flush(0);
 	gw_unregister();
 	return 0;
 }

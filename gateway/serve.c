@@ -3,7 +3,9 @@
  * handshake, the forced disconnect, and the polling transports
  * (xhr-polling and jsonp-polling long polls and posts, the htmlfile
  * stream). Packets leave a session's outbox only after the response that
- * carries them was flushed to the web server.
+ * carries them was flushed to the web server. A POST whose packets are
+ * for a long poll parked in this process takes them for it in its own
+ * transaction and writes them to it once answered itself (struct rung).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@
 #include "text.h"
 
 #define SERVE_PLAIN "text/plain; charset=UTF-8"
+/* serve_poll_wait(): a POST answered the poll (not a packet count). */
+#define SERVE_ANSWERED (-100)
 #define SERVE_JS "text/javascript; charset=UTF-8"
 
 /* What one request is being answered with. */
@@ -76,7 +80,9 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 	return rc;
 }
 
-/* A whole response; SIO_OK once the web server has it. */
+/* A whole response, ended; SIO_OK once the web server has it. It may be
+ * written by another thread than the request's (a POST answering a long
+ * poll), so the request's thread must not wait to end it. */
 static int
 serve_respond(struct serve *s, int status, const char *ctype, const char *body,
               size_t len)
@@ -84,7 +90,7 @@ serve_respond(struct serve *s, int status, const char *ctype, const char *body,
 	if (serve_head(s, status, ctype, (long long)len) != SIO_OK ||
 	    gw_req_write(s->r, body, len) != SIO_OK)
 		return SIO_ERR;
-	return gw_req_flush(s->r);
+	return gw_req_end(s->r);
 }
 
 static int
@@ -170,12 +176,13 @@ batch_cleanup(struct batch *bt)
 
 /*
  * Gathers `1::` (when hello is set) and the packets of sid due by now into
- * one payload in out. Returns the number of packets (0: nothing to send)
- * or SIO_ERR; the packets stay taken by conn until serve_delivered().
+ * one payload in out, taking them for (gw.holder, conn) in st. Returns the
+ * number of packets (0: nothing to send) or SIO_ERR; the packets stay
+ * taken until serve_delivered(). Runs inside a write (write.c).
  */
 static int
-serve_collect(struct serve *s, struct batch *bt, int hello, long long now,
-              struct sio_buf *out, long long conn)
+serve_collect(struct sio_store *st, const char *sid, struct batch *bt,
+              int hello, long long now, struct sio_buf *out, long long conn)
 {
 	int n;
 
@@ -184,8 +191,8 @@ serve_collect(struct serve *s, struct batch *bt, int hello, long long now,
 	sio_buf_reset(out);
 	if (hello)
 		batch_add(bt, "1::", 3);
-	n = sio_store_outbox_take(s->x->store, s->rt.sid, now, bt->max - bt->n,
-	                          gw.holder, conn, batch_add, bt);
+	n = sio_store_outbox_take(st, sid, now, bt->max - bt->n, gw.holder,
+	                          conn, batch_add, bt);
 	if (n < 0)
 		return SIO_ERR;
 	for (size_t i = 0; i < bt->n; i++)
@@ -195,19 +202,178 @@ serve_collect(struct serve *s, struct batch *bt, int hello, long long now,
 	return (int)bt->n;
 }
 
+/* Logs the store error of the writer (SIO_LOG_ERROR). */
+static void
+serve_store_error(const char *sid, struct sio_session_ctx *wx, const char *what)
+{
+	gw_log(SIO_LOG_ERROR, "%s: %s: %s", sid, what,
+	       sio_store_errmsg(wx->store));
+}
+
+/* The writes of a poll or stream (write.c): its attach (with a take when
+ * bt is set), a take, and its finish. */
+struct poll_write {
+	struct gw_write w; /* first: the write.c part */
+	struct serve *s;
+	struct batch *bt;    /* attach, take */
+	struct sio_buf *out; /* idem */
+	long long conn, now;
+	int hello;                  /* take; set by attach */
+	int taken, written, detach; /* finish */
+	int n;                      /* packets taken */
+};
+
+static int
+poll_attach(struct sio_session_ctx *wx, struct gw_write *w)
+{
+	struct poll_write *p = (struct poll_write *)w;
+	struct serve *s = p->s;
+	int rc;
+
+	rc = sio_store_attach(wx->store, s->rt.sid, s->rt.transport, gw.holder,
+	                      p->conn, p->now, &p->hello);
+	if (rc == SIO_OK && p->bt != NULL &&
+	    (p->n = serve_collect(wx->store, s->rt.sid, p->bt, p->hello, p->now,
+	                          p->out, p->conn)) < 0)
+		rc = SIO_ERR;
+	if (rc == SIO_ERR)
+		serve_store_error(s->rt.sid, wx, "attach");
+	return rc;
+}
+
+static int
+poll_take(struct sio_session_ctx *wx, struct gw_write *w)
+{
+	struct poll_write *p = (struct poll_write *)w;
+
+	p->n = serve_collect(wx->store, p->s->rt.sid, p->bt, p->hello, p->now,
+	                     p->out, p->conn);
+	if (p->n >= 0)
+		return SIO_OK;
+	serve_store_error(p->s->rt.sid, wx, "outbox");
+	return SIO_ERR;
+}
+
+/* serve_collect() as a write of its own: its result (SIO_ERR logged). */
+static int
+serve_take(struct serve *s, struct batch *bt, int hello, long long now,
+           struct sio_buf *out, long long conn)
+{
+	struct poll_write p = {.w.fn = poll_take,
+	                       .s = s,
+	                       .bt = bt,
+	                       .out = out,
+	                       .conn = conn,
+	                       .now = now,
+	                       .hello = hello};
+
+	return gw_write_run(s->x, &p.w) == SIO_ERR ? SIO_ERR : p.n;
+}
+
+/* The end of what one request did with a session (struct finish_write). */
+struct finish {
+	char sid[SIO_SID_LEN + 1];
+	long long conn;
+	int taken, written, detach;
+};
+
+/*
+ * What requests that are over did with sessions, as one posted write: what
+ * (holder, conn) took is deleted (written) or handed back (not), and with
+ * detach the session loses its transport. No thread waits for it: the
+ * responses are out, and until it runs the packets stay taken, so that
+ * nobody sends them again.
+ */
+struct finish_write {
+	struct gw_write w; /* first: the write.c part */
+	long long now;
+	size_t n;
+	struct finish v[];
+};
+
+static int
+finish_run(struct sio_session_ctx *wx, struct gw_write *w)
+{
+	struct finish_write *p = (struct finish_write *)w;
+	struct sio_store *st = wx->store;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct finish *f = &p->v[i];
+		int rc = SIO_OK;
+		if (f->taken)
+			rc = f->written
+			         ? sio_store_outbox_done(st, f->sid, gw.holder,
+			                                 f->conn)
+			         : sio_store_outbox_release(st, f->sid,
+			                                    gw.holder, f->conn);
+		if (rc == SIO_OK && f->detach)
+			rc = sio_store_detach(st, f->sid, gw.holder, f->conn,
+			                      p->now);
+		if (rc != SIO_OK)
+			serve_store_error(f->sid, wx, "finishing");
+	}
+	return SIO_OK;
+}
+
+/* A finish_write of n ends; NULL when out of memory (logged). */
+static struct finish_write *
+finish_new(size_t n)
+{
+	struct finish_write *p = calloc(1, sizeof(*p) + n * sizeof(p->v[0]));
+
+	if (p == NULL)
+		gw_log(SIO_LOG_ERROR, "out of memory: a finish is lost");
+	else
+		p->w.fn = finish_run;
+	return p;
+}
+
+/* Posts the end of what (holder, conn) did with the request's session. */
+static void
+serve_finish(struct serve *s, long long conn, int taken, int written,
+             int detach)
+{
+	struct finish_write *p = finish_new(1);
+
+	if (p == NULL)
+		return;
+	p->now = sio_session_now();
+	p->n = 1;
+	snprintf(p->v[0].sid, sizeof(p->v[0].sid), "%s", s->rt.sid);
+	p->v[0].conn = conn;
+	p->v[0].taken = taken;
+	p->v[0].written = written;
+	p->v[0].detach = detach;
+	gw_write_post(s->x, &p->w);
+}
+
 /* Deletes what a flushed response carried (written), or hands it back to
  * the next transport (the write failed). */
 static void
 serve_delivered(struct serve *s, long long conn, int written)
 {
-	struct sio_store *st = s->x->store;
-	int rc = written
-	             ? sio_store_outbox_done(st, s->rt.sid, gw.holder, conn)
-	             : sio_store_outbox_release(st, s->rt.sid, gw.holder, conn);
+	serve_finish(s, conn, 1, written, 0);
+}
 
-	if (rc != SIO_OK)
-		gw_log(SIO_LOG_ERROR, "%s: outbox %s: %s", s->rt.sid,
-		       written ? "delete" : "release", sio_store_errmsg(st));
+static int
+serve_count(void *udata, const char *pkt, size_t len)
+{
+	(void)udata;
+	(void)pkt;
+	(void)len;
+	return SIO_OK;
+}
+
+/* Whether sid has a packet due by now that nobody has taken (or the store
+ * failed: the take will say so). A read: a waiter rung for nothing, or for
+ * packets another request took, never queues for the writer. */
+static int
+serve_ready(struct serve *s, long long now)
+{
+	long long last;
+
+	return sio_store_outbox_peek(s->x->store, s->rt.sid, now, 1,
+	                             serve_count, NULL, &last) != 0;
 }
 
 /* How long to wait: until deadline, or sooner for a delayed packet. */
@@ -239,7 +405,7 @@ serve_gone(struct serve *s, struct batch *bt)
 	int n;
 
 	sio_buf_init(&out);
-	n = serve_collect(s, bt, 0, sio_session_now(), &out, conn);
+	n = serve_take(s, bt, 0, sio_session_now(), &out, conn);
 	if (n > 0) {
 		serve_delivered(s, conn,
 		                serve_payload(s, out.p, out.len) == SIO_OK);
@@ -249,103 +415,141 @@ serve_gone(struct serve *s, struct batch *bt)
 	sio_buf_cleanup(&out);
 }
 
-/* The long poll proper, with the session attached as (holder, conn). */
+/* libfcgi reads the connection only when asked, so a GET's stdin is
+ * consumed first: then the FastCGI socket can signal a client abort while
+ * the request waits. */
 static void
-serve_poll_wait(struct serve *s, struct batch *bt, long long conn, int hello)
-{
-	struct sio_store *st = s->x->store;
-	struct gw_waiter *w = gw_wait_self();
-	struct sio_buf out;
-	long long now = sio_session_now();
-	long long deadline = now + s->x->cfg->polling_duration * 1000LL;
-	int n;
-
-	if (w == NULL) {
-		serve_text(s, 500, "out of memory");
-		return;
-	}
-	sio_buf_init(&out);
-	gw_wait_begin(w, s->rt.sid);
-	for (;;) {
-		gw_wait_clear(w);
-		now = sio_session_now();
-		if (!sio_store_is_holder(st, s->rt.sid, gw.holder, conn)) {
-			gw_log(SIO_LOG_DEBUG, "%s: poll superseded", s->rt.sid);
-			serve_payload(s, "8::", 3);
-			break;
-		}
-		n = serve_collect(s, bt, hello, now, &out, conn);
-		if (n < 0) {
-			gw_log(SIO_LOG_ERROR, "%s: outbox: %s", s->rt.sid,
-			       sio_store_errmsg(st));
-			serve_text(s, 500, "store error");
-			break;
-		}
-		if (n > 0) {
-			int ok = serve_payload(s, out.p, out.len) == SIO_OK;
-			serve_delivered(s, conn, ok);
-			if (!ok)
-				gw_log(SIO_LOG_INFO, "%s: poll write failed",
-				       s->rt.sid);
-			break;
-		}
-		if (now >= deadline) {
-			serve_payload(s, "8::", 3);
-			break;
-		}
-		if (gw_wait_for(w, gw_req_abort_fd(s->r),
-		                serve_timeout(s, now, deadline)) < 0) {
-			gw_log(SIO_LOG_DEBUG, "%s: client went away",
-			       s->rt.sid);
-			break;
-		}
-	}
-	gw_wait_end(w);
-	sio_buf_cleanup(&out);
-}
-
-/*
- * Attaches a GET's transport to its session as (holder, conn). libfcgi
- * reads the connection only when asked, so stdin is consumed first: then
- * the FastCGI socket can signal a client abort while the request waits.
- */
-static int
-serve_attach(struct serve *s, int transport, long long conn, int *changed)
+serve_drain(struct serve *s)
 {
 	struct sio_buf sink;
 
 	sio_buf_init(&sink);
 	serve_body(s, &sink, 0);
 	sio_buf_cleanup(&sink);
-	return sio_store_attach(s->x->store, s->rt.sid, transport, gw.holder,
-	                        conn, sio_session_now(), changed);
 }
 
+/*
+ * Attaches the GET's transport to its session as (holder, conn) and takes
+ * what is already queued, in one write. Returns the number of packets in
+ * out (0: the poll must wait), SIO_AGAIN for a session that is gone,
+ * SIO_ERR (logged).
+ */
+static int
+serve_poll_attach(struct serve *s, struct batch *bt, long long conn,
+                  struct sio_buf *out, int *hello)
+{
+	struct poll_write p = {.w.fn = poll_attach,
+	                       .s = s,
+	                       .bt = bt,
+	                       .out = out,
+	                       .conn = conn,
+	                       .now = sio_session_now()};
+	int rc = gw_write_run(s->x, &p.w);
+
+	*hello = p.hello;
+	return rc == SIO_OK ? p.n : rc;
+}
+
+/*
+ * Waits for the attached poll's packets until the polling duration ends.
+ * Returns the number of packets taken into out, 0 when the poll ended
+ * without any (answered, or the client went away), SIO_ERR (answered),
+ * SERVE_ANSWERED when a POST answered it (struct rung).
+ */
+static int
+serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
+                long long conn, struct sio_buf *out)
+{
+	long long now = sio_session_now();
+	long long deadline = now + s->x->cfg->polling_duration * 1000LL;
+	int n;
+
+	gw_wait_park(w, conn, s);
+	for (;;) {
+		n = gw_wait_for(w, gw_req_abort_fd(s->r),
+		                serve_timeout(s, now, deadline));
+		if (n == GW_WAIT_ANSWERED)
+			return SERVE_ANSWERED;
+		if (n < 0) {
+			gw_log(SIO_LOG_DEBUG, "%s: client went away",
+			       s->rt.sid);
+			return 0;
+		}
+		gw_wait_clear(w);
+		now = sio_session_now();
+		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
+		                         conn)) {
+			gw_log(SIO_LOG_DEBUG, "%s: poll superseded", s->rt.sid);
+			serve_payload(s, "8::", 3);
+			return 0;
+		}
+		if (serve_ready(s, now)) {
+			n = serve_take(s, bt, 0, now, out, conn);
+			if (n != 0)
+				return n;
+		}
+		if (now >= deadline) {
+			serve_payload(s, "8::", 3);
+			return 0;
+		}
+	}
+}
+
+/*
+ * A long-poll GET: attach, take what is queued or wait for it, answer,
+ * then delete what was written and detach in one write. The waiter is
+ * registered before the attach, so a ring for a packet queued after the
+ * attach's take cannot be missed; parked, a POST may answer it instead.
+ */
 static void
 serve_poll_get(struct serve *s, struct batch *bt)
 {
+	struct gw_waiter *w = gw_wait_self();
 	long long conn = gw_conn_next();
-	int changed = 0, rc;
+	struct sio_buf out;
+	int hello = 0, n, ok = 0;
 
-	rc = serve_attach(s, s->rt.transport, conn, &changed);
-	if (rc == SIO_AGAIN) {
+	if (w == NULL) {
+		serve_text(s, 500, "out of memory");
+		return;
+	}
+	serve_drain(s);
+	sio_buf_init(&out);
+	gw_wait_begin(w, s->rt.sid);
+	n = serve_poll_attach(s, bt, conn, &out, &hello);
+	if (n == SIO_AGAIN) {
+		gw_wait_end(w);
+		sio_buf_cleanup(&out);
 		serve_gone(s, bt);
 		return;
 	}
-	if (rc != SIO_OK) {
-		gw_log(SIO_LOG_ERROR, "%s: attach: %s", s->rt.sid,
-		       sio_store_errmsg(s->x->store));
+	if (n < 0) { /* nothing attached */
+		gw_wait_end(w);
+		sio_buf_cleanup(&out);
 		serve_text(s, 500, "store error");
 		return;
 	}
 	gw_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", s->rt.sid,
 	       sio_config_transport_name((enum sio_transport)s->rt.transport),
 	       conn);
-	serve_poll_wait(s, bt, conn, changed);
-	if (sio_store_detach(s->x->store, s->rt.sid, gw.holder, conn,
-	                     sio_session_now()) != SIO_OK)
-		gw_log(SIO_LOG_ERROR, "%s: detach: %s", s->rt.sid,
-		       sio_store_errmsg(s->x->store));
+	if (n == 0)
+		n = serve_poll_wait(s, w, bt, conn, &out);
+	gw_wait_end(w);
+	if (n == SERVE_ANSWERED) { /* answered, deleted, detached */
+		sio_buf_cleanup(&out);
+		return;
+	}
+	if (n < 0) { /* logged */
+		serve_text(s, 500, "store error");
+		n = 0;
+	} else if (n > 0) {
+		ok = serve_payload(s, out.p, out.len) == SIO_OK;
+		if (!ok)
+			gw_log(SIO_LOG_INFO, "%s: poll write failed",
+			       s->rt.sid);
+	}
+	sio_buf_cleanup(&out);
+	serve_finish(s, conn, n > 0, ok, 1);
 }
 
 /* --- htmlfile ------------------------------------------------------------ */
@@ -399,7 +603,9 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
 		                         conn))
 			break;
-		n = serve_collect(s, bt, hello, now, &out, conn);
+		n = hello || serve_ready(s, now)
+		        ? serve_take(s, bt, hello, now, &out, conn)
+		        : 0;
 		if (n < 0)
 			break;
 		if (n > 0) {
@@ -427,12 +633,16 @@ static void
 serve_htmlfile(struct serve *s, struct batch *bt)
 {
 	long long conn = gw_conn_next();
-	int changed = 0, rc;
+	struct poll_write p = {.w.fn = poll_attach,
+	                       .s = s,
+	                       .conn = conn,
+	                       .now = sio_session_now()};
+	int changed, rc;
 
-	rc = serve_attach(s, SIO_TRANSPORT_HTMLFILE, conn, &changed);
-	if (rc == SIO_ERR) {
-		gw_log(SIO_LOG_ERROR, "%s: attach: %s", s->rt.sid,
-		       sio_store_errmsg(s->x->store));
+	serve_drain(s);
+	rc = gw_write_run(s->x, &p.w);
+	changed = p.hello;
+	if (rc == SIO_ERR) { /* logged */
 		serve_text(s, 500, "store error");
 		return;
 	}
@@ -449,17 +659,234 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 		       s->rt.sid, conn);
 		serve_stream(s, bt, conn, changed);
 	}
-	sio_store_detach(s->x->store, s->rt.sid, gw.holder, conn,
-	                 sio_session_now());
+	serve_finish(s, conn, 0, 0, 1);
 }
 
 /* --- POST ------------------------------------------------------------------
  */
 
+/*
+ * A session of ours that a POST's packets went to. When its long poll is
+ * parked in this process, the POST's transaction takes the packets for
+ * that poll, and once it has committed and the POST is answered, the
+ * POST's thread writes them to the poll itself: no doorbell, no thread
+ * hand-off, no transaction of the poll's own to take them. They leave the
+ * outbox only once written (deleted then, with the poll's detach; handed
+ * back when the write fails), as when the poll writes them; and the poll's
+ * answer never reaches the client before the POST's, since the socket.io
+ * 0.9 client holds back what it sends while a POST is out (socket.io 0.9
+ * too answers a POST before it handles what came in it).
+ */
+struct rung {
+	char sid[SIO_SID_LEN + 1];
+	struct gw_waiter *w; /* its parked poll, claimed; NULL when none */
+	struct serve *gs;    /* the poll's request */
+	long long conn;      /* the poll's holder connection */
+	struct sio_buf out;  /* the payload taken for it */
+	int taken;           /* packets in out */
+};
+
+struct rungs {
+	struct rung *v;
+	size_t n, cap;
+	int lost; /* out of memory: ring every waiter after the commit */
+};
+
+static void
+rungs_add(void *udata, const char *sid)
+{
+	struct rungs *l = udata;
+	struct rung *v;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].sid, sid) == 0)
+			return;
+	if (strlen(sid) > SIO_SID_LEN) {
+		l->lost = 1;
+		return;
+	}
+	if (l->n == l->cap) {
+		v = realloc(l->v, (l->cap ? l->cap * 2 : 4) * sizeof(*v));
+		if (v == NULL) {
+			l->lost = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = l->cap ? l->cap * 2 : 4;
+	}
+	v = &l->v[l->n++];
+	memset(v, 0, sizeof(*v));
+	strcpy(v->sid, sid);
+	sio_buf_init(&v->out);
+}
+
+/* Inside the POST's transaction: claims g's parked poll and takes what g
+ * has queued for it. */
+static void
+rung_take(struct sio_store *st, struct batch *bt, struct rung *g, long long now)
+{
+	void *udata = NULL;
+	int n;
+
+	g->conn = -1;
+	g->w = gw_wait_claim(g->sid, &g->conn, &udata);
+	g->gs = udata;
+	if (g->w == NULL ||
+	    !sio_store_is_holder(st, g->sid, gw.holder, g->conn))
+		return;
+	n = serve_collect(st, g->sid, bt, 0, now, &g->out, g->conn);
+	if (n < 0)
+		gw_log(SIO_LOG_ERROR, "%s: outbox: %s", g->sid,
+		       sio_store_errmsg(st));
+	g->taken = n > 0 ? n : 0;
+}
+
+/* Writes g's packets to its poll and ends the claim, adding its end to
+ * p (NULL: out of memory, the poll is handed back instead). */
+static void
+rung_answer(struct rung *g, struct finish_write *p)
+{
+	struct finish *f;
+
+	if (p == NULL) {
+		gw_wait_answer(g->w, 0);
+		gw_wait_ring(g->sid);
+		return;
+	}
+	f = &p->v[p->n++];
+	f->written = serve_payload(g->gs, g->out.p, g->out.len) == SIO_OK;
+	if (!f->written)
+		gw_log(SIO_LOG_INFO, "%s: poll write failed", g->sid);
+	else
+		gw_log(SIO_LOG_DEBUG, "%s: poll answered by a POST", g->sid);
+	gw_wait_answer(g->w, 1);
+	strcpy(f->sid, g->sid);
+	f->conn = g->conn;
+	f->taken = f->detach = 1;
+}
+
+/*
+ * After the POST's commit (committed: whether it did) and its answer:
+ * writes the polls their packets, posts their end, and wakes every other
+ * waiter of the sessions that got packets. The poll of the POST's own
+ * session goes last, once the web server has taken the POST's answer: the
+ * client must see that one first, as the 0.9 client holds back what it
+ * sends while its POST is out, and loses it if it closes meanwhile (a
+ * disconnect on an echo); the wait is short (the web server lets the
+ * connection go at once) and capped. Frees l.
+ */
+static void
+rungs_answer(struct serve *s, struct rungs *l, int committed)
+{
+	struct finish_write *p = NULL;
+	struct rung *own = NULL;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct rung *g = &l->v[i];
+		if (g->w == NULL || !committed || g->taken <= 0) {
+			if (g->w != NULL)
+				gw_wait_answer(g->w, 0);
+			gw_wait_ring(g->sid);
+			continue;
+		}
+		if (p == NULL)
+			p = finish_new(l->n);
+		if (strcmp(g->sid, s->rt.sid) == 0)
+			own = g;
+		else
+			rung_answer(g, p);
+	}
+	if (own != NULL) {
+		gw_req_wait_taken(s->r, 1);
+		rung_answer(own, p);
+	}
+	if (l->lost)
+		gw_wait_ring(NULL);
+	if (p != NULL && p->n > 0) {
+		p->now = sio_session_now();
+		gw_write_post(s->x, &p->w);
+	} else
+		free(p);
+	for (size_t i = 0; i < l->n; i++)
+		sio_buf_cleanup(&l->v[i].out);
+	free(l->v);
+}
+
+/* A POST's packets as a write (write.c). */
+struct post_write {
+	struct gw_write w; /* first: the write.c part */
+	struct serve *s;
+	const struct sio_slice *pkts;
+	size_t n;
+	long long now;
+	struct rungs l;  /* our sessions that got packets */
+	struct batch bt; /* for rung_take(), when have_bt */
+	int have_bt;
+	char err[SIO_ERR_LEN]; /* the session's note on the packets */
+};
+
+static int
+post_receive(struct sio_session_ctx *wx, struct gw_write *w)
+{
+	struct post_write *p = (struct post_write *)w;
+	const char *sid = p->s->rt.sid;
+	int rc;
+
+	rc = sio_session_receive(wx, sid, p->pkts, p->n, p->now);
+	snprintf(p->err, sizeof(p->err), "%s", wx->err);
+	if (rc == SIO_ERR)
+		serve_store_error(sid, wx, "receive");
+	if (rc != SIO_OK)
+		return rc;
+	sio_store_bells_take(wx->store, gw.holder, rungs_add, &p->l);
+	for (size_t i = 0; i < p->l.n; i++) {
+		if (!p->have_bt && batch_init(&p->bt, wx->cfg) != SIO_OK)
+			break;
+		p->have_bt = 1;
+		rung_take(wx->store, &p->bt, &p->l.v[i], p->now);
+	}
+	return SIO_OK;
+}
+
+/*
+ * The writer's direct path (sio_store_set_direct) is set for what comes
+ * with it, the hot counters kept in memory (flushed once a second by
+ * gw_write_flush()), and takes no packet: a poll's packets stay in the
+ * outbox until they are written.
+ */
+static int
+direct_none(void *udata, const char *sid, long long conn, unsigned staged)
+{
+	(void)udata;
+	(void)sid;
+	(void)conn;
+	(void)staged;
+	return 0;
+}
+
+static void
+direct_never(void *udata, const char *sid, long long conn, const char *pkt,
+             size_t len)
+{
+	(void)udata;
+	(void)sid;
+	(void)conn;
+	(void)pkt;
+	(void)len;
+}
+
+void
+gw_serve_direct(struct sio_store *writer)
+{
+	sio_store_set_direct(writer, gw.holder, direct_none, direct_never,
+	                     NULL);
+}
+
 static void
 serve_post(struct serve *s)
 {
 	const struct sio_config *cfg = s->x->cfg;
+	struct post_write post = {.w.fn = post_receive};
 	struct sio_buf body, dec, *payload = &body;
 	struct sio_slice *pkts = NULL;
 	size_t n = 0;
@@ -500,19 +927,23 @@ serve_post(struct serve *s)
 		serve_text(s, 400, "malformed payload");
 		goto out;
 	}
-	s->x->err[0] = '\0';
-	rc = sio_session_receive(s->x, s->rt.sid, pkts, n, sio_session_now());
-	if (s->x->err[0] != '\0')
-		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid, s->x->err);
-	if (rc == SIO_ERR) {
-		gw_log(SIO_LOG_ERROR, "%s: receive: %s", s->rt.sid,
-		       sio_store_errmsg(s->x->store));
-		serve_text(s, 500, "store error");
-		goto out;
-	}
+	/* one write: the packets, and the takes for polls parked here */
+	post.s = s;
+	post.pkts = pkts;
+	post.n = n;
+	post.now = sio_session_now();
+	rc = gw_write_run(s->x, &post.w);
+	if (post.err[0] != '\0')
+		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid, post.err);
 	if (rc == SIO_AGAIN)
 		gw_log(SIO_LOG_DEBUG, "%s: post to unknown session", s->rt.sid);
-	serve_text(s, 200, "1");
+	if (rc == SIO_ERR) /* logged */
+		serve_text(s, 500, "store error");
+	else
+		serve_text(s, 200, "1");
+	rungs_answer(s, &post.l, rc != SIO_ERR);
+	if (post.have_bt)
+		batch_cleanup(&post.bt);
 out:
 	free(pkts);
 	sio_buf_cleanup(&dec);
@@ -580,16 +1011,20 @@ serve_handshake(struct serve *s)
 		return;
 	}
 	rc = serve_request(s, &req);
-	if (rc == SIO_OK)
-		rc = sio_session_handshake(s->x, &req, sio_session_now(), sid);
+	if (rc == SIO_OK) {
+		struct sio_session_ctx *wx = gw_write_lock(s->x);
+		rc = sio_session_handshake(wx, &req, sio_session_now(), sid);
+		if (rc != SIO_OK && rc != SIO_REJECT)
+			gw_log(SIO_LOG_ERROR, "handshake: %s",
+			       sio_store_errmsg(wx->store));
+		gw_write_unlock(wx);
+	}
 	sio_request_cleanup(&req);
 	if (rc == SIO_REJECT) {
 		serve_hs_error(s, 403, "handshake unauthorized");
 		return;
 	}
 	if (rc != SIO_OK) {
-		gw_log(SIO_LOG_ERROR, "handshake: %s",
-		       sio_store_errmsg(s->x->store));
 		serve_hs_error(s, 500, "handshake error");
 		return;
 	}
@@ -846,7 +1281,9 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 	struct serve s = {.r = r, .x = x};
 	const char *uri = gw_req_param(r, "REQUEST_URI");
 	const char *method = gw_req_param(r, "REQUEST_METHOD");
+	struct sio_session_ctx *wx;
 	struct batch bt;
+	int rc;
 
 	s.origin = gw_req_param(r, "HTTP_ORIGIN");
 	if (method == NULL)
@@ -873,13 +1310,15 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		serve_handshake(&s);
 		break;
 	case GW_ROUTE_DISCONNECT:
-		if (sio_session_end(x, s.rt.sid, "forced disconnect",
-		                    sio_session_now()) < 0)
-			gw_log(SIO_LOG_ERROR, "%s: disconnect: %s", s.rt.sid,
-			       sio_store_errmsg(x->store));
+		wx = gw_write_lock(x);
+		rc = sio_session_end(wx, s.rt.sid, "forced disconnect",
+		                     sio_session_now());
+		if (rc < 0)
+			serve_store_error(s.rt.sid, wx, "disconnect");
 		else
 			gw_log(SIO_LOG_DEBUG, "%s: forced disconnect",
 			       s.rt.sid);
+		gw_write_unlock(wx);
 		serve_respond(&s, 200, NULL, "", 0);
 		break;
 	case GW_ROUTE_TRANSPORT:

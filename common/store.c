@@ -1207,6 +1207,23 @@ store_session_row(sqlite3_stmt *s, int col, struct sio_store_session *out)
 	         t ? (const char *)t : "");
 }
 
+/* Steps s (a query by sid) onto the session's row: SIO_OK there,
+ * SIO_AGAIN when there is none (s reset), SIO_ERR. */
+static int
+store_session_step(struct sio_store *st, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		store_fail(st, "no such session");
+		return SIO_AGAIN;
+	}
+	return SIO_OK;
+}
+
 int
 sio_store_session_get(struct sio_store *st, const char *sid,
                       struct sio_store_session *out)
@@ -1215,13 +1232,8 @@ sio_store_session_get(struct sio_store *st, const char *sid,
 	int rc, failed = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
-		return SIO_ERR;
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		store_fail(st, "no such session");
-		return SIO_AGAIN;
-	}
+	if ((rc = store_session_step(st, s)) != SIO_OK)
+		return rc;
 	snprintf(out->sid, sizeof(out->sid), "%s", sid);
 	store_session_row(s, 0, out);
 	out->request = store_column_dup(s, 9, &failed);
@@ -1238,13 +1250,8 @@ sio_store_session_state(struct sio_store *st, const char *sid,
 	sqlite3_stmt *s = store_prep(st, SQL_SESSION_STATE, "t", sid);
 	int rc;
 
-	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
-		return SIO_ERR;
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		store_fail(st, "no such session");
-		return SIO_AGAIN;
-	}
+	if ((rc = store_session_step(st, s)) != SIO_OK)
+		return rc;
 	rc = (int)store_state(s, 0);
 	*last_recv = sqlite3_column_int64(s, 1);
 	sqlite3_reset(s);

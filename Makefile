@@ -61,7 +61,7 @@ $(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
 $(BUILD)/wsd/.dir:
 	@mkdir -p $(dir $@) && touch $@
 $(WSD): $(WSD_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -rdynamic -o $@ $(WSD_OBJ) $(WHOLE_LIB) -lwebsockets -luv -lcrypto $(LDLIBS)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $(WSD_OBJ) $(WHOLE_LIB) -lwebsockets -lcrypto $(LDLIBS)
 
 # sioctl: the operator's tool over the store (ctl/*.c). It exports the API
 # like the servers, because a kick runs the app's on_close, maybe a plugin's.

@@ -3,7 +3,7 @@
 # Idempotent and silent when everything is present.
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
-libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libsqlite3-dev libcunit1-dev libjansson-dev
+libfcgi-dev libwebsockets-dev libuv1-dev libsqlite3-dev libcunit1-dev libjansson-dev
 sqlite3 curl python3 lighttpd libssl-dev nginx-light apache2 chromium
 php-cli php-sqlite3"
 missing=""

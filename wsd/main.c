@@ -1,8 +1,7 @@
 /*
  * main.c: sio-wsd's entry point and its one global, the server struct. It
  * reads the configuration, opens the store, registers the process and its
- * doorbell, and runs one event loop on one thread (libuv's, which lws
- * joins; lws's own loop polls every socket at every wakeup): the websocket
+ * doorbell, and runs one lws event loop on one thread: the websocket
  * vhost (TCP or a UNIX socket for the web server's proxy; its raw fallback
  * answers an inline Flash policy request), the doorbell adopted as a raw
  * file so that rings wake the loop, with flashsocket enabled two raw-only
@@ -23,7 +22,6 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
-#include <uv.h>
 
 #include "doorbell.h"
 #include "plugin.h"
@@ -37,7 +35,6 @@ struct wsd_server wsd;
 
 static volatile sig_atomic_t wsd_stopping;
 static struct lws_context *wsd_lws;
-static uv_loop_t wsd_loop;
 static lws_sorted_usec_list_t wsd_tick_sul;
 static long long wsd_version = -1;
 static int wsd_grace_over;
@@ -74,11 +71,6 @@ wsd_lws_log(int level, const char *line)
 
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	/* on libuv, lws 4.1 may read once more from a socket it has just
-	 * closed (the close is asynchronous there) and says so as an
-	 * error; nothing is wrong */
-	if (strstr(line, "Unhandled state LRS_DEAD_SOCKET") != NULL)
-		l = SIO_LOG_DEBUG;
 	wsd_log(l, "lws: %.*s", (int)n, line);
 }
 
@@ -160,8 +152,9 @@ wsd_drain(void)
 	lws_sul_cancel(&wsd_tick_sul);
 	wsd_conn_close_all();
 	lws_sul_schedule(wsd_lws, 0, &grace, wsd_grace_end, WSD_GRACE_US);
-	while (!wsd_grace_over && wsd_conn_count() > 0)
-		uv_run(&wsd_loop, UV_RUN_ONCE);
+	while (!wsd_grace_over && wsd_conn_count() > 0 &&
+	       lws_service(wsd_lws, 0) >= 0)
+		;
 	lws_sul_cancel(&grace);
 }
 
@@ -304,24 +297,17 @@ wsd_start_lws(const struct wsd_listen *l)
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
 	lws_sock_file_fd_type fd;
-	static void *loops[1] = {&wsd_loop};
 
-	if (uv_loop_init(&wsd_loop) != 0) {
-		wsd_log(SIO_LOG_ERROR, "cannot create the event loop");
-		return SIO_ERR;
-	}
 	memset(&info, 0, sizeof(info));
 	/* lws 4.1 reads VALIDATE_UTF8 from the context's options only (a
 	 * vhost's is ignored): text frames that are not UTF-8 get 1007 */
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-	               LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBUV;
-	info.foreign_loops = loops;
+	info.options =
+	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.gid = -1;
 	info.uid = -1;
 	wsd_lws = lws_create_context(&info);
 	if (wsd_lws == NULL) {
-		wsd_log(SIO_LOG_ERROR, "cannot create the lws context (lws "
-		                       "needs libwebsockets-evlib-uv)");
+		wsd_log(SIO_LOG_ERROR, "cannot create the lws context");
 		return SIO_ERR;
 	}
 	wsd_conn_init(wsd_lws);
@@ -494,8 +480,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (wsd_register() == SIO_OK && wsd_start_lws(&l) == SIO_OK) {
 		wsd_log(SIO_LOG_INFO, "serving websocket on %s", l.ws);
-		while (!wsd_stopping)
-			uv_run(&wsd_loop, UV_RUN_ONCE);
+		while (!wsd_stopping && lws_service(wsd_lws, 0) >= 0)
+			;
 		wsd_log(SIO_LOG_INFO, "stopping with %d connections",
 		        wsd_conn_count());
 		wsd_drain();
@@ -508,11 +494,6 @@ main(int argc, char **argv)
 		lws_context_destroy(wsd_lws); /* CLOSED detaches each socket */
 		wsd_lws = NULL;
 		wsd_conn_flush(); /* ... in one last batch */
-		/* lws's handles close in the loop's next turns */
-		for (int i = 0; i < 100; i++)
-			if (uv_run(&wsd_loop, UV_RUN_NOWAIT) == 0)
-				break;
-		uv_loop_close(&wsd_loop);
 	}
 	if (l.ws[0] == '/')
 		unlink(l.ws);

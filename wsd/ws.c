@@ -195,12 +195,7 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 		                 c->going_away ? LWS_CLOSE_STATUS_GOINGAWAY
 		                               : LWS_CLOSE_STATUS_NORMAL,
 		                 NULL, 0);
-		/* lws sends the close frame at the next writeable turn and
-		 * waits for the client's. Not by returning -1: on libuv, a
-		 * debug build of lws 4.1 closes a second time on the way out
-		 * of a callback that did, before the frame is out. */
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-		return 0;
+		return -1;
 	case WSD_CONN_WRITE:
 		break;
 	}

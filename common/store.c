@@ -84,7 +84,6 @@ enum store_sql {
 	SQL_ATTACH_GET,
 	SQL_ATTACH,
 	SQL_DETACH,
-	SQL_IS_HOLDER,
 	SQL_HOLDER_STATE,
 	SQL_TOUCH,
 	SQL_END,
@@ -161,8 +160,6 @@ static const char *const store_sql[SQL_NSTMT] = {
                    " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1",
     [SQL_DETACH] = DETACH_SET " WHERE sid = ?2 AND holder = ?3"
                               " AND holder_conn = ?4",
-    [SQL_IS_HOLDER] = "SELECT 1 FROM sessions WHERE sid = ?1"
-                      " AND holder = ?2 AND holder_conn = ?3",
     [SQL_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = ?1"
                          " AND holder = ?2 AND holder_conn = ?3",
     [SQL_TOUCH] = "UPDATE sessions SET last_recv = ?2 WHERE sid = ?1",
@@ -301,7 +298,7 @@ struct store_direct {
 	char *pkt;
 };
 
-/* Counters kept in memory between flushes (sio_store_set_direct). */
+/* Counters kept in memory between flushes (sio_store_defer_counters). */
 enum { LATER_RECEIVED, LATER_SENT, LATER_N };
 static const char *const store_later_names[LATER_N] = {"packets_received",
                                                        "packets_sent"};
@@ -325,6 +322,7 @@ struct sio_store {
 	struct store_direct *directs;
 	size_t ndirects, capdirects;
 	int depth; /* savepoints open */
+	int defer_counters; /* later[] instead of the counters table */
 	long long later[LATER_N];
 	long long later_at; /* ms: the last flush of later[] */
 	int busy_ms;           /* the busy timeout */
@@ -749,6 +747,12 @@ store_tx_end(struct sio_store *st, int own, int rc)
 		return SIO_ERR;
 	}
 	return sio_store_commit(st) == SIO_OK ? rc : SIO_ERR;
+}
+
+void
+sio_store_defer_counters(struct sio_store *st)
+{
+	st->defer_counters = 1;
 }
 
 int
@@ -1334,11 +1338,7 @@ int
 sio_store_is_holder(struct sio_store *st, const char *sid, const char *holder,
                     long long conn)
 {
-	long long one;
-
-	return store_int(
-	           st, store_prep(st, SQL_IS_HOLDER, "tti", sid, holder, conn),
-	           &one) == SIO_OK;
+	return sio_store_holder_state(st, sid, holder, conn) >= 0;
 }
 
 int
@@ -1349,9 +1349,9 @@ sio_store_holder_state(struct sio_store *st, const char *sid,
 	    store_prep(st, SQL_HOLDER_STATE, "tti", sid, holder, conn);
 	int rc;
 
-	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
-		return SIO_ERR;
-	rc = rc == SQLITE_ROW ? (int)store_state(s, 0) : SIO_AGAIN;
+	if ((rc = store_session_step(st, s)) != SIO_OK)
+		return rc;
+	rc = (int)store_state(s, 0);
 	sqlite3_reset(s);
 	return rc;
 }
@@ -1957,8 +1957,8 @@ sio_store_ack_take(struct sio_store *st, const char *sid, const char *endpoint,
 int
 sio_store_counter_add(struct sio_store *st, const char *name, long long delta)
 {
-	/* with the direct path, the hot counters wait in memory */
-	for (int i = 0; st->direct_accept != NULL && i < LATER_N; i++)
+	/* deferred, the hot counters wait in memory */
+	for (int i = 0; st->defer_counters && i < LATER_N; i++)
 		if (strcmp(name, store_later_names[i]) == 0) {
 			st->later[i] += delta;
 			return SIO_OK;

@@ -75,6 +75,8 @@ const char *sio_store_errmsg(struct sio_store *st);
  * do not nest.
  */
 int sio_store_begin(struct sio_store *st);
+int sio_store_commit(struct sio_store *st);
+int sio_store_rollback(struct sio_store *st);
 
 /*
  * The direct path, for a process that holds sessions itself (sio-wsd): a
@@ -85,8 +87,7 @@ int sio_store_begin(struct sio_store *st);
  * passed to deliver() once the transaction commits, in order, or dropped
  * with a rollback (to a savepoint, too). It is then the connection's to
  * write; a process that dies before writing it loses it, as it would lose
- * what it wrote into a socket. The hot counters (packets received and
- * sent) then wait in memory for sio_store_counters_flush().
+ * what it wrote into a socket.
  */
 void sio_store_set_direct(struct sio_store *st, const char *holder,
                           int (*accept)(void *udata, const char *sid,
@@ -96,8 +97,14 @@ void sio_store_set_direct(struct sio_store *st, const char *holder,
                                           size_t len),
                           void *udata);
 
-/* Adds the counters kept in memory to the store, when a second has passed
- * since the last time (now 0: at once). SIO_OK or SIO_ERR. */
+/*
+ * From now on the hot counters (packets received and sent) of this
+ * connection wait in memory; sio_store_counters_flush() adds them to the
+ * store when a second has passed since the last time (now 0: at once),
+ * reads of the counters include them, and sio_store_close() flushes.
+ * SIO_OK or SIO_ERR.
+ */
+void sio_store_defer_counters(struct sio_store *st);
 int sio_store_counters_flush(struct sio_store *st, long long now);
 
 /* 1 while an explicit transaction is open (SQLite may end one on its own
@@ -113,8 +120,6 @@ int sio_store_in_transaction(struct sio_store *st);
 void sio_store_bells_take(struct sio_store *st, const char *holder,
                           void (*fn)(void *udata, const char *sid),
                           void *udata);
-int sio_store_commit(struct sio_store *st);
-int sio_store_rollback(struct sio_store *st);
 
 /*
  * One savepoint inside an explicit transaction: savepoint marks, rollback_to
@@ -476,6 +481,5 @@ int sio_store_stats_sample(struct sio_store *st, long long now);
  */
 int sio_store_autocheckpoint(struct sio_store *st, int pages);
 int sio_store_checkpoint(struct sio_store *st);
-
 
 #endif

@@ -179,8 +179,5 @@ void gw_route_parse(const char *uri, const char *resource,
 
 /* Answers one request. x is the thread's session context. */
 void gw_serve(struct gw_req *r, struct sio_session_ctx *x);
-/* Sets the writer's direct path (sio_store_set_direct) for its hot
- * counters kept in memory; it takes no packet past the outbox. */
-void gw_serve_direct(struct sio_store *writer);
 
 #endif

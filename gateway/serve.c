@@ -848,40 +848,6 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 	return SIO_OK;
 }
 
-/*
- * The writer's direct path (sio_store_set_direct) is set for what comes
- * with it, the hot counters kept in memory (flushed once a second by
- * gw_write_flush()), and takes no packet: a poll's packets stay in the
- * outbox until they are written.
- */
-static int
-direct_none(void *udata, const char *sid, long long conn, unsigned staged)
-{
-	(void)udata;
-	(void)sid;
-	(void)conn;
-	(void)staged;
-	return 0;
-}
-
-static void
-direct_never(void *udata, const char *sid, long long conn, const char *pkt,
-             size_t len)
-{
-	(void)udata;
-	(void)sid;
-	(void)conn;
-	(void)pkt;
-	(void)len;
-}
-
-void
-gw_serve_direct(struct sio_store *writer)
-{
-	sio_store_set_direct(writer, gw.holder, direct_none, direct_never,
-	                     NULL);
-}
-
 static void
 serve_post(struct serve *s)
 {

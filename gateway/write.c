@@ -64,7 +64,8 @@ gw_write_open(void)
 	if (sio_store_autocheckpoint(write_ctx.store, 0) != SIO_OK)
 		gw_log(SIO_LOG_WARN, "autocheckpoint: %s",
 		       sio_store_errmsg(write_ctx.store));
-	gw_serve_direct(write_ctx.store);
+	/* the hot counters in memory, flushed once a second */
+	sio_store_defer_counters(write_ctx.store);
 	writer = &write_ctx;
 	return SIO_OK;
 }

@@ -1321,6 +1321,7 @@ static void
 test_direct_path(void)
 {
 	struct direct_log l = {.accept = 1};
+	struct sio_store *other;
 	char sid[SIO_SID_LEN + 1];
 	int changed = 0;
 	long long v = 0;
@@ -1329,6 +1330,7 @@ test_direct_path(void)
 	CU_ASSERT_EQUAL_FATAL(
 	    sio_store_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
 	sio_store_set_direct(st, "wsd-1", direct_accept, direct_deliver, &l);
+	sio_store_defer_counters(st);
 	/* alone: at its own commit, without a row */
 	put(sid, "3:::a");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
@@ -1409,8 +1411,18 @@ test_direct_path(void)
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_EQUAL(l.accepted, 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
-	/* the counters reach the table when flushed */
+	/* the counters reach the table, seen by another connection, when
+	 * flushed */
+	other = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	CU_ASSERT_EQUAL(sio_store_counter_get(other, "packets_sent", &v),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(v, 0);
 	CU_ASSERT_EQUAL(sio_store_counters_flush(st, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_counter_get(other, "packets_sent", &v),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(v, 12);
+	sio_store_close(other);
 	sio_store_set_direct(st, "", NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &v), SIO_OK);
 	CU_ASSERT_EQUAL(v, 12); /* a b c 1 2 3 d f direct; 4 late h i deleted */

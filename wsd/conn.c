@@ -250,14 +250,44 @@ wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len)
 
 /* --- the batch ---------------------------------------------------------- */
 
+/* The messages c received, through the session engine (in the batch's
+ * transaction). Most turns bring one or a few: no allocation for them. */
+static void
+conn_receive(struct wsd_conn *c, long long now)
+{
+	struct sio_slice few[16], *pkts = few;
+	size_t off = 0, n = 0;
+	int rc;
+
+	if (c->nin > 16 && (pkts = calloc(c->nin, sizeof(*pkts))) == NULL) {
+		wsd_log(SIO_LOG_ERROR, "%s: out of memory: %u packets dropped",
+		        c->sid, c->nin);
+	} else {
+		while (n < c->nin && conn_q_get(&c->inq, &off, &pkts[n]))
+			n++;
+		rc = sio_session_receive(&wsd.x, c->sid, pkts, n, now);
+		if (wsd.x.err[0] != '\0')
+			wsd_log(SIO_LOG_INFO, "%s: %s", c->sid, wsd.x.err);
+		if (rc == SIO_ERR)
+			wsd_log(SIO_LOG_ERROR, "%s: receive: %s", c->sid,
+			        sio_store_errmsg(wsd.x.store));
+		else if (rc == SIO_AGAIN)
+			wsd_log(SIO_LOG_DEBUG, "%s: packet for an ended session",
+			        c->sid);
+		/* replies went direct, or rang (taken below) */
+		if (pkts != few)
+			free(pkts);
+	}
+	c->nin = 0;
+	conn_q_clear(&c->inq);
+}
+
 /* Writes, received packets and the detach of a closed connection, in
  * the batch's transaction (or their own when it was lost). */
 static void
 conn_settle(struct wsd_conn *c, long long now)
 {
 	struct sio_store *st = wsd.x.store;
-	struct sio_slice *pkts;
-	size_t off = 0, i = 0;
 	int rc;
 
 	if (c->attaching) {
@@ -282,31 +312,8 @@ conn_settle(struct wsd_conn *c, long long now)
 		c->txq_off = c->txq_done = 0;
 		conn_q_clear(&c->txq);
 	}
-	if (c->nin > 0) {
-		pkts = calloc(c->nin, sizeof(*pkts));
-		if (pkts == NULL) {
-			wsd_log(SIO_LOG_ERROR, "%s: out of memory: %u packets "
-			        "dropped", c->sid, c->nin);
-		} else {
-			while (i < c->nin && conn_q_get(&c->inq, &off, &pkts[i]))
-				i++;
-			rc = sio_session_receive(&wsd.x, c->sid, pkts, i, now);
-			if (wsd.x.err[0] != '\0')
-				wsd_log(SIO_LOG_INFO, "%s: %s", c->sid,
-				        wsd.x.err);
-			if (rc == SIO_ERR)
-				wsd_log(SIO_LOG_ERROR, "%s: receive: %s",
-				        c->sid, sio_store_errmsg(st));
-			else if (rc == SIO_AGAIN)
-				wsd_log(SIO_LOG_DEBUG,
-				        "%s: packet for an ended session",
-				        c->sid);
-			/* replies went direct, or rang (taken below) */
-			free(pkts);
-		}
-		c->nin = 0;
-		conn_q_clear(&c->inq);
-	}
+	if (c->nin > 0)
+		conn_receive(c, now);
 	if (c->wsi == NULL && !c->gone &&
 	    sio_store_detach(st, c->sid, wsd.holder, c->conn, now) != SIO_OK)
 		wsd_log(SIO_LOG_ERROR, "%s: detach: %s", c->sid,
@@ -534,10 +541,12 @@ void
 wsd_conn_init(struct lws_context *lws)
 {
 	conn_lws = lws;
-	if (lws != NULL)
+	if (lws != NULL) {
 		sio_store_set_direct(wsd.x.store, wsd.holder,
 		                     conn_direct_accept, conn_direct_deliver,
 		                     NULL);
+		sio_store_defer_counters(wsd.x.store);
+	}
 	if (lws == NULL && flush_scheduled) {
 		flush_scheduled = 0;
 		lws_sul_cancel(&flush_sul);

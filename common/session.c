@@ -525,18 +525,17 @@ sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
 	return rc == SESSION_ENDED ? 1 : 0;
 }
 
-int
-sio_session_sweep(struct sio_session_ctx *x, long long now)
+/* Ends the sessions past their heartbeat or close timeout (those of
+ * processes that died included) and forgets long-closed ones. */
+static int
+session_expire(struct sio_session_ctx *x, long long now)
 {
 	const struct sio_config *cfg = x->cfg;
 	char sids[64][SIO_SID_LEN + 1];
 	const char *reasons[64];
 	int n, ended = 0;
 
-	if (sio_store_reap(x->store, now) < 0 ||
-	    sio_store_stats_sample(x->store, now) != SIO_OK ||
-	    sio_store_heartbeat_due(x->store, now,
-	                            cfg->heartbeat_interval * 1000LL) < 0)
+	if (sio_store_reap(x->store, now) < 0)
 		return SIO_ERR;
 	do {
 		n = sio_store_expired(
@@ -554,4 +553,28 @@ sio_session_sweep(struct sio_session_ctx *x, long long now)
 	if (sio_store_cleanup(x->store, now - cfg->close_timeout * 1000LL) < 0)
 		return SIO_ERR;
 	return ended;
+}
+
+int
+sio_session_sweep(struct sio_session_ctx *x, long long now)
+{
+	if (sio_store_stats_sample(x->store, now) < 0 ||
+	    sio_store_heartbeat_due(x->store, now,
+	                            x->cfg->heartbeat_interval * 1000LL, NULL,
+	                            0) < 0)
+		return SIO_ERR;
+	return session_expire(x, now);
+}
+
+int
+sio_session_timers(struct sio_session_ctx *x, const char *holder, long long now)
+{
+	int sweeper = sio_store_stats_sample(x->store, now);
+
+	if (sweeper < 0 ||
+	    sio_store_heartbeat_due(x->store, now,
+	                            x->cfg->heartbeat_interval * 1000LL, holder,
+	                            sweeper ? SIO_HB_LATE_MS : -1) < 0)
+		return SIO_ERR;
+	return sweeper ? session_expire(x, now) : 0;
 }

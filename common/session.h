@@ -65,12 +65,27 @@ int sio_session_end(struct sio_session_ctx *x, const char *sid,
 int sio_session_sweep(struct sio_session_ctx *x, long long now);
 
 /*
+ * The timers of a long-running process, each SIO_SWEEP_MS: heartbeats for
+ * the sessions holder holds; then, in the one process that takes this
+ * second's stats sample (whichever comes first), the rest of a sweep:
+ * timeouts, processes that died, long-closed sessions, and heartbeats
+ * SIO_HB_LATE_MS overdue for sessions of other holders (a CGI request,
+ * which runs no timers). The other processes do no more, so that N
+ * processes do not each sweep every second. Returns the number of
+ * sessions ended or SIO_ERR.
+ */
+int sio_session_timers(struct sio_session_ctx *x, const char *holder,
+                       long long now);
+
+/*
  * How often a long-running process looks at PRAGMA data_version (rows
  * written by programs that do not ring, such as the sqlite3 shell, are
- * delivered within that, plus a write), and how often it sweeps.
+ * delivered within that, plus a write), and how often it sweeps. Every
+ * wakeup of sio-wsd costs a poll() over all its sockets: once a second.
  */
-#define SIO_WATCH_MS 250
+#define SIO_WATCH_MS 1000
 #define SIO_SWEEP_MS 1000
+#define SIO_HB_LATE_MS (2 * SIO_SWEEP_MS)
 /* A session's last_recv moves when it is at least this old (ms). */
 #define SIO_TOUCH_MS 250
 

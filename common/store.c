@@ -40,10 +40,12 @@ static const char *const store_transports[] = {
 
 #define PERSISTENT "('websocket', 'flashsocket', 'htmlfile')"
 
-/* Sessions owed a heartbeat: ?1 the threshold. */
+/* Sessions owed a heartbeat: ?1 the threshold; ?4 a holder whose
+ * sessions are due at ?1 (NULL: every holder's), the others' at ?5. */
 #define HB_WHERE                                                               \
 	" WHERE state = 'open' AND holder IS NOT NULL AND transport "          \
-	"IN " PERSISTENT " AND last_heartbeat <= ?1"
+	"IN " PERSISTENT " AND last_heartbeat <= ?1"                           \
+	" AND (?4 IS NULL OR holder = ?4 OR last_heartbeat <= ?5)"
 #define HB_ROOM " AND (SELECT count(*) FROM outbox o WHERE o.sid = s.sid) < ?2"
 
 /* Broadcast targets: ?1 endpoint, ?2 room or NULL, ?3 excluded sid or
@@ -176,7 +178,7 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_HB_INSERT] =
         "INSERT INTO outbox (sid, packet, created)"
         " SELECT s.sid, '2::', ?3 FROM sessions s" HB_WHERE HB_ROOM,
-    [SQL_HB_UPDATE] = "UPDATE sessions SET last_heartbeat = ?2" HB_WHERE,
+    [SQL_HB_UPDATE] = "UPDATE sessions SET last_heartbeat = ?3" HB_WHERE,
     [SQL_GONE_DETACH] =
         DETACH_SET " WHERE state = 'open' AND holder IS NOT NULL"
                    " AND holder NOT IN (SELECT name FROM processes)",
@@ -321,12 +323,12 @@ struct sio_store {
 	void *direct_udata;
 	struct store_direct *directs;
 	size_t ndirects, capdirects;
-	int depth; /* savepoints open */
+	int depth;          /* savepoints open */
 	int defer_counters; /* later[] instead of the counters table */
 	long long later[LATER_N];
-	long long later_at; /* ms: the last flush of later[] */
-	int busy_ms;           /* the busy timeout */
-	long long busy_since;  /* us, monotonic: this wait's start */
+	long long later_at;   /* ms: the last flush of later[] */
+	int busy_ms;          /* the busy timeout */
+	long long busy_since; /* us, monotonic: this wait's start */
 	char errmsg[SIO_ERR_LEN];
 };
 
@@ -674,8 +676,8 @@ sio_store_release(struct sio_store *st)
 
 void
 sio_store_set_direct(struct sio_store *st, const char *holder,
-                     int (*accept)(void *udata, const char *sid,
-                                   long long conn, unsigned staged),
+                     int (*accept)(void *udata, const char *sid, long long conn,
+                                   unsigned staged),
                      void (*deliver)(void *udata, const char *sid,
                                      long long conn, const char *pkt,
                                      size_t len),
@@ -1448,21 +1450,25 @@ store_ring_rows(struct sio_store *st, sqlite3_stmt *s)
 
 int
 sio_store_heartbeat_due(struct sio_store *st, long long now,
-                        long long interval_ms)
+                        long long interval_ms, const char *holder,
+                        long long others_late_ms)
 {
 	long long due = now - interval_ms, max = st->max_queue;
+	long long others =
+	    others_late_ms < 0 ? LLONG_MIN : due - others_late_ms;
 	int own, rc, n = 0;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_ring_rows(st, store_prep(st, SQL_HB_SELECT, "ii", due, max));
+	rc = store_ring_rows(st, store_prep(st, SQL_HB_SELECT, "iiiti", due,
+	                                    max, now, holder, others));
 	if (rc == SIO_OK)
-		rc = store_run(
-		    st, store_prep(st, SQL_HB_INSERT, "iii", due, max, now));
+		rc = store_run(st, store_prep(st, SQL_HB_INSERT, "iiiti", due,
+		                              max, now, holder, others));
 	if (rc == SIO_OK) {
 		n = sqlite3_changes(st->db);
-		rc = store_run(st,
-		               store_prep(st, SQL_HB_UPDATE, "ii", due, now));
+		rc = store_run(st, store_prep(st, SQL_HB_UPDATE, "iiiti", due,
+		                              max, now, holder, others));
 	}
 	return store_tx_end(st, own, rc == SIO_OK ? n : rc);
 }
@@ -2243,14 +2249,16 @@ sio_store_cleanup_drained(struct sio_store *st)
 int
 sio_store_stats_sample(struct sio_store *st, long long now)
 {
-	int own, rc;
+	int own, rc, n = 0;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = store_run(st, store_prep(st, SQL_SAMPLE_PUT, "i", now));
-	if (rc == SIO_OK)
+	if (rc == SIO_OK) {
+		n = sqlite3_changes(st->db);
 		rc = store_run(st, store_prep(st, SQL_SAMPLE_TRIM, "i", now));
-	return store_tx_end(st, own, rc);
+	}
+	return store_tx_end(st, own, rc == SIO_OK ? n : rc);
 }
 
 int

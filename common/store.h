@@ -206,12 +206,18 @@ int sio_store_session_purge(struct sio_store *st, const char *sid);
 int sio_store_cleanup(struct sio_store *st, long long before);
 
 /*
- * Queues `2::` for every open session on a persistent transport (websocket,
+ * Queues `2::` for the open sessions on a persistent transport (websocket,
  * flashsocket, htmlfile) whose last heartbeat is interval_ms old, in one
- * transaction, and rings their holders. Returns the count or SIO_ERR.
+ * transaction, and rings their holders. holder NULL: every such session.
+ * Otherwise those that holder holds, and another holder's only once it is
+ * others_late_ms later still (a process sending its own sessions'
+ * heartbeats is left to do so; a holder running no timers, a CGI request,
+ * still gets them); others_late_ms < 0: none of another holder's. Returns
+ * the count or SIO_ERR.
  */
 int sio_store_heartbeat_due(struct sio_store *st, long long now,
-                            long long interval_ms);
+                            long long interval_ms, const char *holder,
+                            long long others_late_ms);
 
 /*
  * Finds up to max sessions to end: open on a persistent transport with no
@@ -467,7 +473,8 @@ int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
 
 /* Records a sample of the totals for the rates, unless one is under a
  * second old, and drops samples over a minute old. The sweep calls it.
- * SIO_OK or SIO_ERR. */
+ * Returns 1 when it recorded one (the process that did sweeps this
+ * second), 0 when not, or SIO_ERR. */
 int sio_store_stats_sample(struct sio_store *st, long long now);
 
 /*

@@ -113,13 +113,14 @@ gw_ring_ready(void *udata, const char *sid)
  * copies the WAL into the database, fsyncs included, while the process
  * goes on writing; then, holding the writer, a second one copies what was
  * written meanwhile (little: its fsyncs are short), so that the next write
- * finds the WAL all copied and starts it over: it does not grow.
+ * finds the WAL all copied and starts it over: it does not grow. Returns
+ * the WAL's size in frames before it (0 when there was nothing to copy).
  */
-static void
+static int
 gw_checkpoint(struct sio_session_ctx *x)
 {
 	struct sio_session_ctx *wx;
-	int rest = sio_store_checkpoint(x->store);
+	int log = sio_store_checkpoint(x->store), rest = log;
 
 	if (rest > 0) {
 		wx = gw_write_lock(x);
@@ -129,40 +130,51 @@ gw_checkpoint(struct sio_session_ctx *x)
 	if (rest < 0)
 		gw_log(SIO_LOG_WARN, "checkpoint: %s",
 		       sio_store_errmsg(x->store));
+	return log;
 }
 
+/* A WAL this long (frames) at a checkpoint: the next one comes after
+ * GW_CHECKPOINT_MS rather than a second, while writes keep coming. */
+#define GW_BUSY_WAL 256
+#define GW_CHECKPOINT_MS 250
+
 /*
- * Once a second: timers (heartbeats due, heartbeat and close timeouts) and
- * the writer's counters kept in memory (write.c). Every SIO_WATCH_MS: a
- * passive checkpoint of the WAL, which the writer leaves to this thread.
- * Every SIO_WATCH_MS: PRAGMA data_version, which catches rows written by
- * programs that do not ring (the sqlite3 shell, a cron job). It changes
- * with every commit of any other connection, the other threads' included,
- * so it only tells that something was written: the waiters woken are
- * those of sessions held here with a packet ready, not every one.
+ * Once a second (SIO_WATCH_MS, SIO_SWEEP_MS): the timers (heartbeats of
+ * the sessions held here, the sweep when this process takes it), the
+ * writer's counters kept in memory (write.c), a checkpoint, and PRAGMA
+ * data_version, which catches rows written by programs that do not ring
+ * (the sqlite3 shell, a cron job). It changes with every commit of any
+ * other connection, the other threads' included, so it only tells that
+ * something was written: the waiters woken are those of sessions held here
+ * with a packet ready, not every one. Under a stream of writes the
+ * checkpoints come every GW_CHECKPOINT_MS, so that the WAL stays short.
  */
 static void *
 gw_tick(void *arg)
 {
 	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
-	struct timespec watch = {0, SIO_WATCH_MS * 1000000L};
+	struct timespec nap = {0, GW_CHECKPOINT_MS * 1000000L};
 	long long version = -1, v;
+	int wal = 0;
 
 	(void)arg;
 	x.store = gw_store_open();
 	if (x.store == NULL)
 		return NULL;
 	for (unsigned n = 1;; n++) {
-		nanosleep(&watch, NULL);
-		if (n % (SIO_SWEEP_MS / SIO_WATCH_MS) == 0) {
-			struct sio_session_ctx *wx = gw_write_lock(&x);
-			if (sio_session_sweep(wx, sio_session_now()) < 0)
-				gw_log(SIO_LOG_WARN, "sweep: %s",
-				       sio_store_errmsg(wx->store));
-			gw_write_unlock(wx);
-			gw_write_flush(sio_session_now());
+		nanosleep(&nap, NULL);
+		if (n % (SIO_WATCH_MS / GW_CHECKPOINT_MS) != 0) {
+			if (wal >= GW_BUSY_WAL)
+				wal = gw_checkpoint(&x);
+			continue;
 		}
-		gw_checkpoint(&x);
+		struct sio_session_ctx *wx = gw_write_lock(&x);
+		if (sio_session_timers(wx, gw.holder, sio_session_now()) < 0)
+			gw_log(SIO_LOG_WARN, "sweep: %s",
+			       sio_store_errmsg(wx->store));
+		gw_write_unlock(wx);
+		gw_write_flush(sio_session_now());
+		wal = gw_checkpoint(&x);
 		if (sio_store_data_version(x.store, &v) != SIO_OK)
 			continue;
 		if (version >= 0 && v != version &&

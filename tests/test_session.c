@@ -583,6 +583,58 @@ test_sweep_ends_sessions_past_their_timeouts(void)
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
 
+/*
+ * The timers of long-running processes: each sends its own sessions'
+ * heartbeats; of several, the one taking a second's stats sample sweeps
+ * (timeouts), and sends other holders' heartbeats only 2 s late.
+ */
+static void
+test_timers_own_heartbeats_and_one_sweeper(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	int changed;
+
+	x.plugin = &probe_plugin;
+	CU_ASSERT_FATAL(sio_store_process_register(st, "other", (int)getpid(),
+	                                           now) == SIO_OK);
+	open_session(a, NULL);
+	open_session(b, NULL);
+	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_store_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "other", 1,
+	                           now, &changed) == SIO_OK);
+	now += cfg.heartbeat_interval * 1000LL;
+	/* "other" sweeps this second: its own session's heartbeat only */
+	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
+	EXPECT(a, "3:::hello");
+	EXPECT(b, "3:::hello\n2::");
+	/* "test", later in the same second: not the sweeper, its own */
+	now += 500;
+	CU_ASSERT(sio_session_timers(&x, "test", now) == 0);
+	EXPECT(a, "2::");
+	EXPECT(b, "");
+	/* a holder that runs no timers: the sweeper sends its sessions'
+	 * heartbeats SIO_HB_LATE_MS late */
+	now += cfg.heartbeat_interval * 1000LL;
+	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
+	EXPECT(a, "");
+	now += SIO_HB_LATE_MS - SIO_SWEEP_MS; /* a second later: sweeps */
+	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
+	EXPECT(a, "");
+	now += SIO_SWEEP_MS;
+	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
+	EXPECT(a, "2::");
+	/* past the heartbeat timeout: only the sweeper of the second ends */
+	now += cfg.heartbeat_timeout * 1000LL;
+	CU_ASSERT(sio_store_stats_sample(st, now) == 1);
+	CU_ASSERT(sio_store_stats_sample(st, now + 999) == 0);
+	CU_ASSERT(sio_session_timers(&x, "test", now + 999) == 0);
+	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+	CU_ASSERT(sio_session_timers(&x, "test", now + 1000) == 2);
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+}
+
 static void
 test_a_full_queue_drops_packets_but_keeps_the_session(void)
 {
@@ -747,6 +799,8 @@ static const struct cu_test tests[] = {
      test_session_data_survives_between_packets},
     {"the sweep sends heartbeats and ends timed-out sessions",
      test_sweep_ends_sessions_past_their_timeouts},
+    {"timers: own heartbeats, one process sweeps",
+     test_timers_own_heartbeats_and_one_sweeper},
     {"a full queue drops packets but keeps the session",
      test_a_full_queue_drops_packets_but_keeps_the_session},
     {"the chat room hears joins, messages and leaves",

@@ -831,11 +831,16 @@ test_heartbeat_due(void)
 	CU_ASSERT_EQUAL(attach(ws, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL), 0);
 	CU_ASSERT_EQUAL(attach(poll, SIO_TRANSPORT_XHR_POLLING, "g", 1, NULL),
 	                0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 24999, 25000), 0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25000, 25000), 1);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25001, 25000), 0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 49999, 25000), 0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 50000, 25000), 1);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 24999, 25000, NULL, 0),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25000, 25000, NULL, 0),
+	                1);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25001, 25000, NULL, 0),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 49999, 25000, NULL, 0),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 50000, 25000, NULL, 0),
+	                1);
 	CU_ASSERT_EQUAL(peek(ws, 10, &c, &last), 2);
 	CU_ASSERT_STRING_EQUAL(c.p[0], "2::");
 	CU_ASSERT_STRING_EQUAL(c.p[1], "2::");
@@ -1286,10 +1291,10 @@ test_reap_frees_what_a_dead_process_held(void)
 /* --- the direct path (sio-wsd's own connections) ----------------------- */
 
 struct direct_log {
-	int accept;     /* what accept() answers */
-	int accepted;   /* how often it was asked */
-	char got[256];  /* delivered packets, ';'-separated */
-	long long conn; /* the conn of the last delivery */
+	int accept;      /* what accept() answers */
+	int accepted;    /* how often it was asked */
+	char got[256];   /* delivered packets, ';'-separated */
+	long long conn;  /* the conn of the last delivery */
 	unsigned staged; /* what accept() was told last */
 };
 

@@ -84,22 +84,20 @@ wsd_on_signal(int sig)
 }
 
 /*
- * Once a second: timers (heartbeats due, heartbeat and close timeouts,
- * processes that died), then PRAGMA data_version, which catches rows
- * written by programs that do not ring (the sqlite3 shell) and lost rings.
+ * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): timers (the
+ * heartbeats of the sessions held here; the sweep when this process takes
+ * it), then PRAGMA data_version, which catches rows written by programs
+ * that do not ring (the sqlite3 shell) and lost rings.
  */
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
-	static unsigned n;
 	long long v;
 
-	if (++n % (SIO_SWEEP_MS / SIO_WATCH_MS) == 0) {
-		if (sio_session_sweep(&wsd.x, sio_session_now()) < 0)
-			wsd_log(SIO_LOG_WARN, "sweep: %s",
-			        sio_store_errmsg(wsd.x.store));
-		wsd_conn_check_stalled();
-	}
+	if (sio_session_timers(&wsd.x, wsd.holder, sio_session_now()) < 0)
+		wsd_log(SIO_LOG_WARN, "sweep: %s",
+		        sio_store_errmsg(wsd.x.store));
+	wsd_conn_check_stalled();
 	if (sio_store_counters_flush(wsd.x.store, sio_session_now()) != SIO_OK)
 		wsd_log(SIO_LOG_WARN, "counters: %s",
 		        sio_store_errmsg(wsd.x.store));

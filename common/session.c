@@ -178,10 +178,14 @@ sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
 	struct sio_store *st = x->store;
 	struct sio_conn c;
 	char *json;
-	int rc;
+	int own, rc;
 
+	/* inside the caller's transaction (a batch of handshakes): a
+	 * savepoint, so that a refusal undoes only this one */
+	own = !sio_store_in_transaction(st);
 	json = sio_request_to_json(req);
-	if (json == NULL || sio_store_begin(st) != SIO_OK) {
+	if (json == NULL ||
+	    (own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK) {
 		free(json);
 		return SIO_ERR;
 	}
@@ -198,10 +202,13 @@ sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
 		sio_conn_cleanup(&c);
 	}
 	if (rc != SIO_OK) {
-		sio_store_rollback(st);
+		if (own)
+			sio_store_rollback(st);
+		else if (sio_store_in_transaction(st))
+			sio_store_rollback_to(st);
 		return rc == SIO_REJECT ? SIO_REJECT : SIO_ERR;
 	}
-	return sio_store_commit(st);
+	return own ? sio_store_commit(st) : sio_store_release(st);
 }
 
 /* Runs an endpoint's on_open for the connect query (after '?'). */

@@ -31,6 +31,9 @@ static const char schema_sql[] =
     ;
 
 #define STORE_MARKER "-- version "
+/* A WAL that starts over is cut back to this (bytes): a burst of writes
+ * does not leave a large file behind. */
+#define STORE_WAL_KEEP "4194304"
 
 /* The names the schema's CHECK constraints allow, indexed by enum. */
 static const char *const store_states[] = {"handshaken", "open", "detached",
@@ -1004,6 +1007,8 @@ store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 	 * made the heap shrink and grow again (tens of us per UPDATE) */
 	if (store_pragma(st, buf, NULL, 0) != SIO_OK ||
 	    store_pragma(st, "PRAGMA temp_store = MEMORY", NULL, 0) != SIO_OK ||
+	    store_pragma(st, "PRAGMA journal_size_limit = " STORE_WAL_KEEP,
+	                 NULL, 0) != SIO_OK ||
 	    store_pragma(st, "PRAGMA foreign_keys = ON", NULL, 0) != SIO_OK)
 		return SIO_ERR;
 	return SIO_OK;
@@ -2334,11 +2339,13 @@ sio_store_autocheckpoint(struct sio_store *st, int pages)
 }
 
 int
-sio_store_checkpoint(struct sio_store *st)
+sio_store_checkpoint(struct sio_store *st, int restart)
 {
 	int log = 0, done = 0;
-	int rc = sqlite3_wal_checkpoint_v2(
-	    st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	                                   restart ? SQLITE_CHECKPOINT_RESTART
+	                                           : SQLITE_CHECKPOINT_PASSIVE,
+	                                   &log, &done);
 
 	if (rc == SQLITE_OK)
 		return log > 0 ? log : 0;

@@ -478,15 +478,19 @@ int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
 int sio_store_stats_sample(struct sio_store *st, long long now);
 
 /*
- * Checkpoints away from the writer (sio-gateway): a connection commits
- * and, past pages WAL pages (0: never), checkpoints itself, fsyncs
+ * Checkpoints away from the writer (sio-gateway, sio-wsd): a connection
+ * commits and, past pages WAL pages (0: never), checkpoints itself, fsyncs
  * included, while it still holds the write lock. autocheckpoint sets
  * that threshold (SQLite's default is 1000); checkpoint runs a PASSIVE
  * checkpoint, which waits for no reader and no writer, and returns the
  * frames the WAL held (0 when empty or another checkpoint was running),
- * or SIO_ERR. The WAL starts over at a write that finds it all copied.
+ * or SIO_ERR. The WAL starts over at a write that finds it all copied
+ * and no reader in it, which under a stream of writes from two processes
+ * may never happen: restart makes it a RESTART checkpoint, which holds
+ * writers off (busy handler) while it copies the rest and waits for the
+ * readers, so that the next write starts the WAL over.
  */
 int sio_store_autocheckpoint(struct sio_store *st, int pages);
-int sio_store_checkpoint(struct sio_store *st);
+int sio_store_checkpoint(struct sio_store *st, int restart);
 
 #endif

@@ -120,11 +120,11 @@ static int
 gw_checkpoint(struct sio_session_ctx *x)
 {
 	struct sio_session_ctx *wx;
-	int log = sio_store_checkpoint(x->store), rest = log;
+	int log = sio_store_checkpoint(x->store, 0), rest = log;
 
 	if (rest > 0) {
 		wx = gw_write_lock(x);
-		rest = sio_store_checkpoint(x->store);
+		rest = sio_store_checkpoint(x->store, 0);
 		gw_write_unlock(wx);
 	}
 	if (rest < 0)

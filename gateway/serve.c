@@ -957,6 +957,25 @@ serve_hs_error(struct serve *s, int status, const char *msg)
 	serve_respond(s, 200, "application/javascript", js, strlen(js));
 }
 
+/* A handshake as a write of a batch: several commit together. */
+struct hs_write {
+	struct gw_write w;
+	const struct sio_request *req;
+	char *sid;
+};
+
+static int
+hs_run(struct sio_session_ctx *wx, struct gw_write *w)
+{
+	struct hs_write *h = (struct hs_write *)w;
+	int rc = sio_session_handshake(wx, h->req, sio_session_now(), h->sid);
+
+	if (rc != SIO_OK && rc != SIO_REJECT)
+		gw_log(SIO_LOG_ERROR, "handshake: %s",
+		       sio_store_errmsg(wx->store));
+	return rc;
+}
+
 static void
 serve_handshake(struct serve *s)
 {
@@ -978,12 +997,8 @@ serve_handshake(struct serve *s)
 	}
 	rc = serve_request(s, &req);
 	if (rc == SIO_OK) {
-		struct sio_session_ctx *wx = gw_write_lock(s->x);
-		rc = sio_session_handshake(wx, &req, sio_session_now(), sid);
-		if (rc != SIO_OK && rc != SIO_REJECT)
-			gw_log(SIO_LOG_ERROR, "handshake: %s",
-			       sio_store_errmsg(wx->store));
-		gw_write_unlock(wx);
+		struct hs_write h = {.w.fn = hs_run, .req = &req, .sid = sid};
+		rc = gw_write_run(s->x, &h.w);
 	}
 	sio_request_cleanup(&req);
 	if (rc == SIO_REJECT) {

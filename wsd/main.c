@@ -13,12 +13,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -352,6 +354,78 @@ wsd_start_lws(const struct wsd_listen *l)
 	return SIO_OK;
 }
 
+/*
+ * Checkpoints off the event loop. SQLite's own runs in the commit that
+ * crosses its threshold, fsyncs included, and every connection of the
+ * loop waits for it; and when the WAL cannot start over (sio-gateway
+ * writes too), in every commit after. This thread, on a store connection
+ * of its own, copies the WAL back each second, every WSD_BUSY_MS while it
+ * is long: a PASSIVE checkpoint (the loop writes on), then, when the WAL
+ * is long, a RESTART one for the rest (the loop's writes wait for that
+ * short part), after which the next write starts the WAL over. SQLite's
+ * own stays, at a threshold only a stalled thread lets the WAL reach.
+ */
+#define WSD_BUSY_MS 250
+#define WSD_BUSY_WAL 256
+#define WSD_BACKSTOP_PAGES 4096
+
+static void *
+wsd_checkpointer(void *arg)
+{
+	struct sio_store *st = arg;
+	const struct timespec nap = {0, WSD_BUSY_MS * 1000000L};
+	int log = 0;
+
+	for (unsigned n = 1;; n++) {
+		nanosleep(&nap, NULL);
+		if (log < WSD_BUSY_WAL && n % (1000 / WSD_BUSY_MS) != 0)
+			continue;
+		log = sio_store_checkpoint(st, 0);
+		if (log >= WSD_BUSY_WAL)
+			log = sio_store_checkpoint(st, 1) < 0 ? -1 : log;
+		if (log < 0)
+			wsd_log(SIO_LOG_WARN, "checkpoint: %s",
+			        sio_store_errmsg(st));
+	}
+	return NULL;
+}
+
+/* Starts wsd_checkpointer() on a store of its own, signals blocked (the
+ * loop's thread takes them). SIO_OK or SIO_ERR (logged). */
+static int
+wsd_start_checkpointer(void)
+{
+	char err[SIO_ERR_LEN];
+	sigset_t all, old;
+	pthread_attr_t a;
+	pthread_t t;
+	struct sio_store *st = sio_store_open_config(&wsd.cfg, err);
+	int rc;
+
+	if (st == NULL) {
+		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
+		return SIO_ERR;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	rc = pthread_create(&t, &a, wsd_checkpointer, st);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		wsd_log(SIO_LOG_ERROR, "checkpoint thread: %s", strerror(rc));
+		sio_store_close(st);
+		return SIO_ERR;
+	}
+	if (sio_store_autocheckpoint(wsd.x.store, WSD_BACKSTOP_PAGES) !=
+	    SIO_OK)
+		wsd_log(SIO_LOG_WARN, "autocheckpoint: %s",
+		        sio_store_errmsg(wsd.x.store));
+	return SIO_OK;
+}
+
 /* The store, the doorbell and the process row; SIO_OK or SIO_ERR. */
 static int
 wsd_register(void)
@@ -363,6 +437,8 @@ wsd_register(void)
 		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
 		return SIO_ERR;
 	}
+	if (wsd_start_checkpointer() != SIO_OK)
+		return SIO_ERR;
 	snprintf(wsd.holder, sizeof(wsd.holder), "wsd-%d", (int)getpid());
 	wsd.bell = sio_doorbell_open(wsd.cfg.run_dir, wsd.holder,
 	                             wsd.cfg.db_group, err);

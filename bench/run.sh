@@ -221,7 +221,7 @@ rss_sample() { # target
 # count in it).
 hold() { # target name clients seconds loadgen-args...
 	local t=$1 name=$2 n=$3 s=$4 ready=$TMP/ready out=$TMP/hold.out
-	local r0 r1 q0 q1 w0=0 w1=0 g0=0 g1=0 c0 c1 t0 t1 lg rc=0 line
+	local r0 r1 q0 q1 w0=0 w1=0 g0=0 g1=0 c0 c1 d0=0 d1=0 t0 t1 lg rc=0 line
 	shift 4
 	rm -f "$ready"
 	sleep 0.5
@@ -239,10 +239,14 @@ hold() { # target name clients seconds loadgen-args...
 	sleep "$SETTLE"
 	# shellcheck disable=SC2046
 	c0=$(cpu_ticks $(pids_of "$t"))
+	# shellcheck disable=SC2046
+	[ "$t" != siogate ] || d0=$(cpu_ticks $(group "$V/wsd.pid"))
 	t0=$(now)
 	sleep "$(calc 'x > 0.2 ? x : 0.2' -v x="$(calc "$s - $SETTLE - 1")")"
 	# shellcheck disable=SC2046
 	c1=$(cpu_ticks $(pids_of "$t"))
+	# shellcheck disable=SC2046
+	[ "$t" != siogate ] || d1=$(cpu_ticks $(group "$V/wsd.pid"))
 	t1=$(now)
 	rss_sample "$t"
 	r1=$LIVE q1=$RAW
@@ -265,6 +269,9 @@ hold() { # target name clients seconds loadgen-args...
 	R[$t.$name.window_s]=$(calc 'sprintf("%.0f", b - a)' -v a="$t0" -v b="$t1")
 	R[$t.$name.idle_cpu]=$(calc '(w > 0 ? sprintf("%.2f", 100 * c / hz / w) : 0)' \
 		-v c=$((c1 - c0)) -v hz="$HZ" -v w="$(calc 'b - a' -v a="$t0" -v b="$t1")")
+	[ "$t" != siogate ] ||
+		R[$t.$name.idle_wsd]=$(calc '(w > 0 ? sprintf("%.2f", 100 * c / hz / w) : 0)' \
+			-v c=$((d1 - d0)) -v hz="$HZ" -v w="$(calc 'b - a' -v a="$t0" -v b="$t1")")
 	R[$t.$name.lg_cpu_pct]=$(kv "$line" lg_cpu_pct)
 }
 
@@ -352,6 +359,7 @@ row "  of which sio-gateway (KiB)" "${R[siogate.hold.gw_per]:-}" ""
 row "  peer without forcing its GC first (KiB)" "" "${R[peer.hold.rss_per_raw]:-}"
 W=${R[siogate.$IDLE.window_s]:-?}
 row "CPU, $IDLE_N idle ws sessions, ${W} s (% of a core)" "${R[siogate.$IDLE.idle_cpu]:-}" "${R[peer.$IDLE.idle_cpu]:-}"
+row "  of which sio-wsd (the rest: lighttpd, gateway)" "${R[siogate.$IDLE.idle_wsd]:-}" ""
 LPL="of $LP_N${QUICK:+; quick: fewer}"
 row "long-polls held, lighttpd ($LPL)" "$(got siogate lp polls)" "$(got peer lp polls)"
 row "RSS per long-poll session, lighttpd + gateway (KiB)" "${R[siogate.lp.rss_per]:-}" "${R[peer.lp.rss_per]:-}"

@@ -181,6 +181,33 @@ test_schema_applied(void)
 	                11);
 }
 
+/* The sweep's cleanup finds old closed sessions by (state, closed_at),
+ * not by reading every closed one (version 4): SQLite's plan for it. */
+static void
+test_cleanup_reads_only_old_closed_sessions(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int ranged = 0;
+
+	CU_ASSERT_EQUAL(raw_int("SELECT group_concat(name) = 'state,closed_at'"
+	                        " FROM pragma_index_info('sessions_state')"),
+	                1);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_prepare_v2(db,
+	                       "EXPLAIN QUERY PLAN DELETE FROM sessions WHERE"
+	                       " state = 'closed' AND closed_at < 1",
+	                       -1, &s, NULL),
+	    SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		ranged |= strstr((const char *)sqlite3_column_text(s, 3),
+		                 "closed_at<") != NULL;
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	CU_ASSERT(ranged);
+}
+
 static void
 test_reopen_is_noop(void)
 {
@@ -1503,6 +1530,8 @@ static const struct cu_test tests[] = {
     {"a second connection in one process keeps the first one's locks",
      test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},
+    {"the cleanup reads only old closed sessions",
+     test_cleanup_reads_only_old_closed_sessions},
     {"reopening an up-to-date database changes nothing", test_reopen_is_noop},
     {"a database from a newer build is refused", test_newer_schema_refused},
     {"the database files are created 0600, or 0660 when shared",

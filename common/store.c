@@ -2339,6 +2339,15 @@ sio_store_autocheckpoint(struct sio_store *st, int pages)
 }
 
 int
+sio_store_cache_limit(struct sio_store *st, int kib)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	return store_pragma(st, sql, NULL, 0);
+}
+
+int
 sio_store_checkpoint(struct sio_store *st, int restart)
 {
 	int log = 0, done = 0;

@@ -491,6 +491,9 @@ int sio_store_stats_sample(struct sio_store *st, long long now);
  * readers, so that the next write starts the WAL over.
  */
 int sio_store_autocheckpoint(struct sio_store *st, int pages);
+/* Caps the connection's page cache at kib KiB (SQLite's default: 2,000).
+ * SIO_OK or SIO_ERR. */
+int sio_store_cache_limit(struct sio_store *st, int kib);
 int sio_store_checkpoint(struct sio_store *st, int restart);
 
 #endif

@@ -424,8 +424,7 @@ wsd_start_checkpointer(void)
 	}
 	if (sio_store_cache_limit(st, WSD_CKPT_CACHE_KIB) != SIO_OK)
 		wsd_log(SIO_LOG_WARN, "cache: %s", sio_store_errmsg(st));
-	if (sio_store_autocheckpoint(wsd.x.store, WSD_BACKSTOP_PAGES) !=
-	    SIO_OK)
+	if (sio_store_autocheckpoint(wsd.x.store, WSD_BACKSTOP_PAGES) != SIO_OK)
 		wsd_log(SIO_LOG_WARN, "autocheckpoint: %s",
 		        sio_store_errmsg(wsd.x.store));
 	return SIO_OK;

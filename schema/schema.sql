@@ -203,6 +203,9 @@ GROUP BY transport;
 
 -- The sweep deletes the sessions closed more than close_timeout ago each
 -- second: the state index carries closed_at, so that it reads those
--- alone, not every closed session still kept.
+-- alone, not every closed session still kept. Each process looks for the
+-- open sessions owed a heartbeat each second: an index of its own reads
+-- those alone, not every open session.
 DROP INDEX sessions_state;
 CREATE INDEX sessions_state ON sessions (state, closed_at);
+CREATE INDEX sessions_heartbeat ON sessions (state, last_heartbeat);

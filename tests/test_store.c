@@ -181,31 +181,43 @@ test_schema_applied(void)
 	                11);
 }
 
-/* The sweep's cleanup finds old closed sessions by (state, closed_at),
- * not by reading every closed one (version 4): SQLite's plan for it. */
-static void
-test_cleanup_reads_only_old_closed_sessions(void)
+/* 1 when SQLite's plan for sql ranges over col in an index. */
+static int
+plan_ranges(const char *sql, const char *col)
 {
+	char want[64], plan[1024] = "";
 	sqlite3 *db;
 	sqlite3_stmt *s;
-	int ranged = 0;
+	size_t n = 0;
 
-	CU_ASSERT_EQUAL(raw_int("SELECT group_concat(name) = 'state,closed_at'"
-	                        " FROM pragma_index_info('sessions_state')"),
-	                1);
+	snprintf(want, sizeof(want), "%s<", col);
+	snprintf(plan, sizeof(plan), "EXPLAIN QUERY PLAN %s", sql);
 	CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
-	CU_ASSERT_EQUAL_FATAL(
-	    sqlite3_prepare_v2(db,
-	                       "EXPLAIN QUERY PLAN DELETE FROM sessions WHERE"
-	                       " state = 'closed' AND closed_at < 1",
-	                       -1, &s, NULL),
-	    SQLITE_OK);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		ranged |= strstr((const char *)sqlite3_column_text(s, 3),
-		                 "closed_at<") != NULL;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, plan, -1, &s, NULL),
+	                      SQLITE_OK);
+	plan[0] = '\0';
+	while (sqlite3_step(s) == SQLITE_ROW && n < sizeof(plan))
+		n += (size_t)snprintf(plan + n, sizeof(plan) - n, "%s;",
+		                      sqlite3_column_text(s, 3));
 	sqlite3_finalize(s);
 	sqlite3_close(db);
-	CU_ASSERT(ranged);
+	return strstr(plan, want) != NULL;
+}
+
+/* What the sweeps look for each second is found by an index range, not
+ * by reading every closed or every open session (version 4). */
+static void
+test_sweeps_read_only_what_is_due(void)
+{
+	CU_ASSERT(plan_ranges("DELETE FROM sessions WHERE state = 'closed'"
+	                      " AND closed_at < 1",
+	                      "closed_at"));
+	CU_ASSERT(plan_ranges("UPDATE sessions SET last_heartbeat = 2"
+	                      " WHERE state = 'open' AND holder IS NOT NULL"
+	                      " AND transport IN ('websocket', 'htmlfile')"
+	                      " AND last_heartbeat <= 1"
+	                      " AND (holder = 'w' OR last_heartbeat <= 0)",
+	                      "last_heartbeat"));
 }
 
 static void
@@ -1530,8 +1542,7 @@ static const struct cu_test tests[] = {
     {"a second connection in one process keeps the first one's locks",
      test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},
-    {"the cleanup reads only old closed sessions",
-     test_cleanup_reads_only_old_closed_sessions},
+    {"the sweeps read only what is due", test_sweeps_read_only_what_is_due},
     {"reopening an up-to-date database changes nothing", test_reopen_is_noop},
     {"a database from a newer build is refused", test_newer_schema_refused},
     {"the database files are created 0600, or 0660 when shared",

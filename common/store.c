@@ -272,7 +272,8 @@ static const char *const store_sql[SQL_NSTMT] = {
                              " ON CONFLICT (name) DO UPDATE SET value ="
                              " excluded.value"
                              " WHERE excluded.value > counters.value",
-    /* One sample a second at most, whichever process sweeps first. */
+    /* One sample a second at most, whichever process sweeps first; one
+     * from the future (the clock went back) does not stop the sweeps. */
     [SQL_SAMPLE_PUT] =
         "INSERT INTO stats_samples (t, connections_opened, packets_sent,"
         " packets_received) SELECT ?1,"
@@ -282,7 +283,8 @@ static const char *const store_sql[SQL_NSTMT] = {
         " WHERE name = 'packets_sent'),"
         " (SELECT coalesce(max(value), 0) FROM counters"
         " WHERE name = 'packets_received')"
-        " WHERE NOT EXISTS (SELECT 1 FROM stats_samples WHERE t > ?1 - 1000)",
+        " WHERE NOT EXISTS (SELECT 1 FROM stats_samples"
+        " WHERE t > ?1 - 1000 AND t <= ?1)",
     [SQL_SAMPLE_TRIM] = "DELETE FROM stats_samples WHERE t < ?1 - 60000",
 };
 

@@ -38,12 +38,42 @@ struct gw_waiter {
 	int claimable;  /* gw_wait_park() was called: a claimer may answer */
 	long long conn; /* the holder connection of the request */
 	void *udata;    /* what a claimer answers with */
-	struct gw_waiter *next;
+	struct gw_waiter *next;                 /* in wait_list */
+	struct gw_waiter *hnext, **hprev;       /* in its sid's bucket */
 };
 
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_waiter *wait_list; /* every thread's waiter, forever */
 static _Thread_local struct gw_waiter *wait_self;
+
+/* The waiters with a sid (between gw_wait_begin() and gw_wait_end()), by
+ * sid: a ring or a claim looks at that session's alone, not at every
+ * thread's (there are `threads` of them, a thousand and more). */
+#define WAIT_BUCKETS 1024
+static struct gw_waiter *wait_table[WAIT_BUCKETS];
+
+static struct gw_waiter **
+wait_bucket(const char *sid)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)sid; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &wait_table[h % WAIT_BUCKETS];
+}
+
+/* With wait_lock held: w leaves its bucket, if in one. */
+static void
+wait_unlink(struct gw_waiter *w)
+{
+	if (w->hprev == NULL)
+		return;
+	*w->hprev = w->hnext;
+	if (w->hnext != NULL)
+		w->hnext->hprev = w->hprev;
+	w->hnext = NULL;
+	w->hprev = NULL;
+}
 
 struct gw_waiter *
 gw_wait_self(void)
@@ -71,9 +101,18 @@ gw_wait_self(void)
 void
 gw_wait_begin(struct gw_waiter *w, const char *sid)
 {
+	struct gw_waiter **b;
+
 	pthread_mutex_lock(&wait_lock);
+	wait_unlink(w);
 	strncpy(w->sid, sid, SIO_SID_LEN);
 	w->sid[SIO_SID_LEN] = '\0';
+	b = wait_bucket(w->sid);
+	w->hnext = *b;
+	if (*b != NULL)
+		(*b)->hprev = &w->hnext;
+	w->hprev = b;
+	*b = w;
 	w->state = WAIT_BUSY;
 	w->claimable = 0;
 	pthread_mutex_unlock(&wait_lock);
@@ -160,6 +199,7 @@ void
 gw_wait_end(struct gw_waiter *w)
 {
 	pthread_mutex_lock(&wait_lock);
+	wait_unlink(w);
 	w->sid[0] = '\0';
 	w->state = WAIT_IDLE;
 	w->claimable = 0;
@@ -172,7 +212,8 @@ gw_wait_ring(const char *sid)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&wait_lock);
-	for (struct gw_waiter *w = wait_list; w != NULL; w = w->next) {
+	for (struct gw_waiter *w = sid != NULL ? *wait_bucket(sid) : wait_list;
+	     w != NULL; w = sid != NULL ? w->hnext : w->next) {
 		if (w->sid[0] == '\0' ||
 		    (sid != NULL && strcmp(w->sid, sid) != 0))
 			continue;
@@ -188,7 +229,7 @@ gw_wait_claim(const char *sid, long long *conn, void **udata)
 	struct gw_waiter *w;
 
 	pthread_mutex_lock(&wait_lock);
-	for (w = wait_list; w != NULL; w = w->next)
+	for (w = *wait_bucket(sid); w != NULL; w = w->hnext)
 		if (w->state == WAIT_PARKED && strcmp(w->sid, sid) == 0 &&
 		    (*conn < 0 || w->conn == *conn))
 			break;

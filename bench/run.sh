@@ -405,10 +405,10 @@ wp=${R[siogate.hold.wsd_per]:-}
 pp=${R[peer.hold.rss_per]:-}
 r=$(ratio "$wp" "$pp")
 if [ -n "$wp" ] && [ "$r" != - ]; then
-	# both conditions; missed by the larger factor
-	v=$(calc 'sprintf("%.2f", (r / 0.2 > k / 5 ? r / 0.2 : k / 5))' -v r="$r" -v k="$wp")
+	# both conditions, from the figures (not the rounded ratio); missed
+	# by the larger factor
 	budget "RSS per idle ws session, sio-wsd" "$wp KiB, $r× socket.io's $pp KiB" "≤ 0.2× and < 5 KiB" \
-		"$(calc 'v < 1 ? "met" : sprintf("missed (by %.2f×)", v)' -v v="$v")"
+		"$(calc 'w / p <= 0.2 && w < 5 ? "met" : sprintf("missed (by %.2f×)", w / p / 0.2 > w / 5 ? w / p / 0.2 : w / 5)' -v w="$wp" -v p="$pp")"
 else
 	budget "RSS per idle ws session, sio-wsd" "-" "≤ 0.2× and < 5 KiB" "no figure"
 fi

@@ -2349,18 +2349,26 @@ sio_store_cache_limit(struct sio_store *st, int kib)
 	return store_pragma(st, sql, NULL, 0);
 }
 
+/* How long a RESTART checkpoint waits (ms), holding every writer off
+ * meanwhile: a reader that keeps an old snapshot (a long query in the
+ * sqlite3 shell) makes it give up, not stall the servers. */
+#define STORE_RESTART_WAIT_MS 20
+
 int
 sio_store_checkpoint(struct sio_store *st, int restart)
 {
-	int log = 0, done = 0;
-	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
-	                                   restart ? SQLITE_CHECKPOINT_RESTART
-	                                           : SQLITE_CHECKPOINT_PASSIVE,
-	                                   &log, &done);
+	int log = 0, done = 0, keep = st->busy_ms, rc;
 
+	if (restart)
+		st->busy_ms = STORE_RESTART_WAIT_MS;
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	                               restart ? SQLITE_CHECKPOINT_RESTART
+	                                       : SQLITE_CHECKPOINT_PASSIVE,
+	                               &log, &done);
+	st->busy_ms = keep;
 	if (rc == SQLITE_OK)
 		return log > 0 ? log : 0;
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		return 0; /* another checkpoint runs */
+		return 0; /* another checkpoint runs, or readers stay */
 	return store_sqlfail(st);
 }

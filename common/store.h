@@ -487,8 +487,9 @@ int sio_store_stats_sample(struct sio_store *st, long long now);
  * or SIO_ERR. The WAL starts over at a write that finds it all copied
  * and no reader in it, which under a stream of writes from two processes
  * may never happen: restart makes it a RESTART checkpoint, which holds
- * writers off (busy handler) while it copies the rest and waits for the
- * readers, so that the next write starts the WAL over.
+ * writers off while it copies the rest and waits for the readers (20 ms
+ * at most, then it gives up and returns 0), so that the next write starts
+ * the WAL over.
  */
 int sio_store_autocheckpoint(struct sio_store *st, int pages);
 /* Caps the connection's page cache at kib KiB (SQLite's default: 2,000).

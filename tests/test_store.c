@@ -220,6 +220,38 @@ test_sweeps_read_only_what_is_due(void)
 	                      "last_heartbeat"));
 }
 
+/* A RESTART checkpoint gives up while a reader keeps an old snapshot
+ * (returning 0, no error); once the reader is gone it copies the WAL and
+ * the next write starts the WAL over. */
+static void
+test_restart_checkpoint(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	sqlite3 *reader;
+	sqlite3_stmt *q;
+	int full, after;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &reader), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL),
+	                      SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_prepare_v2(reader, "SELECT count(*) FROM sessions", -1, &q,
+	                       NULL),
+	    SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_step(q), SQLITE_ROW);
+	new_session(sid); /* past the reader's snapshot */
+	CU_ASSERT_EQUAL(sio_store_checkpoint(st, 1), 0);
+	sqlite3_finalize(q);
+	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(reader);
+	full = sio_store_checkpoint(st, 1);
+	CU_ASSERT(full > 0);
+	new_session(sid);
+	after = sio_store_checkpoint(st, 0);
+	CU_ASSERT(after > 0 && after < full);
+}
+
 static void
 test_reopen_is_noop(void)
 {
@@ -1543,6 +1575,8 @@ static const struct cu_test tests[] = {
      test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},
     {"the sweeps read only what is due", test_sweeps_read_only_what_is_due},
+    {"a RESTART checkpoint gives way to readers, then starts the WAL over",
+     test_restart_checkpoint},
     {"reopening an up-to-date database changes nothing", test_reopen_is_noop},
     {"a database from a newer build is refused", test_newer_schema_refused},
     {"the database files are created 0600, or 0660 when shared",

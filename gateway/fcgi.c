@@ -128,14 +128,10 @@ gw_fcgi_worker(int lsock)
 	FCGX_Request fr;
 	struct gw_req r = {&fr};
 
-	x.store = gw_store_open();
-	if (x.store == NULL)
-		return;
 	x.plugin = gw.plugin;
 	x.cfg = &gw.cfg;
 	if (FCGX_InitRequest(&fr, lsock, 0) != 0) {
 		gw_log(SIO_LOG_ERROR, "FCGX_InitRequest failed");
-		sio_store_close(x.store);
 		return;
 	}
 	for (;;) {
@@ -144,11 +140,21 @@ gw_fcgi_worker(int lsock)
 			gw_log(SIO_LOG_ERROR, "accept: %s", strerror(-rc));
 			break;
 		}
-		gw_serve(&r, &x);
+		/* a connection from the pool while the request works (the
+		 * serving code gives it back while it sleeps) */
+		x.store = gw_store_take();
+		if (x.store != NULL)
+			gw_serve(&r, &x);
+		else
+			FCGX_PutS("Status: 503 Service Unavailable\r\n"
+			          "Content-Type: text/plain\r\n\r\n"
+			          "store unavailable\n",
+			          fr.out);
+		gw_store_give(x.store);
+		x.store = NULL;
 		fcgi_close_early(&fr);
 		FCGX_Finish_r(&fr);
 	}
-	sio_store_close(x.store);
 }
 
 int

@@ -80,6 +80,65 @@ gw_store_open(void)
 	return st;
 }
 
+/* At most this many connections: past it, a request waits for one to
+ * come back (each holder gives it back without waiting for another). */
+#define GW_POOL_MAX 128
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_back = PTHREAD_COND_INITIALIZER;
+static struct sio_store **pool; /* the free connections */
+static size_t pool_n, pool_cap, pool_open;
+
+struct sio_store *
+gw_store_take(void)
+{
+	struct sio_store *st = NULL;
+
+	pthread_mutex_lock(&pool_lock);
+	while (pool_n == 0 && pool_open >= GW_POOL_MAX)
+		pthread_cond_wait(&pool_back, &pool_lock);
+	if (pool_n > 0)
+		st = pool[--pool_n];
+	else
+		pool_open++; /* opened below, or counted back on failure */
+	pthread_mutex_unlock(&pool_lock);
+	if (st != NULL)
+		return st;
+	st = gw_store_open();
+	if (st == NULL) {
+		pthread_mutex_lock(&pool_lock);
+		pool_open--;
+		pthread_cond_signal(&pool_back);
+		pthread_mutex_unlock(&pool_lock);
+	}
+	return st;
+}
+
+void
+gw_store_give(struct sio_store *st)
+{
+	struct sio_store **v;
+
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n == pool_cap) {
+		v = realloc(pool, (pool_cap ? pool_cap * 2 : 16) * sizeof(*v));
+		if (v == NULL) {
+			pool_open--;
+			pthread_cond_signal(&pool_back);
+			pthread_mutex_unlock(&pool_lock);
+			sio_store_close(st);
+			return;
+		}
+		pool = v;
+		pool_cap = pool_cap ? pool_cap * 2 : 16;
+	}
+	pool[pool_n++] = st;
+	pthread_cond_signal(&pool_back);
+	pthread_mutex_unlock(&pool_lock);
+}
+
 /* Turns doorbell rings into wake-ups of the requests waiting on the sid,
  * until gw_stop_fd is written. */
 static void *

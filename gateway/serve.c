@@ -456,6 +456,25 @@ serve_poll_attach(struct serve *s, struct batch *bt, long long conn,
  * without any (answered, or the client went away), SIO_ERR (answered),
  * SERVE_ANSWERED when a POST answered it (struct rung).
  */
+/*
+ * gw_wait_for() without a store connection: the request's goes back to
+ * the pool while it sleeps (gw_store_take()), and another is taken when
+ * it wakes. A negative result when none can be had (logged): the request
+ * ends as if the client had gone.
+ */
+static int
+serve_sleep(struct serve *s, struct gw_waiter *w, long long timeout_ms)
+{
+	int n;
+
+	gw_store_give(s->x->store);
+	s->x->store = NULL;
+	n = gw_wait_for(w, gw_req_abort_fd(s->r), timeout_ms);
+	if (s->x->store == NULL && (s->x->store = gw_store_take()) == NULL)
+		return n == GW_WAIT_ANSWERED ? n : SIO_ERR;
+	return n;
+}
+
 static int
 serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
                 long long conn, struct sio_buf *out)
@@ -466,8 +485,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 
 	gw_wait_park(w, conn, s);
 	for (;;) {
-		n = gw_wait_for(w, gw_req_abort_fd(s->r),
-		                serve_timeout(s, now, deadline));
+		n = serve_sleep(s, w, serve_timeout(s, now, deadline));
 		if (n == GW_WAIT_ANSWERED)
 			return SERVE_ANSWERED;
 		if (n < 0) {
@@ -621,8 +639,8 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 		}
 		if (serve_closed(s))
 			break;
-		if (gw_wait_for(w, gw_req_abort_fd(s->r),
-		                serve_timeout(s, now, now + recheck)) < 0)
+		if (serve_sleep(s, w, serve_timeout(s, now, now + recheck)) <
+		    0)
 			break;
 	}
 	gw_wait_end(w);

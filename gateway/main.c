@@ -86,8 +86,10 @@ gw_store_open(void)
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_back = PTHREAD_COND_INITIALIZER;
-static struct sio_store **pool; /* the free connections */
-static size_t pool_n, pool_cap, pool_open;
+/* The free connections: fewer than are open, and never more than the
+ * cap (as CGI, the request's one connection, opened outside the pool). */
+static struct sio_store *pool[GW_POOL_MAX];
+static size_t pool_n, pool_open;
 
 struct sio_store *
 gw_store_take(void)
@@ -117,23 +119,9 @@ gw_store_take(void)
 void
 gw_store_give(struct sio_store *st)
 {
-	struct sio_store **v;
-
 	if (st == NULL)
 		return;
 	pthread_mutex_lock(&pool_lock);
-	if (pool_n == pool_cap) {
-		v = realloc(pool, (pool_cap ? pool_cap * 2 : 16) * sizeof(*v));
-		if (v == NULL) {
-			pool_open--;
-			pthread_cond_signal(&pool_back);
-			pthread_mutex_unlock(&pool_lock);
-			sio_store_close(st);
-			return;
-		}
-		pool = v;
-		pool_cap = pool_cap ? pool_cap * 2 : 16;
-	}
 	pool[pool_n++] = st;
 	pthread_cond_signal(&pool_back);
 	pthread_mutex_unlock(&pool_lock);

@@ -696,7 +696,7 @@ serve_htmlfile(struct serve *s, struct batch *bt)
  * too answers a POST before it handles what came in it).
  */
 struct rung {
-	char sid[SIO_SID_LEN + 1];
+	char sid[SIO_SID_LEN + 1]; /* first: a gw_sids_add() record */
 	struct gw_waiter *w; /* its parked poll, claimed; NULL when none */
 	struct serve *gs;    /* the poll's request */
 	long long conn;      /* the poll's holder connection */
@@ -705,37 +705,20 @@ struct rung {
 };
 
 struct rungs {
-	struct rung *v;
-	size_t n, cap;
+	struct sio_buf set; /* struct rung records (gw_sids_add()) */
 	int lost; /* out of memory: ring every waiter after the commit */
 };
+
+#define RUNGS_N(l) ((l)->set.len / sizeof(struct rung))
+#define RUNG(l, i) ((struct rung *)(void *)(l)->set.p + (i))
 
 static void
 rungs_add(void *udata, const char *sid)
 {
+	static const struct rung blank; /* out: an empty buffer */
 	struct rungs *l = udata;
-	struct rung *v;
 
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].sid, sid) == 0)
-			return;
-	if (strlen(sid) > SIO_SID_LEN) {
-		l->lost = 1;
-		return;
-	}
-	if (l->n == l->cap) {
-		v = realloc(l->v, (l->cap ? l->cap * 2 : 4) * sizeof(*v));
-		if (v == NULL) {
-			l->lost = 1;
-			return;
-		}
-		l->v = v;
-		l->cap = l->cap ? l->cap * 2 : 4;
-	}
-	v = &l->v[l->n++];
-	memset(v, 0, sizeof(*v));
-	strcpy(v->sid, sid);
-	sio_buf_init(&v->out);
+	gw_sids_add(&l->set, sid, &blank, sizeof(blank), &l->lost);
 }
 
 /* Inside the POST's transaction: claims g's parked poll and takes what g
@@ -799,8 +782,8 @@ rungs_answer(struct serve *s, struct rungs *l, int committed)
 	struct finish_write *p = NULL;
 	struct rung *own = NULL;
 
-	for (size_t i = 0; i < l->n; i++) {
-		struct rung *g = &l->v[i];
+	for (size_t i = 0; i < RUNGS_N(l); i++) {
+		struct rung *g = RUNG(l, i);
 		if (g->w == NULL || !committed || g->taken <= 0) {
 			if (g->w != NULL)
 				gw_wait_answer(g->w, 0);
@@ -808,7 +791,7 @@ rungs_answer(struct serve *s, struct rungs *l, int committed)
 			continue;
 		}
 		if (p == NULL)
-			p = finish_new(l->n);
+			p = finish_new(RUNGS_N(l));
 		if (strcmp(g->sid, s->rt.sid) == 0)
 			own = g;
 		else
@@ -825,9 +808,9 @@ rungs_answer(struct serve *s, struct rungs *l, int committed)
 		gw_write_post(s->x, &p->w);
 	} else
 		free(p);
-	for (size_t i = 0; i < l->n; i++)
-		sio_buf_cleanup(&l->v[i].out);
-	free(l->v);
+	for (size_t i = 0; i < RUNGS_N(l); i++)
+		sio_buf_cleanup(&RUNG(l, i)->out);
+	sio_buf_cleanup(&l->set);
 }
 
 /* A POST's packets as a write (write.c). */
@@ -857,11 +840,11 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 	if (rc != SIO_OK)
 		return rc;
 	sio_store_bells_take(wx->store, gw.holder, rungs_add, &p->l);
-	for (size_t i = 0; i < p->l.n; i++) {
+	for (size_t i = 0; i < RUNGS_N(&p->l); i++) {
 		if (!p->have_bt && batch_init(&p->bt, wx->cfg) != SIO_OK)
 			break;
 		p->have_bt = 1;
-		rung_take(wx->store, &p->bt, &p->l.v[i], p->now);
+		rung_take(wx->store, &p->bt, RUNG(&p->l, i), p->now);
 	}
 	return SIO_OK;
 }

@@ -44,10 +44,10 @@ static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_write *queue_head, *queue_tail;
 static int queue_leading;
 
-/* The sids a batch's writes rang for this process, rung at its commit. */
+/* The sids a batch's writes rang for this process, rung at its commit
+ * (gw_sids_add() records). */
 struct write_rings {
-	char (*sid)[SIO_SID_LEN + 1];
-	size_t n, cap;
+	struct sio_buf set;
 	int lost; /* out of memory: ring every waiter */
 };
 
@@ -98,29 +98,32 @@ gw_write_flush(long long now)
 	pthread_mutex_unlock(&writer_lock);
 }
 
+void *
+gw_sids_add(struct sio_buf *set, const char *sid, const void *blank,
+            size_t size, int *lost)
+{
+	char *rec;
+
+	for (size_t off = 0; off < set->len; off += size)
+		if (strcmp(set->p + off, sid) == 0)
+			return NULL;
+	if (strlen(sid) > SIO_SID_LEN ||
+	    sio_buf_append(set, blank, size) != SIO_OK) {
+		*lost = 1;
+		return NULL;
+	}
+	rec = set->p + set->len - size;
+	strcpy(rec, sid);
+	return rec;
+}
+
 static void
 write_ring_add(void *udata, const char *sid)
 {
+	static const char blank[SIO_SID_LEN + 1];
 	struct write_rings *r = udata;
-	char(*v)[SIO_SID_LEN + 1];
 
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->sid[i], sid) == 0)
-			return;
-	if (strlen(sid) > SIO_SID_LEN) {
-		r->lost = 1;
-		return;
-	}
-	if (r->n == r->cap) {
-		v = realloc(r->sid, (r->cap ? r->cap * 2 : 8) * sizeof(*v));
-		if (v == NULL) {
-			r->lost = 1;
-			return;
-		}
-		r->sid = v;
-		r->cap = r->cap ? r->cap * 2 : 8;
-	}
-	strcpy(r->sid[r->n++], sid);
+	gw_sids_add(&r->set, sid, blank, sizeof(blank), &r->lost);
 }
 
 /* Runs the writes of batch in one transaction on wx. */
@@ -152,11 +155,11 @@ write_batch(struct sio_session_ctx *wx, struct gw_write *batch)
 		for (struct gw_write *w = batch; w != NULL; w = w->next)
 			w->rc = SIO_ERR;
 	}
-	for (size_t i = 0; i < r.n; i++)
-		gw_wait_ring(r.sid[i]);
+	for (size_t off = 0; off < r.set.len; off += SIO_SID_LEN + 1)
+		gw_wait_ring(r.set.p + off);
 	if (r.lost)
 		gw_wait_ring(NULL);
-	free(r.sid);
+	sio_buf_cleanup(&r.set);
 }
 
 /* Alone (CGI): the write in a transaction of its own on x. */

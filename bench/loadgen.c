@@ -1653,8 +1653,18 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	lws_set_log_level(
 	    opt.verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR, NULL);
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
+	/* As many descriptors as the run needs, not more: lws's table of
+	 * connections has RLIMIT_NOFILE slots, and the Debian build keeps
+	 * its sanity checks, which walk the whole table as each connection
+	 * opens and closes (at 20,000 slots, a tenth of the load generator's
+	 * CPU in the connect phase). A session has at most three sockets. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		rlim_t need = (rlim_t)(opt.mode == M_CONNECT ? opt.inflight_max
+		                                              : nsess) *
+		                  3 +
+		              64;
+
+		rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);

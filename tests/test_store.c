@@ -328,6 +328,41 @@ test_wal_mode(void)
 	CU_ASSERT_STRING_EQUAL(buf, "wal");
 }
 
+/* A new database gets 2 KiB pages; an existing one keeps its own. */
+static void
+test_page_size(void)
+{
+	char *old;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	struct sio_store *s2;
+
+	CU_ASSERT_EQUAL(raw_int("PRAGMA page_size"), 2048);
+	CU_ASSERT_FATAL(asprintf(&old, "%s/old.db", tmp) > 0);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(old, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(db,
+	                             "PRAGMA page_size = 4096;"
+	                             " CREATE TABLE before_siogate (a)",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
+	sqlite3_close(db);
+	s2 = open_store(old, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL(s2);
+	sio_store_close(s2);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(old, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL(
+	    sqlite3_exec(db, "SELECT count(*) FROM sessions", NULL, NULL, NULL),
+	    SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &q, NULL),
+	    SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_step(q), SQLITE_ROW);
+	CU_ASSERT_EQUAL(sqlite3_column_int(q, 0), 4096);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	free(old);
+}
+
 static void
 test_check_constraints(void)
 {
@@ -1582,6 +1617,8 @@ static const struct cu_test tests[] = {
     {"the database files are created 0600, or 0660 when shared",
      test_file_mode},
     {"the journal mode is WAL", test_wal_mode},
+    {"a new database has 2 KiB pages, an old one keeps its size",
+     test_page_size},
     {"CHECK constraints reject a bad state or transport",
      test_check_constraints},
     {"session ids are 22 base64url characters, unique over 10,000",

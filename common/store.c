@@ -138,8 +138,6 @@ enum store_sql {
 	SQL_PROC_PUT,
 	SQL_PROC_DEL,
 	SQL_PROC_DETACH,
-	SQL_PEAK_SESSIONS,
-	SQL_PEAK_CONNECTIONS,
 	SQL_SAMPLE_PUT,
 	SQL_SAMPLE_TRIM,
 	SQL_NSTMT
@@ -260,20 +258,6 @@ static const char *const store_sql[SQL_NSTMT] = {
                      " SET pid = excluded.pid, started = excluded.started",
     [SQL_PROC_DEL] = "DELETE FROM processes WHERE name = ?1",
     [SQL_PROC_DETACH] = DETACH_SET " WHERE holder = ?2",
-    /* High-water marks, raised in the transaction that opens a session
-     * or attaches a transport (WHERE keeps ON CONFLICT unambiguous). */
-    [SQL_PEAK_SESSIONS] = "INSERT INTO counters (name, value)"
-                          " SELECT 'sessions_peak', count(*) FROM sessions"
-                          " WHERE state IN ('handshaken', 'open',"
-                          " 'detached') ON CONFLICT (name)"
-                          " DO UPDATE SET value = excluded.value"
-                          " WHERE excluded.value > counters.value",
-    [SQL_PEAK_CONNECTIONS] = "INSERT INTO counters (name, value)"
-                             " SELECT 'connections_peak', count(*)"
-                             " FROM sessions WHERE holder IS NOT NULL"
-                             " ON CONFLICT (name) DO UPDATE SET value ="
-                             " excluded.value"
-                             " WHERE excluded.value > counters.value",
     /* One sample a second at most, whichever process sweeps first; one
      * from the future (the clock went back) does not stop the sweeps. */
     [SQL_SAMPLE_PUT] =
@@ -991,7 +975,7 @@ store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 		return store_sqlfail(st);
 	/* A new database gets 2 KiB pages: a commit writes each page it
 	 * changed to the WAL whole, and a session's change of state touches
-	 * its row and up to four indexes (measured: handshake + connect
+	 * its row and up to three indexes (measured: handshake + connect
 	 * about 11 % faster than with 4 KiB pages; rows up to about 2 KB stay
 	 * on one page). An existing database keeps its page size (the
 	 * pragma does nothing there). */
@@ -1179,8 +1163,6 @@ sio_store_session_new(struct sio_store *st, const char *request, long long now,
 	if (rc == SIO_OK)
 		rc = store_run(st, store_prep(st, SQL_EP_ADD, "ttt", sid, "",
 		                              (const char *)NULL));
-	if (rc == SIO_OK)
-		rc = store_run(st, store_prep(st, SQL_PEAK_SESSIONS, ""));
 	return store_tx_end(st, own, rc);
 }
 
@@ -1336,8 +1318,6 @@ sio_store_attach(struct sio_store *st, const char *sid, int transport,
 	if (rc == SIO_OK)
 		rc = store_run(st, store_prep(st, SQL_COUNTER_ADD, "ti",
 		                              "connections_opened", 1LL));
-	if (rc == SIO_OK)
-		rc = store_run(st, store_prep(st, SQL_PEAK_CONNECTIONS, ""));
 	return store_tx_end(st, own, rc);
 }
 

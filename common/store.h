@@ -448,10 +448,11 @@ int sio_store_cleanup_drained(struct sio_store *st);
  * The numbers of stats_view (schema version 3), read in one snapshot.
  * Active sessions are those not closed (from handshake to end), active
  * connections those with a transport attached (a holder). Peaks and totals
- * are counters raised in the transactions that change what they count:
- * session_new (sessions_peak; sessions_opened by the session engine),
- * attach (connections_opened, connections_peak), outbox_done and
- * outbox_del (packets_sent, by the rows deleted). The rates are the growth
+ * are counters raised in the transactions that change what they count: the
+ * peaks by the schema's triggers (version 5) on any change of a session's
+ * state or holder; sessions_opened by the session engine, attach
+ * (connections_opened), outbox_done and outbox_del (packets_sent, by the
+ * rows deleted). The rates are the growth
  * of a total since the oldest stats_samples row of the last 10 s (at least
  * 1 s old) per second; 0 when there is none.
  */

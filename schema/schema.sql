@@ -209,3 +209,79 @@ GROUP BY transport;
 DROP INDEX sessions_state;
 CREATE INDEX sessions_state ON sessions (state, closed_at);
 CREATE INDEX sessions_heartbeat ON sessions (state, last_heartbeat);
+
+-- version 5
+
+-- The active sessions (not closed) and active connections (holder set),
+-- kept in counters by triggers on every change of a session's state or
+-- holder, whoever makes it (a server, the sqlite3 shell), and the peaks
+-- raised with them. Before, a handshake and an attach each counted the
+-- active sessions to raise a peak: their cost grew with the sessions
+-- open (about 1 ms a handshake with 10,000), under the write lock.
+INSERT INTO counters (name, value)
+	SELECT 'sessions_active', count(*) FROM sessions
+	WHERE state <> 'closed'
+	ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+INSERT INTO counters (name, value)
+	SELECT 'connections_active', count(*) FROM sessions
+	WHERE holder IS NOT NULL
+	ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+INSERT INTO counters (name, value)
+	SELECT name, 0 FROM (SELECT 'sessions_peak' AS name
+	                     UNION ALL SELECT 'connections_peak')
+	WHERE true ON CONFLICT (name) DO NOTHING;
+UPDATE counters SET value = max(value,
+	(SELECT value FROM counters WHERE name = 'sessions_active'))
+	WHERE name = 'sessions_peak';
+UPDATE counters SET value = max(value,
+	(SELECT value FROM counters WHERE name = 'connections_active'))
+	WHERE name = 'connections_peak';
+
+CREATE TRIGGER sessions_active_insert AFTER INSERT ON sessions
+WHEN NEW.state <> 'closed'
+BEGIN
+	UPDATE counters SET value = value + 1 WHERE name = 'sessions_active';
+	UPDATE counters SET value = max(value,
+		(SELECT value FROM counters WHERE name = 'sessions_active'))
+		WHERE name = 'sessions_peak';
+END;
+CREATE TRIGGER sessions_active_update AFTER UPDATE OF state ON sessions
+WHEN (OLD.state = 'closed') <> (NEW.state = 'closed')
+BEGIN
+	UPDATE counters SET value = value +
+		CASE WHEN NEW.state = 'closed' THEN -1 ELSE 1 END
+		WHERE name = 'sessions_active';
+	UPDATE counters SET value = max(value,
+		(SELECT value FROM counters WHERE name = 'sessions_active'))
+		WHERE name = 'sessions_peak';
+END;
+CREATE TRIGGER sessions_active_delete AFTER DELETE ON sessions
+WHEN OLD.state <> 'closed'
+BEGIN
+	UPDATE counters SET value = value - 1 WHERE name = 'sessions_active';
+END;
+CREATE TRIGGER connections_active_insert AFTER INSERT ON sessions
+WHEN NEW.holder IS NOT NULL
+BEGIN
+	UPDATE counters SET value = value + 1
+		WHERE name = 'connections_active';
+	UPDATE counters SET value = max(value,
+		(SELECT value FROM counters WHERE name = 'connections_active'))
+		WHERE name = 'connections_peak';
+END;
+CREATE TRIGGER connections_active_update AFTER UPDATE OF holder ON sessions
+WHEN (OLD.holder IS NULL) <> (NEW.holder IS NULL)
+BEGIN
+	UPDATE counters SET value = value +
+		CASE WHEN NEW.holder IS NULL THEN -1 ELSE 1 END
+		WHERE name = 'connections_active';
+	UPDATE counters SET value = max(value,
+		(SELECT value FROM counters WHERE name = 'connections_active'))
+		WHERE name = 'connections_peak';
+END;
+CREATE TRIGGER connections_active_delete AFTER DELETE ON sessions
+WHEN OLD.holder IS NOT NULL
+BEGIN
+	UPDATE counters SET value = value - 1
+		WHERE name = 'connections_active';
+END;

@@ -1048,6 +1048,94 @@ test_counters(void)
 	CU_ASSERT_EQUAL(v, -1);
 }
 
+static long long
+counter(const char *name)
+{
+	long long v = -1;
+
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, name, &v), SIO_OK);
+	return v;
+}
+
+/* The active counts and peaks follow every change of state or holder,
+ * those made outside the store (the sqlite3 shell) included. */
+static void
+test_active_counts(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+	char d[SIO_SID_LEN + 1], sql[128];
+
+	new_session(a);
+	new_session(b);
+	new_session(c);
+	CU_ASSERT_EQUAL(counter("sessions_active"), 3);
+	CU_ASSERT_EQUAL(counter("sessions_peak"), 3);
+	CU_ASSERT_EQUAL(counter("connections_active"), 0);
+	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd", 2, NULL),
+	                SIO_OK);
+	/* a second attach of a held session is no new connection */
+	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_XHR_POLLING, "gw", 3, NULL),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(counter("connections_active"), 2);
+	CU_ASSERT_EQUAL(counter("connections_peak"), 2);
+	CU_ASSERT_EQUAL(sio_store_detach(st, a, "wsd", 1, T0), SIO_OK);
+	CU_ASSERT_EQUAL(counter("connections_active"), 1);
+	CU_ASSERT_EQUAL(counter("connections_peak"), 2);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 0);
+	CU_ASSERT_EQUAL(counter("sessions_active"), 2);
+	CU_ASSERT_EQUAL(counter("sessions_peak"), 3);
+	new_session(d);
+	CU_ASSERT_EQUAL(counter("sessions_peak"), 3);
+	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 1), 1); /* c: closed */
+	CU_ASSERT_EQUAL(counter("sessions_active"), 3);
+	/* b, open and held, deleted by hand */
+	snprintf(sql, sizeof(sql), "DELETE FROM sessions WHERE sid = '%s'", b);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	CU_ASSERT_EQUAL(counter("sessions_active"), 2);
+	CU_ASSERT_EQUAL(counter("connections_active"), 0);
+	CU_ASSERT_EQUAL(counter("sessions_active"),
+	                raw_int("SELECT count(*) FROM sessions"
+	                        " WHERE state <> 'closed'"));
+	CU_ASSERT_EQUAL(counter("sessions_peak"), 3);
+	CU_ASSERT_EQUAL(counter("connections_peak"), 2);
+}
+
+/* Version 5 counts what a version 4 database holds. */
+static void
+test_active_counts_upgrade(void)
+{
+	static const char *const v4[] = {
+	    "DROP TRIGGER sessions_active_insert",
+	    "DROP TRIGGER sessions_active_update",
+	    "DROP TRIGGER sessions_active_delete",
+	    "DROP TRIGGER connections_active_insert",
+	    "DROP TRIGGER connections_active_update",
+	    "DROP TRIGGER connections_active_delete",
+	    "DELETE FROM counters",
+	    "INSERT INTO sessions (sid, state, holder, created, last_recv,"
+	    " last_heartbeat) VALUES ('a', 'open', 'wsd', 0, 0, 0),"
+	    " ('b', 'detached', NULL, 0, 0, 0), ('c', 'closed', NULL, 0, 0, 0)",
+	    "INSERT INTO counters (name, value) VALUES ('sessions_peak', 1)",
+	    "PRAGMA user_version = 4",
+	};
+
+	sio_store_close(st);
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
+		CU_ASSERT_EQUAL_FATAL(raw(v4[i], NULL, 0), SQLITE_OK);
+	st = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sqlite_master"
+	                        " WHERE type = 'trigger'"),
+	                6);
+	CU_ASSERT_EQUAL(counter("sessions_active"), 2);
+	CU_ASSERT_EQUAL(counter("sessions_peak"), 2);
+	CU_ASSERT_EQUAL(counter("connections_active"), 1);
+	CU_ASSERT_EQUAL(counter("connections_peak"), 1);
+}
+
 static void
 test_views(void)
 {
@@ -1661,6 +1749,10 @@ static const struct cu_test tests[] = {
     {"ack ids start at 1 and an ack is taken once", test_acks},
     {"data is put, replaced, read and deleted", test_data},
     {"counters start at 0 and add up", test_counters},
+    {"active sessions, connections and their peaks follow every change",
+     test_active_counts},
+    {"version 5 counts the active sessions of an older database",
+     test_active_counts_upgrade},
     {"the views show ISO times and queue depths", test_views},
     {"rollback discards an explicit transaction", test_rollback},
     {"a savepoint undoes part of a transaction", test_savepoint},

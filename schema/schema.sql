@@ -227,23 +227,22 @@ INSERT INTO counters (name, value)
 	WHERE holder IS NOT NULL
 	ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 INSERT INTO counters (name, value)
-	SELECT name, 0 FROM (SELECT 'sessions_peak' AS name
-	                     UNION ALL SELECT 'connections_peak')
-	WHERE true ON CONFLICT (name) DO NOTHING;
-UPDATE counters SET value = max(value,
-	(SELECT value FROM counters WHERE name = 'sessions_active'))
-	WHERE name = 'sessions_peak';
-UPDATE counters SET value = max(value,
-	(SELECT value FROM counters WHERE name = 'connections_active'))
-	WHERE name = 'connections_peak';
+	SELECT replace(name, '_active', '_peak'), value FROM counters
+	WHERE name IN ('sessions_active', 'connections_active')
+	ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value);
 
+-- A peak follows its active count up.
+CREATE TRIGGER counters_peak AFTER UPDATE OF value ON counters
+WHEN NEW.name IN ('sessions_active', 'connections_active')
+	AND NEW.value > OLD.value
+BEGIN
+	UPDATE counters SET value = max(value, NEW.value)
+		WHERE name = replace(NEW.name, '_active', '_peak');
+END;
 CREATE TRIGGER sessions_active_insert AFTER INSERT ON sessions
 WHEN NEW.state <> 'closed'
 BEGIN
 	UPDATE counters SET value = value + 1 WHERE name = 'sessions_active';
-	UPDATE counters SET value = max(value,
-		(SELECT value FROM counters WHERE name = 'sessions_active'))
-		WHERE name = 'sessions_peak';
 END;
 CREATE TRIGGER sessions_active_update AFTER UPDATE OF state ON sessions
 WHEN (OLD.state = 'closed') <> (NEW.state = 'closed')
@@ -251,9 +250,6 @@ BEGIN
 	UPDATE counters SET value = value +
 		CASE WHEN NEW.state = 'closed' THEN -1 ELSE 1 END
 		WHERE name = 'sessions_active';
-	UPDATE counters SET value = max(value,
-		(SELECT value FROM counters WHERE name = 'sessions_active'))
-		WHERE name = 'sessions_peak';
 END;
 CREATE TRIGGER sessions_active_delete AFTER DELETE ON sessions
 WHEN OLD.state <> 'closed'
@@ -265,9 +261,6 @@ WHEN NEW.holder IS NOT NULL
 BEGIN
 	UPDATE counters SET value = value + 1
 		WHERE name = 'connections_active';
-	UPDATE counters SET value = max(value,
-		(SELECT value FROM counters WHERE name = 'connections_active'))
-		WHERE name = 'connections_peak';
 END;
 CREATE TRIGGER connections_active_update AFTER UPDATE OF holder ON sessions
 WHEN (OLD.holder IS NULL) <> (NEW.holder IS NULL)
@@ -275,9 +268,6 @@ BEGIN
 	UPDATE counters SET value = value +
 		CASE WHEN NEW.holder IS NULL THEN -1 ELSE 1 END
 		WHERE name = 'connections_active';
-	UPDATE counters SET value = max(value,
-		(SELECT value FROM counters WHERE name = 'connections_active'))
-		WHERE name = 'connections_peak';
 END;
 CREATE TRIGGER connections_active_delete AFTER DELETE ON sessions
 WHEN OLD.holder IS NOT NULL

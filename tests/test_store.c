@@ -1108,6 +1108,7 @@ static void
 test_active_counts_upgrade(void)
 {
 	static const char *const v4[] = {
+	    "DROP TRIGGER counters_peak",
 	    "DROP TRIGGER sessions_active_insert",
 	    "DROP TRIGGER sessions_active_update",
 	    "DROP TRIGGER sessions_active_delete",
@@ -1129,7 +1130,7 @@ test_active_counts_upgrade(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sqlite_master"
 	                        " WHERE type = 'trigger'"),
-	                6);
+	                7);
 	CU_ASSERT_EQUAL(counter("sessions_active"), 2);
 	CU_ASSERT_EQUAL(counter("sessions_peak"), 2);
 	CU_ASSERT_EQUAL(counter("connections_active"), 1);

@@ -187,11 +187,10 @@ wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
               int transport)
 {
 	c->wsi = wsi;
-	c->transport = transport;
+	c->transport = (unsigned)transport & 7;
 	c->conn = ++conn_counter;
 	snprintf(c->sid, sizeof(c->sid), "%s", sid);
 	sio_buf_init(&c->rx);
-	sio_buf_init(&c->tx);
 	sio_buf_init(&c->inq);
 	sio_buf_init(&c->txq);
 	c->attaching = 1; /* in the next batch */
@@ -323,7 +322,12 @@ conn_settle(struct wsd_conn *c, long long now)
 static int
 conn_take_one(void *udata, const char *pkt, size_t len)
 {
-	return conn_q_put(udata, pkt, len);
+	struct sio_buf *q = udata;
+
+	/* txq's offsets are 32-bit: the rest waits for the next take */
+	if (q->len + sizeof(uint32_t) + len > UINT32_MAX)
+		return SIO_AGAIN;
+	return conn_q_put(q, pkt, len);
 }
 
 /* 1 when the session is closed or gone: its socket should close. */
@@ -555,42 +559,47 @@ wsd_conn_init(struct lws_context *lws)
 
 /* --- writing -------------------------------------------------------------- */
 
-/* Puts pkt after the headroom in c->tx. */
-static int
-conn_put(struct wsd_conn *c, size_t headroom, const char *pkt, size_t len)
+/* The packet being written, after the transport's headroom: filled and
+ * written in one writeable callback, so one buffer serves every
+ * connection. */
+static struct sio_buf conn_tx;
+
+/* Puts pkt after the headroom in conn_tx; *out is the whole of it. */
+static enum wsd_conn_step
+conn_put(size_t headroom, const char *pkt, size_t len, struct sio_slice *out)
 {
-	sio_buf_reset(&c->tx);
-	while (c->tx.len < headroom)
-		if (sio_buf_putc(&c->tx, 0) != SIO_OK)
-			return SIO_ERR;
-	return sio_buf_append(&c->tx, pkt, len);
+	sio_buf_reset(&conn_tx);
+	while (conn_tx.len < headroom)
+		if (sio_buf_putc(&conn_tx, 0) != SIO_OK)
+			return WSD_CONN_CLOSE;
+	if (sio_buf_append(&conn_tx, pkt, len) != SIO_OK)
+		return WSD_CONN_CLOSE;
+	out->p = conn_tx.p;
+	out->len = conn_tx.len;
+	return WSD_CONN_WRITE;
 }
 
 enum wsd_conn_step
-wsd_conn_next(struct wsd_conn *c, size_t headroom)
+wsd_conn_next(struct wsd_conn *c, size_t headroom, struct sio_slice *out)
 {
 	struct sio_slice pkt;
+	size_t off = c->txq_off;
 
 	c->want_since = 0; /* the writeable callback came */
 	if (c->closing)
 		return WSD_CONN_CLOSE;
 	if (c->hello) {
 		c->hello = 0;
-		return conn_put(c, headroom, "1::", 3) == SIO_OK
-		           ? WSD_CONN_WRITE
-		           : WSD_CONN_CLOSE;
+		return conn_put(headroom, "1::", 3, out);
 	}
-	if (conn_q_get(&c->txq, &c->txq_off, &pkt)) {
+	if (conn_q_get(&c->txq, &off, &pkt)) {
+		c->txq_off = (uint32_t)off;
 		c->nq--;
-		return conn_put(c, headroom, pkt.p, pkt.len) == SIO_OK
-		           ? WSD_CONN_WRITE
-		           : WSD_CONN_CLOSE;
+		return conn_put(headroom, pkt.p, pkt.len, out);
 	}
 	if (c->gone && !c->sent) {
 		c->closing = 1; /* protocol 1.5: one frame, then close */
-		return conn_put(c, headroom, "7:::1+0", 7) == SIO_OK
-		           ? WSD_CONN_WRITE
-		           : WSD_CONN_CLOSE;
+		return conn_put(headroom, "7:::1+0", 7, out);
 	}
 	if (c->gone || c->ended) {
 		wsd_log(SIO_LOG_DEBUG, "%s: session ended", c->sid);
@@ -610,8 +619,8 @@ wsd_conn_written(struct wsd_conn *c, int ok)
 		c->txq_done = c->txq_off;
 	}
 	/* Large packets leave a big buffer behind; do not keep it. */
-	if (c->tx.cap > 65536)
-		sio_buf_cleanup(&c->tx);
+	if (conn_tx.cap > 65536)
+		sio_buf_cleanup(&conn_tx);
 	if (!ok)
 		return; /* the socket closes: wsd_conn_close releases */
 	if (c->txq_done < c->txq.len || c->closing || c->ended)
@@ -632,7 +641,6 @@ wsd_conn_close(struct wsd_conn *c, const char *reason)
 	if (c->linked)
 		conn_unlink(c);
 	sio_buf_cleanup(&c->rx);
-	sio_buf_cleanup(&c->tx);
 	/* The record the batch settles: packets in, done or release, then
 	 * the detach. */
 	r = malloc(sizeof(*r));
@@ -705,7 +713,6 @@ conn_trim(struct wsd_conn *c)
 	}
 	if (c->rx.len == 0)
 		sio_buf_cleanup(&c->rx);
-	sio_buf_cleanup(&c->tx); /* filled and written in one callback */
 }
 
 void

@@ -306,6 +306,7 @@ static int
 flash_writeable(struct flash_conn *f, struct lws *wsi)
 {
 	enum wsd_conn_step step;
+	struct sio_slice pkt;
 	int ok;
 
 	if (f->out.len > 0) {
@@ -327,7 +328,7 @@ flash_writeable(struct flash_conn *f, struct lws *wsi)
 	default:
 		return 0;
 	}
-	step = wsd_conn_next(&f->c, 0);
+	step = wsd_conn_next(&f->c, 0, &pkt);
 	if (step == WSD_CONN_IDLE)
 		return 0;
 	if (step == WSD_CONN_CLOSE) {
@@ -338,8 +339,7 @@ flash_writeable(struct flash_conn *f, struct lws *wsi)
 		return 0;
 	}
 	sio_buf_reset(&f->frame);
-	if (wsd_hixie_frame_encode(&f->frame, f->c.tx.p, f->c.tx.len) !=
-	    SIO_OK) {
+	if (wsd_hixie_frame_encode(&f->frame, pkt.p, pkt.len) != SIO_OK) {
 		/* not UTF-8 (say, a row from the sqlite3 shell): it cannot
 		 * be framed, and keeping it would block the queue */
 		wsd_log(SIO_LOG_WARN, "%s: packet is not UTF-8: dropped",

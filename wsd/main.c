@@ -369,7 +369,7 @@ wsd_start_lws(const struct wsd_listen *l)
 #define WSD_BUSY_WAL 256
 #define WSD_BACKSTOP_PAGES 4096
 /* Page caches (KiB): the loop's connection, the checkpoint thread's. */
-#define WSD_CACHE_KIB 512
+#define WSD_CACHE_KIB 256
 #define WSD_CKPT_CACHE_KIB 64
 
 static void *
@@ -444,7 +444,7 @@ wsd_register(void)
 	/* SQLite's default page cache (2 MB) fills up with the sessions
 	 * table as connections come, a fifth of each one's memory at 10,000;
 	 * the pages a turn of the loop touches are far fewer (measured: no
-	 * change in the benchmark's rates) */
+	 * change in the benchmark's rates at 512 KiB, nor at 256) */
 	if (sio_store_cache_limit(wsd.x.store, WSD_CACHE_KIB) != SIO_OK)
 		wsd_log(SIO_LOG_WARN, "cache: %s",
 		        sio_store_errmsg(wsd.x.store));

@@ -175,7 +175,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 static int
 ws_writeable(struct wsd_conn *c, struct lws *wsi)
 {
-	size_t len;
+	struct sio_slice out;
 	int n;
 
 	if (c->peer_close)
@@ -186,7 +186,7 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 		ws_lws_closing(c, wsi);
 		return 0;
 	}
-	switch (wsd_conn_next(c, LWS_PRE)) {
+	switch (wsd_conn_next(c, LWS_PRE, &out)) {
 	case WSD_CONN_IDLE:
 		return 0;
 	case WSD_CONN_CLOSE:
@@ -199,9 +199,9 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 	case WSD_CONN_WRITE:
 		break;
 	}
-	len = c->tx.len - LWS_PRE;
-	n = lws_write(wsi, (unsigned char *)c->tx.p + LWS_PRE, len,
-	              LWS_WRITE_TEXT);
+	/* lws writes the frame header into the headroom */
+	n = lws_write(wsi, (unsigned char *)out.p + LWS_PRE,
+	              out.len - LWS_PRE, LWS_WRITE_TEXT);
 	wsd_conn_written(c, n >= 0);
 	if (n < 0) {
 		wsd_log(SIO_LOG_INFO, "%s: write failed", c->sid);

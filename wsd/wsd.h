@@ -12,6 +12,7 @@
 #define WSD_WSD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "payload.h"
@@ -57,8 +58,7 @@ struct wsd_conn {
 	struct wsd_conn *next; /* in its sid's bucket */
 	struct wsd_conn *dnext, *dprev; /* on the dirty list */
 	char sid[SIO_SID_LEN + 1];
-	int transport;  /* enum sio_transport */
-	long long conn; /* holder_conn in the store, 0 before open */
+	unsigned transport : 3;  /* enum sio_transport */
 	unsigned linked : 1;     /* in the sid table */
 	unsigned hello : 1;      /* `1::` goes out first */
 	unsigned gone : 1;       /* unknown or closed session at attach */
@@ -76,15 +76,20 @@ struct wsd_conn {
 	unsigned ended : 1;       /* its session ended, final packets out */
 	unsigned attaching : 1;   /* opened; attaches in the next batch */
 	unsigned nin;             /* complete messages in inq */
+	long long conn;           /* holder_conn in the store, 0 before open */
 	unsigned ntaken;          /* packets taken in the store, not done */
 	unsigned nq;              /* packets in txq not yet written */
-	size_t txq_off;           /* the next packet in txq to write */
-	size_t txq_done;          /* txq is written up to here */
+	/* Offsets in txq: a take is at most CONN_TAKE_MAX packets of at most
+	 * max_packet bytes (conn.c), far below 4 GiB. */
+	uint32_t txq_off;         /* the next packet in txq to write */
+	uint32_t txq_done;        /* txq is written up to here */
 	long long want_since;     /* ms: asked for a writeable callback */
 	struct sio_buf rx;        /* the text message being reassembled */
 	struct sio_buf inq;       /* messages in, for the batch */
 	struct sio_buf txq;       /* packets taken, to write in order */
-	struct sio_buf tx;        /* headroom + the packet being written */
+	/* The packet being written is in a buffer of the process's, filled
+	 * and written in one writeable callback (wsd_conn_next()): an idle
+	 * connection is the memory sio-wsd holds most of. */
 };
 
 /*
@@ -105,12 +110,14 @@ int wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
 int wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len);
 
 /*
- * Decides what c writes next. On WSD_CONN_WRITE the packet is in
- * c->tx.p + headroom (c->tx.len - headroom bytes); the headroom bytes
- * before it are the transport's to fill. Call at most once per writeable
- * callback, then wsd_conn_written().
+ * Decides what c writes next. On WSD_CONN_WRITE, *out is the headroom
+ * bytes, the transport's to fill, then the packet (out->len - headroom
+ * bytes), in a buffer shared by every connection: write it before the
+ * callback returns. Call at most once per writeable callback, then
+ * wsd_conn_written().
  */
-enum wsd_conn_step wsd_conn_next(struct wsd_conn *c, size_t headroom);
+enum wsd_conn_step wsd_conn_next(struct wsd_conn *c, size_t headroom,
+                                 struct sio_slice *out);
 
 /* Reports whether the packet from wsd_conn_next() reached the socket: it
  * leaves the outbox, or goes back for the next transport. */

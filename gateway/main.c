@@ -81,14 +81,21 @@ gw_store_open(void)
 }
 
 /* At most this many connections: past it, a request waits for one to
- * come back (each holder gives it back without waiting for another). */
+ * come back (each holder gives it back without waiting for another).
+ * Free ones beyond GW_POOL_KEEP close once unused for GW_POOL_IDLE_MS:
+ * a burst of requests (a thousand clients polling at once) leaves no
+ * hundred connections behind, each some 150 KB. */
 #define GW_POOL_MAX 128
+#define GW_POOL_KEEP 16
+#define GW_POOL_IDLE_MS 10000
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_back = PTHREAD_COND_INITIALIZER;
-/* The free connections: fewer than are open, and never more than the
- * cap (as CGI, the request's one connection, opened outside the pool). */
+/* The free connections, the least recently given back first, and when
+ * each was: fewer than are open, and never more than the cap (as CGI,
+ * the request's one connection, opened outside the pool). */
 static struct sio_store *pool[GW_POOL_MAX];
+static long long pool_since[GW_POOL_MAX];
 static size_t pool_n, pool_open;
 
 struct sio_store *
@@ -122,9 +129,40 @@ gw_store_give(struct sio_store *st)
 	if (st == NULL)
 		return;
 	pthread_mutex_lock(&pool_lock);
+	pool_since[pool_n] = sio_session_now();
 	pool[pool_n++] = st;
 	pthread_cond_signal(&pool_back);
 	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Closes the free connections beyond GW_POOL_KEEP unused since
+ * GW_POOL_IDLE_MS before now (the ticker, once a second). */
+static void
+gw_pool_trim(long long now)
+{
+	struct sio_store *gone[GW_POOL_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&pool_lock);
+	while (n < pool_n - (pool_n > GW_POOL_KEEP ? GW_POOL_KEEP : pool_n) &&
+	       now - pool_since[n] >= GW_POOL_IDLE_MS) {
+		gone[n] = pool[n];
+		n++;
+	}
+	if (n > 0) {
+		memmove(pool, pool + n, (pool_n - n) * sizeof(pool[0]));
+		memmove(pool_since, pool_since + n,
+		        (pool_n - n) * sizeof(pool_since[0]));
+		pool_n -= n;
+		pool_open -= n;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	for (size_t i = 0; i < n; i++)
+		sio_store_close(gone[i]);
+	/* their memory is spread over the threads' malloc arenas, between
+	 * blocks still in use: without this it stays in the process */
+	if (n > 0)
+		malloc_trim(0);
 }
 
 /* Turns doorbell rings into wake-ups of the requests waiting on the sid,
@@ -188,7 +226,8 @@ gw_checkpoint(struct sio_session_ctx *x)
 /*
  * Once a second (SIO_WATCH_MS, SIO_SWEEP_MS): the timers (heartbeats of
  * the sessions held here, the sweep when this process takes it), the
- * writer's counters kept in memory (write.c), a checkpoint, and PRAGMA
+ * writer's counters kept in memory (write.c), the pool's unused
+ * connections closed (gw_pool_trim()), a checkpoint, and PRAGMA
  * data_version, which catches rows written by programs that do not ring
  * (the sqlite3 shell, a cron job). It changes with every commit of any
  * other connection, the other threads' included, so it only tells that
@@ -221,6 +260,7 @@ gw_tick(void *arg)
 			       sio_store_errmsg(wx->store));
 		gw_write_unlock(wx);
 		gw_write_flush(sio_session_now());
+		gw_pool_trim(sio_session_now());
 		wal = gw_checkpoint(&x);
 		if (sio_store_data_version(x.store, &v) != SIO_OK)
 			continue;

@@ -328,6 +328,28 @@ test_wal_mode(void)
 	CU_ASSERT_STRING_EQUAL(buf, "wal");
 }
 
+/* An open connection keeps no statement it has not used: compiled, all
+ * of them took about 280 KB more per connection (a pool holds many). */
+static void
+test_open_connection_memory(void)
+{
+	struct sio_store *more[4];
+	long long before = sqlite3_memory_used(), per;
+	char sid[SIO_SID_LEN + 1];
+
+	for (int i = 0; i < 4; i++) {
+		more[i] = open_store(dbpath, 0, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(more[i]);
+	}
+	per = (sqlite3_memory_used() - before) / 4;
+	CU_ASSERT(per > 0);
+	CU_ASSERT(per < 200 * 1024);
+	/* and a statement compiled at its first use works */
+	CU_ASSERT_EQUAL(sio_store_session_new(more[0], "{}", T0, sid), SIO_OK);
+	for (int i = 0; i < 4; i++)
+		sio_store_close(more[i]);
+}
+
 /* A new database gets 2 KiB pages; an existing one keeps its own. */
 static void
 test_page_size(void)
@@ -1706,6 +1728,8 @@ static const struct cu_test tests[] = {
     {"the database files are created 0600, or 0660 when shared",
      test_file_mode},
     {"the journal mode is WAL", test_wal_mode},
+    {"an open connection keeps only the statements it used",
+     test_open_connection_memory},
     {"a new database has 2 KiB pages, an old one keeps its size",
      test_page_size},
     {"CHECK constraints reject a bad state or transport",

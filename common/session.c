@@ -106,15 +106,13 @@ session_end_locked(struct sio_session_ctx *x, const char *sid,
                    const char *reason, long long now)
 {
 	struct sio_store *st = x->store;
-	struct sio_store_session s;
 	struct ep_list l = {0};
+	long long last_recv;
 	int rc;
 
-	rc = sio_store_session_get(st, sid, &s);
-	if (rc != SIO_OK)
+	rc = sio_store_session_state(st, sid, &last_recv);
+	if (rc < 0)
 		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
-	rc = s.state;
-	sio_store_session_cleanup(&s);
 	if (rc == SIO_SESSION_CLOSED)
 		return SIO_OK;
 	if (sio_store_endpoint_list(st, sid, ep_collect, &l) < 0 || l.failed) {

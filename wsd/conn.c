@@ -324,7 +324,7 @@ conn_take_one(void *udata, const char *pkt, size_t len)
 {
 	struct sio_buf *q = udata;
 
-	/* txq's offsets are 32-bit: the rest waits for the next take */
+	/* txq's offsets are 32-bit (struct wsd_conn) */
 	if (q->len + sizeof(uint32_t) + len > UINT32_MAX)
 		return SIO_AGAIN;
 	return conn_q_put(q, pkt, len);

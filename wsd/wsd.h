@@ -79,8 +79,8 @@ struct wsd_conn {
 	long long conn;           /* holder_conn in the store, 0 before open */
 	unsigned ntaken;          /* packets taken in the store, not done */
 	unsigned nq;              /* packets in txq not yet written */
-	/* Offsets in txq: a take is at most CONN_TAKE_MAX packets of at most
-	 * max_packet bytes (conn.c), far below 4 GiB. */
+	/* Offsets in txq, 32-bit: a take stops before txq would pass 4 GiB
+	 * (conn_take_one()); the rest waits for the next take. */
 	uint32_t txq_off;         /* the next packet in txq to write */
 	uint32_t txq_done;        /* txq is written up to here */
 	long long want_since;     /* ms: asked for a writeable callback */

@@ -29,7 +29,7 @@ WSD      = $(BUILD)/sio-wsd
 CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 CTL      = $(BUILD)/sioctl
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats bench
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
 
 deps:
@@ -160,6 +160,13 @@ $(LOADGEN): bench/loadgen.c | $(BUILD)/.dirs
 
 bench: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 	BUILD=$(BUILD) bench/run.sh $(ARGS)
+
+# Where the time goes in the phases whose budgets throughput bounds:
+# CPU and context switches per message or connect of each server process,
+# siogate's and the peer's, and with perf(1) a profile of each (about
+# 2 min; needs linux-perf, and root or kernel.perf_event_paranoid <= 1).
+profile: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
+	BUILD=$(BUILD) bench/run.sh --profile
 
 # The example apps (multiplexed, ackping, rpcping, stats, transports), each
 # behind lighttpd with sio-gateway and sio-wsd, with socket.io-client

@@ -2,6 +2,7 @@
 # bench/run.sh: the side-by-side benchmark, siogate against socket.io 0.9.19.
 #
 #   bench/run.sh [--quick]          (make bench [ARGS=--quick])
+#   bench/run.sh --profile          (make profile)
 #
 # Starts siogate (lighttpd + sio-gateway + sio-wsd via scripts/webserver.sh,
 # app testapp, a fresh config and database under a temporary directory) and
@@ -28,6 +29,16 @@
 # its websockets go straight to sio-wsd's own port (WSD_ADDR), as the
 # peer's go straight to Node.
 #
+# --profile runs only the phases of the budgets that throughput bounds
+# (websocket echo with 100 clients, handshake + connect, xhr-polling echo
+# with 100 clients), against both targets, and prints where each
+# server process's time goes: its CPU and context switches per message
+# (or connect), and with perf(1) (Debian's linux-perf; root, or
+# kernel.perf_event_paranoid <= 1 for the kernel's share) a sampled
+# profile of each siogate process: the share of its CPU in the kernel,
+# SQLite, libc, libwebsockets, libfcgi and its own code, and in the
+# system calls and the scheduler.
+#
 # Exit status: 0 when every phase completed (missed budgets are reported,
 # not failed), 1 when one did not.
 # Environment: BUILD (default build), KEEP=1 keeps the temporary directory.
@@ -38,10 +49,12 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 LOADGEN=$BUILD/loadgen
 QUICK=""
+PROFILE=""
 for a in "$@"; do
 	case $a in
 	--quick) QUICK=1 ;;
-	*) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+	--profile) PROFILE=1 ;;
+	*) echo "usage: bench/run.sh [--quick | --profile]" >&2; exit 2 ;;
 	esac
 done
 
@@ -181,16 +194,68 @@ ports_of() { # target -> loadgen port options
 	esac
 }
 
+# --profile: context switches of a process, its threads' summed.
+switches() { # pid
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ {s += $2} END {print s + 0}'
+}
+PERF=""
+if [ -n "$PROFILE" ]; then
+	if command -v perf >/dev/null && perf record -q -o "$TMP/perf.check" -- true >/dev/null 2>&1; then
+		PERF=1
+	else
+		echo "bench: perf(1) is missing or not allowed here: CPU and switches only" >&2
+	fi
+fi
+# Per server process of the target: CPU and switches before (prof_begin)
+# and after (prof_end) a phase. perf slows what it samples (the gateway's
+# thousand threads most), so the figures come from a run without it and
+# the shares from a second run of the phase under perf (prof_perf).
+prof_begin() { # target name
+	local p
+	PROF_PIDS=$(pids_of "$1")
+	for p in $PROF_PIDS; do
+		R[$1.$2.c0.$p]=$(cpu_ticks "$p")
+		R[$1.$2.s0.$p]=$(switches "$p")
+	done
+}
+prof_end() { # target name
+	local p
+	for p in $PROF_PIDS; do
+		R[$1.$2.c1.$p]=$(cpu_ticks "$p")
+		R[$1.$2.s1.$p]=$(switches "$p")
+	done
+	R[$1.$2.pids]=$PROF_PIDS
+}
+prof_perf() { # target name loadgen-args...
+	local t=$1 name=$2 p pp=""
+	shift 2
+	[ -n "$PERF" ] || return 0
+	for p in ${R[$t.$name.pids]}; do
+		perf record -q -g -F 997 -p "$p" -o "$TMP/perf.$t.$name.$p" >/dev/null 2>&1 &
+		pp="$pp $!"
+	done
+	sleep 0.5 # attached
+	# shellcheck disable=SC2046
+	"$LOADGEN" $(ports_of "$t") "$@" >/dev/null ||
+		echo "  $t $name: the run under perf failed" >&2
+	for p in $pp; do kill -INT "$p" 2>/dev/null || true; done
+	for p in $pp; do wait "$p" 2>/dev/null || true; done
+}
+
 # Runs one loadgen phase against a target, with server CPU around it.
 phase() { # target name loadgen-args...
 	local t=$1 name=$2 line c0 c1 rc=0
 	shift 2
+	[ -z "$PROFILE" ] || prof_begin "$t" "$name"
 	# shellcheck disable=SC2046
 	c0=$(cpu_ticks $(pids_of "$t"))
 	# shellcheck disable=SC2046
 	line=$("$LOADGEN" $(ports_of "$t") "$@") || rc=$?
 	# shellcheck disable=SC2046
 	c1=$(cpu_ticks $(pids_of "$t"))
+	[ -z "$PROFILE" ] || prof_end "$t" "$name"
+	[ -z "$PROFILE" ] || prof_perf "$t" "$name" "$@"
 	echo "  $t $name: $line" >&2
 	[ $rc = 0 ] || echo "  $t $name: FAILED (rc $rc)" >&2
 	R[$t.$name.line]=$line
@@ -303,9 +368,24 @@ wait_cleanup() {
 }
 
 XHR=(--transport xhr-polling)
+# The connect phase, after as many connects unmeasured: Node's handshake
+# path runs about 1.5 times faster once its JIT has seen it (measured:
+# 1,800/s on the first 2,000, 3,000-3,200/s after).
+connects() { # target
+	# shellcheck disable=SC2046
+	"$LOADGEN" $(ports_of "$1") --mode connect --count "$CONN_N" \
+		--clients "$CONN_C" >/dev/null || true
+	phase "$1" connect --mode connect --count "$CONN_N" --clients "$CONN_C"
+}
 for t in siogate peer; do
 	echo "bench: $t" >&2
 	warmup "$t" websocket xhr-polling
+	if [ -n "$PROFILE" ]; then
+		phase "$t" echo100 --mode echo --clients 100 --duration "$ECHO_S"
+		connects "$t"
+		phase "$t" xecho100 "${XHR[@]}" --mode echo --clients 100 --duration "$ECHO_S"
+		continue
+	fi
 	# Memory first, while the servers have held no more than a few
 	# sessions (what a phase's peak leaves allocated would hide the next
 	# one's growth); long-polls first, siogate's gateway as fresh as the
@@ -323,13 +403,7 @@ for t in siogate peer; do
 	phase "$t" echo1 --mode echo --clients 1 --duration "$ECHO_S"
 	phase "$t" echo100 --mode echo --clients 100 --duration "$ECHO_S"
 	phase "$t" ack --mode ack --count "$ACK_N"
-	# as many connects unmeasured first: Node's handshake path runs
-	# about 1.5 times faster once its JIT has seen it (measured: 1,800/s
-	# on the first 2,000, 3,000-3,200/s after)
-	# shellcheck disable=SC2046
-	"$LOADGEN" $(ports_of "$t") --mode connect --count "$CONN_N" \
-		--clients "$CONN_C" >/dev/null || true
-	phase "$t" connect --mode connect --count "$CONN_N" --clients "$CONN_C"
+	connects "$t"
 	phase "$t" xecho1 "${XHR[@]}" --mode echo --clients 1 --duration "$ECHO_S"
 	phase "$t" xecho100 "${XHR[@]}" --mode echo --clients 100 --duration "$ECHO_S"
 	phase "$t" xack "${XHR[@]}" --mode ack --count "$ACK_N"
@@ -339,6 +413,103 @@ for t in siogate peer; do
 		hold "$t" idle "$IDLE_N" "$IDLE_S"
 	fi
 done
+# --- --profile: where each process's time goes -----------------------------
+# The shares of a perf profile: "kernel sqlite libc lws fcgi own other
+# sched top-syscalls" (percentages of the process's samples; own: its
+# program and, for lighttpd, its modules; other: the rest, Node's JIT
+# code included; sched: in the scheduler, switching threads).
+perf_shares() { # perf-data comm
+	local d=$1 comm=$2
+	[ -s "$d" ] || { echo "- - - - - - - - -"; return; }
+	{
+		perf report -i "$d" --no-children --sort dso -g none --stdio 2>/dev/null |
+			awk '!/^#/ && /%/ {print "dso", $1, $2}'
+		perf report -i "$d" --children --sort sym -g none --stdio 2>/dev/null |
+			awk '!/^#/ && /%/ && ($NF ~ /^(__x64_sys_|ksys_)/ || $NF == "do_writev" || $NF == "__schedule") {print "sym", $1, $NF}'
+	} | awk -v comm="$comm" '
+		function pc(x) { return sprintf("%.0f%%", x) }
+		$1 == "dso" {
+			v = $2 + 0; d = $3; all += v
+			if (d ~ /^\[kernel/) k += v
+			else if (d ~ /^libsqlite3/) q += v
+			else if (d ~ /^(libc|libm|ld-linux)/) c += v
+			else if (d ~ /^libwebsockets/) w += v
+			else if (d ~ /^libfcgi/) f += v
+			else if (d == comm || d ~ /^mod_/) o += v
+			next
+		}
+		$3 == "__schedule" { sch = $2 + 0; next }
+		{ # a system call: __x64_sys_NAME, or where that is inlined ksys_NAME
+			# (read, write) or do_writev
+			sub(/^(__x64_sys_|ksys_|do_)/, "", $3)
+			if ($2 + 0 > sc[$3]) sc[$3] = $2 + 0
+		}
+		END {
+			for (i = 0; i < 3; i++) {
+				best = ""
+				for (nm in sc) if (best == "" || sc[nm] > sc[best]) best = nm
+				if (best == "") break
+				top = top (i ? ", " : "") best " " pc(sc[best])
+				delete sc[best]
+			}
+			printf "%s %s %s %s %s %s %s %s %s\n", pc(k), pc(q), pc(c), pc(w), pc(f), pc(o),
+				pc(all - k - q - c - w - f - o > 0 ? all - k - q - c - w - f - o : 0), pc(sch),
+				(top == "" ? "-" : top)
+		}'
+}
+prof_row() {
+	printf '| %-21s | %8s | %-23s | %6s | %8s | %6s | %6s | %4s | %4s | %7s | %4s | %5s | %9s | %s |\n' "$@"
+}
+profile_report() {
+	local t name label unit units p comm cpu sw sh lgc who
+	echo
+	echo "Where the time goes: siogate $(sed -n 's/^#define SIOGATE_VERSION "\(.*\)"/\1/p' "$ROOT/common/siogate.h") and socket.io 0.9.19 (node $(node --version)), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "Per message (echo) or per connect: CPU (us) and context switches of each server process and the"
+	if [ -n "$PERF" ]; then
+		echo "load generator's CPU; then the shares of each process's perf samples (a second run of the phase)."
+	else
+		echo "load generator's CPU (perf was not available: no shares)."
+	fi
+	prof_row phase rate process "CPU us" switches kernel SQLite libc lws libfcgi own other scheduler "top system calls"
+	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(dashes 23)" "$(dashes 10)" "$(dashes 25)" \
+		"$(dashes 8)" "$(dashes 10)" "$(dashes 8)" "$(dashes 8)" "$(dashes 6)" "$(dashes 6)" "$(dashes 9)" \
+		"$(dashes 6)" "$(dashes 7)" "$(dashes 11)" "$(dashes 18)"
+	for name in echo100 connect xecho100; do
+		case $name in
+		echo100) label="ws echo, 100 clients" unit=msgs ;;
+		connect) label="handshake + connect" unit=connected ;;
+		xecho100) label="xhr echo, 100 clients" unit=msgs ;;
+		esac
+		for t in siogate peer; do
+			units=$(got "$t" "$name" "$unit")
+			if [ -z "$units" ] || [ "$units" = 0 ]; then continue; fi
+			who=$([ "$t" = peer ] && echo socket.io || echo siogate)
+			for p in ${R[$t.$name.pids]:-}; do
+				comm=$(cat "/proc/$p/comm" 2>/dev/null || echo "?")
+				# a process that did next to nothing in the phase (under 2 %
+				# of a core: the gateway in a websocket echo) is left out
+				if [ "$(calc '(b - a) / hz < 0.02 * w' -v a="${R[$t.$name.c0.$p]}" -v b="${R[$t.$name.c1.$p]}" \
+					-v hz="$HZ" -v w="$(got "$t" "$name" lg_wall_s)")" = 1 ]; then
+					continue
+				fi
+				cpu=$(calc 'sprintf("%.1f", (b - a) * 1e6 / hz / n)' -v a="${R[$t.$name.c0.$p]}" \
+					-v b="${R[$t.$name.c1.$p]}" -v hz="$HZ" -v n="$units")
+				sw=$(calc 'sprintf("%.1f", (b - a) / n)' -v a="${R[$t.$name.s0.$p]}" \
+					-v b="${R[$t.$name.s1.$p]}" -v n="$units")
+				if [ -n "$PERF" ]; then sh=$(perf_shares "$TMP/perf.$t.$name.$p" "$comm"); else sh="- - - - - - - - -"; fi
+				# shellcheck disable=SC2086
+				set -- $sh
+				local k=$1 q=$2 c=$3 w=$4 f=$5 o=$6 x=$7 s=$8
+				shift 8
+				prof_row "$label" "$(got "$t" "$name" rate)/s" "$comm ($who)" "$cpu" "$sw" \
+					"$k" "$q" "$c" "$w" "$f" "$o" "$x" "$s" "$*"
+			done
+			lgc=$(calc 'sprintf("%.1f", c * 1e6 / n)' -v c="$(got "$t" "$name" lg_cpu_s)" -v n="$units")
+			prof_row "$label" "" "loadgen (for $who)" "$lgc" "" "" "" "" "" "" "" "" "" ""
+		done
+	done
+}
+
 # Quick: the idle CPU comes from the websocket hold.
 IDLE=idle
 [ -n "$IDLE_N" ] || { IDLE=hold IDLE_N=$HOLD_N; }
@@ -361,6 +532,16 @@ got() { # target phase key: the figure, even from a phase that failed
 	kv "${R[$1.$2.line]:-}" "$3"
 }
 dashes() { printf -- '-%.0s' $(seq "$1"); }
+if [ -n "$PROFILE" ]; then
+	profile_report
+	fail=0
+	for t in siogate peer; do
+		for p in echo100 connect xecho100; do
+			case ${R[$t.$p.line]:-} in *" ok=1"*) ;; *) fail=1; echo "bench: $t $p did not complete" >&2 ;; esac
+		done
+	done
+	exit $fail
+fi
 echo
 echo "siogate $(sed -n 's/^#define SIOGATE_VERSION "\(.*\)"/\1/p' "$ROOT/common/siogate.h") vs socket.io 0.9.19 (node $(node --version)), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')${QUICK:+, --quick}"
 printf '| %-52s | %12s | %13s | %6s |\n' phase siogate "socket.io 0.9" ratio

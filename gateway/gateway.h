@@ -154,6 +154,9 @@ void *gw_sids_add(struct sio_buf *set, const char *sid, const void *blank,
 /* Opens the writer (threaded modes; without it, x writes). SIO_OK or
  * SIO_ERR (logged). */
 int gw_write_open(void);
+/* Whether the writer is open: then writes do not use the request's own
+ * store connection. */
+int gw_write_threaded(void);
 /*
  * Runs w in the next batch of writes and returns once it is committed
  * (or not): w->rc. The doorbells of this process's own sessions rung by

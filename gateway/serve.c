@@ -894,6 +894,14 @@ serve_post(struct serve *s)
 		serve_text(s, 400, "malformed payload");
 		goto out;
 	}
+	/* Nothing below reads on the request's own connection: the write
+	 * runs on the writer's. Back to the pool, for requests that read
+	 * (under load a POST would otherwise hold one through the writer's
+	 * queue and the wait for its poll's turn, and the pool runs dry). */
+	if (gw_write_threaded()) {
+		gw_store_give(s->x->store);
+		s->x->store = NULL;
+	}
 	/* one write: the packets, and the takes for polls parked here */
 	post.s = s;
 	post.pkts = pkts;

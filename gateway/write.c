@@ -70,6 +70,12 @@ gw_write_open(void)
 	return SIO_OK;
 }
 
+int
+gw_write_threaded(void)
+{
+	return writer != NULL;
+}
+
 struct sio_session_ctx *
 gw_write_lock(struct sio_session_ctx *x)
 {

@@ -103,12 +103,12 @@ gw_req_wait_taken(struct gw_req *r, int timeout_ms)
 static void
 fcgi_close_early(FCGX_Request *fr)
 {
-	char drain[4096];
+	char drain[1024]; /* small: see serve_body() */
 	int n = 0;
 
 	if (fr->in == NULL || FCGX_GetError(fr->in) != 0)
 		return;
-	while (FCGX_HasSeenEOF(fr->in) != EOF && n++ < 16 &&
+	while (FCGX_HasSeenEOF(fr->in) != EOF && n++ < 64 &&
 	       FCGX_GetStr(drain, sizeof(drain), fr->in) > 0)
 		;
 	if (FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)

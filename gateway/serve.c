@@ -34,7 +34,7 @@ struct serve {
 struct batch {
 	struct sio_buf data;
 	struct sio_slice *pkts; /* p is an offset into data until encoded */
-	size_t n, max, bytes, max_bytes;
+	size_t n, cap, max, bytes, max_bytes;
 };
 
 static int
@@ -117,11 +117,14 @@ serve_payload(struct serve *s, const char *payload, size_t len)
 }
 
 /* Reads the body to its end, keeping at most max bytes in b. Returns
- * SIO_OK, SIO_AGAIN when it was longer, SIO_ERR on a read error. */
+ * SIO_OK, SIO_AGAIN when it was longer, SIO_ERR on a read error. The
+ * chunk is small: libfcgi reads the socket in 8 KiB anyway, and a stack
+ * page a thread has touched stays resident while it waits (a thread per
+ * parked long poll). */
 static int
 serve_body(struct serve *s, struct sio_buf *b, size_t max)
 {
-	char chunk[8192];
+	char chunk[1024];
 	long n;
 	int over = 0;
 
@@ -147,6 +150,17 @@ batch_add(void *udata, const char *pkt, size_t len)
 
 	if (bt->n == bt->max || (bt->n > 0 && bt->bytes + len > bt->max_bytes))
 		return SIO_ERR;
+	if (bt->n == bt->cap) {
+		size_t cap = bt->cap ? bt->cap * 2 : 8;
+		struct sio_slice *p;
+		if (cap > bt->max)
+			cap = bt->max;
+		p = realloc(bt->pkts, cap * sizeof(*p));
+		if (p == NULL)
+			return SIO_ERR;
+		bt->pkts = p;
+		bt->cap = cap;
+	}
 	bt->pkts[bt->n].p = (const char *)(uintptr_t)bt->data.len;
 	bt->pkts[bt->n].len = len;
 	if (sio_buf_append(&bt->data, pkt, len) != SIO_OK)
@@ -156,15 +170,16 @@ batch_add(void *udata, const char *pkt, size_t len)
 	return SIO_OK;
 }
 
-static int
+/* The packet array grows with what is taken (batch_add()), not to
+ * max_payload_packets at once: a parked long poll holds its batch, and
+ * most answers carry a packet or two. */
+static void
 batch_init(struct batch *bt, const struct sio_config *cfg)
 {
 	memset(bt, 0, sizeof(*bt));
 	sio_buf_init(&bt->data);
 	bt->max = (size_t)cfg->max_payload_packets + 1;
 	bt->max_bytes = cfg->max_payload;
-	bt->pkts = calloc(bt->max, sizeof(*bt->pkts));
-	return bt->pkts != NULL ? SIO_OK : SIO_ERR;
 }
 
 static void
@@ -218,6 +233,8 @@ struct poll_write {
 	struct batch *bt;    /* attach, take */
 	struct sio_buf *out; /* idem */
 	long long conn, now;
+	long long due;              /* attach: set when want_due (-1: none) */
+	int want_due;               /* attach: the next delayed packet's due */
 	int hello;                  /* take; set by attach */
 	int taken, written, detach; /* finish */
 	int n;                      /* packets taken */
@@ -236,6 +253,10 @@ poll_attach(struct sio_session_ctx *wx, struct gw_write *w)
 	    (p->n = serve_collect(wx->store, s->rt.sid, p->bt, p->hello, p->now,
 	                          p->out, p->conn)) < 0)
 		rc = SIO_ERR;
+	if (rc == SIO_OK && p->want_due && p->n == 0 &&
+	    sio_store_outbox_next_due(wx->store, s->rt.sid, p->now, &p->due) !=
+	        SIO_OK)
+		p->due = -1;
 	if (rc == SIO_ERR)
 		serve_store_error(s->rt.sid, wx, "attach");
 	return rc;
@@ -376,19 +397,43 @@ serve_ready(struct serve *s, long long now)
 	                             serve_count, NULL, &last) != 0;
 }
 
-/* How long to wait: until deadline, or sooner for a delayed packet. */
+/* When the session's next delayed packet is due, -1 for none (or when
+ * the store fails: the wait ends at its deadline and looks again). */
 static long long
-serve_timeout(struct serve *s, long long now, long long deadline)
+serve_due(struct serve *s, long long now)
 {
 	long long due;
 
-	if (sio_store_outbox_next_due(s->x->store, s->rt.sid, now, &due) ==
-	        SIO_OK &&
-	    (deadline < 0 || due < deadline))
+	if (sio_store_outbox_next_due(s->x->store, s->rt.sid, now, &due) !=
+	    SIO_OK)
+		return -1;
+	return due;
+}
+
+/* How long to wait: until deadline (-1: none), or sooner for a delayed
+ * packet due then (-1: none). */
+static long long
+serve_timeout(long long now, long long deadline, long long due)
+{
+	if (due >= 0 && (deadline < 0 || due < deadline))
 		deadline = due;
 	if (deadline < 0)
 		return -1;
 	return deadline > now ? deadline - now : 0;
+}
+
+/* In threaded modes, where writes run on the writer's connection: gives
+ * the request's own back to the pool until it reads again (serve_sleep()
+ * takes one when a poll wakes). Under load a POST or a poll would
+ * otherwise hold one through the writer's queue, and a burst of polls
+ * would open connections that only wait. */
+static void
+serve_store_drop(struct serve *s)
+{
+	if (!gw_write_threaded())
+		return;
+	gw_store_give(s->x->store);
+	s->x->store = NULL;
 }
 
 /* --- xhr-polling and jsonp-polling GET --------------------------------- */
@@ -431,31 +476,29 @@ serve_drain(struct serve *s)
 /*
  * Attaches the GET's transport to its session as (holder, conn) and takes
  * what is already queued, in one write. Returns the number of packets in
- * out (0: the poll must wait), SIO_AGAIN for a session that is gone,
- * SIO_ERR (logged).
+ * out (0: the poll must wait; *due is then when its next delayed packet
+ * is, -1 for none), SIO_AGAIN for a session that is gone, SIO_ERR
+ * (logged).
  */
 static int
 serve_poll_attach(struct serve *s, struct batch *bt, long long conn,
-                  struct sio_buf *out, int *hello)
+                  struct sio_buf *out, int *hello, long long *due)
 {
 	struct poll_write p = {.w.fn = poll_attach,
 	                       .s = s,
 	                       .bt = bt,
 	                       .out = out,
 	                       .conn = conn,
-	                       .now = sio_session_now()};
+	                       .now = sio_session_now(),
+	                       .due = -1,
+	                       .want_due = 1};
 	int rc = gw_write_run(s->x, &p.w);
 
 	*hello = p.hello;
+	*due = p.due;
 	return rc == SIO_OK ? p.n : rc;
 }
 
-/*
- * Waits for the attached poll's packets until the polling duration ends.
- * Returns the number of packets taken into out, 0 when the poll ended
- * without any (answered, or the client went away), SIO_ERR (answered),
- * SERVE_ANSWERED when a POST answered it (struct rung).
- */
 /*
  * gw_wait_for() without a store connection: the request's goes back to
  * the pool while it sleeps (gw_store_take()), and another is taken when
@@ -475,9 +518,16 @@ serve_sleep(struct serve *s, struct gw_waiter *w, long long timeout_ms)
 	return n;
 }
 
+/*
+ * Waits for the attached poll's packets until the polling duration ends;
+ * due: when the next delayed packet is (-1: none). Returns the number of
+ * packets taken into out, 0 when the poll ended without any (answered,
+ * or the client went away), SIO_ERR (answered), SERVE_ANSWERED when a
+ * POST answered it (struct rung).
+ */
 static int
 serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
-                long long conn, struct sio_buf *out)
+                long long conn, struct sio_buf *out, long long due)
 {
 	long long now = sio_session_now();
 	long long deadline = now + s->x->cfg->polling_duration * 1000LL;
@@ -485,7 +535,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 
 	gw_wait_park(w, conn, s);
 	for (;;) {
-		n = serve_sleep(s, w, serve_timeout(s, now, deadline));
+		n = serve_sleep(s, w, serve_timeout(now, deadline, due));
 		if (n == GW_WAIT_ANSWERED)
 			return SERVE_ANSWERED;
 		if (n < 0) {
@@ -510,6 +560,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 			serve_payload(s, "8::", 3);
 			return 0;
 		}
+		due = serve_due(s, now);
 	}
 }
 
@@ -525,6 +576,7 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	struct gw_waiter *w = gw_wait_self();
 	long long conn = gw_conn_next();
 	struct sio_buf out;
+	long long due;
 	int hello = 0, n, ok = 0;
 
 	if (w == NULL) {
@@ -534,7 +586,8 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	serve_drain(s);
 	sio_buf_init(&out);
 	gw_wait_begin(w, s->rt.sid);
-	n = serve_poll_attach(s, bt, conn, &out, &hello);
+	serve_store_drop(s); /* the attach reads what the first wait needs */
+	n = serve_poll_attach(s, bt, conn, &out, &hello, &due);
 	if (n == SIO_AGAIN) {
 		gw_wait_end(w);
 		sio_buf_cleanup(&out);
@@ -551,7 +604,7 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	       sio_config_transport_name((enum sio_transport)s->rt.transport),
 	       conn);
 	if (n == 0)
-		n = serve_poll_wait(s, w, bt, conn, &out);
+		n = serve_poll_wait(s, w, bt, conn, &out, due);
 	gw_wait_end(w);
 	if (n == SERVE_ANSWERED) { /* answered, deleted, detached */
 		sio_buf_cleanup(&out);
@@ -607,7 +660,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 {
 	struct gw_waiter *w = gw_wait_self();
 	struct sio_buf out;
-	long long now;
+	long long now, wait_ms;
 	long long recheck = s->x->cfg->heartbeat_interval * 1000LL;
 	int n;
 
@@ -639,8 +692,8 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 		}
 		if (serve_closed(s))
 			break;
-		if (serve_sleep(s, w, serve_timeout(s, now, now + recheck)) <
-		    0)
+		wait_ms = serve_timeout(now, now + recheck, serve_due(s, now));
+		if (serve_sleep(s, w, wait_ms) < 0)
 			break;
 	}
 	gw_wait_end(w);
@@ -841,8 +894,8 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 		return rc;
 	sio_store_bells_take(wx->store, gw.holder, rungs_add, &p->l);
 	for (size_t i = 0; i < RUNGS_N(&p->l); i++) {
-		if (!p->have_bt && batch_init(&p->bt, wx->cfg) != SIO_OK)
-			break;
+		if (!p->have_bt)
+			batch_init(&p->bt, wx->cfg);
 		p->have_bt = 1;
 		rung_take(wx->store, &p->bt, RUNG(&p->l, i), p->now);
 	}
@@ -894,14 +947,7 @@ serve_post(struct serve *s)
 		serve_text(s, 400, "malformed payload");
 		goto out;
 	}
-	/* Nothing below reads on the request's own connection: the write
-	 * runs on the writer's. Back to the pool, for requests that read
-	 * (under load a POST would otherwise hold one through the writer's
-	 * queue and the wait for its poll's turn, and the pool runs dry). */
-	if (gw_write_threaded()) {
-		gw_store_give(s->x->store);
-		s->x->store = NULL;
-	}
+	serve_store_drop(s); /* nothing below reads on it */
 	/* one write: the packets, and the takes for polls parked here */
 	post.s = s;
 	post.pkts = pkts;
@@ -1312,10 +1358,7 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		serve_respond(&s, 200, NULL, "", 0);
 		break;
 	case GW_ROUTE_TRANSPORT:
-		if (batch_init(&bt, x->cfg) != SIO_OK) {
-			serve_text(&s, 500, "out of memory");
-			break;
-		}
+		batch_init(&bt, x->cfg);
 		serve_transport(&s, method, &bt);
 		batch_cleanup(&bt);
 		break;

@@ -75,6 +75,7 @@ static const struct config_key config_keys[] = {
     {"db_shared_group", CONFIG_BOOL, CONFIG_FIELD(db_group), 0, 0, 0},
     {"log_level", CONFIG_LOG, 0, 0, 0, 0},
     {"threads", CONFIG_INT, CONFIG_FIELD(threads), 0, 1, 4096},
+    {"max_websockets", CONFIG_INT, CONFIG_FIELD(max_websockets), 0, 1, 1 << 24},
     {"stats", CONFIG_BOOL, CONFIG_FIELD(stats), 0, 0, 0},
     {"stats_allow", CONFIG_ADDRS, CONFIG_TEXT(stats_allow), 0, 0},
     {NULL, 0, 0, 0, 0, 0}};
@@ -146,6 +147,7 @@ sio_config_defaults(struct sio_config *c)
 	c->db_group = 0;
 	c->log_level = SIO_LOG_INFO;
 	c->threads = 64;
+	c->max_websockets = 16384;
 	c->stats = 0;
 	snprintf(c->stats_allow, sizeof(c->stats_allow), "%s", "127.0.0.1 ::1");
 }

@@ -102,6 +102,7 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c.db_group, 0);
 	CU_ASSERT_EQUAL(c.log_level, SIO_LOG_INFO);
 	CU_ASSERT_EQUAL(c.threads, 64);
+	CU_ASSERT_EQUAL(c.max_websockets, 16384);
 }
 
 static void
@@ -141,6 +142,7 @@ static const char full_file[] =
     "db_shared_group = on\n"
     "log_level = debug\n"
     "threads = 8\r\n"
+    "max_websockets = 20000\n"
     "# the end\n";
 
 static void
@@ -174,6 +176,7 @@ test_full_file(void)
 	CU_ASSERT_EQUAL(c.db_group, 1);
 	CU_ASSERT_EQUAL(c.log_level, SIO_LOG_DEBUG);
 	CU_ASSERT_EQUAL(c.threads, 8);
+	CU_ASSERT_EQUAL(c.max_websockets, 20000);
 }
 
 static void
@@ -256,6 +259,8 @@ static const struct {
     {"threads = 0", "must be at least 1"},
     {"threads = 4097", "too large (at most 4096)"},
     {"threads = 0x10", "not a number"},
+    {"max_websockets = 0", "must be at least 1"},
+    {"max_websockets = 16777217", "too large (at most 16777216)"},
     {"database = \"unterminated", "missing closing '\"'"},
     {"database = \"a\" b", "text after closing '\"'"},
     {"colour = blue", "unknown key 'colour'"},

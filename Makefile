@@ -161,10 +161,12 @@ $(LOADGEN): bench/loadgen.c | $(BUILD)/.dirs
 bench: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 	BUILD=$(BUILD) bench/run.sh $(ARGS)
 
-# Where the time goes in the phases whose budgets throughput bounds:
-# CPU and context switches per message or connect of each server process,
-# siogate's and the peer's, and with perf(1) a profile of each (about
-# 2 min; needs linux-perf, and root or kernel.perf_event_paranoid <= 1).
+# Where the time goes in the phases whose budgets the servers' work
+# bounds (websocket echo and event+ack, handshake + connect, xhr-polling
+# echo): CPU and context switches per message, ack or connect of each
+# server process, siogate's and the peer's, and with perf(1) a profile of
+# each (about 3 min; needs linux-perf, and root or
+# kernel.perf_event_paranoid <= 1).
 profile: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 	BUILD=$(BUILD) bench/run.sh --profile
 

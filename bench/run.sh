@@ -29,9 +29,10 @@
 # its websockets go straight to sio-wsd's own port (WSD_ADDR), as the
 # peer's go straight to Node.
 #
-# --profile runs only the phases of the budgets that throughput bounds
-# (websocket echo with 100 clients, handshake + connect, xhr-polling echo
-# with 100 clients), against both targets, and prints where each
+# --profile runs only the phases of the budgets that the servers' work
+# bounds (websocket echo with 100 clients, websocket event+ack one at a
+# time, handshake + connect, xhr-polling echo with 100 clients), against
+# both targets, and prints where each
 # server process's time goes: its CPU and context switches per message
 # (or connect), and with perf(1) (Debian's linux-perf; root, or
 # kernel.perf_event_paranoid <= 1 for the kernel's share) a sampled
@@ -382,6 +383,7 @@ for t in siogate peer; do
 	warmup "$t" websocket xhr-polling
 	if [ -n "$PROFILE" ]; then
 		phase "$t" echo100 --mode echo --clients 100 --duration "$ECHO_S"
+		phase "$t" ack --mode ack --count "$ACK_N"
 		connects "$t"
 		phase "$t" xecho100 "${XHR[@]}" --mode echo --clients 100 --duration "$ECHO_S"
 		continue
@@ -474,9 +476,10 @@ profile_report() {
 	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(dashes 23)" "$(dashes 10)" "$(dashes 25)" \
 		"$(dashes 8)" "$(dashes 10)" "$(dashes 8)" "$(dashes 8)" "$(dashes 6)" "$(dashes 6)" "$(dashes 9)" \
 		"$(dashes 6)" "$(dashes 7)" "$(dashes 11)" "$(dashes 18)"
-	for name in echo100 connect xecho100; do
+	for name in echo100 ack connect xecho100; do
 		case $name in
 		echo100) label="ws echo, 100 clients" unit=msgs ;;
+		ack) label="ws event+ack, 1 by 1" unit=acks ;;
 		connect) label="handshake + connect" unit=connected ;;
 		xecho100) label="xhr echo, 100 clients" unit=msgs ;;
 		esac
@@ -536,7 +539,7 @@ if [ -n "$PROFILE" ]; then
 	profile_report
 	fail=0
 	for t in siogate peer; do
-		for p in echo100 connect xecho100; do
+		for p in echo100 ack connect xecho100; do
 			case ${R[$t.$p.line]:-} in *" ok=1"*) ;; *) fail=1; echo "bench: $t $p did not complete" >&2 ;; esac
 		done
 	done

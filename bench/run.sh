@@ -460,20 +460,20 @@ perf_shares() { # perf-data comm
 		}'
 }
 prof_row() {
-	printf '| %-21s | %8s | %-23s | %6s | %8s | %6s | %6s | %4s | %4s | %7s | %4s | %5s | %9s | %s |\n' "$@"
+	printf '| %-21s | %19s | %-23s | %6s | %8s | %6s | %6s | %4s | %4s | %7s | %4s | %5s | %9s | %s |\n' "$@"
 }
 profile_report() {
-	local t name label unit units p comm cpu sw sh lgc who
+	local t name label unit units p comm cpu sw sh lgc who rate
 	echo
 	echo "Where the time goes: siogate $(sed -n 's/^#define SIOGATE_VERSION "\(.*\)"/\1/p' "$ROOT/common/siogate.h") and socket.io 0.9.19 (node $(node --version)), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "Per message (echo) or per connect: CPU (us) and context switches of each server process and the"
+	echo "Per message (echo), ack or connect: CPU (us) and context switches of each server process and the"
 	if [ -n "$PERF" ]; then
 		echo "load generator's CPU; then the shares of each process's perf samples (a second run of the phase)."
 	else
 		echo "load generator's CPU (perf was not available: no shares)."
 	fi
-	prof_row phase rate process "CPU us" switches kernel SQLite libc lws libfcgi own other scheduler "top system calls"
-	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(dashes 23)" "$(dashes 10)" "$(dashes 25)" \
+	prof_row phase "rate (ack: p50/p99)" process "CPU us" switches kernel SQLite libc lws libfcgi own other scheduler "top system calls"
+	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(dashes 23)" "$(dashes 21)" "$(dashes 25)" \
 		"$(dashes 8)" "$(dashes 10)" "$(dashes 8)" "$(dashes 8)" "$(dashes 6)" "$(dashes 6)" "$(dashes 9)" \
 		"$(dashes 6)" "$(dashes 7)" "$(dashes 11)" "$(dashes 18)"
 	for name in echo100 ack connect xecho100; do
@@ -487,6 +487,11 @@ profile_report() {
 			units=$(got "$t" "$name" "$unit")
 			if [ -z "$units" ] || [ "$units" = 0 ]; then continue; fi
 			who=$([ "$t" = peer ] && echo socket.io || echo siogate)
+			if [ "$name" = ack ]; then # one at a time: its latency
+				rate="$(got "$t" "$name" p50_ms)/$(got "$t" "$name" p99_ms) ms"
+			else
+				rate="$(got "$t" "$name" rate)/s"
+			fi
 			for p in ${R[$t.$name.pids]:-}; do
 				comm=$(cat "/proc/$p/comm" 2>/dev/null || echo "?")
 				# a process that did next to nothing in the phase (under 2 %
@@ -504,7 +509,7 @@ profile_report() {
 				set -- $sh
 				local k=$1 q=$2 c=$3 w=$4 f=$5 o=$6 x=$7 s=$8
 				shift 8
-				prof_row "$label" "$(got "$t" "$name" rate)/s" "$comm ($who)" "$cpu" "$sw" \
+				prof_row "$label" "$rate" "$comm ($who)" "$cpu" "$sw" \
 					"$k" "$q" "$c" "$w" "$f" "$o" "$x" "$s" "$*"
 			done
 			lgc=$(calc 'sprintf("%.1f", c * 1e6 / n)' -v c="$(got "$t" "$name" lg_cpu_s)" -v n="$units")

@@ -140,16 +140,9 @@ gw_fcgi_worker(int lsock)
 			gw_log(SIO_LOG_ERROR, "accept: %s", strerror(-rc));
 			break;
 		}
-		/* a connection from the pool while the request works (the
-		 * serving code gives it back while it sleeps) */
-		x.store = gw_store_take();
-		if (x.store != NULL)
-			gw_serve(&r, &x);
-		else
-			FCGX_PutS("Status: 503 Service Unavailable\r\n"
-			          "Content-Type: text/plain\r\n\r\n"
-			          "store unavailable\n",
-			          fr.out);
+		/* no store connection yet: a route that reads takes one from
+		 * the pool (serve.c), and gives it back while it sleeps */
+		gw_serve(&r, &x);
 		gw_store_give(x.store);
 		x.store = NULL;
 		fcgi_close_early(&fr);

@@ -37,12 +37,13 @@ long long gw_conn_next(void);
 /* Opens a store connection with the configured options, logging failure. */
 struct sio_store *gw_store_open(void);
 /*
- * The requests' store connections, shared: a request takes one for as long
- * as it works and gives it back before it sleeps (a parked long poll holds
- * none), so that a thousand parked polls cost a thousand threads and a few
- * connections, not a thousand connections (each a few hundred KiB: its
- * prepared statements and page cache). take opens one when none is free;
- * NULL when that fails (logged).
+ * The requests' store connections, shared: a request takes one when it
+ * first reads (its writes run on the writer's) and gives it back before
+ * it sleeps and when it ends (a parked long poll holds none), so that a
+ * thousand parked polls cost a thousand threads and a few connections,
+ * not a thousand connections (each some hundred KiB: its prepared
+ * statements and page cache). take opens one when none is free; NULL when
+ * that fails (logged).
  */
 struct sio_store *gw_store_take(void);
 void gw_store_give(struct sio_store *st);

@@ -422,11 +422,24 @@ serve_timeout(long long now, long long deadline, long long due)
 	return deadline > now ? deadline - now : 0;
 }
 
-/* In threaded modes, where writes run on the writer's connection: gives
- * the request's own back to the pool until it reads again (serve_sleep()
- * takes one when a poll wakes). Under load a POST or a poll would
- * otherwise hold one through the writer's queue, and a burst of polls
- * would open connections that only wait. */
+/*
+ * A request's own store connection, for its reads: taken from the pool
+ * when it first needs one (as CGI it has one from the start). Writes run
+ * on the writer's, so a POST, a handshake and a poll's attach take none:
+ * under load they would otherwise hold one through the writer's queue,
+ * and a burst of polls would open connections that only wait. SIO_OK or
+ * SIO_ERR (none can be opened: logged by gw_store_open()).
+ */
+static int
+serve_store(struct serve *s)
+{
+	if (s->x->store == NULL && (s->x->store = gw_store_take()) == NULL)
+		return SIO_ERR;
+	return SIO_OK;
+}
+
+/* Gives the request's connection back to the pool until it reads again
+ * (threaded modes; as CGI it is the request's only one). */
 static void
 serve_store_drop(struct serve *s)
 {
@@ -501,8 +514,8 @@ serve_poll_attach(struct serve *s, struct batch *bt, long long conn,
 
 /*
  * gw_wait_for() without a store connection: the request's goes back to
- * the pool while it sleeps (gw_store_take()), and another is taken when
- * it wakes. A negative result when none can be had (logged): the request
+ * the pool while it sleeps, and another is taken when it wakes (it reads
+ * then). A negative result when none can be had (logged): the request
  * ends as if the client had gone.
  */
 static int
@@ -510,10 +523,9 @@ serve_sleep(struct serve *s, struct gw_waiter *w, long long timeout_ms)
 {
 	int n;
 
-	gw_store_give(s->x->store);
-	s->x->store = NULL;
+	serve_store_drop(s);
 	n = gw_wait_for(w, gw_req_abort_fd(s->r), timeout_ms);
-	if (s->x->store == NULL && (s->x->store = gw_store_take()) == NULL)
+	if (serve_store(s) != SIO_OK)
 		return n == GW_WAIT_ANSWERED ? n : SIO_ERR;
 	return n;
 }
@@ -586,7 +598,8 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	serve_drain(s);
 	sio_buf_init(&out);
 	gw_wait_begin(w, s->rt.sid);
-	serve_store_drop(s); /* the attach reads what the first wait needs */
+	/* the attach reads what the first wait needs: no connection of
+	 * its own until the poll wakes (serve_sleep()) */
 	n = serve_poll_attach(s, bt, conn, &out, &hello, &due);
 	if (n == SIO_AGAIN) {
 		gw_wait_end(w);
@@ -711,6 +724,10 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	int changed, rc;
 
 	serve_drain(s);
+	if (serve_store(s) != SIO_OK) { /* the stream reads as it goes */
+		serve_text(s, 503, "store unavailable");
+		return;
+	}
 	rc = gw_write_run(s->x, &p.w);
 	changed = p.hello;
 	if (rc == SIO_ERR) { /* logged */
@@ -947,7 +964,6 @@ serve_post(struct serve *s)
 		serve_text(s, 400, "malformed payload");
 		goto out;
 	}
-	serve_store_drop(s); /* nothing below reads on it */
 	/* one write: the packets, and the takes for polls parked here */
 	post.s = s;
 	post.pkts = pkts;
@@ -1117,10 +1133,13 @@ serve_bound_elsewhere(struct serve *s)
 	const char *remote = gw_req_param(s->r, "REMOTE_ADDR");
 	struct sio_store_session ss;
 	struct sio_request req;
-	int other = 0;
+	int other = 0, rc;
 
-	if (!s->x->cfg->bind_address ||
-	    sio_store_session_get(s->x->store, s->rt.sid, &ss) != SIO_OK)
+	if (!s->x->cfg->bind_address || serve_store(s) != SIO_OK)
+		return 0;
+	rc = sio_store_session_get(s->x->store, s->rt.sid, &ss);
+	serve_store_drop(s); /* what comes next reads after a wait, if at all */
+	if (rc != SIO_OK)
 		return 0;
 	if (sio_request_from_json(&req, ss.request) == SIO_OK)
 		other =
@@ -1291,6 +1310,10 @@ serve_stats(struct serve *s, const char *method, int metrics)
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		serve_text(s, 405, "method not allowed");
+		return;
+	}
+	if (serve_store(s) != SIO_OK) {
+		serve_text(s, 503, "store unavailable");
 		return;
 	}
 	if (sio_store_stats(s->x->store, &st) != SIO_OK) {

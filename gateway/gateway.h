@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "log.h"
 #include "config.h"
 #include "session.h"
 
@@ -27,9 +28,16 @@ struct gw_server {
 
 extern struct gw_server gw;
 
-/* One line to stderr when level is enabled: "sio-gateway: <level>: ...". */
+/* One line to stderr when level is enabled, control characters escaped: "sio-gateway: <level>: ...". */
 void gw_log(enum sio_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* As gw_log(), but a line of this kind (one rl each, zeroed static) is
+ * written at most SIO_LOG_BURST times per SIO_LOG_INTERVAL_MS; the next
+ * line written says how many were dropped. */
+void gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
+               const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A fresh connection number for sio_store_attach(), unique per process. */
 long long gw_conn_next(void);

@@ -27,6 +27,7 @@
 #include "doorbell.h"
 #include "gateway.h"
 #include "plugin.h"
+#include "log.h"
 #include "store.h"
 
 #define GW_STACK_SIZE (256 * 1024)
@@ -40,20 +41,43 @@ static pthread_t gw_dispatcher; /* joined before the doorbell closes */
 void
 gw_log(enum sio_log_level level, const char *fmt, ...)
 {
-	static const char *names[] = {"error", "warn", "info", "debug"};
 	char line[1024];
 	va_list ap;
-	int n;
 
 	if (level > gw.cfg.log_level)
 		return;
-	n = snprintf(line, sizeof(line), "sio-gateway[%d]: %s: ", (int)getpid(),
-	             names[level]);
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(), level, fmt, ap);
 	va_end(ap);
-	strcat(line, "\n");
 	fputs(line, stderr); /* one call, so lines of threads do not mix */
+}
+
+void
+gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
+               const char *fmt, ...)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec ts;
+	unsigned dropped = 0;
+	char line[1024];
+	va_list ap;
+	int ok;
+
+	if (level > gw.cfg.log_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&lock);
+	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
+	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
+	pthread_mutex_unlock(&lock);
+	if (!ok)
+		return;
+	if (dropped > 0)
+		gw_log(level, "(%u lines like the next dropped)", dropped);
+	va_start(ap, fmt);
+	sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(), level, fmt, ap);
+	va_end(ap);
+	fputs(line, stderr);
 }
 
 long long

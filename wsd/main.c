@@ -28,6 +28,7 @@
 
 #include "doorbell.h"
 #include "plugin.h"
+#include "log.h"
 #include "store.h"
 #include "wsd.h"
 
@@ -47,19 +48,39 @@ static int wsd_grace_over;
 void
 wsd_log(enum sio_log_level level, const char *fmt, ...)
 {
-	static const char *names[] = {"error", "warn", "info", "debug"};
 	char line[1024];
 	va_list ap;
-	int n;
 
 	if (level > wsd.cfg.log_level)
 		return;
-	n = snprintf(line, sizeof(line), "sio-wsd[%d]: %s: ", (int)getpid(),
-	             names[level]);
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(), level, fmt, ap);
 	va_end(ap);
-	strcat(line, "\n");
+	fputs(line, stderr); /* one call, so lines of threads do not mix */
+}
+
+void
+wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
+                const char *fmt, ...)
+{
+	struct timespec ts;
+	unsigned dropped = 0;
+	char line[1024];
+	va_list ap;
+	int ok;
+
+	if (level > wsd.cfg.log_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
+	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
+	if (!ok)
+		return;
+	if (dropped > 0)
+		wsd_log(level, "(%u lines like the next dropped)", dropped);
+	va_start(ap, fmt);
+	sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(), level, fmt, ap);
+	va_end(ap);
 	fputs(line, stderr);
 }
 

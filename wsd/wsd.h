@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "config.h"
 #include "payload.h"
 #include "session.h"
@@ -35,9 +36,16 @@ struct wsd_server {
 
 extern struct wsd_server wsd;
 
-/* One line to stderr when level is enabled: "sio-wsd[pid]: <level>: ...". */
+/* One line to stderr when level is enabled, control characters escaped: "sio-wsd[pid]: <level>: ...". */
 void wsd_log(enum sio_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* As wsd_log(), but a line of this kind (one rl each, zeroed static) is
+ * written at most SIO_LOG_BURST times per SIO_LOG_INTERVAL_MS; the next
+ * line written says how many were dropped. */
+void wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
+                const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* --- conn.c: one transport connection of a session ---------------------- */
 

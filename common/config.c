@@ -22,6 +22,15 @@
 
 #define CONFIG_LINE_MAX 4096 /* bytes in a line, not counting its newline */
 #define CONFIG_MAX_SECONDS 86400
+/* A packet or a request body is held in memory whole, and sio-wsd's send
+ * queue counts in 32-bit offsets: 1 GiB, well inside both. */
+#define CONFIG_MAX_BYTES (1ULL << 30)
+/* A POST sets aside one slice (16 bytes) per packet it may carry before it
+ * splits the payload: at most 1 MiB a request. */
+#define CONFIG_MAX_PAYLOAD_PACKETS 65536
+/* Packets one session may keep queued: past this a session is a leak, and
+ * its outbox rows (up to max_packet each) fill the database. */
+#define CONFIG_MAX_QUEUE 1000000
 
 enum config_kind {
 	CONFIG_PATH,       /* non-empty text, fits the char array */
@@ -66,11 +75,14 @@ static const struct config_key config_keys[] = {
     {"bind_address", CONFIG_BOOL, CONFIG_FIELD(bind_address), 0, 0, 0},
     {"flash_policy_port", CONFIG_INT, CONFIG_FIELD(flash_policy_port), 0, 0,
      65535},
-    {"max_packet", CONFIG_SIZE, CONFIG_FIELD(max_packet), 0, 1, SIZE_MAX},
-    {"max_payload", CONFIG_SIZE, CONFIG_FIELD(max_payload), 0, 1, SIZE_MAX},
+    {"max_packet", CONFIG_SIZE, CONFIG_FIELD(max_packet), 0, 1,
+     CONFIG_MAX_BYTES},
+    {"max_payload", CONFIG_SIZE, CONFIG_FIELD(max_payload), 0, 1,
+     CONFIG_MAX_BYTES},
     {"max_payload_packets", CONFIG_COUNT, CONFIG_FIELD(max_payload_packets), 0,
-     1, INT_MAX},
-    {"max_queue", CONFIG_COUNT, CONFIG_FIELD(max_queue), 0, 1, INT_MAX},
+     1, CONFIG_MAX_PAYLOAD_PACKETS},
+    {"max_queue", CONFIG_COUNT, CONFIG_FIELD(max_queue), 0, 1,
+     CONFIG_MAX_QUEUE},
     {"synchronous", CONFIG_SYNC, 0, 0, 0, 0},
     {"db_shared_group", CONFIG_BOOL, CONFIG_FIELD(db_group), 0, 0, 0},
     {"log_level", CONFIG_LOG, 0, 0, 0, 0},

@@ -249,9 +249,15 @@ static const struct {
     {"max_payload = k", "not a number"},
     {"max_payload = 18446744073709551616", "too large"},
     {"max_payload = 18014398509481984M", "too large"},
-    {"max_payload_packets = 2097152k", "too large (at most 2147483647)"},
+    {"max_packet = 2G", "not a size"},
+    {"max_packet = 1025M", "too large (at most 1073741824)"},
+    {"max_payload = 1048577k", "too large (at most 1073741824)"},
+    {"max_payload_packets = 2097152k", "too large (at most 65536)"},
+    {"max_payload_packets = 2147483647", "too large (at most 65536)"},
+    {"max_payload_packets = 65537", "too large (at most 65536)"},
     {"max_payload_packets = 0", "must be at least 1"},
     {"max_queue = 2048M", "too large"},
+    {"max_queue = 1000001", "too large (at most 1000000)"},
     {"max_queue = 1.5", "not a size"},
     {"synchronous = extra", "expected off, normal or full"},
     {"db_shared_group = 2", "bad value '2' for db_shared_group"},
@@ -282,6 +288,49 @@ test_bad_values(void)
 		         bad_lines[i].line);
 		CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR);
 		assert_err(err, 3, bad_lines[i].reason);
+	}
+}
+
+/* Every numeric key: its largest value loads, one more is refused. */
+static const struct {
+	const char *key;
+	unsigned long long max;
+} bounds[] = {
+    {"heartbeat_interval", 86400}, {"heartbeat_timeout", 86400},
+    {"close_timeout", 86400},      {"polling_duration", 86400},
+    {"flash_policy_port", 65535},  {"max_packet", 1ULL << 30},
+    {"max_payload", 1ULL << 30},   {"max_payload_packets", 65536},
+    {"max_queue", 1000000},        {"threads", 4096},
+    {"max_websockets", 1 << 24},
+};
+
+static void
+test_numeric_bounds(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN], text[512], want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+		/* the keys that bound one another, out of the way; an
+		 * interval or a duration must stay below its timeout */
+		snprintf(text, sizeof(text),
+		         "heartbeat_timeout = 86400\nclose_timeout = 86400\n"
+		         "max_payload = 1024M\n%s = %llu\n",
+		         bounds[i].key,
+		         bounds[i].max - (strcmp(bounds[i].key,
+		                                 "heartbeat_interval") == 0 ||
+		                          strcmp(bounds[i].key,
+		                                 "polling_duration") == 0));
+		CU_ASSERT_EQUAL(load(&c, text, err), SIO_OK);
+		if (err[0] != '\0')
+			fprintf(stderr, "\n  %s: %s\n", bounds[i].key, err);
+		snprintf(text, sizeof(text), "%s = %llu\n", bounds[i].key,
+		         bounds[i].max + 1);
+		snprintf(want, sizeof(want), "too large (at most %llu)",
+		         bounds[i].max);
+		CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR);
+		assert_err(err, 1, want);
 	}
 }
 
@@ -407,15 +456,14 @@ test_size_suffixes(void)
 		    SIO_OK);
 		CU_ASSERT_EQUAL(c.max_payload, sizes[i].bytes);
 	}
-	CU_ASSERT_EQUAL(sio_config_set(&c, "max_queue", "2047M", err), SIO_OK);
-	CU_ASSERT_EQUAL(c.max_queue, 2047 * 1048576);
-	CU_ASSERT_EQUAL(
-	    sio_config_set(&c, "max_payload_packets", "2147483647", err),
-	    SIO_OK);
-	CU_ASSERT_EQUAL(c.max_payload_packets, 2147483647);
-	CU_ASSERT_EQUAL(
-	    sio_config_set(&c, "max_payload_packets", "2147483648", err),
-	    SIO_ERR);
+	CU_ASSERT_EQUAL(sio_config_set(&c, "max_queue", "976k", err), SIO_OK);
+	CU_ASSERT_EQUAL(c.max_queue, 976 * 1024);
+	CU_ASSERT_EQUAL(sio_config_set(&c, "max_payload_packets", "64k", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(c.max_payload_packets, 65536);
+	CU_ASSERT_EQUAL(sio_config_set(&c, "max_payload", "1024M", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(c.max_payload, 1024 * 1048576);
 }
 
 static void
@@ -553,6 +601,8 @@ static const struct cu_test tests[] = {
     {"quotes keep a '#' and a '#' inside a word is not a comment",
      test_quotes_and_comments},
     {"a repeated key takes the last value", test_repeated_key},
+    {"every number takes its largest value and refuses one more",
+     test_numeric_bounds},
     {"each bad line is an error naming the file and line 3", test_bad_values},
     {"a long bad value is cut short in the message",
      test_long_value_is_cut_in_message},

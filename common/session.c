@@ -576,6 +576,10 @@ sio_session_timers(struct sio_session_ctx *x, const char *holder, long long now)
 {
 	int sweeper = sio_store_stats_sample(x->store, now);
 
+	/* a process that holds nothing (a CGI request) has no heartbeats
+	 * of its own: it sweeps when it takes the second's sample, or not */
+	if (sweeper == 0 && holder == NULL)
+		return 0;
 	if (sweeper < 0 ||
 	    sio_store_heartbeat_due(x->store, now,
 	                            x->cfg->heartbeat_interval * 1000LL, holder,

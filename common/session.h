@@ -71,8 +71,10 @@ int sio_session_sweep(struct sio_session_ctx *x, long long now);
  * timeouts, processes that died, long-closed sessions, and heartbeats
  * SIO_HB_LATE_MS overdue for sessions of other holders (a CGI request,
  * which runs no timers). The other processes do no more, so that N
- * processes do not each sweep every second. Returns the number of
- * sessions ended or SIO_ERR.
+ * processes do not each sweep every second. A NULL holder (a process
+ * that holds no transport past its request: a CGI request) does nothing
+ * unless it takes the sample. Returns the number of sessions ended or
+ * SIO_ERR.
  */
 int sio_session_timers(struct sio_session_ctx *x, const char *holder,
                        long long now);

@@ -51,7 +51,7 @@ static const char *const store_transports[] = {
 	" WHERE state = 'open' AND holder IS NOT NULL AND transport "          \
 	"IN " PERSISTENT " AND last_heartbeat <= ?1"                           \
 	" AND (?4 IS NULL OR holder = ?4 OR last_heartbeat <= ?5)"
-#define HB_ROOM " AND (SELECT count(*) FROM outbox o WHERE o.sid = s.sid) < ?2"
+#define HB_ROOM " AND s.queued < ?2"
 
 /* Broadcast targets: ?1 endpoint, ?2 room or NULL, ?3 excluded sid or
  * NULL, ?4 volatile, ?5 queue limit. */
@@ -63,7 +63,7 @@ static const char *const store_transports[] = {
 	" WHERE r.endpoint = ?1 AND r.room = ?2)"                              \
 	" AND (?3 IS NULL OR s.sid <> ?3)"                                     \
 	" AND (?4 = 0 OR s.holder IS NOT NULL)"                                \
-	" AND (SELECT count(*) FROM outbox o WHERE o.sid = s.sid) < ?5"
+	" AND s.queued < ?5"
 
 /* Detaches: ?1 now. A closed session keeps its state, loses its holder. */
 #define DETACH_SET                                                             \
@@ -191,9 +191,8 @@ static const char *const store_sql[SQL_NSTMT] = {
         " OR (state = 'detached' AND detached_at <= ?2)"
         " OR (state = 'handshaken' AND created <= ?2)"
         " ORDER BY sid LIMIT ?3",
-    [SQL_PUT_CHECK] = "SELECT state, holder, (SELECT count(*) FROM outbox"
-                      " WHERE sid = ?1), holder_conn FROM sessions"
-                      " WHERE sid = ?1",
+    [SQL_PUT_CHECK] = "SELECT state, holder, queued, holder_conn"
+                      " FROM sessions WHERE sid = ?1",
     [SQL_PUT] = "INSERT INTO outbox (sid, packet, created, due)"
                 " VALUES (?1, ?2, ?3, ?4)",
     [SQL_BCAST_SELECT] = "SELECT s.sid, s.holder" BCAST_FROM,

@@ -275,3 +275,34 @@ BEGIN
 	UPDATE counters SET value = value - 1
 		WHERE name = 'connections_active';
 END;
+
+-- version 6
+
+-- Each session's queue depth, kept in sessions.queued by triggers on the
+-- outbox, whoever writes it (a server, the sqlite3 shell). The max_queue
+-- check of a put, a heartbeat and each target of a broadcast reads it:
+-- before, each counted the session's rows, under the write lock (with
+-- queues near max_queue, about 200 ms more for a broadcast to 2,000
+-- sessions).
+ALTER TABLE sessions ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET queued =
+	(SELECT count(*) FROM outbox o WHERE o.sid = sessions.sid);
+CREATE TRIGGER outbox_queued_insert AFTER INSERT ON outbox
+BEGIN
+	UPDATE sessions SET queued = queued + 1 WHERE sid = NEW.sid;
+END;
+CREATE TRIGGER outbox_queued_delete AFTER DELETE ON outbox
+BEGIN
+	UPDATE sessions SET queued = queued - 1 WHERE sid = OLD.sid;
+END;
+CREATE TRIGGER outbox_queued_move AFTER UPDATE OF sid ON outbox
+WHEN OLD.sid IS NOT NEW.sid
+BEGIN
+	UPDATE sessions SET queued = queued - 1 WHERE sid = OLD.sid;
+	UPDATE sessions SET queued = queued + 1 WHERE sid = NEW.sid;
+END;
+
+-- The sweep hands back the packets taken by processes that are gone: an
+-- index of the taken rows alone (a handful) rather than a scan of the
+-- whole outbox.
+CREATE INDEX outbox_taken ON outbox (taken_by) WHERE taken_by IS NOT NULL;

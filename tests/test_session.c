@@ -638,6 +638,47 @@ test_timers_own_heartbeats_and_one_sweeper(void)
 	CU_ASSERT(sio_store_stats_sample(st, now - 3600000) == 1);
 }
 
+/*
+ * A CGI request holds nothing past itself: it sweeps (heartbeats of every
+ * holder, timeouts) only in the one request a second that takes the stats
+ * sample, however many requests come in that second.
+ */
+static void
+test_timers_without_holder_sweep_once_a_second(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	int changed;
+
+	x.plugin = &probe_plugin;
+	CU_ASSERT_FATAL(sio_store_process_register(st, "other", (int)getpid(),
+	                                           now) == SIO_OK);
+	open_session(a, NULL);
+	open_session(b, NULL);
+	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "other", 1,
+	                           now, &changed) == SIO_OK);
+	EXPECT(a, "3:::hello");
+	EXPECT(b, "3:::hello");
+	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	now += cfg.heartbeat_interval * 1000LL;
+	/* this second's sample is taken: a's heartbeat waits */
+	CU_ASSERT(sio_store_stats_sample(st, now) == 1);
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT(sio_session_timers(&x, NULL, now + 10 * i) == 0);
+	EXPECT(a, "");
+	/* the next second's first request sweeps */
+	CU_ASSERT(sio_session_timers(&x, NULL, now + SIO_SWEEP_MS) == 0);
+	EXPECT(a, "2::");
+	CU_ASSERT(sio_session_timers(&x, NULL, now + SIO_SWEEP_MS + 1) == 0);
+	EXPECT(a, "");
+	/* b's close timeout passes: ended by the sweeping request alone */
+	now += cfg.close_timeout * 1000LL;
+	CU_ASSERT(sio_store_stats_sample(st, now) == 1);
+	CU_ASSERT(sio_session_timers(&x, NULL, now + 1) == 0);
+	CU_ASSERT(state_of(b) != SIO_SESSION_CLOSED);
+	CU_ASSERT(sio_session_timers(&x, NULL, now + SIO_SWEEP_MS) >= 1);
+	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+}
+
 static void
 test_a_full_queue_drops_packets_but_keeps_the_session(void)
 {
@@ -804,6 +845,8 @@ static const struct cu_test tests[] = {
      test_sweep_ends_sessions_past_their_timeouts},
     {"timers: own heartbeats, one process sweeps",
      test_timers_own_heartbeats_and_one_sweeper},
+    {"timers without a holder (CGI) sweep once a second, not per request",
+     test_timers_without_holder_sweep_once_a_second},
     {"a full queue drops packets but keeps the session",
      test_a_full_queue_drops_packets_but_keeps_the_session},
     {"the chat room hears joins, messages and leaves",

@@ -1130,6 +1130,11 @@ static void
 test_active_counts_upgrade(void)
 {
 	static const char *const v4[] = {
+	    "DROP TRIGGER outbox_queued_insert",
+	    "DROP TRIGGER outbox_queued_delete",
+	    "DROP TRIGGER outbox_queued_move",
+	    "DROP INDEX outbox_taken",
+	    "ALTER TABLE sessions DROP COLUMN queued",
 	    "DROP TRIGGER counters_peak",
 	    "DROP TRIGGER sessions_active_insert",
 	    "DROP TRIGGER sessions_active_update",
@@ -1151,12 +1156,204 @@ test_active_counts_upgrade(void)
 	st = open_store(dbpath, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sqlite_master"
-	                        " WHERE type = 'trigger'"),
+	                        " WHERE type = 'trigger'"
+	                        " AND tbl_name IN ('sessions', 'counters')"),
 	                7);
 	CU_ASSERT_EQUAL(counter("sessions_active"), 2);
 	CU_ASSERT_EQUAL(counter("sessions_peak"), 2);
 	CU_ASSERT_EQUAL(counter("connections_active"), 1);
 	CU_ASSERT_EQUAL(counter("connections_peak"), 1);
+}
+
+/* The depth of sid's queue as the sessions row keeps it. */
+static long long
+queued(const char *sid)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT queued FROM sessions WHERE sid = '%s'", sid);
+	return raw_int(sql);
+}
+
+static void
+test_queue_counts(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], sql[200];
+	struct pkts c = {0};
+	long long last;
+
+	new_session(a);
+	new_session(b);
+	put(a, "3:::1");
+	put(a, "3:::2");
+	put(b, "3:::3");
+	CU_ASSERT_EQUAL(queued(a), 2);
+	CU_ASSERT_EQUAL(queued(b), 1);
+	/* what the sqlite3 shell writes counts too */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO outbox (sid, packet, created, due)"
+	         " VALUES ('%s', '3:::4', 0, 0)",
+	         b);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	CU_ASSERT_EQUAL(queued(b), 2);
+	CU_ASSERT_EQUAL(peek(a, 10, &c, &last), 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_del(st, a, T0, last), SIO_OK);
+	CU_ASSERT_EQUAL(queued(a), 0);
+	/* taken, written, deleted */
+	CU_ASSERT_EQUAL(sio_store_outbox_take(st, b, T0, 1, "gw", 7, collect,
+	                                      &c),
+	                1);
+	CU_ASSERT_EQUAL(queued(b), 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, b, "gw", 7), SIO_OK);
+	CU_ASSERT_EQUAL(queued(b), 1);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions s WHERE queued"
+	                        " <> (SELECT count(*) FROM outbox o"
+	                        " WHERE o.sid = s.sid)"),
+	                0);
+	free(c.p);
+}
+
+static void
+test_queue_counts_upgrade(void)
+{
+	static const char *const v5[] = {
+	    "DROP TRIGGER outbox_queued_insert",
+	    "DROP TRIGGER outbox_queued_delete",
+	    "DROP TRIGGER outbox_queued_move",
+	    "DROP INDEX outbox_taken",
+	    "ALTER TABLE sessions DROP COLUMN queued",
+	    "INSERT INTO sessions (sid, state, created, last_recv,"
+	    " last_heartbeat) VALUES ('a', 'open', 0, 0, 0),"
+	    " ('b', 'detached', 0, 0, 0)",
+	    "INSERT INTO outbox (sid, packet, created) VALUES ('a', '1', 0),"
+	    " ('a', '2', 0), ('a', '3', 0), ('b', '4', 0)",
+	    "PRAGMA user_version = 5",
+	};
+
+	sio_store_close(st);
+	for (size_t i = 0; i < sizeof(v5) / sizeof(v5[0]); i++)
+		CU_ASSERT_EQUAL_FATAL(raw(v5[i], NULL, 0), SQLITE_OK);
+	st = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(queued("a"), 3);
+	CU_ASSERT_EQUAL(queued("b"), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, "a", "5", 1, 0), SIO_OK);
+	CU_ASSERT_EQUAL(queued("a"), 4);
+}
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+#define BCAST_SESSIONS 2000
+#define BCAST_DEPTH 900 /* of max_queue 1000 */
+
+/* The fastest of 3 broadcasts to every session's root (ms); each must
+ * reach all of them. The packets are deleted again. */
+static double
+bcast_best(void)
+{
+	double best = 1e9, ms;
+	struct timespec t0;
+	long long top = raw_int("SELECT coalesce(max(seq), 0) FROM outbox");
+
+	for (int i = 0; i < 3; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "", NULL, NULL,
+		                                           "3:::b", 5, 0),
+		                BCAST_SESSIONS);
+		ms = ms_since(&t0);
+		best = ms < best ? ms : best;
+	}
+	{
+		char sql[80];
+
+		snprintf(sql, sizeof(sql), "DELETE FROM outbox WHERE seq > %lld",
+		         top);
+		CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	}
+	return best;
+}
+
+/* The fastest of 3 sweeps of the store's part (ms): what sio_store_expired
+ * does each second, with nothing to expire. */
+static double
+expired_best(void)
+{
+	char sids[4][SIO_SID_LEN + 1];
+	const char *reasons[4];
+	double best = 1e9, ms;
+	struct timespec t0;
+
+	for (int i = 0; i < 3; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CU_ASSERT_EQUAL(sio_store_expired(st, T0, 60000, 60000, sids,
+		                                  reasons, 4),
+		                0);
+		ms = ms_since(&t0);
+		best = ms < best ? ms : best;
+	}
+	return best;
+}
+
+/*
+ * A scenario, not a benchmark: a broadcast to 2,000 sessions and a sweep,
+ * with empty queues and then with queues near max_queue. Their cost must
+ * not follow the depth of the queues (the bounds are generous: a loaded
+ * machine passes, counting each target's rows does not).
+ */
+static void
+test_costs_do_not_follow_queue_depth(void)
+{
+	char sql[512];
+	double bcast_empty, bcast_full, sweep_empty, sweep_full;
+	struct timespec t0;
+
+	sio_store_close(st);
+	st = open_store(dbpath, 1000, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	snprintf(sql, sizeof(sql),
+	         "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1"
+	         " FROM n WHERE i < %d) INSERT INTO sessions (sid, state,"
+	         " transport, holder, created, last_recv, last_heartbeat)"
+	         " SELECT printf('s%%05d', i), 'open', 'websocket', 'gone',"
+	         " %lld, %lld, %lld FROM n",
+	         BCAST_SESSIONS, T0, T0, T0);
+	CU_ASSERT_EQUAL_FATAL(raw(sql, NULL, 0), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(raw("INSERT INTO processes VALUES ('gone', 1, 0)",
+	                          NULL, 0),
+	                      SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(raw("INSERT INTO endpoints (sid, endpoint)"
+	                          " SELECT sid, '' FROM sessions",
+	                          NULL, 0),
+	                      SQLITE_OK);
+	bcast_empty = bcast_best();
+	sweep_empty = expired_best();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	snprintf(sql, sizeof(sql),
+	         "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1"
+	         " FROM n WHERE i < %d) INSERT INTO outbox (sid, packet,"
+	         " created) SELECT s.sid, '3:::queued', %lld"
+	         " FROM sessions s, n ORDER BY s.sid, n.i",
+	         BCAST_DEPTH, T0);
+	CU_ASSERT_EQUAL_FATAL(raw(sql, NULL, 0), SQLITE_OK);
+	printf("\n    filled %d queues to %d in %.0f ms", BCAST_SESSIONS,
+	       BCAST_DEPTH, ms_since(&t0));
+	bcast_full = bcast_best();
+	sweep_full = expired_best();
+	printf("\n    broadcast to %d: %.1f ms (empty queues), %.1f ms"
+	       " (queues at %d of 1000)\n    sweep: %.1f ms, %.1f ms\n    ",
+	       BCAST_SESSIONS, bcast_empty, bcast_full, BCAST_DEPTH,
+	       sweep_empty, sweep_full);
+	CU_ASSERT(bcast_full < 12 * bcast_empty + 20);
+	CU_ASSERT(sweep_full < 3 * sweep_empty + 20);
 }
 
 static void
@@ -1778,6 +1975,11 @@ static const struct cu_test tests[] = {
      test_active_counts},
     {"version 5 counts the active sessions of an older database",
      test_active_counts_upgrade},
+    {"each session's queue depth is kept with its rows", test_queue_counts},
+    {"version 6 counts the queues of an older database",
+     test_queue_counts_upgrade},
+    {"a broadcast and a sweep cost the same with full queues",
+     test_costs_do_not_follow_queue_depth},
     {"the views show ISO times and queue depths", test_views},
     {"rollback discards an explicit transaction", test_rollback},
     {"a savepoint undoes part of a transaction", test_savepoint},

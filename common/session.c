@@ -27,6 +27,46 @@ sio_session_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long
+sio_session_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The kernel's id of this boot, "" when it cannot be read: then only a
+ * boot clock that went back tells a new boot. */
+static void
+session_boot_id(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+}
+
+/* The sweeper's first task: moves the stored times by a step of the wall
+ * clock since the last sweep (sio_store_clock_check). */
+static int
+session_clock(struct sio_session_ctx *x, long long now)
+{
+	char boot[64];
+	long long step;
+
+	session_boot_id(boot, sizeof(boot));
+	return sio_store_clock_check(x->store, boot, now,
+	                             x->mono ? x->mono() : sio_session_mono(),
+	                             &step);
+}
+
 static void
 session_note(struct sio_session_ctx *x, const char *fmt, const char *what,
              size_t len)
@@ -564,6 +604,7 @@ int
 sio_session_sweep(struct sio_session_ctx *x, long long now)
 {
 	if (sio_store_stats_sample(x->store, now) < 0 ||
+	    session_clock(x, now) < 0 ||
 	    sio_store_heartbeat_due(x->store, now,
 	                            x->cfg->heartbeat_interval * 1000LL, NULL,
 	                            0) < 0)
@@ -580,6 +621,8 @@ sio_session_timers(struct sio_session_ctx *x, const char *holder, long long now)
 	 * of its own: it sweeps when it takes the second's sample, or not */
 	if (sweeper == 0 && holder == NULL)
 		return 0;
+	if (sweeper > 0 && session_clock(x, now) < 0)
+		return SIO_ERR;
 	if (sweeper < 0 ||
 	    sio_store_heartbeat_due(x->store, now,
 	                            x->cfg->heartbeat_interval * 1000LL, holder,

@@ -23,6 +23,9 @@ struct sio_session_ctx {
 	struct sio_store *store;
 	const struct sio_plugin *plugin;
 	const struct sio_config *cfg;
+	/* The clock a sweep measures steps of the wall clock against; NULL:
+	 * sio_session_mono (tests set their own). */
+	long long (*mono)(void);
 	/* The last input problem met by sio_session_receive() ("malformed
 	 * packet", "unknown endpoint '/x'"), "" when none: for the log. */
 	char err[SIO_ERR_LEN];
@@ -91,7 +94,18 @@ int sio_session_timers(struct sio_session_ctx *x, const char *holder,
 /* A session's last_recv moves when it is at least this old (ms). */
 #define SIO_TOUCH_MS 250
 
-/* Milliseconds since the epoch (CLOCK_REALTIME). */
+/*
+ * Time has two clocks here. sio_session_now(), milliseconds since the
+ * epoch (CLOCK_REALTIME), is the time every stored row carries: it is
+ * shared by the processes, outlives them and reads well in the views;
+ * the sweeper moves the stored times by any step of it
+ * (sio_store_clock_check), so that a step does not expire every session
+ * nor keep them past their timeouts. sio_session_mono(), milliseconds of
+ * CLOCK_BOOTTIME (never stepped, counting a suspend, the same for every
+ * process of one boot), measures what one process waits for: a long
+ * poll's duration, a connection's deadlines, the pool's idle time.
+ */
 long long sio_session_now(void);
+long long sio_session_mono(void);
 
 #endif

@@ -140,6 +140,11 @@ enum store_sql {
 	SQL_PROC_DETACH,
 	SQL_SAMPLE_PUT,
 	SQL_SAMPLE_TRIM,
+	SQL_CLOCK_GET,
+	SQL_CLOCK_PUT,
+	SQL_CLOCK_SESSIONS,
+	SQL_CLOCK_OUTBOX,
+	SQL_CLOCK_SAMPLES,
 	SQL_NSTMT
 };
 
@@ -271,6 +276,30 @@ static const char *const store_sql[SQL_NSTMT] = {
         " WHERE NOT EXISTS (SELECT 1 FROM stats_samples"
         " WHERE t > ?1 - 1000 AND t <= ?1)",
     [SQL_SAMPLE_TRIM] = "DELETE FROM stats_samples WHERE t < ?1 - 60000",
+    [SQL_CLOCK_GET] = "SELECT boot, wall, mono FROM clock WHERE id = 1",
+    [SQL_CLOCK_PUT] = "INSERT INTO clock (id, boot, wall, mono)"
+                      " VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE"
+                      " SET boot = excluded.boot, wall = excluded.wall,"
+                      " mono = excluded.mono",
+    /* A step of ?1 ms; rows in [?2, ?3] may be on the new clock already:
+     * they stay. The columns hold the times of past events, never
+     * future ones; a packet's due is judged by when it was queued. */
+    [SQL_CLOCK_SESSIONS] =
+        "UPDATE sessions SET"
+        " created = created + CASE WHEN created BETWEEN ?2 AND ?3"
+        " THEN 0 ELSE ?1 END,"
+        " last_recv = last_recv + CASE WHEN last_recv BETWEEN ?2 AND ?3"
+        " THEN 0 ELSE ?1 END,"
+        " last_heartbeat = last_heartbeat + CASE WHEN last_heartbeat"
+        " BETWEEN ?2 AND ?3 THEN 0 ELSE ?1 END,"
+        " detached_at = detached_at + CASE WHEN detached_at"
+        " BETWEEN ?2 AND ?3 THEN 0 ELSE ?1 END,"
+        " closed_at = closed_at + CASE WHEN closed_at BETWEEN ?2 AND ?3"
+        " THEN 0 ELSE ?1 END",
+    [SQL_CLOCK_OUTBOX] = "UPDATE outbox SET due = due + ?1 WHERE due <> 0"
+                         " AND created NOT BETWEEN ?2 AND ?3",
+    [SQL_CLOCK_SAMPLES] = "DELETE FROM stats_samples"
+                          " WHERE t NOT BETWEEN ?2 AND ?3",
 };
 
 /* A doorbell to ring after the commit. */
@@ -771,7 +800,9 @@ sio_store_counters_flush(struct sio_store *st, long long now)
 
 	for (i = 0; i < LATER_N; i++)
 		any |= st->later[i] != 0;
-	if (!any || (now > 0 && now - st->later_at < 1000))
+	/* a wall clock gone back does not hold the counters for as long */
+	if (!any || (now > 0 && now >= st->later_at &&
+	             now - st->later_at < 1000))
 		return SIO_OK;
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
@@ -1538,6 +1569,52 @@ sio_store_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
 		    store_prep(st, SQL_EXPIRED, "iii", now - hb_timeout_ms,
 		               now - close_timeout_ms, (long long)max),
 		    sids, reasons);
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_clock_check(struct sio_store *st, const char *boot, long long wall,
+                      long long mono, long long *step)
+{
+	sqlite3_stmt *s;
+	long long d = 0, e = 0, lo;
+	int own, rc, same = 0;
+
+	*step = 0;
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	s = store_prep(st, SQL_CLOCK_GET, "");
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return store_tx_end(st, own, SIO_ERR);
+	/* another boot, or a boot clock gone back (no boot id): no step to
+	 * measure, only a new pair to store */
+	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL &&
+	    strcmp((const char *)sqlite3_column_text(s, 0), boot) == 0 &&
+	    mono >= sqlite3_column_int64(s, 2)) {
+		e = mono - sqlite3_column_int64(s, 2);
+		d = (wall - sqlite3_column_int64(s, 1)) - e;
+		same = 1;
+	}
+	sqlite3_reset(s);
+	rc = SIO_OK;
+	if (same && (d >= SIO_CLOCK_STEP_MS || d <= -SIO_CLOCK_STEP_MS)) {
+		/* the step came after the last check: what was written
+		 * since may be on the new clock */
+		lo = wall - (e < SIO_CLOCK_BAND_MS ? e : SIO_CLOCK_BAND_MS);
+		rc = store_run(st, store_prep(st, SQL_CLOCK_SESSIONS, "iii", d,
+		                              lo, wall));
+		if (rc == SIO_OK)
+			rc = store_run(st, store_prep(st, SQL_CLOCK_OUTBOX,
+			                              "iii", d, lo, wall));
+		if (rc == SIO_OK)
+			rc = store_run(st, store_prep(st, SQL_CLOCK_SAMPLES,
+			                              "iii", d, lo, wall));
+		if (rc == SIO_OK)
+			*step = d;
+	}
+	if (rc == SIO_OK)
+		rc = store_run(st, store_prep(st, SQL_CLOCK_PUT, "tii", boot,
+		                              wall, mono));
 	return store_tx_end(st, own, rc);
 }
 

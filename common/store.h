@@ -220,6 +220,23 @@ int sio_store_heartbeat_due(struct sio_store *st, long long now,
                             long long others_late_ms);
 
 /*
+ * A step of the wall clock, found by comparing (wall, mono) with the pair
+ * the last check of the same boot stored: when the wall clock moved more
+ * than SIO_CLOCK_STEP_MS away from mono (CLOCK_BOOTTIME, ms), the times a
+ * timer reads (sessions' last_recv, last_heartbeat, detached_at,
+ * closed_at, created; outbox due) move by the step, so that no session
+ * expires early (a step forward) or late (back); rows written in the
+ * last SIO_CLOCK_BAND_MS, which may be on either side of the step, are
+ * left. Stats samples from before the step are dropped. Then the pair is
+ * stored. The sweeper calls it each second. Sets *step (0: none);
+ * SIO_OK or SIO_ERR.
+ */
+int sio_store_clock_check(struct sio_store *st, const char *boot,
+                          long long wall, long long mono, long long *step);
+#define SIO_CLOCK_STEP_MS 1000
+#define SIO_CLOCK_BAND_MS 2000
+
+/*
  * Finds up to max sessions to end: open on a persistent transport with no
  * packet from the client for hb_timeout_ms ("heartbeat timeout"), detached
  * or handshaken for close_timeout_ms ("close timeout"). Writes their ids to

@@ -153,7 +153,7 @@ gw_store_give(struct sio_store *st)
 	if (st == NULL)
 		return;
 	pthread_mutex_lock(&pool_lock);
-	pool_since[pool_n] = sio_session_now();
+	pool_since[pool_n] = sio_session_mono();
 	pool[pool_n++] = st;
 	pthread_cond_signal(&pool_back);
 	pthread_mutex_unlock(&pool_lock);
@@ -284,7 +284,7 @@ gw_tick(void *arg)
 			       sio_store_errmsg(wx->store));
 		gw_write_unlock(wx);
 		gw_write_flush(sio_session_now());
-		gw_pool_trim(sio_session_now());
+		gw_pool_trim(sio_session_mono());
 		wal = gw_checkpoint(&x);
 		if (sio_store_data_version(x.store, &v) != SIO_OK)
 			continue;

@@ -542,12 +542,16 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
                 long long conn, struct sio_buf *out, long long due)
 {
 	long long now = sio_session_now();
-	long long deadline = now + s->x->cfg->polling_duration * 1000LL;
+	/* the polling duration runs on the boot clock: a step of the wall
+	 * clock neither stretches nor cuts it */
+	long long end = sio_session_mono() + s->x->cfg->polling_duration * 1000LL;
 	int n;
 
 	gw_wait_park(w, conn, s);
 	for (;;) {
-		n = serve_sleep(s, w, serve_timeout(now, deadline, due));
+		n = serve_sleep(s, w,
+		                serve_timeout(now, now + end - sio_session_mono(),
+		                              due));
 		if (n == GW_WAIT_ANSWERED)
 			return SERVE_ANSWERED;
 		if (n < 0) {
@@ -568,7 +572,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 			if (n != 0)
 				return n;
 		}
-		if (now >= deadline) {
+		if (sio_session_mono() >= end) {
 			serve_payload(s, "8::", 3);
 			return 0;
 		}

@@ -306,3 +306,16 @@ END;
 -- index of the taken rows alone (a handful) rather than a scan of the
 -- whole outbox.
 CREATE INDEX outbox_taken ON outbox (taken_by) WHERE taken_by IS NOT NULL;
+
+-- The clocks of the last sweep, against which the next one finds a step
+-- of the wall clock (sio_store_clock_check): the wall clock, the boot
+-- clock (CLOCK_BOOTTIME: never stepped, the same for every process of a
+-- boot) and the boot they were read in. Stored times stay wall-clock
+-- milliseconds (they outlive processes and read well in the views); a
+-- step is applied to those a timer reads, once, by the sweeper.
+CREATE TABLE clock (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	boot TEXT NOT NULL,
+	wall INTEGER NOT NULL,
+	mono INTEGER NOT NULL
+);

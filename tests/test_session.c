@@ -27,6 +27,15 @@ static struct sio_store *st;
 static struct sio_config cfg;
 static struct sio_session_ctx x;
 static long long now;
+/* The boot clock of the tests follows now, but for the steps a test
+ * gives the wall clock (now) alone. */
+static long long step_ms;
+
+static long long
+test_mono(void)
+{
+	return now - step_ms;
+}
 static struct sio_buf probe_log; /* what the probe app saw, one per line */
 
 /* --- a probe application ---------------------------------------------- */
@@ -128,7 +137,9 @@ setup(void)
 	x.store = st;
 	x.cfg = &cfg;
 	x.plugin = sio_plugin_load("testapp", err);
+	x.mono = test_mono;
 	now = T0;
+	step_ms = 0;
 	/* the test transport is a registered holder, as a daemon would be */
 	CU_ASSERT_FATAL(sio_store_process_register(st, "test", (int)getpid(),
 	                                           now) == SIO_OK);
@@ -679,6 +690,71 @@ test_timers_without_holder_sweep_once_a_second(void)
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
 }
 
+/* Sessions a (websocket, silent since now) and b (detached now), then a
+ * sweep that stores the clocks. */
+static void
+two_idle_sessions(char *a, char *b)
+{
+	int changed;
+
+	x.plugin = &probe_plugin;
+	open_session(a, NULL);
+	open_session(b, NULL);
+	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+}
+
+/*
+ * The wall clock jumps an hour ahead while a second passes: no session
+ * expires for it. A packet that arrived after the jump counts on the new
+ * clock; the timeouts run from the moved times.
+ */
+static void
+test_wall_clock_step_forward_expires_nothing(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+
+	two_idle_sessions(a, b);
+	now += 3600000;
+	step_ms += 3600000 - 1000;
+	CU_ASSERT(sio_store_touch(st, a, now) == SIO_OK);
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+	CU_ASSERT(state_of(b) == SIO_SESSION_DETACHED);
+	/* b was detached 1 s before the jump: 59 s on, its close timeout */
+	now += cfg.close_timeout * 1000LL - 1000;
+	CU_ASSERT(sio_session_sweep(&x, now) == 1);
+	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+	now += 1000;
+	CU_ASSERT(sio_session_sweep(&x, now) == 1);
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+}
+
+/*
+ * The wall clock goes back an hour while a second passes: the timeouts
+ * still end the sessions when they are due, not an hour later.
+ */
+static void
+test_wall_clock_step_back_keeps_timeouts(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+
+	two_idle_sessions(a, b);
+	now -= 3600000;
+	step_ms -= 3600000 + 1000;
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	now += cfg.close_timeout * 1000LL - 2000;
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	CU_ASSERT(state_of(b) == SIO_SESSION_DETACHED);
+	now += 1000;
+	CU_ASSERT(sio_session_sweep(&x, now) == 2);
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+}
+
 static void
 test_a_full_queue_drops_packets_but_keeps_the_session(void)
 {
@@ -847,6 +923,10 @@ static const struct cu_test tests[] = {
      test_timers_own_heartbeats_and_one_sweeper},
     {"timers without a holder (CGI) sweep once a second, not per request",
      test_timers_without_holder_sweep_once_a_second},
+    {"a wall clock that jumps ahead expires no session",
+     test_wall_clock_step_forward_expires_nothing},
+    {"a wall clock that goes back keeps the timeouts when they are due",
+     test_wall_clock_step_back_keeps_timeouts},
     {"a full queue drops packets but keeps the session",
      test_a_full_queue_drops_packets_but_keeps_the_session},
     {"the chat room hears joins, messages and leaves",

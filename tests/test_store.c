@@ -1135,6 +1135,7 @@ test_active_counts_upgrade(void)
 	    "DROP TRIGGER outbox_queued_move",
 	    "DROP INDEX outbox_taken",
 	    "ALTER TABLE sessions DROP COLUMN queued",
+	    "DROP TABLE clock",
 	    "DROP TRIGGER counters_peak",
 	    "DROP TRIGGER sessions_active_insert",
 	    "DROP TRIGGER sessions_active_update",
@@ -1223,6 +1224,7 @@ test_queue_counts_upgrade(void)
 	    "DROP TRIGGER outbox_queued_move",
 	    "DROP INDEX outbox_taken",
 	    "ALTER TABLE sessions DROP COLUMN queued",
+	    "DROP TABLE clock",
 	    "INSERT INTO sessions (sid, state, created, last_recv,"
 	    " last_heartbeat) VALUES ('a', 'open', 0, 0, 0),"
 	    " ('b', 'detached', 0, 0, 0)",
@@ -1354,6 +1356,51 @@ test_costs_do_not_follow_queue_depth(void)
 	       sweep_empty, sweep_full);
 	CU_ASSERT(bcast_full < 12 * bcast_empty + 20);
 	CU_ASSERT(sweep_full < 3 * sweep_empty + 20);
+}
+
+static void
+test_clock_step_moves_stored_times(void)
+{
+	char sid[SIO_SID_LEN + 1], sql[256];
+	long long step = -1, wall = T0 + 3600000;
+
+	new_session(sid);
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO outbox (sid, packet, created, due) VALUES"
+	         " ('%s', 'old', %lld, %lld)",
+	         sid, T0, T0 + 5000);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-1", T0, 1000, &step),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(step, 0);
+	/* a packet queued after the step, on the new clock */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO outbox (sid, packet, created, due) VALUES"
+	         " ('%s', 'new', %lld, %lld)",
+	         sid, wall - 10, wall + 5000);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	/* one second on the boot clock, an hour on the wall clock */
+	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-1", wall, 2000, &step),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(step, 3600000 - 1000);
+	snprintf(sql, sizeof(sql),
+	         "SELECT last_recv FROM sessions WHERE sid = '%s'", sid);
+	CU_ASSERT_EQUAL(raw_int(sql), T0 + step);
+	CU_ASSERT_EQUAL(raw_int("SELECT due FROM outbox WHERE packet = 'old'"),
+	                T0 + 5000 + step);
+	CU_ASSERT_EQUAL(raw_int("SELECT due FROM outbox WHERE packet = 'new'"),
+	                wall + 5000);
+	/* the same pair again: no step */
+	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-1", wall + 500, 2500,
+	                                      &step),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(step, 0);
+	/* another boot: its boot clock starts over, nothing to compare */
+	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-2", wall + 900000, 7,
+	                                      &step),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(step, 0);
+	CU_ASSERT_EQUAL(raw_int(sql), T0 + 3600000 - 1000);
 }
 
 static void
@@ -1980,6 +2027,8 @@ static const struct cu_test tests[] = {
      test_queue_counts_upgrade},
     {"a broadcast and a sweep cost the same with full queues",
      test_costs_do_not_follow_queue_depth},
+    {"a step of the wall clock moves the stored times once",
+     test_clock_step_moves_stored_times},
     {"the views show ISO times and queue depths", test_views},
     {"rollback discards an explicit transaction", test_rollback},
     {"a savepoint undoes part of a transaction", test_savepoint},

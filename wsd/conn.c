@@ -132,7 +132,7 @@ static void
 conn_want_write(struct wsd_conn *c)
 {
 	if (c->want_since == 0)
-		c->want_since = sio_session_now();
+		c->want_since = sio_session_mono();
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -718,7 +718,7 @@ conn_trim(struct wsd_conn *c)
 void
 wsd_conn_check_stalled(void)
 {
-	long long now = sio_session_now(), stuck;
+	long long now = sio_session_mono(), stuck;
 	long long limit = 2000LL * wsd.cfg.heartbeat_timeout;
 	const char *why;
 

@@ -91,7 +91,7 @@ struct wsd_conn {
 	 * (conn_take_one()); the rest waits for the next take. */
 	uint32_t txq_off;         /* the next packet in txq to write */
 	uint32_t txq_done;        /* txq is written up to here */
-	long long want_since;     /* ms: asked for a writeable callback */
+	long long want_since;     /* ms, sio_session_mono(): asked to write */
 	struct sio_buf rx;        /* the text message being reassembled */
 	struct sio_buf inq;       /* messages in, for the batch */
 	struct sio_buf txq;       /* packets taken, to write in order */

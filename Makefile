@@ -139,9 +139,15 @@ browser: deps $(GATEWAY) $(WSD) $(PLUGINS)
 flash: $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec tests/flash/
 
+# A wall clock a test steps for the processes it starts (LD_PRELOAD).
+CLOCKSTEP = $(BUILD)/tests/clockstep.so
+$(CLOCKSTEP): tests/clockstep.c | $(BUILD)/.dirs
+	$(CC) $(CFLAGS) -shared -o $@ $< -ldl
+
 # Raw websocket scenarios against sio-wsd with lighttpd + sio-gateway:
-# across processes, heartbeats, bad input (tests/wsd/, node --test).
-wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS)
+# across processes, heartbeats, bad input, a stepped wall clock
+# (tests/wsd/, node --test).
+wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS) $(CLOCKSTEP)
 	node --test --test-reporter=spec --test-concurrency=1 tests/wsd/
 
 # p50/p99 of a packet POSTed through the gateway and delivered on a

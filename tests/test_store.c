@@ -1403,6 +1403,28 @@ test_clock_step_moves_stored_times(void)
 	CU_ASSERT_EQUAL(raw_int(sql), T0 + 3600000 - 1000);
 }
 
+/* Deferred counters wait a second between flushes, on whatever clock the
+ * caller gives: one gone back an hour does not hold them for the hour. */
+static void
+test_counters_flush_after_clock_back(void)
+{
+	sio_store_defer_counters(st);
+	CU_ASSERT_EQUAL(sio_store_counter_add(st, "packets_sent", 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_counters_flush(st, T0), SIO_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT value FROM counters"
+	                        " WHERE name = 'packets_sent'"),
+	                1);
+	CU_ASSERT_EQUAL(sio_store_counter_add(st, "packets_sent", 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_counters_flush(st, T0 + 500), SIO_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT value FROM counters"
+	                        " WHERE name = 'packets_sent'"),
+	                1);
+	CU_ASSERT_EQUAL(sio_store_counters_flush(st, T0 - 3600000), SIO_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT value FROM counters"
+	                        " WHERE name = 'packets_sent'"),
+	                3);
+}
+
 static void
 test_views(void)
 {
@@ -2029,6 +2051,8 @@ static const struct cu_test tests[] = {
      test_costs_do_not_follow_queue_depth},
     {"a step of the wall clock moves the stored times once",
      test_clock_step_moves_stored_times},
+    {"deferred counters are flushed after the clock went back",
+     test_counters_flush_after_clock_back},
     {"the views show ISO times and queue depths", test_views},
     {"rollback discards an explicit transaction", test_rollback},
     {"a savepoint undoes part of a transaction", test_savepoint},

@@ -3,7 +3,10 @@
 -- section below starts with a `-- version N` line, and every section whose
 -- N is above PRAGMA user_version runs in one transaction, after which
 -- user_version is N. Never edit a released section; add a new one.
--- Times are INTEGER milliseconds since the epoch. The SQL stays close to
+-- Times are INTEGER milliseconds since the epoch, on the wall clock; the
+-- sweeper moves those the timers read by any step of it (version 6's
+-- clock table).
+-- The SQL stays close to
 -- the standard so that a PostgreSQL backend can follow; the views use
 -- SQLite's strftime() because they are meant for the sqlite3 shell.
 --

@@ -49,7 +49,8 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 	               {404, "Not Found"},
 	               {405, "Method Not Allowed"},
 	               {413, "Payload Too Large"},
-	               {500, "Internal Server Error"}};
+	               {500, "Internal Server Error"},
+	               {503, "Service Unavailable"}};
 	struct sio_buf h;
 	const char *reason = "";
 	int rc;
@@ -447,6 +448,55 @@ serve_store_drop(struct serve *s)
 		return;
 	gw_store_give(s->x->store);
 	s->x->store = NULL;
+}
+
+/* The client's address, as far as the gateway knows it: what every
+ * per-client limit counts by. */
+static const char *
+serve_client_addr(struct serve *s)
+{
+	const char *a = gw_req_param(s->r, "REMOTE_ADDR");
+
+	return a != NULL ? a : "";
+}
+
+/*
+ * Admits a request that will wait (gw_park_enter()), or answers it with
+ * 503 at once: SIO_OK (the caller calls serve_unpark() when it is done),
+ * SIO_ERR when it was refused. As CGI, a request is a process of its own
+ * and the web server's limits on those apply.
+ */
+static int
+serve_park(struct serve *s)
+{
+	static struct sio_ratelimit rl_addr, rl_full;
+	const char *addr = serve_client_addr(s);
+	int parked, rc;
+
+	if (!gw_write_threaded())
+		return SIO_OK;
+	rc = gw_park_enter(addr, &parked);
+	if (rc == SIO_OK)
+		return SIO_OK;
+	if (rc == SIO_AGAIN)
+		gw_log_limited(&rl_addr, SIO_LOG_WARN,
+		               "%s: refused: %s has max_polls_per_address "
+		               "(%d) polls waiting",
+		               s->rt.sid, addr, s->x->cfg->max_polls_per_address);
+	else
+		gw_log_limited(&rl_full, SIO_LOG_WARN,
+		               "%s: refused: %d polls waiting, every thread but "
+		               "the reserved ones",
+		               s->rt.sid, parked);
+	serve_text(s, 503, "too many polls waiting");
+	return SIO_ERR;
+}
+
+static void
+serve_unpark(struct serve *s)
+{
+	if (gw_write_threaded())
+		gw_park_leave(serve_client_addr(s));
 }
 
 /* --- xhr-polling and jsonp-polling GET --------------------------------- */
@@ -1188,10 +1238,13 @@ serve_transport(struct serve *s, const char *method, struct batch *bt)
 		serve_post(s);
 	} else if (strcmp(method, "GET") != 0)
 		serve_text(s, 405, "method not allowed");
-	else if (t == SIO_TRANSPORT_HTMLFILE)
-		serve_htmlfile(s, bt);
-	else
-		serve_poll_get(s, bt);
+	else if (serve_park(s) == SIO_OK) {
+		if (t == SIO_TRANSPORT_HTMLFILE)
+			serve_htmlfile(s, bt);
+		else
+			serve_poll_get(s, bt);
+		serve_unpark(s);
+	}
 }
 
 /* --- stats and metrics ---------------------------------------------------- */

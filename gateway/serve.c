@@ -26,8 +26,8 @@ struct serve {
 	struct gw_req *r;
 	struct sio_session_ctx *x;
 	struct gw_route rt;
-	const char *origin; /* echoed in CORS headers, NULL for none */
-	char jsonp[24];     /* jsonp index ("" when not jsonp) */
+	const char *origin; /* Origin; echoed in CORS headers when allowed */
+	char jsonp[SIO_TEXT_JSONP_INDEX_MAX + 1]; /* "" when not jsonp */
 };
 
 /* The packets of one response, gathered by serve_collect(). */
@@ -36,6 +36,19 @@ struct batch {
 	struct sio_slice *pkts; /* p is an offset into data until encoded */
 	size_t n, cap, max, bytes, max_bytes;
 };
+
+/*
+ * Whether the response lets the page of s->origin read it, with the
+ * user's cookies: only for an origin that `origins` allows, on every
+ * route (a page of another site could otherwise read and send in the
+ * session of a user who visits it, sid and all).
+ */
+static int
+serve_cors(struct serve *s)
+{
+	return s->origin != NULL && strpbrk(s->origin, "\r\n") == NULL &&
+	       sio_config_origin_allowed(s->x->cfg, s->origin);
+}
 
 static int
 serve_head(struct serve *s, int status, const char *ctype, long long clen)
@@ -64,15 +77,16 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 		rc = sio_buf_printf(&h, "Content-Type: %s\r\n", ctype);
 	if (rc == SIO_OK && clen >= 0)
 		rc = sio_buf_printf(&h, "Content-Length: %lld\r\n", clen);
-	if (rc == SIO_OK && s->origin != NULL &&
-	    strpbrk(s->origin, "\r\n") == NULL)
+	/* what a client sent comes back in bodies (messages, the jsonp
+	 * index): never to be sniffed as HTML by an old browser */
+	if (rc == SIO_OK)
+		rc = sio_buf_puts(&h, "X-Content-Type-Options: nosniff\r\n");
+	if (rc == SIO_OK && serve_cors(s))
 		rc =
 		    sio_buf_printf(&h,
 		                   "Access-Control-Allow-Origin: %s\r\n"
 		                   "Access-Control-Allow-Credentials: true\r\n",
 		                   s->origin);
-	if (rc == SIO_OK && s->jsonp[0] != '\0')
-		rc = sio_buf_puts(&h, "X-XSS-Protection: 0\r\n");
 	if (rc == SIO_OK)
 		rc = sio_buf_puts(&h, "\r\n");
 	if (rc == SIO_OK)
@@ -1014,6 +1028,15 @@ serve_post(struct serve *s)
 		serve_text(s, 400, "malformed payload");
 		goto out;
 	}
+	/* the limit of every transport (sio-wsd closes a websocket with
+	 * 1009): a POST with a packet over it is refused whole */
+	for (size_t i = 0; i < n; i++)
+		if (pkts[i].len > cfg->max_packet) {
+			gw_log(SIO_LOG_INFO, "%s: packet over max_packet (%zu)",
+			       s->rt.sid, cfg->max_packet);
+			serve_text(s, 413, "packet too large");
+			goto out;
+		}
 	/* one write: the packets, and the takes for polls parked here */
 	post.s = s;
 	post.pkts = pkts;
@@ -1154,21 +1177,22 @@ serve_handshake(struct serve *s)
 	sio_buf_cleanup(&b);
 }
 
-/* Reads query field name into out if it is all digits. Returns SIO_OK,
- * SIO_AGAIN when absent, SIO_ERR when present but not digits. */
+/* Reads query field name into s->jsonp when it is a jsonp index
+ * (sio_text_jsonp_index_valid()). Returns SIO_OK, SIO_AGAIN when absent,
+ * SIO_ERR when present but not an index (s->jsonp is then ""). */
 static int
-serve_digits(struct serve *s, const char *name, char *out, size_t size)
+serve_jsonp_index(struct serve *s, const char *name)
 {
 	struct sio_buf v;
 	int rc;
 
+	s->jsonp[0] = '\0';
 	sio_buf_init(&v);
 	rc = sio_text_form_field(&v, s->rt.query, strlen(s->rt.query), name);
-	if (rc == SIO_OK &&
-	    (v.len == 0 || v.len >= size || strspn(v.p, "0123456789") != v.len))
+	if (rc == SIO_OK && !sio_text_jsonp_index_valid(v.p, v.len))
 		rc = SIO_ERR;
 	if (rc == SIO_OK)
-		memcpy(out, v.p, v.len + 1);
+		memcpy(s->jsonp, v.p, v.len + 1);
 	sio_buf_cleanup(&v);
 	return rc;
 }
@@ -1215,9 +1239,8 @@ serve_transport(struct serve *s, const char *method, struct batch *bt)
 		return;
 	}
 	if (t == SIO_TRANSPORT_JSONP_POLLING) {
-		int rc = serve_digits(s, "i", s->jsonp, sizeof(s->jsonp));
+		int rc = serve_jsonp_index(s, "i");
 		if (rc == SIO_ERR) {
-			s->jsonp[0] = '\0';
 			gw_log(SIO_LOG_INFO, "%s: bad jsonp index", s->rt.sid);
 			serve_text(s, 400, "bad jsonp index");
 			return;
@@ -1416,9 +1439,11 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		serve_text(&s, 500, "Protocol version not supported.");
 		break;
 	case GW_ROUTE_HANDSHAKE:
-		if (serve_digits(&s, "jsonp", s.jsonp, sizeof(s.jsonp)) !=
-		    SIO_OK)
-			s.jsonp[0] = '\0';
+		if (serve_jsonp_index(&s, "jsonp") == SIO_ERR) {
+			gw_log(SIO_LOG_INFO, "handshake: bad jsonp index");
+			serve_text(&s, 400, "bad jsonp index");
+			break;
+		}
 		serve_handshake(&s);
 		break;
 	case GW_ROUTE_DISCONNECT:

@@ -311,6 +311,7 @@ struct finish {
 	char sid[SIO_SID_LEN + 1];
 	long long conn;
 	int taken, written, detach;
+	int forget; /* its `1::` was not written: the next attach says it */
 };
 
 /*
@@ -336,7 +337,10 @@ finish_run(struct sio_session_ctx *wx, struct gw_write *w)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct finish *f = &p->v[i];
 		int rc = SIO_OK;
-		if (f->taken)
+		if (f->forget)
+			rc = sio_store_forget_kind(st, f->sid, gw.holder,
+			                           f->conn);
+		if (rc == SIO_OK && f->taken)
 			rc = f->written
 			         ? sio_store_outbox_done(st, f->sid, gw.holder,
 			                                 f->conn)
@@ -364,10 +368,11 @@ finish_new(size_t n)
 	return p;
 }
 
-/* Posts the end of what (holder, conn) did with the request's session. */
+/* Posts the end of what (holder, conn) did with the request's session;
+ * hello_lost: the response that was to carry its `1::` failed. */
 static void
 serve_finish(struct serve *s, long long conn, int taken, int written,
-             int detach)
+             int detach, int hello_lost)
 {
 	struct finish_write *p = finish_new(1);
 
@@ -380,6 +385,7 @@ serve_finish(struct serve *s, long long conn, int taken, int written,
 	p->v[0].taken = taken;
 	p->v[0].written = written;
 	p->v[0].detach = detach;
+	p->v[0].forget = hello_lost;
 	gw_write_post(s->x, &p->w);
 }
 
@@ -388,7 +394,7 @@ serve_finish(struct serve *s, long long conn, int taken, int written,
 static void
 serve_delivered(struct serve *s, long long conn, int written)
 {
-	serve_finish(s, conn, 1, written, 0);
+	serve_finish(s, conn, 1, written, 0, 0);
 }
 
 static int
@@ -697,7 +703,7 @@ serve_poll_get(struct serve *s, struct batch *bt)
 			       s->rt.sid);
 	}
 	sio_buf_cleanup(&out);
-	serve_finish(s, conn, n > 0, ok, 1);
+	serve_finish(s, conn, n > 0, ok, 1, hello && !ok);
 }
 
 /* --- htmlfile ------------------------------------------------------------ */
@@ -732,7 +738,9 @@ serve_closed(struct serve *s)
 	return closed;
 }
 
-static void
+/* Streams until the stream ends; returns 1 when its `1::` (hello) was
+ * never written. */
+static int
 serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 {
 	struct gw_waiter *w = gw_wait_self();
@@ -742,7 +750,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 	int n;
 
 	if (w == NULL)
-		return;
+		return hello;
 	sio_buf_init(&out);
 	gw_wait_begin(w, s->rt.sid);
 	for (;;) {
@@ -775,6 +783,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 	}
 	gw_wait_end(w);
 	sio_buf_cleanup(&out);
+	return hello;
 }
 
 static void
@@ -809,9 +818,9 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	} else {
 		gw_log(SIO_LOG_DEBUG, "%s: attached htmlfile conn %lld",
 		       s->rt.sid, conn);
-		serve_stream(s, bt, conn, changed);
+		changed = serve_stream(s, bt, conn, changed);
 	}
-	serve_finish(s, conn, 0, 0, 1);
+	serve_finish(s, conn, 0, 0, 1, changed);
 }
 
 /* --- POST ------------------------------------------------------------------

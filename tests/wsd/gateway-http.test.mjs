@@ -2,12 +2,15 @@
 // or client do, behind lighttpd. CORS headers only for an allowed Origin
 // on every route; X-Content-Type-Options: nosniff on every response and no
 // X-XSS-Protection; max_packet on polling POSTs (xhr and jsonp); one rule
-// for the jsonp index, refused with 400 beyond it, and a refused first poll
-// loses no 1::.
+// for the jsonp index, refused with 400 beyond it, and a first poll whose
+// response fails loses no 1::.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import {startServers, unframe} from './harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import {spawn} from 'node:child_process';
+import {startServers, unframe, BUILD} from './harness.mjs';
 
 const ALLOWED = 'http://allowed.example';
 const OTHER = 'http://evil.example';
@@ -145,5 +148,36 @@ test('a jsonp index past 9 digits is a 400 on the handshake', async () => {
 	for (const i of ['1234567890', '12345678901234567890123', '1x']) {
 		const r = await request('GET', `/?t=${Date.now()}&jsonp=${i}`);
 		assert.deepEqual([r.status, r.body], [400, 'bad jsonp index'], `handshake jsonp=${i}`);
+	}
+});
+
+// The gateway as CGI, for one request whose response cannot be written
+// (stdout is /dev/full): resolves with its exit code and stderr.
+function cgiToFull(env) {
+	return new Promise((resolve, reject) => {
+		const full = fs.openSync('/dev/full', 'w');
+		const p = spawn(path.join(BUILD, 'sio-gateway'), [], {
+			env: {SIOGATE_CONF: s.confFile, GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET',
+				REMOTE_ADDR: '127.0.0.1', SERVER_PROTOCOL: 'HTTP/1.1', ...env},
+			stdio: ['ignore', full, 'pipe'],
+		});
+		fs.closeSync(full);
+		let err = '';
+		p.stderr.on('data', (d) => { err += d; });
+		p.on('error', reject);
+		p.on('exit', (code) => resolve({code, err}));
+	});
+}
+
+test('a first poll whose response fails leaves its 1:: for the next poll', async () => {
+	for (const t of ['xhr-polling', 'jsonp-polling']) {
+		const hs = await request('GET', `/?t=${Date.now()}`);
+		const sid = hs.body.split(':')[0];
+		const q = t === 'jsonp-polling' ? '&i=0' : '';
+		const r = await cgiToFull({REQUEST_URI: `/socket.io/1/${t}/${sid}?t=1${q}`, QUERY_STRING: `t=1${q}`});
+		assert.match(r.err, /write failed/, `${t}: the CGI poll's write failed (${r.code}): ${r.err}`);
+		const next = await request('GET', `/${t}/${sid}?t=${Date.now()}${q}`);
+		const body = t === 'jsonp-polling' ? next.body : unframe(next.body);
+		assert.deepEqual(body, t === 'jsonp-polling' ? 'io.j[0]("1::");' : ['1::'], t);
 	}
 });

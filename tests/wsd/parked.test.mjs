@@ -19,7 +19,7 @@ const BOUND_MS = 3000; // "well under a second" idle; generous for a loaded mach
 let s;
 const open = []; // requests left parked, destroyed at the end
 before(async () => {
-	s = await startServers({threads: THREADS, polling_duration: 30, close_timeout: 60});
+	s = await startServers({threads: THREADS, polling_duration: 60, close_timeout: 120});
 });
 after(async () => {
 	for (const r of open) r.destroy();

@@ -87,6 +87,10 @@ static const struct config_key config_keys[] = {
     {"db_shared_group", CONFIG_BOOL, CONFIG_FIELD(db_group), 0, 0, 0},
     {"log_level", CONFIG_LOG, 0, 0, 0, 0},
     {"threads", CONFIG_INT, CONFIG_FIELD(threads), 0, 1, 4096},
+    {"reserved_threads", CONFIG_INT, CONFIG_FIELD(reserved_threads), 0, 0,
+     4095},
+    {"max_polls_per_address", CONFIG_INT, CONFIG_FIELD(max_polls_per_address),
+     0, 1, 4096},
     {"max_websockets", CONFIG_INT, CONFIG_FIELD(max_websockets), 0, 1, 1 << 24},
     {"stats", CONFIG_BOOL, CONFIG_FIELD(stats), 0, 0, 0},
     {"stats_allow", CONFIG_ADDRS, CONFIG_TEXT(stats_allow), 0, 0},
@@ -159,6 +163,8 @@ sio_config_defaults(struct sio_config *c)
 	c->db_group = 0;
 	c->log_level = SIO_LOG_INFO;
 	c->threads = 64;
+	c->reserved_threads = -1;
+	c->max_polls_per_address = 8;
 	c->max_websockets = 16384;
 	c->stats = 0;
 	snprintf(c->stats_allow, sizeof(c->stats_allow), "%s", "127.0.0.1 ::1");
@@ -690,6 +696,13 @@ config_check(const struct sio_config *c, const char *path, char *err)
 		           "%s: polling_duration (%d) must be less than "
 		           "close_timeout (%d)",
 		           path, c->polling_duration, c->close_timeout);
+		return SIO_ERR;
+	}
+	if (c->reserved_threads >= c->threads) {
+		config_err(err,
+		           "%s: reserved_threads (%d) must be less than threads "
+		           "(%d)",
+		           path, c->reserved_threads, c->threads);
 		return SIO_ERR;
 	}
 	if (c->max_packet > c->max_payload) {

@@ -91,6 +91,7 @@ enum store_sql {
 	SQL_ATTACH_GET,
 	SQL_ATTACH,
 	SQL_DETACH,
+	SQL_FORGET_KIND,
 	SQL_HOLDER_STATE,
 	SQL_TOUCH,
 	SQL_END,
@@ -170,6 +171,8 @@ static const char *const store_sql[SQL_NSTMT] = {
                    " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1",
     [SQL_DETACH] = DETACH_SET " WHERE sid = ?2 AND holder = ?3"
                               " AND holder_conn = ?4",
+    [SQL_FORGET_KIND] = "UPDATE sessions SET transport = NULL WHERE sid = ?1"
+                        " AND holder = ?2 AND holder_conn = ?3",
     [SQL_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = ?1"
                          " AND holder = ?2 AND holder_conn = ?3",
     [SQL_TOUCH] = "UPDATE sessions SET last_recv = ?2 WHERE sid = ?1",
@@ -1383,6 +1386,19 @@ sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
 		return SIO_ERR;
 	rc = store_run(
 	    st, store_prep(st, SQL_DETACH, "itti", now, sid, holder, conn));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_forget_kind(struct sio_store *st, const char *sid,
+                      const char *holder, long long conn)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st,
+	               store_prep(st, SQL_FORGET_KIND, "tti", sid, holder, conn));
 	return store_tx_end(st, own, rc);
 }
 

@@ -172,6 +172,15 @@ int sio_store_attach(struct sio_store *st, const char *sid, int transport,
 int sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
                      long long conn, long long now);
 
+/*
+ * Forgets the kind of transport (holder, conn) holds on sid, if it still
+ * holds it: the next attach of any kind counts as a change, and its answer
+ * starts with `1::`. For a transport whose `1::` was never written (its
+ * response failed). SIO_OK (also when it no longer held it) or SIO_ERR.
+ */
+int sio_store_forget_kind(struct sio_store *st, const char *sid,
+                          const char *holder, long long conn);
+
 /* 1 when (holder, conn) is the session's current holder, 0 when not. */
 int sio_store_is_holder(struct sio_store *st, const char *sid,
                         const char *holder, long long conn);

@@ -14,8 +14,6 @@
 #include "siogate.h"
 #include "text.h"
 
-#define SIO_TEXT_MAX_INDEX_DIGITS 9
-
 #define SIO_TEXT_SP8 "        "
 #define SIO_TEXT_SP40                                                          \
 	SIO_TEXT_SP8 SIO_TEXT_SP8 SIO_TEXT_SP8 SIO_TEXT_SP8 SIO_TEXT_SP8
@@ -105,14 +103,24 @@ err:
 }
 
 int
+sio_text_jsonp_index_valid(const char *s, size_t len)
+{
+	/* echoed into JavaScript: digits and nothing else */
+	if (len == 0 || len > SIO_TEXT_JSONP_INDEX_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+int
 sio_text_jsonp(struct sio_buf *b, const char *index, const char *payload,
                size_t len)
 {
 	size_t old = b->len, n = strlen(index);
 
-	/* The index is echoed into JavaScript: digits and nothing else. */
-	if (n == 0 || n > SIO_TEXT_MAX_INDEX_DIGITS ||
-	    strspn(index, "0123456789") != n)
+	if (!sio_text_jsonp_index_valid(index, n))
 		return SIO_ERR;
 	if (sio_buf_puts(b, "io.j[") != SIO_OK ||
 	    sio_buf_append(b, index, n) != SIO_OK ||

@@ -19,8 +19,16 @@
  */
 int sio_text_js_string(struct sio_buf *b, const char *s, size_t len);
 
-/* Appends `io.j[<index>]("<escaped payload>");`. index must be digits
- * only (else SIO_ERR, b unchanged). */
+/* The most digits in a jsonp index (io.j[...]): the client's count of its
+ * jsonp requests, echoed into JavaScript. */
+#define SIO_TEXT_JSONP_INDEX_MAX 9
+
+/* 1 when s[0..len) is a jsonp index: 1 to SIO_TEXT_JSONP_INDEX_MAX digits
+ * and nothing else; 0 when not. The one rule for every jsonp index. */
+int sio_text_jsonp_index_valid(const char *s, size_t len);
+
+/* Appends `io.j[<index>]("<escaped payload>");`. index must pass
+ * sio_text_jsonp_index_valid() (else SIO_ERR, b unchanged). */
 int sio_text_jsonp(struct sio_buf *b, const char *index, const char *payload,
                    size_t len);
 

@@ -160,7 +160,9 @@ gw_fcgi_cgi(void)
 	x.store = gw_store_open();
 	if (x.store == NULL) {
 		fputs("Status: 500 Internal Server Error\r\n"
-		      "Content-Type: text/plain\r\n\r\nstore unavailable\n",
+		      "Content-Type: text/plain\r\n"
+		      "X-Content-Type-Options: nosniff\r\n\r\n"
+		      "store unavailable\n",
 		      stdout);
 		return 1;
 	}

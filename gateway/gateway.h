@@ -3,8 +3,9 @@
  * the handshake and the polling transports. main.c owns the one server
  * struct and the threads, fcgi.c is the only user of libfcgi (one request's
  * parameters, body and output), wait.c parks a request until its session
- * is rung, write.c runs the process's write transactions, route.c turns
- * REQUEST_URI into a route and serve.c answers it.
+ * is rung, park.c admits the requests that wait, write.c runs the
+ * process's write transactions, route.c turns REQUEST_URI into a route and
+ * serve.c answers it.
  */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
@@ -129,6 +130,21 @@ void gw_wait_ring(const char *sid);
 struct gw_waiter *gw_wait_claim(const char *sid, long long *conn, void **udata);
 /* Ends a claim: answered, or handed back to its thread, which is rung. */
 void gw_wait_answer(struct gw_waiter *w, int answered);
+
+/* --- park.c: how many requests may keep a thread while they wait ------- */
+
+/* How many waiting requests (long polls, htmlfile streams) the threads
+ * take at once: threads less reserved_threads. */
+int gw_park_max(void);
+/*
+ * Admits a request from addr (the client address; NULL counts as "") that
+ * is about to wait: SIO_OK, and the caller gives the place back with
+ * gw_park_leave(addr); SIO_AGAIN when addr has max_polls_per_address
+ * waiting already; SIO_ERR when gw_park_max() are (or out of memory).
+ * *parked (may be NULL) is then the number waiting in the process.
+ */
+int gw_park_enter(const char *addr, int *parked);
+void gw_park_leave(const char *addr);
 
 /* --- write.c: the process's write transactions -------------------------- */
 

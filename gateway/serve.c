@@ -26,8 +26,8 @@ struct serve {
 	struct gw_req *r;
 	struct sio_session_ctx *x;
 	struct gw_route rt;
-	const char *origin; /* echoed in CORS headers, NULL for none */
-	char jsonp[24];     /* jsonp index ("" when not jsonp) */
+	const char *origin; /* Origin; echoed in CORS headers when allowed */
+	char jsonp[SIO_TEXT_JSONP_INDEX_MAX + 1]; /* "" when not jsonp */
 };
 
 /* The packets of one response, gathered by serve_collect(). */
@@ -36,6 +36,19 @@ struct batch {
 	struct sio_slice *pkts; /* p is an offset into data until encoded */
 	size_t n, cap, max, bytes, max_bytes;
 };
+
+/*
+ * Whether the response lets the page of s->origin read it, with the
+ * user's cookies: only for an origin that `origins` allows, on every
+ * route (a page of another site could otherwise read and send in the
+ * session of a user who visits it, sid and all).
+ */
+static int
+serve_cors(struct serve *s)
+{
+	return s->origin != NULL && strpbrk(s->origin, "\r\n") == NULL &&
+	       sio_config_origin_allowed(s->x->cfg, s->origin);
+}
 
 static int
 serve_head(struct serve *s, int status, const char *ctype, long long clen)
@@ -49,7 +62,8 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 	               {404, "Not Found"},
 	               {405, "Method Not Allowed"},
 	               {413, "Payload Too Large"},
-	               {500, "Internal Server Error"}};
+	               {500, "Internal Server Error"},
+	               {503, "Service Unavailable"}};
 	struct sio_buf h;
 	const char *reason = "";
 	int rc;
@@ -63,15 +77,16 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 		rc = sio_buf_printf(&h, "Content-Type: %s\r\n", ctype);
 	if (rc == SIO_OK && clen >= 0)
 		rc = sio_buf_printf(&h, "Content-Length: %lld\r\n", clen);
-	if (rc == SIO_OK && s->origin != NULL &&
-	    strpbrk(s->origin, "\r\n") == NULL)
+	/* what a client sent comes back in bodies (messages, the jsonp
+	 * index): never to be sniffed as HTML by an old browser */
+	if (rc == SIO_OK)
+		rc = sio_buf_puts(&h, "X-Content-Type-Options: nosniff\r\n");
+	if (rc == SIO_OK && serve_cors(s))
 		rc =
 		    sio_buf_printf(&h,
 		                   "Access-Control-Allow-Origin: %s\r\n"
 		                   "Access-Control-Allow-Credentials: true\r\n",
 		                   s->origin);
-	if (rc == SIO_OK && s->jsonp[0] != '\0')
-		rc = sio_buf_puts(&h, "X-XSS-Protection: 0\r\n");
 	if (rc == SIO_OK)
 		rc = sio_buf_puts(&h, "\r\n");
 	if (rc == SIO_OK)
@@ -296,6 +311,7 @@ struct finish {
 	char sid[SIO_SID_LEN + 1];
 	long long conn;
 	int taken, written, detach;
+	int forget; /* its `1::` was not written: the next attach says it */
 };
 
 /*
@@ -321,7 +337,10 @@ finish_run(struct sio_session_ctx *wx, struct gw_write *w)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct finish *f = &p->v[i];
 		int rc = SIO_OK;
-		if (f->taken)
+		if (f->forget)
+			rc = sio_store_forget_kind(st, f->sid, gw.holder,
+			                           f->conn);
+		if (rc == SIO_OK && f->taken)
 			rc = f->written
 			         ? sio_store_outbox_done(st, f->sid, gw.holder,
 			                                 f->conn)
@@ -349,10 +368,11 @@ finish_new(size_t n)
 	return p;
 }
 
-/* Posts the end of what (holder, conn) did with the request's session. */
+/* Posts the end of what (holder, conn) did with the request's session;
+ * hello_lost: the response that was to carry its `1::` failed. */
 static void
 serve_finish(struct serve *s, long long conn, int taken, int written,
-             int detach)
+             int detach, int hello_lost)
 {
 	struct finish_write *p = finish_new(1);
 
@@ -365,6 +385,7 @@ serve_finish(struct serve *s, long long conn, int taken, int written,
 	p->v[0].taken = taken;
 	p->v[0].written = written;
 	p->v[0].detach = detach;
+	p->v[0].forget = hello_lost;
 	gw_write_post(s->x, &p->w);
 }
 
@@ -373,7 +394,7 @@ serve_finish(struct serve *s, long long conn, int taken, int written,
 static void
 serve_delivered(struct serve *s, long long conn, int written)
 {
-	serve_finish(s, conn, 1, written, 0);
+	serve_finish(s, conn, 1, written, 0, 0);
 }
 
 static int
@@ -447,6 +468,55 @@ serve_store_drop(struct serve *s)
 		return;
 	gw_store_give(s->x->store);
 	s->x->store = NULL;
+}
+
+/* The client's address, as far as the gateway knows it: what every
+ * per-client limit counts by. */
+static const char *
+serve_client_addr(struct serve *s)
+{
+	const char *a = gw_req_param(s->r, "REMOTE_ADDR");
+
+	return a != NULL ? a : "";
+}
+
+/*
+ * Admits a request that will wait (gw_park_enter()), or answers it with
+ * 503 at once: SIO_OK (the caller calls serve_unpark() when it is done),
+ * SIO_ERR when it was refused. As CGI, a request is a process of its own
+ * and the web server's limits on those apply.
+ */
+static int
+serve_park(struct serve *s)
+{
+	static struct sio_ratelimit rl_addr, rl_full;
+	const char *addr = serve_client_addr(s);
+	int parked, rc;
+
+	if (!gw_write_threaded())
+		return SIO_OK;
+	rc = gw_park_enter(addr, &parked);
+	if (rc == SIO_OK)
+		return SIO_OK;
+	if (rc == SIO_AGAIN)
+		gw_log_limited(&rl_addr, SIO_LOG_WARN,
+		               "%s: refused: %s has max_polls_per_address "
+		               "(%d) polls waiting",
+		               s->rt.sid, addr, s->x->cfg->max_polls_per_address);
+	else
+		gw_log_limited(&rl_full, SIO_LOG_WARN,
+		               "%s: refused: %d polls waiting, every thread but "
+		               "the reserved ones",
+		               s->rt.sid, parked);
+	serve_text(s, 503, "too many polls waiting");
+	return SIO_ERR;
+}
+
+static void
+serve_unpark(struct serve *s)
+{
+	if (gw_write_threaded())
+		gw_park_leave(serve_client_addr(s));
 }
 
 /* --- xhr-polling and jsonp-polling GET --------------------------------- */
@@ -637,7 +707,7 @@ serve_poll_get(struct serve *s, struct batch *bt)
 			       s->rt.sid);
 	}
 	sio_buf_cleanup(&out);
-	serve_finish(s, conn, n > 0, ok, 1);
+	serve_finish(s, conn, n > 0, ok, 1, hello && !ok);
 }
 
 /* --- htmlfile ------------------------------------------------------------ */
@@ -672,7 +742,9 @@ serve_closed(struct serve *s)
 	return closed;
 }
 
-static void
+/* Streams until the stream ends; returns 1 when its `1::` (hello) was
+ * never written. */
+static int
 serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 {
 	struct gw_waiter *w = gw_wait_self();
@@ -682,7 +754,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 	int n;
 
 	if (w == NULL)
-		return;
+		return hello;
 	sio_buf_init(&out);
 	gw_wait_begin(w, s->rt.sid);
 	for (;;) {
@@ -715,6 +787,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 	}
 	gw_wait_end(w);
 	sio_buf_cleanup(&out);
+	return hello;
 }
 
 static void
@@ -749,9 +822,9 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	} else {
 		gw_log(SIO_LOG_DEBUG, "%s: attached htmlfile conn %lld",
 		       s->rt.sid, conn);
-		serve_stream(s, bt, conn, changed);
+		changed = serve_stream(s, bt, conn, changed);
 	}
-	serve_finish(s, conn, 0, 0, 1);
+	serve_finish(s, conn, 0, 0, 1, changed);
 }
 
 /* --- POST ------------------------------------------------------------------
@@ -968,6 +1041,15 @@ serve_post(struct serve *s)
 		serve_text(s, 400, "malformed payload");
 		goto out;
 	}
+	/* the limit of every transport (sio-wsd closes a websocket with
+	 * 1009): a POST with a packet over it is refused whole */
+	for (size_t i = 0; i < n; i++)
+		if (pkts[i].len > cfg->max_packet) {
+			gw_log(SIO_LOG_INFO, "%s: packet over max_packet (%zu)",
+			       s->rt.sid, cfg->max_packet);
+			serve_text(s, 413, "packet too large");
+			goto out;
+		}
 	/* one write: the packets, and the takes for polls parked here */
 	post.s = s;
 	post.pkts = pkts;
@@ -1108,21 +1190,22 @@ serve_handshake(struct serve *s)
 	sio_buf_cleanup(&b);
 }
 
-/* Reads query field name into out if it is all digits. Returns SIO_OK,
- * SIO_AGAIN when absent, SIO_ERR when present but not digits. */
+/* Reads query field name into s->jsonp when it is a jsonp index
+ * (sio_text_jsonp_index_valid()). Returns SIO_OK, SIO_AGAIN when absent,
+ * SIO_ERR when present but not an index (s->jsonp is then ""). */
 static int
-serve_digits(struct serve *s, const char *name, char *out, size_t size)
+serve_jsonp_index(struct serve *s, const char *name)
 {
 	struct sio_buf v;
 	int rc;
 
+	s->jsonp[0] = '\0';
 	sio_buf_init(&v);
 	rc = sio_text_form_field(&v, s->rt.query, strlen(s->rt.query), name);
-	if (rc == SIO_OK &&
-	    (v.len == 0 || v.len >= size || strspn(v.p, "0123456789") != v.len))
+	if (rc == SIO_OK && !sio_text_jsonp_index_valid(v.p, v.len))
 		rc = SIO_ERR;
 	if (rc == SIO_OK)
-		memcpy(out, v.p, v.len + 1);
+		memcpy(s->jsonp, v.p, v.len + 1);
 	sio_buf_cleanup(&v);
 	return rc;
 }
@@ -1169,9 +1252,8 @@ serve_transport(struct serve *s, const char *method, struct batch *bt)
 		return;
 	}
 	if (t == SIO_TRANSPORT_JSONP_POLLING) {
-		int rc = serve_digits(s, "i", s->jsonp, sizeof(s->jsonp));
+		int rc = serve_jsonp_index(s, "i");
 		if (rc == SIO_ERR) {
-			s->jsonp[0] = '\0';
 			gw_log(SIO_LOG_INFO, "%s: bad jsonp index", s->rt.sid);
 			serve_text(s, 400, "bad jsonp index");
 			return;
@@ -1192,10 +1274,13 @@ serve_transport(struct serve *s, const char *method, struct batch *bt)
 		serve_post(s);
 	} else if (strcmp(method, "GET") != 0)
 		serve_text(s, 405, "method not allowed");
-	else if (t == SIO_TRANSPORT_HTMLFILE)
-		serve_htmlfile(s, bt);
-	else
-		serve_poll_get(s, bt);
+	else if (serve_park(s) == SIO_OK) {
+		if (t == SIO_TRANSPORT_HTMLFILE)
+			serve_htmlfile(s, bt);
+		else
+			serve_poll_get(s, bt);
+		serve_unpark(s);
+	}
 }
 
 /* --- stats and metrics ---------------------------------------------------- */
@@ -1367,9 +1452,11 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		serve_text(&s, 500, "Protocol version not supported.");
 		break;
 	case GW_ROUTE_HANDSHAKE:
-		if (serve_digits(&s, "jsonp", s.jsonp, sizeof(s.jsonp)) !=
-		    SIO_OK)
-			s.jsonp[0] = '\0';
+		if (serve_jsonp_index(&s, "jsonp") == SIO_ERR) {
+			gw_log(SIO_LOG_INFO, "handshake: bad jsonp index");
+			serve_text(&s, 400, "bad jsonp index");
+			break;
+		}
 		serve_handshake(&s);
 		break;
 	case GW_ROUTE_DISCONNECT:

@@ -98,6 +98,8 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c.max_payload, (size_t)SIO_MAX_PAYLOAD);
 	CU_ASSERT_EQUAL(c.max_payload_packets, SIO_MAX_PAYLOAD_PACKETS);
 	CU_ASSERT_EQUAL(c.max_queue, SIO_MAX_QUEUE);
+	CU_ASSERT_EQUAL(c.reserved_threads, -1);
+	CU_ASSERT_EQUAL(c.max_polls_per_address, 8);
 	CU_ASSERT_EQUAL(c.synchronous, SIO_SYNC_NORMAL);
 	CU_ASSERT_EQUAL(c.db_group, 0);
 	CU_ASSERT_EQUAL(c.log_level, SIO_LOG_INFO);
@@ -243,6 +245,10 @@ static const struct {
     {"bind_address = maybe", "expected yes, no, true, false, on, off, 1 or 0"},
     {"flash_policy_port = 65536", "too large (at most 65535)"},
     {"flash_policy_port = x", "not a number"},
+    {"reserved_threads = -1", "not a number"},
+    {"reserved_threads = 4096", "too large (at most 4095)"},
+    {"max_polls_per_address = 0", "must be at least 1"},
+    {"max_polls_per_address = 4097", "too large (at most 4096)"},
     {"max_packet = 0", "must be at least 1"},
     {"max_packet = 1G", "not a size"},
     {"max_packet = 1kk", "not a size"},
@@ -483,6 +489,9 @@ test_cross_key_errors(void)
 	    {"max_packet = 5M\n",
 	     "max_packet (5242880) must not exceed max_payload (4194304)"},
 	    {"max_payload = 512k\n", "max_packet (1048576)"},
+	    {"reserved_threads = 64\n",
+	     "reserved_threads (64) must be less than threads (64)"},
+	    {"threads = 4\nreserved_threads = 4\n", "threads (4)"},
 	};
 	struct sio_config c;
 	char err[SIO_ERR_LEN];

@@ -493,6 +493,30 @@ test_attach_and_changed_kind(void)
 	sio_store_session_cleanup(&s);
 }
 
+/* A transport whose 1:: was not written: the next attach of the same kind
+ * says changed, as the first did; another holder's forget does nothing. */
+static void
+test_forget_kind(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	int changed = -1;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 1, &changed), SIO_OK);
+	CU_ASSERT_EQUAL(changed, 1);
+	CU_ASSERT_EQUAL(sio_store_forget_kind(st, sid, "gw", 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_forget_kind(st, sid, "wsd", 1), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 2, &changed), SIO_OK);
+	CU_ASSERT_EQUAL(changed, 0);
+	CU_ASSERT_EQUAL(sio_store_forget_kind(st, sid, "gw", 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "gw", 2, T0), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 3, &changed), SIO_OK);
+	CU_ASSERT_EQUAL(changed, 1);
+}
+
 static void
 test_attach_supersedes(void)
 {
@@ -2006,6 +2030,8 @@ static const struct cu_test tests[] = {
      test_session_new_and_get},
     {"attach opens the session and reports a new transport kind",
      test_attach_and_changed_kind},
+    {"store forget kind makes the next attach of the same kind a change",
+     test_forget_kind},
     {"attach supersedes the previous holder", test_attach_supersedes},
     {"attach to an absent or closed session returns SIO_AGAIN",
      test_attach_absent_or_closed},

@@ -132,6 +132,38 @@ test_jsonp_index(void)
 	sio_buf_cleanup(&b);
 }
 
+/* The route and the encoder apply the one rule: what the validator
+ * accepts encodes, what it refuses does not. */
+static void
+test_jsonp_index_valid(void)
+{
+	static const struct {
+		const char *s;
+		int valid;
+	} cases[] = {
+	    {"0", 1},           {"7", 1},
+	    {"123456789", 1},   {"000000000", 1},
+	    {"", 0},            {"1234567890", 0},
+	    {"12345678901234567890123", 0}, {"1.5", 0},
+	    {"1 ", 0},          {"+1", 0},
+	};
+	struct sio_buf b;
+
+	sio_buf_init(&b);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		size_t n = strlen(cases[k].s);
+		CU_ASSERT_EQUAL(sio_text_jsonp_index_valid(cases[k].s, n),
+		                cases[k].valid);
+		sio_buf_reset(&b);
+		CU_ASSERT_EQUAL(sio_text_jsonp(&b, cases[k].s, "1::", 3),
+		                cases[k].valid ? SIO_OK : SIO_ERR);
+	}
+	/* a digit cut off where the length says */
+	CU_ASSERT_EQUAL(sio_text_jsonp_index_valid("12345678901", 9), 1);
+	CU_ASSERT_EQUAL(sio_text_jsonp_index_valid("12a", 2), 1);
+	sio_buf_cleanup(&b);
+}
+
 static void
 test_url_decode(void)
 {
@@ -267,6 +299,8 @@ static const struct cu_test tests[] = {
      test_js_string_refuses_invalid_utf8},
     {"text jsonp accepts an index of one to nine digits only",
      test_jsonp_index},
+    {"text jsonp index validator is the rule the encoder applies",
+     test_jsonp_index_valid},
     {"text url decode reads percent escapes and plus as space",
      test_url_decode},
     {"text form field finds a field among others", test_form_field},

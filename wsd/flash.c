@@ -47,6 +47,7 @@ struct flash_conn {
 	enum flash_state state;
 	uint32_t key1, key2;
 	struct sio_buf in;  /* bytes read and not yet used */
+	size_t scanned;     /* text of the frame at in.p already checked */
 	struct sio_buf out; /* handshake or final bytes, written first */
 	struct sio_buf frame;
 };
@@ -234,7 +235,8 @@ flash_frames(struct flash_conn *f, struct lws *wsi)
 
 	while (f->state == FLASH_OPEN && off < f->in.len) {
 		rc = wsd_hixie_frame_parse(f->in.p + off, f->in.len - off,
-		                           wsd.cfg.max_packet, &payload, &plen);
+		                           wsd.cfg.max_packet, &f->scanned,
+		                           &payload, &plen);
 		if (rc == -2)
 			break;
 		if (rc < 0) {

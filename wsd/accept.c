@@ -47,7 +47,7 @@ static int accept_open;    /* raw connections counted now */
 static int accept_paused;  /* the listeners do not poll for input */
 static int accept_backoff; /* ... because accept() failed: a timer */
 static lws_sorted_usec_list_t accept_sul;
-static struct sio_ratelimit accept_rl;
+static struct sio_ratelimit accept_rl, accept_budget_rl;
 
 /* Stops or restarts polling every listener. */
 static void
@@ -110,7 +110,12 @@ accept_ready(struct accept_listener *l)
 			                "%s: cannot adopt a connection",
 			                l->spec);
 	}
-	accept_pause(1); /* the budget is spent: wsd_accept_give() */
+	/* the budget is spent; wsd_accept_give() resumes */
+	wsd_log_limited(&accept_budget_rl, SIO_LOG_WARN,
+	                "max_raw_connections (%d) reached: the flash and "
+	                "policy listeners wait for one to close",
+	                wsd.cfg.max_raw_connections);
+	accept_pause(1);
 }
 
 static int

@@ -149,6 +149,8 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	if (c->rx.len + len > wsd.cfg.max_packet) {
 		wsd_log(SIO_LOG_INFO, "%s: message over max_packet (%zu)",
 		        c->sid, wsd.cfg.max_packet);
+		wsd_conn_buffer_give(c->rx.len);
+		sio_buf_cleanup(&c->rx);
 		c->local_close = 1;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 		                 (unsigned char *)"message too large", 17);
@@ -160,7 +162,10 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		return 0;
 	}
 	if (wsd_conn_buffer_take(len) != SIO_OK) {
-		/* every connection may hold max_packet, not all at once */
+		/* every connection may hold max_packet, not all at once; the
+		 * share goes back now, not when lws ends the close handshake */
+		wsd_conn_buffer_give(c->rx.len);
+		sio_buf_cleanup(&c->rx);
 		wsd_log_limited(&ws_buffered_rl, SIO_LOG_WARN,
 		                "%s: max_buffered (%zu) reached: closing with "
 		                "1013",

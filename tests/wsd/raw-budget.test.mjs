@@ -13,10 +13,12 @@
 // CPU over the flood is printed with a generous bound.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import {startServers, echoes, freePort, until} from './harness.mjs';
+import os from 'node:os';
+import path from 'node:path';
+import {BUILD, startServers, echoes, freePort, until} from './harness.mjs';
 import {fetchPolicy} from '../hixie_client.mjs';
 
 const FLOOD = 300;
@@ -115,4 +117,60 @@ test('once the flood ends the policy port answers again', async () => {
 		.catch(() => null), 20000, 200);
 	assert.match(xml.toString('latin1'), /^<\?xml .*<\/cross-domain-policy>$/);
 	await echoes(witness);
+});
+
+// Under a hard open-file limit below what the budget needs, accept()
+// itself fails (EMFILE): the raw listeners pause and retry, instead of
+// spinning on a listener that stays readable.
+test('accept() failing with EMFILE: the listeners pause, the log stays short, the CPU low', async (t) => {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-emfile-'));
+	const port = await freePort();
+	let ppol = await freePort();
+	while (ppol === port) ppol = await freePort();
+	const conf = path.join(dir, 'siogate.conf');
+	fs.writeFileSync(conf, [
+		`database = ${dir}/siogate.db`, `run_dir = ${dir}/run`, 'app = testapp',
+		'transports = websocket,flashsocket,xhr-polling', `flash_policy_port = ${ppol}`,
+		'max_websockets = 20', 'log_level = info',
+	].join('\n') + '\n');
+	const wsd = path.join(BUILD, 'sio-wsd');
+	const proc = spawn('/bin/sh', ['-c', 'ulimit -n 100 && exec "$0" "$@"', wsd,
+		'-c', conf, '--listen', `127.0.0.1:${port}`], {stdio: ['ignore', 'ignore', 'pipe']});
+	let log = '';
+	proc.stderr.on('data', (d) => { log += d.toString(); });
+	const exited = new Promise((resolve) => proc.on('exit', resolve));
+	const socks = [];
+	t.after(async () => {
+		for (const sock of socks) sock.destroy();
+		if (proc.exitCode === null && proc.signalCode === null) {
+			proc.kill('SIGTERM');
+			await exited;
+		}
+		fs.rmSync(dir, {recursive: true, force: true});
+	});
+	await until('sio-wsd serving', () => /serving websocket on/.test(log) || proc.exitCode !== null);
+	assert.equal(proc.exitCode, null, `sio-wsd exited: ${log}`);
+	const mark = log.length;
+	const cpu0 = cpuSeconds(proc.pid);
+	const t0 = performance.now();
+	for (let i = 0; i < 200; i++) {
+		const sock = net.connect(ppol, '127.0.0.1');
+		sock.on('error', () => {});
+		sock.pause();
+		socks.push(sock);
+	}
+	await new Promise((r) => setTimeout(r, 3000));
+	const wall = (performance.now() - t0) / 1000;
+	const cpu = cpuSeconds(proc.pid) - cpu0;
+	const lines = log.slice(mark).split('\n').filter((l) => l !== '');
+	console.log(`# 200 policy connections under ulimit -n 100 for ${wall.toFixed(1)} s: ` +
+		`sio-wsd CPU ${cpu.toFixed(2)} s (${Math.round(100 * cpu / wall)}% of a core), ` +
+		`${lines.length} log lines`);
+	assert.match(log.slice(mark), /accept on 127\.0\.0\.1:\d+: Too many open files: pausing the raw listeners/);
+	assert.ok(lines.length <= 20, `${lines.length} log lines: ${lines.slice(0, 5).join(' / ')}`);
+	assert.ok(cpu < 0.5 * wall, `sio-wsd used ${cpu.toFixed(2)} s of CPU in ${wall.toFixed(1)} s`);
+	for (const sock of socks) sock.destroy();
+	const xml = await until('a policy answer', () => fetchPolicy('127.0.0.1', ppol, {timeout: 3000})
+		.catch(() => null), 20000, 200);
+	assert.match(xml.toString('latin1'), /<\/cross-domain-policy>$/);
 });

@@ -246,6 +246,8 @@ accept_socket(const char *spec)
 		memmove(host, host + 1, n - 2);
 		host[n - 2] = '\0';
 	}
+	if (strcmp(host, "localhost") == 0) /* as --listen reads it */
+		snprintf(host, sizeof(host), "127.0.0.1");
 	return accept_tcp(host, colon + 1);
 bad:
 	errno = EINVAL;

@@ -87,9 +87,9 @@ test_defaults(void)
 	/* socket.io 0.9's default: no flashsocket unless listed */
 	CU_ASSERT_EQUAL(c.ntransports, SIO_TRANSPORT_COUNT - 1);
 	for (i = 0; i < SIO_TRANSPORT_COUNT; i++)
-		CU_ASSERT_EQUAL(sio_config_transport_enabled(
-		                    &c, (enum sio_transport)i),
-		                i != SIO_TRANSPORT_FLASHSOCKET);
+		CU_ASSERT_EQUAL(
+		    sio_config_transport_enabled(&c, (enum sio_transport)i),
+		    i != SIO_TRANSPORT_FLASHSOCKET);
 	CU_ASSERT_EQUAL(c.transports[0], SIO_TRANSPORT_WEBSOCKET);
 	CU_ASSERT_EQUAL(c.transports[1], SIO_TRANSPORT_HTMLFILE);
 	CU_ASSERT_EQUAL(c.heartbeat_interval, 25);

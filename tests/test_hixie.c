@@ -549,8 +549,8 @@ test_frame_split_across_reads(void)
 			if (have > sizeof(wire) - 1)
 				have = sizeof(wire) - 1;
 			while ((rc = wsd_hixie_frame_parse(
-			            wire + off, have - off, 1024, &sc,
-			            &payload, &plen)) > 0) {
+			            wire + off, have - off, 1024, &sc, &payload,
+			            &plen)) > 0) {
 				CU_ASSERT_FATAL(got < 5);
 				if (want[got] == NULL) {
 					CU_ASSERT_PTR_NULL(payload);
@@ -591,10 +591,11 @@ test_frame_resumed(void)
 			if (rc != -2)
 				break;
 			CU_ASSERT(sc <= (n > 0 ? n - 1 : 0));
-			CU_ASSERT(sc == 0 ||
-			          ((unsigned char)c->in[1 + sc - 1] < 0x80 ||
-			           n - 1 == sc ||
-			           ((unsigned char)c->in[1 + sc] & 0xc0) != 0x80));
+			CU_ASSERT(
+			    sc == 0 ||
+			    ((unsigned char)c->in[1 + sc - 1] < 0x80 ||
+			     n - 1 == sc ||
+			     ((unsigned char)c->in[1 + sc] & 0xc0) != 0x80));
 		}
 		whole = wsd_hixie_frame_parse(c->in, c->len, FRAME_LIMIT,
 		                              &(size_t){0}, &payload, &plen);
@@ -636,8 +637,9 @@ test_frame_pieces_linear(void)
 	f[n + 1] = '\xff';
 	t0 = cpu_seconds();
 	for (have = 256; rc == -2; have += 256)
-		rc = wsd_hixie_frame_parse(f, have < n + 2 ? have : n + 2,
-		                           SIO_MAX_PACKET, &sc, &payload, &plen);
+		rc =
+		    wsd_hixie_frame_parse(f, have < n + 2 ? have : n + 2,
+		                          SIO_MAX_PACKET, &sc, &payload, &plen);
 	pieces = cpu_seconds() - t0;
 	CU_ASSERT_EQUAL(rc, (int)n + 2);
 	t0 = cpu_seconds();
@@ -646,8 +648,9 @@ test_frame_pieces_linear(void)
 	                                      &payload, &plen),
 	                (int)n + 2);
 	whole = cpu_seconds() - t0;
-	fprintf(stderr, "\n  1 MB frame: %.4f s CPU in 256-byte pieces, "
-	                "%.4f s whole\n",
+	fprintf(stderr,
+	        "\n  1 MB frame: %.4f s CPU in 256-byte pieces, "
+	        "%.4f s whole\n",
 	        pieces, whole);
 	CU_ASSERT(pieces < 0.25);
 	free(f);
@@ -665,18 +668,19 @@ test_frame_big_messages(void)
 	f[0] = '\x00';
 	memset(f + 1, 'x', n + 1);
 	f[n + 1] = '\xff';
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 2, limit, &sc, &payload, &plen),
-	                (int)n + 2);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 2, limit, &sc, &payload, &plen),
+	    (int)n + 2);
 	CU_ASSERT_EQUAL(plen, n);
 	/* One byte more is refused as soon as it is buffered, end or not. */
 	f[n + 1] = 'x';
 	f[n + 2] = '\xff';
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 3, limit, &sc, &payload, &plen),
-	                -1);
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 2, limit, &sc, &payload, &plen),
-	                -1);
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 1, limit, &sc, &payload, &plen),
-	                -2);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 3, limit, &sc, &payload, &plen), -1);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 2, limit, &sc, &payload, &plen), -1);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 1, limit, &sc, &payload, &plen), -2);
 	free(f);
 }
 
@@ -697,8 +701,9 @@ test_frame_encode(void)
 	                 "3:::\xc3\xa9\xff\xff\x00",
 	                 12) == 0);
 	/* What encode writes, parse reads back. */
-	CU_ASSERT_EQUAL(
-	    wsd_hixie_frame_parse(b.p + 2, b.len - 2, 100, &sc, &payload, &plen), 8);
+	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(b.p + 2, b.len - 2, 100, &sc,
+	                                      &payload, &plen),
+	                8);
 	CU_ASSERT_EQUAL(plen, 6);
 	CU_ASSERT(memcmp(payload, "3:::\xc3\xa9", 6) == 0);
 	/* Bytes that could end the frame early are refused. */

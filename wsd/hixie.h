@@ -122,8 +122,7 @@ int wsd_hixie_response_head(struct sio_buf *b, const struct wsd_hixie_req *req,
  * the text in buf is read as 0.
  */
 int wsd_hixie_frame_parse(const char *buf, size_t len, size_t limit,
-                          size_t *scanned, const char **payload,
-                          size_t *plen);
+                          size_t *scanned, const char **payload, size_t *plen);
 
 /*
  * Appends the text frame 0x00 payload[0..len) 0xFF. SIO_OK, or SIO_ERR

@@ -277,8 +277,8 @@ wsd_policy_spec(const struct wsd_listen *l, char *spec, size_t size)
 /* A raw-only vhost that listens nowhere itself: accept.c adopts its
  * connections, as protocol p. NULL (logged) on failure. */
 static struct lws_vhost *
-wsd_raw_vhost(struct lws_protocols protocols[3],
-              const struct lws_protocols *p, const char *name)
+wsd_raw_vhost(struct lws_protocols protocols[3], const struct lws_protocols *p,
+              const char *name)
 {
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
@@ -311,7 +311,8 @@ wsd_start_flash(const struct wsd_listen *l)
 	if (!sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET))
 		return SIO_OK;
 	if (l->flash != NULL) {
-		vh = wsd_raw_vhost(flash, wsd_flash_protocol(), "sio-wsd-flash");
+		vh =
+		    wsd_raw_vhost(flash, wsd_flash_protocol(), "sio-wsd-flash");
 		if (vh == NULL ||
 		    wsd_accept_listen(vh, l->flash, flash[0].name) != SIO_OK)
 			return SIO_ERR;
@@ -365,7 +366,8 @@ wsd_set_nofile(int max_websockets, int max_raw)
 		        max_websockets, (unsigned long long)want,
 		        (unsigned long long)rl.rlim_max,
 		        rl.rlim_max > WSD_FD_RESERVE + (rlim_t)max_raw
-		            ? (unsigned long long)(rl.rlim_max - WSD_FD_RESERVE -
+		            ? (unsigned long long)(rl.rlim_max -
+		                                   WSD_FD_RESERVE -
 		                                   (rlim_t)max_raw)
 		            : 0ULL);
 		want = rl.rlim_max;
@@ -397,11 +399,11 @@ wsd_start_lws(const struct wsd_listen *l)
 	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.gid = -1;
 	info.uid = -1;
-	wsd_set_nofile(wsd.cfg.max_websockets,
-	               sio_config_transport_enabled(&wsd.cfg,
-	                                            SIO_TRANSPORT_FLASHSOCKET)
-	                   ? wsd.cfg.max_raw_connections
-	                   : 0);
+	wsd_set_nofile(
+	    wsd.cfg.max_websockets,
+	    sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET)
+	        ? wsd.cfg.max_raw_connections
+	        : 0);
 	wsd_lws = lws_create_context(&info);
 	if (wsd_lws == NULL) {
 		wsd_log(SIO_LOG_ERROR, "cannot create the lws context");

@@ -171,8 +171,9 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		                "1013",
 		                c->sid, wsd.cfg.max_buffered);
 		c->local_close = 1;
-		lws_close_reason(wsi, (enum lws_close_status)WS_CLOSE_TRY_AGAIN_LATER,
-		                 (unsigned char *)"server busy", 11);
+		lws_close_reason(
+		    wsi, (enum lws_close_status)WS_CLOSE_TRY_AGAIN_LATER,
+		    (unsigned char *)"server busy", 11);
 		return -1;
 	}
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {

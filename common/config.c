@@ -75,7 +75,11 @@ static const struct config_key config_keys[] = {
     {"bind_address", CONFIG_BOOL, CONFIG_FIELD(bind_address), 0, 0, 0},
     {"flash_policy_port", CONFIG_INT, CONFIG_FIELD(flash_policy_port), 0, 0,
      65535},
+    {"max_raw_connections", CONFIG_INT, CONFIG_FIELD(max_raw_connections), 0, 1,
+     65536},
     {"max_packet", CONFIG_SIZE, CONFIG_FIELD(max_packet), 0, 1,
+     CONFIG_MAX_BYTES},
+    {"max_buffered", CONFIG_SIZE, CONFIG_FIELD(max_buffered), 0, 1,
      CONFIG_MAX_BYTES},
     {"max_payload", CONFIG_SIZE, CONFIG_FIELD(max_payload), 0, 1,
      CONFIG_MAX_BYTES},
@@ -145,9 +149,11 @@ sio_config_defaults(struct sio_config *c)
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", "var/run");
 	snprintf(c->app, sizeof(c->app), "%s", "testapp");
 	snprintf(c->resource, sizeof(c->resource), "%s", "socket.io");
+	/* socket.io 0.9's default: flashsocket (and so its policy port) only
+	 * when the operator lists it */
 	for (i = 0; i < SIO_TRANSPORT_COUNT; i++)
-		c->transports[i] = (enum sio_transport)i;
-	c->ntransports = SIO_TRANSPORT_COUNT;
+		if (i != SIO_TRANSPORT_FLASHSOCKET)
+			c->transports[c->ntransports++] = (enum sio_transport)i;
 	c->heartbeat_interval = 25;
 	c->heartbeat_timeout = 60;
 	c->close_timeout = 60;
@@ -155,7 +161,9 @@ sio_config_defaults(struct sio_config *c)
 	snprintf(c->origins, sizeof(c->origins), "%s", "*:*");
 	c->bind_address = 0;
 	c->flash_policy_port = 10843;
+	c->max_raw_connections = 256;
 	c->max_packet = SIO_MAX_PACKET;
+	c->max_buffered = (size_t)64 << 20;
 	c->max_payload = SIO_MAX_PAYLOAD;
 	c->max_payload_packets = SIO_MAX_PAYLOAD_PACKETS;
 	c->max_queue = SIO_MAX_QUEUE;
@@ -710,6 +718,13 @@ config_check(const struct sio_config *c, const char *path, char *err)
 		           "%s: max_packet (%zu) must not exceed max_payload "
 		           "(%zu)",
 		           path, c->max_packet, c->max_payload);
+		return SIO_ERR;
+	}
+	if (c->max_buffered < c->max_packet) {
+		config_err(err,
+		           "%s: max_buffered (%zu) must be at least max_packet "
+		           "(%zu)",
+		           path, c->max_buffered, c->max_packet);
 		return SIO_ERR;
 	}
 	return SIO_OK;

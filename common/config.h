@@ -39,8 +39,8 @@ struct sio_config {
 	char app[SIO_CONFIG_PATH_MAX]; /* app = testapp (built-in name or .so
 	                                  path) */
 	char resource[64];             /* resource = socket.io */
-	/* transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling
-	 */
+	/* transports = websocket,htmlfile,xhr-polling,jsonp-polling
+	 * (socket.io 0.9's: flashsocket only when listed) */
 	enum sio_transport transports[SIO_TRANSPORT_COUNT];
 	int ntransports;
 	int heartbeat_interval; /* seconds, 25 */
@@ -52,7 +52,11 @@ struct sio_config {
 	int bind_address; /* bind_address = no: session bound to its handshake
 	                     address */
 	int flash_policy_port;   /* 10843; 0 disables */
+	int max_raw_connections; /* sio-wsd's policy and hixie-76 sockets not
+	                            yet in a session, 256 */
 	size_t max_packet;       /* bytes, SIO_MAX_PACKET */
+	size_t max_buffered;     /* sio-wsd's unfinished messages, all
+	                            connections together, bytes, 64M */
 	size_t max_payload;      /* bytes, SIO_MAX_PAYLOAD */
 	int max_payload_packets; /* SIO_MAX_PAYLOAD_PACKETS */
 	int max_queue;           /* packets per session, SIO_MAX_QUEUE */

@@ -11,8 +11,9 @@
 # sio-gateway spawned by it and sio-wsd on var/sio-wsd.sock (RFC 6455),
 # where lighttpd's mod_proxy sends /socket.io/1/websocket/ upgrades, and
 # on var/sio-wsd-flash.sock (hixie-76, Flash's WebSocketMain.swf), where it
-# sends /socket.io/1/flashsocket/; the Flash policy file is on port 10843
-# (flash_policy_port). The page runs over websocket; stop sio-wsd
+# sends /socket.io/1/flashsocket/ (the config lists flashsocket, which is
+# off by default); the Flash policy file is on 127.0.0.1:10843
+# (flash_policy_port; sio-wsd --policy-host for other addresses). The page runs over websocket; stop sio-wsd
 # (kill $(cat var/wsd.pid)) and a page loaded then falls back to
 # xhr-polling (index.html?connect_timeout=1500 makes that quicker).
 # Ctrl-C stops everything it started.
@@ -68,6 +69,8 @@ cat >"$CONF" <<EOF
 database = $VAR/siogate.db
 run_dir = $VAR/run
 app = $APP
+# flashsocket is off by default (as in socket.io 0.9); the demo has it
+transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling
 EOF
 cp $CLIENT/socket.io.js "$WWW/socket.io.js"
 cp $CLIENT/WebSocketMain.swf "$WWW/" 2>/dev/null || true

@@ -223,6 +223,7 @@ start() {
 			database = $vardir/siogate.db
 			run_dir = $vardir/run
 			app = ${APP:-testapp}
+			transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling
 		EOF
 	fi
 	mkdir -p "$docroot" "$vardir/tmp" "$(conf_value "$conf" run_dir "$vardir/run")"
@@ -242,10 +243,11 @@ start() {
 	[ "$wsd" != "$wsdflash" ] || die "WSD_ADDR and WSD_FLASH_ADDR must differ ($wsd)"
 	wsd_names WSD "$wsd" WSD_ADDR
 	wsd_names WSD_FLASH "$wsdflash" WSD_FLASH_ADDR
-	# The flash listener exists when flashsocket is in transports (all by default).
-	local flash=1 transports
+	# The flash listener exists when flashsocket is in transports (not by
+	# default, as in socket.io 0.9: list it to have it).
+	local flash="" transports
 	transports=$(conf_value "$conf" transports "")
-	case ",${transports// /}," in ,, | *,flashsocket,*) ;; *) flash="" ;; esac
+	case ",${transports// /}," in *,flashsocket,*) flash=1 ;; esac
 	T_PORT=$port
 	T_LISTEN_HOST=${LISTEN_HOST:-127.0.0.1}
 	T_DOCROOT=$docroot

@@ -84,9 +84,14 @@ test_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c.run_dir, "var/run");
 	CU_ASSERT_STRING_EQUAL(c.app, "testapp");
 	CU_ASSERT_STRING_EQUAL(c.resource, "socket.io");
-	CU_ASSERT_EQUAL(c.ntransports, SIO_TRANSPORT_COUNT);
+	/* socket.io 0.9's default: no flashsocket unless listed */
+	CU_ASSERT_EQUAL(c.ntransports, SIO_TRANSPORT_COUNT - 1);
 	for (i = 0; i < SIO_TRANSPORT_COUNT; i++)
-		CU_ASSERT_EQUAL(c.transports[i], (enum sio_transport)i);
+		CU_ASSERT_EQUAL(
+		    sio_config_transport_enabled(&c, (enum sio_transport)i),
+		    i != SIO_TRANSPORT_FLASHSOCKET);
+	CU_ASSERT_EQUAL(c.transports[0], SIO_TRANSPORT_WEBSOCKET);
+	CU_ASSERT_EQUAL(c.transports[1], SIO_TRANSPORT_HTMLFILE);
 	CU_ASSERT_EQUAL(c.heartbeat_interval, 25);
 	CU_ASSERT_EQUAL(c.heartbeat_timeout, 60);
 	CU_ASSERT_EQUAL(c.close_timeout, 60);
@@ -94,7 +99,9 @@ test_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c.origins, "*:*");
 	CU_ASSERT_EQUAL(c.bind_address, 0);
 	CU_ASSERT_EQUAL(c.flash_policy_port, 10843);
+	CU_ASSERT_EQUAL(c.max_raw_connections, 256);
 	CU_ASSERT_EQUAL(c.max_packet, (size_t)SIO_MAX_PACKET);
+	CU_ASSERT_EQUAL(c.max_buffered, (size_t)64 << 20);
 	CU_ASSERT_EQUAL(c.max_payload, (size_t)SIO_MAX_PAYLOAD);
 	CU_ASSERT_EQUAL(c.max_payload_packets, SIO_MAX_PAYLOAD_PACKETS);
 	CU_ASSERT_EQUAL(c.max_queue, SIO_MAX_QUEUE);
@@ -249,9 +256,13 @@ static const struct {
     {"reserved_threads = 4096", "too large (at most 4095)"},
     {"max_polls_per_address = 0", "must be at least 1"},
     {"max_polls_per_address = 4097", "too large (at most 4096)"},
+    {"max_raw_connections = 0", "must be at least 1"},
+    {"max_raw_connections = 65537", "too large (at most 65536)"},
     {"max_packet = 0", "must be at least 1"},
     {"max_packet = 1G", "not a size"},
     {"max_packet = 1kk", "not a size"},
+    {"max_buffered = 0", "must be at least 1"},
+    {"max_buffered = 1G", "not a size"},
     {"max_payload = k", "not a number"},
     {"max_payload = 18446744073709551616", "too large"},
     {"max_payload = 18014398509481984M", "too large"},
@@ -307,7 +318,8 @@ static const struct {
     {"flash_policy_port", 65535},  {"max_packet", 1ULL << 30},
     {"max_payload", 1ULL << 30},   {"max_payload_packets", 65536},
     {"max_queue", 1000000},        {"threads", 4096},
-    {"max_websockets", 1 << 24},
+    {"max_websockets", 1 << 24},   {"max_buffered", 1ULL << 30},
+    {"max_raw_connections", 65536}, {"max_polls_per_address", 4096},
 };
 
 static void
@@ -322,7 +334,7 @@ test_numeric_bounds(void)
 		 * interval or a duration must stay below its timeout */
 		snprintf(text, sizeof(text),
 		         "heartbeat_timeout = 86400\nclose_timeout = 86400\n"
-		         "max_payload = 1024M\n%s = %llu\n",
+		         "max_payload = 1024M\nmax_buffered = 1024M\n%s = %llu\n",
 		         bounds[i].key,
 		         bounds[i].max - (strcmp(bounds[i].key,
 		                                 "heartbeat_interval") == 0 ||
@@ -492,6 +504,8 @@ test_cross_key_errors(void)
 	    {"reserved_threads = 64\n",
 	     "reserved_threads (64) must be less than threads (64)"},
 	    {"threads = 4\nreserved_threads = 4\n", "threads (4)"},
+	    {"max_buffered = 512k\n",
+	     "max_buffered (524288) must be at least max_packet (1048576)"},
 	};
 	struct sio_config c;
 	char err[SIO_ERR_LEN];

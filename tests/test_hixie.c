@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cu.h"
 #include "siogate.h"
@@ -475,7 +476,7 @@ static void
 test_frame_table(void)
 {
 	const char *payload;
-	size_t plen, k;
+	size_t plen, k, sc;
 	int rc;
 
 	for (k = 0; k < NFRAME; k++) {
@@ -483,8 +484,9 @@ test_frame_table(void)
 
 		payload = "sentinel";
 		plen = 99;
-		rc = wsd_hixie_frame_parse(c->in, c->len, FRAME_LIMIT, &payload,
-		                           &plen);
+		sc = 0;
+		rc = wsd_hixie_frame_parse(c->in, c->len, FRAME_LIMIT, &sc,
+		                           &payload, &plen);
 		CU_ASSERT_EQUAL(rc, c->rc);
 		if (rc != c->rc)
 			fprintf(stderr, "\nframe case %zu: got %d\n", k, rc);
@@ -506,7 +508,7 @@ static void
 test_frame_truncated(void)
 {
 	const char *payload;
-	size_t k, n, plen;
+	size_t k, n, plen, sc;
 	char *copy;
 	int rc;
 
@@ -517,7 +519,8 @@ test_frame_truncated(void)
 			copy = malloc(n ? n : 1);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
 			memcpy(copy, frame_cases[k].in, n);
-			rc = wsd_hixie_frame_parse(copy, n, FRAME_LIMIT,
+			sc = 0;
+			rc = wsd_hixie_frame_parse(copy, n, FRAME_LIMIT, &sc,
 			                           &payload, &plen);
 			CU_ASSERT_EQUAL(rc,
 			                n == frame_cases[k].len ? (int)n : -2);
@@ -534,18 +537,19 @@ test_frame_split_across_reads(void)
 	                           "\x00two\xff\xff\x00";
 	static const char *const want[] = {"one", "\xc3\xa9", "", "two", NULL};
 	const char *payload;
-	size_t step, have, off, plen, got;
+	size_t step, have, off, plen, got, sc;
 	int rc;
 
 	for (step = 1; step <= sizeof(wire) - 1; step++) {
 		off = 0;
+		sc = 0; /* resumed across reads, as flash.c keeps it */
 		got = 0;
 		for (have = 0; have < sizeof(wire) - 1;) {
 			have += step;
 			if (have > sizeof(wire) - 1)
 				have = sizeof(wire) - 1;
 			while ((rc = wsd_hixie_frame_parse(
-			            wire + off, have - off, 1024, &payload,
+			            wire + off, have - off, 1024, &sc, &payload,
 			            &plen)) > 0) {
 				CU_ASSERT_FATAL(got < 5);
 				if (want[got] == NULL) {
@@ -566,30 +570,117 @@ test_frame_split_across_reads(void)
 	}
 }
 
+/* A frame fed one byte more each call, the resume point kept between
+ * calls, ends as one call on the whole frame ends; the resume point stays
+ * at a character boundary inside the text seen so far. */
+static void
+test_frame_resumed(void)
+{
+	const char *payload;
+	size_t k, n, plen, sc;
+	int rc, whole;
+
+	for (k = 0; k < NFRAME; k++) {
+		const struct frame_case *c = &frame_cases[k];
+
+		sc = 0;
+		rc = -2;
+		for (n = 0; n <= c->len && rc == -2; n++) {
+			rc = wsd_hixie_frame_parse(c->in, n, FRAME_LIMIT, &sc,
+			                           &payload, &plen);
+			if (rc != -2)
+				break;
+			CU_ASSERT(sc <= (n > 0 ? n - 1 : 0));
+			CU_ASSERT(
+			    sc == 0 ||
+			    ((unsigned char)c->in[1 + sc - 1] < 0x80 ||
+			     n - 1 == sc ||
+			     ((unsigned char)c->in[1 + sc] & 0xc0) != 0x80));
+		}
+		whole = wsd_hixie_frame_parse(c->in, c->len, FRAME_LIMIT,
+		                              &(size_t){0}, &payload, &plen);
+		CU_ASSERT_EQUAL(rc, whole);
+		if (rc != whole)
+			fprintf(stderr, "\nframe case %zu resumed: got %d\n", k,
+			        rc);
+		if (rc >= 0)
+			CU_ASSERT_EQUAL(sc, 0);
+	}
+}
+
+/* CPU seconds of this process. */
+static double
+cpu_seconds(void)
+{
+	return (double)clock() / CLOCKS_PER_SEC;
+}
+
+/*
+ * A 1 MB frame arriving in 256-byte pieces, parsed after each piece as
+ * flash.c does, costs about what it costs whole: each byte is scanned
+ * once. Rescanning from the start each time is 4,096 passes over up to
+ * 1 MB (seconds); the bound is generous for a loaded machine.
+ */
+static void
+test_frame_pieces_linear(void)
+{
+	size_t n = 999999, have, sc = 0, plen; /* whole characters */
+	const char *payload;
+	double t0, pieces, whole;
+	char *f = malloc(n + 2);
+	int rc = -2;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	f[0] = '\x00';
+	for (size_t i = 1; i <= n; i++)
+		f[i] = i % 3 == 0 ? 'a' : i % 3 == 1 ? '\xc3' : '\xa9';
+	f[n + 1] = '\xff';
+	t0 = cpu_seconds();
+	for (have = 256; rc == -2; have += 256)
+		rc =
+		    wsd_hixie_frame_parse(f, have < n + 2 ? have : n + 2,
+		                          SIO_MAX_PACKET, &sc, &payload, &plen);
+	pieces = cpu_seconds() - t0;
+	CU_ASSERT_EQUAL(rc, (int)n + 2);
+	t0 = cpu_seconds();
+	sc = 0;
+	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 2, SIO_MAX_PACKET, &sc,
+	                                      &payload, &plen),
+	                (int)n + 2);
+	whole = cpu_seconds() - t0;
+	fprintf(stderr,
+	        "\n  1 MB frame: %.4f s CPU in 256-byte pieces, "
+	        "%.4f s whole\n",
+	        pieces, whole);
+	CU_ASSERT(pieces < 0.25);
+	free(f);
+}
+
 static void
 test_frame_big_messages(void)
 {
 	size_t n = 65536, limit = 65536;
 	const char *payload;
-	size_t plen;
+	size_t plen, sc = 0;
 	char *f = malloc(n + 3);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	f[0] = '\x00';
 	memset(f + 1, 'x', n + 1);
 	f[n + 1] = '\xff';
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 2, limit, &payload, &plen),
-	                (int)n + 2);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 2, limit, &sc, &payload, &plen),
+	    (int)n + 2);
 	CU_ASSERT_EQUAL(plen, n);
 	/* One byte more is refused as soon as it is buffered, end or not. */
 	f[n + 1] = 'x';
 	f[n + 2] = '\xff';
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 3, limit, &payload, &plen),
-	                -1);
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 2, limit, &payload, &plen),
-	                -1);
-	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(f, n + 1, limit, &payload, &plen),
-	                -2);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 3, limit, &sc, &payload, &plen), -1);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 2, limit, &sc, &payload, &plen), -1);
+	CU_ASSERT_EQUAL(
+	    wsd_hixie_frame_parse(f, n + 1, limit, &sc, &payload, &plen), -2);
 	free(f);
 }
 
@@ -598,7 +689,7 @@ test_frame_encode(void)
 {
 	const char *payload;
 	struct sio_buf b;
-	size_t plen;
+	size_t plen, sc = 0;
 
 	sio_buf_init(&b);
 	CU_ASSERT_EQUAL(wsd_hixie_frame_encode(&b, "", 0), SIO_OK);
@@ -610,8 +701,9 @@ test_frame_encode(void)
 	                 "3:::\xc3\xa9\xff\xff\x00",
 	                 12) == 0);
 	/* What encode writes, parse reads back. */
-	CU_ASSERT_EQUAL(
-	    wsd_hixie_frame_parse(b.p + 2, b.len - 2, 100, &payload, &plen), 8);
+	CU_ASSERT_EQUAL(wsd_hixie_frame_parse(b.p + 2, b.len - 2, 100, &sc,
+	                                      &payload, &plen),
+	                8);
 	CU_ASSERT_EQUAL(plen, 6);
 	CU_ASSERT(memcmp(payload, "3:::\xc3\xa9", 6) == 0);
 	/* Bytes that could end the frame early are refused. */
@@ -647,6 +739,11 @@ static const struct cu_test tests[] = {
      test_frame_truncated},
     {"hixie frame parse reads frames split across reads at any size",
      test_frame_split_across_reads},
+    {"hixie frame parse resumed byte by byte ends as one call on the whole "
+     "frame",
+     test_frame_resumed},
+    {"hixie frame parse of a 1 MB frame in 256-byte pieces scans it once",
+     test_frame_pieces_linear},
     {"hixie frame parse takes 65536 bytes and refuses one more at once",
      test_frame_big_messages},
     {"hixie frame encode writes text and close frames and refuses non-UTF-8",

@@ -15,6 +15,7 @@
  * so that its last packets in, its done or release and its detach are in
  * the next batch too.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -640,6 +641,7 @@ wsd_conn_close(struct wsd_conn *c, const char *reason)
 	        reason);
 	if (c->linked)
 		conn_unlink(c);
+	wsd_conn_buffer_give(c->rx.len);
 	sio_buf_cleanup(&c->rx);
 	/* The record the batch settles: packets in, done or release, then
 	 * the detach. */
@@ -752,4 +754,29 @@ int
 wsd_conn_count(void)
 {
 	return conn_open;
+}
+
+/* Bytes of unfinished messages held, all connections together. */
+static size_t conn_buffered;
+
+int
+wsd_conn_buffer_take(size_t n)
+{
+	if (n > wsd.cfg.max_buffered - conn_buffered)
+		return SIO_ERR;
+	conn_buffered += n;
+	return SIO_OK;
+}
+
+void
+wsd_conn_buffer_give(size_t n)
+{
+	assert(n <= conn_buffered);
+	conn_buffered -= n;
+}
+
+size_t
+wsd_conn_buffered(void)
+{
+	return conn_buffered;
 }

@@ -47,6 +47,9 @@ struct flash_conn {
 	enum flash_state state;
 	uint32_t key1, key2;
 	struct sio_buf in;  /* bytes read and not yet used */
+	size_t scanned;     /* text of the frame at in.p already checked */
+	size_t counted;     /* of in, under max_buffered */
+	int raw;            /* holds a place of max_raw_connections */
 	struct sio_buf out; /* handshake or final bytes, written first */
 	struct sio_buf frame;
 };
@@ -221,6 +224,11 @@ flash_key3(struct flash_conn *f, struct lws *wsi)
 	if (wsd_conn_open(&f->c, wsi, sid, f->c.transport) != SIO_OK)
 		return -1;
 	f->state = FLASH_OPEN;
+	if (f->raw) {
+		/* a session's connection now, under max_websockets */
+		f->raw = 0;
+		wsd_accept_give();
+	}
 	return 0;
 }
 
@@ -234,7 +242,8 @@ flash_frames(struct flash_conn *f, struct lws *wsi)
 
 	while (f->state == FLASH_OPEN && off < f->in.len) {
 		rc = wsd_hixie_frame_parse(f->in.p + off, f->in.len - off,
-		                           wsd.cfg.max_packet, &payload, &plen);
+		                           wsd.cfg.max_packet, &f->scanned,
+		                           &payload, &plen);
 		if (rc == -2)
 			break;
 		if (rc < 0) {
@@ -264,22 +273,52 @@ flash_frames(struct flash_conn *f, struct lws *wsi)
 	return 0;
 }
 
+/* f->in's share of max_buffered follows what it holds. */
+static void
+flash_uncount(struct flash_conn *f)
+{
+	if (f->counted > f->in.len) {
+		wsd_conn_buffer_give(f->counted - f->in.len);
+		f->counted = f->in.len;
+	}
+}
+
 static int
 flash_rx(struct flash_conn *f, struct lws *wsi, const char *in, size_t len)
 {
+	static struct sio_ratelimit rl;
+	int rc = 0;
+
 	if (f->state >= FLASH_FINAL)
 		return 0; /* drained */
+	if (wsd_conn_buffer_take(len) != SIO_OK) {
+		/* every connection may hold max_packet, not all at once */
+		wsd_log_limited(&rl, SIO_LOG_WARN,
+		                "%s: max_buffered (%zu) reached: closing",
+		                f->c.conn != 0 ? f->c.sid : "flashsocket",
+		                wsd.cfg.max_buffered);
+		sio_buf_reset(&f->in);
+		flash_uncount(f);
+		if (f->state != FLASH_OPEN)
+			return -1;
+		if (wsd_hixie_close_encode(&f->out) != SIO_OK)
+			return -1;
+		flash_final(f, wsi, "max_buffered");
+		return 0;
+	}
+	f->counted += len;
 	if (len > 0 && sio_buf_append(&f->in, in, len) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "flashsocket: out of memory");
-		return -1;
+		rc = -1;
 	}
-	if (f->state == FLASH_HEAD && flash_head(f, wsi) < 0)
-		return -1;
-	if (f->state == FLASH_KEY3 && flash_key3(f, wsi) < 0)
-		return -1;
-	if (f->state == FLASH_OPEN && flash_frames(f, wsi) < 0)
-		return -1;
-	return 0;
+	if (rc == 0 && f->state == FLASH_HEAD && flash_head(f, wsi) < 0)
+		rc = -1;
+	if (rc == 0 && f->state == FLASH_KEY3 && flash_key3(f, wsi) < 0)
+		rc = -1;
+	if (rc == 0 && f->state == FLASH_OPEN && flash_frames(f, wsi) < 0)
+		rc = -1;
+	flash_uncount(f);
+	return rc;
 }
 
 /* One raw write of b's bytes; 0 or -1. */
@@ -369,6 +408,15 @@ flash_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		sio_buf_init(&f->in);
 		sio_buf_init(&f->out);
 		sio_buf_init(&f->frame);
+		f->raw = wsd_accept_take();
+		if (!f->raw) {
+			/* over max_raw_connections (an inline policy request
+			 * on the websocket listener): closed, unanswered */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+			                LWS_TO_KILL_ASYNC);
+			f->state = FLASH_LINGER;
+			return 0;
+		}
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, FLASH_HEAD_S);
 		return 0;
 	case LWS_CALLBACK_RAW_RX:
@@ -380,6 +428,11 @@ flash_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE:
 		wsd_conn_close(&f->c, "socket closed");
+		if (f->raw)
+			wsd_accept_give();
+		f->raw = 0;
+		sio_buf_reset(&f->in);
+		flash_uncount(f);
 		sio_buf_cleanup(&f->in);
 		sio_buf_cleanup(&f->out);
 		sio_buf_cleanup(&f->frame);
@@ -390,9 +443,11 @@ flash_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-/* The policy port: 0 fresh, 1 XML written, 2 half-closed. */
+/* The policy port: 0 fresh, 1 XML written, 2 half-closed; raw: holds a
+ * place of max_raw_connections. */
 struct flash_policy_conn {
 	int state;
+	int raw;
 };
 
 static int
@@ -403,10 +458,22 @@ flash_policy_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_ADOPT:
+		p->raw = wsd_accept_take();
+		if (!p->raw) {
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+			                LWS_TO_KILL_ASYNC);
+			p->state = 2;
+			return 0;
+		}
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, FLASH_HEAD_S);
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RAW_RX: /* the request, or anything: drained */
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (p->raw)
+			wsd_accept_give();
+		p->raw = 0;
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		if (p->state == 0) {

@@ -340,15 +340,19 @@ wsd_hixie_response_head(struct sio_buf *b, const struct wsd_hixie_req *req,
 /*
  * Checks the UTF-8 in s[0..len): returns len when valid, -1 at an invalid
  * sequence, -2 when the text ends inside a character valid so far. 0xFF is
- * never valid, so text that passes cannot hold the frame terminator.
+ * never valid, so text that passes cannot hold the frame terminator. When
+ * whole is not NULL, *whole is where the checked whole characters end: len
+ * when valid, the start of the unfinished character on -2.
  */
 static long
-hixie_utf8(const unsigned char *s, size_t len)
+hixie_utf8(const unsigned char *s, size_t len, size_t *whole)
 {
 	size_t i = 0, k, n;
 	unsigned char lo, hi;
 
 	while (i < len) {
+		if (whole != NULL)
+			*whole = i;
 		if (s[i] < 0x80) {
 			i++;
 			continue;
@@ -383,16 +387,18 @@ hixie_utf8(const unsigned char *s, size_t len)
 		}
 		i += n;
 	}
+	if (whole != NULL)
+		*whole = len;
 	return (long)len;
 }
 
 int
 wsd_hixie_frame_parse(const char *buf, size_t len, size_t limit,
-                      const char **payload, size_t *plen)
+                      size_t *scanned, const char **payload, size_t *plen)
 {
 	const unsigned char *u = (const unsigned char *)buf;
 	const unsigned char *ff;
-	size_t scan, text;
+	size_t scan, text, from, whole;
 	long valid;
 
 	if (len == 0)
@@ -405,6 +411,7 @@ wsd_hixie_frame_parse(const char *buf, size_t len, size_t limit,
 			return SIO_ERR;
 		*payload = NULL;
 		*plen = 0;
+		*scanned = 0;
 		return 2;
 	}
 	if (u[0] != 0x00)
@@ -413,20 +420,28 @@ wsd_hixie_frame_parse(const char *buf, size_t len, size_t limit,
 	scan = len - 1;
 	if (limit < SIZE_MAX - 1 && scan > limit + 1)
 		scan = limit + 1;
-	ff = memchr(u + 1, 0xff, scan);
+	/* The text before *scanned was checked by an earlier call: whole
+	 * characters, no 0xFF. A frame sent in pieces costs its length once,
+	 * not once per piece. */
+	from = *scanned <= scan ? *scanned : 0;
+	ff = memchr(u + 1 + from, 0xff, scan - from);
 	text = ff != NULL ? (size_t)(ff - (u + 1)) : scan;
 	if (text > limit || text + 2 > (size_t)INT_MAX)
 		return SIO_ERR;
-	valid = hixie_utf8(u + 1, text);
+	whole = 0;
+	valid = hixie_utf8(u + 1 + from, text - from, &whole);
 	if (valid == -1)
 		return SIO_ERR;
-	if (ff == NULL)
+	if (ff == NULL) {
+		*scanned = from + whole;
 		return SIO_AGAIN;
+	}
 	/* A complete frame whose text ends mid-character is invalid. */
-	if (valid != (long)text)
+	if (valid != (long)(text - from))
 		return SIO_ERR;
 	*payload = buf + 1;
 	*plen = text;
+	*scanned = 0;
 	return (int)(text + 2);
 }
 
@@ -435,7 +450,7 @@ wsd_hixie_frame_encode(struct sio_buf *b, const char *payload, size_t len)
 {
 	size_t old = b->len;
 
-	if (hixie_utf8((const unsigned char *)payload, len) != (long)len)
+	if (hixie_utf8((const unsigned char *)payload, len, NULL) != (long)len)
 		return SIO_ERR;
 	if (sio_buf_putc(b, '\x00') != SIO_OK ||
 	    sio_buf_append(b, payload, len) != SIO_OK ||

@@ -113,9 +113,16 @@ int wsd_hixie_response_head(struct sio_buf *b, const struct wsd_hixie_req *req,
  * other frame type, invalid UTF-8, or text longer than limit bytes (found
  * as soon as limit + 1 bytes of text are buffered). *payload and *plen are
  * unchanged on -1 and -2.
+ *
+ * *scanned is the caller's resume point, so that a frame arriving in
+ * pieces is scanned once in all (linear, not once per piece): 0 for a new
+ * frame; after -2 it holds how many bytes of text were checked, and the
+ * next call on the same frame, buf grown at its end, starts there. It is
+ * 0 again after a return >= 0, unchanged after -1; a value larger than
+ * the text in buf is read as 0.
  */
 int wsd_hixie_frame_parse(const char *buf, size_t len, size_t limit,
-                          const char **payload, size_t *plen);
+                          size_t *scanned, const char **payload, size_t *plen);
 
 /*
  * Appends the text frame 0x00 payload[0..len) 0xFF. SIO_OK, or SIO_ERR

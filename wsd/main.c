@@ -91,11 +91,16 @@ wsd_lws_log(int level, const char *line)
 	enum sio_log_level l = level & LLL_ERR    ? SIO_LOG_ERROR
 	                       : level & LLL_WARN ? SIO_LOG_WARN
 	                                          : SIO_LOG_DEBUG;
+	static struct sio_ratelimit rl;
 	size_t n = strlen(line);
 
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	wsd_log(l, "lws: %.*s", (int)n, line);
+	/* lws repeats its errors (its listener logs each failed accept) */
+	if (l <= SIO_LOG_WARN)
+		wsd_log_limited(&rl, l, "lws: %.*s", (int)n, line);
+	else
+		wsd_log(l, "lws: %.*s", (int)n, line);
 }
 
 static void
@@ -234,7 +239,7 @@ bad:
 struct wsd_listen {
 	const char *ws;          /* --listen: websocket (and inline policy) */
 	const char *flash;       /* --flash-listen: hixie-76, or NULL */
-	const char *policy_host; /* --policy-host: the policy port's host */
+	const char *policy_host; /* --policy-host, or NULL: --listen's host */
 };
 
 /* A UNIX socket lws created: group access for the web server. */
@@ -247,56 +252,78 @@ wsd_sock_perms(const struct lws_context_creation_info *info, const char *path)
 }
 
 /*
+ * The policy port's address when --policy-host does not say: the host of
+ * --listen (a loopback sidecar keeps its policy port on loopback too), or
+ * 127.0.0.1 when --listen is a UNIX socket.
+ */
+static void
+wsd_policy_spec(const struct wsd_listen *l, char *spec, size_t size)
+{
+	const char *colon = strrchr(l->ws, ':');
+	int n;
+
+	if (l->policy_host != NULL)
+		snprintf(spec, size, "%s:%d", l->policy_host,
+		         wsd.cfg.flash_policy_port);
+	else if (l->ws[0] == '/' || colon == NULL)
+		snprintf(spec, size, "127.0.0.1:%d", wsd.cfg.flash_policy_port);
+	else {
+		n = (int)(colon - l->ws);
+		snprintf(spec, size, "%.*s:%d", n, l->ws,
+		         wsd.cfg.flash_policy_port);
+	}
+}
+
+/* A raw-only vhost that listens nowhere itself: accept.c adopts its
+ * connections, as protocol p. NULL (logged) on failure. */
+static struct lws_vhost *
+wsd_raw_vhost(struct lws_protocols protocols[3], const struct lws_protocols *p,
+              const char *name)
+{
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+
+	protocols[0] = *p;
+	protocols[1] = *wsd_accept_protocol();
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = protocols;
+	info.vhost_name = name;
+	vh = lws_create_vhost(wsd_lws, &info);
+	if (vh == NULL)
+		wsd_log(SIO_LOG_ERROR, "cannot create the vhost %s", name);
+	return vh;
+}
+
+/*
  * The flash listener (hixie-76 and inline policy, raw sockets) and the
  * policy port (flash_policy_port; 0 disables it; a port that cannot be
- * bound is logged, not fatal), each its own raw-only vhost. SIO_OK or
- * SIO_ERR.
+ * bound is logged, not fatal), each its own raw-only vhost whose sockets
+ * accept.c accepts, within max_raw_connections. SIO_OK or SIO_ERR.
  */
 static int
 wsd_start_flash(const struct wsd_listen *l)
 {
-	static struct lws_protocols flash[2], policy[2];
-	static char host[256], phost[256];
-	struct lws_context_creation_info info;
+	static struct lws_protocols flash[3], policy[3];
+	struct lws_vhost *vh;
 	char spec[300];
 
 	if (!sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET))
 		return SIO_OK;
-	flash[0] = *wsd_flash_protocol();
-	policy[0] = *wsd_policy_protocol();
 	if (l->flash != NULL) {
-		memset(&info, 0, sizeof(info));
-		if (wsd_listen_spec("--flash-listen", l->flash, &info, host,
-		                    sizeof(host)) != SIO_OK)
+		vh =
+		    wsd_raw_vhost(flash, wsd_flash_protocol(), "sio-wsd-flash");
+		if (vh == NULL ||
+		    wsd_accept_listen(vh, l->flash, flash[0].name) != SIO_OK)
 			return SIO_ERR;
-		info.options |=
-		    LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-		info.listen_accept_role = "raw-skt";
-		info.listen_accept_protocol = flash[0].name;
-		info.protocols = flash;
-		info.vhost_name = "sio-wsd-flash";
-		if (lws_create_vhost(wsd_lws, &info) == NULL) {
-			wsd_log(SIO_LOG_ERROR, "cannot listen on %s", l->flash);
-			return SIO_ERR;
-		}
-		wsd_sock_perms(&info, l->flash);
 		wsd_log(SIO_LOG_INFO, "serving flashsocket (hixie-76) on %s",
 		        l->flash);
 	}
 	if (wsd.cfg.flash_policy_port <= 0)
 		return SIO_OK;
-	snprintf(spec, sizeof(spec), "%s:%d", l->policy_host,
-	         wsd.cfg.flash_policy_port);
-	memset(&info, 0, sizeof(info));
-	if (wsd_listen_spec("--policy-host", spec, &info, phost,
-	                    sizeof(phost)) != SIO_OK)
-		return SIO_ERR;
-	info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-	info.listen_accept_role = "raw-skt";
-	info.listen_accept_protocol = policy[0].name;
-	info.protocols = policy;
-	info.vhost_name = "sio-wsd-policy";
-	if (lws_create_vhost(wsd_lws, &info) == NULL)
+	wsd_policy_spec(l, spec, sizeof(spec));
+	vh = wsd_raw_vhost(policy, wsd_policy_protocol(), "sio-wsd-policy");
+	if (vh == NULL || wsd_accept_listen(vh, spec, policy[0].name) != SIO_OK)
 		wsd_log(SIO_LOG_WARN,
 		        "cannot serve the Flash policy on %s "
 		        "(going on without it)",
@@ -306,7 +333,8 @@ wsd_start_flash(const struct wsd_listen *l)
 	return SIO_OK;
 }
 
-/* Descriptors beyond max_websockets: listeners, the doorbell, the
+/* Descriptors beyond max_websockets (and, with flashsocket, the raw
+ * connections' max_raw_connections): listeners, the doorbell, the
  * database files of the loop's and the checkpointer's connections, lws's
  * own, standard streams. */
 #define WSD_FD_RESERVE 64
@@ -322,9 +350,9 @@ wsd_start_flash(const struct wsd_listen *l)
  * Raised up to the hard limit, or lowered; the hard limit stays.
  */
 static void
-wsd_set_nofile(int max_websockets)
+wsd_set_nofile(int max_websockets, int max_raw)
 {
-	rlim_t want = (rlim_t)max_websockets + WSD_FD_RESERVE;
+	rlim_t want = (rlim_t)max_websockets + (rlim_t)max_raw + WSD_FD_RESERVE;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
@@ -337,8 +365,10 @@ wsd_set_nofile(int max_websockets)
 		        "limit allows %llu: at most about %llu connections",
 		        max_websockets, (unsigned long long)want,
 		        (unsigned long long)rl.rlim_max,
-		        rl.rlim_max > WSD_FD_RESERVE
-		            ? (unsigned long long)(rl.rlim_max - WSD_FD_RESERVE)
+		        rl.rlim_max > WSD_FD_RESERVE + (rlim_t)max_raw
+		            ? (unsigned long long)(rl.rlim_max -
+		                                   WSD_FD_RESERVE -
+		                                   (rlim_t)max_raw)
 		            : 0ULL);
 		want = rl.rlim_max;
 	}
@@ -369,7 +399,11 @@ wsd_start_lws(const struct wsd_listen *l)
 	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.gid = -1;
 	info.uid = -1;
-	wsd_set_nofile(wsd.cfg.max_websockets);
+	wsd_set_nofile(
+	    wsd.cfg.max_websockets,
+	    sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET)
+	        ? wsd.cfg.max_raw_connections
+	        : 0);
 	wsd_lws = lws_create_context(&info);
 	if (wsd_lws == NULL) {
 		wsd_log(SIO_LOG_ERROR, "cannot create the lws context");
@@ -567,7 +601,9 @@ wsd_usage(void)
 	    "default\n"
 	    "  --policy-host HOST  host of the Flash policy port "
 	    "(flash_policy_port;\n"
-	    "                      default: every interface)\n",
+	    "                      default: the host of --listen, 127.0.0.1 "
+	    "for a path;\n"
+	    "                      '*' for every interface)\n",
 	    stderr);
 }
 
@@ -590,7 +626,7 @@ int
 main(int argc, char **argv)
 {
 	const char *conf = NULL;
-	struct wsd_listen l = {WSD_DEFAULT_LISTEN, NULL, "*"};
+	struct wsd_listen l = {WSD_DEFAULT_LISTEN, NULL, NULL};
 	struct sigaction sa;
 	int check = 0, rc = 1;
 

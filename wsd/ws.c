@@ -13,6 +13,9 @@
 #include "wsd.h"
 
 #define WS_URI_MAX 512
+#define WS_CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry; not in lws 4.1 */
+
+static struct sio_ratelimit ws_buffered_rl;
 
 int
 wsd_route(const char *path, char sid[SIO_SID_LEN + 1])
@@ -146,6 +149,8 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	if (c->rx.len + len > wsd.cfg.max_packet) {
 		wsd_log(SIO_LOG_INFO, "%s: message over max_packet (%zu)",
 		        c->sid, wsd.cfg.max_packet);
+		wsd_conn_buffer_give(c->rx.len);
+		sio_buf_cleanup(&c->rx);
 		c->local_close = 1;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 		                 (unsigned char *)"message too large", 17);
@@ -156,7 +161,23 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		wsd_conn_receive(c, in != NULL ? in : "", len); /* one frame */
 		return 0;
 	}
+	if (wsd_conn_buffer_take(len) != SIO_OK) {
+		/* every connection may hold max_packet, not all at once; the
+		 * share goes back now, not when lws ends the close handshake */
+		wsd_conn_buffer_give(c->rx.len);
+		sio_buf_cleanup(&c->rx);
+		wsd_log_limited(&ws_buffered_rl, SIO_LOG_WARN,
+		                "%s: max_buffered (%zu) reached: closing with "
+		                "1013",
+		                c->sid, wsd.cfg.max_buffered);
+		c->local_close = 1;
+		lws_close_reason(
+		    wsi, (enum lws_close_status)WS_CLOSE_TRY_AGAIN_LATER,
+		    (unsigned char *)"server busy", 11);
+		return -1;
+	}
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {
+		wsd_conn_buffer_give(len);
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->sid);
 		c->local_close = 1;
 		return -1;
@@ -165,6 +186,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	    lws_remaining_packet_payload(wsi) != 0)
 		return 0;
 	wsd_conn_receive(c, c->rx.p != NULL ? c->rx.p : "", c->rx.len);
+	wsd_conn_buffer_give(c->rx.len);
 	sio_buf_reset(&c->rx);
 	if (c->rx.cap > 65536)
 		sio_buf_cleanup(&c->rx);

@@ -22,6 +22,7 @@
 struct lws;
 struct lws_context;
 struct lws_protocols;
+struct lws_vhost;
 
 /* --- main.c ----------------------------------------------------------- */
 
@@ -162,6 +163,19 @@ void wsd_conn_close_all(void);
 int wsd_conn_count(void);
 
 /*
+ * Counts n more bytes of unfinished messages held in memory (a websocket
+ * message's fragments, a flash connection's unread input): SIO_OK, or
+ * SIO_ERR with nothing counted when that would pass max_buffered, all
+ * connections of the process together; the caller then drops the
+ * connection (the others keep their share). wsd_conn_buffer_give() takes
+ * back what was counted, when the bytes are used or freed.
+ */
+int wsd_conn_buffer_take(size_t n);
+void wsd_conn_buffer_give(size_t n);
+/* Bytes counted now. */
+size_t wsd_conn_buffered(void);
+
+/*
  * Once a second: idle connections give their buffers back; and a
  * connection that asked for a writeable callback and got none for a
  * while is stuck (the client does not read; the kernel's
@@ -170,6 +184,33 @@ int wsd_conn_count(void);
  * the heartbeat timeout (at least 10 s) in any case.
  */
 void wsd_conn_check_stalled(void);
+
+/* --- accept.c: the raw listeners' sockets -------------------------------- */
+
+/*
+ * Listens on spec ("HOST:PORT", "[IPv6]:PORT", "*:PORT" for every
+ * interface, or a UNIX socket path, made mode 0660) and adopts each
+ * connection into vh as a raw socket of the protocol named protocol; vh's
+ * protocol list must also hold wsd_accept_protocol(). Accepts only while
+ * wsd_accept_take() would count one more, and pauses after an accept()
+ * error (EMFILE ...). SIO_OK, or SIO_ERR (logged).
+ */
+int wsd_accept_listen(struct lws_vhost *vh, const char *spec,
+                      const char *protocol);
+
+/* The protocol that serves the listening sockets. Borrowed, static. */
+const struct lws_protocols *wsd_accept_protocol(void);
+
+/*
+ * The raw connections' budget (max_raw_connections): a raw connection
+ * that opens takes a place, 1, or gets 0 when there is none (the caller
+ * closes it at once); wsd_accept_give() gives the place back when it
+ * closes or becomes a session's connection (then under max_websockets).
+ */
+int wsd_accept_take(void);
+void wsd_accept_give(void);
+/* Places taken now. */
+int wsd_accept_count(void);
 
 /* --- ws.c: RFC 6455 --------------------------------------------------- */
 

@@ -20,8 +20,7 @@ log_char(const unsigned char *s, size_t len)
 	           : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
 	                                          : 0;
 
-	if (n == 0 || n > len ||
-	    sio_payload_utf16_len((const char *)s, n) < 0)
+	if (n == 0 || n > len || sio_payload_utf16_len((const char *)s, n) < 0)
 		return 0;
 	if (s[0] == 0xc2 && s[1] < 0xa0)
 		return 0;
@@ -40,7 +39,7 @@ sio_log_escape(char *dst, size_t room, const char *src, size_t len,
 		unsigned char c = u[i];
 		const char *from = src + i; /* what goes out: raw, or esc */
 		char esc[4];
-		size_t k = 1, w = 1;    /* bytes written, bytes of src */
+		size_t k = 1, w = 1; /* bytes written, bytes of src */
 
 		if (c >= 0x80 && (w = log_char(u + i, len - i)) > 0) {
 			k = w;
@@ -49,7 +48,9 @@ sio_log_escape(char *dst, size_t room, const char *src, size_t len,
 			from = esc;
 			esc[0] = '\\';
 			if (c == '\n' || c == '\r' || c == '\t') {
-				esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+				esc[1] = c == '\n'   ? 'n'
+				         : c == '\r' ? 'r'
+				                     : 't';
 				k = 2;
 			} else {
 				esc[1] = 'x';

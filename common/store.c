@@ -321,8 +321,9 @@ struct sio_store {
 	long long later_at;   /* ms: the last flush of later[] */
 	int busy_ms;          /* the busy timeout */
 	long long busy_since; /* us, monotonic: this wait's start */
-	long long bad, bad_last; /* the last peek's unwritable rows, the last */
-	int dropped;             /* rows the last take deleted */
+	/* the last peek's rows no transport can write: how many, the last */
+	long long bad, bad_last;
+	int dropped; /* rows the last take deleted */
 	char errmsg[SIO_ERR_LEN];
 };
 

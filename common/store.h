@@ -258,9 +258,9 @@ int sio_store_outbox_broadcast(struct sio_store *st, const char *endpoint,
 /*
  * Calls fn for up to max packets of sid that are due by now, in order,
  * skipping rows that are not valid UTF-8 or are empty; fn returns SIO_OK
- * to go on, anything else to stop (that packet is not counted). *last_seq is the sequence number of the last packet passed (0
- * when none). Returns the number of packets passed or SIO_ERR. Nothing is
- * deleted.
+ * to go on, anything else to stop (that packet is not counted). *last_seq
+ * is the sequence number of the last packet passed (0 when none). Returns
+ * the number of packets passed or SIO_ERR. Nothing is deleted.
  */
 int sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
                           size_t max,

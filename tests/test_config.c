@@ -574,8 +574,8 @@ doc_section(const char *file, const char *from, const char *to)
 static void
 test_synchronous_documented(void)
 {
-	char *doc = doc_section("docs/configuration.md", "### synchronous\n",
-	                        "\n### ");
+	char *doc =
+	    doc_section("docs/configuration.md", "### synchronous\n", "\n### ");
 	char *ex = doc_section("siogate.conf.example", "# SQLite synchronous",
 	                       "#synchronous");
 

@@ -58,7 +58,7 @@ test_escapes_c1_and_bad_bytes(void)
 {
 	char line[256];
 
-	fmt(line, sizeof(line), "%s", "\x9b" "2J \xc2\x9b" "31m caf\xc3\xa9");
+	fmt(line, sizeof(line), "%s", "\2332J \302\23331m caf\xc3\xa9");
 	CU_ASSERT_STRING_EQUAL(line, "sio-test[7]: info: \\x9b2J \\xc2\\x9b31m "
 	                             "caf\xc3\xa9\n");
 }
@@ -78,12 +78,13 @@ test_escape_table(void)
 	     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
 	    {"\x1b]0;title\x07", 10, "\\x1b]0;title\\x07"},
 	    {"a\0b", 3, "a\\x00b"},
-	    {"\xc2\x9b" "31m", 5, "\\xc2\\x9b" "31m"}, /* C1 CSI */
-	    {"\xc2\xa0", 2, "\xc2\xa0"},             /* U+00A0 stays */
-	    {"\x9b" "2J", 3, "\\x9b" "2J"},           /* a lone 8-bit CSI */
-	    {"caf\xc3", 4, "caf\\xc3"},               /* cut character */
-	    {"\xc0\xaf", 2, "\\xc0\\xaf"},           /* overlong */
-	    {"\xed\xa0\x80", 3, "\\xed\\xa0\\x80"},  /* surrogate */
+	    /* octal, so that the digits after stay digits: \233 is 0x9b */
+	    {"\302\23331m", 5, "\\xc2\\x9b31m"},    /* C1 CSI */
+	    {"\xc2\xa0", 2, "\xc2\xa0"},            /* U+00A0 stays */
+	    {"\2332J", 3, "\\x9b2J"},               /* a lone 8-bit CSI */
+	    {"caf\xc3", 4, "caf\\xc3"},             /* cut character */
+	    {"\xc0\xaf", 2, "\\xc0\\xaf"},          /* overlong */
+	    {"\xed\xa0\x80", 3, "\\xed\\xa0\\x80"}, /* surrogate */
 	    {"\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80"}, /* > U+10FFFF */
 	    {"\xff\xfe", 2, "\\xff\\xfe"},
 	    {"\r\n\t\x7f", 4, "\\r\\n\\t\\x7f"},
@@ -92,8 +93,8 @@ test_escape_table(void)
 	size_t used;
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		size_t n = sio_log_escape(out, sizeof(out), t[i].in, t[i].len,
-		                          &used);
+		size_t n =
+		    sio_log_escape(out, sizeof(out), t[i].in, t[i].len, &used);
 		CU_ASSERT_STRING_EQUAL(out, t[i].want);
 		CU_ASSERT_EQUAL(n, strlen(t[i].want));
 		CU_ASSERT_EQUAL(used, t[i].len);

@@ -98,8 +98,7 @@ probe_bad_text(struct sio_conn *c, json_t *args, json_t *reply)
 	                      json_integer(sio_send(c, cut, sizeof(cut) - 1)));
 	json_array_append_new(
 	    reply, json_integer(sio_broadcast_send(c, NULL, 0, "\xff", 1)));
-	json_array_append_new(reply,
-	                      json_integer(sio_emit(c, "x\xc3", NULL)));
+	json_array_append_new(reply, json_integer(sio_emit(c, "x\xc3", NULL)));
 	return sio_send(c, "after", 5);
 }
 

@@ -35,7 +35,8 @@ test_jsonp_script_and_line_separator(void)
 
 	sio_buf_init(&b);
 	CU_ASSERT_EQUAL(sio_text_jsonp(&b, "0", msg, sizeof(msg) - 1), SIO_OK);
-	CU_ASSERT_STRING_EQUAL(b.p, "io.j[0](\"3:::a\\u003c\\/script>\\u2028b\");");
+	CU_ASSERT_STRING_EQUAL(b.p,
+	                       "io.j[0](\"3:::a\\u003c\\/script>\\u2028b\");");
 	sio_buf_reset(&b);
 	CU_ASSERT_EQUAL(sio_text_jsonp(&b, "12", "8::", 3), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(b.p, "io.j[12](\"8::\");");

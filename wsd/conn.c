@@ -394,10 +394,11 @@ conn_take(struct wsd_conn *c, long long now)
 	}
 	if (sio_store_outbox_dropped(st) > 0) {
 		static struct sio_ratelimit rl;
-		wsd_log_limited(&rl, SIO_LOG_WARN,
-		                "%s: %d queued packets dropped: not valid UTF-8 "
-		                "or empty (queued with SQL?)",
-		                c->sid, sio_store_outbox_dropped(st));
+		wsd_log_limited(
+		    &rl, SIO_LOG_WARN,
+		    "%s: %d queued packets dropped: not valid UTF-8 "
+		    "or empty (queued with SQL?)",
+		    c->sid, sio_store_outbox_dropped(st));
 	}
 	c->ntaken = c->nq = (unsigned)n;
 	if (n == CONN_TAKE_MAX)

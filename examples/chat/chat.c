@@ -92,11 +92,9 @@ chat_message(struct sio_conn *c, const char *msg, size_t len, json_t *reply)
 		static const char first[] = "Join a room first.";
 		rc = sio_send(c, first, sizeof(first) - 1);
 	} else {
+		size_t fit = sizeof(line) - 1 - strlen(name) - 2;
 		int n = snprintf(line, sizeof(line), "%s: %.*s", name,
-		                 (int)chat_fit(msg, len,
-		                               sizeof(line) - 1 - strlen(name) -
-		                                   2),
-		                 msg);
+		                 (int)chat_fit(msg, len, fit), msg);
 		if (n >= (int)sizeof(line))
 			n = (int)sizeof(line) - 1;
 		rc = sio_broadcast_send(c, room, 0, line, (size_t)n);

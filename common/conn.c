@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "json.h"
 #include "packet.h"
+#include "payload.h"
 #include "store.h"
 
 void
@@ -71,7 +72,10 @@ sio_conn_request(struct sio_conn *c)
 	return &c->req;
 }
 
-/* Encodes the packet for c's endpoint into b. */
+/* Encodes the packet for c's endpoint into b. SIO_ERR, with the reason in
+ * the context's err, when it is not valid UTF-8: every transport carries
+ * packets as text, and a packet the client cannot read would block the
+ * session's queue behind it (a websocket must close on such a frame). */
 static int
 conn_encode(struct sio_conn *c, struct sio_buf *b, int type, long long id,
             int data_ack, const char *data, size_t len)
@@ -85,7 +89,14 @@ conn_encode(struct sio_conn *c, struct sio_buf *b, int type, long long id,
 	p.endpoint_len = strlen(c->endpoint);
 	p.data = data;
 	p.data_len = len;
-	return sio_packet_encode(b, &p);
+	if (sio_packet_encode(b, &p) != SIO_OK)
+		return SIO_ERR;
+	if (sio_payload_utf16_len(b->p, b->len) < 0) {
+		snprintf(c->ctx->err, sizeof(c->ctx->err),
+		         "packet not sent: not valid UTF-8");
+		return SIO_ERR;
+	}
+	return SIO_OK;
 }
 
 static long long

@@ -132,8 +132,9 @@ const struct sio_request *sio_conn_request(struct sio_conn *c);
  * event (type 5, args borrowed, may be NULL for none) on this endpoint.
  * Return SIO_OK; SIO_AGAIN when the session's queue is full (the packet is
  * dropped and the transport logs it; returning SIO_AGAIN from a callback
- * does not end the session); SIO_ERR for a closed session or a store
- * failure.
+ * does not end the session); SIO_ERR for a closed session, a store
+ * failure, or msg (or an event name) that is not valid UTF-8 (nothing is
+ * queued: every transport carries text).
  */
 int sio_send(struct sio_conn *c, const char *msg, size_t len);
 int sio_send_json(struct sio_conn *c, json_t *value);
@@ -183,7 +184,7 @@ int sio_leave(struct sio_conn *c, const char *room);
  * Send to every session connected to this endpoint (room NULL) or to those
  * in a room of this endpoint, excluding the sender when exclude_self is set.
  * All targets get the packet in the same transaction. Return SIO_OK or
- * SIO_ERR.
+ * SIO_ERR (a store failure, or msg not valid UTF-8: nothing is queued).
  */
 int sio_broadcast_send(struct sio_conn *c, const char *room, int exclude_self,
                        const char *msg, size_t len);

@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "doorbell.h"
+#include "payload.h"
 #include "store.h"
 
 static const char schema_sql[] =
@@ -351,6 +352,9 @@ struct sio_store {
 	long long later_at;   /* ms: the last flush of later[] */
 	int busy_ms;          /* the busy timeout */
 	long long busy_since; /* us, monotonic: this wait's start */
+	/* the last peek's rows no transport can write: how many, the last */
+	long long bad, bad_last;
+	int dropped; /* rows the last take deleted */
 	char errmsg[SIO_ERR_LEN];
 };
 
@@ -1082,6 +1086,21 @@ store_prepare_all(struct sio_store *st)
 	return SIO_OK;
 }
 
+static void store_sql_packet_ok(sqlite3_context *ctx, int argc,
+                                sqlite3_value **argv);
+
+/* The SQL functions siogate's statements use (not the sqlite3 shell). */
+static int
+store_functions(struct sio_store *st)
+{
+	if (sqlite3_create_function_v2(
+	        st->db, "siogate_packet_ok", 1,
+	        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+	        store_sql_packet_ok, NULL, NULL, NULL) != SQLITE_OK)
+		return store_sqlfail(st);
+	return SIO_OK;
+}
+
 struct sio_store *
 sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
 {
@@ -1115,7 +1134,8 @@ sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
 		goto err;
 	}
 	if (store_configure(st, opts) != SIO_OK ||
-	    store_migrate(st) != SIO_OK || store_prepare_all(st) != SIO_OK)
+	    store_migrate(st) != SIO_OK || store_prepare_all(st) != SIO_OK ||
+	    store_functions(st) != SIO_OK)
 		goto err;
 	return st;
 err:
@@ -1638,6 +1658,26 @@ sio_store_clock_check(struct sio_store *st, const char *boot, long long wall,
 
 static int store_write(struct sio_store *st, sqlite3_stmt *s);
 
+/* Whether a transport can write the packet: text the client can read,
+ * valid UTF-8 and not empty. siogate's writers refuse others where they
+ * enter; a row written with SQL by something else is checked when read. */
+static int
+store_packet_ok(const char *pkt, size_t len)
+{
+	return pkt != NULL && len > 0 && sio_payload_utf16_len(pkt, len) >= 0;
+}
+
+/* siogate_packet_ok(packet) in SQL: store_packet_ok(). */
+static void
+store_sql_packet_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *pkt = (const char *)sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	sqlite3_result_int(
+	    ctx, store_packet_ok(pkt, (size_t)sqlite3_value_bytes(argv[0])));
+}
+
 void
 sio_store_outbox_set_due(struct sio_store *st, long long due)
 {
@@ -1742,17 +1782,25 @@ sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
 {
 	sqlite3_stmt *s;
 	const char *pkt;
-	int rc, n = 0;
+	size_t len;
+	int rc = SQLITE_DONE, n = 0;
 
 	*last_seq = 0;
-	s = store_prep(st, SQL_PEEK, "tii", sid,
-	               (long long)(max > INT_MAX ? INT_MAX : max), now);
+	st->bad = st->bad_last = 0;
+	/* No LIMIT (-1): rows that cannot be written do not count, and the
+	 * index walks in seq order, so the steps stop where max is reached. */
+	s = store_prep(st, SQL_PEEK, "tii", sid, (long long)-1, now);
 	if (s == NULL)
 		return SIO_ERR;
-	while ((rc = store_step(st, s)) == SQLITE_ROW) {
+	while ((size_t)n < max && (rc = store_step(st, s)) == SQLITE_ROW) {
 		pkt = (const char *)sqlite3_column_text(s, 1);
-		if (fn(udata, pkt ? pkt : "",
-		       (size_t)sqlite3_column_bytes(s, 1)) != SIO_OK)
+		len = (size_t)sqlite3_column_bytes(s, 1);
+		if (!store_packet_ok(pkt, len)) {
+			st->bad++;
+			st->bad_last = sqlite3_column_int64(s, 0);
+			continue;
+		}
+		if (fn(udata, pkt, len) != SIO_OK)
 			break;
 		*last_seq = sqlite3_column_int64(s, 0);
 		n++;
@@ -1831,6 +1879,34 @@ sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
 	return store_tx_end(st, own, rc);
 }
 
+/*
+ * Deletes sid's rows up to seq that no transport could write (what the
+ * last peek skipped, st->bad of them): rows written by something else
+ * with SQL. Sets st->dropped. Prepared here, not kept: it is the rare
+ * path. SIO_OK or SIO_ERR.
+ */
+static int
+store_drop_bad(struct sio_store *st, const char *sid, long long seq)
+{
+	static const char sql[] =
+	    "DELETE FROM outbox WHERE sid = ?1 AND seq <= ?2"
+	    " AND taken_by IS NULL AND NOT siogate_packet_ok(packet)";
+	sqlite3_stmt *s = NULL;
+	int rc = SIO_ERR;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(s, 1, sid, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_int64(s, 2, seq) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_DONE) {
+		st->dropped = sqlite3_changes(st->db);
+		rc = SIO_OK;
+	} else {
+		store_sqlfail(st);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int
 sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
                       size_t max, const char *holder, long long conn,
@@ -1840,15 +1916,24 @@ sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
 	long long last_seq;
 	int own, n, rc;
 
+	st->dropped = 0;
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	n = sio_store_outbox_peek(st, sid, now, max, fn, udata, &last_seq);
 	rc = n < 0 ? SIO_ERR : SIO_OK;
+	if (rc == SIO_OK && st->bad > 0)
+		rc = store_drop_bad(st, sid, st->bad_last);
 	if (rc == SIO_OK && n > 0)
 		rc = store_run(st, store_prep(st, SQL_TAKE, "titii", sid,
 		                              last_seq, holder, conn, now));
 	rc = store_tx_end(st, own, rc);
 	return rc == SIO_OK ? n : SIO_ERR;
+}
+
+int
+sio_store_outbox_dropped(struct sio_store *st)
+{
+	return st->dropped;
 }
 
 int

@@ -282,11 +282,11 @@ int sio_store_outbox_broadcast(struct sio_store *st, const char *endpoint,
                                const char *pkt, size_t len, int flags);
 
 /*
- * Calls fn for up to max packets of sid that are due by now, in order; fn
- * returns SIO_OK to go on, anything else to stop (that packet is not
- * counted). *last_seq is the sequence number of the last packet passed (0
- * when none). Returns the number of packets passed or SIO_ERR. Nothing is
- * deleted.
+ * Calls fn for up to max packets of sid that are due by now, in order,
+ * skipping rows that are not valid UTF-8 or are empty; fn returns SIO_OK
+ * to go on, anything else to stop (that packet is not counted). *last_seq
+ * is the sequence number of the last packet passed (0 when none). Returns
+ * the number of packets passed or SIO_ERR. Nothing is deleted.
  */
 int sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
                           size_t max,
@@ -329,6 +329,15 @@ int sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
                           void *udata);
 int sio_store_outbox_done(struct sio_store *st, const char *sid,
                           const char *holder, long long conn);
+
+/*
+ * How many rows the last outbox_take of this connection deleted, unread,
+ * because no transport could write them: not valid UTF-8, or empty. Only
+ * a writer other than siogate's (SQL from the shell or a script) can
+ * queue one; outbox_peek and outbox_take skip them, so they never hold
+ * back what follows. 0 when none. For the caller's log line.
+ */
+int sio_store_outbox_dropped(struct sio_store *st);
 int sio_store_outbox_release(struct sio_store *st, const char *sid,
                              const char *holder, long long conn);
 

@@ -3,7 +3,8 @@
  * jsonp-polling and htmlfile deliver packets as JavaScript string literals
  * inside <script>, so the escaping must survive both the JavaScript parser
  * (U+2028/U+2029 are line terminators before ES2019) and the HTML one
- * ("</script>" would end the element). The jsonp POST arrives as a form
+ * ("</script>" would end the element, "<!--<script" would keep the next
+ * ones from ending theirs). The jsonp POST arrives as a form
  * field holding a JSON string literal, decoded here back to UTF-8.
  */
 #include <string.h>
@@ -43,6 +44,12 @@ sio_text_escape(const unsigned char *s, size_t len, size_t i, char tmp[7])
 		return "\\\\";
 	case '/':
 		return "\\/";
+	case '<':
+		/* "<!--" then "<script" inside a script element puts the HTML
+		 * tokenizer in its "double escaped" state, where "</script>"
+		 * no longer ends the element: the rest of an htmlfile stream
+		 * would be swallowed. No '<' reaches the page raw. */
+		return "\\u003c";
 	case '\b':
 		return "\\b";
 	case '\f':

@@ -13,9 +13,11 @@
 
 /*
  * Appends s[0..len) (UTF-8) as a double-quoted JSON string literal with '/'
- * written "\/" (so "</script>" cannot close a tag), U+2028 and U+2029
- * written as \u2028 and \u2029, '"' '\\' and control characters escaped,
- * other characters raw. SIO_OK, or SIO_ERR on invalid UTF-8 (b unchanged).
+ * written "\/" and '<' written \u003c (so neither "</script>" nor
+ * "<!--<script" can change how the page parses the script), U+2028 and
+ * U+2029 written as \u2028 and \u2029, '"' '\\' and control characters
+ * escaped, other characters raw. SIO_OK, or SIO_ERR on invalid UTF-8 (b
+ * unchanged).
  */
 int sio_text_js_string(struct sio_buf *b, const char *s, size_t len);
 

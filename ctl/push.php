@@ -51,8 +51,19 @@ if ($event === null) {
         fwrite(STDERR, "push.php: with --event, TEXT must be a JSON array of arguments\n");
         exit(2);
     }
-    $packet = "5::$endpoint:" . json_encode(['name' => $event, 'args' => $eargs],
+    $body = json_encode(['name' => $event, 'args' => $eargs],
         JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+    if ($body === false) {
+        fwrite(STDERR, "push.php: the event name is not valid UTF-8\n");
+        exit(2);
+    }
+    $packet = "5::$endpoint:$body";
+}
+/* Every transport carries text: a packet that is not UTF-8 cannot be
+ * delivered (the servers would drop it), so it is refused here. */
+if (preg_match('//u', $packet) !== 1) {
+    fwrite(STDERR, "push.php: the text, event name or endpoint is not valid UTF-8\n");
+    exit(2);
 }
 
 $db = new PDO("sqlite:$database", null, null, [

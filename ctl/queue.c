@@ -1,8 +1,9 @@
 /*
  * queue.c: sioctl send and emit: encode a message `3::EP:TEXT` or an event
  * `5::EP:{"name":..,"args":[..]}` and queue it for one session, a room or
- * every session connected to an endpoint. The store rings the holders'
- * doorbells after the commit, so connected clients get it at once.
+ * every session connected to an endpoint. Text that is not valid UTF-8 is
+ * refused. The store rings the holders' doorbells after the commit, so
+ * connected clients get it at once.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "ctl.h"
 #include "json.h"
 #include "packet.h"
+#include "payload.h"
 #include "store.h"
 
 /* Where a packet goes: a session, a room of an endpoint, or the endpoint. */
@@ -126,6 +128,13 @@ queue_packet(struct ctl *c, const struct queue_target *t, int type,
 		                "cannot encode for endpoint "
 		                "'%s'",
 		                t->endpoint);
+	}
+	/* Every transport carries text: a packet the client cannot read
+	 * would hold back the session's queue behind it. */
+	if (sio_payload_utf16_len(b.p, b.len) < 0) {
+		sio_buf_cleanup(&b);
+		return ctl_fail(CTL_EXIT_USAGE,
+		                "the text or endpoint is not valid UTF-8");
 	}
 	if (t->sid != NULL) {
 		rc = queue_to_session(c, t, &b);

@@ -2,7 +2,9 @@
  * view.c: the read-only subcommands of sioctl: list, show and stats. Each
  * session becomes one JSON object, which --json prints as it is and the
  * text forms print a line or a block of; the root endpoint is "/" in both,
- * as in the schema's session_view.
+ * as in the schema's session_view. What clients sent (packets, the
+ * handshake's query and headers, endpoints, rooms) goes to the operator's
+ * terminal escaped, as in the log: no escape sequence gets through.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -12,9 +14,33 @@
 #include <jansson.h>
 
 #include "ctl.h"
+#include "log.h"
 #include "store.h"
 
 #define CTL_SHOW_PACKETS 20 /* queued packets `show` prints */
+
+/* Prints s[0..len) escaped by sio_log_escape(). */
+static void
+view_put(const char *s, size_t len)
+{
+	char buf[1024];
+	size_t used;
+
+	while (len > 0) {
+		sio_log_escape(buf, sizeof(buf), s, len, &used);
+		fputs(buf, stdout);
+		s += used;
+		len -= used;
+	}
+}
+
+/* sio_log_escape() of the string s into buf (cut to fit): for a column. */
+static const char *
+view_esc(char *buf, size_t size, const char *s)
+{
+	sio_log_escape(buf, size, s, strlen(s), NULL);
+	return buf;
+}
 
 static const char *
 view_ep(const char *endpoint)
@@ -170,7 +196,19 @@ view_print_json(json_t *v)
 
 	if (t == NULL)
 		return ctl_fail(CTL_EXIT_FAIL, "out of memory");
-	puts(t);
+	/* jansson escapes C0 controls in strings but writes DEL and the C1
+	 * controls (C2 80 to C2 9F) raw: those become \u escapes too, which
+	 * is the same JSON. Outside strings there are no such bytes. */
+	for (const unsigned char *u = (const unsigned char *)t; *u; u++) {
+		if (*u == 0x7f)
+			fputs("\\u007f", stdout);
+		else if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) {
+			printf("\\u%04x", u[1]);
+			u++;
+		} else
+			putchar(*u);
+	}
+	putchar('\n');
 	free(t);
 	return CTL_EXIT_OK;
 }
@@ -178,7 +216,8 @@ view_print_json(json_t *v)
 int
 ctl_list(struct ctl *c, int argc, char **argv)
 {
-	char age[32], eps[256], rooms[512];
+	char age[32], eps[256], rooms[512], sid[4 * 64], eeps[4 * 256],
+	    erooms[4 * 512];
 	json_t *all, *o;
 	int json, i = view_opts(argc, argv, &json);
 	size_t k;
@@ -203,11 +242,13 @@ ctl_list(struct ctl *c, int argc, char **argv)
 		view_join(rooms, sizeof(rooms), json_object_get(o, "rooms"), 1);
 		printf(
 		    "%-22s %-10s %-13s %7s %5lld %-16s %s\n",
-		    json_string_value(json_object_get(o, "sid")),
+		    view_esc(sid, sizeof(sid),
+		             json_string_value(json_object_get(o, "sid"))),
 		    json_string_value(json_object_get(o, "state")),
 		    json_is_string(tr) ? json_string_value(tr) : "-", age,
 		    (long long)json_integer_value(json_object_get(o, "queue")),
-		    eps, rooms);
+		    view_esc(eeps, sizeof(eeps), eps),
+		    view_esc(erooms, sizeof(erooms), rooms));
 	}
 	json_decref(all);
 	return CTL_EXIT_OK;
@@ -258,16 +299,23 @@ view_show_text(json_t *o)
 		if (strcmp(key, "packets") == 0) {
 			printf("%-13s%zu shown\n", key, json_array_size(v));
 			json_array_foreach(v, i, p)
-			    printf("  %s\n", json_string_value(p));
+			{
+				fputs("  ", stdout);
+				view_put(json_string_value(p),
+				         json_string_length(p));
+				putchar('\n');
+			}
 			continue;
 		}
+		printf("%-13s", key);
 		if (json_is_string(v)) {
-			printf("%-13s%s\n", key, json_string_value(v));
-			continue;
+			view_put(json_string_value(v), json_string_length(v));
+		} else {
+			t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			view_put(t ? t : "?", t ? strlen(t) : 1);
+			free(t);
 		}
-		t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		printf("%-13s%s\n", key, t ? t : "?");
-		free(t);
+		putchar('\n');
 	}
 }
 

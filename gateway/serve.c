@@ -225,6 +225,13 @@ serve_collect(struct sio_store *st, const char *sid, struct batch *bt,
 	                          conn, batch_add, bt);
 	if (n < 0)
 		return SIO_ERR;
+	if (sio_store_outbox_dropped(st) > 0) {
+		static struct sio_ratelimit rl;
+		gw_log_limited(&rl, SIO_LOG_WARN,
+		               "%s: %d queued packets dropped: not valid UTF-8 "
+		               "or empty (queued with SQL?)",
+		               sid, sio_store_outbox_dropped(st));
+	}
 	for (size_t i = 0; i < bt->n; i++)
 		bt->pkts[i].p = bt->data.p + (uintptr_t)bt->pkts[i].p;
 	if (bt->n > 0 && sio_payload_encode(out, bt->pkts, bt->n) != SIO_OK)

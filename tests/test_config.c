@@ -617,8 +617,56 @@ test_origin_table(void)
 	}
 }
 
+/* The text of file (under the source tree, where make runs the suites)
+ * from the line starting with from to the next line starting with to (or
+ * the end); the caller frees it. NULL when absent. */
+static char *
+doc_section(const char *file, const char *from, const char *to)
+{
+	static char buf[1 << 17];
+	FILE *f = fopen(file, "r");
+	size_t n;
+	char *start, *end;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((start = strstr(buf, from)) == NULL)
+		return NULL;
+	end = strstr(start + strlen(from), to);
+	return strndup(start, end ? (size_t)(end - start) : strlen(start));
+}
+
+/* What synchronous = off risks (corruption on a power loss) and what no
+ * value prevents (packets written just before a kill are sent again) are
+ * said where the setting is documented. */
+static void
+test_synchronous_documented(void)
+{
+	char *doc =
+	    doc_section("docs/configuration.md", "### synchronous\n", "\n### ");
+	char *ex = doc_section("siogate.conf.example", "# SQLite synchronous",
+	                       "#synchronous");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+	CU_ASSERT_PTR_NOT_NULL(strstr(doc, "power loss"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(doc, "**corrupt the database**"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(doc, "SIGKILL"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(doc, "sent again"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(doc, "does not drop duplicates"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex, "corrupt"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex, "redelivers"));
+	free(doc);
+	free(ex);
+}
+
 static const struct cu_test tests[] = {
     {"defaults match the documented values", test_defaults},
+    {"the synchronous docs say what a power loss and a kill can do",
+     test_synchronous_documented},
     {"an empty or comment-only file keeps the defaults", test_empty_file},
     {"a full file with comments sets every key", test_full_file},
     {"quotes keep a '#' and a '#' inside a word is not a comment",

@@ -51,6 +51,75 @@ test_cuts_long_messages(void)
 	CU_ASSERT_EQUAL(line[n - 3], '\\');
 }
 
+/* An 8-bit CSI (raw, or as the C1 character U+009B) starts an escape
+ * sequence on some terminals too. */
+static void
+test_escapes_c1_and_bad_bytes(void)
+{
+	char line[256];
+
+	fmt(line, sizeof(line), "%s", "\2332J \302\23331m caf\xc3\xa9");
+	CU_ASSERT_STRING_EQUAL(line, "sio-test[7]: info: \\x9b2J \\xc2\\x9b31m "
+	                             "caf\xc3\xa9\n");
+}
+
+/* What a terminal gets: UTF-8 text as it is, every control character
+ * (C0, DEL, C1) and every byte outside valid UTF-8 as \xHH. */
+static void
+test_escape_table(void)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} t[] = {
+	    {"plain text", 10, "plain text"},
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+	     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+	    {"\x1b]0;title\x07", 10, "\\x1b]0;title\\x07"},
+	    {"a\0b", 3, "a\\x00b"},
+	    /* octal, so that the digits after stay digits: \233 is 0x9b */
+	    {"\302\23331m", 5, "\\xc2\\x9b31m"},    /* C1 CSI */
+	    {"\xc2\xa0", 2, "\xc2\xa0"},            /* U+00A0 stays */
+	    {"\2332J", 3, "\\x9b2J"},               /* a lone 8-bit CSI */
+	    {"caf\xc3", 4, "caf\\xc3"},             /* cut character */
+	    {"\xc0\xaf", 2, "\\xc0\\xaf"},          /* overlong */
+	    {"\xed\xa0\x80", 3, "\\xed\\xa0\\x80"}, /* surrogate */
+	    {"\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80"}, /* > U+10FFFF */
+	    {"\xff\xfe", 2, "\\xff\\xfe"},
+	    {"\r\n\t\x7f", 4, "\\r\\n\\t\\x7f"},
+	};
+	char out[128];
+	size_t used;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n =
+		    sio_log_escape(out, sizeof(out), t[i].in, t[i].len, &used);
+		CU_ASSERT_STRING_EQUAL(out, t[i].want);
+		CU_ASSERT_EQUAL(n, strlen(t[i].want));
+		CU_ASSERT_EQUAL(used, t[i].len);
+	}
+}
+
+/* A full buffer ends before the escape or character that does not fit. */
+static void
+test_escape_stops_whole(void)
+{
+	char out[6];
+	size_t used, n;
+
+	n = sio_log_escape(out, sizeof(out), "ab\x1b", 3, &used);
+	CU_ASSERT_STRING_EQUAL(out, "ab"); /* "ab\x1b" needs 7 with the NUL */
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(used, 2);
+	n = sio_log_escape(out, sizeof(out), "abc\xf0\x9f\x98\x80", 7, &used);
+	CU_ASSERT_STRING_EQUAL(out, "abc");
+	CU_ASSERT_EQUAL(used, 3);
+	n = sio_log_escape(out, 1, "abc", 3, &used);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_STRING_EQUAL(out, "");
+}
+
 static void
 test_ratelimit(void)
 {
@@ -73,6 +142,12 @@ static const struct cu_test tests[] = {
      test_escapes_controls},
     {"log format cuts a long message between escapes and ends the line",
      test_cuts_long_messages},
+    {"log format escapes C1 controls and bytes outside UTF-8",
+     test_escapes_c1_and_bad_bytes},
+    {"log escape keeps UTF-8 text and escapes controls, C1 and bad bytes",
+     test_escape_table},
+    {"log escape stops before what does not fit, never inside it",
+     test_escape_stops_whole},
     {"log rate limit lets a burst through per interval and counts the rest",
      test_ratelimit},
     {NULL, NULL},

@@ -95,8 +95,25 @@ probe_data(struct sio_conn *c, json_t *args, json_t *reply)
 	return sio_data_set(c, k, v);
 }
 
+/* Sends text that is not UTF-8 every way there is, replies with the result
+ * codes, then sends "after". */
+static int
+probe_bad_text(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	static const char cut[] = "caf\xc3"; /* "café" cut inside the é */
+
+	(void)args;
+	json_array_append_new(reply,
+	                      json_integer(sio_send(c, cut, sizeof(cut) - 1)));
+	json_array_append_new(
+	    reply, json_integer(sio_broadcast_send(c, NULL, 0, "\xff", 1)));
+	json_array_append_new(reply, json_integer(sio_emit(c, "x\xc3", NULL)));
+	return sio_send(c, "after", 5);
+}
+
 static const struct sio_event_handler probe_events[] = {
     {"fail", probe_fail},
+    {"bad_text", probe_bad_text},
     {"volatile", probe_volatile},
     {"data", probe_data},
     {NULL, NULL},
@@ -780,6 +797,23 @@ test_a_full_queue_drops_packets_but_keeps_the_session(void)
 	EXPECT(sid, "3:::after");
 }
 
+/* Text that is not UTF-8 is refused where it enters: the application gets
+ * SIO_ERR, nothing is queued, what it sends next goes out. */
+static void
+test_api_refuses_text_that_is_not_utf8(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL);
+	EXPECT(sid, "3:::hello");
+	CU_ASSERT(feed(sid, "5:1+::{\"name\":\"bad_text\"}") == SIO_OK);
+	CU_ASSERT(state_of(sid) == SIO_SESSION_OPEN);
+	/* the rows themselves, not what a read passes on */
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 2);
+	EXPECT(sid, "3:::after\n6:::1+[-1,-1,-1]");
+}
+
 /* --- chat ---------------------------------------------------------------- */
 
 static void
@@ -808,6 +842,47 @@ test_chat_room_hears_joins_messages_and_leaves(void)
 	CU_ASSERT(feed(b, "0::") == SIO_OK);
 	EXPECT(a, "3:::bob left");
 	EXPECT(b, "0::");
+}
+
+/* A message longer than a chat line is cut on a character boundary: the
+ * line stays UTF-8, so it reaches the room. */
+static void
+test_chat_cuts_a_long_message_between_characters(void)
+{
+	char a[SIO_SID_LEN + 1], err[SIO_ERR_LEN];
+	struct sio_buf msg;
+	char *got;
+
+	x.plugin = sio_plugin_load("chat", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x.plugin);
+	open_session(a, NULL);
+	CU_ASSERT(feed(a, "5:::{\"name\":\"join\",\"args\":[\"ann\"]}") ==
+	          SIO_OK);
+	free(drain(a));
+	for (int shift = 0; shift < 4; shift++) {
+		/* "ann: " + shift ASCII bytes, then 2-, 3- and 4-byte ones */
+		const char *chars[] = {"\xc3\xa9", "\xe2\x82\xac",
+		                       "\xf0\x9f\x98\x80"};
+		for (int k = 0; k < 3; k++) {
+			sio_buf_init(&msg);
+			sio_buf_puts(&msg, "3:::");
+			for (int i = 0; i < shift; i++)
+				sio_buf_putc(&msg, 'x');
+			for (int i = 0; i < 3000; i++)
+				sio_buf_puts(&msg, chars[k]);
+			CU_ASSERT(feed(a, msg.p) == SIO_OK);
+			got = drain(a);
+			CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+			CU_ASSERT(strncmp(got, "3:::ann: ", 9) == 0);
+			/* the whole line (4095 bytes at most), less at most
+			 * one character, and UTF-8 */
+			CU_ASSERT(strlen(got) - 4 <= 4095);
+			CU_ASSERT(strlen(got) - 4 > 4095 - strlen(chars[k]));
+			CU_ASSERT(sio_payload_utf16_len(got, strlen(got)) >= 0);
+			free(got);
+			sio_buf_cleanup(&msg);
+		}
+	}
 }
 
 static void
@@ -931,6 +1006,10 @@ static const struct cu_test tests[] = {
      test_a_full_queue_drops_packets_but_keeps_the_session},
     {"the chat room hears joins, messages and leaves",
      test_chat_room_hears_joins_messages_and_leaves},
+    {"the chat cuts a long message between characters",
+     test_chat_cuts_a_long_message_between_characters},
+    {"the API refuses text that is not UTF-8 and sends what follows",
+     test_api_refuses_text_that_is_not_utf8},
     {"an application loads from a shared object",
      test_plugin_loads_from_a_shared_object},
     {"processes racing to end a session run on_close once",

@@ -1761,6 +1761,75 @@ test_taken_packets_go_to_one_writer(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 }
 
+/* Queues a row with raw SQL, as the sqlite3 shell would: packet is an SQL
+ * expression. */
+static void
+raw_put(const char *sid, const char *packet)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO outbox (sid, packet, created)"
+	         " VALUES ('%s', %s, 0)",
+	         sid, packet);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+}
+
+/* Rows no transport can write (not UTF-8, empty), queued with SQL by
+ * something else, are skipped by every read and deleted by the take that
+ * meets them; what follows them is delivered. */
+static void
+test_outbox_drops_unwritable_rows(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	struct pkts c = {0};
+	long long last;
+	int n = 0;
+
+	new_session(sid);
+	put(sid, "3:::a");
+	raw_put(sid, "CAST(X'ff' AS TEXT)");
+	raw_put(sid, "''");
+	put(sid, "3:::b");
+	raw_put(sid, "CAST(X'333a3a3ac3' AS TEXT)"); /* cut mid-character */
+	raw_put(sid, "X'333a3a3aff'");               /* a blob, not UTF-8 */
+	put(sid, "3:::c");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 7);
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 3);
+	CU_ASSERT_EQUAL(c.n, 3);
+	if (c.n == 3) {
+		CU_ASSERT_STRING_EQUAL(c.p[0], "3:::a");
+		CU_ASSERT_STRING_EQUAL(c.p[1], "3:::b");
+		CU_ASSERT_STRING_EQUAL(c.p[2], "3:::c");
+	}
+	/* a read deletes nothing */
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 7);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 2, "gw", 1, count_cb, &n), 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_dropped(st), 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw", 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
+	/* two bad rows at the head do not hide the packet behind them */
+	CU_ASSERT_EQUAL(peek(sid, 1, &c, &last), 1);
+	CU_ASSERT_EQUAL(c.n, 1);
+	if (c.n == 1)
+		CU_ASSERT_STRING_EQUAL(c.p[0], "3:::c");
+	n = 0;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 1);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_dropped(st), 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw", 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	/* only bad rows: the take passes none and deletes them */
+	raw_put(sid, "''");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 3, count_cb, &n), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_dropped(st), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	free(c.p);
+}
+
 /* A holder killed without unregistering: its sessions detach and what it
  * was writing goes to the next transport. */
 static void
@@ -2005,6 +2074,9 @@ test_local_bells_and_ready(void)
 static const struct cu_test tests[] = {
     {"taken packets go to one writer until done or released",
      test_taken_packets_go_to_one_writer},
+    {"store outbox skips rows that are not UTF-8 or empty, the take deletes "
+     "them",
+     test_outbox_drops_unwritable_rows},
     {"reap frees what a dead process held",
      test_reap_frees_what_a_dead_process_held},
     {"a second connection in one process keeps the first one's locks",

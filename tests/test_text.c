@@ -35,7 +35,8 @@ test_jsonp_script_and_line_separator(void)
 
 	sio_buf_init(&b);
 	CU_ASSERT_EQUAL(sio_text_jsonp(&b, "0", msg, sizeof(msg) - 1), SIO_OK);
-	CU_ASSERT_STRING_EQUAL(b.p, "io.j[0](\"3:::a<\\/script>\\u2028b\");");
+	CU_ASSERT_STRING_EQUAL(b.p,
+	                       "io.j[0](\"3:::a\\u003c\\/script>\\u2028b\");");
 	sio_buf_reset(&b);
 	CU_ASSERT_EQUAL(sio_text_jsonp(&b, "12", "8::", 3), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(b.p, "io.j[12](\"8::\");");
@@ -56,7 +57,7 @@ test_htmlfile(void)
 	CU_ASSERT_EQUAL(sio_text_htmlfile(&b, msg, sizeof(msg) - 1), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(
 	    b.p, "<script>_(\"5:::{\\\"name\\\":\\\"echo\\\",\\\"args\\\":"
-	         "[\\\"a\\/b<\\/script>\\u2028\\\"]}\");</script>");
+	         "[\\\"a\\/b\\u003c\\/script>\\u2028\\\"]}\");</script>");
 	CU_ASSERT_EQUAL(sio_text_htmlfile(&b, "\xff", 1), SIO_ERR);
 	sio_buf_cleanup(&b);
 }
@@ -91,6 +92,24 @@ test_js_string(void)
 	expect_js("\xe2\x82\xac\xe2\x80\xa7", 6,
 	          "\"\xe2\x82\xac\xe2\x80\xa7\"");
 	expect_js(LS LS, 6, "\"\\u2028\\u2028\"");
+}
+
+/* "<!--<script" in a script element would keep every later "</script>"
+ * of an htmlfile stream from ending its element: no '<' goes out raw. */
+static void
+test_htmlfile_comment_and_script_open(void)
+{
+	static const char msg[] = "3:::<!--<script>x";
+	struct sio_buf b;
+
+	sio_buf_init(&b);
+	CU_ASSERT_EQUAL(sio_text_htmlfile(&b, msg, sizeof(msg) - 1), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(
+	    b.p, "<script>_(\"3:::\\u003c!--\\u003cscript>x\");</script>");
+	/* The only '<' left are those of the element's own two tags. */
+	CU_ASSERT_EQUAL(strchr(b.p + 1, '<'), strstr(b.p, "</script>"));
+	sio_buf_cleanup(&b);
+	expect_js("<<", 2, "\"\\u003c\\u003c\"");
 }
 
 static void
@@ -291,9 +310,12 @@ static const struct cu_test tests[] = {
     {"text jsonp escapes a closing script tag and U+2028",
      test_jsonp_script_and_line_separator},
     {"text htmlfile wraps the escaped payload in a script call", test_htmlfile},
+    {"text htmlfile writes '<' as \\u003c, so \"<!--<script\" cannot swallow "
+     "the stream",
+     test_htmlfile_comment_and_script_open},
     {"text htmlfile prelude is the 0.9 script padded to 256 bytes",
      test_prelude},
-    {"text js string escapes controls, quotes, backslash and slash only",
+    {"text js string escapes controls, quotes, backslash, slash and '<' only",
      test_js_string},
     {"text js string refuses invalid UTF-8 and leaves the buffer",
      test_js_string_refuses_invalid_utf8},

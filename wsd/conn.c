@@ -393,6 +393,14 @@ conn_take(struct wsd_conn *c, long long now)
 		c->want_take = 1; /* the next ring or tick tries again */
 		return;
 	}
+	if (sio_store_outbox_dropped(st) > 0) {
+		static struct sio_ratelimit rl;
+		wsd_log_limited(
+		    &rl, SIO_LOG_WARN,
+		    "%s: %d queued packets dropped: not valid UTF-8 "
+		    "or empty (queued with SQL?)",
+		    c->sid, sio_store_outbox_dropped(st));
+	}
 	c->ntaken = c->nq = (unsigned)n;
 	if (n == CONN_TAKE_MAX)
 		c->want_take = 1; /* more may wait: after these are done */

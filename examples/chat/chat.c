@@ -3,7 +3,8 @@
  * name (event `join` with [name] or [name, room]); every message then goes
  * to everyone in the room as "name: text", and the room hears when someone
  * joins or leaves. The name and room are session data, so any process can
- * serve any user.
+ * serve any user. A line longer than CHAT_MAX_LINE - 1 bytes is cut, on a
+ * character boundary.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,20 @@ chat_join(struct sio_conn *c, json_t *args, json_t *reply)
 	return rc;
 }
 
+/* How many bytes of the UTF-8 text s[0..len) fit in room: a long message
+ * is cut on a character boundary, never inside one (a packet that is not
+ * UTF-8 is refused: the text sent would not be). */
+static size_t
+chat_fit(const char *s, size_t len, size_t room)
+{
+	if (len <= room)
+		return len;
+	/* s[room] is the first byte left out; back to its character's start */
+	while (room > 0 && ((unsigned char)s[room] & 0xc0) == 0x80)
+		room--;
+	return room;
+}
+
 static int
 chat_message(struct sio_conn *c, const char *msg, size_t len, json_t *reply)
 {
@@ -77,9 +92,9 @@ chat_message(struct sio_conn *c, const char *msg, size_t len, json_t *reply)
 		static const char first[] = "Join a room first.";
 		rc = sio_send(c, first, sizeof(first) - 1);
 	} else {
-		int n = snprintf(
-		    line, sizeof(line), "%s: %.*s", name,
-		    (int)(len > CHAT_MAX_LINE ? CHAT_MAX_LINE : len), msg);
+		size_t fit = sizeof(line) - 1 - strlen(name) - 2;
+		int n = snprintf(line, sizeof(line), "%s: %.*s", name,
+		                 (int)chat_fit(msg, len, fit), msg);
 		if (n >= (int)sizeof(line))
 			n = (int)sizeof(line) - 1;
 		rc = sio_broadcast_send(c, room, 0, line, (size_t)n);

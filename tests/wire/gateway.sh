@@ -278,7 +278,7 @@ if [ $FULL = 1 ]; then
 	stream=$!
 	await_holder "$hsid" >/dev/null || fail "htmlfile attaches" "no holder in the sessions table"
 	post "$BASE/xhr-polling/$hsid" '3:::</script>' >/dev/null
-	chunk='<script>_("3:::<\/script>");</script>'
+	chunk='<script>_("3:::\u003c\/script>");</script>'
 	# await_chunk TEXT: waits (up to 5 s) for TEXT in the stream so far.
 	await_chunk() {
 		for _ in $(seq 100); do grep -qF "$1" "$TMP/html2" && return 0; sleep 0.05; done

@@ -1001,7 +1001,7 @@ serve_request(struct serve *s, struct sio_request *req)
 	            {"HTTP_ACCEPT_LANGUAGE", "Accept-Language"},
 	            {"HTTP_X_FORWARDED_FOR", "X-Forwarded-For"}};
 
-	if (sio_request_init(req, gw_req_param(s->r, "REMOTE_ADDR"),
+	if (sio_request_init(req, gw_req_client(s->r),
 	                     s->rt.query,
 	                     gw_req_param(s->r, "HTTP_COOKIE")) != SIO_OK)
 		return SIO_ERR;
@@ -1061,7 +1061,7 @@ serve_handshake(struct serve *s)
 		origin = gw_req_param(s->r, "HTTP_REFERER");
 	if (!sio_config_origin_allowed(cfg, origin)) {
 		gw_log(SIO_LOG_INFO, "handshake: bad origin from %s",
-		       gw_req_param(s->r, "REMOTE_ADDR"));
+		       gw_req_client(s->r));
 		s->origin = NULL;
 		serve_hs_error(s, 403, "handshake bad origin");
 		return;
@@ -1130,7 +1130,7 @@ serve_digits(struct serve *s, const char *name, char *out, size_t size)
 static int
 serve_bound_elsewhere(struct serve *s)
 {
-	const char *remote = gw_req_param(s->r, "REMOTE_ADDR");
+	const char *remote = gw_req_client(s->r);
 	struct sio_store_session ss;
 	struct sio_request req;
 	int other = 0, rc;
@@ -1304,7 +1304,7 @@ serve_stats(struct serve *s, const char *method, int metrics)
 		serve_text(s, 404, "Not found.");
 		return;
 	}
-	if (!sio_config_stats_allowed(cfg, gw_req_param(s->r, "REMOTE_ADDR"))) {
+	if (!sio_config_stats_allowed(cfg, gw_req_client(s->r))) {
 		serve_text(s, 403, "Forbidden.");
 		return;
 	}
@@ -1369,6 +1369,10 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		serve_handshake(&s);
 		break;
 	case GW_ROUTE_DISCONNECT:
+		if (serve_bound_elsewhere(&s)) {
+			serve_text(&s, 403, "session bound to another address");
+			break;
+		}
 		wx = gw_write_lock(x);
 		rc = sio_session_end(wx, s.rt.sid, "forced disconnect",
 		                     sio_session_now());

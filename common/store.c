@@ -140,6 +140,7 @@ enum store_sql {
 	SQL_PROC_DETACH,
 	SQL_SAMPLE_PUT,
 	SQL_SAMPLE_TRIM,
+	SQL_LIVE_OF,
 	SQL_NSTMT
 };
 
@@ -152,8 +153,10 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_RELEASE] = "RELEASE sio",
     [SQL_DATA_VERSION] = "PRAGMA data_version",
     [SQL_SESSION_NEW] = "INSERT INTO sessions (sid, state, created,"
-                        " last_recv, last_heartbeat, request)"
-                        " VALUES (?1, 'handshaken', ?2, ?2, ?2, ?3)",
+                        " last_recv, last_heartbeat, request, remote)"
+                        " VALUES (?1, 'handshaken', ?2, ?2, ?2, ?3,"
+                        " CASE WHEN json_valid(?3)"
+                        " THEN json_extract(?3, '$.remote') END)",
     [SQL_SESSION_GET] = "SELECT " SESSION_COLS ", request"
                         " FROM sessions WHERE sid = ?1",
     [SQL_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
@@ -272,6 +275,8 @@ static const char *const store_sql[SQL_NSTMT] = {
         " WHERE NOT EXISTS (SELECT 1 FROM stats_samples"
         " WHERE t > ?1 - 1000 AND t <= ?1)",
     [SQL_SAMPLE_TRIM] = "DELETE FROM stats_samples WHERE t < ?1 - 60000",
+    [SQL_LIVE_OF] = "SELECT count(*) FROM (SELECT 1 FROM sessions"
+                    " WHERE remote = ?1 AND state <> 'closed' LIMIT ?2)",
 };
 
 /* A doorbell to ring after the commit. */
@@ -917,6 +922,30 @@ store_section(struct sio_store *st, const char *body, const char *next)
 	return rc;
 }
 
+/* The schema version whose migration switches an existing file to
+ * incremental auto_vacuum (schema.sql says so). */
+#define STORE_VACUUM_VERSION 8
+
+/*
+ * An existing file keeps the auto_vacuum mode it was created with until a
+ * VACUUM rebuilds it: done once, by the program that migrates it (outside
+ * the migration's transaction, which VACUUM cannot run in).
+ */
+static int
+store_vacuum_mode(struct sio_store *st)
+{
+	char buf[16];
+
+	if (store_pragma(st, "PRAGMA auto_vacuum", buf, sizeof(buf)) != SIO_OK)
+		return SIO_ERR;
+	if (atoi(buf) == 2)
+		return SIO_OK;
+	if (store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL") != SIO_OK ||
+	    store_exec(st, "VACUUM") != SIO_OK)
+		return SIO_ERR;
+	return SIO_OK;
+}
+
 static int
 store_migrate(struct sio_store *st)
 {
@@ -945,7 +974,12 @@ store_migrate(struct sio_store *st)
 	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d", want);
 	if (want > have && store_exec(st, buf) != SIO_OK)
 		goto err;
-	return store_exec(st, "COMMIT");
+	if (store_exec(st, "COMMIT") != SIO_OK)
+		return SIO_ERR;
+	return have > 0 && have < STORE_VACUUM_VERSION &&
+	               want >= STORE_VACUUM_VERSION
+	           ? store_vacuum_mode(st)
+	           : SIO_OK;
 err:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return SIO_ERR;
@@ -997,7 +1031,11 @@ store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 	 * on one page). An existing database keeps its page size (the
 	 * pragma does nothing there). */
 	if (store_pragma(st, "PRAGMA page_size = " STORE_PAGE_SIZE, NULL, 0) !=
-	    SIO_OK)
+	        SIO_OK ||
+	    /* likewise only before the first table: a new file gives the
+	     * pages of deleted rows back (sio_store_cleanup()) */
+	    store_pragma(st, "PRAGMA auto_vacuum = INCREMENTAL", NULL, 0) !=
+	        SIO_OK)
 		return SIO_ERR;
 	/* On a new (rollback-mode) file, connections switching it to WAL at
 	 * once can get SQLITE_BUSY without the busy handler (SQLite's
@@ -1186,6 +1224,27 @@ sio_store_session_new(struct sio_store *st, const char *request, long long now,
 		rc = store_run(st, store_prep(st, SQL_EP_ADD, "ttt", sid, "",
 		                              (const char *)NULL));
 	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_sessions_live(struct sio_store *st, const char *remote, int max,
+                        int *all, int *of_remote)
+{
+	long long n = 0;
+	int rc;
+
+	rc = store_int(st, store_prep(st, SQL_COUNTER_GET, "t",
+	                              "sessions_active"),
+	               &n);
+	if (rc == SIO_ERR)
+		return SIO_ERR;
+	*all = rc == SIO_OK ? (int)n : 0;
+	n = 0;
+	if (store_int(st, store_prep(st, SQL_LIVE_OF, "ti", remote, (long long)max),
+	              &n) == SIO_ERR)
+		return SIO_ERR;
+	*of_remote = (int)n;
+	return SIO_OK;
 }
 
 static int
@@ -1437,6 +1496,38 @@ sio_store_session_purge(struct sio_store *st, const char *sid)
 	return store_tx_end(st, own, rc);
 }
 
+/* Free pages kept for the next inserts; beyond them the sweep gives the
+ * file's free pages back to the system (incremental auto_vacuum), so a
+ * flood of handshakes does not leave the file at its peak size. */
+#define STORE_FREE_KEEP 512
+
+/* Truncates the file by its free pages beyond STORE_FREE_KEEP (a no-op
+ * for a file without incremental auto_vacuum). SIO_OK or SIO_ERR. */
+static int
+store_give_back(struct sio_store *st)
+{
+	char buf[64];
+	sqlite3_stmt *s;
+	long long n;
+	int rc;
+
+	if (store_pragma(st, "PRAGMA freelist_count", buf, sizeof(buf)) !=
+	    SIO_OK)
+		return SIO_ERR;
+	n = atoll(buf) - STORE_FREE_KEEP;
+	if (n <= 0)
+		return SIO_OK;
+	snprintf(buf, sizeof(buf), "PRAGMA incremental_vacuum(%lld)", n);
+	if (sqlite3_prepare_v2(st->db, buf, -1, &s, NULL) != SQLITE_OK)
+		return store_sqlfail(st);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE || (rc & 0xff) == SQLITE_BUSY)
+		return SIO_OK; /* busy: the next sweep does it */
+	return store_sqlfail(st);
+}
+
 int
 sio_store_cleanup(struct sio_store *st, long long before)
 {
@@ -1447,7 +1538,10 @@ sio_store_cleanup(struct sio_store *st, long long before)
 	rc = store_run(st, store_prep(st, SQL_CLEANUP, "i", before));
 	if (rc == SIO_OK)
 		rc = sqlite3_changes(st->db);
-	return store_tx_end(st, own, rc);
+	rc = store_tx_end(st, own, rc);
+	if (rc >= 0 && own && store_give_back(st) != SIO_OK)
+		return SIO_ERR;
+	return rc;
 }
 
 /* Queues a ring for the holder in column 1 of every row of s (sid in

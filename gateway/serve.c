@@ -1076,6 +1076,16 @@ serve_handshake(struct serve *s)
 		serve_hs_error(s, 403, "handshake unauthorized");
 		return;
 	}
+	if (rc == SIO_AGAIN) {
+		static struct sio_ratelimit full_rl;
+		gw_log_limited(&full_rl, SIO_LOG_WARN,
+		               "handshake from %s refused: max_sessions (%d) or "
+		               "max_sessions_per_address (%d) reached",
+		               gw_req_client(s->r), cfg->max_sessions,
+		               cfg->max_sessions_per_address);
+		serve_hs_error(s, 503, "handshake refused: too many sessions");
+		return;
+	}
 	if (rc != SIO_OK) {
 		serve_hs_error(s, 500, "handshake error");
 		return;

@@ -272,22 +272,20 @@ fcgi_check_bind(const char *spec, char *err)
 int
 gw_fcgi_listen(const char *spec, char *err)
 {
+	mode_t old;
 	int fd;
 
 	if (fcgi_check_bind(spec, err) != SIO_OK)
 		return -1;
+	/* A UNIX socket takes the umask's mode at bind: 0660 from the start
+	 * (the web server's group, nobody else), never a chmod after the
+	 * bind, which left a window with the socket open to every user.
+	 * No other thread runs yet. */
+	old = umask(0117);
 	fd = FCGX_OpenSocket(spec, 1024);
+	umask(old);
 	if (fd < 0) {
 		snprintf(err, SIO_ERR_LEN, "cannot listen on %s", spec);
-		return -1;
-	}
-	/* The mode of a UNIX socket would follow the umask (0755 under 022),
-	 * which keeps web-server workers of the group out. */
-	if ((strchr(spec, ':') == NULL || strchr(spec, '/') != NULL) &&
-	    chmod(spec, 0660) != 0) {
-		snprintf(err, SIO_ERR_LEN, "chmod %s: %s", spec,
-		         strerror(errno));
-		close(fd);
 		return -1;
 	}
 	return fd;

@@ -961,6 +961,37 @@ test_version8_upgrade(void)
 	                2);
 }
 
+/* A database every user can write, or another user's, is refused. */
+static void
+test_unsafe_database(void)
+{
+	struct sio_store_opts shared = {.shared_group = 1};
+	char err[SIO_ERR_LEN] = "";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	sio_store_close(st);
+	st = NULL;
+	CU_ASSERT_EQUAL_FATAL(chmod(dbpath, 0666), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, NULL, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "writable by every user"));
+	CU_ASSERT_EQUAL_FATAL(chmod(dbpath, 0600), 0);
+	st = sio_store_open(dbpath, NULL, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	if (geteuid() != 0)
+		return; /* giving the file away takes root */
+	sio_store_close(st);
+	st = NULL;
+	CU_ASSERT_EQUAL_FATAL(chown(dbpath, 65534, 65534), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, NULL, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+	/* db_shared_group: another user's file of one of our groups */
+	CU_ASSERT_EQUAL_FATAL(chown(dbpath, 65534, getegid()), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(dbpath, 0660), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, NULL, err));
+	st = sio_store_open(dbpath, &shared, err);
+	CU_ASSERT_PTR_NOT_NULL(st);
+}
+
 /* Finds sid among the n expired ones; its reason or NULL. */
 static const char *
 reason_of(const char *sid, char (*sids)[SIO_SID_LEN + 1], const char **reasons,
@@ -1877,6 +1908,8 @@ static const struct cu_test tests[] = {
      test_broadcast_skips_closed_and_full},
     {"purge keeps only the outbox of a closed session", test_purge},
     {"cleanup deletes sessions closed before the cutoff", test_cleanup},
+    {"a database others can write to or another user's is refused",
+     test_unsafe_database},
     {"live sessions are counted per handshake address",
      test_sessions_live},
     {"the sweep gives the pages of deleted sessions back",

@@ -43,7 +43,8 @@ enum config_kind {
 	CONFIG_BOOL,       /* int, yes/no */
 	CONFIG_SYNC,       /* enum sio_synchronous */
 	CONFIG_LOG,        /* enum sio_log_level */
-	CONFIG_ADDRS       /* addresses, space or comma separated */
+	CONFIG_ADDRS,      /* addresses, space or comma separated */
+	CONFIG_NAMES       /* cookie names, space or comma separated */
 };
 
 struct config_key {
@@ -73,6 +74,12 @@ static const struct config_key config_keys[] = {
      CONFIG_MAX_SECONDS},
     {"origins", CONFIG_ORIGINS, CONFIG_TEXT(origins), 0, 0},
     {"bind_address", CONFIG_BOOL, CONFIG_FIELD(bind_address), 0, 0, 0},
+    {"trusted_proxies", CONFIG_ADDRS, CONFIG_TEXT(trusted_proxies), 0, 0},
+    {"max_sessions", CONFIG_COUNT, CONFIG_FIELD(max_sessions), 0, 1,
+     1 << 24},
+    {"max_sessions_per_address", CONFIG_COUNT,
+     CONFIG_FIELD(max_sessions_per_address), 0, 1, 1 << 24},
+    {"request_cookies", CONFIG_NAMES, CONFIG_TEXT(request_cookies), 0, 0},
     {"flash_policy_port", CONFIG_INT, CONFIG_FIELD(flash_policy_port), 0, 0,
      65535},
     {"max_raw_connections", CONFIG_INT, CONFIG_FIELD(max_raw_connections), 0, 1,
@@ -160,6 +167,10 @@ sio_config_defaults(struct sio_config *c)
 	c->polling_duration = 20;
 	snprintf(c->origins, sizeof(c->origins), "%s", "*:*");
 	c->bind_address = 0;
+	snprintf(c->trusted_proxies, sizeof(c->trusted_proxies), "%s", "none");
+	c->max_sessions = 100000;
+	c->max_sessions_per_address = 500;
+	snprintf(c->request_cookies, sizeof(c->request_cookies), "%s", "none");
 	c->flash_policy_port = 10843;
 	c->max_raw_connections = 256;
 	c->max_packet = SIO_MAX_PACKET;
@@ -446,6 +457,31 @@ config_addrs(char *dst, size_t size, const char *v, char *err)
 	return config_text(dst, size, v, err);
 }
 
+/* Cookie names: RFC 6265 tokens; "none" keeps none, "*" all. */
+static int
+config_names(char *dst, size_t size, const char *v, char *err)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+	                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                            "abcdefghijklmnopqrstuvwxyz";
+	const char *p = v;
+	size_t len;
+
+	for (;;) {
+		p += strspn(p, CONFIG_ORIGIN_SEP);
+		if (*p == '\0')
+			break;
+		len = strcspn(p, CONFIG_ORIGIN_SEP);
+		if (strspn(p, tchar) < len) {
+			config_err(err, "'%.*s' is not a cookie name",
+			           (int)(len < 64 ? len : 64), p);
+			return -1;
+		}
+		p += len;
+	}
+	return config_text(dst, size, v, err);
+}
+
 static int
 config_origins(char *dst, size_t size, const char *v, char *err)
 {
@@ -599,6 +635,8 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 		return 0;
 	case CONFIG_ADDRS:
 		return config_addrs(field, k->size, v, err);
+	case CONFIG_NAMES:
+		return config_names(field, k->size, v, err);
 	}
 	return -1;
 }
@@ -782,24 +820,85 @@ sio_config_load(struct sio_config *c, const char *path, char *err)
 	return config_check(c, path, err);
 }
 
-int
-sio_config_stats_allowed(const struct sio_config *c, const char *addr)
+/* 1 when the word addr[0..alen) is in list (words compared as text,
+ * without case); "*" in list matches any word when star is set. */
+static int
+config_in_list(const char *list, const char *addr, size_t alen, int star,
+               int icase)
 {
-	const char *p = c->stats_allow;
-	size_t len, alen;
+	const char *p = list;
+	size_t len;
 
-	if (addr == NULL || *addr == '\0')
-		return 0;
-	if (strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.'))
-		addr += 7;
-	alen = strlen(addr);
 	for (;;) {
 		p += strspn(p, CONFIG_ORIGIN_SEP);
 		if (*p == '\0')
 			return 0;
 		len = strcspn(p, CONFIG_ORIGIN_SEP);
-		if (len == alen && strncasecmp(p, addr, len) == 0)
+		if (star && len == 1 && *p == '*')
+			return 1;
+		if (len == alen && (icase ? strncasecmp(p, addr, len)
+		                          : strncmp(p, addr, len)) == 0)
 			return 1;
 		p += len;
 	}
+}
+
+/* addr without an IPv4-mapped IPv6 prefix. */
+static const char *
+config_unmapped(const char *addr)
+{
+	if (strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.'))
+		return addr + 7;
+	return addr;
+}
+
+int
+sio_config_stats_allowed(const struct sio_config *c, const char *addr)
+{
+	if (addr == NULL || *addr == '\0')
+		return 0;
+	addr = config_unmapped(addr);
+	return config_in_list(c->stats_allow, addr, strlen(addr), 0, 1);
+}
+
+const char *
+sio_config_client_addr(const struct sio_config *c, const char *peer,
+                       int peer_trusted, const char *fwd, size_t fwd_len,
+                       char *out, size_t size)
+{
+	const char *a = peer != NULL ? config_unmapped(peer) : "";
+	size_t alen = strlen(a);
+
+	if (fwd != NULL && fwd_len > 0 &&
+	    (peer_trusted ||
+	     (alen > 0 && config_in_list(c->trusted_proxies, a, alen, 0, 1)))) {
+		/* the proxy appended the address it saw: the last entry */
+		const char *e = fwd + fwd_len, *b;
+		while (e > fwd && strchr(" \t,", e[-1]) != NULL)
+			e--;
+		for (b = e; b > fwd && strchr(" \t,", b[-1]) == NULL; b--)
+			;
+		if (e > b && (size_t)(e - b) < size &&
+		    strspn(b, "0123456789abcdefABCDEF.:") >= (size_t)(e - b)) {
+			memcpy(out, b, (size_t)(e - b));
+			out[e - b] = '\0';
+			return config_unmapped(out) == out
+			           ? out
+			           : memmove(out, out + 7, strlen(out + 7) + 1);
+		}
+	}
+	if (alen >= size)
+		alen = 0; /* no address is that long */
+	memcpy(out, a, alen);
+	out[alen] = '\0';
+	return out;
+}
+
+int
+sio_config_cookie_kept(const struct sio_config *c, const char *name,
+                       size_t len)
+{
+	if (strcmp(c->request_cookies, "none") == 0)
+		return 0;
+	return config_in_list(c->request_cookies, name, len, 1, 0);
 }

@@ -51,6 +51,12 @@ struct sio_config {
 	                           host:port) */
 	int bind_address; /* bind_address = no: session bound to its handshake
 	                     address */
+	char trusted_proxies[512]; /* trusted_proxies = none: peers whose
+	                              X-Forwarded-For names the client */
+	int max_sessions;          /* live sessions in the store, 100000 */
+	int max_sessions_per_address; /* live sessions of one client, 500 */
+	char request_cookies[512]; /* request_cookies = none: cookie names a
+	                              session's stored request keeps; "*" all */
 	int flash_policy_port;   /* 10843; 0 disables */
 	int max_raw_connections; /* sio-wsd's policy and hixie-76 sockets not
 	                            yet in a session, 256 */
@@ -108,5 +114,20 @@ int sio_config_origin_allowed(const struct sio_config *c, const char *origin);
 /* 1 when addr (REMOTE_ADDR) is one of c->stats_allow, compared as text
  * ("::ffff:a.b.c.d" also matches "a.b.c.d"); 0 when not or addr NULL. */
 int sio_config_stats_allowed(const struct sio_config *c, const char *addr);
+
+/*
+ * The client's address, written to out (size bytes): peer (the immediate
+ * peer's address, NULL when unknown), or, when the peer is trusted (one of
+ * c->trusted_proxies, or peer_trusted: a UNIX socket only the web server
+ * can reach), the last address of fwd[0..fwd_len) (an X-Forwarded-For
+ * value, which the proxy appends to) when it is one. "::ffff:a.b.c.d"
+ * becomes "a.b.c.d". Returns out; "" when no address is known.
+ */
+const char *sio_config_client_addr(const struct sio_config *c, const char *peer,
+                                   int peer_trusted, const char *fwd,
+                                   size_t fwd_len, char *out, size_t size);
+/* 1 when name is a cookie c->request_cookies keeps ("*" keeps all). */
+int sio_config_cookie_kept(const struct sio_config *c, const char *name,
+                           size_t len);
 
 #endif

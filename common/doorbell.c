@@ -67,9 +67,58 @@ doorbell_addr(const char *run_dir, const char *name, struct sockaddr_un *sa,
 	return SIO_OK;
 }
 
+/* 1 when this process is in group gid. */
+static int
+doorbell_in_group(gid_t gid)
+{
+	int n = getgroups(0, NULL), in = 0;
+	gid_t *g;
+
+	if (gid == getegid())
+		return 1;
+	g = n > 0 ? calloc((size_t)n, sizeof(*g)) : NULL;
+	if (g != NULL)
+		n = getgroups(n, g);
+	for (int i = 0; g != NULL && i < n; i++)
+		in |= g[i] == gid;
+	free(g);
+	return in;
+}
+
+/*
+ * Another user who can write to the run directory can replace a bell with
+ * a socket of theirs and read the session ids rung to it: the directory
+ * must be this user's (or, with shared_group, of a group it is in) and
+ * not writable by others.
+ */
+static int
+doorbell_dir_safe(const char *dir, const struct stat *sb, int shared_group,
+                  char *err)
+{
+	if (sb->st_uid != geteuid() &&
+	    !(shared_group && doorbell_in_group(sb->st_gid))) {
+		doorbell_err(err,
+		             "run_dir %s belongs to uid %u, not to this user "
+		             "(uid %u)%s: refused, another user could replace "
+		             "its doorbells",
+		             dir, (unsigned)sb->st_uid, (unsigned)geteuid(),
+		             shared_group ? " nor to one of its groups" : "");
+		return SIO_ERR;
+	}
+	if (sb->st_mode & S_IWOTH) {
+		doorbell_err(err,
+		             "run_dir %s is writable by every user (mode %04o): "
+		             "refused, another user could replace its "
+		             "doorbells (chmod o-w)",
+		             dir, (unsigned)(sb->st_mode & 07777));
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
 /* mkdir -p; the last directory gets exactly mode when created here. */
 static int
-doorbell_mkdirs(const char *dir, mode_t mode, char *err)
+doorbell_mkdirs(const char *dir, mode_t mode, int shared_group, char *err)
 {
 	char path[PATH_MAX];
 	struct stat sb;
@@ -95,7 +144,8 @@ doorbell_mkdirs(const char *dir, mode_t mode, char *err)
 		if (errno == EEXIST)
 			errno = ENOTDIR;
 		goto err;
-	}
+	} else
+		return doorbell_dir_safe(path, &sb, shared_group, err);
 	return SIO_OK;
 err:
 	doorbell_err(err, "%s: %s", path, strerror(errno));
@@ -143,7 +193,8 @@ sio_doorbell_open(const char *run_dir, const char *name, int shared_group,
 	}
 	d->fd = -1;
 	if (doorbell_addr(run_dir, name, &d->sa, err) != SIO_OK ||
-	    doorbell_mkdirs(run_dir, shared_group ? 0770 : 0700, err) != SIO_OK)
+	    doorbell_mkdirs(run_dir, shared_group ? 0770 : 0700, shared_group,
+	                    err) != SIO_OK)
 		goto err;
 	d->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->fd < 0) {

@@ -15,7 +15,9 @@ struct sio_doorbell;
 
 /*
  * Creates and binds the bell of process name in run_dir (created 0700, or
- * 0770 with shared_group), non-blocking, socket mode 0600/0660. Returns it,
+ * 0770 with shared_group), non-blocking, socket mode 0600/0660. An
+ * existing run_dir must belong to this user (with shared_group, or to a
+ * group it is in) and not be writable by every user. Returns the bell,
  * or NULL with the reason in err. Caller frees with sio_doorbell_close(),
  * which also removes the socket file.
  */

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "config.h"
 #include "request.h"
 #include "text.h"
 
@@ -228,24 +229,58 @@ sio_request_remote(const struct sio_request *req)
 	return "";
 }
 
-char *
-sio_request_to_json(const struct sio_request *r)
+/* The kept cookies as a Cookie header value, at most
+ * SIO_REQUEST_FIELD_MAX bytes. SIO_OK or SIO_ERR. */
+static int
+request_kept_cookies(const struct sio_request *r, const struct sio_config *cfg,
+                     struct sio_buf *b)
 {
-	json_t *o, *h;
-	char *s;
+	for (size_t i = 0; i < r->ncookies; i++) {
+		const struct sio_request_kv *kv = &r->cookies[i];
+		size_t nlen = strlen(kv->name), vlen = strlen(kv->value);
 
+		if (cfg != NULL && !sio_config_cookie_kept(cfg, kv->name, nlen))
+			continue;
+		if (b->len + nlen + vlen + 3 > SIO_REQUEST_FIELD_MAX)
+			break;
+		if (sio_buf_printf(b, "%s%s=%s", b->len ? "; " : "", kv->name,
+		                   kv->value) != SIO_OK)
+			return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+/* s when it fits in a stored request, else "". */
+static const char *
+request_field(const char *s)
+{
+	return s != NULL && strlen(s) <= SIO_REQUEST_FIELD_MAX ? s : "";
+}
+
+char *
+sio_request_to_json(const struct sio_request *r, const struct sio_config *cfg)
+{
+	struct sio_buf c;
+	json_t *o, *h;
+	char *s = NULL;
+
+	sio_buf_init(&c);
+	if (request_kept_cookies(r, cfg, &c) != SIO_OK) {
+		sio_buf_cleanup(&c);
+		return NULL;
+	}
 	h = json_object();
 	for (size_t i = 0; h && i < r->nheaders; i++)
-		json_object_set_new(h, r->headers[i].name,
-		                    json_string(r->headers[i].value));
-	o = json_pack("{s:s, s:s, s:s, s:o}", "remote",
-	              r->remote ? r->remote : "", "query",
-	              r->query ? r->query : "", "cookie",
-	              r->cookie ? r->cookie : "", "headers", h);
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (strlen(r->headers[i].value) <= SIO_REQUEST_FIELD_MAX)
+			json_object_set_new(h, r->headers[i].name,
+			                    json_string(r->headers[i].value));
+	o = json_pack("{s:s, s:s, s:s, s:o}", "remote", request_field(r->remote),
+	              "query", request_field(r->query), "cookie",
+	              c.p ? c.p : "", "headers", h);
+	if (o != NULL)
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
+	sio_buf_cleanup(&c);
 	return s;
 }
 

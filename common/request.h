@@ -44,9 +44,20 @@ void sio_request_cleanup(struct sio_request *r);
 int sio_request_add_header(struct sio_request *r, const char *name,
                            const char *value);
 
-/* The request as a JSON object text; caller frees with free(). NULL on
- * failure. */
-char *sio_request_to_json(const struct sio_request *r);
+/* Bytes of the query, a header value or the cookies that the stored form
+ * of a request keeps: a longer one is left out of it. */
+#define SIO_REQUEST_FIELD_MAX 1024
+
+/*
+ * The request as a JSON object text, as the store keeps it: with cfg, only
+ * the cookies named in cfg->request_cookies; no field longer than
+ * SIO_REQUEST_FIELD_MAX (a longer query or header is left out, cookies
+ * beyond it are dropped). cfg NULL keeps every cookie. Caller frees with
+ * free(). NULL on failure.
+ */
+struct sio_config;
+char *sio_request_to_json(const struct sio_request *r,
+                          const struct sio_config *cfg);
 
 /* Initialises r from sio_request_to_json() output; SIO_ERR when the text is
  * not such an object (r is then empty but valid). Free with cleanup. */

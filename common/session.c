@@ -208,6 +208,27 @@ session_after(struct sio_session_ctx *x, struct sio_conn *c, int rc)
 	return session_endpoint_close(x, c->sid, c->endpoint, 1, c->now);
 }
 
+/* SIO_AGAIN when the store holds as many live sessions as the
+ * configuration allows, overall or from req's address; in the handshake's
+ * transaction, so that handshakes committed together count each other. */
+static int
+session_admit(struct sio_session_ctx *x, const struct sio_request *req)
+{
+	const struct sio_config *cfg = x->cfg;
+	int all, mine;
+
+	if (cfg == NULL)
+		return SIO_OK;
+	if (sio_store_sessions_live(x->store, sio_request_remote(req),
+	                            cfg->max_sessions_per_address, &all,
+	                            &mine) != SIO_OK)
+		return SIO_ERR;
+	return all >= cfg->max_sessions ||
+	               mine >= cfg->max_sessions_per_address
+	           ? SIO_AGAIN
+	           : SIO_OK;
+}
+
 int
 sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
                       long long now, char sid[SIO_SID_LEN + 1])
@@ -221,13 +242,15 @@ sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
 	/* inside the caller's transaction (a batch of handshakes): a
 	 * savepoint, so that a refusal undoes only this one */
 	own = !sio_store_in_transaction(st);
-	json = sio_request_to_json(req);
+	json = sio_request_to_json(req, x->cfg);
 	if (json == NULL ||
 	    (own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK) {
 		free(json);
 		return SIO_ERR;
 	}
-	rc = sio_store_session_new(st, json, now, sid);
+	rc = session_admit(x, req);
+	if (rc == SIO_OK)
+		rc = sio_store_session_new(st, json, now, sid);
 	free(json);
 	if (rc == SIO_OK)
 		rc = sio_store_counter_add(st, "sessions_opened", 1);
@@ -244,7 +267,7 @@ sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
 			sio_store_rollback(st);
 		else if (sio_store_in_transaction(st))
 			sio_store_rollback_to(st);
-		return rc == SIO_REJECT ? SIO_REJECT : SIO_ERR;
+		return rc == SIO_REJECT || rc == SIO_AGAIN ? rc : SIO_ERR;
 	}
 	return own ? sio_store_commit(st) : sio_store_release(st);
 }

@@ -32,9 +32,12 @@ struct sio_session_ctx {
 };
 
 /*
- * Runs a handshake: creates a session holding req, runs the root app's
- * on_open. Returns SIO_OK with the new id in sid, SIO_REJECT when on_open
- * refused (nothing is kept), SIO_ERR when on_open failed or the store did.
+ * Runs a handshake: creates a session holding req (stored as
+ * sio_request_to_json() keeps it under x->cfg), runs the root app's
+ * on_open with req itself. Returns SIO_OK with the new id in sid,
+ * SIO_REJECT when on_open refused (nothing is kept), SIO_AGAIN when
+ * x->cfg's max_sessions or max_sessions_per_address live sessions already
+ * exist (nothing is kept), SIO_ERR when on_open failed or the store did.
  */
 int sio_session_handshake(struct sio_session_ctx *x,
                           const struct sio_request *req, long long now,

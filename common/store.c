@@ -147,6 +147,7 @@ enum store_sql {
 	SQL_CLOCK_SESSIONS,
 	SQL_CLOCK_OUTBOX,
 	SQL_CLOCK_SAMPLES,
+	SQL_LIVE_OF,
 	SQL_NSTMT
 };
 
@@ -159,8 +160,10 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_RELEASE] = "RELEASE sio",
     [SQL_DATA_VERSION] = "PRAGMA data_version",
     [SQL_SESSION_NEW] = "INSERT INTO sessions (sid, state, created,"
-                        " last_recv, last_heartbeat, request)"
-                        " VALUES (?1, 'handshaken', ?2, ?2, ?2, ?3)",
+                        " last_recv, last_heartbeat, request, remote)"
+                        " VALUES (?1, 'handshaken', ?2, ?2, ?2, ?3,"
+                        " CASE WHEN json_valid(?3)"
+                        " THEN json_extract(?3, '$.remote') END)",
     [SQL_SESSION_GET] = "SELECT " SESSION_COLS ", request"
                         " FROM sessions WHERE sid = ?1",
     [SQL_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
@@ -304,6 +307,8 @@ static const char *const store_sql[SQL_NSTMT] = {
                          " AND created NOT BETWEEN ?2 AND ?3",
     [SQL_CLOCK_SAMPLES] = "DELETE FROM stats_samples"
                           " WHERE t NOT BETWEEN ?2 AND ?3",
+    [SQL_LIVE_OF] = "SELECT count(*) FROM (SELECT 1 FROM sessions"
+                    " WHERE remote = ?1 AND state <> 'closed' LIMIT ?2)",
 };
 
 /* A doorbell to ring after the commit. */
@@ -835,6 +840,53 @@ sio_store_counters_flush(struct sio_store *st, long long now)
  * holds on it, the locks of SQLite connections in other threads included,
  * and another process would then checkpoint and delete the WAL under them.
  */
+/* 1 when this process is in group gid. */
+static int
+store_in_group(gid_t gid)
+{
+	int n = getgroups(0, NULL), in = 0;
+	gid_t *g;
+
+	if (gid == getegid())
+		return 1;
+	g = n > 0 ? calloc((size_t)n, sizeof(*g)) : NULL;
+	if (g != NULL)
+		n = getgroups(n, g);
+	for (int i = 0; g != NULL && i < n; i++)
+		in |= g[i] == gid;
+	free(g);
+	return in;
+}
+
+/*
+ * An existing database must be this user's (with a group mode, 0660, or
+ * of a group it is in) and not writable by every user: anyone who can
+ * write it can forge sessions and read every one.
+ */
+static int
+store_file_safe(const char *path, const struct stat *sb, mode_t mode,
+                char *err)
+{
+	int shared = (mode & 0060) != 0;
+
+	if (sb->st_uid != geteuid() && !(shared && store_in_group(sb->st_gid))) {
+		store_err(err,
+		          "database %s belongs to uid %u, not to this user "
+		          "(uid %u)%s: refused",
+		          path, (unsigned)sb->st_uid, (unsigned)geteuid(),
+		          shared ? " nor to one of its groups" : "");
+		return SIO_ERR;
+	}
+	if (sb->st_mode & S_IWOTH) {
+		store_err(err,
+		          "database %s is writable by every user (mode %04o): "
+		          "refused (chmod o-w)",
+		          path, (unsigned)(sb->st_mode & 07777));
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
 static int
 store_create(const char *path, mode_t mode, char *err)
 {
@@ -844,6 +896,8 @@ store_create(const char *path, mode_t mode, char *err)
 	if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
 		return SIO_OK;
 	if (stat(path, &sb) == 0) {
+		if (store_file_safe(path, &sb, mode, err) != SIO_OK)
+			return SIO_ERR;
 		/* umask may have taken bits away; leave files of others alone
 		 */
 		if (sb.st_uid == geteuid() && (sb.st_mode & 0777) != mode &&
@@ -954,6 +1008,30 @@ store_section(struct sio_store *st, const char *body, const char *next)
 	return rc;
 }
 
+/* The schema version whose migration switches an existing file to
+ * incremental auto_vacuum (schema.sql says so). */
+#define STORE_VACUUM_VERSION 8
+
+/*
+ * An existing file keeps the auto_vacuum mode it was created with until a
+ * VACUUM rebuilds it: done once, by the program that migrates it (outside
+ * the migration's transaction, which VACUUM cannot run in).
+ */
+static int
+store_vacuum_mode(struct sio_store *st)
+{
+	char buf[16];
+
+	if (store_pragma(st, "PRAGMA auto_vacuum", buf, sizeof(buf)) != SIO_OK)
+		return SIO_ERR;
+	if (atoi(buf) == 2)
+		return SIO_OK;
+	if (store_exec(st, "PRAGMA auto_vacuum = INCREMENTAL") != SIO_OK ||
+	    store_exec(st, "VACUUM") != SIO_OK)
+		return SIO_ERR;
+	return SIO_OK;
+}
+
 static int
 store_migrate(struct sio_store *st)
 {
@@ -982,7 +1060,12 @@ store_migrate(struct sio_store *st)
 	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d", want);
 	if (want > have && store_exec(st, buf) != SIO_OK)
 		goto err;
-	return store_exec(st, "COMMIT");
+	if (store_exec(st, "COMMIT") != SIO_OK)
+		return SIO_ERR;
+	return have > 0 && have < STORE_VACUUM_VERSION &&
+	               want >= STORE_VACUUM_VERSION
+	           ? store_vacuum_mode(st)
+	           : SIO_OK;
 err:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return SIO_ERR;
@@ -1034,7 +1117,11 @@ store_configure(struct sio_store *st, const struct sio_store_opts *opts)
 	 * on one page). An existing database keeps its page size (the
 	 * pragma does nothing there). */
 	if (store_pragma(st, "PRAGMA page_size = " STORE_PAGE_SIZE, NULL, 0) !=
-	    SIO_OK)
+	        SIO_OK ||
+	    /* likewise only before the first table: a new file gives the
+	     * pages of deleted rows back (sio_store_cleanup()) */
+	    store_pragma(st, "PRAGMA auto_vacuum = INCREMENTAL", NULL, 0) !=
+	        SIO_OK)
 		return SIO_ERR;
 	/* On a new (rollback-mode) file, connections switching it to WAL at
 	 * once can get SQLITE_BUSY without the busy handler (SQLite's
@@ -1239,6 +1326,27 @@ sio_store_session_new(struct sio_store *st, const char *request, long long now,
 		rc = store_run(st, store_prep(st, SQL_EP_ADD, "ttt", sid, "",
 		                              (const char *)NULL));
 	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_sessions_live(struct sio_store *st, const char *remote, int max,
+                        int *all, int *of_remote)
+{
+	long long n = 0;
+	int rc;
+
+	rc = store_int(st, store_prep(st, SQL_COUNTER_GET, "t",
+	                              "sessions_active"),
+	               &n);
+	if (rc == SIO_ERR)
+		return SIO_ERR;
+	*all = rc == SIO_OK ? (int)n : 0;
+	n = 0;
+	if (store_int(st, store_prep(st, SQL_LIVE_OF, "ti", remote, (long long)max),
+	              &n) == SIO_ERR)
+		return SIO_ERR;
+	*of_remote = (int)n;
+	return SIO_OK;
 }
 
 static int
@@ -1503,6 +1611,38 @@ sio_store_session_purge(struct sio_store *st, const char *sid)
 	return store_tx_end(st, own, rc);
 }
 
+/* Free pages kept for the next inserts; beyond them the sweep gives the
+ * file's free pages back to the system (incremental auto_vacuum), so a
+ * flood of handshakes does not leave the file at its peak size. */
+#define STORE_FREE_KEEP 512
+
+/* Truncates the file by its free pages beyond STORE_FREE_KEEP (a no-op
+ * for a file without incremental auto_vacuum). SIO_OK or SIO_ERR. */
+static int
+store_give_back(struct sio_store *st)
+{
+	char buf[64];
+	sqlite3_stmt *s;
+	long long n;
+	int rc;
+
+	if (store_pragma(st, "PRAGMA freelist_count", buf, sizeof(buf)) !=
+	    SIO_OK)
+		return SIO_ERR;
+	n = atoll(buf) - STORE_FREE_KEEP;
+	if (n <= 0)
+		return SIO_OK;
+	snprintf(buf, sizeof(buf), "PRAGMA incremental_vacuum(%lld)", n);
+	if (sqlite3_prepare_v2(st->db, buf, -1, &s, NULL) != SQLITE_OK)
+		return store_sqlfail(st);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE || (rc & 0xff) == SQLITE_BUSY)
+		return SIO_OK; /* busy: the next sweep does it */
+	return store_sqlfail(st);
+}
+
 int
 sio_store_cleanup(struct sio_store *st, long long before)
 {
@@ -1513,7 +1653,10 @@ sio_store_cleanup(struct sio_store *st, long long before)
 	rc = store_run(st, store_prep(st, SQL_CLEANUP, "i", before));
 	if (rc == SIO_OK)
 		rc = sqlite3_changes(st->db);
-	return store_tx_end(st, own, rc);
+	rc = store_tx_end(st, own, rc);
+	if (rc >= 0 && own && store_give_back(st) != SIO_OK)
+		return SIO_ERR;
+	return rc;
 }
 
 /* Queues a ring for the holder in column 1 of every row of s (sid in

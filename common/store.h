@@ -147,6 +147,14 @@ int sio_store_data_version(struct sio_store *st, long long *version);
 int sio_store_session_new(struct sio_store *st, const char *request,
                           long long now, char sid[SIO_SID_LEN + 1]);
 
+/*
+ * The live (not closed) sessions: all of them in *all, and in *of_remote
+ * those whose handshake came from remote (its request's "remote"),
+ * counted up to max. SIO_OK or SIO_ERR.
+ */
+int sio_store_sessions_live(struct sio_store *st, const char *remote, int max,
+                            int *all, int *of_remote);
+
 /* Reads a session. SIO_OK, SIO_AGAIN when there is no such session, or
  * SIO_ERR. Free out with sio_store_session_cleanup(). */
 int sio_store_session_get(struct sio_store *st, const char *sid,

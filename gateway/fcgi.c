@@ -21,6 +21,8 @@
 
 struct gw_req {
 	FCGX_Request *fr; /* NULL in CGI mode */
+	int has_client;   /* client below is set */
+	char client[64];  /* gw_req_client() */
 };
 
 const char *
@@ -29,6 +31,20 @@ gw_req_param(struct gw_req *r, const char *name)
 	if (r->fr == NULL)
 		return getenv(name);
 	return FCGX_GetParam(name, r->fr->envp);
+}
+
+const char *
+gw_req_client(struct gw_req *r)
+{
+	/* REMOTE_ADDR comes from the web server itself, never from a header
+	 * of the client: a proxy in front of the web server is the web
+	 * server's business (mod_remoteip, realip, mod_extforward) */
+	if (!r->has_client) {
+		sio_config_client_addr(&gw.cfg, gw_req_param(r, "REMOTE_ADDR"),
+		                       0, NULL, 0, r->client, sizeof(r->client));
+		r->has_client = 1;
+	}
+	return r->client;
 }
 
 long
@@ -126,7 +142,7 @@ gw_fcgi_worker(int lsock)
 {
 	struct sio_session_ctx x = {0};
 	FCGX_Request fr;
-	struct gw_req r = {&fr};
+	struct gw_req r = {.fr = &fr};
 
 	x.plugin = gw.plugin;
 	x.cfg = &gw.cfg;
@@ -142,6 +158,7 @@ gw_fcgi_worker(int lsock)
 		}
 		/* no store connection yet: a route that reads takes one from
 		 * the pool (serve.c), and gives it back while it sleeps */
+		r.has_client = 0;
 		gw_serve(&r, &x);
 		gw_store_give(x.store);
 		x.store = NULL;
@@ -154,7 +171,7 @@ int
 gw_fcgi_cgi(void)
 {
 	struct sio_session_ctx x = {0};
-	struct gw_req r = {NULL};
+	struct gw_req r = {.fr = NULL};
 	char drain[8192];
 
 	x.store = gw_store_open();
@@ -259,22 +276,20 @@ fcgi_check_bind(const char *spec, char *err)
 int
 gw_fcgi_listen(const char *spec, char *err)
 {
+	mode_t old;
 	int fd;
 
 	if (fcgi_check_bind(spec, err) != SIO_OK)
 		return -1;
+	/* A UNIX socket takes the umask's mode at bind: 0660 from the start
+	 * (the web server's group, nobody else), never a chmod after the
+	 * bind, which left a window with the socket open to every user.
+	 * No other thread runs yet. */
+	old = umask(0117);
 	fd = FCGX_OpenSocket(spec, 1024);
+	umask(old);
 	if (fd < 0) {
 		snprintf(err, SIO_ERR_LEN, "cannot listen on %s", spec);
-		return -1;
-	}
-	/* The mode of a UNIX socket would follow the umask (0755 under 022),
-	 * which keeps web-server workers of the group out. */
-	if ((strchr(spec, ':') == NULL || strchr(spec, '/') != NULL) &&
-	    chmod(spec, 0660) != 0) {
-		snprintf(err, SIO_ERR_LEN, "chmod %s: %s", spec,
-		         strerror(errno));
-		close(fd);
 		return -1;
 	}
 	return fd;

@@ -64,6 +64,11 @@ struct gw_req;
 /* A request parameter (CGI variable), NULL when absent; borrowed until the
  * request finishes. */
 const char *gw_req_param(struct gw_req *r, const char *name);
+/* The client's address: REMOTE_ADDR as the web server gives it
+ * ("::ffff:a.b.c.d" as "a.b.c.d"), "" when absent; what bind_address,
+ * stats_allow and the session caps compare. Borrowed until the request
+ * finishes. */
+const char *gw_req_client(struct gw_req *r);
 /* Reads up to n body bytes: the count, 0 at the end, -1 on error. */
 long gw_req_read(struct gw_req *r, char *buf, size_t n);
 /* Queues output bytes. SIO_OK or SIO_ERR (the client went away). */

@@ -399,6 +399,34 @@ gw_setup(const char *conf)
 	return SIO_OK;
 }
 
+/*
+ * Whoever connects to a TCP listener sends the request's REMOTE_ADDR,
+ * which bind_address, stats_allow and the session caps trust. libfcgi
+ * accepts connections from FCGI_WEB_SERVER_ADDRS only, when set (IPv4);
+ * a local user still connects from 127.0.0.1, which only a UNIX socket
+ * (mode 0660) keeps out.
+ */
+static void
+gw_listen_warn(const char *spec)
+{
+	const char *addrs = getenv("FCGI_WEB_SERVER_ADDRS");
+
+	if (spec[0] == '/' || strchr(spec, ':') == NULL)
+		return;
+	if (addrs == NULL || *addrs == '\0')
+		gw_log(SIO_LOG_WARN,
+		       "FastCGI on TCP %s from any address: set "
+		       "FCGI_WEB_SERVER_ADDRS to the web server's, or better "
+		       "listen on a UNIX socket (any local user can connect "
+		       "to a TCP port and choose REMOTE_ADDR)",
+		       spec);
+	else
+		gw_log(SIO_LOG_INFO,
+		       "FastCGI on TCP %s from %s only (FCGI_WEB_SERVER_ADDRS); "
+		       "local users can still connect: prefer a UNIX socket",
+		       spec, addrs);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -452,6 +480,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "sio-gateway: %s\n", err);
 			return 1;
 		}
+		gw_listen_warn(listen_spec);
 	} else if (gw_fcgi_is_cgi()) {
 		/* One request per process: the web server's TERM must end it
 		 * (libfcgi's handler would ignore it); a process that dies

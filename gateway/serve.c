@@ -1094,7 +1094,7 @@ serve_request(struct serve *s, struct sio_request *req)
 	            {"HTTP_ACCEPT_LANGUAGE", "Accept-Language"},
 	            {"HTTP_X_FORWARDED_FOR", "X-Forwarded-For"}};
 
-	if (sio_request_init(req, gw_req_param(s->r, "REMOTE_ADDR"),
+	if (sio_request_init(req, gw_req_client(s->r),
 	                     s->rt.query,
 	                     gw_req_param(s->r, "HTTP_COOKIE")) != SIO_OK)
 		return SIO_ERR;
@@ -1154,7 +1154,7 @@ serve_handshake(struct serve *s)
 		origin = gw_req_param(s->r, "HTTP_REFERER");
 	if (!sio_config_origin_allowed(cfg, origin)) {
 		gw_log(SIO_LOG_INFO, "handshake: bad origin from %s",
-		       gw_req_param(s->r, "REMOTE_ADDR"));
+		       gw_req_client(s->r));
 		s->origin = NULL;
 		serve_hs_error(s, 403, "handshake bad origin");
 		return;
@@ -1167,6 +1167,16 @@ serve_handshake(struct serve *s)
 	sio_request_cleanup(&req);
 	if (rc == SIO_REJECT) {
 		serve_hs_error(s, 403, "handshake unauthorized");
+		return;
+	}
+	if (rc == SIO_AGAIN) {
+		static struct sio_ratelimit full_rl;
+		gw_log_limited(&full_rl, SIO_LOG_WARN,
+		               "handshake from %s refused: max_sessions (%d) or "
+		               "max_sessions_per_address (%d) reached",
+		               gw_req_client(s->r), cfg->max_sessions,
+		               cfg->max_sessions_per_address);
+		serve_hs_error(s, 503, "handshake refused: too many sessions");
 		return;
 	}
 	if (rc != SIO_OK) {
@@ -1224,7 +1234,7 @@ serve_jsonp_index(struct serve *s, const char *name)
 static int
 serve_bound_elsewhere(struct serve *s)
 {
-	const char *remote = gw_req_param(s->r, "REMOTE_ADDR");
+	const char *remote = gw_req_client(s->r);
 	struct sio_store_session ss;
 	struct sio_request req;
 	int other = 0, rc;
@@ -1400,7 +1410,7 @@ serve_stats(struct serve *s, const char *method, int metrics)
 		serve_text(s, 404, "Not found.");
 		return;
 	}
-	if (!sio_config_stats_allowed(cfg, gw_req_param(s->r, "REMOTE_ADDR"))) {
+	if (!sio_config_stats_allowed(cfg, gw_req_client(s->r))) {
 		serve_text(s, 403, "Forbidden.");
 		return;
 	}
@@ -1467,6 +1477,10 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		serve_handshake(&s);
 		break;
 	case GW_ROUTE_DISCONNECT:
+		if (serve_bound_elsewhere(&s)) {
+			serve_text(&s, 403, "session bound to another address");
+			break;
+		}
 		wx = gw_write_lock(x);
 		rc = sio_session_end(wx, s.rt.sid, "forced disconnect",
 		                     sio_session_now());

@@ -322,3 +322,16 @@ CREATE TABLE clock (
 	wall INTEGER NOT NULL,
 	mono INTEGER NOT NULL
 );
+
+-- version 8
+
+-- The client address of each session's handshake (its request's
+-- "remote"), for the cap on live sessions per address
+-- (max_sessions_per_address): a partial index holds the live ones alone.
+-- A database created before this version switches to incremental
+-- auto_vacuum (one VACUUM, when a program first opens it after the
+-- upgrade); from then on the sweep gives freed pages back to the system.
+ALTER TABLE sessions ADD COLUMN remote TEXT;
+UPDATE sessions SET remote = json_extract(request, '$.remote')
+	WHERE state <> 'closed' AND json_valid(request);
+CREATE INDEX sessions_remote ON sessions (remote) WHERE state <> 'closed';

@@ -309,7 +309,7 @@ export function connect(url, opts = {}) {
   return new Promise((resolve, reject) => {
     const sock = opts.socketPath
       ? net.connect({path: opts.socketPath})
-      : net.connect({host: t.host, port: t.port});
+      : net.connect({host: t.host, port: t.port, localAddress: opts.localAddress});
     let buf = Buffer.alloc(0);
     let delayTimer = null;
     let info = null;

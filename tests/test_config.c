@@ -284,6 +284,13 @@ static const struct {
     {"threads = 0x10", "not a number"},
     {"max_websockets = 0", "must be at least 1"},
     {"max_websockets = 16777217", "too large (at most 16777216)"},
+    {"trusted_proxies = proxy.local", "'proxy.local' is not an IP address"},
+    {"max_sessions = 0", "must be at least 1"},
+    {"max_sessions = 16777217", "too large (at most 16777216)"},
+    {"max_sessions_per_address = 0", "must be at least 1"},
+    {"max_sessions_per_address = 17m", "too large (at most 16777216)"},
+    {"request_cookies = a;b", "'a;b' is not a cookie name"},
+    {"request_cookies = =x", "'=x' is not a cookie name"},
     {"database = \"unterminated", "missing closing '\"'"},
     {"database = \"a\" b", "text after closing '\"'"},
     {"colour = blue", "unknown key 'colour'"},
@@ -663,6 +670,73 @@ test_synchronous_documented(void)
 	free(ex);
 }
 
+/* The client address: the peer's, or a trusted proxy's X-Forwarded-For. */
+static void
+test_client_addr_table(void)
+{
+	static const struct {
+		const char *peer;
+		int peer_trusted;
+		const char *fwd, *want;
+	} t[] = {
+	    {"10.0.0.5", 0, NULL, "10.0.0.5"},
+	    {"::ffff:10.0.0.5", 0, NULL, "10.0.0.5"},
+	    {"10.0.0.5", 0, "192.0.2.1", "10.0.0.5"},  /* not trusted */
+	    {"127.0.0.1", 0, "192.0.2.1", "192.0.2.1"}, /* trusted */
+	    {"::ffff:127.0.0.1", 0, "192.0.2.1", "192.0.2.1"},
+	    {"127.0.0.1", 0, "6.6.6.6, 192.0.2.1", "192.0.2.1"}, /* the last */
+	    {"127.0.0.1", 0, "192.0.2.1 ,", "192.0.2.1"},
+	    {"127.0.0.1", 0, "::ffff:192.0.2.1", "192.0.2.1"},
+	    {"127.0.0.1", 0, "2001:db8::1", "2001:db8::1"},
+	    {"127.0.0.1", 0, "unknown", "127.0.0.1"}, /* not an address */
+	    {"127.0.0.1", 0, "", "127.0.0.1"},
+	    {"", 1, "192.0.2.1", "192.0.2.1"}, /* a UNIX socket */
+	    {"", 1, NULL, ""},
+	    {NULL, 0, "192.0.2.1", ""},
+	};
+	struct sio_config c;
+	char out[64], err[SIO_ERR_LEN];
+
+	sio_config_defaults(&c);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_config_set(&c, "trusted_proxies", "127.0.0.1 ::1", err), SIO_OK);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *got = sio_config_client_addr(
+		    &c, t[i].peer, t[i].peer_trusted, t[i].fwd,
+		    t[i].fwd ? strlen(t[i].fwd) : 0, out, sizeof(out));
+		CU_ASSERT_STRING_EQUAL(got, t[i].want);
+		if (strcmp(got, t[i].want) != 0)
+			fprintf(stderr, "case %zu: got '%s'\n", i, got);
+	}
+	/* by default no proxy is trusted */
+	sio_config_defaults(&c);
+	CU_ASSERT_STRING_EQUAL(sio_config_client_addr(&c, "127.0.0.1", 0,
+	                                              "192.0.2.1", 9, out,
+	                                              sizeof(out)),
+	                       "127.0.0.1");
+}
+
+/* request_cookies: none by default, the names given, or all with "*". */
+static void
+test_cookie_kept(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+
+	sio_config_defaults(&c);
+	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "none", 4));
+	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "sid", 3));
+	CU_ASSERT_EQUAL(sio_config_set(&c, "request_cookies", "lang, app_sid",
+	                               err),
+	                SIO_OK);
+	CU_ASSERT_TRUE(sio_config_cookie_kept(&c, "lang", 4));
+	CU_ASSERT_TRUE(sio_config_cookie_kept(&c, "app_sid", 7));
+	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "app", 3));
+	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "LANG", 4));
+	CU_ASSERT_EQUAL(sio_config_set(&c, "request_cookies", "*", err), SIO_OK);
+	CU_ASSERT_TRUE(sio_config_cookie_kept(&c, "anything", 8));
+}
+
 static const struct cu_test tests[] = {
     {"defaults match the documented values", test_defaults},
     {"the synchronous docs say what a power loss and a kill can do",
@@ -689,6 +763,10 @@ static const struct cu_test tests[] = {
     {"a missing file is an error naming it", test_missing_file},
     {"the path comes from -c, then SIOGATE_CONF", test_config_path},
     {"origins match host and port with wildcards", test_origin_table},
+    {"the client address is read from a trusted proxy only",
+     test_client_addr_table},
+    {"request_cookies names the cookies a stored request keeps",
+     test_cookie_kept},
     {NULL, NULL},
 };
 

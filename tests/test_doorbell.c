@@ -159,6 +159,38 @@ test_modes(void)
 	sio_doorbell_close(s);
 }
 
+/* A run directory another user can write to, or another user's, is
+ * refused with a message that says so; a group one with shared_group. */
+static void
+test_unsafe_run_dir(void)
+{
+	struct sio_doorbell *d = open_bell("wsd", 0);
+	char err[SIO_ERR_LEN] = "";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	sio_doorbell_close(d);
+	CU_ASSERT_EQUAL_FATAL(chmod(run_dir, 0777), 0);
+	CU_ASSERT_PTR_NULL(sio_doorbell_open(run_dir, "wsd", 0, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "writable by every user"));
+	CU_ASSERT_PTR_NULL(sio_doorbell_open(run_dir, "wsd", 1, err));
+	CU_ASSERT_EQUAL_FATAL(chmod(run_dir, 0770), 0);
+	d = sio_doorbell_open(run_dir, "wsd", 1, err);
+	CU_ASSERT_PTR_NOT_NULL(d);
+	sio_doorbell_close(d);
+	if (geteuid() != 0)
+		return; /* giving the directory away takes root */
+	CU_ASSERT_EQUAL_FATAL(chown(run_dir, 65534, 65534), 0);
+	CU_ASSERT_PTR_NULL(sio_doorbell_open(run_dir, "wsd", 0, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+	CU_ASSERT_PTR_NULL(sio_doorbell_open(run_dir, "wsd", 1, err));
+	/* shared_group: another user's directory of one of our groups */
+	CU_ASSERT_EQUAL_FATAL(chown(run_dir, 65534, getegid()), 0);
+	CU_ASSERT_PTR_NULL(sio_doorbell_open(run_dir, "wsd", 0, err));
+	d = sio_doorbell_open(run_dir, "wsd", 1, err);
+	CU_ASSERT_PTR_NOT_NULL(d);
+	sio_doorbell_close(d);
+}
+
 static void
 test_close_removes(void)
 {
@@ -337,6 +369,8 @@ static const struct cu_test tests[] = {
      test_full_queue},
     {"the run directory is 0700 and the bell 0600, or 0770/0660 shared",
      test_modes},
+    {"a run directory others can write to or another user's is refused",
+     test_unsafe_run_dir},
     {"close removes the socket file", test_close_removes},
     {"a stale bell is replaced and its owner's close spares the new one",
      test_stale_replaced},

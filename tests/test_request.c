@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "cu.h"
 #include "request.h"
 
@@ -80,7 +81,7 @@ test_json_form_round_trips(void)
 
 	CU_ASSERT(sio_request_init(&r, "1.2.3.4", "q=%C3%A9", "k=v") == SIO_OK);
 	CU_ASSERT(sio_request_add_header(&r, "Origin", "http://h") == SIO_OK);
-	json = sio_request_to_json(&r);
+	json = sio_request_to_json(&r, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(json);
 	CU_ASSERT(sio_request_from_json(&back, json) == SIO_OK);
 	CU_ASSERT_STRING_EQUAL(sio_request_arg(&back, "q"), "\xc3\xa9");
@@ -95,6 +96,52 @@ test_json_form_round_trips(void)
 	sio_request_cleanup(&r);
 }
 
+/* The stored form keeps the configured cookies and no field over
+ * SIO_REQUEST_FIELD_MAX; the request itself keeps everything. */
+static void
+test_stored_form_is_bounded(void)
+{
+	struct sio_request r, back;
+	struct sio_config c;
+	char err[SIO_ERR_LEN], *big, *json;
+
+	big = malloc(SIO_REQUEST_FIELD_MAX + 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	memset(big, 'a', SIO_REQUEST_FIELD_MAX + 1);
+	big[SIO_REQUEST_FIELD_MAX + 1] = '\0';
+	sio_config_defaults(&c);
+	CU_ASSERT_EQUAL(sio_config_set(&c, "request_cookies", "lang", err),
+	                SIO_OK);
+	CU_ASSERT(sio_request_init(&r, "1.2.3.4", "a=1",
+	                           "other_app=secret; lang=fr") == SIO_OK);
+	CU_ASSERT(sio_request_add_header(&r, "User-Agent", big) == SIO_OK);
+	CU_ASSERT(sio_request_add_header(&r, "Origin", "http://h") == SIO_OK);
+	CU_ASSERT_STRING_EQUAL(sio_request_cookie(&r, "other_app"), "secret");
+	json = sio_request_to_json(&r, &c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+	CU_ASSERT_PTR_NULL(strstr(json, "secret"));
+	CU_ASSERT(strlen(json) < 200);
+	CU_ASSERT(sio_request_from_json(&back, json) == SIO_OK);
+	CU_ASSERT_STRING_EQUAL(sio_request_cookie(&back, "lang"), "fr");
+	CU_ASSERT_PTR_NULL(sio_request_cookie(&back, "other_app"));
+	CU_ASSERT_PTR_NULL(sio_request_header(&back, "User-Agent"));
+	CU_ASSERT_STRING_EQUAL(sio_request_header(&back, "Origin"), "http://h");
+	CU_ASSERT_STRING_EQUAL(sio_request_arg(&back, "a"), "1");
+	sio_request_cleanup(&back);
+	free(json);
+	sio_request_cleanup(&r);
+	/* a query over the bound is left out */
+	big[0] = 'q';
+	big[1] = '=';
+	CU_ASSERT(sio_request_init(&r, "1.2.3.4", big, NULL) == SIO_OK);
+	json = sio_request_to_json(&r, &c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+	CU_ASSERT(strlen(json) < 200);
+	free(json);
+	sio_request_cleanup(&r);
+	free(big);
+}
+
 static const struct cu_test tests[] = {
     {"query arguments are URL-decoded", test_query_arguments_are_url_decoded},
     {"cookies are split and unquoted", test_cookies_are_split_and_unquoted},
@@ -102,6 +149,8 @@ static const struct cu_test tests[] = {
     {"an endpoint request falls back to its parent",
      test_an_endpoint_request_falls_back_to_its_parent},
     {"the JSON form round trips", test_json_form_round_trips},
+    {"the stored form keeps the configured cookies and bounded fields",
+     test_stored_form_is_bounded},
     {NULL, NULL},
 };
 

@@ -535,6 +535,35 @@ test_handshake_reject_keeps_nothing(void)
 	CU_ASSERT(sid[0] == '\0' || state_of(sid) == -1);
 }
 
+/* A handshake beyond max_sessions_per_address or max_sessions is
+ * refused with SIO_AGAIN and keeps nothing; other addresses go on until
+ * the overall cap, and an ended session makes room again. */
+static void
+test_handshake_caps(void)
+{
+	struct sio_request a, b;
+	char sid[4][SIO_SID_LEN + 1], more[SIO_SID_LEN + 1];
+	int all = 0, mine = 0;
+
+	cfg.max_sessions_per_address = 2;
+	cfg.max_sessions = 3;
+	sio_request_init(&a, "10.0.0.1", NULL, NULL);
+	sio_request_init(&b, "10.0.0.2", NULL, NULL);
+	CU_ASSERT(sio_session_handshake(&x, &a, now, sid[0]) == SIO_OK);
+	CU_ASSERT(sio_session_handshake(&x, &a, now, sid[1]) == SIO_OK);
+	CU_ASSERT(sio_session_handshake(&x, &a, now, more) == SIO_AGAIN);
+	CU_ASSERT(sio_session_handshake(&x, &b, now, sid[2]) == SIO_OK);
+	CU_ASSERT(sio_session_handshake(&x, &b, now, more) == SIO_AGAIN);
+	CU_ASSERT(sio_store_sessions_live(x.store, "10.0.0.1", 10, &all,
+	                                  &mine) == SIO_OK);
+	CU_ASSERT_EQUAL(all, 3);
+	CU_ASSERT_EQUAL(mine, 2);
+	CU_ASSERT(sio_session_end(&x, sid[0], "bye", now) == 1);
+	CU_ASSERT(sio_session_handshake(&x, &a, now, sid[3]) == SIO_OK);
+	sio_request_cleanup(&a);
+	sio_request_cleanup(&b);
+}
+
 static void
 test_malformed_packet_loses_nothing_else(void)
 {
@@ -985,6 +1014,8 @@ static const struct cu_test tests[] = {
     {"an endpoint's reject undoes what its on_open queued",
      test_endpoint_reject_undoes_its_open},
     {"a rejected handshake keeps nothing", test_handshake_reject_keeps_nothing},
+    {"handshakes beyond the session caps are refused and keep nothing",
+     test_handshake_caps},
     {"a malformed packet loses nothing else",
      test_malformed_packet_loses_nothing_else},
     {"an unknown sid is refused", test_unknown_sid_is_refused},

@@ -874,6 +874,148 @@ test_cleanup(void)
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 2000), 1);
 }
 
+/* Live sessions are counted per handshake address, closed ones not. */
+static void
+test_sessions_live(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+	int all = -1, mine = -1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}",
+	                                      T0, a),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}",
+	                                      T0, b),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_new(st, "{\"remote\":\"10.0.0.2\"}",
+	                                      T0, c),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(all, 3);
+	CU_ASSERT_EQUAL(mine, 2);
+	/* counted up to max only */
+	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 1, &all, &mine),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(mine, 1);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(all, 2);
+	CU_ASSERT_EQUAL(mine, 1);
+	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.9", 100, &all, &mine),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(mine, 0);
+}
+
+/* A new file uses incremental auto_vacuum: the sweep gives the pages of
+ * deleted sessions back, beyond the few it keeps for the next inserts. */
+static void
+test_cleanup_gives_space_back(void)
+{
+	char (*sids)[SIO_SID_LEN + 1] = calloc(400, sizeof(*sids));
+	char *req = malloc(8192);
+	long long peak, after;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sids);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+	CU_ASSERT_EQUAL(raw_int("PRAGMA auto_vacuum"), 2);
+	snprintf(req, 8192, "{\"remote\":\"10.0.0.1\",\"query\":\"%0*d\"}",
+	         8000, 0);
+	for (int i = 0; i < 400; i++)
+		CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, req, T0, sids[i]),
+		                      SIO_OK);
+	peak = raw_int("PRAGMA page_count");
+	for (int i = 0; i < 400; i++)
+		CU_ASSERT_EQUAL(sio_store_session_end(st, sids[i], "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 1), 400);
+	after = raw_int("PRAGMA page_count");
+	/* 400 rows of 8 KB: about 1,600 pages of 2 KiB; 512 free ones kept */
+	CU_ASSERT(peak > 1500);
+	CU_ASSERT(after < peak - 900);
+	CU_ASSERT(raw_int("PRAGMA freelist_count") <= 512);
+	free(sids);
+	free(req);
+}
+
+/* Version 8 fills the address column of an older file's live sessions
+ * and switches the file to incremental auto_vacuum (one VACUUM). */
+static void
+test_version8_upgrade(void)
+{
+	static const char *const v7[] = {
+	    "DROP INDEX sessions_remote",
+	    "ALTER TABLE sessions DROP COLUMN remote",
+	    "INSERT INTO sessions (sid, state, created, last_recv,"
+	    " last_heartbeat, request) VALUES"
+	    " ('a', 'open', 0, 0, 0, '{\"remote\":\"10.0.0.7\"}'),"
+	    " ('b', 'detached', 0, 0, 0, 'not json'),"
+	    " ('c', 'handshaken', 0, 0, 0, NULL)",
+	    "PRAGMA user_version = 7",
+	};
+	char buf[64];
+
+	sio_store_close(st);
+	st = NULL;
+	for (size_t i = 0; i < sizeof(v7) / sizeof(v7[0]); i++)
+		CU_ASSERT_EQUAL_FATAL(raw(v7[i], NULL, 0), SQLITE_OK);
+	/* an older file: auto_vacuum none (the mode and the VACUUM that
+	 * applies it on one connection) */
+	{
+		sqlite3 *db;
+		CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
+		CU_ASSERT_EQUAL(sqlite3_exec(db,
+		                             "PRAGMA auto_vacuum = NONE; VACUUM",
+		                             NULL, NULL, NULL),
+		                SQLITE_OK);
+		sqlite3_close(db);
+	}
+	CU_ASSERT_EQUAL_FATAL(raw_int("PRAGMA auto_vacuum"), 0);
+	st = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(raw_int("PRAGMA auto_vacuum"), 2);
+	CU_ASSERT_EQUAL(raw("SELECT remote FROM sessions WHERE sid = 'a'", buf,
+	                    sizeof(buf)),
+	                SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(buf, "10.0.0.7");
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"
+	                        " WHERE remote IS NULL"),
+	                2);
+}
+
+/* A database every user can write, or another user's, is refused. */
+static void
+test_unsafe_database(void)
+{
+	struct sio_store_opts shared = {.shared_group = 1};
+	char err[SIO_ERR_LEN] = "";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	sio_store_close(st);
+	st = NULL;
+	CU_ASSERT_EQUAL_FATAL(chmod(dbpath, 0666), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, NULL, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "writable by every user"));
+	CU_ASSERT_EQUAL_FATAL(chmod(dbpath, 0600), 0);
+	st = sio_store_open(dbpath, NULL, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	if (geteuid() != 0)
+		return; /* giving the file away takes root */
+	sio_store_close(st);
+	st = NULL;
+	CU_ASSERT_EQUAL_FATAL(chown(dbpath, 65534, 65534), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, NULL, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+	/* db_shared_group: another user's file of one of our groups */
+	CU_ASSERT_EQUAL_FATAL(chown(dbpath, 65534, getegid()), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(dbpath, 0660), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, NULL, err));
+	st = sio_store_open(dbpath, &shared, err);
+	CU_ASSERT_PTR_NOT_NULL(st);
+}
+
 /* Finds sid among the n expired ones; its reason or NULL. */
 static const char *
 reason_of(const char *sid, char (*sids)[SIO_SID_LEN + 1], const char **reasons,
@@ -1168,6 +1310,8 @@ test_active_counts_upgrade(void)
 	    "DROP TRIGGER connections_active_update",
 	    "DROP TRIGGER connections_active_delete",
 	    "DELETE FROM counters",
+	    "DROP INDEX sessions_remote",
+	    "ALTER TABLE sessions DROP COLUMN remote",
 	    "INSERT INTO sessions (sid, state, holder, created, last_recv,"
 	    " last_heartbeat) VALUES ('a', 'open', 'wsd', 0, 0, 0),"
 	    " ('b', 'detached', NULL, 0, 0, 0), ('c', 'closed', NULL, 0, 0, 0)",
@@ -2128,6 +2272,14 @@ static const struct cu_test tests[] = {
      test_broadcast_skips_closed_and_full},
     {"purge keeps only the outbox of a closed session", test_purge},
     {"cleanup deletes sessions closed before the cutoff", test_cleanup},
+    {"a database others can write to or another user's is refused",
+     test_unsafe_database},
+    {"live sessions are counted per handshake address",
+     test_sessions_live},
+    {"the sweep gives the pages of deleted sessions back",
+     test_cleanup_gives_space_back},
+    {"version 8 fills the address and switches to incremental auto_vacuum",
+     test_version8_upgrade},
     {"expired names heartbeat and close timeouts", test_expired},
     {"a session whose holder is gone is detached and expires",
      test_expired_holder_gone},

@@ -155,7 +155,8 @@ static int
 accept_unix(const char *path)
 {
 	struct sockaddr_un sa;
-	int fd;
+	mode_t old;
+	int fd, rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -167,14 +168,16 @@ accept_unix(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	unlink(path); /* a stale file from a crash would stop us */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    listen(fd, SOMAXCONN) != 0) {
+	unlink(path); /* a stale file: main.c refused a live one */
+	/* bound with mode 0660 (the umask at bind), never chmod-ed after:
+	 * no window in which every user may connect */
+	old = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || listen(fd, SOMAXCONN) != 0) {
 		close(fd);
 		return -1;
 	}
-	if (chmod(path, 0660) != 0)
-		wsd_log(SIO_LOG_WARN, "chmod %s: %s", path, strerror(errno));
 	return fd;
 }
 

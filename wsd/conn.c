@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
 #include <libwebsockets.h>
 
 #include "wsd.h"
@@ -181,6 +183,41 @@ conn_q_clear(struct sio_buf *q)
 		sio_buf_cleanup(q);
 	else
 		sio_buf_reset(q);
+}
+
+int
+wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
+                         size_t fwd_len)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	struct sio_store_session ss;
+	struct sio_request req;
+	char peer[64], client[64];
+	int unix_peer, other = 0;
+
+	if (!wsd.cfg.bind_address)
+		return 0;
+	/* a UNIX socket's peer is whoever its mode lets in: the web server */
+	unix_peer = getsockname(lws_get_socket_fd(wsi), (struct sockaddr *)&sa,
+	                        &salen) == 0 &&
+	            sa.ss_family == AF_UNIX;
+	peer[0] = '\0';
+	if (!unix_peer)
+		lws_get_peer_simple(wsi, peer, sizeof(peer));
+	sio_config_client_addr(&wsd.cfg, peer, unix_peer, fwd, fwd_len, client,
+	                       sizeof(client));
+	if (sio_store_session_get(wsd.x.store, sid, &ss) != SIO_OK)
+		return 0;
+	if (sio_request_from_json(&req, ss.request) == SIO_OK)
+		other = strcmp(sio_request_remote(&req), client) != 0;
+	if (other)
+		wsd_log(SIO_LOG_INFO,
+		        "%s: request from %s, but the session is bound to %s",
+		        sid, client[0] ? client : "?", sio_request_remote(&req));
+	sio_request_cleanup(&req);
+	sio_store_session_cleanup(&ss);
+	return other;
 }
 
 int

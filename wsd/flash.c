@@ -190,6 +190,10 @@ flash_head(struct flash_conn *f, struct lws *wsi)
 		flash_refuse(f, wsi, 403, "Forbidden", "bad origin");
 		return 0;
 	}
+	if (wsd_conn_bound_elsewhere(wsi, sid, r.fwd_for, r.fwd_for_len)) {
+		flash_refuse(f, wsi, 403, "Forbidden", "bound to another address");
+		return 0;
+	}
 	if (wsd_hixie_response_head(&f->out, &r, flash_secure(&r)) != SIO_OK)
 		return -1;
 	snprintf(f->c.sid, sizeof(f->c.sid), "%s", sid);

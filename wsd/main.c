@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,6 +187,42 @@ wsd_drain(void)
 	lws_sul_cancel(&grace);
 }
 
+/* SIO_OK when nothing listens on the UNIX socket path (absent, or a
+ * stale socket file), else SIO_ERR with a message printed. */
+static int
+wsd_sock_in_use(const char *flag, const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat sb;
+	int fd, alive;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "sio-wsd: %s %s: path too long\n", flag, path);
+		return SIO_ERR;
+	}
+	if (lstat(path, &sb) != 0)
+		return SIO_OK;
+	if (!S_ISSOCK(sb.st_mode)) {
+		fprintf(stderr, "sio-wsd: %s %s: exists and is not a socket\n",
+		        flag, path);
+		return SIO_ERR;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	alive = fd >= 0 &&
+	        connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (alive) {
+		fprintf(stderr,
+		        "sio-wsd: %s %s: another server listens there (a "
+		        "running sio-wsd?)\n",
+		        flag, path);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
 /* A UNIX socket path, or HOST:PORT; fills the vhost's listening fields.
  * SIO_OK or SIO_ERR with a message printed (flag names the option). */
 static int
@@ -198,8 +236,10 @@ wsd_listen_spec(const char *flag, const char *spec,
 	long port;
 
 	if (spec[0] == '/') {
-		/* lws binds it; a stale file from a crash would stop it */
-		unlink(spec);
+		/* lws unlinks and binds it: refuse while another server is
+		 * listening there (a stale file from a crash is fine) */
+		if (wsd_sock_in_use(flag, spec) != SIO_OK)
+			return SIO_ERR;
 		info->options |= LWS_SERVER_OPTION_UNIX_SOCK;
 		info->iface = spec;
 		info->port = 0;
@@ -242,13 +282,56 @@ struct wsd_listen {
 	const char *policy_host; /* --policy-host, or NULL: --listen's host */
 };
 
-/* A UNIX socket lws created: group access for the web server. */
-static void
-wsd_sock_perms(const struct lws_context_creation_info *info, const char *path)
+/* The UNIX sockets this process bound (--listen, --flash-listen). */
+#define WSD_MAX_SOCKS 2
+static struct {
+	const char *path;
+	dev_t dev;
+	ino_t ino;
+} wsd_socks[WSD_MAX_SOCKS];
+static int wsd_nsocks;
+
+/*
+ * lws_create_vhost(), a UNIX socket bound with mode 0660 (group access for
+ * the web server, nobody else): the socket takes the umask's mode at
+ * bind, so the umask is set around it (the checkpoint thread, the only
+ * other one now, creates no file), never a chmod after the bind, which
+ * left a window with the socket open to every user.
+ */
+static struct lws_vhost *
+wsd_create_vhost(const struct lws_context_creation_info *info)
 {
-	if ((info->options & LWS_SERVER_OPTION_UNIX_SOCK) &&
-	    chmod(path, 0660) != 0)
-		wsd_log(SIO_LOG_WARN, "chmod %s: %s", path, strerror(errno));
+	int unix_sock = (info->options & LWS_SERVER_OPTION_UNIX_SOCK) != 0;
+	mode_t old = 0;
+	struct lws_vhost *vh;
+	struct stat sb;
+
+	if (unix_sock)
+		old = umask(0117);
+	vh = lws_create_vhost(wsd_lws, info);
+	if (unix_sock)
+		umask(old);
+	if (vh != NULL && unix_sock && wsd_nsocks < WSD_MAX_SOCKS &&
+	    stat(info->iface, &sb) == 0) {
+		wsd_socks[wsd_nsocks].path = info->iface;
+		wsd_socks[wsd_nsocks].dev = sb.st_dev;
+		wsd_socks[wsd_nsocks++].ino = sb.st_ino;
+	}
+	return vh;
+}
+
+/* At exit: removes the socket files this process created, and only them
+ * (never the one of another sio-wsd that has taken the path since). */
+static void
+wsd_unlink_socks(void)
+{
+	struct stat sb;
+
+	for (int i = 0; i < wsd_nsocks; i++)
+		if (stat(wsd_socks[i].path, &sb) == 0 &&
+		    sb.st_dev == wsd_socks[i].dev &&
+		    sb.st_ino == wsd_socks[i].ino)
+			unlink(wsd_socks[i].path);
 }
 
 /*
@@ -311,6 +394,11 @@ wsd_start_flash(const struct wsd_listen *l)
 	if (!sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET))
 		return SIO_OK;
 	if (l->flash != NULL) {
+		/* accept.c unlinks and binds a path: refuse while another
+		 * server listens there */
+		if (l->flash[0] == '/' &&
+		    wsd_sock_in_use("--flash-listen", l->flash) != SIO_OK)
+			return SIO_ERR;
 		vh =
 		    wsd_raw_vhost(flash, wsd_flash_protocol(), "sio-wsd-flash");
 		if (vh == NULL ||
@@ -428,12 +516,11 @@ wsd_start_lws(const struct wsd_listen *l)
 		info.listen_accept_role = "raw-skt";
 		info.listen_accept_protocol = protocols[2].name;
 	}
-	vh = lws_create_vhost(wsd_lws, &info);
+	vh = wsd_create_vhost(&info);
 	if (vh == NULL) {
 		wsd_log(SIO_LOG_ERROR, "cannot listen on %s", l->ws);
 		return SIO_ERR;
 	}
-	wsd_sock_perms(&info, l->ws);
 	/* lws closes what it adopted; the doorbell keeps its own descriptor */
 	fd.filefd = dup(sio_doorbell_fd(wsd.bell));
 	if (fd.filefd < 0 ||
@@ -681,10 +768,7 @@ main(int argc, char **argv)
 		wsd_lws = NULL;
 		wsd_conn_flush(); /* ... in one last batch */
 	}
-	if (l.ws[0] == '/')
-		unlink(l.ws);
-	if (l.flash != NULL && l.flash[0] == '/')
-		unlink(l.flash);
+	wsd_unlink_socks();
 	wsd_unregister();
 	return rc;
 }

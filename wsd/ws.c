@@ -105,6 +105,17 @@ ws_confirm(struct lws *wsi)
 		lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
 		return 1;
 	}
+	if (wsd.cfg.bind_address) {
+		char fwd[256];
+		int n = lws_hdr_copy(wsi, fwd, sizeof(fwd),
+		                     WSI_TOKEN_X_FORWARDED_FOR);
+		if (wsd_conn_bound_elsewhere(wsi, sid, fwd,
+		                             n > 0 ? (size_t)n : 0)) {
+			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN,
+			                       NULL);
+			return 1;
+		}
+	}
 	return 0;
 }
 

@@ -112,6 +112,17 @@ int wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
                   int transport);
 
 /*
+ * With bind_address, 1 (and a log line) when the client of wsi is not the
+ * address session sid's handshake came from. The client is wsi's peer, or
+ * the last address of fwd[0..fwd_len) (its X-Forwarded-For) when the peer
+ * is one of trusted_proxies or came through a UNIX socket (the web
+ * server). 0 otherwise, and for an unknown session (the attach answers
+ * that).
+ */
+int wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
+                             size_t fwd_len);
+
+/*
  * Handles one complete text message from the client: one packet. Logs
  * what the session engine found wrong with it. SIO_OK, SIO_ERR when the
  * store failed (the message is lost; the connection may go on).

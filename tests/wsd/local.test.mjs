@@ -1,0 +1,155 @@
+// local.test.mjs: what another user of the same machine could do. A
+// second sio-wsd must not take the UNIX socket of a running one; a
+// run_dir every user can write to is refused (a replaced doorbell would
+// receive live session ids); the gateway's TCP FastCGI listener accepts
+// only FCGI_WEB_SERVER_ADDRS when set, and says so when it is not (any
+// local user can connect and choose REMOTE_ADDR).
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {spawn} from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {BUILD, freePort, until} from './harness.mjs';
+
+let dir, conf;
+const procs = [];
+
+before(() => {
+	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-local.'));
+	conf = path.join(dir, 'siogate.conf');
+	fs.writeFileSync(conf, `database = ${dir}/siogate.db\nrun_dir = ${dir}/run\n` +
+		'flash_policy_port = 0\nlog_level = info\n');
+});
+after(async () => {
+	for (const p of procs) {
+		if (p.exitCode === null && p.signalCode === null) {
+			const gone = new Promise((r) => p.on('exit', r));
+			p.kill('SIGKILL');
+			await gone;
+		}
+	}
+	if (!process.env.KEEP_TMP) fs.rmSync(dir, {recursive: true, force: true});
+});
+
+// Starts a program; p.log gathers its stderr, p.exited resolves with its code.
+function start(bin, args, env = {}) {
+	const p = spawn(path.join(BUILD, bin), args, {stdio: ['ignore', 'ignore', 'pipe'],
+		env: {...process.env, ...env}});
+	p.log = '';
+	p.stderr.on('data', (d) => { p.log += d; });
+	p.exited = new Promise((r) => p.on('exit', (code, sig) => r(code ?? sig)));
+	procs.push(p);
+	return p;
+}
+
+function sockAccepts(p) {
+	return new Promise((resolve) => {
+		const s = net.connect({path: p});
+		s.on('connect', () => { s.destroy(); resolve(true); });
+		s.on('error', () => resolve(false));
+	});
+}
+
+// A GET of the policy-free root of sio-wsd over its UNIX socket: status.
+function getOverSocket(socketPath) {
+	return new Promise((resolve, reject) => {
+		const r = http.get({socketPath, path: '/socket.io/1/websocket/nosuch'}, (res) => {
+			res.resume();
+			resolve(res.statusCode);
+		});
+		r.on('error', reject);
+	});
+}
+
+test('a second sio-wsd on the UNIX socket of a running one is refused; a stale socket is reused', async () => {
+	const sock = path.join(dir, 'wsd.sock');
+	const a = start('sio-wsd', ['-c', conf, '--listen', sock]);
+	await until('the first sio-wsd', () => sockAccepts(sock), 10000);
+	assert.equal(fs.statSync(sock).mode & 0o777, 0o660);
+	const ino = fs.statSync(sock).ino;
+	const b = start('sio-wsd', ['-c', conf, '--listen', sock]);
+	const code = await b.exited;
+	assert.notEqual(code, 0, 'the second one exits');
+	assert.match(b.log, /another server listens there/);
+	assert.equal(fs.statSync(sock).ino, ino, 'the socket file is the first one\'s');
+	assert.ok((await getOverSocket(sock)) > 0, 'the first one still answers');
+	// killed without cleaning up: the next one takes the stale file
+	a.kill('SIGKILL');
+	await a.exited;
+	const c = start('sio-wsd', ['-c', conf, '--listen', sock]);
+	await until('sio-wsd on a stale socket file', async () => {
+		if (c.exitCode !== null) throw new Error(`sio-wsd exited: ${c.log}`);
+		return sockAccepts(sock);
+	}, 10000);
+	c.kill('SIGTERM');
+	await c.exited;
+});
+
+test('a run_dir every user can write to is refused with a clear message', async () => {
+	fs.mkdirSync(path.join(dir, 'run'), {recursive: true});
+	fs.chmodSync(path.join(dir, 'run'), 0o777);
+	try {
+		const w = start('sio-wsd', ['-c', conf, '--listen', path.join(dir, 'w2.sock')]);
+		assert.notEqual(await w.exited, 0);
+		assert.match(w.log, /run_dir .* is writable by every user/);
+		const port = await freePort();
+		const g = start('sio-gateway', ['-c', conf, '--listen', `127.0.0.1:${port}`]);
+		assert.notEqual(await g.exited, 0);
+		assert.match(g.log, /run_dir .* is writable by every user/);
+	} finally {
+		fs.chmodSync(path.join(dir, 'run'), 0o700);
+	}
+});
+
+// One FastCGI request (a handshake) from localAddress: the bytes answered.
+function fcgiHandshake(port, localAddress) {
+	const rec = (type, content) => {
+		const h = Buffer.alloc(8);
+		h[0] = 1; h[1] = type; h.writeUInt16BE(1, 2); h.writeUInt16BE(content.length, 4);
+		return Buffer.concat([h, content]);
+	};
+	const nv = (n, v) => Buffer.concat([Buffer.from([n.length, v.length]), Buffer.from(n), Buffer.from(v)]);
+	const params = Buffer.concat([nv('REQUEST_METHOD', 'GET'), nv('REQUEST_URI', '/socket.io/1/?t=1'),
+		nv('REMOTE_ADDR', '192.0.2.9')]);
+	return new Promise((resolve, reject) => {
+		const s = net.connect({port, host: '127.0.0.1', localAddress});
+		let out = Buffer.alloc(0);
+		s.on('connect', () => s.write(Buffer.concat([rec(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])),
+			rec(4, params), rec(4, Buffer.alloc(0)), rec(5, Buffer.alloc(0))])));
+		s.on('data', (d) => { out = Buffer.concat([out, d]); });
+		s.on('error', (e) => (e.code === 'ECONNRESET' ? null : reject(e)));
+		s.on('close', () => resolve(out.toString('latin1')));
+		s.setTimeout(10000, () => s.destroy(new Error('no answer')));
+	});
+}
+
+test('a TCP FastCGI listener takes FCGI_WEB_SERVER_ADDRS only, and warns without it', async () => {
+	let port = await freePort();
+	const g = start('sio-gateway', ['-c', conf, '--listen', `127.0.0.1:${port}`],
+		{FCGI_WEB_SERVER_ADDRS: '127.0.0.1'});
+	await until('the gateway', () => /serving with/.test(g.log), 10000);
+	assert.match(await fcgiHandshake(port, '127.0.0.1'), /Status: 200/);
+	assert.equal(await fcgiHandshake(port, '127.0.0.2'), '', 'another address gets nothing');
+	assert.match(g.log, /from 127\.0\.0\.1 only/);
+	g.kill('SIGTERM');
+	await g.exited;
+	port = await freePort();
+	const open = start('sio-gateway', ['-c', conf, '--listen', `127.0.0.1:${port}`],
+		{FCGI_WEB_SERVER_ADDRS: ''});
+	await until('the gateway', () => /serving with/.test(open.log), 10000);
+	assert.match(open.log, /warn: FastCGI on TCP 127\.0\.0\.1:\d+ from any address/);
+	open.kill('SIGTERM');
+	await open.exited;
+});
+
+test('the gateway\'s UNIX socket is 0660 under any umask', async () => {
+	const sock = path.join(dir, 'gw.sock');
+	const g = start('sio-gateway', ['-c', conf, '--listen', sock]);
+	await until('the gateway socket', () => sockAccepts(sock), 10000);
+	assert.equal(fs.statSync(sock).mode & 0o777, 0o660);
+	g.kill('SIGTERM');
+	await g.exited;
+});

@@ -47,6 +47,9 @@ $(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
 
 $(BUILD)/common/store.o: $(BUILD)/schema.inc
 $(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
+# The store suite builds old databases from the schema's first sections.
+$(BUILD)/tests/test_store.o: $(BUILD)/schema.inc
+$(BUILD)/tests/test_store.o: CFLAGS += -I$(BUILD)
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

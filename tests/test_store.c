@@ -97,6 +97,44 @@ raw(const char *sql, char *out, size_t size)
 	return rc;
 }
 
+/* The schema, as the store compiles it in. */
+static const char schema_sql[] =
+#include "schema.inc"
+    ;
+
+/*
+ * Replaces dbpath with a database as a siogate of schema version v left
+ * it: the schema's sections up to v and user_version v. An upgrade test
+ * then adds rows and opens it, whatever versions come later.
+ */
+static void
+at_version(int v)
+{
+	char mark[32], *sql, *err = NULL, *end;
+	sqlite3 *db;
+
+	static const char *const files[] = {"", "-wal", "-shm"};
+	char path[1024];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dbpath, files[i]);
+		unlink(path);
+	}
+	snprintf(mark, sizeof(mark), "-- version %d\n", v + 1);
+	end = strstr(schema_sql, mark);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+	sql = strndup(schema_sql, (size_t)(end - schema_sql));
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK);
+	if (err != NULL)
+		fprintf(stderr, "at_version %d: %s\n", v, err);
+	sqlite3_free(err);
+	free(sql);
+	snprintf(mark, sizeof(mark), "PRAGMA user_version = %d", v);
+	CU_ASSERT_EQUAL(sqlite3_exec(db, mark, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
 static long long
 raw_int(const char *sql)
 {
@@ -1296,30 +1334,14 @@ static void
 test_active_counts_upgrade(void)
 {
 	static const char *const v4[] = {
-	    "DROP TRIGGER outbox_queued_insert",
-	    "DROP TRIGGER outbox_queued_delete",
-	    "DROP TRIGGER outbox_queued_move",
-	    "DROP INDEX outbox_taken",
-	    "ALTER TABLE sessions DROP COLUMN queued",
-	    "DROP TABLE clock",
-	    "DROP TRIGGER counters_peak",
-	    "DROP TRIGGER sessions_active_insert",
-	    "DROP TRIGGER sessions_active_update",
-	    "DROP TRIGGER sessions_active_delete",
-	    "DROP TRIGGER connections_active_insert",
-	    "DROP TRIGGER connections_active_update",
-	    "DROP TRIGGER connections_active_delete",
-	    "DELETE FROM counters",
-	    "DROP INDEX sessions_remote",
-	    "ALTER TABLE sessions DROP COLUMN remote",
 	    "INSERT INTO sessions (sid, state, holder, created, last_recv,"
 	    " last_heartbeat) VALUES ('a', 'open', 'wsd', 0, 0, 0),"
 	    " ('b', 'detached', NULL, 0, 0, 0), ('c', 'closed', NULL, 0, 0, 0)",
 	    "INSERT INTO counters (name, value) VALUES ('sessions_peak', 1)",
-	    "PRAGMA user_version = 4",
 	};
 
 	sio_store_close(st);
+	at_version(4);
 	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
 		CU_ASSERT_EQUAL_FATAL(raw(v4[i], NULL, 0), SQLITE_OK);
 	st = open_store(dbpath, 0, 0);
@@ -1387,21 +1409,15 @@ static void
 test_queue_counts_upgrade(void)
 {
 	static const char *const v5[] = {
-	    "DROP TRIGGER outbox_queued_insert",
-	    "DROP TRIGGER outbox_queued_delete",
-	    "DROP TRIGGER outbox_queued_move",
-	    "DROP INDEX outbox_taken",
-	    "ALTER TABLE sessions DROP COLUMN queued",
-	    "DROP TABLE clock",
 	    "INSERT INTO sessions (sid, state, created, last_recv,"
 	    " last_heartbeat) VALUES ('a', 'open', 0, 0, 0),"
 	    " ('b', 'detached', 0, 0, 0)",
 	    "INSERT INTO outbox (sid, packet, created) VALUES ('a', '1', 0),"
 	    " ('a', '2', 0), ('a', '3', 0), ('b', '4', 0)",
-	    "PRAGMA user_version = 5",
 	};
 
 	sio_store_close(st);
+	at_version(5);
 	for (size_t i = 0; i < sizeof(v5) / sizeof(v5[0]); i++)
 		CU_ASSERT_EQUAL_FATAL(raw(v5[i], NULL, 0), SQLITE_OK);
 	st = open_store(dbpath, 0, 0);

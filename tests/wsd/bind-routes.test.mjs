@@ -16,7 +16,8 @@ import {connect as hixie} from '../hixie_client.mjs';
 let s, flashWsd, flashPort;
 
 before(async () => {
-	s = await startServers({bind_address: 'yes', trusted_proxies: '127.0.0.1'});
+	s = await startServers({bind_address: 'yes', trusted_proxies: '127.0.0.1',
+		transports: 'websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling'});
 	// a second sio-wsd on the same store, with a hixie-76 listener
 	const wsPort = await freePort();
 	flashPort = await freePort();

@@ -36,7 +36,7 @@ for (const program of ['sio-gateway', 'sio-wsd']) {
 			assert.ok(r.out.includes(`${r.conf}:2:`) && r.out.includes(bound), `${line}: ${r.out}`);
 		}
 		const r = check(program, 'max_payload_packets = 64k\nmax_queue = 1000000\n' +
-		                'max_payload = 1024M\nmax_packet = 1024M\n');
+		                'max_payload = 1024M\nmax_packet = 1024M\nmax_buffered = 1024M\n');
 		assert.equal(r.status, 0, r.out);
 	});
 }

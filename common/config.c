@@ -745,10 +745,11 @@ config_check(const struct sio_config *c, const char *path, char *err)
 		return SIO_ERR;
 	}
 	if (c->reserved_threads >= c->threads) {
-		config_err(err,
-		           "%s: reserved_threads (%d) must be less than threads "
-		           "(%d)",
-		           path, c->reserved_threads, c->threads);
+		config_err(
+		    err,
+		    "%s: reserved_threads (%d) must be less than threads "
+		    "(%d)",
+		    path, c->reserved_threads, c->threads);
 		return SIO_ERR;
 	}
 	if (c->max_packet > c->max_payload) {

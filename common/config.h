@@ -70,9 +70,9 @@ struct sio_config {
 	int db_group; /* db_shared_group = no: files 0600, else 0660 */
 	enum sio_log_level log_level; /* info */
 	int threads;                  /* gateway worker threads, 64 */
-	int reserved_threads; /* threads no waiting request takes; -1: a
-	                         quarter of threads */
-	int max_polls_per_address; /* waiting requests of one address, 8 */
+	int reserved_threads;         /* threads no waiting request takes; -1: a
+	                                 quarter of threads */
+	int max_polls_per_address;    /* waiting requests of one address, 8 */
 	int max_websockets; /* sio-wsd's websocket + flashsocket, 16384 */
 	int stats; /* stats = no: GET /<resource>/stats and /metrics served */
 	char stats_allow[512]; /* stats_allow = 127.0.0.1 ::1: REMOTE_ADDRs

@@ -1518,15 +1518,15 @@ sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
 }
 
 int
-sio_store_forget_kind(struct sio_store *st, const char *sid,
-                      const char *holder, long long conn)
+sio_store_forget_kind(struct sio_store *st, const char *sid, const char *holder,
+                      long long conn)
 {
 	int own, rc;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_run(st,
-	               store_prep(st, SQL_FORGET_KIND, "tti", sid, holder, conn));
+	rc = store_run(
+	    st, store_prep(st, SQL_FORGET_KIND, "tti", sid, holder, conn));
 	return store_tx_end(st, own, rc);
 }
 

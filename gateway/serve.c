@@ -509,12 +509,14 @@ serve_park(struct serve *s)
 		gw_log_limited(&rl_addr, SIO_LOG_WARN,
 		               "%s: refused: %s has max_polls_per_address "
 		               "(%d) polls waiting",
-		               s->rt.sid, addr, s->x->cfg->max_polls_per_address);
+		               s->rt.sid, addr,
+		               s->x->cfg->max_polls_per_address);
 	else
-		gw_log_limited(&rl_full, SIO_LOG_WARN,
-		               "%s: refused: %d polls waiting, every thread but "
-		               "the reserved ones",
-		               s->rt.sid, parked);
+		gw_log_limited(
+		    &rl_full, SIO_LOG_WARN,
+		    "%s: refused: %d polls waiting, every thread but "
+		    "the reserved ones",
+		    s->rt.sid, parked);
 	serve_text(s, 503, "too many polls waiting");
 	return SIO_ERR;
 }

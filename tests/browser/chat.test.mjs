@@ -4,7 +4,9 @@
  * app = chat, sio-wsd behind lighttpd's websocket route, and
  * examples/chat/index.html and socket.io-client 0.9.16's socket.io.js (from
  * node_modules) as static files. Two pages join as two names; a message
- * from one shows up in the other's #log. The runs:
+ * from one shows up in the other's #log, and so does one longer than a
+ * chat line in 3-byte characters (cut between characters), and the
+ * message after it. The runs:
  *
  *   websocket      the page's default transports, sio-wsd running: the
  *                  pages chat over websocket
@@ -125,6 +127,19 @@ for (const run of SELECTED) {
 			await bob.waitForFunction((t) => [...document.querySelectorAll('#log li')]
 			    .some((li) => li.textContent === `alice: ${t}`), text);
 			assert.ok((await textsOf(bob, '#log li')).includes(`alice: ${text}`));
+
+			/* longer than a chat line (4095 bytes), in 3-byte characters
+			 * (4088 bytes after "alice: " end inside one): cut between
+			 * characters, it still reaches the room, and what follows
+			 * it too */
+			const long = '€'.repeat(2000);
+			await alice.fill('#text', long);
+			await alice.click('#send');
+			const cut = await bob.waitForFunction(() => [...document.querySelectorAll('#log li')]
+			    .map((li) => li.textContent).find((x) => x.startsWith('alice: €€')));
+			const got = await cut.jsonValue();
+			assert.equal(got, `alice: ${'€'.repeat(Math.floor((4095 - 'alice: '.length) / 3))}`,
+			    'the long line, cut on a character boundary');
 
 			const reply = `hi alice ${Date.now()}`;
 			await bob.fill('#text', reply);

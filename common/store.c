@@ -9,9 +9,9 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +136,7 @@ enum store_sql {
 	SQL_COUNTER_ADD,
 	SQL_COUNTER_GET,
 	SQL_PROC_PUT,
+	SQL_PROC_RENEW,
 	SQL_PROC_DEL,
 	SQL_PROC_DETACH,
 	SQL_SAMPLE_PUT,
@@ -212,7 +213,8 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_GONE_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by IS NOT NULL"
                          " AND taken_by NOT IN (SELECT name FROM processes)",
-    [SQL_PROC_LIST] = "SELECT name, pid FROM processes",
+    /* Whose lease lapsed: not renewed since ?1. */
+    [SQL_PROC_LIST] = "SELECT name FROM processes WHERE renewed < ?1",
     [SQL_PROC_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by = ?1",
     [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
@@ -253,9 +255,10 @@ static const char *const store_sql[SQL_NSTMT] = {
                         " ON CONFLICT (name) DO UPDATE"
                         " SET value = counters.value + excluded.value",
     [SQL_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
-    [SQL_PROC_PUT] = "INSERT INTO processes (name, pid, started)"
-                     " VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE"
-                     " SET pid = excluded.pid, started = excluded.started",
+    [SQL_PROC_PUT] = "INSERT INTO processes (name, pid, started, renewed)"
+                     " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO NOTHING",
+    [SQL_PROC_RENEW] = "UPDATE processes SET renewed = max(renewed, ?2)"
+                       " WHERE name = ?1",
     [SQL_PROC_DEL] = "DELETE FROM processes WHERE name = ?1",
     [SQL_PROC_DETACH] = DETACH_SET " WHERE holder = ?2",
     /* One sample a second at most, whichever process sweeps first; one
@@ -274,7 +277,8 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_SAMPLE_TRIM] = "DELETE FROM stats_samples WHERE t < ?1 - 60000",
 };
 
-/* A doorbell to ring after the commit. */
+/* A doorbell to ring after the commit; sid "": holder was reaped, its
+ * bell file is removed instead. */
 struct store_bell {
 	char holder[SIO_HOLDER_LEN];
 	char sid[SIO_SID_LEN + 1];
@@ -534,11 +538,14 @@ store_ring(struct sio_store *st)
 		st->bell_fd = sio_doorbell_sender();
 	if (st->nbells > 1)
 		qsort(b, st->nbells, sizeof(*b), store_bell_cmp);
-	for (i = 0; i < st->nbells && st->bell_fd >= 0; i++) {
+	for (i = 0; i < st->nbells; i++) {
 		if (i > 0 && store_bell_cmp(&b[i - 1], &b[i]) == 0)
 			continue;
-		(void)sio_doorbell_ring(st->bell_fd, st->run_dir, b[i].holder,
-		                        b[i].sid);
+		if (b[i].sid[0] == '\0')
+			(void)sio_doorbell_remove(st->run_dir, b[i].holder);
+		else if (st->bell_fd >= 0)
+			(void)sio_doorbell_ring(st->bell_fd, st->run_dir,
+			                        b[i].holder, b[i].sid);
 	}
 	st->nbells = 0;
 }
@@ -605,7 +612,8 @@ sio_store_bells_take(struct sio_store *st, const char *holder,
 	size_t i, n = 0;
 
 	for (i = 0; i < st->nbells; i++) {
-		if (strcmp(st->bells[i].holder, holder) == 0)
+		if (strcmp(st->bells[i].holder, holder) == 0 &&
+		    st->bells[i].sid[0] != '\0')
 			fn(udata, st->bells[i].sid);
 		else
 			st->bells[n++] = st->bells[i];
@@ -1141,6 +1149,23 @@ sio_store_data_version(struct sio_store *st, long long *version)
 
 /* --- sessions --------------------------------------------------------- */
 
+/* Fills buf with size bytes from the kernel. SIO_OK or SIO_ERR. */
+static int
+store_random(struct sio_store *st, void *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < size) {
+		n = getrandom((char *)buf + got, size - got, 0);
+		if (n < 0 && errno != EINTR)
+			return store_fail(st, "getrandom: %s", strerror(errno));
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return SIO_OK;
+}
+
 /* 128 bits from the kernel as unpadded base64url: 22 characters. */
 static int
 store_new_sid(struct sio_store *st, char sid[SIO_SID_LEN + 1])
@@ -1149,17 +1174,11 @@ store_new_sid(struct sio_store *st, char sid[SIO_SID_LEN + 1])
 	                          "abcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char raw[16];
 	unsigned int acc = 0;
-	size_t got = 0, i, j = 0;
-	ssize_t n;
+	size_t i, j = 0;
 	int bits = 0;
 
-	while (got < sizeof(raw)) {
-		n = getrandom(raw + got, sizeof(raw) - got, 0);
-		if (n < 0 && errno != EINTR)
-			return store_fail(st, "getrandom: %s", strerror(errno));
-		if (n > 0)
-			got += (size_t)n;
-	}
+	if (store_random(st, raw, sizeof(raw)) != SIO_OK)
+		return SIO_ERR;
 	for (i = 0; i < sizeof(raw); i++) {
 		acc = (acc << 8) | raw[i];
 		for (bits += 8; bits >= 6; bits -= 6)
@@ -2014,10 +2033,62 @@ int
 sio_store_process_register(struct sio_store *st, const char *name, int pid,
                            long long now)
 {
-	if (strlen(name) >= SIO_HOLDER_LEN)
-		return store_fail(st, "process name too long");
-	return store_write(
-	    st, store_prep(st, SQL_PROC_PUT, "tii", name, (long long)pid, now));
+	int own, rc;
+
+	/* the name is also a file name in the run directory */
+	if (name[0] == '\0' || strlen(name) >= SIO_HOLDER_LEN ||
+	    strchr(name, '/') != NULL)
+		return store_fail(st, "bad process name");
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_PROC_PUT, "tii", name,
+	                              (long long)pid, now));
+	if (rc == SIO_OK && sqlite3_changes(st->db) == 0) {
+		store_fail(st, "process name %s is taken", name);
+		rc = SIO_AGAIN;
+	}
+	return store_tx_end(st, own, rc);
+}
+
+/* A name that is taken means a collision of 32 random bits: a few tries
+ * are plenty. */
+#define STORE_NAME_TRIES 8
+
+int
+sio_store_process_new(struct sio_store *st, const char *kind, int pid,
+                      long long now, char name[SIO_HOLDER_LEN])
+{
+	char try[SIO_HOLDER_LEN];
+	uint32_t r;
+	int n, rc = SIO_AGAIN;
+
+	for (int i = 0; rc == SIO_AGAIN && i < STORE_NAME_TRIES; i++) {
+		if (store_random(st, &r, sizeof(r)) != SIO_OK)
+			return SIO_ERR;
+		n = snprintf(try, sizeof(try), "%s-%d-%08" PRIx32, kind, pid,
+		             r);
+		if (n < 0 || (size_t)n >= sizeof(try))
+			return store_fail(st, "process kind too long");
+		rc = sio_store_process_register(st, try, pid, now);
+	}
+	if (rc == SIO_OK)
+		memcpy(name, try, sizeof(try));
+	return rc == SIO_AGAIN ? SIO_ERR : rc;
+}
+
+int
+sio_store_process_renew(struct sio_store *st, const char *name, long long now)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_PROC_RENEW, "ti", name, now));
+	if (rc == SIO_OK && sqlite3_changes(st->db) == 0) {
+		store_fail(st, "process %s is not registered", name);
+		rc = SIO_AGAIN;
+	}
+	return store_tx_end(st, own, rc);
 }
 
 /* Removes a process: what it held is detached, what it was writing is
@@ -2047,16 +2118,14 @@ sio_store_process_unregister(struct sio_store *st, const char *name,
 	return store_tx_end(st, own, rc);
 }
 
-/* A process is dead when its pid is gone from this host (the database is
- * local: SQLite serves one host). */
-static int
-store_proc_dead(long long pid)
-{
-	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
-}
-
+/*
+ * Liveness is the lease alone, never the pid: a pid says nothing about a
+ * process in another pid namespace (a container sharing the database),
+ * and a pid the kernel gave again to another program would keep a dead
+ * process alive for ever.
+ */
 int
-sio_store_reap(struct sio_store *st, long long now)
+sio_store_reap(struct sio_store *st, long long now, long long lease_ms)
 {
 	char(*dead)[SIO_HOLDER_LEN] = NULL, (*more)[SIO_HOLDER_LEN];
 	int own, rc, n = 0;
@@ -2064,14 +2133,14 @@ sio_store_reap(struct sio_store *st, long long now)
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	s = store_prep(st, SQL_PROC_LIST, "");
+	s = store_prep(st, SQL_PROC_LIST, "i", now - lease_ms);
 	rc = s ? SIO_OK : SIO_ERR;
 	while (rc == SIO_OK && (rc = store_step(st, s)) == SQLITE_ROW) {
 		const unsigned char *name = sqlite3_column_text(s, 0);
 		rc = SIO_OK;
 		if (name == NULL ||
-		    !store_proc_dead(sqlite3_column_int64(s, 1)))
-			continue;
+		    strlen((const char *)name) >= SIO_HOLDER_LEN)
+			continue; /* not a name of ours */
 		if ((more = realloc(dead, (n + 1) * sizeof(*dead))) == NULL) {
 			rc = store_fail(st, "out of memory");
 			break;
@@ -2085,8 +2154,11 @@ sio_store_reap(struct sio_store *st, long long now)
 		rc = SIO_OK;
 	else if (rc != SIO_OK)
 		rc = SIO_ERR;
-	for (int i = 0; rc == SIO_OK && i < n; i++)
+	for (int i = 0; rc == SIO_OK && i < n; i++) {
 		rc = store_proc_forget(st, dead[i], now);
+		/* its doorbell file goes after the commit */
+		store_bell_add(st, (const unsigned char *)dead[i], "");
+	}
 	free(dead);
 	rc = store_tx_end(st, own, rc);
 	return rc == SIO_OK ? n : SIO_ERR;

@@ -275,3 +275,32 @@ BEGIN
 	UPDATE counters SET value = value - 1
 		WHERE name = 'connections_active';
 END;
+
+-- version 7
+
+-- A process is an incarnation, not a pid: its name is
+-- <kind>-<pid>-<8 hex digits> (gw, wsd), the hex from getrandom(), so
+-- that processes in different pid namespaces (containers sharing this
+-- database) or a pid the kernel handed out again never share a name. It
+-- is alive while its lease is: renewed (ms since the epoch, the wall
+-- clock, like every time here) is set by the process itself once a
+-- second, and the sweep of any process removes a row not renewed for
+-- process_lease seconds, detaching its sessions, giving back the outbox
+-- rows it had taken and removing its doorbell. A process that finds its
+-- row gone closes its clients and registers under a new name. The rows
+-- of processes running when this section runs get one lease from now.
+ALTER TABLE processes ADD COLUMN renewed INTEGER NOT NULL DEFAULT 0;
+UPDATE processes SET renewed =
+	CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+
+-- The processes, their leases and how many sessions each holds.
+CREATE VIEW process_view AS
+SELECT p.name, p.pid,
+	strftime('%Y-%m-%dT%H:%M:%fZ', p.started / 1000.0, 'unixepoch')
+		AS started,
+	strftime('%Y-%m-%dT%H:%M:%fZ', p.renewed / 1000.0, 'unixepoch')
+		AS renewed,
+	round((julianday('now') - 2440587.5) * 86400 - p.renewed / 1000.0, 1)
+		AS renewed_ago,
+	(SELECT count(*) FROM sessions s WHERE s.holder = p.name) AS sessions
+FROM processes p;

@@ -561,6 +561,16 @@ test_session_data_survives_between_packets(void)
 	EXPECT(sid, "6:::1+[null]\n6:::2+[\"v\"]");
 }
 
+/* The holders renew their leases at now, as live processes do each
+ * second: what the sweeps below end is the sessions' timeouts, not a
+ * holder's lapsed lease. */
+static void
+renew(void)
+{
+	CU_ASSERT(sio_store_process_renew(st, "test", now) == SIO_OK);
+	(void)sio_store_process_renew(st, "other", now);
+}
+
 static void
 test_sweep_ends_sessions_past_their_timeouts(void)
 {
@@ -574,9 +584,11 @@ test_sweep_ends_sessions_past_their_timeouts(void)
 	                           now, &changed) == SIO_OK);
 	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 	EXPECT(a, "3:::hello\n2::");
 	now += (cfg.close_timeout - cfg.heartbeat_interval) * 1000LL;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 2);
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
@@ -605,31 +617,38 @@ test_timers_own_heartbeats_and_one_sweeper(void)
 	                           now, &changed) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	/* "other" sweeps this second: its own session's heartbeat only */
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "3:::hello");
 	EXPECT(b, "3:::hello\n2::");
 	/* "test", later in the same second: not the sweeper, its own */
 	now += 500;
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "test", now) == 0);
 	EXPECT(a, "2::");
 	EXPECT(b, "");
 	/* a holder that runs no timers: the sweeper sends its sessions'
 	 * heartbeats SIO_HB_LATE_MS late */
 	now += cfg.heartbeat_interval * 1000LL;
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "");
 	now += SIO_HB_LATE_MS - SIO_SWEEP_MS; /* a second later: sweeps */
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "");
 	now += SIO_SWEEP_MS;
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "2::");
 	/* past the heartbeat timeout: only the sweeper of the second ends */
 	now += cfg.heartbeat_timeout * 1000LL;
 	CU_ASSERT(sio_store_stats_sample(st, now) == 1);
 	CU_ASSERT(sio_store_stats_sample(st, now + 999) == 0);
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "test", now + 999) == 0);
 	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "test", now + 1000) == 2);
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
@@ -649,9 +668,7 @@ test_a_full_queue_drops_packets_but_keeps_the_session(void)
 	st = sio_store_open(path, &opts, err);
 	free(path);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	x.store = st;
-	CU_ASSERT_FATAL(sio_store_process_register(st, "test", (int)getpid(),
-	                                           now) == SIO_OK);
+	x.store = st; /* "test" is still registered: the same file */
 	open_session(sid, NULL);
 	for (int i = 0; i < 5; i++)
 		CU_ASSERT(feed(sid, "5:1::{\"name\":\"echo\",\"args\":[1]}") ==

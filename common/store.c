@@ -213,8 +213,10 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_GONE_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by IS NOT NULL"
                          " AND taken_by NOT IN (SELECT name FROM processes)",
-    /* Whose lease lapsed: not renewed since ?1. */
-    [SQL_PROC_LIST] = "SELECT name FROM processes WHERE renewed < ?1",
+    /* Whose lease lapsed (not renewed since ?1), or who may be seen
+     * from here: of pid space ?2, the space of this process. */
+    [SQL_PROC_LIST] = "SELECT name, renewed < ?1, pid, pid_start"
+                      " FROM processes WHERE renewed < ?1 OR pid_space = ?2",
     [SQL_PROC_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by = ?1",
     [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
@@ -255,8 +257,9 @@ static const char *const store_sql[SQL_NSTMT] = {
                         " ON CONFLICT (name) DO UPDATE"
                         " SET value = counters.value + excluded.value",
     [SQL_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
-    [SQL_PROC_PUT] = "INSERT INTO processes (name, pid, started, renewed)"
-                     " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (name) DO NOTHING",
+    [SQL_PROC_PUT] = "INSERT INTO processes (name, pid, started, renewed,"
+                     " pid_space, pid_start) VALUES (?1, ?2, ?3, ?3, ?4, ?5)"
+                     " ON CONFLICT (name) DO NOTHING",
     [SQL_PROC_RENEW] = "UPDATE processes SET renewed = max(renewed, ?2)"
                        " WHERE name = ?1",
     [SQL_PROC_DEL] = "DELETE FROM processes WHERE name = ?1",
@@ -2029,20 +2032,101 @@ sio_store_counter_get(struct sio_store *st, const char *name, long long *value)
 
 /* --- processes ------------------------------------------------------- */
 
+/*
+ * A process's lease says when it is gone at the latest. Where the reaper
+ * can see the process itself it need not wait: in the same pid space
+ * (the same pid namespace, on the same boot of the same kernel, with a
+ * /proc that shows that namespace), a pid that is gone, or whose process
+ * started at another time than the registered one (the kernel gave the
+ * pid again), is a process that died. Elsewhere (another container, a
+ * /proc of another namespace) the pid says nothing and the lease alone
+ * decides.
+ */
+#define STORE_SPACE_LEN 96
+
+/* Reads the start time (clock ticks after boot, field 22) of pid from
+ * /proc; pid 0: this process, with its pid in *seen. SIO_OK, SIO_AGAIN
+ * when there is no such process, SIO_ERR when /proc cannot tell. */
+static int
+store_pid_start(long long pid, long long *start, long long *seen)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, i;
+
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	else
+		snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? SIO_AGAIN : SIO_ERR;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0 || errno == ESRCH ? SIO_AGAIN : SIO_ERR;
+	buf[n] = '\0';
+	if (seen != NULL)
+		*seen = strtoll(buf, NULL, 10);
+	/* the command name may hold spaces and parentheses: after the last
+	 * ')' come field 3 (state) and the others */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return SIO_ERR;
+	for (i = 3; i <= 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return SIO_ERR;
+	*start = strtoll(p + 1, NULL, 10);
+	return SIO_OK;
+}
+
+/* This process's pid space ("<boot id>/<namespace dev>:<inode>") and
+ * start time: SIO_OK, or SIO_AGAIN when it has none that others could
+ * use (no /proc, or a /proc of another pid namespace). */
+static int
+store_pid_space(char space[STORE_SPACE_LEN], long long *start)
+{
+	char boot[64] = "";
+	long long seen = -1;
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (store_pid_start(0, start, &seen) != SIO_OK || seen != getpid() ||
+	    stat("/proc/self/ns/pid", &sb) < 0)
+		return SIO_AGAIN;
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return SIO_AGAIN;
+	n = read(fd, boot, sizeof(boot) - 1);
+	close(fd);
+	if (n < 32)
+		return SIO_AGAIN;
+	boot[36 < n ? 36 : n] = '\0';
+	snprintf(space, STORE_SPACE_LEN, "%s/%llu:%llu", boot,
+	         (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
+	return SIO_OK;
+}
+
 int
 sio_store_process_register(struct sio_store *st, const char *name, int pid,
                            long long now)
 {
-	int own, rc;
+	char space[STORE_SPACE_LEN];
+	long long start = 0;
+	int own, rc, known;
 
 	/* the name is also a file name in the run directory */
 	if (name[0] == '\0' || strlen(name) >= SIO_HOLDER_LEN ||
 	    strchr(name, '/') != NULL)
 		return store_fail(st, "bad process name");
+	/* seen from its own pid space only when it is this process */
+	known = pid == getpid() && store_pid_space(space, &start) == SIO_OK;
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_run(st, store_prep(st, SQL_PROC_PUT, "tii", name,
-	                              (long long)pid, now));
+	rc = store_run(st, store_prep(st, SQL_PROC_PUT, "tiiti", name,
+	                              (long long)pid, now,
+	                              known ? space : NULL, start));
 	if (rc == SIO_OK && sqlite3_changes(st->db) == 0) {
 		store_fail(st, "process name %s is taken", name);
 		rc = SIO_AGAIN;
@@ -2118,29 +2202,54 @@ sio_store_process_unregister(struct sio_store *st, const char *name,
 	return store_tx_end(st, own, rc);
 }
 
+/* A row of SQL_PROC_LIST: 1 when its process is gone (its lease lapsed,
+ * or its pid, seen from its own pid space, is no longer its process). */
+static int
+store_proc_gone(sqlite3_stmt *s)
+{
+	long long start;
+
+	if (sqlite3_column_int(s, 1))
+		return 1;
+	switch (store_pid_start(sqlite3_column_int64(s, 2), &start, NULL)) {
+	case SIO_AGAIN:
+		return sqlite3_column_int64(s, 2) > 0;
+	case SIO_OK:
+		return start != sqlite3_column_int64(s, 3);
+	default:
+		return 0; /* /proc cannot tell: the lease will */
+	}
+}
+
 /*
- * Liveness is the lease alone, never the pid: a pid says nothing about a
- * process in another pid namespace (a container sharing the database),
- * and a pid the kernel gave again to another program would keep a dead
- * process alive for ever.
+ * A pid alone is no proof of life: it says nothing about a process in
+ * another pid namespace (a container sharing the database), and a pid the
+ * kernel gave again to another program would keep a dead process alive
+ * for ever. The lease decides, and where the reaper sees the process's
+ * pid space, the pid with its start time (store_pid_space()).
  */
 int
 sio_store_reap(struct sio_store *st, long long now, long long lease_ms)
 {
 	char(*dead)[SIO_HOLDER_LEN] = NULL, (*more)[SIO_HOLDER_LEN];
+	char space[STORE_SPACE_LEN];
+	long long start;
 	int own, rc, n = 0;
 	sqlite3_stmt *s;
 
+	if (store_pid_space(space, &start) != SIO_OK)
+		space[0] = '\0'; /* matches no row: the leases alone */
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	s = store_prep(st, SQL_PROC_LIST, "i", now - lease_ms);
+	s = store_prep(st, SQL_PROC_LIST, "it", now - lease_ms, space);
 	rc = s ? SIO_OK : SIO_ERR;
 	while (rc == SIO_OK && (rc = store_step(st, s)) == SQLITE_ROW) {
 		const unsigned char *name = sqlite3_column_text(s, 0);
 		rc = SIO_OK;
 		if (name == NULL ||
-		    strlen((const char *)name) >= SIO_HOLDER_LEN)
-			continue; /* not a name of ours */
+		    strlen((const char *)name) >= SIO_HOLDER_LEN ||
+		    !store_proc_gone(s))
+			continue;
 		if ((more = realloc(dead, (n + 1) * sizeof(*dead))) == NULL) {
 			rc = store_fail(st, "out of memory");
 			break;

@@ -289,7 +289,13 @@ END;
 -- rows it had taken and removing its doorbell. A process that finds its
 -- row gone closes its clients and registers under a new name. The rows
 -- of processes running when this section runs get one lease from now.
+-- A reaper that shares a process's pid space (pid_space: the boot and
+-- pid namespace, NULL when its /proc showed another namespace) need not
+-- wait for the lease: a pid that is gone, or whose process started at
+-- another time than pid_start (clock ticks after boot), died.
 ALTER TABLE processes ADD COLUMN renewed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE processes ADD COLUMN pid_space TEXT;
+ALTER TABLE processes ADD COLUMN pid_start INTEGER;
 UPDATE processes SET renewed =
 	CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
 

@@ -1147,6 +1147,8 @@ test_active_counts_upgrade(void)
 	    /* and what version 7 added */
 	    "DROP VIEW process_view",
 	    "ALTER TABLE processes DROP COLUMN renewed",
+	    "ALTER TABLE processes DROP COLUMN pid_space",
+	    "ALTER TABLE processes DROP COLUMN pid_start",
 	    "PRAGMA user_version = 4",
 	};
 
@@ -1540,6 +1542,51 @@ test_reap_ignores_a_live_pid(void)
 	CU_ASSERT_STRING_EQUAL(state, "detached");
 }
 
+/* In the reaper's own pid space the pid is seen with its start time: a
+ * process that is gone, or a pid given to another program, is reaped at
+ * once; a live one waits for its lease. */
+static void
+test_reap_sees_its_own_pid_space(void)
+{
+	char sql[256], names[64];
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, NULL, 0);
+	CU_ASSERT_EQUAL(
+	    sio_store_process_register(st, "me", (int)getpid(), T0), SIO_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT pid_space IS NOT NULL AND pid_start > 0"
+	                        " FROM processes"),
+	                1);
+	/* a copy of this process's row under a pid that is gone */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO processes SELECT 'gone', %d, started, renewed,"
+	         " pid_space, pid_start FROM processes WHERE name = 'me'",
+	         (int)pid);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	/* this pid, but a process that started at another time */
+	CU_ASSERT_EQUAL(raw("INSERT INTO processes SELECT 'reused', pid,"
+	                    " started, renewed, pid_space, pid_start + 1"
+	                    " FROM processes WHERE name = 'me'",
+	                    NULL, 0),
+	                SQLITE_OK);
+	/* another pid space: only the lease */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO processes SELECT 'elsewhere', %d, started,"
+	         " renewed, 'other-boot/1:2', pid_start FROM processes"
+	         " WHERE name = 'me'",
+	         (int)pid);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0, 10000), 2);
+	raw("SELECT group_concat(name, ' ') FROM"
+	    " (SELECT name FROM processes ORDER BY name)",
+	    names, sizeof(names));
+	CU_ASSERT_STRING_EQUAL(names, "elsewhere me");
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 2);
+}
+
 /* Two processes with one pid (each pid 1 in its own pid namespace) get
  * names of their own: unregistering one leaves the other's sessions. */
 static void
@@ -1826,6 +1873,8 @@ static const struct cu_test tests[] = {
      test_reap_frees_what_a_dead_process_held},
     {"reap ignores a live pid: a lapsed lease is reaped",
      test_reap_ignores_a_live_pid},
+    {"reap sees its own pid space: a pid gone or given again is reaped",
+     test_reap_sees_its_own_pid_space},
     {"processes with one pid register under names of their own",
      test_process_names_are_incarnations},
     {"reap removes the doorbell file, and only a socket",

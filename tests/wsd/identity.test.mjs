@@ -5,13 +5,15 @@
 // its own, and stopping one leaves the other's live sessions alone. One
 // of them stopped (SIGSTOP) past its lease is reaped by another process's
 // sweep, and when it runs again it fences itself: it closes its clients
-// and registers anew. A processes row whose pid belongs to a live,
+// and registers anew; so does sio-gateway, whose waiting request (an
+// htmlfile stream) is answered. A processes row whose pid belongs to a live,
 // unrelated process (a pid the kernel gave again) but whose lease lapsed
 // is reaped. Needs root (unshare --pid).
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import {startServers, echoes, until, freePort, BUILD} from './harness.mjs';
@@ -178,5 +180,47 @@ test('a processes row whose pid is a live, unrelated process but whose lease lap
 		console.log(`# a row of live pid ${process.pid} with a lapsed lease: reaped in ${reapedMs} ms`);
 	} finally {
 		srv.close();
+	}
+});
+
+test('a sio-gateway stopped past its lease is reaped; running again, it ends its waiting request and registers anew', async () => {
+	const sid = await s.handshake();
+	// An htmlfile stream: a request that waits on the gateway for ever.
+	let body = '';
+	const ended = new Promise((resolve, reject) => {
+		const req = http.get(`${s.base}/htmlfile/${sid}?t=${Date.now()}`, {agent: false}, (res) => {
+			res.on('data', (d) => { body += d.toString(); });
+			res.on('end', resolve);
+			res.on('error', resolve);
+		});
+		req.on('error', reject);
+	});
+	const holder = await until('the htmlfile stream to attach', () => s.session(sid)?.holder, 10000);
+	const m = /^gw-(\d+)-[0-9a-f]{8}$/.exec(holder);
+	assert.ok(m, `the gateway's name: ${holder}`);
+	const pid = Number(m[1]);
+	const t0 = Date.now();
+	process.kill(pid, 'SIGSTOP');
+	let resumed = false;
+	try {
+		// sio-wsd's sweep reaps the gateway once its lease lapses.
+		await until('the gateway\'s row to be reaped', () => !names().includes(holder), LEASE * 1000 + 30000, 100);
+		const reapedMs = Date.now() - t0;
+		assert.equal(s.session(sid).state, 'detached', 'its session is detached');
+		const t1 = Date.now();
+		process.kill(pid, 'SIGCONT');
+		resumed = true;
+		await Promise.race([ended, until('the htmlfile stream to end', () => false, 15000)]);
+		const fencedMs = Date.now() - t1;
+		const renamed = await until('the gateway to register anew',
+			() => names().find((n) => n.startsWith(`gw-${pid}-`) && n !== holder), 10000);
+		// The client comes back: the session is served under the new name.
+		await s.post(sid, '3:::after-fence');
+		const got = await s.collect(sid, 2);
+		assert.deepEqual(got, ['1::', '3:::after-fence']);
+		console.log(`# lease ${LEASE} s: gateway reaped ${reapedMs} ms after SIGSTOP; its htmlfile stream ` +
+			`ended ${fencedMs} ms after SIGCONT; ${holder} -> ${renamed}`);
+	} finally {
+		if (!resumed) process.kill(pid, 'SIGCONT');
 	}
 });

@@ -2207,13 +2207,15 @@ sio_store_process_unregister(struct sio_store *st, const char *name,
 static int
 store_proc_gone(sqlite3_stmt *s)
 {
-	long long start;
+	long long pid = sqlite3_column_int64(s, 2), start;
 
 	if (sqlite3_column_int(s, 1))
 		return 1;
-	switch (store_pid_start(sqlite3_column_int64(s, 2), &start, NULL)) {
+	if (pid <= 0)
+		return 0; /* not a pid: the lease will tell */
+	switch (store_pid_start(pid, &start, NULL)) {
 	case SIO_AGAIN:
-		return sqlite3_column_int64(s, 2) > 0;
+		return 1;
 	case SIO_OK:
 		return start != sqlite3_column_int64(s, 3);
 	default:

@@ -358,8 +358,9 @@ gw_checkpoint(struct sio_session_ctx *x)
 #define GW_CHECKPOINT_MS 250
 
 /*
- * Once a second (SIO_WATCH_MS, SIO_SWEEP_MS): the lease, the timers (heartbeats of
- * the sessions held here, the sweep when this process takes it), the
+ * Once a second (SIO_WATCH_MS, SIO_SWEEP_MS): the lease (gw_lease()), the
+ * timers (heartbeats of the sessions held here, the sweep when this
+ * process takes it), the
  * writer's counters kept in memory (write.c), the pool's unused
  * connections closed (gw_pool_trim()), a checkpoint, and PRAGMA
  * data_version, which catches rows written by programs that do not ring
@@ -445,26 +446,24 @@ gw_register(void)
 {
 	char name[SIO_HOLDER_LEN], err[SIO_ERR_LEN];
 	struct sio_store *st = gw_store_open();
-	int rc;
 
 	if (st == NULL)
 		return SIO_ERR;
-	rc = sio_store_process_new(st, "gw", (int)getpid(), sio_session_now(),
-	                           name);
-	if (rc != SIO_OK)
+	if (sio_store_process_new(st, "gw", (int)getpid(), sio_session_now(),
+	                          name) != SIO_OK) {
 		gw_log(SIO_LOG_ERROR, "register: %s", sio_store_errmsg(st));
-	else if ((gw.holder = strdup(name)) == NULL)
-		rc = SIO_ERR;
-	else if ((gw.bell = sio_doorbell_open(gw.cfg.run_dir, name,
-	                                      gw.cfg.db_group, err)) == NULL) {
-		gw_log(SIO_LOG_ERROR, "doorbell: %s", err);
-		rc = SIO_ERR;
-	}
-	if (rc != SIO_OK && gw.holder != NULL)
-		sio_store_process_unregister(st, name, sio_session_now());
-	sio_store_close(st);
-	if (rc != SIO_OK)
+		sio_store_close(st);
 		return SIO_ERR;
+	}
+	gw.bell = sio_doorbell_open(gw.cfg.run_dir, name, gw.cfg.db_group, err);
+	if (gw.bell == NULL || (gw.holder = strdup(name)) == NULL) {
+		gw_log(SIO_LOG_ERROR, "doorbell: %s",
+		       gw.bell ? "out of memory" : err);
+		sio_store_process_unregister(st, name, sio_session_now());
+		sio_store_close(st);
+		return SIO_ERR;
+	}
+	sio_store_close(st);
 	gw_stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (gw_stop_fd < 0 ||
 	    gw_start(gw_dispatch, NULL, &gw_dispatcher) != SIO_OK) {
@@ -584,10 +583,11 @@ main(int argc, char **argv)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		if (gw_register() != SIO_OK ||
-		    gw_start(gw_cgi_lease, NULL, NULL) != SIO_OK)
+		if (gw_register() != SIO_OK)
 			return 1;
-		rc = gw_fcgi_cgi();
+		rc = gw_start(gw_cgi_lease, NULL, NULL) == SIO_OK
+		         ? gw_fcgi_cgi()
+		         : 1;
 		gw_unregister();
 		return rc;
 	}

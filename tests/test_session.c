@@ -595,6 +595,36 @@ test_sweep_ends_sessions_past_their_timeouts(void)
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
 
+/* The sweep reaps a holder that stopped renewing once process_lease has
+ * passed, not before: its session detaches and lives on for its close
+ * timeout; a holder that renews keeps its own. */
+static void
+test_sweep_reaps_a_lapsed_holder(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	int changed;
+
+	cfg.process_lease = 7;
+	CU_ASSERT_FATAL(sio_store_process_register(st, "stalled", 4242, now) ==
+	                SIO_OK);
+	open_session(a, NULL);
+	open_session(b, NULL);
+	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "stalled", 1,
+	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_store_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "test", 1,
+	                           now, &changed) == SIO_OK);
+	now += 7000;
+	renew();
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+	now += 1;
+	renew();
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	CU_ASSERT(state_of(a) == SIO_SESSION_DETACHED);
+	CU_ASSERT(state_of(b) == SIO_SESSION_OPEN);
+	CU_ASSERT(sio_store_process_renew(st, "stalled", now) == SIO_AGAIN);
+}
+
 /*
  * The timers of long-running processes: each sends its own sessions'
  * heartbeats; of several, the one taking a second's stats sample sweeps
@@ -817,6 +847,8 @@ static const struct cu_test tests[] = {
      test_volatile_is_dropped_without_transport},
     {"session data survives between packets",
      test_session_data_survives_between_packets},
+    {"the sweep reaps a holder whose lease lapsed, not before",
+     test_sweep_reaps_a_lapsed_holder},
     {"the sweep sends heartbeats and ends timed-out sessions",
      test_sweep_ends_sessions_past_their_timeouts},
     {"timers: own heartbeats, one process sweeps",

@@ -61,6 +61,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
     {"database", CONFIG_PATH, CONFIG_TEXT(database), 0, 0},
     {"run_dir", CONFIG_PATH, CONFIG_TEXT(run_dir), 0, 0},
+    {"process_lease", CONFIG_INT, CONFIG_FIELD(process_lease), 0, 3, 3600},
     {"app", CONFIG_PATH, CONFIG_TEXT(app), 0, 0},
     {"resource", CONFIG_RESOURCE, CONFIG_TEXT(resource), 0, 0},
     {"transports", CONFIG_TRANSPORTS, 0, 0, 0, 0},
@@ -154,6 +155,7 @@ sio_config_defaults(struct sio_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->database, sizeof(c->database), "%s", "var/siogate.db");
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", "var/run");
+	c->process_lease = 10;
 	snprintf(c->app, sizeof(c->app), "%s", "testapp");
 	snprintf(c->resource, sizeof(c->resource), "%s", "socket.io");
 	/* socket.io 0.9's default: flashsocket (and so its policy port) only

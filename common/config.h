@@ -36,6 +36,7 @@ enum sio_log_level {
 struct sio_config {
 	char database[SIO_CONFIG_PATH_MAX]; /* database = var/siogate.db */
 	char run_dir[SIO_CONFIG_PATH_MAX];  /* run_dir = var/run */
+	int process_lease; /* seconds, 10: a process not renewing is reaped */
 	char app[SIO_CONFIG_PATH_MAX]; /* app = testapp (built-in name or .so
 	                                  path) */
 	char resource[64];             /* resource = socket.io */

@@ -280,3 +280,18 @@ sio_doorbell_sender(void)
 {
 	return socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
+
+int
+sio_doorbell_remove(const char *run_dir, const char *name)
+{
+	struct sockaddr_un sa;
+	struct stat sb;
+
+	if (doorbell_addr(run_dir, name, &sa, NULL) != SIO_OK)
+		return SIO_ERR;
+	if (lstat(sa.sun_path, &sb) < 0)
+		return errno == ENOENT ? SIO_OK : SIO_ERR;
+	if (!S_ISSOCK(sb.st_mode))
+		return SIO_ERR;
+	return unlink(sa.sun_path) == 0 || errno == ENOENT ? SIO_OK : SIO_ERR;
+}

@@ -45,4 +45,11 @@ int sio_doorbell_ring(int fd, const char *run_dir, const char *name,
 /* A socket for sio_doorbell_ring(), or -1. Close it with close(). */
 int sio_doorbell_sender(void);
 
+/*
+ * Removes the bell file of process name in run_dir, left by a process that
+ * is gone (its lease lapsed), when it is a socket: never another kind of
+ * file. SIO_OK when removed or absent, SIO_ERR.
+ */
+int sio_doorbell_remove(const char *run_dir, const char *name);
+
 #endif

@@ -603,7 +603,7 @@ session_expire(struct sio_session_ctx *x, long long now)
 	const char *reasons[64];
 	int n, ended = 0;
 
-	if (sio_store_reap(x->store, now) < 0)
+	if (sio_store_reap(x->store, now, cfg->process_lease * 1000LL) < 0)
 		return SIO_ERR;
 	do {
 		n = sio_store_expired(

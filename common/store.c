@@ -9,9 +9,9 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +138,7 @@ enum store_sql {
 	SQL_COUNTER_ADD,
 	SQL_COUNTER_GET,
 	SQL_PROC_PUT,
+	SQL_PROC_RENEW,
 	SQL_PROC_DEL,
 	SQL_PROC_DETACH,
 	SQL_SAMPLE_PUT,
@@ -147,6 +148,7 @@ enum store_sql {
 	SQL_CLOCK_SESSIONS,
 	SQL_CLOCK_OUTBOX,
 	SQL_CLOCK_SAMPLES,
+	SQL_CLOCK_PROCESSES,
 	SQL_LIVE_OF,
 	SQL_NSTMT
 };
@@ -223,7 +225,10 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_GONE_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by IS NOT NULL"
                          " AND taken_by NOT IN (SELECT name FROM processes)",
-    [SQL_PROC_LIST] = "SELECT name, pid FROM processes",
+    /* Whose lease lapsed (not renewed since ?1), or who may be seen
+     * from here: of pid space ?2, the space of this process. */
+    [SQL_PROC_LIST] = "SELECT name, renewed < ?1, pid, pid_start"
+                      " FROM processes WHERE renewed < ?1 OR pid_space = ?2",
     [SQL_PROC_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by = ?1",
     [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
@@ -264,9 +269,11 @@ static const char *const store_sql[SQL_NSTMT] = {
                         " ON CONFLICT (name) DO UPDATE"
                         " SET value = counters.value + excluded.value",
     [SQL_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
-    [SQL_PROC_PUT] = "INSERT INTO processes (name, pid, started)"
-                     " VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE"
-                     " SET pid = excluded.pid, started = excluded.started",
+    [SQL_PROC_PUT] = "INSERT INTO processes (name, pid, started, renewed,"
+                     " pid_space, pid_start) VALUES (?1, ?2, ?3, ?3, ?4, ?5)"
+                     " ON CONFLICT (name) DO NOTHING",
+    [SQL_PROC_RENEW] = "UPDATE processes SET renewed = max(renewed, ?2)"
+                       " WHERE name = ?1",
     [SQL_PROC_DEL] = "DELETE FROM processes WHERE name = ?1",
     [SQL_PROC_DETACH] = DETACH_SET " WHERE holder = ?2",
     /* One sample a second at most, whichever process sweeps first; one
@@ -305,13 +312,18 @@ static const char *const store_sql[SQL_NSTMT] = {
         " THEN 0 ELSE ?1 END",
     [SQL_CLOCK_OUTBOX] = "UPDATE outbox SET due = due + ?1 WHERE due <> 0"
                          " AND created NOT BETWEEN ?2 AND ?3",
+    /* a lease renewed before the step would otherwise lapse (forward)
+     * or outlive its process (back) by the step */
+    [SQL_CLOCK_PROCESSES] = "UPDATE processes SET renewed = renewed + ?1"
+                            " WHERE renewed NOT BETWEEN ?2 AND ?3",
     [SQL_CLOCK_SAMPLES] = "DELETE FROM stats_samples"
                           " WHERE t NOT BETWEEN ?2 AND ?3",
     [SQL_LIVE_OF] = "SELECT count(*) FROM (SELECT 1 FROM sessions"
                     " WHERE remote = ?1 AND state <> 'closed' LIMIT ?2)",
 };
 
-/* A doorbell to ring after the commit. */
+/* A doorbell to ring after the commit; sid "": holder was reaped, its
+ * bell file is removed instead. */
 struct store_bell {
 	char holder[SIO_HOLDER_LEN];
 	char sid[SIO_SID_LEN + 1];
@@ -574,11 +586,14 @@ store_ring(struct sio_store *st)
 		st->bell_fd = sio_doorbell_sender();
 	if (st->nbells > 1)
 		qsort(b, st->nbells, sizeof(*b), store_bell_cmp);
-	for (i = 0; i < st->nbells && st->bell_fd >= 0; i++) {
+	for (i = 0; i < st->nbells; i++) {
 		if (i > 0 && store_bell_cmp(&b[i - 1], &b[i]) == 0)
 			continue;
-		(void)sio_doorbell_ring(st->bell_fd, st->run_dir, b[i].holder,
-		                        b[i].sid);
+		if (b[i].sid[0] == '\0')
+			(void)sio_doorbell_remove(st->run_dir, b[i].holder);
+		else if (st->bell_fd >= 0)
+			(void)sio_doorbell_ring(st->bell_fd, st->run_dir,
+			                        b[i].holder, b[i].sid);
 	}
 	st->nbells = 0;
 }
@@ -645,7 +660,8 @@ sio_store_bells_take(struct sio_store *st, const char *holder,
 	size_t i, n = 0;
 
 	for (i = 0; i < st->nbells; i++) {
-		if (strcmp(st->bells[i].holder, holder) == 0)
+		if (strcmp(st->bells[i].holder, holder) == 0 &&
+		    st->bells[i].sid[0] != '\0')
 			fn(udata, st->bells[i].sid);
 		else
 			st->bells[n++] = st->bells[i];
@@ -1281,6 +1297,23 @@ sio_store_data_version(struct sio_store *st, long long *version)
 
 /* --- sessions --------------------------------------------------------- */
 
+/* Fills buf with size bytes from the kernel. SIO_OK or SIO_ERR. */
+static int
+store_random(struct sio_store *st, void *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < size) {
+		n = getrandom((char *)buf + got, size - got, 0);
+		if (n < 0 && errno != EINTR)
+			return store_fail(st, "getrandom: %s", strerror(errno));
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return SIO_OK;
+}
+
 /* 128 bits from the kernel as unpadded base64url: 22 characters. */
 static int
 store_new_sid(struct sio_store *st, char sid[SIO_SID_LEN + 1])
@@ -1289,17 +1322,11 @@ store_new_sid(struct sio_store *st, char sid[SIO_SID_LEN + 1])
 	                          "abcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char raw[16];
 	unsigned int acc = 0;
-	size_t got = 0, i, j = 0;
-	ssize_t n;
+	size_t i, j = 0;
 	int bits = 0;
 
-	while (got < sizeof(raw)) {
-		n = getrandom(raw + got, sizeof(raw) - got, 0);
-		if (n < 0 && errno != EINTR)
-			return store_fail(st, "getrandom: %s", strerror(errno));
-		if (n > 0)
-			got += (size_t)n;
-	}
+	if (store_random(st, raw, sizeof(raw)) != SIO_OK)
+		return SIO_ERR;
 	for (i = 0; i < sizeof(raw); i++) {
 		acc = (acc << 8) | raw[i];
 		for (bits += 8; bits >= 6; bits -= 6)
@@ -1784,6 +1811,9 @@ sio_store_clock_check(struct sio_store *st, const char *boot, long long wall,
 		                              lo, wall));
 		if (rc == SIO_OK)
 			rc = store_run(st, store_prep(st, SQL_CLOCK_OUTBOX,
+			                              "iii", d, lo, wall));
+		if (rc == SIO_OK)
+			rc = store_run(st, store_prep(st, SQL_CLOCK_PROCESSES,
 			                              "iii", d, lo, wall));
 		if (rc == SIO_OK)
 			rc = store_run(st, store_prep(st, SQL_CLOCK_SAMPLES,
@@ -2330,14 +2360,147 @@ sio_store_counter_get(struct sio_store *st, const char *name, long long *value)
 
 /* --- processes ------------------------------------------------------- */
 
+/*
+ * A process's lease says when it is gone at the latest. Where the reaper
+ * can see the process itself it need not wait: in the same pid space
+ * (the same pid namespace, on the same boot of the same kernel, with a
+ * /proc that shows that namespace), a pid that is gone, or whose process
+ * started at another time than the registered one (the kernel gave the
+ * pid again), is a process that died. Elsewhere (another container, a
+ * /proc of another namespace) the pid says nothing and the lease alone
+ * decides.
+ */
+#define STORE_SPACE_LEN 96
+
+/* Reads the start time (clock ticks after boot, field 22) of pid from
+ * /proc; pid 0: this process, with its pid in *seen. SIO_OK, SIO_AGAIN
+ * when there is no such process, SIO_ERR when /proc cannot tell. */
+static int
+store_pid_start(long long pid, long long *start, long long *seen)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, i;
+
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	else
+		snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? SIO_AGAIN : SIO_ERR;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0 || errno == ESRCH ? SIO_AGAIN : SIO_ERR;
+	buf[n] = '\0';
+	if (seen != NULL)
+		*seen = strtoll(buf, NULL, 10);
+	/* the command name may hold spaces and parentheses: after the last
+	 * ')' come field 3 (state) and the others */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return SIO_ERR;
+	for (i = 3; i <= 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return SIO_ERR;
+	*start = strtoll(p + 1, NULL, 10);
+	return SIO_OK;
+}
+
+/* This process's pid space ("<boot id>/<namespace dev>:<inode>") and
+ * start time: SIO_OK, or SIO_AGAIN when it has none that others could
+ * use (no /proc, or a /proc of another pid namespace). */
+static int
+store_pid_space(char space[STORE_SPACE_LEN], long long *start)
+{
+	char boot[64] = "";
+	long long seen = -1;
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (store_pid_start(0, start, &seen) != SIO_OK || seen != getpid() ||
+	    stat("/proc/self/ns/pid", &sb) < 0)
+		return SIO_AGAIN;
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return SIO_AGAIN;
+	n = read(fd, boot, sizeof(boot) - 1);
+	close(fd);
+	if (n < 32)
+		return SIO_AGAIN;
+	boot[36 < n ? 36 : n] = '\0';
+	snprintf(space, STORE_SPACE_LEN, "%s/%llu:%llu", boot,
+	         (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
+	return SIO_OK;
+}
+
 int
 sio_store_process_register(struct sio_store *st, const char *name, int pid,
                            long long now)
 {
-	if (strlen(name) >= SIO_HOLDER_LEN)
-		return store_fail(st, "process name too long");
-	return store_write(
-	    st, store_prep(st, SQL_PROC_PUT, "tii", name, (long long)pid, now));
+	char space[STORE_SPACE_LEN];
+	long long start = 0;
+	int own, rc, known;
+
+	/* the name is also a file name in the run directory */
+	if (name[0] == '\0' || strlen(name) >= SIO_HOLDER_LEN ||
+	    strchr(name, '/') != NULL)
+		return store_fail(st, "bad process name");
+	/* seen from its own pid space only when it is this process */
+	known = pid == getpid() && store_pid_space(space, &start) == SIO_OK;
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_PROC_PUT, "tiiti", name,
+	                              (long long)pid, now,
+	                              known ? space : NULL, start));
+	if (rc == SIO_OK && sqlite3_changes(st->db) == 0) {
+		store_fail(st, "process name %s is taken", name);
+		rc = SIO_AGAIN;
+	}
+	return store_tx_end(st, own, rc);
+}
+
+/* A name that is taken means a collision of 32 random bits: a few tries
+ * are plenty. */
+#define STORE_NAME_TRIES 8
+
+int
+sio_store_process_new(struct sio_store *st, const char *kind, int pid,
+                      long long now, char name[SIO_HOLDER_LEN])
+{
+	char try[SIO_HOLDER_LEN];
+	uint32_t r;
+	int n, rc = SIO_AGAIN;
+
+	for (int i = 0; rc == SIO_AGAIN && i < STORE_NAME_TRIES; i++) {
+		if (store_random(st, &r, sizeof(r)) != SIO_OK)
+			return SIO_ERR;
+		n = snprintf(try, sizeof(try), "%s-%d-%08" PRIx32, kind, pid,
+		             r);
+		if (n < 0 || (size_t)n >= sizeof(try))
+			return store_fail(st, "process kind too long");
+		rc = sio_store_process_register(st, try, pid, now);
+	}
+	if (rc == SIO_OK)
+		memcpy(name, try, sizeof(try));
+	return rc == SIO_AGAIN ? SIO_ERR : rc;
+}
+
+int
+sio_store_process_renew(struct sio_store *st, const char *name, long long now)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_PROC_RENEW, "ti", name, now));
+	if (rc == SIO_OK && sqlite3_changes(st->db) == 0) {
+		store_fail(st, "process %s is not registered", name);
+		rc = SIO_AGAIN;
+	}
+	return store_tx_end(st, own, rc);
 }
 
 /* Removes a process: what it held is detached, what it was writing is
@@ -2367,30 +2530,55 @@ sio_store_process_unregister(struct sio_store *st, const char *name,
 	return store_tx_end(st, own, rc);
 }
 
-/* A process is dead when its pid is gone from this host (the database is
- * local: SQLite serves one host). */
+/* A row of SQL_PROC_LIST: 1 when its process is gone (its lease lapsed,
+ * or its pid, seen from its own pid space, is no longer its process). */
 static int
-store_proc_dead(long long pid)
+store_proc_gone(sqlite3_stmt *s)
 {
-	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	long long pid = sqlite3_column_int64(s, 2), start;
+
+	if (sqlite3_column_int(s, 1))
+		return 1;
+	if (pid <= 0)
+		return 0; /* not a pid: the lease will tell */
+	switch (store_pid_start(pid, &start, NULL)) {
+	case SIO_AGAIN:
+		return 1;
+	case SIO_OK:
+		return start != sqlite3_column_int64(s, 3);
+	default:
+		return 0; /* /proc cannot tell: the lease will */
+	}
 }
 
+/*
+ * A pid alone is no proof of life: it says nothing about a process in
+ * another pid namespace (a container sharing the database), and a pid the
+ * kernel gave again to another program would keep a dead process alive
+ * for ever. The lease decides, and where the reaper sees the process's
+ * pid space, the pid with its start time (store_pid_space()).
+ */
 int
-sio_store_reap(struct sio_store *st, long long now)
+sio_store_reap(struct sio_store *st, long long now, long long lease_ms)
 {
 	char(*dead)[SIO_HOLDER_LEN] = NULL, (*more)[SIO_HOLDER_LEN];
+	char space[STORE_SPACE_LEN];
+	long long start;
 	int own, rc, n = 0;
 	sqlite3_stmt *s;
 
+	if (store_pid_space(space, &start) != SIO_OK)
+		space[0] = '\0'; /* matches no row: the leases alone */
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	s = store_prep(st, SQL_PROC_LIST, "");
+	s = store_prep(st, SQL_PROC_LIST, "it", now - lease_ms, space);
 	rc = s ? SIO_OK : SIO_ERR;
 	while (rc == SIO_OK && (rc = store_step(st, s)) == SQLITE_ROW) {
 		const unsigned char *name = sqlite3_column_text(s, 0);
 		rc = SIO_OK;
 		if (name == NULL ||
-		    !store_proc_dead(sqlite3_column_int64(s, 1)))
+		    strlen((const char *)name) >= SIO_HOLDER_LEN ||
+		    !store_proc_gone(s))
 			continue;
 		if ((more = realloc(dead, (n + 1) * sizeof(*dead))) == NULL) {
 			rc = store_fail(st, "out of memory");
@@ -2405,8 +2593,11 @@ sio_store_reap(struct sio_store *st, long long now)
 		rc = SIO_OK;
 	else if (rc != SIO_OK)
 		rc = SIO_ERR;
-	for (int i = 0; rc == SIO_OK && i < n; i++)
+	for (int i = 0; rc == SIO_OK && i < n; i++) {
 		rc = store_proc_forget(st, dead[i], now);
+		/* its doorbell file goes after the commit */
+		store_bell_add(st, (const unsigned char *)dead[i], "");
+	}
 	free(dead);
 	rc = store_tx_end(st, own, rc);
 	return rc == SIO_OK ? n : SIO_ERR;

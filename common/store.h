@@ -420,19 +420,43 @@ int sio_store_counter_get(struct sio_store *st, const char *name,
 
 /* --- processes ------------------------------------------------------- */
 
-/* Registers this process's doorbell name (unique per process) with its
- * pid, and unregisters it (detaching what it held). SIO_OK or SIO_ERR. */
+/*
+ * A process is known by an incarnation, never by its pid alone: a name
+ * "<kind>-<pid>-<8 hex digits>" ("wsd-4242-9f3a0c1e"), the hex from
+ * getrandom(), unique in the store. It names the process's doorbell and
+ * the holder of what it holds, and stays alive while its lease is renewed
+ * (the processes row's renewed, ms on the wall clock that every process
+ * on the database shares, like the store's other times).
+ *
+ * process_new registers a new incarnation of kind ("gw", "wsd") for pid,
+ * its lease renewed at now, and writes its name to name (unchanged on
+ * error). SIO_OK or SIO_ERR. process_register registers the given name:
+ * SIO_OK, SIO_AGAIN when another process has it, SIO_ERR. unregister
+ * removes it, detaching what it held. SIO_OK or SIO_ERR.
+ */
+int sio_store_process_new(struct sio_store *st, const char *kind, int pid,
+                          long long now, char name[SIO_HOLDER_LEN]);
 int sio_store_process_register(struct sio_store *st, const char *name, int pid,
                                long long now);
 int sio_store_process_unregister(struct sio_store *st, const char *name,
                                  long long now);
 
 /*
- * Unregisters every registered process whose pid no longer exists on this
- * host (killed without unregistering), as sio_store_process_unregister
- * would. Returns the number reaped or SIO_ERR.
+ * Renews name's lease at now (once a second, by each long-running
+ * process). SIO_OK; SIO_AGAIN when its row is gone: another process
+ * reaped it, what it held is released, and it must fence itself (close
+ * its clients, register anew with process_new); SIO_ERR.
  */
-int sio_store_reap(struct sio_store *st, long long now);
+int sio_store_process_renew(struct sio_store *st, const char *name,
+                            long long now);
+
+/*
+ * Unregisters, as process_unregister would, every process whose lease
+ * lapsed (not renewed since now - lease_ms), whatever its pid, and after
+ * the commit removes its doorbell file from the run directory. Returns
+ * the number reaped or SIO_ERR.
+ */
+int sio_store_reap(struct sio_store *st, long long now, long long lease_ms);
 
 /* --- listings for operators (sioctl) ------------------------------------ */
 

@@ -23,8 +23,12 @@
 struct gw_server {
 	struct sio_config cfg;
 	const struct sio_plugin *plugin;
-	char holder[SIO_HOLDER_LEN]; /* "gw-<pid>": doorbell and holder name */
-	struct sio_doorbell *bell;
+	/* "gw-<pid>-<8 hex>": doorbell and holder name of this incarnation
+	 * (sio_store_process_new). A fence moves the process to a new one;
+	 * an old name is never freed, as a thread may still be passing it
+	 * to the store. */
+	const char *_Atomic holder;
+	struct sio_doorbell *bell; /* the dispatcher's (main.c) */
 };
 
 extern struct gw_server gw;

@@ -35,8 +35,16 @@
 struct gw_server gw;
 
 static atomic_llong gw_conn_counter;
-static int gw_stop_fd = -1;     /* eventfd that stops the dispatcher */
+static int gw_stop_fd = -1;     /* eventfd that wakes the dispatcher */
+static atomic_int gw_stopping;  /* ... to stop, else to take gw.bell anew */
 static pthread_t gw_dispatcher; /* joined before the doorbell closes */
+
+/* The lease (gw_lease()) and what a fence changes: gw.holder, gw.bell,
+ * the doorbell it replaced (closed by the dispatcher once it no longer
+ * polls it), and whether the process has unregistered for good. */
+static pthread_mutex_t gw_lease_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sio_doorbell *gw_bell_old;
+static int gw_leaving;
 
 void
 gw_log(enum sio_log_level level, const char *fmt, ...)
@@ -190,22 +198,124 @@ gw_pool_trim(long long now)
 }
 
 /* Turns doorbell rings into wake-ups of the requests waiting on the sid,
- * until gw_stop_fd is written. */
+ * until gw_stop_fd is written with gw_stopping set; written without, it
+ * takes the doorbell a fence opened (gw.bell) and closes the old one. */
 static void *
 gw_dispatch(void *arg)
 {
-	struct pollfd p[2] = {{sio_doorbell_fd(gw.bell), POLLIN, 0},
-	                      {gw_stop_fd, POLLIN, 0}};
+	struct pollfd p[2] = {{-1, POLLIN, 0}, {gw_stop_fd, POLLIN, 0}};
+	struct sio_doorbell *bell, *old;
 	char sid[SIO_SID_LEN + 8];
+	uint64_t n;
 
 	(void)arg;
 	for (;;) {
+		pthread_mutex_lock(&gw_lease_lock);
+		bell = gw.bell;
+		old = gw_bell_old;
+		gw_bell_old = NULL;
+		pthread_mutex_unlock(&gw_lease_lock);
+		sio_doorbell_close(old);
+		p[0].fd = sio_doorbell_fd(bell);
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents != 0)
-			break;
-		while (sio_doorbell_recv(gw.bell, sid, sizeof(sid)) == SIO_OK)
+		if (p[1].revents != 0) {
+			if (atomic_load(&gw_stopping))
+				break;
+			if (read(gw_stop_fd, &n, sizeof(n)) < 0)
+				gw_log(SIO_LOG_WARN, "dispatcher: %s",
+				       strerror(errno));
+			continue;
+		}
+		while (sio_doorbell_recv(bell, sid, sizeof(sid)) == SIO_OK)
 			gw_wait_ring(sid);
+	}
+	return NULL;
+}
+
+/*
+ * This process's row was reaped (its lease lapsed: the process stood
+ * still longer than process_lease, or the clocks jumped): its sessions
+ * were detached, what it was writing given back and its doorbell removed,
+ * and another process may have taken its sessions over. It fences itself:
+ * it registers under a new name with a new doorbell, and wakes every
+ * waiting request, which no longer holds its session under that name and
+ * is answered (a long poll with 8::, an htmlfile stream ends), so that its
+ * client comes back, to any process. Under gw_lease_lock; a step that
+ * fails is tried again at the next renewal, which fails again.
+ */
+static void
+gw_fence(struct sio_store *st)
+{
+	char name[SIO_HOLDER_LEN], err[SIO_ERR_LEN];
+	struct sio_doorbell *bell;
+	uint64_t one = 1;
+	char *copy;
+
+	gw_log(SIO_LOG_WARN,
+	       "%s was reaped (lease lapsed): answering its waiting requests, "
+	       "registering anew",
+	       gw.holder);
+	if (sio_store_process_new(st, "gw", (int)getpid(), sio_session_now(),
+	                          name) != SIO_OK) {
+		gw_log(SIO_LOG_ERROR, "register: %s", sio_store_errmsg(st));
+		return;
+	}
+	bell = sio_doorbell_open(gw.cfg.run_dir, name, gw.cfg.db_group, err);
+	copy = bell != NULL ? strdup(name) : NULL;
+	if (copy == NULL) {
+		gw_log(SIO_LOG_ERROR, "doorbell: %s",
+		       bell ? "out of memory" : err);
+		sio_doorbell_close(bell);
+		sio_store_process_unregister(st, name, sio_session_now());
+		return;
+	}
+	if (gw_bell_old == NULL)
+		gw_bell_old = gw.bell;
+	else /* the dispatcher has not taken the last one: never polled */
+		sio_doorbell_close(gw.bell);
+	gw.bell = bell;
+	gw.holder = copy;
+	if (write(gw_stop_fd, &one, sizeof(one)) != sizeof(one))
+		gw_log(SIO_LOG_WARN, "dispatcher: %s", strerror(errno));
+	gw_wait_ring(NULL);
+	gw_log(SIO_LOG_INFO, "registered as %s", name);
+}
+
+/* Renews this process's lease on st, and fences the process when its row
+ * is gone. Once a second: the ticker, or as CGI gw_cgi_lease(). */
+static void
+gw_lease(struct sio_store *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&gw_lease_lock);
+	if (!gw_leaving) {
+		rc = sio_store_process_renew(st, gw.holder, sio_session_now());
+		if (rc == SIO_AGAIN)
+			gw_fence(st);
+		else if (rc != SIO_OK)
+			gw_log(SIO_LOG_WARN, "lease: %s", sio_store_errmsg(st));
+	}
+	pthread_mutex_unlock(&gw_lease_lock);
+}
+
+/* As CGI no ticker runs: this thread renews the lease of a request that
+ * lasts (a long poll, an htmlfile stream), on a store connection of its
+ * own, opened at the first renewal (most requests end before it). */
+static void *
+gw_cgi_lease(void *arg)
+{
+	const struct timespec nap = {SIO_SWEEP_MS / 1000,
+	                             (SIO_SWEEP_MS % 1000) * 1000000L};
+	struct sio_store *st = NULL;
+
+	(void)arg;
+	for (;;) {
+		nanosleep(&nap, NULL);
+		if (st == NULL && (st = gw_store_open()) == NULL)
+			continue;
+		gw_lease(st);
 	}
 	return NULL;
 }
@@ -248,8 +358,9 @@ gw_checkpoint(struct sio_session_ctx *x)
 #define GW_CHECKPOINT_MS 250
 
 /*
- * Once a second (SIO_WATCH_MS, SIO_SWEEP_MS): the timers (heartbeats of
- * the sessions held here, the sweep when this process takes it), the
+ * Once a second (SIO_WATCH_MS, SIO_SWEEP_MS): the lease (gw_lease()), the
+ * timers (heartbeats of the sessions held here, the sweep when this
+ * process takes it), the
  * writer's counters kept in memory (write.c), the pool's unused
  * connections closed (gw_pool_trim()), a checkpoint, and PRAGMA
  * data_version, which catches rows written by programs that do not ring
@@ -279,6 +390,9 @@ gw_tick(void *arg)
 			continue;
 		}
 		struct sio_session_ctx *wx = gw_write_lock(&x);
+		/* first, so that this process's own sweep never finds its
+		 * lease lapsed */
+		gw_lease(wx->store);
 		if (sio_session_timers(wx, gw.holder, sio_session_now()) < 0)
 			gw_log(SIO_LOG_WARN, "sweep: %s",
 			       sio_store_errmsg(wx->store));
@@ -325,36 +439,39 @@ gw_start(void *(*fn)(void *), void *arg, pthread_t *tid)
 	return rc == 0 ? SIO_OK : SIO_ERR;
 }
 
-/* The doorbell and the process row; SIO_OK or SIO_ERR (logged). */
+/* The process row, then its doorbell (the name is ours before its file
+ * is) and the dispatcher; SIO_OK or SIO_ERR (logged). */
 static int
 gw_register(void)
 {
-	struct sio_store *st;
-	char err[SIO_ERR_LEN];
-	int rc;
+	char name[SIO_HOLDER_LEN], err[SIO_ERR_LEN];
+	struct sio_store *st = gw_store_open();
 
-	snprintf(gw.holder, sizeof(gw.holder), "gw-%d", (int)getpid());
-	gw.bell =
-	    sio_doorbell_open(gw.cfg.run_dir, gw.holder, gw.cfg.db_group, err);
-	if (gw.bell == NULL) {
-		gw_log(SIO_LOG_ERROR, "doorbell: %s", err);
+	if (st == NULL)
+		return SIO_ERR;
+	if (sio_store_process_new(st, "gw", (int)getpid(), sio_session_now(),
+	                          name) != SIO_OK) {
+		gw_log(SIO_LOG_ERROR, "register: %s", sio_store_errmsg(st));
+		sio_store_close(st);
 		return SIO_ERR;
 	}
+	gw.bell = sio_doorbell_open(gw.cfg.run_dir, name, gw.cfg.db_group, err);
+	if (gw.bell == NULL || (gw.holder = strdup(name)) == NULL) {
+		gw_log(SIO_LOG_ERROR, "doorbell: %s",
+		       gw.bell ? "out of memory" : err);
+		sio_store_process_unregister(st, name, sio_session_now());
+		sio_store_close(st);
+		return SIO_ERR;
+	}
+	sio_store_close(st);
 	gw_stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (gw_stop_fd < 0 ||
 	    gw_start(gw_dispatch, NULL, &gw_dispatcher) != SIO_OK) {
 		gw_log(SIO_LOG_ERROR, "dispatcher: %s", strerror(errno));
 		return SIO_ERR;
 	}
-	st = gw_store_open();
-	if (st == NULL)
-		return SIO_ERR;
-	rc = sio_store_process_register(st, gw.holder, (int)getpid(),
-	                                sio_session_now());
-	if (rc != SIO_OK)
-		gw_log(SIO_LOG_ERROR, "register: %s", sio_store_errmsg(st));
-	sio_store_close(st);
-	return rc;
+	gw_log(SIO_LOG_DEBUG, "registered as %s", name);
+	return SIO_OK;
 }
 
 static void
@@ -363,13 +480,19 @@ gw_unregister(void)
 	struct sio_store *st = gw_store_open();
 	uint64_t one = 1;
 
+	pthread_mutex_lock(&gw_lease_lock);
+	gw_leaving = 1; /* no renewal, no fence from now on */
 	if (st != NULL) {
 		sio_store_process_unregister(st, gw.holder, sio_session_now());
 		sio_store_close(st);
 	}
+	pthread_mutex_unlock(&gw_lease_lock);
+	atomic_store(&gw_stopping, 1);
 	if (write(gw_stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(gw_dispatcher, NULL);
+	sio_doorbell_close(gw_bell_old);
 	sio_doorbell_close(gw.bell);
+	gw_bell_old = NULL;
 	gw.bell = NULL;
 }
 
@@ -484,14 +607,16 @@ main(int argc, char **argv)
 	} else if (gw_fcgi_is_cgi()) {
 		/* One request per process: the web server's TERM must end it
 		 * (libfcgi's handler would ignore it); a process that dies
-		 * without unregistering is reaped by the next sweep. */
+		 * without unregistering is reaped once its lease lapses. */
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		if (gw_register() != SIO_OK)
 			return 1;
-		rc = gw_fcgi_cgi();
+		rc = gw_start(gw_cgi_lease, NULL, NULL) == SIO_OK
+		         ? gw_fcgi_cgi()
+		         : 1;
 		gw_unregister();
 		return rc;
 	}

@@ -323,6 +323,41 @@ CREATE TABLE clock (
 	mono INTEGER NOT NULL
 );
 
+-- version 7
+
+-- A process is an incarnation, not a pid: its name is
+-- <kind>-<pid>-<8 hex digits> (gw, wsd), the hex from getrandom(), so
+-- that processes in different pid namespaces (containers sharing this
+-- database) or a pid the kernel handed out again never share a name. It
+-- is alive while its lease is: renewed (ms since the epoch, the wall
+-- clock, like every time here) is set by the process itself once a
+-- second, and the sweep of any process removes a row not renewed for
+-- process_lease seconds, detaching its sessions, giving back the outbox
+-- rows it had taken and removing its doorbell. A process that finds its
+-- row gone closes its clients and registers under a new name. The rows
+-- of processes running when this section runs get one lease from now.
+-- A reaper that shares a process's pid space (pid_space: the boot and
+-- pid namespace, NULL when its /proc showed another namespace) need not
+-- wait for the lease: a pid that is gone, or whose process started at
+-- another time than pid_start (clock ticks after boot), died.
+ALTER TABLE processes ADD COLUMN renewed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE processes ADD COLUMN pid_space TEXT;
+ALTER TABLE processes ADD COLUMN pid_start INTEGER;
+UPDATE processes SET renewed =
+	CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+
+-- The processes, their leases and how many sessions each holds.
+CREATE VIEW process_view AS
+SELECT p.name, p.pid,
+	strftime('%Y-%m-%dT%H:%M:%fZ', p.started / 1000.0, 'unixepoch')
+		AS started,
+	strftime('%Y-%m-%dT%H:%M:%fZ', p.renewed / 1000.0, 'unixepoch')
+		AS renewed,
+	round((julianday('now') - 2440587.5) * 86400 - p.renewed / 1000.0, 1)
+		AS renewed_ago,
+	(SELECT count(*) FROM sessions s WHERE s.holder = p.name) AS sessions
+FROM processes p;
+
 -- version 8
 
 -- The client address of each session's handshake (its request's

@@ -92,6 +92,7 @@ test_defaults(void)
 		    i != SIO_TRANSPORT_FLASHSOCKET);
 	CU_ASSERT_EQUAL(c.transports[0], SIO_TRANSPORT_WEBSOCKET);
 	CU_ASSERT_EQUAL(c.transports[1], SIO_TRANSPORT_HTMLFILE);
+	CU_ASSERT_EQUAL(c.process_lease, 10);
 	CU_ASSERT_EQUAL(c.heartbeat_interval, 25);
 	CU_ASSERT_EQUAL(c.heartbeat_timeout, 60);
 	CU_ASSERT_EQUAL(c.close_timeout, 60);
@@ -133,6 +134,7 @@ static const char full_file[] =
     "\n"
     "database = /srv/sio/db.sqlite   # trailing comment\n"
     "run_dir=/srv/sio/run\n"
+    "process_lease = 30\n"
     "\tapp\t=\t/usr/lib/siogate/chat.so\t\n"
     "resource = chat.io\n"
     "transports = xhr-polling, websocket ,jsonp-polling\n"
@@ -171,6 +173,7 @@ test_full_file(void)
 	CU_ASSERT_EQUAL(c.transports[1], SIO_TRANSPORT_WEBSOCKET);
 	CU_ASSERT_EQUAL(c.transports[2], SIO_TRANSPORT_JSONP_POLLING);
 	CU_ASSERT_EQUAL(c.heartbeat_interval, 10);
+	CU_ASSERT_EQUAL(c.process_lease, 30);
 	CU_ASSERT_EQUAL(c.heartbeat_timeout, 30);
 	CU_ASSERT_EQUAL(c.close_timeout, 40);
 	CU_ASSERT_EQUAL(c.polling_duration, 15);
@@ -279,6 +282,8 @@ static const struct {
     {"synchronous = extra", "expected off, normal or full"},
     {"db_shared_group = 2", "bad value '2' for db_shared_group"},
     {"log_level = trace", "expected error, warn, info or debug"},
+    {"process_lease = 2", "must be at least 3"},
+    {"process_lease = 3601", "too large (at most 3600)"},
     {"threads = 0", "must be at least 1"},
     {"threads = 4097", "too large (at most 4096)"},
     {"threads = 0x10", "not a number"},

@@ -362,6 +362,32 @@ test_data_version(void)
 	sio_store_close(b);
 }
 
+/* The bell of a process that is gone: its socket file goes, a file of
+ * another kind under that name stays, and a missing one is no error. */
+static void
+test_remove_only_a_socket(void)
+{
+	struct sio_doorbell *d = open_bell("gone", 0);
+	char *bell = bell_path("gone"), *plain = bell_path("plain");
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bell);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(plain);
+	f = fopen(plain, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fclose(f);
+	CU_ASSERT_EQUAL(sio_doorbell_remove(run_dir, "gone"), SIO_OK);
+	CU_ASSERT_EQUAL(mode_of(bell), -1);
+	CU_ASSERT_EQUAL(sio_doorbell_remove(run_dir, "gone"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_doorbell_remove(run_dir, "plain"), SIO_ERR);
+	CU_ASSERT(mode_of(plain) >= 0);
+	CU_ASSERT_EQUAL(sio_doorbell_remove(run_dir, "../x"), SIO_ERR);
+	sio_doorbell_close(d);
+	free(bell);
+	free(plain);
+}
+
 static const struct cu_test tests[] = {
     {"a ring is received with the sid", test_ring_received},
     {"ringing a missing bell returns SIO_AGAIN", test_ring_missing},
@@ -372,6 +398,8 @@ static const struct cu_test tests[] = {
     {"a run directory others can write to or another user's is refused",
      test_unsafe_run_dir},
     {"close removes the socket file", test_close_removes},
+    {"remove takes a gone process's socket file, never another file",
+     test_remove_only_a_socket},
     {"a stale bell is replaced and its owner's close spares the new one",
      test_stale_replaced},
     {"a path too long for a socket address is a clear error",

@@ -618,6 +618,16 @@ test_session_data_survives_between_packets(void)
 	EXPECT(sid, "6:::1+[null]\n6:::2+[\"v\"]");
 }
 
+/* The holders renew their leases at now, as live processes do each
+ * second: what the sweeps below end is the sessions' timeouts, not a
+ * holder's lapsed lease. */
+static void
+renew(void)
+{
+	CU_ASSERT(sio_store_process_renew(st, "test", now) == SIO_OK);
+	(void)sio_store_process_renew(st, "other", now);
+}
+
 static void
 test_sweep_ends_sessions_past_their_timeouts(void)
 {
@@ -631,13 +641,45 @@ test_sweep_ends_sessions_past_their_timeouts(void)
 	                           now, &changed) == SIO_OK);
 	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 	EXPECT(a, "3:::hello\n2::");
 	now += (cfg.close_timeout - cfg.heartbeat_interval) * 1000LL;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 2);
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+}
+
+/* The sweep reaps a holder that stopped renewing once process_lease has
+ * passed, not before: its session detaches and lives on for its close
+ * timeout; a holder that renews keeps its own. */
+static void
+test_sweep_reaps_a_lapsed_holder(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	int changed;
+
+	cfg.process_lease = 7;
+	CU_ASSERT_FATAL(sio_store_process_register(st, "stalled", 4242, now) ==
+	                SIO_OK);
+	open_session(a, NULL);
+	open_session(b, NULL);
+	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "stalled", 1,
+	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_store_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "test", 1,
+	                           now, &changed) == SIO_OK);
+	now += 7000;
+	renew();
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+	now += 1;
+	renew();
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	CU_ASSERT(state_of(a) == SIO_SESSION_DETACHED);
+	CU_ASSERT(state_of(b) == SIO_SESSION_OPEN);
+	CU_ASSERT(sio_store_process_renew(st, "stalled", now) == SIO_AGAIN);
 }
 
 /*
@@ -662,31 +704,38 @@ test_timers_own_heartbeats_and_one_sweeper(void)
 	                           now, &changed) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	/* "other" sweeps this second: its own session's heartbeat only */
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "3:::hello");
 	EXPECT(b, "3:::hello\n2::");
 	/* "test", later in the same second: not the sweeper, its own */
 	now += 500;
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "test", now) == 0);
 	EXPECT(a, "2::");
 	EXPECT(b, "");
 	/* a holder that runs no timers: the sweeper sends its sessions'
 	 * heartbeats SIO_HB_LATE_MS late */
 	now += cfg.heartbeat_interval * 1000LL;
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "");
 	now += SIO_HB_LATE_MS - SIO_SWEEP_MS; /* a second later: sweeps */
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "");
 	now += SIO_SWEEP_MS;
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "other", now) == 0);
 	EXPECT(a, "2::");
 	/* past the heartbeat timeout: only the sweeper of the second ends */
 	now += cfg.heartbeat_timeout * 1000LL;
 	CU_ASSERT(sio_store_stats_sample(st, now) == 1);
 	CU_ASSERT(sio_store_stats_sample(st, now + 999) == 0);
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "test", now + 999) == 0);
 	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
+	renew();
 	CU_ASSERT(sio_session_timers(&x, "test", now + 1000) == 2);
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
@@ -749,6 +798,7 @@ two_idle_sessions(char *a, char *b)
 	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
 	                           now, &changed) == SIO_OK);
 	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
 
@@ -766,15 +816,18 @@ test_wall_clock_step_forward_expires_nothing(void)
 	now += 3600000;
 	step_ms += 3600000 - 1000;
 	CU_ASSERT(sio_store_touch(st, a, now) == SIO_OK);
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
 	CU_ASSERT(state_of(b) == SIO_SESSION_DETACHED);
 	/* b was detached 1 s before the jump: 59 s on, its close timeout */
 	now += cfg.close_timeout * 1000LL - 1000;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 1);
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
 	CU_ASSERT(state_of(a) == SIO_SESSION_OPEN);
 	now += 1000;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 1);
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
 }
@@ -791,14 +844,37 @@ test_wall_clock_step_back_keeps_timeouts(void)
 	two_idle_sessions(a, b);
 	now -= 3600000;
 	step_ms -= 3600000 + 1000;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 	now += cfg.close_timeout * 1000LL - 2000;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 	CU_ASSERT(state_of(b) == SIO_SESSION_DETACHED);
 	now += 1000;
+	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 2);
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+}
+
+/*
+ * The wall clock jumps an hour ahead: a process that has not renewed
+ * since (it renews once a second, the sweeper may come first) keeps its
+ * lease, moved with the step, and its row.
+ */
+static void
+test_wall_clock_step_forward_keeps_leases(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+
+	CU_ASSERT_FATAL(sio_store_process_register(st, "other", (int)getpid(),
+	                                           now) == SIO_OK);
+	two_idle_sessions(a, b);
+	now += 3600000;
+	step_ms += 3600000 - 1000;
+	CU_ASSERT(sio_store_process_renew(st, "test", now) == SIO_OK);
+	CU_ASSERT(sio_session_sweep(&x, now) == 0);
+	CU_ASSERT(sio_store_process_renew(st, "other", now) == SIO_OK);
 }
 
 static void
@@ -812,9 +888,7 @@ test_a_full_queue_drops_packets_but_keeps_the_session(void)
 	st = sio_store_open(path, &opts, err);
 	free(path);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	x.store = st;
-	CU_ASSERT_FATAL(sio_store_process_register(st, "test", (int)getpid(),
-	                                           now) == SIO_OK);
+	x.store = st; /* "test" is still registered: the same file */
 	open_session(sid, NULL);
 	for (int i = 0; i < 5; i++)
 		CU_ASSERT(feed(sid, "5:1::{\"name\":\"echo\",\"args\":[1]}") ==
@@ -1023,6 +1097,8 @@ static const struct cu_test tests[] = {
      test_volatile_is_dropped_without_transport},
     {"session data survives between packets",
      test_session_data_survives_between_packets},
+    {"the sweep reaps a holder whose lease lapsed, not before",
+     test_sweep_reaps_a_lapsed_holder},
     {"the sweep sends heartbeats and ends timed-out sessions",
      test_sweep_ends_sessions_past_their_timeouts},
     {"timers: own heartbeats, one process sweeps",
@@ -1033,6 +1109,8 @@ static const struct cu_test tests[] = {
      test_wall_clock_step_forward_expires_nothing},
     {"a wall clock that goes back keeps the timeouts when they are due",
      test_wall_clock_step_back_keeps_timeouts},
+    {"a wall clock that jumps ahead leaves the leases of live processes",
+     test_wall_clock_step_forward_keeps_leases},
     {"a full queue drops packets but keeps the session",
      test_a_full_queue_drops_packets_but_keeps_the_session},
     {"the chat room hears joins, messages and leaves",

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "cu.h"
+#include "doorbell.h"
 #include "store.h"
 
 #define T0 1700000000000LL /* a fake "now" */
@@ -1138,8 +1139,9 @@ test_unregister_detaches(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd", 10, T0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd", 11, T0), SIO_OK);
-	CU_ASSERT_EQUAL(raw_int("SELECT pid FROM processes"), 11);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd", 11, T0),
+	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(raw_int("SELECT pid FROM processes"), 10);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, NULL),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "wsd", T0 + 3),
@@ -1513,7 +1515,8 @@ test_costs_do_not_follow_queue_depth(void)
 	         " %lld, %lld, %lld FROM n",
 	         BCAST_SESSIONS, T0, T0, T0);
 	CU_ASSERT_EQUAL_FATAL(raw(sql, NULL, 0), SQLITE_OK);
-	CU_ASSERT_EQUAL_FATAL(raw("INSERT INTO processes VALUES ('gone', 1, 0)",
+	CU_ASSERT_EQUAL_FATAL(raw("INSERT INTO processes (name, pid, started, renewed)"
+	                          " VALUES ('gone', 1, 0, 9e15)",
 	                          NULL, 0),
 	                      SQLITE_OK);
 	CU_ASSERT_EQUAL_FATAL(raw("INSERT INTO endpoints (sid, endpoint)"
@@ -1992,36 +1995,185 @@ test_outbox_drops_unwritable_rows(void)
 
 /* A holder killed without unregistering: its sessions detach and what it
  * was writing goes to the next transport. */
+/* A holder killed without unregistering: once its lease lapses, its
+ * sessions detach and what it was writing goes to the next transport. */
 static void
 test_reap_frees_what_a_dead_process_held(void)
 {
 	char sid[SIO_SID_LEN + 1], state[32];
 	int n = 0, changed;
-	pid_t pid = fork();
 
-	if (pid == 0)
-		_exit(0);
-	CU_ASSERT_FATAL(pid > 0);
-	waitpid(pid, NULL, 0);
 	new_session(sid);
-	CU_ASSERT_EQUAL(sio_store_process_register(st, "dead", (int)pid, T0),
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "dead", 4242, T0),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(
-	    sio_store_process_register(st, "alive", (int)getpid(), T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "alive", 4243, T0),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
 	                                 "dead", 1, T0, &changed),
 	                SIO_OK);
 	put(sid, "3:::a");
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "dead", 1, count_cb, &n), 1);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0), 1);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0), 0);
+	/* "alive" renews; "dead" stopped at T0 */
+	CU_ASSERT_EQUAL(sio_store_process_renew(st, "alive", T0 + 9000),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 9999, 10000), 0);
+	raw("SELECT state FROM sessions", state, sizeof(state));
+	CU_ASSERT_STRING_EQUAL(state, "open"); /* a lease not yet lapsed */
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 1);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 0);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes"), 1);
 	raw("SELECT state FROM sessions", state, sizeof(state));
 	CU_ASSERT_STRING_EQUAL(state, "detached");
 	n = 0;
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "alive", 1, count_cb, &n),
 	    1);
+	/* the reaped process finds out at its next renewal */
+	CU_ASSERT_EQUAL(sio_store_process_renew(st, "dead", T0 + 11000),
+	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_process_renew(st, "alive", T0 + 11000),
+	                SIO_OK);
+}
+
+/* The pid is no proof of life: a row whose pid is a live process (this
+ * one: the kernel gave the dead holder's pid to another program) is
+ * reaped once its lease lapses. */
+static void
+test_reap_ignores_a_live_pid(void)
+{
+	char sid[SIO_SID_LEN + 1], state[32];
+	int changed;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    sio_store_process_register(st, "reused", (int)getpid(), T0),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                 "reused", 1, T0, &changed),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(kill(getpid(), 0), 0);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 60000, 10000), 1);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes"), 0);
+	raw("SELECT state FROM sessions", state, sizeof(state));
+	CU_ASSERT_STRING_EQUAL(state, "detached");
+}
+
+/* In the reaper's own pid space the pid is seen with its start time: a
+ * process that is gone, or a pid given to another program, is reaped at
+ * once; a live one waits for its lease. */
+static void
+test_reap_sees_its_own_pid_space(void)
+{
+	char sql[256], names[64];
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, NULL, 0);
+	CU_ASSERT_EQUAL(
+	    sio_store_process_register(st, "me", (int)getpid(), T0), SIO_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT pid_space IS NOT NULL AND pid_start > 0"
+	                        " FROM processes"),
+	                1);
+	/* a copy of this process's row under a pid that is gone */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO processes SELECT 'gone', %d, started, renewed,"
+	         " pid_space, pid_start FROM processes WHERE name = 'me'",
+	         (int)pid);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	/* this pid, but a process that started at another time */
+	CU_ASSERT_EQUAL(raw("INSERT INTO processes SELECT 'reused', pid,"
+	                    " started, renewed, pid_space, pid_start + 1"
+	                    " FROM processes WHERE name = 'me'",
+	                    NULL, 0),
+	                SQLITE_OK);
+	/* another pid space: only the lease */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO processes SELECT 'elsewhere', %d, started,"
+	         " renewed, 'other-boot/1:2', pid_start FROM processes"
+	         " WHERE name = 'me'",
+	         (int)pid);
+	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0, 10000), 2);
+	raw("SELECT group_concat(name, ' ') FROM"
+	    " (SELECT name FROM processes ORDER BY name)",
+	    names, sizeof(names));
+	CU_ASSERT_STRING_EQUAL(names, "elsewhere me");
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 2);
+}
+
+/* Two processes with one pid (each pid 1 in its own pid namespace) get
+ * names of their own: unregistering one leaves the other's sessions. */
+static void
+test_process_names_are_incarnations(void)
+{
+	char a[SIO_HOLDER_LEN], b[SIO_HOLDER_LEN], sid[SIO_SID_LEN + 1];
+	char state[32], want[SIO_HOLDER_LEN + 64];
+	int changed;
+
+	CU_ASSERT_EQUAL_FATAL(sio_store_process_new(st, "wsd", 1, T0, a),
+	                      SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_process_new(st, "wsd", 1, T0, b),
+	                      SIO_OK);
+	CU_ASSERT_STRING_NOT_EQUAL(a, b);
+	for (const char *n = a; n != NULL; n = n == a ? b : NULL) {
+		unsigned hex;
+		int end = 0;
+		CU_ASSERT_EQUAL(sscanf(n, "wsd-1-%8x%n", &hex, &end), 1);
+		CU_ASSERT_EQUAL(end, 14);
+		CU_ASSERT_EQUAL(strlen(n), 14);
+	}
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes WHERE pid = 1"),
+	                2);
+	/* a name is never taken over */
+	CU_ASSERT_EQUAL(sio_store_process_register(st, a, 7, T0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "a/b", 7, T0), SIO_ERR);
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, a, 1, T0, &changed),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_unregister(st, b, T0 + 1), SIO_OK);
+	raw("SELECT state FROM sessions", state, sizeof(state));
+	CU_ASSERT_STRING_EQUAL(state, "open");
+	snprintf(want, sizeof(want), "SELECT count(*) FROM sessions WHERE"
+	                             " holder = '%s'", a);
+	CU_ASSERT_EQUAL(raw_int(want), 1);
+}
+
+/* A reaped process's doorbell file goes after the commit; a file of the
+ * same name that is not a socket stays. */
+static void
+test_reap_removes_the_doorbell(void)
+{
+	struct sio_store_opts opts = {.synchronous = SIO_SYNC_NORMAL,
+	                              .run_dir = tmp};
+	char err[SIO_ERR_LEN], *bell = NULL, *other = NULL;
+	struct sio_doorbell *d;
+	struct stat sb;
+	int fd;
+
+	sio_store_close(st);
+	st = sio_store_open(dbpath, &opts, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	d = sio_doorbell_open(tmp, "gone", 0, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_FATAL(asprintf(&bell, "%s/gone.bell", tmp) > 0);
+	CU_ASSERT_FATAL(asprintf(&other, "%s/plain.bell", tmp) > 0);
+	fd = open(other, O_CREAT | O_WRONLY, 0600);
+	CU_ASSERT(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "gone", 1, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "plain", 1, T0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(stat(bell, &sb), 0);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 20000, 10000), 2);
+	CU_ASSERT_EQUAL(stat(bell, &sb), -1);
+	CU_ASSERT_EQUAL(stat(other, &sb), 0);
+	sio_doorbell_close(d);
+	free(bell);
+	free(other);
 }
 
 /* --- the direct path (sio-wsd's own connections) ----------------------- */
@@ -2239,6 +2391,14 @@ static const struct cu_test tests[] = {
      test_outbox_drops_unwritable_rows},
     {"reap frees what a dead process held",
      test_reap_frees_what_a_dead_process_held},
+    {"reap ignores a live pid: a lapsed lease is reaped",
+     test_reap_ignores_a_live_pid},
+    {"reap sees its own pid space: a pid gone or given again is reaped",
+     test_reap_sees_its_own_pid_space},
+    {"processes with one pid register under names of their own",
+     test_process_names_are_incarnations},
+    {"reap removes the doorbell file, and only a socket",
+     test_reap_removes_the_doorbell},
     {"a second connection in one process keeps the first one's locks",
      test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},

@@ -1,8 +1,8 @@
 /*
  * conn.c: one websocket or flashsocket connection of a session, whatever
  * its framing, and the batch that serves them all. A connection attaches
- * as holder (wsd-<pid>, conn). What it receives, what it has written and
- * what it wants to take are not sent to the store one by one: the
+ * as holder (the process's name, conn). What it receives, what it has
+ * written and what it wants to take are not sent to the store one by one: the
  * connection goes on the dirty list, and once per turn of the event loop
  * one transaction serves the whole list (conn_flush): packets written are
  * deleted, packets received run through the session engine (a savepoint

@@ -44,6 +44,8 @@ static struct lws_context *wsd_lws;
 static lws_sorted_usec_list_t wsd_tick_sul;
 static long long wsd_version = -1;
 static int wsd_grace_over;
+static struct lws_vhost *wsd_vhost; /* the websocket one: the doorbell's */
+static struct lws *wsd_bell_wsi;    /* the doorbell, adopted */
 
 #define WSD_GRACE_US (500 * 1000)
 
@@ -114,17 +116,76 @@ wsd_on_signal(int sig)
 		lws_cancel_service(wsd_lws);
 }
 
+static int wsd_bell_adopt(void);
+
 /*
- * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): timers (the
- * heartbeats of the sessions held here; the sweep when this process takes
- * it), then PRAGMA data_version, which catches rows written by programs
- * that do not ring (the sqlite3 shell) and lost rings.
+ * This process's row was reaped: its lease lapsed (the process stood
+ * still longer than process_lease, or the clocks jumped), and another
+ * process has detached its sessions, given back what it was writing and
+ * removed its doorbell. Whatever it still does under the old name may
+ * race a process that took a session over, so it fences itself: every
+ * client is closed (each reconnects, to any process), and it registers
+ * under a new name with a new doorbell. A step that fails is tried again
+ * at the next tick, whose renewal fails again.
+ */
+static void
+wsd_fence(void)
+{
+	struct sio_doorbell *old = wsd.bell;
+	struct lws *old_wsi = wsd_bell_wsi;
+	char name[SIO_HOLDER_LEN], err[SIO_ERR_LEN];
+
+	wsd_log(SIO_LOG_WARN,
+	        "%s was reaped (lease lapsed): closing its %d connections, "
+	        "registering anew",
+	        wsd.holder, wsd_conn_count());
+	wsd_conn_close_all();
+	if (sio_store_process_new(wsd.x.store, "wsd", (int)getpid(),
+	                          sio_session_now(), name) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR, "register: %s",
+		        sio_store_errmsg(wsd.x.store));
+		return;
+	}
+	wsd.bell = sio_doorbell_open(wsd.cfg.run_dir, name, wsd.cfg.db_group,
+	                             err);
+	if (wsd.bell == NULL) {
+		wsd_log(SIO_LOG_ERROR, "doorbell: %s", err);
+		sio_store_process_unregister(wsd.x.store, name,
+		                             sio_session_now());
+		wsd.bell = old;
+		return;
+	}
+	memcpy(wsd.holder, name, sizeof(name));
+	if (wsd_bell_adopt() != SIO_OK)
+		wsd_log(SIO_LOG_ERROR, "cannot adopt the doorbell");
+	if (old_wsi != NULL) /* closed at the next service */
+		lws_set_timeout(old_wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+		                LWS_TO_KILL_ASYNC);
+	sio_doorbell_close(old);
+	wsd_conn_init(wsd_lws); /* the direct path, under the new name */
+	wsd_log(SIO_LOG_INFO, "registered as %s", wsd.holder);
+}
+
+/*
+ * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): the lease
+ * (renewed first, so that this process's own sweep never finds it
+ * lapsed), timers (the heartbeats of the sessions held here; the sweep
+ * when this process takes it), then PRAGMA data_version, which catches
+ * rows written by programs that do not ring (the sqlite3 shell) and lost
+ * rings.
  */
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
 	long long v;
+	int rc = sio_store_process_renew(wsd.x.store, wsd.holder,
+	                                 sio_session_now());
 
+	if (rc == SIO_AGAIN)
+		wsd_fence();
+	else if (rc != SIO_OK)
+		wsd_log(SIO_LOG_WARN, "lease: %s",
+		        sio_store_errmsg(wsd.x.store));
 	if (sio_session_timers(&wsd.x, wsd.holder, sio_session_now()) < 0)
 		wsd_log(SIO_LOG_WARN, "sweep: %s",
 		        sio_store_errmsg(wsd.x.store));
@@ -150,11 +211,13 @@ wsd_bell_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi != wsd_bell_wsi)
+			return -1; /* a doorbell a fence replaced */
 		while (sio_doorbell_recv(wsd.bell, sid, sizeof(sid)) == SIO_OK)
 			wsd_conn_ring(sid);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (!wsd_stopping)
+		if (!wsd_stopping && wsi == wsd_bell_wsi)
 			wsd_log(SIO_LOG_ERROR, "doorbell closed");
 		return 0;
 	default:
@@ -466,6 +529,26 @@ wsd_set_nofile(int max_websockets, int max_raw)
 		        (unsigned long long)want, strerror(errno));
 }
 
+/* Adopts the doorbell into the websocket vhost, so that rings wake the
+ * loop. lws closes what it adopted: it gets a copy of the descriptor, the
+ * doorbell keeps its own. SIO_OK or SIO_ERR. */
+static int
+wsd_bell_adopt(void)
+{
+	lws_sock_file_fd_type fd;
+
+	fd.filefd = dup(sio_doorbell_fd(wsd.bell));
+	if (fd.filefd < 0)
+		return SIO_ERR;
+	wsd_bell_wsi = lws_adopt_descriptor_vhost(
+	    wsd_vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "sio-doorbell", NULL);
+	if (wsd_bell_wsi == NULL) {
+		close(fd.filefd);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
 /*
  * The lws context with its vhosts: the websocket listener (whose raw
  * fallback answers an inline policy request, lws not taking it for HTTP),
@@ -478,7 +561,6 @@ wsd_start_lws(const struct wsd_listen *l)
 	static char host[256];
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
-	lws_sock_file_fd_type fd;
 
 	memset(&info, 0, sizeof(info));
 	/* lws 4.1 reads VALIDATE_UTF8 from the context's options only (a
@@ -521,11 +603,8 @@ wsd_start_lws(const struct wsd_listen *l)
 		wsd_log(SIO_LOG_ERROR, "cannot listen on %s", l->ws);
 		return SIO_ERR;
 	}
-	/* lws closes what it adopted; the doorbell keeps its own descriptor */
-	fd.filefd = dup(sio_doorbell_fd(wsd.bell));
-	if (fd.filefd < 0 ||
-	    lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd,
-	                               "sio-doorbell", NULL) == NULL) {
+	wsd_vhost = vh;
+	if (wsd_bell_adopt() != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "cannot adopt the doorbell");
 		return SIO_ERR;
 	}
@@ -636,19 +715,20 @@ wsd_register(void)
 		        sio_store_errmsg(wsd.x.store));
 	if (wsd_start_checkpointer() != SIO_OK)
 		return SIO_ERR;
-	snprintf(wsd.holder, sizeof(wsd.holder), "wsd-%d", (int)getpid());
-	wsd.bell = sio_doorbell_open(wsd.cfg.run_dir, wsd.holder,
-	                             wsd.cfg.db_group, err);
-	if (wsd.bell == NULL) {
-		wsd_log(SIO_LOG_ERROR, "doorbell: %s", err);
-		return SIO_ERR;
-	}
-	if (sio_store_process_register(wsd.x.store, wsd.holder, (int)getpid(),
-	                               sio_session_now()) != SIO_OK) {
+	/* The row first: the name is ours before its doorbell file is. */
+	if (sio_store_process_new(wsd.x.store, "wsd", (int)getpid(),
+	                          sio_session_now(), wsd.holder) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "register: %s",
 		        sio_store_errmsg(wsd.x.store));
 		return SIO_ERR;
 	}
+	wsd.bell = sio_doorbell_open(wsd.cfg.run_dir, wsd.holder,
+	                             wsd.cfg.db_group, err);
+	if (wsd.bell == NULL) {
+		wsd_log(SIO_LOG_ERROR, "doorbell: %s", err);
+		return SIO_ERR; /* wsd_unregister() removes the row */
+	}
+	wsd_log(SIO_LOG_INFO, "registered as %s", wsd.holder);
 	return SIO_OK;
 }
 

@@ -30,7 +30,9 @@ struct lws_vhost;
 struct wsd_server {
 	struct sio_config cfg;
 	const struct sio_plugin *plugin;
-	char holder[SIO_HOLDER_LEN]; /* "wsd-<pid>": doorbell and holder */
+	/* "wsd-<pid>-<8 hex>": doorbell and holder name of this incarnation
+	 * (sio_store_process_new); a new one after a fence */
+	char holder[SIO_HOLDER_LEN];
 	struct sio_doorbell *bell;
 	struct sio_session_ctx x; /* the loop's store connection */
 };

@@ -479,7 +479,8 @@ if [ "$SERVER" = nginx ] || [ "$SERVER" = lighttpd ]; then
 			curl -s "$RBASE/xhr-polling/$rsid?t=get-$i" >"$TMP/rr-get" &
 			held=$!
 			if h=$(await_holder "$rsid" "$RR/siogate.db"); then
-				holders="$holders $h"
+				# gw-<pid>-<8 hex>: the process, by its pid
+				holders="$holders ${h%-*}"
 			else
 				holders="$holders none"
 			fi

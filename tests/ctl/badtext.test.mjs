@@ -132,7 +132,8 @@ function htmlfile(sid) {
 describe('text that is not UTF-8 never blocks a session', () => {
 	before(async () => {
 		assert.ok(fs.existsSync(CTL), `${CTL} is not built (make)`);
-		s = await startServers({polling_duration: 5, log_level: 'info'});
+		s = await startServers({polling_duration: 5, log_level: 'info',
+			transports: 'websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling'});
 		flash = await flashWsd();
 		for (const tr of ['websocket', 'xhr-polling']) {
 			const {sock, nsp} = await openSession(io, `http://127.0.0.1:${s.port}`, tr,

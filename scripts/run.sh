@@ -13,8 +13,9 @@
 # on var/sio-wsd-flash.sock (hixie-76, Flash's WebSocketMain.swf), where it
 # sends /socket.io/1/flashsocket/ (the config lists flashsocket, which is
 # off by default); the Flash policy file is on 127.0.0.1:10843
-# (flash_policy_port; sio-wsd --policy-host for other addresses). The page runs over websocket; stop sio-wsd
-# (kill $(cat var/wsd.pid)) and a page loaded then falls back to
+# (flash_policy_port; sio-wsd --policy-host for other addresses). The
+# page runs over websocket; stop sio-wsd (kill $(cat var/wsd.pid)) and a
+# page loaded then falls back to
 # xhr-polling (index.html?connect_timeout=1500 makes that quicker).
 # Ctrl-C stops everything it started.
 set -eu

@@ -6,7 +6,8 @@
  * answers an inline Flash policy request), the doorbell adopted as a raw
  * file so that rings wake the loop, with flashsocket enabled two raw-only
  * vhosts (flash.c: the hixie-76 listener of --flash-listen, which lws 4.1
- * cannot serve on the websocket vhost, and the policy port), and a
+ * cannot serve on the websocket vhost, and the policy port; accept.c
+ * accepts their sockets within max_raw_connections), and a
  * one-second timer that sweeps timeouts and watches PRAGMA data_version.
  * SIGTERM and SIGINT stop the loop; the sockets close and only detach, so
  * sessions and queues stay in the store for another transport or process.

@@ -6,7 +6,8 @@
  * (attach, receive, the next packet to write, detach) plus the table that
  * finds the connections of a sid when its doorbell rings; ws.c is the
  * RFC 6455 protocol callback that drives conn.c. A hixie-76 front (for the
- * Flash client) drives the same conn.c functions from a raw socket.
+ * Flash client) drives the same conn.c functions from a raw socket, whose
+ * listeners accept.c serves within a budget of their own.
  */
 #ifndef WSD_WSD_H
 #define WSD_WSD_H

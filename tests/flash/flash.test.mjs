@@ -126,6 +126,7 @@ before(async () => {
       transports: 'websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling',
       polling_duration: 2, close_timeout: 20, heartbeat_interval: 1, heartbeat_timeout: 10,
       flash_policy_port: name === 'lighttpd' ? policyPort : 0, log_level: 'debug', threads: 8,
+      max_buffered: '2M', // unfinished frames, all connections together
     };
     srv.conf = `${srv.var}/siogate.conf`;
     fs.writeFileSync(srv.conf, Object.entries(conf).map(([k, v]) => `${k} = ${v}\n`).join(''));
@@ -189,6 +190,22 @@ function handshake1(port) {
     });
     req.on('error', (e) => { e.reused = req.reusedSocket; reject(e); });
   });
+}
+
+// Bytes in flight between 127.0.0.1:clientPort and 127.0.0.1:serverPort
+// that the receiving side has not read, from /proc/net/tcp (tx_queue of
+// the client's socket, rx_queue of the server's).
+function unread(serverPort, clientPort) {
+  const hex = (p) => `0100007F:${p.toString(16).toUpperCase().padStart(4, '0')}`;
+  let n = 0;
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const [tx, rx] = f[4].split(':').map((x) => parseInt(x, 16));
+    if (f[1] === hex(clientPort) && f[2] === hex(serverPort)) n += tx;
+    if (f[1] === hex(serverPort) && f[2] === hex(clientPort)) n += rx;
+  }
+  return n;
 }
 
 const direct = (sid) => `ws://127.0.0.1:${s.flashPort}/socket.io/1/flashsocket/${sid}`;
@@ -385,6 +402,37 @@ describe('hixie-76 sessions', () => {
       `${Math.round(performance.now() - t0)} ms, sio-wsd CPU ${used.toFixed(3)} s`);
     assert.ok(used < 0.4, `sio-wsd used ${used.toFixed(3)} s of CPU`);
     await ws.close();
+  });
+
+  // The unfinished frames of every connection together are capped
+  // (max_buffered, 2M here): three connections each send 900,000 bytes of
+  // a frame, one after the other, each once sio-wsd has read the last
+  // (the kernel says so: nothing left in either socket's queue); the third
+  // passes the cap and gets the closing frame, the first two finish their
+  // message and get it back whole.
+  test('unfinished frames over max_buffered: the one that passes it is closed, the others finish', async () => {
+    const PART = 900000;
+    const mark = wsdLog().length;
+    const wss = [];
+    for (let i = 0; i < 3; i++) {
+      const ws = await connect(direct(await handshake()), {maxMessage: 4 << 20});
+      assert.equal(await ws.receive(5000), '1::');
+      wss.push(ws);
+    }
+    for (const [i, ws] of wss.entries()) {
+      ws.sendRaw(Buffer.concat([Buffer.from([0x00]), Buffer.from(`3:::${i}`.padEnd(PART, 'x'))]));
+      await until(`connection ${i} read or closed`, () => ws.closed ||
+        (ws.socket.writableLength === 0 && unread(s.flashPort, ws.socket.localPort) === 0), 10000);
+    }
+    // 1.8 MB held: the third passes 2 MiB
+    await until('the third connection closed', () => wss[2].closed, 10000);
+    assert.deepEqual(wss.map((ws) => ws.closeReason), [null, null, 'closing frame']);
+    for (const [i, ws] of wss.slice(0, 2).entries()) {
+      ws.sendRaw(Buffer.concat([Buffer.from('y'.repeat(1000)), Buffer.from([0xff])]));
+      assert.equal(await next(ws, 10000), `3:::${i}`.padEnd(PART, 'x') + 'y'.repeat(1000));
+      await ws.close();
+    }
+    assert.match(wsdLog().slice(mark), /warn: \S+: max_buffered \(2097152\) reached: closing/);
   });
 
   test('a bad frame: closing frame and a log line', async () => {

@@ -106,8 +106,8 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
 read -r SG_PORT WSD_PORT PEER_PORT NG_PORT <<<"$PORTS"
 
 # One config per siogate instance: its own database. Each waiting long
-# poll holds a gateway thread: enough for LP_N of them and some more, all
-# from one address (the load generator's).
+# poll holds a gateway thread: enough for LP_N of them and some more. Every
+# client of the load generator has one address: the per-address caps go up.
 conf() { # vardir
 	cat <<EOF
 database = $1/siogate.db
@@ -122,6 +122,8 @@ log_level = warn
 threads = 1100
 reserved_threads = 64
 max_polls_per_address = 1100
+max_sessions = 1M
+max_sessions_per_address = 1M
 EOF
 }
 conf "$V" >"$V/siogate.conf"

@@ -875,14 +875,17 @@ sio_config_client_addr(const struct sio_config *c, const char *peer,
 	if (fwd != NULL && fwd_len > 0 &&
 	    (peer_trusted ||
 	     (alen > 0 && config_in_list(c->trusted_proxies, a, alen, 0, 1)))) {
-		/* the proxy appended the address it saw: the last entry */
+		/* the proxy appended the address it saw: the last entry, an
+		 * address ([0-9A-Fa-f.:]) or nothing; fwd may not end in NUL */
 		const char *e = fwd + fwd_len, *b;
-		while (e > fwd && strchr(" \t,", e[-1]) != NULL)
+		while (e > fwd && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ','))
 			e--;
-		for (b = e; b > fwd && strchr(" \t,", b[-1]) == NULL; b--)
+		for (b = e; b > fwd && (isxdigit((unsigned char)b[-1]) ||
+		                        b[-1] == '.' || b[-1] == ':');
+		     b--)
 			;
 		if (e > b && (size_t)(e - b) < size &&
-		    strspn(b, "0123456789abcdefABCDEF.:") >= (size_t)(e - b)) {
+		    (b == fwd || b[-1] == ' ' || b[-1] == '\t' || b[-1] == ',')) {
 			memcpy(out, b, (size_t)(e - b));
 			out[e - b] = '\0';
 			return config_unmapped(out) == out

@@ -1030,8 +1030,9 @@ store_section(struct sio_store *st, const char *body, const char *next)
 
 /*
  * An existing file keeps the auto_vacuum mode it was created with until a
- * VACUUM rebuilds it: done once, by the program that migrates it (outside
- * the migration's transaction, which VACUUM cannot run in).
+ * VACUUM rebuilds it: done once, by the first program that opens it after
+ * the upgrade (outside the migration's transaction, which VACUUM cannot
+ * run in); a file already incremental costs one pragma.
  */
 static int
 store_vacuum_mode(struct sio_store *st)
@@ -1078,10 +1079,11 @@ store_migrate(struct sio_store *st)
 		goto err;
 	if (store_exec(st, "COMMIT") != SIO_OK)
 		return SIO_ERR;
-	return have > 0 && have < STORE_VACUUM_VERSION &&
-	               want >= STORE_VACUUM_VERSION
-	           ? store_vacuum_mode(st)
-	           : SIO_OK;
+	/* not fatal: a VACUUM that another process's lock held off is
+	 * tried again at the next open */
+	if (have > 0 && want >= STORE_VACUUM_VERSION)
+		(void)store_vacuum_mode(st);
+	return SIO_OK;
 err:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return SIO_ERR;

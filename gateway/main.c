@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -530,11 +531,14 @@ gw_setup(const char *conf)
  * (mode 0660) keeps out.
  */
 static void
-gw_listen_warn(const char *spec)
+gw_listen_warn(int fd, const char *spec)
 {
 	const char *addrs = getenv("FCGI_WEB_SERVER_ADDRS");
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
 
-	if (spec[0] == '/' || strchr(spec, ':') == NULL)
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
+	    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
 		return;
 	if (addrs == NULL || *addrs == '\0')
 		gw_log(SIO_LOG_WARN,
@@ -603,7 +607,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "sio-gateway: %s\n", err);
 			return 1;
 		}
-		gw_listen_warn(listen_spec);
+		gw_listen_warn(lsock, listen_spec);
 	} else if (gw_fcgi_is_cgi()) {
 		/* One request per process: the web server's TERM must end it
 		 * (libfcgi's handler would ignore it); a process that dies
@@ -620,6 +624,8 @@ main(int argc, char **argv)
 		gw_unregister();
 		return rc;
 	}
+	if (listen_spec == NULL)
+		gw_listen_warn(lsock, "fd 0"); /* spawned by the web server */
 	if (gw_register() != SIO_OK || gw_write_open() != SIO_OK)
 		return 1;
 	if (gw_start(gw_tick, NULL, NULL) != SIO_OK)

@@ -1,7 +1,8 @@
 // bind-routes.test.mjs: bind_address on every route that takes a session
 // id besides polling (bind.test.mjs): websocket and flashsocket on
 // sio-wsd, straight and through lighttpd's proxy (which sends
-// X-Forwarded-For; trusted_proxies = 127.0.0.1 names it), and the forced
+// X-Forwarded-For; trusted_proxies = 127.0.0.1 names it) or its UNIX
+// socket (whose peer is trusted), and the forced
 // disconnect on the gateway. Loopback has every 127.x address: the
 // handshakes come from 127.0.0.1, the other client from 127.0.0.2.
 import {test, before, after} from 'node:test';
@@ -13,21 +14,23 @@ import {startServers, freePort, until, BUILD} from './harness.mjs';
 import {rawUpgrade} from './wsclient.mjs';
 import {connect as hixie} from '../hixie_client.mjs';
 
-let s, flashWsd, flashPort;
+let s, flashWsd, flashPort, wsdSock;
 
 before(async () => {
 	s = await startServers({bind_address: 'yes', trusted_proxies: '127.0.0.1',
 		transports: 'websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling'});
-	// a second sio-wsd on the same store, with a hixie-76 listener
-	const wsPort = await freePort();
+	// a second sio-wsd on the same store: websocket on a UNIX socket (the
+	// web server's way in), and a hixie-76 listener
+	wsdSock = path.join(s.var, 'wsd2.sock');
 	flashPort = await freePort();
 	flashWsd = spawn(path.join(BUILD, 'sio-wsd'), ['-c', s.confFile,
-		'--listen', `127.0.0.1:${wsPort}`, '--flash-listen', `127.0.0.1:${flashPort}`],
+		'--listen', wsdSock, '--flash-listen', `127.0.0.1:${flashPort}`],
 	{stdio: 'ignore'});
-	await until('the flash listener', () => new Promise((resolve) => {
-		const c = http.get({port: flashPort, host: '127.0.0.1', path: '/'}, () => resolve(true));
-		c.on('error', () => resolve(false));
-	}), 10000);
+	for (const o of [{port: flashPort, host: '127.0.0.1'}, {socketPath: wsdSock}])
+		await until('the second sio-wsd', () => new Promise((resolve) => {
+			const c = http.get({...o, path: '/'}, (res) => { res.resume(); resolve(true); });
+			c.on('error', () => resolve(false));
+		}), 10000);
 });
 after(async () => {
 	if (flashWsd && flashWsd.exitCode === null) {
@@ -72,6 +75,21 @@ test('a websocket straight to sio-wsd from another address is refused, whatever 
 	// 127.0.0.2 is not a trusted proxy: its header is not read
 	assert.equal(await upgradeStatus(s.wsdPort, sid, '127.0.0.2', {'X-Forwarded-For': '127.0.0.1'}), 403);
 	assert.equal(s.session(sid).state, 'handshaken');
+});
+
+test('through sio-wsd\'s UNIX socket the client is the last X-Forwarded-For address', async () => {
+	const sid = await s.handshake();
+	const up = async (headers) => {
+		const r = await rawUpgrade({socketPath: wsdSock, port: 80,
+			path: `/socket.io/1/websocket/${sid}`, headers});
+		r.socket.destroy();
+		return r.status;
+	};
+	assert.equal(await up({'X-Forwarded-For': '127.0.0.2'}), 403);
+	assert.equal(await up({'X-Forwarded-For': '127.0.0.1, 127.0.0.2'}), 403);
+	assert.equal(await up({}), 403, 'no header: the address is unknown');
+	assert.equal(s.session(sid).state, 'handshaken');
+	assert.equal(await up({'X-Forwarded-For': '127.0.0.2, 127.0.0.1'}), 101);
 });
 
 test('a flashsocket from another address is refused, from the handshake\'s opens', async () => {

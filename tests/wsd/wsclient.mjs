@@ -35,8 +35,9 @@ export function rawUpgrade(opts) {
 	const key = opts.key === undefined ? crypto.randomBytes(16).toString('base64') : opts.key;
 	const o = {...opts, key};
 	return new Promise((resolve, reject) => {
-		const sock = net.connect({port: opts.port, host: opts.host ?? '127.0.0.1',
-			localAddress: opts.localAddress});
+		const sock = opts.socketPath ? net.connect({path: opts.socketPath})
+			: net.connect({port: opts.port, host: opts.host ?? '127.0.0.1',
+				localAddress: opts.localAddress});
 		sock.setNoDelay(true);
 		let buf = Buffer.alloc(0);
 		const timer = setTimeout(() => {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "doorbell.h"
+#include "perm.h"
 #include "siogate.h"
 
 struct sio_doorbell {
@@ -67,55 +68,6 @@ doorbell_addr(const char *run_dir, const char *name, struct sockaddr_un *sa,
 	return SIO_OK;
 }
 
-/* 1 when this process is in group gid. */
-static int
-doorbell_in_group(gid_t gid)
-{
-	int n = getgroups(0, NULL), in = 0;
-	gid_t *g;
-
-	if (gid == getegid())
-		return 1;
-	g = n > 0 ? calloc((size_t)n, sizeof(*g)) : NULL;
-	if (g != NULL)
-		n = getgroups(n, g);
-	for (int i = 0; g != NULL && i < n; i++)
-		in |= g[i] == gid;
-	free(g);
-	return in;
-}
-
-/*
- * Another user who can write to the run directory can replace a bell with
- * a socket of theirs and read the session ids rung to it: the directory
- * must be this user's (or, with shared_group, of a group it is in) and
- * not writable by others.
- */
-static int
-doorbell_dir_safe(const char *dir, const struct stat *sb, int shared_group,
-                  char *err)
-{
-	if (sb->st_uid != geteuid() &&
-	    !(shared_group && doorbell_in_group(sb->st_gid))) {
-		doorbell_err(err,
-		             "run_dir %s belongs to uid %u, not to this user "
-		             "(uid %u)%s: refused, another user could replace "
-		             "its doorbells",
-		             dir, (unsigned)sb->st_uid, (unsigned)geteuid(),
-		             shared_group ? " nor to one of its groups" : "");
-		return SIO_ERR;
-	}
-	if (sb->st_mode & S_IWOTH) {
-		doorbell_err(err,
-		             "run_dir %s is writable by every user (mode %04o): "
-		             "refused, another user could replace its "
-		             "doorbells (chmod o-w)",
-		             dir, (unsigned)(sb->st_mode & 07777));
-		return SIO_ERR;
-	}
-	return SIO_OK;
-}
-
 /* mkdir -p; the last directory gets exactly mode when created here. */
 static int
 doorbell_mkdirs(const char *dir, mode_t mode, int shared_group, char *err)
@@ -145,7 +97,9 @@ doorbell_mkdirs(const char *dir, mode_t mode, int shared_group, char *err)
 			errno = ENOTDIR;
 		goto err;
 	} else
-		return doorbell_dir_safe(path, &sb, shared_group, err);
+		return sio_perm_safe("run_dir", path, &sb, shared_group,
+		                     "another user could replace its doorbells",
+		                     err);
 	return SIO_OK;
 err:
 	doorbell_err(err, "%s: %s", path, strerror(errno));

@@ -25,6 +25,7 @@
 
 #include "doorbell.h"
 #include "payload.h"
+#include "perm.h"
 #include "store.h"
 
 static const char schema_sql[] =
@@ -856,53 +857,6 @@ sio_store_counters_flush(struct sio_store *st, long long now)
  * holds on it, the locks of SQLite connections in other threads included,
  * and another process would then checkpoint and delete the WAL under them.
  */
-/* 1 when this process is in group gid. */
-static int
-store_in_group(gid_t gid)
-{
-	int n = getgroups(0, NULL), in = 0;
-	gid_t *g;
-
-	if (gid == getegid())
-		return 1;
-	g = n > 0 ? calloc((size_t)n, sizeof(*g)) : NULL;
-	if (g != NULL)
-		n = getgroups(n, g);
-	for (int i = 0; g != NULL && i < n; i++)
-		in |= g[i] == gid;
-	free(g);
-	return in;
-}
-
-/*
- * An existing database must be this user's (with a group mode, 0660, or
- * of a group it is in) and not writable by every user: anyone who can
- * write it can forge sessions and read every one.
- */
-static int
-store_file_safe(const char *path, const struct stat *sb, mode_t mode,
-                char *err)
-{
-	int shared = (mode & 0060) != 0;
-
-	if (sb->st_uid != geteuid() && !(shared && store_in_group(sb->st_gid))) {
-		store_err(err,
-		          "database %s belongs to uid %u, not to this user "
-		          "(uid %u)%s: refused",
-		          path, (unsigned)sb->st_uid, (unsigned)geteuid(),
-		          shared ? " nor to one of its groups" : "");
-		return SIO_ERR;
-	}
-	if (sb->st_mode & S_IWOTH) {
-		store_err(err,
-		          "database %s is writable by every user (mode %04o): "
-		          "refused (chmod o-w)",
-		          path, (unsigned)(sb->st_mode & 07777));
-		return SIO_ERR;
-	}
-	return SIO_OK;
-}
-
 static int
 store_create(const char *path, mode_t mode, char *err)
 {
@@ -912,7 +866,9 @@ store_create(const char *path, mode_t mode, char *err)
 	if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
 		return SIO_OK;
 	if (stat(path, &sb) == 0) {
-		if (store_file_safe(path, &sb, mode, err) != SIO_OK)
+		if (sio_perm_safe("database", path, &sb, (mode & 0060) != 0,
+		                  "another user could forge and read sessions",
+		                  err) != SIO_OK)
 			return SIO_ERR;
 		/* umask may have taken bits away; leave files of others alone
 		 */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "conn.h"
@@ -36,12 +37,18 @@ sio_session_mono(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The kernel's id of this boot, "" when it cannot be read: then only a
- * boot clock that went back tells a new boot. */
+/*
+ * The boot clock this process reads: the kernel's id of this boot and its
+ * time namespace ("<boot id>/<ns dev>:<ns inode>"), since a time namespace
+ * offsets CLOCK_BOOTTIME (a container's `unshare --time --boottime`).
+ * Boot id "" when it cannot be read: then only a boot clock that went
+ * back tells a new boot.
+ */
 static void
-session_boot_id(char *buf, size_t size)
+session_clock_space(char *buf, size_t size)
 {
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	struct stat sb;
 	size_t n = 0;
 
 	if (f != NULL) {
@@ -51,6 +58,10 @@ session_boot_id(char *buf, size_t size)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		n--;
 	buf[n] = '\0';
+	if (stat("/proc/self/ns/time", &sb) == 0)
+		snprintf(buf + n, size - n, "/%llu:%llu",
+		         (unsigned long long)sb.st_dev,
+		         (unsigned long long)sb.st_ino);
 }
 
 /* The sweeper's first task: moves the stored times by a step of the wall
@@ -58,10 +69,10 @@ session_boot_id(char *buf, size_t size)
 static int
 session_clock(struct sio_session_ctx *x, long long now)
 {
-	char boot[64];
+	char boot[96];
 	long long step;
 
-	session_boot_id(boot, sizeof(boot));
+	session_clock_space(boot, sizeof(boot));
 	return sio_store_clock_check(x->store, boot, now,
 	                             x->mono ? x->mono() : sio_session_mono(),
 	                             &step);

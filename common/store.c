@@ -2366,9 +2366,10 @@ store_pid_start(long long pid, long long *start, long long *seen)
 	return SIO_OK;
 }
 
-/* This process's pid space ("<boot id>/<namespace dev>:<inode>") and
- * start time: SIO_OK, or SIO_AGAIN when it has none that others could
- * use (no /proc, or a /proc of another pid namespace). */
+/* This process's pid space ("<boot id>/<pid ns dev>:<inode>/<time ns
+ * dev>:<inode>": start times in /proc are offset by the reader's time
+ * namespace) and start time: SIO_OK, or SIO_AGAIN when it has none that
+ * others could use (no /proc, or a /proc of another pid namespace). */
 static int
 store_pid_space(char space[STORE_SPACE_LEN], long long *start)
 {
@@ -2389,8 +2390,14 @@ store_pid_space(char space[STORE_SPACE_LEN], long long *start)
 	if (n < 32)
 		return SIO_AGAIN;
 	boot[36 < n ? 36 : n] = '\0';
-	snprintf(space, STORE_SPACE_LEN, "%s/%llu:%llu", boot,
-	         (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
+	n = snprintf(space, STORE_SPACE_LEN, "%s/%llu:%llu", boot,
+	             (unsigned long long)sb.st_dev,
+	             (unsigned long long)sb.st_ino);
+	if (stat("/proc/self/ns/time", &sb) == 0 && n > 0 &&
+	    n < STORE_SPACE_LEN)
+		snprintf(space + n, STORE_SPACE_LEN - (size_t)n, "/%llu:%llu",
+		         (unsigned long long)sb.st_dev,
+		         (unsigned long long)sb.st_ino);
 	return SIO_OK;
 }
 

@@ -93,3 +93,33 @@ test('a wall clock stepped an hour back does not stretch a waiting long poll', a
 	assert.ok(res.ms >= POLLING_DURATION * 1000 - 50, `not cut short: ${Math.round(res.ms)} ms`);
 	assert.equal(sql(`SELECT state FROM sessions WHERE sid = '${sid}'`), 'detached');
 });
+
+// A sweep from a process in its own time namespace (a container started
+// with `unshare --time --boottime`): its boot clock is offset, not
+// stepped, so the stored times stay where they are and nothing expires.
+const TIMENS = (() => {
+	try {
+		execFileSync('unshare', ['--time', '--boottime', '1000', '--fork', 'true'], {stdio: 'ignore'});
+		return true;
+	} catch {
+		return false;
+	}
+})();
+
+test('a sweep from another time namespace moves no stored time', {skip: !TIMENS && 'unshare --time is not permitted here'}, async () => {
+	fs.writeFileSync(stepFile, '0\n');
+	const hs = await cgi('GET', '/socket.io/1/?t=4');
+	assert.equal(hs.status, 200, hs.err);
+	const sid = hs.body.split(':')[0];
+	// older than the band of rows a step leaves alone (they may be on the
+	// new clock already)
+	sql(`UPDATE sessions SET created = created - 10000, last_recv = last_recv - 10000 WHERE sid = '${sid}'`);
+	const ctl = path.join(BUILD, 'sioctl');
+	execFileSync(ctl, ['-c', conf, 'cleanup'], {stdio: 'ignore'}); // the clock, as this namespace reads it
+	const before = sql(`SELECT created, last_recv, state FROM sessions WHERE sid = '${sid}'`);
+	execFileSync('unshare', ['--time', '--boottime', '1000', '--fork', ctl, '-c', conf, 'cleanup'], {stdio: 'ignore'});
+	const after = sql(`SELECT created, last_recv, state FROM sessions WHERE sid = '${sid}'`);
+	console.log(`    before: ${before}; after a sweep with the boot clock 1000 s ahead: ${after}`);
+	assert.equal(after, before);
+	assert.notEqual(after.split('|')[2], 'closed');
+});

@@ -228,6 +228,7 @@ gw_ring_ready(void *udata, const char *sid)
 static int
 gw_checkpoint(struct sio_session_ctx *x)
 {
+	static struct sio_ratelimit rl; /* every tick while the store fails */
 	struct sio_session_ctx *wx;
 	int log = sio_store_checkpoint(x->store, 0), rest = log;
 
@@ -237,8 +238,8 @@ gw_checkpoint(struct sio_session_ctx *x)
 		gw_write_unlock(wx);
 	}
 	if (rest < 0)
-		gw_log(SIO_LOG_WARN, "checkpoint: %s",
-		       sio_store_errmsg(x->store));
+		gw_log_limited(&rl, SIO_LOG_WARN, "checkpoint: %s",
+		               sio_store_errmsg(x->store));
 	return log;
 }
 
@@ -262,6 +263,8 @@ gw_checkpoint(struct sio_session_ctx *x)
 static void *
 gw_tick(void *arg)
 {
+	/* once a second while the store is locked or full: a few lines a minute */
+	static struct sio_ratelimit sweep_rl, outbox_rl;
 	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
 	struct timespec nap = {0, GW_CHECKPOINT_MS * 1000000L};
 	long long version = -1, v;
@@ -280,8 +283,8 @@ gw_tick(void *arg)
 		}
 		struct sio_session_ctx *wx = gw_write_lock(&x);
 		if (sio_session_timers(wx, gw.holder, sio_session_now()) < 0)
-			gw_log(SIO_LOG_WARN, "sweep: %s",
-			       sio_store_errmsg(wx->store));
+			gw_log_limited(&sweep_rl, SIO_LOG_WARN, "sweep: %s",
+			               sio_store_errmsg(wx->store));
 		gw_write_unlock(wx);
 		gw_write_flush(sio_session_now());
 		gw_pool_trim(sio_session_now());
@@ -292,8 +295,8 @@ gw_tick(void *arg)
 		    sio_store_outbox_ready(x.store, gw.holder,
 		                           sio_session_now(), gw_ring_ready,
 		                           NULL) < 0)
-			gw_log(SIO_LOG_WARN, "outbox: %s",
-			       sio_store_errmsg(x.store));
+			gw_log_limited(&outbox_rl, SIO_LOG_WARN, "outbox: %s",
+			               sio_store_errmsg(x.store));
 		version = v;
 	}
 	return NULL;

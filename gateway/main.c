@@ -190,7 +190,8 @@ gw_pool_trim(long long now)
 }
 
 /* Turns doorbell rings into wake-ups of the requests waiting on the sid,
- * until gw_stop_fd is written. */
+ * until gw_stop_fd is written. It polls again each SIO_WATCH_MS: a bell
+ * bound again (gw_tick) is then the one polled. */
 static void *
 gw_dispatch(void *arg)
 {
@@ -200,7 +201,7 @@ gw_dispatch(void *arg)
 
 	(void)arg;
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, SIO_WATCH_MS) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents != 0)
 			break;
@@ -264,7 +265,8 @@ static void *
 gw_tick(void *arg)
 {
 	/* once a second while the store is locked or full: a few lines a minute */
-	static struct sio_ratelimit sweep_rl, outbox_rl;
+	static struct sio_ratelimit sweep_rl, outbox_rl, bell_rl;
+	char err[SIO_ERR_LEN];
 	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
 	struct timespec nap = {0, GW_CHECKPOINT_MS * 1000000L};
 	long long version = -1, v;
@@ -288,6 +290,14 @@ gw_tick(void *arg)
 		gw_write_unlock(wx);
 		gw_write_flush(sio_session_now());
 		gw_pool_trim(sio_session_now());
+		switch (sio_doorbell_check(gw.bell, err)) {
+		case SIO_AGAIN: /* rings went nowhere until now */
+			gw_log(SIO_LOG_WARN, "doorbell: %s", err);
+			break;
+		case SIO_ERR:
+			gw_log_limited(&bell_rl, SIO_LOG_ERROR, "doorbell: %s", err);
+			break;
+		}
 		wal = gw_checkpoint(&x);
 		if (sio_store_data_version(x.store, &v) != SIO_OK)
 			continue;

@@ -184,16 +184,18 @@ test('disk full: writes fail with an error answer and a few log lines, and all w
 	integrity(r);
 });
 
-test('doorbell: a removed or replaced bell delays nothing past the data_version watch', async () => {
+test('doorbell: a ring that fails delays nothing past the data_version watch, and the gateway binds its bell again', async () => {
 	const r = await startRun('bell');
 	const bell = path.join(r.dir, 'run', `gw-${r.gw.pid}.bell`);
-	assert.ok(fs.existsSync(bell), 'the gateway has a bell');
-	for (const how of ['removed', 'replaced by a file']) {
-		fs.rmSync(bell, {force: true});
-		if (how !== 'removed') fs.writeFileSync(bell, 'not a socket');
+	const isSocket = () => { try { return fs.statSync(bell).isSocket(); } catch { return false; } };
+	assert.ok(isSocket(), 'the gateway has a bell');
+	for (const how of ['removed', 'replaced']) {
 		const sid = await session(r);
 		const poll = req(r, 'GET', `/xhr-polling/${sid}`);
 		await until('the poll to park', () => r.sql(`SELECT holder FROM sessions WHERE sid = '${sid}'`) === `gw-${r.gw.pid}`, 10000);
+		const mark = r.logText().length;
+		fs.rmSync(bell, {force: true});
+		if (how === 'replaced') fs.writeFileSync(bell, 'not a socket');
 		const t0 = Date.now();
 		const q = spawnSync(path.join(BUILD, 'sioctl'), ['-c', r.conf, 'send', sid, `bell ${how}`], {encoding: 'utf8'});
 		assert.equal(q.status, 0, `sioctl send: ${q.stderr}`);
@@ -202,6 +204,10 @@ test('doorbell: a removed or replaced bell delays nothing past the data_version 
 		console.log(`# bell ${how}: sioctl ${q.status} ${JSON.stringify(q.stderr.trim())}, the parked poll answered after ${ms} ms`);
 		assert.ok(g.body.includes(`3:::bell ${how}`), `poll: ${g.body}`);
 		assert.ok(ms < 15000, `delivered by the data_version watch, not the poll's end (${ms} ms)`);
+		await until('the gateway to bind its bell again', isSocket, 10000);
+		const lines = logSince(r, mark);
+		console.log(`# bell ${how}: bound again after ${Date.now() - t0} ms; log: ${JSON.stringify(lines.trim())}`);
+		assert.match(lines, new RegExp(`doorbell: .*\\.bell was ${how}: bound again`));
 	}
 	assert.ok(r.alive());
 	integrity(r);

@@ -278,6 +278,17 @@ async function assertReaped(r, holder) {
 
 const runs = [];
 after(async () => { for (const r of runs) await r.stop(); });
+// A runner that dies (a signal, a closed pipe) still stops what it started.
+function stopNow() {
+	for (const r of runs) {
+		for (const p of r.children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+		try { execFileSync(WEBSERVER, ['stop', r.dir], {stdio: 'ignore'}); } catch { /* stopped */ }
+	}
+}
+process.once('exit', stopNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+	process.once(sig, () => { stopNow(); process.kill(process.pid, sig); });
+process.stdout.on('error', () => { stopNow(); process.exit(1); });
 
 // A run on xhr-polling with gateways; killOne returns the pid it killed.
 async function gatewayRun(server, opts, killOne) {

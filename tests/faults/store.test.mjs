@@ -40,6 +40,17 @@ async function until(what, fn, ms, every = 50) {
 
 const runs = [];
 after(async () => { for (const r of runs) await r.stop(); });
+// A runner that dies (a signal, a closed pipe) still stops what it started.
+function stopNow() {
+	for (const r of runs) {
+		if (r.alive()) r.gw.kill('SIGKILL');
+		try { execFileSync(WEBSERVER, ['stop', r.dir], {stdio: 'ignore'}); } catch { /* stopped */ }
+	}
+}
+process.once('exit', stopNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+	process.once(sig, () => { stopNow(); process.kill(process.pid, sig); });
+process.stdout.on('error', () => { stopNow(); process.exit(1); });
 
 // nginx in front of one gateway this test starts (its pid, its log); with
 // tmpfs, the gateway runs in a mount namespace of its own where the

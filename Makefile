@@ -29,7 +29,7 @@ WSD      = $(BUILD)/sio-wsd
 CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 CTL      = $(BUILD)/sioctl
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats bench profile
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
 
 deps:

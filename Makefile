@@ -29,7 +29,7 @@ WSD      = $(BUILD)/sio-wsd
 CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 CTL      = $(BUILD)/sioctl
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats bench profile
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
 
 deps:
@@ -108,6 +108,7 @@ test: deps
 	@$(MAKE) --no-print-directory examples
 	@$(MAKE) --no-print-directory ctl
 	@$(MAKE) --no-print-directory stats
+	@$(MAKE) --no-print-directory faults
 	@$(MAKE) --no-print-directory install-test
 	@$(MAKE) --no-print-directory browser
 
@@ -195,6 +196,12 @@ ctl: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
 # against lighttpd + sio-gateway + sio-wsd with socket.io-client 0.9.16.
 stats: $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec --test-concurrency=1 tests/stats/
+
+# Faults: a gateway killed under load behind nginx, Apache and lighttpd, and
+# sio-wsd killed, with 50 socket.io-client 0.9.16 clients (what they saw is
+# printed); the store's faults (tests/faults/).
+faults: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec --test-concurrency=1 tests/faults/
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

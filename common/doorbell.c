@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@ struct sio_doorbell {
 	int fd;
 	dev_t dev; /* of the bound file: close removes only our own */
 	ino_t ino;
+	mode_t mode; /* of the socket file; its directory's adds x bits */
 	struct sockaddr_un sa;
 };
 
@@ -146,6 +148,7 @@ sio_doorbell_open(const char *run_dir, const char *name, int shared_group,
 		return NULL;
 	}
 	d->fd = -1;
+	d->mode = shared_group ? 0660 : 0600;
 	if (doorbell_addr(run_dir, name, &d->sa, err) != SIO_OK ||
 	    doorbell_mkdirs(run_dir, shared_group ? 0770 : 0700, shared_group,
 	                    err) != SIO_OK)
@@ -155,7 +158,7 @@ sio_doorbell_open(const char *run_dir, const char *name, int shared_group,
 		doorbell_err(err, "socket: %s", strerror(errno));
 		goto err;
 	}
-	if (doorbell_bind(d, shared_group ? 0660 : 0600, err) != SIO_OK)
+	if (doorbell_bind(d, d->mode, err) != SIO_OK)
 		goto err;
 	return d;
 err:
@@ -163,6 +166,47 @@ err:
 		close(d->fd);
 	free(d);
 	return NULL;
+}
+
+int
+sio_doorbell_check(struct sio_doorbell *d, char *err)
+{
+	struct sio_doorbell fresh = *d;
+	char dir[sizeof(d->sa.sun_path)], *slash;
+	struct stat sb;
+	int was = stat(d->sa.sun_path, &sb);
+
+	if (was == 0 && sb.st_dev == d->dev && sb.st_ino == d->ino)
+		return SIO_OK;
+	/* A new socket bound to the name, then moved onto our descriptor:
+	 * whoever polls it sees the new one from its next call on. */
+	snprintf(dir, sizeof(dir), "%s", d->sa.sun_path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir)
+		*slash = '\0';
+	if (doorbell_mkdirs(dir, d->mode | 0100 | (d->mode & 060 ? 010 : 0),
+	                    (d->mode & 060) != 0, err) != SIO_OK)
+		return SIO_ERR;
+	fresh.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fresh.fd < 0) {
+		doorbell_err(err, "socket: %s", strerror(errno));
+		return SIO_ERR;
+	}
+	if (doorbell_bind(&fresh, d->mode, err) != SIO_OK) {
+		close(fresh.fd);
+		return SIO_ERR;
+	}
+	if (dup3(fresh.fd, d->fd, O_CLOEXEC) < 0) {
+		doorbell_err(err, "dup3: %s", strerror(errno));
+		unlink(fresh.sa.sun_path);
+		close(fresh.fd);
+		return SIO_ERR;
+	}
+	close(fresh.fd);
+	d->dev = fresh.dev;
+	d->ino = fresh.ino;
+	doorbell_err(err, "%s was %s: bound again", d->sa.sun_path,
+	             was == 0 ? "replaced" : "removed");
+	return SIO_AGAIN;
 }
 
 void

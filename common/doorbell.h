@@ -29,6 +29,17 @@ void sio_doorbell_close(struct sio_doorbell *d);
 int sio_doorbell_fd(const struct sio_doorbell *d);
 
 /*
+ * Checks that the bell's file is still this socket: a bell removed or
+ * replaced (an operator, a cleanup of run_dir) silently gets no rings.
+ * If it is not, binds a new socket to the name (the run directory made
+ * again if gone) and moves it onto the same descriptor, which a caller
+ * polling it must poll again. Returns SIO_OK when the bell was in place,
+ * SIO_AGAIN when it was bound again (err says what was found), SIO_ERR
+ * with the reason in err when it could not be (the bell unchanged).
+ */
+int sio_doorbell_check(struct sio_doorbell *d, char *err);
+
+/*
  * Reads one ring: copies the sid (NUL-terminated, at most size-1 bytes).
  * SIO_OK, SIO_AGAIN when none is waiting, SIO_ERR.
  */

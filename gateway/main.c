@@ -200,7 +200,9 @@ gw_pool_trim(long long now)
 
 /* Turns doorbell rings into wake-ups of the requests waiting on the sid,
  * until gw_stop_fd is written with gw_stopping set; written without, it
- * takes the doorbell a fence opened (gw.bell) and closes the old one. */
+ * takes the doorbell a fence opened (gw.bell) and closes the old one. It
+ * polls again each SIO_WATCH_MS: a bell bound again (gw_tick) is then
+ * the one polled. */
 static void *
 gw_dispatch(void *arg)
 {
@@ -218,7 +220,7 @@ gw_dispatch(void *arg)
 		pthread_mutex_unlock(&gw_lease_lock);
 		sio_doorbell_close(old);
 		p[0].fd = sio_doorbell_fd(bell);
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, SIO_WATCH_MS) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents != 0) {
 			if (atomic_load(&gw_stopping))
@@ -339,6 +341,7 @@ gw_ring_ready(void *udata, const char *sid)
 static int
 gw_checkpoint(struct sio_session_ctx *x)
 {
+	static struct sio_ratelimit rl; /* every tick while the store fails */
 	struct sio_session_ctx *wx;
 	int log = sio_store_checkpoint(x->store, 0), rest = log;
 
@@ -348,8 +351,8 @@ gw_checkpoint(struct sio_session_ctx *x)
 		gw_write_unlock(wx);
 	}
 	if (rest < 0)
-		gw_log(SIO_LOG_WARN, "checkpoint: %s",
-		       sio_store_errmsg(x->store));
+		gw_log_limited(&rl, SIO_LOG_WARN, "checkpoint: %s",
+		               sio_store_errmsg(x->store));
 	return log;
 }
 
@@ -374,6 +377,9 @@ gw_checkpoint(struct sio_session_ctx *x)
 static void *
 gw_tick(void *arg)
 {
+	/* once a second while the store is locked or full: a few lines a minute */
+	static struct sio_ratelimit sweep_rl, outbox_rl, bell_rl;
+	char err[SIO_ERR_LEN];
 	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
 	struct timespec nap = {0, GW_CHECKPOINT_MS * 1000000L};
 	long long version = -1, v;
@@ -395,11 +401,19 @@ gw_tick(void *arg)
 		 * lease lapsed */
 		gw_lease(wx->store);
 		if (sio_session_timers(wx, gw.holder, sio_session_now()) < 0)
-			gw_log(SIO_LOG_WARN, "sweep: %s",
-			       sio_store_errmsg(wx->store));
+			gw_log_limited(&sweep_rl, SIO_LOG_WARN, "sweep: %s",
+			               sio_store_errmsg(wx->store));
 		gw_write_unlock(wx);
 		gw_write_flush(sio_session_now());
 		gw_pool_trim(sio_session_mono());
+		switch (sio_doorbell_check(gw.bell, err)) {
+		case SIO_AGAIN: /* rings went nowhere until now */
+			gw_log(SIO_LOG_WARN, "doorbell: %s", err);
+			break;
+		case SIO_ERR:
+			gw_log_limited(&bell_rl, SIO_LOG_ERROR, "doorbell: %s", err);
+			break;
+		}
 		wal = gw_checkpoint(&x);
 		if (sio_store_data_version(x.store, &v) != SIO_OK)
 			continue;
@@ -407,8 +421,8 @@ gw_tick(void *arg)
 		    sio_store_outbox_ready(x.store, gw.holder,
 		                           sio_session_now(), gw_ring_ready,
 		                           NULL) < 0)
-			gw_log(SIO_LOG_WARN, "outbox: %s",
-			       sio_store_errmsg(x.store));
+			gw_log_limited(&outbox_rl, SIO_LOG_WARN, "outbox: %s",
+			               sio_store_errmsg(x.store));
 		version = v;
 	}
 	return NULL;

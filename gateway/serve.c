@@ -239,12 +239,15 @@ serve_collect(struct sio_store *st, const char *sid, struct batch *bt,
 	return (int)bt->n;
 }
 
-/* Logs the store error of the writer (SIO_LOG_ERROR). */
+/* Logs the store error of the writer (SIO_LOG_ERROR), a few lines a
+ * minute: a store that stays locked or full fails every request. */
 static void
 serve_store_error(const char *sid, struct sio_session_ctx *wx, const char *what)
 {
-	gw_log(SIO_LOG_ERROR, "%s: %s: %s", sid, what,
-	       sio_store_errmsg(wx->store));
+	static struct sio_ratelimit rl;
+
+	gw_log_limited(&rl, SIO_LOG_ERROR, "%s: %s: %s", sid, what,
+	               sio_store_errmsg(wx->store));
 }
 
 /* The writes of a poll or stream (write.c): its attach (with a take when
@@ -1136,9 +1139,11 @@ hs_run(struct sio_session_ctx *wx, struct gw_write *w)
 	struct hs_write *h = (struct hs_write *)w;
 	int rc = sio_session_handshake(wx, h->req, sio_session_now(), h->sid);
 
+	static struct sio_ratelimit rl;
+
 	if (rc != SIO_OK && rc != SIO_REJECT)
-		gw_log(SIO_LOG_ERROR, "handshake: %s",
-		       sio_store_errmsg(wx->store));
+		gw_log_limited(&rl, SIO_LOG_ERROR, "handshake: %s",
+		               sio_store_errmsg(wx->store));
 	return rc;
 }
 

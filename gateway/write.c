@@ -95,12 +95,14 @@ gw_write_unlock(struct sio_session_ctx *wx)
 void
 gw_write_flush(long long now)
 {
+	static struct sio_ratelimit rl; /* once a second while the store fails */
+
 	if (writer == NULL)
 		return;
 	pthread_mutex_lock(&writer_lock);
 	if (sio_store_counters_flush(writer->store, now) != SIO_OK)
-		gw_log(SIO_LOG_WARN, "counters: %s",
-		       sio_store_errmsg(writer->store));
+		gw_log_limited(&rl, SIO_LOG_WARN, "counters: %s",
+		               sio_store_errmsg(writer->store));
 	pthread_mutex_unlock(&writer_lock);
 }
 
@@ -136,12 +138,16 @@ write_ring_add(void *udata, const char *sid)
 static void
 write_batch(struct sio_session_ctx *wx, struct gw_write *batch)
 {
+	/* A store that stays locked or full fails every batch: a few lines a
+	 * minute say so. */
+	static struct sio_ratelimit begin_rl, commit_rl;
 	struct sio_store *st = wx->store;
 	struct write_rings r = {0};
 	int rc = sio_store_begin(st);
 
 	if (rc != SIO_OK)
-		gw_log(SIO_LOG_ERROR, "begin: %s", sio_store_errmsg(st));
+		gw_log_limited(&begin_rl, SIO_LOG_ERROR, "begin: %s",
+		               sio_store_errmsg(st));
 	for (struct gw_write *w = batch; w != NULL; w = w->next) {
 		if (rc != SIO_OK || sio_store_savepoint(st) != SIO_OK) {
 			w->rc = SIO_ERR;
@@ -157,7 +163,8 @@ write_batch(struct sio_session_ctx *wx, struct gw_write *batch)
 		sio_store_bells_take(st, gw.holder, write_ring_add, &r);
 	}
 	if (rc == SIO_OK && sio_store_commit(st) != SIO_OK) {
-		gw_log(SIO_LOG_ERROR, "commit: %s", sio_store_errmsg(st));
+		gw_log_limited(&commit_rl, SIO_LOG_ERROR, "commit: %s",
+		               sio_store_errmsg(st));
 		for (struct gw_write *w = batch; w != NULL; w = w->next)
 			w->rc = SIO_ERR;
 	}

@@ -15,7 +15,7 @@
 # also runs `sio-gateway --listen VARDIR/sio-gateway.sock` (VARDIR/gateway.pid)
 # unless GATEWAY-ADDR is given: host:port or /path.sock of gateways already
 # listening; several, comma separated, are round-robin for nginx and lighttpd
-# (Apache takes the first). stop kills only what start started.
+# and the members of a balancer for Apache. stop kills only what start started.
 #
 # The websocket sidecar: every config routes /socket.io/1/websocket/ to
 # WSD_ADDR and /socket.io/1/flashsocket/ (hixie-76, the Flash SWF) to
@@ -260,7 +260,7 @@ start() {
 	if [ "$(id -u)" = 0 ]; then T_ROOT_ONLY=""; else T_ROOT_ONLY="#"; fi
 	T_FASTCGI_BACKENDS=""
 	T_GATEWAY_SERVERS=""
-	T_GATEWAY_URL=""
+	T_GATEWAY_MEMBERS=""
 
 	# Workers run as www-data when we are root: let them reach what they use.
 	if [ "$(id -u)" = 0 ]; then
@@ -323,6 +323,13 @@ start() {
 	fi
 	local nl='
 '
+	# An Apache balancer member: a request whose gateway fails (503) goes to
+	# the next member; retry=0, a failed member is tried again at once.
+	local n=0
+	member() { # url
+		T_GATEWAY_MEMBERS+="BalancerMember \"$1\" flushpackets=on timeout=120 retry=1$nl    "
+		n=$((n + 1))
+	}
 	local IFS_SAVE=$IFS
 	IFS=,
 	for a in $gwaddrs; do
@@ -334,12 +341,12 @@ start() {
 				chgrp "$WWW_GROUP" "$a"
 			T_FASTCGI_BACKENDS+="( \"socket\" => \"$a\", \"check-local\" => \"disable\" ),$nl    "
 			T_GATEWAY_SERVERS+="server unix:$a;$nl        "
-			[ -n "$T_GATEWAY_URL" ] || T_GATEWAY_URL="unix:$a|fcgi://localhost"
+			member "unix:$a|fcgi://gw$n"
 			;;
 		*:*)
 			T_FASTCGI_BACKENDS+="( \"host\" => \"${a%:*}\", \"port\" => ${a##*:}, \"check-local\" => \"disable\" ),$nl    "
 			T_GATEWAY_SERVERS+="server $a;$nl        "
-			[ -n "$T_GATEWAY_URL" ] || T_GATEWAY_URL="fcgi://$a"
+			member "fcgi://$a"
 			;;
 		*) die "bad gateway address '$a' (host:port or /path.sock)" ;;
 		esac

@@ -99,6 +99,58 @@ test_ring_received(void)
 	sio_doorbell_close(d);
 }
 
+/* Rings name about sid and says whether d received it (within 5 s). */
+static int
+rung(struct sio_doorbell *d, const char *name, const char *sid)
+{
+	struct pollfd pfd = {.fd = sio_doorbell_fd(d), .events = POLLIN};
+	char got[64];
+
+	return sio_doorbell_ring(sender, run_dir, name, sid) == SIO_OK &&
+	       poll(&pfd, 1, 5000) == 1 &&
+	       sio_doorbell_recv(d, got, sizeof(got)) == SIO_OK &&
+	       strcmp(got, sid) == 0;
+}
+
+static void
+test_check_rebinds(void)
+{
+	struct sio_doorbell *d = open_bell("gw", 1);
+	char err[SIO_ERR_LEN] = "", *path = NULL;
+	int fd;
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_FATAL(asprintf(&path, "%s/gw.bell", run_dir) > 0);
+	fd = sio_doorbell_fd(d);
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_OK);
+	/* removed: rings go nowhere until the check binds it again */
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, run_dir, "gw", "a"), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_AGAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "removed"));
+	CU_ASSERT_EQUAL(sio_doorbell_fd(d), fd);
+	CU_ASSERT_EQUAL(mode_of(path), 0660);
+	CU_ASSERT(rung(d, "gw", "after-removed"));
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_OK);
+	/* replaced by a regular file */
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(path, "w"));
+	fclose(f);
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_AGAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "replaced"));
+	CU_ASSERT(rung(d, "gw", "after-replaced"));
+	/* the whole run directory gone */
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_EQUAL(rmdir(run_dir), 0);
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_AGAIN);
+	CU_ASSERT_EQUAL(mode_of(run_dir), 0770);
+	CU_ASSERT(rung(d, "gw", "after-rmdir"));
+	sio_doorbell_close(d);
+	CU_ASSERT_EQUAL(access(path, F_OK), -1);
+	free(path);
+}
+
 static void
 test_ring_missing(void)
 {
@@ -391,6 +443,8 @@ test_remove_only_a_socket(void)
 static const struct cu_test tests[] = {
     {"a ring is received with the sid", test_ring_received},
     {"ringing a missing bell returns SIO_AGAIN", test_ring_missing},
+    {"a bell removed or replaced, even its directory, is bound again by check",
+     test_check_rebinds},
     {"a full bell never blocks the ringer and returns SIO_AGAIN",
      test_full_queue},
     {"the run directory is 0700 and the bell 0600, or 0770/0660 shared",

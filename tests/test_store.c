@@ -1430,12 +1430,15 @@ test_queue_counts_upgrade(void)
 	CU_ASSERT_EQUAL(queued("a"), 4);
 }
 
+/* Milliseconds of this thread's CPU since t0 (CLOCK_THREAD_CPUTIME_ID):
+ * the store runs in this thread, and a loaded machine's waits do not
+ * count. */
 static double
 ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
 	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
@@ -1443,7 +1446,7 @@ ms_since(const struct timespec *t0)
 #define BCAST_SESSIONS 2000
 #define BCAST_DEPTH 900 /* of max_queue 1000 */
 
-/* The fastest of 3 broadcasts to every session's root (ms); each must
+/* The fastest of 5 broadcasts to every session's root (ms); each must
  * reach all of them. The packets are deleted again. */
 static double
 bcast_best(void)
@@ -1452,8 +1455,8 @@ bcast_best(void)
 	struct timespec t0;
 	long long top = raw_int("SELECT coalesce(max(seq), 0) FROM outbox");
 
-	for (int i = 0; i < 3; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 5; i++) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "", NULL, NULL,
 		                                           "3:::b", 5, 0),
 		                BCAST_SESSIONS);
@@ -1481,7 +1484,7 @@ expired_best(void)
 	struct timespec t0;
 
 	for (int i = 0; i < 3; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		CU_ASSERT_EQUAL(sio_store_expired(st, T0, 60000, 60000, sids,
 		                                  reasons, 4),
 		                0);
@@ -1525,7 +1528,7 @@ test_costs_do_not_follow_queue_depth(void)
 	                      SQLITE_OK);
 	bcast_empty = bcast_best();
 	sweep_empty = expired_best();
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	snprintf(sql, sizeof(sql),
 	         "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1"
 	         " FROM n WHERE i < %d) INSERT INTO outbox (sid, packet,"
@@ -1533,12 +1536,12 @@ test_costs_do_not_follow_queue_depth(void)
 	         " FROM sessions s, n ORDER BY s.sid, n.i",
 	         BCAST_DEPTH, T0);
 	CU_ASSERT_EQUAL_FATAL(raw(sql, NULL, 0), SQLITE_OK);
-	printf("\n    filled %d queues to %d in %.0f ms", BCAST_SESSIONS,
+	printf("\n    filled %d queues to %d in %.0f ms of CPU", BCAST_SESSIONS,
 	       BCAST_DEPTH, ms_since(&t0));
 	bcast_full = bcast_best();
 	sweep_full = expired_best();
-	printf("\n    broadcast to %d: %.1f ms (empty queues), %.1f ms"
-	       " (queues at %d of 1000)\n    sweep: %.1f ms, %.1f ms\n    ",
+	printf("\n    broadcast to %d (ms of CPU): %.1f (empty queues), %.1f"
+	       " (queues at %d of 1000)\n    sweep (ms of CPU): %.1f, %.1f\n    ",
 	       BCAST_SESSIONS, bcast_empty, bcast_full, BCAST_DEPTH,
 	       sweep_empty, sweep_full);
 	CU_ASSERT(bcast_full < 12 * bcast_empty + 20);

@@ -183,6 +183,10 @@ fuzz_hixie_frames(const char *s, size_t size, size_t limit)
 		           (rc >= 2 && (size_t)rc <= size));
 		if (rc < 0) {
 			FUZZ_CHECK(payload == NULL && plen == 0);
+			/* Text over the limit is refused once it is buffered,
+			 * not waited on. */
+			FUZZ_CHECK(rc == SIO_ERR || s[0] != 0x00 ||
+			           size - 1 <= limit);
 			break;
 		}
 		sio_buf_reset(&b);

@@ -71,9 +71,11 @@ fuzz_origin_policy_xml(const char *patterns, int ok)
 	sio_buf_cleanup(&b);
 }
 
-/* An origin the pattern p[0..len) names is allowed, in any case. */
+/* An origin the pattern p[0..len) names is allowed, in any case; when it
+ * is the only pattern (alone), nothing else is. */
 static void
-fuzz_origin_named(const struct sio_config *c, const char *p, size_t len)
+fuzz_origin_named(const struct sio_config *c, const char *p, size_t len,
+                  int alone)
 {
 	char origin[1200];
 	size_t colon = len, i;
@@ -93,6 +95,20 @@ fuzz_origin_named(const struct sio_config *c, const char *p, size_t len)
 	for (i = 0; origin[i] != '\0'; i++)
 		origin[i] = (char)toupper((unsigned char)origin[i]);
 	FUZZ_CHECK(sio_config_origin_allowed(c, origin) == 1);
+	if (!alone)
+		return;
+	/* The only pattern: another host or port is refused. */
+	snprintf(origin, sizeof(origin), "http://%.*sx:%.*s", (int)(colon - 1),
+	         p, (int)(len - colon), p + colon);
+	FUZZ_CHECK(p[colon] == '*' ||
+	           sio_config_origin_allowed(c, origin) == 0);
+	snprintf(origin, sizeof(origin), "http://x%.*s:1%.*s", (int)(colon - 1),
+	         p, (int)(len - colon), p + colon);
+	FUZZ_CHECK(sio_config_origin_allowed(c, origin) == 0);
+	snprintf(origin, sizeof(origin), "http://%.*s:%.*s1", (int)(colon - 1),
+	         p, (int)(len - colon), p + colon);
+	FUZZ_CHECK(p[colon] == '*' ||
+	           sio_config_origin_allowed(c, origin) == 0);
 }
 
 static void
@@ -102,7 +118,7 @@ fuzz_origin_origins(const char *patterns, const char *origin)
 	char err[SIO_ERR_LEN], lower[1024];
 	const char *p;
 	size_t len, i;
-	int any = 0, rc;
+	int any = 0, n = 0, rc;
 
 	sio_config_defaults(&c);
 	rc = sio_config_set(&c, "origins", patterns, err);
@@ -110,10 +126,13 @@ fuzz_origin_origins(const char *patterns, const char *origin)
 	if (rc != SIO_OK)
 		return;
 	for (p = c.origins; *(p += strspn(p, FUZZ_ORIGIN_SEP)) != '\0';
+	     p += len)
+		len = strcspn(p, FUZZ_ORIGIN_SEP), n++;
+	for (p = c.origins; *(p += strspn(p, FUZZ_ORIGIN_SEP)) != '\0';
 	     p += len) {
 		len = strcspn(p, FUZZ_ORIGIN_SEP);
 		any |= len == 3 && memcmp(p, "*:*", 3) == 0;
-		fuzz_origin_named(&c, p, len);
+		fuzz_origin_named(&c, p, len, n == 1);
 	}
 	rc = sio_config_origin_allowed(&c, origin);
 	FUZZ_CHECK(rc == 0 || rc == 1);
@@ -126,6 +145,23 @@ fuzz_origin_origins(const char *patterns, const char *origin)
 	lower[i] = '\0';
 	if (origin[i] == '\0')
 		FUZZ_CHECK(sio_config_origin_allowed(&c, lower) == rc);
+}
+
+/* The reference: addr (IPv4-mapped or not) is a whole entry of list. */
+static int
+fuzz_origin_listed(const char *list, const char *addr)
+{
+	size_t len;
+
+	if (strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.'))
+		addr += 7;
+	for (; *(list += strspn(list, FUZZ_ORIGIN_SEP)) != '\0'; list += len) {
+		len = strcspn(list, FUZZ_ORIGIN_SEP);
+		if (*addr != '\0' && strlen(addr) == len &&
+		    strncasecmp(list, addr, len) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 static void
@@ -141,7 +177,7 @@ fuzz_origin_stats(const char *allow, const char *addr)
 	if (sio_config_set(&c, "stats_allow", allow, err) != SIO_OK)
 		return;
 	rc = sio_config_stats_allowed(&c, addr);
-	FUZZ_CHECK(rc == 0 || rc == 1);
+	FUZZ_CHECK(rc == fuzz_origin_listed(c.stats_allow, addr));
 	FUZZ_CHECK(sio_config_stats_allowed(&c, NULL) == 0 &&
 	           sio_config_stats_allowed(&c, "") == 0);
 	if (strcmp(c.stats_allow, "none") == 0) {
@@ -158,6 +194,14 @@ fuzz_origin_stats(const char *allow, const char *addr)
 		    strchr(one + 7, '.') != NULL)
 			continue; /* a mapped entry never matches */
 		FUZZ_CHECK(sio_config_stats_allowed(&c, one) == 1);
+		/* One character more or less is another address. */
+		one[len - 1] = '\0';
+		FUZZ_CHECK(sio_config_stats_allowed(&c, one) ==
+		           fuzz_origin_listed(c.stats_allow, one));
+		snprintf(one, sizeof(one), "%.*s0", (int)len, p);
+		FUZZ_CHECK(sio_config_stats_allowed(&c, one) ==
+		           fuzz_origin_listed(c.stats_allow, one));
+		snprintf(one, sizeof(one), "%.*s", (int)len, p);
 		if (strchr(one, '.') != NULL) {
 			snprintf(one, sizeof(one), "::ffff:%.*s", (int)len, p);
 			FUZZ_CHECK(sio_config_stats_allowed(&c, one) == 1);

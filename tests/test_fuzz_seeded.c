@@ -34,8 +34,9 @@ static const struct {
 	const char *name;
 	long runs;
 } seeded_runs[] = {
-    {"wire", 200000},   {"text", 60000},   {"hixie", 30000},  {"route", 60000},
-    {"request", 30000}, {"config", 20000}, {"origin", 60000}, {NULL, 0},
+    {"wire", 200000},   {"text", 200000},    {"hixie", 100000},
+    {"route", 200000},  {"request", 100000}, {"config", 50000},
+    {"origin", 200000}, {NULL, 0},
 };
 
 /* xorshift64*: small, fast and the same on every platform. */
@@ -329,27 +330,26 @@ test_seeds_are_valid(void)
 
 static const struct cu_test tests[] = {
     {"fuzz seeds of packets and payloads are valid", test_seeds_are_valid},
-    {"fuzz wire: packets and payloads survive their corpus and 200k "
-     "seeded inputs",
+    {"fuzz wire: packets and payloads survive their corpus and seeded inputs",
      test_wire},
-    {"fuzz hixie: heads, keys and frames survive their corpus and 30k "
-     "seeded inputs",
+    {"fuzz hixie: heads, keys and frames survive their corpus and seeded "
+     "inputs",
      test_hixie},
-    {"fuzz route: both routers survive their corpus and 60k seeded inputs",
+    {"fuzz route: both routers survive their corpus and seeded inputs",
      test_route},
     {"fuzz request: query, cookies and stored JSON survive their corpus "
-     "and 30k seeded inputs",
+     "and seeded inputs",
      test_request},
-    {"fuzz config: the file and its values survive their corpus and 20k "
-     "seeded inputs",
+    {"fuzz config: the file and its values survive their corpus and seeded "
+     "inputs",
      test_config},
     {"fuzz origin: origins, stats_allow and the policy survive their "
-     "corpus and 60k seeded inputs",
+     "corpus and seeded inputs",
      test_origin},
     /* Last: an abort ends the suite, and this one checks what a page
      * makes of the escaping, which others may change. */
     {"fuzz text: escaping, URL, form and jsonp decoding survive their "
-     "corpus and 60k seeded inputs",
+     "corpus and seeded inputs",
      test_text},
     {NULL, NULL},
 };

@@ -82,6 +82,14 @@ WSD_PROTO_OBJ = $(BUILD)/wsd/hixie.o $(BUILD)/wsd/policy.o
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: $(WSD_PROTO_OBJ)
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: LDLIBS += $(WSD_PROTO_OBJ) -lcrypto
 
+# The seeded fuzz suite runs the targets of tests/fuzz_body.h, which also
+# read the routers and the wsd protocol modules.
+FUZZ_SEEDED_OBJ = $(BUILD)/gateway/route.o $(BUILD)/wsd/route.o $(WSD_PROTO_OBJ)
+$(BUILD)/tests/test_fuzz_seeded.o: CFLAGS += -Igateway -Iwsd
+$(BUILD)/tests/test_fuzz_seeded.o: $(wildcard gateway/*.h wsd/*.h)
+$(BUILD)/tests/test_fuzz_seeded: $(FUZZ_SEEDED_OBJ)
+$(BUILD)/tests/test_fuzz_seeded: LDLIBS += $(FUZZ_SEEDED_OBJ) -lcrypto
+
 $(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(WHOLE_LIB) $(LDLIBS)
 
@@ -208,18 +216,50 @@ asan: deps
 		$(MAKE) --no-print-directory check BUILD=build-asan \
 		OPT="-O1 -g $(SAN)"
 
-# Coverage-guided fuzzing of the packet and payload parsers (clang).
+# Coverage-guided fuzzing (clang's libFuzzer) of every parser that reads
+# input from outside, one binary per target of tests/fuzz_body.h, each run
+# for FUZZ_SECONDS from its seeds (tests/fuzz_corpus/<target>/) with its
+# dictionary; what it learns stays in $(BUILD)/fuzz/corpus/<target>/, a
+# crash ends that target's run and leaves its input as
+# $(BUILD)/fuzz/<target>-crash-*; each prints its figures (runs, coverage).
+# make fuzz FUZZ_TARGETS="hixie route" FUZZ_SECONDS=600 picks some.
 FUZZ_SECONDS ?= 30
-fuzz: deps
-	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
-		-fsanitize=fuzzer,address,undefined \
-		-o $(BUILD)/fuzz/fuzz_parsers tests/fuzz_parsers.c \
-		common/packet.c common/payload.c common/buf.c \
-		common/text.c common/json.c -ljansson
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(BUILD)/fuzz/fuzz_parsers -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz_corpus
+FUZZ_TARGETS ?= wire text hixie route request config origin
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Igateway -Iwsd \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC     = common/buf.c common/config.c common/json.c common/packet.c \
+               common/payload.c common/request.c common/text.c \
+               gateway/route.c wsd/hixie.c wsd/policy.c wsd/route.c
+FUZZ_OBJ     = $(FUZZ_SRC:%.c=$(BUILD)/fuzz/%.o)
+
+$(BUILD)/fuzz/%.o: %.c $(wildcard common/*.h gateway/*.h wsd/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(BUILD)/fuzz/fuzz_%: tests/fuzz_parsers.c $(wildcard tests/fuzz_*.h) $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -Itests -fsanitize=fuzzer -DFUZZ_NAME='"$*"' \
+		-o $@ $< $(FUZZ_OBJ) -ljansson -lcrypto
+
+# Runs every target even when one fails, then fails if any did. The heads
+# and the file need room for their "too long" limits (8 KiB).
+fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@fail=""; for t in $(FUZZ_TARGETS); do \
+		case $$t in hixie|config) len=10000;; *) len=4096;; esac; \
+		mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+		echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+		if $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=$$len -timeout=10 -print_final_stats=1 \
+			-dict=tests/fuzz_corpus/$$t.dict \
+			-artifact_prefix=$(BUILD)/fuzz/$$t- \
+			$(BUILD)/fuzz/corpus/$$t tests/fuzz_corpus/$$t \
+			>$(BUILD)/fuzz/$$t.log 2>&1; then \
+			grep -E '^#[0-9]+[[:space:]]+DONE' $(BUILD)/fuzz/$$t.log; \
+		else \
+			tail -30 $(BUILD)/fuzz/$$t.log; fail="$$fail $$t"; \
+		fi; \
+	done; \
+	if [ -z "$$fail" ]; then echo "make fuzz: all targets passed"; \
+	else echo "make fuzz: FAILED:$$fail (logs: $(BUILD)/fuzz/*.log)"; \
+		exit 1; fi
 
 # lighttpd, sio-gateway and the demo page on 127.0.0.1:PORT; Ctrl-C stops.
 # make run APP=testapp PORT=18080

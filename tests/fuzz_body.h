@@ -1,31 +1,47 @@
 /*
- * fuzz_body.h: the one fuzz target shared by the libFuzzer entry point
- * (fuzz_parsers.c, `make fuzz`) and the seeded CUnit suite
- * (test_fuzz_seeded.c, run under ASan by `make asan`). It feeds the bytes
- * to every parser of the wire and aborts when an invariant breaks: results
- * inside the input, valid packets and payloads re-encoding to what was
- * parsed, and escaping that decodes back to its input. Test code only.
+ * fuzz_body.h: the fuzz targets shared by the libFuzzer entry point
+ * (fuzz_parsers.c, `make fuzz`, one binary per target) and the seeded
+ * CUnit suite (test_fuzz_seeded.c, run by `make check` and under ASan by
+ * `make asan`). There is one target per family of parsers that read input
+ * from outside; each feeds the bytes to its parsers and aborts when an
+ * invariant breaks (results inside the input, round trips, agreement
+ * between two parsers of the same thing, escaping that leaves nothing a
+ * page would act on). Their seeds are tests/fuzz_corpus/<name>/, their
+ * dictionaries tests/fuzz_corpus/<name>.dict. Test code only.
  */
 #ifndef SIO_FUZZ_BODY_H
 #define SIO_FUZZ_BODY_H
 
+#include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
+#include "config.h"
 #include "json.h"
 #include "packet.h"
 #include "payload.h"
+#include "request.h"
 #include "siogate.h"
 #include "text.h"
 
-#define FUZZ_MAX_PKTS 64
+#include "gateway.h"
+#include "hixie.h"
+#include "policy.h"
+#include "wsd.h"
 
+/* An invariant: when it breaks, say which and abort (libFuzzer keeps the
+ * input as a crash file). */
 #define FUZZ_CHECK(cond)                                                       \
 	do {                                                                   \
-		if (!(cond))                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: fuzz check failed: %s\n",      \
+			        __FILE__, __LINE__, #cond);                    \
 			abort();                                               \
+		}                                                              \
 	} while (0)
 
 /* True when [p, p + n) lies inside [base, base + size). */
@@ -35,143 +51,52 @@ fuzz_inside(const char *base, size_t size, const char *p, size_t n)
 	return p >= base && n <= size && (size_t)(p - base) <= size - n;
 }
 
-/* An event body that parses encodes to one that parses the same. */
-static void
-fuzz_event(const char *data, size_t len)
+/* True when needle occurs in s[0..len), ASCII letters in any case. */
+static int
+fuzz_find_ci(const char *s, size_t len, const char *needle)
 {
-	struct sio_buf b;
-	json_t *args, *args2;
-	char *name, *name2;
+	size_t n = strlen(needle), i;
 
-	if (sio_json_event_parse(data, len, &name, &args) != SIO_OK)
-		return;
-	FUZZ_CHECK(json_is_array(args));
-	sio_buf_init(&b);
-	FUZZ_CHECK(sio_json_event_encode(&b, name, args) == SIO_OK);
-	FUZZ_CHECK(sio_json_event_parse(b.p, b.len, &name2, &args2) == SIO_OK);
-	FUZZ_CHECK(strcmp(name, name2) == 0 && json_equal(args, args2));
-	free(name);
-	free(name2);
-	json_decref(args);
-	json_decref(args2);
-	sio_buf_cleanup(&b);
+	for (i = 0; n <= len && i <= len - n; i++)
+		if (strncasecmp(s + i, needle, n) == 0)
+			return 1;
+	return 0;
 }
 
-/* The packet parser: strict, inside the input, and encode(parse(x)) == x. */
-static void
-fuzz_packet(const char *s, size_t size)
+/* A NUL-terminated copy of data[0..size); the caller frees it. */
+static char *
+fuzz_cstr(const uint8_t *data, size_t size)
 {
-	struct sio_packet p;
-	struct sio_buf b;
-	const char *args;
-	size_t args_len;
-	long long id;
-	int rc, reason, advice;
+	char *s = malloc(size + 1);
 
-	rc = sio_packet_parse(s, size, &p);
-	FUZZ_CHECK(rc == -1 || rc == -2 || (rc >= 0 && (size_t)rc == size));
-	if (rc < 0)
-		return;
-	FUZZ_CHECK(p.type >= SIO_PKT_DISCONNECT && p.type <= SIO_PKT_NOOP);
-	FUZZ_CHECK(fuzz_inside(s, size, p.endpoint, p.endpoint_len));
-	FUZZ_CHECK(p.data == NULL || fuzz_inside(s, size, p.data, p.data_len));
-	sio_buf_init(&b);
-	FUZZ_CHECK(sio_packet_encode(&b, &p) == SIO_OK);
-	FUZZ_CHECK(b.len == size && memcmp(b.p, s, size) == 0);
-	sio_buf_cleanup(&b);
-	if (p.data == NULL)
-		return;
-	if (sio_packet_ack_parse(p.data, p.data_len, &id, &args, &args_len) ==
-	        SIO_OK &&
-	    args != NULL)
-		FUZZ_CHECK(fuzz_inside(s, size, args, args_len));
-	(void)sio_packet_error_parse(p.data, p.data_len, &reason, &advice);
-	if (p.type == SIO_PKT_EVENT)
-		fuzz_event(p.data, p.data_len);
+	FUZZ_CHECK(s != NULL);
+	memcpy(s, data, size);
+	s[size] = '\0';
+	return s;
 }
 
-/* One framed element: inside the input and valid UTF-8. */
-static void
-fuzz_element(const char *s, size_t size)
-{
-	struct sio_slice pkt;
-	int rc;
+#include "fuzz_config.h"
+#include "fuzz_hixie.h"
+#include "fuzz_origin.h"
+#include "fuzz_request.h"
+#include "fuzz_route.h"
+#include "fuzz_text.h"
+#include "fuzz_wire.h"
 
-	rc = sio_payload_parse(s, size, &pkt);
-	FUZZ_CHECK(rc == -1 || rc == -2 || (rc > 0 && (size_t)rc <= size));
-	if (rc < 0)
-		return;
-	FUZZ_CHECK(fuzz_inside(s, (size_t)rc, pkt.p, pkt.len));
-	FUZZ_CHECK(pkt.p + pkt.len == s + rc);
-	FUZZ_CHECK(sio_payload_utf16_len(pkt.p, pkt.len) > 0);
-}
+struct fuzz_target {
+	const char *name; /* fuzz_<name> in build/fuzz, seeds and dict */
+	void (*run)(const uint8_t *data, size_t size);
+};
 
-/* A whole payload: split, encode, split again gives the same packets. */
-static void
-fuzz_payload(const char *s, size_t size)
-{
-	struct sio_slice out[FUZZ_MAX_PKTS], again[FUZZ_MAX_PKTS];
-	struct sio_buf b;
-	size_t n, m, k;
-
-	if (sio_payload_split(s, size, out, FUZZ_MAX_PKTS, &n) != SIO_OK)
-		return;
-	FUZZ_CHECK(n >= 1 && n <= FUZZ_MAX_PKTS);
-	for (k = 0; k < n; k++)
-		FUZZ_CHECK(fuzz_inside(s, size, out[k].p, out[k].len));
-	sio_buf_init(&b);
-	FUZZ_CHECK(sio_payload_encode(&b, out, n) == SIO_OK);
-	if (n == 1) {
-		FUZZ_CHECK(b.len == out[0].len);
-	} else {
-		FUZZ_CHECK(sio_payload_split(b.p, b.len, again, FUZZ_MAX_PKTS,
-		                             &m) == SIO_OK);
-		FUZZ_CHECK(m == n);
-		for (k = 0; k < n; k++)
-			FUZZ_CHECK(again[k].len == out[k].len &&
-			           memcmp(again[k].p, out[k].p, out[k].len) ==
-			               0);
-	}
-	sio_buf_cleanup(&b);
-}
-
-/* Escaping: valid exactly when the UTF-8 is, and JSON decodes it back. */
-static void
-fuzz_text(const char *s, size_t size)
-{
-	struct sio_buf b;
-	json_t *v;
-	ssize_t units;
-	int rc;
-
-	units = sio_payload_utf16_len(s, size);
-	FUZZ_CHECK(units >= -1 && units <= (ssize_t)size);
-	sio_buf_init(&b);
-	rc = sio_text_js_string(&b, s, size);
-	FUZZ_CHECK((rc == SIO_OK) == (units >= 0));
-	if (rc == SIO_OK) {
-		FUZZ_CHECK(strstr(b.p, "</") == NULL &&
-		           strstr(b.p, "\xe2\x80\xa8") == NULL &&
-		           strstr(b.p, "\xe2\x80\xa9") == NULL);
-		v = sio_json_parse(b.p, b.len);
-		FUZZ_CHECK(json_is_string(v) && json_string_length(v) == size &&
-		           memcmp(json_string_value(v), s, size) == 0);
-		json_decref(v);
-	}
-	sio_buf_reset(&b);
-	(void)sio_text_jsonp_post_decode(&b, s, size);
-	sio_buf_cleanup(&b);
-}
-
-static void
-fuzz_one(const uint8_t *data, size_t size)
-{
-	const char *s = (const char *)data;
-
-	fuzz_packet(s, size);
-	fuzz_element(s, size);
-	fuzz_payload(s, size);
-	fuzz_text(s, size);
-}
+static const struct fuzz_target fuzz_targets[] = {
+    {"wire", fuzz_wire},       /* packets, payload framing */
+    {"text", fuzz_text},       /* escaping, URL and form decoding, jsonp */
+    {"hixie", fuzz_hixie},     /* hixie-76 head, keys, frames */
+    {"route", fuzz_route},     /* gw_route_parse, wsd_route */
+    {"request", fuzz_request}, /* query, cookies, stored request JSON */
+    {"config", fuzz_config},   /* the file, every value parser */
+    {"origin", fuzz_origin},   /* origins, stats_allow, Flash policy */
+    {NULL, NULL},
+};
 
 #endif

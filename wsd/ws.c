@@ -17,38 +17,6 @@
 
 static struct sio_ratelimit ws_buffered_rl;
 
-int
-wsd_route(const char *path, char sid[SIO_SID_LEN + 1])
-{
-	const char *res = wsd.cfg.resource, *p = path, *slash;
-	size_t rlen = strlen(res), n;
-	char name[16];
-	int t;
-
-	if (*p++ != '/' || strncmp(p, res, rlen) != 0 || p[rlen] != '/')
-		return -1;
-	p += rlen + 1;
-	if (strncmp(p, "1/", 2) != 0)
-		return -1;
-	p += 2;
-	slash = strchr(p, '/');
-	if (slash == NULL || (n = (size_t)(slash - p)) >= sizeof(name))
-		return -1;
-	memcpy(name, p, n);
-	name[n] = '\0';
-	t = sio_config_transport_parse(name);
-	if ((t != SIO_TRANSPORT_WEBSOCKET && t != SIO_TRANSPORT_FLASHSOCKET) ||
-	    !sio_config_transport_enabled(&wsd.cfg, (enum sio_transport)t))
-		return -1;
-	p = slash + 1;
-	n = strcspn(p, "/");
-	if (n == 0 || n > SIO_SID_LEN || (p[n] == '/' && p[n + 1] != '\0'))
-		return -1;
-	memcpy(sid, p, n);
-	sid[n] = '\0';
-	return t;
-}
-
 /* The route of wsi's request, or -1 (headers are gone after ESTABLISHED). */
 static int
 ws_request_route(struct lws *wsi, char sid[SIO_SID_LEN + 1])

@@ -226,14 +226,16 @@ void wsd_accept_give(void);
 /* Places taken now. */
 int wsd_accept_count(void);
 
-/* --- ws.c: RFC 6455 --------------------------------------------------- */
+/* --- route.c: the upgrade's path ---------------------------------------- */
 
 /*
  * Reads "/<resource>/1/<transport>/<sid>[/]" (a path without its query).
  * Returns the transport (websocket or flashsocket, if enabled) with the
- * sid in sid, or -1.
+ * sid in sid, or -1. Pure: it reads only path and wsd.cfg.
  */
 int wsd_route(const char *path, char sid[SIO_SID_LEN + 1]);
+
+/* --- ws.c: RFC 6455 --------------------------------------------------- */
 
 /* The websocket protocol of the listening vhost; it must come first in the
  * vhost's list (lws binds an upgrade without Sec-WebSocket-Protocol to the

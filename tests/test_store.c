@@ -2503,6 +2503,42 @@ test_direct_path(void)
 	CU_ASSERT_EQUAL(v, 12); /* a b c 1 2 3 d f direct; 4 late h i deleted */
 }
 
+/* A packet taken by another writer (a transport of the session before,
+ * in a process that may have died) keeps the direct path shut: what
+ * follows it waits in the outbox, behind it. */
+static void
+test_direct_path_waits_behind_taken(void)
+{
+	struct direct_log l = {.accept = 1};
+	char sid[SIO_SID_LEN + 1];
+	struct pkts c = {0};
+	int changed = 0, n = 0;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_attach(st, sid, 0, "wsd-0", 1, T0, &changed), SIO_OK);
+	put(sid, "3:::1");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-0", 1, count_cb, &n), 1);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
+	sio_store_set_direct(st, "wsd-1", direct_accept, direct_deliver, &l);
+	put(sid, "3:::2");
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(l.accepted, 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 2);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-1", 7, collect, &c), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_release(st, sid, "wsd-0", 1), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-1", 7, collect, &c), 2);
+	CU_ASSERT_EQUAL_FATAL(c.n, 2);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::1");
+	CU_ASSERT_STRING_EQUAL(c.p[1], "3:::2");
+	sio_store_set_direct(st, "", NULL, NULL, NULL);
+	free(c.p);
+}
+
 static void
 sid_cb(void *udata, const char *sid)
 {
@@ -2676,6 +2712,8 @@ static const struct cu_test tests[] = {
     {"processes racing to end a session claim it exactly once", test_end_race},
     {"the direct path: at the commit, in order, never past the outbox",
      test_direct_path},
+    {"the direct path waits behind a packet another writer took",
+     test_direct_path_waits_behind_taken},
     {"local bells, holder state and the ready list",
      test_local_bells_and_ready},
     {NULL, NULL},

@@ -252,17 +252,17 @@ static const char *const store_sql[SQL_NSTMT] = {
                          " taken_conn = NULL WHERE taken_by = ?1",
     [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
                      " AND due > ?2",
-    /* A packet due and not taken, ahead of any that another writer
-     * (not the holder's connection) has taken: what a take would pass. */
-    [SQL_READY] = "SELECT o.sid FROM outbox o JOIN sessions s"
-                  " ON s.sid = o.sid WHERE s.holder = ?1"
-                  " GROUP BY o.sid, s.holder, s.holder_conn"
-                  " HAVING min(CASE WHEN o.taken_by IS NULL"
-                  " AND o.due <= ?2 THEN o.seq END)"
-                  " < coalesce(min(CASE WHEN o.taken_by IS NOT NULL"
-                  " AND (o.taken_by <> s.holder"
-                  " OR o.taken_conn IS NOT s.holder_conn) THEN o.seq END),"
-                  " 9223372036854775807)",
+    /* The first packet of each session that a take would stop at (due
+     * and not taken, or taken by another writer than the holder's
+     * connection) is one it passes: the index walk ends at the first
+     * such row, however long the queue. */
+    [SQL_READY] = "SELECT s.sid FROM sessions s WHERE s.holder = ?1"
+                  " AND (SELECT o.taken_by IS NULL FROM outbox o"
+                  " WHERE o.sid = s.sid AND ((o.taken_by IS NULL"
+                  " AND o.due <= ?2) OR (o.taken_by IS NOT NULL"
+                  " AND (o.taken_by <> ?1"
+                  " OR o.taken_conn IS NOT s.holder_conn)))"
+                  " ORDER BY o.seq LIMIT 1)",
     [SQL_DEL] = "DELETE FROM outbox WHERE sid = ?1 AND seq <= ?2"
                 " AND due <= ?3",
     [SQL_COUNT] = "SELECT count(*) FROM outbox WHERE sid = ?1",

@@ -218,7 +218,7 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_BCAST_INSERT] = "INSERT INTO outbox (sid, packet, created, due)"
                          " SELECT s.sid, ?6, ?7, ?8" BCAST_FROM,
     /* Taken rows whatever their due: one taken by another writer ends
-     * the read (store_peek()). */
+     * the read (sio_store_outbox_peek()). */
     [SQL_PEEK] = "SELECT seq, packet, taken_by, taken_conn FROM outbox"
                  " WHERE sid = ?1 AND (due <= ?3 OR taken_by IS NOT NULL)"
                  " ORDER BY seq LIMIT ?2",

@@ -1816,8 +1816,7 @@ sio_store_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
 	 * sessions start their close timeout now. */
 	rc = store_run(st, store_prep(st, SQL_GONE_DETACH, "i", now));
 	if (rc == SIO_OK)
-		rc = store_ring_rows(st,
-		                     store_prep(st, SQL_GONE_HOLDERS, ""));
+		rc = store_ring_rows(st, store_prep(st, SQL_GONE_HOLDERS, ""));
 	if (rc == SIO_OK)
 		rc = store_run(st, store_prep(st, SQL_GONE_RELEASE, ""));
 	if (rc == SIO_OK)

@@ -423,9 +423,8 @@ serve_ready(struct serve *s, long long now, long long conn)
 {
 	long long last;
 
-	return sio_store_outbox_peek(s->x->store, s->rt.sid, now, 1,
-	                             gw.holder, conn, serve_count, NULL,
-	                             &last) != 0;
+	return sio_store_outbox_peek(s->x->store, s->rt.sid, now, 1, gw.holder,
+	                             conn, serve_count, NULL, &last) != 0;
 }
 
 /* When the session's next delayed packet is due, -1 for none (or when

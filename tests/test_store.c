@@ -782,10 +782,9 @@ test_outbox_due(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due), SIO_OK);
 	CU_ASSERT_EQUAL(due, T0 + 500);
 	c.n = 0;
-	CU_ASSERT_EQUAL(
-	    sio_store_outbox_peek(st, sid, T0 + 500, 10, NULL, 0, collect,
-	                          &c, &last),
-	    1);
+	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0 + 500, 10, NULL, 0,
+	                                      collect, &c, &last),
+	                1);
 	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::later");
 	free(c.p);
 }
@@ -1995,12 +1994,11 @@ test_taken_packets_hold_back_the_next_holder(void)
 	    2);
 	/* wsd-a stops here, without done or release */
 	put(sid, "3:::3");
-	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "wsd-b", 1,
-	                       &changed),
-	                SIO_OK);
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c),
-	    0);
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "wsd-b", 1, &changed),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c), 0);
 	CU_ASSERT_EQUAL(c.n, 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
 	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 0);
@@ -2012,8 +2010,7 @@ test_taken_packets_hold_back_the_next_holder(void)
 	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 9999, 10000), 0);
 	c.n = 0;
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c),
-	    0);
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c), 0);
 	/* the reaper hands them back and rings the holder */
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 1);
@@ -2026,8 +2023,7 @@ test_taken_packets_hold_back_the_next_holder(void)
 	CU_ASSERT_STRING_EQUAL(got, want);
 	c.n = 0;
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c),
-	    3);
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c), 3);
 	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 0);
 	CU_ASSERT_EQUAL_FATAL(c.n, 3);
 	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::1");
@@ -2055,15 +2051,15 @@ test_other_writers_end_rings_the_holder(void)
 	snprintf(want, sizeof(want), "%s;", sid);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw-1", 1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw-2", 2, T0), SIO_OK);
-	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw-1", 1,
-	                       &changed),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw-1", 1, &changed),
+	    SIO_OK);
 	put(sid, "3:::a");
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 1, count_cb, &n), 1);
-	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw-1", 2,
-	                       &changed),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw-1", 2, &changed),
+	    SIO_OK);
 	put(sid, "3:::b");
 	/* its own done rings nobody; another's done rings the holder */
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
@@ -2093,7 +2089,8 @@ test_other_writers_end_rings_the_holder(void)
 	got[0] = '\0';
 	/* a taker with no process row, found by the sweep */
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_take(st, sid, T0, 10, "cgi-3", 1, count_cb, &n), 1);
+	    sio_store_outbox_take(st, sid, T0, 10, "cgi-3", 1, count_cb, &n),
+	    1);
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 2, count_cb, &n), 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
@@ -2519,7 +2516,8 @@ test_direct_path_waits_behind_taken(void)
 	    sio_store_attach(st, sid, 0, "wsd-0", 1, T0, &changed), SIO_OK);
 	put(sid, "3:::1");
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_take(st, sid, T0, 10, "wsd-0", 1, count_cb, &n), 1);
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-0", 1, count_cb, &n),
+	    1);
 	CU_ASSERT_EQUAL_FATAL(
 	    sio_store_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
 	sio_store_set_direct(st, "wsd-1", direct_accept, direct_deliver, &l);
@@ -2673,8 +2671,7 @@ static const struct cu_test tests[] = {
     {"cleanup deletes sessions closed before the cutoff", test_cleanup},
     {"a database others can write to or another user's is refused",
      test_unsafe_database},
-    {"live sessions are counted per handshake address",
-     test_sessions_live},
+    {"live sessions are counted per handshake address", test_sessions_live},
     {"the sweep gives the pages of deleted sessions back",
      test_cleanup_gives_space_back},
     {"version 8 fills the address and switches to incremental auto_vacuum",

@@ -98,6 +98,7 @@ enum store_sql {
 	SQL_TOUCH,
 	SQL_END,
 	SQL_HOLDER,
+	SQL_HOLDER_OTHER,
 	SQL_PURGE_ENDPOINTS,
 	SQL_PURGE_ROOMS,
 	SQL_PURGE_DATA,
@@ -116,8 +117,10 @@ enum store_sql {
 	SQL_TAKE,
 	SQL_TAKEN_DEL,
 	SQL_TAKEN_RELEASE,
+	SQL_GONE_HOLDERS,
 	SQL_GONE_RELEASE,
 	SQL_PROC_LIST,
+	SQL_PROC_HOLDERS,
 	SQL_PROC_RELEASE,
 	SQL_NEXT_DUE,
 	SQL_READY,
@@ -186,6 +189,8 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_END] = "UPDATE sessions SET state = 'closed', closed_at = ?2,"
                 " close_reason = ?3 WHERE sid = ?1 AND state <> 'closed'",
     [SQL_HOLDER] = "SELECT holder FROM sessions WHERE sid = ?1",
+    [SQL_HOLDER_OTHER] = "SELECT holder FROM sessions WHERE sid = ?1"
+                         " AND (holder IS NOT ?2 OR holder_conn IS NOT ?3)",
     [SQL_PURGE_ENDPOINTS] = "DELETE FROM endpoints WHERE sid = ?1",
     [SQL_PURGE_ROOMS] = "DELETE FROM rooms WHERE sid = ?1",
     [SQL_PURGE_DATA] = "DELETE FROM data WHERE sid = ?1",
@@ -213,8 +218,11 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_BCAST_SELECT] = "SELECT s.sid, s.holder" BCAST_FROM,
     [SQL_BCAST_INSERT] = "INSERT INTO outbox (sid, packet, created, due)"
                          " SELECT s.sid, ?6, ?7, ?8" BCAST_FROM,
-    [SQL_PEEK] = "SELECT seq, packet FROM outbox WHERE sid = ?1"
-                 " AND due <= ?3 AND taken_by IS NULL ORDER BY seq LIMIT ?2",
+    /* Taken rows whatever their due: one taken by another writer ends
+     * the read (sio_store_outbox_peek()). */
+    [SQL_PEEK] = "SELECT seq, packet, taken_by, taken_conn FROM outbox"
+                 " WHERE sid = ?1 AND (due <= ?3 OR taken_by IS NOT NULL)"
+                 " ORDER BY seq LIMIT ?2",
     [SQL_TAKE] = "UPDATE outbox SET taken_by = ?3, taken_conn = ?4"
                  " WHERE sid = ?1 AND seq <= ?2 AND due <= ?5"
                  " AND taken_by IS NULL",
@@ -223,6 +231,14 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_TAKEN_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                           " taken_conn = NULL WHERE sid = ?1"
                           " AND taken_by = ?2 AND taken_conn = ?3",
+    /* The current holders of the sessions whose rows the next statement
+     * hands back: what they wait for can go. The taken rows alone are
+     * read (outbox_taken), not the outbox. */
+    [SQL_GONE_HOLDERS] = "SELECT s.sid, s.holder FROM sessions s"
+                         " WHERE s.holder IS NOT NULL AND s.sid IN"
+                         " (SELECT o.sid FROM outbox o"
+                         " WHERE o.taken_by IS NOT NULL AND o.taken_by"
+                         " NOT IN (SELECT name FROM processes))",
     [SQL_GONE_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by IS NOT NULL"
                          " AND taken_by NOT IN (SELECT name FROM processes)",
@@ -230,13 +246,24 @@ static const char *const store_sql[SQL_NSTMT] = {
      * from here: of pid space ?2, the space of this process. */
     [SQL_PROC_LIST] = "SELECT name, renewed < ?1, pid, pid_start"
                       " FROM processes WHERE renewed < ?1 OR pid_space = ?2",
+    [SQL_PROC_HOLDERS] = "SELECT s.sid, s.holder FROM sessions s"
+                         " WHERE s.holder IS NOT NULL AND s.sid IN"
+                         " (SELECT o.sid FROM outbox o WHERE o.taken_by = ?1)",
     [SQL_PROC_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by = ?1",
     [SQL_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = ?1"
                      " AND due > ?2",
-    [SQL_READY] = "SELECT DISTINCT o.sid FROM outbox o JOIN sessions s"
-                  " ON s.sid = o.sid WHERE s.holder = ?1"
-                  " AND o.taken_by IS NULL AND o.due <= ?2",
+    /* The first packet of each session that a take would stop at (due
+     * and not taken, or taken by another writer than the holder's
+     * connection) is one it passes: the index walk ends at the first
+     * such row, however long the queue. */
+    [SQL_READY] = "SELECT s.sid FROM sessions s WHERE s.holder = ?1"
+                  " AND (SELECT o.taken_by IS NULL FROM outbox o"
+                  " WHERE o.sid = s.sid AND ((o.taken_by IS NULL"
+                  " AND o.due <= ?2) OR (o.taken_by IS NOT NULL"
+                  " AND (o.taken_by <> ?1"
+                  " OR o.taken_conn IS NOT s.holder_conn)))"
+                  " ORDER BY o.seq LIMIT 1)",
     [SQL_DEL] = "DELETE FROM outbox WHERE sid = ?1 AND seq <= ?2"
                 " AND due <= ?3",
     [SQL_COUNT] = "SELECT count(*) FROM outbox WHERE sid = ?1",
@@ -373,6 +400,7 @@ struct sio_store {
 	/* the last peek's rows no transport can write: how many, the last */
 	long long bad, bad_last;
 	int dropped; /* rows the last take deleted */
+	int blocked; /* the last peek stopped at another writer's packet */
 	char errmsg[SIO_ERR_LEN];
 };
 
@@ -1563,6 +1591,24 @@ store_ring_holder(struct sio_store *st, const char *sid)
 	return SIO_OK;
 }
 
+/* Queues a ring for sid's holder, if it has one and it is not (holder,
+ * conn). */
+static int
+store_ring_other(struct sio_store *st, const char *sid, const char *holder,
+                 long long conn)
+{
+	sqlite3_stmt *s =
+	    store_prep(st, SQL_HOLDER_OTHER, "tti", sid, holder, conn);
+	int rc;
+
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_ROW)
+		store_bell_add(st, sqlite3_column_text(s, 0), sid);
+	sqlite3_reset(s);
+	return SIO_OK;
+}
+
 int
 sio_store_session_end(struct sio_store *st, const char *sid, const char *reason,
                       long long now)
@@ -1725,6 +1771,8 @@ sio_store_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
 	/* A holder that unregistered (or was removed) holds nothing: its
 	 * sessions start their close timeout now. */
 	rc = store_run(st, store_prep(st, SQL_GONE_DETACH, "i", now));
+	if (rc == SIO_OK)
+		rc = store_ring_rows(st, store_prep(st, SQL_GONE_HOLDERS, ""));
 	if (rc == SIO_OK)
 		rc = store_run(st, store_prep(st, SQL_GONE_RELEASE, ""));
 	if (rc == SIO_OK)
@@ -1905,9 +1953,31 @@ sio_store_outbox_broadcast(struct sio_store *st, const char *endpoint,
 	return store_tx_end(st, own, rc);
 }
 
+/* Whether row s (SQL_PEEK) is taken by someone other than (holder,
+ * conn); holder NULL: by anyone. */
+static int
+store_taken_by_other(sqlite3_stmt *s, const char *holder, long long conn)
+{
+	const char *by = (const char *)sqlite3_column_text(s, 2);
+
+	if (by == NULL)
+		return 0;
+	return holder == NULL || strcmp(by, holder) != 0 ||
+	       sqlite3_column_type(s, 3) == SQLITE_NULL ||
+	       sqlite3_column_int64(s, 3) != conn;
+}
+
+/*
+ * Delivery is in order: a packet that another writer has taken may yet
+ * be handed back (its process died before writing it, and is reaped when
+ * its lease lapses), so nothing after it goes out before it is done with;
+ * that writer's done, release or reaping rings the session's holder.
+ * Packets (holder, conn) took itself are being written by it: passed
+ * over.
+ */
 int
 sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
-                      size_t max,
+                      size_t max, const char *holder, long long conn,
                       int (*fn)(void *udata, const char *pkt, size_t len),
                       void *udata, long long *last_seq)
 {
@@ -1918,12 +1988,20 @@ sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
 
 	*last_seq = 0;
 	st->bad = st->bad_last = 0;
+	st->blocked = 0;
 	/* No LIMIT (-1): rows that cannot be written do not count, and the
 	 * index walks in seq order, so the steps stop where max is reached. */
 	s = store_prep(st, SQL_PEEK, "tii", sid, (long long)-1, now);
 	if (s == NULL)
 		return SIO_ERR;
 	while ((size_t)n < max && (rc = store_step(st, s)) == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
+			if (store_taken_by_other(s, holder, conn)) {
+				st->blocked = 1;
+				break;
+			}
+			continue;
+		}
 		pkt = (const char *)sqlite3_column_text(s, 1);
 		len = (size_t)sqlite3_column_bytes(s, 1);
 		if (!store_packet_ok(pkt, len)) {
@@ -1940,6 +2018,12 @@ sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
 		return SIO_ERR;
 	sqlite3_reset(s);
 	return n;
+}
+
+int
+sio_store_outbox_blocked(struct sio_store *st)
+{
+	return st->blocked;
 }
 
 int
@@ -2050,7 +2134,8 @@ sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
 	st->dropped = 0;
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	n = sio_store_outbox_peek(st, sid, now, max, fn, udata, &last_seq);
+	n = sio_store_outbox_peek(st, sid, now, max, holder, conn, fn, udata,
+	                          &last_seq);
 	rc = n < 0 ? SIO_ERR : SIO_OK;
 	if (rc == SIO_OK && st->bad > 0)
 		rc = store_drop_bad(st, sid, st->bad_last);
@@ -2071,13 +2156,17 @@ int
 sio_store_outbox_done(struct sio_store *st, const char *sid, const char *holder,
                       long long conn)
 {
-	int own, rc;
+	int own, rc, n;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = store_run(st,
 	               store_prep(st, SQL_TAKEN_DEL, "tti", sid, holder, conn));
+	n = rc == SIO_OK ? sqlite3_changes(st->db) : 0;
 	rc = store_count_sent(st, rc);
+	/* a holder other than this writer may wait for them to be done */
+	if (rc == SIO_OK && n > 0)
+		rc = store_ring_other(st, sid, holder, conn);
 	return store_tx_end(st, own, rc);
 }
 
@@ -2478,6 +2567,10 @@ store_proc_forget(struct sio_store *st, const char *name, long long now)
 	if (rc == SIO_OK)
 		rc = store_run(
 		    st, store_prep(st, SQL_PROC_DETACH, "it", now, name));
+	/* the sessions' new holders wait for what it had taken */
+	if (rc == SIO_OK)
+		rc = store_ring_rows(
+		    st, store_prep(st, SQL_PROC_HOLDERS, "t", name));
 	if (rc == SIO_OK)
 		rc = store_run(st, store_prep(st, SQL_PROC_RELEASE, "t", name));
 	return rc;

@@ -292,14 +292,26 @@ int sio_store_outbox_broadcast(struct sio_store *st, const char *endpoint,
 /*
  * Calls fn for up to max packets of sid that are due by now, in order,
  * skipping rows that are not valid UTF-8 or are empty; fn returns SIO_OK
- * to go on, anything else to stop (that packet is not counted). *last_seq
- * is the sequence number of the last packet passed (0 when none). Returns
- * the number of packets passed or SIO_ERR. Nothing is deleted.
+ * to go on, anything else to stop (that packet is not counted). Packets
+ * taken by (holder, conn) are passed over (it is writing them); at a
+ * packet that another writer has taken (holder NULL: anyone), it stops:
+ * nothing goes out ahead of a packet that may yet be handed back, and
+ * sio_store_outbox_blocked() then says 1. *last_seq is the sequence
+ * number of the last packet passed (0 when none). Returns the number of
+ * packets passed or SIO_ERR. Nothing is deleted.
  */
 int sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
-                          size_t max,
+                          size_t max, const char *holder, long long conn,
                           int (*fn)(void *udata, const char *pkt, size_t len),
                           void *udata, long long *last_seq);
+
+/*
+ * 1 when the last outbox_peek or outbox_take of this connection stopped
+ * at a packet another writer had taken, 0 when not. The session's holder
+ * is rung when that writer is done with it (outbox_done, outbox_release)
+ * or is reaped: it waits for that ring.
+ */
+int sio_store_outbox_blocked(struct sio_store *st);
 
 /*
  * Packets queued through this connection from now on (outbox_put and
@@ -323,13 +335,15 @@ int sio_store_outbox_del(struct sio_store *st, const char *sid, long long now,
                          long long last_seq);
 
 /*
- * What a transport uses to write: like outbox_peek, and in the same
- * transaction marks the packets passed to fn as taken by (holder, conn), so
- * that no other request sends them while this one writes. Then either
- * outbox_done deletes them (written) or outbox_release hands them back
- * (the write failed; the session's holder is rung). Marks of a process
- * that ends are released by sio_store_process_unregister and
- * sio_store_reap. Returns the number passed, or SIO_ERR.
+ * What a transport uses to write: like outbox_peek (stopping at a packet
+ * another writer has taken), and in the same transaction marks the packets
+ * passed to fn as taken by (holder, conn), so that no other request sends
+ * them while this one writes. Then either outbox_done deletes them
+ * (written; the session's holder is rung when it is not (holder, conn)) or
+ * outbox_release hands them back (the write failed; the session's holder
+ * is rung). Marks of a process that ends are released by
+ * sio_store_process_unregister and sio_store_reap, which ring the holders
+ * of the sessions concerned. Returns the number passed, or SIO_ERR.
  */
 int sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
                           size_t max, const char *holder, long long conn,
@@ -354,8 +368,9 @@ int sio_store_outbox_count(struct sio_store *st, const char *sid);
 
 /*
  * Calls fn for each session held by holder with a packet ready to write
- * (due, not taken): what a holder looks for when data_version says that
- * someone wrote. Returns how many, or SIO_ERR.
+ * (due, not taken, and behind no packet that another writer than the
+ * holder's connection has taken): what a holder looks for when
+ * data_version says that someone wrote. Returns how many, or SIO_ERR.
  */
 int sio_store_outbox_ready(struct sio_store *st, const char *holder,
                            long long now,

@@ -277,7 +277,7 @@ view_details(struct ctl *c, const char *sid, json_t *o)
 	}
 	json_object_set_new(o, "request", req ? req : json_null());
 	if (sio_store_outbox_peek(c->x.store, sid, LLONG_MAX, CTL_SHOW_PACKETS,
-	                          view_add_packet, pkts, &last) < 0) {
+	                          NULL, 0, view_add_packet, pkts, &last) < 0) {
 		json_decref(pkts);
 		return ctl_fail(CTL_EXIT_FAIL, "%s",
 		                sio_store_errmsg(c->x.store));

@@ -416,16 +416,18 @@ serve_count(void *udata, const char *pkt, size_t len)
 	return SIO_OK;
 }
 
-/* Whether sid has a packet due by now that nobody has taken (or the store
- * failed: the take will say so). A read: a waiter rung for nothing, or for
- * packets another request took, never queues for the writer. */
+/* Whether sid has a packet due by now that nobody has taken, behind none
+ * that another request took (or the store failed: the take will say so);
+ * conn's own taken packets are passed over. A read: a waiter rung for
+ * nothing, or for packets another request took, never queues for the
+ * writer. */
 static int
-serve_ready(struct serve *s, long long now)
+serve_ready(struct serve *s, long long now, long long conn)
 {
 	long long last;
 
-	return sio_store_outbox_peek(s->x->store, s->rt.sid, now, 1,
-	                             serve_count, NULL, &last) != 0;
+	return sio_store_outbox_peek(s->x->store, s->rt.sid, now, 1, gw.holder,
+	                             conn, serve_count, NULL, &last) != 0;
 }
 
 /* When the session's next delayed packet is due, -1 for none (or when
@@ -649,7 +651,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 			serve_payload(s, "8::", 3);
 			return 0;
 		}
-		if (serve_ready(s, now)) {
+		if (serve_ready(s, now, conn)) {
 			n = serve_take(s, bt, 0, now, out, conn);
 			if (n != 0)
 				return n;
@@ -775,7 +777,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
 		                         conn))
 			break;
-		n = hello || serve_ready(s, now)
+		n = hello || serve_ready(s, now, conn)
 		        ? serve_take(s, bt, hello, now, &out, conn)
 		        : 0;
 		if (n < 0)

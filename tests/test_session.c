@@ -215,8 +215,8 @@ drain(const char *sid)
 
 	sio_buf_init(&b);
 	sio_buf_puts(&b, "");
-	CU_ASSERT(sio_store_outbox_peek(st, sid, now, 10000, collect, &b,
-	                                &last) >= 0);
+	CU_ASSERT(sio_store_outbox_peek(st, sid, now, 10000, NULL, 0, collect,
+	                                &b, &last) >= 0);
 	CU_ASSERT(sio_store_outbox_del(st, sid, now, last) == SIO_OK);
 	return sio_buf_steal(&b);
 }

@@ -190,7 +190,8 @@ static int
 peek(const char *sid, size_t max, struct pkts *c, long long *last)
 {
 	c->n = 0;
-	return sio_store_outbox_peek(st, sid, T0, max, collect, c, last);
+	return sio_store_outbox_peek(st, sid, T0, max, NULL, 0, collect, c,
+	                             last);
 }
 
 static int
@@ -781,9 +782,9 @@ test_outbox_due(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due), SIO_OK);
 	CU_ASSERT_EQUAL(due, T0 + 500);
 	c.n = 0;
-	CU_ASSERT_EQUAL(
-	    sio_store_outbox_peek(st, sid, T0 + 500, 10, collect, &c, &last),
-	    1);
+	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0 + 500, 10, NULL, 0,
+	                                      collect, &c, &last),
+	                1);
 	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::later");
 	free(c.p);
 }
@@ -1898,7 +1899,9 @@ count_cb(void *udata, const char *pkt, size_t len)
 	return SIO_OK;
 }
 
-/* A packet being written by one request is not sent again by the next. */
+/* A packet being written by one request is not sent again by the next,
+ * nor overtaken by what follows it; a writer's own taken packets do not
+ * hold it back. */
 static void
 test_taken_packets_go_to_one_writer(void)
 {
@@ -1911,20 +1914,196 @@ test_taken_packets_go_to_one_writer(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "gw", 1, count_cb, &n), 2);
 	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 0);
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
 	put(sid, "3:::c");
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 1);
-	/* the first writer succeeded, the second failed */
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
+	/* the first writer, past its own packets */
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 1, count_cb, &n), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 0);
+	/* it wrote them; the next one gets nothing new before it is done */
+	put(sid, "3:::d");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw", 1), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+	n = 0;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw", 2, count_cb, &n), 1);
+	/* the second failed: handed back, d goes to the next */
 	CU_ASSERT_EQUAL(sio_store_outbox_release(st, sid, "gw", 2), SIO_OK);
 	n = 0;
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "gw", 3, count_cb, &n), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw", 3), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+}
+
+/* Reopens st with a run directory: the store then queues doorbells. */
+static void
+reopen_with_bells(void)
+{
+	struct sio_store_opts opts = {.synchronous = SIO_SYNC_NORMAL,
+	                              .run_dir = tmp};
+	char err[SIO_ERR_LEN];
+
+	sio_store_close(st);
+	st = sio_store_open(dbpath, &opts, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+}
+
+static void
+sids_cb(void *udata, const char *sid)
+{
+	char *got = udata;
+	size_t n = strlen(got);
+
+	snprintf(got + n, 256 - n, "%s;", sid);
+}
+
+/*
+ * A holder in another pid namespace dies while writing: the packets it
+ * took stay taken until its lease lapses. The session's next holder gets
+ * nothing before that (not the packet queued after them), is rung when
+ * the reaper hands them back, and then gets them all, in order.
+ */
+static void
+test_taken_packets_hold_back_the_next_holder(void)
+{
+	char sid[SIO_SID_LEN + 1], want[64], got[256] = "";
+	struct pkts c = {0};
+	long long last;
+	int n = 0, changed;
+
+	reopen_with_bells();
+	new_session(sid);
+	snprintf(want, sizeof(want), "%s;", sid);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd-a", 4242, T0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd-b", 4243, T0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                 "wsd-a", 1, T0, &changed),
+	                SIO_OK);
+	put(sid, "3:::1");
+	put(sid, "3:::2");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-a", 1, count_cb, &n),
+	    2);
+	/* wsd-a stops here, without done or release */
+	put(sid, "3:::3");
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "wsd-b", 1, &changed),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c), 0);
+	CU_ASSERT_EQUAL(c.n, 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
+	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_ready(st, "wsd-b", T0, sids_cb, got),
+	                0);
+	/* wsd-b renews its lease, wsd-a does not */
+	CU_ASSERT_EQUAL(sio_store_process_renew(st, "wsd-b", T0 + 9000),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 9999, 10000), 0);
+	c.n = 0;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c), 0);
+	/* the reaper hands them back and rings the holder */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 1);
+	sio_store_bells_take(st, "wsd-b", sids_cb, got);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	got[0] = '\0';
+	CU_ASSERT_EQUAL(sio_store_outbox_ready(st, "wsd-b", T0, sids_cb, got),
+	                1);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	c.n = 0;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c), 3);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 0);
+	CU_ASSERT_EQUAL_FATAL(c.n, 3);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::1");
+	CU_ASSERT_STRING_EQUAL(c.p[1], "3:::2");
+	CU_ASSERT_STRING_EQUAL(c.p[2], "3:::3");
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "wsd-b", 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	free(c.p);
+}
+
+/* A writer that is not the session's holder (the request before, the
+ * superseded websocket) rings the holder when it is done, and what
+ * waited behind its packets goes out; a process that unregisters, and
+ * the sweep that finds a taker gone, ring it too. */
+static void
+test_other_writers_end_rings_the_holder(void)
+{
+	char sid[SIO_SID_LEN + 1], want[64], got[256] = "";
+	char sids[2][SIO_SID_LEN + 1];
+	const char *reasons[2];
+	int n = 0, changed;
+
+	reopen_with_bells();
+	new_session(sid);
+	snprintf(want, sizeof(want), "%s;", sid);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw-1", 1, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw-2", 2, T0), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw-1", 1, &changed),
+	    SIO_OK);
+	put(sid, "3:::a");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 1, count_cb, &n), 1);
+	CU_ASSERT_EQUAL(
+	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw-1", 2, &changed),
+	    SIO_OK);
+	put(sid, "3:::b");
+	/* its own done rings nobody; another's done rings the holder */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 2, count_cb, &n), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw-1", 1), SIO_OK);
+	sio_store_bells_take(st, "gw-1", sids_cb, got);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	got[0] = '\0';
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 2, count_cb, &n), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw-1", 2), SIO_OK);
+	sio_store_bells_take(st, "gw-1", sids_cb, got);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(got, "");
+	/* a taker that unregisters */
+	put(sid, "3:::c");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw-2", 1, count_cb, &n), 1);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "gw-2", T0), SIO_OK);
+	sio_store_bells_take(st, "gw-1", sids_cb, got);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	got[0] = '\0';
+	/* a taker with no process row, found by the sweep */
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "cgi-3", 1, count_cb, &n),
+	    1);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 2, count_cb, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_expired(st, T0, 60000, 60000, sids, reasons, 2), 0);
+	sio_store_bells_take(st, "gw-1", sids_cb, got);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 2, count_cb, &n), 1);
 }
 
 /* Queues a row with raw SQL, as the sqlite3 shell would: packet is an SQL
@@ -2324,6 +2503,43 @@ test_direct_path(void)
 	CU_ASSERT_EQUAL(v, 12); /* a b c 1 2 3 d f direct; 4 late h i deleted */
 }
 
+/* A packet taken by another writer (a transport of the session before,
+ * in a process that may have died) keeps the direct path shut: what
+ * follows it waits in the outbox, behind it. */
+static void
+test_direct_path_waits_behind_taken(void)
+{
+	struct direct_log l = {.accept = 1};
+	char sid[SIO_SID_LEN + 1];
+	struct pkts c = {0};
+	int changed = 0, n = 0;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_attach(st, sid, 0, "wsd-0", 1, T0, &changed), SIO_OK);
+	put(sid, "3:::1");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-0", 1, count_cb, &n),
+	    1);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
+	sio_store_set_direct(st, "wsd-1", direct_accept, direct_deliver, &l);
+	put(sid, "3:::2");
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(l.accepted, 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 2);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-1", 7, collect, &c), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_release(st, sid, "wsd-0", 1), SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "wsd-1", 7, collect, &c), 2);
+	CU_ASSERT_EQUAL_FATAL(c.n, 2);
+	CU_ASSERT_STRING_EQUAL(c.p[0], "3:::1");
+	CU_ASSERT_STRING_EQUAL(c.p[1], "3:::2");
+	sio_store_set_direct(st, "", NULL, NULL, NULL);
+	free(c.p);
+}
+
 static void
 sid_cb(void *udata, const char *sid)
 {
@@ -2402,6 +2618,11 @@ static const struct cu_test tests[] = {
      test_process_names_are_incarnations},
     {"reap removes the doorbell file, and only a socket",
      test_reap_removes_the_doorbell},
+    {"packets another holder took hold back the next holder until it is "
+     "reaped, then go out in order",
+     test_taken_packets_hold_back_the_next_holder},
+    {"the end of another writer's packets rings the session's holder",
+     test_other_writers_end_rings_the_holder},
     {"a second connection in one process keeps the first one's locks",
      test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},
@@ -2453,8 +2674,7 @@ static const struct cu_test tests[] = {
     {"cleanup deletes sessions closed before the cutoff", test_cleanup},
     {"a database others can write to or another user's is refused",
      test_unsafe_database},
-    {"live sessions are counted per handshake address",
-     test_sessions_live},
+    {"live sessions are counted per handshake address", test_sessions_live},
     {"the sweep gives the pages of deleted sessions back",
      test_cleanup_gives_space_back},
     {"version 8 fills the address and switches to incremental auto_vacuum",
@@ -2492,6 +2712,8 @@ static const struct cu_test tests[] = {
     {"processes racing to end a session claim it exactly once", test_end_race},
     {"the direct path: at the commit, in order, never past the outbox",
      test_direct_path},
+    {"the direct path waits behind a packet another writer took",
+     test_direct_path_waits_behind_taken},
     {"local bells, holder state and the ready list",
      test_local_bells_and_ready},
     {NULL, NULL},

@@ -443,7 +443,9 @@ conn_take(struct wsd_conn *c, long long now)
 		c->want_take = 1; /* more may wait: after these are done */
 	if (n > 0)
 		return; /* rung stays until a take finds nothing */
-	if (state == SIO_SESSION_CLOSED)
+	/* behind what another writer took, the final packets wait for the
+	 * ring of its end */
+	if (state == SIO_SESSION_CLOSED && !sio_store_outbox_blocked(st))
 		c->ended = 1; /* its final packets are out */
 	else if (c->rung)
 		conn_wait_due(c, now); /* a delayed packet rang, say */

@@ -8,8 +8,11 @@
 // and registers anew; so does sio-gateway, whose waiting request (an
 // htmlfile stream) is answered. A processes row whose pid belongs to a live,
 // unrelated process (a pid the kernel gave again) but whose lease lapsed
-// is reaped. The first two need root (unshare --pid), and are skipped,
-// saying so, without it.
+// is reaped. Packets that a sio-wsd took and that it stopped before
+// writing hold back those queued after them: the client that falls back
+// to polling gets them all, in order, once that sio-wsd is reaped. The
+// first three need root (unshare --pid), and are skipped, saying so,
+// without it.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawn, spawnSync} from 'node:child_process';
@@ -17,7 +20,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import {startServers, echoes, until, freePort, BUILD} from './harness.mjs';
+import {startServers, echoes, until, freePort, unframe, BUILD} from './harness.mjs';
 import {connect} from './wsclient.mjs';
 
 const LEASE = 5; // process_lease, seconds
@@ -153,6 +156,43 @@ test('a sio-wsd stopped past its lease is reaped; running again, it fences itsel
 			`${fencedMs} ms after SIGCONT; ${holderA} -> ${renamed}`);
 	} finally {
 		if (!resumed) a.signal('SIGCONT');
+	}
+});
+
+test('packets taken by a sio-wsd that stopped hold back what follows: the client that falls back to polling gets them all, in order, once it is reaped', {skip: NO_UNSHARE}, async () => {
+	const c = await new NsWsd(await freePort()).ready();
+	const ws = await sessionOn(c);
+	const {sid} = ws;
+	const holder = s.session(sid).holder;
+	const t0 = Date.now();
+	c.signal('SIGSTOP');
+	try {
+		// What a take leaves before its write is done: c's name on two
+		// packets. Stopped, c can neither finish nor hand them back.
+		for (const p of ['3:::1', '3:::2'])
+			s.sql(`INSERT INTO outbox (sid, packet, created, due, taken_by, taken_conn)
+				SELECT sid, '${p}', 0, 0, holder, holder_conn FROM sessions WHERE sid = '${sid}'`);
+		await s.post(sid, '3:::3');
+		// The client falls back to xhr-polling with the same session.
+		const got = [];
+		let firstMs = -1;
+		while (got.length < 4) {
+			const r = await s.request('GET', `/xhr-polling/${sid}?t=${Date.now()}`, null, LEASE * 1000 + 30000);
+			assert.equal(r.status, 200, r.body);
+			for (const p of unframe(r.body)) {
+				if (p === '8::' || p === '2::') continue;
+				if (firstMs < 0 && p === '3:::1') firstMs = Date.now() - t0;
+				got.push(p);
+			}
+			assert.ok(Date.now() - t0 < LEASE * 1000 + 60000, `collected only ${JSON.stringify(got)}`);
+		}
+		assert.deepEqual(got, ['1::', '3:::1', '3:::2', '3:::3'], 'nothing overtook the taken packets');
+		assert.ok(!names().includes(holder), 'c was reaped');
+		console.log(`# lease ${LEASE} s: packets taken by a stopped sio-wsd reached polling, in order, ` +
+			`${firstMs} ms after SIGSTOP`);
+	} finally {
+		c.signal('SIGCONT');
+		await c.stop('SIGTERM');
 	}
 });
 

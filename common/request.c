@@ -241,10 +241,18 @@ request_kept_cookies(const struct sio_request *r, const struct sio_config *cfg,
 
 		if (cfg != NULL && !sio_config_cookie_kept(cfg, kv->name, nlen))
 			continue;
-		if (b->len + nlen + vlen + 3 > SIO_REQUEST_FIELD_MAX)
+		/* quoted where parsing would change it: it takes one pair of
+		 * quotes off, and the blanks outside them */
+		int quote = vlen > 0 && (strchr(" \t", kv->value[0]) != NULL ||
+		                         strchr(" \t", kv->value[vlen - 1]) != NULL ||
+		                         (vlen >= 2 && kv->value[0] == '"' &&
+		                          kv->value[vlen - 1] == '"'));
+
+		if (b->len + nlen + vlen + 5 > SIO_REQUEST_FIELD_MAX)
 			break;
-		if (sio_buf_printf(b, "%s%s=%s", b->len ? "; " : "", kv->name,
-		                   kv->value) != SIO_OK)
+		if (sio_buf_printf(b, "%s%s=%s%s%s", b->len ? "; " : "",
+		                   kv->name, quote ? "\"" : "", kv->value,
+		                   quote ? "\"" : "") != SIO_OK)
 			return SIO_ERR;
 	}
 	return SIO_OK;

@@ -150,6 +150,37 @@ fuzz_hixie_head(const char *s, size_t size)
 	}
 }
 
+/*
+ * The frame at s[0..size) parsed whole and, from a fresh resume point,
+ * grown a piece at a time as reads bring it (the pieces cut where the
+ * input's first byte says): both give the same verdict, consumed length
+ * and payload. Returns the whole parse's result.
+ */
+static int
+fuzz_hixie_frame_resumed(const char *s, size_t size, size_t limit,
+                         const char **payload, size_t *plen)
+{
+	size_t scanned = 0, whole_scanned = 0, len, step;
+	const char *p2 = NULL;
+	size_t l2 = 0;
+	int rc, rc2 = SIO_AGAIN;
+
+	rc = wsd_hixie_frame_parse(s, size, limit, &whole_scanned, payload,
+	                           plen);
+	step = size > 0 ? 1 + (unsigned char)s[size - 1] % 7 : 1;
+	for (len = step < size ? step : size;; len += step) {
+		if (len > size)
+			len = size;
+		rc2 = wsd_hixie_frame_parse(s, len, limit, &scanned, &p2, &l2);
+		if (rc2 != SIO_AGAIN || len == size)
+			break;
+	}
+	FUZZ_CHECK(rc2 == rc);
+	if (rc >= 0)
+		FUZZ_CHECK(p2 == *payload && l2 == *plen && scanned == 0);
+	return rc;
+}
+
 /* One frame parsed at s[0..size): its prefixes are all incomplete. */
 static void
 fuzz_hixie_frame_prefixes(const char *s, int rc, size_t limit)
@@ -158,10 +189,13 @@ fuzz_hixie_frame_prefixes(const char *s, int rc, size_t limit)
 	size_t k, cut, plen = 0;
 
 	for (k = 0; k < FUZZ_HIXIE_PREFIXES && k < (size_t)rc; k++) {
+		size_t scanned = 0;
+
 		cut = fuzz_hixie_prefix((size_t)rc, k);
-		FUZZ_CHECK(wsd_hixie_frame_parse(s, cut, limit, &payload,
-		                                 &plen) == SIO_AGAIN);
+		FUZZ_CHECK(wsd_hixie_frame_parse(s, cut, limit, &scanned,
+		                                 &payload, &plen) == SIO_AGAIN);
 		FUZZ_CHECK(payload == NULL && plen == 0);
+		FUZZ_CHECK(scanned <= cut);
 	}
 }
 
@@ -178,7 +212,7 @@ fuzz_hixie_frames(const char *s, size_t size, size_t limit)
 	while (size > 0) {
 		payload = NULL;
 		plen = 0;
-		rc = wsd_hixie_frame_parse(s, size, limit, &payload, &plen);
+		rc = fuzz_hixie_frame_resumed(s, size, limit, &payload, &plen);
 		FUZZ_CHECK(rc == SIO_ERR || rc == SIO_AGAIN ||
 		           (rc >= 2 && (size_t)rc <= size));
 		if (rc < 0) {

@@ -75,7 +75,11 @@ async function startRun(name, server, {gateways = 0, wsd = false, procs = 1} = {
 	const conf = path.join(dir, 'siogate.conf');
 	const db = path.join(dir, 'siogate.db');
 	fs.writeFileSync(conf, [`database = ${db}`, `run_dir = ${dir}/run`, 'app = testapp',
-		'polling_duration = 5', 'flash_policy_port = 0', `log_level = ${process.env.FAULT_LOG_LEVEL ?? 'info'}`, ''].join('\n'));
+		'polling_duration = 5', 'flash_policy_port = 0', `log_level = ${process.env.FAULT_LOG_LEVEL ?? 'info'}`,
+		// every client comes from 127.0.0.1, and once a gateway is
+		// killed the other holds every poll: the caps on waiting polls
+		// must let all of them wait there
+		`max_polls_per_address = ${CLIENTS * 2}`, `threads = ${CLIENTS * 2 + 16}`, ''].join('\n'));
 	fs.mkdirSync(path.join(dir, 'run'));
 	const r = {name, dir, conf, db, children: [], port: await freePort()};
 	r.spawn = (bin, args, log) => {

@@ -286,13 +286,13 @@ flash_frames(struct flash_conn *f, struct lws *wsi)
 static int
 flash_hold(struct flash_conn *f, struct lws *wsi)
 {
-	static struct sio_ratelimit rl;
+	static struct sio_ratelimit rl, share_rl;
 	int rc = wsd_conn_buffer_hold(&f->c, f->in.len);
 
 	if (rc == SIO_OK)
 		return 0;
 	if (rc == SIO_AGAIN)
-		wsd_log_limited(&rl, SIO_LOG_WARN,
+		wsd_log_limited(&share_rl, SIO_LOG_WARN,
 		                "%s: max_buffered_per_address (%zu) reached "
 		                "by %s: closing",
 		                f->c.sid, sio_config_buffered_share(&wsd.cfg),

@@ -15,7 +15,7 @@
 #define WS_URI_MAX 512
 #define WS_CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry; not in lws 4.1 */
 
-static struct sio_ratelimit ws_buffered_rl;
+static struct sio_ratelimit ws_buffered_rl, ws_share_rl;
 
 int
 wsd_route(const char *path, char sid[SIO_SID_LEN + 1])
@@ -150,7 +150,7 @@ static void
 ws_busy_log(const struct wsd_conn *c, int rc)
 {
 	if (rc == SIO_AGAIN)
-		wsd_log_limited(&ws_buffered_rl, SIO_LOG_WARN,
+		wsd_log_limited(&ws_share_rl, SIO_LOG_WARN,
 		                "%s: max_buffered_per_address (%zu) reached by "
 		                "%s: closing with 1013",
 		                c->sid, sio_config_buffered_share(&wsd.cfg),

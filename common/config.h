@@ -64,10 +64,9 @@ struct sio_config {
 	size_t max_packet;       /* bytes, SIO_MAX_PACKET */
 	size_t max_buffered;     /* sio-wsd's unfinished messages, all
 	                            connections together, bytes, 64M */
-	size_t max_buffered_per_address; /* ... those of one client address;
-	                                    0: max_buffered / 8, at least
-	                                    max_packet (see
-	                                    sio_config_buffered_share()) */
+	/* ... those of one client address; 0: max_buffered / 8, at least
+	 * max_packet (sio_config_buffered_share()) */
+	size_t max_buffered_per_address;
 	size_t max_payload;      /* bytes, SIO_MAX_PAYLOAD */
 	int max_payload_packets; /* SIO_MAX_PAYLOAD_PACKETS */
 	int max_queue;           /* packets per session, SIO_MAX_QUEUE */

@@ -13,7 +13,10 @@
  * that sid's connections (a superseded one stays in the table but no
  * longer writes). A closed connection leaves a record on the dirty list
  * so that its last packets in, its done or release and its detach are in
- * the next batch too.
+ * the next batch too. The bytes of unfinished messages the connections
+ * hold are counted here as well, for the process (max_buffered) and for
+ * each client address (its share), so that one client cannot take them
+ * all.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -89,11 +92,10 @@ static struct wsd_conn_addr *conn_addrs[CONN_ADDR_BUCKETS];
 static struct wsd_conn_addr **
 conn_addr_find(const char *addr)
 {
+	unsigned h = conn_hash(addr) % CONN_ADDR_BUCKETS;
 	struct wsd_conn_addr **p;
 
-	p = &conn_addrs[conn_hash(addr) % CONN_ADDR_BUCKETS];
-
-	for (; *p != NULL; p = &(*p)->next)
+	for (p = &conn_addrs[h]; *p != NULL; p = &(*p)->next)
 		if (strcmp((*p)->addr, addr) == 0)
 			break;
 	return p;

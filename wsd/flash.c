@@ -48,7 +48,8 @@ struct flash_conn {
 	uint32_t key1, key2;
 	struct sio_buf in;  /* bytes read and not yet used */
 	size_t scanned;     /* text of the frame at in.p already checked */
-	char client[WSD_ADDR_LEN]; /* its address, from the head */
+	/* the client's address, from the head (wsd_conn_client_addr()) */
+	char client[WSD_ADDR_LEN];
 	int raw;            /* holds a place of max_raw_connections */
 	struct sio_buf out; /* handshake or final bytes, written first */
 	struct sio_buf frame;
@@ -226,8 +227,7 @@ flash_key3(struct flash_conn *f, struct lws *wsi)
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	/* wsd_conn_open() sets the sid and transport from its arguments */
 	snprintf(sid, sizeof(sid), "%s", f->c.sid);
-	if (wsd_conn_open(&f->c, wsi, sid, f->c.transport, f->client) !=
-	    SIO_OK)
+	if (wsd_conn_open(&f->c, wsi, sid, f->c.transport, f->client) != SIO_OK)
 		return -1;
 	f->state = FLASH_OPEN;
 	if (f->raw) {

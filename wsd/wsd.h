@@ -105,9 +105,10 @@ struct wsd_conn {
 	uint32_t txq_off;         /* the next packet in txq to write */
 	uint32_t txq_done;        /* txq is written up to here */
 	long long want_since;     /* ms, sio_session_mono(): asked to write */
-	struct wsd_conn_addr *addr; /* its client address, NULL when closed */
-	size_t counted;           /* of rx (flash: its input), under
-	                             max_buffered and the address's share */
+	/* its client address (NULL when closed), and what it holds of an
+	 * unfinished message that counts (wsd_conn_buffer_hold()) */
+	struct wsd_conn_addr *addr;
+	size_t counted;
 	struct sio_buf rx;        /* the text message being reassembled */
 	struct sio_buf inq;       /* messages in, for the batch */
 	struct sio_buf txq;       /* packets taken, to write in order */

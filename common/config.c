@@ -89,6 +89,8 @@ static const struct config_key config_keys[] = {
      CONFIG_MAX_BYTES},
     {"max_buffered", CONFIG_SIZE, CONFIG_FIELD(max_buffered), 0, 1,
      CONFIG_MAX_BYTES},
+    {"max_buffered_per_address", CONFIG_SIZE,
+     CONFIG_FIELD(max_buffered_per_address), 0, 1, CONFIG_MAX_BYTES},
     {"max_payload", CONFIG_SIZE, CONFIG_FIELD(max_payload), 0, 1,
      CONFIG_MAX_BYTES},
     {"max_payload_packets", CONFIG_COUNT, CONFIG_FIELD(max_payload_packets), 0,
@@ -177,6 +179,7 @@ sio_config_defaults(struct sio_config *c)
 	c->max_raw_connections = 256;
 	c->max_packet = SIO_MAX_PACKET;
 	c->max_buffered = (size_t)64 << 20;
+	c->max_buffered_per_address = 0; /* max_buffered / 8 */
 	c->max_payload = SIO_MAX_PAYLOAD;
 	c->max_payload_packets = SIO_MAX_PAYLOAD_PACKETS;
 	c->max_queue = SIO_MAX_QUEUE;
@@ -768,7 +771,30 @@ config_check(const struct sio_config *c, const char *path, char *err)
 		           path, c->max_buffered, c->max_packet);
 		return SIO_ERR;
 	}
+	if (c->max_buffered_per_address != 0 &&
+	    (c->max_buffered_per_address < c->max_packet ||
+	     c->max_buffered_per_address > c->max_buffered)) {
+		config_err(err,
+		           "%s: max_buffered_per_address (%zu) must be at least "
+		           "max_packet (%zu) and at most max_buffered (%zu)",
+		           path, c->max_buffered_per_address, c->max_packet,
+		           c->max_buffered);
+		return SIO_ERR;
+	}
 	return SIO_OK;
+}
+
+size_t
+sio_config_buffered_share(const struct sio_config *c)
+{
+	size_t n = c->max_buffered_per_address;
+
+	if (n == 0) {
+		n = c->max_buffered / 8;
+		if (n < c->max_packet)
+			n = c->max_packet;
+	}
+	return n < c->max_buffered ? n : c->max_buffered;
 }
 
 /* Reads the lines of f; the error names path and the line number. */

@@ -64,6 +64,9 @@ struct sio_config {
 	size_t max_packet;       /* bytes, SIO_MAX_PACKET */
 	size_t max_buffered;     /* sio-wsd's unfinished messages, all
 	                            connections together, bytes, 64M */
+	/* ... those of one client address; 0: max_buffered / 8, at least
+	 * max_packet (sio_config_buffered_share()) */
+	size_t max_buffered_per_address;
 	size_t max_payload;      /* bytes, SIO_MAX_PAYLOAD */
 	int max_payload_packets; /* SIO_MAX_PAYLOAD_PACKETS */
 	int max_queue;           /* packets per session, SIO_MAX_QUEUE */
@@ -115,6 +118,11 @@ int sio_config_origin_allowed(const struct sio_config *c, const char *origin);
 /* 1 when addr (REMOTE_ADDR) is one of c->stats_allow, compared as text
  * ("::ffff:a.b.c.d" also matches "a.b.c.d"); 0 when not or addr NULL. */
 int sio_config_stats_allowed(const struct sio_config *c, const char *addr);
+
+/* The bytes of unfinished messages one client address may hold in
+ * sio-wsd: max_buffered_per_address, or when it is 0 (unset) max_buffered
+ * / 8, at least max_packet and at most max_buffered. */
+size_t sio_config_buffered_share(const struct sio_config *c);
 
 /*
  * The client's address, written to out (size bytes): peer (the immediate

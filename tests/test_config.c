@@ -103,6 +103,8 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c.max_raw_connections, 256);
 	CU_ASSERT_EQUAL(c.max_packet, (size_t)SIO_MAX_PACKET);
 	CU_ASSERT_EQUAL(c.max_buffered, (size_t)64 << 20);
+	CU_ASSERT_EQUAL(c.max_buffered_per_address, 0);
+	CU_ASSERT_EQUAL(sio_config_buffered_share(&c), (size_t)8 << 20);
 	CU_ASSERT_EQUAL(c.max_payload, (size_t)SIO_MAX_PAYLOAD);
 	CU_ASSERT_EQUAL(c.max_payload_packets, SIO_MAX_PAYLOAD_PACKETS);
 	CU_ASSERT_EQUAL(c.max_queue, SIO_MAX_QUEUE);
@@ -331,6 +333,7 @@ static const struct {
     {"max_payload", 1ULL << 30},   {"max_payload_packets", 65536},
     {"max_queue", 1000000},        {"threads", 4096},
     {"max_websockets", 1 << 24},   {"max_buffered", 1ULL << 30},
+    {"max_buffered_per_address", 1ULL << 30},
     {"max_raw_connections", 65536}, {"max_polls_per_address", 4096},
 };
 
@@ -518,6 +521,11 @@ test_cross_key_errors(void)
 	    {"threads = 4\nreserved_threads = 4\n", "threads (4)"},
 	    {"max_buffered = 512k\n",
 	     "max_buffered (524288) must be at least max_packet (1048576)"},
+	    {"max_buffered_per_address = 512k\n",
+	     "max_buffered_per_address (524288) must be at least max_packet "
+	     "(1048576) and at most max_buffered (67108864)"},
+	    {"max_buffered = 2M\nmax_buffered_per_address = 4M\n",
+	     "max_buffered_per_address (4194304) must be"},
 	};
 	struct sio_config c;
 	char err[SIO_ERR_LEN];
@@ -533,6 +541,32 @@ test_cross_key_errors(void)
 	                     "heartbeat_timeout = 200\n",
 	                     err),
 	                SIO_OK);
+}
+
+/* One address's share of max_buffered: set, or derived from it. */
+static void
+test_buffered_share(void)
+{
+	static const struct {
+		const char *text;
+		size_t share;
+	} cases[] = {
+	    {"", (size_t)8 << 20},
+	    {"max_buffered = 16M\n", (size_t)2 << 20},
+	    {"max_buffered = 2M\n", (size_t)1 << 20}, /* max_packet */
+	    {"max_buffered = 1M\n", (size_t)1 << 20},
+	    {"max_packet = 64k\nmax_buffered = 256k\n", (size_t)64 << 10},
+	    {"max_buffered_per_address = 3M\n", (size_t)3 << 20},
+	    {"max_buffered_per_address = 64M\n", (size_t)64 << 20},
+	};
+	struct sio_config c;
+	char err[SIO_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(load(&c, cases[i].text, err), SIO_OK);
+		CU_ASSERT_EQUAL(sio_config_buffered_share(&c), cases[i].share);
+	}
 }
 
 static void
@@ -768,6 +802,9 @@ static const struct cu_test tests[] = {
     {"sizes accept k and M suffixes", test_size_suffixes},
     {"keys that bound one another are checked after the file",
      test_cross_key_errors},
+    {"one address's share of max_buffered is set or an eighth of it, at "
+     "least max_packet",
+     test_buffered_share},
     {"a missing file is an error naming it", test_missing_file},
     {"the path comes from -c, then SIOGATE_CONF", test_config_path},
     {"origins match host and port with wildcards", test_origin_table},

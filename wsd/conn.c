@@ -13,7 +13,10 @@
  * that sid's connections (a superseded one stays in the table but no
  * longer writes). A closed connection leaves a record on the dirty list
  * so that its last packets in, its done or release and its detach are in
- * the next batch too.
+ * the next batch too. The bytes of unfinished messages the connections
+ * hold are counted here as well, for the process (max_buffered) and for
+ * each client address (its share), so that one client cannot take them
+ * all.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -28,6 +31,7 @@
 
 #define CONN_BUCKETS 4096
 #define CONN_TAKE_MAX 64 /* packets taken at once for one connection */
+#define CONN_ADDR_BUCKETS 1024
 
 static struct wsd_conn *conn_table[CONN_BUCKETS];
 static long long conn_counter;
@@ -72,6 +76,62 @@ conn_unlink(struct wsd_conn *c)
 		}
 	c->linked = 0;
 	conn_open--;
+}
+
+/* The client addresses of the open connections: how many each has, and
+ * the bytes they hold together (under the share). */
+struct wsd_conn_addr {
+	char addr[WSD_ADDR_LEN];
+	unsigned nconn;
+	size_t held;
+	struct wsd_conn_addr *next;
+};
+
+static struct wsd_conn_addr *conn_addrs[CONN_ADDR_BUCKETS];
+
+static struct wsd_conn_addr **
+conn_addr_find(const char *addr)
+{
+	unsigned h = conn_hash(addr) % CONN_ADDR_BUCKETS;
+	struct wsd_conn_addr **p;
+
+	for (p = &conn_addrs[h]; *p != NULL; p = &(*p)->next)
+		if (strcmp((*p)->addr, addr) == 0)
+			break;
+	return p;
+}
+
+/* addr's entry, made or shared; NULL when out of memory (its
+ * connection then counts under the total only). */
+static struct wsd_conn_addr *
+conn_addr_ref(const char *addr)
+{
+	struct wsd_conn_addr **p, *a;
+	char key[WSD_ADDR_LEN];
+
+	snprintf(key, sizeof(key), "%s", addr != NULL ? addr : "");
+	p = conn_addr_find(key);
+	if ((a = *p) == NULL) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return NULL;
+		memcpy(a->addr, key, sizeof(key));
+		*p = a;
+	}
+	a->nconn++;
+	return a;
+}
+
+static void
+conn_addr_unref(struct wsd_conn_addr *a)
+{
+	struct wsd_conn_addr **p;
+
+	if (a == NULL || --a->nconn > 0)
+		return;
+	assert(a->held == 0);
+	p = conn_addr_find(a->addr);
+	*p = a->next;
+	free(a);
 }
 
 static void conn_flush_cb(lws_sorted_usec_list_t *sul);
@@ -185,19 +245,15 @@ conn_q_clear(struct sio_buf *q)
 		sio_buf_reset(q);
 }
 
-int
-wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
-                         size_t fwd_len)
+const char *
+wsd_conn_client_addr(struct lws *wsi, const char *fwd, size_t fwd_len,
+                     char out[WSD_ADDR_LEN])
 {
 	struct sockaddr_storage sa;
 	socklen_t salen = sizeof(sa);
-	struct sio_store_session ss;
-	struct sio_request req;
-	char peer[64], client[64];
-	int unix_peer, other = 0;
+	char peer[WSD_ADDR_LEN];
+	int unix_peer;
 
-	if (!wsd.cfg.bind_address)
-		return 0;
 	/* a UNIX socket's peer is whoever its mode lets in: the web server */
 	unix_peer = getsockname(lws_get_socket_fd(wsi), (struct sockaddr *)&sa,
 	                        &salen) == 0 &&
@@ -205,8 +261,22 @@ wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
 	peer[0] = '\0';
 	if (!unix_peer)
 		lws_get_peer_simple(wsi, peer, sizeof(peer));
-	sio_config_client_addr(&wsd.cfg, peer, unix_peer, fwd, fwd_len, client,
-	                       sizeof(client));
+	return sio_config_client_addr(&wsd.cfg, peer, unix_peer, fwd, fwd_len,
+	                              out, WSD_ADDR_LEN);
+}
+
+int
+wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
+                         size_t fwd_len)
+{
+	struct sio_store_session ss;
+	struct sio_request req;
+	char client[WSD_ADDR_LEN];
+	int other = 0;
+
+	if (!wsd.cfg.bind_address)
+		return 0;
+	wsd_conn_client_addr(wsi, fwd, fwd_len, client);
 	if (sio_store_session_get(wsd.x.store, sid, &ss) != SIO_OK)
 		return 0;
 	if (sio_request_from_json(&req, ss.request) == SIO_OK)
@@ -222,8 +292,9 @@ wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
 
 int
 wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
-              int transport)
+              int transport, const char *addr)
 {
+	c->addr = conn_addr_ref(addr);
 	c->wsi = wsi;
 	c->transport = (unsigned)transport & 7;
 	c->conn = ++conn_counter;
@@ -688,7 +759,9 @@ wsd_conn_close(struct wsd_conn *c, const char *reason)
 	        reason);
 	if (c->linked)
 		conn_unlink(c);
-	wsd_conn_buffer_give(c->rx.len);
+	wsd_conn_buffer_hold(c, 0);
+	conn_addr_unref(c->addr);
+	c->addr = NULL;
 	sio_buf_cleanup(&c->rx);
 	/* The record the batch settles: packets in, done or release, then
 	 * the detach. */
@@ -803,27 +876,46 @@ wsd_conn_count(void)
 	return conn_open;
 }
 
-/* Bytes of unfinished messages held, all connections together. */
+/* --- unfinished messages: max_buffered ----------------------------------- */
+
+/* What a connection holds of an unfinished message up to WSD_BUFFER_FREE
+ * is not counted: lws reads that much at a time anyway, and the small
+ * messages of everyone then pass whoever holds the rest. */
 static size_t conn_buffered;
 
 int
-wsd_conn_buffer_take(size_t n)
+wsd_conn_buffer_hold(struct wsd_conn *c, size_t n)
 {
-	if (n > wsd.cfg.max_buffered - conn_buffered)
-		return SIO_ERR;
-	conn_buffered += n;
-	return SIO_OK;
-}
+	struct wsd_conn_addr *a = c->addr;
+	size_t want = n > WSD_BUFFER_FREE ? n - WSD_BUFFER_FREE : 0, more;
 
-void
-wsd_conn_buffer_give(size_t n)
-{
-	assert(n <= conn_buffered);
-	conn_buffered -= n;
+	if (want <= c->counted) {
+		conn_buffered -= c->counted - want;
+		if (a != NULL)
+			a->held -= c->counted - want;
+		c->counted = want;
+		return SIO_OK;
+	}
+	more = want - c->counted;
+	if (more > wsd.cfg.max_buffered - conn_buffered)
+		return SIO_ERR;
+	if (a != NULL && more > sio_config_buffered_share(&wsd.cfg) - a->held)
+		return SIO_AGAIN;
+	conn_buffered += more;
+	if (a != NULL)
+		a->held += more;
+	c->counted = want;
+	return SIO_OK;
 }
 
 size_t
 wsd_conn_buffered(void)
 {
 	return conn_buffered;
+}
+
+const char *
+wsd_conn_address(const struct wsd_conn *c)
+{
+	return c->addr != NULL ? c->addr->addr : "";
 }

@@ -48,7 +48,8 @@ struct flash_conn {
 	uint32_t key1, key2;
 	struct sio_buf in;  /* bytes read and not yet used */
 	size_t scanned;     /* text of the frame at in.p already checked */
-	size_t counted;     /* of in, under max_buffered */
+	/* the client's address, from the head (wsd_conn_client_addr()) */
+	char client[WSD_ADDR_LEN];
 	int raw;            /* holds a place of max_raw_connections */
 	struct sio_buf out; /* handshake or final bytes, written first */
 	struct sio_buf frame;
@@ -194,6 +195,7 @@ flash_head(struct flash_conn *f, struct lws *wsi)
 		flash_refuse(f, wsi, 403, "Forbidden", "bound to another address");
 		return 0;
 	}
+	wsd_conn_client_addr(wsi, r.fwd_for, r.fwd_for_len, f->client);
 	if (wsd_hixie_response_head(&f->out, &r, flash_secure(&r)) != SIO_OK)
 		return -1;
 	snprintf(f->c.sid, sizeof(f->c.sid), "%s", sid);
@@ -225,7 +227,7 @@ flash_key3(struct flash_conn *f, struct lws *wsi)
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	/* wsd_conn_open() sets the sid and transport from its arguments */
 	snprintf(sid, sizeof(sid), "%s", f->c.sid);
-	if (wsd_conn_open(&f->c, wsi, sid, f->c.transport) != SIO_OK)
+	if (wsd_conn_open(&f->c, wsi, sid, f->c.transport, f->client) != SIO_OK)
 		return -1;
 	f->state = FLASH_OPEN;
 	if (f->raw) {
@@ -277,52 +279,59 @@ flash_frames(struct flash_conn *f, struct lws *wsi)
 	return 0;
 }
 
-/* f->in's share of max_buffered follows what it holds. */
-static void
-flash_uncount(struct flash_conn *f)
+/* FLASH_OPEN, after the complete frames: what is left in f->in is an
+ * unfinished frame, which counts under max_buffered and the address's
+ * share (wsd_conn_buffer_hold()); one that does not fit ends with the
+ * closing frame. 0, or -1 to close now. */
+static int
+flash_hold(struct flash_conn *f, struct lws *wsi)
 {
-	if (f->counted > f->in.len) {
-		wsd_conn_buffer_give(f->counted - f->in.len);
-		f->counted = f->in.len;
-	}
+	static struct sio_ratelimit rl, share_rl;
+	int rc = wsd_conn_buffer_hold(&f->c, f->in.len);
+
+	if (rc == SIO_OK)
+		return 0;
+	if (rc == SIO_AGAIN)
+		wsd_log_limited(&share_rl, SIO_LOG_WARN,
+		                "%s: max_buffered_per_address (%zu) reached "
+		                "by %s: closing",
+		                f->c.sid, sio_config_buffered_share(&wsd.cfg),
+		                f->client);
+	else
+		wsd_log_limited(&rl, SIO_LOG_WARN,
+		                "%s: max_buffered (%zu) reached: closing",
+		                f->c.sid, wsd.cfg.max_buffered);
+	sio_buf_cleanup(&f->in);
+	f->scanned = 0;
+	if (wsd_hixie_close_encode(&f->out) != SIO_OK)
+		return -1;
+	flash_final(f, wsi, "max_buffered");
+	return 0;
 }
 
+/* Bytes read. The head and key3 are not counted under max_buffered:
+ * they have their own bounds (WSD_HIXIE_MAX_HEAD, 8 bytes), and one read
+ * is at most lws's buffer; complete frames are used at once. */
 static int
 flash_rx(struct flash_conn *f, struct lws *wsi, const char *in, size_t len)
 {
-	static struct sio_ratelimit rl;
-	int rc = 0;
-
 	if (f->state >= FLASH_FINAL)
 		return 0; /* drained */
-	if (wsd_conn_buffer_take(len) != SIO_OK) {
-		/* every connection may hold max_packet, not all at once */
-		wsd_log_limited(&rl, SIO_LOG_WARN,
-		                "%s: max_buffered (%zu) reached: closing",
-		                f->c.conn != 0 ? f->c.sid : "flashsocket",
-		                wsd.cfg.max_buffered);
-		sio_buf_reset(&f->in);
-		flash_uncount(f);
-		if (f->state != FLASH_OPEN)
-			return -1;
-		if (wsd_hixie_close_encode(&f->out) != SIO_OK)
-			return -1;
-		flash_final(f, wsi, "max_buffered");
-		return 0;
-	}
-	f->counted += len;
 	if (len > 0 && sio_buf_append(&f->in, in, len) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "flashsocket: out of memory");
-		rc = -1;
+		return -1;
 	}
-	if (rc == 0 && f->state == FLASH_HEAD && flash_head(f, wsi) < 0)
-		rc = -1;
-	if (rc == 0 && f->state == FLASH_KEY3 && flash_key3(f, wsi) < 0)
-		rc = -1;
-	if (rc == 0 && f->state == FLASH_OPEN && flash_frames(f, wsi) < 0)
-		rc = -1;
-	flash_uncount(f);
-	return rc;
+	if (f->state == FLASH_HEAD && flash_head(f, wsi) < 0)
+		return -1;
+	if (f->state == FLASH_KEY3 && flash_key3(f, wsi) < 0)
+		return -1;
+	if (f->state == FLASH_OPEN && flash_frames(f, wsi) < 0)
+		return -1;
+	if (f->state == FLASH_OPEN)
+		return flash_hold(f, wsi);
+	if (f->state >= FLASH_FINAL)
+		sio_buf_cleanup(&f->in); /* a refused head, say */
+	return 0;
 }
 
 /* One raw write of b's bytes; 0 or -1. */
@@ -435,8 +444,6 @@ flash_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (f->raw)
 			wsd_accept_give();
 		f->raw = 0;
-		sio_buf_reset(&f->in);
-		flash_uncount(f);
 		sio_buf_cleanup(&f->in);
 		sio_buf_cleanup(&f->out);
 		sio_buf_cleanup(&f->frame);

@@ -15,7 +15,7 @@
 #define WS_URI_MAX 512
 #define WS_CLOSE_TRY_AGAIN_LATER 1013 /* RFC 6455 registry; not in lws 4.1 */
 
-static struct sio_ratelimit ws_buffered_rl;
+static struct sio_ratelimit ws_buffered_rl, ws_share_rl;
 
 /* The route of wsi's request, or -1 (headers are gone after ESTABLISHED). */
 static int
@@ -112,11 +112,31 @@ ws_lws_closing(struct wsd_conn *c, struct lws *wsi)
 	wsd_conn_close(c, "protocol error");
 }
 
+/* The warning for a message that does not fit (rc from
+ * wsd_conn_buffer_hold()), a few lines a minute. */
+static void
+ws_busy_log(const struct wsd_conn *c, int rc)
+{
+	if (rc == SIO_AGAIN)
+		wsd_log_limited(&ws_share_rl, SIO_LOG_WARN,
+		                "%s: max_buffered_per_address (%zu) reached by "
+		                "%s: closing with 1013",
+		                c->sid, sio_config_buffered_share(&wsd.cfg),
+		                wsd_conn_address(c));
+	else
+		wsd_log_limited(&ws_buffered_rl, SIO_LOG_WARN,
+		                "%s: max_buffered (%zu) reached: closing with "
+		                "1013",
+		                c->sid, wsd.cfg.max_buffered);
+}
+
 /* One fragment of a text message; the whole message goes to the session.
  * 0 to go on, -1 to close. */
 static int
 ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 {
+	int rc;
+
 	if (lws_frame_is_binary(wsi)) {
 		/* socket.io 0.9 ignores binary frames too */
 		if (lws_is_final_fragment(wsi) &&
@@ -128,7 +148,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	if (c->rx.len + len > wsd.cfg.max_packet) {
 		wsd_log(SIO_LOG_INFO, "%s: message over max_packet (%zu)",
 		        c->sid, wsd.cfg.max_packet);
-		wsd_conn_buffer_give(c->rx.len);
+		wsd_conn_buffer_hold(c, 0);
 		sio_buf_cleanup(&c->rx);
 		c->local_close = 1;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
@@ -140,15 +160,14 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		wsd_conn_receive(c, in != NULL ? in : "", len); /* one frame */
 		return 0;
 	}
-	if (wsd_conn_buffer_take(len) != SIO_OK) {
-		/* every connection may hold max_packet, not all at once; the
-		 * share goes back now, not when lws ends the close handshake */
-		wsd_conn_buffer_give(c->rx.len);
+	/* lws hands a message over in pieces of rx_buffer_size: a short
+	 * one is held under WSD_BUFFER_FREE, not counted */
+	if ((rc = wsd_conn_buffer_hold(c, c->rx.len + len)) != SIO_OK) {
+		/* the share goes back now, not when lws ends the close
+		 * handshake */
+		wsd_conn_buffer_hold(c, 0);
 		sio_buf_cleanup(&c->rx);
-		wsd_log_limited(&ws_buffered_rl, SIO_LOG_WARN,
-		                "%s: max_buffered (%zu) reached: closing with "
-		                "1013",
-		                c->sid, wsd.cfg.max_buffered);
+		ws_busy_log(c, rc);
 		c->local_close = 1;
 		lws_close_reason(
 		    wsi, (enum lws_close_status)WS_CLOSE_TRY_AGAIN_LATER,
@@ -156,7 +175,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		return -1;
 	}
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {
-		wsd_conn_buffer_give(len);
+		wsd_conn_buffer_hold(c, c->rx.len);
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->sid);
 		c->local_close = 1;
 		return -1;
@@ -165,7 +184,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	    lws_remaining_packet_payload(wsi) != 0)
 		return 0;
 	wsd_conn_receive(c, c->rx.p != NULL ? c->rx.p : "", c->rx.len);
-	wsd_conn_buffer_give(c->rx.len);
+	wsd_conn_buffer_hold(c, 0);
 	sio_buf_reset(&c->rx);
 	if (c->rx.cap > 65536)
 		sio_buf_cleanup(&c->rx);
@@ -217,8 +236,8 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             void *in, size_t len)
 {
 	struct wsd_conn *c = user;
-	char sid[SIO_SID_LEN + 1];
-	int t;
+	char sid[SIO_SID_LEN + 1], fwd[256], addr[WSD_ADDR_LEN];
+	int t, n;
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
@@ -234,7 +253,12 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return lws_http_transaction_completed(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		t = ws_request_route(wsi, sid);
-		if (t < 0 || wsd_conn_open(c, wsi, sid, t) != SIO_OK)
+		if (t < 0)
+			return -1;
+		n = lws_hdr_copy(wsi, fwd, sizeof(fwd),
+		                 WSI_TOKEN_X_FORWARDED_FOR);
+		wsd_conn_client_addr(wsi, fwd, n > 0 ? (size_t)n : 0, addr);
+		if (wsd_conn_open(c, wsi, sid, t, addr) != SIO_OK)
 			return -1;
 		return 0;
 	case LWS_CALLBACK_RECEIVE:

@@ -53,6 +53,15 @@ void wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 
 /* --- conn.c: one transport connection of a session ---------------------- */
 
+/* A client address as text (an IPv6 address with a zone fits). */
+#define WSD_ADDR_LEN 64
+
+/* The bytes of an unfinished message a connection holds without counting
+ * them under max_buffered (wsd_conn_buffer_hold()). */
+#define WSD_BUFFER_FREE 4096
+
+struct wsd_conn_addr;
+
 /* What wsd_conn_next() asks the transport to do. */
 enum wsd_conn_step {
 	WSD_CONN_IDLE = 0, /* nothing to write now; wait for a ring */
@@ -96,6 +105,10 @@ struct wsd_conn {
 	uint32_t txq_off;         /* the next packet in txq to write */
 	uint32_t txq_done;        /* txq is written up to here */
 	long long want_since;     /* ms, sio_session_mono(): asked to write */
+	/* its client address (NULL when closed), and what it holds of an
+	 * unfinished message that counts (wsd_conn_buffer_hold()) */
+	struct wsd_conn_addr *addr;
+	size_t counted;
 	struct sio_buf rx;        /* the text message being reassembled */
 	struct sio_buf inq;       /* messages in, for the batch */
 	struct sio_buf txq;       /* packets taken, to write in order */
@@ -105,22 +118,29 @@ struct wsd_conn {
 };
 
 /*
- * Opens c (on socket wsi) for session sid as transport; the next batch
- * attaches it, superseding the previous holder, and asks for a writeable
- * callback. An unknown or closed session is not an error: c then writes
- * `7:::1+0` and closes; neither is a failed attach (logged, c closes).
- * SIO_OK.
+ * Opens c (on socket wsi) for session sid as transport, from client
+ * address addr (wsd_conn_client_addr()); the next batch attaches it,
+ * superseding the previous holder, and asks for a writeable callback. An
+ * unknown or closed session is not an error: c then writes `7:::1+0` and
+ * closes; neither is a failed attach (logged, c closes). SIO_OK.
  */
 int wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
-                  int transport);
+                  int transport, const char *addr);
 
 /*
- * With bind_address, 1 (and a log line) when the client of wsi is not the
- * address session sid's handshake came from. The client is wsi's peer, or
- * the last address of fwd[0..fwd_len) (its X-Forwarded-For) when the peer
- * is one of trusted_proxies or came through a UNIX socket (the web
- * server). 0 otherwise, and for an unknown session (the attach answers
- * that).
+ * The client of wsi, written to out and returned: wsi's peer, or the last
+ * address of fwd[0..fwd_len) (its X-Forwarded-For) when the peer is one
+ * of trusted_proxies or came through a UNIX socket (the web server); ""
+ * when unknown (see sio_config_client_addr()).
+ */
+const char *wsd_conn_client_addr(struct lws *wsi, const char *fwd,
+                                 size_t fwd_len, char out[WSD_ADDR_LEN]);
+
+/*
+ * With bind_address, 1 (and a log line) when the client of wsi (as
+ * wsd_conn_client_addr() finds it) is not the address session sid's
+ * handshake came from. 0 otherwise, and for an unknown session (the attach
+ * answers that).
  */
 int wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
                              size_t fwd_len);
@@ -177,17 +197,22 @@ void wsd_conn_close_all(void);
 int wsd_conn_count(void);
 
 /*
- * Counts n more bytes of unfinished messages held in memory (a websocket
- * message's fragments, a flash connection's unread input): SIO_OK, or
- * SIO_ERR with nothing counted when that would pass max_buffered, all
- * connections of the process together; the caller then drops the
- * connection (the others keep their share). wsd_conn_buffer_give() takes
- * back what was counted, when the bytes are used or freed.
+ * c now holds n bytes of an unfinished message (a websocket message's
+ * fragments, what a flash connection has of a frame). What is over
+ * WSD_BUFFER_FREE counts under max_buffered (all connections of the
+ * process together) and under the share of c's client address
+ * (sio_config_buffered_share()), so that one client cannot hold what
+ * everyone needs. SIO_OK; SIO_ERR when more would pass max_buffered,
+ * SIO_AGAIN when it would pass the address's share, with what c counted
+ * unchanged: the caller then drops c's bytes, holds 0 and closes it (the
+ * others keep going). Holding less always succeeds; wsd_conn_close()
+ * holds 0.
  */
-int wsd_conn_buffer_take(size_t n);
-void wsd_conn_buffer_give(size_t n);
-/* Bytes counted now. */
+int wsd_conn_buffer_hold(struct wsd_conn *c, size_t n);
+/* Bytes counted now, all connections together. */
 size_t wsd_conn_buffered(void);
+/* c's client address, "" when unknown or closed. Borrowed. */
+const char *wsd_conn_address(const struct wsd_conn *c);
 
 /*
  * Once a second: idle connections give their buffers back; and a

@@ -192,18 +192,19 @@ function handshake1(port) {
   });
 }
 
-// Bytes in flight between 127.0.0.1:clientPort and 127.0.0.1:serverPort
-// that the receiving side has not read, from /proc/net/tcp (tx_queue of
-// the client's socket, rx_queue of the server's).
+// Bytes in flight between a client's port and a server's port on
+// loopback (any 127.x address) that the receiving side has not read, from
+// /proc/net/tcp (tx_queue of the client's socket, rx_queue of the
+// server's).
 function unread(serverPort, clientPort) {
-  const hex = (p) => `0100007F:${p.toString(16).toUpperCase().padStart(4, '0')}`;
+  const port = (a) => parseInt(a.split(':')[1], 16);
   let n = 0;
   for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 5) continue;
+    if (f.length < 5 || !f[1].includes(':')) continue;
     const [tx, rx] = f[4].split(':').map((x) => parseInt(x, 16));
-    if (f[1] === hex(clientPort) && f[2] === hex(serverPort)) n += tx;
-    if (f[1] === hex(serverPort) && f[2] === hex(clientPort)) n += rx;
+    if (port(f[1]) === clientPort && port(f[2]) === serverPort) n += tx;
+    if (port(f[1]) === serverPort && port(f[2]) === clientPort) n += rx;
   }
   return n;
 }
@@ -404,26 +405,36 @@ describe('hixie-76 sessions', () => {
     await ws.close();
   });
 
+  // Sends bytes on ws and waits until sio-wsd has read them (the kernel
+  // says so: nothing left in either socket's queue) or ws is closed.
+  async function sendRead(ws, bytes, what) {
+    ws.sendRaw(bytes);
+    await until(`${what} read or closed`, () => ws.closed ||
+      (ws.socket.writableLength === 0 && unread(s.flashPort, ws.socket.localPort) === 0), 10000);
+  }
+
+  // A flash connection from local address addr, its `1::` read.
+  async function flashFrom(addr) {
+    const ws = await connect(direct(await handshake()), {maxMessage: 4 << 20, localAddress: addr});
+    assert.equal(await ws.receive(5000), '1::');
+    return ws;
+  }
+
   // The unfinished frames of every connection together are capped
-  // (max_buffered, 2M here): three connections each send 900,000 bytes of
-  // a frame, one after the other, each once sio-wsd has read the last
-  // (the kernel says so: nothing left in either socket's queue); the third
-  // passes the cap and gets the closing frame, the first two finish their
-  // message and get it back whole.
+  // (max_buffered, 2M here): three connections, each from an address of
+  // its own (each address may hold 1M, max_buffered_per_address's
+  // default here), each send 900,000 bytes of a frame, one after the
+  // other, each once sio-wsd has read the last; the third passes the cap
+  // and gets the closing frame, the first two finish their message and
+  // get it back whole.
   test('unfinished frames over max_buffered: the one that passes it is closed, the others finish', async () => {
     const PART = 900000;
     const mark = wsdLog().length;
     const wss = [];
-    for (let i = 0; i < 3; i++) {
-      const ws = await connect(direct(await handshake()), {maxMessage: 4 << 20});
-      assert.equal(await ws.receive(5000), '1::');
-      wss.push(ws);
-    }
-    for (const [i, ws] of wss.entries()) {
-      ws.sendRaw(Buffer.concat([Buffer.from([0x00]), Buffer.from(`3:::${i}`.padEnd(PART, 'x'))]));
-      await until(`connection ${i} read or closed`, () => ws.closed ||
-        (ws.socket.writableLength === 0 && unread(s.flashPort, ws.socket.localPort) === 0), 10000);
-    }
+    for (let i = 0; i < 3; i++) wss.push(await flashFrom(`127.0.0.${2 + i}`));
+    for (const [i, ws] of wss.entries())
+      await sendRead(ws, Buffer.concat([Buffer.from([0x00]), Buffer.from(`3:::${i}`.padEnd(PART, 'x'))]),
+        `connection ${i}`);
     // 1.8 MB held: the third passes 2 MiB
     await until('the third connection closed', () => wss[2].closed, 10000);
     assert.deepEqual(wss.map((ws) => ws.closeReason), [null, null, 'closing frame']);
@@ -433,6 +444,59 @@ describe('hixie-76 sessions', () => {
       await ws.close();
     }
     assert.match(wsdLog().slice(mark), /warn: \S+: max_buffered \(2097152\) reached: closing/);
+  });
+
+  // One client address cannot take the whole of max_buffered (2M here)
+  // from everyone else: it holds at most its share (1M, max_packet, the
+  // default when max_buffered / 8 is less). The attacker's connections
+  // from 127.0.0.5 send unfinished frames of 1,000,000 + 1,000,000 +
+  // 97,152 bytes, exactly 2 MiB: the first is held, the two that would
+  // pass the share get the closing frame. A witness from 127.0.0.6,
+  // connected before, then sends a small frame, a 20 KB frame in two
+  // pieces (sio-wsd reads the first alone) and opens a new flashsocket:
+  // all served. (Before the share, the attacker held all 2 MiB and each
+  // of these was refused.) Complete frames and the handshake's bytes are
+  // not counted at all.
+  test('one address holding its share of max_buffered: another address\'s flashsockets go on', async () => {
+    const mark = wsdLog().length;
+    const witness = await flashFrom('127.0.0.6');
+    witness.send('3:::before');
+    assert.equal(await next(witness), '3:::before');
+    const parts = [1000000, 1000000, 97152];
+    const att = [];
+    for (let i = 0; i < parts.length; i++) att.push(await flashFrom('127.0.0.5'));
+    for (const [i, ws] of att.entries())
+      await sendRead(ws, Buffer.concat([Buffer.from([0x00]), Buffer.from(`3:::${i}`.padEnd(parts[i] - 1, 'x'))]),
+        `attacker ${i}`);
+    witness.send('3:::after');
+    const after = await next(witness, 10000).catch((e) => `failed: ${e.message} (${witness.closeReason})`);
+    const big = '3:::' + 'z'.repeat(20000 - 4);
+    const frame = Buffer.concat([Buffer.from([0x00]), Buffer.from(big), Buffer.from([0xff])]);
+    await sendRead(witness, frame.subarray(0, 10000), 'the first half');
+    witness.sendRaw(frame.subarray(10000));
+    const bigBack = await next(witness, 10000).catch((e) => `failed: ${e.message} (${witness.closeReason})`);
+    const fresh = await flashFrom('127.0.0.6').catch((e) => e);
+    // the closing frames went out when sio-wsd read the bytes (above)
+    await until('the attacker\'s second and third closed', () => att[1].closed && att[2].closed, 10000)
+      .catch(() => {});
+    const reasons = att.map((ws) => ws.closeReason);
+    console.log(`# attacker 127.0.0.5 (${parts.join(' + ')} bytes): ${JSON.stringify(reasons)}; ` +
+      `witness: small frame ${after === '3:::after' ? 'echoed' : after}, ` +
+      `20 KB frame in 2 pieces ${bigBack === big ? 'echoed' : String(bigBack).slice(0, 80)}, ` +
+      `new flashsocket ${fresh instanceof Error ? fresh.message : 'open'}`);
+    assert.deepEqual(reasons, [null, 'closing frame', 'closing frame']);
+    assert.equal(after, '3:::after');
+    assert.equal(bigBack.length, big.length);
+    assert.ok(bigBack === big, 'the 20 KB frame came back changed');
+    assert.ok(!(fresh instanceof Error), `a new flashsocket from another address: ${fresh.message}`);
+    fresh.send('3:::fresh');
+    assert.equal(await next(fresh), '3:::fresh');
+    assert.match(wsdLog().slice(mark),
+      /warn: \S+: max_buffered_per_address \(1048576\) reached by 127\.0\.0\.5: closing/);
+    // the attacker's held frame is whole when it ends
+    att[0].sendRaw(Buffer.from([0xff]));
+    assert.equal(await next(att[0], 10000), '3:::0'.padEnd(parts[0] - 1, 'x'));
+    for (const ws of [witness, fresh, att[0]]) await ws.close();
   });
 
   test('a bad frame: closing frame and a log line', async () => {

@@ -26,6 +26,7 @@ const refused = [
 	['max_queue = 2147483647', 'at most 1000000'],
 	['max_packet = 2048M', 'at most 1073741824'],
 	['max_payload = 4194304k', 'at most 1073741824'],
+	['max_buffered_per_address = 2048M', 'at most 1073741824'],
 ];
 
 for (const program of ['sio-gateway', 'sio-wsd']) {
@@ -36,7 +37,22 @@ for (const program of ['sio-gateway', 'sio-wsd']) {
 			assert.ok(r.out.includes(`${r.conf}:2:`) && r.out.includes(bound), `${line}: ${r.out}`);
 		}
 		const r = check(program, 'max_payload_packets = 64k\nmax_queue = 1000000\n' +
-		                'max_payload = 1024M\nmax_packet = 1024M\nmax_buffered = 1024M\n');
+		                'max_payload = 1024M\nmax_packet = 1024M\nmax_buffered = 1024M\n' +
+		                'max_buffered_per_address = 1024M\n');
 		assert.equal(r.status, 0, r.out);
 	});
 }
+
+// One address's share of max_buffered lies between max_packet and
+// max_buffered; refused after the file is read, naming both.
+test('sio-wsd --check-config refuses max_buffered_per_address outside max_packet .. max_buffered', () => {
+	for (const [text, why] of [
+		['max_buffered_per_address = 512k\n', 'max_buffered_per_address (524288) must be at least max_packet (1048576)'],
+		['max_buffered = 2M\nmax_buffered_per_address = 4M\n', 'and at most max_buffered (2097152)'],
+	]) {
+		const r = check('sio-wsd', text);
+		assert.notEqual(r.status, 0, `${text}: refused`);
+		assert.ok(r.out.includes(why), `${text}: ${r.out}`);
+	}
+	assert.equal(check('sio-wsd', 'max_buffered = 2M\nmax_buffered_per_address = 1M\n').status, 0);
+});

@@ -80,7 +80,8 @@ sio_perm_safe(const char *what, const char *path, const struct stat *sb,
 			         "(uid %u)%s: refused, %s",
 			         what, path, (unsigned)sb->st_uid,
 			         (unsigned)geteuid(),
-			         shared_group ? " nor to one of its groups" : "",
+			         shared_group ? " nor to one of its groups"
+			                      : "",
 			         risk);
 		return SIO_ERR;
 	}
@@ -160,8 +161,7 @@ perm_dir_ok(struct perm_walk *w, int end)
 	const char *who;
 
 	if (sb->st_uid != 0 && sb->st_uid != geteuid() &&
-	    !(end && (w->flags & SIO_PERM_SHARED) &&
-	      perm_in_group(sb->st_gid)))
+	    !(end && (w->flags & SIO_PERM_SHARED) && perm_in_group(sb->st_gid)))
 		return perm_fail(w,
 		                 "directory %s belongs to uid %u, not to root "
 		                 "or this user (uid %u)",
@@ -169,7 +169,8 @@ perm_dir_ok(struct perm_walk *w, int end)
 		                 (unsigned)geteuid());
 	who = perm_writers(sb, buf, sizeof(buf));
 	if (who != NULL && (end || !(sb->st_mode & S_ISVTX)))
-		return perm_fail(w, "directory %s%s is writable by %s%s "
+		return perm_fail(w,
+		                 "directory %s%s is writable by %s%s "
 		                 "(mode %04o)",
 		                 w->cur, end ? ", which holds it," : "", who,
 		                 end ? "" : " without the sticky bit",
@@ -241,8 +242,8 @@ perm_step(struct perm_walk *w, const char *comp, int last)
 	const char *who;
 
 	if ((size_t)snprintf(next, sizeof(next), "%s/%s",
-	                     strcmp(w->cur, "/") ? w->cur : "", comp) >=
-	    sizeof(next))
+	                     strcmp(w->cur, "/") ? w->cur : "",
+	                     comp) >= sizeof(next))
 		return perm_fail(w, "%s", strerror(ENAMETOOLONG));
 	if (lstat(next, &sb) < 0) {
 		if (errno != ENOENT || !(w->flags & SIO_PERM_MISSING))
@@ -314,7 +315,9 @@ sio_perm_path_safe(const char *what, const char *path, int flags,
 			snprintf(err, SIO_ERR_LEN, "out of memory");
 		return SIO_ERR;
 	}
-	*w = (struct perm_walk){.what = what, .path = path, .risk = risk,
+	*w = (struct perm_walk){.what = what,
+	                        .path = path,
+	                        .risk = risk,
 	                        .flags = flags,
 	                        .err = err != NULL ? err : dummy};
 	strcpy(w->cur, "/");

@@ -866,11 +866,10 @@ store_create(const char *path, mode_t mode, char *err)
 	if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
 		return SIO_OK;
 	/* the file and its directory, where the -wal and -shm go */
-	if (sio_perm_path_safe("database", path,
-	                       SIO_PERM_MISSING |
-	                           (mode & 0060 ? SIO_PERM_SHARED : 0),
-	                       "another user could forge and read sessions",
-	                       err) != SIO_OK)
+	if (sio_perm_path_safe(
+	        "database", path,
+	        SIO_PERM_MISSING | (mode & 0060 ? SIO_PERM_SHARED : 0),
+	        "another user could forge and read sessions", err) != SIO_OK)
 		return SIO_ERR;
 	if (stat(path, &sb) == 0) {
 		/* umask may have taken bits away; leave files of others alone

@@ -90,9 +90,8 @@ test_own_tree(void)
 	CU_ASSERT_EQUAL(check("link/../link/./", SIO_PERM_DIR, err), SIO_OK);
 	CU_ASSERT_EQUAL(check("missing/run", SIO_PERM_DIR, err), SIO_ERR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
-	CU_ASSERT_EQUAL(check("missing/run", SIO_PERM_DIR | SIO_PERM_MISSING,
-	                      err),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    check("missing/run", SIO_PERM_DIR | SIO_PERM_MISSING, err), SIO_OK);
 	symlink_to("loop", "loop");
 	CU_ASSERT_EQUAL(check("loop", SIO_PERM_DIR, err), SIO_ERR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Too many levels"));
@@ -100,9 +99,8 @@ test_own_tree(void)
 	CU_ASSERT_EQUAL(check("run", 0, err), SIO_ERR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is not a regular file"));
 	/* a relative path is walked from the working directory */
-	CU_ASSERT_EQUAL(sio_perm_path_safe("run_dir", ".", SIO_PERM_DIR, "R",
-	                                   err),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_perm_path_safe("run_dir", ".", SIO_PERM_DIR, "R", err), SIO_OK);
 }
 
 static void
@@ -150,9 +148,8 @@ test_directory_of_another_user(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "theirs belongs to uid 65534"));
 	/* a group of ours is no excuse for a directory above the end */
 	CU_ASSERT_EQUAL_FATAL(chown(at("theirs"), NOBODY, getegid()), 0);
-	CU_ASSERT_EQUAL(check("theirs/run", SIO_PERM_DIR | SIO_PERM_SHARED,
-	                      err),
-	                SIO_ERR);
+	CU_ASSERT_EQUAL(
+	    check("theirs/run", SIO_PERM_DIR | SIO_PERM_SHARED, err), SIO_ERR);
 }
 
 static void
@@ -185,9 +182,8 @@ test_sticky_parent(void)
 	mkdir_mode("tmp", 01777);
 	mkdir_mode("tmp/run", 0700);
 	CU_ASSERT_EQUAL(check("tmp/run", SIO_PERM_DIR, err), SIO_OK);
-	CU_ASSERT_EQUAL(check("tmp/run/new", SIO_PERM_DIR | SIO_PERM_MISSING,
-	                      err),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    check("tmp/run/new", SIO_PERM_DIR | SIO_PERM_MISSING, err), SIO_OK);
 	/* but not as the end, nor as the place the end would be made */
 	CU_ASSERT_EQUAL(check("tmp", SIO_PERM_DIR, err), SIO_ERR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "writable by every user"));
@@ -198,9 +194,8 @@ test_sticky_parent(void)
 	CU_ASSERT_EQUAL(check("tmp/db", SIO_PERM_MISSING, err), SIO_ERR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "which holds it"));
 	/* the real temporary directory holds this suite's tree */
-	CU_ASSERT_EQUAL(sio_perm_path_safe("run_dir", tmp, SIO_PERM_DIR, "R",
-	                                   err),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_perm_path_safe("run_dir", tmp, SIO_PERM_DIR, "R", err), SIO_OK);
 }
 
 static void
@@ -220,9 +215,8 @@ test_shared_group(void)
 	CU_ASSERT_EQUAL_FATAL(chmod(at("lib/db"), 0660), 0);
 	CU_ASSERT_EQUAL_FATAL(chown(at("lib/db"), NOBODY, getegid()), 0);
 	CU_ASSERT_EQUAL(check("lib/db", SIO_PERM_SHARED, err), SIO_OK);
-	CU_ASSERT_EQUAL(check("lib/new", SIO_PERM_SHARED | SIO_PERM_MISSING,
-	                      err),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    check("lib/new", SIO_PERM_SHARED | SIO_PERM_MISSING, err), SIO_OK);
 	CU_ASSERT_EQUAL(check("lib", SIO_PERM_DIR | SIO_PERM_SHARED, err),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(check("lib/db", 0, err), SIO_ERR);

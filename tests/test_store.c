@@ -2503,8 +2503,7 @@ static const struct cu_test tests[] = {
     {"a database or run_dir under a directory others can write, or "
      "through another user's link, is refused",
      test_unsafe_database_path},
-    {"live sessions are counted per handshake address",
-     test_sessions_live},
+    {"live sessions are counted per handshake address", test_sessions_live},
     {"the sweep gives the pages of deleted sessions back",
      test_cleanup_gives_space_back},
     {"version 8 fills the address and switches to incremental auto_vacuum",

@@ -70,18 +70,28 @@ doorbell_addr(const char *run_dir, const char *name, struct sockaddr_un *sa,
 	return SIO_OK;
 }
 
-/* mkdir -p; the last directory gets exactly mode when created here. */
+#define DOORBELL_RISK "another user could replace its doorbells"
+
+/*
+ * mkdir -p; the last directory gets exactly mode when created here. The
+ * path is checked before (nothing is made where another user could
+ * have put something) and after (perm.h): once it passes, no other user
+ * can change what it names, so each ring's lookup finds our bells.
+ */
 static int
 doorbell_mkdirs(const char *dir, mode_t mode, int shared_group, char *err)
 {
+	int flags = SIO_PERM_DIR | (shared_group ? SIO_PERM_SHARED : 0);
 	char path[PATH_MAX];
-	struct stat sb;
 	char *p;
 
 	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
 		doorbell_err(err, "run directory path too long");
 		return SIO_ERR;
 	}
+	if (sio_perm_path_safe("run_dir", dir, flags | SIO_PERM_MISSING,
+	                       DOORBELL_RISK, err) != SIO_OK)
+		return SIO_ERR;
 	for (p = path + 1; *p != '\0'; p++) {
 		if (*p != '/')
 			continue;
@@ -93,16 +103,9 @@ doorbell_mkdirs(const char *dir, mode_t mode, int shared_group, char *err)
 	if (mkdir(path, mode) == 0) {
 		if (chmod(path, mode) < 0) /* umask may have taken bits */
 			goto err;
-	} else if (errno != EEXIST || stat(path, &sb) < 0 ||
-	           !S_ISDIR(sb.st_mode)) {
-		if (errno == EEXIST)
-			errno = ENOTDIR;
+	} else if (errno != EEXIST)
 		goto err;
-	} else
-		return sio_perm_safe("run_dir", path, &sb, shared_group,
-		                     "another user could replace its doorbells",
-		                     err);
-	return SIO_OK;
+	return sio_perm_path_safe("run_dir", dir, flags, DOORBELL_RISK, err);
 err:
 	doorbell_err(err, "%s: %s", path, strerror(errno));
 	return SIO_ERR;

@@ -15,11 +15,12 @@ struct sio_doorbell;
 
 /*
  * Creates and binds the bell of process name in run_dir (created 0700, or
- * 0770 with shared_group), non-blocking, socket mode 0600/0660. An
- * existing run_dir must belong to this user (with shared_group, or to a
- * group it is in) and not be writable by every user. Returns the bell,
- * or NULL with the reason in err. Caller frees with sio_doorbell_close(),
- * which also removes the socket file.
+ * 0770 with shared_group), non-blocking, socket mode 0600/0660. The
+ * path to run_dir must pass sio_perm_path_safe() (perm.h): every link and
+ * directory on the way root's or this user's, none writable by another
+ * user, run_dir itself this user's (with shared_group, or a group it is
+ * in). Returns the bell, or NULL with the reason in err. Caller frees
+ * with sio_doorbell_close(), which also removes the socket file.
  */
 struct sio_doorbell *sio_doorbell_open(const char *run_dir, const char *name,
                                        int shared_group, char *err);
@@ -48,7 +49,10 @@ int sio_doorbell_recv(struct sio_doorbell *d, char *sid, size_t size);
 /*
  * Rings process name in run_dir about sid, from socket fd (an unbound
  * AF_UNIX datagram socket, non-blocking; see sio_doorbell_sender()).
- * Never blocks: a full queue or a missing bell returns SIO_AGAIN.
+ * Never blocks: a full queue or a missing bell returns SIO_AGAIN. The
+ * path is looked up at each ring: the caller has checked run_dir with
+ * sio_perm_path_safe(), after which no other user can change what it
+ * names (the store does so when it opens).
  */
 int sio_doorbell_ring(int fd, const char *run_dir, const char *name,
                       const char *sid);

@@ -893,11 +893,13 @@ store_create(const char *path, mode_t mode, char *err)
 
 	if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
 		return SIO_OK;
+	/* the file and its directory, where the -wal and -shm go */
+	if (sio_perm_path_safe(
+	        "database", path,
+	        SIO_PERM_MISSING | (mode & 0060 ? SIO_PERM_SHARED : 0),
+	        "another user could forge and read sessions", err) != SIO_OK)
+		return SIO_ERR;
 	if (stat(path, &sb) == 0) {
-		if (sio_perm_safe("database", path, &sb, (mode & 0060) != 0,
-		                  "another user could forge and read sessions",
-		                  err) != SIO_OK)
-			return SIO_ERR;
 		/* umask may have taken bits away; leave files of others alone
 		 */
 		if (sb.st_uid == geteuid() && (sb.st_mode & 0777) != mode &&
@@ -1200,6 +1202,15 @@ sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
 	if (err == NULL)
 		err = dummy;
 	if (store_create(path, mode, err) != SIO_OK)
+		return NULL;
+	/* rings go there: never to a socket another user could put */
+	if (opts && opts->run_dir &&
+	    sio_perm_path_safe("run_dir", opts->run_dir,
+	                       SIO_PERM_DIR | SIO_PERM_MISSING |
+	                           (opts->shared_group ? SIO_PERM_SHARED : 0),
+	                       "another user could receive the session ids "
+	                       "rung there",
+	                       err) != SIO_OK)
 		return NULL;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {

@@ -243,6 +243,56 @@ test_unsafe_run_dir(void)
 	sio_doorbell_close(d);
 }
 
+/*
+ * The review's attack: run_dir a link in a sticky directory, owned by
+ * another user, to a directory of ours. The link's owner can point it
+ * elsewhere at any time and receive the rings: refused. So is a run_dir
+ * under a directory another user can write, which is not even made.
+ */
+static void
+test_run_dir_path(void)
+{
+	char *sticky, *link, *open_dir, *under, err[SIO_ERR_LEN] = "";
+	char sid[8];
+	struct sio_doorbell *d;
+	struct stat sb;
+
+	CU_ASSERT_FATAL(asprintf(&sticky, "%s/tmp", tmp) > 0);
+	CU_ASSERT_FATAL(asprintf(&link, "%s/tmp/runlink", tmp) > 0);
+	CU_ASSERT_FATAL(asprintf(&open_dir, "%s/open", tmp) > 0);
+	CU_ASSERT_FATAL(asprintf(&under, "%s/open/run", tmp) > 0);
+	CU_ASSERT_EQUAL_FATAL(mkdir(sticky, 0700), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(sticky, 01777), 0);
+	CU_ASSERT_EQUAL_FATAL(mkdir(open_dir, 0700), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(open_dir, 0777), 0);
+	CU_ASSERT_EQUAL(sio_doorbell_open(under, "wsd", 0, err), NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "writable by every user"));
+	CU_ASSERT_EQUAL(stat(under, &sb), -1);
+	/* the link, ours: accepted, and rings reach our bell through it */
+	d = open_bell("gw", 0); /* makes run_dir */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	sio_doorbell_close(d);
+	CU_ASSERT_EQUAL_FATAL(symlink(run_dir, link), 0);
+	d = sio_doorbell_open(link, "wsd", 0, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, link, "wsd", "s1"), SIO_OK);
+	/* a local datagram is queued by the time sendto returns */
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, sid, sizeof(sid)), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(sid, "s1");
+	sio_doorbell_close(d);
+	if (geteuid() == 0) { /* giving the link away takes root */
+		CU_ASSERT_EQUAL_FATAL(lchown(link, 65534, 65534), 0);
+		CU_ASSERT_PTR_NULL(sio_doorbell_open(link, "wsd", 0, err));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "symbolic link"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+		CU_ASSERT_PTR_NULL(sio_doorbell_open(link, "wsd", 1, err));
+	}
+	free(sticky);
+	free(link);
+	free(open_dir);
+	free(under);
+}
+
 static void
 test_close_removes(void)
 {
@@ -451,6 +501,9 @@ static const struct cu_test tests[] = {
      test_modes},
     {"a run directory others can write to or another user's is refused",
      test_unsafe_run_dir},
+    {"a run directory through another user's link or under a directory "
+     "others can write is refused",
+     test_run_dir_path},
     {"close removes the socket file", test_close_removes},
     {"remove takes a gone process's socket file, never another file",
      test_remove_only_a_socket},

@@ -1056,6 +1056,56 @@ test_unsafe_database(void)
 	CU_ASSERT_PTR_NOT_NULL(st);
 }
 
+/*
+ * Whoever can write the database's directory can replace the file or its
+ * -wal and -shm; whoever owns a link on the way can point it elsewhere:
+ * refused, the file not even made. A run_dir the store would ring into is
+ * held to the same rule.
+ */
+static void
+test_unsafe_database_path(void)
+{
+	struct sio_store_opts opts = {.run_dir = NULL};
+	char *dir, *db, *link, err[SIO_ERR_LEN] = "";
+	struct stat sb;
+
+	CU_ASSERT_FATAL(asprintf(&dir, "%s/open", tmp) > 0);
+	CU_ASSERT_FATAL(asprintf(&db, "%s/open/x.db", tmp) > 0);
+	CU_ASSERT_FATAL(asprintf(&link, "%s/link", tmp) > 0);
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0777), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(db, NULL, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "writable by every user"));
+	CU_ASSERT_EQUAL(stat(db, &sb), -1);
+	/* sticky is no help where the -wal and -shm are made */
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 01777), 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(db, NULL, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "which holds it"));
+	/* a run_dir there: the store never rings into it */
+	opts.run_dir = dir;
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, &opts, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "run_dir"));
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0700), 0);
+	struct sio_store *s = sio_store_open(dbpath, &opts, err);
+	CU_ASSERT_PTR_NOT_NULL(s);
+	sio_store_close(s);
+	if (geteuid() != 0)
+		goto out; /* giving the link away takes root */
+	CU_ASSERT_EQUAL_FATAL(symlink(dir, link), 0);
+	CU_ASSERT_EQUAL_FATAL(lchown(link, 65534, 65534), 0);
+	free(db);
+	CU_ASSERT_FATAL(asprintf(&db, "%s/link/x.db", tmp) > 0);
+	CU_ASSERT_PTR_NULL(sio_store_open(db, NULL, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "symbolic link"));
+	opts.run_dir = link;
+	CU_ASSERT_PTR_NULL(sio_store_open(dbpath, &opts, err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "belongs to uid 65534"));
+out:
+	free(dir);
+	free(db);
+	free(link);
+}
+
 /* Finds sid among the n expired ones; its reason or NULL. */
 static const char *
 reason_of(const char *sid, char (*sids)[SIO_SID_LEN + 1], const char **reasons,
@@ -2674,6 +2724,9 @@ static const struct cu_test tests[] = {
     {"cleanup deletes sessions closed before the cutoff", test_cleanup},
     {"a database others can write to or another user's is refused",
      test_unsafe_database},
+    {"a database or run_dir under a directory others can write, or "
+     "through another user's link, is refused",
+     test_unsafe_database_path},
     {"live sessions are counted per handshake address", test_sessions_live},
     {"the sweep gives the pages of deleted sessions back",
      test_cleanup_gives_space_back},

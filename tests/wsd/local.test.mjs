@@ -1,18 +1,21 @@
 // local.test.mjs: what another user of the same machine could do. A
 // second sio-wsd must not take the UNIX socket of a running one; a
 // run_dir every user can write to is refused (a replaced doorbell would
-// receive live session ids); the gateway's TCP FastCGI listener accepts
+// receive live session ids), and so is one reached through a link another
+// user owns (the review's attack, replayed as uid 65534); the gateway's
+// TCP FastCGI listener accepts
 // only FCGI_WEB_SERVER_ADDRS when set, and says so when it is not (any
 // local user can connect and choose REMOTE_ADDR).
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn} from 'node:child_process';
+import {spawn, execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {BUILD, freePort, until} from './harness.mjs';
+import {connect} from './wsclient.mjs';
 
 let dir, conf;
 const procs = [];
@@ -110,6 +113,94 @@ test('a run_dir every user can write to is refused with a clear message', async 
 	} finally {
 		fs.chmodSync(path.join(dir, 'run'), 0o700);
 	}
+});
+
+// The review's attacker, as uid 65534: reads the bell names under link
+// from /proc/net/unix, points its own link at a directory of its own,
+// binds sockets under those names and prints what they receive.
+const THIEF = `
+import os, shutil, socket, select, sys, tempfile, time
+link = sys.argv[1]
+names = [l.split()[-1].rsplit('/', 1)[1] for l in open('/proc/net/unix') if link + '/' in l]
+mine = tempfile.mkdtemp(prefix='sio-thief.')
+os.chmod(mine, 0o755)
+os.symlink(mine, link + '.new'); os.rename(link + '.new', link)
+socks = []
+for n in names:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(os.path.join(mine, n)); socks.append(s)
+print('ready', len(names), flush=True)
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    for s in select.select(socks, [], [], 0.2)[0]:
+        print('RECEIVED', s.recv(200).decode(), flush=True); end = 0
+for s in socks: s.close()
+shutil.rmtree(mine)
+`;
+
+// Runs the thief while a victim's session on sio-wsd (port wport) gets a
+// message queued by sioctl; what the thief received ('' for nothing).
+async function steal(link, conf2, gport, wport) {
+	const thief = spawn('/usr/bin/python3', ['-c', THIEF, link, '10'],
+		{uid: 65534, gid: 65534, cwd: '/', stdio: ['ignore', 'pipe', 'pipe']});
+	let out = '';
+	thief.stdout.on('data', (d) => { out += d; });
+	thief.stderr.on('data', (d) => { out += d; });
+	const done = new Promise((r) => thief.on('exit', r));
+	await until('the thief', () => /ready|Error/.test(out) || thief.exitCode !== null, 10000);
+	const hs = await fcgiHandshake(gport, '127.0.0.1');
+	const sid = hs.split('\r\n\r\n')[1].split(':')[0];
+	const ws = await connect({port: wport, path: `/socket.io/1/websocket/${sid}`});
+	await ws.expectText('1::', 5000);
+	execFileSync(path.join(BUILD, 'sioctl'), ['-c', conf2, 'send', sid, 'hello']);
+	await done;
+	ws.destroy();
+	const m = /RECEIVED (\S+)/.exec(out);
+	return m ? `${m[1]} (the victim's sid: ${sid})` : '';
+}
+
+test('a run_dir through a link another user owns is refused: its rings are not theirs to take',
+	{skip: process.getuid() !== 0 && 'the other user takes root to play'}, async (t) => {
+	const sticky = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-local-sticky.'));
+	fs.chmodSync(sticky, 0o1777); // like /tmp
+	const link = path.join(sticky, 'runlink');
+	fs.mkdirSync(path.join(dir, 'vrun'), {mode: 0o700});
+	fs.symlinkSync(path.join(dir, 'vrun'), link);
+	fs.lchownSync(link, 65534, 65534);
+	const conf2 = path.join(dir, 'link.conf');
+	fs.writeFileSync(conf2, `database = ${dir}/link.db\nrun_dir = ${link}\n` +
+		'bind_address = no\nflash_policy_port = 0\nlog_level = info\n');
+	try {
+		const wport = await freePort();
+		const w = start('sio-wsd', ['-c', conf2, '--listen', `127.0.0.1:${wport}`]);
+		const gport = await freePort();
+		const g = start('sio-gateway', ['-c', conf2, '--listen', `127.0.0.1:${gport}`],
+			{FCGI_WEB_SERVER_ADDRS: '127.0.0.1'});
+		const states = [await exitsOrServes(w), await exitsOrServes(g)];
+		// what a program that accepted the link would have let happen
+		const stolen = states.every((x) => x === 'serving') ? await steal(link, conf2, gport, wport) : '';
+		t.diagnostic(`sio-wsd ${states[0]}, sio-gateway ${states[1]}; uid 65534 received: ${stolen || 'nothing'}`);
+		assert.equal(stolen, '', 'another user received a live session id');
+		assert.deepEqual(states, ['exited', 'exited']);
+		for (const p of [w, g]) {
+			assert.notEqual(await p.exited, 0);
+			assert.match(p.log, /run_dir .*: symbolic link .*runlink belongs to uid 65534, not to root or this user/);
+		}
+		t.diagnostic(w.log.trim());
+	} finally {
+		fs.rmSync(sticky, {recursive: true, force: true});
+	}
+});
+
+test('a run_dir under a directory every user can write is refused', async () => {
+	const theirs = path.join(dir, 'theirs');
+	fs.mkdirSync(path.join(theirs, 'run'), {recursive: true, mode: 0o755});
+	fs.chmodSync(theirs, 0o777);
+	const conf3 = path.join(dir, 'theirs.conf');
+	fs.writeFileSync(conf3, `database = ${dir}/theirs.db\nrun_dir = ${theirs}/run\n` +
+		'flash_policy_port = 0\nlog_level = info\n');
+	const w = start('sio-wsd', ['-c', conf3, '--listen', path.join(dir, 'w3.sock')]);
+	assert.equal(await exitsOrServes(w), 'exited', `sio-wsd: ${w.log}`);
+	assert.match(w.log, /run_dir .*: directory .*theirs is writable by every user without the sticky bit/);
 });
 
 // One FastCGI request (a handshake) from localAddress: the bytes answered.

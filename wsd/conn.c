@@ -37,6 +37,10 @@ static struct wsd_conn *conn_table[CONN_BUCKETS];
 static long long conn_counter;
 static int conn_open;
 
+
+/* The store's errors, a line per session and turn when the database
+ * is locked or full: written at most SIO_LOG_BURST times a minute. */
+static struct sio_ratelimit conn_store_rl;
 /* The dirty list, in the order connections joined it, and its flush. */
 static struct wsd_conn *dirty_head, *dirty_tail;
 static struct lws_context *conn_lws;
@@ -319,8 +323,8 @@ conn_attach(struct wsd_conn *c, long long now)
 	rc = sio_store_attach(st, c->sid, c->transport, wsd.holder, c->conn,
 	                      now, &changed);
 	if (rc == SIO_ERR) {
-		wsd_log(SIO_LOG_ERROR, "%s: attach: %s", c->sid,
-		        sio_store_errmsg(st));
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: attach: %s",
+		                c->sid, sio_store_errmsg(st));
 		c->closing = 1;
 		c->gone = 1; /* never attached: nothing to detach */
 		conn_want_write(c);
@@ -377,8 +381,9 @@ conn_receive(struct wsd_conn *c, long long now)
 		if (wsd.x.err[0] != '\0')
 			wsd_log(SIO_LOG_INFO, "%s: %s", c->sid, wsd.x.err);
 		if (rc == SIO_ERR)
-			wsd_log(SIO_LOG_ERROR, "%s: receive: %s", c->sid,
-			        sio_store_errmsg(wsd.x.store));
+			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
+			                "%s: receive: %s", c->sid,
+			                sio_store_errmsg(wsd.x.store));
 		else if (rc == SIO_AGAIN)
 			wsd_log(SIO_LOG_DEBUG, "%s: packet for an ended session",
 			        c->sid);
@@ -414,8 +419,9 @@ conn_settle(struct wsd_conn *c, long long now)
 			rc = sio_store_outbox_release(st, c->sid, wsd.holder,
 			                              c->conn);
 		if (rc != SIO_OK)
-			wsd_log(SIO_LOG_ERROR, "%s: outbox: %s", c->sid,
-			        sio_store_errmsg(st));
+			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
+			                "%s: outbox: %s", c->sid,
+			                sio_store_errmsg(st));
 		c->ntaken = c->nq = 0;
 		c->txq_off = c->txq_done = 0;
 		conn_q_clear(&c->txq);
@@ -424,8 +430,8 @@ conn_settle(struct wsd_conn *c, long long now)
 		conn_receive(c, now);
 	if (c->wsi == NULL && !c->gone &&
 	    sio_store_detach(st, c->sid, wsd.holder, c->conn, now) != SIO_OK)
-		wsd_log(SIO_LOG_ERROR, "%s: detach: %s", c->sid,
-		        sio_store_errmsg(st));
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: detach: %s",
+		                c->sid, sio_store_errmsg(st));
 }
 
 static int
@@ -495,8 +501,8 @@ conn_take(struct wsd_conn *c, long long now)
 	                                      wsd.holder, c->conn,
 	                                      conn_take_one, &c->txq);
 	if (n < 0) {
-		wsd_log(SIO_LOG_ERROR, "%s: outbox: %s", c->sid,
-		        sio_store_errmsg(st));
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: outbox: %s",
+		                c->sid, sio_store_errmsg(st));
 		conn_q_clear(&c->txq);
 		c->want_take = 1; /* the next ring or tick tries again */
 		return;
@@ -571,8 +577,9 @@ wsd_conn_flush(void)
 	flush_scheduled = 1; /* rings while it runs join it, see below */
 	tx = sio_store_begin(st) == SIO_OK;
 	if (!tx)
-		wsd_log(SIO_LOG_WARN, "batch: %s (each on its own)",
-		        sio_store_errmsg(st));
+		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN,
+		                "batch: %s (each on its own)",
+		                sio_store_errmsg(st));
 	/* The list is ours; its members stay marked dirty until the end,
 	 * so that a ring only sets their flags. */
 	list = dirty_head;
@@ -594,8 +601,8 @@ wsd_conn_flush(void)
 			conn_take(c, now);
 	if (tx && sio_store_in_transaction(st) &&
 	    sio_store_commit(st) != SIO_OK) {
-		wsd_log(SIO_LOG_ERROR, "batch commit: %s",
-		        sio_store_errmsg(st));
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "batch commit: %s",
+		                sio_store_errmsg(st));
 		committed = 0;
 	}
 	for (c = list; c != NULL; c = n) {
@@ -809,8 +816,8 @@ wsd_conn_ring_ready(void)
 {
 	if (sio_store_outbox_ready(wsd.x.store, wsd.holder, sio_session_now(),
 	                           conn_ring_ready, NULL) < 0)
-		wsd_log(SIO_LOG_WARN, "ready: %s",
-		        sio_store_errmsg(wsd.x.store));
+		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "ready: %s",
+		                sio_store_errmsg(wsd.x.store));
 }
 
 void

@@ -178,6 +178,7 @@ wsd_fence(void)
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
+	static struct sio_ratelimit tick_rl[3]; /* lease, sweep, counters */
 	long long v;
 	int rc = sio_store_process_renew(wsd.x.store, wsd.holder,
 	                                 sio_session_now());
@@ -185,15 +186,15 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 	if (rc == SIO_AGAIN)
 		wsd_fence();
 	else if (rc != SIO_OK)
-		wsd_log(SIO_LOG_WARN, "lease: %s",
-		        sio_store_errmsg(wsd.x.store));
+		wsd_log_limited(&tick_rl[0], SIO_LOG_WARN, "lease: %s",
+		                sio_store_errmsg(wsd.x.store));
 	if (sio_session_timers(&wsd.x, wsd.holder, sio_session_now()) < 0)
-		wsd_log(SIO_LOG_WARN, "sweep: %s",
-		        sio_store_errmsg(wsd.x.store));
+		wsd_log_limited(&tick_rl[1], SIO_LOG_WARN, "sweep: %s",
+		                sio_store_errmsg(wsd.x.store));
 	wsd_conn_check_stalled();
 	if (sio_store_counters_flush(wsd.x.store, sio_session_now()) != SIO_OK)
-		wsd_log(SIO_LOG_WARN, "counters: %s",
-		        sio_store_errmsg(wsd.x.store));
+		wsd_log_limited(&tick_rl[2], SIO_LOG_WARN, "counters: %s",
+		                sio_store_errmsg(wsd.x.store));
 	if (sio_store_data_version(wsd.x.store, &v) == SIO_OK) {
 		if (wsd_version >= 0 && v != wsd_version)
 			wsd_conn_ring_ready();

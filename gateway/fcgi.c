@@ -77,23 +77,29 @@ fcgi_deadline(struct gw_req *r)
 	return SIO_OK;
 }
 
-long
-gw_req_read(struct gw_req *r, char *buf, size_t n)
+/*
+ * Reads what the stream has buffered, or else one record's worth (each
+ * read of the socket bounded by fcgi_deadline()): FCGX_GetStr() alone
+ * would keep reading until it has n bytes, as long as a trickle comes.
+ * The count, 0 at the end, -1 on error, SIO_AGAIN once late.
+ */
+static long
+fcgi_get(struct gw_req *r, char *buf, size_t n)
 {
+	FCGX_Stream *in = r->fr->in;
+	long avail = (long)(in->stop - in->rdNext);
 	int got, err;
 
-	if (n > 1 << 20)
-		n = 1 << 20;
-	if (r->fr == NULL) {
-		size_t rd = fread(buf, 1, n, stdin);
-		return rd == 0 && ferror(stdin) ? -1 : (long)rd;
-	}
 	if (fcgi_deadline(r) != SIO_OK)
 		return SIO_AGAIN;
-	got = FCGX_GetStr(buf, (int)n, r->fr->in);
+	if (avail <= 0)
+		avail = 1; /* fills the buffer once */
+	if ((size_t)avail < n)
+		n = (size_t)avail;
+	got = FCGX_GetStr(buf, (int)n, in);
 	if (got > 0)
 		return got;
-	err = FCGX_GetError(r->fr->in);
+	err = FCGX_GetError(in);
 	if (err == 0)
 		return 0;
 	if (err == EAGAIN || err == EWOULDBLOCK ||
@@ -102,6 +108,18 @@ gw_req_read(struct gw_req *r, char *buf, size_t n)
 		return SIO_AGAIN;
 	}
 	return -1;
+}
+
+long
+gw_req_read(struct gw_req *r, char *buf, size_t n)
+{
+	if (n > 1 << 20)
+		n = 1 << 20;
+	if (r->fr == NULL) {
+		size_t rd = fread(buf, 1, n, stdin);
+		return rd == 0 && ferror(stdin) ? -1 : (long)rd;
+	}
+	return fcgi_get(r, buf, n);
 }
 
 int
@@ -169,8 +187,7 @@ fcgi_close_early(struct gw_req *r)
 		return;
 	while (FCGX_GetError(fr->in) == 0 &&
 	       FCGX_HasSeenEOF(fr->in) != EOF && n++ < 64 &&
-	       fcgi_deadline(r) == SIO_OK &&
-	       FCGX_GetStr(drain, sizeof(drain), fr->in) > 0)
+	       fcgi_get(r, drain, sizeof(drain)) > 0)
 		;
 	if (FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
 		fr->detached = 1; /* FCGX_Free(): close() without the drain */

@@ -242,15 +242,18 @@ test('a poll\'s waiting place is free before its answer arrives: the next poll a
 			polls[k] = park(addr, sids[k]);
 			const early = await Promise.race([polls[k].done,
 				new Promise((res) => setTimeout(() => res(null), 300))]);
-			if (early && early.status === 503) refused++;
 			times.push(Date.now() - t);
+			if (early?.status === 503) {
+				refused++;
+				break;
+			}
 			if (early) polls[k] = park(addr, sids[k]);
 			await until('the poll to wait again', () => attached(sids) === POLLS_PER_ADDRESS, 10000);
 		}
 	} finally {
 		for (const p of polls) p.destroy();
 	}
-	console.log(`# 10 polls answered at max_polls_per_address (${POLLS_PER_ADDRESS}) and polled again at once: ` +
+	console.log(`# ${times.length} polls answered at max_polls_per_address (${POLLS_PER_ADDRESS}) and polled again at once: ` +
 		`${refused} refused with 503`);
 	assert.equal(refused, 0);
 });

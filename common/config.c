@@ -189,7 +189,7 @@ sio_config_defaults(struct sio_config *c)
 	c->threads = 64;
 	c->reserved_threads = -1;
 	c->max_polls_per_address = 8;
-	c->max_requests_per_address = 16;
+	c->max_requests_per_address = 8;
 	c->body_timeout = 10;
 	c->max_websockets = 16384;
 	c->stats = 0;

@@ -109,7 +109,10 @@ gw_park_begin(const char *addr)
 	pthread_mutex_lock(&park_lock);
 	p = park_find(key);
 	a = *p;
-	if (a != NULL && a->busy >= gw.cfg.max_requests_per_address)
+	/* never the reserved threads too: with few threads, one address
+	 * could otherwise hold them all */
+	if (a != NULL && (a->busy >= gw.cfg.max_requests_per_address ||
+	                  a->busy >= gw_park_max()))
 		rc = SIO_AGAIN;
 	else if (a == NULL && (a = calloc(1, sizeof(*a))) == NULL)
 		rc = SIO_ERR;

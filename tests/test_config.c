@@ -108,7 +108,7 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c.max_queue, SIO_MAX_QUEUE);
 	CU_ASSERT_EQUAL(c.reserved_threads, -1);
 	CU_ASSERT_EQUAL(c.max_polls_per_address, 8);
-	CU_ASSERT_EQUAL(c.max_requests_per_address, 16);
+	CU_ASSERT_EQUAL(c.max_requests_per_address, 8);
 	CU_ASSERT_EQUAL(c.body_timeout, 10);
 	CU_ASSERT_EQUAL(c.synchronous, SIO_SYNC_NORMAL);
 	CU_ASSERT_EQUAL(c.db_group, 0);

@@ -7,7 +7,7 @@
 // waiting place of a poll is free again before its answer arrives. IPv6
 // clients are counted by their /64, an IPv4-mapped address as the IPv4
 // one. Everything at the defaults (threads 64, max_requests_per_address
-// 16, body_timeout 10 s, max_polls_per_address 8). Prints what it measured.
+// 8, body_timeout 10 s, max_polls_per_address 8). Prints what it measured.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawn, execFileSync} from 'node:child_process';
@@ -18,7 +18,7 @@ import path from 'node:path';
 import {BUILD, freePort, until, unframe, frame} from './harness.mjs';
 
 const THREADS = 64;          // threads' default
-const PER_ADDRESS = 16;      // max_requests_per_address's default
+const PER_ADDRESS = 8;       // max_requests_per_address's default
 const POLLS_PER_ADDRESS = 8; // max_polls_per_address's default
 const BODY_TIMEOUT_MS = 10000; // body_timeout's default
 const BOUND_MS = 3000; // a few ms idle; generous for a loaded machine

@@ -151,8 +151,7 @@ int gw_park_max(void);
  * A request from addr (the client address; NULL counts as "") begins:
  * SIO_OK, and the caller ends it with gw_park_end(addr); SIO_AGAIN when
  * addr has max_requests_per_address (at most gw_park_max()) in progress
- * that do not wait;
- * SIO_ERR out of memory.
+ * that do not wait; SIO_ERR out of memory.
  */
 int gw_park_begin(const char *addr);
 void gw_park_end(const char *addr);

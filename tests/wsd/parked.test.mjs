@@ -11,6 +11,7 @@
 // max_polls_per_address 8. Prints what it measured.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import {startServers, until, unframe, frame} from './harness.mjs';
 
@@ -77,6 +78,23 @@ function park(addr, sids, streams = true) {
 	return sids.map((sid, i) => request('GET',
 		`/${streams && i % 4 === 3 ? 'htmlfile' : 'xhr-polling'}/${sid}?t=${Date.now()}`, addr)
 		.catch(() => ({status: 'aborted'})));
+}
+
+// CPU time (ms) of the web server and of its children (the gateway), from
+// /proc: what a stretch of requests cost.
+function cpuMs() {
+	const web = Number(fs.readFileSync(`${s.var}/webserver.pid`, 'utf8'));
+	const ticks = (st) => { const f = st.slice(st.lastIndexOf(')') + 2).split(' '); return Number(f[11]) + Number(f[12]); };
+	let web_ = 0, gw = 0;
+	for (const d of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(d)) continue;
+		let st;
+		try { st = fs.readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
+		const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+		if (Number(d) === web) web_ += ticks(st);
+		else if (ppid === web) gw += ticks(st);
+	}
+	return {web: web_ * 10, gw: gw * 10}; // USER_HZ 100
 }
 
 const attached = () => Number(s.sql('SELECT count(*) FROM sessions WHERE holder IS NOT NULL'));
@@ -152,6 +170,7 @@ test('polls of many addresses fill every unreserved thread: a new client\'s poll
 	// nothing to answer and no place to wait: a noop at once, and the
 	// client (as socket.io-client 0.9 does) polls again at once
 	const loop = {n: 0, ms: 0, statuses: new Set()};
+	const cpu0 = cpuMs();
 	const l0 = Date.now();
 	while (Date.now() - l0 < 1000) {
 		const r = await request('GET', `/xhr-polling/${hs.sid}?t=${Date.now()}`, '127.0.0.3', null, BOUND_MS + 2000);
@@ -159,12 +178,14 @@ test('polls of many addresses fill every unreserved thread: a new client\'s poll
 		loop.statuses.add(`${r.status} ${unframe(r.body).join('|')}`);
 	}
 	loop.ms = Date.now() - l0;
+	const cpu1 = cpuMs();
 	console.log(`# ${offered} polls from ${addrs.length + 1} addresses: ${attached()} waiting ` +
 		`(threads ${THREADS} less ${THREADS - PARKABLE} reserved), ${seen.noop} answered 8:: at once, ${seen.refused} refused`);
 	console.log(`# a new client: handshake ${hs.ms} ms, first poll (1::) ${first.ms} ms, POST ${post.ms} ms, ` +
 		`its data ${data.ms} ms; all ${total} ms (bound ${BOUND_MS} ms)`);
 	console.log(`# with no place to wait, its polls answered ${[...loop.statuses].join(', ')}: ` +
-		`${loop.n} in ${loop.ms} ms (${Math.round(loop.n * 1000 / loop.ms)} polls/s from one client)`);
+		`${loop.n} in ${loop.ms} ms (${Math.round(loop.n * 1000 / loop.ms)} polls/s from one client); CPU: ` +
+		`gateway ${cpu1.gw - cpu0.gw} ms, lighttpd ${cpu1.web - cpu0.web} ms`);
 	assert.equal(attached(), PARKABLE, 'waiting polls are capped at threads less reserved_threads');
 	assert.equal(seen.refused, 0, 'no poll refused under max_polls_per_address');
 	assert.deepEqual([...loop.statuses], ['200 8::']);

@@ -122,6 +122,7 @@ log_level = warn
 threads = 1100
 reserved_threads = 64
 max_polls_per_address = 1100
+max_requests_per_address = 4096
 max_sessions = 1M
 max_sessions_per_address = 1M
 EOF

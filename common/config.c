@@ -105,6 +105,9 @@ static const struct config_key config_keys[] = {
      4095},
     {"max_polls_per_address", CONFIG_INT, CONFIG_FIELD(max_polls_per_address),
      0, 1, 4096},
+    {"max_requests_per_address", CONFIG_INT,
+     CONFIG_FIELD(max_requests_per_address), 0, 1, 4096},
+    {"body_timeout", CONFIG_INT, CONFIG_FIELD(body_timeout), 0, 1, 3600},
     {"max_websockets", CONFIG_INT, CONFIG_FIELD(max_websockets), 0, 1, 1 << 24},
     {"stats", CONFIG_BOOL, CONFIG_FIELD(stats), 0, 0, 0},
     {"stats_allow", CONFIG_ADDRS, CONFIG_TEXT(stats_allow), 0, 0},
@@ -189,6 +192,8 @@ sio_config_defaults(struct sio_config *c)
 	c->threads = 64;
 	c->reserved_threads = -1;
 	c->max_polls_per_address = 8;
+	c->max_requests_per_address = 8;
+	c->body_timeout = 10;
 	c->max_websockets = 16384;
 	c->stats = 0;
 	snprintf(c->stats_allow, sizeof(c->stats_allow), "%s", "127.0.0.1 ::1");

@@ -77,6 +77,9 @@ struct sio_config {
 	int reserved_threads;         /* threads no waiting request takes; -1: a
 	                                 quarter of threads */
 	int max_polls_per_address;    /* waiting requests of one address, 8 */
+	int max_requests_per_address; /* other requests of one address in
+	                                 progress in the gateway, 8 */
+	int body_timeout; /* seconds a request body may take to arrive, 10 */
 	int max_websockets; /* sio-wsd's websocket + flashsocket, 16384 */
 	int stats; /* stats = no: GET /<resource>/stats and /metrics served */
 	char stats_allow[512]; /* stats_allow = 127.0.0.1 ::1: REMOTE_ADDRs

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,6 +24,9 @@ struct gw_req {
 	FCGX_Request *fr; /* NULL in CGI mode */
 	int has_client;   /* client below is set */
 	char client[64];  /* gw_req_client() */
+	long long body_end; /* sio_session_mono() when the body is late */
+	int timed_out;      /* the body missed body_end */
+	int rcvtimeo;       /* SO_RCVTIMEO is set on the connection */
 };
 
 const char *
@@ -47,19 +51,75 @@ gw_req_client(struct gw_req *r)
 	return r->client;
 }
 
+/*
+ * The web server may pass a body on as the client sends it (Apache's
+ * mod_proxy_fcgi does), so a client that trickles it would hold the
+ * thread for ever: each read of the connection waits at most until the
+ * body's deadline (a receive timeout on the socket, as libfcgi blocks in
+ * read()), and once it has passed no read is tried. SIO_OK, or SIO_AGAIN
+ * when the deadline has passed.
+ */
+static int
+fcgi_deadline(struct gw_req *r)
+{
+	long long left = r->body_end - sio_session_mono();
+	struct timeval tv;
+
+	if (r->timed_out || left <= 0) {
+		r->timed_out = 1;
+		return SIO_AGAIN;
+	}
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+	if (setsockopt(r->fr->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	               sizeof(tv)) == 0)
+		r->rcvtimeo = 1;
+	return SIO_OK;
+}
+
+/*
+ * Reads what the stream has buffered, or else one record's worth (each
+ * read of the socket bounded by fcgi_deadline()): FCGX_GetStr() alone
+ * would keep reading until it has n bytes, as long as a trickle comes.
+ * The count, 0 at the end, -1 on error, SIO_AGAIN once late.
+ */
+static long
+fcgi_get(struct gw_req *r, char *buf, size_t n)
+{
+	FCGX_Stream *in = r->fr->in;
+	long avail = (long)(in->stop - in->rdNext);
+	int got, err;
+
+	if (fcgi_deadline(r) != SIO_OK)
+		return SIO_AGAIN;
+	if (avail <= 0)
+		avail = 1; /* fills the buffer once */
+	if ((size_t)avail < n)
+		n = (size_t)avail;
+	got = FCGX_GetStr(buf, (int)n, in);
+	if (got > 0)
+		return got;
+	err = FCGX_GetError(in);
+	if (err == 0)
+		return 0;
+	if (err == EAGAIN || err == EWOULDBLOCK ||
+	    sio_session_mono() >= r->body_end) {
+		r->timed_out = 1;
+		return SIO_AGAIN;
+	}
+	return -1;
+}
+
 long
 gw_req_read(struct gw_req *r, char *buf, size_t n)
 {
 	if (n > 1 << 20)
 		n = 1 << 20;
 	if (r->fr == NULL) {
-		size_t got = fread(buf, 1, n, stdin);
-		return got == 0 && ferror(stdin) ? -1 : (long)got;
+		size_t rd = fread(buf, 1, n, stdin);
+		return rd == 0 && ferror(stdin) ? -1 : (long)rd;
 	}
-	int got = FCGX_GetStr(buf, (int)n, r->fr->in);
-	if (got == 0 && FCGX_GetError(r->fr->in) != 0)
-		return -1;
-	return got;
+	return fcgi_get(r, buf, n);
 }
 
 int
@@ -117,18 +177,34 @@ gw_req_wait_taken(struct gw_req *r, int timeout_ms)
  * then a plain close() is enough: one wake-up less per request.
  */
 static void
-fcgi_close_early(FCGX_Request *fr)
+fcgi_close_early(struct gw_req *r)
 {
+	FCGX_Request *fr = r->fr;
 	char drain[1024]; /* small: see serve_body() */
 	int n = 0;
 
-	if (fr->in == NULL || FCGX_GetError(fr->in) != 0)
+	if (fr->in == NULL)
 		return;
-	while (FCGX_HasSeenEOF(fr->in) != EOF && n++ < 64 &&
-	       FCGX_GetStr(drain, sizeof(drain), fr->in) > 0)
+	while (FCGX_GetError(fr->in) == 0 &&
+	       FCGX_HasSeenEOF(fr->in) != EOF && n++ < 64 &&
+	       fcgi_get(r, drain, sizeof(drain)) > 0)
 		;
 	if (FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
 		fr->detached = 1; /* FCGX_Free(): close() without the drain */
+	else if (r->timed_out || FCGX_HasSeenEOF(fr->in) != EOF) {
+		/* A body cut short (late, or over max_payload): libfcgi's
+		 * drain would read it as long as it keeps coming. Closed
+		 * at once instead (what is left unread may reset the
+		 * connection: a response the web server has not read yet is
+		 * lost, the answer to a request that broke its limits). */
+		fr->keepConnection = 0;
+		fr->detached = 1;
+	}
+	if (r->rcvtimeo && fr->ipcFd >= 0) {
+		struct timeval tv = {0, 0}; /* a kept connection idles */
+		setsockopt(fr->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		           sizeof(tv));
+	}
 }
 
 int
@@ -151,6 +227,7 @@ gw_fcgi_worker(int lsock)
 		return;
 	}
 	for (;;) {
+		const char *addr;
 		int rc = FCGX_Accept_r(&fr);
 		if (rc < 0) {
 			gw_log(SIO_LOG_ERROR, "accept: %s", strerror(-rc));
@@ -159,10 +236,25 @@ gw_fcgi_worker(int lsock)
 		/* no store connection yet: a route that reads takes one from
 		 * the pool (serve.c), and gives it back while it sleeps */
 		r.has_client = 0;
-		gw_serve(&r, &x);
+		r.body_end = sio_session_mono() + gw.cfg.body_timeout * 1000LL;
+		r.timed_out = r.rcvtimeo = 0;
+		/* counted from here until the connection is let go: what
+		 * holds the thread, reading a body included */
+		addr = gw_req_param(&r, "REMOTE_ADDR");
+		rc = gw_park_begin(addr);
+		if (rc == SIO_OK)
+			gw_serve(&r, &x);
+		else {
+			gw_serve_refused(&r, &x, rc);
+			/* the rest of its body, if any, is not waited for */
+			if (r.body_end > sio_session_mono() + 100)
+				r.body_end = sio_session_mono() + 100;
+		}
 		gw_store_give(x.store);
 		x.store = NULL;
-		fcgi_close_early(&fr);
+		fcgi_close_early(&r);
+		if (rc == SIO_OK)
+			gw_park_end(addr);
 		FCGX_Finish_r(&fr);
 	}
 }

@@ -73,7 +73,9 @@ const char *gw_req_param(struct gw_req *r, const char *name);
  * stats_allow and the session caps compare. Borrowed until the request
  * finishes. */
 const char *gw_req_client(struct gw_req *r);
-/* Reads up to n body bytes: the count, 0 at the end, -1 on error. */
+/* Reads up to n body bytes: the count, 0 at the end, -1 on error,
+ * SIO_AGAIN once the body has missed its deadline (body_timeout from the
+ * request's start; not as CGI, where the web server times its CGI). */
 long gw_req_read(struct gw_req *r, char *buf, size_t n);
 /* Queues output bytes. SIO_OK or SIO_ERR (the client went away). */
 int gw_req_write(struct gw_req *r, const char *buf, size_t n);
@@ -140,17 +142,25 @@ struct gw_waiter *gw_wait_claim(const char *sid, long long *conn, void **udata);
 /* Ends a claim: answered, or handed back to its thread, which is rung. */
 void gw_wait_answer(struct gw_waiter *w, int answered);
 
-/* --- park.c: how many requests may keep a thread while they wait ------- */
+/* --- park.c: how many requests of an address, and waiting ones -------- */
 
 /* How many waiting requests (long polls, htmlfile streams) the threads
  * take at once: threads less reserved_threads. */
 int gw_park_max(void);
 /*
- * Admits a request from addr (the client address; NULL counts as "") that
- * is about to wait: SIO_OK, and the caller gives the place back with
- * gw_park_leave(addr); SIO_AGAIN when addr has max_polls_per_address
- * waiting already; SIO_ERR when gw_park_max() are (or out of memory).
- * *parked (may be NULL) is then the number waiting in the process.
+ * A request from addr (the client address; NULL counts as "") begins:
+ * SIO_OK, and the caller ends it with gw_park_end(addr); SIO_AGAIN when
+ * addr has max_requests_per_address (at most gw_park_max()) in progress
+ * that do not wait; SIO_ERR out of memory.
+ */
+int gw_park_begin(const char *addr);
+void gw_park_end(const char *addr);
+/*
+ * A begun request from addr is about to wait: SIO_OK, and the caller gives
+ * the place back with gw_park_leave(addr) before it answers; SIO_AGAIN
+ * when addr has max_polls_per_address waiting already; SIO_ERR when
+ * gw_park_max() are. *parked (may be NULL) is then the number waiting in
+ * the process.
  */
 int gw_park_enter(const char *addr, int *parked);
 void gw_park_leave(const char *addr);
@@ -238,5 +248,7 @@ void gw_route_parse(const char *uri, const char *resource,
 
 /* Answers one request. x is the thread's session context. */
 void gw_serve(struct gw_req *r, struct sio_session_ctx *x);
+/* Answers a request gw_park_begin() refused (rc) with 503. */
+void gw_serve_refused(struct gw_req *r, struct sio_session_ctx *x, int rc);
 
 #endif

@@ -20,6 +20,8 @@
 /* serve_poll_wait(): a POST answered the poll (not a packet count). */
 #define SERVE_ANSWERED (-100)
 #define SERVE_JS "text/javascript; charset=UTF-8"
+/* serve_body(): the body missed its deadline (body_timeout). */
+#define SERVE_LATE (-101)
 
 /* What one request is being answered with. */
 struct serve {
@@ -28,6 +30,7 @@ struct serve {
 	struct gw_route rt;
 	const char *origin; /* Origin; echoed in CORS headers when allowed */
 	char jsonp[SIO_TEXT_JSONP_INDEX_MAX + 1]; /* "" when not jsonp */
+	int parked; /* holds a waiting place (serve_park()) */
 };
 
 /* The packets of one response, gathered by serve_collect(). */
@@ -61,6 +64,7 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 	               {403, "Forbidden"},
 	               {404, "Not Found"},
 	               {405, "Method Not Allowed"},
+	               {408, "Request Timeout"},
 	               {413, "Payload Too Large"},
 	               {500, "Internal Server Error"},
 	               {503, "Service Unavailable"}};
@@ -132,28 +136,45 @@ serve_payload(struct serve *s, const char *payload, size_t len)
 }
 
 /* Reads the body to its end, keeping at most max bytes in b. Returns
- * SIO_OK, SIO_AGAIN when it was longer, SIO_ERR on a read error. The
- * chunk is small: libfcgi reads the socket in 8 KiB anyway, and a stack
- * page a thread has touched stays resident while it waits (a thread per
- * parked long poll). */
+ * SIO_OK, SIO_AGAIN as soon as it is longer (the rest is not read: a body
+ * without end would hold the thread), SERVE_LATE when it missed its
+ * deadline (body_timeout), SIO_ERR on a read error. The chunk is small:
+ * libfcgi reads the socket in 8 KiB anyway, and a stack page a thread has
+ * touched stays resident while it waits (a thread per parked long poll). */
 static int
 serve_body(struct serve *s, struct sio_buf *b, size_t max)
 {
 	char chunk[1024];
 	long n;
-	int over = 0;
 
 	while ((n = gw_req_read(s->r, chunk, sizeof(chunk))) > 0) {
-		if (over || b->len + (size_t)n > max) {
-			over = 1;
-			continue;
-		}
+		if (b->len + (size_t)n > max)
+			return SIO_AGAIN;
 		if (sio_buf_append(b, chunk, (size_t)n) != SIO_OK)
 			return SIO_ERR;
 	}
-	if (n < 0)
-		return SIO_ERR;
-	return over ? SIO_AGAIN : SIO_OK;
+	if (n == SIO_AGAIN)
+		return SERVE_LATE;
+	return n < 0 ? SIO_ERR : SIO_OK;
+}
+
+/* Answers a body serve_body() refused (rc), and logs why. */
+static void
+serve_body_refused(struct serve *s, int rc)
+{
+	static struct sio_ratelimit rl;
+
+	gw_log_limited(&rl, SIO_LOG_INFO, "%s: %s from %s", s->rt.sid,
+	               rc == SIO_AGAIN    ? "body over max_payload"
+	               : rc == SERVE_LATE ? "body late (body_timeout)"
+	                                  : "body read error",
+	               gw_req_client(s->r));
+	if (rc == SIO_AGAIN)
+		serve_text(s, 413, "payload too large");
+	else if (rc == SERVE_LATE)
+		serve_text(s, 408, "body too slow");
+	else
+		serve_text(s, 400, "bad body");
 }
 
 /* --- the outbox ---------------------------------------------------------- */
@@ -493,10 +514,12 @@ serve_client_addr(struct serve *s)
 }
 
 /*
- * Admits a request that will wait (gw_park_enter()), or answers it with
- * 503 at once: SIO_OK (the caller calls serve_unpark() when it is done),
- * SIO_ERR when it was refused. As CGI, a request is a process of its own
- * and the web server's limits on those apply.
+ * Admits a request that is about to wait (gw_park_enter()): SIO_OK (the
+ * caller gives the place back with serve_unpark() before it answers),
+ * SIO_AGAIN when its address has max_polls_per_address waiting, SIO_ERR
+ * when every unreserved thread has one; then the caller answers it. As
+ * CGI, a request is a process of its own and the web server's limits on
+ * those apply.
  */
 static int
 serve_park(struct serve *s)
@@ -509,8 +532,8 @@ serve_park(struct serve *s)
 		return SIO_OK;
 	rc = gw_park_enter(addr, &parked);
 	if (rc == SIO_OK)
-		return SIO_OK;
-	if (rc == SIO_AGAIN)
+		s->parked = 1;
+	else if (rc == SIO_AGAIN)
 		gw_log_limited(&rl_addr, SIO_LOG_WARN,
 		               "%s: refused: %s has max_polls_per_address "
 		               "(%d) polls waiting",
@@ -519,18 +542,20 @@ serve_park(struct serve *s)
 	else
 		gw_log_limited(
 		    &rl_full, SIO_LOG_WARN,
-		    "%s: refused: %d polls waiting, every thread but "
+		    "%s: not waiting: %d polls waiting, every thread but "
 		    "the reserved ones",
 		    s->rt.sid, parked);
-	serve_text(s, 503, "too many polls waiting");
-	return SIO_ERR;
+	return rc;
 }
 
+/* Gives the waiting place back, before the answer is written: the
+ * client's next poll may come as soon as it has it. */
 static void
 serve_unpark(struct serve *s)
 {
-	if (gw_write_threaded())
+	if (s->parked)
 		gw_park_leave(serve_client_addr(s));
+	s->parked = 0;
 }
 
 /* --- xhr-polling and jsonp-polling GET --------------------------------- */
@@ -559,15 +584,21 @@ serve_gone(struct serve *s, struct batch *bt)
 
 /* libfcgi reads the connection only when asked, so a GET's stdin is
  * consumed first: then the FastCGI socket can signal a client abort while
- * the request waits. */
-static void
+ * the request waits. A GET has no body; one over max_payload or late is
+ * refused (answered; SIO_ERR). */
+static int
 serve_drain(struct serve *s)
 {
 	struct sio_buf sink;
+	int rc;
 
 	sio_buf_init(&sink);
-	serve_body(s, &sink, 0);
+	rc = serve_body(s, &sink, s->x->cfg->max_payload);
 	sio_buf_cleanup(&sink);
+	if (rc == SIO_OK)
+		return SIO_OK;
+	serve_body_refused(s, rc);
+	return SIO_ERR;
 }
 
 /*
@@ -648,6 +679,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
 		                         conn)) {
 			gw_log(SIO_LOG_DEBUG, "%s: poll superseded", s->rt.sid);
+			serve_unpark(s);
 			serve_payload(s, "8::", 3);
 			return 0;
 		}
@@ -657,6 +689,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 				return n;
 		}
 		if (sio_session_mono() >= end) {
+			serve_unpark(s);
 			serve_payload(s, "8::", 3);
 			return 0;
 		}
@@ -677,13 +710,14 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	long long conn = gw_conn_next();
 	struct sio_buf out;
 	long long due;
-	int hello = 0, n, ok = 0;
+	int hello = 0, n, ok = 0, rc;
 
 	if (w == NULL) {
 		serve_text(s, 500, "out of memory");
 		return;
 	}
-	serve_drain(s);
+	if (serve_drain(s) != SIO_OK)
+		return;
 	sio_buf_init(&out);
 	gw_wait_begin(w, s->rt.sid);
 	/* the attach reads what the first wait needs: no connection of
@@ -704,8 +738,18 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	gw_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", s->rt.sid,
 	       sio_config_transport_name((enum sio_transport)s->rt.transport),
 	       conn);
-	if (n == 0)
-		n = serve_poll_wait(s, w, bt, conn, &out, due);
+	/* only a poll that waits takes a waiting place: one with an
+	 * answer at hand (its 1::, queued packets) is never refused */
+	if (n == 0) {
+		rc = serve_park(s);
+		if (rc == SIO_OK)
+			n = serve_poll_wait(s, w, bt, conn, &out, due);
+		else if (rc == SIO_AGAIN)
+			serve_text(s, 503, "too many polls waiting");
+		else /* as at the end of polling_duration: it polls again */
+			serve_payload(s, "8::", 3);
+	}
+	serve_unpark(s);
 	gw_wait_end(w);
 	if (n == SERVE_ANSWERED) { /* answered, deleted, detached */
 		sio_buf_cleanup(&out);
@@ -814,7 +858,8 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	                       .now = sio_session_now()};
 	int changed, rc;
 
-	serve_drain(s);
+	if (serve_drain(s) != SIO_OK)
+		return;
 	if (serve_store(s) != SIO_OK) { /* the stream reads as it goes */
 		serve_text(s, 503, "store unavailable");
 		return;
@@ -916,6 +961,7 @@ rung_answer(struct rung *g, struct finish_write *p)
 		return;
 	}
 	f = &p->v[p->n++];
+	serve_unpark(g->gs); /* claimed: its thread is off it */
 	f->written = serve_payload(g->gs, g->out.p, g->out.len) == SIO_OK;
 	if (!f->written)
 		gw_log(SIO_LOG_INFO, "%s: poll write failed", g->sid);
@@ -1024,11 +1070,7 @@ serve_post(struct serve *s)
 	sio_buf_init(&dec);
 	rc = serve_body(s, &body, cfg->max_payload);
 	if (rc != SIO_OK) {
-		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid,
-		       rc == SIO_AGAIN ? "body over max_payload"
-		                       : "read error");
-		serve_text(s, rc == SIO_AGAIN ? 413 : 400,
-		           rc == SIO_AGAIN ? "payload too large" : "bad body");
+		serve_body_refused(s, rc);
 		goto out;
 	}
 	if (s->rt.transport == SIO_TRANSPORT_JSONP_POLLING) {
@@ -1300,13 +1342,13 @@ serve_transport(struct serve *s, const char *method, struct batch *bt)
 		serve_post(s);
 	} else if (strcmp(method, "GET") != 0)
 		serve_text(s, 405, "method not allowed");
-	else if (serve_park(s) == SIO_OK) {
-		if (t == SIO_TRANSPORT_HTMLFILE)
-			serve_htmlfile(s, bt);
-		else
-			serve_poll_get(s, bt);
+	else if (t != SIO_TRANSPORT_HTMLFILE)
+		serve_poll_get(s, bt);
+	else if (serve_park(s) == SIO_OK) { /* a stream always waits */
+		serve_htmlfile(s, bt);
 		serve_unpark(s);
-	}
+	} else
+		serve_text(s, 503, "too many polls waiting");
 }
 
 /* --- stats and metrics ---------------------------------------------------- */
@@ -1447,6 +1489,22 @@ serve_stats(struct serve *s, const char *method, int metrics)
 	else
 		serve_text(s, 500, "out of memory");
 	sio_buf_cleanup(&b);
+}
+
+void
+gw_serve_refused(struct gw_req *r, struct sio_session_ctx *x, int rc)
+{
+	static struct sio_ratelimit rl;
+	struct serve s = {.r = r, .x = x};
+
+	s.origin = gw_req_param(r, "HTTP_ORIGIN");
+	if (rc == SIO_AGAIN)
+		gw_log_limited(&rl, SIO_LOG_WARN,
+		               "refused: %s has max_requests_per_address (%d) "
+		               "requests in progress",
+		               serve_client_addr(&s),
+		               gw.cfg.max_requests_per_address);
+	serve_text(&s, 503, rc == SIO_AGAIN ? "too many requests" : "out of memory");
 }
 
 void

@@ -110,6 +110,8 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c.max_queue, SIO_MAX_QUEUE);
 	CU_ASSERT_EQUAL(c.reserved_threads, -1);
 	CU_ASSERT_EQUAL(c.max_polls_per_address, 8);
+	CU_ASSERT_EQUAL(c.max_requests_per_address, 8);
+	CU_ASSERT_EQUAL(c.body_timeout, 10);
 	CU_ASSERT_EQUAL(c.synchronous, SIO_SYNC_NORMAL);
 	CU_ASSERT_EQUAL(c.db_group, 0);
 	CU_ASSERT_EQUAL(c.log_level, SIO_LOG_INFO);
@@ -261,6 +263,10 @@ static const struct {
     {"reserved_threads = 4096", "too large (at most 4095)"},
     {"max_polls_per_address = 0", "must be at least 1"},
     {"max_polls_per_address = 4097", "too large (at most 4096)"},
+    {"max_requests_per_address = 0", "must be at least 1"},
+    {"max_requests_per_address = 4097", "too large (at most 4096)"},
+    {"body_timeout = 0", "must be at least 1"},
+    {"body_timeout = 3601", "too large (at most 3600)"},
     {"max_raw_connections = 0", "must be at least 1"},
     {"max_raw_connections = 65537", "too large (at most 65536)"},
     {"max_packet = 0", "must be at least 1"},
@@ -335,6 +341,7 @@ static const struct {
     {"max_websockets", 1 << 24},   {"max_buffered", 1ULL << 30},
     {"max_buffered_per_address", 1ULL << 30},
     {"max_raw_connections", 65536}, {"max_polls_per_address", 4096},
+    {"max_requests_per_address", 4096}, {"body_timeout", 3600},
 };
 
 static void

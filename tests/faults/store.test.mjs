@@ -68,7 +68,7 @@ async function startRun(name, {tmpfs} = {}) {
 	const gw = [path.join(BUILD, 'sio-gateway'), '-c', r.conf, '--listen', r.sock];
 	r.gw = tmpfs
 		? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
-			'mount -t tmpfs -o size="$1" siogate-test "$2" && shift 2 && exec "$@"',
+			'mount -t tmpfs -o size="$1",mode=0700 siogate-test "$2" && shift 2 && exec "$@"',
 			'sh', tmpfs, dbdir, ...gw], {stdio: ['ignore', out, out]})
 		: spawn(gw[0], gw.slice(1), {stdio: ['ignore', out, out]});
 	fs.closeSync(out);
@@ -205,13 +205,15 @@ test('disk full: writes fail with an error answer and a few log lines, and all w
 
 test('doorbell: a ring that fails delays nothing past the data_version watch, and the gateway binds its bell again', async () => {
 	const r = await startRun('bell');
-	const bell = path.join(r.dir, 'run', `gw-${r.gw.pid}.bell`);
+	// the gateway's incarnation: gw-<pid>-<hex>
+	const name = await until('the gateway to register', () => r.sql(`SELECT name FROM processes WHERE pid = ${r.gw.pid}`), 10000);
+	const bell = path.join(r.dir, 'run', `${name}.bell`);
 	const isSocket = () => { try { return fs.statSync(bell).isSocket(); } catch { return false; } };
 	assert.ok(isSocket(), 'the gateway has a bell');
 	for (const how of ['removed', 'replaced']) {
 		const sid = await session(r);
 		const poll = req(r, 'GET', `/xhr-polling/${sid}`);
-		await until('the poll to park', () => r.sql(`SELECT holder FROM sessions WHERE sid = '${sid}'`) === `gw-${r.gw.pid}`, 10000);
+		await until('the poll to park', () => r.sql(`SELECT holder FROM sessions WHERE sid = '${sid}'`) === name, 10000);
 		const mark = r.logText().length;
 		fs.rmSync(bell, {force: true});
 		if (how === 'replaced') fs.writeFileSync(bell, 'not a socket');

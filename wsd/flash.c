@@ -120,6 +120,7 @@ flash_refuse(struct flash_conn *f, struct lws *wsi, int status,
 	sio_buf_reset(&f->out);
 	sio_buf_printf(&f->out,
 	               "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+	               "X-Content-Type-Options: nosniff\r\n"
 	               "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
 	               status, text, strlen(text) + 1, text);
 	flash_final(f, wsi, why);

@@ -31,15 +31,13 @@ import {spawn, execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {createRequire} from 'node:module';
+import {ROOT, BUILD, until} from '../wsd/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const io = require('socket.io-client');
 const {freePort, shutdown} = require('../lib/client.cjs');
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BUILD = path.resolve(process.env.BUILD ?? path.join(ROOT, 'build'));
 const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
 const CLIENTS = Number(process.env.FAULT_CLIENTS) || 50;
 const SECONDS = Number(process.env.FAULT_SECONDS) || 12;
@@ -47,16 +45,6 @@ const SERVERS = (process.env.FAULT_SERVERS ?? 'nginx apache lighttpd wsd').split
 const RATE_MS = 100; // ten events a second per client
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, fn, ms, every = 50) {
-	const deadline = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-		await sleep(every);
-	}
-}
 
 const alive = (pid) => {
 	try {

@@ -17,26 +17,14 @@ import {spawn, execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {createRequire} from 'node:module';
+import {ROOT, BUILD, until} from '../wsd/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const {freePort} = require('../lib/client.cjs');
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BUILD = path.resolve(process.env.BUILD ?? path.join(ROOT, 'build'));
 const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, fn, ms, every = 50) {
-	const deadline = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-		await sleep(every);
-	}
-}
 
 const runs = [];
 after(async () => { for (const r of runs) await r.stop(); });

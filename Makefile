@@ -159,7 +159,7 @@ $(CLOCKSTEP): tests/clockstep.c | $(BUILD)/.dirs
 # Raw websocket scenarios against sio-wsd with lighttpd + sio-gateway:
 # across processes, heartbeats, bad input, a stepped wall clock
 # (tests/wsd/, node --test).
-wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS) $(CLOCKSTEP)
+wsd-wire: $(GATEWAY) $(WSD) $(PLUGINS) $(CLOCKSTEP) $(CTL)
 	node --test --test-reporter=spec --test-concurrency=1 tests/wsd/
 
 # p50/p99 of a packet POSTed through the gateway and delivered on a
@@ -208,7 +208,7 @@ stats: $(GATEWAY) $(WSD) $(PLUGINS)
 # Faults: a gateway killed under load behind nginx, Apache and lighttpd, and
 # sio-wsd killed, with 50 socket.io-client 0.9.16 clients (what they saw is
 # printed); the store's faults (tests/faults/).
-faults: $(GATEWAY) $(WSD) $(PLUGINS)
+faults: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
 	node --test --test-reporter=spec --test-concurrency=1 tests/faults/
 
 asan: deps

@@ -84,8 +84,17 @@ test('behind Apache: 100 slow POSTs from one address; another client is served a
 	try {
 		await Promise.all(slow.map((p) => p.connected));
 		const t1 = Date.now();
-		const hs = await request('GET', `/?t=${Date.now()}`, '127.0.0.3', null, BOUND_MS + 2000);
-		assert.equal(hs.status, 200);
+		// Apache's balancer may take its member out for its retry (1 s)
+		// after the gateway refused a slow POST: a 503 of Apache's own,
+		// which the client's next attempt gets past (counted, printed)
+		let hs, apache503 = 0;
+		for (;;) {
+			hs = await request('GET', `/?t=${Date.now()}`, '127.0.0.3', null, BOUND_MS + 2000);
+			if (hs.status !== 503 || Date.now() - t1 > BOUND_MS) break;
+			apache503++;
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		assert.equal(hs.status, 200, `the other client's handshake: ${hs.body.slice(0, 200)}`);
 		const other = hs.body.split(':')[0];
 		const first = await request('GET', `/xhr-polling/${other}?t=${Date.now()}`, '127.0.0.3', null, BOUND_MS + 2000);
 		assert.deepEqual([first.status, unframe(first.body)], [200, ['1::']]);
@@ -102,7 +111,7 @@ test('behind Apache: 100 slow POSTs from one address; another client is served a
 		for (const e of ends ?? []) by[e.status] = (by[e.status] ?? 0) + 1;
 		console.log(`# ${N} slow POSTs from one address behind Apache: ended ${JSON.stringify(by)}, ` +
 			`the last after ${ends ? Math.max(...ends.map((e) => e.ms)) : '>' + END_MS} ms`);
-		console.log(`# the other client: handshake ${hs.ms} ms, first poll ${first.ms} ms, POST ${post.ms} ms, ` +
+		console.log(`# the other client: handshake ${hs.ms} ms (after ${apache503} answers 503 from Apache), first poll ${first.ms} ms, POST ${post.ms} ms, ` +
 			`echo ${echo.ms} ms; all ${total} ms (bound ${BOUND_MS} ms)`);
 		assert.ok(total < BOUND_MS, `handshake + echo took ${total} ms`);
 		assert.ok(ends !== null, `slow POSTs still open after ${END_MS} ms`);

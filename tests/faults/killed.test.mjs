@@ -67,8 +67,9 @@ async function startRun(name, server, {gateways = 0, wsd = false, procs = 1} = {
 		// every client comes from 127.0.0.1, and once a gateway is
 		// killed the other holds every poll: the caps on waiting polls
 		// must let all of them wait there
+		// (their polls and POSTs together)
 		`max_polls_per_address = ${CLIENTS * 2}`, `max_requests_per_address = ${CLIENTS * 2}`,
-		`threads = ${CLIENTS * 2 + 16}`, ''].join('\n'));
+		`threads = ${CLIENTS * 4 + 16}`, 'reserved_threads = 16', ''].join('\n'));
 	fs.mkdirSync(path.join(dir, 'run'));
 	const r = {name, dir, conf, db, children: [], port: await freePort()};
 	r.spawn = (bin, args, log) => {

@@ -104,6 +104,11 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 	});
 
 	test('list: one line per session with state, transport, age, queue, endpoints and rooms', async () => {
+		// a polling session is open while its poll waits, detached
+		// between two polls: list once each has a poll waiting
+		for (const c of Object.values(clients))
+			await until(`${c.transport} to have a transport attached`,
+				() => s.sql(`SELECT state FROM sessions WHERE sid = '${c.sid}'`) === 'open');
 		const out = await ok('list');
 		const lines = out.trim().split('\n');
 		assert.match(lines[0], /^SID\s+STATE\s+TRANSPORT\s+AGE\s+QUEUE\s+ENDPOINTS\s+ROOMS$/);

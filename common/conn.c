@@ -5,6 +5,7 @@
  * pending acks.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -151,6 +152,20 @@ sio_send_json(struct sio_conn *c, json_t *value)
 	return rc;
 }
 
+/* The event that asked for ack id was not queued (a full queue returns
+ * SIO_AGAIN and the callback's transaction goes on): no ack can come for
+ * it, so its pending row must not stay until the session ends. */
+static void
+conn_ack_forget(struct sio_conn *c, long long id)
+{
+	char *handler = NULL, *event = NULL;
+
+	sio_store_ack_take(c->ctx->store, c->sid, c->endpoint, id, &handler,
+	                   &event);
+	free(handler);
+	free(event);
+}
+
 static int
 conn_emit(struct sio_conn *c, const char *handler, const char *name,
           json_t *args, int flags)
@@ -170,6 +185,8 @@ conn_emit(struct sio_conn *c, const char *handler, const char *name,
 	if (rc == SIO_OK)
 		rc = sio_conn_queue(c, SIO_PKT_EVENT, id, handler != NULL, b.p,
 		                    b.len, flags);
+	if (rc != SIO_OK && id > 0)
+		conn_ack_forget(c, id);
 	sio_buf_cleanup(&b);
 	return rc;
 }

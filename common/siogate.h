@@ -143,14 +143,16 @@ int sio_emit(struct sio_conn *c, const char *name, json_t *args);
 /*
  * Emit an event that asks the client for a data ack (`5:<id>+:ep:...`). When
  * the ack arrives the app's ack handler named handler runs, in whichever
- * process receives it. Returns SIO_OK or SIO_ERR.
+ * process receives it. Returns as sio_emit(): SIO_OK; SIO_AGAIN when the
+ * queue is full (dropped, and no ack is awaited); SIO_ERR.
  */
 int sio_emit_ack(struct sio_conn *c, const char *handler, const char *name,
                  json_t *args);
 
 /*
  * Like sio_emit(), but dropped (SIO_OK) when no transport is attached to the
- * session, as socket.io 0.9's volatile.
+ * session, as socket.io 0.9's volatile, however full its queue; SIO_AGAIN
+ * when one is attached and the queue is full.
  */
 int sio_emit_volatile(struct sio_conn *c, const char *name, json_t *args);
 

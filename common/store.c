@@ -1878,8 +1878,8 @@ sio_store_outbox_set_due(struct sio_store *st, long long due)
  * SIO_AGAIN absent or closed, SIO_ERR full or failed. holder is a copy
  * the caller frees. */
 static int
-store_put_check(struct sio_store *st, const char *sid, char **holder,
-                long long *conn, long long *queued)
+store_put_check(struct sio_store *st, const char *sid, int flags,
+                char **holder, long long *conn, long long *queued)
 {
 	sqlite3_stmt *s = store_prep(st, SQL_PUT_CHECK, "t", sid);
 	int rc, failed = 0;
@@ -1893,7 +1893,11 @@ store_put_check(struct sio_store *st, const char *sid, char **holder,
 		store_fail(st, "no such session");
 		return SIO_AGAIN;
 	}
-	if (sqlite3_column_int64(s, 2) >= st->max_queue) {
+	/* a volatile packet with no transport attached is dropped whatever
+	 * the queue holds: SIO_OK, as socket.io 0.9 drops it */
+	if (sqlite3_column_int64(s, 2) >= st->max_queue &&
+	    !((flags & SIO_STORE_VOLATILE) &&
+	      sqlite3_column_type(s, 1) == SQLITE_NULL)) {
 		sqlite3_reset(s);
 		store_fail(st, "queue full");
 		return SIO_STORE_FULL;
@@ -1927,7 +1931,7 @@ sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_put_check(st, sid, &holder, &conn, &queued);
+	rc = store_put_check(st, sid, flags, &holder, &conn, &queued);
 	if (rc == SIO_OK && store_direct_ok(st, sid, holder, conn, queued)) {
 		rc = store_direct_add(st, sid, conn, pkt, len);
 	} else if (rc == SIO_OK &&

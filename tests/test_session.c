@@ -83,6 +83,33 @@ probe_volatile(struct sio_conn *c, json_t *args, json_t *reply)
 	return sio_emit_volatile(c, "v", args);
 }
 
+/* Emits with an ack and volatile, noting each result code. */
+static int
+probe_emit_codes(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	char rc[2][16];
+
+	(void)reply;
+	snprintf(rc[0], sizeof(rc[0]), "%d", sio_emit_ack(c, "got", "q", args));
+	snprintf(rc[1], sizeof(rc[1]), "%d", sio_emit_volatile(c, "v", args));
+	probe_note("emit_ack %s volatile %s", rc[0], rc[1]);
+	return SIO_OK;
+}
+
+static int
+probe_got(struct sio_conn *c, const char *name, json_t *args,
+          json_t *ack_args)
+{
+	(void)c, (void)args, (void)ack_args;
+	probe_note("got the ack of %s%s", name, "");
+	return SIO_OK;
+}
+
+static const struct sio_ack_handler probe_acks[] = {
+    {"got", probe_got},
+    {NULL, NULL},
+};
+
 static int
 probe_data(struct sio_conn *c, json_t *args, json_t *reply)
 {
@@ -116,6 +143,7 @@ static const struct sio_event_handler probe_events[] = {
     {"bad_text", probe_bad_text},
     {"volatile", probe_volatile},
     {"data", probe_data},
+    {"emit_codes", probe_emit_codes},
     {NULL, NULL},
 };
 
@@ -124,6 +152,7 @@ static const struct sio_app probe_root = {
     .on_open = probe_open,
     .on_close = probe_close,
     .events = probe_events,
+    .acks = probe_acks,
 };
 static const struct sio_app probe_ep = {
     .endpoint = "/test",
@@ -900,6 +929,42 @@ test_a_full_queue_drops_packets_but_keeps_the_session(void)
 	EXPECT(sid, "3:::after");
 }
 
+/*
+ * With the queue full, sio_emit_ack returns SIO_AGAIN and keeps no pending
+ * ack (an ack the client sends for that id later runs nothing), and
+ * sio_emit_volatile returns SIO_AGAIN while a transport is attached, SIO_OK
+ * (dropped, as without a transport) when none is.
+ */
+static void
+test_a_full_queue_keeps_no_pending_ack(void)
+{
+	struct sio_store_opts opts = {.max_queue = 2};
+	char sid[SIO_SID_LEN + 1], err[SIO_ERR_LEN], *path;
+
+	sio_store_close(st);
+	CU_ASSERT_FATAL(asprintf(&path, "%s/siogate.db", dir) > 0);
+	st = sio_store_open(path, &opts, err);
+	free(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	x.store = st;
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL); /* on_open queues "hello" */
+	CU_ASSERT(sio_store_outbox_put(st, sid, "3:::x", 5, 0) == SIO_OK);
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[1]}") ==
+	          SIO_OK);
+	CU_ASSERT(feed(sid, "6:::1+[\"late\"]") == SIO_OK);
+	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[2]}") ==
+	          SIO_OK);
+	CU_ASSERT_STRING_EQUAL(probe_log.p,
+	                       "open  a=(null)\nopen  b=(null)\n"
+	                       "emit_ack -2 volatile -2\n"
+	                       "emit_ack -2 volatile 0\n");
+	fprintf(stderr, "\n  probe saw [%s]\n", probe_log.p);
+	EXPECT(sid, "3:::hello\n3:::x");
+	CU_ASSERT(state_of(sid) != SIO_SESSION_CLOSED);
+}
+
 /* Text that is not UTF-8 is refused where it enters: the application gets
  * SIO_ERR, nothing is queued, what it sends next goes out. */
 static void
@@ -1111,6 +1176,8 @@ static const struct cu_test tests[] = {
      test_wall_clock_step_back_keeps_timeouts},
     {"a wall clock that jumps ahead leaves the leases of live processes",
      test_wall_clock_step_forward_keeps_leases},
+    {"a full queue keeps no pending ack and drops volatile events",
+     test_a_full_queue_keeps_no_pending_ack},
     {"a full queue drops packets but keeps the session",
      test_a_full_queue_drops_packets_but_keeps_the_session},
     {"the chat room hears joins, messages and leaves",

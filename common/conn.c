@@ -305,14 +305,14 @@ sio_stats(struct sio_conn *c, json_t *out)
 {
 	struct sio_store_stats st;
 	static const char *const names[] = {
-	    "active_sessions",    "max_sessions",
-	    "active_connections", "max_connections",
+	    "active_sessions",    "peak_sessions",
+	    "active_connections", "peak_connections",
 	    "sessions_opened",    "connections_opened",
 	    "packets_sent",       "packets_received",
 	    "queued_packets",     "time"};
 	long long vals[sizeof(names) / sizeof(names[0])];
 	const char *const rnames[] = {"connections_ps", "packets_sent_ps",
-	                              "packets_recv_ps"};
+	                              "packets_received_ps"};
 	double rates[3];
 
 	if (!json_is_object(out) ||

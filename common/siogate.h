@@ -195,18 +195,20 @@ int sio_broadcast_emit(struct sio_conn *c, const char *room, int exclude_self,
 
 /*
  * The server's counters, shared by every process through the store, with
- * TornadIO2's names. Sets these members of out, an object:
- *   integers  "active_sessions" (handshaken, not ended), "max_sessions"
+ * the names of /<resource>/stats and stats_view. Sets these members of out,
+ * an object:
+ *   integers  "active_sessions" (handshaken, not ended), "peak_sessions"
  *             (their peak), "active_connections" (sessions with a transport
- *             attached), "max_connections" (their peak), "sessions_opened"
+ *             attached), "peak_connections" (their peak), "sessions_opened"
  *             (handshakes so far), "connections_opened" (transport attaches
  *             so far), "packets_sent", "packets_received" (packets to and
  *             from clients so far), "queued_packets" (waiting in the
  *             outbox), "time" (milliseconds since the epoch, this
  *             process's clock);
- *   reals     "connections_ps", "packets_sent_ps", "packets_recv_ps" (the
- *             growth of those totals per second over the last few seconds,
- *             0 until the sweep has taken a sample at least 1 s old).
+ *   reals     "connections_ps", "packets_sent_ps", "packets_received_ps"
+ *             (the growth of those totals per second over the last few
+ *             seconds, 0 until the sweep has taken a sample at least 1 s
+ *             old).
  * All numbers come from one snapshot of the store. In the root on_open,
  * which runs in the handshake's transaction, sessions_opened counts this
  * session too, so it is unique to it. Returns SIO_OK or SIO_ERR (out may

@@ -1,9 +1,10 @@
 /*
  * stats: TornadIO2's stats example. The page emits `stats` with a callback
  * every second and graphs what the ack brings: one object with the
- * server's counters from the store (sio_stats, TornadIO2's names):
- * active_sessions, max_sessions, active_connections, max_connections,
- * connections_ps, packets_sent_ps, packets_recv_ps, the totals and the
+ * server's counters from the store (sio_stats, the names of
+ * /socket.io/stats; TornadIO2 calls the peaks max_*):
+ * active_sessions, peak_sessions, active_connections, peak_connections,
+ * connections_ps, packets_sent_ps, packets_received_ps, the totals and the
  * server's time in ms.
  */
 #include <siogate.h>

@@ -6,7 +6,7 @@
  * option:
  *
  *   stats        /?transports=T: the page shows the counters of sio_stats
- *                as numbers (active_sessions >= 1, max_sessions >=
+ *                as numbers (active_sessions >= 1, peak_sessions >=
  *                active_sessions, ...) and has drawn its graph at least
  *                twice, with lines on it; screenshot stats-T.png
  *   transports   / with only T's checkbox checked, Connect: connected over
@@ -82,16 +82,16 @@ describe('stats page in chromium', () => {
 					const n = (i) => Number(document.getElementById(i).textContent);
 					return n('active_sessions') >= 1 && n('draws') >= 2;
 				});
-				for (const id of ['active_sessions', 'max_sessions', 'active_connections',
-					'max_connections', 'sessions_opened', 'connections_opened',
+				for (const id of ['active_sessions', 'peak_sessions', 'active_connections',
+					'peak_connections', 'sessions_opened', 'connections_opened',
 					'packets_sent', 'packets_received', 'queued_packets',
-					'connections_ps', 'packets_sent_ps', 'packets_recv_ps']) {
+					'connections_ps', 'packets_sent_ps', 'packets_received_ps']) {
 					const text = await page.textContent(`#${id}`);
 					assert.match(text, /^\d+(\.\d+)?$/, `#${id} shows a number: '${text}'`);
 				}
-				assert.ok(await num(page, 'max_sessions') >= await num(page, 'active_sessions'),
+				assert.ok(await num(page, 'peak_sessions') >= await num(page, 'active_sessions'),
 				    'peak sessions >= active sessions');
-				assert.ok(await num(page, 'max_connections') >= 1, 'peak connections >= 1');
+				assert.ok(await num(page, 'peak_connections') >= 1, 'peak connections >= 1');
 				assert.ok(await num(page, 'sessions_opened') >= 1, 'sessions opened >= 1');
 				assert.ok(await num(page, 'packets_received') >= 2,
 				    'packets received counts the stats events');

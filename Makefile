@@ -98,10 +98,12 @@ $(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
 $(BUILD)/examples/%.so: examples/%/$$*.c common/siogate.h | $(BUILD)/.dirs
 	$(CC) $(CFLAGS) -DSIO_BUILD_PLUGIN -shared -o $@ $<
 
-# Runs every suite even when one fails, then fails if any did.
+# Runs every suite even when one fails, then fails if any did; then
+# whether every setting and API function is documented (tests/docs/).
 check: $(TESTS) $(HELPERS) $(PLUGINS)
 	@fail=0; for t in $(TESTS); do \
 		SIO_TEST_BIN=$(BUILD)/tests $$t || fail=1; done; \
+	tests/docs/check.sh . || fail=1; \
 	if [ $$fail = 0 ]; then echo "make test: all suites passed"; \
 	else echo "make test: FAILURES"; exit 1; fi
 

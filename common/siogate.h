@@ -4,9 +4,11 @@
  * (one struct sio_app per endpoint, gathered in a struct sio_plugin), the
  * request accessors and everything a callback may do with its connection:
  * send, emit, acks, per-session data, rooms, broadcast and close. Callbacks
- * run in whichever process received the packet, inside a store transaction,
- * so an application keeps its state in the session data and rooms, never in
- * process memory. JSON values are jansson's json_t.
+ * run in whichever process received the packet (on_close of a timed-out
+ * session in the one that sweeps: sio-wsd, sio-gateway, a CGI request or
+ * sioctl; docs/api.md), inside a store transaction, so an application keeps
+ * its state in the session data and rooms, never in process memory. JSON
+ * values are jansson's json_t.
  */
 #ifndef SIOGATE_H
 #define SIOGATE_H

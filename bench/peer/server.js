@@ -4,7 +4,7 @@
  *
  * The comparison peer for benchmarks and the oracle for tests/interop/.
  * It behaves the same on the root endpoint "" and on "/chat", replying on
- * the endpoint the request came on (README.md, "testapp"):
+ * the endpoint the request came on (docs/development.md, "The test application"):
  *
  *   message / json     echoed with the same type; a data-ack request
  *                      (`3:1+::x`) is acked [data]

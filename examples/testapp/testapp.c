@@ -3,7 +3,7 @@
  * behaves the same on the root endpoint and on /chat, answering on the
  * endpoint the request came on: echo of messages, json and events,
  * broadcast, trigger (server-initiated events, optionally delayed and
- * acknowledged) and kick. The table is in README.md.
+ * acknowledged) and kick. The table is in docs/development.md.
  */
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /*
  * Interop: socket.io-client 0.9.16 (Node) against a server running the
- * testapp contract (README.md, "testapp"): siogate, or bench/peer/server.js.
+ * testapp contract (docs/development.md, "The test application"): siogate, or bench/peer/server.js.
  *
  *   SIO_URL=http://127.0.0.1:18000 SIO_TRANSPORT=xhr-polling \
  *       node --test tests/interop/

@@ -97,8 +97,7 @@ probe_emit_codes(struct sio_conn *c, json_t *args, json_t *reply)
 }
 
 static int
-probe_got(struct sio_conn *c, const char *name, json_t *args,
-          json_t *ack_args)
+probe_got(struct sio_conn *c, const char *name, json_t *args, json_t *ack_args)
 {
 	(void)c, (void)args, (void)ack_args;
 	probe_note("got the ack of %s%s", name, "");
@@ -956,10 +955,9 @@ test_a_full_queue_keeps_no_pending_ack(void)
 	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[2]}") ==
 	          SIO_OK);
-	CU_ASSERT_STRING_EQUAL(probe_log.p,
-	                       "open  a=(null)\nopen  b=(null)\n"
-	                       "emit_ack -2 volatile -2\n"
-	                       "emit_ack -2 volatile 0\n");
+	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=(null)\nopen  b=(null)\n"
+	                                    "emit_ack -2 volatile -2\n"
+	                                    "emit_ack -2 volatile 0\n");
 	fprintf(stderr, "\n  probe saw [%s]\n", probe_log.p);
 	EXPECT(sid, "3:::hello\n3:::x");
 	CU_ASSERT(state_of(sid) != SIO_SESSION_CLOSED);

@@ -3,7 +3,8 @@
 # Every key of common/config.c's key table has its section and its row in
 # docs/configuration.md and its line in siogate.conf.example; every
 # function declared in common/siogate.h has its declaration in docs/api.md,
-# and every macro of the header is named there. The lists are read from
+# and every macro of the header is named there; every built-in app of
+# common/plugin.c is named in the app section. The lists are read from
 # the sources, so a key or function added without its docs fails here.
 #
 #   tests/docs/check.sh [ROOT]          (make check)
@@ -56,9 +57,22 @@ for m in $macros; do
 		missing "macro $m (common/siogate.h) is not named in $api"
 done
 
+# The applications built into every program (common/plugin.c's
+# builtins[]), each named in the app section of $conf.
+apps=$(sed -n '/^static const struct sio_plugin \*const builtins\[\] = {/,/^};/p' \
+	common/plugin.c | sed -n 's/^[[:space:]]*&sio_\([a-z0-9_]*\)_plugin,$/\1/p')
+appsec=$(sed -n '/^### app$/,/^### /p' "$conf")
+napps=0
+for a in $apps; do
+	napps=$((napps + 1))
+	echo "$appsec" | grep -q "\`$a\`" ||
+		missing "built-in app '$a' (common/plugin.c) is not named under '### app' in $conf"
+done
+
 echo "docs: $nkeys keys of common/config.c, $nfuncs functions and $nmacros" \
-	"macros of common/siogate.h checked against $conf, $example and $api"
-if [ "$nkeys" -lt 10 ] || [ "$nfuncs" -lt 10 ]; then
+	"macros of common/siogate.h, $napps built-in apps checked against" \
+	"$conf, $example and $api"
+if [ "$nkeys" -lt 10 ] || [ "$nfuncs" -lt 10 ] || [ "$napps" -lt 2 ]; then
 	missing "too few keys or functions found: the parsing above is broken"
 fi
 [ $fail = 0 ] && echo "docs: passed" || echo "docs: FAILED"

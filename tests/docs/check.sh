@@ -19,9 +19,11 @@ missing() {
 	fail=1
 }
 
-# The key table: from "config_keys[] = {" to its "};", one {"name", ...
-keys=$(sed -n '/^static const struct config_key config_keys\[\] = {/,/^};/p' \
-	common/config.c | sed -n 's/^[[:space:]]*{"\([a-z0-9_]*\)",.*/\1/p')
+# The key table: from "config_keys[] = {" to its end ("};" or the {NULL
+# row), one {"name", ... a row.
+keys=$(awk '/^static const struct config_key config_keys\[\] = \{/ { on = 1; next }
+	on && /^\};|\{NULL/ { exit }
+	on' common/config.c | sed -n 's/^[[:space:]]*{"\([a-z0-9_]*\)",.*/\1/p')
 nkeys=0
 for k in $keys; do
 	nkeys=$((nkeys + 1))
@@ -59,8 +61,9 @@ done
 
 # The applications built into every program (common/plugin.c's
 # builtins[]), each named in the app section of $conf.
-apps=$(sed -n '/^static const struct sio_plugin \*const builtins\[\] = {/,/^};/p' \
-	common/plugin.c | sed -n 's/^[[:space:]]*&sio_\([a-z0-9_]*\)_plugin,$/\1/p')
+apps=$(awk '/^static const struct sio_plugin \*const builtins\[\] = \{/ { on = 1; next }
+	on && /^\};|NULL/ { exit }
+	on' common/plugin.c | sed -n 's/^[[:space:]]*&sio_\([a-z0-9_]*\)_plugin,$/\1/p')
 appsec=$(sed -n '/^### app$/,/^### /p' "$conf")
 napps=0
 for a in $apps; do

@@ -467,7 +467,15 @@ deb:
 	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
 	@ls -l $(DEB_DIR)/*.deb
 
-package-test: all
+# What building and testing the package needs beyond scripts/deps.sh.
+PACKAGE_DEPS = debhelper dpkg-dev fakeroot debootstrap systemd iproute2 util-linux
+package-test: deps all
+	@missing=$$(for p in $(PACKAGE_DEPS); do dpkg-query -W -f='$${Status}' $$p \
+		2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "package-test: installing" $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $$missing >/dev/null; fi
+	@[ -d node_modules/socket.io-client ] || npm ci --no-audit --no-fund
 	node --test --test-reporter=spec --test-concurrency=1 tests/package/
 
 : install into a temporary prefix, build the guide's

@@ -57,14 +57,14 @@ $(LIB): $(LIB_OBJ)
 # sio-gateway: the FastCGI/CGI front (gateway/*.c; only fcgi.c sees libfcgi).
 $(GW_OBJ): $(wildcard gateway/*.h)
 $(GATEWAY): $(GW_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
 
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
 $(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
 $(BUILD)/wsd/.dir:
 	@mkdir -p $(dir $@) && touch $@
 $(WSD): $(WSD_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -rdynamic -o $@ $(WSD_OBJ) $(WHOLE_LIB) -lwebsockets -lcrypto $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(WSD_OBJ) $(WHOLE_LIB) -lwebsockets -lcrypto $(LDLIBS)
 
 # sioctl: the operator's tool over the store (ctl/*.c). It exports the API
 # like the servers, because a kick runs the app's on_close, maybe a plugin's.
@@ -72,7 +72,7 @@ $(CTL_OBJ): $(wildcard ctl/*.h) | $(BUILD)/ctl/.dir
 $(BUILD)/ctl/.dir:
 	@mkdir -p $(dir $@) && touch $@
 $(CTL): $(CTL_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -rdynamic -o $@ $(CTL_OBJ) $(WHOLE_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(CTL_OBJ) $(WHOLE_LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
@@ -96,7 +96,7 @@ $(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
 # Each example also builds as a plugin (examples/NAME/NAME.c -> NAME.so).
 .SECONDEXPANSION:
 $(BUILD)/examples/%.so: examples/%/$$*.c common/siogate.h | $(BUILD)/.dirs
-	$(CC) $(CFLAGS) -DSIO_BUILD_PLUGIN -shared -o $@ $<
+	$(CC) $(CFLAGS) $(LDFLAGS) -DSIO_BUILD_PLUGIN -shared -o $@ $<
 
 # Runs every suite even when one fails, then fails if any did.
 check: $(TESTS) $(HELPERS) $(PLUGINS)

@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libfcgi-dev libwebsockets-dev libuv1-dev libsqlite3-dev libcunit1-dev libjansson-dev
-sqlite3 curl python3 lighttpd libssl-dev nginx-light apache2 chromium
+sqlite3 curl python3 groff-base man-db lighttpd libssl-dev nginx-light apache2 chromium
 php-cli php-sqlite3"
 missing=""
 for p in $PKGS; do

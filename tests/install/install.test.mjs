@@ -5,11 +5,16 @@
  * the guide's cc line and PKG_CONFIG_PATH=<prefix>/lib/pkgconfig, the
  * guide's config (paths moved into the temporary folder) and page, served
  * behind lighttpd by the installed share/siogate/scripts/webserver.sh with
- * the installed bin/sio-gateway and bin/sio-wsd. socket.io-client 0.9.16
+ * the installed sbin/sio-gateway and sbin/sio-wsd. socket.io-client 0.9.16
  * from node_modules talks to it over xhr-polling and websocket: on_open
  * reads ?name=, `hello` is acked with [greeting, count], a message reaches
  * every session as "name: text", ?name=nobody is refused with 403. Last,
- * `make uninstall PREFIX=...` leaves no file in the prefix.
+ * `make uninstall PREFIX=...` leaves no file in the prefix. SYSCONFDIR and
+ * LOCALSTATEDIR are moved into the folder too. Apart, `make install
+ * DESTDIR=<tmp>/stage PREFIX=/usr` stages the system layout of
+ * docs/service.md (the Debian package's): it is checked file by file, a
+ * second install keeps an edited siogate.conf, and `make uninstall` then
+ * removes everything but that edited file.
  *
  *   node --test tests/install/        (make install-test)
  *
@@ -42,6 +47,12 @@ const PREFIX = path.join(TMP, 'prefix');
 const APPDIR = path.join(TMP, 'myapp');     /* the guide's empty folder */
 const VARDIR = path.join(APPDIR, 'var');
 const PCPATH = path.join(PREFIX, 'lib/pkgconfig');
+const ETC = path.join(TMP, 'etc/siogate');
+const STATE = path.join(TMP, 'var/lib/siogate');
+const STAGE = path.join(TMP, 'stage');
+/* Every install of this suite keeps to the temporary folder. */
+const DIRS = [`PREFIX=${PREFIX}`, `SYSCONFDIR=${ETC}`, `LOCALSTATEDIR=${STATE}`];
+const SYSDIRS = ['PREFIX=/usr', 'SYSTEMDUNITDIR=/lib/systemd/system'];
 const WEBSERVER = path.join(PREFIX, 'share/siogate/scripts/webserver.sh');
 let failed = false;
 let url;
@@ -94,7 +105,7 @@ async function until(cond, what) {
 
 before(async () => {
 	/* 1. Install. */
-	await run('make', ['--no-print-directory', '-C', ROOT, 'install', `PREFIX=${PREFIX}`],
+	await run('make', ['--no-print-directory', '-C', ROOT, 'install', ...DIRS],
 	    {maxBuffer: 1 << 24});
 });
 
@@ -108,16 +119,16 @@ after(async () => {
 test('make install puts everything in the prefix', () => {
 	try {
 		const got = new Set(files(PREFIX));
-		for (const f of ['bin/sio-gateway', 'bin/sio-wsd', 'bin/sioctl', 'include/siogate.h',
+		for (const f of ['sbin/sio-gateway', 'sbin/sio-wsd', 'bin/sioctl', 'include/siogate.h',
 		    'lib/pkgconfig/siogate.pc', 'share/siogate/deploy/lighttpd.conf.in',
 		    'share/siogate/deploy/nginx.conf.in', 'share/siogate/deploy/README.md',
 		    'share/siogate/scripts/webserver.sh', 'share/siogate/examples/chat/chat.c',
-		    'share/siogate/examples/chat/index.html', 'share/siogate/examples/chat/chat.so',
+		    'share/siogate/examples/chat/index.html', 'lib/siogate/chat.so',
 		    'share/doc/siogate/README.md', 'share/doc/siogate/docs/guide.md',
 		    'share/doc/siogate/docs/api.md', 'share/doc/siogate/docs/configuration.md']) {
 			assert.ok(got.has(f), `installed ${f}`);
 		}
-		for (const f of ['bin/sio-gateway', 'bin/sio-wsd', 'bin/sioctl'])
+		for (const f of ['sbin/sio-gateway', 'sbin/sio-wsd', 'bin/sioctl'])
 			assert.equal(fs.statSync(path.join(PREFIX, f)).mode & 0o777, 0o755, `${f} mode`);
 		assert.equal(fs.statSync(path.join(PREFIX, 'include/siogate.h')).mode & 0o777, 0o644);
 		assert.equal(fs.readFileSync(path.join(PREFIX, 'include/siogate.h'), 'utf8'),
@@ -165,7 +176,7 @@ test('the guide\'s app, built outside the tree, served behind lighttpd, with the
 		    .replaceAll('/srv/myapp', APPDIR) +
 		    'polling_duration = 5\nflash_policy_port = 0\n');
 		assert.match(fs.readFileSync(confPath, 'utf8'), new RegExp(`^app = ${so}$`, 'm'));
-		await run(path.join(PREFIX, 'bin/sio-gateway'), ['-c', confPath, '--check-config']);
+		await run(path.join(PREFIX, 'sbin/sio-gateway'), ['-c', confPath, '--check-config']);
 
 		/* 5. The page and the client script in the document root. */
 		fs.writeFileSync(path.join(VARDIR, 'www/index.html'), page);
@@ -175,13 +186,13 @@ test('the guide\'s app, built outside the tree, served behind lighttpd, with the
 		const port = await freePort();
 		await run(WEBSERVER, ['start', 'lighttpd', String(port), VARDIR], {
 			cwd: APPDIR,
-			env: {...process.env, GATEWAY: path.join(PREFIX, 'bin/sio-gateway'),
-			    WSD: path.join(PREFIX, 'bin/sio-wsd'), SIOGATE_CONF: confPath,
+			env: {...process.env, GATEWAY: path.join(PREFIX, 'sbin/sio-gateway'),
+			    WSD: path.join(PREFIX, 'sbin/sio-wsd'), SIOGATE_CONF: confPath,
 			    DOCROOT: path.join(VARDIR, 'www')},
 		});
 		url = `http://127.0.0.1:${port}`;
 		const lconf = fs.readFileSync(path.join(VARDIR, 'lighttpd.conf'), 'utf8');
-		assert.ok(lconf.includes(path.join(PREFIX, 'bin/sio-gateway')), 'lighttpd spawns the installed gateway');
+		assert.ok(lconf.includes(path.join(PREFIX, 'sbin/sio-gateway')), 'lighttpd spawns the installed gateway');
 		assert.ok(!lconf.includes(ROOT + '/'), 'nothing from the source tree in the lighttpd config');
 
 		const home = await get(url + '/');
@@ -213,11 +224,87 @@ test('the guide\'s app, built outside the tree, served behind lighttpd, with the
 test('make uninstall leaves the prefix empty of siogate files', async () => {
 	try {
 		await run(WEBSERVER, ['stop', VARDIR]);
-		await run('make', ['--no-print-directory', '-C', ROOT, 'uninstall', `PREFIX=${PREFIX}`]);
+		await run('make', ['--no-print-directory', '-C', ROOT, 'uninstall', ...DIRS]);
 		assert.deepEqual(files(PREFIX), [], 'no file left');
+		assert.ok(!fs.existsSync(ETC), 'the config, unchanged, removed with its directory');
+		assert.ok(!fs.existsSync(STATE), 'the empty data directory removed');
 		assert.ok(!fs.existsSync(path.join(PREFIX, 'share/siogate')), 'share/siogate removed');
 		assert.ok(!fs.existsSync(path.join(PREFIX, 'share/doc/siogate')), 'share/doc/siogate removed');
 		/* idempotent: again is fine */
-		await run('make', ['--no-print-directory', '-C', ROOT, 'uninstall', `PREFIX=${PREFIX}`]);
+		await run('make', ['--no-print-directory', '-C', ROOT, 'uninstall', ...DIRS]);
+	} catch (e) { failed = true; throw e; }
+});
+
+/* The system layout (docs/service.md), as the Debian package installs it. */
+const LAYOUT = [
+	'etc/siogate/siogate.conf',
+	'lib/systemd/system/sio-gateway-activated.service',
+	'lib/systemd/system/sio-gateway-activated.socket',
+	'lib/systemd/system/sio-gateway.service',
+	'lib/systemd/system/sio-wsd.service',
+	'usr/bin/sioctl',
+	'usr/include/siogate.h',
+	'usr/lib/pkgconfig/siogate.pc',
+	'usr/lib/tmpfiles.d/siogate.conf',
+	'usr/sbin/sio-gateway',
+	'usr/sbin/sio-wsd',
+	'usr/share/doc/siogate/README.md',
+	'usr/share/doc/siogate/siogate.conf.example',
+	'usr/share/man/man5/siogate.conf.5',
+	'usr/share/man/man8/sio-gateway.8',
+	'usr/share/man/man8/sio-wsd.8',
+	'usr/share/man/man8/sioctl.8',
+	'usr/share/siogate/ctl/push.php',
+	'usr/share/siogate/deploy/README.md',
+	'usr/share/siogate/schema/schema.sql',
+	'usr/share/siogate/scripts/webserver.sh',
+];
+
+test('make install DESTDIR= stages the system layout; uninstall keeps an edited config', async () => {
+	try {
+		const make = (...a) => run('make', ['--no-print-directory', '-C', ROOT, ...a,
+		    `DESTDIR=${STAGE}`, ...SYSDIRS], {maxBuffer: 1 << 24});
+		await make('install');
+		const got = files(STAGE);
+		for (const f of LAYOUT) assert.ok(got.includes(f), `staged /${f}`);
+		const examples = fs.readdirSync(path.join(ROOT, 'examples'));
+		for (const n of examples) {
+			assert.ok(got.includes(`usr/lib/siogate/${n}.so`), `plugin ${n}.so in lib/siogate/`);
+			assert.ok(!got.some((f) => f.startsWith('usr/share/') && f.endsWith('.so')), 'no .so under share/');
+		}
+		for (const f of ['docs/guide.md', 'docs/configuration.md'])
+			assert.ok(got.includes(`usr/share/doc/siogate/${f}`), `doc ${f}`);
+		const client = path.join(ROOT, 'build/client');
+		if (fs.existsSync(client))
+			for (const f of fs.readdirSync(client))
+				assert.ok(got.includes(`usr/share/siogate/client/${f}`), `client file ${f}`);
+		/* only what the list, the examples, the docs and the client name */
+		const known = (f) => LAYOUT.includes(f) || /^usr\/share\/siogate\/(examples|deploy|client)\//.test(f) ||
+		    /^usr\/lib\/siogate\/[a-z]+\.so$/.test(f) || /^usr\/share\/doc\/siogate\/docs\/[\w-]+\.md$/.test(f);
+		assert.deepEqual(got.filter((f) => !known(f)), [], 'nothing outside the layout');
+		/* the data directory, made; the run directory left to tmpfiles.d */
+		const st = fs.statSync(path.join(STAGE, 'var/lib/siogate'));
+		assert.ok(st.isDirectory() && (st.mode & 0o777) === 0o750, 'var/lib/siogate 0750');
+		assert.ok(!fs.existsSync(path.join(STAGE, 'run')), 'no run/ in the package');
+		const tmpf = fs.readFileSync(path.join(STAGE, 'usr/lib/tmpfiles.d/siogate.conf'), 'utf8');
+		assert.match(tmpf, /^d \/run\/siogate 0750 siogate www-data -$/m);
+		/* the installed config names the system's directories */
+		const conf = path.join(STAGE, 'etc/siogate/siogate.conf');
+		const text = fs.readFileSync(conf, 'utf8');
+		assert.match(text, /^database = \/var\/lib\/siogate\/siogate\.db$/m);
+		assert.match(text, /^run_dir = \/run\/siogate$/m);
+		const unit = fs.readFileSync(path.join(STAGE, 'lib/systemd/system/sio-gateway.service'), 'utf8');
+		assert.match(unit, /^ExecStart=\/usr\/sbin\/sio-gateway -c \/etc\/siogate\/siogate\.conf --listen \/run\/siogate\/gateway\.sock$/m);
+		const pc = fs.readFileSync(path.join(STAGE, 'usr/lib/pkgconfig/siogate.pc'), 'utf8');
+		assert.match(pc, /^pluginsdir=\/usr\/lib\/siogate$/m);
+		console.log(`# staged ${got.length} files for PREFIX=/usr`);
+
+		/* an edited config is never overwritten, nor removed */
+		fs.writeFileSync(conf, text + 'log_level = debug\n');
+		const again = await make('install');
+		assert.match(again.stdout, /siogate\.conf exists: kept/);
+		assert.match(fs.readFileSync(conf, 'utf8'), /^log_level = debug$/m, 'kept the edit');
+		await make('uninstall');
+		assert.deepEqual(files(STAGE), ['etc/siogate/siogate.conf'], 'only the edited config left');
 	} catch (e) { failed = true; throw e; }
 });

@@ -6,8 +6,12 @@ BUILD   ?= build
 PKGS     = jansson sqlite3
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
+# Where make install puts the data files; compiled in as client_dir's default.
+PREFIX  ?= /usr/local
+DATADIR ?= $(PREFIX)/share/siogate
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(if $(WERROR),-Werror) \
-           -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+           -DSIO_DATADIR=\"$(DATADIR)\"
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -28,9 +32,15 @@ WSD_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard wsd/*.c))
 WSD      = $(BUILD)/sio-wsd
 CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 CTL      = $(BUILD)/sioctl
+# socket.io-client's files for the gateway (client_dir), from npm
+CLIENT_DIST  = node_modules/socket.io-client/dist
+CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
+               WebSocketMainInsecure.swf
+CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
+CLIENT_STAMP = $(BUILD)/client/.stamp
 
 .PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats faults bench profile
-all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
+all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 deps:
 	@scripts/deps.sh
@@ -59,6 +69,20 @@ $(GW_OBJ): $(wildcard gateway/*.h)
 $(GATEWAY): $(GW_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
 
+# socket.io-client 0.9.16's files, which the gateway serves under the
+# resource from client_dir, with a gzip -9 -n copy of each script (what
+# socket.io 0.9 runs): taken from npm's node_modules (npm ci). The build
+# never fetches them: without node_modules it says so and goes on.
+$(CLIENT_STAMP): $(wildcard $(addprefix $(CLIENT_DIST)/,$(CLIENT_FILES)))
+	@if [ -f $(CLIENT_DIST)/socket.io.js ]; then set -ex; \
+		mkdir -p $(BUILD)/client; \
+		cp $(addprefix $(CLIENT_DIST)/,$(CLIENT_FILES)) $(BUILD)/client/; \
+		for f in $(CLIENT_GZ:.gz=); do \
+			gzip -9 -n -c $(BUILD)/client/$$f > $(BUILD)/client/$$f.gz; done; \
+		touch $@; \
+	else echo "make: $(CLIENT_DIST) is missing: run npm ci, then make" \
+		"again, for the gateway to serve /socket.io/socket.io.js"; fi
+
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
 $(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
 $(BUILD)/wsd/.dir:
@@ -81,6 +105,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
 WSD_PROTO_OBJ = $(BUILD)/wsd/hixie.o $(BUILD)/wsd/policy.o
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: $(WSD_PROTO_OBJ)
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: LDLIBS += $(WSD_PROTO_OBJ) -lcrypto
+
+# The router's suite reads the gateway's route.c.
+$(BUILD)/tests/test_route.o: CFLAGS += -Igateway
+$(BUILD)/tests/test_route.o: $(wildcard gateway/*.h)
+$(BUILD)/tests/test_route: $(BUILD)/gateway/route.o
+$(BUILD)/tests/test_route: LDLIBS += $(BUILD)/gateway/route.o
 
 # The seeded fuzz suite runs the targets of tests/fuzz_body.h, which also
 # read the routers and the wsd protocol modules.
@@ -286,6 +316,7 @@ I_INC    = $(DESTDIR)$(PREFIX)/include
 I_PC     = $(DESTDIR)$(PREFIX)/lib/pkgconfig
 I_SHARE  = $(DESTDIR)$(PREFIX)/share/siogate
 I_DOC    = $(DESTDIR)$(PREFIX)/share/doc/siogate
+I_DATA   = $(DESTDIR)$(DATADIR)
 I_PROGS  = sio-gateway sio-wsd sioctl
 EX_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c))))
 EX_FILES = $(filter-out %~,$(wildcard examples/*/*.c examples/*/*.h examples/*/*.html examples/*/*.css examples/*/*.js))
@@ -311,6 +342,12 @@ install: all
 	$(INSTALL) -m 0644 $(DEPLOY_FILES) $(I_SHARE)/deploy/
 	$(INSTALL) -m 0755 scripts/webserver.sh $(I_SHARE)/scripts/webserver.sh
 	$(INSTALL) -d -m 0755 $(I_DOC)/docs
+	@if [ -f $(CLIENT_STAMP) ]; then set -x; \
+		$(INSTALL) -d -m 0755 $(I_DATA)/client; \
+		$(INSTALL) -m 0644 $(addprefix $(BUILD)/client/,$(CLIENT_FILES) \
+			$(CLIENT_GZ)) $(I_DATA)/client/; \
+	else echo "make install: no socket.io-client files to install" \
+		"(npm ci, then make)"; fi
 	$(INSTALL) -m 0644 README.md siogate.conf.example $(I_DOC)/
 	$(INSTALL) -m 0644 $(wildcard docs/*.md) $(I_DOC)/docs/
 
@@ -319,6 +356,8 @@ uninstall:
 	rm -f $(addprefix $(I_SHARE)/,$(EX_FILES)) \
 		$(foreach n,$(EX_NAMES),$(I_SHARE)/examples/$(n)/$(n).so)
 	rm -f $(addprefix $(I_SHARE)/,$(DEPLOY_FILES)) $(I_SHARE)/scripts/webserver.sh
+	rm -f $(addprefix $(I_DATA)/client/,$(CLIENT_FILES) $(CLIENT_GZ))
+	rmdir $(I_DATA)/client 2>/dev/null || true
 	rm -f $(I_DOC)/README.md $(I_DOC)/siogate.conf.example \
 		$(addprefix $(I_DOC)/,$(wildcard docs/*.md))
 	rmdir $(addprefix $(I_SHARE)/examples/,$(EX_NAMES)) $(I_SHARE)/examples \

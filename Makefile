@@ -61,6 +61,13 @@ $(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
 $(BUILD)/tests/test_store.o: $(BUILD)/schema.inc
 $(BUILD)/tests/test_store.o: CFLAGS += -I$(BUILD)
 
+# config.c compiles in DATADIR (client_dir's default): rebuilt when it
+# changes, so that make install PREFIX=P installs programs that look in P.
+$(BUILD)/.datadir: FORCE | $(BUILD)/.dirs
+	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' > $@
+$(BUILD)/common/config.o: $(BUILD)/.datadir
+.PHONY: FORCE
+
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 

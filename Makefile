@@ -161,7 +161,7 @@ test: deps
 # (mod_proxy_fcgi) and Apache mod_cgid on loopback ports; every server runs
 # even when one fails. make wire WIRE_SERVERS=nginx picks some.
 WIRE_SERVERS ?= lighttpd nginx apache apache-cgi
-wire: $(GATEWAY) $(WSD) $(PLUGINS)
+wire: $(GATEWAY) $(WSD) $(PLUGINS) $(CLIENT_STAMP)
 	@fail=""; for s in $(WIRE_SERVERS); do \
 		tests/wire/gateway.sh $$s $(BUILD) || fail="$$fail $$s"; done; \
 	if [ -z "$$fail" ]; then echo "make wire: all servers passed"; \
@@ -178,9 +178,11 @@ interop: $(GATEWAY) $(WSD) $(PLUGINS)
 # message: over websocket (sio-wsd), over a websocket that fails (fallback to
 # polling), over xhr-polling and jsonp-polling; the stats and transports
 # pages over websocket, xhr-polling and jsonp-polling, with screenshots in
-# var/browser/ (tests/browser/*.test.mjs).
+# var/browser/ (tests/browser/*.test.mjs); the chat page loading
+# socket.io.js from the gateway behind each server, 304 on the second load.
 browser: deps $(GATEWAY) $(WSD) $(PLUGINS)
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+	@$(MAKE) --no-print-directory $(CLIENT_STAMP)
 	node --test --test-reporter=spec tests/browser/
 
 # flashsocket (hixie-76) and the Flash policy file against sio-wsd's flash
@@ -228,7 +230,7 @@ profile: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 # The example apps (multiplexed, ackping, rpcping, stats, transports), each
 # behind lighttpd with sio-gateway and sio-wsd, with socket.io-client
 # 0.9.16 over xhr-polling and websocket (tests/examples/).
-examples: $(GATEWAY) $(WSD) $(PLUGINS)
+examples: $(GATEWAY) $(WSD) $(PLUGINS) $(CLIENT_STAMP)
 	node --test --test-reporter=spec tests/examples/
 
 # sioctl against lighttpd + sio-gateway + sio-wsd with socket.io-client

@@ -100,6 +100,9 @@ void gw_fcgi_worker(int lsock);
 /* Serves the single CGI request of this process from the environment and
  * stdin/stdout. Returns the exit status. */
 int gw_fcgi_cgi(void);
+/* As CGI, serves the request when it is for a client file (static.c),
+ * which needs no store: before the process registers. 1 when served. */
+int gw_fcgi_cgi_static(void);
 /* Initialises libfcgi; 1 when the process was started as CGI. */
 int gw_fcgi_is_cgi(void);
 /* Opens the standalone listener spec ("host:port" or a UNIX path) after

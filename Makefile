@@ -6,8 +6,28 @@ BUILD   ?= build
 PKGS     = jansson sqlite3
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
+# Where make install puts things (docs/service.md); DATADIR is compiled in
+# as client_dir's default.
+PREFIX  ?= /usr/local
+SYSCONFDIR    ?= /etc/siogate
+DATADIR       ?= $(PREFIX)/share/siogate
+LIBDIR        ?= $(PREFIX)/lib/siogate
+LOCALSTATEDIR ?= /var/lib/siogate
+RUNSTATEDIR   ?= /run/siogate
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(PREFIX)/lib/pkgconfig
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/siogate
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# The service's user and the group of its sockets (the web server's).
+SIO_USER  ?= siogate
+SIO_GROUP ?= www-data
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(if $(WERROR),-Werror) \
-           -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+           -DSIO_DATADIR=\"$(DATADIR)\"
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -28,9 +48,15 @@ WSD_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard wsd/*.c))
 WSD      = $(BUILD)/sio-wsd
 CTL_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 CTL      = $(BUILD)/sioctl
+# socket.io-client's files for the gateway (client_dir), from npm
+CLIENT_DIST  = node_modules/socket.io-client/dist
+CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
+               WebSocketMainInsecure.swf
+CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
+CLIENT_STAMP = $(BUILD)/client/.stamp
 
 .PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats faults bench profile
-all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL)
+all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 deps:
 	@scripts/deps.sh
@@ -51,6 +77,13 @@ $(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
 $(BUILD)/tests/test_store.o: $(BUILD)/schema.inc
 $(BUILD)/tests/test_store.o: CFLAGS += -I$(BUILD)
 
+# config.c compiles in DATADIR (client_dir's default): rebuilt when it
+# changes, so that make install PREFIX=P installs programs that look in P.
+$(BUILD)/.datadir: FORCE | $(BUILD)/.dirs
+	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' > $@
+$(BUILD)/common/config.o: $(BUILD)/.datadir
+.PHONY: FORCE
+
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -58,6 +91,20 @@ $(LIB): $(LIB_OBJ)
 $(GW_OBJ): $(wildcard gateway/*.h)
 $(GATEWAY): $(GW_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
+
+# socket.io-client 0.9.16's files, which the gateway serves under the
+# resource from client_dir, with a gzip -9 -n copy of each script (what
+# socket.io 0.9 runs): taken from npm's node_modules (npm ci). The build
+# never fetches them: without node_modules it says so and goes on.
+$(CLIENT_STAMP): $(wildcard $(addprefix $(CLIENT_DIST)/,$(CLIENT_FILES)))
+	@if [ -f $(CLIENT_DIST)/socket.io.js ]; then set -ex; \
+		mkdir -p $(BUILD)/client; \
+		cp $(addprefix $(CLIENT_DIST)/,$(CLIENT_FILES)) $(BUILD)/client/; \
+		for f in $(CLIENT_GZ:.gz=); do \
+			gzip -9 -n -c $(BUILD)/client/$$f > $(BUILD)/client/$$f.gz; done; \
+		touch $@; \
+	else echo "make: $(CLIENT_DIST) is missing: run npm ci, then make" \
+		"again, for the gateway to serve /socket.io/socket.io.js"; fi
 
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
 $(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
@@ -81,6 +128,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
 WSD_PROTO_OBJ = $(BUILD)/wsd/hixie.o $(BUILD)/wsd/policy.o
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: $(WSD_PROTO_OBJ)
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: LDLIBS += $(WSD_PROTO_OBJ) -lcrypto
+
+# The router's suite reads the gateway's route.c.
+$(BUILD)/tests/test_route.o: CFLAGS += -Igateway
+$(BUILD)/tests/test_route.o: $(wildcard gateway/*.h)
+$(BUILD)/tests/test_route: $(BUILD)/gateway/route.o
+$(BUILD)/tests/test_route: LDLIBS += $(BUILD)/gateway/route.o
 
 # The seeded fuzz suite runs the targets of tests/fuzz_body.h, which also
 # read the routers and the wsd protocol modules.
@@ -126,7 +179,7 @@ test: deps
 # (mod_proxy_fcgi) and Apache mod_cgid on loopback ports; every server runs
 # even when one fails. make wire WIRE_SERVERS=nginx picks some.
 WIRE_SERVERS ?= lighttpd nginx apache apache-cgi
-wire: $(GATEWAY) $(WSD) $(PLUGINS)
+wire: $(GATEWAY) $(WSD) $(PLUGINS) $(CLIENT_STAMP)
 	@fail=""; for s in $(WIRE_SERVERS); do \
 		tests/wire/gateway.sh $$s $(BUILD) || fail="$$fail $$s"; done; \
 	if [ -z "$$fail" ]; then echo "make wire: all servers passed"; \
@@ -143,9 +196,11 @@ interop: $(GATEWAY) $(WSD) $(PLUGINS)
 # message: over websocket (sio-wsd), over a websocket that fails (fallback to
 # polling), over xhr-polling and jsonp-polling; the stats and transports
 # pages over websocket, xhr-polling and jsonp-polling, with screenshots in
-# var/browser/ (tests/browser/*.test.mjs).
+# var/browser/ (tests/browser/*.test.mjs); the chat page loading
+# socket.io.js from the gateway behind each server, 304 on the second load.
 browser: deps $(GATEWAY) $(WSD) $(PLUGINS)
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+	@$(MAKE) --no-print-directory $(CLIENT_STAMP)
 	node --test --test-reporter=spec tests/browser/
 
 # flashsocket (hixie-76) and the Flash policy file against sio-wsd's flash
@@ -193,7 +248,7 @@ profile: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 # The example apps (multiplexed, ackping, rpcping, stats, transports), each
 # behind lighttpd with sio-gateway and sio-wsd, with socket.io-client
 # 0.9.16 over xhr-polling and websocket (tests/examples/).
-examples: $(GATEWAY) $(WSD) $(PLUGINS)
+examples: $(GATEWAY) $(WSD) $(PLUGINS) $(CLIENT_STAMP)
 	node --test --test-reporter=spec tests/examples/
 
 # sioctl against lighttpd + sio-gateway + sio-wsd with socket.io-client
@@ -287,23 +342,6 @@ clean:
 # exactly those, the config only while it is as installed.
 # docs/service.md describes the layout, docs/guide.md building an
 # application against the installed header.
-PREFIX  ?= /usr/local
-SYSCONFDIR    ?= /etc/siogate
-DATADIR       ?= $(PREFIX)/share/siogate
-LIBDIR        ?= $(PREFIX)/lib/siogate
-LOCALSTATEDIR ?= /var/lib/siogate
-RUNSTATEDIR   ?= /run/siogate
-BINDIR  ?= $(PREFIX)/bin
-SBINDIR ?= $(PREFIX)/sbin
-INCLUDEDIR ?= $(PREFIX)/include
-PKGCONFIGDIR ?= $(PREFIX)/lib/pkgconfig
-MANDIR  ?= $(PREFIX)/share/man
-DOCDIR  ?= $(PREFIX)/share/doc/siogate
-SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
-# The service's user and the group of its sockets (the web server's).
-SIO_USER  ?= siogate
-SIO_GROUP ?= www-data
 DESTDIR ?=
 INSTALL ?= install
 I_BIN    = $(DESTDIR)$(BINDIR)
@@ -326,8 +364,6 @@ DEPLOY_FILES = $(wildcard deploy/*.conf.in) deploy/README.md
 DATA_FILES = ctl/push.php schema/schema.sql
 # The snippets for the web server already running (deploy/snippets/SERVER/).
 SNIPPETS = $(filter-out %~,$(wildcard deploy/snippets/*/*))
-# The socket.io-client files the gateway serves (client_dir), when built.
-CLIENT_FILES = $(wildcard $(BUILD)/client/*)
 DOC_FILES = README.md siogate.conf.example $(wildcard docs/*.md)
 SIO_VERSION = $(shell sed -n 's/^\#define SIOGATE_VERSION "\(.*\)"/\1/p' common/siogate.h)
 
@@ -409,9 +445,13 @@ install: all $(BUILD)/siogate.pc $(ETC_CONF) $(UNITS) $(TMPFILES) man
 		$(INSTALL) -D -m 0644 $$f $(I_SHARE)/$$f; done
 	$(INSTALL) -m 0644 ctl/push.php $(I_SHARE)/ctl/push.php
 	$(INSTALL) -m 0644 schema/schema.sql $(I_SHARE)/schema/schema.sql
-	$(if $(CLIENT_FILES),$(INSTALL) -d -m 0755 $(I_SHARE)/client && \
-		$(INSTALL) -m 0644 $(CLIENT_FILES) $(I_SHARE)/client/)
 	$(INSTALL) -d -m 0755 $(I_DOC)/docs
+	@if [ -f $(CLIENT_STAMP) ]; then set -x; \
+		$(INSTALL) -d -m 0755 $(I_SHARE)/client; \
+		$(INSTALL) -m 0644 $(addprefix $(BUILD)/client/,$(CLIENT_FILES) \
+			$(CLIENT_GZ)) $(I_SHARE)/client/; \
+	else echo "make install: no socket.io-client files to install" \
+		"(npm ci, then make)"; fi
 	$(INSTALL) -m 0644 README.md siogate.conf.example $(I_DOC)/
 	$(INSTALL) -m 0644 $(wildcard docs/*.md) $(I_DOC)/docs/
 	$(INSTALL) -m 0644 $(MAN5) $(I_MAN)/man5/
@@ -430,8 +470,7 @@ uninstall: $(ETC_CONF)
 		$(foreach n,$(EX_NAMES),$(I_LIB)/$(n).so)
 	rm -f $(addprefix $(I_SHARE)/,$(DEPLOY_FILES) $(DATA_FILES) $(SNIPPETS)) \
 		$(I_SHARE)/scripts/webserver.sh
-	rm -f $(addprefix $(I_SHARE)/client/,socket.io.js socket.io.min.js \
-		WebSocketMain.swf WebSocketMainInsecure.swf)
+	rm -f $(addprefix $(I_SHARE)/client/,$(CLIENT_FILES) $(CLIENT_GZ))
 	rm -f $(I_DOC)/README.md $(I_DOC)/siogate.conf.example \
 		$(addprefix $(I_DOC)/,$(wildcard docs/*.md))
 	rm -f $(addprefix $(I_MAN)/man5/,$(notdir $(MAN5))) \

@@ -20,6 +20,11 @@
 #include "config.h"
 #include "siogate.h"
 
+/* make install's data directory (the Makefile passes DATADIR). */
+#ifndef SIO_DATADIR
+#define SIO_DATADIR "/usr/local/share/siogate"
+#endif
+
 #define CONFIG_LINE_MAX 4096 /* bytes in a line, not counting its newline */
 #define CONFIG_MAX_SECONDS 86400
 /* A packet or a request body is held in memory whole, and sio-wsd's send
@@ -61,6 +66,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
     {"database", CONFIG_PATH, CONFIG_TEXT(database), 0, 0},
     {"run_dir", CONFIG_PATH, CONFIG_TEXT(run_dir), 0, 0},
+    {"client_dir", CONFIG_PATH, CONFIG_TEXT(client_dir), 0, 0},
     {"process_lease", CONFIG_INT, CONFIG_FIELD(process_lease), 0, 3, 3600},
     {"app", CONFIG_PATH, CONFIG_TEXT(app), 0, 0},
     {"resource", CONFIG_RESOURCE, CONFIG_TEXT(resource), 0, 0},
@@ -160,6 +166,8 @@ sio_config_defaults(struct sio_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->database, sizeof(c->database), "%s", "var/siogate.db");
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", "var/run");
+	snprintf(c->client_dir, sizeof(c->client_dir), "%s",
+	         SIO_DATADIR "/client");
 	c->process_lease = 10;
 	snprintf(c->app, sizeof(c->app), "%s", "testapp");
 	snprintf(c->resource, sizeof(c->resource), "%s", "socket.io");

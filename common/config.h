@@ -36,6 +36,9 @@ enum sio_log_level {
 struct sio_config {
 	char database[SIO_CONFIG_PATH_MAX]; /* database = var/siogate.db */
 	char run_dir[SIO_CONFIG_PATH_MAX];  /* run_dir = var/run */
+	/* client_dir = SIO_DATADIR "/client": socket.io-client's files that
+	 * the gateway serves under the resource */
+	char client_dir[SIO_CONFIG_PATH_MAX];
 	int process_lease; /* seconds, 10: a process not renewing is reaped */
 	char app[SIO_CONFIG_PATH_MAX]; /* app = testapp (built-in name or .so
 	                                  path) */

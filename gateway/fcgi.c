@@ -260,6 +260,22 @@ gw_fcgi_worker(int lsock)
 }
 
 int
+gw_fcgi_cgi_static(void)
+{
+	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
+	struct gw_req r = {.fr = NULL};
+	struct gw_route rt;
+	const char *uri = getenv("REQUEST_URI");
+
+	gw_route_parse(uri != NULL ? uri : "", gw.cfg.resource, &rt);
+	if (rt.kind != GW_ROUTE_STATIC)
+		return 0;
+	gw_serve(&r, &x);
+	fflush(stdout);
+	return 1;
+}
+
+int
 gw_fcgi_cgi(void)
 {
 	struct sio_session_ctx x = {0};

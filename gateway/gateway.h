@@ -5,7 +5,7 @@
  * parameters, body and output), wait.c parks a request until its session
  * is rung, park.c admits the requests that wait, write.c runs the
  * process's write transactions, route.c turns REQUEST_URI into a route and
- * serve.c answers it.
+ * serve.c answers it; static.c serves socket.io-client's files.
  */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
@@ -100,6 +100,9 @@ void gw_fcgi_worker(int lsock);
 /* Serves the single CGI request of this process from the environment and
  * stdin/stdout. Returns the exit status. */
 int gw_fcgi_cgi(void);
+/* As CGI, serves the request when it is for a client file (static.c),
+ * which needs no store: before the process registers. 1 when served. */
+int gw_fcgi_cgi_static(void);
 /* Initialises libfcgi; 1 when the process was started as CGI. */
 int gw_fcgi_is_cgi(void);
 /* Opens the standalone listener spec ("host:port" or a UNIX path) after
@@ -231,6 +234,16 @@ enum gw_route_kind {
 	GW_ROUTE_DISCONNECT, /* sid set; ?disconnect on a sid URL */
 	GW_ROUTE_STATS,      /* /<resource>/stats: counters as JSON */
 	GW_ROUTE_METRICS,    /* /<resource>/metrics: Prometheus text */
+	GW_ROUTE_STATIC,     /* socket.io-client's files: file, versioned */
+};
+
+/* The files socket.io 0.9 serves under its resource (static.c). */
+enum gw_static_file {
+	GW_STATIC_JS,           /* socket.io.js, socket.io.vX.Y.Z.js */
+	GW_STATIC_MIN_JS,       /* socket.io.min.js */
+	GW_STATIC_SWF,          /* static/flashsocket/WebSocketMain.swf */
+	GW_STATIC_SWF_INSECURE, /* .../WebSocketMainInsecure.swf */
+	GW_STATIC_COUNT
 };
 
 struct gw_route {
@@ -238,6 +251,10 @@ struct gw_route {
 	int transport; /* enum sio_transport, -1 for none */
 	char sid[SIO_SID_LEN + 1];
 	const char *query; /* into the URI, "" when none */
+	/* GW_ROUTE_STATIC: an enum gw_static_file, or -1 for a custom build
+	 * (socket.io+<transports>.js), which is not served */
+	int file;
+	int versioned; /* the name carries a version: cacheable for good */
 };
 
 /* Parses uri for resource; fills rt. Pure. */
@@ -250,5 +267,16 @@ void gw_route_parse(const char *uri, const char *resource,
 void gw_serve(struct gw_req *r, struct sio_session_ctx *x);
 /* Answers a request gw_park_begin() refused (rc) with 503. */
 void gw_serve_refused(struct gw_req *r, struct sio_session_ctx *x, int rc);
+
+/* --- static.c: socket.io-client's files --------------------------------- */
+
+/*
+ * Answers a GW_ROUTE_STATIC request (GET or HEAD) with rt->file from the
+ * configured client_dir, as socket.io 0.9 does: ETag and If-None-Match
+ * (304), the build-time gzip file when Accept-Encoding takes it. Each file
+ * is read on first use and kept for the life of the process.
+ */
+void gw_static_serve(struct gw_req *r, const struct gw_route *rt,
+                     const char *method);
 
 #endif

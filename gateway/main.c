@@ -630,6 +630,8 @@ main(int argc, char **argv)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		if (gw_fcgi_cgi_static())
+			return 0; /* a page's socket.io.js: no database */
 		if (gw_register() != SIO_OK)
 			return 1;
 		rc = gw_start(gw_cgi_lease, NULL, NULL) == SIO_OK

@@ -1568,5 +1568,8 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 	case GW_ROUTE_METRICS:
 		serve_stats(&s, method, s.rt.kind == GW_ROUTE_METRICS);
 		break;
+	case GW_ROUTE_STATIC:
+		gw_static_serve(r, &s.rt, method);
+		break;
 	}
 }

@@ -5,9 +5,9 @@
 #   APP=chat PORT=8080 scripts/run.sh      (what `make run APP=.. PORT=..` does)
 #   NO_WSD=1 scripts/run.sh                (polling only: no sio-wsd)
 #
-# Installs what is missing, builds, writes var/run/siogate.conf, puts
-# socket.io-client 0.9.16's socket.io.js (from npm) and the example's
-# index.html in var/www, and runs lighttpd on 127.0.0.1:PORT with
+# Installs what is missing, builds, writes var/run/siogate.conf, puts the
+# example's index.html in var/www (the gateway serves socket.io-client
+# 0.9.16's socket.io.js, from npm, as /socket.io/socket.io.js), and runs lighttpd on 127.0.0.1:PORT with
 # sio-gateway spawned by it and sio-wsd on var/sio-wsd.sock (RFC 6455),
 # where lighttpd's mod_proxy sends /socket.io/1/websocket/ upgrades, and
 # on var/sio-wsd-flash.sock (hixie-76, Flash's WebSocketMain.swf), where it
@@ -49,7 +49,7 @@ for b in build/sio-gateway build/sio-wsd; do
 	}
 done
 
-# socket.io-client 0.9.16 from npm, served as a static file.
+# socket.io-client 0.9.16 from npm, which the gateway serves (client_dir).
 if [ ! -f $CLIENT/socket.io.js ]; then
 	say "fetching socket.io-client from npm"
 	if [ -f package-lock.json ]; then
@@ -60,6 +60,7 @@ if [ ! -f $CLIENT/socket.io.js ]; then
 	[ -f $CLIENT/socket.io.js ] ||
 		npm install --no-save --no-audit --no-fund socket.io-client@0.9.16
 fi
+make --no-print-directory build/client/.stamp
 
 # A running instance from an earlier run with the same var/ goes first.
 scripts/webserver.sh stop "$VAR"
@@ -69,12 +70,11 @@ cat >"$CONF" <<EOF
 # written by scripts/run.sh (make run); see siogate.conf.example
 database = $VAR/siogate.db
 run_dir = $VAR/run
+client_dir = $ROOT/build/client
 app = $APP
 # flashsocket is off by default (as in socket.io 0.9); the demo has it
 transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling
 EOF
-cp $CLIENT/socket.io.js "$WWW/socket.io.js"
-cp $CLIENT/WebSocketMain.swf "$WWW/" 2>/dev/null || true
 if [ -f "examples/$APP/index.html" ]; then
 	cp "examples/$APP/index.html" "$WWW/index.html"
 else
@@ -86,7 +86,7 @@ else
 <p>Status: <span id="status">connecting</span>,
 transport: <span id="transport">-</span></p>
 <ul id="log"></ul>
-<script src="/socket.io.js"></script>
+<script src="/socket.io/socket.io.js"></script>
 <script>
 var log = function (t) {
   var li = document.createElement('li');

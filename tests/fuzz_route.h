@@ -53,7 +53,7 @@ fuzz_route_gw(const char *uri, const char *resource, struct gw_route *rt)
 
 	gw_route_parse(uri, resource, rt);
 	FUZZ_CHECK(rt->kind >= GW_ROUTE_NOT_FOUND &&
-	           rt->kind <= GW_ROUTE_METRICS);
+	           rt->kind <= GW_ROUTE_STATIC);
 	FUZZ_CHECK(q != NULL ? rt->query == q + 1 : *rt->query == '\0');
 	FUZZ_CHECK(strlen(rt->sid) <= SIO_SID_LEN &&
 	           strchr(rt->sid, '/') == NULL &&
@@ -92,6 +92,19 @@ fuzz_route_gw(const char *uri, const char *resource, struct gw_route *rt)
 		           strncmp(uri + 1, resource, strlen(resource)) == 0 &&
 		           uri[1 + strlen(resource)] == '/');
 		FUZZ_CHECK(!fuzz_route_is(uri, len, resource, "1", 1));
+		break;
+	case GW_ROUTE_STATIC:
+		/* a name of the client, no further segment, no sid */
+		FUZZ_CHECK(rt->file >= -1 && rt->file < GW_STATIC_COUNT);
+		FUZZ_CHECK(rt->sid[0] == '\0');
+		FUZZ_CHECK(len > strlen(resource) + 2 && uri[0] == '/' &&
+		           strncmp(uri + 1, resource, strlen(resource)) == 0 &&
+		           uri[1 + strlen(resource)] == '/');
+		name = uri + strlen(resource) + 2;
+		FUZZ_CHECK(rt->file == GW_STATIC_SWF ||
+		           rt->file == GW_STATIC_SWF_INSECURE ||
+		           memchr(name, '/', len - (size_t)(name - uri)) == NULL);
+		FUZZ_CHECK(!rt->versioned || rt->file == GW_STATIC_JS);
 		break;
 	case GW_ROUTE_NOT_FOUND:
 		break;

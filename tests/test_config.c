@@ -82,6 +82,8 @@ test_defaults(void)
 	sio_config_defaults(&c);
 	CU_ASSERT_STRING_EQUAL(c.database, "var/siogate.db");
 	CU_ASSERT_STRING_EQUAL(c.run_dir, "var/run");
+	/* where make install puts socket.io-client's files */
+	CU_ASSERT_STRING_EQUAL(c.client_dir, SIO_DATADIR "/client");
 	CU_ASSERT_STRING_EQUAL(c.app, "testapp");
 	CU_ASSERT_STRING_EQUAL(c.resource, "socket.io");
 	/* socket.io 0.9's default: no flashsocket unless listed */
@@ -138,6 +140,7 @@ static const char full_file[] =
     "\n"
     "database = /srv/sio/db.sqlite   # trailing comment\n"
     "run_dir=/srv/sio/run\n"
+    "client_dir = /usr/share/siogate/client\n"
     "process_lease = 30\n"
     "\tapp\t=\t/usr/lib/siogate/chat.so\t\n"
     "resource = chat.io\n"
@@ -170,6 +173,7 @@ test_full_file(void)
 	CU_ASSERT_STRING_EQUAL(err, "");
 	CU_ASSERT_STRING_EQUAL(c.database, "/srv/sio/db.sqlite");
 	CU_ASSERT_STRING_EQUAL(c.run_dir, "/srv/sio/run");
+	CU_ASSERT_STRING_EQUAL(c.client_dir, "/usr/share/siogate/client");
 	CU_ASSERT_STRING_EQUAL(c.app, "/usr/lib/siogate/chat.so");
 	CU_ASSERT_STRING_EQUAL(c.resource, "chat.io");
 	CU_ASSERT_EQUAL(c.ntransports, 3);
@@ -229,6 +233,7 @@ static const struct {
 } bad_lines[] = {
     {"database =", "bad value '' for database: empty value"},
     {"run_dir = \"\"", "empty value"},
+    {"client_dir = \"\"", "empty value"},
     {"app = # nothing", "bad value '' for app"},
     {"resource = a/b", "bad value 'a/b' for resource"},
     {"resource = ..", "not a path segment"},

@@ -2,9 +2,9 @@
  * The chat demo in Debian's chromium (headless), the way `make run` serves
  * it: lighttpd from scripts/webserver.sh spawning build/sio-gateway with
  * app = chat, sio-wsd behind lighttpd's websocket route, and
- * examples/chat/index.html and socket.io-client 0.9.16's socket.io.js (from
- * node_modules) as static files. Two pages join as two names; a message
- * from one shows up in the other's #log, and so does one longer than a
+ * examples/chat/index.html as a static file and socket.io-client 0.9.16's
+ * socket.io.js (from node_modules) served by the gateway. Two pages join
+ * as two names; a message from one shows up in the other's #log, and so does one longer than a
  * chat line in 3-byte characters (cut between characters), and the
  * message after it. The runs:
  *

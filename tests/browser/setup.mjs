@@ -2,13 +2,15 @@
  * What the browser tests share: an example served the way `make run` serves
  * it (lighttpd from scripts/webserver.sh spawning build/sio-gateway with
  * app = APP, sio-wsd behind lighttpd's websocket route, the example's
- * index.html and socket.io-client 0.9.16's socket.io.js as static files)
- * and Debian's chromium (headless) through playwright-core.
+ * index.html as a static file and socket.io-client 0.9.16's socket.io.js
+ * from the gateway, out of build/client) and Debian's chromium (headless)
+ * through playwright-core.
  *
  * Environment (all optional):
  *   CHROMIUM        browser binary (default /usr/bin/chromium)
  *   GATEWAY         sio-gateway binary (default build/sio-gateway)
  *   WSD             sio-wsd binary (default build/sio-wsd)
+ *   CLIENT_DIR      the gateway's client_dir (default build/client)
  *   BROWSER_TIMEOUT ms for each wait in a page (default 15000)
  */
 import assert from 'node:assert/strict';
@@ -30,13 +32,15 @@ export const GATEWAY = path.resolve(ROOT, process.env.GATEWAY || 'build/sio-gate
 export const WSD = path.resolve(ROOT, process.env.WSD || 'build/sio-wsd');
 export const TIMEOUT = Number(process.env.BROWSER_TIMEOUT || 15000);
 export const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist');
+/* The gateway's client_dir: the build's copy of CLIENT (make). */
+export const CLIENT_DIR = path.resolve(ROOT, process.env.CLIENT_DIR || 'build/client');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking',
 	'--disable-component-update', '--disable-sync'];
 
 
 /* vardir with APP's demo as scripts/run.sh lays it out (www/ holds
- * examples/APP/index.html and socket.io.js). */
+ * examples/APP/index.html; the gateway serves socket.io.js). */
 export function prepare(vardir, app, by) {
 	fs.rmSync(vardir, {recursive: true, force: true});
 	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
@@ -44,9 +48,9 @@ export function prepare(vardir, app, by) {
 	fs.writeFileSync(path.join(vardir, 'siogate.conf'),
 	    `# written by ${by} (as scripts/run.sh does)\n` +
 	    `database = ${vardir}/siogate.db\nrun_dir = ${vardir}/run\napp = ${app}\n` +
+	    `client_dir = ${CLIENT_DIR}\n` +
 	    'polling_duration = 5\nlog_level = debug\n' +
 	    '# no Flash policy listener: runs may overlap (make interop)\nflash_policy_port = 0\n');
-	fs.copyFileSync(path.join(CLIENT, 'socket.io.js'), path.join(vardir, 'www/socket.io.js'));
 	fs.copyFileSync(path.join(ROOT, 'examples', app, 'index.html'),
 	    path.join(vardir, 'www/index.html'));
 }
@@ -61,15 +65,18 @@ export async function webserver(...args) {
 
 /*
  * Checks what a run needs, lays out vardir for app, starts the web server
- * (start: extra `webserver.sh start` flags such as --no-wsd) on a free port
+ * (server: lighttpd, nginx, apache or apache-cgi; start: extra
+ * `webserver.sh start` flags such as --no-wsd) on a free port
  * and chromium. Returns {base, browser, stop}; stop() closes both, and
  * writes consoleLines (if any) to vardir/console.log.
  */
-export async function serve({vardir, app, by, start = [], consoleLines = []}) {
+export async function serve({vardir, app, by, start = [], consoleLines = [],
+	server = 'lighttpd'}) {
 	assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing (apt-get install chromium)`);
 	assert.ok(fs.existsSync(GATEWAY), `${GATEWAY} not built (make)`);
 	assert.ok(start.includes('--no-wsd') || fs.existsSync(WSD), `${WSD} not built (make)`);
-	assert.ok(fs.existsSync(path.join(CLIENT, 'socket.io.js')), 'node_modules missing (npm ci)');
+	assert.ok(fs.existsSync(path.join(CLIENT_DIR, 'socket.io.js')),
+	    `${CLIENT_DIR}/socket.io.js missing (npm ci, then make)`);
 	prepare(vardir, app, by);
 	const port = await freePort();
 	const base = `http://127.0.0.1:${port}`;
@@ -90,7 +97,7 @@ export async function serve({vardir, app, by, start = [], consoleLines = []}) {
 	};
 	try {
 		started = true;
-		await webserver('start', ...start, 'lighttpd', String(port), vardir);
+		await webserver('start', ...start, server, String(port), vardir);
 		userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
 		browser = await chromium.launchPersistentContext(userDir, {
 			executablePath: CHROMIUM,

@@ -3,9 +3,9 @@
  * ackping, rpcping, stats and transports behind lighttpd, as `make run
  * APP=NAME` serves it (scripts/webserver.sh: lighttpd spawning
  * build/sio-gateway with app = NAME, sio-wsd behind the websocket route,
- * examples/NAME/index.html and socket.io-client 0.9.16's socket.io.js as
- * static files), exercised with socket.io-client 0.9.16 from node_modules
- * over xhr-polling and websocket:
+ * examples/NAME/index.html as a static file, socket.io-client 0.9.16's
+ * socket.io.js from the gateway), exercised with socket.io-client 0.9.16
+ * from node_modules over xhr-polling and websocket:
  *
  *   multiplexed  two users chat on /chat (unique UserN names, join, message,
  *                leave); a json message on /ping comes back with the time
@@ -50,7 +50,8 @@ const APPS = (process.env.EXAMPLES || 'multiplexed ackping rpcping stats transpo
 	.split(/\s+/).filter(Boolean);
 const TRANSPORTS = (process.env.TRANSPORTS || 'xhr-polling websocket')
 	.split(/\s+/).filter(Boolean);
-const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist/socket.io.js');
+/* The gateway's client_dir: the build's copy of socket.io-client (make). */
+const CLIENT_DIR = path.join(ROOT, 'build/client');
 
 defaults.ms = TIMEOUT;
 let seq = 0;
@@ -68,6 +69,7 @@ async function startApp(app) {
 		'# written by tests/examples/examples.test.mjs',
 		`database = ${vardir}/siogate.db`,
 		`run_dir = ${vardir}/run`,
+		`client_dir = ${CLIENT_DIR}`,
 		`app = ${process.env.EXAMPLE_PLUGINS === '1' ? path.join(ROOT, 'build/examples', app + '.so') : app}`,
 		'polling_duration = 5',
 		'flash_policy_port = 0',
@@ -75,7 +77,6 @@ async function startApp(app) {
 	].join('\n'));
 	fs.copyFileSync(path.join(ROOT, 'examples', app, 'index.html'),
 	    path.join(vardir, 'www/index.html'));
-	fs.copyFileSync(CLIENT, path.join(vardir, 'www/socket.io.js'));
 	const port = await freePort();
 	await run(path.join(ROOT, 'scripts/webserver.sh'), ['start', 'lighttpd', String(port), vardir], {
 		env: {...process.env, GATEWAY, WSD, SIOGATE_CONF: conf, DOCROOT: path.join(vardir, 'www')},
@@ -279,9 +280,10 @@ for (const app of APPS) {
 			try {
 				const page = await get(ctx.url + '/');
 				assert.equal(page.status, 200);
-				assert.match(page.body, /<script src="\/socket\.io\.js"><\/script>/);
-				const js = await get(ctx.url + '/socket.io.js');
+				assert.match(page.body, /<script src="\/socket\.io\/socket\.io\.js"><\/script>/);
+				const js = await get(ctx.url + '/socket.io/socket.io.js');
 				assert.equal(js.status, 200);
+				assert.equal(js.body, fs.readFileSync(path.join(CLIENT_DIR, 'socket.io.js'), 'utf8'));
 			} catch (e) {
 				ctx.fail();
 				throw e;

@@ -39,7 +39,7 @@ const run = promisify(execFile);
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TIMEOUT = Number(process.env.INSTALL_TIMEOUT || 10000);
-const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist/socket.io.js');
+const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist');
 defaults.ms = TIMEOUT;
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-install-'));
@@ -124,6 +124,9 @@ test('make install puts everything in the prefix', () => {
 		    'share/siogate/deploy/nginx.conf.in', 'share/siogate/deploy/README.md',
 		    'share/siogate/scripts/webserver.sh', 'share/siogate/examples/chat/chat.c',
 		    'share/siogate/examples/chat/index.html', 'lib/siogate/chat.so',
+		    'share/siogate/client/socket.io.js', 'share/siogate/client/socket.io.js.gz',
+		    'share/siogate/client/socket.io.min.js', 'share/siogate/client/WebSocketMain.swf',
+		    'share/siogate/client/WebSocketMainInsecure.swf',
 		    'share/doc/siogate/README.md', 'share/doc/siogate/docs/guide.md',
 		    'share/doc/siogate/docs/api.md', 'share/doc/siogate/docs/configuration.md']) {
 			assert.ok(got.has(f), `installed ${f}`);
@@ -178,9 +181,8 @@ test('the guide\'s app, built outside the tree, served behind lighttpd, with the
 		assert.match(fs.readFileSync(confPath, 'utf8'), new RegExp(`^app = ${so}$`, 'm'));
 		await run(path.join(PREFIX, 'sbin/sio-gateway'), ['-c', confPath, '--check-config']);
 
-		/* 5. The page and the client script in the document root. */
+		/* 5. The page in the document root (the gateway serves the client). */
 		fs.writeFileSync(path.join(VARDIR, 'www/index.html'), page);
-		fs.copyFileSync(CLIENT, path.join(VARDIR, 'www/socket.io.js'));
 
 		/* 6. Serve it: the installed script, programs and lighttpd config. */
 		const port = await freePort();
@@ -197,7 +199,16 @@ test('the guide\'s app, built outside the tree, served behind lighttpd, with the
 
 		const home = await get(url + '/');
 		assert.equal(home.status, 200);
-		assert.ok(home.body.includes('/socket.io.js'), 'the guide\'s page is served');
+		assert.ok(home.body.includes('<script src="/socket.io/socket.io.js">'),
+		    'the guide\'s page is served');
+		/* the client, from the installed share/siogate/client (client_dir's
+		 * compiled-in default: the config does not name it) */
+		assert.doesNotMatch(fs.readFileSync(confPath, 'utf8'), /client_dir/);
+		const js = await get(url + '/socket.io/socket.io.js');
+		assert.equal(js.status, 200);
+		/* lighttpd 1.4.69 says text/javascript (RFC 9239) */
+		assert.match(js.type, /^(application|text)\/javascript/);
+		assert.equal(js.body, fs.readFileSync(path.join(CLIENT, 'socket.io.js'), 'utf8'));
 		const refused = await get(url + '/socket.io/1/?name=nobody&t=1');
 		assert.equal(refused.status, 403, 'on_open refuses name=nobody');
 	} catch (e) { failed = true; throw e; }

@@ -67,6 +67,7 @@ write_conf() { # dir
 		heartbeat_interval = 1
 		log_level = debug
 		threads = 16
+		client_dir = $BUILD/client
 	EOF
 }
 write_conf "$VAR"
@@ -159,6 +160,66 @@ body=$(get "http://127.0.0.1:$PORT/socket.io/2/")
 check "another protocol answers 500" "500 Protocol version not supported." "$(status) $body"
 get "http://127.0.0.1:$PORT/socket.io/1/nope/a/b/c" >/dev/null
 check "an unknown route answers 404" "404" "$(status)"
+
+# --- socket.io-client's files -----------------------------------------------
+# What socket.io 0.9 serves under the resource (its static.js), from
+# client_dir: the type, a strong ETag and 304, the build's gzip copy when
+# the client takes gzip, HEAD, the versioned name cacheable for good.
+SIO=http://127.0.0.1:$PORT/socket.io
+CDIR=$BUILD/client
+# the body to $TMP/b, headers to $TMP/h
+fetch() { rm -f "$TMP/b"; curl -s -D "$TMP/h" -o "$TMP/b" "$@"; touch "$TMP/b"; }
+same() { cmp -s "$TMP/b" "$1" && echo same || echo "differs ($(wc -c <"$TMP/b") bytes)"; }
+fetch "$SIO/socket.io.js"
+etag=$(header ETag)
+# lighttpd 1.4.69 rewrites application/javascript to text/javascript (RFC 9239).
+check_re "socket.io.js is JavaScript" '^200 (application|text)/javascript(; charset=utf-8)?$' "$(status) $(header Content-Type)"
+check "socket.io.js is socket.io-client's file" same "$(same "$CDIR/socket.io.js")"
+check_re "socket.io.js has a strong ETag and varies on Accept-Encoding" \
+	'^"[0-9a-f]{16}" Accept-Encoding$' "$etag $(header Vary)"
+fetch -H "If-None-Match: $etag" "$SIO/socket.io.js"
+check "If-None-Match with its ETag answers 304, no body" "304 0 $etag" \
+	"$(status) $(wc -c <"$TMP/b") $(header ETag)"
+fetch -H 'If-None-Match: "0000000000000000"' "$SIO/socket.io.js"
+check "another ETag gets the file" "200 same" "$(status) $(same "$CDIR/socket.io.js")"
+fetch -H 'Accept-Encoding: gzip, deflate' "$SIO/socket.io.js"
+gzetag=$(header ETag)
+gzip -dc <"$TMP/b" >"$TMP/gunzipped" 2>/dev/null
+check "with Accept-Encoding: gzip the body is gzip of the file" "200 gzip same" \
+	"$(status) $(header Content-Encoding) $(cmp -s "$TMP/gunzipped" "$CDIR/socket.io.js" && echo same)"
+echo "#   socket.io.js: $(stat -c %s "$CDIR/socket.io.js") bytes, gzip $(wc -c <"$TMP/b") bytes ($(( $(wc -c <"$TMP/b") * 100 / $(stat -c %s "$CDIR/socket.io.js") ))%)"
+check_re "the gzip copy has an ETag of its own" '^"[0-9a-f]{16}"$' "$([ "$gzetag" != "$etag" ] && echo "$gzetag")"
+fetch -H 'Accept-Encoding: gzip' -H "If-None-Match: $gzetag" "$SIO/socket.io.js"
+check "and 304 on it" "304 0" "$(status) $(wc -c <"$TMP/b")"
+fetch -H 'Accept-Encoding: gzip;q=0' "$SIO/socket.io.js"
+check "gzip;q=0 gets the plain file" "200 same" "$(status) $(header Content-Encoding)$(same "$CDIR/socket.io.js")"
+curl -s -I -o /dev/null -D "$TMP/h" "$SIO/socket.io.js"
+# Apache drops a backend's Content-Length (as for polls, below).
+case $SERVER in apache*) hlen=$(stat -c %s "$CDIR/socket.io.js") ;; *) hlen=$(header Content-Length) ;; esac
+check "HEAD answers the headers of GET" "200 $etag $(stat -c %s "$CDIR/socket.io.js")" \
+	"$(status) $(header ETag) $hlen"
+fetch "$SIO/socket.io.min.js"
+check "socket.io.min.js is served" "200 same" "$(status) $(same "$CDIR/socket.io.min.js")"
+for v in 0.9.16 0.9.0; do
+	fetch "$SIO/socket.io.v$v.js"
+	# socket.io 0.9 answers any version with its own client, for ten years
+	check "socket.io.v$v.js is the client, cached for good (as socket.io 0.9)" \
+		"200 same private, x-gzip-ok=\"\", max-age=315360000" \
+		"$(status) $(same "$CDIR/socket.io.js") $(header Cache-Control)"
+done
+for f in WebSocketMain.swf WebSocketMainInsecure.swf; do
+	fetch -H 'Accept-Encoding: gzip' "$SIO/static/flashsocket/$f"
+	check "$f is Flash, not compressed again" "200 application/x-shockwave-flash  same" \
+		"$(status) $(header Content-Type) $(header Content-Encoding) $(same "$CDIR/$f")"
+	echo "#   $f: $(wc -c <"$TMP/b") bytes"
+done
+fetch "$SIO/socket.io+websocket.js"
+check "a custom build (socket.io+websocket.js) answers 404" "404" "$(status)"
+fetch "$SIO/static/x.swf"
+check "another file answers 500 (as socket.io 0.9)" "500 Protocol version not supported." \
+	"$(status) $(cat "$TMP/b")"
+fetch -X POST -d x "$SIO/socket.io.js"
+check "POST answers 405" "405" "$(status)"
 
 # --- xhr-polling ------------------------------------------------------------
 sid=$(handshake)

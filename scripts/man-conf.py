@@ -17,7 +17,8 @@ import sys
 def esc(text):
     """Roff-escapes plain text: backslashes, hyphens, leading dots."""
     text = text.replace('\\', '\\e').replace('-', '\\-')
-    return text
+    # groff reads the page as Latin-1: other characters by their code point
+    return ''.join(c if ord(c) < 128 else '\\[u%04X]' % ord(c) for c in text)
 
 
 def inline(text):
@@ -111,13 +112,18 @@ def convert(md, version):
                     rows.append(cells)
                 i += 1
             i -= 1
-            out.append('.TS')
-            out.append('allbox tab(\t);')
-            out.append(' '.join('l' for _ in rows[0]) + '.')
-            for r in rows:
-                out.append('\t'.join('T{\n' + line_out(inline(c)) + '\nT}'
-                                     for c in r))
-            out.append('.TE')
+            # A table is a list of tagged paragraphs, its first column the
+            # tag: the settings table is wider than any terminal.
+            head = rows[0]
+            for r in rows[1:]:
+                out.append('.TP')
+                out.append(line_out(inline(r[0])))
+                first = True
+                for h, c in zip(head[1:], r[1:]):
+                    if not first:
+                        out.append('.br')
+                    first = False
+                    out.append(line_out(inline(h + ': ' + c if h else c)))
         elif not ln.strip():
             flush()
         else:

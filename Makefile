@@ -111,6 +111,7 @@ test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory wire
 	@$(MAKE) --no-print-directory interop
+	@$(MAKE) --no-print-directory snippets
 	@$(MAKE) --no-print-directory flash
 	@$(MAKE) --no-print-directory wsd-wire
 	@$(MAKE) --no-print-directory examples
@@ -136,6 +137,14 @@ wire: $(GATEWAY) $(WSD) $(PLUGINS)
 # make interop [SERVERS="nginx apache-cgi fallback"]
 interop: $(GATEWAY) $(WSD) $(PLUGINS)
 	tests/interop/run-servers.sh $(SERVERS)
+
+# The snippets of deploy/snippets/ in a copy of the stock Debian
+# configuration of Apache, lighttpd and nginx, each enabled the Debian way,
+# with the interop suite, an htmlfile stream and hixie-76 through it:
+# make snippets [SNIPPET_SERVERS="apache2 lighttpd nginx"]
+snippets: $(GATEWAY) $(WSD) $(PLUGINS)
+	tests/snippets/run.sh $(SNIPPET_SERVERS)
+.PHONY: snippets
 
 # The chat demo in Debian's chromium (headless), two pages exchanging a
 # message: over websocket (sio-wsd), over a websocket that fails (fallback to

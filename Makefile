@@ -59,6 +59,17 @@ $(GW_OBJ): $(wildcard gateway/*.h)
 $(GATEWAY): $(GW_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
 
+# sio-gateway linked statically (glibc, libfcgi, SQLite, jansson from
+# Debian's .a files), for hosts that offer only CGI and libraries of their
+# own (docs/shared-hosting.md): make static-gateway. Built-in apps only: a
+# static program cannot load a plugin (app = NAME.so).
+STATIC_GATEWAY = $(BUILD)/sio-gateway-static
+static-gateway: $(STATIC_GATEWAY)
+$(STATIC_GATEWAY): $(GW_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi \
+		$(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -ldl -lpthread
+.PHONY: static-gateway
+
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
 $(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
 $(BUILD)/wsd/.dir:
@@ -112,6 +123,7 @@ test: deps
 	@$(MAKE) --no-print-directory wire
 	@$(MAKE) --no-print-directory interop
 	@$(MAKE) --no-print-directory snippets
+	@$(MAKE) --no-print-directory hosting
 	@$(MAKE) --no-print-directory flash
 	@$(MAKE) --no-print-directory wsd-wire
 	@$(MAKE) --no-print-directory examples
@@ -145,6 +157,16 @@ interop: $(GATEWAY) $(WSD) $(PLUGINS)
 snippets: $(GATEWAY) $(WSD) $(PLUGINS)
 	tests/snippets/run.sh $(SNIPPET_SERVERS)
 .PHONY: snippets
+
+# The shared-hosting recipe (docs/shared-hosting.md) on Apache set up as
+# such hosts are (AllowOverride, mod_cgid, the main config not the user's):
+# the user's .htaccess and the static gateway as sio-gateway.cgi, with the
+# interop suite (xhr-polling) and chromium (xhr-polling, jsonp-polling)
+# through it; the CGI processes counted (tests/hosting/).
+hosting: deps $(STATIC_GATEWAY) $(GATEWAY)
+	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+	node --test --test-reporter=spec tests/hosting/
+.PHONY: hosting
 
 # The chat demo in Debian's chromium (headless), two pages exchanging a
 # message: over websocket (sio-wsd), over a websocket that fails (fallback to

@@ -66,8 +66,7 @@ $(GATEWAY): $(GW_OBJ) $(LIB)
 STATIC_GATEWAY = $(BUILD)/sio-gateway-static
 static-gateway: $(STATIC_GATEWAY)
 $(STATIC_GATEWAY): $(GW_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi \
-		$(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -ldl -lpthread
+	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS) -lm
 .PHONY: static-gateway
 
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).

@@ -308,10 +308,14 @@ test('the interop suite over xhr-polling (socket.io-client 0.9.16 in Node)', asy
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
+  // The most gateway processes at once while the suite runs (sampled).
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, cgiProcesses())), 20);
   const code = await new Promise((r) => child.on('exit', r));
+  clearInterval(sampler);
   const pass = /ℹ pass (\d+)/.exec(out), fail = /ℹ fail (\d+)/.exec(out);
   console.log(`   interop over xhr-polling through CGI: ${pass ? pass[1] : '?'} passed, ` +
-      `${fail ? fail[1] : '?'} failed in ${Date.now() - t0} ms`);
+      `${fail ? fail[1] : '?'} failed in ${Date.now() - t0} ms, at most ${peak} gateway processes at once (sampled every 20 ms)`);
   assert.equal(code, 0, out.slice(-3000));
   // Polls of sessions the suite left without a disconnect wait out
   // polling_duration (20 s in the recipe), each in its process.

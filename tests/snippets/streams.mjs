@@ -65,6 +65,10 @@ try {
     throw new Error(`flashsocket not offered: ${body}`);
   const url = `${base.replace(/^http/, 'ws')}/socket.io/1/flashsocket/${sid}`;
   const ws = await connect(url, {origin: base});
+  // The SWF checks the Location against the URL it opened: the server
+  // must pass the client's Host on.
+  const loc = /\r\nSec-WebSocket-Location: ([^\r]*)/i.exec(ws.head);
+  if (!loc || loc[1] !== url) throw new Error(`Sec-WebSocket-Location ${loc && loc[1]}, expected ${url}`);
   const first = await ws.receive(10000);
   if (first !== '1::') throw new Error(`first message ${JSON.stringify(first)}, expected "1::"`);
   ws.send('3:::through the snippet');

@@ -47,7 +47,19 @@ const CGI = path.join(WWW, 'sio-gateway.cgi');
 const ROOT_USER = process.getuid() === 0;
 const WAIT = 20000;
 
-let port, base, apache, browser, userDir;
+let port, base, apache, browser, userDir, failed = false;
+
+// A test whose failure keeps var/hosting and shows the logs.
+function check(name, fn) {
+  test(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  });
+}
 
 // Every wait is on a condition, bounded.
 async function waitFor(what, cond, ms = WAIT) {
@@ -201,6 +213,7 @@ function stopApache() {
 }
 
 before(async () => {
+  failed = true; // until the setup is done
   assert.ok(fs.existsSync(GATEWAY), `${GATEWAY} not built (make static-gateway)`);
   assert.ok(fs.existsSync('/usr/sbin/apache2'), 'apache2 missing (make deps)');
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing (make deps)`);
@@ -237,14 +250,14 @@ before(async () => {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   browser.setDefaultTimeout(WAIT);
+  failed = false;
 });
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
   if (userDir) fs.rmSync(userDir, {recursive: true, force: true});
   await stopApache();
-  const failed = process.exitCode && process.exitCode !== 0;
-  for (const f of ['error.log', 'apache.out']) {
+  for (const f of failed ? ['error.log', 'apache.out'] : []) {
     const p = path.join(HOST, f);
     if (fs.existsSync(p) && fs.statSync(p).size > 0)
       console.log(`-- ${path.relative(ROOT, p)} (last lines)\n${fs.readFileSync(p, 'utf8').split('\n').slice(-15).join('\n')}`);
@@ -252,7 +265,7 @@ after(async () => {
   if (!failed && !process.env.KEEP_VAR) fs.rmSync(VAR, {recursive: true, force: true});
 });
 
-test('the recipe in docs/shared-hosting.md is the files used here', () => {
+check('the recipe in docs/shared-hosting.md is the files used here', () => {
   const doc = fs.readFileSync(path.join(ROOT, 'docs/shared-hosting.md'), 'utf8');
   for (const f of ['htaccess', 'siogate.conf']) {
     const text = fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting', f), 'utf8');
@@ -260,14 +273,14 @@ test('the recipe in docs/shared-hosting.md is the files used here', () => {
   }
 });
 
-test('sio-gateway.cgi is statically linked (no program interpreter)', () => {
+check('sio-gateway.cgi is statically linked (no program interpreter)', () => {
   assert.equal(hasInterpreter(CGI), false);
   assert.equal(hasInterpreter(path.join(ROOT, 'build/sio-gateway')), true,
       'the check sees the interpreter of the ordinary build');
   console.log(`   ${path.relative(ROOT, GATEWAY)}: ${fs.statSync(GATEWAY).size} bytes, no PT_INTERP`);
 });
 
-test('the handshake reaches the gateway through the .htaccess rewrite', async () => {
+check('the handshake reaches the gateway through the .htaccess rewrite', async () => {
   const res = await fetch(`${base}/socket.io/1/?t=${Date.now()}`);
   const body = await res.text();
   assert.equal(res.status, 200, body);
@@ -277,7 +290,7 @@ test('the handshake reaches the gateway through the .htaccess rewrite', async ()
   console.log(`   handshake: ${body} (heartbeat ${hb} s, close ${close} s)`);
 });
 
-test('after an internal rewrite the gateway reads REDIRECT_SIOGATE_CONF', async () => {
+check('after an internal rewrite the gateway reads REDIRECT_SIOGATE_CONF', async () => {
   // What Apache passes when SIOGATE_CONF was set on the first pass only
   // (mod_rewrite's [E=SIOGATE_CONF:...]): the CGI run as Apache runs it.
   const env = {GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', REQUEST_URI: '/socket.io/1/?t=1',
@@ -295,7 +308,7 @@ test('after an internal rewrite the gateway reads REDIRECT_SIOGATE_CONF', async 
   console.log(`   REDIRECT_SIOGATE_CONF alone: ${stdout.split('\r\n')[0]}, body ${stdout.split('\r\n\r\n')[1]}`);
 });
 
-test('the interop suite over xhr-polling (socket.io-client 0.9.16 in Node)', async () => {
+check('the interop suite over xhr-polling (socket.io-client 0.9.16 in Node)', async () => {
   const t0 = Date.now();
   const child = spawn(process.execPath, ['--test', '--test-reporter=spec',
     path.join(ROOT, 'tests/interop/testapp.test.js')], {
@@ -327,7 +340,7 @@ test('the interop suite over xhr-polling (socket.io-client 0.9.16 in Node)', asy
 // htmlfile needs IE's ActiveXObject('htmlfile') in the client: chromium
 // has none, so it is tested below with raw requests.
 for (const transport of ['xhr-polling', 'jsonp-polling']) {
-  test(`a page in chromium over ${transport}: handshake, echo, ack, disconnect`, async () => {
+  check(`a page in chromium over ${transport}: handshake, echo, ack, disconnect`, async () => {
     const page = await browser.newPage();
     const lines = [];
     page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
@@ -357,7 +370,7 @@ for (const transport of ['xhr-polling', 'jsonp-polling']) {
   });
 }
 
-test('an htmlfile stream: 1:: while the response is open, one process until the session ends', async () => {
+check('an htmlfile stream: 1:: while the response is open, one process until the session ends', async () => {
   const sid = (await (await fetch(`${base}/socket.io/1/?t=${Date.now()}`)).text()).split(':')[0];
   const ac = new AbortController();
   const t0 = Date.now();
@@ -386,7 +399,7 @@ test('an htmlfile stream: 1:: while the response is open, one process until the 
       `while open, none ${Date.now() - t1} ms after ?disconnect`);
 });
 
-test('what the requests cost: one CGI process each', () => {
+check('what the requests cost: one CGI process each', () => {
   const log = fs.readFileSync(path.join(HOST, 'access.log'), 'utf8').trim().split('\n');
   const sio = log.filter((l) => l.includes('"GET /socket.io/') || l.includes('"POST /socket.io/'));
   const by = {};

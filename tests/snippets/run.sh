@@ -73,8 +73,8 @@ for b in /usr/sbin/apache2 /usr/sbin/lighttpd /usr/sbin/nginx; do
 	[ -x $b ] || { echo "snippets: $b missing (make deps)" >&2; exit 2; }
 done
 uid=$(id -u)
-[ "$uid" = 0 ] && www=www-data || www=$(id -un)
-[ "$uid" = 0 ] && wwwgroup=www-data || wwwgroup=$(id -gn)
+[ "$uid" = 0 ] && www="www-data" || www=$(id -un)
+[ "$uid" = 0 ] && wwwgroup="www-data" || wwwgroup=$(id -gn)
 
 free_port() {
 	"$node" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
@@ -166,7 +166,6 @@ setup_apache2() {
 	env "${srv_env[@]}" /usr/sbin/apache2 -d "$etc" -f apache2.conf -t \
 		>>"$vardir/enable.log" 2>&1 || return 1
 	srv_cmd=(env "${srv_env[@]}" /usr/sbin/apache2 -d "$etc" -f apache2.conf -DFOREGROUND)
-	srv_log=$vardir/log/error.log
 }
 
 setup_lighttpd() {
@@ -191,7 +190,6 @@ setup_lighttpd() {
 	[ "$uid" != 0 ] || chown "$www:$wwwgroup" "$vardir/tmp" "$vardir/log"
 	/usr/sbin/lighttpd -tt -f "$etc/lighttpd.conf" >>"$vardir/enable.log" 2>&1 || return 1
 	srv_cmd=(/usr/sbin/lighttpd -D -f "$etc/lighttpd.conf")
-	srv_log=$vardir/log/error.log
 }
 
 setup_nginx() {
@@ -216,7 +214,6 @@ setup_nginx() {
 	/usr/sbin/nginx -t -c "$etc/nginx.conf" -e "$vardir/log/error.log" \
 		>>"$vardir/enable.log" 2>&1 || return 1
 	srv_cmd=(/usr/sbin/nginx -g 'daemon off;' -c "$etc/nginx.conf" -e "$vardir/log/error.log")
-	srv_log=$vardir/log/error.log
 }
 
 show_logs() {
@@ -251,7 +248,7 @@ for server in "${servers[@]}"; do
 	EOF
 	port=$(free_port)
 	echo "== snippet for $server in Debian's configuration, 127.0.0.1:$port (files in var/snippets/$server)"
-	srv_cmd=() srv_log=""
+	srv_cmd=()
 	if ! "setup_$server" || ! start_siogate; then
 		summary+=("$server: SETUP FAILED, files in var/snippets/$server")
 		show_logs

@@ -181,7 +181,17 @@ socket.on('connect', function () {
 });
 socket.on('disconnect', function (r) { state.disconnect = String(r); state.step = 'disconnected'; });
 socket.on('error', function (e) { state.error = String(e); });
-window.disconnectNow = function () { socket.disconnect(); };
+// socket.io-client 0.9 buffers packets while a POST is in flight and drops
+// the buffer on disconnect(): its 0:: would never leave (jsonp-polling's
+// POST ends when its iframe loads, which may come after the ack arrived on
+// the poll). So disconnect once nothing is in flight, as a page would.
+window.disconnectNow = function () {
+  var t = setInterval(function () {
+    if (socket.socket.doBuffer) return;
+    clearInterval(t);
+    socket.disconnect();
+  }, 5);
+};
 </script></body></html>
 `;
 

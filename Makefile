@@ -106,6 +106,16 @@ $(CLIENT_STAMP): $(wildcard $(addprefix $(CLIENT_DIST)/,$(CLIENT_FILES)))
 	else echo "make: $(CLIENT_DIST) is missing: run npm ci, then make" \
 		"again, for the gateway to serve /socket.io/socket.io.js"; fi
 
+# sio-gateway linked statically (glibc, libfcgi, SQLite, jansson from
+# Debian's .a files), for hosts that offer only CGI and libraries of their
+# own (docs/shared-hosting.md): make static-gateway. Built-in apps only: a
+# static program cannot load a plugin (app = NAME.so).
+STATIC_GATEWAY = $(BUILD)/sio-gateway-static
+static-gateway: $(STATIC_GATEWAY)
+$(STATIC_GATEWAY): $(GW_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS) -lm
+.PHONY: static-gateway
+
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
 $(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
 $(BUILD)/wsd/.dir:
@@ -166,6 +176,8 @@ test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory wire
 	@$(MAKE) --no-print-directory interop
+	@$(MAKE) --no-print-directory snippets
+	@$(MAKE) --no-print-directory hosting
 	@$(MAKE) --no-print-directory flash
 	@$(MAKE) --no-print-directory wsd-wire
 	@$(MAKE) --no-print-directory examples
@@ -191,6 +203,24 @@ wire: $(GATEWAY) $(WSD) $(PLUGINS) $(CLIENT_STAMP)
 # make interop [SERVERS="nginx apache-cgi fallback"]
 interop: $(GATEWAY) $(WSD) $(PLUGINS)
 	tests/interop/run-servers.sh $(SERVERS)
+
+# The snippets of deploy/snippets/ in a copy of the stock Debian
+# configuration of Apache, lighttpd and nginx, each enabled the Debian way,
+# with the interop suite, an htmlfile stream and hixie-76 through it:
+# make snippets [SNIPPET_SERVERS="apache2 lighttpd nginx"]
+snippets: $(GATEWAY) $(WSD) $(PLUGINS)
+	tests/snippets/run.sh $(SNIPPET_SERVERS)
+.PHONY: snippets
+
+# The shared-hosting recipe (docs/shared-hosting.md) on Apache set up as
+# such hosts are (AllowOverride, mod_cgid, the main config not the user's):
+# the user's .htaccess and the static gateway as sio-gateway.cgi, with the
+# interop suite (xhr-polling) and chromium (xhr-polling, jsonp-polling)
+# through it; the CGI processes counted (tests/hosting/).
+hosting: deps $(STATIC_GATEWAY) $(GATEWAY)
+	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+	node --test --test-reporter=spec tests/hosting/
+.PHONY: hosting
 
 # The chat demo in Debian's chromium (headless), two pages exchanging a
 # message: over websocket (sio-wsd), over a websocket that fails (fallback to

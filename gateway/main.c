@@ -524,6 +524,25 @@ gw_usage(void)
 	      stderr);
 }
 
+/*
+ * A CGI request that Apache rewrote internally (an .htaccess RewriteRule
+ * to sio-gateway.cgi) carries the variables set for the first pass renamed
+ * REDIRECT_*: SetEnv applies again only where the second pass meets it,
+ * mod_rewrite's [E=] never does. SIOGATE_CONF wins when both are set. The
+ * server sets these, never the client (its headers arrive as HTTP_*).
+ * Returns the path, or NULL for sio_config_path()'s own choice.
+ */
+static const char *
+gw_cgi_conf(void)
+{
+	const char *v = getenv(SIO_CONFIG_ENV);
+
+	if (v != NULL && *v != '\0')
+		return NULL;
+	v = getenv("REDIRECT_" SIO_CONFIG_ENV);
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 /* Reads the configuration and the application. SIO_OK or SIO_ERR. */
 static int
 gw_setup(const char *conf)
@@ -580,8 +599,10 @@ main(int argc, char **argv)
 	 * '=' (RFC 3875 4.4: Apache passes `?disconnect` as argv[1]), never
 	 * options: a client must not choose the configuration file. */
 	if (getenv("GATEWAY_INTERFACE") != NULL &&
-	    getenv("REQUEST_METHOD") != NULL)
+	    getenv("REQUEST_METHOD") != NULL) {
 		argc = 1;
+		conf = gw_cgi_conf();
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];

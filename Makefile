@@ -471,8 +471,9 @@ install: all $(BUILD)/siogate.pc $(ETC_CONF) $(UNITS) $(TMPFILES) man
 	$(INSTALL) -m 0644 $(DEPLOY_FILES) $(I_SHARE)/deploy/
 	$(INSTALL) -m 0755 scripts/webserver.sh $(I_SHARE)/scripts/webserver.sh
 	@set -e; for f in $(SNIPPETS); do \
-		echo "$(INSTALL) -D -m 0644 $$f $(I_SHARE)/$$f"; \
-		$(INSTALL) -D -m 0644 $$f $(I_SHARE)/$$f; done
+		echo "$(INSTALL) -d $(I_SHARE)/$$(dirname $$f); $$f with @RUN_DIR@ = $(RUNSTATEDIR) > $(I_SHARE)/$$f"; \
+		$(INSTALL) -d -m 0755 $(I_SHARE)/$$(dirname $$f); \
+		$(SUBST) $$f > $(I_SHARE)/$$f; chmod 0644 $(I_SHARE)/$$f; done
 	$(INSTALL) -m 0644 ctl/push.php $(I_SHARE)/ctl/push.php
 	$(INSTALL) -m 0644 schema/schema.sql $(I_SHARE)/schema/schema.sql
 	$(INSTALL) -d -m 0755 $(I_DOC)/docs

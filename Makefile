@@ -6,8 +6,21 @@ BUILD   ?= build
 PKGS     = jansson sqlite3
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
+# Where an installed siogate looks for its files (FHS); make install uses
+# the same variables. The default configuration is $(SYSCONFDIR)/siogate.conf.
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= /etc/siogate
+DATADIR       ?= $(PREFIX)/share/siogate
+LIBDIR        ?= $(PREFIX)/lib/siogate
+LOCALSTATEDIR ?= /var/lib/siogate
+RUNSTATEDIR   ?= /run/siogate
+DIRS_CFLAGS    = -DSIO_SYSCONFDIR='"$(SYSCONFDIR)"' -DSIO_DATADIR='"$(DATADIR)"' \
+                 -DSIO_PLUGINDIR='"$(LIBDIR)"' \
+                 -DSIO_LOCALSTATEDIR='"$(LOCALSTATEDIR)"' \
+                 -DSIO_RUNSTATEDIR='"$(RUNSTATEDIR)"'
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(if $(WERROR),-Werror) \
-           -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+           $(DIRS_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -278,7 +291,6 @@ clean:
 # configs with scripts/webserver.sh, and the docs. make uninstall with the
 # same PREFIX and DESTDIR removes exactly those. docs/guide.md explains
 # building an application against the installed header.
-PREFIX  ?= /usr/local
 DESTDIR ?=
 INSTALL ?= install
 I_BIN    = $(DESTDIR)$(PREFIX)/bin

@@ -4,8 +4,10 @@
  * siogate's API against the program that loads them.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plugin.h"
 
@@ -109,7 +111,10 @@ sio_plugin_setup(const char *arg, struct sio_config *cfg,
 	char why[SIO_ERR_LEN];
 
 	sio_config_defaults(cfg);
-	if (path != NULL && sio_config_load(cfg, path, err) != SIO_OK)
+	/* an installed program runs without a file: the defaults are whole */
+	if (!(sio_config_path_is_default(arg) && access(path, F_OK) != 0 &&
+	      errno == ENOENT) &&
+	    sio_config_load(cfg, path, err) != SIO_OK)
 		return SIO_ERR;
 	*plugin = sio_plugin_load(cfg->app, why);
 	if (*plugin == NULL) {

@@ -257,6 +257,19 @@ sio_config_path_is_default(const char *arg)
 	return arg == NULL && (env == NULL || *env == '\0');
 }
 
+int
+sio_config_read(struct sio_config *c, const char *arg, char *err)
+{
+	const char *path = sio_config_path(arg);
+
+	sio_config_defaults(c);
+	/* an installed program runs without a file: the defaults are whole */
+	if (sio_config_path_is_default(arg) && access(path, F_OK) != 0 &&
+	    errno == ENOENT)
+		return SIO_OK;
+	return sio_config_load(c, path, err);
+}
+
 /* --- values ----------------------------------------------------------- */
 
 /*

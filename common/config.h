@@ -137,6 +137,13 @@ int sio_config_set(struct sio_config *c, const char *key, const char *value,
  * SIO_CONFIG_DEFAULT. Borrowed.
  */
 const char *sio_config_path(const char *arg);
+/*
+ * Fills c with the defaults, then reads sio_config_path(arg) over them;
+ * SIO_CONFIG_DEFAULT may be absent (the defaults alone then). SIO_OK, or
+ * SIO_ERR with the reason in err, as sio_config_load().
+ */
+int sio_config_read(struct sio_config *c, const char *arg, char *err);
+
 /* 1 when sio_config_path(arg) is SIO_CONFIG_DEFAULT because neither arg
  * nor $SIOGATE_CONF names a file, else 0. */
 int sio_config_path_is_default(const char *arg);

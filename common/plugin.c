@@ -4,10 +4,8 @@
  * siogate's API against the program that loads them.
  */
 #include <dlfcn.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "plugin.h"
 
@@ -107,14 +105,9 @@ int
 sio_plugin_setup(const char *arg, struct sio_config *cfg,
                  const struct sio_plugin **plugin, char *err)
 {
-	const char *path = sio_config_path(arg);
 	char why[SIO_ERR_LEN];
 
-	sio_config_defaults(cfg);
-	/* an installed program runs without a file: the defaults are whole */
-	if (!(sio_config_path_is_default(arg) && access(path, F_OK) != 0 &&
-	      errno == ENOENT) &&
-	    sio_config_load(cfg, path, err) != SIO_OK)
+	if (sio_config_read(cfg, arg, err) != SIO_OK)
 		return SIO_ERR;
 	*plugin = sio_plugin_load(cfg->app, why);
 	if (*plugin == NULL) {

@@ -259,6 +259,8 @@ int wsd_accept_count(void);
  * sid in sid, or -1. Pure: it reads only path and wsd.cfg.
  */
 int wsd_route(const char *path, char sid[SIO_SID_LEN + 1]);
+/* 1 when path is "/<resource>/health" (a query may follow), else 0. */
+int wsd_route_health(const char *path);
 
 /* --- ws.c: RFC 6455 --------------------------------------------------- */
 

@@ -246,9 +246,11 @@ sio_log_sink_write(struct sio_log_sink *s, enum sio_log_level level,
 	int fd = s->fd >= 0 ? s->fd : STDERR_FILENO;
 
 	if (atomic_load(&s->dest) == SIO_LOG_TO_SYSLOG) {
-		/* syslog adds the name and pid: from "prog[pid]: " on */
+		/* syslog adds the name and pid, the priority says the level:
+		 * the message after "prog[pid]: level: " */
 		msg = strstr(line, "]: ");
-		msg = msg != NULL ? msg + 3 : line;
+		msg = msg != NULL ? strstr(msg + 3, ": ") : NULL;
+		msg = msg != NULL ? msg + 2 : line;
 		n = len - (size_t)(msg - line);
 		if (n > 0 && msg[n - 1] == '\n')
 			n--;

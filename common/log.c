@@ -225,7 +225,9 @@ sio_log_sink_open(struct sio_log_sink *s, const char *prog, const char *spec,
 		}
 		if (fd != STDERR_FILENO)
 			close(fd);
-		if (s->fd < 0) {
+		/* a closed stderr is no reason not to start: lines go
+		 * nowhere until a file is named */
+		if (s->fd < 0 && dest == SIO_LOG_TO_FILE) {
 			snprintf(err, SIO_ERR_LEN, "log %.200s: %s", spec,
 			         strerror(errno));
 			return SIO_ERR;

@@ -93,7 +93,8 @@ before(async () => {
 	confFile = path.join(v, 'siogate.conf');
 	// relative paths: next to the file, whatever the working directory
 	Object.assign(base, {database: 'siogate.db', run_dir: 'run', app: 'testapp',
-		polling_duration: 2, close_timeout: 20, flash_policy_port: 0, threads: 16,
+		polling_duration: 2, close_timeout: 20, flash_policy_port: 0, threads: 64,
+		max_polls_per_address: 64, max_requests_per_address: 64,
 		log_level: 'info', origins: '*:*'});
 	writeConf();
 	port = await freePort();
@@ -117,6 +118,16 @@ after(async () => {
 	if (wsd) await wsd.stop();
 	if (!process.env.KEEP_TMP) fs.rmSync(dir, {recursive: true, force: true});
 });
+
+// Writes the file and reloads both servers.
+async function reload(extra = {}) {
+	writeConf(extra);
+	const g0 = gw.mark(), w0 = wsd.mark();
+	gw.proc.kill('SIGHUP');
+	wsd.proc.kill('SIGHUP');
+	await gw.waitLog(/reloaded /, g0);
+	await wsd.waitLog(/reloaded /, w0);
+}
 
 const handshake = async (headers = {}) => get(port, `/socket.io/1/?t=${Date.now()}`, headers);
 async function sid() {
@@ -227,7 +238,51 @@ test('SIGHUP keeps a websocket and an xhr-polling client, applies origins and lo
 	ws.close?.();
 });
 
+test('SIGHUP five times under load: 20 websocket and 20 xhr-polling clients all stay and all messages arrive', async () => {
+	const N = 20, ROUNDS = 5;
+	await reload(); // any origin again
+	const wss = [];
+	for (let i = 0; i < N; i++) {
+		const s = await sid();
+		const ws = await connect({port: wsdPort, path: `/socket.io/1/websocket/${s}`});
+		await ws.expectText('1::', 10000);
+		ws.sid = s;
+		wss.push(ws);
+	}
+	const polls = [];
+	for (let i = 0; i < N; i++) {
+		const s = await sid();
+		assert.deepEqual(await poll(s), ['1::']);
+		polls.push(s);
+	}
+	const gwPid = gw.proc.pid, wsdPid = wsd.proc.pid;
+	let sent = 0;
+	for (let r = 0; r < ROUNDS; r++) {
+		const g0 = gw.mark(), w0 = wsd.mark();
+		writeConf({max_sessions: 100000 - r}); // a live key, changed each time
+		gw.proc.kill('SIGHUP');
+		wsd.proc.kill('SIGHUP');
+		// messages flow while the reload happens
+		await Promise.all([
+			...wss.map((ws) => echoes(ws, 15000)),
+			...polls.map((s, i) => pollEchoes(s, `r${r}-${i}`)),
+		]);
+		sent += 2 * N;
+		await gw.waitLog(/reloaded /, g0);
+		await wsd.waitLog(/reloaded /, w0);
+	}
+	const ended = execFileSync('sqlite3', ['-cmd', '.timeout 5000', path.join(v, 'siogate.db'),
+		`SELECT count(*) FROM sessions WHERE state = 'closed' AND sid IN (${[...wss.map((w) => w.sid), ...polls].map((x) => `'${x}'`).join(',')})`],
+	{encoding: 'utf8'}).trim();
+	console.log(`${ROUNDS} reloads under load: ${sent} echoes of ${2 * N} clients arrived, ${ended} of their sessions ended, same pids: ${gw.proc.pid === gwPid && wsd.proc.pid === wsdPid}`);
+	assert.equal(ended, '0');
+	assert.ok(gw.alive && wsd.alive);
+	for (const ws of wss) ws.close?.();
+	await reload({origins: 'good.example:*', log_level: 'debug'});
+});
+
 test('SIGHUP with a broken file keeps both running on the configuration they had', async () => {
+	await reload({origins: 'good.example:*'});
 	writeConf({origins: 'good.example:*', log_level: 'debug', max_sessions: 0});
 	const g0 = gw.mark();
 	const w0 = wsd.mark();

@@ -36,7 +36,8 @@ struct gw_server {
 
 extern struct gw_server gw;
 
-/* One line to stderr when level is enabled, control characters escaped: "sio-gateway: <level>: ...". */
+/* One line to the log (the `log` setting) when level is enabled, control
+ * characters escaped: "sio-gateway[pid]: <level>: ...". */
 void gw_log(enum sio_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

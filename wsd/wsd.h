@@ -40,7 +40,8 @@ struct wsd_server {
 
 extern struct wsd_server wsd;
 
-/* One line to stderr when level is enabled, control characters escaped: "sio-wsd[pid]: <level>: ...". */
+/* One line to the log (the `log` setting) when level is enabled, control
+ * characters escaped: "sio-wsd[pid]: <level>: ...". */
 void wsd_log(enum sio_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -6,8 +6,9 @@ BUILD   ?= build
 PKGS     = jansson sqlite3
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
-# Where make install puts things (docs/service.md); DATADIR is compiled in
-# as client_dir's default.
+# Where an installed siogate looks for its files (FHS) and make install
+# puts them (docs/service.md). The default configuration is
+# $(SYSCONFDIR)/siogate.conf.
 PREFIX  ?= /usr/local
 SYSCONFDIR    ?= /etc/siogate
 DATADIR       ?= $(PREFIX)/share/siogate
@@ -25,9 +26,13 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 # The service's user and the group of its sockets (the web server's).
 SIO_USER  ?= siogate
 SIO_GROUP ?= www-data
+DIRS_CFLAGS    = -DSIO_SYSCONFDIR='"$(SYSCONFDIR)"' -DSIO_DATADIR='"$(DATADIR)"' \
+                 -DSIO_PLUGINDIR='"$(LIBDIR)"' \
+                 -DSIO_LOCALSTATEDIR='"$(LOCALSTATEDIR)"' \
+                 -DSIO_RUNSTATEDIR='"$(RUNSTATEDIR)"'
 CFLAGS  += $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(if $(WERROR),-Werror) \
            -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-           -DSIO_DATADIR=\"$(DATADIR)\"
+           $(DIRS_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -77,11 +82,12 @@ $(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
 $(BUILD)/tests/test_store.o: $(BUILD)/schema.inc
 $(BUILD)/tests/test_store.o: CFLAGS += -I$(BUILD)
 
-# config.c compiles in DATADIR (client_dir's default): rebuilt when it
-# changes, so that make install PREFIX=P installs programs that look in P.
+# config.c compiles in the directories (the default configuration, paths
+# and client_dir): rebuilt when one changes, so that make install PREFIX=P
+# installs programs that look in P.
 $(BUILD)/.datadir: FORCE | $(BUILD)/.dirs
-	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' > $@
-$(BUILD)/common/config.o: $(BUILD)/.datadir
+	@echo "$(DIRS_CFLAGS)" | cmp -s - $@ || echo "$(DIRS_CFLAGS)" > $@
+$(BUILD)/common/config.o $(BUILD)/tests/test_config.o: $(BUILD)/.datadir
 .PHONY: FORCE
 
 $(LIB): $(LIB_OBJ)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "siogate.h"
@@ -48,6 +49,7 @@ enum config_kind {
 	CONFIG_BOOL,       /* int, yes/no */
 	CONFIG_SYNC,       /* enum sio_synchronous */
 	CONFIG_LOG,        /* enum sio_log_level */
+	CONFIG_LOGDEST,    /* stderr, syslog or a file path */
 	CONFIG_ADDRS,      /* addresses, space or comma separated */
 	CONFIG_NAMES       /* cookie names, space or comma separated */
 };
@@ -106,6 +108,7 @@ static const struct config_key config_keys[] = {
     {"synchronous", CONFIG_SYNC, 0, 0, 0, 0},
     {"db_shared_group", CONFIG_BOOL, CONFIG_FIELD(db_group), 0, 0, 0},
     {"log_level", CONFIG_LOG, 0, 0, 0, 0},
+    {"log", CONFIG_LOGDEST, CONFIG_TEXT(log), 0, 0},
     {"threads", CONFIG_INT, CONFIG_FIELD(threads), 0, 1, 4096},
     {"reserved_threads", CONFIG_INT, CONFIG_FIELD(reserved_threads), 0, 0,
      4095},
@@ -164,8 +167,9 @@ sio_config_defaults(struct sio_config *c)
 	int i;
 
 	memset(c, 0, sizeof(*c));
-	snprintf(c->database, sizeof(c->database), "%s", "var/siogate.db");
-	snprintf(c->run_dir, sizeof(c->run_dir), "%s", "var/run");
+	snprintf(c->database, sizeof(c->database), "%s",
+	         SIO_LOCALSTATEDIR "/siogate.db");
+	snprintf(c->run_dir, sizeof(c->run_dir), "%s", SIO_RUNSTATEDIR);
 	snprintf(c->client_dir, sizeof(c->client_dir), "%s",
 	         SIO_DATADIR "/client");
 	c->process_lease = 10;
@@ -197,6 +201,7 @@ sio_config_defaults(struct sio_config *c)
 	c->synchronous = SIO_SYNC_NORMAL;
 	c->db_group = 0;
 	c->log_level = SIO_LOG_INFO;
+	snprintf(c->log, sizeof(c->log), "%s", "stderr");
 	c->threads = 64;
 	c->reserved_threads = -1;
 	c->max_polls_per_address = 8;
@@ -249,7 +254,28 @@ sio_config_path(const char *arg)
 	env = getenv(SIO_CONFIG_ENV);
 	if (env != NULL && *env != '\0')
 		return env;
-	return NULL;
+	return SIO_CONFIG_DEFAULT;
+}
+
+int
+sio_config_path_is_default(const char *arg)
+{
+	const char *env = getenv(SIO_CONFIG_ENV);
+
+	return arg == NULL && (env == NULL || *env == '\0');
+}
+
+int
+sio_config_read(struct sio_config *c, const char *arg, char *err)
+{
+	const char *path = sio_config_path(arg);
+
+	sio_config_defaults(c);
+	/* an installed program runs without a file: the defaults are whole */
+	if (sio_config_path_is_default(arg) && access(path, F_OK) != 0 &&
+	    errno == ENOENT)
+		return SIO_OK;
+	return sio_config_load(c, path, err);
 }
 
 /* --- values ----------------------------------------------------------- */
@@ -651,6 +677,9 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 			return -1;
 		c->log_level = (enum sio_log_level)w;
 		return 0;
+	case CONFIG_LOGDEST:
+		/* anything else is a file; "stderr" and "syslog" are words */
+		return config_text(field, k->size, v, err);
 	case CONFIG_ADDRS:
 		return config_addrs(field, k->size, v, err);
 	case CONFIG_NAMES:
@@ -844,6 +873,82 @@ config_read(struct sio_config *c, FILE *f, const char *path, char *err)
 	return SIO_OK;
 }
 
+/*
+ * Makes the relative path in field (size bytes) dir/field; absolute ones
+ * stay. Returns 0, or -1 with the reason in err when it does not fit.
+ */
+static int
+config_resolve(char *field, size_t size, const char *dir, const char *key,
+               const char *path, char *err)
+{
+	char out[SIO_CONFIG_PATH_MAX * 2];
+
+	if (field[0] == '/')
+		return 0;
+	snprintf(out, sizeof(out), "%s/%s", dir, field);
+	if (strlen(out) >= size) {
+		config_err(err, "%s: %s: '%.64s' in %s is too long (at most %zu "
+		           "bytes)", path, key, field, dir, size - 1);
+		return -1;
+	}
+	memcpy(field, out, strlen(out) + 1);
+	return 0;
+}
+
+/* The directory of the file at path, absolute when it can be known. */
+static void
+config_dir(const char *path, char *dir, size_t size)
+{
+	char *real = realpath(path, NULL), *slash;
+
+	snprintf(dir, size, "%s", real != NULL ? real : path);
+	free(real);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, size, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+/*
+ * Relative paths in the file name files next to it: a web server or a
+ * service manager chooses the working directory, not the operator. An
+ * app is a built-in name unless it has a '/' or ends in ".so"; a bare
+ * NAME.so is the installed plugin's, then the file's neighbour's.
+ */
+static int
+config_resolve_all(struct sio_config *c, const char *path, char *err)
+{
+	char dir[SIO_CONFIG_PATH_MAX], so[SIO_CONFIG_PATH_MAX * 2];
+	const struct config_key *k;
+	size_t len = strlen(c->app);
+
+	config_dir(path, dir, sizeof(dir));
+	for (k = config_keys; k->name; k++) {
+		char *field = (char *)c + k->off;
+
+		if (k->kind != CONFIG_PATH && k->kind != CONFIG_LOGDEST)
+			continue;
+		if (k->kind == CONFIG_LOGDEST && (strcmp(field, "stderr") == 0 ||
+		                                  strcmp(field, "syslog") == 0))
+			continue;
+		if (field == c->app && strchr(c->app, '/') == NULL) {
+			if (len < 3 || strcmp(c->app + len - 3, ".so") != 0)
+				continue; /* a built-in name */
+			snprintf(so, sizeof(so), "%s/%s", SIO_PLUGINDIR, c->app);
+			if (access(so, F_OK) == 0 && strlen(so) < sizeof(c->app)) {
+				memcpy(c->app, so, strlen(so) + 1);
+				continue;
+			}
+		}
+		if (config_resolve(field, k->size, dir, k->name, path, err) < 0)
+			return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
 int
 sio_config_load(struct sio_config *c, const char *path, char *err)
 {
@@ -857,9 +962,113 @@ sio_config_load(struct sio_config *c, const char *path, char *err)
 	}
 	r = config_read(c, f, path, err);
 	fclose(f);
-	if (r != SIO_OK)
+	if (r != SIO_OK || (r = config_resolve_all(c, path, err)) != SIO_OK)
 		return r;
 	return config_check(c, path, err);
+}
+
+/* --- reloading -------------------------------------------------------- */
+
+/* What a running program applies at once: read where it is used, by the
+ * next handshake or request. Everything else needs a restart. */
+static const char *const config_live_keys[] = {
+    "origins", "log", "log_level", "trusted_proxies", "bind_address",
+    "request_cookies", "max_sessions", "max_sessions_per_address",
+    "max_queue", "max_polls_per_address", "max_requests_per_address",
+    "body_timeout", "stats", "stats_allow", NULL};
+
+int
+sio_config_key_live(const char *key)
+{
+	for (int i = 0; config_live_keys[i]; i++)
+		if (strcmp(config_live_keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when key k has the same value in a and b. */
+static int
+config_same(const struct config_key *k, const struct sio_config *a,
+            const struct sio_config *b)
+{
+	switch (k->kind) {
+	case CONFIG_TRANSPORTS:
+		return a->ntransports == b->ntransports &&
+		       memcmp(a->transports, b->transports,
+		              sizeof(a->transports[0]) *
+		                  (size_t)a->ntransports) == 0;
+	case CONFIG_SYNC:
+		return a->synchronous == b->synchronous;
+	case CONFIG_LOG:
+		return a->log_level == b->log_level;
+	case CONFIG_INT:
+	case CONFIG_COUNT:
+	case CONFIG_BOOL:
+		return *(const int *)(const void *)((const char *)a + k->off) ==
+		       *(const int *)(const void *)((const char *)b + k->off);
+	case CONFIG_SIZE:
+		return *(const size_t *)(const void *)((const char *)a + k->off) ==
+		       *(const size_t *)(const void *)((const char *)b + k->off);
+	default:
+		return strcmp((const char *)a + k->off,
+		              (const char *)b + k->off) == 0;
+	}
+}
+
+/* Copies key k's value from src into dst. */
+static void
+config_copy(const struct config_key *k, struct sio_config *dst,
+            const struct sio_config *src)
+{
+	switch (k->kind) {
+	case CONFIG_TRANSPORTS:
+		memcpy(dst->transports, src->transports, sizeof(dst->transports));
+		dst->ntransports = src->ntransports;
+		return;
+	case CONFIG_SYNC:
+		dst->synchronous = src->synchronous;
+		return;
+	case CONFIG_LOG:
+		dst->log_level = src->log_level;
+		return;
+	case CONFIG_INT:
+	case CONFIG_COUNT:
+	case CONFIG_BOOL:
+		memcpy((char *)dst + k->off, (const char *)src + k->off,
+		       sizeof(int));
+		return;
+	case CONFIG_SIZE:
+		memcpy((char *)dst + k->off, (const char *)src + k->off,
+		       sizeof(size_t));
+		return;
+	default:
+		memcpy((char *)dst + k->off, (const char *)src + k->off, k->size);
+		return;
+	}
+}
+
+int
+sio_config_keep_fixed(const struct sio_config *cur, struct sio_config *next,
+                      char *kept, size_t size)
+{
+	const struct config_key *k;
+	size_t len = 0;
+	int n = 0;
+
+	if (size > 0)
+		kept[0] = '\0';
+	for (k = config_keys; k->name; k++) {
+		if (sio_config_key_live(k->name) || config_same(k, cur, next))
+			continue;
+		config_copy(k, next, cur);
+		n++;
+		if (len < size) {
+			int w = snprintf(kept + len, size - len, "%s%s",
+			                 len > 0 ? " " : "", k->name);
+			len += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return n;
 }
 
 /* 1 when the word addr[0..alen) is in list (words compared as text,

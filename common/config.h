@@ -11,6 +11,26 @@
 #define SIO_CONFIG_PATH_MAX 1024
 #define SIO_CONFIG_ENV "SIOGATE_CONF"
 
+/* The installed directories, from the Makefile (PREFIX, SYSCONFDIR, ...);
+ * these fallbacks are its defaults. */
+#ifndef SIO_SYSCONFDIR
+#define SIO_SYSCONFDIR "/etc/siogate"
+#endif
+#ifndef SIO_DATADIR
+#define SIO_DATADIR "/usr/local/share/siogate"
+#endif
+#ifndef SIO_PLUGINDIR
+#define SIO_PLUGINDIR "/usr/local/lib/siogate"
+#endif
+#ifndef SIO_LOCALSTATEDIR
+#define SIO_LOCALSTATEDIR "/var/lib/siogate"
+#endif
+#ifndef SIO_RUNSTATEDIR
+#define SIO_RUNSTATEDIR "/run/siogate"
+#endif
+/* The file read when neither -c nor $SIOGATE_CONF names one. */
+#define SIO_CONFIG_DEFAULT SIO_SYSCONFDIR "/siogate.conf"
+
 enum sio_transport {
 	SIO_TRANSPORT_WEBSOCKET = 0,
 	SIO_TRANSPORT_FLASHSOCKET,
@@ -34,8 +54,10 @@ enum sio_log_level {
 };
 
 struct sio_config {
-	char database[SIO_CONFIG_PATH_MAX]; /* database = var/siogate.db */
-	char run_dir[SIO_CONFIG_PATH_MAX];  /* run_dir = var/run */
+	/* Paths: a relative one in a file is taken from the file's
+	 * directory (sio_config_load()). */
+	char database[SIO_CONFIG_PATH_MAX]; /* SIO_LOCALSTATEDIR/siogate.db */
+	char run_dir[SIO_CONFIG_PATH_MAX];  /* SIO_RUNSTATEDIR */
 	/* client_dir = SIO_DATADIR "/client": socket.io-client's files that
 	 * the gateway serves under the resource */
 	char client_dir[SIO_CONFIG_PATH_MAX];
@@ -76,6 +98,9 @@ struct sio_config {
 	enum sio_synchronous synchronous; /* normal */
 	int db_group; /* db_shared_group = no: files 0600, else 0660 */
 	enum sio_log_level log_level; /* info */
+	/* log = stderr: where the programs' lines go: stderr, syslog, or a
+	 * file (appended to, reopened on SIGHUP) */
+	char log[SIO_CONFIG_PATH_MAX];
 	int threads;                  /* gateway worker threads, 64 */
 	int reserved_threads;         /* threads no waiting request takes; -1: a
 	                                 quarter of threads */
@@ -93,9 +118,13 @@ struct sio_config {
 void sio_config_defaults(struct sio_config *c);
 
 /*
- * Reads path into c (which holds the defaults or earlier values). Returns
- * SIO_OK, or SIO_ERR with "path:line: reason" in err (SIO_ERR_LEN bytes);
- * c may be partly updated on error.
+ * Reads path into c (which holds the defaults or earlier values). A
+ * relative path the file sets (database, run_dir, log, an app with a '/')
+ * is made absolute against the file's directory, never the working
+ * directory; `app = NAME.so` without a '/' is SIO_PLUGINDIR/NAME.so when
+ * that exists, else NAME.so in the file's directory. Returns SIO_OK, or
+ * SIO_ERR with "path:line: reason" in err (SIO_ERR_LEN bytes); c may be
+ * partly updated on error.
  */
 int sio_config_load(struct sio_config *c, const char *path, char *err);
 
@@ -108,9 +137,33 @@ int sio_config_set(struct sio_config *c, const char *key, const char *value,
 
 /*
  * The file to read: arg (from -c) when not NULL, else $SIOGATE_CONF, else
- * NULL (defaults only). Borrowed.
+ * SIO_CONFIG_DEFAULT. Borrowed.
  */
 const char *sio_config_path(const char *arg);
+/*
+ * Fills c with the defaults, then reads sio_config_path(arg) over them;
+ * SIO_CONFIG_DEFAULT may be absent (the defaults alone then). SIO_OK, or
+ * SIO_ERR with the reason in err, as sio_config_load().
+ */
+int sio_config_read(struct sio_config *c, const char *arg, char *err);
+
+/* 1 when sio_config_path(arg) is SIO_CONFIG_DEFAULT because neither arg
+ * nor $SIOGATE_CONF names a file, else 0. */
+int sio_config_path_is_default(const char *arg);
+
+/*
+ * Reloading (SIGHUP): copies into next, from cur, the settings a running
+ * program cannot change (every key but the live ones: origins, log,
+ * log_level, the per-address and session limits, timeouts of requests,
+ * stats), so that next keeps them, and writes the names of those that
+ * differed, space separated, into kept (size bytes; "" when none).
+ * Returns the number of them.
+ */
+int sio_config_keep_fixed(const struct sio_config *cur,
+                          struct sio_config *next, char *kept, size_t size);
+
+/* 1 when key is one sio_config_keep_fixed() lets change, 0 when not. */
+int sio_config_key_live(const char *key);
 
 /* Name of a transport ("xhr-polling"); parse returns -1 when unknown. */
 const char *sio_config_transport_name(enum sio_transport t);

@@ -5,12 +5,14 @@
  * escapes what it prints with the same function), and a rate
  * limit keeps a repeated line (an accept that fails on every turn, a flood
  * of refusals) from filling the disk. Library code never writes a line:
- * the programs do, with these.
+ * the programs do, with these, through the sink at the end, which writes
+ * only what a program hands it.
  */
 #ifndef SIO_LOG_H
 #define SIO_LOG_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -61,5 +63,55 @@ struct sio_ratelimit {
 int sio_ratelimit_take(struct sio_ratelimit *rl, long long now_ms,
                        unsigned burst, long long interval_ms,
                        unsigned *dropped);
+
+/*
+ * An ISO-8601 UTC time with milliseconds, "2026-01-02T03:04:05.678Z",
+ * for realtime ts, into out (cap >= 32). Returns its length.
+ */
+size_t sio_log_stamp(char *out, size_t cap, long long sec, long nsec);
+
+/* The syslog(3) priority of level (LOG_ERR, LOG_WARNING, LOG_INFO,
+ * LOG_DEBUG). */
+int sio_log_priority(enum sio_log_level level);
+
+/*
+ * 1 when journal_stream (the JOURNAL_STREAM variable, "DEV:INO", may be
+ * NULL) names the file dev, ino (stderr's): systemd's journal reads the
+ * stream and stamps each line itself. Pure.
+ */
+int sio_log_journald(const char *journal_stream, unsigned long long dev,
+                     unsigned long long ino);
+
+/*
+ * Where a program's lines go: the `log` setting. "stderr", "syslog"
+ * (LOG_DAEMON, priorities from the level) or a file appended to. Lines on
+ * stderr or a file start with sio_log_stamp()'s time, except on a stderr
+ * the journal reads. The sink writes only what a program hands it; the
+ * program owns the struct, which writing threads may share: reopening
+ * swaps the file under the same descriptor (dup2), so a line being
+ * written goes to the old file or the new one, never to a closed one.
+ */
+enum sio_log_dest { SIO_LOG_TO_STDERR = 0, SIO_LOG_TO_SYSLOG, SIO_LOG_TO_FILE };
+
+struct sio_log_sink {
+	const char *prog;     /* borrowed: the syslog ident too */
+	int fd;               /* the sink's own descriptor, -1 before open */
+	int _Atomic dest;     /* enum sio_log_dest */
+	int _Atomic stamp;    /* 1: lines carry a time */
+	int syslog_open;
+};
+
+/*
+ * Opens (or, when open, reopens) s for spec (a `log` value): a file is
+ * opened O_APPEND|O_CREAT (0640) and replaces the previous target. SIO_OK,
+ * or SIO_ERR with the reason in err, s unchanged (still writing where it
+ * did). Not to be called by two threads at once.
+ */
+int sio_log_sink_open(struct sio_log_sink *s, const char *prog,
+                      const char *spec, char *err);
+
+/* Writes one line (from sio_log_format(), newline included) at level. */
+void sio_log_sink_write(struct sio_log_sink *s, enum sio_log_level level,
+                        const char *line, size_t len);
 
 #endif

@@ -105,11 +105,9 @@ int
 sio_plugin_setup(const char *arg, struct sio_config *cfg,
                  const struct sio_plugin **plugin, char *err)
 {
-	const char *path = sio_config_path(arg);
 	char why[SIO_ERR_LEN];
 
-	sio_config_defaults(cfg);
-	if (path != NULL && sio_config_load(cfg, path, err) != SIO_OK)
+	if (sio_config_read(cfg, arg, err) != SIO_OK)
 		return SIO_ERR;
 	*plugin = sio_plugin_load(cfg->app, why);
 	if (*plugin == NULL) {

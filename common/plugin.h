@@ -19,9 +19,10 @@ const struct sio_plugin *sio_plugin_load(const char *spec, char *err);
 
 /*
  * What every program does first: reads the configuration file named by
- * arg (else $SIOGATE_CONF, else none) over the defaults into cfg, then
- * loads cfg's app into *plugin. SIO_OK, or SIO_ERR with "file:line:
- * reason" or "app NAME: reason" in err.
+ * arg (else $SIOGATE_CONF, else SIO_CONFIG_DEFAULT, which may be absent:
+ * then the defaults alone) over the defaults into cfg, then loads cfg's
+ * app into *plugin. SIO_OK, or SIO_ERR with "file:line: reason" or "app
+ * NAME: reason" in err: a configuration error either way.
  */
 int sio_plugin_setup(const char *arg, struct sio_config *cfg,
                      const struct sio_plugin **plugin, char *err);

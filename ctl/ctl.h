@@ -13,10 +13,12 @@
 #include "session.h"
 #include "siogate.h"
 
-/* Exit statuses: done; the target or the store failed; bad usage or JSON. */
+/* Exit statuses, as every siogate program's (sysexits.h): done; the
+ * target or the store failed; bad usage or JSON; a configuration error. */
 #define CTL_EXIT_OK 0
 #define CTL_EXIT_FAIL 1
-#define CTL_EXIT_USAGE 2
+#define CTL_EXIT_USAGE 64  /* EX_USAGE */
+#define CTL_EXIT_CONFIG 78 /* EX_CONFIG */
 
 struct ctl {
 	struct sio_config cfg;

@@ -33,11 +33,12 @@ ctl_fail(int status, const char *fmt, ...)
 	return status;
 }
 
-int
-ctl_usage(void)
+static void
+ctl_usage_to(FILE *out)
 {
 	fputs(
 	    "usage: sioctl [-c FILE] COMMAND ...\n"
+	    "       sioctl --help | --version\n"
 	    "  list [--json]                the sessions, one line each\n"
 	    "  show [--json] SID            one session and its queued "
 	    "packets\n"
@@ -55,10 +56,19 @@ ctl_usage(void)
 	    "root.\n"
 	    "With --endpoint alone, an operand shaped like a session id is "
 	    "one;\n"
-	    "--sid SID says so explicitly. FILE defaults to $SIOGATE_CONF.\n"
-	    "Exit status: 0 done, 1 no such session or a store error, 2 bad "
-	    "usage or JSON.\n",
-	    stderr);
+	    "--sid SID says so explicitly. FILE defaults to $SIOGATE_CONF,\n"
+	    "else " SIO_CONFIG_DEFAULT ".\n"
+	    "Exit status: 0 done; 1 no such session, or a store error; 64 bad "
+	    "usage or JSON;\n"
+	    "  78 configuration error (unreadable file, bad or out-of-range "
+	    "setting, app).\n",
+	    out);
+}
+
+int
+ctl_usage(void)
+{
+	ctl_usage_to(stderr);
 	return CTL_EXIT_USAGE;
 }
 
@@ -92,10 +102,15 @@ main(int argc, char **argv)
 			conf = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 ||
 		         strcmp(argv[i], "--help") == 0) {
-			ctl_usage();
+			ctl_usage_to(stdout);
 			return CTL_EXIT_OK;
-		} else
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("sioctl siogate %s\n", SIOGATE_VERSION);
+			return CTL_EXIT_OK;
+		} else {
+			ctl_fail(CTL_EXIT_USAGE, "bad option '%s'", argv[i]);
 			return ctl_usage();
+		}
 	}
 	if (i == argc)
 		return ctl_usage();
@@ -108,7 +123,7 @@ main(int argc, char **argv)
 		return ctl_usage();
 	}
 	if (sio_plugin_setup(conf, &c.cfg, &c.plugin, err) != SIO_OK)
-		return ctl_fail(CTL_EXIT_FAIL, "%s", err);
+		return ctl_fail(CTL_EXIT_CONFIG, "%s", err);
 	c.x.store = sio_store_open_config(&c.cfg, err);
 	if (c.x.store == NULL)
 		return ctl_fail(CTL_EXIT_FAIL, "%s", err);

@@ -44,7 +44,7 @@ gw_req_client(struct gw_req *r)
 	 * of the client: a proxy in front of the web server is the web
 	 * server's business (mod_remoteip, realip, mod_extforward) */
 	if (!r->has_client) {
-		sio_config_client_addr(&gw.cfg, gw_req_param(r, "REMOTE_ADDR"),
+		sio_config_client_addr(gw.cfg, gw_req_param(r, "REMOTE_ADDR"),
 		                       0, NULL, 0, r->client, sizeof(r->client));
 		r->has_client = 1;
 	}
@@ -221,7 +221,7 @@ gw_fcgi_worker(int lsock)
 	struct gw_req r = {.fr = &fr};
 
 	x.plugin = gw.plugin;
-	x.cfg = &gw.cfg;
+	x.cfg = gw.cfg;
 	if (FCGX_InitRequest(&fr, lsock, 0) != 0) {
 		gw_log(SIO_LOG_ERROR, "FCGX_InitRequest failed");
 		return;
@@ -236,7 +236,10 @@ gw_fcgi_worker(int lsock)
 		/* no store connection yet: a route that reads takes one from
 		 * the pool (serve.c), and gives it back while it sleeps */
 		r.has_client = 0;
-		r.body_end = sio_session_mono() + gw.cfg.body_timeout * 1000LL;
+		/* the configuration of this request, start to end: a reload
+		 * (SIGHUP) applies to the next */
+		x.cfg = gw.cfg;
+		r.body_end = sio_session_mono() + x.cfg->body_timeout * 1000LL;
 		r.timed_out = r.rcvtimeo = 0;
 		/* counted from here until the connection is let go: what
 		 * holds the thread, reading a body included */
@@ -262,12 +265,12 @@ gw_fcgi_worker(int lsock)
 int
 gw_fcgi_cgi_static(void)
 {
-	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
+	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = gw.cfg};
 	struct gw_req r = {.fr = NULL};
 	struct gw_route rt;
 	const char *uri = getenv("REQUEST_URI");
 
-	gw_route_parse(uri != NULL ? uri : "", gw.cfg.resource, &rt);
+	gw_route_parse(uri != NULL ? uri : "", gw.cfg->resource, &rt);
 	if (rt.kind != GW_ROUTE_STATIC)
 		return 0;
 	gw_serve(&r, &x);
@@ -292,7 +295,7 @@ gw_fcgi_cgi(void)
 		return 1;
 	}
 	x.plugin = gw.plugin;
-	x.cfg = &gw.cfg;
+	x.cfg = gw.cfg;
 	/* No sweep thread outlives a CGI request: the timers run here, in
 	 * the one request a second that takes the stats sample (a sweep with
 	 * full queues takes tens of ms; not for every request, a 404 too). */

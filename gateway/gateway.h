@@ -21,7 +21,10 @@
 
 /* What every thread shares; set up before the first thread starts. */
 struct gw_server {
-	struct sio_config cfg;
+	/* The configuration, never changed once published: a reload
+	 * (SIGHUP) publishes a new one, and a request reads the one it
+	 * started with (old ones are kept: a thread may still hold one). */
+	const struct sio_config *_Atomic cfg;
 	const struct sio_plugin *plugin;
 	/* "gw-<pid>-<8 hex>": doorbell and holder name of this incarnation
 	 * (sio_store_process_new). A fence moves the process to a new one;
@@ -33,7 +36,8 @@ struct gw_server {
 
 extern struct gw_server gw;
 
-/* One line to stderr when level is enabled, control characters escaped: "sio-gateway: <level>: ...". */
+/* One line to the log (the `log` setting) when level is enabled, control
+ * characters escaped: "sio-gateway[pid]: <level>: ...". */
 void gw_log(enum sio_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -235,6 +239,7 @@ enum gw_route_kind {
 	GW_ROUTE_STATS,      /* /<resource>/stats: counters as JSON */
 	GW_ROUTE_METRICS,    /* /<resource>/metrics: Prometheus text */
 	GW_ROUTE_STATIC,     /* socket.io-client's files: file, versioned */
+	GW_ROUTE_HEALTH,     /* /<resource>/health: 200 "ok" */
 };
 
 /* The files socket.io 0.9 serves under its resource (static.c). */

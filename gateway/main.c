@@ -6,7 +6,8 @@
  * FastCGI workers, the dispatcher that turns doorbell rings into wake-ups,
  * and the ticker that sweeps timeouts and watches PRAGMA data_version.
  * Signals are taken by sigwait() here, because libfcgi's own handlers only
- * stop a thread that sits in accept().
+ * stop a thread that sits in accept(): TERM and INT stop, HUP reloads the
+ * configuration (gw_reload()) and reopens the log.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,18 +49,32 @@ static pthread_mutex_t gw_lease_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sio_doorbell *gw_bell_old;
 static int gw_leaving;
 
+static struct sio_log_sink gw_sink = {.fd = -1}; /* the `log` setting */
+
+/* The level of a line that may be written: the configuration's, or every
+ * line before it is read. */
+static int
+gw_log_enabled(enum sio_log_level level)
+{
+	const struct sio_config *c = gw.cfg;
+
+	return c == NULL || level <= c->log_level;
+}
+
 void
 gw_log(enum sio_log_level level, const char *fmt, ...)
 {
 	char line[1024];
+	size_t len;
 	va_list ap;
 
-	if (level > gw.cfg.log_level)
+	if (!gw_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(), level, fmt, ap);
+	len = sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(),
+	                     level, fmt, ap);
 	va_end(ap);
-	fputs(line, stderr); /* one call, so lines of threads do not mix */
+	sio_log_sink_write(&gw_sink, level, line, len);
 }
 
 void
@@ -69,10 +85,11 @@ gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 	struct timespec ts;
 	unsigned dropped = 0;
 	char line[1024];
+	size_t len;
 	va_list ap;
 	int ok;
 
-	if (level > gw.cfg.log_level)
+	if (!gw_log_enabled(level))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pthread_mutex_lock(&lock);
@@ -84,9 +101,10 @@ gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 	if (dropped > 0)
 		gw_log(level, "(%u lines like the next dropped)", dropped);
 	va_start(ap, fmt);
-	sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(), level, fmt, ap);
+	len = sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(),
+	                     level, fmt, ap);
 	va_end(ap);
-	fputs(line, stderr);
+	sio_log_sink_write(&gw_sink, level, line, len);
 }
 
 long long
@@ -106,10 +124,10 @@ gw_store_open(void)
 	 * and every worker opening its connection at once would otherwise
 	 * queue in SQLite's busy handler, spinning on short sleeps. */
 	pthread_mutex_lock(&open_lock);
-	st = sio_store_open_config(&gw.cfg, err);
+	st = sio_store_open_config(gw.cfg, err);
 	pthread_mutex_unlock(&open_lock);
 	if (st == NULL)
-		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg.database, err);
+		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg->database, err);
 	return st;
 }
 
@@ -264,7 +282,7 @@ gw_fence(struct sio_store *st)
 		gw_log(SIO_LOG_ERROR, "register: %s", sio_store_errmsg(st));
 		return;
 	}
-	bell = sio_doorbell_open(gw.cfg.run_dir, name, gw.cfg.db_group, err);
+	bell = sio_doorbell_open(gw.cfg->run_dir, name, gw.cfg->db_group, err);
 	copy = bell != NULL ? strdup(name) : NULL;
 	if (copy == NULL) {
 		gw_log(SIO_LOG_ERROR, "doorbell: %s",
@@ -380,7 +398,7 @@ gw_tick(void *arg)
 	/* once a second while the store is locked or full: a few lines a minute */
 	static struct sio_ratelimit sweep_rl, outbox_rl, bell_rl;
 	char err[SIO_ERR_LEN];
-	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = &gw.cfg};
+	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = gw.cfg};
 	struct timespec nap = {0, GW_CHECKPOINT_MS * 1000000L};
 	long long version = -1, v;
 	int wal = 0;
@@ -391,6 +409,7 @@ gw_tick(void *arg)
 		return NULL;
 	for (unsigned n = 1;; n++) {
 		nanosleep(&nap, NULL);
+		x.cfg = gw.cfg; /* the one reloaded last */
 		if (n % (SIO_WATCH_MS / GW_CHECKPOINT_MS) != 0) {
 			if (wal >= GW_BUSY_WAL)
 				wal = gw_checkpoint(&x);
@@ -470,7 +489,7 @@ gw_register(void)
 		sio_store_close(st);
 		return SIO_ERR;
 	}
-	gw.bell = sio_doorbell_open(gw.cfg.run_dir, name, gw.cfg.db_group, err);
+	gw.bell = sio_doorbell_open(gw.cfg->run_dir, name, gw.cfg->db_group, err);
 	if (gw.bell == NULL || (gw.holder = strdup(name)) == NULL) {
 		gw_log(SIO_LOG_ERROR, "doorbell: %s",
 		       gw.bell ? "out of memory" : err);
@@ -512,16 +531,26 @@ gw_unregister(void)
 }
 
 static void
-gw_usage(void)
+gw_usage(FILE *out)
 {
 	fputs("usage: sio-gateway [-c FILE] [--check-config] "
 	      "[--listen HOST:PORT|PATH]\n"
-	      "  -c FILE           configuration (default $SIOGATE_CONF)\n"
+	      "       sio-gateway --help | --version\n"
+	      "  -c FILE           configuration (default $SIOGATE_CONF, else "
+	      SIO_CONFIG_DEFAULT ")\n"
 	      "  --check-config    check the configuration and exit\n"
 	      "  --listen SPEC     standalone FastCGI listener\n"
+	      "  --help            this text; --version: the version\n"
 	      "Without --listen: CGI when started as CGI, else FastCGI on "
-	      "fd 0.\n",
-	      stderr);
+	      "fd 0.\n"
+	      "Signals: TERM and INT stop; HUP reloads the configuration and "
+	      "reopens the log.\n"
+	      "Exit status: 0 stopped by a signal, or --check-config found "
+	      "no error;\n"
+	      "  1 a runtime failure (store, listener); 64 bad command line;\n"
+	      "  78 configuration error (unreadable file, bad or out-of-range "
+	      "setting, app).\n",
+	      out);
 }
 
 /*
@@ -543,17 +572,66 @@ gw_cgi_conf(void)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Reads the configuration and the application. SIO_OK or SIO_ERR. */
+/* Reads the configuration and the application: SIO_OK, or SIO_ERR with
+ * the reason printed. */
 static int
 gw_setup(const char *conf)
 {
 	char err[SIO_ERR_LEN];
+	struct sio_config *c = malloc(sizeof(*c));
 
-	if (sio_plugin_setup(conf, &gw.cfg, &gw.plugin, err) != SIO_OK) {
-		fprintf(stderr, "sio-gateway: %s\n", err);
+	if (c == NULL || sio_plugin_setup(conf, c, &gw.plugin, err) != SIO_OK) {
+		fprintf(stderr, "sio-gateway: %s\n",
+		        c != NULL ? err : "out of memory");
+		free(c);
 		return SIO_ERR;
 	}
+	gw.cfg = c;
 	return SIO_OK;
+}
+
+/* Says which file the configuration came from. */
+static void
+gw_log_source(const char *conf)
+{
+	const char *path = sio_config_path(conf);
+
+	if (sio_config_path_is_default(conf) && access(path, F_OK) != 0)
+		gw_log(SIO_LOG_INFO, "no %s: built-in defaults", path);
+	else
+		gw_log(SIO_LOG_INFO, "configuration %s", path);
+}
+
+/*
+ * SIGHUP: reads the file again and publishes what may change while
+ * requests run (sio_config_keep_fixed(): origins, limits, log level, the
+ * log); the rest keeps its value until a restart, and a line says which.
+ * A file with an error changes nothing. The old configuration is never
+ * freed: a request may still be reading it.
+ */
+static void
+gw_reload(const char *conf)
+{
+	char err[SIO_ERR_LEN], kept[512];
+	struct sio_config *next = malloc(sizeof(*next));
+	const struct sio_config *cur = gw.cfg;
+
+	if (next == NULL || sio_config_read(next, conf, err) != SIO_OK) {
+		gw_log(SIO_LOG_ERROR,
+		       "reload: %s; going on with the configuration as it was",
+		       next != NULL ? err : "out of memory");
+		free(next);
+		return;
+	}
+	if (sio_config_keep_fixed(cur, next, kept, sizeof(kept)) > 0)
+		gw_log(SIO_LOG_WARN, "reload: kept until a restart: %s", kept);
+	if (sio_log_sink_open(&gw_sink, "sio-gateway", next->log, err) !=
+	    SIO_OK) {
+		gw_log(SIO_LOG_ERROR, "reload: %s; log kept", err);
+		snprintf(next->log, sizeof(next->log), "%s", cur->log);
+	}
+	gw.cfg = next;
+	gw_log(SIO_LOG_INFO, "reloaded %s", sio_config_path(conf));
 }
 
 /*
@@ -610,9 +688,18 @@ main(int argc, char **argv)
 			check = 1;
 		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
 			listen_spec = argv[++i];
-		else {
-			gw_usage();
-			return 2;
+		else if (strcmp(argv[i], "--help") == 0 ||
+		         strcmp(argv[i], "-h") == 0) {
+			gw_usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("sio-gateway siogate %s\n", SIOGATE_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "sio-gateway: bad argument '%s'\n",
+			        argv[i]);
+			gw_usage(stderr);
+			return EX_USAGE;
 		}
 	}
 	/* glibc gives the free top of a heap back to the kernel once it
@@ -622,11 +709,17 @@ main(int argc, char **argv)
 	 * it, 40 us an attach. A fixed 1 MiB per heap stops the bouncing. */
 	mallopt(M_TRIM_THRESHOLD, 1 << 20);
 	if (gw_setup(conf) != SIO_OK)
-		return 1;
+		return EX_CONFIG;
 	if (check) {
 		printf("sio-gateway: configuration ok\n");
 		return 0;
 	}
+	if (sio_log_sink_open(&gw_sink, "sio-gateway", gw.cfg->log, err) !=
+	    SIO_OK) {
+		fprintf(stderr, "sio-gateway: %s\n", err);
+		return EX_CONFIG;
+	}
+	gw_log_source(conf);
 	/* libfcgi installs SIGPIPE/SIGTERM handlers at init; block the
 	 * stopping signals first so that every thread inherits the mask. */
 	sigemptyset(&set);
@@ -667,14 +760,18 @@ main(int argc, char **argv)
 		return 1;
 	if (gw_start(gw_tick, NULL, NULL) != SIO_OK)
 		return 1;
-	for (int i = 0; i < gw.cfg.threads; i++)
+	for (int i = 0; i < gw.cfg->threads; i++)
 		if (gw_start(gw_worker, (void *)(intptr_t)lsock, NULL) !=
 		    SIO_OK)
 			return 1;
-	gw_log(SIO_LOG_INFO, "serving with %d threads", gw.cfg.threads);
-	do
-		rc = sigwait(&set, &sig);
-	while (rc != 0);
+	gw_log(SIO_LOG_INFO, "serving with %d threads", gw.cfg->threads);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		gw_reload(conf);
+	}
 	gw_log(SIO_LOG_INFO, "stopping on signal %d", sig);
 	gw_write_flush(0);
 	gw_unregister();

@@ -38,11 +38,11 @@ static int park_total;
 int
 gw_park_max(void)
 {
-	int reserved = gw.cfg.reserved_threads;
+	int reserved = gw.cfg->reserved_threads;
 
 	if (reserved < 0) /* the default: a quarter of them */
-		reserved = gw.cfg.threads / 4;
-	return gw.cfg.threads - reserved;
+		reserved = gw.cfg->threads / 4;
+	return gw.cfg->threads - reserved;
 }
 
 /* With park_lock held: addr's entry, its link in *prev. */
@@ -111,7 +111,7 @@ gw_park_begin(const char *addr)
 	a = *p;
 	/* never the reserved threads too: with few threads, one address
 	 * could otherwise hold them all */
-	if (a != NULL && (a->busy >= gw.cfg.max_requests_per_address ||
+	if (a != NULL && (a->busy >= gw.cfg->max_requests_per_address ||
 	                  a->busy >= gw_park_max()))
 		rc = SIO_AGAIN;
 	else if (a == NULL && (a = calloc(1, sizeof(*a))) == NULL)
@@ -155,7 +155,7 @@ gw_park_enter(const char *addr, int *parked)
 	a = *park_find(key);
 	if (a == NULL || a->busy == 0)
 		rc = SIO_ERR; /* not begun: a caller's mistake */
-	else if (a->n >= gw.cfg.max_polls_per_address)
+	else if (a->n >= gw.cfg->max_polls_per_address)
 		rc = SIO_AGAIN;
 	else if (park_total >= gw_park_max())
 		rc = SIO_ERR;

@@ -137,6 +137,10 @@ gw_route_parse(const char *uri, const char *resource, struct gw_route *rt)
 		rt->kind = GW_ROUTE_METRICS;
 		return;
 	}
+	if (p == end && strcmp(proto, "health") == 0) {
+		rt->kind = GW_ROUTE_HEALTH;
+		return;
+	}
 	if (strcmp(proto, "1") != 0) {
 		rt->kind = GW_ROUTE_BAD_PROTOCOL;
 		return;

@@ -1503,7 +1503,7 @@ gw_serve_refused(struct gw_req *r, struct sio_session_ctx *x, int rc)
 		               "refused: %s has max_requests_per_address (%d) "
 		               "requests in progress",
 		               serve_client_addr(&s),
-		               gw.cfg.max_requests_per_address);
+		               gw.cfg->max_requests_per_address);
 	serve_text(&s, 503, rc == SIO_AGAIN ? "too many requests" : "out of memory");
 }
 
@@ -1570,6 +1570,15 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		break;
 	case GW_ROUTE_STATIC:
 		gw_static_serve(r, &s.rt, method);
+		break;
+	case GW_ROUTE_HEALTH:
+		/* for load balancers: the request was served, and a store
+		 * connection is at hand (the pool's; no query is run) */
+		s.origin = NULL;
+		if (serve_store(&s) != SIO_OK)
+			serve_text(&s, 503, "store unavailable");
+		else
+			serve_text(&s, 200, "ok");
 		break;
 	}
 }

@@ -125,7 +125,7 @@ static_get(int file, int *gzp, struct static_body *out)
 		rc = SIO_OK;
 		if (b->p != NULL)
 			break;
-		snprintf(path, sizeof(path), "%s/%s%s", gw.cfg.client_dir,
+		snprintf(path, sizeof(path), "%s/%s%s", gw.cfg->client_dir,
 		         static_files[file].name, gz ? ".gz" : "");
 		rc = static_read(path, b, err);
 		if (rc == SIO_OK)

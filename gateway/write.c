@@ -55,7 +55,7 @@ int
 gw_write_open(void)
 {
 	write_ctx.plugin = gw.plugin;
-	write_ctx.cfg = &gw.cfg;
+	write_ctx.cfg = gw.cfg;
 	write_ctx.store = gw_store_open();
 	if (write_ctx.store == NULL)
 		return SIO_ERR;
@@ -82,6 +82,7 @@ gw_write_lock(struct sio_session_ctx *x)
 	if (writer == NULL)
 		return x;
 	pthread_mutex_lock(&writer_lock);
+	writer->cfg = gw.cfg; /* the one reloaded last (SIGHUP) */
 	return writer;
 }
 

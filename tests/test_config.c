@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "cu.h"
@@ -80,8 +82,9 @@ test_defaults(void)
 	int i;
 
 	sio_config_defaults(&c);
-	CU_ASSERT_STRING_EQUAL(c.database, "var/siogate.db");
-	CU_ASSERT_STRING_EQUAL(c.run_dir, "var/run");
+	CU_ASSERT_STRING_EQUAL(c.database, SIO_LOCALSTATEDIR "/siogate.db");
+	CU_ASSERT_STRING_EQUAL(c.run_dir, SIO_RUNSTATEDIR);
+	CU_ASSERT_STRING_EQUAL(c.log, "stderr");
 	/* where make install puts socket.io-client's files */
 	CU_ASSERT_STRING_EQUAL(c.client_dir, SIO_DATADIR "/client");
 	CU_ASSERT_STRING_EQUAL(c.app, "testapp");
@@ -206,13 +209,13 @@ test_quotes_and_comments(void)
 	char err[SIO_ERR_LEN];
 
 	CU_ASSERT_EQUAL(load(&c,
-	                     "database = \"var/#1 db\"  # comment\n"
-	                     "run_dir = var/run#2\n"
+	                     "database = \"/var/#1 db\"  # comment\n"
+	                     "run_dir = /var/run#2\n"
 	                     "app = a=b\n",
 	                     err),
 	                SIO_OK);
-	CU_ASSERT_STRING_EQUAL(c.database, "var/#1 db");
-	CU_ASSERT_STRING_EQUAL(c.run_dir, "var/run#2");
+	CU_ASSERT_STRING_EQUAL(c.database, "/var/#1 db");
+	CU_ASSERT_STRING_EQUAL(c.run_dir, "/var/run#2");
 	CU_ASSERT_STRING_EQUAL(c.app, "a=b");
 }
 
@@ -603,11 +606,16 @@ test_config_path(void)
 	setenv(SIO_CONFIG_ENV, "/etc/siogate.conf", 1);
 	CU_ASSERT_STRING_EQUAL(sio_config_path("my.conf"), "my.conf");
 	CU_ASSERT_STRING_EQUAL(sio_config_path(NULL), "/etc/siogate.conf");
+	CU_ASSERT_FALSE(sio_config_path_is_default(NULL));
 	setenv(SIO_CONFIG_ENV, "", 1);
-	CU_ASSERT_PTR_NULL(sio_config_path(NULL));
+	CU_ASSERT_STRING_EQUAL(sio_config_path(NULL), SIO_CONFIG_DEFAULT);
+	CU_ASSERT_TRUE(sio_config_path_is_default(NULL));
 	unsetenv(SIO_CONFIG_ENV);
-	CU_ASSERT_PTR_NULL(sio_config_path(NULL));
+	CU_ASSERT_STRING_EQUAL(sio_config_path(NULL),
+	                       SIO_SYSCONFDIR "/siogate.conf");
+	CU_ASSERT_TRUE(sio_config_path_is_default(NULL));
 	CU_ASSERT_STRING_EQUAL(sio_config_path("my.conf"), "my.conf");
+	CU_ASSERT_FALSE(sio_config_path_is_default("my.conf"));
 	if (saved)
 		setenv(SIO_CONFIG_ENV, saved, 1);
 	free(saved);
@@ -791,6 +799,125 @@ test_cookie_kept(void)
 	CU_ASSERT_TRUE(sio_config_cookie_kept(&c, "anything", 8));
 }
 
+/* Relative paths name files next to the configuration file, whatever
+ * the working directory; absolute ones and the words of log stay. */
+static void
+test_relative_paths(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN], want[SIO_CONFIG_PATH_MAX * 2], *real;
+	char *sub = NULL;
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tmp);
+	real = realpath(tmp, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(real);
+	CU_ASSERT_EQUAL(load(&c,
+	                     "database = data/sio.db\nrun_dir = run\n"
+	                     "log = logs/siogate.log\napp = apps/my.so\n",
+	                     err),
+	                SIO_OK);
+	snprintf(want, sizeof(want), "%s/data/sio.db", real);
+	CU_ASSERT_STRING_EQUAL(c.database, want);
+	snprintf(want, sizeof(want), "%s/run", real);
+	CU_ASSERT_STRING_EQUAL(c.run_dir, want);
+	snprintf(want, sizeof(want), "%s/logs/siogate.log", real);
+	CU_ASSERT_STRING_EQUAL(c.log, want);
+	snprintf(want, sizeof(want), "%s/apps/my.so", real);
+	CU_ASSERT_STRING_EQUAL(c.app, want);
+
+	/* a bare NAME.so not installed in SIO_PLUGINDIR: the file's
+	 * neighbour; a built-in name, syslog and absolute paths stay */
+	CU_ASSERT_EQUAL(load(&c,
+	                     "app = siogate-test-absent.so\nlog = syslog\n"
+	                     "database = /srv/x.db\n",
+	                     err),
+	                SIO_OK);
+	snprintf(want, sizeof(want), "%s/siogate-test-absent.so", real);
+	CU_ASSERT_STRING_EQUAL(c.app, want);
+	CU_ASSERT_STRING_EQUAL(c.log, "syslog");
+	CU_ASSERT_STRING_EQUAL(c.database, "/srv/x.db");
+	CU_ASSERT_EQUAL(load(&c, "app = chat\nlog = stderr\n", err), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(c.app, "chat");
+	CU_ASSERT_STRING_EQUAL(c.log, "stderr");
+	/* defaults (unset keys) are absolute already */
+	CU_ASSERT_STRING_EQUAL(c.run_dir, SIO_RUNSTATEDIR);
+
+	/* the same file named by a relative path from another directory */
+	CU_ASSERT_EQUAL_FATAL(asprintf(&sub, "%s/sub", tmp) > 0, 1);
+	CU_ASSERT_EQUAL_FATAL(mkdir(sub, 0700), 0);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("database = db/x.db\n", f);
+	fclose(f);
+	{
+		char cwd[4096];
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof(cwd)));
+		CU_ASSERT_EQUAL_FATAL(chdir(sub), 0);
+		sio_config_defaults(&c);
+		CU_ASSERT_EQUAL(sio_config_load(&c, "../siogate.conf", err),
+		                SIO_OK);
+		CU_ASSERT_EQUAL(chdir(cwd), 0);
+	}
+	snprintf(want, sizeof(want), "%s/db/x.db", real);
+	CU_ASSERT_STRING_EQUAL(c.database, want);
+
+	/* a path that no longer fits once made absolute is refused */
+	{
+		char line[SIO_CONFIG_PATH_MAX * 2 + 32];
+
+		memset(want, 'a', SIO_CONFIG_PATH_MAX - 2);
+		want[SIO_CONFIG_PATH_MAX - 2] = '\0';
+		snprintf(line, sizeof(line), "database = %s\n", want);
+		CU_ASSERT_EQUAL(load(&c, line, err), SIO_ERR);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "too long"));
+	}
+	free(sub);
+	free(real);
+}
+
+/* A reload keeps what needs a restart and names it; the live keys
+ * change. */
+static void
+test_keep_fixed(void)
+{
+	struct sio_config cur, next;
+	char err[SIO_ERR_LEN], kept[256];
+
+	sio_config_defaults(&cur);
+	sio_config_defaults(&next);
+	CU_ASSERT_EQUAL(sio_config_keep_fixed(&cur, &next, kept, sizeof(kept)),
+	                0);
+	CU_ASSERT_STRING_EQUAL(kept, "");
+	CU_ASSERT_EQUAL(sio_config_set(&next, "origins", "example.com:80", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "log_level", "debug", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "max_sessions", "7", err), SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "database", "/x.db", err), SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "threads", "3", err), SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "transports", "websocket", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "max_packet", "1k", err), SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_keep_fixed(&cur, &next, kept, sizeof(kept)),
+	                4);
+	CU_ASSERT_STRING_EQUAL(kept, "database transports max_packet threads");
+	CU_ASSERT_STRING_EQUAL(next.database, cur.database);
+	CU_ASSERT_EQUAL(next.threads, cur.threads);
+	CU_ASSERT_EQUAL(next.ntransports, cur.ntransports);
+	CU_ASSERT_EQUAL(next.max_packet, cur.max_packet);
+	CU_ASSERT_STRING_EQUAL(next.origins, "example.com:80");
+	CU_ASSERT_EQUAL(next.log_level, SIO_LOG_DEBUG);
+	CU_ASSERT_EQUAL(next.max_sessions, 7);
+	CU_ASSERT_TRUE(sio_config_key_live("origins"));
+	CU_ASSERT_FALSE(sio_config_key_live("resource"));
+	/* a short kept buffer is cut, never overrun */
+	CU_ASSERT_EQUAL(sio_config_set(&next, "threads", "3", err), SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_keep_fixed(&cur, &next, kept, 4), 1);
+	CU_ASSERT_STRING_EQUAL(kept, "thr");
+}
+
 static const struct cu_test tests[] = {
     {"defaults match the documented values", test_defaults},
     {"the synchronous docs say what a power loss and a kill can do",
@@ -818,7 +945,13 @@ static const struct cu_test tests[] = {
      "least max_packet",
      test_buffered_share},
     {"a missing file is an error naming it", test_missing_file},
-    {"the path comes from -c, then SIOGATE_CONF", test_config_path},
+    {"the path comes from -c, then SIOGATE_CONF, then SYSCONFDIR",
+     test_config_path},
+    {"relative paths are taken from the file's directory, not the working "
+     "one",
+     test_relative_paths},
+    {"a reload keeps the settings that need a restart and names them",
+     test_keep_fixed},
     {"origins match host and port with wildcards", test_origin_table},
     {"the client address is read from a trusted proxy only",
      test_client_addr_table},

@@ -2,12 +2,19 @@
  * test_log.c: the log suite. A client's newline or terminal escape in a
  * message comes out escaped on one line; a long message is cut and the
  * line still ends; the rate limit lets a burst through per interval and
- * counts what it dropped.
+ * counts what it dropped. The sink: its times, its syslog priorities, how
+ * it tells the journal's stream, and a file reopened after a rotation.
  */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "cu.h"
 #include "log.h"
+#include "siogate.h"
 
 static size_t
 fmt(char *line, size_t cap, const char *f, ...)
@@ -137,6 +144,98 @@ test_ratelimit(void)
 	CU_ASSERT_EQUAL(dropped, 0);
 }
 
+static void
+test_stamp(void)
+{
+	static const struct {
+		long long sec;
+		long nsec;
+		const char *want;
+	} t[] = {
+	    {0, 0, "1970-01-01T00:00:00.000Z"},
+	    {1767323045, 678901234, "2026-01-02T03:04:05.678Z"},
+	    {951782400, 999999999, "2000-02-29T00:00:00.999Z"},
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CU_ASSERT_EQUAL(sio_log_stamp(out, sizeof(out), t[i].sec,
+		                              t[i].nsec),
+		                strlen(t[i].want));
+		CU_ASSERT_STRING_EQUAL(out, t[i].want);
+	}
+}
+
+static void
+test_priorities(void)
+{
+	CU_ASSERT_EQUAL(sio_log_priority(SIO_LOG_ERROR), LOG_ERR);
+	CU_ASSERT_EQUAL(sio_log_priority(SIO_LOG_WARN), LOG_WARNING);
+	CU_ASSERT_EQUAL(sio_log_priority(SIO_LOG_INFO), LOG_INFO);
+	CU_ASSERT_EQUAL(sio_log_priority(SIO_LOG_DEBUG), LOG_DEBUG);
+}
+
+static void
+test_journald(void)
+{
+	static const struct {
+		const char *env;
+		int want;
+	} t[] = {
+	    {"64769:1234567", 1}, {"64769:1234568", 0}, {"64768:1234567", 0},
+	    {"64769:1234567x", 0}, {"64769", 0},    {":1234567", 0},
+	    {"64769:", 0},        {"", 0},          {NULL, 0},
+	    {"99999999999999999999999:1", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CU_ASSERT_EQUAL(sio_log_journald(t[i].env, 64769, 1234567),
+		                t[i].want);
+}
+
+/* A file sink appends stamped lines; reopened after a rename it writes
+ * to a new file under the old name, and the renamed one is left alone. */
+static void
+test_sink_file_reopen(void)
+{
+	struct sio_log_sink s = {.fd = -1};
+	char *dir = cu_tmpdir(), path[512], moved[520], buf[512], err[SIO_ERR_LEN];
+	const char line[] = "sio-test[7]: info: one\n";
+	FILE *f;
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	snprintf(path, sizeof(path), "%s/x.log", dir);
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	CU_ASSERT_EQUAL_FATAL(sio_log_sink_open(&s, "sio-test", path, err), SIO_OK);
+	sio_log_sink_write(&s, SIO_LOG_INFO, line, strlen(line));
+	CU_ASSERT_EQUAL(rename(path, moved), 0);
+	CU_ASSERT_EQUAL(sio_log_sink_open(&s, "sio-test", path, err), SIO_OK);
+	sio_log_sink_write(&s, SIO_LOG_WARN, "sio-test[7]: warn: two\n", 23);
+	f = fopen(moved, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	CU_ASSERT_EQUAL(n, 25 + strlen(line));
+	CU_ASSERT_STRING_EQUAL(buf + 25, line);
+	CU_ASSERT_EQUAL(buf[10], 'T');
+	f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(buf + 25, "sio-test[7]: warn: two\n");
+	/* a file that cannot be opened leaves the sink as it was */
+	snprintf(moved, sizeof(moved), "%s/no/such/dir", dir);
+	CU_ASSERT_EQUAL(sio_log_sink_open(&s, "sio-test", moved, err), SIO_ERR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+	CU_ASSERT_EQUAL(atomic_load(&s.dest), SIO_LOG_TO_FILE);
+	close(s.fd);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static const struct cu_test tests[] = {
     {"log format escapes newlines and terminal escapes onto one line",
      test_escapes_controls},
@@ -150,6 +249,12 @@ static const struct cu_test tests[] = {
      test_escape_stops_whole},
     {"log rate limit lets a burst through per interval and counts the rest",
      test_ratelimit},
+    {"log stamp is ISO-8601 UTC with milliseconds", test_stamp},
+    {"log levels map to syslog priorities", test_priorities},
+    {"JOURNAL_STREAM names stderr only as DEV:INO, exactly", test_journald},
+    {"a log file sink is reopened after a rotation; a bad path changes "
+     "nothing",
+     test_sink_file_reopen},
     {NULL, NULL},
 };
 

@@ -11,6 +11,7 @@
  * one-second timer that sweeps timeouts and watches PRAGMA data_version.
  * SIGTERM and SIGINT stop the loop; the sockets close and only detach, so
  * sessions and queues stay in the store for another transport or process.
+ * SIGHUP reloads the configuration in the loop (wsd_reload()).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sysexits.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +44,10 @@
 struct wsd_server wsd;
 
 static volatile sig_atomic_t wsd_stopping;
+static volatile sig_atomic_t wsd_reloading; /* SIGHUP seen */
+static struct sio_log_sink wsd_sink = {.fd = -1}; /* the `log` setting */
+/* log_level, read by the checkpoint thread too */
+static atomic_int wsd_level = SIO_LOG_INFO;
 static struct lws_context *wsd_lws;
 static lws_sorted_usec_list_t wsd_tick_sul;
 static long long wsd_version = -1;
@@ -54,14 +61,16 @@ void
 wsd_log(enum sio_log_level level, const char *fmt, ...)
 {
 	char line[1024];
+	size_t len;
 	va_list ap;
 
-	if (level > wsd.cfg.log_level)
+	if ((int)level > atomic_load(&wsd_level))
 		return;
 	va_start(ap, fmt);
-	sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(), level, fmt, ap);
+	len = sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(),
+	                     level, fmt, ap);
 	va_end(ap);
-	fputs(line, stderr); /* one call, so lines of threads do not mix */
+	sio_log_sink_write(&wsd_sink, level, line, len);
 }
 
 void
@@ -71,10 +80,11 @@ wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 	struct timespec ts;
 	unsigned dropped = 0;
 	char line[1024];
+	size_t len;
 	va_list ap;
 	int ok;
 
-	if (level > wsd.cfg.log_level)
+	if ((int)level > atomic_load(&wsd_level))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
@@ -84,9 +94,10 @@ wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 	if (dropped > 0)
 		wsd_log(level, "(%u lines like the next dropped)", dropped);
 	va_start(ap, fmt);
-	sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(), level, fmt, ap);
+	len = sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(),
+	                     level, fmt, ap);
 	va_end(ap);
-	fputs(line, stderr);
+	sio_log_sink_write(&wsd_sink, level, line, len);
 }
 
 /* lws's own log lines, at our levels (its notices are chatter). */
@@ -111,10 +122,44 @@ wsd_lws_log(int level, const char *line)
 static void
 wsd_on_signal(int sig)
 {
-	(void)sig;
-	wsd_stopping = 1;
+	if (sig == SIGHUP)
+		wsd_reloading = 1;
+	else
+		wsd_stopping = 1;
 	if (wsd_lws != NULL)
 		lws_cancel_service(wsd_lws);
+}
+
+/*
+ * SIGHUP, in the loop: reads the file again and applies what may change
+ * while clients are connected (sio_config_keep_fixed(): origins, limits,
+ * log level, the log); the rest keeps its value until a restart, and a
+ * line says which. A file with an error changes nothing.
+ */
+static void
+wsd_reload(const char *conf)
+{
+	char err[SIO_ERR_LEN], kept[512];
+	struct sio_config next;
+
+	if (sio_config_read(&next, conf, err) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR,
+		        "reload: %s; going on with the configuration as it was",
+		        err);
+		return;
+	}
+	if (sio_config_keep_fixed(&wsd.cfg, &next, kept, sizeof(kept)) > 0)
+		wsd_log(SIO_LOG_WARN, "reload: kept until a restart: %s", kept);
+	if (sio_log_sink_open(&wsd_sink, "sio-wsd", next.log, err) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR, "reload: %s; log kept", err);
+		snprintf(next.log, sizeof(next.log), "%s", wsd.cfg.log);
+	}
+	wsd.cfg = next; /* only the loop's thread reads it */
+	atomic_store(&wsd_level, (int)wsd.cfg.log_level);
+	/* the policy file lists the origins */
+	if (sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET))
+		wsd_flash_init();
+	wsd_log(SIO_LOG_INFO, "reloaded %s", sio_config_path(conf));
 }
 
 static int wsd_bell_adopt(void);
@@ -749,14 +794,16 @@ wsd_unregister(void)
 }
 
 static void
-wsd_usage(void)
+wsd_usage(FILE *out)
 {
 	fputs(
 	    "usage: sio-wsd [-c FILE] [--check-config] "
 	    "[--listen HOST:PORT|PATH]\n"
 	    "               [--flash-listen HOST:PORT|PATH] "
 	    "[--policy-host HOST]\n"
-	    "  -c FILE             configuration (default $SIOGATE_CONF)\n"
+	    "       sio-wsd --help | --version\n"
+	    "  -c FILE             configuration (default $SIOGATE_CONF, else\n"
+	    "                      " SIO_CONFIG_DEFAULT ")\n"
 	    "  --check-config      check the configuration and exit\n"
 	    "  --listen SPEC       websocket address "
 	    "(default " WSD_DEFAULT_LISTEN ") or UNIX socket path;\n"
@@ -772,8 +819,16 @@ wsd_usage(void)
 	    "(flash_policy_port;\n"
 	    "                      default: the host of --listen, 127.0.0.1 "
 	    "for a path;\n"
-	    "                      '*' for every interface)\n",
-	    stderr);
+	    "                      '*' for every interface)\n"
+	    "  --help              this text; --version: the version\n"
+	    "Signals: TERM and INT stop; HUP reloads the configuration and "
+	    "reopens the log.\n"
+	    "Exit status: 0 stopped by a signal, or --check-config found no "
+	    "error;\n"
+	    "  1 a runtime failure (store, listener); 64 bad command line;\n"
+	    "  78 configuration error (unreadable file, bad or out-of-range "
+	    "setting, app).\n",
+	    out);
 }
 
 /* Reads the configuration and the application. SIO_OK or SIO_ERR. */
@@ -788,6 +843,7 @@ wsd_setup(const char *conf)
 	}
 	wsd.x.plugin = wsd.plugin;
 	wsd.x.cfg = &wsd.cfg;
+	atomic_store(&wsd_level, (int)wsd.cfg.log_level);
 	return SIO_OK;
 }
 
@@ -810,20 +866,43 @@ main(int argc, char **argv)
 			l.flash = argv[++i];
 		else if (strcmp(argv[i], "--policy-host") == 0 && i + 1 < argc)
 			l.policy_host = argv[++i];
-		else {
-			wsd_usage();
-			return 2;
+		else if (strcmp(argv[i], "--help") == 0 ||
+		         strcmp(argv[i], "-h") == 0) {
+			wsd_usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("sio-wsd siogate %s\n", SIOGATE_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "sio-wsd: bad argument '%s'\n", argv[i]);
+			wsd_usage(stderr);
+			return EX_USAGE;
 		}
 	}
 	if (wsd_setup(conf) != SIO_OK)
-		return 1;
+		return EX_CONFIG;
 	if (sio_config_transport_enabled(&wsd.cfg, SIO_TRANSPORT_FLASHSOCKET) &&
 	    wsd_flash_init() != SIO_OK)
-		return 1;
+		return EX_CONFIG;
 	if (check) {
 		printf("sio-wsd: configuration ok\n");
 		return 0;
 	}
+	{
+		char err[SIO_ERR_LEN];
+
+		if (sio_log_sink_open(&wsd_sink, "sio-wsd", wsd.cfg.log, err) !=
+		    SIO_OK) {
+			fprintf(stderr, "sio-wsd: %s\n", err);
+			return EX_CONFIG;
+		}
+	}
+	if (sio_config_path_is_default(conf) &&
+	    access(sio_config_path(conf), F_OK) != 0)
+		wsd_log(SIO_LOG_INFO, "no %s: built-in defaults",
+		        sio_config_path(conf));
+	else
+		wsd_log(SIO_LOG_INFO, "configuration %s", sio_config_path(conf));
 	lws_set_log_level(
 	    LLL_ERR | LLL_WARN |
 	        (wsd.cfg.log_level >= SIO_LOG_DEBUG ? LLL_NOTICE : 0),
@@ -832,11 +911,15 @@ main(int argc, char **argv)
 	sa.sa_handler = wsd_on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (wsd_register() == SIO_OK && wsd_start_lws(&l) == SIO_OK) {
 		wsd_log(SIO_LOG_INFO, "serving websocket on %s", l.ws);
 		while (!wsd_stopping && lws_service(wsd_lws, 0) >= 0)
-			;
+			if (wsd_reloading) {
+				wsd_reloading = 0;
+				wsd_reload(conf);
+			}
 		wsd_log(SIO_LOG_INFO, "stopping with %d connections",
 		        wsd_conn_count());
 		wsd_drain();

@@ -8,6 +8,17 @@
 #include "wsd.h"
 
 int
+wsd_route_health(const char *path)
+{
+	const char *res = wsd.cfg.resource;
+	size_t rlen = strlen(res), n = strcspn(path, "?");
+
+	return n == rlen + 8 && path[0] == '/' &&
+	       strncmp(path + 1, res, rlen) == 0 &&
+	       strncmp(path + 1 + rlen, "/health", 7) == 0;
+}
+
+int
 wsd_route(const char *path, char sid[SIO_SID_LEN + 1])
 {
 	const char *res = wsd.cfg.resource, *p = path, *slash;

@@ -231,6 +231,23 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 	return 0;
 }
 
+/* GET /<resource>/health: the headers of 200 "ok" for load balancers
+ * (the body at the writeable callback); the loop is turning. */
+static int
+ws_health(struct lws *wsi)
+{
+	unsigned char buf[LWS_PRE + 256], *p = buf + LWS_PRE,
+	                                  *end = buf + sizeof(buf) - 1;
+
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK,
+	                                "text/plain; charset=utf-8", 2, &p,
+	                                end) ||
+	    lws_finalize_write_http_header(wsi, buf + LWS_PRE, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
 static int
 ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             void *in, size_t len)
@@ -248,9 +265,21 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		return ws_confirm(wsi);
 	case LWS_CALLBACK_HTTP:
+		if (in != NULL && wsd_route_health(in))
+			return ws_health(wsi);
 		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
 			return -1;
 		return lws_http_transaction_completed(wsi);
+	case LWS_CALLBACK_HTTP_WRITEABLE: /* only ws_health() asks */
+		{
+			unsigned char body[LWS_PRE + 2];
+
+			memcpy(body + LWS_PRE, "ok", 2);
+			if (lws_write(wsi, body + LWS_PRE, 2,
+			              LWS_WRITE_HTTP_FINAL) != 2)
+				return -1;
+		}
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		t = ws_request_route(wsi, sid);
 		if (t < 0)

@@ -40,7 +40,8 @@ struct wsd_server {
 
 extern struct wsd_server wsd;
 
-/* One line to stderr when level is enabled, control characters escaped: "sio-wsd[pid]: <level>: ...". */
+/* One line to the log (the `log` setting) when level is enabled, control
+ * characters escaped: "sio-wsd[pid]: <level>: ...". */
 void wsd_log(enum sio_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -259,6 +260,8 @@ int wsd_accept_count(void);
  * sid in sid, or -1. Pure: it reads only path and wsd.cfg.
  */
 int wsd_route(const char *path, char sid[SIO_SID_LEN + 1]);
+/* 1 when path is "/<resource>/health" (a query may follow), else 0. */
+int wsd_route_health(const char *path);
 
 /* --- ws.c: RFC 6455 --------------------------------------------------- */
 

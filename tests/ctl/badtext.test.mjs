@@ -5,7 +5,7 @@
  * Against running servers (lighttpd + sio-gateway + sio-wsd, app =
  * testapp, tests/wsd/harness.mjs):
  *
- *   sioctl send / emit and ctl/push.php refuse such text (exit 2) and
+ *   sioctl send / emit and ctl/push.php refuse such text (exit 64 and 2) and
  *   queue nothing; what is sent next arrives;
  *   rows that are not UTF-8 or are empty, inserted with the sqlite3 shell
  *   ahead of a good one, are dropped with a log line, and the good one
@@ -150,18 +150,18 @@ describe('text that is not UTF-8 never blocks a session', () => {
 		if (s) await s.stop();
 	});
 
-	test('sioctl send and emit refuse it (exit 2), queue nothing, and what follows arrives', async (t) => {
+	test('sioctl send and emit refuse it (exit 64), queue nothing, and what follows arrives', async (t) => {
 		for (const c of Object.values(clients)) {
 			const before = s.queue(c.sid);
 			let r = await sh(`exec "$1" -c "$2" send "$3" ${CUT}`, CTL, s.confFile, c.sid);
-			assert.equal(r.code, 2, `send: ${r.stdout}${r.stderr}`);
+			assert.equal(r.code, 64, `send: ${r.stdout}${r.stderr}`);
 			assert.match(r.stderr, /not valid UTF-8/);
 			r = await sh(`exec "$1" -c "$2" send --endpoint ${CUT} "$3" x`, CTL, s.confFile, c.sid);
-			assert.equal(r.code, 2, `send --endpoint: ${r.stdout}${r.stderr}`);
+			assert.equal(r.code, 64, `send --endpoint: ${r.stdout}${r.stderr}`);
 			r = await sh(`exec "$1" -c "$2" emit "$3" ${CUT}`, CTL, s.confFile, c.sid);
-			assert.equal(r.code, 2, `emit: ${r.stdout}${r.stderr}`);
+			assert.equal(r.code, 64, `emit: ${r.stdout}${r.stderr}`);
 			r = await sh(`exec "$1" -c "$2" send --room lobby ${CUT}`, CTL, s.confFile);
-			assert.equal(r.code, 2, `send --room: ${r.stdout}${r.stderr}`);
+			assert.equal(r.code, 64, `send --room: ${r.stdout}${r.stderr}`);
 			assert.equal(s.queue(c.sid), before, 'nothing queued');
 			const tok = token('after-sioctl');
 			const t0 = Date.now();

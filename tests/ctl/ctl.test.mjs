@@ -179,7 +179,7 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 			{ep: '/chat', match: (a) => a[0] === all});
 	});
 
-	test('emit: an event with JSON args to a session, a room and an endpoint; bad JSON is exit 2', async (t) => {
+	test('emit: an event with JSON args to a session, a room and an endpoint; bad JSON is exit 64', async (t) => {
 		for (const c of Object.values(clients)) {
 			const tok = token('emit');
 			const [args] = await delivered(t, `sioctl emit ${c.transport}`,
@@ -197,7 +197,7 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 			{event: 'news', match: (a) => a[0] === all && a[1] === 2});
 
 		let r = await sioctl('emit', clients.websocket.sid, 'news', '{bad');
-		assert.equal(r.code, 2);
+		assert.equal(r.code, 64);
 		assert.match(r.stderr, /argument 1 is not JSON: \{bad/);
 		r = await sioctl('emit', 'no-such-session', 'news', '1');
 		assert.equal(r.code, 1);
@@ -211,7 +211,7 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 		for (const args of [[], ['frobnicate'], ['send', clients.websocket.sid], ['emit'],
 			['kick'], ['list', '--bogus'], ['send', '--room', 'x', '--sid', 'y', 'z']]) {
 			const r = await sioctl(...args);
-			assert.equal(r.code, 2, `sioctl ${args.join(' ')}`);
+			assert.equal(r.code, 64, `sioctl ${args.join(' ')}`);
 			assert.match(r.stderr, /^usage: sioctl/m, `sioctl ${args.join(' ')}`);
 		}
 	});

@@ -160,6 +160,8 @@ body=$(get "http://127.0.0.1:$PORT/socket.io/2/")
 check "another protocol answers 500" "500 Protocol version not supported." "$(status) $body"
 get "http://127.0.0.1:$PORT/socket.io/1/nope/a/b/c" >/dev/null
 check "an unknown route answers 404" "404" "$(status)"
+body=$(get "http://127.0.0.1:$PORT/socket.io/health")
+check "the health check answers 200 ok" "200 ok" "$(status) $body"
 
 # --- socket.io-client's files -----------------------------------------------
 # What socket.io 0.9 serves under the resource (its static.js), from

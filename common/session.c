@@ -148,20 +148,21 @@ session_on_close(struct sio_session_ctx *x, const char *sid, const char *ep,
 }
 
 /*
- * Ends sid inside the caller's transaction. The write lock is held from
- * the state check to the claim, so on_close runs once however many
- * processes try. Returns SESSION_ENDED, SIO_OK when already ended, SIO_ERR.
+ * Ends sid inside the caller's transaction; by_client: the client ended it
+ * itself. The write lock is held from the state check to the claim, so
+ * on_close runs once however many processes try. Returns SESSION_ENDED,
+ * SIO_OK when already ended, SIO_ERR.
  */
 static int
 session_end_locked(struct sio_session_ctx *x, const char *sid,
-                   const char *reason, long long now)
+                   const char *reason, int by_client, long long now)
 {
 	struct sio_store *st = x->store;
 	struct ep_list l = {0};
 	long long last_recv;
-	int rc;
+	int rc, state;
 
-	rc = sio_store_session_state(st, sid, &last_recv);
+	state = rc = sio_store_session_state(st, sid, &last_recv);
 	if (rc < 0)
 		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
 	if (rc == SIO_SESSION_CLOSED)
@@ -176,10 +177,16 @@ session_end_locked(struct sio_session_ctx *x, const char *sid,
 	/*
 	 * Only `0::`, as socket.io 0.9's onForcedDisconnect writes: the client
 	 * publishes "booted" on every namespace; a `0::/ep` before it would
-	 * make that namespace report a disconnect without a reason.
+	 * make that namespace report a disconnect without a reason. A client
+	 * that ended the session gets it only on the transport attached now
+	 * (socket.io 0.9 writes it to the open transport alone); its later
+	 * requests are answered as an unknown session's.
 	 */
-	session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0, now);
+	if (!by_client || state == SIO_SESSION_OPEN)
+		session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0,
+		              now);
 	if (sio_store_session_end(st, sid, reason, now) < 0 ||
+	    (by_client && sio_store_session_by_client(st, sid) != SIO_OK) ||
 	    sio_store_session_purge(st, sid) != SIO_OK)
 		return SIO_ERR;
 	return SESSION_ENDED;
@@ -209,12 +216,12 @@ session_after(struct sio_session_ctx *x, struct sio_conn *c, int rc)
 	if (rc == SIO_AGAIN) /* a send over the queue limit: noted, not fatal */
 		rc = SIO_OK;
 	if (rc == SIO_ERR)
-		return session_end_locked(x, c->sid, "application error",
+		return session_end_locked(x, c->sid, "application error", 0,
 		                          c->now);
 	if (!c->close_requested)
 		return SIO_OK;
 	if (c->endpoint[0] == '\0')
-		return session_end_locked(x, c->sid, "closed by application",
+		return session_end_locked(x, c->sid, "closed by application", 0,
 		                          c->now);
 	return session_endpoint_close(x, c->sid, c->endpoint, 1, c->now);
 }
@@ -521,7 +528,7 @@ session_dispatch(struct sio_session_ctx *x, const char *sid,
 	memcpy(ep, p->endpoint, p->endpoint_len);
 	ep[p->endpoint_len] = '\0';
 	if (p->type == SIO_PKT_DISCONNECT && ep[0] == '\0')
-		return session_end_locked(x, sid, "client disconnect", now);
+		return session_end_locked(x, sid, "client disconnect", 1, now);
 	rc = sio_store_endpoint_has(x->store, sid, ep);
 	if (rc <= 0) {
 		if (rc == 0)
@@ -586,15 +593,16 @@ sio_session_receive(struct sio_session_ctx *x, const char *sid,
 	return own ? sio_store_commit(st) : sio_store_release(st);
 }
 
-int
-sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
-                long long now)
+/* sio_session_end() and sio_session_disconnect(), in a transaction. */
+static int
+session_end_tx(struct sio_session_ctx *x, const char *sid, const char *reason,
+               int by_client, long long now)
 {
 	int rc;
 
 	if (sio_store_begin(x->store) != SIO_OK)
 		return SIO_ERR;
-	rc = session_end_locked(x, sid, reason, now);
+	rc = session_end_locked(x, sid, reason, by_client, now);
 	if (rc == SIO_ERR) {
 		sio_store_rollback(x->store);
 		return SIO_ERR;
@@ -602,6 +610,20 @@ sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
 	if (sio_store_commit(x->store) != SIO_OK)
 		return SIO_ERR;
 	return rc == SESSION_ENDED ? 1 : 0;
+}
+
+int
+sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
+                long long now)
+{
+	return session_end_tx(x, sid, reason, 0, now);
+}
+
+int
+sio_session_disconnect(struct sio_session_ctx *x, const char *sid,
+                       long long now)
+{
+	return session_end_tx(x, sid, "forced disconnect", 1, now);
 }
 
 /* Ends the sessions past their heartbeat or close timeout (those of

@@ -64,6 +64,16 @@ int sio_session_end(struct sio_session_ctx *x, const char *sid,
                     const char *reason, long long now);
 
 /*
+ * sio_session_end() for a client that ends its session itself (the
+ * `?disconnect` GET, as a `0::` packet does): `0::` goes only to a
+ * transport attached now, and every later request on sid is answered as
+ * for an unknown session (sio_store_session_gone). Returns as
+ * sio_session_end().
+ */
+int sio_session_disconnect(struct sio_session_ctx *x, const char *sid,
+                           long long now);
+
+/*
  * One round of timers: queues heartbeats that are due, ends sessions past
  * their heartbeat or close timeout, forgets long-closed ones. Returns the
  * number of sessions ended or SIO_ERR.

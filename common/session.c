@@ -148,14 +148,15 @@ session_on_close(struct sio_session_ctx *x, const char *sid, const char *ep,
 }
 
 /*
- * Ends sid inside the caller's transaction; by_client: the client ended it
- * itself. The write lock is held from the state check to the claim, so
+ * Ends sid inside the caller's transaction; forget: the client ended it
+ * itself or it timed out, and its later requests are answered as an
+ * unknown session's (socket.io 0.9). The write lock is held from the state check to the claim, so
  * on_close runs once however many processes try. Returns SESSION_ENDED,
  * SIO_OK when already ended, SIO_ERR.
  */
 static int
 session_end_locked(struct sio_session_ctx *x, const char *sid,
-                   const char *reason, int by_client, long long now)
+                   const char *reason, int forget, long long now)
 {
 	struct sio_store *st = x->store;
 	struct ep_list l = {0};
@@ -177,16 +178,18 @@ session_end_locked(struct sio_session_ctx *x, const char *sid,
 	/*
 	 * Only `0::`, as socket.io 0.9's onForcedDisconnect writes: the client
 	 * publishes "booted" on every namespace; a `0::/ep` before it would
-	 * make that namespace report a disconnect without a reason. A client
-	 * that ended the session gets it only on the transport attached now
-	 * (socket.io 0.9 writes it to the open transport alone); its later
-	 * requests are answered as an unknown session's.
+	 * make that namespace report a disconnect without a reason. A session
+	 * forgotten gets it only on the transport attached now (socket.io 0.9
+	 * writes it to the open transport alone); its later requests are
+	 * answered as an unknown session's, on which the 0.9 client
+	 * reconnects. One the application ended keeps it for the client's
+	 * next request, so that the client stays away.
 	 */
-	if (!by_client || state == SIO_SESSION_OPEN)
+	if (!forget || state == SIO_SESSION_OPEN)
 		session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0,
 		              now);
 	if (sio_store_session_end(st, sid, reason, now) < 0 ||
-	    (by_client && sio_store_session_by_client(st, sid) != SIO_OK) ||
+	    (forget && sio_store_session_forget(st, sid) != SIO_OK) ||
 	    sio_store_session_purge(st, sid) != SIO_OK)
 		return SIO_ERR;
 	return SESSION_ENDED;
@@ -593,16 +596,17 @@ sio_session_receive(struct sio_session_ctx *x, const char *sid,
 	return own ? sio_store_commit(st) : sio_store_release(st);
 }
 
-/* sio_session_end() and sio_session_disconnect(), in a transaction. */
+/* sio_session_end(), sio_session_disconnect() and the timeouts, in a
+ * transaction. */
 static int
 session_end_tx(struct sio_session_ctx *x, const char *sid, const char *reason,
-               int by_client, long long now)
+               int forget, long long now)
 {
 	int rc;
 
 	if (sio_store_begin(x->store) != SIO_OK)
 		return SIO_ERR;
-	rc = session_end_locked(x, sid, reason, by_client, now);
+	rc = session_end_locked(x, sid, reason, forget, now);
 	if (rc == SIO_ERR) {
 		sio_store_rollback(x->store);
 		return SIO_ERR;
@@ -645,7 +649,9 @@ session_expire(struct sio_session_ctx *x, long long now)
 		if (n < 0)
 			return SIO_ERR;
 		for (int i = 0; i < n; i++) {
-			int rc = sio_session_end(x, sids[i], reasons[i], now);
+			/* as socket.io 0.9: the client, if it comes
+			 * back, is told to reconnect */
+			int rc = session_end_tx(x, sids[i], reasons[i], 1, now);
 			if (rc < 0)
 				return SIO_ERR;
 			ended += rc;

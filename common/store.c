@@ -94,7 +94,7 @@ enum store_sql {
 	SQL_ATTACH,
 	SQL_DETACH,
 	SQL_HELLO_SENT,
-	SQL_BY_CLIENT,
+	SQL_FORGET,
 	SQL_GONE,
 	SQL_HOLDER_STATE,
 	SQL_TOUCH,
@@ -184,9 +184,9 @@ static const char *const store_sql[SQL_NSTMT] = {
     [SQL_DETACH] = DETACH_SET " WHERE sid = ?2 AND holder = ?3"
                               " AND holder_conn = ?4",
     [SQL_HELLO_SENT] = "UPDATE sessions SET hello = 1 WHERE sid = ?1",
-    [SQL_BY_CLIENT] = "UPDATE sessions SET by_client = 1 WHERE sid = ?1"
-                      " AND state = 'closed'",
-    [SQL_GONE] = "SELECT state = 'closed' AND by_client FROM sessions"
+    [SQL_FORGET] = "UPDATE sessions SET gone = 1 WHERE sid = ?1"
+                   " AND state = 'closed'",
+    [SQL_GONE] = "SELECT state = 'closed' AND gone FROM sessions"
                  " WHERE sid = ?1",
     [SQL_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = ?1"
                          " AND holder = ?2 AND holder_conn = ?3",
@@ -1641,13 +1641,13 @@ sio_store_session_end(struct sio_store *st, const char *sid, const char *reason,
 }
 
 int
-sio_store_session_by_client(struct sio_store *st, const char *sid)
+sio_store_session_forget(struct sio_store *st, const char *sid)
 {
 	int own, rc;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_run(st, store_prep(st, SQL_BY_CLIENT, "t", sid));
+	rc = store_run(st, store_prep(st, SQL_FORGET, "t", sid));
 	return store_tx_end(st, own, rc);
 }
 

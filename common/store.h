@@ -215,17 +215,17 @@ int sio_store_session_end(struct sio_store *st, const char *sid,
                           const char *reason, long long now);
 
 /*
- * Records that the client ended closed session sid itself (`0::`, the
- * `?disconnect` GET): from then on sio_store_session_gone() says 1 for it.
- * SIO_OK (nothing for a session not closed or unknown) or SIO_ERR.
+ * Forgets closed session sid for its client (which ended it, or let it
+ * time out): from then on sio_store_session_gone() says 1 for it. SIO_OK
+ * (nothing for a session not closed or unknown) or SIO_ERR.
  */
-int sio_store_session_by_client(struct sio_store *st, const char *sid);
+int sio_store_session_forget(struct sio_store *st, const char *sid);
 
 /*
  * 1 when a request on sid is answered as for an unknown session: there is
- * no such session, or its client ended it (sio_store_session_by_client);
- * 0 when it is live or the server ended it (its final packets are still
- * for the client); SIO_ERR.
+ * no such session, or one forgotten (sio_store_session_forget); 0 when
+ * it is live or the application ended it (its final packets are still for
+ * the client); SIO_ERR.
  */
 int sio_store_session_gone(struct sio_store *st, const char *sid);
 

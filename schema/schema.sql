@@ -379,10 +379,12 @@ CREATE INDEX sessions_remote ON sessions (remote) WHERE state <> 'closed';
 -- kind said it again, and a poll attaching to a session connected over
 -- websocket got `1::` alone. The sessions a transport attached to before
 -- this version had theirs written.
--- by_client: 1 when the client ended the session itself (`0::`, or the
--- `?disconnect` GET): every later request on its sid is answered at once
--- as for an unknown session (`7:::1+0`), as socket.io 0.9 does, and only
--- a transport attached when it ended got its `0::`.
+-- gone: 1 when the client ended the session itself (`0::`, or the
+-- `?disconnect` GET) or it timed out: every later request on its sid is
+-- answered at once as for an unknown session (`7:::1+0`), as socket.io
+-- 0.9 does, and only a transport attached when it ended got its `0::`.
+-- (A session the application or sioctl ended keeps its `0::` for the
+-- client's next request.)
 ALTER TABLE sessions ADD COLUMN hello INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE sessions ADD COLUMN by_client INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
 UPDATE sessions SET hello = 1 WHERE transport IS NOT NULL;

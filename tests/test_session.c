@@ -842,6 +842,33 @@ two_idle_sessions(char *a, char *b)
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
 
+/* Socket.IO 0.9: a session that timed out is gone. Its attached
+ * transport (a silent websocket) gets `0::`; one with no transport gets
+ * nothing, and a client coming back is answered as an unknown session. */
+static void
+test_timed_out_session_is_gone(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], *got;
+
+	two_idle_sessions(a, b);
+	EXPECT(a, "3:::hello");
+	EXPECT(b, "3:::hello");
+	now += (cfg.close_timeout > cfg.heartbeat_timeout ? cfg.close_timeout
+	                                                  : cfg.heartbeat_timeout) *
+	           1000LL +
+	       1000;
+	renew();
+	CU_ASSERT(sio_session_sweep(&x, now) == 2);
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+	got = drain(a); /* its heartbeats, then 0:: */
+	CU_ASSERT(strlen(got) >= 3 && strcmp(got + strlen(got) - 3, "0::") == 0);
+	free(got);
+	EXPECT(b, "");
+	CU_ASSERT(sio_store_session_gone(st, a) == 1);
+	CU_ASSERT(sio_store_session_gone(st, b) == 1);
+}
+
 /*
  * The wall clock jumps an hour ahead while a second passes: no session
  * expires for it. A packet that arrived after the jump counts on the new
@@ -1120,6 +1147,8 @@ static const struct cu_test tests[] = {
      test_client_disconnect_without_transport_is_gone},
     {"a client that ended its session gets 0:: on the attached transport",
      test_client_disconnect_attached_gets_its_0},
+    {"a session that timed out is gone: 0:: only to its attached transport",
+     test_timed_out_session_is_gone},
     {"a failing handler closes the session with every endpoint",
      test_failing_handler_closes_every_endpoint},
     {"endpoint connect, message and disconnect",

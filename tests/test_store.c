@@ -560,15 +560,15 @@ test_session_gone(void)
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, "nosuchsession"), 1);
 	/* only a closed session takes the mark */
-	CU_ASSERT_EQUAL(sio_store_session_by_client(st, a), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
 	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "client", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "kicked", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
-	CU_ASSERT_EQUAL(sio_store_session_by_client(st, a), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 1);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, b), 0);
-	CU_ASSERT_EQUAL(sio_store_session_by_client(st, "nosuchsession"),
+	CU_ASSERT_EQUAL(sio_store_session_forget(st, "nosuchsession"),
 	                SIO_OK);
 }
 
@@ -1064,7 +1064,7 @@ test_version9_upgrade(void)
 	CU_ASSERT_EQUAL(raw_int("SELECT hello FROM sessions WHERE sid = 'c'"),
 	                0);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"
-	                        " WHERE by_client <> 0"),
+	                        " WHERE gone <> 0"),
 	                0);
 	CU_ASSERT_EQUAL(sio_store_attach(st, "b", SIO_TRANSPORT_WEBSOCKET,
 	                                 "wsd", 1, T0, &hello),

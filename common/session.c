@@ -150,9 +150,9 @@ session_on_close(struct sio_session_ctx *x, const char *sid, const char *ep,
 /*
  * Ends sid inside the caller's transaction; forget: the client ended it
  * itself or it timed out, and its later requests are answered as an
- * unknown session's (socket.io 0.9). The write lock is held from the state check to the claim, so
- * on_close runs once however many processes try. Returns SESSION_ENDED,
- * SIO_OK when already ended, SIO_ERR.
+ * unknown session's (socket.io 0.9). The write lock is held from the
+ * state check to the claim, so on_close runs once however many processes
+ * try. Returns SESSION_ENDED, SIO_OK when already ended, SIO_ERR.
  */
 static int
 session_end_locked(struct sio_session_ctx *x, const char *sid,
@@ -186,8 +186,7 @@ session_end_locked(struct sio_session_ctx *x, const char *sid,
 	 * next request, so that the client stays away.
 	 */
 	if (!forget || state == SIO_SESSION_OPEN)
-		session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0,
-		              now);
+		session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0, now);
 	if (sio_store_session_end(st, sid, reason, now) < 0 ||
 	    (forget && sio_store_session_forget(st, sid) != SIO_OK) ||
 	    sio_store_session_purge(st, sid) != SIO_OK)

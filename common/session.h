@@ -78,8 +78,8 @@ int sio_session_disconnect(struct sio_session_ctx *x, const char *sid,
 /*
  * One round of timers: queues heartbeats that are due, ends sessions past
  * their heartbeat or close timeout (as sio_session_disconnect() does: a
- * client that comes back is told to reconnect), forgets long-closed ones. Returns the
- * number of sessions ended or SIO_ERR.
+ * client that comes back is told to reconnect), forgets long-closed ones.
+ * Returns the number of sessions ended or SIO_ERR.
  */
 int sio_session_sweep(struct sio_session_ctx *x, long long now);
 

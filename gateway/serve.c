@@ -582,8 +582,9 @@ serve_unpark(struct serve *s)
 
 /*
  * A session that is gone: its final packets (`0::` after a kick) if they
- * are still queued, else "client not handshaken". One its client ended
- * has none for it: as socket.io 0.9, it is an unknown session.
+ * are still queued, else "client not handshaken". One forgotten (its
+ * client ended it, or it timed out) has none: as with socket.io 0.9, it
+ * is an unknown session.
  */
 static void
 serve_gone(struct serve *s, struct batch *bt)

@@ -853,8 +853,9 @@ test_timed_out_session_is_gone(void)
 	two_idle_sessions(a, b);
 	EXPECT(a, "3:::hello");
 	EXPECT(b, "3:::hello");
-	now += (cfg.close_timeout > cfg.heartbeat_timeout ? cfg.close_timeout
-	                                                  : cfg.heartbeat_timeout) *
+	now += (cfg.close_timeout > cfg.heartbeat_timeout
+	            ? cfg.close_timeout
+	            : cfg.heartbeat_timeout) *
 	           1000LL +
 	       1000;
 	renew();
@@ -862,7 +863,8 @@ test_timed_out_session_is_gone(void)
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
 	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
 	got = drain(a); /* its heartbeats, then 0:: */
-	CU_ASSERT(strlen(got) >= 3 && strcmp(got + strlen(got) - 3, "0::") == 0);
+	CU_ASSERT(strlen(got) >= 3 &&
+	          strcmp(got + strlen(got) - 3, "0::") == 0);
 	free(got);
 	EXPECT(b, "");
 	CU_ASSERT(sio_store_session_gone(st, a) == 1);

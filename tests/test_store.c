@@ -516,23 +516,23 @@ test_attach_and_hello(void)
 	int hello = -1;
 
 	new_session(sid);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, &hello), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, &hello),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	/* not written yet (the websocket failed before opening, say): the
 	 * next transport says it */
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 2, &hello), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 2, &hello),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL(sio_store_hello_sent(st, sid), SIO_OK);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 3, &hello), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 3, &hello),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 0);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 4, &hello), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 4, &hello),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 0);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 7, &hello), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 7, &hello),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_OPEN);
@@ -542,8 +542,8 @@ test_attach_and_hello(void)
 	sio_store_session_cleanup(&s);
 	/* another session's hello is its own */
 	new_session(sid);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 8, &hello), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 8, &hello),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL(sio_store_hello_sent(st, "nosuchsession"), SIO_OK);
 }

@@ -148,20 +148,22 @@ session_on_close(struct sio_session_ctx *x, const char *sid, const char *ep,
 }
 
 /*
- * Ends sid inside the caller's transaction. The write lock is held from
- * the state check to the claim, so on_close runs once however many
- * processes try. Returns SESSION_ENDED, SIO_OK when already ended, SIO_ERR.
+ * Ends sid inside the caller's transaction; forget: the client ended it
+ * itself or it timed out, and its later requests are answered as an
+ * unknown session's (socket.io 0.9). The write lock is held from the
+ * state check to the claim, so on_close runs once however many processes
+ * try. Returns SESSION_ENDED, SIO_OK when already ended, SIO_ERR.
  */
 static int
 session_end_locked(struct sio_session_ctx *x, const char *sid,
-                   const char *reason, long long now)
+                   const char *reason, int forget, long long now)
 {
 	struct sio_store *st = x->store;
 	struct ep_list l = {0};
 	long long last_recv;
-	int rc;
+	int rc, state;
 
-	rc = sio_store_session_state(st, sid, &last_recv);
+	state = rc = sio_store_session_state(st, sid, &last_recv);
 	if (rc < 0)
 		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
 	if (rc == SIO_SESSION_CLOSED)
@@ -176,10 +178,17 @@ session_end_locked(struct sio_session_ctx *x, const char *sid,
 	/*
 	 * Only `0::`, as socket.io 0.9's onForcedDisconnect writes: the client
 	 * publishes "booted" on every namespace; a `0::/ep` before it would
-	 * make that namespace report a disconnect without a reason.
+	 * make that namespace report a disconnect without a reason. A session
+	 * forgotten gets it only on the transport attached now (socket.io 0.9
+	 * writes it to the open transport alone); its later requests are
+	 * answered as an unknown session's, on which the 0.9 client
+	 * reconnects. One the application ended keeps it for the client's
+	 * next request, so that the client stays away.
 	 */
-	session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0, now);
+	if (!forget || state == SIO_SESSION_OPEN)
+		session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0, now);
 	if (sio_store_session_end(st, sid, reason, now) < 0 ||
+	    (forget && sio_store_session_forget(st, sid) != SIO_OK) ||
 	    sio_store_session_purge(st, sid) != SIO_OK)
 		return SIO_ERR;
 	return SESSION_ENDED;
@@ -209,12 +218,12 @@ session_after(struct sio_session_ctx *x, struct sio_conn *c, int rc)
 	if (rc == SIO_AGAIN) /* a send over the queue limit: noted, not fatal */
 		rc = SIO_OK;
 	if (rc == SIO_ERR)
-		return session_end_locked(x, c->sid, "application error",
+		return session_end_locked(x, c->sid, "application error", 0,
 		                          c->now);
 	if (!c->close_requested)
 		return SIO_OK;
 	if (c->endpoint[0] == '\0')
-		return session_end_locked(x, c->sid, "closed by application",
+		return session_end_locked(x, c->sid, "closed by application", 0,
 		                          c->now);
 	return session_endpoint_close(x, c->sid, c->endpoint, 1, c->now);
 }
@@ -521,7 +530,7 @@ session_dispatch(struct sio_session_ctx *x, const char *sid,
 	memcpy(ep, p->endpoint, p->endpoint_len);
 	ep[p->endpoint_len] = '\0';
 	if (p->type == SIO_PKT_DISCONNECT && ep[0] == '\0')
-		return session_end_locked(x, sid, "client disconnect", now);
+		return session_end_locked(x, sid, "client disconnect", 1, now);
 	rc = sio_store_endpoint_has(x->store, sid, ep);
 	if (rc <= 0) {
 		if (rc == 0)
@@ -586,15 +595,17 @@ sio_session_receive(struct sio_session_ctx *x, const char *sid,
 	return own ? sio_store_commit(st) : sio_store_release(st);
 }
 
-int
-sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
-                long long now)
+/* sio_session_end(), sio_session_disconnect() and the timeouts, in a
+ * transaction. */
+static int
+session_end_tx(struct sio_session_ctx *x, const char *sid, const char *reason,
+               int forget, long long now)
 {
 	int rc;
 
 	if (sio_store_begin(x->store) != SIO_OK)
 		return SIO_ERR;
-	rc = session_end_locked(x, sid, reason, now);
+	rc = session_end_locked(x, sid, reason, forget, now);
 	if (rc == SIO_ERR) {
 		sio_store_rollback(x->store);
 		return SIO_ERR;
@@ -602,6 +613,20 @@ sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
 	if (sio_store_commit(x->store) != SIO_OK)
 		return SIO_ERR;
 	return rc == SESSION_ENDED ? 1 : 0;
+}
+
+int
+sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
+                long long now)
+{
+	return session_end_tx(x, sid, reason, 0, now);
+}
+
+int
+sio_session_disconnect(struct sio_session_ctx *x, const char *sid,
+                       long long now)
+{
+	return session_end_tx(x, sid, "forced disconnect", 1, now);
 }
 
 /* Ends the sessions past their heartbeat or close timeout (those of
@@ -623,7 +648,9 @@ session_expire(struct sio_session_ctx *x, long long now)
 		if (n < 0)
 			return SIO_ERR;
 		for (int i = 0; i < n; i++) {
-			int rc = sio_session_end(x, sids[i], reasons[i], now);
+			/* as socket.io 0.9: the client, if it comes
+			 * back, is told to reconnect */
+			int rc = session_end_tx(x, sids[i], reasons[i], 1, now);
 			if (rc < 0)
 				return SIO_ERR;
 			ended += rc;

@@ -57,16 +57,29 @@ int sio_session_receive(struct sio_session_ctx *x, const char *sid,
 
 /*
  * Ends session sid if nobody has: on_close for each connected endpoint
- * (queuing `0::/ep`), then the root's, then `0::`. Returns 1 when this
- * call ended it, 0 when it was already ended or unknown, SIO_ERR.
+ * (queuing `0::/ep`), then the root's, then `0::`, which waits for the
+ * client's next request when no transport is attached (the application or
+ * an operator ended it: the 0.9 client then stays away). Returns 1 when
+ * this call ended it, 0 when it was already ended or unknown, SIO_ERR.
  */
 int sio_session_end(struct sio_session_ctx *x, const char *sid,
                     const char *reason, long long now);
 
 /*
+ * sio_session_end() for a client that ends its session itself (the
+ * `?disconnect` GET, as a `0::` packet does): `0::` goes only to a
+ * transport attached now, and every later request on sid is answered as
+ * for an unknown session (sio_store_session_gone). Returns as
+ * sio_session_end().
+ */
+int sio_session_disconnect(struct sio_session_ctx *x, const char *sid,
+                           long long now);
+
+/*
  * One round of timers: queues heartbeats that are due, ends sessions past
- * their heartbeat or close timeout, forgets long-closed ones. Returns the
- * number of sessions ended or SIO_ERR.
+ * their heartbeat or close timeout (as sio_session_disconnect() does: a
+ * client that comes back is told to reconnect), forgets long-closed ones.
+ * Returns the number of sessions ended or SIO_ERR.
  */
 int sio_session_sweep(struct sio_session_ctx *x, long long now);
 

@@ -93,7 +93,9 @@ enum store_sql {
 	SQL_ATTACH_GET,
 	SQL_ATTACH,
 	SQL_DETACH,
-	SQL_FORGET_KIND,
+	SQL_HELLO_SENT,
+	SQL_FORGET,
+	SQL_GONE,
 	SQL_HOLDER_STATE,
 	SQL_TOUCH,
 	SQL_END,
@@ -174,15 +176,18 @@ static const char *const store_sql[SQL_NSTMT] = {
                         " FROM sessions WHERE sid = ?1",
     [SQL_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
                           " WHERE sid = ?1",
-    [SQL_ATTACH_GET] = "SELECT state, transport, holder, holder_conn"
-                       " FROM sessions WHERE sid = ?1",
+    [SQL_ATTACH_GET] = "SELECT state, transport, holder, holder_conn,"
+                       " hello FROM sessions WHERE sid = ?1",
     [SQL_ATTACH] = "UPDATE sessions SET state = 'open', transport = ?2,"
                    " holder = ?3, holder_conn = ?4, detached_at = NULL,"
                    " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1",
     [SQL_DETACH] = DETACH_SET " WHERE sid = ?2 AND holder = ?3"
                               " AND holder_conn = ?4",
-    [SQL_FORGET_KIND] = "UPDATE sessions SET transport = NULL WHERE sid = ?1"
-                        " AND holder = ?2 AND holder_conn = ?3",
+    [SQL_HELLO_SENT] = "UPDATE sessions SET hello = 1 WHERE sid = ?1",
+    [SQL_FORGET] = "UPDATE sessions SET gone = 1 WHERE sid = ?1"
+                   " AND state = 'closed'",
+    [SQL_GONE] = "SELECT state = 'closed' AND gone FROM sessions"
+                 " WHERE sid = ?1",
     [SQL_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = ?1"
                          " AND holder = ?2 AND holder_conn = ?3",
     [SQL_TOUCH] = "UPDATE sessions SET last_recv = ?2 WHERE sid = ?1",
@@ -1481,8 +1486,8 @@ sio_store_session_cleanup(struct sio_store_session *s)
 /* Reads what attach replaces; the previous holder is rung unless it is
  * (holder, conn) itself. SIO_OK, SIO_AGAIN (absent or closed), SIO_ERR. */
 static int
-store_attach_prev(struct sio_store *st, const char *sid, int transport,
-                  const char *holder, long long conn, int *changed_kind)
+store_attach_prev(struct sio_store *st, const char *sid, const char *holder,
+                  long long conn, int *hello)
 {
 	sqlite3_stmt *s = store_prep(st, SQL_ATTACH_GET, "t", sid);
 	const unsigned char *prev;
@@ -1495,7 +1500,7 @@ store_attach_prev(struct sio_store *st, const char *sid, int transport,
 		store_fail(st, "no such session");
 		return SIO_AGAIN;
 	}
-	*changed_kind = store_transport(s, 1) != transport;
+	*hello = sqlite3_column_int(s, 4) == 0;
 	prev = sqlite3_column_text(s, 2);
 	if (prev != NULL && (strcmp((const char *)prev, holder) != 0 ||
 	                     sqlite3_column_int64(s, 3) != conn))
@@ -1507,7 +1512,7 @@ store_attach_prev(struct sio_store *st, const char *sid, int transport,
 int
 sio_store_attach(struct sio_store *st, const char *sid, int transport,
                  const char *holder, long long conn, long long now,
-                 int *changed_kind)
+                 int *hello)
 {
 	int own, rc;
 
@@ -1517,7 +1522,7 @@ sio_store_attach(struct sio_store *st, const char *sid, int transport,
 		return store_fail(st, "holder name too long");
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_attach_prev(st, sid, transport, holder, conn, changed_kind);
+	rc = store_attach_prev(st, sid, holder, conn, hello);
 	if (rc == SIO_OK)
 		rc = store_run(st, store_prep(st, SQL_ATTACH, "tttii", sid,
 		                              store_transports[transport],
@@ -1542,15 +1547,13 @@ sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
 }
 
 int
-sio_store_forget_kind(struct sio_store *st, const char *sid, const char *holder,
-                      long long conn)
+sio_store_hello_sent(struct sio_store *st, const char *sid)
 {
 	int own, rc;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_run(
-	    st, store_prep(st, SQL_FORGET_KIND, "tti", sid, holder, conn));
+	rc = store_run(st, store_prep(st, SQL_HELLO_SENT, "t", sid));
 	return store_tx_end(st, own, rc);
 }
 
@@ -1635,6 +1638,30 @@ sio_store_session_end(struct sio_store *st, const char *sid, const char *reason,
 			rc = 1;
 	}
 	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_session_forget(struct sio_store *st, const char *sid)
+{
+	int own, rc;
+
+	if (store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = store_run(st, store_prep(st, SQL_FORGET, "t", sid));
+	return store_tx_end(st, own, rc);
+}
+
+int
+sio_store_session_gone(struct sio_store *st, const char *sid)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_GONE, "t", sid);
+	int rc;
+
+	if ((rc = store_session_step(st, s)) != SIO_OK)
+		return rc == SIO_AGAIN ? 1 : SIO_ERR;
+	rc = sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	return rc;
 }
 
 int

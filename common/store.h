@@ -163,14 +163,14 @@ void sio_store_session_cleanup(struct sio_store_session *s);
 
 /*
  * Attaches a transport held by (holder, conn): state open, superseding any
- * previous holder (which is rung so that it notices). *changed_kind is set
- * to 1 when the transport kind differs from the last attach (or it is the
- * first), meaning `1::` must go out first. SIO_OK, SIO_AGAIN when the
- * session does not exist or is closed, SIO_ERR.
+ * previous holder (which is rung so that it notices). *hello is set to 1
+ * when the session's `1::` was never written to a transport
+ * (sio_store_hello_sent), meaning it must go out first on this one. SIO_OK,
+ * SIO_AGAIN when the session does not exist or is closed, SIO_ERR.
  */
 int sio_store_attach(struct sio_store *st, const char *sid, int transport,
                      const char *holder, long long conn, long long now,
-                     int *changed_kind);
+                     int *hello);
 
 /*
  * Detaches (holder, conn) if it still holds the session: state detached,
@@ -181,13 +181,13 @@ int sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
                      long long conn, long long now);
 
 /*
- * Forgets the kind of transport (holder, conn) holds on sid, if it still
- * holds it: the next attach of any kind counts as a change, and its answer
- * starts with `1::`. For a transport whose `1::` was never written (its
- * response failed). SIO_OK (also when it no longer held it) or SIO_ERR.
+ * Records that sid's `1::` was written to a transport: no later attach says
+ * it again (socket.io 0.9 sends it once a session). Called once the write
+ * succeeded, not when it is queued, so that a client that never got it
+ * (a websocket that failed before opening) gets it on the next transport.
+ * SIO_OK (also for an unknown session) or SIO_ERR.
  */
-int sio_store_forget_kind(struct sio_store *st, const char *sid,
-                          const char *holder, long long conn);
+int sio_store_hello_sent(struct sio_store *st, const char *sid);
 
 /* 1 when (holder, conn) is the session's current holder, 0 when not. */
 int sio_store_is_holder(struct sio_store *st, const char *sid,
@@ -213,6 +213,21 @@ int sio_store_touch(struct sio_store *st, const char *sid, long long now);
  */
 int sio_store_session_end(struct sio_store *st, const char *sid,
                           const char *reason, long long now);
+
+/*
+ * Forgets closed session sid for its client (which ended it, or let it
+ * time out): from then on sio_store_session_gone() says 1 for it. SIO_OK
+ * (nothing for a session not closed or unknown) or SIO_ERR.
+ */
+int sio_store_session_forget(struct sio_store *st, const char *sid);
+
+/*
+ * 1 when a request on sid is answered as for an unknown session: there is
+ * no such session, or one forgotten (sio_store_session_forget); 0 when
+ * it is live or the application ended it (its final packets are still for
+ * the client); SIO_ERR.
+ */
+int sio_store_session_gone(struct sio_store *st, const char *sid);
 
 /* Deletes a closed session's endpoints, rooms, data and pending acks (its
  * outbox stays for the final packets). SIO_OK or SIO_ERR. */

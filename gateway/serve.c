@@ -342,7 +342,6 @@ struct finish {
 	char sid[SIO_SID_LEN + 1];
 	long long conn;
 	int taken, written, detach;
-	int forget; /* its `1::` was not written: the next attach says it */
 };
 
 /*
@@ -368,10 +367,7 @@ finish_run(struct sio_session_ctx *wx, struct gw_write *w)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct finish *f = &p->v[i];
 		int rc = SIO_OK;
-		if (f->forget)
-			rc = sio_store_forget_kind(st, f->sid, gw.holder,
-			                           f->conn);
-		if (rc == SIO_OK && f->taken)
+		if (f->taken)
 			rc = f->written
 			         ? sio_store_outbox_done(st, f->sid, gw.holder,
 			                                 f->conn)
@@ -399,11 +395,10 @@ finish_new(size_t n)
 	return p;
 }
 
-/* Posts the end of what (holder, conn) did with the request's session;
- * hello_lost: the response that was to carry its `1::` failed. */
+/* Posts the end of what (holder, conn) did with the request's session. */
 static void
 serve_finish(struct serve *s, long long conn, int taken, int written,
-             int detach, int hello_lost)
+             int detach)
 {
 	struct finish_write *p = finish_new(1);
 
@@ -416,7 +411,6 @@ serve_finish(struct serve *s, long long conn, int taken, int written,
 	p->v[0].taken = taken;
 	p->v[0].written = written;
 	p->v[0].detach = detach;
-	p->v[0].forget = hello_lost;
 	gw_write_post(s->x, &p->w);
 }
 
@@ -425,7 +419,33 @@ serve_finish(struct serve *s, long long conn, int taken, int written,
 static void
 serve_delivered(struct serve *s, long long conn, int written)
 {
-	serve_finish(s, conn, 1, written, 0, 0);
+	serve_finish(s, conn, 1, written, 0);
+}
+
+struct hello_write {
+	struct gw_write w; /* first: the write.c part */
+	const char *sid;
+};
+
+static int
+hello_run(struct sio_session_ctx *wx, struct gw_write *w)
+{
+	struct hello_write *p = (struct hello_write *)w;
+
+	if (sio_store_hello_sent(wx->store, p->sid) == SIO_OK)
+		return SIO_OK;
+	serve_store_error(p->sid, wx, "hello");
+	return SIO_ERR;
+}
+
+/* Records that the session's `1::` was written, before the request ends:
+ * the client's next request, on any transport, does not get it again. */
+static void
+serve_hello_sent(struct serve *s)
+{
+	struct hello_write p = {.w.fn = hello_run, .sid = s->rt.sid};
+
+	gw_write_run(s->x, &p.w);
 }
 
 static int
@@ -562,17 +582,21 @@ serve_unpark(struct serve *s)
 
 /*
  * A session that is gone: its final packets (`0::` after a kick) if they
- * are still queued, else "client not handshaken".
+ * are still queued, else "client not handshaken". One forgotten (its
+ * client ended it, or it timed out) has none: as with socket.io 0.9, it
+ * is an unknown session.
  */
 static void
 serve_gone(struct serve *s, struct batch *bt)
 {
 	struct sio_buf out;
 	long long conn = gw_conn_next();
-	int n;
+	int n = 0;
 
 	sio_buf_init(&out);
-	n = serve_take(s, bt, 0, sio_session_now(), &out, conn);
+	if (serve_store(s) == SIO_OK &&
+	    sio_store_session_gone(s->x->store, s->rt.sid) == 0)
+		n = serve_take(s, bt, 0, sio_session_now(), &out, conn);
 	if (n > 0) {
 		serve_delivered(s, conn,
 		                serve_payload(s, out.p, out.len) == SIO_OK);
@@ -765,7 +789,9 @@ serve_poll_get(struct serve *s, struct batch *bt)
 			       s->rt.sid);
 	}
 	sio_buf_cleanup(&out);
-	serve_finish(s, conn, n > 0, ok, 1, hello && !ok);
+	if (hello && ok)
+		serve_hello_sent(s);
+	serve_finish(s, conn, n > 0, ok, 1);
 }
 
 /* --- htmlfile ------------------------------------------------------------ */
@@ -800,9 +826,9 @@ serve_closed(struct serve *s)
 	return closed;
 }
 
-/* Streams until the stream ends; returns 1 when its `1::` (hello) was
- * never written. */
-static int
+/* Streams until the stream ends, starting with `1::` when hello is
+ * set. */
+static void
 serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 {
 	struct gw_waiter *w = gw_wait_self();
@@ -812,7 +838,7 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 	int n;
 
 	if (w == NULL)
-		return hello;
+		return;
 	sio_buf_init(&out);
 	gw_wait_begin(w, s->rt.sid);
 	for (;;) {
@@ -834,6 +860,8 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 				break;
 			}
 			serve_delivered(s, conn, 1);
+			if (hello)
+				serve_hello_sent(s);
 			hello = 0;
 			continue; /* more may be queued past the batch limit */
 		}
@@ -845,7 +873,6 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 	}
 	gw_wait_end(w);
 	sio_buf_cleanup(&out);
-	return hello;
 }
 
 static void
@@ -856,7 +883,7 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	                       .s = s,
 	                       .conn = conn,
 	                       .now = sio_session_now()};
-	int changed, rc;
+	int rc;
 
 	if (serve_drain(s) != SIO_OK)
 		return;
@@ -865,7 +892,6 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 		return;
 	}
 	rc = gw_write_run(s->x, &p.w);
-	changed = p.hello;
 	if (rc == SIO_ERR) { /* logged */
 		serve_text(s, 500, "store error");
 		return;
@@ -881,9 +907,9 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	} else {
 		gw_log(SIO_LOG_DEBUG, "%s: attached htmlfile conn %lld",
 		       s->rt.sid, conn);
-		changed = serve_stream(s, bt, conn, changed);
+		serve_stream(s, bt, conn, p.hello);
 	}
-	serve_finish(s, conn, 0, 0, 1, changed);
+	serve_finish(s, conn, 0, 0, 1);
 }
 
 /* --- POST ------------------------------------------------------------------
@@ -1549,8 +1575,7 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 			break;
 		}
 		wx = gw_write_lock(x);
-		rc = sio_session_end(wx, s.rt.sid, "forced disconnect",
-		                     sio_session_now());
+		rc = sio_session_disconnect(wx, s.rt.sid, sio_session_now());
 		if (rc < 0)
 			serve_store_error(s.rt.sid, wx, "disconnect");
 		else

@@ -370,3 +370,21 @@ ALTER TABLE sessions ADD COLUMN remote TEXT;
 UPDATE sessions SET remote = json_extract(request, '$.remote')
 	WHERE state <> 'closed' AND json_valid(request);
 CREATE INDEX sessions_remote ON sessions (remote) WHERE state <> 'closed';
+
+-- version 9
+
+-- hello: 1 once the session's `1::` was written to a transport of the
+-- client's; an attach of any other transport then does not say it again
+-- (socket.io 0.9 sends it once a session). Before, a change of transport
+-- kind said it again, and a poll attaching to a session connected over
+-- websocket got `1::` alone. The sessions a transport attached to before
+-- this version had theirs written.
+-- gone: 1 when the client ended the session itself (`0::`, or the
+-- `?disconnect` GET) or it timed out: every later request on its sid is
+-- answered at once as for an unknown session (`7:::1+0`), as socket.io
+-- 0.9 does, and only a transport attached when it ended got its `0::`.
+-- (A session the application or sioctl ended keeps its `0::` for the
+-- client's next request.)
+ALTER TABLE sessions ADD COLUMN hello INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET hello = 1 WHERE transport IS NOT NULL;

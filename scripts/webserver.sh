@@ -163,7 +163,9 @@ wsd_names() { # PREFIX addr what
 	/*) # a UNIX socket: each server names it its own way
 		lt="\"socket\" => \"$2\""
 		ng="unix:$2"
-		url="unix:$2|ws://localhost"
+		# a host name of its own per socket: Apache picks the worker
+		# of a proxied URL by its ws://host/path alone
+		url="unix:$2|ws://$(printf '%s' "$1" | tr 'A-Z_' 'a-z-')"
 		;;
 	*:*)
 		lt="\"host\" => \"${2%:*}\", \"port\" => ${2##*:}"

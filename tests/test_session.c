@@ -460,6 +460,46 @@ test_client_disconnect_answers_and_closes(void)
 	                                    "close \n");
 }
 
+/* Socket.IO 0.9: `0::` goes only to a transport attached when the client
+ * ended the session; then the session is gone (an unknown one's answer),
+ * for `0::` as for the `?disconnect` GET. A kick keeps its `0::` for the
+ * client's next request. */
+static void
+test_client_disconnect_without_transport_is_gone(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+
+	open_session(a, NULL);
+	open_session(b, NULL);
+	open_session(c, NULL);
+	CU_ASSERT(sio_store_detach(st, a, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_store_detach(st, c, "test", 1, now) == SIO_OK);
+	CU_ASSERT(feed(a, "0::") == SIO_OK);
+	EXPECT(a, "");
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	CU_ASSERT(sio_store_session_gone(st, a) == 1);
+	CU_ASSERT(sio_session_disconnect(&x, b, now) == 1);
+	EXPECT(b, "");
+	CU_ASSERT(sio_store_session_gone(st, b) == 1);
+	CU_ASSERT(sio_session_disconnect(&x, b, now) == 0);
+	CU_ASSERT(sio_session_end(&x, c, "kicked", now) == 1);
+	EXPECT(c, "0::");
+	CU_ASSERT(sio_store_session_gone(st, c) == 0);
+}
+
+/* Attached, the transport gets its `0::`; the session is gone after. */
+static void
+test_client_disconnect_attached_gets_its_0(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	open_session(sid, NULL);
+	CU_ASSERT(sio_session_disconnect(&x, sid, now) == 1);
+	EXPECT(sid, "0::");
+	CU_ASSERT(sio_store_session_gone(st, sid) == 1);
+}
+
 static void
 test_failing_handler_closes_every_endpoint(void)
 {
@@ -830,6 +870,35 @@ two_idle_sessions(char *a, char *b)
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
 
+/* Socket.IO 0.9: a session that timed out is gone. Its attached
+ * transport (a silent websocket) gets `0::`; one with no transport gets
+ * nothing, and a client coming back is answered as an unknown session. */
+static void
+test_timed_out_session_is_gone(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], *got;
+
+	two_idle_sessions(a, b);
+	EXPECT(a, "3:::hello");
+	EXPECT(b, "3:::hello");
+	now += (cfg.close_timeout > cfg.heartbeat_timeout
+	            ? cfg.close_timeout
+	            : cfg.heartbeat_timeout) *
+	           1000LL +
+	       1000;
+	renew();
+	CU_ASSERT(sio_session_sweep(&x, now) == 2);
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	CU_ASSERT(state_of(b) == SIO_SESSION_CLOSED);
+	got = drain(a); /* its heartbeats, then 0:: */
+	CU_ASSERT(strlen(got) >= 3 &&
+	          strcmp(got + strlen(got) - 3, "0::") == 0);
+	free(got);
+	EXPECT(b, "");
+	CU_ASSERT(sio_store_session_gone(st, a) == 1);
+	CU_ASSERT(sio_store_session_gone(st, b) == 1);
+}
+
 /*
  * The wall clock jumps an hour ahead while a second passes: no session
  * expires for it. A packet that arrived after the jump counts on the new
@@ -1138,6 +1207,13 @@ static const struct cu_test tests[] = {
      test_kick_on_chat_ends_only_that_endpoint},
     {"client disconnect is answered and closes the session",
      test_client_disconnect_answers_and_closes},
+    {"a client that ended its session with no transport attached gets no "
+     "0:: and the session is gone",
+     test_client_disconnect_without_transport_is_gone},
+    {"a client that ended its session gets 0:: on the attached transport",
+     test_client_disconnect_attached_gets_its_0},
+    {"a session that timed out is gone: 0:: only to its attached transport",
+     test_timed_out_session_is_gone},
     {"a failing handler closes the session with every endpoint",
      test_failing_handler_closes_every_endpoint},
     {"endpoint connect, message and disconnect",

@@ -509,52 +509,67 @@ test_session_new_and_get(void)
 }
 
 static void
-test_attach_and_changed_kind(void)
+test_attach_and_hello(void)
 {
 	struct sio_store_session s;
 	char sid[SIO_SID_LEN + 1];
-	int changed = -1;
+	int hello = -1;
 
 	new_session(sid);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, &changed), SIO_OK);
-	CU_ASSERT_EQUAL(changed, 1);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 2, &changed), SIO_OK);
-	CU_ASSERT_EQUAL(changed, 0);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 7, &changed), SIO_OK);
-	CU_ASSERT_EQUAL(changed, 1);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 1);
+	/* not written yet (the websocket failed before opening, say): the
+	 * next transport says it */
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 2, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 1);
+	CU_ASSERT_EQUAL(sio_store_hello_sent(st, sid), SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 3, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 0);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 4, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 0);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 7, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_OPEN);
 	CU_ASSERT_EQUAL(s.transport, SIO_TRANSPORT_XHR_POLLING);
 	CU_ASSERT_STRING_EQUAL(s.holder, "gw");
 	CU_ASSERT_EQUAL(s.holder_conn, 7);
 	sio_store_session_cleanup(&s);
+	/* another session's hello is its own */
+	new_session(sid);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 8, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 1);
+	CU_ASSERT_EQUAL(sio_store_hello_sent(st, "nosuchsession"), SIO_OK);
 }
 
-/* A transport whose 1:: was not written: the next attach of the same kind
- * says changed, as the first did; another holder's forget does nothing. */
+/* A session its client ended is gone (answered as an unknown one); one
+ * the server ended is not (its final packets are for the client). */
 static void
-test_forget_kind(void)
+test_session_gone(void)
 {
-	char sid[SIO_SID_LEN + 1];
-	int changed = -1;
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
 
-	new_session(sid);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 1, &changed), SIO_OK);
-	CU_ASSERT_EQUAL(changed, 1);
-	CU_ASSERT_EQUAL(sio_store_forget_kind(st, sid, "gw", 2), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_forget_kind(st, sid, "wsd", 1), SIO_OK);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 2, &changed), SIO_OK);
-	CU_ASSERT_EQUAL(changed, 0);
-	CU_ASSERT_EQUAL(sio_store_forget_kind(st, sid, "gw", 2), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "gw", 2, T0), SIO_OK);
-	CU_ASSERT_EQUAL(
-	    attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 3, &changed), SIO_OK);
-	CU_ASSERT_EQUAL(changed, 1);
+	new_session(a);
+	new_session(b);
+	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
+	CU_ASSERT_EQUAL(sio_store_session_gone(st, "nosuchsession"), 1);
+	/* only a closed session takes the mark */
+	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "client", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "kicked", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
+	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 1);
+	CU_ASSERT_EQUAL(sio_store_session_gone(st, b), 0);
+	CU_ASSERT_EQUAL(sio_store_session_forget(st, "nosuchsession"),
+	                SIO_OK);
 }
 
 static void
@@ -986,19 +1001,17 @@ static void
 test_version8_upgrade(void)
 {
 	static const char *const v7[] = {
-	    "DROP INDEX sessions_remote",
-	    "ALTER TABLE sessions DROP COLUMN remote",
 	    "INSERT INTO sessions (sid, state, created, last_recv,"
 	    " last_heartbeat, request) VALUES"
 	    " ('a', 'open', 0, 0, 0, '{\"remote\":\"10.0.0.7\"}'),"
 	    " ('b', 'detached', 0, 0, 0, 'not json'),"
 	    " ('c', 'handshaken', 0, 0, 0, NULL)",
-	    "PRAGMA user_version = 7",
 	};
 	char buf[64];
 
 	sio_store_close(st);
 	st = NULL;
+	at_version(7);
 	for (size_t i = 0; i < sizeof(v7) / sizeof(v7[0]); i++)
 		CU_ASSERT_EQUAL_FATAL(raw(v7[i], NULL, 0), SQLITE_OK);
 	/* an older file: auto_vacuum none (the mode and the VACUUM that
@@ -1023,6 +1036,45 @@ test_version8_upgrade(void)
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"
 	                        " WHERE remote IS NULL"),
 	                2);
+}
+
+/* Version 9: the sessions a transport attached to had their `1::`
+ * written; none was ended by its client. */
+static void
+test_version9_upgrade(void)
+{
+	static const char *const rows =
+	    "INSERT INTO sessions (sid, state, transport, created, last_recv,"
+	    " last_heartbeat) VALUES ('a', 'open', 'websocket', 0, 0, 0),"
+	    " ('b', 'detached', 'xhr-polling', 0, 0, 0),"
+	    " ('c', 'handshaken', NULL, 0, 0, 0),"
+	    " ('d', 'closed', 'websocket', 0, 0, 0)";
+	int hello = -1;
+
+	sio_store_close(st);
+	st = NULL;
+	at_version(8);
+	CU_ASSERT_EQUAL_FATAL(raw(rows, NULL, 0), SQLITE_OK);
+	st = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT(raw_int("PRAGMA user_version") >= 9);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions WHERE hello = 1"
+	                        " AND sid IN ('a', 'b', 'd')"),
+	                3);
+	CU_ASSERT_EQUAL(raw_int("SELECT hello FROM sessions WHERE sid = 'c'"),
+	                0);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"
+	                        " WHERE gone <> 0"),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_attach(st, "b", SIO_TRANSPORT_WEBSOCKET,
+	                                 "wsd", 1, T0, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 0);
+	CU_ASSERT_EQUAL(sio_store_attach(st, "c", SIO_TRANSPORT_WEBSOCKET,
+	                                 "wsd", 2, T0, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(hello, 1);
+	CU_ASSERT_EQUAL(sio_store_session_gone(st, "d"), 0);
 }
 
 /* A database every user can write, or another user's, is refused. */
@@ -2694,10 +2746,10 @@ static const struct cu_test tests[] = {
      test_sid_format_and_uniqueness},
     {"a new session is handshaken with its request and root endpoint",
      test_session_new_and_get},
-    {"attach opens the session and reports a new transport kind",
-     test_attach_and_changed_kind},
-    {"store forget kind makes the next attach of the same kind a change",
-     test_forget_kind},
+    {"attach opens the session and says 1:: until one was written",
+     test_attach_and_hello},
+    {"a session its client ended is gone, one the server ended is not",
+     test_session_gone},
     {"attach supersedes the previous holder", test_attach_supersedes},
     {"attach to an absent or closed session returns SIO_AGAIN",
      test_attach_absent_or_closed},
@@ -2732,6 +2784,8 @@ static const struct cu_test tests[] = {
      test_cleanup_gives_space_back},
     {"version 8 fills the address and switches to incremental auto_vacuum",
      test_version8_upgrade},
+    {"version 9 marks the 1:: of attached sessions written",
+     test_version9_upgrade},
     {"expired names heartbeat and close timeouts", test_expired},
     {"a session whose holder is gone is detached and expires",
      test_expired_holder_gone},

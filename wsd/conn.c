@@ -317,11 +317,11 @@ static void
 conn_attach(struct wsd_conn *c, long long now)
 {
 	struct sio_store *st = wsd.x.store;
-	int changed = 0, rc;
+	int hello = 0, rc;
 
 	c->attaching = 0;
 	rc = sio_store_attach(st, c->sid, c->transport, wsd.holder, c->conn,
-	                      now, &changed);
+	                      now, &hello);
 	if (rc == SIO_ERR) {
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: attach: %s",
 		                c->sid, sio_store_errmsg(st));
@@ -336,7 +336,7 @@ conn_attach(struct wsd_conn *c, long long now)
 		conn_want_write(c);
 		return;
 	}
-	c->hello = changed != 0;
+	c->hello = hello != 0;
 	wsd_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", c->sid,
 	        sio_config_transport_name((enum sio_transport)c->transport),
 	        c->conn);
@@ -425,6 +425,13 @@ conn_settle(struct wsd_conn *c, long long now)
 		c->ntaken = c->nq = 0;
 		c->txq_off = c->txq_done = 0;
 		conn_q_clear(&c->txq);
+	}
+	if (c->hello_sent) {
+		c->hello_sent = 0;
+		if (sio_store_hello_sent(st, c->sid) != SIO_OK)
+			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
+			                "%s: hello: %s", c->sid,
+			                sio_store_errmsg(st));
 	}
 	if (c->nin > 0)
 		conn_receive(c, now);
@@ -716,6 +723,7 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom, struct sio_slice *out)
 		return WSD_CONN_CLOSE;
 	if (c->hello) {
 		c->hello = 0;
+		c->hello_out = 1;
 		return conn_put(headroom, "1::", 3, out);
 	}
 	if (conn_q_get(&c->txq, &off, &pkt)) {
@@ -744,6 +752,11 @@ wsd_conn_written(struct wsd_conn *c, int ok)
 		c->sent = 1;
 		c->txq_done = c->txq_off;
 	}
+	if (c->hello_out && ok) {
+		c->hello_sent = 1; /* recorded in the next batch */
+		conn_dirty(c);
+	}
+	c->hello_out = 0;
 	/* Large packets leave a big buffer behind; do not keep it. */
 	if (conn_tx.cap > 65536)
 		sio_buf_cleanup(&conn_tx);

@@ -83,6 +83,8 @@ struct wsd_conn {
 	unsigned transport : 3;  /* enum sio_transport */
 	unsigned linked : 1;     /* in the sid table */
 	unsigned hello : 1;      /* `1::` goes out first */
+	unsigned hello_out : 1;  /* the write under way is the `1::` */
+	unsigned hello_sent : 1; /* it was written: the batch records it */
 	unsigned gone : 1;       /* unknown or closed session at attach */
 	unsigned sent : 1;       /* something was written */
 	unsigned closing : 1;    /* close once the current write is done */

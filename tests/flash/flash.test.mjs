@@ -4,9 +4,10 @@
 //
 // scripts/webserver.sh starts lighttpd, nginx and apache, each with its
 // sio-gateway and sio-wsd (`--listen WSD_ADDR --flash-listen
-// WSD_FLASH_ADDR`), from deploy/*.conf.in: /socket.io/1/flashsocket/ goes
-// to the flash listener (hixie-76), /socket.io/1/websocket/ to the
-// websocket one. lighttpd's sio-wsd listens on TCP (WSD_ADDR,
+// WSD_FLASH_ADDR`), from deploy/*.conf.in: an upgrade with
+// Sec-WebSocket-Key1 (hixie-76) on /socket.io/1/websocket/ or
+// /socket.io/1/flashsocket/ goes to the flash listener, any other (RFC
+// 6455) to the websocket one. lighttpd's sio-wsd listens on TCP (WSD_ADDR,
 // WSD_FLASH_ADDR = 127.0.0.1:free ports, flash_policy_port = a free port);
 // nginx's and Apache's on the default UNIX sockets (VARDIR/sio-wsd.sock,
 // VARDIR/sio-wsd-flash.sock; flash_policy_port = 0). Every config has
@@ -28,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {connect, fetchPolicy, makeKey} from '../hixie_client.mjs';
+import {connect as wsConnect} from '../wsd/wsclient.mjs';
 import {createRequire} from 'node:module';
 const {freePort} = createRequire(import.meta.url)('../lib/client.cjs');
 
@@ -74,6 +76,15 @@ async function next(ws, ms = 5000) {
       continue;
     }
     return m;
+  }
+}
+
+// The next RFC 6455 text message that is not a heartbeat (answered).
+async function wsNext(ws, ms = 5000) {
+  for (;;) {
+    const m = await ws.nextText(ms);
+    if (m !== '2::') return m;
+    ws.send('2::');
   }
 }
 
@@ -309,6 +320,46 @@ for (const [name, url, seenPort, httpPort] of routes) {
       const ws = await connect(url('nosuchsid123'));
       assert.equal(await ws.receive(5000), '7:::1+0');
       assert.equal(await ws.ended(), 'closing frame');
+    });
+  });
+}
+
+// socket.io 0.9's flashsocket transport is its websocket transport: it
+// accepts every websocket version. Each web server sends an upgrade that
+// carries Sec-WebSocket-Key1 (hixie-76) to the flash listener and any other
+// to the websocket listener, on /websocket/ and /flashsocket/ alike.
+for (const name of Object.keys(servers)) {
+  describe(`both protocols on both paths through ${name}`, () => {
+    test('RFC 6455 on /socket.io/1/flashsocket/<sid>: 101, 1:: first, echo, event with ack', async () => {
+      const sid = await handshake(servers[name].port);
+      const ws = await wsConnect({port: servers[name].port, path: `/socket.io/1/flashsocket/${sid}`});
+      assert.equal(await ws.nextText(5000), '1::');
+      ws.send('3:::rfc6455 on flashsocket');
+      assert.equal(await wsNext(ws), '3:::rfc6455 on flashsocket');
+      ws.send('5:1+::{"name":"echo","args":[2]}');
+      assert.equal(await wsNext(ws), '6:::1+[2]');
+      const row = execFileSync('sqlite3', ['-cmd', '.timeout 5000', `${servers[name].var}/siogate.db`,
+        `SELECT transport FROM sessions WHERE sid = '${sid}'`], {encoding: 'utf8'}).trim();
+      assert.equal(row, 'flashsocket', 'the session is on the flashsocket transport');
+      ws.close();
+      await ws.waitClose();
+    });
+
+    test('RFC 6455 on /flashsocket/ for an unknown sid: 7:::1+0, then the close', async () => {
+      const ws = await wsConnect({port: servers[name].port, path: '/socket.io/1/flashsocket/nosuchsid123'});
+      assert.equal(await ws.nextText(5000), '7:::1+0');
+    });
+
+    test('hixie-76 on /socket.io/1/websocket/<sid>: 101, 1:: first, echo', async () => {
+      const port = servers[name].port;
+      const sid = await handshake(port);
+      const ws = await connect(`ws://127.0.0.1:${port}/socket.io/1/websocket/${sid}`,
+        {origin: `http://127.0.0.1:${port}`});
+      assert.match(ws.head, new RegExp(`\r\nSec-WebSocket-Location: ws://127\\.0\\.0\\.1:${port}/socket\\.io/1/websocket/${sid}(\r\n|$)`));
+      assert.equal(await ws.receive(5000), '1::');
+      ws.send('3:::hixie on websocket');
+      assert.equal(await next(ws), '3:::hixie on websocket');
+      assert.equal(await ws.close(), 'closing frame');
     });
   });
 }

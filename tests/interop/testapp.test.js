@@ -38,7 +38,7 @@
 const {test, describe} = require('node:test');
 const assert = require('node:assert/strict');
 const io = require('socket.io-client');
-const {defaults, waitFor, collect, emitAck, shutdown} = require('../lib/client.cjs');
+const {defaults, waitFor, collect, emitAck, shutdown, httpGet} = require('../lib/client.cjs');
 
 const URL = (process.env.SIO_URL || 'http://127.0.0.1:18000').replace(/\/+$/, '');
 const TRANSPORT = process.env.SIO_TRANSPORT || 'xhr-polling';
@@ -405,6 +405,29 @@ describe(`kick and disconnect over ${LABEL}`, () => {
 		await onChat;
 		assert.deepEqual(await emitAck(nsp[''], 'echo', 'root'), ['root']);
 		assert.equal(sock.connected, true);
+	});
+
+	test('after the client\'s disconnect() its sid is an unknown one: a poll gets 7:::1+0', async (t) => {
+		const {sock, nsp} = await open(t, ['']);
+		assert.deepEqual(await emitAck(nsp[''], 'echo', 'bye'), ['bye']);
+		const sid = sock.sessionid;
+		const poll = (id) => httpGet(`${URL}/socket.io/1/xhr-polling/${id}?t=${Date.now()}-${++seq}`);
+		const unknown = await poll('AAAAAAAAAAAAAAAAAAAAAA');
+		assert.equal(unknown.body, '7:::1+0', 'an unknown sid');
+		sock.disconnect();
+		/* the client's 0:: is on its way: a poll that attaches before it
+		 * arrives is the open transport (0:: or 8::); once it is handled,
+		 * every poll is answered as for an unknown sid */
+		const seen = [];
+		for (let i = 0; i < 10 && seen.at(-1) !== unknown.body; i++) {
+			seen.push((await poll(sid)).body);
+		}
+		assert.equal(seen.at(-1), unknown.body, `polls after disconnect(): ${JSON.stringify(seen)}`);
+		for (const b of seen.slice(0, -1)) assert.match(b, /^(0::|8::)$/);
+		const again = await poll(sid);
+		assert.deepEqual([again.status, again.type, again.body], [unknown.status, unknown.type, unknown.body],
+		    'answered exactly as an unknown sid');
+		console.log(`# ${LABEL}: ${seen.length} poll(s) after disconnect() to reach 7:::1+0`);
 	});
 
 	for (const ep of ENDPOINTS) {

@@ -386,18 +386,91 @@ if [ $FULL = 1 ]; then
 fi
 
 # --- ?disconnect ----------------------------------------------------------------
-# As the client's sync form and on a transport URL.
+# As the client's sync form and on a transport URL. A session its client
+# ended answers every later request as an unknown one (socket.io 0.9).
 dsid=$(session)
 body=$(get "$BASE//$dsid/?disconnect=1")
 check "/1//sid/?disconnect=1 answers 200 empty" "200 " "$(status) $body"
 body=$(curl -s "$BASE/xhr-polling/$dsid")
-check_re "a disconnected session answers 0:: or 7:::1+0" '^(0::|7:::1\+0)$' "$body"
-body=$(curl -s "$BASE/xhr-polling/$dsid")
-check "and then 7:::1+0" "7:::1+0" "$body"
+check "a disconnected session answers 7:::1+0" "7:::1+0" "$body"
 dsid=$(session)
 get "$BASE/xhr-polling/$dsid?disconnect" >/dev/null
 body=$(curl -s "$BASE/xhr-polling/$dsid")
-check_re "?disconnect on a transport URL ends the session" '^(0::|7:::1\+0)$' "$body"
+check "?disconnect on a transport URL ends the session: 7:::1+0" "7:::1+0" "$body"
+
+# --- a session its client ended -------------------------------------------------
+# What an unknown sid gets, request by request: status, type, body.
+seen() { printf '%s|%s|%s' "$(status)" "$(header Content-Type)" "$1"; }
+UNKNOWN=AAAAAAAAAAAAAAAAAAAAAA
+# ended_like_unknown NAME SID: each transport's GET and POST on SID are
+# answered exactly as on an unknown sid.
+ended_like_unknown() {
+	local u e
+	u=$(seen "$(get "$BASE/xhr-polling/$UNKNOWN")")
+	e=$(seen "$(get "$BASE/xhr-polling/$2")")
+	check "$1: an xhr GET is answered as an unknown sid's (7:::1+0)" "$u" "$e"
+	u=$(seen "$(get "$BASE/jsonp-polling/$UNKNOWN?i=2")")
+	e=$(seen "$(get "$BASE/jsonp-polling/$2?i=2")")
+	check "$1: a jsonp GET is answered as an unknown sid's" "$u" "$e"
+	u=$(seen "$(post "$BASE/xhr-polling/$UNKNOWN" '3:::late')")
+	e=$(seen "$(post "$BASE/xhr-polling/$2" '3:::late')")
+	check "$1: a POST is answered as an unknown sid's" "$u" "$e"
+	if [ $FULL = 1 ]; then
+		u=$(seen "$(get --max-time 5 "$BASE/htmlfile/$UNKNOWN" | tail -c +257)")
+		e=$(seen "$(get --max-time 5 "$BASE/htmlfile/$2" | tail -c +257)")
+		check "$1: an htmlfile GET is answered as an unknown sid's" "$u" "$e"
+	fi
+}
+# 0:: POSTed while no poll waits: nothing is kept for the session.
+esid=$(session)
+body=$(post "$BASE/xhr-polling/$esid" '0::')
+check "the client's 0:: POST answers 1" "200 1" "$(status) $body"
+ended_like_unknown "after the client's 0::" "$esid"
+check "after the client's 0::: nothing queued for it" "0" \
+	"$(sql "$VAR/siogate.db" "SELECT count(*) FROM outbox WHERE sid='$esid'")"
+# The sync-disconnect GET, then a poll of each kind.
+esid=$(session)
+get "$BASE//$esid/?disconnect=1" >/dev/null
+ended_like_unknown "after ?disconnect" "$esid"
+# 0:: POSTed while a poll waits: that poll gets the 0::, the next 7:::1+0.
+if [ $FULL = 1 ]; then
+	esid=$(session)
+	curl -s "$BASE/xhr-polling/$esid" >"$TMP/held" &
+	held=$!
+	await_holder "$esid" >/dev/null || fail "the held GET attaches" "no holder in the sessions table"
+	post "$BASE/xhr-polling/$esid" '0::' >/dev/null
+	wait $held
+	check "the poll waiting when the client ended its session gets 0::" "0::" "$(cat "$TMP/held")"
+	ended_like_unknown "after the client's 0:: to a waiting poll" "$esid"
+fi
+# The server ending a session (the app's kick) keeps its 0:: for the
+# client's next poll, then the session is gone.
+ksid=$(session)
+post "$BASE/xhr-polling/$ksid" '5:::{"name":"kick"}' >/dev/null
+body=$(curl -s "$BASE/xhr-polling/$ksid")
+check "a session the server ended gives its 0:: to the next poll" "0::" "$body"
+body=$(curl -s "$BASE/xhr-polling/$ksid")
+check "and then 7:::1+0" "7:::1+0" "$body"
+
+# --- 1:: once a session ---------------------------------------------------------
+# Another transport attaching to a connected session gets no 1::: it waits,
+# and what the application answers goes out in it.
+osid=$(session)
+curl -s "$BASE/jsonp-polling/$osid?i=3" >"$TMP/held" &
+held=$!
+await_holder "$osid" >/dev/null || fail "a jsonp GET on a connected session waits" "no holder"
+post "$BASE/xhr-polling/$osid" '5:5+::{"name":"echo","args":["x"]}' >/dev/null
+wait $held
+check "a jsonp poll attaching to a connected session gets no 1::, the ack instead" \
+	'io.j[3]("6:::5+[\"x\"]");' "$(cat "$TMP/held")"
+body=$(curl -s "$BASE/xhr-polling/$osid")
+check "back on xhr-polling: no 1:: either, the idle poll ends 8::" "8::" "$body"
+if [ $FULL = 1 ]; then
+	body=$(curl -s --max-time 2 "$BASE/htmlfile/$osid" | tail -c +257)
+	if [[ "$body" == *'_("1::")'* ]]; then
+		fail "an htmlfile stream on a connected session sends no 1::" "$body"
+	else pass "an htmlfile stream on a connected session sends no 1::"; fi
+fi
 
 # --- bad input ------------------------------------------------------------------
 # Each gets a defined response; a session opened before them and a fresh one

@@ -51,9 +51,10 @@ export function files(dir) {
 	return out.sort();
 }
 
+/* Waits for cond() (or the promise it returns) to be true. */
 export async function until(cond, what) {
 	const deadline = Date.now() + TIMEOUT;
-	while (!cond()) {
+	while (!(await cond())) {
 		if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
 		await new Promise((r) => setTimeout(r, 20));
 	}

@@ -9,7 +9,8 @@
  * from node_modules talks to it over xhr-polling and websocket: on_open
  * reads ?name=, `hello` is acked with [greeting, count], a message reaches
  * every session as "name: text", ?name=nobody is refused with 403. Last,
- * `make uninstall PREFIX=...` leaves no file in the prefix.
+ * `make uninstall PREFIX=...` leaves no file in the prefix. What it shares
+ * with the test of docs/migrating.md is in doc.mjs.
  *
  *   node --test tests/install/        (make install-test)
  *
@@ -72,7 +73,8 @@ test('make install puts everything in the prefix', () => {
 		    'share/siogate/scripts/webserver.sh', 'share/siogate/examples/chat/chat.c',
 		    'share/siogate/examples/chat/index.html', 'share/siogate/examples/chat/chat.so',
 		    'share/doc/siogate/README.md', 'share/doc/siogate/docs/guide.md',
-		    'share/doc/siogate/docs/api.md', 'share/doc/siogate/docs/configuration.md']) {
+		    'share/doc/siogate/docs/api.md', 'share/doc/siogate/docs/configuration.md',
+		    'share/doc/siogate/docs/migrating.md']) {
 			assert.ok(got.has(f), `installed ${f}`);
 		}
 		for (const f of ['bin/sio-gateway', 'bin/sio-wsd', 'bin/sioctl'])

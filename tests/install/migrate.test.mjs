@@ -314,3 +314,33 @@ test('siogate\'s defaults are socket.io 0.9\'s where configuration.md says so', 
 		assert.equal(d.example, String(value), `siogate.conf.example's ${key}`);
 	}
 }));
+
+test('what app.js emitted from outside a handler: the document\'s sioctl and push.php lines reach the page', guard(async () => {
+	const d = doc('migrating.md');
+	const lines = d.pick('sh', /^sioctl -c siogate\.conf emit/m, 'pushing from outside')
+	    .split('\n').filter((l) => /^(sioctl|php) /.test(l));
+	assert.ok(lines.length >= 3, 'sioctl and php lines');
+	const ann = openPage(page, servers.siogate, 'websocket', 'ann');
+	try {
+		await until(() => ann.log().length >= 2, 'ann connected');
+		for (const line of lines) {
+			/* sioctl as installed, in the folder of siogate.conf; push.php
+			 * from the source tree, on the folder's database */
+			const [cmd, cwd] = line.startsWith('sioctl ')
+			    ? [S.bin('sioctl') + line.slice('sioctl'.length), S.appdir]
+			    : [line.replaceAll('/srv/lobby', S.appdir), ROOT];
+			await new Promise((resolve, reject) => {
+				const p = spawn('sh', ['-ec', cmd], {cwd, stdio: ['ignore', 'inherit', 'inherit']});
+				p.on('close', (code) => (code === 0 ? resolve()
+				    : reject(new Error(`${line}: exit ${code}`))));
+			});
+		}
+		await until(() => ann.log().length >= 2 + lines.length,
+		    `a line for each of ${lines.length} pushes (${JSON.stringify(ann.log())})`);
+		const pushed = ann.log().slice(2);
+		console.log(`# pushed from outside: ${JSON.stringify(pushed)}`);
+		for (const l of pushed) assert.match(l, /^server: /);
+	} finally {
+		shutdown(ann.sock);
+	}
+}));

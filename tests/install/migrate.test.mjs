@@ -7,8 +7,10 @@
  * script runs in Node against each server (a vm context with the few DOM
  * calls it makes, `io` being socket.io-client 0.9.16 over one transport),
  * as two users, ann and bob, taking the same steps; what each page shows
- * must be the same from both servers, over websocket and xhr-polling.
- * Both servers must also serve the page and /socket.io/socket.io.js,
+ * must be the same from both servers, over websocket and xhr-polling;
+ * and the page itself in chromium, loading the client from each server,
+ * must show the same. Both servers must also serve the page and
+ * /socket.io/socket.io.js,
  * answer the handshake with the same timers and transports, and refuse
  * ?name=nobody alike.
  *
@@ -22,7 +24,8 @@
  *
  *   node --test tests/install/        (make install-test)
  *
- * Environment: see doc.mjs.
+ * Environment: see doc.mjs; CHROMIUM, the browser (default
+ * /usr/bin/chromium).
  */
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
@@ -342,5 +345,72 @@ test('what app.js emitted from outside a handler: the document\'s sioctl and pus
 		for (const l of pushed) assert.match(l, /^server: /);
 	} finally {
 		shutdown(ann.sock);
+	}
+}));
+
+/*
+ * The page itself, unchanged, in Debian's chromium (headless, through
+ * playwright-core): ann and bob, each in a tab answering the page's prompt,
+ * take the steps of scenario() by typing into the page's form; the
+ * transport is the one the client picks (websocket).
+ */
+async function browse(browser, base) {
+	const tabs = [];
+	const open = async (who) => {
+		const p = await browser.newPage();
+		tabs.push(p);
+		p.on('dialog', (dlg) => dlg.accept(who));
+		p.on('pageerror', (e) => console.log(`# ${base} ${who}: ${e.message}`));
+		await p.goto(base + '/');
+		return p;
+	};
+	const log = (p) => p.$$eval('#log li', (li) => li.map((x) => x.textContent));
+	const lines = (p, n) => p.waitForFunction((k) =>
+	    document.querySelectorAll('#log li').length >= k, n);
+	try {
+		const ann = await open('ann');
+		await lines(ann, 2);
+		const steps = {annConnected: {status: await ann.textContent('#status'),
+		    transport: await ann.evaluate(() => socket.socket.transport.name),
+		    log: (await log(ann)).sort()}};
+		const bob = await open('bob');
+		await lines(bob, 2);
+		await lines(ann, 3);
+		steps.bobJoined = {ann: (await log(ann)).slice(2), bob: (await log(bob)).sort()};
+		await ann.fill('#text', 'hi everyone');
+		await ann.click('button');
+		await lines(ann, 4);
+		await lines(bob, 3);
+		steps.annSaid = {ann: (await log(ann)).slice(3), bob: (await log(bob)).slice(2)};
+		/* what a page's own code would call; closing the tab would leave
+		 * the server waiting for close_timeout on both servers */
+		await bob.evaluate(() => socket.disconnect());
+		await lines(ann, 5);
+		steps.bobLeft = {ann: (await log(ann)).slice(4), bob: await bob.textContent('#status')};
+		return steps;
+	} finally {
+		for (const p of tabs) await p.close().catch(() => {});
+	}
+}
+
+test('the page, unchanged, in chromium: the same from both servers', guard(async () => {
+	const {chromium} = await import('playwright-core');
+	const exe = process.env.CHROMIUM || '/usr/bin/chromium';
+	assert.ok(fs.existsSync(exe), `${exe} missing (apt-get install chromium)`);
+	const browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(S.tmp, 'chromium-')), {
+		executablePath: exe, headless: true, timeout: 60000,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+		    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+	browser.setDefaultTimeout(TIMEOUT);
+	try {
+		const got = {};
+		for (const [name, base] of Object.entries(servers)) {
+			got[name] = await browse(browser, base);
+			console.log(`# chromium, ${name}: ${JSON.stringify(got[name])}`);
+		}
+		assert.deepEqual(got.siogate, got['socket.io 0.9']);
+	} finally {
+		await browser.close();
 	}
 }));

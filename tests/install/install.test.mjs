@@ -15,6 +15,7 @@
  * docs/service.md (the Debian package's): it is checked file by file, a
  * second install keeps an edited siogate.conf, and `make uninstall` then
  * removes everything but that edited file.
+ * What it shares with the test of docs/migrating.md is in doc.mjs.
  *
  *   node --test tests/install/        (make install-test)
  *
@@ -23,64 +24,31 @@
  */
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {execFile} from 'node:child_process';
-import {promisify} from 'node:util';
 import {createRequire} from 'node:module';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {ROOT, TIMEOUT, run, doc, files, until, scratch, install, buildPlugin,
+	writeConfig, serve, stopServing} from './doc.mjs';
 
 const require = createRequire(import.meta.url);
 const io = require('socket.io-client');
 const {defaults, emitAck, shutdown, openSession, freePort, httpGet: get} =
 	require('../lib/client.cjs');
-const run = promisify(execFile);
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TIMEOUT = Number(process.env.INSTALL_TIMEOUT || 10000);
 const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist');
 defaults.ms = TIMEOUT;
 
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-install-'));
-const PREFIX = path.join(TMP, 'prefix');
-const APPDIR = path.join(TMP, 'myapp');     /* the guide's empty folder */
-const VARDIR = path.join(APPDIR, 'var');
-const PCPATH = path.join(PREFIX, 'lib/pkgconfig');
-const ETC = path.join(TMP, 'etc/siogate');
-const STATE = path.join(TMP, 'var/lib/siogate');
-const STAGE = path.join(TMP, 'stage');
-/* Every install of this suite keeps to the temporary folder. */
-const DIRS = [`PREFIX=${PREFIX}`, `SYSCONFDIR=${ETC}`, `LOCALSTATEDIR=${STATE}`];
+const S = scratch('install', 'myapp');   /* the guide's empty folder */
+const PREFIX = S.prefix;
+const VARDIR = S.vardir;
+const PCPATH = S.pcpath;
+const ETC = S.etc;
+const STATE = S.state;
+const STAGE = path.join(S.tmp, 'stage');
+const DIRS = S.dirs;
 const SYSDIRS = ['PREFIX=/usr', 'SYSTEMDUNITDIR=/lib/systemd/system'];
-const WEBSERVER = path.join(PREFIX, 'share/siogate/scripts/webserver.sh');
 let failed = false;
 let url;
-
-/* The fenced blocks of the guide with their language. */
-function blocks(md) {
-	const out = [];
-	const re = /^```(\w*)\n([\s\S]*?)^```$/gm;
-	let m;
-	while ((m = re.exec(md))) out.push({lang: m[1], text: m[2]});
-	return out;
-}
-
-function pick(all, lang, re, what) {
-	const b = all.find((x) => x.lang === lang && re.test(x.text));
-	assert.ok(b, `docs/guide.md has no ${what} block`);
-	return b.text;
-}
-
-/* Every file (not directory) under dir, relative. */
-function files(dir) {
-	const out = [];
-	if (!fs.existsSync(dir)) return out;
-	for (const e of fs.readdirSync(dir, {withFileTypes: true, recursive: true})) {
-		if (!e.isDirectory()) out.push(path.relative(dir, path.join(e.parentPath ?? e.path, e.name)));
-	}
-	return out.sort();
-}
 
 /* A session over transport, as the guide's page opens it (query name=). */
 async function open(t, transport, name) {
@@ -95,25 +63,15 @@ async function open(t, transport, name) {
 	return {nsp: nsp[''], sock, messages};
 }
 
-async function until(cond, what) {
-	const deadline = Date.now() + TIMEOUT;
-	while (!cond()) {
-		if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-}
-
 before(async () => {
 	/* 1. Install. */
-	await run('make', ['--no-print-directory', '-C', ROOT, 'install', ...DIRS],
-	    {maxBuffer: 1 << 24});
+	await install(S);
 });
 
 after(async () => {
-	await run(WEBSERVER, ['stop', VARDIR]).catch(() => {});
-	await run(path.join(ROOT, 'scripts/webserver.sh'), ['stop', VARDIR]).catch(() => {});
-	if (!failed && process.env.KEEP !== '1') fs.rmSync(TMP, {recursive: true, force: true});
-	else console.log(`# files kept in ${TMP}`);
+	await stopServing(S);
+	if (failed) S.keep();
+	S.cleanup();
 });
 
 test('make install puts everything in the prefix', () => {
@@ -128,7 +86,8 @@ test('make install puts everything in the prefix', () => {
 		    'share/siogate/client/socket.io.min.js', 'share/siogate/client/WebSocketMain.swf',
 		    'share/siogate/client/WebSocketMainInsecure.swf',
 		    'share/doc/siogate/README.md', 'share/doc/siogate/docs/guide.md',
-		    'share/doc/siogate/docs/api.md', 'share/doc/siogate/docs/configuration.md']) {
+		    'share/doc/siogate/docs/api.md', 'share/doc/siogate/docs/configuration.md',
+		    'share/doc/siogate/docs/migrating.md']) {
 			assert.ok(got.has(f), `installed ${f}`);
 		}
 		for (const f of ['sbin/sio-gateway', 'sbin/sio-wsd', 'bin/sioctl'])
@@ -152,48 +111,29 @@ test('pkg-config finds the installed header', async () => {
 test('the guide\'s app, built outside the tree, served behind lighttpd, with the real client', async (t) => {
 	try {
 		/* 2. The guide's files, in an empty folder outside the tree. */
-		const md = fs.readFileSync(path.join(ROOT, 'docs/guide.md'), 'utf8');
-		const all = blocks(md);
-		const source = pick(all, 'c', /^\/\* myapp\.c/, 'myapp.c');
-		const page = pick(all, 'html', /socket\.io\.js/, 'page');
-		const conf = pick(all, 'ini', /^app = /m, 'siogate.conf');
-		const build = pick(all, 'sh', /^cc -shared -fPIC/m, 'build')
-		    .split('\n').find((l) => l.startsWith('cc -shared'));
+		const guide = doc('guide.md');
+		const source = guide.pick('c', /^\/\* myapp\.c/, 'myapp.c');
+		const page = guide.pick('html', /socket\.io\.js/, 'page');
+		const conf = guide.pick('ini', /^app = /m, 'siogate.conf');
 		fs.mkdirSync(path.join(VARDIR, 'www'), {recursive: true});
-		fs.writeFileSync(path.join(APPDIR, 'myapp.c'), source);
 
 		/* 3. Build it with the guide's line, against the installed header. */
-		const env = {...process.env, PKG_CONFIG_PATH: PCPATH};
-		await run('sh', ['-ec', build], {cwd: APPDIR, env});
-		const so = path.join(APPDIR, 'myapp.so');
-		assert.ok(fs.existsSync(so), 'myapp.so built');
-		/* warning-free too, and no siogate library linked: sio_* undefined */
-		await run('sh', ['-ec', build.replace('cc ', 'cc -Wall -Wextra -Werror ')
-		    .replace('-o myapp.so', '-o myapp-strict.so')], {cwd: APPDIR, env});
-		const nm = await run('nm', ['-D', '--undefined-only', so]);
-		assert.match(nm.stdout, /\bsio_data_set\b/);
+		const so = await buildPlugin(S, guide, source, 'myapp.c');
+		assert.equal(so, path.join(S.appdir, 'myapp.so'));
 
 		/* 4. The config, its paths moved into the folder. */
-		const confPath = path.join(APPDIR, 'siogate.conf');
-		fs.writeFileSync(confPath, conf.replaceAll('/srv/myapp/var', VARDIR)
-		    .replaceAll('/srv/myapp', APPDIR) +
+		const confPath = await writeConfig(S, conf, '/srv/myapp',
 		    'polling_duration = 5\nflash_policy_port = 0\n');
 		assert.match(fs.readFileSync(confPath, 'utf8'), new RegExp(`^app = ${so}$`, 'm'));
-		await run(path.join(PREFIX, 'sbin/sio-gateway'), ['-c', confPath, '--check-config']);
+		await run(S.bin('sio-gateway'), ['-c', confPath, '--check-config']);
 
 		/* 5. The page in the document root (the gateway serves the client). */
 		fs.writeFileSync(path.join(VARDIR, 'www/index.html'), page);
 
 		/* 6. Serve it: the installed script, programs and lighttpd config. */
 		const port = await freePort();
-		await run(WEBSERVER, ['start', 'lighttpd', String(port), VARDIR], {
-			cwd: APPDIR,
-			env: {...process.env, GATEWAY: path.join(PREFIX, 'sbin/sio-gateway'),
-			    WSD: path.join(PREFIX, 'sbin/sio-wsd'), SIOGATE_CONF: confPath,
-			    DOCROOT: path.join(VARDIR, 'www')},
-		});
+		const lconf = await serve(S, port, confPath);
 		url = `http://127.0.0.1:${port}`;
-		const lconf = fs.readFileSync(path.join(VARDIR, 'lighttpd.conf'), 'utf8');
 		assert.ok(lconf.includes(path.join(PREFIX, 'sbin/sio-gateway')), 'lighttpd spawns the installed gateway');
 		assert.ok(!lconf.includes(ROOT + '/'), 'nothing from the source tree in the lighttpd config');
 
@@ -234,7 +174,7 @@ test('the guide\'s app, built outside the tree, served behind lighttpd, with the
 
 test('make uninstall leaves the prefix empty of siogate files', async () => {
 	try {
-		await run(WEBSERVER, ['stop', VARDIR]);
+		await run(S.webserver, ['stop', VARDIR]);
 		await run('make', ['--no-print-directory', '-C', ROOT, 'uninstall', ...DIRS]);
 		assert.deepEqual(files(PREFIX), [], 'no file left');
 		assert.ok(!fs.existsSync(ETC), 'the config, unchanged, removed with its directory');

@@ -183,7 +183,7 @@ static const char *const store_sql[SQL_NSTMT] = {
                    " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1",
     [SQL_DETACH] = DETACH_SET " WHERE sid = ?2 AND holder = ?3"
                               " AND holder_conn = ?4",
-    [SQL_HELLO_SENT] = "UPDATE sessions SET hello = 1 WHERE sid = ?1",
+    [SQL_HELLO_SENT] = "UPDATE sessions SET hello = ?2 WHERE sid = ?1",
     [SQL_FORGET] = "UPDATE sessions SET gone = 1 WHERE sid = ?1"
                    " AND state = 'closed'",
     [SQL_GONE] = "SELECT state = 'closed' AND gone FROM sessions"
@@ -1547,13 +1547,14 @@ sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
 }
 
 int
-sio_store_hello_sent(struct sio_store *st, const char *sid)
+sio_store_hello_sent(struct sio_store *st, const char *sid, int sent)
 {
 	int own, rc;
 
 	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = store_run(st, store_prep(st, SQL_HELLO_SENT, "t", sid));
+	rc = store_run(st, store_prep(st, SQL_HELLO_SENT, "ti", sid,
+	                              (long long)(sent != 0)));
 	return store_tx_end(st, own, rc);
 }
 

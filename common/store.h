@@ -181,13 +181,15 @@ int sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
                      long long conn, long long now);
 
 /*
- * Records that sid's `1::` was written to a transport: no later attach says
- * it again (socket.io 0.9 sends it once a session). Called once the write
- * succeeded, not when it is queued, so that a client that never got it
- * (a websocket that failed before opening) gets it on the next transport.
- * SIO_OK (also for an unknown session) or SIO_ERR.
+ * Records (sent 1) that sid's `1::` went to a transport: no later attach
+ * says it again (socket.io 0.9 sends it once a session); sent 0 takes that
+ * back after a write that failed, so that a client that never got it gets
+ * it on its next transport. sio-wsd records it once the frame is written;
+ * the gateway before it writes the response, since the client's next poll
+ * may attach as soon as it has read this one. SIO_OK (also for an unknown
+ * session) or SIO_ERR.
  */
-int sio_store_hello_sent(struct sio_store *st, const char *sid);
+int sio_store_hello_sent(struct sio_store *st, const char *sid, int sent);
 
 /* 1 when (holder, conn) is the session's current holder, 0 when not. */
 int sio_store_is_holder(struct sio_store *st, const char *sid,

@@ -425,6 +425,7 @@ serve_delivered(struct serve *s, long long conn, int written)
 struct hello_write {
 	struct gw_write w; /* first: the write.c part */
 	const char *sid;
+	int sent;
 };
 
 static int
@@ -432,18 +433,20 @@ hello_run(struct sio_session_ctx *wx, struct gw_write *w)
 {
 	struct hello_write *p = (struct hello_write *)w;
 
-	if (sio_store_hello_sent(wx->store, p->sid) == SIO_OK)
+	if (sio_store_hello_sent(wx->store, p->sid, p->sent) == SIO_OK)
 		return SIO_OK;
 	serve_store_error(p->sid, wx, "hello");
 	return SIO_ERR;
 }
 
-/* Records that the session's `1::` was written, before the request ends:
- * the client's next request, on any transport, does not get it again. */
+/* Records that the session's `1::` goes out (sent 1), before it is
+ * written: the client polls again as soon as it has read this response,
+ * and that poll, on any transport, must not get it again. sent 0 takes it
+ * back after a write that failed. */
 static void
-serve_hello_sent(struct serve *s)
+serve_hello_sent(struct serve *s, int sent)
 {
-	struct hello_write p = {.w.fn = hello_run, .sid = s->rt.sid};
+	struct hello_write p = {.w.fn = hello_run, .sid = s->rt.sid, .sent = sent};
 
 	gw_write_run(s->x, &p.w);
 }
@@ -783,14 +786,17 @@ serve_poll_get(struct serve *s, struct batch *bt)
 		serve_text(s, 500, "store error");
 		n = 0;
 	} else if (n > 0) {
+		if (hello)
+			serve_hello_sent(s, 1);
 		ok = serve_payload(s, out.p, out.len) == SIO_OK;
-		if (!ok)
+		if (!ok) {
 			gw_log(SIO_LOG_INFO, "%s: poll write failed",
 			       s->rt.sid);
+			if (hello)
+				serve_hello_sent(s, 0);
+		}
 	}
 	sio_buf_cleanup(&out);
-	if (hello && ok)
-		serve_hello_sent(s);
 	serve_finish(s, conn, n > 0, ok, 1);
 }
 
@@ -853,15 +859,17 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 		if (n < 0)
 			break;
 		if (n > 0) {
+			if (hello)
+				serve_hello_sent(s, 1);
 			if (serve_chunk(s, out.p, out.len) != SIO_OK) {
 				serve_delivered(s, conn, 0);
 				gw_log(SIO_LOG_INFO,
 				       "%s: htmlfile write failed", s->rt.sid);
+				if (hello)
+					serve_hello_sent(s, 0);
 				break;
 			}
 			serve_delivered(s, conn, 1);
-			if (hello)
-				serve_hello_sent(s);
 			hello = 0;
 			continue; /* more may be queued past the batch limit */
 		}

@@ -524,7 +524,7 @@ test_attach_and_hello(void)
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 2, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
-	CU_ASSERT_EQUAL(sio_store_hello_sent(st, sid), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_hello_sent(st, sid, 1), SIO_OK);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 3, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 0);
@@ -545,7 +545,7 @@ test_attach_and_hello(void)
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gw", 8, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
-	CU_ASSERT_EQUAL(sio_store_hello_sent(st, "nosuchsession"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_hello_sent(st, "nosuchsession", 1), SIO_OK);
 }
 
 /* A session its client ended is gone (answered as an unknown one); one

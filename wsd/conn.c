@@ -428,7 +428,7 @@ conn_settle(struct wsd_conn *c, long long now)
 	}
 	if (c->hello_sent) {
 		c->hello_sent = 0;
-		if (sio_store_hello_sent(st, c->sid) != SIO_OK)
+		if (sio_store_hello_sent(st, c->sid, 1) != SIO_OK)
 			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
 			                "%s: hello: %s", c->sid,
 			                sio_store_errmsg(st));

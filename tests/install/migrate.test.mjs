@@ -327,11 +327,12 @@ test('what app.js emitted from outside a handler: the document\'s sioctl and pus
 	try {
 		await until(() => ann.log().length >= 2, 'ann connected');
 		for (const line of lines) {
-			/* sioctl as installed, in the folder of siogate.conf; push.php
-			 * from the source tree, on the folder's database */
+			/* sioctl and push.php as installed, in the folder of
+			 * siogate.conf, on the folder's database */
 			const [cmd, cwd] = line.startsWith('sioctl ')
 			    ? [S.bin('sioctl') + line.slice('sioctl'.length), S.appdir]
-			    : [line.replaceAll('/srv/lobby', S.appdir), ROOT];
+			    : [line.replaceAll('/srv/lobby', S.appdir)
+				.replaceAll('/usr/local', S.prefix), S.appdir];
 			await new Promise((resolve, reject) => {
 				const p = spawn('sh', ['-ec', cmd], {cwd, stdio: ['ignore', 'inherit', 'inherit']});
 				p.on('close', (code) => (code === 0 ? resolve()

@@ -454,8 +454,17 @@ if [ "$SERVER" = nginx ] || [ "$SERVER" = lighttpd ]; then
 	for n in 1 2; do
 		for _ in $(seq 100); do [ -S "$RR/gw$n.sock" ] && break; sleep 0.05; done
 	done
-	# Both on one new database at once: neither may fail to open it.
-	sleep 0.3
+	# Both on one new database at once: neither may fail to open it. Each
+	# says "serving" once it has opened it and registered, or exits.
+	n=1
+	for p in $RR_GW; do
+		for _ in $(seq 400); do
+			grep -q 'serving with' "$RR/gw$n.log" 2>/dev/null && break
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		n=$((n + 1))
+	done
 	# shellcheck disable=SC2086
 	check "two gateways: both run on one new database" "2" \
 		"$(for p in $RR_GW; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)"

@@ -165,7 +165,7 @@ test('a client that never reads, flooding itself over its own websocket: the sam
 		ws.send(`5:::{"name":"trigger","args":[{"name":"flood","args":["${big}"],"count":1000}]}`);
 		await new Promise((r) => setTimeout(r, 200));
 	}
-	await until('the backlog to reach the store', () => s.queue(ws.sid) >= 900, 5000)
+	await until('the backlog to reach the store', () => s.queue(ws.sid) >= 900, 15000)
 		.catch(() => assert.fail(`queue ${s.queue(ws.sid)}: the backlog is not in the store`));
 	assert.ok(s.queue(ws.sid) <= 1000, `queue ${s.queue(ws.sid)} within max_queue`);
 	const rss1 = s.wsd.rssKb();

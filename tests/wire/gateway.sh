@@ -365,7 +365,15 @@ check "a jsonp form without d= answers 400" "400 malformed payload" "$(answer "$
 
 head -c 5000000 /dev/zero | tr '\0' a >"$TMP/big"
 body=$(post "$BASE/xhr-polling/$xsid" @"$TMP/big")
-check "a body over max_payload answers 413" "413" "$(status)"
+if [ "$SERVER" = apache ]; then
+	# The gateway reads no further than max_payload and closes: when that
+	# happens before mod_proxy_fcgi has sent the whole body (which depends
+	# on the moment), Apache gives up on its write and answers 503 itself.
+	check_re "a body over max_payload answers 413 (or Apache's 503): $(status)" \
+		'^(413|503)$' "$(status)"
+else
+	check "a body over max_payload answers 413" "413" "$(status)"
+fi
 body=$(post "$BASE/xhr-polling/$xsid" $'3:::\xff\xfe bad')
 check "invalid UTF-8 in a POST answers 400" "400 malformed payload" "$(answer "$body")"
 body=$(post "$BASE/xhr-polling/$xsid" "$(printf '\xef\xbf\xbd5\xef\xbf\xbd3:::\xc3')")

@@ -48,7 +48,7 @@ function portAccepts(port) {
   });
 }
 
-async function until(what, fn, ms = 5000, every = 20) {
+async function until(what, fn, ms = 10000, every = 20) {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await fn();

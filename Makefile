@@ -270,7 +270,8 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 		exit 1; fi
 
 # lighttpd, sio-gateway and the demo page on 127.0.0.1:PORT; Ctrl-C stops,
-# and so does TERM to make (which passes it on to the script it execs).
+# and so do TERM (which make passes on to the script it execs) and HUP to
+# make alone (scripts/run.sh).
 # make run APP=testapp PORT=18080
 run:
 	@APP=$(or $(APP),chat) PORT=$(or $(PORT),8080) exec scripts/run.sh

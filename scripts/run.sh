@@ -38,10 +38,15 @@ say() { echo "run: $*"; }
 # and errors. The servers run in process groups of their own
 # (scripts/webserver.sh), so a signal to this script alone reaches them
 # only through this.
-stopping="" started="" tailpid=""
+stopping="" started="" tailpid="" watchpid=""
 cleanup() {
 	[ -z "$stopping" ] || return 0
 	stopping=1
+	trap '' INT TERM HUP
+	if [ -n "$watchpid" ]; then
+		kill "$watchpid" 2>/dev/null || true
+		wait "$watchpid" 2>/dev/null || true
+	fi
 	[ -n "$started" ] || return 0
 	echo
 	say "stopping"
@@ -55,6 +60,27 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+
+# Under `make run`: GNU make passes TERM on to this script, but not HUP,
+# INT or QUIT sent to make alone; make waits for the script in its
+# handler, with that signal blocked. Its blocked-signal mask says so
+# (bits 0-2: HUP, INT, QUIT), looked at every second: then this gets HUP,
+# again each second until it is stopping (one that lands as the shell
+# starts to wait can go unseen).
+if [ "$(cat "/proc/$PPID/comm" 2>/dev/null)" = make ]; then
+	(
+		parent=$PPID nap=""
+		trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
+		while blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$parent/status" 2>/dev/null) &&
+			[ -n "$blk" ]; do
+			((16#$blk & 7)) && kill -HUP $$
+			sleep 1 &
+			nap=$!
+			wait $nap
+		done
+	) &
+	watchpid=$!
+fi
 
 say "dependencies (scripts/deps.sh run)"
 scripts/deps.sh run

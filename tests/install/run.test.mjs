@@ -1,8 +1,8 @@
 /*
  * make run stopped by a signal to it alone, as a supervisor or timeout(1)
  * stops it, leaves nothing running: `make run` on a free port with its
- * own VARDIR, the page answered, then TERM to make's pid (not its
- * group); and scripts/run.sh itself with HUP, then INT. Every process it
+ * own VARDIR, the page answered, then TERM, or HUP, to make's pid (not
+ * its group); and scripts/run.sh itself with HUP, TERM and INT. Every process it
  * started (lighttpd, the sio-gateway processes lighttpd spawned, sio-wsd:
  * the pid files, lighttpd's children, and any process whose command line
  * or environment names the VARDIR) must be gone once make or the script
@@ -135,10 +135,14 @@ async function check(fn) {
 	try { await fn(); } catch (e) { failed = true; throw e; }
 }
 
-test('make run stopped with TERM to make alone stops what it started', () => check(async () => {
-	const r = await start('make-term', 'make', ['--no-print-directory', 'run']);
-	await stopAndCheck(r, r.p.pid, 'SIGTERM', 'make run');
-}));
+/* make passes TERM on to the script; HUP it does not (the script sees it
+ * in make's blocked signals). */
+for (const sig of ['SIGTERM', 'SIGHUP']) {
+	test(`make run stopped with ${sig} to make alone stops what it started`, () => check(async () => {
+		const r = await start(`make-${sig}`, 'make', ['--no-print-directory', 'run']);
+		await stopAndCheck(r, r.p.pid, sig, 'make run');
+	}));
+}
 
 for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT']) {
 	test(`scripts/run.sh stopped with ${sig} to it alone stops what it started`, () => check(async () => {

@@ -63,13 +63,17 @@ CLIENT_STAMP = $(BUILD)/client/.stamp
 .PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
+# The Debian packages of make test (scripts/deps.sh: the sets build, run,
+# test and bench). A plain make installs nothing; its first run says what
+# the build set lacks.
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h tests/*.h) | $(BUILD)/.dirs
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/.dirs: Makefile
+	@scripts/deps.sh --check build || true
 	@mkdir -p $(sort $(dir $(LIB_OBJ) $(TESTS) $(TEST_LIB) $(PLUGINS) $(GW_OBJ))) && touch $@
 
 # The schema is compiled into the store as a C string.
@@ -269,7 +273,9 @@ LOADGEN = $(BUILD)/loadgen
 $(LOADGEN): bench/loadgen.c | $(BUILD)/.dirs
 	$(CC) $(CFLAGS) -o $@ $< -lwebsockets -luv
 
-bench: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 	BUILD=$(BUILD) bench/run.sh $(ARGS)
 
 # Where the time goes in the phases whose budgets the servers' work
@@ -278,7 +284,9 @@ bench: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 # server process, siogate's and the peer's, and with perf(1) a profile of
 # each (about 3 min; needs linux-perf, and root or
 # kernel.perf_event_paranoid <= 1).
-profile: $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
+profile:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 	BUILD=$(BUILD) bench/run.sh --profile
 
 # The example apps (multiplexed, ackping, rpcping, stats, transports), each
@@ -354,10 +362,12 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	else echo "make fuzz: FAILED:$$fail (logs: $(BUILD)/fuzz/*.log)"; \
 		exit 1; fi
 
-# lighttpd, sio-gateway and the demo page on 127.0.0.1:PORT; Ctrl-C stops.
+# lighttpd, sio-gateway and the demo page on 127.0.0.1:PORT; Ctrl-C stops,
+# and so do TERM (which make passes on to the script it execs) and HUP to
+# make alone (scripts/run.sh).
 # make run APP=testapp PORT=18080
 run:
-	@APP=$(or $(APP),chat) PORT=$(or $(PORT),8080) scripts/run.sh
+	@APP=$(or $(APP),chat) PORT=$(or $(PORT),8080) exec scripts/run.sh
 
 format:
 	clang-format -i common/*.[ch] tests/*.[ch] examples/*/*.c

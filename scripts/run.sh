@@ -17,13 +17,16 @@
 # page runs over websocket; stop sio-wsd (kill $(cat var/wsd.pid)) and a
 # page loaded then falls back to
 # xhr-polling (index.html?connect_timeout=1500 makes that quicker).
-# Ctrl-C stops everything it started.
+# Ctrl-C, TERM or HUP (to this script, or TERM to `make run`, which passes
+# it on) stops everything it started. VARDIR (default var/) holds the
+# config, the database, the pages, pid files and logs.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 APP=${APP:-chat}
 PORT=${PORT:-8080}
-VAR=$ROOT/var
+VAR=${VARDIR:-$ROOT/var}
+case $VAR in /*) ;; *) VAR=$(pwd)/$VAR ;; esac
 WWW=$VAR/www
 CONF=$VAR/run/siogate.conf
 CLIENT=node_modules/socket.io-client/dist
@@ -31,14 +34,56 @@ cd "$ROOT"
 
 say() { echo "run: $*"; }
 
-say "dependencies"
-scripts/deps.sh
-command -v npm >/dev/null 2>&1 || {
-	say "installing npm"
-	[ "$(id -u)" = 0 ] && sudo="" || sudo=sudo
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-		--no-install-recommends npm >/dev/null
+# What is started is stopped on every way out: INT (Ctrl-C), TERM, HUP
+# and errors. The servers run in process groups of their own
+# (scripts/webserver.sh), so a signal to this script alone reaches them
+# only through this.
+stopping="" started="" tailpid="" watchpid=""
+cleanup() {
+	[ -z "$stopping" ] || return 0
+	stopping=1
+	trap '' INT TERM HUP
+	if [ -n "$watchpid" ]; then
+		kill "$watchpid" 2>/dev/null || true
+		wait "$watchpid" 2>/dev/null || true
+	fi
+	[ -n "$started" ] || return 0
+	echo
+	say "stopping"
+	scripts/webserver.sh stop "$VAR"
+	if [ -n "$tailpid" ]; then
+		kill "$tailpid" 2>/dev/null || true
+		wait "$tailpid" 2>/dev/null || true
+	fi
 }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Under `make run`: GNU make passes TERM on to this script, but not HUP,
+# INT or QUIT sent to make alone; make waits for the script in its
+# handler, with that signal blocked. Its blocked-signal mask says so
+# (bits 0-2: HUP, INT, QUIT), looked at every second: then this gets HUP,
+# again each second until it is stopping (one that lands as the shell
+# starts to wait can go unseen).
+if [ "$(cat "/proc/$PPID/comm" 2>/dev/null)" = make ]; then
+	(
+		parent=$PPID nap=""
+		trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
+		while blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$parent/status" 2>/dev/null) &&
+			[ -n "$blk" ]; do
+			((16#$blk & 7)) && kill -HUP $$
+			sleep 1 &
+			nap=$!
+			wait $nap
+		done
+	) &
+	watchpid=$!
+fi
+
+say "dependencies (scripts/deps.sh run)"
+scripts/deps.sh run
 
 say "building"
 make --no-print-directory
@@ -113,26 +158,14 @@ socket.socket.connect();
 EOF
 fi
 
-stopping="" tailpid=""
-cleanup() {
-	[ -z "$stopping" ] || return 0
-	stopping=1
-	echo
-	say "stopping"
-	scripts/webserver.sh stop "$VAR"
-	[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-
+started=1
 GATEWAY=$ROOT/build/sio-gateway WSD=$ROOT/build/sio-wsd DOCROOT=$WWW \
 	SIOGATE_CONF=$CONF WSD_ADDR=$VAR/sio-wsd.sock WSD_FLASH_ADDR=$VAR/sio-wsd-flash.sock \
 	scripts/webserver.sh start lighttpd "$PORT" "$VAR"
-say "$APP on http://127.0.0.1:$PORT/  (Ctrl-C stops; logs in var/)"
+say "$APP on http://127.0.0.1:$PORT/  (Ctrl-C stops; logs in $VAR/)"
 if [ -f "$VAR/wsd.pid" ]; then
 	say "websocket: sio-wsd pid $(cat "$VAR/wsd.pid"); without it pages use" \
-		"polling: kill \$(cat var/wsd.pid), then load" \
+		"polling: kill \$(cat $VAR/wsd.pid), then load" \
 		"http://127.0.0.1:$PORT/?connect_timeout=1500"
 fi
 

@@ -105,11 +105,16 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 
 	test('list: one line per session with state, transport, age, queue, endpoints and rooms', async () => {
 		// a polling session is open while its poll waits, detached
-		// between two polls: list once each has a poll waiting
-		for (const c of Object.values(clients))
-			await until(`${c.transport} to have a transport attached`,
-				() => s.sql(`SELECT state FROM sessions WHERE sid = '${c.sid}'`) === 'open');
-		const out = await ok('list');
+		// between two polls (one ends every polling_duration, and on a
+		// loaded machine the next may take a while): a listing taken
+		// while every session had its transport attached, which the
+		// listing itself says
+		const allOpen = (out) => Object.values(clients).every((c) =>
+			out.split('\n').some((l) => l.startsWith(c.sid + ' ') && l.split(/\s+/)[1] === 'open'));
+		const out = await until('a listing with every session open', async () => {
+			const o = await ok('list');
+			return allOpen(o) && o;
+		}, 10000, 50);
 		const lines = out.trim().split('\n');
 		assert.match(lines[0], /^SID\s+STATE\s+TRANSPORT\s+AGE\s+QUEUE\s+ENDPOINTS\s+ROOMS$/);
 		for (const c of Object.values(clients)) {
@@ -123,7 +128,10 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 			assert.deepEqual(eps.split(',').sort(), ['/', '/chat']);
 			assert.deepEqual(rooms.split(',').sort(), ['/chat:lobby', 'lobby']);
 		}
-		const json = JSON.parse(await ok('list', '--json'));
+		const json = await until('a JSON listing with every session open', async () => {
+			const j = JSON.parse(await ok('list', '--json'));
+			return Object.values(clients).every((c) => j.find((x) => x.sid === c.sid)?.state === 'open') && j;
+		}, 10000, 50);
 		for (const c of Object.values(clients)) {
 			const o = json.find((x) => x.sid === c.sid);
 			assert.equal(o.state, 'open');
@@ -309,6 +317,8 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 		assert.match(await ok('cleanup', '--all'), /deleted [1-9]\d* closed sessions?/);
 		assert.equal(s.session(kicked), null);
 		assert.equal(s.session(stale), null);
-		for (const c of Object.values(clients)) assert.equal(s.session(c.sid).state, 'open', 'live sessions stay');
+		// (open, or detached between two polls)
+		for (const c of Object.values(clients))
+			assert.match(s.session(c.sid).state, /^(open|detached)$/, `live sessions stay: ${c.transport}`);
 	});
 });

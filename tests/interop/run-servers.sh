@@ -198,7 +198,7 @@ fallback_run() {
 		"$node" "$here/refuse-upgrade.js" "$wsd_addr" >"$vardir/refuse.log" 2>&1 &
 		refuser=$!
 		local n=0
-		while [ ! -S "$wsd_addr" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+		while [ ! -S "$wsd_addr" ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n + 1)); done
 	fi
 	if ! WSD_ADDR=$wsd_addr start lighttpd --no-wsd; then
 		setup_failed "$name"

@@ -144,7 +144,12 @@ describe('stats and metrics against lighttpd + sio-gateway + sio-wsd', () => {
 	});
 
 	test('packet counters and rates grow after messages', async () => {
-		await new Promise((r) => setTimeout(r, 1100)); // a sample before
+		// a sample from before the messages, fresh (the rates read the
+		// oldest of the last 10 s): one taken since this test began
+		const t0 = Date.now();
+		await until('a stats sample taken now', () => Number(execFileSync('sqlite3', [s.db,
+			'SELECT coalesce(max(t), 0) FROM stats_samples'], {encoding: 'utf8'}).trim()) >= t0,
+		10000, 100);
 		const before = await stats();
 		const N = 5;
 		const echoed = new Promise((resolve) => {
@@ -165,7 +170,7 @@ describe('stats and metrics against lighttpd + sio-gateway + sio-wsd', () => {
 			await until('rates above 0', async () => {
 				j = await stats();
 				return j.packets_received_ps > 0 && j.packets_sent_ps > 0 && j.connections_ps > 0;
-			}, 5000, 200);
+			}, 10000, 200);
 		} catch (e) {
 			const samples = execFileSync('sqlite3', [s.db, 'SELECT * FROM stats_samples'], {encoding: 'utf8'});
 			throw new Error(`${e.message}: ${JSON.stringify(j)}\n${samples}`);

@@ -501,7 +501,15 @@ check "a jsonp form without d= answers 400" "400 malformed payload" "$(answer "$
 
 head -c 5000000 /dev/zero | tr '\0' a >"$TMP/big"
 body=$(post "$BASE/xhr-polling/$xsid" @"$TMP/big")
-check "a body over max_payload answers 413" "413" "$(status)"
+if [ "$SERVER" = apache ]; then
+	# The gateway reads no further than max_payload and closes: when that
+	# happens before mod_proxy_fcgi has sent the whole body (which depends
+	# on the moment), Apache gives up on its write and answers 503 itself.
+	check_re "a body over max_payload answers 413 (or Apache's 503): $(status)" \
+		'^(413|503)$' "$(status)"
+else
+	check "a body over max_payload answers 413" "413" "$(status)"
+fi
 body=$(post "$BASE/xhr-polling/$xsid" $'3:::\xff\xfe bad')
 check "invalid UTF-8 in a POST answers 400" "400 malformed payload" "$(answer "$body")"
 body=$(post "$BASE/xhr-polling/$xsid" "$(printf '\xef\xbf\xbd5\xef\xbf\xbd3:::\xc3')")
@@ -590,8 +598,17 @@ if [ "$SERVER" = nginx ] || [ "$SERVER" = lighttpd ]; then
 	for n in 1 2; do
 		for _ in $(seq 100); do [ -S "$RR/gw$n.sock" ] && break; sleep 0.05; done
 	done
-	# Both on one new database at once: neither may fail to open it.
-	sleep 0.3
+	# Both on one new database at once: neither may fail to open it. Each
+	# says "serving" once it has opened it and registered, or exits.
+	n=1
+	for p in $RR_GW; do
+		for _ in $(seq 400); do
+			grep -q 'serving with' "$RR/gw$n.log" 2>/dev/null && break
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		n=$((n + 1))
+	done
 	# shellcheck disable=SC2086
 	check "two gateways: both run on one new database" "2" \
 		"$(for p in $RR_GW; do kill -0 "$p" 2>/dev/null && echo; done | wc -l)"

@@ -161,12 +161,24 @@ test('a client that never reads, flooding itself over its own websocket: the sam
 	// are dropped), until more than the kernel's socket buffers can take
 	// (a few MB on loopback) was offered: then all but a few dozen wait
 	// in the store (max_queue 1000).
+	// It reads nothing but says it is alive (2::, a heartbeat's answer)
+	// every half second, so heartbeat_timeout (4 s) does not end it while
+	// a loaded machine takes its time to fill the queue.
+	let beat = 0;
+	const alive = () => {
+		if (Date.now() - beat >= 500) {
+			beat = Date.now();
+			ws.send('2::');
+		}
+	};
 	for (let i = 0; i < 20 && s.queue(ws.sid) < 900; i++) {
+		alive();
 		ws.send(`5:::{"name":"trigger","args":[{"name":"flood","args":["${big}"],"count":1000}]}`);
 		await new Promise((r) => setTimeout(r, 200));
 	}
-	await until('the backlog to reach the store', () => s.queue(ws.sid) >= 900, 5000)
-		.catch(() => assert.fail(`queue ${s.queue(ws.sid)}: the backlog is not in the store`));
+	await until('the backlog to reach the store', () => (alive(), s.queue(ws.sid) >= 900), 15000)
+		.catch(() => assert.fail(`queue ${s.queue(ws.sid)}: the backlog is not in the store ` +
+			`(session ${s.session(ws.sid)?.state})`));
 	assert.ok(s.queue(ws.sid) <= 1000, `queue ${s.queue(ws.sid)} within max_queue`);
 	const rss1 = s.wsd.rssKb();
 	console.log(`# never-reader over its websocket: wsd RSS ${rss0} -> ${rss1} kB, queue ${s.queue(ws.sid)}`);

@@ -33,7 +33,9 @@ async function portAccepts(port) {
 	});
 }
 
-export async function until(what, fn, ms = 5000, every = 20) {
+// Waits until fn() is truthy (returns it), looking every `every` ms; the
+// default deadline leaves room for a loaded 2-core machine.
+export async function until(what, fn, ms = 10000, every = 20) {
 	const deadline = Date.now() + ms;
 	for (;;) {
 		const v = await fn();

@@ -159,7 +159,11 @@ test('accept() failing with EMFILE: the listeners pause, the log stays short, th
 		sock.pause();
 		socks.push(sock);
 	}
-	await new Promise((r) => setTimeout(r, 3000));
+	// The pause first (a loaded machine may take a while to get there),
+	// then 3 s of it: CPU and log lines over the whole time.
+	await until('accept() to fail and the listeners to pause',
+		() => /Too many open files: pausing the raw listeners/.test(log.slice(mark)), 20000, 50);
+	await new Promise((r) => setTimeout(r, 3000)); // the window measured
 	const wall = (performance.now() - t0) / 1000;
 	const cpu = cpuSeconds(proc.pid) - cpu0;
 	const lines = log.slice(mark).split('\n').filter((l) => l !== '');

@@ -5,8 +5,9 @@
  * a temporary prefix, the document's plugin built in a folder outside the
  * tree with the document's cc line and PKG_CONFIG_PATH=<prefix>/lib/pkgconfig,
  * the document's config with its /srv/NAME paths moved into that folder,
- * and lighttpd started by the installed share/siogate/scripts/webserver.sh
- * with the installed sbin/sio-gateway and sbin/sio-wsd.
+ * and a web server (lighttpd unless told: nginx, apache or apache-cgi)
+ * started by the installed share/siogate/scripts/webserver.sh with the
+ * installed sbin/sio-gateway and sbin/sio-wsd.
  *
  * Environment (optional): INSTALL_TIMEOUT ms per wait (default 10000),
  * KEEP=1 keeps the temporary folder (it is kept when a test fails).
@@ -133,18 +134,29 @@ export async function writeConfig(s, conf, srv, extra = '') {
 	return file;
 }
 
+/* The config webserver.sh writes for each server, in VARDIR. */
+const SERVER_CONF = {lighttpd: 'lighttpd.conf', nginx: 'nginx.conf',
+	apache: 'apache.conf', 'apache-cgi': 'apache.conf'};
+
 /*
- * Starts lighttpd on port with the installed script, programs and
- * config, the document root s.vardir/www, sio-gateway and sio-wsd on
- * conf. Returns the lighttpd config it wrote.
+ * Starts server (lighttpd, nginx, apache = mod_proxy_fcgi or apache-cgi =
+ * mod_cgid) on port with the installed script, programs and config, the
+ * document root s.vardir/www, sio-gateway and sio-wsd on conf. One at a
+ * time: stopServing() before the next. As root, nginx's and Apache's
+ * workers and the CGI run as www-data (webserver.sh): they are let
+ * through the temporary folder (0711, mkdtemp makes it 0700) to the
+ * document root, the programs, the plugin and the database. Returns the
+ * server's config as written.
  */
-export async function serve(s, port, conf) {
-	await run(s.webserver, ['start', 'lighttpd', String(port), s.vardir], {
+export async function serve(s, port, conf, server = 'lighttpd') {
+	assert.ok(SERVER_CONF[server], `a server webserver.sh starts: ${server}`);
+	if (server !== 'lighttpd' && process.getuid?.() === 0) fs.chmodSync(s.tmp, 0o711);
+	await run(s.webserver, ['start', server, String(port), s.vardir], {
 		cwd: s.appdir,
 		env: {...process.env, GATEWAY: s.bin('sio-gateway'), WSD: s.bin('sio-wsd'),
 		    SIOGATE_CONF: conf, DOCROOT: path.join(s.vardir, 'www')},
 	});
-	return fs.readFileSync(path.join(s.vardir, 'lighttpd.conf'), 'utf8');
+	return fs.readFileSync(path.join(s.vardir, SERVER_CONF[server]), 'utf8');
 }
 
 export async function stopServing(s) {

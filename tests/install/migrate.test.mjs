@@ -9,8 +9,9 @@
  * as two users, ann and bob, taking the same steps; what each page shows
  * must be the same from both servers, over websocket and xhr-polling;
  * and the page itself in chromium, loading the client from each server,
- * must show the same. Both servers must also serve the page and
- * /socket.io/socket.io.js,
+ * must show the same, siogate's behind each web server webserver.sh
+ * starts (lighttpd, nginx, apache, apache-cgi) in turn. Both servers must
+ * also serve the page and /socket.io/socket.io.js,
  * answer the handshake with the same timers and transports, and refuse
  * ?name=nobody alike.
  *
@@ -49,6 +50,7 @@ const NODEDIR = path.join(S.tmp, 'node09');   /* where app.js runs */
 const started = [];                           /* child processes to stop */
 let failed = false;
 const servers = {};                           /* name -> base URL */
+let siogateConf;                              /* the document's siogate.conf */
 let page;                                     /* the document's index.html */
 
 function guard(fn) {
@@ -188,6 +190,7 @@ before(guard(async () => {
 	assert.match(fs.readFileSync(conf, 'utf8'), new RegExp(`^app = ${so}$`, 'm'));
 	fs.mkdirSync(path.join(S.vardir, 'www'), {recursive: true});
 	fs.writeFileSync(path.join(S.vardir, 'www/index.html'), page);
+	siogateConf = conf;
 	const port = await freePort();
 	await serve(S, port, conf);
 	servers.siogate = `http://127.0.0.1:${port}`;
@@ -353,7 +356,9 @@ test('what app.js emitted from outside a handler: the document\'s sioctl and pus
  * The page itself, unchanged, in Debian's chromium (headless, through
  * playwright-core): ann and bob, each in a tab answering the page's prompt,
  * take the steps of scenario() by typing into the page's form; the
- * transport is the one the client picks (websocket).
+ * transport is the one the client picks (websocket). Both pages end with
+ * socket.disconnect() before their tab closes, so that no session of one
+ * run waits out close_timeout into the next run's room.
  */
 async function browse(browser, base) {
 	const tabs = [];
@@ -390,11 +395,17 @@ async function browse(browser, base) {
 		steps.bobLeft = {ann: (await log(ann)).slice(4), bob: await bob.textContent('#status')};
 		return steps;
 	} finally {
-		for (const p of tabs) await p.close().catch(() => {});
+		for (const p of tabs) {
+			await p.evaluate(() => socket.disconnect()).catch(() => {});
+			await p.close().catch(() => {});
+		}
 	}
 }
 
-test('the page, unchanged, in chromium: the same from both servers', guard(async () => {
+/* The web servers siogate runs behind in chromium, one after another. */
+const WEBSERVERS = ['lighttpd', 'nginx', 'apache', 'apache-cgi'];
+
+test('the page, unchanged, in chromium: the same from socket.io 0.9 and from siogate behind each web server', guard(async () => {
 	const {chromium} = await import('playwright-core');
 	const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 	assert.ok(fs.existsSync(exe), `${exe} missing (apt-get install chromium)`);
@@ -405,12 +416,30 @@ test('the page, unchanged, in chromium: the same from both servers', guard(async
 	});
 	browser.setDefaultTimeout(TIMEOUT);
 	try {
-		const got = {};
-		for (const [name, base] of Object.entries(servers)) {
+		const ref = 'socket.io 0.9';
+		const got = {[ref]: await browse(browser, servers[ref])};
+		console.log(`# chromium, ${ref}: ${JSON.stringify(got[ref])}`);
+		/* siogate behind each server in turn: lighttpd is the one before()
+		 * started; each next one on a free port once the last has stopped */
+		for (const server of WEBSERVERS) {
+			let base = servers.siogate;
+			if (server !== 'lighttpd') {
+				await stopServing(S);
+				const port = await freePort();
+				await serve(S, port, siogateConf, server);
+				base = `http://127.0.0.1:${port}`;
+			}
+			assert.equal(fs.readFileSync(path.join(S.vardir, 'webserver.name'), 'utf8').trim(),
+			    server, 'the server webserver.sh runs');
+			const name = `siogate behind ${server}`;
+			const t0 = Date.now();
 			got[name] = await browse(browser, base);
-			console.log(`# chromium, ${name}: ${JSON.stringify(got[name])}`);
+			console.log(`# chromium, ${name} (${Date.now() - t0} ms): ${JSON.stringify(got[name])}`);
 		}
-		assert.deepEqual(got.siogate, got['socket.io 0.9']);
+		await stopServing(S);
+		for (const server of WEBSERVERS) {
+			assert.deepEqual(got[`siogate behind ${server}`], got[ref], `siogate behind ${server}`);
+		}
 	} finally {
 		await browser.close();
 	}

@@ -66,8 +66,12 @@ all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 # The Debian packages of make test (scripts/deps.sh: the sets build, run,
 # test and bench). A plain make installs nothing; its first run says what
 # the build set lacks.
+# The test set of Debian packages, and the npm packages of package-lock.json
+# (socket.io-client's files, which the build copies for the gateway to
+# serve, and the clients of the suites).
 deps:
 	@scripts/deps.sh test
+	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h tests/*.h) | $(BUILD)/.dirs
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -262,6 +262,32 @@ gw_fcgi_worker(int lsock)
 	}
 }
 
+/*
+ * Reads and drops a small body that the answer ignores (a POST to a client
+ * file gets 405): mod_cgid gives a CGI one socket for both ways, and one
+ * closed with input unread is reset, so that Apache loses the answer
+ * already written. A body over CGI_DRAIN_MAX is left (the answer may then
+ * be lost; the client had no business sending it).
+ */
+#define CGI_DRAIN_MAX 65536
+static void
+fcgi_cgi_drain(struct gw_req *r)
+{
+	const char *cl = getenv("CONTENT_LENGTH");
+	char buf[4096];
+	long long left;
+	long n;
+
+	if (cl == NULL || (left = strtoll(cl, NULL, 10)) <= 0 ||
+	    left > CGI_DRAIN_MAX)
+		return;
+	while (left > 0 &&
+	       (n = gw_req_read(r, buf,
+	                        left < (long long)sizeof(buf) ? (size_t)left
+	                                                      : sizeof(buf))) > 0)
+		left -= n;
+}
+
 int
 gw_fcgi_cgi_static(void)
 {
@@ -273,6 +299,7 @@ gw_fcgi_cgi_static(void)
 	gw_route_parse(uri != NULL ? uri : "", gw.cfg->resource, &rt);
 	if (rt.kind != GW_ROUTE_STATIC)
 		return 0;
+	fcgi_cgi_drain(&r);
 	gw_serve(&r, &x);
 	fflush(stdout);
 	return 1;

@@ -11,12 +11,13 @@
  * a time. A slow client's backlog stays in the store (a take is at most
  * CONN_TAKE_MAX packets). Doorbell rings name a sid; the table here finds
  * that sid's connections (a superseded one stays in the table but no
- * longer writes). A closed connection leaves a record on the dirty list
- * so that its last packets in, its done or release and its detach are in
- * the next batch too. The bytes of unfinished messages the connections
- * hold are counted here as well, for the process (max_buffered) and for
- * each client address (its share), so that one client cannot take them
- * all.
+ * longer writes). A closed connection that was attached leaves a record
+ * on the dirty list so that its last packets in, its done or release and
+ * its detach are in the next batch too. Where a connection is in its life
+ * is one state (enum wsd_conn_state), moved by conn_event() alone. The
+ * bytes of unfinished messages the connections hold are counted here as
+ * well, for the process (max_buffered) and for each client address (its
+ * share), so that one client cannot take them all.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -64,7 +65,6 @@ conn_link(struct wsd_conn *c)
 
 	c->next = conn_table[h];
 	conn_table[h] = c;
-	c->linked = 1;
 	conn_open++;
 }
 
@@ -78,7 +78,6 @@ conn_unlink(struct wsd_conn *c)
 			*pp = c->next;
 			break;
 		}
-	c->linked = 0;
 	conn_open--;
 }
 
@@ -214,6 +213,162 @@ conn_want_take(struct wsd_conn *c, int rung)
 	conn_dirty(c);
 }
 
+/* 1 when a connection in state s may be its session's holder in the
+ * store: its close detaches (in the batch, from a record). */
+static int
+conn_attached(enum wsd_conn_state s)
+{
+	switch (s) {
+	case WSD_STATE_LIVE:
+	case WSD_STATE_SUPERSEDED:
+	case WSD_STATE_ENDED:
+	case WSD_STATE_CLOSING:
+		return 1;
+	case WSD_STATE_NEW:
+	case WSD_STATE_ATTACHING:
+	case WSD_STATE_GONE:
+	case WSD_STATE_DROPPING:
+	case WSD_STATE_CLOSED:
+		break;
+	}
+	return 0;
+}
+
+/* What moves a connection from one state to the next (conn_event()). */
+enum conn_event {
+	CONN_EV_OPEN,       /* wsd_conn_open() */
+	CONN_EV_ATTACHED,   /* the batch attached it */
+	CONN_EV_UNKNOWN,    /* the attach found the session closed or absent */
+	CONN_EV_FAILED,     /* the attach failed (the store's error) */
+	CONN_EV_SUPERSEDED, /* a take found another holder */
+	CONN_EV_ENDED,      /* a take found the session closed, nothing left */
+	CONN_EV_LAST,       /* wsd_conn_next() hands out its last write */
+	CONN_EV_STOP,       /* the server stops: wsd_conn_close_all() */
+	CONN_EV_CLOSED,     /* the socket closed: wsd_conn_close() */
+};
+
+/*
+ * The one place where c's state moves. The callers do what comes with a
+ * move (in brackets); everything else (what the batch takes, what
+ * wsd_conn_next() writes, what the direct path accepts) follows from the
+ * state alone.
+ *
+ *  state                   event       next        and
+ *  NEW                     OPEN        ATTACHING   [linked, dirty]
+ *  ATTACHING               ATTACHED    LIVE        [`1::` first if the
+ *                                                   store says; a take]
+ *  ATTACHING               UNKNOWN     GONE        [asks to write]
+ *  ATTACHING               FAILED      DROPPING    [asks to write]
+ *  LIVE, SUPERSEDED        SUPERSEDED  SUPERSEDED  logged once (protocol
+ *                                                  5.6: not closed)
+ *  LIVE                    ENDED       ENDED       [asks to write]
+ *  GONE                    LAST        DROPPING    [`7:::1+0` is written]
+ *  ENDED                   LAST        CLOSING     [the close is written]
+ *  LIVE, SUPERSEDED,       STOP        CLOSING     [going_away, asks to
+ *  ENDED, CLOSING                                   write]
+ *  ATTACHING, GONE,        STOP        DROPPING    [going_away, asks to
+ *  DROPPING                                         write]
+ *  any but NEW, CLOSED     CLOSED      CLOSED      [unlinked; a record of
+ *                                                   one attached: done or
+ *                                                   release, packets in,
+ *                                                   detach]
+ *
+ * Any other pair is a programmer's error. A connection that stops before
+ * its attach never attaches (DROPPING); one that closes in ATTACHING
+ * leaves nothing for the batch.
+ */
+static void
+conn_event(struct wsd_conn *c, enum conn_event ev)
+{
+	enum wsd_conn_state s = c->state;
+
+	switch (ev) {
+	case CONN_EV_OPEN:
+		assert(s == WSD_STATE_NEW);
+		c->state = WSD_STATE_ATTACHING;
+		break;
+	case CONN_EV_ATTACHED:
+		assert(s == WSD_STATE_ATTACHING);
+		c->state = WSD_STATE_LIVE;
+		break;
+	case CONN_EV_UNKNOWN:
+		assert(s == WSD_STATE_ATTACHING);
+		c->state = WSD_STATE_GONE;
+		break;
+	case CONN_EV_FAILED:
+		assert(s == WSD_STATE_ATTACHING);
+		c->state = WSD_STATE_DROPPING;
+		break;
+	case CONN_EV_SUPERSEDED:
+		assert(s == WSD_STATE_LIVE || s == WSD_STATE_SUPERSEDED);
+		if (s == WSD_STATE_LIVE)
+			wsd_log(SIO_LOG_DEBUG, "%s: conn %lld superseded",
+			        c->sid, c->conn);
+		c->state = WSD_STATE_SUPERSEDED;
+		break;
+	case CONN_EV_ENDED:
+		assert(s == WSD_STATE_LIVE);
+		c->state = WSD_STATE_ENDED;
+		break;
+	case CONN_EV_LAST:
+		assert(s == WSD_STATE_GONE || s == WSD_STATE_ENDED);
+		c->state = s == WSD_STATE_GONE ? WSD_STATE_DROPPING
+		                               : WSD_STATE_CLOSING;
+		break;
+	case CONN_EV_STOP:
+		assert(s != WSD_STATE_NEW && s != WSD_STATE_CLOSED);
+		c->state =
+		    conn_attached(s) ? WSD_STATE_CLOSING : WSD_STATE_DROPPING;
+		break;
+	case CONN_EV_CLOSED:
+		assert(s != WSD_STATE_NEW && s != WSD_STATE_CLOSED);
+		c->state = WSD_STATE_CLOSED;
+		break;
+	}
+}
+
+/* 1 when c reads packets from its client (and runs them): from its open
+ * until it closes, or is told that it should. */
+static int
+conn_reads(const struct wsd_conn *c)
+{
+	switch (c->state) {
+	case WSD_STATE_ATTACHING:
+	case WSD_STATE_LIVE:
+	case WSD_STATE_SUPERSEDED:
+	case WSD_STATE_ENDED:
+		return 1;
+	case WSD_STATE_NEW:
+	case WSD_STATE_CLOSING:
+	case WSD_STATE_GONE:
+	case WSD_STATE_DROPPING:
+	case WSD_STATE_CLOSED:
+		break;
+	}
+	return 0;
+}
+
+/* 1 when c's socket closes once what it has to write is out: its session
+ * is over (or was never there), or the server stops. */
+static int
+conn_closes(const struct wsd_conn *c)
+{
+	switch (c->state) {
+	case WSD_STATE_ENDED:
+	case WSD_STATE_CLOSING:
+	case WSD_STATE_GONE:
+	case WSD_STATE_DROPPING:
+		return 1;
+	case WSD_STATE_NEW:
+	case WSD_STATE_ATTACHING:
+	case WSD_STATE_LIVE:
+	case WSD_STATE_SUPERSEDED:
+	case WSD_STATE_CLOSED:
+		break;
+	}
+	return 0;
+}
+
 /* Appends one queue entry (a 4-byte length, then the bytes) to q. */
 static int
 conn_q_put(struct sio_buf *q, const char *p, size_t len)
@@ -306,7 +461,7 @@ wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
 	sio_buf_init(&c->rx);
 	sio_buf_init(&c->inq);
 	sio_buf_init(&c->txq);
-	c->attaching = 1; /* in the next batch */
+	conn_event(c, CONN_EV_OPEN); /* attached in the next batch */
 	conn_link(c);
 	conn_dirty(c);
 	return SIO_OK;
@@ -319,23 +474,22 @@ conn_attach(struct wsd_conn *c, long long now)
 	struct sio_store *st = wsd.x.store;
 	int hello = 0, rc;
 
-	c->attaching = 0;
 	rc = sio_store_attach(st, c->sid, c->transport, wsd.holder, c->conn,
 	                      now, &hello);
 	if (rc == SIO_ERR) {
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: attach: %s",
 		                c->sid, sio_store_errmsg(st));
-		c->closing = 1;
-		c->gone = 1; /* never attached: nothing to detach */
+		conn_event(c, CONN_EV_FAILED); /* nothing to detach */
 		conn_want_write(c);
 		return;
 	}
 	if (rc == SIO_AGAIN) {
 		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session", c->sid);
-		c->gone = 1;
+		conn_event(c, CONN_EV_UNKNOWN);
 		conn_want_write(c);
 		return;
 	}
+	conn_event(c, CONN_EV_ATTACHED);
 	c->hello = hello != 0;
 	wsd_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", c->sid,
 	        sio_config_transport_name((enum sio_transport)c->transport),
@@ -348,7 +502,7 @@ conn_attach(struct wsd_conn *c, long long now)
 int
 wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len)
 {
-	if (c->gone || c->conn == 0 || c->closing)
+	if (!conn_reads(c))
 		return SIO_OK;
 	if (conn_q_put(&c->inq, msg, len) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory: packet dropped",
@@ -403,14 +557,10 @@ conn_settle(struct wsd_conn *c, long long now)
 	struct sio_store *st = wsd.x.store;
 	int rc;
 
-	if (c->attaching) {
-		if (c->wsi == NULL) {
-			c->gone = 1; /* closed before it attached */
-			return;
-		}
+	if (c->state == WSD_STATE_ATTACHING)
 		conn_attach(c, now);
-	}
-	if (c->ntaken > 0 && (c->txq_done >= c->txq.len || c->wsi == NULL)) {
+	if (c->ntaken > 0 &&
+	    (c->txq_done >= c->txq.len || c->state == WSD_STATE_CLOSED)) {
 		/* all written; a closed connection's unwritten ones go back */
 		if (c->txq_done >= c->txq.len)
 			rc = sio_store_outbox_done(st, c->sid, wsd.holder,
@@ -435,7 +585,7 @@ conn_settle(struct wsd_conn *c, long long now)
 	}
 	if (c->nin > 0)
 		conn_receive(c, now);
-	if (c->wsi == NULL && !c->gone &&
+	if (c->state == WSD_STATE_CLOSED &&
 	    sio_store_detach(st, c->sid, wsd.holder, c->conn, now) != SIO_OK)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: detach: %s",
 		                c->sid, sio_store_errmsg(st));
@@ -487,17 +637,14 @@ conn_take(struct wsd_conn *c, long long now)
 	int n, state;
 
 	if (!c->want_take || c->ntaken > 0 || c->txq_done < c->txq.len ||
-	    c->gone || c->closing || c->ended)
+	    (c->state != WSD_STATE_LIVE && c->state != WSD_STATE_SUPERSEDED))
 		return;
 	c->want_take = 0;
 	state = sio_store_holder_state(st, c->sid, wsd.holder, c->conn);
 	if (state == SIO_AGAIN) {
 		/* Protocol 5.6: a superseded websocket is not closed, or the
 		 * 0.9 client would tear down the transport it fell back to. */
-		if (!c->superseded)
-			wsd_log(SIO_LOG_DEBUG, "%s: conn %lld superseded",
-			        c->sid, c->conn);
-		c->superseded = 1;
+		conn_event(c, CONN_EV_SUPERSEDED);
 		c->rung = 0;
 		return;
 	}
@@ -530,7 +677,7 @@ conn_take(struct wsd_conn *c, long long now)
 	/* behind what another writer took, the final packets wait for the
 	 * ring of its end */
 	if (state == SIO_SESSION_CLOSED && !sio_store_outbox_blocked(st))
-		c->ended = 1; /* its final packets are out */
+		conn_event(c, CONN_EV_ENDED); /* its final packets are out */
 	else if (c->rung)
 		conn_wait_due(c, now); /* a delayed packet rang, say */
 	c->rung = 0;
@@ -541,7 +688,7 @@ static void
 conn_after(struct wsd_conn *c, int committed)
 {
 	c->dirty = 0;
-	if (c->wsi == NULL) {
+	if (c->state == WSD_STATE_CLOSED) {
 		sio_buf_cleanup(&c->inq);
 		sio_buf_cleanup(&c->txq);
 		free(c);
@@ -559,7 +706,7 @@ conn_after(struct wsd_conn *c, int committed)
 		conn_want_take(c, 1);
 		return;
 	}
-	if (c->txq_off < c->txq.len || c->ended)
+	if (c->txq_off < c->txq.len || c->state == WSD_STATE_ENDED)
 		conn_want_write(c);
 }
 
@@ -604,7 +751,7 @@ wsd_conn_flush(void)
 		dirty_head = dirty_tail = NULL;
 	}
 	for (c = list; c != NULL; c = c->dnext)
-		if (c->wsi != NULL)
+		if (c->state != WSD_STATE_CLOSED)
 			conn_take(c, now);
 	if (tx && sio_store_in_transaction(st) &&
 	    sio_store_commit(st) != SIO_OK) {
@@ -652,10 +799,9 @@ conn_direct_accept(void *udata, const char *sid, long long conn,
 	(void)udata;
 	/* at most CONN_TAKE_MAX unwritten: a client that does not read
 	 * leaves the rest in the store, under max_queue */
-	return c != NULL && c->wsi != NULL && c->ntaken == 0 &&
-	       c->nq + staged < CONN_TAKE_MAX && !c->gone &&
-	       !c->closing && !c->ended && !c->superseded && !c->killed &&
-	       !c->peer_close && !c->proto_error;
+	return c != NULL && c->state == WSD_STATE_LIVE && c->ntaken == 0 &&
+	       c->nq + staged < CONN_TAKE_MAX && !c->killed && !c->peer_close &&
+	       !c->proto_error;
 }
 
 static void
@@ -719,8 +865,19 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom, struct sio_slice *out)
 	size_t off = c->txq_off;
 
 	c->want_since = 0; /* the writeable callback came */
-	if (c->closing)
+	switch (c->state) {
+	case WSD_STATE_NEW: /* the transport does not call it then */
+	case WSD_STATE_CLOSING:
+	case WSD_STATE_DROPPING:
+	case WSD_STATE_CLOSED:
 		return WSD_CONN_CLOSE;
+	case WSD_STATE_ATTACHING:
+	case WSD_STATE_LIVE:
+	case WSD_STATE_SUPERSEDED:
+	case WSD_STATE_ENDED:
+	case WSD_STATE_GONE:
+		break;
+	}
 	if (c->hello) {
 		c->hello = 0;
 		c->hello_out = 1;
@@ -731,16 +888,17 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom, struct sio_slice *out)
 		c->nq--;
 		return conn_put(headroom, pkt.p, pkt.len, out);
 	}
-	if (c->gone && !c->sent) {
-		c->closing = 1; /* protocol 1.5: one frame, then close */
+	if (c->state == WSD_STATE_GONE) {
+		/* protocol 1.5: one frame, then close */
+		conn_event(c, CONN_EV_LAST);
 		return conn_put(headroom, "7:::1+0", 7, out);
 	}
-	if (c->gone || c->ended) {
+	if (c->state == WSD_STATE_ENDED) {
 		wsd_log(SIO_LOG_DEBUG, "%s: session ended", c->sid);
-		c->closing = 1;
+		conn_event(c, CONN_EV_LAST);
 		return WSD_CONN_CLOSE;
 	}
-	if (!c->superseded && c->ntaken == 0)
+	if (c->state != WSD_STATE_SUPERSEDED && c->ntaken == 0)
 		conn_want_take(c, 1); /* a delayed packet's timer, say */
 	return WSD_CONN_IDLE;
 }
@@ -748,10 +906,8 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom, struct sio_slice *out)
 void
 wsd_conn_written(struct wsd_conn *c, int ok)
 {
-	if (ok) {
-		c->sent = 1;
+	if (ok)
 		c->txq_done = c->txq_off;
-	}
 	if (c->hello_out && ok) {
 		c->hello_sent = 1; /* recorded in the next batch */
 		conn_dirty(c);
@@ -762,7 +918,7 @@ wsd_conn_written(struct wsd_conn *c, int ok)
 		sio_buf_cleanup(&conn_tx);
 	if (!ok)
 		return; /* the socket closes: wsd_conn_close releases */
-	if (c->txq_done < c->txq.len || c->closing || c->ended)
+	if (c->txq_done < c->txq.len || conn_closes(c))
 		conn_want_write(c); /* the next packet, or the close */
 	else if (c->ntaken > 0)
 		conn_want_take(c, 0); /* done, and the next ones */
@@ -772,20 +928,24 @@ void
 wsd_conn_close(struct wsd_conn *c, const char *reason)
 {
 	struct wsd_conn *r;
+	int attached;
 
-	if (c->conn == 0)
-		return; /* never opened (rejected before ESTABLISHED) */
+	if (c->state == WSD_STATE_NEW || c->state == WSD_STATE_CLOSED)
+		return; /* never opened (rejected before ESTABLISHED), or
+		         * closed already */
 	wsd_log(SIO_LOG_DEBUG, "%s: conn %lld closed: %s", c->sid, c->conn,
 	        reason);
-	if (c->linked)
-		conn_unlink(c);
+	conn_unlink(c);
 	wsd_conn_buffer_hold(c, 0);
 	conn_addr_unref(c->addr);
 	c->addr = NULL;
 	sio_buf_cleanup(&c->rx);
+	attached = conn_attached(c->state);
+	conn_event(c, CONN_EV_CLOSED);
 	/* The record the batch settles: packets in, done or release, then
-	 * the detach. */
-	r = malloc(sizeof(*r));
+	 * the detach. One that never attached has nothing to settle (what
+	 * it read before its attach is dropped). */
+	r = attached ? malloc(sizeof(*r)) : NULL;
 	if (r != NULL) {
 		*r = *c;
 		r->wsi = NULL;
@@ -797,7 +957,8 @@ wsd_conn_close(struct wsd_conn *c, const char *reason)
 		if (c->dirty)
 			conn_dirty_remove(c);
 		c->wsi = NULL;
-		conn_settle(c, sio_session_now());
+		if (attached)
+			conn_settle(c, sio_session_now());
 		sio_buf_cleanup(&c->inq);
 		sio_buf_cleanup(&c->txq);
 	}
@@ -838,7 +999,8 @@ wsd_conn_close_all(void)
 {
 	for (unsigned h = 0; h < CONN_BUCKETS; h++)
 		for (struct wsd_conn *c = conn_table[h]; c != NULL; c = c->next) {
-			c->closing = c->going_away = 1;
+			c->going_away = 1;
+			conn_event(c, CONN_EV_STOP);
 			lws_callback_on_writable(c->wsi);
 		}
 }
@@ -876,7 +1038,7 @@ wsd_conn_check_stalled(void)
 				continue;
 			if (stuck >= limit)
 				why = "no write possible";
-			else if (c->gone || c->ended || conn_session_ended(c))
+			else if (conn_closes(c) || conn_session_ended(c))
 				why = "session ended while no write possible";
 			else
 				continue;

@@ -71,36 +71,64 @@ enum wsd_conn_step {
 };
 
 /*
+ * Where a connection is in its life; conn.c moves it, in one function
+ * (conn_event()), whose comment is the table of transitions. "Attached":
+ * the store may name it the holder of its session, so its close detaches.
+ */
+enum wsd_conn_state {
+	/* zeroed: not opened (the upgrade is under way, or was refused) */
+	WSD_STATE_NEW = 0,
+	/* opened: the next batch attaches it */
+	WSD_STATE_ATTACHING,
+	/* attached: takes its session's packets, writes them, reads */
+	WSD_STATE_LIVE,
+	/* attached, but another transport holds the session now: reads,
+	 * writes nothing more (protocol 5.6: it is not closed) */
+	WSD_STATE_SUPERSEDED,
+	/* attached, its session ended and the final packets are out: closes */
+	WSD_STATE_ENDED,
+	/* attached: closes at its next writeable callback */
+	WSD_STATE_CLOSING,
+	/* the session was unknown or closed at the attach: writes `7:::1+0`,
+	 * then closes */
+	WSD_STATE_GONE,
+	/* never attached: closes at its next writeable callback */
+	WSD_STATE_DROPPING,
+	/* the socket closed; the record of one that was attached waits for
+	 * the batch (done or release, packets in, detach) */
+	WSD_STATE_CLOSED,
+};
+
+/*
  * One connection, kept in the transport's per-connection data (zeroed
  * when it is created). The transport owns the socket; conn.c only asks
  * lws to call the transport back when there is something to write.
  */
 struct wsd_conn {
-	struct lws *wsi; /* NULL: closed, a record waiting for the batch */
+	struct lws *wsi;       /* NULL in a closed record */
 	struct wsd_conn *next; /* in its sid's bucket */
 	struct wsd_conn *dnext, *dprev; /* on the dirty list */
 	char sid[SIO_SID_LEN + 1];
+	enum wsd_conn_state state : 4; /* where it is in its life */
 	unsigned transport : 3;  /* enum sio_transport */
-	unsigned linked : 1;     /* in the sid table */
+	/* what is written, beside the state */
 	unsigned hello : 1;      /* `1::` goes out first */
 	unsigned hello_out : 1;  /* the write under way is the `1::` */
 	unsigned hello_sent : 1; /* it was written: the batch records it */
-	unsigned gone : 1;       /* unknown or closed session at attach */
-	unsigned sent : 1;       /* something was written */
-	unsigned closing : 1;    /* close once the current write is done */
-	unsigned superseded : 1; /* another transport holds the session */
-	unsigned going_away : 1; /* the server is stopping */
-	unsigned local_close : 1; /* the transport chose to close it */
-	unsigned peer_close : 1;  /* the client started the close */
-	unsigned proto_error : 1; /* lws fails it: close frame, then TCP */
-	unsigned killed : 1;      /* stuck: the socket is being dropped */
+	/* what the batch does for it */
 	unsigned dirty : 1;       /* on the dirty list */
 	unsigned want_take : 1;   /* the batch should look for packets */
 	unsigned rung : 1;        /* ... and for a delayed one's due time */
-	unsigned ended : 1;       /* its session ended, final packets out */
-	unsigned attaching : 1;   /* opened; attaches in the next batch */
+	/* why the socket closes, for the transport and the stall check */
+	unsigned going_away : 1; /* the server is stopping */
+	unsigned killed : 1;     /* stuck: the socket is being dropped */
+	/* the RFC 6455 close handshake, ws.c's own */
+	unsigned local_close : 1; /* the transport chose to close it */
+	unsigned peer_close : 1;  /* the client started the close */
+	unsigned proto_error : 1; /* lws fails it: close frame, then TCP */
 	unsigned nin;             /* complete messages in inq */
-	long long conn;           /* holder_conn in the store, 0 before open */
+	long long conn;           /* holder_conn in the store; 0 before open
+	                             and once closed */
 	unsigned ntaken;          /* packets taken in the store, not done */
 	unsigned nq;              /* packets in txq not yet written */
 	/* Offsets in txq, 32-bit: a take stops before txq would pass 4 GiB

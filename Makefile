@@ -177,6 +177,8 @@ $(BUILD)/examples/%.so: examples/%/$$*.c common/siogate.h | $(BUILD)/.dirs
 
 # Runs every suite even when one fails, then fails if any did; then
 # whether every setting and API function is documented (tests/docs/).
+# SIO_TEST_STORE=NAME runs the store contract suite against backend NAME
+# (tests/test_store_contract.c; sqlite by default).
 check: $(TESTS) $(HELPERS) $(PLUGINS)
 	@fail=0; for t in $(TESTS); do \
 		SIO_TEST_BIN=$(BUILD)/tests $$t || fail=1; done; \

@@ -4,8 +4,11 @@
  * struct and the threads, fcgi.c is the only user of libfcgi (one request's
  * parameters, body and output), wait.c parks a request until its session
  * is rung, park.c admits the requests that wait, write.c runs the
- * process's write transactions, route.c turns REQUEST_URI into a route and
- * serve.c answers it; static.c serves socket.io-client's files.
+ * process's write transactions, pool.c holds the store connections the
+ * requests share, route.c turns REQUEST_URI into a route and serve.c
+ * answers it (with respond.c, outbox.c, poll.c, stream.c, post.c,
+ * handshake.c and stats.c, which share serve.h); static.c serves
+ * socket.io-client's files.
  */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
@@ -51,6 +54,8 @@ void gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 /* A fresh connection number for sio_store_attach(), unique per process. */
 long long gw_conn_next(void);
 
+/* --- pool.c: store connections ------------------------------------------ */
+
 /* Opens a store connection with the configured options, logging failure. */
 struct sio_store *gw_store_open(void);
 /*
@@ -64,6 +69,9 @@ struct sio_store *gw_store_open(void);
  */
 struct sio_store *gw_store_take(void);
 void gw_store_give(struct sio_store *st);
+/* Closes the pool's free connections that stayed unused a while (the
+ * ticker, once a second; now on the boot clock, sio_session_mono()). */
+void gw_pool_trim(long long now);
 
 /* --- fcgi.c: one request ---------------------------------------------- */
 

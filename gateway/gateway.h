@@ -198,18 +198,6 @@ struct gw_write {
 	pthread_cond_t cond;
 };
 
-/*
- * A set of sids in a struct sio_buf, as records of size bytes that each
- * begin with the sid (char[SIO_SID_LEN + 1]): the sessions of this process
- * a write rang, to wake after the commit. Adds sid unless it is there,
- * as a copy of blank (size bytes) with the sid in front; returns the new
- * record, or NULL when sid was there already or could not be added (not
- * a sid, out of memory: then *lost is set, and every waiter should be
- * woken). The records are set->p, set->len / size of them.
- */
-void *gw_sids_add(struct sio_buf *set, const char *sid, const void *blank,
-                  size_t size, int *lost);
-
 /* Opens the writer (threaded modes; without it, x writes). SIO_OK or
  * SIO_ERR (logged). */
 int gw_write_open(void);

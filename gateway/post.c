@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "serve.h"
+#include "sidset.h"
 #include "payload.h"
 
 /* --- POST ------------------------------------------------------------------
@@ -27,7 +28,7 @@
  * too answers a POST before it handles what came in it).
  */
 struct rung {
-	char sid[SIO_SID_LEN + 1]; /* first: a gw_sids_add() record */
+	char sid[SIO_SID_LEN + 1]; /* its session */
 	struct gw_waiter *w; /* its parked poll, claimed; NULL when none */
 	struct serve *gs;    /* the poll's request */
 	long long conn;      /* the poll's holder connection */
@@ -35,21 +36,28 @@ struct rung {
 	int taken;           /* packets in out */
 };
 
-struct rungs {
-	struct sio_buf set; /* struct rung records (gw_sids_add()) */
-	int lost; /* out of memory: ring every waiter after the commit */
-};
+/* The sessions of ours a POST's write rang: a set of sids whose values
+ * are struct rung (rungs_init()); lost (out of memory) rings every waiter
+ * after the commit. */
+static void
+rungs_init(struct sio_sidset *l)
+{
+	sio_sidset_init(l, sizeof(struct rung));
+}
 
-#define RUNGS_N(l) ((l)->set.len / sizeof(struct rung))
-#define RUNG(l, i) ((struct rung *)(void *)(l)->set.p + (i))
+static struct rung *
+rungs_get(struct sio_sidset *l, size_t i)
+{
+	return sio_sidset_val(l, i);
+}
 
 static void
 rungs_add(void *udata, const char *sid)
 {
-	static const struct rung blank; /* out: an empty buffer */
-	struct rungs *l = udata;
+	struct rung *g = sio_sidset_add(udata, sid); /* zeroed: out empty */
 
-	gw_sids_add(&l->set, sid, &blank, sizeof(blank), &l->lost);
+	if (g != NULL)
+		snprintf(g->sid, sizeof(g->sid), "%s", sid);
 }
 
 /* Inside the POST's transaction: claims g's parked poll and takes what g
@@ -109,13 +117,13 @@ rung_answer(struct rung *g, struct finish_write *p)
  * connection go at once) and capped. Frees l.
  */
 static void
-rungs_answer(struct serve *s, struct rungs *l, int committed)
+rungs_answer(struct serve *s, struct sio_sidset *l, int committed)
 {
 	struct finish_write *p = NULL;
 	struct rung *own = NULL;
 
-	for (size_t i = 0; i < RUNGS_N(l); i++) {
-		struct rung *g = RUNG(l, i);
+	for (size_t i = 0; i < sio_sidset_len(l); i++) {
+		struct rung *g = rungs_get(l, i);
 		if (g->w == NULL || !committed || g->taken <= 0) {
 			if (g->w != NULL)
 				gw_wait_answer(g->w, 0);
@@ -123,7 +131,7 @@ rungs_answer(struct serve *s, struct rungs *l, int committed)
 			continue;
 		}
 		if (p == NULL)
-			p = finish_new(RUNGS_N(l));
+			p = finish_new(sio_sidset_len(l));
 		if (strcmp(g->sid, s->rt.sid) == 0)
 			own = g;
 		else
@@ -140,9 +148,9 @@ rungs_answer(struct serve *s, struct rungs *l, int committed)
 		gw_write_post(s->x, &p->w);
 	} else
 		free(p);
-	for (size_t i = 0; i < RUNGS_N(l); i++)
-		sio_buf_cleanup(&RUNG(l, i)->out);
-	sio_buf_cleanup(&l->set);
+	for (size_t i = 0; i < sio_sidset_len(l); i++)
+		sio_buf_cleanup(&rungs_get(l, i)->out);
+	sio_sidset_cleanup(l);
 }
 
 /* A POST's packets as a write (write.c). */
@@ -152,8 +160,8 @@ struct post_write {
 	const struct sio_slice *pkts;
 	size_t n;
 	long long now;
-	struct rungs l;  /* our sessions that got packets */
-	struct batch bt; /* for rung_take(), when have_bt */
+	struct sio_sidset l; /* our sessions that got packets (rungs_init()) */
+	struct batch bt;     /* for rung_take(), when have_bt */
 	int have_bt;
 	char err[SIO_ERR_LEN]; /* the session's note on the packets */
 };
@@ -172,11 +180,11 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 	if (rc != SIO_OK)
 		return rc;
 	sio_store_bells_take(wx->store, gw.holder, rungs_add, &p->l);
-	for (size_t i = 0; i < RUNGS_N(&p->l); i++) {
+	for (size_t i = 0; i < sio_sidset_len(&p->l); i++) {
 		if (!p->have_bt)
 			batch_init(&p->bt, wx->cfg);
 		p->have_bt = 1;
-		rung_take(wx->store, &p->bt, RUNG(&p->l, i), p->now);
+		rung_take(wx->store, &p->bt, rungs_get(&p->l, i), p->now);
 	}
 	return SIO_OK;
 }
@@ -236,6 +244,7 @@ serve_post(struct serve *s)
 	post.pkts = pkts;
 	post.n = n;
 	post.now = sio_session_now();
+	rungs_init(&post.l);
 	rc = gw_write_run(s->x, &post.w);
 	if (post.err[0] != '\0')
 		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid, post.err);

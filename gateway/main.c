@@ -49,7 +49,8 @@ static pthread_mutex_t gw_lease_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sio_doorbell *gw_bell_old;
 static int gw_leaving;
 
-static struct sio_log_sink gw_sink = {.fd = -1}; /* the `log` setting */
+/* the `log` setting */
+static struct sio_log_sink gw_sink = {.prog = "sio-gateway", .fd = -1};
 
 /* The level of a line that may be written: the configuration's, or every
  * line before it is read. */
@@ -64,47 +65,26 @@ gw_log_enabled(enum sio_log_level level)
 void
 gw_log(enum sio_log_level level, const char *fmt, ...)
 {
-	char line[1024];
-	size_t len;
 	va_list ap;
 
 	if (!gw_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlog(&gw_sink, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&gw_sink, level, line, len);
 }
 
 void
 gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
                const char *fmt, ...)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	struct timespec ts;
-	unsigned dropped = 0;
-	char line[1024];
-	size_t len;
 	va_list ap;
-	int ok;
 
 	if (!gw_log_enabled(level))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	pthread_mutex_lock(&lock);
-	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
-	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
-	pthread_mutex_unlock(&lock);
-	if (!ok)
-		return;
-	if (dropped > 0)
-		gw_log(level, "(%u lines like the next dropped)", dropped);
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlimited(&gw_sink, rl, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&gw_sink, level, line, len);
 }
 
 long long

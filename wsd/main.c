@@ -45,7 +45,8 @@ struct wsd_server wsd;
 
 static volatile sig_atomic_t wsd_stopping;
 static volatile sig_atomic_t wsd_reloading; /* SIGHUP seen */
-static struct sio_log_sink wsd_sink = {.fd = -1}; /* the `log` setting */
+/* the `log` setting */
+static struct sio_log_sink wsd_sink = {.prog = "sio-wsd", .fd = -1};
 /* log_level, read by the checkpoint thread too */
 static atomic_int wsd_level = SIO_LOG_INFO;
 static struct lws_context *wsd_lws;
@@ -60,44 +61,26 @@ static struct lws *wsd_bell_wsi;    /* the doorbell, adopted */
 void
 wsd_log(enum sio_log_level level, const char *fmt, ...)
 {
-	char line[1024];
-	size_t len;
 	va_list ap;
 
 	if ((int)level > atomic_load(&wsd_level))
 		return;
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlog(&wsd_sink, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&wsd_sink, level, line, len);
 }
 
 void
 wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
                 const char *fmt, ...)
 {
-	struct timespec ts;
-	unsigned dropped = 0;
-	char line[1024];
-	size_t len;
 	va_list ap;
-	int ok;
 
 	if ((int)level > atomic_load(&wsd_level))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
-	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
-	if (!ok)
-		return;
-	if (dropped > 0)
-		wsd_log(level, "(%u lines like the next dropped)", dropped);
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlimited(&wsd_sink, rl, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&wsd_sink, level, line, len);
 }
 
 /* lws's own log lines, at our levels (its notices are chatter). */

@@ -117,8 +117,9 @@ int gw_fcgi_cgi(void);
 int gw_fcgi_cgi_static(void);
 /* Initialises libfcgi; 1 when the process was started as CGI. */
 int gw_fcgi_is_cgi(void);
-/* Opens the standalone listener spec ("host:port" or a UNIX path) after
- * checking it can be bound; -1 with the reason in err. */
+/* Opens the standalone listener spec (sio_listen_parse(): HOST:PORT,
+ * [V6]:PORT, :PORT, PORT or a UNIX path, bound with mode 0660): its
+ * descriptor, or -1 with the reason in err. */
 int gw_fcgi_listen(const char *spec, char *err);
 
 /* --- wait.c: parking a request until its session is rung ---------------- */

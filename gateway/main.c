@@ -528,7 +528,13 @@ gw_listen_warn(int fd, const char *spec)
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
 	    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
 		return;
-	if (addrs == NULL || *addrs == '\0')
+	if (addrs != NULL && *addrs != '\0' && sa.ss_family == AF_INET6)
+		gw_log(SIO_LOG_WARN,
+		       "FastCGI on TCP %s (IPv6) from any address: libfcgi "
+		       "applies FCGI_WEB_SERVER_ADDRS to IPv4 only; listen on "
+		       "an IPv4 address or a UNIX socket",
+		       spec);
+	else if (addrs == NULL || *addrs == '\0')
 		gw_log(SIO_LOG_WARN,
 		       "FastCGI on TCP %s from any address: set "
 		       "FCGI_WEB_SERVER_ADDRS to the web server's, or better "

@@ -34,6 +34,7 @@
 
 #include "doorbell.h"
 #include "plugin.h"
+#include "listen.h"
 #include "log.h"
 #include "store.h"
 #include "wsd.h"
@@ -316,19 +317,22 @@ wsd_sock_in_use(const char *flag, const char *path)
 	return SIO_OK;
 }
 
-/* A UNIX socket path, or HOST:PORT; fills the vhost's listening fields.
+/* A --listen value (sio_listen_parse()); fills the vhost's listening fields.
  * SIO_OK or SIO_ERR with a message printed (flag names the option). */
 static int
 wsd_listen_spec(const char *flag, const char *spec,
                 struct lws_context_creation_info *info, char *host,
                 size_t hostsize)
 {
-	const char *colon = strrchr(spec, ':');
+	struct sio_listen l;
 	struct in_addr a4;
-	char *end;
-	long port;
+	char err[SIO_ERR_LEN];
 
-	if (spec[0] == '/') {
+	if (sio_listen_parse(spec, &l, err) != SIO_OK) {
+		fprintf(stderr, "sio-wsd: %s: %s\n", flag, err);
+		return SIO_ERR;
+	}
+	if (l.unix_path) {
 		/* lws unlinks and binds it: refuse while another server is
 		 * listening there (a stale file from a crash is fine) */
 		if (wsd_sock_in_use(flag, spec) != SIO_OK)
@@ -338,21 +342,16 @@ wsd_listen_spec(const char *flag, const char *spec,
 		info->port = 0;
 		return SIO_OK;
 	}
-	if (colon == NULL || (size_t)(colon - spec) >= hostsize)
-		goto bad;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 1 || port > 65535)
-		goto bad;
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host) - 2);
-		host[strlen(host) - 2] = '\0';
+	if (strlen(l.host) >= hostsize) {
+		fprintf(stderr, "sio-wsd: %s '%s': host too long\n", flag,
+		        spec);
+		return SIO_ERR;
 	}
-	info->port = (int)port;
+	snprintf(host, hostsize, "%s", l.host);
+	info->port = l.port;
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, hostsize, "127.0.0.1");
-	if (host[0] == '\0' || strcmp(host, "*") == 0)
+	if (host[0] == '\0')
 		info->iface = NULL; /* every interface */
 	else if (inet_pton(AF_INET, host, &a4) == 1) {
 		/* With IPv6 on, lws binds in6addr_any for an IPv4 iface,
@@ -362,10 +361,6 @@ wsd_listen_spec(const char *flag, const char *spec,
 	} else
 		info->iface = host; /* an IPv6 address or interface name */
 	return SIO_OK;
-bad:
-	fprintf(stderr, "sio-wsd: bad %s '%s' (HOST:PORT or /path)\n", flag,
-	        spec);
-	return SIO_ERR;
 }
 
 /* What the command line says to listen on. */

@@ -32,8 +32,7 @@
 #include "plugin.h"
 #include "log.h"
 #include "store.h"
-
-#define GW_STACK_SIZE (256 * 1024)
+#include "thread.h"
 
 struct gw_server gw;
 
@@ -331,20 +330,13 @@ gw_worker(void *arg)
 	return NULL;
 }
 
-/* Starts fn(arg) on a small stack: detached, or joinable into *tid. */
+/* Starts fn(arg) (sio_thread_start()): detached, or joinable into *tid;
+ * SIO_OK or SIO_ERR (logged). */
 static int
 gw_start(void *(*fn)(void *), void *arg, pthread_t *tid)
 {
-	pthread_attr_t a;
-	pthread_t t;
-	int rc;
+	int rc = sio_thread_start(fn, arg, SIO_THREAD_STACK, tid);
 
-	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, GW_STACK_SIZE);
-	if (tid == NULL)
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(tid != NULL ? tid : &t, &a, fn, arg);
-	pthread_attr_destroy(&a);
 	if (rc != 0)
 		gw_log(SIO_LOG_ERROR, "pthread_create: %s", strerror(rc));
 	return rc == 0 ? SIO_OK : SIO_ERR;

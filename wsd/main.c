@@ -37,6 +37,7 @@
 #include "listen.h"
 #include "log.h"
 #include "store.h"
+#include "thread.h"
 #include "wsd.h"
 
 #define WSD_DEFAULT_LISTEN "127.0.0.1:8081"
@@ -689,9 +690,6 @@ static int
 wsd_start_checkpointer(void)
 {
 	char err[SIO_ERR_LEN];
-	sigset_t all, old;
-	pthread_attr_t a;
-	pthread_t t;
 	struct sio_store *st = sio_store_open_config(&wsd.cfg, err);
 	int rc;
 
@@ -699,14 +697,7 @@ wsd_start_checkpointer(void)
 		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
 		return SIO_ERR;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 256 * 1024);
-	rc = pthread_create(&t, &a, wsd_checkpointer, st);
-	pthread_attr_destroy(&a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = sio_thread_start(wsd_checkpointer, st, SIO_THREAD_STACK, NULL);
 	if (rc != 0) {
 		wsd_log(SIO_LOG_ERROR, "checkpoint thread: %s", strerror(rc));
 		sio_store_close(st);

@@ -22,8 +22,7 @@ serve_request(struct serve *s, struct sio_request *req)
 	            {"HTTP_ACCEPT_LANGUAGE", "Accept-Language"},
 	            {"HTTP_X_FORWARDED_FOR", "X-Forwarded-For"}};
 
-	if (sio_request_init(req, gw_req_client(s->r),
-	                     s->rt.query,
+	if (sio_request_init(req, gw_req_client(s->r), s->rt.query,
 	                     gw_req_param(s->r, "HTTP_COOKIE")) != SIO_OK)
 		return SIO_ERR;
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
@@ -101,11 +100,12 @@ serve_handshake(struct serve *s)
 	}
 	if (rc == SIO_AGAIN) {
 		static struct sio_ratelimit full_rl;
-		gw_log_limited(&full_rl, SIO_LOG_WARN,
-		               "handshake from %s refused: max_sessions (%d) or "
-		               "max_sessions_per_address (%d) reached",
-		               gw_req_client(s->r), cfg->max_sessions,
-		               cfg->max_sessions_per_address);
+		gw_log_limited(
+		    &full_rl, SIO_LOG_WARN,
+		    "handshake from %s refused: max_sessions (%d) or "
+		    "max_sessions_per_address (%d) reached",
+		    gw_req_client(s->r), cfg->max_sessions,
+		    cfg->max_sessions_per_address);
 		serve_hs_error(s, 503, "handshake refused: too many sessions");
 		return;
 	}

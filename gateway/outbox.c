@@ -247,7 +247,8 @@ hello_run(struct sio_session_ctx *wx, struct gw_write *w)
 void
 serve_hello_sent(struct serve *s, int sent)
 {
-	struct hello_write p = {.w.fn = hello_run, .sid = s->rt.sid, .sent = sent};
+	struct hello_write p = {
+	    .w.fn = hello_run, .sid = s->rt.sid, .sent = sent};
 
 	gw_write_run(s->x, &p.w);
 }

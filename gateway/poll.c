@@ -110,14 +110,15 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 	long long now = sio_session_now();
 	/* the polling duration runs on the boot clock: a step of the wall
 	 * clock neither stretches nor cuts it */
-	long long end = sio_session_mono() + s->x->cfg->polling_duration * 1000LL;
+	long long end =
+	    sio_session_mono() + s->x->cfg->polling_duration * 1000LL;
 	int n;
 
 	gw_wait_park(w, conn, s);
 	for (;;) {
-		n = serve_sleep(s, w,
-		                serve_timeout(now, now + end - sio_session_mono(),
-		                              due));
+		n = serve_sleep(
+		    s, w,
+		    serve_timeout(now, now + end - sio_session_mono(), due));
 		if (n == GW_WAIT_ANSWERED)
 			return SERVE_ANSWERED;
 		if (n < 0) {

@@ -198,7 +198,8 @@ gw_serve_refused(struct gw_req *r, struct sio_session_ctx *x, int rc)
 		               "requests in progress",
 		               serve_client_addr(&s),
 		               gw.cfg->max_requests_per_address);
-	serve_text(&s, 503, rc == SIO_AGAIN ? "too many requests" : "out of memory");
+	serve_text(&s, 503,
+	           rc == SIO_AGAIN ? "too many requests" : "out of memory");
 }
 
 void
@@ -216,9 +217,8 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 		method = "GET";
 	gw_route_parse(uri != NULL ? uri : "", x->cfg->resource, &s.rt);
 	if (s.rt.kind != GW_ROUTE_NOT_FOUND &&
-	    s.rt.kind != GW_ROUTE_BAD_PROTOCOL &&
-	    s.rt.kind != GW_ROUTE_STATS && s.rt.kind != GW_ROUTE_METRICS &&
-	    strcmp(method, "OPTIONS") == 0) {
+	    s.rt.kind != GW_ROUTE_BAD_PROTOCOL && s.rt.kind != GW_ROUTE_STATS &&
+	    s.rt.kind != GW_ROUTE_METRICS && strcmp(method, "OPTIONS") == 0) {
 		serve_respond(&s, 200, NULL, "", 0);
 		return;
 	}

@@ -45,8 +45,9 @@ serve_stats(struct serve *s, const char *method, int metrics)
 	rc = metrics ? sio_stats_prometheus(&b, &st) : sio_stats_json(&b, &st);
 	if (rc == SIO_OK)
 		serve_respond(s, 200,
-		              metrics ? "text/plain; version=0.0.4; charset=utf-8"
-		                      : "application/json",
+		              metrics
+		                  ? "text/plain; version=0.0.4; charset=utf-8"
+		                  : "application/json",
 		              b.p, b.len);
 	else
 		serve_text(s, 500, "out of memory");

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,8 @@ sio_log_format(char *line, size_t cap, const char *prog, int pid,
 
 	if ((unsigned)level > SIO_LOG_DEBUG)
 		level = SIO_LOG_DEBUG;
-	h = snprintf(line, cap - 1, "%s[%d]: %s: ", prog, pid, log_names[level]);
+	h = snprintf(line, cap - 1, "%s[%d]: %s: ", prog, pid,
+	             log_names[level]);
 	n = h < 0 ? 0 : (size_t)h >= cap - 1 ? cap - 2 : (size_t)h;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n += sio_log_escape(line + n, cap - 1 - n, msg, strlen(msg), NULL);
@@ -197,8 +199,9 @@ sio_log_sink_open(struct sio_log_sink *s, const char *prog, const char *spec,
 
 	s->prog = prog;
 	if (dest == SIO_LOG_TO_FILE) {
-		fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		                    O_NOCTTY, 0640);
+		fd = open(spec,
+		          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+		          0640);
 		if (fd < 0) {
 			snprintf(err, SIO_ERR_LEN, "log %.200s: %s", spec,
 			         strerror(errno));
@@ -272,4 +275,50 @@ sio_log_sink_write(struct sio_log_sink *s, enum sio_log_level level,
 	/* one write, so that lines of threads do not mix */
 	if (write(fd, line, len) < 0)
 		return; /* nowhere left to say so */
+}
+
+void
+sio_log_sink_vlog(struct sio_log_sink *s, enum sio_log_level level,
+                  const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t len;
+
+	len = sio_log_format(line, sizeof(line), s->prog ? s->prog : "siogate",
+	                     (int)getpid(), level, fmt, ap);
+	sio_log_sink_write(s, level, line, len);
+}
+
+/* sio_log_sink_vlog() with a format of its own. */
+static void
+log_sink_printf(struct sio_log_sink *s, enum sio_log_level level,
+                const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sio_log_sink_vlog(s, level, fmt, ap);
+	va_end(ap);
+}
+
+void
+sio_log_sink_vlimited(struct sio_log_sink *s, struct sio_ratelimit *rl,
+                      enum sio_log_level level, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec ts;
+	unsigned dropped = 0;
+	int ok;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&lock);
+	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
+	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
+	pthread_mutex_unlock(&lock);
+	if (!ok)
+		return;
+	if (dropped > 0)
+		log_sink_printf(s, level, "(%u lines like the next dropped)",
+		                dropped);
+	sio_log_sink_vlog(s, level, fmt, ap);
 }

@@ -114,4 +114,22 @@ int sio_log_sink_open(struct sio_log_sink *s, const char *prog,
 void sio_log_sink_write(struct sio_log_sink *s, enum sio_log_level level,
                         const char *line, size_t len);
 
+/*
+ * One line of a program to s: "<prog>[<pid>]: <level>: ..." formatted by
+ * sio_log_format() (prog: s->prog, set by the caller before the sink is
+ * opened) and written by sio_log_sink_write(). The caller checks the
+ * level. Threads may share s.
+ */
+void sio_log_sink_vlog(struct sio_log_sink *s, enum sio_log_level level,
+                       const char *fmt, va_list ap);
+/*
+ * As sio_log_sink_vlog(), but a line of rl's kind (one rl each, zeroed
+ * static) is written at most SIO_LOG_BURST times per SIO_LOG_INTERVAL_MS
+ * of the monotonic clock; the next line written says how many were
+ * dropped. Threads may share rl: its calls are serialised here.
+ */
+void sio_log_sink_vlimited(struct sio_log_sink *s, struct sio_ratelimit *rl,
+                           enum sio_log_level level, const char *fmt,
+                           va_list ap);
+
 #endif

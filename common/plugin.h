@@ -34,4 +34,9 @@ const struct sio_app *sio_plugin_app(const struct sio_plugin *p,
 /* The built-in plugins, ending with NULL. */
 const struct sio_plugin *const *sio_plugin_builtins(void);
 
+/* The table sio_plugin_builtins() returns, ending with NULL: not defined
+ * in the core but where the program is linked (the build generates it
+ * from examples/NAME/NAME.c, each defining sio_NAME_plugin). */
+extern const struct sio_plugin *const sio_plugin_builtin_apps[];
+
 #endif

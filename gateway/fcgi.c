@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "listen.h"
 
 struct gw_req {
 	FCGX_Request *fr; /* NULL in CGI mode */
@@ -347,88 +349,105 @@ gw_fcgi_is_cgi(void)
 	return FCGX_IsCGI();
 }
 
-/* FCGX_OpenSocket() exit()s when it cannot bind, so try first. */
+/*
+ * A UNIX socket at path, listening: refused while another server listens
+ * there or when something else than a socket is there (a stale socket
+ * from a crash is replaced). It takes the umask's mode at bind: 0660 from
+ * the start (the web server's group, nobody else), never a chmod after
+ * the bind, which left a window with the socket open to every user. No
+ * other thread runs yet.
+ */
 static int
-fcgi_check_bind(const char *spec, char *err)
+fcgi_listen_unix(const char *path, char *err)
 {
-	const char *colon = strrchr(spec, ':');
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat stt;
+	mode_t old;
 	int fd, rc;
 
-	if (colon != NULL && strchr(spec, '/') == NULL) {
-		struct sockaddr_in sin = {.sin_family = AF_INET};
-		char host[256];
-		size_t hlen = (size_t)(colon - spec);
-		if (hlen >= sizeof(host)) {
-			snprintf(err, SIO_ERR_LEN, "%s: host too long", spec);
-			return SIO_ERR;
-		}
-		memcpy(host, spec, hlen);
-		host[hlen] = '\0';
-		sin.sin_port = htons((unsigned short)atoi(colon + 1));
-		sin.sin_addr.s_addr = htonl(INADDR_ANY);
-		if (hlen > 0 && inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-			snprintf(err, SIO_ERR_LEN,
-			         "%s: host must be an IPv4 address", spec);
-			return SIO_ERR;
-		}
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	} else {
-		struct sockaddr_un sun = {.sun_family = AF_UNIX};
-		struct stat stt;
-		if (strlen(spec) >= sizeof(sun.sun_path)) {
-			snprintf(err, SIO_ERR_LEN, "%s: path too long", spec);
-			return SIO_ERR;
-		}
-		strcpy(sun.sun_path, spec);
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (stat(spec, &stt) == 0) {
-			if (!S_ISSOCK(stt.st_mode)) {
-				snprintf(err, SIO_ERR_LEN,
-				         "%s: exists and is not a socket", spec);
-				close(fd);
-				return SIO_ERR;
-			}
-			if (connect(fd, (struct sockaddr *)&sun,
-			            sizeof(sun)) == 0) {
-				snprintf(err, SIO_ERR_LEN,
-				         "%s: another server listens there", spec);
-				close(fd);
-				return SIO_ERR;
-			}
-			unlink(spec);
-		}
-		rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-		if (rc == 0)
-			unlink(spec);
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, SIO_ERR_LEN, "%s: path too long", path);
+		return -1;
 	}
-	if (rc != 0)
-		snprintf(err, SIO_ERR_LEN, "cannot bind %s: %s", spec,
-		         strerror(errno));
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0) {
+		snprintf(err, SIO_ERR_LEN, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (stat(path, &stt) == 0) {
+		if (!S_ISSOCK(stt.st_mode)) {
+			snprintf(err, SIO_ERR_LEN,
+			         "%s: exists and is not a socket", path);
+			close(fd);
+			return -1;
+		}
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			snprintf(err, SIO_ERR_LEN,
+			         "%s: another server listens there", path);
+			close(fd);
+			return -1;
+		}
+		unlink(path);
+	}
+	old = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == 0 && listen(fd, 1024) == 0)
+		return fd;
+	snprintf(err, SIO_ERR_LEN, "cannot listen on %s: %s", path,
+	         strerror(errno));
 	close(fd);
-	return rc == 0 ? SIO_OK : SIO_ERR;
+	return -1;
+}
+
+/* A TCP socket on l, listening. A name takes its first IPv4 address
+ * when it has one (FCGI_WEB_SERVER_ADDRS, which libfcgi applies to IPv4
+ * peers only, then holds), else its first. */
+static int
+fcgi_listen_tcp(const char *spec, const struct sio_listen *l, char *err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE},
+	                *res, *ai;
+	char port[8];
+	int fd, one = 1, rc;
+
+	hints.ai_family = l->v6 ? AF_INET6 : AF_UNSPEC;
+	snprintf(port, sizeof(port), "%d", l->port);
+	rc = getaddrinfo(l->host[0] != '\0' ? l->host : NULL, port, &hints,
+	                 &res);
+	if (rc != 0) {
+		snprintf(err, SIO_ERR_LEN, "%s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL && ai->ai_family != AF_INET; ai = ai->ai_next)
+		;
+	if (ai == NULL)
+		ai = res;
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+		    listen(fd, 1024) != 0) {
+			snprintf(err, SIO_ERR_LEN, "cannot bind %s: %s", spec,
+			         strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	} else
+		snprintf(err, SIO_ERR_LEN, "socket: %s", strerror(errno));
+	freeaddrinfo(res);
+	return fd;
 }
 
 int
 gw_fcgi_listen(const char *spec, char *err)
 {
-	mode_t old;
-	int fd;
+	struct sio_listen l;
 
-	if (fcgi_check_bind(spec, err) != SIO_OK)
+	if (sio_listen_parse(spec, &l, err) != SIO_OK)
 		return -1;
-	/* A UNIX socket takes the umask's mode at bind: 0660 from the start
-	 * (the web server's group, nobody else), never a chmod after the
-	 * bind, which left a window with the socket open to every user.
-	 * No other thread runs yet. */
-	old = umask(0117);
-	fd = FCGX_OpenSocket(spec, 1024);
-	umask(old);
-	if (fd < 0) {
-		snprintf(err, SIO_ERR_LEN, "cannot listen on %s", spec);
-		return -1;
-	}
-	return fd;
+	return l.unix_path ? fcgi_listen_unix(spec, err)
+	                   : fcgi_listen_tcp(spec, &l, err);
 }

@@ -4,8 +4,11 @@
  * struct and the threads, fcgi.c is the only user of libfcgi (one request's
  * parameters, body and output), wait.c parks a request until its session
  * is rung, park.c admits the requests that wait, write.c runs the
- * process's write transactions, route.c turns REQUEST_URI into a route and
- * serve.c answers it; static.c serves socket.io-client's files.
+ * process's write transactions, pool.c holds the store connections the
+ * requests share, route.c turns REQUEST_URI into a route and serve.c
+ * answers it (with respond.c, outbox.c, poll.c, stream.c, post.c,
+ * handshake.c and stats.c, which share serve.h); static.c serves
+ * socket.io-client's files.
  */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
@@ -51,6 +54,8 @@ void gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 /* A fresh connection number for sio_store_attach(), unique per process. */
 long long gw_conn_next(void);
 
+/* --- pool.c: store connections ------------------------------------------ */
+
 /* Opens a store connection with the configured options, logging failure. */
 struct sio_store *gw_store_open(void);
 /*
@@ -64,6 +69,9 @@ struct sio_store *gw_store_open(void);
  */
 struct sio_store *gw_store_take(void);
 void gw_store_give(struct sio_store *st);
+/* Closes the pool's free connections that stayed unused a while (the
+ * ticker, once a second; now on the boot clock, sio_session_mono()). */
+void gw_pool_trim(long long now);
 
 /* --- fcgi.c: one request ---------------------------------------------- */
 
@@ -109,8 +117,9 @@ int gw_fcgi_cgi(void);
 int gw_fcgi_cgi_static(void);
 /* Initialises libfcgi; 1 when the process was started as CGI. */
 int gw_fcgi_is_cgi(void);
-/* Opens the standalone listener spec ("host:port" or a UNIX path) after
- * checking it can be bound; -1 with the reason in err. */
+/* Opens the standalone listener spec (sio_listen_parse(): HOST:PORT,
+ * [V6]:PORT, :PORT, PORT or a UNIX path, bound with mode 0660): its
+ * descriptor, or -1 with the reason in err. */
 int gw_fcgi_listen(const char *spec, char *err);
 
 /* --- wait.c: parking a request until its session is rung ---------------- */
@@ -189,18 +198,6 @@ struct gw_write {
 	int state, posted;
 	pthread_cond_t cond;
 };
-
-/*
- * A set of sids in a struct sio_buf, as records of size bytes that each
- * begin with the sid (char[SIO_SID_LEN + 1]): the sessions of this process
- * a write rang, to wake after the commit. Adds sid unless it is there,
- * as a copy of blank (size bytes) with the sid in front; returns the new
- * record, or NULL when sid was there already or could not be added (not
- * a sid, out of memory: then *lost is set, and every waiter should be
- * woken). The records are set->p, set->len / size of them.
- */
-void *gw_sids_add(struct sio_buf *set, const char *sid, const void *blank,
-                  size_t size, int *lost);
 
 /* Opens the writer (threaded modes; without it, x writes). SIO_OK or
  * SIO_ERR (logged). */

@@ -32,8 +32,7 @@
 #include "plugin.h"
 #include "log.h"
 #include "store.h"
-
-#define GW_STACK_SIZE (256 * 1024)
+#include "thread.h"
 
 struct gw_server gw;
 
@@ -49,7 +48,8 @@ static pthread_mutex_t gw_lease_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sio_doorbell *gw_bell_old;
 static int gw_leaving;
 
-static struct sio_log_sink gw_sink = {.fd = -1}; /* the `log` setting */
+/* the `log` setting */
+static struct sio_log_sink gw_sink = {.prog = "sio-gateway", .fd = -1};
 
 /* The level of a line that may be written: the configuration's, or every
  * line before it is read. */
@@ -64,156 +64,32 @@ gw_log_enabled(enum sio_log_level level)
 void
 gw_log(enum sio_log_level level, const char *fmt, ...)
 {
-	char line[1024];
-	size_t len;
 	va_list ap;
 
 	if (!gw_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlog(&gw_sink, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&gw_sink, level, line, len);
 }
 
 void
 gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
                const char *fmt, ...)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	struct timespec ts;
-	unsigned dropped = 0;
-	char line[1024];
-	size_t len;
 	va_list ap;
-	int ok;
 
 	if (!gw_log_enabled(level))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	pthread_mutex_lock(&lock);
-	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
-	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
-	pthread_mutex_unlock(&lock);
-	if (!ok)
-		return;
-	if (dropped > 0)
-		gw_log(level, "(%u lines like the next dropped)", dropped);
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-gateway", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlimited(&gw_sink, rl, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&gw_sink, level, line, len);
 }
 
 long long
 gw_conn_next(void)
 {
 	return atomic_fetch_add(&gw_conn_counter, 1) + 1;
-}
-
-struct sio_store *
-gw_store_open(void)
-{
-	static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-	char err[SIO_ERR_LEN];
-	struct sio_store *st;
-
-	/* One at a time: opening checks the schema in a write transaction,
-	 * and every worker opening its connection at once would otherwise
-	 * queue in SQLite's busy handler, spinning on short sleeps. */
-	pthread_mutex_lock(&open_lock);
-	st = sio_store_open_config(gw.cfg, err);
-	pthread_mutex_unlock(&open_lock);
-	if (st == NULL)
-		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg->database, err);
-	return st;
-}
-
-/* At most this many connections: past it, a request waits for one to
- * come back (each holder gives it back without waiting for another).
- * Free ones beyond GW_POOL_KEEP close once unused for GW_POOL_IDLE_MS:
- * a burst of requests (a thousand clients polling at once) leaves no
- * hundred connections behind, each some 150 KB. */
-#define GW_POOL_MAX 128
-#define GW_POOL_KEEP 16
-#define GW_POOL_IDLE_MS 10000
-
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_back = PTHREAD_COND_INITIALIZER;
-/* The free connections, the least recently given back first, and when
- * each was: fewer than are open, and never more than the cap (as CGI,
- * the request's one connection, opened outside the pool). */
-static struct sio_store *pool[GW_POOL_MAX];
-static long long pool_since[GW_POOL_MAX];
-static size_t pool_n, pool_open;
-
-struct sio_store *
-gw_store_take(void)
-{
-	struct sio_store *st = NULL;
-
-	pthread_mutex_lock(&pool_lock);
-	while (pool_n == 0 && pool_open >= GW_POOL_MAX)
-		pthread_cond_wait(&pool_back, &pool_lock);
-	if (pool_n > 0)
-		st = pool[--pool_n];
-	else
-		pool_open++; /* opened below, or counted back on failure */
-	pthread_mutex_unlock(&pool_lock);
-	if (st != NULL)
-		return st;
-	st = gw_store_open();
-	if (st == NULL) {
-		pthread_mutex_lock(&pool_lock);
-		pool_open--;
-		pthread_cond_signal(&pool_back);
-		pthread_mutex_unlock(&pool_lock);
-	}
-	return st;
-}
-
-void
-gw_store_give(struct sio_store *st)
-{
-	if (st == NULL)
-		return;
-	pthread_mutex_lock(&pool_lock);
-	pool_since[pool_n] = sio_session_mono();
-	pool[pool_n++] = st;
-	pthread_cond_signal(&pool_back);
-	pthread_mutex_unlock(&pool_lock);
-}
-
-/* Closes the free connections beyond GW_POOL_KEEP unused since
- * GW_POOL_IDLE_MS before now (the ticker, once a second). */
-static void
-gw_pool_trim(long long now)
-{
-	struct sio_store *gone[GW_POOL_MAX];
-	size_t n = 0;
-
-	pthread_mutex_lock(&pool_lock);
-	while (n < pool_n - (pool_n > GW_POOL_KEEP ? GW_POOL_KEEP : pool_n) &&
-	       now - pool_since[n] >= GW_POOL_IDLE_MS) {
-		gone[n] = pool[n];
-		n++;
-	}
-	if (n > 0) {
-		memmove(pool, pool + n, (pool_n - n) * sizeof(pool[0]));
-		memmove(pool_since, pool_since + n,
-		        (pool_n - n) * sizeof(pool_since[0]));
-		pool_n -= n;
-		pool_open -= n;
-	}
-	pthread_mutex_unlock(&pool_lock);
-	for (size_t i = 0; i < n; i++)
-		sio_store_close(gone[i]);
-	/* their memory is spread over the threads' malloc arenas, between
-	 * blocks still in use: without this it stays in the process */
-	if (n > 0)
-		malloc_trim(0);
 }
 
 /* Turns doorbell rings into wake-ups of the requests waiting on the sid,
@@ -454,20 +330,13 @@ gw_worker(void *arg)
 	return NULL;
 }
 
-/* Starts fn(arg) on a small stack: detached, or joinable into *tid. */
+/* Starts fn(arg) (sio_thread_start()): detached, or joinable into *tid;
+ * SIO_OK or SIO_ERR (logged). */
 static int
 gw_start(void *(*fn)(void *), void *arg, pthread_t *tid)
 {
-	pthread_attr_t a;
-	pthread_t t;
-	int rc;
+	int rc = sio_thread_start(fn, arg, SIO_THREAD_STACK, tid);
 
-	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, GW_STACK_SIZE);
-	if (tid == NULL)
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(tid != NULL ? tid : &t, &a, fn, arg);
-	pthread_attr_destroy(&a);
 	if (rc != 0)
 		gw_log(SIO_LOG_ERROR, "pthread_create: %s", strerror(rc));
 	return rc == 0 ? SIO_OK : SIO_ERR;
@@ -651,7 +520,13 @@ gw_listen_warn(int fd, const char *spec)
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
 	    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
 		return;
-	if (addrs == NULL || *addrs == '\0')
+	if (addrs != NULL && *addrs != '\0' && sa.ss_family == AF_INET6)
+		gw_log(SIO_LOG_WARN,
+		       "FastCGI on TCP %s (IPv6) from any address: libfcgi "
+		       "applies FCGI_WEB_SERVER_ADDRS to IPv4 only; listen on "
+		       "an IPv4 address or a UNIX socket",
+		       spec);
+	else if (addrs == NULL || *addrs == '\0')
 		gw_log(SIO_LOG_WARN,
 		       "FastCGI on TCP %s from any address: set "
 		       "FCGI_WEB_SERVER_ADDRS to the web server's, or better "

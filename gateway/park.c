@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "hash.h"
 
 #define PARK_BUCKETS 256
 #define PARK_ADDR_LEN 64 /* an IPv6 text address with a zone fits */
@@ -49,12 +50,9 @@ gw_park_max(void)
 static struct park_addr **
 park_find(const char *addr)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
 	struct park_addr **p;
 
-	for (const unsigned char *c = (const unsigned char *)addr; *c; c++)
-		h = (h ^ *c) * 16777619u;
-	for (p = &park_table[h % PARK_BUCKETS]; *p != NULL; p = &(*p)->next)
+	for (p = &park_table[sio_hash(addr) % PARK_BUCKETS]; *p != NULL; p = &(*p)->next)
 		if (strcmp((*p)->addr, addr) == 0)
 			break;
 	return p;

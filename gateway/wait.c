@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "hash.h"
 
 enum wait_state {
 	WAIT_IDLE,     /* not waiting */
@@ -55,11 +56,7 @@ static struct gw_waiter *wait_table[WAIT_BUCKETS];
 static struct gw_waiter **
 wait_bucket(const char *sid)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)sid; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return &wait_table[h % WAIT_BUCKETS];
+	return &wait_table[sio_hash(sid) % WAIT_BUCKETS];
 }
 
 /* With wait_lock held: w leaves its bucket, if in one. */

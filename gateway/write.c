@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "sidset.h"
 
 enum write_state { WRITE_QUEUED, WRITE_LEADING, WRITE_DONE };
 
@@ -43,13 +44,6 @@ static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_write *queue_head, *queue_tail;
 static int queue_leading;
-
-/* The sids a batch's writes rang for this process, rung at its commit
- * (gw_sids_add() records). */
-struct write_rings {
-	struct sio_buf set;
-	int lost; /* out of memory: ring every waiter */
-};
 
 int
 gw_write_open(void)
@@ -96,7 +90,8 @@ gw_write_unlock(struct sio_session_ctx *wx)
 void
 gw_write_flush(long long now)
 {
-	static struct sio_ratelimit rl; /* once a second while the store fails */
+	/* once a second while the store fails */
+	static struct sio_ratelimit rl;
 
 	if (writer == NULL)
 		return;
@@ -107,32 +102,12 @@ gw_write_flush(long long now)
 	pthread_mutex_unlock(&writer_lock);
 }
 
-void *
-gw_sids_add(struct sio_buf *set, const char *sid, const void *blank,
-            size_t size, int *lost)
-{
-	char *rec;
-
-	for (size_t off = 0; off < set->len; off += size)
-		if (strcmp(set->p + off, sid) == 0)
-			return NULL;
-	if (strlen(sid) > SIO_SID_LEN ||
-	    sio_buf_append(set, blank, size) != SIO_OK) {
-		*lost = 1;
-		return NULL;
-	}
-	rec = set->p + set->len - size;
-	strcpy(rec, sid);
-	return rec;
-}
-
+/* Gathers a sid a batch's writes rang for this process, rung at its
+ * commit (on out of memory, the set is lost: every waiter is rung). */
 static void
 write_ring_add(void *udata, const char *sid)
 {
-	static const char blank[SIO_SID_LEN + 1];
-	struct write_rings *r = udata;
-
-	gw_sids_add(&r->set, sid, blank, sizeof(blank), &r->lost);
+	sio_sidset_add(udata, sid);
 }
 
 /* Runs the writes of batch in one transaction on wx. */
@@ -143,8 +118,10 @@ write_batch(struct sio_session_ctx *wx, struct gw_write *batch)
 	 * minute say so. */
 	static struct sio_ratelimit begin_rl, commit_rl;
 	struct sio_store *st = wx->store;
-	struct write_rings r = {0};
+	struct sio_sidset rung;
 	int rc = sio_store_begin(st);
+
+	sio_sidset_init(&rung, 0);
 
 	if (rc != SIO_OK)
 		gw_log_limited(&begin_rl, SIO_LOG_ERROR, "begin: %s",
@@ -161,7 +138,7 @@ write_batch(struct sio_session_ctx *wx, struct gw_write *batch)
 		else
 			sio_store_release(st);
 		/* our own bells: no datagram to ourselves */
-		sio_store_bells_take(st, gw.holder, write_ring_add, &r);
+		sio_store_bells_take(st, gw.holder, write_ring_add, &rung);
 	}
 	if (rc == SIO_OK && sio_store_commit(st) != SIO_OK) {
 		gw_log_limited(&commit_rl, SIO_LOG_ERROR, "commit: %s",
@@ -169,11 +146,11 @@ write_batch(struct sio_session_ctx *wx, struct gw_write *batch)
 		for (struct gw_write *w = batch; w != NULL; w = w->next)
 			w->rc = SIO_ERR;
 	}
-	for (size_t off = 0; off < r.set.len; off += SIO_SID_LEN + 1)
-		gw_wait_ring(r.set.p + off);
-	if (r.lost)
+	for (size_t i = 0; i < sio_sidset_len(&rung); i++)
+		gw_wait_ring(sio_sidset_sid(&rung, i));
+	if (rung.lost)
 		gw_wait_ring(NULL);
-	sio_buf_cleanup(&r.set);
+	sio_sidset_cleanup(&rung);
 }
 
 /* Alone (CGI): the write in a transaction of its own on x. */

@@ -236,6 +236,63 @@ test_sink_file_reopen(void)
 	free(dir);
 }
 
+/* vlog() with varargs, as the programs' wrappers call it. */
+static void
+log_to(struct sio_log_sink *s, struct sio_ratelimit *rl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (rl == NULL)
+		sio_log_sink_vlog(s, SIO_LOG_WARN, fmt, ap);
+	else
+		sio_log_sink_vlimited(s, rl, SIO_LOG_WARN, fmt, ap);
+	va_end(ap);
+}
+
+/* The programs' lines: prog and pid in front, the message escaped; a
+ * limited kind lets SIO_LOG_BURST through in an interval. */
+static void
+test_sink_vlog_and_limited(void)
+{
+	struct sio_log_sink s = {.fd = -1};
+	struct sio_ratelimit rl = {0};
+	char *dir = cu_tmpdir(), path[512], buf[2048], want[128],
+	     err[SIO_ERR_LEN];
+	int lines = 0;
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	snprintf(path, sizeof(path), "%s/v.log", dir);
+	CU_ASSERT_EQUAL_FATAL(sio_log_sink_open(&s, "sio-v", path, err),
+	                      SIO_OK);
+	log_to(&s, NULL, "a %s", "b\nc");
+	log_to(&s, NULL, "x\ny");
+	for (int i = 0; i < SIO_LOG_BURST + 3; i++)
+		log_to(&s, &rl, "again %d", i);
+	f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	snprintf(want, sizeof(want), "sio-v[%d]: warn: ", (int)getpid());
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, want));
+		lines++;
+	}
+	fclose(f);
+	CU_ASSERT_EQUAL(lines, 2 + SIO_LOG_BURST);
+	f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "warn: a b\\nc\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "warn: x\\ny\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "again 4\n"));
+	CU_ASSERT_PTR_NULL(strstr(buf, "again 5"));
+	CU_ASSERT_EQUAL(rl.dropped, 3);
+	close(s.fd);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static const struct cu_test tests[] = {
     {"log format escapes newlines and terminal escapes onto one line",
      test_escapes_controls},
@@ -255,6 +312,8 @@ static const struct cu_test tests[] = {
     {"a log file sink is reopened after a rotation; a bad path changes "
      "nothing",
      test_sink_file_reopen},
+    {"log sink vlog writes prog[pid] lines; vlimited a burst of them",
+     test_sink_vlog_and_limited},
     {NULL, NULL},
 };
 

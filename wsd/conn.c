@@ -28,6 +28,7 @@
 
 #include <libwebsockets.h>
 
+#include "hash.h"
 #include "wsd.h"
 
 #define CONN_BUCKETS 4096
@@ -51,11 +52,7 @@ static int flush_scheduled;
 static unsigned
 conn_hash(const char *sid)
 {
-	unsigned h = 2166136261u;
-
-	for (; *sid != '\0'; sid++)
-		h = (h ^ (unsigned char)*sid) * 16777619u;
-	return h % CONN_BUCKETS;
+	return sio_hash(sid) % CONN_BUCKETS;
 }
 
 static void

@@ -34,8 +34,10 @@
 
 #include "doorbell.h"
 #include "plugin.h"
+#include "listen.h"
 #include "log.h"
 #include "store.h"
+#include "thread.h"
 #include "wsd.h"
 
 #define WSD_DEFAULT_LISTEN "127.0.0.1:8081"
@@ -45,7 +47,8 @@ struct wsd_server wsd;
 
 static volatile sig_atomic_t wsd_stopping;
 static volatile sig_atomic_t wsd_reloading; /* SIGHUP seen */
-static struct sio_log_sink wsd_sink = {.fd = -1}; /* the `log` setting */
+/* the `log` setting */
+static struct sio_log_sink wsd_sink = {.prog = "sio-wsd", .fd = -1};
 /* log_level, read by the checkpoint thread too */
 static atomic_int wsd_level = SIO_LOG_INFO;
 static struct lws_context *wsd_lws;
@@ -60,44 +63,26 @@ static struct lws *wsd_bell_wsi;    /* the doorbell, adopted */
 void
 wsd_log(enum sio_log_level level, const char *fmt, ...)
 {
-	char line[1024];
-	size_t len;
 	va_list ap;
 
 	if ((int)level > atomic_load(&wsd_level))
 		return;
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlog(&wsd_sink, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&wsd_sink, level, line, len);
 }
 
 void
 wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
                 const char *fmt, ...)
 {
-	struct timespec ts;
-	unsigned dropped = 0;
-	char line[1024];
-	size_t len;
 	va_list ap;
-	int ok;
 
 	if ((int)level > atomic_load(&wsd_level))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
-	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
-	if (!ok)
-		return;
-	if (dropped > 0)
-		wsd_log(level, "(%u lines like the next dropped)", dropped);
 	va_start(ap, fmt);
-	len = sio_log_format(line, sizeof(line), "sio-wsd", (int)getpid(),
-	                     level, fmt, ap);
+	sio_log_sink_vlimited(&wsd_sink, rl, level, fmt, ap);
 	va_end(ap);
-	sio_log_sink_write(&wsd_sink, level, line, len);
 }
 
 /* lws's own log lines, at our levels (its notices are chatter). */
@@ -333,19 +318,22 @@ wsd_sock_in_use(const char *flag, const char *path)
 	return SIO_OK;
 }
 
-/* A UNIX socket path, or HOST:PORT; fills the vhost's listening fields.
+/* A --listen value (sio_listen_parse()); fills the vhost's listening fields.
  * SIO_OK or SIO_ERR with a message printed (flag names the option). */
 static int
 wsd_listen_spec(const char *flag, const char *spec,
                 struct lws_context_creation_info *info, char *host,
                 size_t hostsize)
 {
-	const char *colon = strrchr(spec, ':');
+	struct sio_listen l;
 	struct in_addr a4;
-	char *end;
-	long port;
+	char err[SIO_ERR_LEN];
 
-	if (spec[0] == '/') {
+	if (sio_listen_parse(spec, &l, err) != SIO_OK) {
+		fprintf(stderr, "sio-wsd: %s: %s\n", flag, err);
+		return SIO_ERR;
+	}
+	if (l.unix_path) {
 		/* lws unlinks and binds it: refuse while another server is
 		 * listening there (a stale file from a crash is fine) */
 		if (wsd_sock_in_use(flag, spec) != SIO_OK)
@@ -355,21 +343,16 @@ wsd_listen_spec(const char *flag, const char *spec,
 		info->port = 0;
 		return SIO_OK;
 	}
-	if (colon == NULL || (size_t)(colon - spec) >= hostsize)
-		goto bad;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 1 || port > 65535)
-		goto bad;
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host) - 2);
-		host[strlen(host) - 2] = '\0';
+	if (strlen(l.host) >= hostsize) {
+		fprintf(stderr, "sio-wsd: %s '%s': host too long\n", flag,
+		        spec);
+		return SIO_ERR;
 	}
-	info->port = (int)port;
+	snprintf(host, hostsize, "%s", l.host);
+	info->port = l.port;
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, hostsize, "127.0.0.1");
-	if (host[0] == '\0' || strcmp(host, "*") == 0)
+	if (host[0] == '\0')
 		info->iface = NULL; /* every interface */
 	else if (inet_pton(AF_INET, host, &a4) == 1) {
 		/* With IPv6 on, lws binds in6addr_any for an IPv4 iface,
@@ -379,10 +362,6 @@ wsd_listen_spec(const char *flag, const char *spec,
 	} else
 		info->iface = host; /* an IPv6 address or interface name */
 	return SIO_OK;
-bad:
-	fprintf(stderr, "sio-wsd: bad %s '%s' (HOST:PORT or /path)\n", flag,
-	        spec);
-	return SIO_ERR;
 }
 
 /* What the command line says to listen on. */
@@ -711,9 +690,6 @@ static int
 wsd_start_checkpointer(void)
 {
 	char err[SIO_ERR_LEN];
-	sigset_t all, old;
-	pthread_attr_t a;
-	pthread_t t;
 	struct sio_store *st = sio_store_open_config(&wsd.cfg, err);
 	int rc;
 
@@ -721,14 +697,7 @@ wsd_start_checkpointer(void)
 		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
 		return SIO_ERR;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 256 * 1024);
-	rc = pthread_create(&t, &a, wsd_checkpointer, st);
-	pthread_attr_destroy(&a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = sio_thread_start(wsd_checkpointer, st, SIO_THREAD_STACK, NULL);
 	if (rc != 0) {
 		wsd_log(SIO_LOG_ERROR, "checkpoint thread: %s", strerror(rc));
 		sio_store_close(st);

@@ -59,17 +59,21 @@ for m in $macros; do
 		missing "macro $m (common/siogate.h) is not named in $api"
 done
 
-# The applications built into every program (common/plugin.c's
-# builtins[]), each named in the app section of $conf.
-apps=$(awk '/^static const struct sio_plugin \*const builtins\[\] = \{/ { on = 1; next }
-	on && /^\};|NULL/ { exit }
-	on' common/plugin.c | sed -n 's/^[[:space:]]*&sio_\([a-z0-9_]*\)_plugin,$/\1/p')
+# The applications built into every program (examples/NAME/NAME.c, each
+# defining sio_NAME_plugin, which the Makefile's generated table lists),
+# each named in the app section of $conf.
+apps=$(for f in examples/*/*.c; do
+	a=$(basename "$f" .c)
+	[ "$f" = "examples/$a/$a.c" ] &&
+		grep -q "^const struct sio_plugin sio_${a}_plugin = {" "$f" &&
+		echo "$a"
+done)
 appsec=$(sed -n '/^### app$/,/^### /p' "$conf")
 napps=0
 for a in $apps; do
 	napps=$((napps + 1))
 	echo "$appsec" | grep -q "\`$a\`" ||
-		missing "built-in app '$a' (common/plugin.c) is not named under '### app' in $conf"
+		missing "built-in app '$a' (examples/$a/) is not named under '### app' in $conf"
 done
 
 echo "docs: $nkeys keys of common/config.c, $nfuncs functions and $nmacros" \

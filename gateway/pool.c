@@ -1,0 +1,114 @@
+/*
+ * pool.c: sio-gateway's store connections: opening one with the configured
+ * options, and the pool that the requests share (gw_store_take(),
+ * gw_store_give()), trimmed by the ticker once a burst is over.
+ */
+#include <malloc.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "store.h"
+
+struct sio_store *
+gw_store_open(void)
+{
+	static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+	char err[SIO_ERR_LEN];
+	struct sio_store *st;
+
+	/* One at a time: opening checks the schema in a write transaction,
+	 * and every worker opening its connection at once would otherwise
+	 * queue in SQLite's busy handler, spinning on short sleeps. */
+	pthread_mutex_lock(&open_lock);
+	st = sio_store_open_config(gw.cfg, err);
+	pthread_mutex_unlock(&open_lock);
+	if (st == NULL)
+		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg->database, err);
+	return st;
+}
+
+/* At most this many connections: past it, a request waits for one to
+ * come back (each holder gives it back without waiting for another).
+ * Free ones beyond GW_POOL_KEEP close once unused for GW_POOL_IDLE_MS:
+ * a burst of requests (a thousand clients polling at once) leaves no
+ * hundred connections behind, each some 150 KB. */
+#define GW_POOL_MAX 128
+#define GW_POOL_KEEP 16
+#define GW_POOL_IDLE_MS 10000
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_back = PTHREAD_COND_INITIALIZER;
+/* The free connections, the least recently given back first, and when
+ * each was: fewer than are open, and never more than the cap (as CGI,
+ * the request's one connection, opened outside the pool). */
+static struct sio_store *pool[GW_POOL_MAX];
+static long long pool_since[GW_POOL_MAX];
+static size_t pool_n, pool_open;
+
+struct sio_store *
+gw_store_take(void)
+{
+	struct sio_store *st = NULL;
+
+	pthread_mutex_lock(&pool_lock);
+	while (pool_n == 0 && pool_open >= GW_POOL_MAX)
+		pthread_cond_wait(&pool_back, &pool_lock);
+	if (pool_n > 0)
+		st = pool[--pool_n];
+	else
+		pool_open++; /* opened below, or counted back on failure */
+	pthread_mutex_unlock(&pool_lock);
+	if (st != NULL)
+		return st;
+	st = gw_store_open();
+	if (st == NULL) {
+		pthread_mutex_lock(&pool_lock);
+		pool_open--;
+		pthread_cond_signal(&pool_back);
+		pthread_mutex_unlock(&pool_lock);
+	}
+	return st;
+}
+
+void
+gw_store_give(struct sio_store *st)
+{
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&pool_lock);
+	pool_since[pool_n] = sio_session_mono();
+	pool[pool_n++] = st;
+	pthread_cond_signal(&pool_back);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Closes the free connections beyond GW_POOL_KEEP unused since
+ * GW_POOL_IDLE_MS before now (the ticker, once a second). */
+void
+gw_pool_trim(long long now)
+{
+	struct sio_store *gone[GW_POOL_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&pool_lock);
+	while (n < pool_n - (pool_n > GW_POOL_KEEP ? GW_POOL_KEEP : pool_n) &&
+	       now - pool_since[n] >= GW_POOL_IDLE_MS) {
+		gone[n] = pool[n];
+		n++;
+	}
+	if (n > 0) {
+		memmove(pool, pool + n, (pool_n - n) * sizeof(pool[0]));
+		memmove(pool_since, pool_since + n,
+		        (pool_n - n) * sizeof(pool_since[0]));
+		pool_n -= n;
+		pool_open -= n;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	for (size_t i = 0; i < n; i++)
+		sio_store_close(gone[i]);
+	/* their memory is spread over the threads' malloc arenas, between
+	 * blocks still in use: without this it stays in the process */
+	if (n > 0)
+		malloc_trim(0);
+}

@@ -1,0 +1,125 @@
+/*
+ * stream.c: the htmlfile transport: one response that streams the
+ * session's packets as script chunks until the stream ends.
+ */
+#include "serve.h"
+
+/* --- htmlfile ------------------------------------------------------------ */
+
+static int
+serve_chunk(struct serve *s, const char *payload, size_t len)
+{
+	struct sio_buf b;
+	int rc;
+
+	sio_buf_init(&b);
+	rc = sio_text_htmlfile(&b, payload, len);
+	if (rc == SIO_OK)
+		rc = gw_req_write(s->r, b.p, b.len);
+	if (rc == SIO_OK)
+		rc = gw_req_flush(s->r);
+	sio_buf_cleanup(&b);
+	return rc;
+}
+
+/* 1 when sid is closed or gone (its stream should end). */
+static int
+serve_closed(struct serve *s)
+{
+	struct sio_store_session ss;
+	int rc = sio_store_session_get(s->x->store, s->rt.sid, &ss), closed;
+
+	if (rc != SIO_OK)
+		return rc == SIO_AGAIN;
+	closed = ss.state == SIO_SESSION_CLOSED;
+	sio_store_session_cleanup(&ss);
+	return closed;
+}
+
+/* Streams until the stream ends, starting with `1::` when hello is
+ * set. */
+static void
+serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
+{
+	struct gw_waiter *w = gw_wait_self();
+	struct sio_buf out;
+	long long now, wait_ms;
+	long long recheck = s->x->cfg->heartbeat_interval * 1000LL;
+	int n;
+
+	if (w == NULL)
+		return;
+	sio_buf_init(&out);
+	gw_wait_begin(w, s->rt.sid);
+	for (;;) {
+		gw_wait_clear(w);
+		now = sio_session_now();
+		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
+		                         conn))
+			break;
+		n = hello || serve_ready(s, now, conn)
+		        ? serve_take(s, bt, hello, now, &out, conn)
+		        : 0;
+		if (n < 0)
+			break;
+		if (n > 0) {
+			if (hello)
+				serve_hello_sent(s, 1);
+			if (serve_chunk(s, out.p, out.len) != SIO_OK) {
+				serve_delivered(s, conn, 0);
+				gw_log(SIO_LOG_INFO,
+				       "%s: htmlfile write failed", s->rt.sid);
+				if (hello)
+					serve_hello_sent(s, 0);
+				break;
+			}
+			serve_delivered(s, conn, 1);
+			hello = 0;
+			continue; /* more may be queued past the batch limit */
+		}
+		if (serve_closed(s))
+			break;
+		wait_ms = serve_timeout(now, now + recheck, serve_due(s, now));
+		if (serve_sleep(s, w, wait_ms) < 0)
+			break;
+	}
+	gw_wait_end(w);
+	sio_buf_cleanup(&out);
+}
+
+void
+serve_htmlfile(struct serve *s, struct batch *bt)
+{
+	long long conn = gw_conn_next();
+	struct poll_write p = {.w.fn = poll_attach,
+	                       .s = s,
+	                       .conn = conn,
+	                       .now = sio_session_now()};
+	int rc;
+
+	if (serve_drain(s) != SIO_OK)
+		return;
+	if (serve_store(s) != SIO_OK) { /* the stream reads as it goes */
+		serve_text(s, 503, "store unavailable");
+		return;
+	}
+	rc = gw_write_run(s->x, &p.w);
+	if (rc == SIO_ERR) { /* logged */
+		serve_text(s, 500, "store error");
+		return;
+	}
+	if (serve_head(s, 200, "text/html; charset=UTF-8", -1) != SIO_OK ||
+	    gw_req_write(s->r, sio_text_htmlfile_prelude(),
+	                 SIO_HTMLFILE_PRELUDE_LEN) != SIO_OK ||
+	    gw_req_flush(s->r) != SIO_OK) {
+		rc = SIO_ERR;
+	} else if (rc == SIO_AGAIN) {
+		serve_chunk(s, "7:::1+0", 7);
+		return;
+	} else {
+		gw_log(SIO_LOG_DEBUG, "%s: attached htmlfile conn %lld",
+		       s->rt.sid, conn);
+		serve_stream(s, bt, conn, p.hello);
+	}
+	serve_finish(s, conn, 0, 0, 1);
+}

@@ -159,10 +159,11 @@ WSD_PROTO_OBJ = $(BUILD)/wsd/hixie.o $(BUILD)/wsd/policy.o
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: $(WSD_PROTO_OBJ)
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: LDLIBS += $(WSD_PROTO_OBJ) -lcrypto
 
-# The router's suite reads the gateway's route.c.
-$(BUILD)/tests/test_route.o: CFLAGS += -Igateway
-$(BUILD)/tests/test_route: $(BUILD)/gateway/route.o
-$(BUILD)/tests/test_route: LDLIBS += $(BUILD)/gateway/route.o
+# The routers' suite reads the gateway's route.c and sio-wsd's.
+ROUTE_OBJ = $(BUILD)/gateway/route.o $(BUILD)/wsd/route.o
+$(BUILD)/tests/test_route.o: CFLAGS += -Igateway -Iwsd
+$(BUILD)/tests/test_route: $(ROUTE_OBJ)
+$(BUILD)/tests/test_route: LDLIBS += $(ROUTE_OBJ)
 
 # The seeded fuzz suite runs the targets of tests/fuzz_body.h, which also
 # read the routers and the wsd protocol modules.

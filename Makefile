@@ -253,7 +253,7 @@ browser: deps $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec tests/browser/
 
 # flashsocket (hixie-76) and the Flash policy file against sio-wsd's flash
-# listener and policy port, behind lighttpd (tests/hixie_client.mjs).
+# listener and policy port, behind lighttpd (tests/lib/hixie.mjs).
 flash: $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec tests/flash/
 

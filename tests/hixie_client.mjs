@@ -1,2 +1,0 @@
-// Moved to tests/lib/hixie.mjs.
-export * from './lib/hixie.mjs';

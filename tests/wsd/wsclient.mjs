@@ -1,2 +1,0 @@
-// Moved to tests/lib/wsclient.mjs.
-export * from '../lib/wsclient.mjs';

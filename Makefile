@@ -77,8 +77,15 @@ deps:
 	@scripts/deps.sh test
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h tests/*.h) | $(BUILD)/.dirs
-	$(CC) $(CFLAGS) -c -o $@ $<
+# Each object lists the headers it read in its .d file (-MMD -MP), which
+# make reads back: a header's change rebuilds exactly what includes it. An
+# object without its .d (built before this rule) is rebuilt once.
+DEPFLAGS = -MMD -MP
+$(BUILD)/%.o: %.c $(BUILD)/%.d | $(BUILD)/.dirs
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(BUILD)/%.d: ;
+.PRECIOUS: $(BUILD)/%.d
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/*/*/*/*.d)
 
 $(BUILD)/.dirs: Makefile
 	@scripts/deps.sh --check build || true
@@ -120,7 +127,6 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # sio-gateway: the FastCGI/CGI front (gateway/*.c; only fcgi.c sees libfcgi).
-$(GW_OBJ): $(wildcard gateway/*.h)
 $(GATEWAY): $(GW_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
 
@@ -149,7 +155,7 @@ $(STATIC_GATEWAY): $(GW_OBJ) $(LIB)
 .PHONY: static-gateway
 
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
-$(WSD_OBJ): $(wildcard wsd/*.h) | $(BUILD)/wsd/.dir
+$(WSD_OBJ): | $(BUILD)/wsd/.dir
 $(BUILD)/wsd/.dir:
 	@mkdir -p $(dir $@) && touch $@
 $(WSD): $(WSD_OBJ) $(LIB)
@@ -157,7 +163,7 @@ $(WSD): $(WSD_OBJ) $(LIB)
 
 # sioctl: the operator's tool over the store (ctl/*.c). It exports the API
 # like the servers, because a kick runs the app's on_close, maybe a plugin's.
-$(CTL_OBJ): $(wildcard ctl/*.h) | $(BUILD)/ctl/.dir
+$(CTL_OBJ): | $(BUILD)/ctl/.dir
 $(BUILD)/ctl/.dir:
 	@mkdir -p $(dir $@) && touch $@
 $(CTL): $(CTL_OBJ) $(LIB)
@@ -171,17 +177,16 @@ WSD_PROTO_OBJ = $(BUILD)/wsd/hixie.o $(BUILD)/wsd/policy.o
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: $(WSD_PROTO_OBJ)
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: LDLIBS += $(WSD_PROTO_OBJ) -lcrypto
 
-# The router's suite reads the gateway's route.c.
-$(BUILD)/tests/test_route.o: CFLAGS += -Igateway
-$(BUILD)/tests/test_route.o: $(wildcard gateway/*.h)
-$(BUILD)/tests/test_route: $(BUILD)/gateway/route.o
-$(BUILD)/tests/test_route: LDLIBS += $(BUILD)/gateway/route.o
+# The routers' suite reads the gateway's route.c and sio-wsd's.
+ROUTE_OBJ = $(BUILD)/gateway/route.o $(BUILD)/wsd/route.o
+$(BUILD)/tests/test_route.o: CFLAGS += -Igateway -Iwsd
+$(BUILD)/tests/test_route: $(ROUTE_OBJ)
+$(BUILD)/tests/test_route: LDLIBS += $(ROUTE_OBJ)
 
 # The seeded fuzz suite runs the targets of tests/fuzz_body.h, which also
 # read the routers and the wsd protocol modules.
 FUZZ_SEEDED_OBJ = $(BUILD)/gateway/route.o $(BUILD)/wsd/route.o $(WSD_PROTO_OBJ)
 $(BUILD)/tests/test_fuzz_seeded.o: CFLAGS += -Igateway -Iwsd
-$(BUILD)/tests/test_fuzz_seeded.o: $(wildcard gateway/*.h wsd/*.h)
 $(BUILD)/tests/test_fuzz_seeded: $(FUZZ_SEEDED_OBJ)
 $(BUILD)/tests/test_fuzz_seeded: LDLIBS += $(FUZZ_SEEDED_OBJ) -lcrypto
 
@@ -268,7 +273,7 @@ browser: deps $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec tests/browser/
 
 # flashsocket (hixie-76) and the Flash policy file against sio-wsd's flash
-# listener and policy port, behind lighttpd (tests/hixie_client.mjs).
+# listener and policy port, behind lighttpd (tests/lib/hixie.mjs).
 flash: $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec tests/flash/
 
@@ -357,9 +362,9 @@ FUZZ_SRC     = common/buf.c common/config.c common/json.c common/packet.c \
                gateway/route.c wsd/hixie.c wsd/policy.c wsd/route.c
 FUZZ_OBJ     = $(FUZZ_SRC:%.c=$(BUILD)/fuzz/%.o)
 
-$(BUILD)/fuzz/%.o: %.c $(wildcard common/*.h gateway/*.h wsd/*.h)
+$(BUILD)/fuzz/%.o: %.c $(BUILD)/fuzz/%.d
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(BUILD)/fuzz/fuzz_%: tests/fuzz_parsers.c $(wildcard tests/fuzz_*.h) $(FUZZ_OBJ)
 	clang $(FUZZ_CFLAGS) -Itests -fsanitize=fuzzer -DFUZZ_NAME='"$*"' \
 		-o $@ $< $(FUZZ_OBJ) -ljansson -lcrypto
@@ -393,8 +398,15 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 run:
 	@APP=$(or $(APP),chat) PORT=$(or $(PORT),8080) exec scripts/run.sh
 
+# Every C file of the tree in the style of .clang-format: make format
+# rewrites them, make format-check (CI) fails on the first that differs.
+FORMAT_SRC = $(wildcard common/*.[ch] gateway/*.[ch] wsd/*.[ch] ctl/*.[ch] \
+               examples/*/*.[ch] tests/*.[ch] bench/*.[ch])
 format:
-	clang-format -i common/*.[ch] tests/*.[ch] examples/*/*.c
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
+.PHONY: format-check
 
 clean:
 	rm -rf build build-asan

@@ -14,7 +14,7 @@
 // the C load generator (bench/loadgen --mode relay, its websocket straight
 // to sio-wsd); this is the Node-client version, through lighttpd's
 // websocket proxy unless WS=direct.
-import {startServers} from '../tests/wsd/harness.mjs';
+import {startServers} from '../tests/lib/servers.mjs';
 
 const COUNT = Number(process.argv[2] ?? process.env.COUNT ?? 2000);
 const WARMUP = 100;

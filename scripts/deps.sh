@@ -10,7 +10,7 @@
 #   build  what `make` needs: a compiler and the libraries' headers
 #   run    what `make run` needs: build, lighttpd, npm (socket.io-client)
 #   test   what `make test` needs: run, the other web servers, chromium,
-#          CUnit, clang (fuzz, sanitizers), curl, sqlite3, php, groff and
+#          CUnit, clang (fuzz, sanitizers), clang-format, curl, sqlite3, php, groff and
 #          man (the man pages' test)
 #   bench  what `make bench` and `make profile` need: test, libuv (the
 #          load generator), linux-perf
@@ -28,7 +28,7 @@ set_name=${1:-test}
 BUILD_PKGS="build-essential pkg-config libfcgi-dev libwebsockets-dev
 libsqlite3-dev libjansson-dev libssl-dev"
 RUN_PKGS="$BUILD_PKGS lighttpd"
-TEST_PKGS="$RUN_PKGS libcunit1-dev clang libclang-rt-14-dev sqlite3 curl
+TEST_PKGS="$RUN_PKGS libcunit1-dev clang clang-format libclang-rt-14-dev sqlite3 curl
 python3 groff-base man-db nginx-light apache2 chromium php-cli php-sqlite3"
 BENCH_PKGS="$TEST_PKGS libuv1-dev linux-perf"
 case $set_name in

@@ -14,54 +14,21 @@
  *   BROWSER_TIMEOUT ms for each wait in a page (default 15000)
  */
 import assert from 'node:assert/strict';
-import {execFile} from 'node:child_process';
-import {promisify} from 'node:util';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {chromium} from 'playwright-core';
-import {createRequire} from 'node:module';
-export const {freePort} = createRequire(import.meta.url)('../lib/client.cjs');
+import {ROOT, CLIENT_DIR, serveApp} from '../lib/servers.mjs';
 
-const run = promisify(execFile);
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export {ROOT, CLIENT_DIR};
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const GATEWAY = path.resolve(ROOT, process.env.GATEWAY || 'build/sio-gateway');
 export const WSD = path.resolve(ROOT, process.env.WSD || 'build/sio-wsd');
 export const TIMEOUT = Number(process.env.BROWSER_TIMEOUT || 15000);
 export const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist');
-/* The gateway's client_dir: the build's copy of CLIENT (make). */
-export const CLIENT_DIR = path.resolve(ROOT, process.env.CLIENT_DIR || 'build/client');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking',
 	'--disable-component-update', '--disable-sync'];
-
-
-/* vardir with APP's demo as scripts/run.sh lays it out (www/ holds
- * examples/APP/index.html; the gateway serves socket.io.js). */
-export function prepare(vardir, app, by) {
-	fs.rmSync(vardir, {recursive: true, force: true});
-	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
-	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
-	fs.writeFileSync(path.join(vardir, 'siogate.conf'),
-	    `# written by ${by} (as scripts/run.sh does)\n` +
-	    `database = ${vardir}/siogate.db\nrun_dir = ${vardir}/run\napp = ${app}\n` +
-	    `client_dir = ${CLIENT_DIR}\n` +
-	    'polling_duration = 5\nlog_level = debug\n' +
-	    '# no Flash policy listener: runs may overlap (make interop)\nflash_policy_port = 0\n');
-	fs.copyFileSync(path.join(ROOT, 'examples', app, 'index.html'),
-	    path.join(vardir, 'www/index.html'));
-}
-
-export async function webserver(...args) {
-	return run(path.join(ROOT, 'scripts/webserver.sh'), args, {
-		cwd: ROOT,
-		env: {...process.env, GATEWAY, WSD},
-		timeout: 60000,
-	});
-}
 
 /*
  * Checks what a run needs, lays out vardir for app, starts the web server
@@ -77,10 +44,7 @@ export async function serve({vardir, app, by, start = [], consoleLines = [],
 	assert.ok(start.includes('--no-wsd') || fs.existsSync(WSD), `${WSD} not built (make)`);
 	assert.ok(fs.existsSync(path.join(CLIENT_DIR, 'socket.io.js')),
 	    `${CLIENT_DIR}/socket.io.js missing (npm ci, then make)`);
-	prepare(vardir, app, by);
-	const port = await freePort();
-	const base = `http://127.0.0.1:${port}`;
-	let browser, userDir, started = false;
+	let browser, userDir, srv;
 	const stop = async () => {
 		if (browser) {
 			await browser.close().catch(() => {});
@@ -88,16 +52,17 @@ export async function serve({vardir, app, by, start = [], consoleLines = [],
 		if (userDir) {
 			fs.rmSync(userDir, {recursive: true, force: true});
 		}
-		if (started) {
-			await webserver('stop', vardir).catch(() => {});
+		if (srv) {
+			srv.keep = true; /* the screenshots and logs stay in vardir */
+			await srv.stop();
 		}
 		if (consoleLines.length) {
 			fs.writeFileSync(path.join(vardir, 'console.log'), consoleLines.join('\n') + '\n');
 		}
 	};
 	try {
-		started = true;
-		await webserver('start', ...start, server, String(port), vardir);
+		srv = await serveApp({app, vardir, by, server, start,
+			conf: {log_level: 'debug'}, env: {GATEWAY, WSD}});
 		userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
 		browser = await chromium.launchPersistentContext(userDir, {
 			executablePath: CHROMIUM,
@@ -110,7 +75,7 @@ export async function serve({vardir, app, by, start = [], consoleLines = [],
 		await stop();
 		throw e;
 	}
-	return {base, browser, stop};
+	return {base: srv.base, browser, stop};
 }
 
 /* A new page whose console and uncaught errors go to consoleLines, as

@@ -3,7 +3,7 @@
  * packets as text, so one packet that is not UTF-8 (or empty) would make
  * every poll of its session fail and hold back what is queued behind it.
  * Against running servers (lighttpd + sio-gateway + sio-wsd, app =
- * testapp, tests/wsd/harness.mjs):
+ * testapp, tests/lib/servers.mjs):
  *
  *   sioctl send / emit and ctl/push.php refuse such text (exit 64 and 2) and
  *   queue nothing; what is sent next arrives;
@@ -11,7 +11,7 @@
  *   ahead of a good one, are dropped with a log line, and the good one
  *   reaches a session on each transport: websocket and xhr-polling
  *   (socket.io-client 0.9.16), jsonp-polling and htmlfile (raw HTTP, as
- *   the browser's client does), flashsocket (tests/hixie_client.mjs).
+ *   the browser's client does), flashsocket (tests/lib/hixie.mjs).
  *
  * Delivery times are printed; the failure condition is a deadline of
  * DEADLINE ms (CTL_DEADLINE).
@@ -21,17 +21,14 @@
 import {test, describe, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFile, execFileSync, spawn} from 'node:child_process';
-import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import {startServers, ROOT, BUILD, until, unframe} from '../wsd/harness.mjs';
-import {connect as hixie} from '../hixie_client.mjs';
+import {startServers, ROOT, BUILD, until, unframe} from '../lib/servers.mjs';
+import {connect as hixie} from '../lib/hixie.mjs';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {waitFor, shutdown, openSession, freePort} = require('../lib/client.cjs');
+import {io, waitFor, shutdown, openSession, freePort} from '../lib/client.mjs';
 const CTL = path.join(BUILD, 'sioctl');
 const PUSH = path.join(ROOT, 'ctl/push.php');
 const DEADLINE = Number(process.env.CTL_DEADLINE || 3000);

@@ -1,7 +1,7 @@
 /*
  * sioctl, and pushing from outside, against running servers: lighttpd +
  * sio-gateway (scripts/webserver.sh) and sio-wsd, app = testapp, through
- * tests/wsd/harness.mjs. Two socket.io-client 0.9.16 sessions stay
+ * tests/lib/servers.mjs. Two socket.io-client 0.9.16 sessions stay
  * connected through the run, one on websocket and one on xhr-polling, each
  * on the root and /chat, both in room `lobby` of the root and of /chat
  * (rows written as an app's sio_join would). Every subcommand has a test;
@@ -15,14 +15,11 @@
 import {test, describe, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFile, execFileSync} from 'node:child_process';
-import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import {startServers, ROOT, BUILD, until} from '../wsd/harness.mjs';
+import {startServers, ROOT, BUILD, until} from '../lib/servers.mjs';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {waitFor, shutdown, openSession} = require('../lib/client.cjs');
+import {io, waitFor, shutdown, openSession} from '../lib/client.mjs';
 const CTL = path.join(BUILD, 'sioctl');
 const DEADLINE = Number(process.env.CTL_DEADLINE || 3000);
 const CONNECT_TIMEOUT = 10000;

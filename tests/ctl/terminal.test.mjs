@@ -1,7 +1,7 @@
 /*
  * What a client sends reaches the operator's terminal escaped. Against
  * running servers (lighttpd + sio-gateway + sio-wsd, app = testapp,
- * tests/wsd/harness.mjs), a session sends a message holding an OSC title
+ * tests/lib/servers.mjs), a session sends a message holding an OSC title
  * sequence, a BEL, ESC [ 2J and a C1 CSI (testapp queues the echo),
  * and is put in a room whose name holds ESC [ 5m (the sqlite3 shell, as an
  * app's sio_join would). `sioctl show` and `sioctl list`, text and JSON,
@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import {execFile} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {startServers, BUILD} from '../wsd/harness.mjs';
+import {startServers, BUILD} from '../lib/servers.mjs';
 
 const CTL = path.join(BUILD, 'sioctl');
 const MSG = 'hi \x1b]0;pwned\x07\x1b[2J \u009b31m there';

@@ -29,20 +29,14 @@
  */
 import {test, describe, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {execFile} from 'node:child_process';
-import {promisify} from 'node:util';
-import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {defaults, waitFor, emitAck, shutdown, openSession, freePort, httpGet: get} =
-	require('../lib/client.cjs');
-const run = promisify(execFile);
+import {io, defaults, waitFor, emitAck,
+	shutdown, openSession, httpGet as get} from '../lib/client.mjs';
+import {until} from '../lib/until.mjs';
+import {ROOT, BUILD, CLIENT_DIR, serveApp} from '../lib/servers.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const GATEWAY = path.resolve(ROOT, process.env.GATEWAY || 'build/sio-gateway');
 const WSD = path.resolve(ROOT, process.env.WSD || 'build/sio-wsd');
 const TIMEOUT = Number(process.env.EXAMPLE_TIMEOUT || 10000);
@@ -50,8 +44,6 @@ const APPS = (process.env.EXAMPLES || 'multiplexed ackping rpcping stats transpo
 	.split(/\s+/).filter(Boolean);
 const TRANSPORTS = (process.env.TRANSPORTS || 'xhr-polling websocket')
 	.split(/\s+/).filter(Boolean);
-/* The gateway's client_dir: the build's copy of socket.io-client (make). */
-const CLIENT_DIR = path.join(ROOT, 'build/client');
 
 defaults.ms = TIMEOUT;
 let seq = 0;
@@ -59,37 +51,17 @@ const token = (what) => `${what}-${process.pid}-${++seq}`;
 
 /* One app behind lighttpd, as make run serves it. */
 async function startApp(app) {
-	const vardir = path.join(ROOT, 'var/examples', app);
-	await run(path.join(ROOT, 'scripts/webserver.sh'), ['stop', vardir]).catch(() => {});
-	fs.rmSync(vardir, {recursive: true, force: true});
-	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
-	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
-	const conf = path.join(vardir, 'siogate.conf');
-	fs.writeFileSync(conf, [
-		'# written by tests/examples/examples.test.mjs',
-		`database = ${vardir}/siogate.db`,
-		`run_dir = ${vardir}/run`,
-		`client_dir = ${CLIENT_DIR}`,
-		`app = ${process.env.EXAMPLE_PLUGINS === '1' ? path.join(ROOT, 'build/examples', app + '.so') : app}`,
-		'polling_duration = 5',
-		'flash_policy_port = 0',
-		'',
-	].join('\n'));
-	fs.copyFileSync(path.join(ROOT, 'examples', app, 'index.html'),
-	    path.join(vardir, 'www/index.html'));
-	const port = await freePort();
-	await run(path.join(ROOT, 'scripts/webserver.sh'), ['start', 'lighttpd', String(port), vardir], {
-		env: {...process.env, GATEWAY, WSD, SIOGATE_CONF: conf, DOCROOT: path.join(vardir, 'www')},
+	const srv = await serveApp({
+		app: process.env.EXAMPLE_PLUGINS === '1' ? path.join(BUILD, 'examples', app + '.so') : app,
+		page: app, vardir: path.join(ROOT, 'var/examples', app),
+		by: 'tests/examples/examples.test.mjs',
+		env: {GATEWAY, WSD},
 	});
-	let failed = false;
 	return {
-		url: `http://127.0.0.1:${port}`,
-		vardir,
-		fail() { failed = true; },
-		async stop() {
-			await run(path.join(ROOT, 'scripts/webserver.sh'), ['stop', vardir]).catch(() => {});
-			if (!failed) fs.rmSync(vardir, {recursive: true, force: true});
-		},
+		url: srv.base,
+		vardir: srv.vardir,
+		fail() { srv.keep = true; },
+		stop: () => srv.stop(),
 	};
 }
 
@@ -140,18 +112,6 @@ function assertClock(v, what) {
 	    `${what}: in range, got ${JSON.stringify(v)}`);
 }
 
-/* Resolves once cond() holds, looking every 5 ms; rejects after ms. */
-function until(cond, what, ms = defaults.ms) {
-	return new Promise((resolve, reject) => {
-		const t0 = Date.now();
-		(function look() {
-			if (cond()) return resolve();
-			if (Date.now() - t0 > ms) return reject(new Error(`timed out after ${ms} ms waiting until ${what}`));
-			setTimeout(look, 5);
-		})();
-	});
-}
-
 /* Per app: the tests for one transport. */
 const SUITES = {
 	multiplexed(ctx, transport) {
@@ -179,7 +139,7 @@ const SUITES = {
 			 * included. B's message POST may still be in flight here:
 			 * its answer can come after the poll that carried the echo.
 			 */
-			await until(() => !b.sock.doBuffer, 'B has no POST in flight');
+			await until('B has no POST in flight', () => !b.sock.doBuffer, defaults.ms);
 			shutdown(b.sock);
 			await a.inbox['/chat'].wait((m) => m === `${bName} left`, 'A hears B leave');
 		});

@@ -31,14 +31,10 @@ import {spawn, execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {createRequire} from 'node:module';
-import {ROOT, BUILD, until} from '../wsd/harness.mjs';
+import {BUILD, WEBSERVER, until, writeConf} from '../lib/servers.mjs';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {freePort, shutdown} = require('../lib/client.cjs');
+import {io, freePort, shutdown} from '../lib/client.mjs';
 
-const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
 const CLIENTS = Number(process.env.FAULT_CLIENTS) || 50;
 const SECONDS = Number(process.env.FAULT_SECONDS) || 12;
 const SERVERS = (process.env.FAULT_SERVERS ?? 'nginx apache lighttpd wsd').split(/\s+/);
@@ -60,16 +56,16 @@ const alive = (pid) => {
 async function startRun(name, server, {gateways = 0, wsd = false, procs = 1} = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sio-killed-${name}.`));
 	fs.chmodSync(dir, 0o755);
-	const conf = path.join(dir, 'siogate.conf');
 	const db = path.join(dir, 'siogate.db');
-	fs.writeFileSync(conf, [`database = ${db}`, `run_dir = ${dir}/run`, 'app = testapp',
-		'polling_duration = 5', 'flash_policy_port = 0', `log_level = ${process.env.FAULT_LOG_LEVEL ?? 'info'}`,
+	const conf = writeConf(path.join(dir, 'siogate.conf'), {database: db, run_dir: `${dir}/run`,
+		app: 'testapp', polling_duration: 5, flash_policy_port: 0,
+		log_level: process.env.FAULT_LOG_LEVEL ?? 'info',
 		// every client comes from 127.0.0.1, and once a gateway is
 		// killed the other holds every poll: the caps on waiting polls
 		// must let all of them wait there
 		// (their polls and POSTs together)
-		`max_polls_per_address = ${CLIENTS * 2}`, `max_requests_per_address = ${CLIENTS * 2}`,
-		`threads = ${CLIENTS * 4 + 16}`, 'reserved_threads = 16', ''].join('\n'));
+		max_polls_per_address: CLIENTS * 2, max_requests_per_address: CLIENTS * 2,
+		threads: CLIENTS * 4 + 16, reserved_threads: 16});
 	fs.mkdirSync(path.join(dir, 'run'));
 	const r = {name, dir, conf, db, children: [], port: await freePort()};
 	r.spawn = (bin, args, log) => {

@@ -17,13 +17,10 @@ import {spawn, execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {createRequire} from 'node:module';
-import {ROOT, BUILD, until} from '../wsd/harness.mjs';
+import {BUILD, WEBSERVER, until, writeConf} from '../lib/servers.mjs';
 
-const require = createRequire(import.meta.url);
-const {freePort} = require('../lib/client.cjs');
+import {freePort} from '../lib/client.mjs';
 
-const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const runs = [];
@@ -50,8 +47,8 @@ async function startRun(name, {tmpfs} = {}) {
 	fs.mkdirSync(dbdir);
 	const r = {name, dir, dbdir, db: path.join(dbdir, 'siogate.db'), conf: path.join(dir, 'siogate.conf'),
 		sock: path.join(dir, 'gw.sock'), log: path.join(dir, 'gateway.log'), port: await freePort()};
-	fs.writeFileSync(r.conf, [`database = ${r.db}`, `run_dir = ${dir}/run`, 'app = testapp',
-		'polling_duration = 20', 'flash_policy_port = 0', 'log_level = info', ''].join('\n'));
+	writeConf(r.conf, {database: r.db, run_dir: `${dir}/run`, app: 'testapp',
+		polling_duration: 20, flash_policy_port: 0, log_level: 'info'});
 	const out = fs.openSync(r.log, 'a');
 	const gw = [path.join(BUILD, 'sio-gateway'), '-c', r.conf, '--listen', r.sock];
 	r.gw = tmpfs

@@ -9,7 +9,7 @@
  * static-gateway), their siogate.conf (deploy/shared-hosting/siogate.conf
  * with the home directory of this run and app = testapp), socket.io.js and
  * a page. Through it:
- *   - the interop suite (tests/interop/testapp.test.js, socket.io-client
+ *   - the interop suite (tests/interop/testapp.test.mjs, socket.io-client
  *     0.9.16 in Node) over xhr-polling;
  *   - a page in Debian's chromium over xhr-polling, jsonp-polling and
  *     htmlfile: handshake, a message echoed, an event acked, disconnect;
@@ -29,11 +29,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {createRequire} from 'node:module';
 import {chromium} from 'playwright-core';
 
-const require = createRequire(import.meta.url);
-const {freePort} = require('../lib/client.cjs');
+import {freePort} from '../lib/client.mjs';
+import {until} from '../lib/until.mjs';
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const GATEWAY = path.resolve(ROOT, process.env.STATIC_GATEWAY || 'build/sio-gateway-static');
@@ -51,59 +50,48 @@ let port, base, apache, browser, userDir, failed = false;
 
 // A test whose failure keeps var/hosting and shows the logs.
 function check(name, fn) {
-  test(name, async (t) => {
-    try {
-      await fn(t);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  });
-}
-
-// Every wait is on a condition, bounded.
-async function waitFor(what, cond, ms = WAIT) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+	test(name, async (t) => {
+		try {
+			await fn(t);
+		} catch (e) {
+			failed = true;
+			throw e;
+		}
+	});
 }
 
 // The running processes of the user's sio-gateway.cgi (one per request),
 // those of one session (its sid in their REQUEST_URI) when sid is given.
 function cgiProcesses(sid) {
-  let n = 0;
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (fs.readlinkSync(`/proc/${pid}/exe`) !== CGI) continue;
-      if (sid === undefined ||
-          fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')
-              .some((v) => v.startsWith('REQUEST_URI=') && v.includes(sid)))
-        n++;
-    } catch {}
-  }
-  return n;
+	let n = 0;
+	for (const pid of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(pid)) continue;
+		try {
+			if (fs.readlinkSync(`/proc/${pid}/exe`) !== CGI) continue;
+			if (sid === undefined ||
+					fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')
+							.some((v) => v.startsWith('REQUEST_URI=') && v.includes(sid)))
+				n++;
+		} catch {}
+	}
+	return n;
 }
 
 // True when the ELF file has a PT_INTERP program header (dynamic linking).
 function hasInterpreter(file) {
-  const b = fs.readFileSync(file);
-  assert.equal(b.toString('latin1', 1, 4), 'ELF');
-  assert.equal(b[4], 2, 'a 64-bit ELF');
-  const phoff = Number(b.readBigUInt64LE(0x20));
-  const phentsize = b.readUInt16LE(0x36), phnum = b.readUInt16LE(0x38);
-  for (let i = 0; i < phnum; i++)
-    if (b.readUInt32LE(phoff + i * phentsize) === 3) return true;
-  return false;
+	const b = fs.readFileSync(file);
+	assert.equal(b.toString('latin1', 1, 4), 'ELF');
+	assert.equal(b[4], 2, 'a 64-bit ELF');
+	const phoff = Number(b.readBigUInt64LE(0x20));
+	const phentsize = b.readUInt16LE(0x36), phnum = b.readUInt16LE(0x38);
+	for (let i = 0; i < phnum; i++)
+		if (b.readUInt32LE(phoff + i * phentsize) === 3) return true;
+	return false;
 }
 
 function hostConfig() {
-  // What the host runs; the user never sees it.
-  return `# the host's main configuration (tests/hosting/hosting.test.mjs)
+	// What the host runs; the user never sees it.
+	return `# the host's main configuration (tests/hosting/hosting.test.mjs)
 ServerRoot "${HOST}"
 ServerName localhost
 Listen 127.0.0.1:${port}
@@ -197,228 +185,228 @@ window.disconnectNow = function () {
 
 // Starts Apache on the host's configuration; resolves once it answers.
 async function startApache() {
-  const conf = path.join(HOST, 'apache2.conf');
-  const out = fs.openSync(path.join(HOST, 'apache.out'), 'a');
-  apache = spawn('/usr/sbin/apache2', ['-f', conf, '-DFOREGROUND'],
-      {stdio: ['ignore', out, out], detached: true});
-  fs.closeSync(out);
-  let exited = false;
-  apache.on('exit', () => (exited = true));
-  await waitFor('Apache to answer', async () => {
-    if (exited) throw new Error(`apache2 exited: ${fs.readFileSync(path.join(HOST, 'apache.out'), 'utf8')}`);
-    try {
-      return (await fetch(`${base}/index.html`)).ok;
-    } catch {
-      return false;
-    }
-  });
+	const conf = path.join(HOST, 'apache2.conf');
+	const out = fs.openSync(path.join(HOST, 'apache.out'), 'a');
+	apache = spawn('/usr/sbin/apache2', ['-f', conf, '-DFOREGROUND'],
+			{stdio: ['ignore', out, out], detached: true});
+	fs.closeSync(out);
+	let exited = false;
+	apache.on('exit', () => (exited = true));
+	await until('Apache to answer', async () => {
+		if (exited) throw new Error(`apache2 exited: ${fs.readFileSync(path.join(HOST, 'apache.out'), 'utf8')}`);
+		try {
+			return (await fetch(`${base}/index.html`)).ok;
+		} catch {
+			return false;
+		}
+	}, WAIT);
 }
 
 function stopApache() {
-  if (!apache || apache.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    apache.on('exit', resolve);
-    try { process.kill(-apache.pid, 'SIGTERM'); } catch { resolve(); }
-  });
+	if (!apache || apache.exitCode !== null) return Promise.resolve();
+	return new Promise((resolve) => {
+		apache.on('exit', resolve);
+		try { process.kill(-apache.pid, 'SIGTERM'); } catch { resolve(); }
+	});
 }
 
 before(async () => {
-  failed = true; // until the setup is done
-  assert.ok(fs.existsSync(GATEWAY), `${GATEWAY} not built (make static-gateway)`);
-  assert.ok(fs.existsSync('/usr/sbin/apache2'), 'apache2 missing (make deps)');
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing (make deps)`);
-  fs.rmSync(VAR, {recursive: true, force: true});
-  fs.mkdirSync(HOST, {recursive: true});
-  fs.mkdirSync(path.join(HOME, 'siogate'), {recursive: true});
-  fs.mkdirSync(WWW, {recursive: true});
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+	failed = true; // until the setup is done
+	assert.ok(fs.existsSync(GATEWAY), `${GATEWAY} not built (make static-gateway)`);
+	assert.ok(fs.existsSync('/usr/sbin/apache2'), 'apache2 missing (make deps)');
+	assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing (make deps)`);
+	fs.rmSync(VAR, {recursive: true, force: true});
+	fs.mkdirSync(HOST, {recursive: true});
+	fs.mkdirSync(path.join(HOME, 'siogate'), {recursive: true});
+	fs.mkdirSync(WWW, {recursive: true});
+	port = await freePort();
+	base = `http://127.0.0.1:${port}`;
 
-  fs.writeFileSync(path.join(HOST, 'apache2.conf'), hostConfig(), {mode: 0o600});
-  // The user's files: the recipe with this run's home directory.
-  const home = (s) => s.replaceAll('/home/user', HOME);
-  fs.writeFileSync(path.join(WWW, '.htaccess'),
-      home(fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting/htaccess'), 'utf8')));
-  fs.writeFileSync(path.join(HOME, 'siogate.conf'),
-      home(fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting/siogate.conf'), 'utf8'))
-          .replace(/^app = .*$/m, 'app = testapp'));
-  fs.copyFileSync(GATEWAY, CGI);
-  fs.chmodSync(CGI, 0o755);
-  fs.copyFileSync(path.join(CLIENT, 'socket.io.js'), path.join(WWW, 'socket.io.js'));
-  fs.writeFileSync(path.join(WWW, 'index.html'), PAGE);
-  if (ROOT_USER) {
-    // Without suexec the CGI runs as Apache's user: the data directory is
-    // its, everything else stays the owner's and readable.
-    await run('chown', ['www-data:www-data', path.join(HOME, 'siogate')]);
-    for (const d of [VAR, path.join(VAR, 'home'), HOME, WWW]) fs.chmodSync(d, 0o755);
-  }
-  await startApache();
-  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
-  browser = await chromium.launchPersistentContext(userDir, {
-    executablePath: CHROMIUM, headless: true, timeout: 60000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  browser.setDefaultTimeout(WAIT);
-  failed = false;
+	fs.writeFileSync(path.join(HOST, 'apache2.conf'), hostConfig(), {mode: 0o600});
+	// The user's files: the recipe with this run's home directory.
+	const home = (s) => s.replaceAll('/home/user', HOME);
+	fs.writeFileSync(path.join(WWW, '.htaccess'),
+			home(fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting/htaccess'), 'utf8')));
+	fs.writeFileSync(path.join(HOME, 'siogate.conf'),
+			home(fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting/siogate.conf'), 'utf8'))
+					.replace(/^app = .*$/m, 'app = testapp'));
+	fs.copyFileSync(GATEWAY, CGI);
+	fs.chmodSync(CGI, 0o755);
+	fs.copyFileSync(path.join(CLIENT, 'socket.io.js'), path.join(WWW, 'socket.io.js'));
+	fs.writeFileSync(path.join(WWW, 'index.html'), PAGE);
+	if (ROOT_USER) {
+		// Without suexec the CGI runs as Apache's user: the data directory is
+		// its, everything else stays the owner's and readable.
+		await run('chown', ['www-data:www-data', path.join(HOME, 'siogate')]);
+		for (const d of [VAR, path.join(VAR, 'home'), HOME, WWW]) fs.chmodSync(d, 0o755);
+	}
+	await startApache();
+	userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-chromium-'));
+	browser = await chromium.launchPersistentContext(userDir, {
+		executablePath: CHROMIUM, headless: true, timeout: 60000,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+	browser.setDefaultTimeout(WAIT);
+	failed = false;
 });
 
 after(async () => {
-  if (browser) await browser.close().catch(() => {});
-  if (userDir) fs.rmSync(userDir, {recursive: true, force: true});
-  await stopApache();
-  for (const f of failed ? ['error.log', 'apache.out'] : []) {
-    const p = path.join(HOST, f);
-    if (fs.existsSync(p) && fs.statSync(p).size > 0)
-      console.log(`-- ${path.relative(ROOT, p)} (last lines)\n${fs.readFileSync(p, 'utf8').split('\n').slice(-15).join('\n')}`);
-  }
-  if (!failed && !process.env.KEEP_VAR) fs.rmSync(VAR, {recursive: true, force: true});
+	if (browser) await browser.close().catch(() => {});
+	if (userDir) fs.rmSync(userDir, {recursive: true, force: true});
+	await stopApache();
+	for (const f of failed ? ['error.log', 'apache.out'] : []) {
+		const p = path.join(HOST, f);
+		if (fs.existsSync(p) && fs.statSync(p).size > 0)
+			console.log(`-- ${path.relative(ROOT, p)} (last lines)\n${fs.readFileSync(p, 'utf8').split('\n').slice(-15).join('\n')}`);
+	}
+	if (!failed && !process.env.KEEP_VAR) fs.rmSync(VAR, {recursive: true, force: true});
 });
 
 check('the recipe in docs/shared-hosting.md is the files used here', () => {
-  const doc = fs.readFileSync(path.join(ROOT, 'docs/shared-hosting.md'), 'utf8');
-  for (const f of ['htaccess', 'siogate.conf']) {
-    const text = fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting', f), 'utf8');
-    assert.ok(doc.includes(text), `docs/shared-hosting.md holds deploy/shared-hosting/${f} verbatim`);
-  }
+	const doc = fs.readFileSync(path.join(ROOT, 'docs/shared-hosting.md'), 'utf8');
+	for (const f of ['htaccess', 'siogate.conf']) {
+		const text = fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting', f), 'utf8');
+		assert.ok(doc.includes(text), `docs/shared-hosting.md holds deploy/shared-hosting/${f} verbatim`);
+	}
 });
 
 check('sio-gateway.cgi is statically linked (no program interpreter)', () => {
-  assert.equal(hasInterpreter(CGI), false);
-  assert.equal(hasInterpreter(path.join(ROOT, 'build/sio-gateway')), true,
-      'the check sees the interpreter of the ordinary build');
-  console.log(`   ${path.relative(ROOT, GATEWAY)}: ${fs.statSync(GATEWAY).size} bytes, no PT_INTERP`);
+	assert.equal(hasInterpreter(CGI), false);
+	assert.equal(hasInterpreter(path.join(ROOT, 'build/sio-gateway')), true,
+			'the check sees the interpreter of the ordinary build');
+	console.log(`   ${path.relative(ROOT, GATEWAY)}: ${fs.statSync(GATEWAY).size} bytes, no PT_INTERP`);
 });
 
 check('the handshake reaches the gateway through the .htaccess rewrite', async () => {
-  const res = await fetch(`${base}/socket.io/1/?t=${Date.now()}`);
-  const body = await res.text();
-  assert.equal(res.status, 200, body);
-  const [sid, hb, close, transports] = body.split(':');
-  assert.match(sid, /^[\w-]+$/);
-  assert.equal(transports, 'xhr-polling,jsonp-polling,htmlfile');
-  console.log(`   handshake: ${body} (heartbeat ${hb} s, close ${close} s)`);
+	const res = await fetch(`${base}/socket.io/1/?t=${Date.now()}`);
+	const body = await res.text();
+	assert.equal(res.status, 200, body);
+	const [sid, hb, close, transports] = body.split(':');
+	assert.match(sid, /^[\w-]+$/);
+	assert.equal(transports, 'xhr-polling,jsonp-polling,htmlfile');
+	console.log(`   handshake: ${body} (heartbeat ${hb} s, close ${close} s)`);
 });
 
 check('after an internal rewrite the gateway reads REDIRECT_SIOGATE_CONF', async () => {
-  // What Apache passes when SIOGATE_CONF was set on the first pass only
-  // (mod_rewrite's [E=SIOGATE_CONF:...]): the CGI run as Apache runs it.
-  const env = {GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', REQUEST_URI: '/socket.io/1/?t=1',
-    QUERY_STRING: 't=1', SCRIPT_NAME: '/sio-gateway.cgi', REDIRECT_URL: '/socket.io/1/',
-    REMOTE_ADDR: '127.0.0.1', SERVER_PROTOCOL: 'HTTP/1.1',
-    REDIRECT_SIOGATE_CONF: path.join(HOME, 'siogate.conf')};
-  const as = ROOT_USER ? ['setpriv', ['--reuid=www-data', '--regid=www-data', '--clear-groups', CGI]] : [CGI, []];
-  const child = spawn(as[0], as[1], {env, cwd: WWW, stdio: ['ignore', 'pipe', 'inherit']});
-  let stdout = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  const code = await new Promise((r) => child.on('exit', r));
-  assert.equal(code, 0, stdout);
-  assert.match(stdout, /^Status: 200/);
-  assert.match(stdout, /:xhr-polling,jsonp-polling,htmlfile$/, 'the recipe\'s transports: its configuration');
-  console.log(`   REDIRECT_SIOGATE_CONF alone: ${stdout.split('\r\n')[0]}, body ${stdout.split('\r\n\r\n')[1]}`);
+	// What Apache passes when SIOGATE_CONF was set on the first pass only
+	// (mod_rewrite's [E=SIOGATE_CONF:...]): the CGI run as Apache runs it.
+	const env = {GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', REQUEST_URI: '/socket.io/1/?t=1',
+		QUERY_STRING: 't=1', SCRIPT_NAME: '/sio-gateway.cgi', REDIRECT_URL: '/socket.io/1/',
+		REMOTE_ADDR: '127.0.0.1', SERVER_PROTOCOL: 'HTTP/1.1',
+		REDIRECT_SIOGATE_CONF: path.join(HOME, 'siogate.conf')};
+	const as = ROOT_USER ? ['setpriv', ['--reuid=www-data', '--regid=www-data', '--clear-groups', CGI]] : [CGI, []];
+	const child = spawn(as[0], as[1], {env, cwd: WWW, stdio: ['ignore', 'pipe', 'inherit']});
+	let stdout = '';
+	child.stdout.on('data', (d) => (stdout += d));
+	const code = await new Promise((r) => child.on('exit', r));
+	assert.equal(code, 0, stdout);
+	assert.match(stdout, /^Status: 200/);
+	assert.match(stdout, /:xhr-polling,jsonp-polling,htmlfile$/, 'the recipe\'s transports: its configuration');
+	console.log(`   REDIRECT_SIOGATE_CONF alone: ${stdout.split('\r\n')[0]}, body ${stdout.split('\r\n\r\n')[1]}`);
 });
 
 check('the interop suite over xhr-polling (socket.io-client 0.9.16 in Node)', async () => {
-  const t0 = Date.now();
-  const child = spawn(process.execPath, ['--test', '--test-reporter=spec',
-    path.join(ROOT, 'tests/interop/testapp.test.js')], {
-    // Its own run, not a subtest of this one (node --test passes
-    // NODE_TEST_CONTEXT to the processes it starts).
-    env: {...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')),
-      SIO_URL: base, SIO_TRANSPORT: 'xhr-polling', SIO_CONNECT_TIMEOUT: '15000'},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  // The most gateway processes at once while the suite runs (sampled).
-  let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, cgiProcesses())), 20);
-  const code = await new Promise((r) => child.on('exit', r));
-  clearInterval(sampler);
-  const pass = /ℹ pass (\d+)/.exec(out), fail = /ℹ fail (\d+)/.exec(out);
-  console.log(`   interop over xhr-polling through CGI: ${pass ? pass[1] : '?'} passed, ` +
-      `${fail ? fail[1] : '?'} failed in ${Date.now() - t0} ms, at most ${peak} gateway processes at once (sampled every 20 ms)`);
-  assert.equal(code, 0, out.slice(-3000));
-  // Polls of sessions the suite left without a disconnect wait out
-  // polling_duration (20 s in the recipe), each in its process.
-  const left = cgiProcesses(), t1 = Date.now();
-  await waitFor('the processes left by the suite to end', () => cgiProcesses() === 0, 40000);
-  console.log(`   gateway processes left when the suite ended: ${left}, none ${Date.now() - t1} ms later`);
+	const t0 = Date.now();
+	const child = spawn(process.execPath, ['--test', '--test-reporter=spec',
+		path.join(ROOT, 'tests/interop/testapp.test.mjs')], {
+		// Its own run, not a subtest of this one (node --test passes
+		// NODE_TEST_CONTEXT to the processes it starts).
+		env: {...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')),
+			SIO_URL: base, SIO_TRANSPORT: 'xhr-polling', SIO_CONNECT_TIMEOUT: '15000'},
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	let out = '';
+	child.stdout.on('data', (d) => (out += d));
+	child.stderr.on('data', (d) => (out += d));
+	// The most gateway processes at once while the suite runs (sampled).
+	let peak = 0;
+	const sampler = setInterval(() => (peak = Math.max(peak, cgiProcesses())), 20);
+	const code = await new Promise((r) => child.on('exit', r));
+	clearInterval(sampler);
+	const pass = /ℹ pass (\d+)/.exec(out), fail = /ℹ fail (\d+)/.exec(out);
+	console.log(`   interop over xhr-polling through CGI: ${pass ? pass[1] : '?'} passed, ` +
+			`${fail ? fail[1] : '?'} failed in ${Date.now() - t0} ms, at most ${peak} gateway processes at once (sampled every 20 ms)`);
+	assert.equal(code, 0, out.slice(-3000));
+	// Polls of sessions the suite left without a disconnect wait out
+	// polling_duration (20 s in the recipe), each in its process.
+	const left = cgiProcesses(), t1 = Date.now();
+	await until('the processes left by the suite to end', () => cgiProcesses() === 0, 40000);
+	console.log(`   gateway processes left when the suite ended: ${left}, none ${Date.now() - t1} ms later`);
 });
 
 // htmlfile needs IE's ActiveXObject('htmlfile') in the client: chromium
 // has none, so it is tested below with raw requests.
 for (const transport of ['xhr-polling', 'jsonp-polling']) {
-  check(`a page in chromium over ${transport}: handshake, echo, ack, disconnect`, async () => {
-    const page = await browser.newPage();
-    const lines = [];
-    page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
-    page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
-    try {
-      await page.goto(`${base}/index.html?transport=${transport}`);
-      await page.waitForFunction(() => window.state.step === 'ready' || window.state.error, null,
-          {timeout: WAIT});
-      const s = await page.evaluate(() => window.state);
-      assert.equal(s.error, undefined, `page error: ${s.error} ${lines.join('\n')}`);
-      assert.equal(s.used, transport);
-      assert.equal(s.echo, `hello from ${transport}`);
-      assert.deepEqual(s.ack, [42, 'x']);
-      // Connected: its poll (or stream) waits in a CGI process of its own.
-      const waiting = await waitFor('a waiting gateway process', () => cgiProcesses(s.sid));
-      const t0 = Date.now();
-      await page.evaluate(() => window.disconnectNow());
-      await page.waitForFunction(() => window.state.step === 'disconnected', null, {timeout: WAIT});
-      // Every process ends once the session has: the disconnect ends the
-      // waiting request at once, not at the end of polling_duration (20 s).
-      await waitFor('the gateway processes to end', () => cgiProcesses(s.sid) === 0, 15000);
-      console.log(`   ${transport}: connect ${s.connectMs} ms, echo ${s.echoMs} ms, ack ${s.ackMs} ms; ` +
-          `${waiting} gateway process(es) while connected, none ${Date.now() - t0} ms after disconnect()`);
-    } finally {
-      await page.close();
-    }
-  });
+	check(`a page in chromium over ${transport}: handshake, echo, ack, disconnect`, async () => {
+		const page = await browser.newPage();
+		const lines = [];
+		page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
+		page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+		try {
+			await page.goto(`${base}/index.html?transport=${transport}`);
+			await page.waitForFunction(() => window.state.step === 'ready' || window.state.error, null,
+					{timeout: WAIT});
+			const s = await page.evaluate(() => window.state);
+			assert.equal(s.error, undefined, `page error: ${s.error} ${lines.join('\n')}`);
+			assert.equal(s.used, transport);
+			assert.equal(s.echo, `hello from ${transport}`);
+			assert.deepEqual(s.ack, [42, 'x']);
+			// Connected: its poll (or stream) waits in a CGI process of its own.
+			const waiting = await until('a waiting gateway process', () => cgiProcesses(s.sid), WAIT);
+			const t0 = Date.now();
+			await page.evaluate(() => window.disconnectNow());
+			await page.waitForFunction(() => window.state.step === 'disconnected', null, {timeout: WAIT});
+			// Every process ends once the session has: the disconnect ends the
+			// waiting request at once, not at the end of polling_duration (20 s).
+			await until('the gateway processes to end', () => cgiProcesses(s.sid) === 0, 15000);
+			console.log(`   ${transport}: connect ${s.connectMs} ms, echo ${s.echoMs} ms, ack ${s.ackMs} ms; ` +
+					`${waiting} gateway process(es) while connected, none ${Date.now() - t0} ms after disconnect()`);
+		} finally {
+			await page.close();
+		}
+	});
 }
 
 check('an htmlfile stream: 1:: while the response is open, one process until the session ends', async () => {
-  const sid = (await (await fetch(`${base}/socket.io/1/?t=${Date.now()}`)).text()).split(':')[0];
-  const ac = new AbortController();
-  const t0 = Date.now();
-  const res = await fetch(`${base}/socket.io/1/htmlfile/${sid}?t=${t0}`, {signal: ac.signal});
-  assert.equal(res.status, 200);
-  const reader = res.body.getReader(), dec = new TextDecoder();
-  let body = '';
-  await waitFor('1:: in the htmlfile stream', async () => {
-    const {value, done} = await reader.read();
-    assert.ok(!done, `the stream ended without 1:: (${body})`);
-    body += dec.decode(value, {stream: true});
-    return body.includes('_("1::")');
-  });
-  const firstMs = Date.now() - t0;
-  const waiting = cgiProcesses(sid);
-  assert.ok(waiting >= 1, 'the stream is a process of its own');
-  // The client's disconnect (as socket.io-client sends it) ends the session,
-  // its stream and its process.
-  const t1 = Date.now();
-  const d = await fetch(`${base}/socket.io/1/htmlfile/${sid}?disconnect&t=${t1}`);
-  await d.text();
-  await waitFor('the stream to end', async () => (await reader.read()).done);
-  await waitFor('the gateway processes to end', () => cgiProcesses(sid) === 0, 15000);
-  ac.abort();
-  console.log(`   htmlfile: 1:: ${firstMs} ms after the request; ${waiting} gateway process(es) ` +
-      `while open, none ${Date.now() - t1} ms after ?disconnect`);
+	const sid = (await (await fetch(`${base}/socket.io/1/?t=${Date.now()}`)).text()).split(':')[0];
+	const ac = new AbortController();
+	const t0 = Date.now();
+	const res = await fetch(`${base}/socket.io/1/htmlfile/${sid}?t=${t0}`, {signal: ac.signal});
+	assert.equal(res.status, 200);
+	const reader = res.body.getReader(), dec = new TextDecoder();
+	let body = '';
+	await until('1:: in the htmlfile stream', async () => {
+		const {value, done} = await reader.read();
+		assert.ok(!done, `the stream ended without 1:: (${body})`);
+		body += dec.decode(value, {stream: true});
+		return body.includes('_("1::")');
+	}, WAIT);
+	const firstMs = Date.now() - t0;
+	const waiting = cgiProcesses(sid);
+	assert.ok(waiting >= 1, 'the stream is a process of its own');
+	// The client's disconnect (as socket.io-client sends it) ends the session,
+	// its stream and its process.
+	const t1 = Date.now();
+	const d = await fetch(`${base}/socket.io/1/htmlfile/${sid}?disconnect&t=${t1}`);
+	await d.text();
+	await until('the stream to end', async () => (await reader.read()).done, WAIT);
+	await until('the gateway processes to end', () => cgiProcesses(sid) === 0, 15000);
+	ac.abort();
+	console.log(`   htmlfile: 1:: ${firstMs} ms after the request; ${waiting} gateway process(es) ` +
+			`while open, none ${Date.now() - t1} ms after ?disconnect`);
 });
 
 check('what the requests cost: one CGI process each', () => {
-  const log = fs.readFileSync(path.join(HOST, 'access.log'), 'utf8').trim().split('\n');
-  const sio = log.filter((l) => l.includes('"GET /socket.io/') || l.includes('"POST /socket.io/'));
-  const by = {};
-  for (const l of sio) {
-    const m = /\/socket\.io\/1\/([a-z-]*)/.exec(l);
-    const k = m && m[1] ? m[1] : 'handshake';
-    by[k] = (by[k] || 0) + 1;
-  }
-  assert.ok(sio.length > 0);
-  console.log(`   ${sio.length} requests to the gateway, one process each: ` +
-      Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', '));
+	const log = fs.readFileSync(path.join(HOST, 'access.log'), 'utf8').trim().split('\n');
+	const sio = log.filter((l) => l.includes('"GET /socket.io/') || l.includes('"POST /socket.io/'));
+	const by = {};
+	for (const l of sio) {
+		const m = /\/socket\.io\/1\/([a-z-]*)/.exec(l);
+		const k = m && m[1] ? m[1] : 'handshake';
+		by[k] = (by[k] || 0) + 1;
+	}
+	assert.ok(sio.length > 0);
+	console.log(`   ${sio.length} requests to the gateway, one process each: ` +
+			Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', '));
 });

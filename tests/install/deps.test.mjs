@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {until} from '../lib/until.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEPS = path.join(ROOT, 'scripts/deps.sh');
@@ -28,14 +29,6 @@ after(() => {
 	if (!failed && process.env.KEEP !== '1') fs.rmSync(TMP, {recursive: true, force: true});
 	else console.log(`# files kept in ${TMP}`);
 });
-
-async function until(cond, what) {
-	const deadline = Date.now() + TIMEOUT;
-	while (!cond()) {
-		if (Date.now() > deadline) throw new Error(`timed out after ${TIMEOUT} ms: ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-}
 
 /* A folder of stand-ins; apt-get's install does `mode` (fail | block). */
 function fakes(name, mode) {
@@ -87,7 +80,7 @@ for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT']) {
 	test(`${sig} during the install removes the policy-rc.d`, (t) => check(t, async () => {
 		const f = fakes(sig, 'block');
 		const p = deps(f, ['test']);
-		await until(() => fs.existsSync(f.seen), 'apt-get install to start');
+		await until('apt-get install to start', () => fs.existsSync(f.seen), TIMEOUT);
 		assert.equal(fs.readFileSync(f.seen, 'utf8').trim(), 'policy');
 		process.kill(-p.pid, sig);
 		const r = await p.done;

@@ -19,6 +19,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {until} from '../lib/until.mjs';
+
+export {until};
 
 export const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -50,15 +53,6 @@ export function files(dir) {
 		if (!e.isDirectory()) out.push(path.relative(dir, path.join(e.parentPath ?? e.path, e.name)));
 	}
 	return out.sort();
-}
-
-/* Waits for cond() (or the promise it returns) to be true. */
-export async function until(cond, what) {
-	const deadline = Date.now() + TIMEOUT;
-	while (!(await cond())) {
-		if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
 }
 
 /*

@@ -24,16 +24,13 @@
  */
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import {ROOT, TIMEOUT, run, doc, files, until, scratch, install, buildPlugin,
 	writeConfig, serve, stopServing} from './doc.mjs';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {defaults, emitAck, shutdown, openSession, freePort, httpGet: get} =
-	require('../lib/client.cjs');
+import {io, defaults, emitAck,
+	shutdown, openSession, freePort, httpGet as get} from '../lib/client.mjs';
 
 const CLIENT = path.join(ROOT, 'node_modules/socket.io-client/dist');
 defaults.ms = TIMEOUT;
@@ -165,8 +162,7 @@ test('the guide\'s app, built outside the tree, served behind lighttpd, with the
 				/* message: to every session, the sender too */
 				const line = `ann-${transport}: hi from ${transport}`;
 				ann.nsp.send(`hi from ${transport}`);
-				await until(() => ann.messages.includes(line) && bob.messages.includes(line),
-				    `'${line}' at both clients (ann ${JSON.stringify(ann.messages)}, bob ${JSON.stringify(bob.messages)})`);
+				await until(`'${line}' at both clients (ann ${JSON.stringify(ann.messages)}, bob ${JSON.stringify(bob.messages)})`, () => ann.messages.includes(line) && bob.messages.includes(line), TIMEOUT);
 			} catch (e) { failed = true; throw e; }
 		});
 	}

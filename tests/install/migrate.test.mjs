@@ -40,9 +40,8 @@ import {ROOT, TIMEOUT, doc, until, scratch, install, buildPlugin, writeConfig,
 	serve, stopServing} from './doc.mjs';
 
 const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
 const sio09 = require('socket.io');
-const {defaults, shutdown, freePort, httpGet: get} = require('../lib/client.cjs');
+import {io, defaults, shutdown, freePort, httpGet as get} from '../lib/client.mjs';
 defaults.ms = TIMEOUT;
 
 const S = scratch('migrate', 'lobby');
@@ -114,8 +113,7 @@ function openPage(html, base, transport, name) {
 async function scenario(base, transport) {
 	const ann = openPage(page, base, transport, 'ann');
 	let bob;
-	const lines = (p, n, what) => until(() => p.log().length >= n,
-	    `${what} (ann ${JSON.stringify(ann.log())}, bob ${JSON.stringify(bob?.log())})`);
+	const lines = (p, n, what) => until(`${what} (ann ${JSON.stringify(ann.log())}, bob ${JSON.stringify(bob?.log())})`, () => p.log().length >= n, TIMEOUT);
 	try {
 		await lines(ann, 2, 'ann: the ack of hello and /chat\'s answer');
 		const steps = {annConnected: {status: ann.status(), log: ann.log().sort()}};
@@ -195,11 +193,11 @@ before(guard(async () => {
 	await serve(S, port, conf);
 	servers.siogate = `http://127.0.0.1:${port}`;
 
-	await until(async () => {
+	await until('app.js listening', async () => {
 		assert.equal(child.exitCode, null, 'app.js runs');
 		const r = await get(servers['socket.io 0.9'] + '/').catch(() => null);
 		return r?.status === 200;
-	}, 'app.js listening');
+	}, TIMEOUT);
 }));
 
 after(async () => {
@@ -328,7 +326,7 @@ test('what app.js emitted from outside a handler: the document\'s sioctl and pus
 	assert.ok(lines.length >= 3, 'sioctl and php lines');
 	const ann = openPage(page, servers.siogate, 'websocket', 'ann');
 	try {
-		await until(() => ann.log().length >= 2, 'ann connected');
+		await until('ann connected', () => ann.log().length >= 2, TIMEOUT);
 		for (const line of lines) {
 			/* sioctl and push.php as installed, in the folder of
 			 * siogate.conf, on the folder's database */
@@ -342,8 +340,7 @@ test('what app.js emitted from outside a handler: the document\'s sioctl and pus
 				    : reject(new Error(`${line}: exit ${code}`))));
 			});
 		}
-		await until(() => ann.log().length >= 2 + lines.length,
-		    `a line for each of ${lines.length} pushes (${JSON.stringify(ann.log())})`);
+		await until(`a line for each of ${lines.length} pushes (${JSON.stringify(ann.log())})`, () => ann.log().length >= 2 + lines.length, TIMEOUT);
 		const pushed = ann.log().slice(2);
 		console.log(`# pushed from outside: ${JSON.stringify(pushed)}`);
 		for (const l of pushed) assert.match(l, /^server: /);

@@ -13,14 +13,13 @@
 import {test, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
-import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
-const require = createRequire(import.meta.url);
-const {freePort, httpGet} = require('../lib/client.cjs');
+import {freePort, httpGet} from '../lib/client.mjs';
+import {until} from '../lib/until.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /* make run builds (already built here) and may run npm ci: room for both. */
@@ -37,16 +36,6 @@ after(() => {
 	if (!failed && process.env.KEEP !== '1') fs.rmSync(TMP, {recursive: true, force: true});
 	else console.log(`# files kept in ${TMP}`);
 });
-
-async function until(cond, what, ms = TIMEOUT) {
-	const deadline = Date.now() + ms;
-	for (;;) {
-		const v = await cond();
-		if (v) return v;
-		if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-}
 
 /* A live (not zombie) process's fields from /proc, or null. */
 function proc(pid) {
@@ -100,12 +89,12 @@ async function start(name, cmd, args, env) {
 	p.stderr.on('data', (d) => { out += d; });
 	p.done = new Promise((resolve) => p.on('close', (code, sig) => resolve({code, sig})));
 	p.output = () => out;
-	const page = await until(async () => {
+	const page = await until(`the page on port ${port}`, async () => {
 		if (p.exitCode !== null || p.signalCode !== null)
 			throw new Error(`${cmd} ended before serving:\n${out}`);
 		const r = await httpGet(`http://127.0.0.1:${port}/`).catch(() => null);
 		return r?.status === 200 && r;
-	}, `the page on port ${port}`);
+	}, TIMEOUT);
 	assert.match(page.body, /socket\.io\.js/);
 	/* The socket.io resource answers too (lighttpd -> sio-gateway). */
 	const hs = await httpGet(`http://127.0.0.1:${port}/socket.io/1/?t=1`);
@@ -122,8 +111,8 @@ async function start(name, cmd, args, env) {
 
 async function stopAndCheck(r, target, sig, what) {
 	process.kill(target, sig);
-	const end = await until(() => Promise.race([r.p.done,
-	    new Promise((res) => setTimeout(() => res(null), 100))]), `${what} to exit`);
+	const end = await until(`${what} to exit`, () => Promise.race([r.p.done,
+	    new Promise((res) => setTimeout(() => res(null), 100))]), TIMEOUT);
 	const left = [...r.pids.filter((x) => proc(x)), ...naming(r.vardir)];
 	console.log(`# ${what}: ${sig} to pid ${target} only; it exited with ` +
 	    `${end.code ?? end.sig}; it had started ${r.pids.length} processes ` +

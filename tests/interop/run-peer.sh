@@ -70,7 +70,7 @@ for t in $transports; do
 	echo "== interop over $t against the peer"
 	SIO_URL="http://$addr" SIO_TRANSPORT="$t" \
 		SIO_CONNECT_TIMEOUT=${SIO_CONNECT_TIMEOUT:-5000} \
-		"$node" --test "$@" "$here"/*.test.js || status=1
+		"$node" --test "$@" "$here"/*.test.mjs || status=1
 done
 if [[ -s $tmp/err ]]; then
 	echo "-- peer stderr:" >&2

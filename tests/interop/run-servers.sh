@@ -14,7 +14,7 @@
 #       fallback-chat      sio-wsd not running, app = chat: the welcome sent
 #                          on open arrives after the move, then two users chat
 #       refused-chat       the route answers the upgrade with 403
-#                          (refuse-upgrade.js in place of sio-wsd), app = chat
+#                          (refuse-upgrade.mjs in place of sio-wsd), app = chat
 #
 #   tests/interop/run-servers.sh [SERVER...|fallback] [-- `node --test` args (default: --test-reporter=spec)]
 #
@@ -107,15 +107,11 @@ prepare() { # name app
 	mkdir -p "$vardir/run" "$vardir/www"
 	# log_level debug: a failure can be read against the gateway's log.
 	# No Flash policy listener: runs may overlap (make interop, make browser).
-	cat >"$vardir/siogate.conf" <<-EOF
-		# written by tests/interop/run-servers.sh
-		database = $vardir/siogate.db
-		run_dir = $vardir/run
-		app = $2
-		polling_duration = ${POLLING_DURATION:-5}
-		log_level = debug
-		flash_policy_port = 0
-	EOF
+	"$node" tests/lib/servers.mjs conf "$vardir/siogate.conf" \
+		"written by tests/interop/run-servers.sh" \
+		"database=$vardir/siogate.db" "run_dir=$vardir/run" "app=$2" \
+		"polling_duration=${POLLING_DURATION:-5}" log_level=debug \
+		flash_policy_port=0
 }
 
 # Starts the web server for vardir on a free port; sets port, current.
@@ -176,7 +172,7 @@ for server in "${servers[@]}"; do
 		t0=$SECONDS rc=0
 		SIO_URL="http://127.0.0.1:$port" SIO_TRANSPORT=$transport \
 			SIO_CONNECT_TIMEOUT=${SIO_CONNECT_TIMEOUT:-10000} \
-			"$node" --test "${node_args[@]}" "$here/testapp.test.js" || rc=$?
+			"$node" --test "${node_args[@]}" "$here/testapp.test.mjs" || rc=$?
 		if [ "$transport" = websocket ]; then
 			echo "   sio-wsd attached $(grep -c 'attached websocket' "$vardir/wsd.log" 2>/dev/null) websockets"
 		fi
@@ -195,7 +191,7 @@ fallback_run() {
 	local wsd_addr=""
 	if [ "$variant" = "upgrade refused" ]; then
 		wsd_addr=$vardir/refuse.sock
-		"$node" "$here/refuse-upgrade.js" "$wsd_addr" >"$vardir/refuse.log" 2>&1 &
+		"$node" "$here/refuse-upgrade.mjs" "$wsd_addr" >"$vardir/refuse.log" 2>&1 &
 		refuser=$!
 		local n=0
 		while [ ! -S "$wsd_addr" ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n + 1)); done
@@ -222,11 +218,11 @@ fallback_run() {
 
 for server in "${servers[@]}"; do
 	[ "$server" = fallback ] || continue
-	fallback_run fallback-contract testapp "wsd not running" testapp.test.js \
+	fallback_run fallback-contract testapp "wsd not running" testapp.test.mjs \
 		"${SIO_FALLBACK_TIMEOUT:-1000}"
-	fallback_run fallback-chat chat "wsd not running" fallback.test.js \
+	fallback_run fallback-chat chat "wsd not running" fallback.test.mjs \
 		"${SIO_FALLBACK_TIMEOUT:-1500}"
-	fallback_run refused-chat chat "upgrade refused" fallback.test.js \
+	fallback_run refused-chat chat "upgrade refused" fallback.test.mjs \
 		"${SIO_FALLBACK_TIMEOUT:-1500}"
 done
 

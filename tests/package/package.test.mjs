@@ -8,7 +8,7 @@
  * their units' command lines and users (no systemd in a chroot), with the
  * run directory made from the installed tmpfiles.d entry, and lighttpd
  * with the installed snippet enabled (lighty-enable-mod). The chat demo
- * is then used from that namespace (nsenter --net) by chat-client.cjs:
+ * is then used from that namespace (nsenter --net) by chat-client.mjs:
  * the page, a handshake, two socket.io-client 0.9.16 users over
  * xhr-polling and over websocket. What was checked is printed.
  *
@@ -24,6 +24,7 @@ import {promisify} from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {until} from '../lib/until.mjs';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,15 +48,6 @@ async function inRoot(cmd, {net = false} = {}) {
 	        DEBIAN_FRONTEND: 'noninteractive'}});
 }
 function rooted(p) { return path.join(CHROOT, p); }
-
-async function until(cond, what) {
-	const deadline = Date.now() + TIMEOUT;
-	for (;;) {
-		if (await cond()) return;
-		if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-}
 
 /* The command line of an installed unit's ExecStart=, and its user and group. */
 function unit(name) {
@@ -146,8 +138,8 @@ test('the chat demo behind the installed lighttpd snippet, in a namespace of its
 	assert.match(en.stdout, /50-siogate\.conf/, 'lighty-enable-mod siogate');
 
 	holder = spawn('unshare', ['-n', 'sleep', '100000'], {stdio: 'ignore'});
-	await until(() => fs.readlinkSync(`/proc/${holder.pid}/ns/net`) !==
-	    fs.readlinkSync('/proc/self/ns/net'), 'the network namespace');
+	await until('the network namespace', () => fs.readlinkSync(`/proc/${holder.pid}/ns/net`) !==
+	    fs.readlinkSync('/proc/self/ns/net'), TIMEOUT);
 	await run('nsenter', [`--net=/proc/${holder.pid}/ns/net`, 'ip', 'link', 'set', 'lo', 'up']);
 
 	/* The run directory as systemd-tmpfiles would make it at boot. */
@@ -168,14 +160,14 @@ test('the chat demo behind the installed lighttpd snippet, in a namespace of its
 		startInRoot(name, u.exec.split(/\s+/), `${u.user}:${u.group}`);
 	}
 	for (const s of ['gateway.sock', 'wsd.sock'])
-		await until(() => fs.existsSync(rooted(`run/siogate/${s}`)), `/run/siogate/${s}`);
+		await until(`/run/siogate/${s}`, () => fs.existsSync(rooted(`run/siogate/${s}`)), TIMEOUT);
 	startInRoot('lighttpd', ['lighttpd', '-D', '-f', '/etc/lighttpd/lighttpd.conf']);
-	await until(async () => {
+	await until('lighttpd on port 80 in the namespace', async () => {
 		try {
 			await inRoot('curl -fsS -o /dev/null http://127.0.0.1/', {net: true});
 			return true;
 		} catch { return false; }
-	}, 'lighttpd on port 80 in the namespace');
+	}, TIMEOUT);
 	const hs = await inRoot('curl -fsS "http://127.0.0.1/socket.io/1/?t=1"', {net: true});
 	assert.match(hs.stdout, /^[0-9A-Za-z_-]+:\d+:\d+:[a-z-,]+$/, 'a handshake from curl in the root');
 	console.log(`# curl in the root: handshake ${hs.stdout.replace(/^[^:]+/, 'SID')}`);
@@ -183,7 +175,7 @@ test('the chat demo behind the installed lighttpd snippet, in a namespace of its
 	for (const transport of ['xhr-polling', 'websocket']) {
 		await t.test(transport, async () => {
 			const {stdout} = await run('nsenter', [`--net=/proc/${holder.pid}/ns/net`,
-			    process.execPath, path.join(ROOT, 'tests/package/chat-client.cjs'),
+			    process.execPath, path.join(ROOT, 'tests/package/chat-client.mjs'),
 			    'http://127.0.0.1', transport], {env: {...process.env, PACKAGE_TIMEOUT: String(TIMEOUT)}});
 			const seen = JSON.parse(stdout);
 			console.log(`# ${transport}: ${stdout.trim()}`);

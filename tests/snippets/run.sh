@@ -4,7 +4,7 @@
 # copied into var/snippets/SERVER/etc, the snippet enabled there the Debian
 # way, the server started on that copy, sio-gateway --listen and sio-wsd
 # started on the snippet's socket paths (@RUN_DIR@ = var/snippets/SERVER/run),
-# and the interop suite (tests/interop/testapp.test.js, socket.io-client
+# and the interop suite (tests/interop/testapp.test.mjs, socket.io-client
 # 0.9.16) run through it over xhr-polling and websocket; then a hixie-76
 # client (the Flash SWF's handshake) on /socket.io/1/flashsocket/ must reach
 # sio-wsd's flash listener: routed by its Sec-WebSocket-Key1 header.
@@ -270,7 +270,7 @@ for server in "${servers[@]}"; do
 		rc=0
 		SIO_URL="http://127.0.0.1:$port" SIO_TRANSPORT=$transport \
 			SIO_CONNECT_TIMEOUT=${SIO_CONNECT_TIMEOUT:-10000} \
-			"$node" --test --test-reporter=spec tests/interop/testapp.test.js || rc=$?
+			"$node" --test --test-reporter=spec tests/interop/testapp.test.mjs || rc=$?
 		[ $rc = 0 ] || failed=1
 	done
 	echo "   sio-wsd attached $(grep -c 'attached websocket' "$vardir/wsd.log") websockets"

@@ -11,12 +11,9 @@
 import {test, describe, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
-import {createRequire} from 'node:module';
-import {startServers} from '../wsd/harness.mjs';
+import {startServers} from '../lib/servers.mjs';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {shutdown, openSession, httpGet, emitAck} = require('../lib/client.cjs');
+import {io, shutdown, openSession, httpGet, emitAck} from '../lib/client.mjs';
 
 let s, sock;
 

@@ -1,7 +1,7 @@
 /*
  * Operational stats: GET /socket.io/stats (JSON) and /socket.io/metrics
  * (Prometheus text) against lighttpd + sio-gateway + sio-wsd (through
- * tests/wsd/harness.mjs, config `stats = yes`), with socket.io-client
+ * tests/lib/servers.mjs, config `stats = yes`), with socket.io-client
  * 0.9.16 on websocket. Three sessions opened, one ended: two active, peak
  * three, in the JSON, the metrics and the SQL view stats_view; the packet
  * totals grow after messages. The 404 (stats off) and 403 (an address not
@@ -12,14 +12,11 @@
 import {test, describe, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync, spawnSync} from 'node:child_process';
-import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import {startServers, BUILD, until} from '../wsd/harness.mjs';
+import {startServers, BUILD, until} from '../lib/servers.mjs';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {shutdown, openSession, httpGet} = require('../lib/client.cjs');
+import {io, shutdown, openSession, httpGet} from '../lib/client.mjs';
 const GATEWAY = path.join(BUILD, 'sio-gateway');
 const CONNECT_TIMEOUT = 10000;
 

@@ -58,17 +58,11 @@ free_port() {
 }
 # The test settings, for the main run and the round-robin run.
 write_conf() { # dir
-	cat >"$1/siogate.conf" <<-EOF
-		database = $1/siogate.db
-		run_dir = $1/run
-		app = testapp
-		polling_duration = 2
-		close_timeout = 10
-		heartbeat_interval = 1
-		log_level = debug
-		threads = 16
-		client_dir = $BUILD/client
-	EOF
+	node "$ROOT/tests/lib/servers.mjs" conf "$1/siogate.conf" \
+		"written by tests/wire/gateway.sh" \
+		"database=$1/siogate.db" "run_dir=$1/run" app=testapp \
+		polling_duration=2 close_timeout=10 heartbeat_interval=1 \
+		log_level=debug threads=16 "client_dir=$BUILD/client"
 }
 write_conf "$VAR"
 

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import {startServers} from './harness.mjs';
+import {startServers} from '../lib/servers.mjs';
 
 const CAP = 50;          // max_sessions_per_address
 const FLOOD = 400;       // handshakes from the flooding address

@@ -6,8 +6,8 @@
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
-import {startServers, echoes, until} from './harness.mjs';
-import {rawUpgrade} from './wsclient.mjs';
+import {startServers, echoes, until} from '../lib/servers.mjs';
+import {rawUpgrade} from '../lib/wsclient.mjs';
 
 let s, witness;
 before(async () => {

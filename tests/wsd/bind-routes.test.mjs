@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import {startServers, freePort, until, BUILD} from './harness.mjs';
-import {rawUpgrade} from './wsclient.mjs';
-import {connect as hixie} from '../hixie_client.mjs';
+import {startServers, freePort, until, BUILD} from '../lib/servers.mjs';
+import {rawUpgrade} from '../lib/wsclient.mjs';
+import {connect as hixie} from '../lib/hixie.mjs';
 
 let s, flashWsd, flashPort, wsdSock;
 

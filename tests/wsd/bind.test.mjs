@@ -5,7 +5,7 @@
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import {startServers, unframe} from './harness.mjs';
+import {startServers, unframe} from '../lib/servers.mjs';
 
 let s;
 before(async () => { s = await startServers({bind_address: 'yes'}); });

@@ -20,7 +20,7 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
-import {startServers, echoes} from './harness.mjs';
+import {startServers, echoes} from '../lib/servers.mjs';
 
 const CAP = 4 * 1048576;
 const PART = 900000;

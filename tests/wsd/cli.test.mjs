@@ -11,7 +11,7 @@ import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, ROOT} from './harness.mjs';
+import {BUILD, ROOT} from '../lib/servers.mjs';
 
 const PROGS = ['sio-gateway', 'sio-wsd', 'sioctl'];
 const VERSION = /#define SIOGATE_VERSION "([^"]+)"/.exec(

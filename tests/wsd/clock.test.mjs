@@ -9,7 +9,7 @@ import {spawn, execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, until} from './harness.mjs';
+import {BUILD, until, writeConf} from '../lib/servers.mjs';
 
 const POLLING_DURATION = 2; // s
 let dir, conf, db, stepFile;
@@ -18,14 +18,9 @@ before(() => {
 	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-clock-'));
 	db = path.join(dir, 'siogate.db');
 	stepFile = path.join(dir, 'step');
-	conf = path.join(dir, 'siogate.conf');
-	fs.writeFileSync(conf, [
-		`database = ${db}`,
-		`run_dir = ${path.join(dir, 'run')}`,
-		'transports = xhr-polling',
-		`polling_duration = ${POLLING_DURATION}`,
-		'',
-	].join('\n'));
+	conf = writeConf(path.join(dir, 'siogate.conf'), {database: db,
+		run_dir: path.join(dir, 'run'), transports: 'xhr-polling',
+		polling_duration: POLLING_DURATION});
 	fs.writeFileSync(stepFile, '0\n');
 });
 after(() => { if (dir && !process.env.KEEP_TMP) fs.rmSync(dir, {recursive: true, force: true}); });

@@ -8,7 +8,7 @@ import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD} from './harness.mjs';
+import {BUILD} from '../lib/servers.mjs';
 
 let dir;
 before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-config-')); });

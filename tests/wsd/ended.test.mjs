@@ -1,6 +1,6 @@
 // ended.test.mjs: two details of socket.io 0.9's protocol, with raw
 // requests and with socket.io-client 0.9.16, behind lighttpd (gateway and
-// sio-wsd, tests/wsd/harness.mjs). A session its client ended (`0::` on
+// sio-wsd, tests/lib/servers.mjs). A session its client ended (`0::` on
 // any transport, or the `?disconnect` GET) answers every later request on
 // its sid at once as an unknown session does, and only the transport open
 // when it ended got its `0::`. `1::` goes out once a session: another
@@ -9,13 +9,10 @@
 // the next poll), but a client that never got it still does.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {createRequire} from 'node:module';
-import {startServers, until, unframe} from './harness.mjs';
-import {rawUpgrade} from './wsclient.mjs';
+import {startServers, until, unframe} from '../lib/servers.mjs';
+import {rawUpgrade} from '../lib/wsclient.mjs';
 
-const require = createRequire(import.meta.url);
-const io = require('socket.io-client');
-const {shutdown, openSession, waitFor} = require('../lib/client.cjs');
+import {io, shutdown, openSession, waitFor} from '../lib/client.mjs';
 
 let s;
 before(async () => { s = await startServers({close_timeout: 30, polling_duration: 3}); });

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, freePort, until, unframe, frame} from './harness.mjs';
+import {BUILD, freePort, until, unframe, frame, writeConf} from '../lib/servers.mjs';
 
 const THREADS = 64;          // threads' default
 const PER_ADDRESS = 8;       // max_requests_per_address's default
@@ -28,9 +28,8 @@ const open = new Set(); // connections still open, destroyed at the end
 
 before(async () => {
 	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-fcgi-limits.'));
-	const conf = `${dir}/siogate.conf`;
-	fs.writeFileSync(conf, `database = ${dir}/siogate.db\nrun_dir = ${dir}/run\n` +
-		'app = testapp\nlog_level = info\nclose_timeout = 120\n');
+	const conf = writeConf(`${dir}/siogate.conf`, {database: `${dir}/siogate.db`,
+		run_dir: `${dir}/run`, app: 'testapp', log_level: 'info', close_timeout: 120});
 	port = await freePort();
 	gw = spawn(path.join(BUILD, 'sio-gateway'), ['-c', conf, '--listen', `127.0.0.1:${port}`],
 		{stdio: ['ignore', 'ignore', 'pipe']});

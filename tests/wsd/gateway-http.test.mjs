@@ -10,7 +10,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import {spawn} from 'node:child_process';
-import {startServers, unframe, BUILD} from './harness.mjs';
+import {startServers, unframe, BUILD} from '../lib/servers.mjs';
 
 const ALLOWED = 'http://allowed.example';
 const OTHER = 'http://evil.example';

@@ -4,7 +4,7 @@
 // stays. heartbeat_interval = 1, heartbeat_timeout = 3.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startServers, echoes, until} from './harness.mjs';
+import {startServers, echoes, until} from '../lib/servers.mjs';
 
 let s;
 before(async () => { s = await startServers({heartbeat_interval: 1, heartbeat_timeout: 3}); });

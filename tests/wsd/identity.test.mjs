@@ -20,8 +20,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import {startServers, echoes, until, freePort, unframe, BUILD} from './harness.mjs';
-import {connect} from './wsclient.mjs';
+import {startServers, echoes, until, freePort, unframe, BUILD} from '../lib/servers.mjs';
+import {connect} from '../lib/wsclient.mjs';
 
 const LEASE = 5; // process_lease, seconds
 const NO_UNSHARE = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0 ? false

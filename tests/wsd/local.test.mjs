@@ -14,17 +14,16 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, freePort, until} from './harness.mjs';
-import {connect} from './wsclient.mjs';
+import {BUILD, freePort, until, writeConf} from '../lib/servers.mjs';
+import {connect} from '../lib/wsclient.mjs';
 
 let dir, conf;
 const procs = [];
 
 before(() => {
 	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-local.'));
-	conf = path.join(dir, 'siogate.conf');
-	fs.writeFileSync(conf, `database = ${dir}/siogate.db\nrun_dir = ${dir}/run\n` +
-		'flash_policy_port = 0\nlog_level = info\n');
+	conf = writeConf(path.join(dir, 'siogate.conf'), {database: `${dir}/siogate.db`,
+		run_dir: `${dir}/run`, flash_policy_port: 0, log_level: 'info'});
 });
 after(async () => {
 	for (const p of procs) {

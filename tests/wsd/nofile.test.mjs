@@ -9,7 +9,7 @@ import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, freePort, until} from './harness.mjs';
+import {BUILD, freePort, until, writeConf} from '../lib/servers.mjs';
 
 // [soft, hard] "Max open files" of a process
 function nofile(pid) {
@@ -23,14 +23,9 @@ function nofile(pid) {
 // resolves once it serves, with its pid and what it logged so far.
 async function startWsd(t, maxConnections, ulimit) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-nofile-'));
-	const conf = path.join(dir, 'siogate.conf');
-	fs.writeFileSync(conf, [
-		`database = ${dir}/siogate.db`,
-		`run_dir = ${dir}/run`,
-		'app = testapp',
-		'flash_policy_port = 0',
-		`max_websockets = ${maxConnections}`,
-	].join('\n') + '\n');
+	const conf = writeConf(path.join(dir, 'siogate.conf'), {database: `${dir}/siogate.db`,
+		run_dir: `${dir}/run`, app: 'testapp', flash_policy_port: 0,
+		max_websockets: maxConnections});
 	const port = await freePort();
 	const wsd = path.join(BUILD, 'sio-wsd');
 	const args = ['-c', conf, '--listen', `127.0.0.1:${port}`];

@@ -13,7 +13,7 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import {startServers, until, unframe, frame} from './harness.mjs';
+import {startServers, until, unframe, frame} from '../lib/servers.mjs';
 
 const THREADS = 16;
 const PER_ADDRESS = 8; // max_polls_per_address's default

@@ -18,8 +18,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, startServers, echoes, freePort, until} from './harness.mjs';
-import {fetchPolicy} from '../hixie_client.mjs';
+import {BUILD, startServers, echoes, freePort, until, writeConf} from '../lib/servers.mjs';
+import {fetchPolicy} from '../lib/hixie.mjs';
 
 const FLOOD = 300;
 const FLOOD_MS = 4000;
@@ -127,12 +127,10 @@ test('accept() failing with EMFILE: the listeners pause, the log stays short, th
 	const port = await freePort();
 	let ppol = await freePort();
 	while (ppol === port) ppol = await freePort();
-	const conf = path.join(dir, 'siogate.conf');
-	fs.writeFileSync(conf, [
-		`database = ${dir}/siogate.db`, `run_dir = ${dir}/run`, 'app = testapp',
-		'transports = websocket,flashsocket,xhr-polling', `flash_policy_port = ${ppol}`,
-		'max_websockets = 20', 'log_level = info',
-	].join('\n') + '\n');
+	const conf = writeConf(path.join(dir, 'siogate.conf'), {database: `${dir}/siogate.db`,
+		run_dir: `${dir}/run`, app: 'testapp',
+		transports: 'websocket,flashsocket,xhr-polling', flash_policy_port: ppol,
+		max_websockets: 20, log_level: 'info'});
 	const wsd = path.join(BUILD, 'sio-wsd');
 	const proc = spawn('/bin/sh', ['-c', 'ulimit -n 100 && exec "$0" "$@"', wsd,
 		'-c', conf, '--listen', `127.0.0.1:${port}`], {stdio: ['ignore', 'ignore', 'pipe']});

@@ -22,10 +22,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, ROOT, freePort, until, unframe, echoes} from './harness.mjs';
-import {connect} from './wsclient.mjs';
+import {BUILD, WEBSERVER, freePort, until, unframe, echoes, writeConf as write} from '../lib/servers.mjs';
+import {connect} from '../lib/wsclient.mjs';
 
-const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z sio-(gateway|wsd)\[\d+\]: /;
 
 // A program started here: its stderr kept in .log.
@@ -81,8 +80,7 @@ let dir, v, confFile, port, wsdPort, gw, wsd;
 const base = {};
 
 function writeConf(extra = {}) {
-	const c = {...base, ...extra};
-	fs.writeFileSync(confFile, Object.entries(c).map(([k, x]) => `${k} = ${x}\n`).join(''));
+	write(confFile, {...base, ...extra});
 }
 
 before(async () => {

@@ -5,7 +5,7 @@
 // websocket; kill -9 of sio-wsd with packets queued, delivered by polling.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startServers, echoes, until} from './harness.mjs';
+import {startServers, echoes, until} from '../lib/servers.mjs';
 
 let s;
 before(async () => { s = await startServers({close_timeout: 30}); });

@@ -14,7 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, ROOT, freePort, unframe} from './harness.mjs';
+import {BUILD, ROOT, freePort, unframe} from '../lib/servers.mjs';
 
 const N = 100;
 // a few ms idle; Apache adds up to a second or two when the slow POSTs

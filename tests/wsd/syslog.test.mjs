@@ -10,7 +10,7 @@ import {spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {BUILD, freePort, until} from './harness.mjs';
+import {BUILD, freePort, until} from '../lib/servers.mjs';
 
 const userns = spawnSync('unshare', ['-rm', 'true']);
 const skip = userns.status === 0 ? false : `no user namespace here (unshare -rm: ${String(userns.stderr).trim() || userns.status})`;

@@ -5,13 +5,9 @@
  * 0.9.16 sessions over TRANSPORT that join the chat and see each other's
  * message. Prints one JSON object of what it saw; exits 1 on a failure.
  *
- *   node tests/package/chat-client.cjs http://127.0.0.1 xhr-polling
+ *   node tests/package/chat-client.mjs http://127.0.0.1 xhr-polling
  */
-'use strict';
-const path = require('node:path');
-const io = require(path.join(__dirname, '../../node_modules/socket.io-client'));
-const {defaults, emitAck, shutdown, openSession, httpGet, waitFor} =
-	require('../lib/client.cjs');
+import {io, defaults, emitAck, shutdown, openSession, httpGet, waitFor} from '../lib/client.mjs';
 
 const [url, transport] = process.argv.slice(2);
 defaults.ms = Number(process.env.PACKAGE_TIMEOUT || 15000);

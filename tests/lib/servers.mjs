@@ -1,65 +1,51 @@
-// harness.mjs: the servers of a wsd wire test and the client helpers.
-// lighttpd + sio-gateway through scripts/webserver.sh, and sio-wsd started
-// here (`build/sio-wsd -c VARDIR/siogate.conf --listen 127.0.0.1:PORT`)
-// with the same configuration; lighttpd proxies /socket.io/1/websocket/
-// to it (WSD_ADDR). HTTP goes through one keep-alive agent; the database
-// through the sqlite3 shell. Every wait is on an event with a deadline.
+// servers.mjs: the servers of a Node suite. A web server (lighttpd, nginx,
+// apache or apache-cgi, through scripts/webserver.sh) with sio-gateway, and
+// sio-wsd started here (`build/sio-wsd -c VARDIR/siogate.conf --listen
+// 127.0.0.1:PORT`) with the same configuration, for a given app and
+// configuration; the web server proxies /socket.io/1/websocket/ to it
+// (WSD_ADDR). HTTP goes through one keep-alive agent; the database through
+// the sqlite3 shell. Every wait is on a condition with a deadline (until).
 //
-//   const s = await startServers({heartbeat_interval: 1});
+//   const s = await startServers({heartbeat_interval: 1}, {server: 'nginx'});
 //   ... s.handshake(), s.ws(sid), s.poll(sid), s.post(sid, pkt), s.sql(q)
 //   await s.stop();      // in after(): kills everything that was started
+//
+// writeConf() and webserver() are the same steps for suites that lay out
+// their own directory (an installed tree, a CGI host, a browser's page).
 import {spawn, execFileSync, execFile} from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {connect} from './wsclient.mjs';
-import {createRequire} from 'node:module';
-export const {freePort} = createRequire(import.meta.url)('../lib/client.cjs');
+import {promisify} from 'node:util';
+import {connect} from '../lib/wsclient.mjs';
+import {until} from './until.mjs';
+import {freePort, portAccepts, request, frame, unframe} from './http.mjs';
+
+export {until, freePort, frame, unframe};
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUILD = path.resolve(process.env.BUILD ?? path.join(ROOT, 'build'));
-const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
+export const WEBSERVER = path.join(ROOT, 'scripts/webserver.sh');
 
+// Writes conf ({key: value}) as a siogate.conf at file, after an optional
+// comment line; returns file.
+export function writeConf(file, conf, comment) {
+	fs.writeFileSync(file, (comment ? `# ${comment}\n` : '') +
+		Object.entries(conf).map(([k, x]) => `${k} = ${x}\n`).join(''));
+	return file;
+}
 
-// Two free ports in a row are not needed: lighttpd's and wsd's are apart.
-async function portAccepts(port) {
-	return new Promise((resolve) => {
-		const s = net.connect(port, '127.0.0.1');
-		s.on('connect', () => { s.destroy(); resolve(true); });
-		s.on('error', () => resolve(false));
+// scripts/webserver.sh with args (start [--no-wsd] SERVER PORT VARDIR, or
+// stop VARDIR), the programs of the build unless env names others.
+// Resolves {stdout, stderr}; rejects with the script's stderr.
+export function webserver(args, env = {}) {
+	return promisify(execFile)(WEBSERVER, args, {
+		cwd: ROOT, timeout: 60000,
+		env: {...process.env, GATEWAY: path.join(BUILD, 'sio-gateway'),
+			WSD: path.join(BUILD, 'sio-wsd'), ...env},
 	});
-}
-
-// Waits until fn() is truthy (returns it), looking every `every` ms; the
-// default deadline leaves room for a loaded 2-core machine.
-export async function until(what, fn, ms = 10000, every = 20) {
-	const deadline = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, every));
-	}
-}
-
-// Payload framing, lengths in UTF-16 units (JS string lengths).
-export function frame(...packets) {
-	return packets.map((p) => `\ufffd${p.length}\ufffd${p}`).join('');
-}
-export function unframe(body) {
-	if (!body.startsWith('\ufffd')) return body === '' ? [] : [body];
-	const out = [];
-	let i = 0;
-	while (i < body.length) {
-		const j = body.indexOf('\ufffd', i + 1);
-		const n = Number(body.slice(i + 1, j));
-		out.push(body.slice(j + 1, j + 1 + n));
-		i = j + 1 + n;
-	}
-	return out;
 }
 
 // One sio-wsd process; its stderr is kept (and in VARDIR/wsd-N.log).
@@ -97,7 +83,10 @@ class Wsd {
 	}
 }
 
-export async function startServers(extraConf = {}) {
+// Starts server with the gateway and sio-wsd for conf (testapp and short
+// timeouts unless conf says otherwise). wsd: 'own' (started here: its pid
+// and stderr are the test's), or 'none' (no sio-wsd: websocket fails).
+export async function startServers(extraConf = {}, {server = 'lighttpd', wsd = 'own'} = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-wsd-wire.'));
 	fs.chmodSync(dir, 0o755);
 	const v = path.join(dir, 'srv');
@@ -107,8 +96,7 @@ export async function startServers(extraConf = {}) {
 		polling_duration: 2, close_timeout: 20, heartbeat_interval: 25, heartbeat_timeout: 60,
 		flash_policy_port: 0, log_level: 'debug', threads: 16, ...extraConf,
 	};
-	const confFile = `${v}/siogate.conf`;
-	fs.writeFileSync(confFile, Object.entries(conf).map(([k, x]) => `${k} = ${x}\n`).join(''));
+	const confFile = writeConf(`${v}/siogate.conf`, conf);
 	const port = await freePort();
 	let wsdPort = await freePort();
 	while (wsdPort === port) wsdPort = await freePort();
@@ -127,7 +115,7 @@ export async function startServers(extraConf = {}) {
 	for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, onSignal);
 	process.stdout.on('error', () => { cleanup(); process.exit(1); });
 	try {
-		execFileSync(WEBSERVER, ['start', 'lighttpd', String(port), v], {
+		execFileSync(WEBSERVER, ['start', server, String(port), v], {
 			env: {...process.env, GATEWAY: path.join(BUILD, 'sio-gateway'),
 				SIOGATE_CONF: confFile, WSD_ADDR: `127.0.0.1:${wsdPort}`,
 				NO_WSD: '1'}, // we start sio-wsd ourselves: its pid and stderr
@@ -155,7 +143,7 @@ export async function startServers(extraConf = {}) {
 		return w;
 	};
 	try {
-		await s.startWsd();
+		if (wsd === 'own') await s.startWsd();
 	} catch (e) {
 		cleanup();
 		throw e;
@@ -170,30 +158,10 @@ export async function startServers(extraConf = {}) {
 		if (!process.env.KEEP_TMP) fs.rmSync(dir, {recursive: true, force: true});
 	};
 
-	// HTTP through lighttpd, keep-alive; resolves {status, body, headers}.
-	// A kept-alive socket that lighttpd closed while idle (its keep-alive
-	// timeout is 5 s) fails at once on reuse: such a request is retried.
-	s.request = (method, url, body = null, ms = 10000) => request1(method, url, body, ms).catch((e) => {
-		if (e.reused && /hang up|ECONNRESET|EPIPE/.test(`${e.code} ${e.message}`)) return request1(method, url, body, ms);
-		throw e;
-	});
-	const request1 = (method, url, body, ms) => new Promise((resolve, reject) => {
-		const req = http.request(url.startsWith('http') ? url : s.base + url, {
-			method, agent: s.agent,
-			headers: body === null ? {} : {'Content-Type': 'text/plain; charset=UTF-8',
-				'Content-Length': Buffer.byteLength(body)},
-		}, (res) => {
-			const parts = [];
-			res.on('data', (d) => parts.push(d));
-			res.on('end', () => resolve({status: res.statusCode, headers: res.headers,
-				body: Buffer.concat(parts).toString('utf8')}));
-			res.on('error', reject);
-		});
-		req.setTimeout(ms, () => req.destroy(new Error(`${method} ${url}: no answer in ${ms} ms`)));
-		req.on('error', (e) => { e.reused = req.reusedSocket; reject(e); });
-		if (body !== null) req.write(body);
-		req.end();
-	});
+	// HTTP through the web server, keep-alive; resolves {status, body,
+	// headers}; url relative to base unless absolute.
+	s.request = (method, url, body = null, ms = 10000) =>
+		request(s.agent, method, url.startsWith('http') ? url : s.base + url, body, ms);
 	s.handshake = async () => {
 		const r = await s.request('GET', `/?t=${Date.now()}`);
 		if (r.status !== 200) throw new Error(`handshake ${r.status} ${r.body}`);
@@ -262,4 +230,54 @@ export async function echoes(ws, ms = 5000) {
 	const msg = `3:::alive-${process.pid}-${++echoN}`;
 	ws.send(msg);
 	await ws.expectText(msg, ms);
+}
+
+// The build's copy of socket.io-client's files, the gateway's client_dir.
+export const CLIENT_DIR = path.resolve(ROOT, process.env.CLIENT_DIR || path.join(BUILD, 'client'));
+
+// An example served as `make run` serves it (scripts/run.sh's layout):
+// vardir (emptied first) with siogate.conf for app (a name or a plugin's
+// path) and conf, www/index.html from examples/<page>/ when there is one,
+// socket.io.js from the gateway (client_dir); server started on a free
+// port by webserver.sh, sio-wsd included (start: extra flags such as
+// --no-wsd), with env. Returns {base, port, vardir, conf, stop()}; stop()
+// stops the server and removes vardir unless keep is set.
+export async function serveApp({app, vardir, by, server = 'lighttpd', conf = {},
+	start = [], env = {}, page = app}) {
+	await webserver(['stop', vardir]).catch(() => {});
+	fs.rmSync(vardir, {recursive: true, force: true});
+	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
+	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
+	const confFile = writeConf(path.join(vardir, 'siogate.conf'), {
+		database: `${vardir}/siogate.db`, run_dir: `${vardir}/run`, app,
+		client_dir: CLIENT_DIR, polling_duration: 5,
+		// no Flash policy listener: runs may overlap (make interop)
+		flash_policy_port: 0, ...conf,
+	}, `written by ${by} (as scripts/run.sh does)`);
+	const index = path.join(ROOT, 'examples', page, 'index.html');
+	if (fs.existsSync(index)) fs.copyFileSync(index, path.join(vardir, 'www/index.html'));
+	const port = await freePort();
+	await webserver(['start', ...start, server, String(port), vardir],
+		{SIOGATE_CONF: confFile, DOCROOT: path.join(vardir, 'www'), ...env});
+	return {
+		base: `http://127.0.0.1:${port}`, port, vardir, conf: confFile,
+		keep: false,
+		async stop() {
+			await webserver(['stop', vardir]).catch(() => {});
+			if (!this.keep) fs.rmSync(vardir, {recursive: true, force: true});
+		},
+	};
+}
+
+// For the shell suites (tests/interop/run-servers.sh, tests/wire/gateway.sh):
+//   node tests/lib/servers.mjs conf FILE COMMENT KEY=VALUE...
+// writes FILE as writeConf() does.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+	const [cmd, file, comment, ...pairs] = process.argv.slice(2);
+	if (cmd !== 'conf' || !file) {
+		console.error('usage: node tests/lib/servers.mjs conf FILE COMMENT KEY=VALUE...');
+		process.exit(2);
+	}
+	writeConf(file, Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')),
+		p.slice(p.indexOf('=') + 1)])), comment || undefined);
 }

@@ -33,12 +33,9 @@
  *   every namespace, and does not reconnect; `0::/chat` emits 'disconnect'
  *   with reason undefined on that namespace only.
  */
-'use strict';
-
-const {test, describe} = require('node:test');
-const assert = require('node:assert/strict');
-const io = require('socket.io-client');
-const {defaults, waitFor, collect, emitAck, shutdown, httpGet} = require('../lib/client.cjs');
+import {test, describe} from 'node:test';
+import assert from 'node:assert/strict';
+import {io, defaults, waitFor, collect, emitAck, shutdown, httpGet} from '../lib/client.mjs';
 
 const URL = (process.env.SIO_URL || 'http://127.0.0.1:18000').replace(/\/+$/, '');
 const TRANSPORT = process.env.SIO_TRANSPORT || 'xhr-polling';

@@ -1,14 +1,14 @@
-// client.cjs: what the node tests share to drive socket.io-client 0.9.16
-// and to reach the servers: waiting on events with a deadline, acks, shutting
-// a client down completely, opening a session over one transport, a free
-// loopback port and a plain HTTP GET. CommonJS so that both the .js and the
-// .mjs suites can use it.
-'use strict';
-const http = require('node:http');
-const net = require('node:net');
+// client.mjs: what the Node suites share to drive socket.io-client 0.9.16
+// (io, a CommonJS package, imported as is): waiting on events with a
+// deadline, acks, shutting a client down completely, opening a session
+// over one transport.
+import io from 'socket.io-client';
+
+export {io};
+export {freePort, httpGet} from './http.mjs';
 
 /* Default deadline of every wait, in ms; a suite may change it. */
-const defaults = {ms: Number(process.env.SIO_EVENT_TIMEOUT) || 5000};
+export const defaults = {ms: Number(process.env.SIO_EVENT_TIMEOUT) || 5000};
 
 function timedOut(ms, what) {
 	return new Error(`timed out after ${ms} ms waiting for ${what}`);
@@ -19,12 +19,12 @@ function timedOut(ms, what) {
  * match(args) holds; rejects after ms. The listener is registered now, so
  * call this before the action that causes the event.
  */
-function waitFor(emitter, event, {match = () => true, ms = defaults.ms, what} = {}) {
+export function waitFor(emitter, event, {match = () => true, ms = defaults.ms, what} = {}) {
 	return collect(emitter, event, 1, {match, ms, what}).then((got) => got[0]);
 }
 
 /* Like waitFor, for n matching events; resolves with their argument lists. */
-function collect(emitter, event, n, {match = () => true, ms = defaults.ms, what} = {}) {
+export function collect(emitter, event, n, {match = () => true, ms = defaults.ms, what} = {}) {
 	return new Promise((resolve, reject) => {
 		const got = [];
 		const timer = setTimeout(() => {
@@ -45,7 +45,7 @@ function collect(emitter, event, n, {match = () => true, ms = defaults.ms, what}
 }
 
 /* Emits ev with args and a callback; resolves with what the server acks. */
-function emitAck(nsp, ev, ...args) {
+export function emitAck(nsp, ev, ...args) {
 	return new Promise((resolve, reject) => {
 		const ms = defaults.ms;
 		const timer = setTimeout(() => reject(timedOut(ms, `the ack of '${ev}'`)), ms);
@@ -57,7 +57,7 @@ function emitAck(nsp, ev, ...args) {
 }
 
 /* Stops everything a client socket may still have running. */
-function shutdown(sock) {
+export function shutdown(sock) {
 	sock.options.reconnect = false;
 	if (sock.connected || sock.connecting) sock.disconnect();
 	sock.reconnecting = false;
@@ -87,7 +87,7 @@ function shutdown(sock) {
  * before connecting, to listen for what arrives with the connect. Returns
  * {sock, nsp: {ep: ns}}.
  */
-async function openSession(io, url, transport,
+export async function openSession(io, url, transport,
     {endpoints = [''], query, ms = defaults.ms, prepare} = {}) {
 	const opts = {
 		'auto connect': false,
@@ -122,30 +122,3 @@ async function openSession(io, url, transport,
 	}
 	return {sock, nsp};
 }
-
-/* A port free on 127.0.0.1 right now. */
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const p = s.address().port;
-			s.close(() => resolve(p));
-		});
-	});
-}
-
-/* GET url (a string or http.get options): {status, type, body}. */
-function httpGet(url) {
-	return new Promise((resolve, reject) => {
-		http.get(url, (res) => {
-			let body = '';
-			res.setEncoding('utf8');
-			res.on('data', (d) => { body += d; });
-			res.on('end', () => resolve({status: res.statusCode,
-			    type: res.headers['content-type'], body}));
-		}).on('error', reject);
-	});
-}
-
-module.exports = {defaults, waitFor, collect, emitAck, shutdown, openSession, freePort, httpGet};

@@ -4,16 +4,14 @@
  * included, with 403 Forbidden.  run-servers.sh points the web server's
  * sio-wsd route at it (WSD_ADDR) for the "upgrade refused" fallback run.
  *
- *   node tests/interop/refuse-upgrade.js /path.sock | PORT
+ *   node tests/interop/refuse-upgrade.mjs /path.sock | PORT
  */
-'use strict';
-
-const http = require('node:http');
-const fs = require('node:fs');
+import http from 'node:http';
+import fs from 'node:fs';
 
 const where = process.argv[2];
 if (!where) {
-	console.error('usage: refuse-upgrade.js /path.sock | PORT');
+	console.error('usage: refuse-upgrade.mjs /path.sock | PORT');
 	process.exit(2);
 }
 const body = 'websocket upgrades are refused here\n';

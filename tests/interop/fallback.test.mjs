@@ -7,9 +7,9 @@
  * with the sid of its one handshake and receive what the application sent
  * on open (chat's welcome), then chat.  tests/interop/run-servers.sh runs
  * it behind lighttpd in both variants; the testapp contract over fallen-back
- * sessions is testapp.test.js with SIO_TRANSPORT=fallback.
+ * sessions is testapp.test.mjs with SIO_TRANSPORT=fallback.
  *
- *   SIO_APP=chat SIO_URL=http://127.0.0.1:18000 node --test tests/interop/fallback.test.js
+ *   SIO_APP=chat SIO_URL=http://127.0.0.1:18000 node --test tests/interop/fallback.test.mjs
  *
  * Environment:
  *   SIO_APP              must be chat, or the suite is skipped
@@ -18,12 +18,9 @@
  *   SIO_CONNECT_TIMEOUT  ms to wait for the connect after the fallback (10000)
  *   SIO_FALLBACK_VARIANT a label for the way the websocket fails (for the log)
  */
-'use strict';
-
-const {test, describe} = require('node:test');
-const assert = require('node:assert/strict');
-const io = require('socket.io-client');
-const {shutdown} = require('../lib/client.cjs');
+import {test, describe} from 'node:test';
+import assert from 'node:assert/strict';
+import {io, shutdown, waitFor} from '../lib/client.mjs';
 
 const URL = (process.env.SIO_URL || 'http://127.0.0.1:18000').replace(/\/+$/, '');
 const FALLBACK_TIMEOUT = Number(process.env.SIO_FALLBACK_TIMEOUT || 1500);
@@ -32,24 +29,6 @@ const VARIANT = process.env.SIO_FALLBACK_VARIANT || 'websocket failing';
 const WELCOME = "Welcome! Emit 'join' with your name to enter a room.";
 const skip = process.env.SIO_APP === 'chat' ? false :
 	'needs a server with app = chat and a failing websocket route (SIO_APP=chat)';
-
-function waitFor(emitter, event, match, what, ms = CONNECT_TIMEOUT) {
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => {
-			emitter.removeListener(event, on);
-			reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-		}, ms);
-		function on(...args) {
-			if (!match(...args)) {
-				return;
-			}
-			clearTimeout(timer);
-			emitter.removeListener(event, on);
-			resolve(args);
-		}
-		emitter.on(event, on);
-	});
-}
 
 /*
  * Connects with ['websocket', 'xhr-polling'] and records everything the
@@ -82,8 +61,8 @@ async function openFallback(t) {
 		sock.on('connect_failed', onFailed);
 	});
 	failed.catch(() => {});
-	const connected = waitFor(root, 'connect', () => true, `connect (${VARIANT})`,
-	    CONNECT_TIMEOUT + FALLBACK_TIMEOUT);
+	const connected = waitFor(root, 'connect', {what: `connect (${VARIANT})`,
+		ms: CONNECT_TIMEOUT + FALLBACK_TIMEOUT});
 	const t0 = Date.now();
 	sock.connect();
 	try {
@@ -110,7 +89,8 @@ describe(`chat: websocket -> xhr-polling in one session (${VARIANT})`, {skip}, (
 		assert.ok(rec.ms >= FALLBACK_TIMEOUT - 50,
 		    `moved on after the connect timeout (${rec.ms} ms)`);
 		if (!rec.messages.some((x) => x.m === WELCOME)) {
-			await waitFor(root, 'message', (m) => m === WELCOME, 'the welcome');
+			await waitFor(root, 'message', {match: ([m]) => m === WELCOME,
+				what: 'the welcome', ms: CONNECT_TIMEOUT});
 		}
 		assert.deepEqual(rec.messages.map((x) => x.m), [WELCOME], 'the welcome, once');
 		assert.equal(rec.messages[0].transport, 'xhr-polling');
@@ -129,14 +109,16 @@ describe(`chat: websocket -> xhr-polling in one session (${VARIANT})`, {skip}, (
 				resolve(ok);
 			});
 		});
-		const aSeesB = waitFor(a.root, 'message', (m) => m === `bob joined ${room}`,
-		    'bob joining, at alice');
+		const aSeesB = waitFor(a.root, 'message', {match: ([m]) => m === `bob joined ${room}`,
+			what: 'bob joining, at alice', ms: CONNECT_TIMEOUT});
 		assert.equal(await join(a, 'alice'), true);
 		assert.equal(await join(b, 'bob'), true);
 		await aSeesB;
 		const text = `hello after fallback 😀 ${Date.now()}`;
-		const atB = waitFor(b.root, 'message', (m) => m === `alice: ${text}`, 'alice at bob');
-		const atA = waitFor(a.root, 'message', (m) => m === `alice: ${text}`, 'alice at alice');
+		const atB = waitFor(b.root, 'message', {match: ([m]) => m === `alice: ${text}`,
+			what: 'alice at bob', ms: CONNECT_TIMEOUT});
+		const atA = waitFor(a.root, 'message', {match: ([m]) => m === `alice: ${text}`,
+			what: 'alice at alice', ms: CONNECT_TIMEOUT});
 		a.root.send(text);
 		await Promise.all([atA, atB]);
 		assert.equal(a.sock.transport.name, 'xhr-polling');

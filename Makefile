@@ -37,7 +37,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
-LIB_SRC  = $(wildcard common/*.c) $(wildcard examples/*/*.c)
+LIB_SRC  = $(wildcard common/*.c common/sqlite/*.c) $(wildcard examples/*/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      = $(BUILD)/libsio.a
 # Programs export the whole API so that plugins resolve against them.
@@ -73,7 +73,7 @@ deps:
 	@scripts/deps.sh test
 	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h tests/*.h) | $(BUILD)/.dirs
+$(BUILD)/%.o: %.c $(wildcard common/*.h common/sqlite/*.h tests/*.h) | $(BUILD)/.dirs
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/.dirs: Makefile
@@ -84,8 +84,8 @@ $(BUILD)/.dirs: Makefile
 $(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
 
-$(BUILD)/common/store.o: $(BUILD)/schema.inc
-$(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
+$(BUILD)/common/sqlite/db.o: $(BUILD)/schema.inc
+$(BUILD)/common/sqlite/db.o: CFLAGS += -I$(BUILD)
 # The store suite builds old databases from the schema's first sections.
 $(BUILD)/tests/test_store.o: $(BUILD)/schema.inc
 $(BUILD)/tests/test_store.o: CFLAGS += -I$(BUILD)
@@ -374,7 +374,7 @@ run:
 	@APP=$(or $(APP),chat) PORT=$(or $(PORT),8080) exec scripts/run.sh
 
 format:
-	clang-format -i common/*.[ch] tests/*.[ch] examples/*/*.c
+	clang-format -i common/*.[ch] common/sqlite/*.[ch] tests/*.[ch] examples/*/*.c
 
 clean:
 	rm -rf build build-asan

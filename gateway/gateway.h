@@ -51,8 +51,9 @@ void gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
 /* A fresh connection number for sio_store_attach(), unique per process. */
 long long gw_conn_next(void);
 
-/* Opens a store connection with the configured options, logging failure. */
-struct sio_store *gw_store_open(void);
+/* Opens a store connection with the configured options for role, logging
+ * failure. */
+struct sio_store *gw_store_open(enum sio_store_role role);
 /*
  * The requests' store connections, shared: a request takes one when it
  * first reads (its writes run on the writer's) and gives it back before

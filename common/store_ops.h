@@ -142,8 +142,10 @@ struct sio_store_ops {
 	 * every thread of a server opens its own connection at once), and
 	 * sets st->be. opts->role says how the connection is used (the
 	 * backend sizes and schedules its housekeeping by it). SIO_OK, or
-	 * SIO_ERR with the reason in err (SIO_ERR_LEN bytes). close frees
-	 * st->be; the front has rolled back any open transaction's effects.
+	 * SIO_ERR with the reason in err (SIO_ERR_LEN bytes); on error open
+	 * leaves st->be NULL. close ends the connection (an open transaction
+	 * is rolled back) and frees st->be; the front has flushed its
+	 * counters before, outside any transaction.
 	 */
 	int (*open)(struct sio_store *st, const char *path,
 	            const struct sio_store_opts *opts, char *err);

@@ -686,19 +686,14 @@ sqlite_commit(struct sio_store *st)
 	return sqlite_run(st, sqlite_prep(st, SQL_COMMIT, ""));
 }
 
-/* Prepared at the open and kept (sqlite_prepare_all()): a failure path
- * must not need to prepare; the message of what failed stays. */
+/* Its statement is prepared at the open and kept (sqlite_prepare_all()):
+ * a failure path must not need to prepare. */
 int
 sqlite_rollback(struct sio_store *st)
 {
-	sqlite3_stmt *s = SQ(st)->stmt[SQL_ROLLBACK];
-
 	if (sqlite3_get_autocommit(SQ(st)->db))
 		return SIO_OK; /* SQLite may have rolled back on its own */
-	sqlite3_reset(s);
-	sqlite3_step(s);
-	sqlite3_reset(s);
-	return SIO_OK;
+	return sqlite_run(st, sqlite_prep(st, SQL_ROLLBACK, ""));
 }
 
 int

@@ -37,7 +37,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
-LIB_SRC  = $(wildcard common/*.c) $(wildcard examples/*/*.c)
+LIB_SRC  = $(wildcard common/*.c common/sqlite/*.c) $(wildcard examples/*/*.c)
 # The built-in applications: each examples/NAME/NAME.c defines
 # sio_NAME_plugin, and the table of them ($(BUILD)/apps.c, generated
 # below) is linked where the programs are; the core names none.
@@ -95,8 +95,8 @@ $(BUILD)/.dirs: Makefile
 $(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
 
-$(BUILD)/common/store.o: $(BUILD)/schema.inc
-$(BUILD)/common/store.o: CFLAGS += -I$(BUILD)
+$(BUILD)/common/sqlite/db.o: $(BUILD)/schema.inc
+$(BUILD)/common/sqlite/db.o: CFLAGS += -I$(BUILD)
 # The store suite builds old databases from the schema's first sections.
 $(BUILD)/tests/test_store.o: $(BUILD)/schema.inc
 $(BUILD)/tests/test_store.o: CFLAGS += -I$(BUILD)
@@ -400,7 +400,7 @@ run:
 
 # Every C file of the tree in the style of .clang-format: make format
 # rewrites them, make format-check (CI) fails on the first that differs.
-FORMAT_SRC = $(wildcard common/*.[ch] gateway/*.[ch] wsd/*.[ch] ctl/*.[ch] \
+FORMAT_SRC = $(wildcard common/*.[ch] common/sqlite/*.[ch] gateway/*.[ch] wsd/*.[ch] ctl/*.[ch] \
                examples/*/*.[ch] tests/*.[ch] bench/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)

@@ -117,9 +117,8 @@ sio_conn_queue(struct sio_conn *c, int type, long long id, int data_ack,
 	sio_buf_init(&b);
 	rc = conn_encode(c, &b, type, id, data_ack, data, len);
 	if (rc == SIO_OK) {
-		sio_store_outbox_set_due(st, conn_due(c));
-		rc = sio_store_outbox_put(st, c->sid, b.p, b.len, flags);
-		sio_store_outbox_set_due(st, 0);
+		rc = sio_store_outbox_put(st, c->sid, b.p, b.len, flags,
+		                          conn_due(c));
 		if (rc == SIO_AGAIN) { /* the session is gone */
 			rc = SIO_ERR;
 		} else if (rc == SIO_STORE_FULL) {
@@ -267,11 +266,9 @@ conn_broadcast(struct sio_conn *c, const char *room, int exclude_self, int type,
 	sio_buf_init(&b);
 	rc = conn_encode(c, &b, type, -1, 0, data, len);
 	if (rc == SIO_OK) {
-		sio_store_outbox_set_due(st, conn_due(c));
 		rc = sio_store_outbox_broadcast(st, c->endpoint, room,
 		                                exclude_self ? c->sid : NULL,
-		                                b.p, b.len, 0);
-		sio_store_outbox_set_due(st, 0);
+		                                b.p, b.len, 0, conn_due(c));
 	}
 	sio_buf_cleanup(&b);
 	return rc < 0 ? SIO_ERR : SIO_OK;

@@ -1,10 +1,13 @@
 /*
- * store.h: siogate's only SQLite user. One struct sio_store is one database
- * connection (one per thread); every session, endpoint, queued packet,
- * datum, room membership, pending ack and counter lives in the file, so any
- * process can serve any request of any session. Writes run in short
- * BEGIN IMMEDIATE transactions; after a commit the store rings the doorbell
- * of the process holding each session that received packets.
+ * store.h: where siogate keeps its state. One struct sio_store is one
+ * database connection (one per thread); every session, endpoint, queued
+ * packet, datum, room membership, pending ack and counter lives in the
+ * database, so any process can serve any request of any session. Writes
+ * run in short transactions; after a commit the store rings the doorbell
+ * of the process holding each session that received packets. The API
+ * names no database engine: store.c is the front, and a backend
+ * (common/sqlite/, the one today) implements the operations of
+ * store_ops.h.
  *
  * Functions that change the database may be called inside an explicit
  * transaction (sio_store_begin/commit) or alone, in which case each runs in
@@ -42,8 +45,19 @@ struct sio_store_session {
 	char *request; /* handshake request as JSON; owned (NULL in lists) */
 };
 
+/* How a connection is used: the backend schedules its housekeeping by it
+ * (SQLite: who checkpoints the WAL, how large a page cache). */
+enum sio_store_role {
+	SIO_STORE_PLAIN = 0, /* a request's, a tool's: the backend's defaults */
+	SIO_STORE_LOOP,      /* a server's event loop or its one writer: its
+	                      * commits never wait for housekeeping, which
+	                      * a SIO_STORE_MAINTAIN connection does */
+	SIO_STORE_MAINTAIN,  /* the housekeeping thread's: sio_store_maintain */
+};
+
 struct sio_store_opts {
 	enum sio_synchronous synchronous;
+	enum sio_store_role role;
 	int shared_group;    /* files 0660 instead of 0600 */
 	int busy_timeout_ms; /* 0: 5000 */
 	const char *run_dir; /* doorbells live here; NULL: never ring */
@@ -51,8 +65,9 @@ struct sio_store_opts {
 };
 
 /*
- * Opens (creating with the configured mode) the database at path, sets WAL,
- * the busy timeout and synchronous, and applies pending migrations. Returns
+ * Opens (creating with the configured mode) the database at path, sets the
+ * busy timeout and synchronous, and applies pending migrations (an
+ * up-to-date database is opened without taking the write lock). Returns
  * the store, or NULL with the reason in err. Caller frees with
  * sio_store_close().
  */
@@ -61,9 +76,9 @@ struct sio_store *sio_store_open(const char *path,
 void sio_store_close(struct sio_store *st);
 
 /* sio_store_open() of cfg's database with cfg's synchronous, shared group,
- * run directory and queue limit, as every program opens it. */
+ * run directory and queue limit, as every program opens it, for role. */
 struct sio_store *sio_store_open_config(const struct sio_config *cfg,
-                                        char *err);
+                                        enum sio_store_role role, char *err);
 
 /* The last error message of this connection; borrowed. */
 const char *sio_store_errmsg(struct sio_store *st);
@@ -107,7 +122,7 @@ void sio_store_set_direct(struct sio_store *st, const char *holder,
 void sio_store_defer_counters(struct sio_store *st);
 int sio_store_counters_flush(struct sio_store *st, long long now);
 
-/* 1 while an explicit transaction is open (SQLite may end one on its own
+/* 1 while an explicit transaction is open (a backend may end one on its own
  * after an I/O error: then 0). */
 int sio_store_in_transaction(struct sio_store *st);
 
@@ -131,11 +146,27 @@ int sio_store_savepoint(struct sio_store *st);
 int sio_store_rollback_to(struct sio_store *st);
 int sio_store_release(struct sio_store *st);
 
-/* The schema version this build writes (PRAGMA user_version). */
+/* The schema version this build writes (SQLite: PRAGMA user_version). */
 int sio_store_schema_version(void);
 
-/* PRAGMA data_version: changes when another connection commits. */
-int sio_store_data_version(struct sio_store *st, long long *version);
+/*
+ * What a long-running process calls on its event loop's connection once a
+ * second (SIO_WATCH_MS): 1 when others (another connection, process, the
+ * sqlite3 shell, a script) wrote since the last tick, so that the process
+ * looks for packets that no doorbell announced; 0 when not, and at the
+ * first call; SIO_ERR.
+ */
+int sio_store_tick(struct sio_store *st, long long now);
+
+/*
+ * The database's housekeeping (SQLite: checkpoints the WAL back into the
+ * file, so that it stays short, away from the event loop's commits). A
+ * process's housekeeping thread calls it every SIO_STORE_MAINTAIN_MS on a
+ * connection of its own opened with role SIO_STORE_MAINTAIN; it decides
+ * itself when there is work. SIO_OK or SIO_ERR.
+ */
+int sio_store_maintain(struct sio_store *st, long long now);
+#define SIO_STORE_MAINTAIN_MS 250
 
 /* --- sessions --------------------------------------------------------- */
 
@@ -287,24 +318,28 @@ int sio_store_expired(struct sio_store *st, long long now,
 #define SIO_STORE_FULL 1     /* outbox_put: queue full, nothing queued */
 
 /*
- * Appends one packet to a session's outbox. SIO_OK; SIO_OK without queuing
+ * Appends one packet to a session's outbox, not delivered before due (ms
+ * since the epoch; 0: at once; packets queued later without a delay do not
+ * wait for it: a delayed packet is as if it had been queued at its due
+ * time). SIO_OK; SIO_OK without queuing
  * for a volatile packet with no transport attached; SIO_AGAIN when the
  * session is absent or closed; SIO_STORE_FULL when the session's queue is
  * full (nothing was queued; sio_store_errmsg() says "queue full"); SIO_ERR
  * when the store fails.
  */
 int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
-                         size_t len, int flags);
+                         size_t len, int flags, long long due);
 
 /*
  * Appends one packet to every session connected to endpoint (room NULL) or
  * in room of endpoint, except exclude_sid (may be NULL), in one statement;
- * sessions whose queue is full are skipped. Returns the number of sessions
- * queued to, or SIO_ERR.
+ * sessions whose queue is full are skipped; due as for outbox_put. Returns
+ * the number of sessions queued to, or SIO_ERR.
  */
 int sio_store_outbox_broadcast(struct sio_store *st, const char *endpoint,
                                const char *room, const char *exclude_sid,
-                               const char *pkt, size_t len, int flags);
+                               const char *pkt, size_t len, int flags,
+                               long long due);
 
 /*
  * Calls fn for up to max packets of sid that are due by now, in order,
@@ -329,14 +364,6 @@ int sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
  * or is reaped: it waits for that ring.
  */
 int sio_store_outbox_blocked(struct sio_store *st);
-
-/*
- * Packets queued through this connection from now on (outbox_put and
- * outbox_broadcast) are not delivered before due (ms since the epoch; 0
- * ends the delay). Packets queued later without a delay do not wait for
- * them: a delayed packet is as if it had been queued at its due time.
- */
-void sio_store_outbox_set_due(struct sio_store *st, long long due);
 
 /*
  * The earliest due time after now among sid's queued packets, in *due: when
@@ -387,7 +414,7 @@ int sio_store_outbox_count(struct sio_store *st, const char *sid);
  * Calls fn for each session held by holder with a packet ready to write
  * (due, not taken, and behind no packet that another writer than the
  * holder's connection has taken): what a holder looks for when
- * data_version says that someone wrote. Returns how many, or SIO_ERR.
+ * sio_store_tick() says that someone wrote. Returns how many, or SIO_ERR.
  */
 int sio_store_outbox_ready(struct sio_store *st, const char *holder,
                            long long now,
@@ -562,7 +589,7 @@ struct sio_store_stats {
 	long long packets_sent, packets_received;
 	long long queued_packets;
 	double connections_ps, packets_sent_ps, packets_received_ps;
-	long long time; /* SQLite's clock, ms since the epoch */
+	long long time; /* the database's clock, ms since the epoch */
 	/* Active sessions by the transport of their last attach. */
 	long long sessions[SIO_TRANSPORT_COUNT];
 	long long sessions_no_transport; /* handshaken, never attached */
@@ -576,25 +603,5 @@ int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
  * Returns 1 when it recorded one (the process that did sweeps this
  * second), 0 when not, or SIO_ERR. */
 int sio_store_stats_sample(struct sio_store *st, long long now);
-
-/*
- * Checkpoints away from the writer (sio-gateway, sio-wsd): a connection
- * commits and, past pages WAL pages (0: never), checkpoints itself, fsyncs
- * included, while it still holds the write lock. autocheckpoint sets
- * that threshold (SQLite's default is 1000); checkpoint runs a PASSIVE
- * checkpoint, which waits for no reader and no writer, and returns the
- * frames the WAL held (0 when empty or another checkpoint was running),
- * or SIO_ERR. The WAL starts over at a write that finds it all copied
- * and no reader in it, which under a stream of writes from two processes
- * may never happen: restart makes it a RESTART checkpoint, which holds
- * writers off while it copies the rest and waits for the readers (20 ms
- * at most, then it gives up and returns 0), so that the next write starts
- * the WAL over.
- */
-int sio_store_autocheckpoint(struct sio_store *st, int pages);
-/* Caps the connection's page cache at kib KiB (SQLite's default: 2,000).
- * SIO_OK or SIO_ERR. */
-int sio_store_cache_limit(struct sio_store *st, int kib);
-int sio_store_checkpoint(struct sio_store *st, int restart);
 
 #endif

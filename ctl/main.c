@@ -124,7 +124,7 @@ main(int argc, char **argv)
 	}
 	if (sio_plugin_setup(conf, &c.cfg, &c.plugin, err) != SIO_OK)
 		return ctl_fail(CTL_EXIT_CONFIG, "%s", err);
-	c.x.store = sio_store_open_config(&c.cfg, err);
+	c.x.store = sio_store_open_config(&c.cfg, SIO_STORE_PLAIN, err);
 	if (c.x.store == NULL)
 		return ctl_fail(CTL_EXIT_FAIL, "%s", err);
 	c.x.plugin = c.plugin;

@@ -97,7 +97,7 @@ queue_to_session(struct ctl *c, const struct queue_target *t,
 		                "session %s is not connected to %s", t->sid,
 		                t->endpoint);
 	if (rc == 1)
-		rc = sio_store_outbox_put(st, t->sid, b->p, b->len, 0);
+		rc = sio_store_outbox_put(st, t->sid, b->p, b->len, 0, 0);
 	if (rc == SIO_AGAIN)
 		return ctl_fail(CTL_EXIT_FAIL, "session %s is closed", t->sid);
 	if (rc != SIO_OK)
@@ -140,7 +140,7 @@ queue_packet(struct ctl *c, const struct queue_target *t, int type,
 		rc = queue_to_session(c, t, &b);
 	} else {
 		n = sio_store_outbox_broadcast(c->x.store, t->endpoint, t->room,
-		                               NULL, b.p, b.len, 0);
+		                               NULL, b.p, b.len, 0, 0);
 		rc = n < 0 ? ctl_fail(CTL_EXIT_FAIL, "%s",
 		                      sio_store_errmsg(c->x.store))
 		           : CTL_EXIT_OK;

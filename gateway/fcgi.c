@@ -314,7 +314,7 @@ gw_fcgi_cgi(void)
 	struct gw_req r = {.fr = NULL};
 	char drain[8192];
 
-	x.store = gw_store_open();
+	x.store = gw_store_open(SIO_STORE_PLAIN);
 	if (x.store == NULL) {
 		fputs("Status: 500 Internal Server Error\r\n"
 		      "Content-Type: text/plain\r\n"

@@ -56,8 +56,9 @@ long long gw_conn_next(void);
 
 /* --- pool.c: store connections ------------------------------------------ */
 
-/* Opens a store connection with the configured options, logging failure. */
-struct sio_store *gw_store_open(void);
+/* Opens a store connection with the configured options for role, logging
+ * failure. */
+struct sio_store *gw_store_open(enum sio_store_role role);
 /*
  * The requests' store connections, shared: a request takes one when it
  * first reads (its writes run on the writer's) and gives it back before

@@ -210,7 +210,7 @@ gw_cgi_lease(void *arg)
 	(void)arg;
 	for (;;) {
 		nanosleep(&nap, NULL);
-		if (st == NULL && (st = gw_store_open()) == NULL)
+		if (st == NULL && (st = gw_store_open(SIO_STORE_PLAIN)) == NULL)
 			continue;
 		gw_lease(st);
 	}
@@ -225,72 +225,40 @@ gw_ring_ready(void *udata, const char *sid)
 }
 
 /*
- * The writer leaves checkpoints to the ticker (write.c): a PASSIVE one
- * copies the WAL into the database, fsyncs included, while the process
- * goes on writing; then, holding the writer, a second one copies what was
- * written meanwhile (little: its fsyncs are short), so that the next write
- * finds the WAL all copied and starts it over: it does not grow. Returns
- * the WAL's size in frames before it (0 when there was nothing to copy).
- */
-static int
-gw_checkpoint(struct sio_session_ctx *x)
-{
-	static struct sio_ratelimit rl; /* every tick while the store fails */
-	struct sio_session_ctx *wx;
-	int log = sio_store_checkpoint(x->store, 0), rest = log;
-
-	if (rest > 0) {
-		wx = gw_write_lock(x);
-		rest = sio_store_checkpoint(x->store, 0);
-		gw_write_unlock(wx);
-	}
-	if (rest < 0)
-		gw_log_limited(&rl, SIO_LOG_WARN, "checkpoint: %s",
-		               sio_store_errmsg(x->store));
-	return log;
-}
-
-/* A WAL this long (frames) at a checkpoint: the next one comes after
- * GW_CHECKPOINT_MS rather than a second, while writes keep coming. */
-#define GW_BUSY_WAL 256
-#define GW_CHECKPOINT_MS 250
-
-/*
- * Once a second (SIO_WATCH_MS, SIO_SWEEP_MS): the lease (gw_lease()), the
- * timers (heartbeats of the sessions held here, the sweep when this
- * process takes it), the
- * writer's counters kept in memory (write.c), the pool's unused
- * connections closed (gw_pool_trim()), a checkpoint, and PRAGMA
- * data_version, which catches rows written by programs that do not ring
- * (the sqlite3 shell, a cron job). It changes with every commit of any
- * other connection, the other threads' included, so it only tells that
- * something was written: the waiters woken are those of sessions held here
- * with a packet ready, not every one. Under a stream of writes the
- * checkpoints come every GW_CHECKPOINT_MS, so that the WAL stays short.
+ * Every SIO_STORE_MAINTAIN_MS, the store's housekeeping on the ticker's
+ * own connection (sio_store_maintain(): for SQLite, the checkpoints that
+ * the writer, write.c, leaves to it); once a second (SIO_WATCH_MS,
+ * SIO_SWEEP_MS): the lease (gw_lease()), the timers (heartbeats of the
+ * sessions held here, the sweep when this process takes it), the writer's
+ * counters kept in memory (write.c), the pool's unused connections closed
+ * (gw_pool_trim()), and sio_store_tick(), which catches rows written by
+ * programs that do not ring (the sqlite3 shell, a cron job). It says yes
+ * after any other connection's commit, the other threads' included, so it
+ * only tells that something was written: the waiters woken are those of
+ * sessions held here with a packet ready, not every one.
  */
 static void *
 gw_tick(void *arg)
 {
 	/* once a second while the store is locked or full: a few lines a minute */
-	static struct sio_ratelimit sweep_rl, outbox_rl, bell_rl;
+	static struct sio_ratelimit sweep_rl, outbox_rl, bell_rl, keep_rl;
 	char err[SIO_ERR_LEN];
 	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = gw.cfg};
-	struct timespec nap = {0, GW_CHECKPOINT_MS * 1000000L};
-	long long version = -1, v;
-	int wal = 0;
+	struct timespec nap = {0, SIO_STORE_MAINTAIN_MS * 1000000L};
+	int rc;
 
 	(void)arg;
-	x.store = gw_store_open();
+	x.store = gw_store_open(SIO_STORE_MAINTAIN);
 	if (x.store == NULL)
 		return NULL;
 	for (unsigned n = 1;; n++) {
 		nanosleep(&nap, NULL);
 		x.cfg = gw.cfg; /* the one reloaded last */
-		if (n % (SIO_WATCH_MS / GW_CHECKPOINT_MS) != 0) {
-			if (wal >= GW_BUSY_WAL)
-				wal = gw_checkpoint(&x);
+		if (sio_store_maintain(x.store, sio_session_now()) != SIO_OK)
+			gw_log_limited(&keep_rl, SIO_LOG_WARN, "store: %s",
+			               sio_store_errmsg(x.store));
+		if (n % (SIO_WATCH_MS / SIO_STORE_MAINTAIN_MS) != 0)
 			continue;
-		}
 		struct sio_session_ctx *wx = gw_write_lock(&x);
 		/* first, so that this process's own sweep never finds its
 		 * lease lapsed */
@@ -309,16 +277,12 @@ gw_tick(void *arg)
 			gw_log_limited(&bell_rl, SIO_LOG_ERROR, "doorbell: %s", err);
 			break;
 		}
-		wal = gw_checkpoint(&x);
-		if (sio_store_data_version(x.store, &v) != SIO_OK)
-			continue;
-		if (version >= 0 && v != version &&
-		    sio_store_outbox_ready(x.store, gw.holder,
-		                           sio_session_now(), gw_ring_ready,
-		                           NULL) < 0)
+		rc = sio_store_tick(x.store, sio_session_now());
+		if (rc == 1 && sio_store_outbox_ready(x.store, gw.holder,
+		                                      sio_session_now(),
+		                                      gw_ring_ready, NULL) < 0)
 			gw_log_limited(&outbox_rl, SIO_LOG_WARN, "outbox: %s",
 			               sio_store_errmsg(x.store));
-		version = v;
 	}
 	return NULL;
 }
@@ -348,7 +312,7 @@ static int
 gw_register(void)
 {
 	char name[SIO_HOLDER_LEN], err[SIO_ERR_LEN];
-	struct sio_store *st = gw_store_open();
+	struct sio_store *st = gw_store_open(SIO_STORE_PLAIN);
 
 	if (st == NULL)
 		return SIO_ERR;
@@ -380,7 +344,7 @@ gw_register(void)
 static void
 gw_unregister(void)
 {
-	struct sio_store *st = gw_store_open();
+	struct sio_store *st = gw_store_open(SIO_STORE_PLAIN);
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&gw_lease_lock);

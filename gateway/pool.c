@@ -10,19 +10,15 @@
 #include "gateway.h"
 #include "store.h"
 
+/* The first open of a process (gw_register(), before any worker starts)
+ * migrates the schema when it is behind; the workers' opens after it find
+ * the schema up to date and take no write lock, so they need no turns. */
 struct sio_store *
-gw_store_open(void)
+gw_store_open(enum sio_store_role role)
 {
-	static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 	char err[SIO_ERR_LEN];
-	struct sio_store *st;
+	struct sio_store *st = sio_store_open_config(gw.cfg, role, err);
 
-	/* One at a time: opening checks the schema in a write transaction,
-	 * and every worker opening its connection at once would otherwise
-	 * queue in SQLite's busy handler, spinning on short sleeps. */
-	pthread_mutex_lock(&open_lock);
-	st = sio_store_open_config(gw.cfg, err);
-	pthread_mutex_unlock(&open_lock);
 	if (st == NULL)
 		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg->database, err);
 	return st;
@@ -61,7 +57,7 @@ gw_store_take(void)
 	pthread_mutex_unlock(&pool_lock);
 	if (st != NULL)
 		return st;
-	st = gw_store_open();
+	st = gw_store_open(SIO_STORE_PLAIN);
 	if (st == NULL) {
 		pthread_mutex_lock(&pool_lock);
 		pool_open--;

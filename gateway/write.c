@@ -16,8 +16,7 @@
  *   end of a poll already answered): the running batch's leader runs it
  *   in the next batch, with whatever comes meanwhile.
  * - gw_write_lock() takes the writer alone, for what opens its own
- *   transaction (the handshake, a forced disconnect, the sweep), or must
- *   have no write running (the end of a checkpoint, main.c).
+ *   transaction (the handshake, a forced disconnect, the sweep).
  *
  * Why one writer: SQLite's busy handler sleeps when two connections want
  * the write lock, which the threads of one process want all the time, and
@@ -50,14 +49,11 @@ gw_write_open(void)
 {
 	write_ctx.plugin = gw.plugin;
 	write_ctx.cfg = gw.cfg;
-	write_ctx.store = gw_store_open();
+	/* The ticker does the store's housekeeping (main.c): a checkpoint
+	 * in a commit would hold every write of the process for its fsyncs. */
+	write_ctx.store = gw_store_open(SIO_STORE_LOOP);
 	if (write_ctx.store == NULL)
 		return SIO_ERR;
-	/* The ticker checkpoints (main.c): a checkpoint in a commit would
-	 * hold every write of the process for its fsyncs. */
-	if (sio_store_autocheckpoint(write_ctx.store, 0) != SIO_OK)
-		gw_log(SIO_LOG_WARN, "autocheckpoint: %s",
-		       sio_store_errmsg(write_ctx.store));
 	/* the hot counters in memory, flushed once a second */
 	sio_store_defer_counters(write_ctx.store);
 	writer = &write_ctx;

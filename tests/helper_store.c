@@ -39,7 +39,7 @@ helper_append(struct sio_store *st, const char *sid, const char *prefix,
 
 	for (i = 0; count == 0 || i < count; i++) {
 		n = snprintf(pkt, sizeof(pkt), "%s:%ld", prefix, i);
-		if (sio_store_outbox_put(st, sid, pkt, (size_t)n, 0) !=
+		if (sio_store_outbox_put(st, sid, pkt, (size_t)n, 0, 0) !=
 		    SIO_OK) {
 			fprintf(stderr, "helper_store: put %s: %s\n", pkt,
 			        sio_store_errmsg(st));

@@ -1017,7 +1017,7 @@ test_a_full_queue_keeps_no_pending_ack(void)
 	x.store = st;
 	x.plugin = &probe_plugin;
 	open_session(sid, NULL); /* on_open queues "hello" */
-	CU_ASSERT(sio_store_outbox_put(st, sid, "3:::x", 5, 0) == SIO_OK);
+	CU_ASSERT(sio_store_outbox_put(st, sid, "3:::x", 5, 0, 0) == SIO_OK);
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[1]}") ==
 	          SIO_OK);
 	CU_ASSERT(feed(sid, "6:::1+[\"late\"]") == SIO_OK);

@@ -1,7 +1,8 @@
 /*
- * test_store.c: the CUnit suite for common/store.c. Every test opens a
- * real database file in a fresh temporary directory; a few look at it
- * through SQLite directly (schema, modes, constraints, views). The last
+ * test_store.c: the CUnit suite for the store with its SQLite backend
+ * (common/store.c, common/sqlite/). Every test opens a real database file
+ * in a fresh temporary directory; a few look at it through SQLite
+ * directly (schema, modes, constraints, views, the WAL). The last
  * tests run tests/helper_store in other processes: concurrent writers, a
  * writer killed mid-stream and processes racing to end one session. They
  * start together by waiting for end of file on a pipe, never by sleeping.
@@ -155,10 +156,16 @@ new_session(char sid[SIO_SID_LEN + 1])
 }
 
 static void
+put_due(const char *sid, const char *pkt, long long due)
+{
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, pkt, strlen(pkt), 0, due),
+	                SIO_OK);
+}
+
+static void
 put(const char *sid, const char *pkt)
 {
-	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, pkt, strlen(pkt), 0),
-	                SIO_OK);
+	put_due(sid, pkt, 0);
 }
 
 /* Packets collected by peek; stop_at stops after that many. */
@@ -260,17 +267,41 @@ test_sweeps_read_only_what_is_due(void)
 	                      "last_heartbeat"));
 }
 
-/* A RESTART checkpoint gives up while a reader keeps an old snapshot
- * (returning 0, no error); once the reader is gone it copies the WAL and
- * the next write starts the WAL over. */
-static void
-test_restart_checkpoint(void)
+/* The frames in the WAL, as another connection sees them. */
+static long long
+wal_frames(void)
 {
-	char sid[SIO_SID_LEN + 1];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(PASSIVE)", -1, &s,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 1);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * sio_store_maintain() on a housekeeping connection: with a long WAL its
+ * RESTART checkpoint gives up while a reader keeps an old snapshot (no
+ * error, no stall); once the reader is gone it copies the WAL, and the
+ * next write starts the WAL over.
+ */
+static void
+test_maintain_restarts_wal(void)
+{
+	struct sio_store_opts opts = {.role = SIO_STORE_MAINTAIN};
+	char sid[SIO_SID_LEN + 1], err[SIO_ERR_LEN];
+	struct sio_store *m = sio_store_open(dbpath, &opts, err);
 	sqlite3 *reader;
 	sqlite3_stmt *q;
-	int full, after;
+	long long long_wal;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	new_session(sid);
 	CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &reader), SQLITE_OK);
 	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL),
@@ -280,34 +311,54 @@ test_restart_checkpoint(void)
 	                       NULL),
 	    SQLITE_OK);
 	CU_ASSERT_EQUAL(sqlite3_step(q), SQLITE_ROW);
-	new_session(sid); /* past the reader's snapshot */
-	CU_ASSERT_EQUAL(sio_store_checkpoint(st, 1), 0);
+	/* past the reader's snapshot, and past the WAL's long mark */
+	for (int i = 0; i < 100; i++)
+		new_session(sid);
+	long_wal = wal_frames();
+	CU_ASSERT(long_wal >= 256);
+	CU_ASSERT_EQUAL(sio_store_maintain(m, T0), SIO_OK);
 	sqlite3_finalize(q);
 	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(reader);
-	full = sio_store_checkpoint(st, 1);
-	CU_ASSERT(full > 0);
+	/* the WAL was long: again at once, not a second later */
+	CU_ASSERT_EQUAL(sio_store_maintain(m, T0 + 1), SIO_OK);
 	new_session(sid);
-	after = sio_store_checkpoint(st, 0);
-	CU_ASSERT(after > 0 && after < full);
+	CU_ASSERT(wal_frames() < long_wal / 4);
+	sio_store_close(m);
 }
 
+/* Reopening an up-to-date database migrates nothing, and takes no write
+ * lock: it opens while another connection holds that lock. */
 static void
 test_reopen_is_noop(void)
 {
-	char sid[SIO_SID_LEN + 1];
-	long long objects, version;
+	struct sio_store_opts opts = {.busy_timeout_ms = 50};
+	char sid[SIO_SID_LEN + 1], err[SIO_ERR_LEN] = "";
+	struct sio_store *other;
+	long long objects;
+	sqlite3 *locker;
 
 	new_session(sid);
 	objects = raw_int("SELECT count(*) FROM sqlite_master");
 	sio_store_close(st);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &locker), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	other = sio_store_open(dbpath, &opts, err);
+	if (other == NULL)
+		fprintf(stderr, "sio_store_open: %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL(other);
+	sio_store_close(other);
+	sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(locker);
 	st = open_store(dbpath, 0, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sqlite_master"), objects);
 	CU_ASSERT_EQUAL(raw_int("PRAGMA user_version"),
 	                sio_store_schema_version());
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"), 1);
-	CU_ASSERT_EQUAL(sio_store_data_version(st, &version), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_tick(st, T0), 0);
 }
 
 static void
@@ -732,7 +783,7 @@ test_outbox_queue_limit(void)
 	put(sid, "3:::1");
 	put(sid, "3:::2");
 	put(sid, "3:::3");
-	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::4", 5, 0),
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::4", 5, 0, 0),
 	                SIO_STORE_FULL);
 	CU_ASSERT_STRING_EQUAL(sio_store_errmsg(st), "queue full");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
@@ -748,13 +799,13 @@ test_outbox_volatile(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_put(st, sid, "5:::{}", 6, SIO_STORE_VOLATILE),
+	    sio_store_outbox_put(st, sid, "5:::{}", 6, SIO_STORE_VOLATILE, 0),
 	    SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_put(st, sid, "5:::{}", 6, SIO_STORE_VOLATILE),
+	    sio_store_outbox_put(st, sid, "5:::{}", 6, SIO_STORE_VOLATILE, 0),
 	    SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
 }
@@ -765,10 +816,12 @@ test_outbox_put_closed_or_absent(void)
 	char sid[SIO_SID_LEN + 1];
 
 	new_session(sid);
-	CU_ASSERT_EQUAL(sio_store_outbox_put(st, "nosuchsession", "3:::", 4, 0),
-	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_put(st, "nosuchsession", "3:::", 4, 0, 0),
+	    SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::", 4, 0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::", 4, 0, 0),
+	                SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 }
 
@@ -783,9 +836,7 @@ test_outbox_due(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due),
 	                SIO_AGAIN);
 	put(sid, "3:::now");
-	sio_store_outbox_set_due(st, T0 + 500);
-	put(sid, "3:::later");
-	sio_store_outbox_set_due(st, 0);
+	put_due(sid, "3:::later", T0 + 500);
 	put(sid, "3:::after");
 	/* the delayed packet does not hold back what was queued after it */
 	CU_ASSERT_EQUAL(peek(sid, 10, &c, &last), 2);
@@ -826,7 +877,7 @@ test_broadcast_endpoint(void)
 	join(b, "/chat", NULL);
 	join(c, "/chat", NULL);
 	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", NULL, a,
-	                                           "3::/chat:hi", 11, 0),
+	                                           "3::/chat:hi", 11, 0, 0),
 	                2);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 1);
@@ -834,12 +885,13 @@ test_broadcast_endpoint(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, d), 0);
 	/* the root reaches everyone; no exclusion */
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::all", 7, 0), 4);
+	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::all", 7, 0, 0),
+	    4);
 	/* volatile reaches only sessions with a transport */
 	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::v",
-	                                           5, SIO_STORE_VOLATILE),
+	                                           5, SIO_STORE_VOLATILE, 0),
 	                1);
 }
 
@@ -856,16 +908,16 @@ test_broadcast_room(void)
 	join(c, "/chat", "kitchen");
 	CU_ASSERT_EQUAL(sio_store_room_join(st, c, "/other", "lobby"), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", "lobby", NULL,
-	                                           "3::/chat:x", 10, 0),
+	                                           "3::/chat:x", 10, 0, 0),
 	                2);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, c), 0);
 	CU_ASSERT_EQUAL(sio_store_room_leave(st, b, "/chat", "lobby"), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", "lobby", a,
-	                                           "3::/chat:y", 10, 0),
+	                                           "3::/chat:y", 10, 0, 0),
 	                0);
 	CU_ASSERT_EQUAL(sio_store_room_leave(st, c, "/chat", NULL), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", "kitchen", NULL,
-	                                           "3::/chat:z", 10, 0),
+	                                           "3::/chat:z", 10, 0, 0),
 	                0);
 }
 
@@ -883,7 +935,8 @@ test_broadcast_skips_closed_and_full(void)
 	put(b, "3:::2");
 	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 1);
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::x", 5, 0), 1);
+	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::x", 5, 0, 0),
+	    1);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 2);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, c), 0);
@@ -1529,7 +1582,7 @@ test_queue_counts_upgrade(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(queued("a"), 3);
 	CU_ASSERT_EQUAL(queued("b"), 1);
-	CU_ASSERT_EQUAL(sio_store_outbox_put(st, "a", "5", 1, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, "a", "5", 1, 0, 0), SIO_OK);
 	CU_ASSERT_EQUAL(queued("a"), 4);
 }
 
@@ -1561,7 +1614,7 @@ bcast_best(void)
 	for (int i = 0; i < 5; i++) {
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "", NULL, NULL,
-		                                           "3:::b", 5, 0),
+		                                           "3:::b", 5, 0, 0),
 		                BCAST_SESSIONS);
 		ms = ms_since(&t0);
 		best = ms < best ? ms : best;
@@ -2559,9 +2612,7 @@ test_direct_path(void)
 	CU_ASSERT_STRING_EQUAL(l.got, "");
 	/* never past a queued packet: a delayed one, then a due one */
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	sio_store_outbox_set_due(st, T0 + 1000);
-	put(sid, "3:::late");
-	sio_store_outbox_set_due(st, 0);
+	put_due(sid, "3:::late", T0 + 1000);
 	put(sid, "3:::h");
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(l.got, "");
@@ -2729,9 +2780,11 @@ static const struct cu_test tests[] = {
      test_second_connection_keeps_the_first_ones_locks},
     {"open applies the schema and sets user_version", test_schema_applied},
     {"the sweeps read only what is due", test_sweeps_read_only_what_is_due},
-    {"a RESTART checkpoint gives way to readers, then starts the WAL over",
-     test_restart_checkpoint},
-    {"reopening an up-to-date database changes nothing", test_reopen_is_noop},
+    {"maintain's RESTART checkpoint gives way to readers, then starts the"
+     " WAL over",
+     test_maintain_restarts_wal},
+    {"reopening an up-to-date database changes nothing and takes no lock",
+     test_reopen_is_noop},
     {"a database from a newer build is refused", test_newer_schema_refused},
     {"the database files are created 0600, or 0660 when shared",
      test_file_mode},

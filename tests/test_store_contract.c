@@ -95,25 +95,15 @@ static int
 put_at(struct sio_store *s, const char *sid, const char *pkt, int flags,
        long long due)
 {
-	int rc;
-
-	sio_store_outbox_set_due(s, due);
-	rc = sio_store_outbox_put(s, sid, pkt, strlen(pkt), flags);
-	sio_store_outbox_set_due(s, 0);
-	return rc;
+	return sio_store_outbox_put(s, sid, pkt, strlen(pkt), flags, due);
 }
 
 static int
 broadcast_at(struct sio_store *s, const char *endpoint, const char *room,
              const char *exclude, const char *pkt, int flags, long long due)
 {
-	int rc;
-
-	sio_store_outbox_set_due(s, due);
-	rc = sio_store_outbox_broadcast(s, endpoint, room, exclude, pkt,
-	                                strlen(pkt), flags);
-	sio_store_outbox_set_due(s, 0);
-	return rc;
+	return sio_store_outbox_broadcast(s, endpoint, room, exclude, pkt,
+	                                  strlen(pkt), flags, due);
 }
 
 static void

@@ -49,11 +49,10 @@ static volatile sig_atomic_t wsd_stopping;
 static volatile sig_atomic_t wsd_reloading; /* SIGHUP seen */
 /* the `log` setting */
 static struct sio_log_sink wsd_sink = {.prog = "sio-wsd", .fd = -1};
-/* log_level, read by the checkpoint thread too */
+/* log_level, read by the store thread too */
 static atomic_int wsd_level = SIO_LOG_INFO;
 static struct lws_context *wsd_lws;
 static lws_sorted_usec_list_t wsd_tick_sul;
-static long long wsd_version = -1;
 static int wsd_grace_over;
 static struct lws_vhost *wsd_vhost; /* the websocket one: the doorbell's */
 static struct lws *wsd_bell_wsi;    /* the doorbell, adopted */
@@ -201,15 +200,14 @@ wsd_fence(void)
  * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): the lease
  * (renewed first, so that this process's own sweep never finds it
  * lapsed), timers (the heartbeats of the sessions held here; the sweep
- * when this process takes it), then PRAGMA data_version, which catches
- * rows written by programs that do not ring (the sqlite3 shell) and lost
+ * when this process takes it), then sio_store_tick(), which catches rows
+ * written by programs that do not ring (the sqlite3 shell) and lost
  * rings.
  */
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
 	static struct sio_ratelimit tick_rl[3]; /* lease, sweep, counters */
-	long long v;
 	int rc = sio_store_process_renew(wsd.x.store, wsd.holder,
 	                                 sio_session_now());
 
@@ -225,11 +223,8 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 	if (sio_store_counters_flush(wsd.x.store, sio_session_now()) != SIO_OK)
 		wsd_log_limited(&tick_rl[2], SIO_LOG_WARN, "counters: %s",
 		                sio_store_errmsg(wsd.x.store));
-	if (sio_store_data_version(wsd.x.store, &v) == SIO_OK) {
-		if (wsd_version >= 0 && v != wsd_version)
-			wsd_conn_ring_ready();
-		wsd_version = v;
-	}
+	if (sio_store_tick(wsd.x.store, sio_session_now()) == 1)
+		wsd_conn_ring_ready();
 	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick,
 	                 SIO_WATCH_MS * LWS_US_PER_MS);
 }
@@ -383,7 +378,7 @@ static int wsd_nsocks;
 /*
  * lws_create_vhost(), a UNIX socket bound with mode 0660 (group access for
  * the web server, nobody else): the socket takes the umask's mode at
- * bind, so the umask is set around it (the checkpoint thread, the only
+ * bind, so the umask is set around it (the store thread, the only
  * other one now, creates no file), never a chmod after the bind, which
  * left a window with the socket open to every user.
  */
@@ -512,7 +507,7 @@ wsd_start_flash(const struct wsd_listen *l)
 
 /* Descriptors beyond max_websockets (and, with flashsocket, the raw
  * connections' max_raw_connections): listeners, the doorbell, the
- * database files of the loop's and the checkpointer's connections, lws's
+ * database files of the loop's and the store thread's connections, lws's
  * own, standard streams. */
 #define WSD_FD_RESERVE 64
 
@@ -638,76 +633,53 @@ wsd_start_lws(const struct wsd_listen *l)
 		return SIO_ERR;
 	/* The first tick compares with this: a row written by the sqlite3
 	 * shell before it is not missed. */
-	if (sio_store_data_version(wsd.x.store, &wsd_version) != SIO_OK)
-		wsd_version = -1;
+	(void)sio_store_tick(wsd.x.store, sio_session_now());
 	lws_sul_schedule(wsd_lws, 0, &wsd_tick_sul, wsd_tick,
 	                 SIO_WATCH_MS * LWS_US_PER_MS);
 	return SIO_OK;
 }
 
 /*
- * Checkpoints off the event loop. SQLite's own runs in the commit that
- * crosses its threshold, fsyncs included, and every connection of the
- * loop waits for it; and when the WAL cannot start over (sio-gateway
- * writes too), in every commit after. This thread, on a store connection
- * of its own, copies the WAL back each second, every WSD_BUSY_MS while it
- * is long: a PASSIVE checkpoint (the loop writes on), then, when the WAL
- * is long, a RESTART one for the rest (the loop's writes wait for that
- * short part), after which the next write starts the WAL over. SQLite's
- * own stays, at a threshold only a stalled thread lets the WAL reach.
+ * The store's housekeeping off the event loop (sio_store_maintain(): for
+ * SQLite, the WAL's checkpoints, whose fsyncs would otherwise run in the
+ * loop's commits), on a store connection of its own.
  */
-#define WSD_BUSY_MS 250
-#define WSD_BUSY_WAL 256
-#define WSD_BACKSTOP_PAGES 4096
-/* Page caches (KiB): the loop's connection, the checkpoint thread's. */
-#define WSD_CACHE_KIB 256
-#define WSD_CKPT_CACHE_KIB 64
-
 static void *
-wsd_checkpointer(void *arg)
+wsd_maintainer(void *arg)
 {
+	static struct sio_ratelimit rl; /* every turn while the store fails */
 	struct sio_store *st = arg;
-	const struct timespec nap = {0, WSD_BUSY_MS * 1000000L};
-	int log = 0;
+	const struct timespec nap = {0, SIO_STORE_MAINTAIN_MS * 1000000L};
 
-	for (unsigned n = 1;; n++) {
+	for (;;) {
 		nanosleep(&nap, NULL);
-		if (log < WSD_BUSY_WAL && n % (1000 / WSD_BUSY_MS) != 0)
-			continue;
-		log = sio_store_checkpoint(st, 0);
-		if (log >= WSD_BUSY_WAL)
-			log = sio_store_checkpoint(st, 1) < 0 ? -1 : log;
-		if (log < 0)
-			wsd_log(SIO_LOG_WARN, "checkpoint: %s",
-			        sio_store_errmsg(st));
+		if (sio_store_maintain(st, sio_session_now()) != SIO_OK)
+			wsd_log_limited(&rl, SIO_LOG_WARN, "store: %s",
+			                sio_store_errmsg(st));
 	}
 	return NULL;
 }
 
-/* Starts wsd_checkpointer() on a store of its own, signals blocked (the
+/* Starts wsd_maintainer() on a store of its own, signals blocked (the
  * loop's thread takes them). SIO_OK or SIO_ERR (logged). */
 static int
-wsd_start_checkpointer(void)
+wsd_start_maintainer(void)
 {
 	char err[SIO_ERR_LEN];
-	struct sio_store *st = sio_store_open_config(&wsd.cfg, err);
+	struct sio_store *st =
+	    sio_store_open_config(&wsd.cfg, SIO_STORE_MAINTAIN, err);
 	int rc;
 
 	if (st == NULL) {
 		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
 		return SIO_ERR;
 	}
-	rc = sio_thread_start(wsd_checkpointer, st, SIO_THREAD_STACK, NULL);
+	rc = sio_thread_start(wsd_maintainer, st, SIO_THREAD_STACK, NULL);
 	if (rc != 0) {
-		wsd_log(SIO_LOG_ERROR, "checkpoint thread: %s", strerror(rc));
+		wsd_log(SIO_LOG_ERROR, "store thread: %s", strerror(rc));
 		sio_store_close(st);
 		return SIO_ERR;
 	}
-	if (sio_store_cache_limit(st, WSD_CKPT_CACHE_KIB) != SIO_OK)
-		wsd_log(SIO_LOG_WARN, "cache: %s", sio_store_errmsg(st));
-	if (sio_store_autocheckpoint(wsd.x.store, WSD_BACKSTOP_PAGES) != SIO_OK)
-		wsd_log(SIO_LOG_WARN, "autocheckpoint: %s",
-		        sio_store_errmsg(wsd.x.store));
 	return SIO_OK;
 }
 
@@ -717,19 +689,12 @@ wsd_register(void)
 {
 	char err[SIO_ERR_LEN];
 
-	wsd.x.store = sio_store_open_config(&wsd.cfg, err);
+	wsd.x.store = sio_store_open_config(&wsd.cfg, SIO_STORE_LOOP, err);
 	if (wsd.x.store == NULL) {
 		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
 		return SIO_ERR;
 	}
-	/* SQLite's default page cache (2 MB) fills up with the sessions
-	 * table as connections come, a fifth of each one's memory at 10,000;
-	 * the pages a turn of the loop touches are far fewer (measured: no
-	 * change in the benchmark's rates at 512 KiB, nor at 256) */
-	if (sio_store_cache_limit(wsd.x.store, WSD_CACHE_KIB) != SIO_OK)
-		wsd_log(SIO_LOG_WARN, "cache: %s",
-		        sio_store_errmsg(wsd.x.store));
-	if (wsd_start_checkpointer() != SIO_OK)
+	if (wsd_start_maintainer() != SIO_OK)
 		return SIO_ERR;
 	/* The row first: the name is ours before its doorbell file is. */
 	if (sio_store_process_new(wsd.x.store, "wsd", (int)getpid(),

@@ -1659,10 +1659,10 @@ main(int argc, char **argv)
 	 * opens and closes (at 20,000 slots, a tenth of the load generator's
 	 * CPU in the connect phase). A session has at most three sockets. */
 	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-		rlim_t need = (rlim_t)(opt.mode == M_CONNECT ? opt.inflight_max
-		                                              : nsess) *
-		                  3 +
-		              64;
+		rlim_t need =
+		    (rlim_t)(opt.mode == M_CONNECT ? opt.inflight_max : nsess) *
+		        3 +
+		    64;
 
 		rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);

@@ -84,8 +84,7 @@ static const struct config_key config_keys[] = {
     {"origins", CONFIG_ORIGINS, CONFIG_TEXT(origins), 0, 0},
     {"bind_address", CONFIG_BOOL, CONFIG_FIELD(bind_address), 0, 0, 0},
     {"trusted_proxies", CONFIG_ADDRS, CONFIG_TEXT(trusted_proxies), 0, 0},
-    {"max_sessions", CONFIG_COUNT, CONFIG_FIELD(max_sessions), 0, 1,
-     1 << 24},
+    {"max_sessions", CONFIG_COUNT, CONFIG_FIELD(max_sessions), 0, 1, 1 << 24},
     {"max_sessions_per_address", CONFIG_COUNT,
      CONFIG_FIELD(max_sessions_per_address), 0, 1, 1 << 24},
     {"request_cookies", CONFIG_NAMES, CONFIG_TEXT(request_cookies), 0, 0},
@@ -816,11 +815,12 @@ config_check(const struct sio_config *c, const char *path, char *err)
 	if (c->max_buffered_per_address != 0 &&
 	    (c->max_buffered_per_address < c->max_packet ||
 	     c->max_buffered_per_address > c->max_buffered)) {
-		config_err(err,
-		           "%s: max_buffered_per_address (%zu) must be at least "
-		           "max_packet (%zu) and at most max_buffered (%zu)",
-		           path, c->max_buffered_per_address, c->max_packet,
-		           c->max_buffered);
+		config_err(
+		    err,
+		    "%s: max_buffered_per_address (%zu) must be at least "
+		    "max_packet (%zu) and at most max_buffered (%zu)",
+		    path, c->max_buffered_per_address, c->max_packet,
+		    c->max_buffered);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -887,8 +887,10 @@ config_resolve(char *field, size_t size, const char *dir, const char *key,
 		return 0;
 	snprintf(out, sizeof(out), "%s/%s", dir, field);
 	if (strlen(out) >= size) {
-		config_err(err, "%s: %s: '%.64s' in %s is too long (at most %zu "
-		           "bytes)", path, key, field, dir, size - 1);
+		config_err(err,
+		           "%s: %s: '%.64s' in %s is too long (at most %zu "
+		           "bytes)",
+		           path, key, field, dir, size - 1);
 		return -1;
 	}
 	memcpy(field, out, strlen(out) + 1);
@@ -931,14 +933,17 @@ config_resolve_all(struct sio_config *c, const char *path, char *err)
 
 		if (k->kind != CONFIG_PATH && k->kind != CONFIG_LOGDEST)
 			continue;
-		if (k->kind == CONFIG_LOGDEST && (strcmp(field, "stderr") == 0 ||
-		                                  strcmp(field, "syslog") == 0))
+		if (k->kind == CONFIG_LOGDEST &&
+		    (strcmp(field, "stderr") == 0 ||
+		     strcmp(field, "syslog") == 0))
 			continue;
 		if (field == c->app && strchr(c->app, '/') == NULL) {
 			if (len < 3 || strcmp(c->app + len - 3, ".so") != 0)
 				continue; /* a built-in name */
-			snprintf(so, sizeof(so), "%s/%s", SIO_PLUGINDIR, c->app);
-			if (access(so, F_OK) == 0 && strlen(so) < sizeof(c->app)) {
+			snprintf(so, sizeof(so), "%s/%s", SIO_PLUGINDIR,
+			         c->app);
+			if (access(so, F_OK) == 0 &&
+			    strlen(so) < sizeof(c->app)) {
 				memcpy(c->app, so, strlen(so) + 1);
 				continue;
 			}
@@ -971,11 +976,21 @@ sio_config_load(struct sio_config *c, const char *path, char *err)
 
 /* What a running program applies at once: read where it is used, by the
  * next handshake or request. Everything else needs a restart. */
-static const char *const config_live_keys[] = {
-    "origins", "log", "log_level", "trusted_proxies", "bind_address",
-    "request_cookies", "max_sessions", "max_sessions_per_address",
-    "max_queue", "max_polls_per_address", "max_requests_per_address",
-    "body_timeout", "stats", "stats_allow", NULL};
+static const char *const config_live_keys[] = {"origins",
+                                               "log",
+                                               "log_level",
+                                               "trusted_proxies",
+                                               "bind_address",
+                                               "request_cookies",
+                                               "max_sessions",
+                                               "max_sessions_per_address",
+                                               "max_queue",
+                                               "max_polls_per_address",
+                                               "max_requests_per_address",
+                                               "body_timeout",
+                                               "stats",
+                                               "stats_allow",
+                                               NULL};
 
 int
 sio_config_key_live(const char *key)
@@ -1007,8 +1022,10 @@ config_same(const struct config_key *k, const struct sio_config *a,
 		return *(const int *)(const void *)((const char *)a + k->off) ==
 		       *(const int *)(const void *)((const char *)b + k->off);
 	case CONFIG_SIZE:
-		return *(const size_t *)(const void *)((const char *)a + k->off) ==
-		       *(const size_t *)(const void *)((const char *)b + k->off);
+		return *(const size_t *)(const void *)((const char *)a +
+		                                       k->off) ==
+		       *(const size_t *)(const void *)((const char *)b +
+		                                       k->off);
 	default:
 		return strcmp((const char *)a + k->off,
 		              (const char *)b + k->off) == 0;
@@ -1022,7 +1039,8 @@ config_copy(const struct config_key *k, struct sio_config *dst,
 {
 	switch (k->kind) {
 	case CONFIG_TRANSPORTS:
-		memcpy(dst->transports, src->transports, sizeof(dst->transports));
+		memcpy(dst->transports, src->transports,
+		       sizeof(dst->transports));
 		dst->ntransports = src->ntransports;
 		return;
 	case CONFIG_SYNC:
@@ -1042,7 +1060,8 @@ config_copy(const struct config_key *k, struct sio_config *dst,
 		       sizeof(size_t));
 		return;
 	default:
-		memcpy((char *)dst + k->off, (const char *)src + k->off, k->size);
+		memcpy((char *)dst + k->off, (const char *)src + k->off,
+		       k->size);
 		return;
 	}
 }
@@ -1126,14 +1145,16 @@ sio_config_client_addr(const struct sio_config *c, const char *peer,
 		/* the proxy appended the address it saw: the last entry, an
 		 * address ([0-9A-Fa-f.:]) or nothing; fwd may not end in NUL */
 		const char *e = fwd + fwd_len, *b;
-		while (e > fwd && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ','))
+		while (e > fwd &&
+		       (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ','))
 			e--;
 		for (b = e; b > fwd && (isxdigit((unsigned char)b[-1]) ||
 		                        b[-1] == '.' || b[-1] == ':');
 		     b--)
 			;
 		if (e > b && (size_t)(e - b) < size &&
-		    (b == fwd || b[-1] == ' ' || b[-1] == '\t' || b[-1] == ',')) {
+		    (b == fwd || b[-1] == ' ' || b[-1] == '\t' ||
+		     b[-1] == ',')) {
 			memcpy(out, b, (size_t)(e - b));
 			out[e - b] = '\0';
 			return config_unmapped(out) == out
@@ -1149,8 +1170,7 @@ sio_config_client_addr(const struct sio_config *c, const char *peer,
 }
 
 int
-sio_config_cookie_kept(const struct sio_config *c, const char *name,
-                       size_t len)
+sio_config_cookie_kept(const struct sio_config *c, const char *name, size_t len)
 {
 	if (strcmp(c->request_cookies, "none") == 0)
 		return 0;

@@ -77,13 +77,13 @@ struct sio_config {
 	                           host:port) */
 	int bind_address; /* bind_address = no: session bound to its handshake
 	                     address */
-	char trusted_proxies[512]; /* trusted_proxies = none: peers whose
-	                              X-Forwarded-For names the client */
-	int max_sessions;          /* live sessions in the store, 100000 */
+	char trusted_proxies[512];    /* trusted_proxies = none: peers whose
+	                                 X-Forwarded-For names the client */
+	int max_sessions;             /* live sessions in the store, 100000 */
 	int max_sessions_per_address; /* live sessions of one client, 500 */
-	char request_cookies[512]; /* request_cookies = none: cookie names a
-	                              session's stored request keeps; "*" all */
-	int flash_policy_port;   /* 10843; 0 disables */
+	char request_cookies[512];    /* request_cookies = none: cookie names a
+	                                 session's stored request keeps; "*" all */
+	int flash_policy_port;        /* 10843; 0 disables */
 	int max_raw_connections; /* sio-wsd's policy and hixie-76 sockets not
 	                            yet in a session, 256 */
 	size_t max_packet;       /* bytes, SIO_MAX_PACKET */
@@ -107,7 +107,7 @@ struct sio_config {
 	int max_polls_per_address;    /* waiting requests of one address, 8 */
 	int max_requests_per_address; /* other requests of one address in
 	                                 progress in the gateway, 8 */
-	int body_timeout; /* seconds a request body may take to arrive, 10 */
+	int body_timeout;   /* seconds a request body may take to arrive, 10 */
 	int max_websockets; /* sio-wsd's websocket + flashsocket, 16384 */
 	int stats; /* stats = no: GET /<resource>/stats and /metrics served */
 	char stats_allow[512]; /* stats_allow = 127.0.0.1 ::1: REMOTE_ADDRs
@@ -159,8 +159,8 @@ int sio_config_path_is_default(const char *arg);
  * differed, space separated, into kept (size bytes; "" when none).
  * Returns the number of them.
  */
-int sio_config_keep_fixed(const struct sio_config *cur,
-                          struct sio_config *next, char *kept, size_t size);
+int sio_config_keep_fixed(const struct sio_config *cur, struct sio_config *next,
+                          char *kept, size_t size);
 
 /* 1 when key is one sio_config_keep_fixed() lets change, 0 when not. */
 int sio_config_key_live(const char *key);

@@ -189,7 +189,8 @@ sio_doorbell_check(struct sio_doorbell *d, char *err)
 	if (doorbell_mkdirs(dir, d->mode | 0100 | (d->mode & 060 ? 010 : 0),
 	                    (d->mode & 060) != 0, err) != SIO_OK)
 		return SIO_ERR;
-	fresh.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fresh.fd =
+	    socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fresh.fd < 0) {
 		doorbell_err(err, "socket: %s", strerror(errno));
 		return SIO_ERR;

@@ -27,7 +27,8 @@ http_qvalue(const char *p, const char *end)
 		semi = memchr(p, ';', (size_t)(end - p));
 		if (semi == NULL)
 			semi = end;
-		if (end - p < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=') {
+		if (end - p < 2 || (p[0] != 'q' && p[0] != 'Q') ||
+		    p[1] != '=') {
 			p = semi; /* another parameter: not ours */
 			continue;
 		}
@@ -37,9 +38,12 @@ http_qvalue(const char *p, const char *end)
 		else
 			return -1;
 		if (p < semi && *p == '.')
-			for (p++; p < semi && *p >= '0' && *p <= '9' && digits < 3;
+			for (p++;
+			     p < semi && *p >= '0' && *p <= '9' && digits < 3;
 			     digits++, p++)
-				q += (*p - '0') * (digits == 0 ? 100 : digits == 1 ? 10 : 1);
+				q += (*p - '0') * (digits == 0   ? 100
+				                   : digits == 1 ? 10
+				                                 : 1);
 		p += strspn(p, HTTP_SPACE);
 		if (p != semi || q > 1000)
 			return -1;

@@ -50,8 +50,8 @@ size_t sio_log_format(char *line, size_t cap, const char *prog, int pid,
 
 struct sio_ratelimit {
 	long long start_ms; /* the current interval began here */
-	unsigned  shown;    /* lines let through in this interval */
-	unsigned  dropped;  /* lines dropped since the last one let through */
+	unsigned shown;     /* lines let through in this interval */
+	unsigned dropped;   /* lines dropped since the last one let through */
 };
 
 /*
@@ -94,10 +94,10 @@ int sio_log_journald(const char *journal_stream, unsigned long long dev,
 enum sio_log_dest { SIO_LOG_TO_STDERR = 0, SIO_LOG_TO_SYSLOG, SIO_LOG_TO_FILE };
 
 struct sio_log_sink {
-	const char *prog;     /* borrowed: the syslog ident too */
-	int fd;               /* the sink's own descriptor, -1 before open */
-	int _Atomic dest;     /* enum sio_log_dest */
-	int _Atomic stamp;    /* 1: lines carry a time */
+	const char *prog;  /* borrowed: the syslog ident too */
+	int fd;            /* the sink's own descriptor, -1 before open */
+	int _Atomic dest;  /* enum sio_log_dest */
+	int _Atomic stamp; /* 1: lines carry a time */
 	int syslog_open;
 };
 

@@ -55,8 +55,9 @@ sio_plugin_load(const char *spec, char *err)
 		for (int i = 0; sio_plugin_builtin_apps[i]; i++)
 			if (strcmp(sio_plugin_builtin_apps[i]->name, spec) == 0)
 				return sio_plugin_builtin_apps[i];
-		n = (size_t)snprintf(err, SIO_ERR_LEN,
-		                     "no built-in app '%.64s' (built in:", spec);
+		n = (size_t)snprintf(
+		    err, SIO_ERR_LEN,
+		    "no built-in app '%.64s' (built in:", spec);
 		for (int i = 0; sio_plugin_builtin_apps[i] && n < SIO_ERR_LEN;
 		     i++)
 			n += (size_t)snprintf(err + n, SIO_ERR_LEN - n, " %s",

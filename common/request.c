@@ -243,10 +243,11 @@ request_kept_cookies(const struct sio_request *r, const struct sio_config *cfg,
 			continue;
 		/* quoted where parsing would change it: it takes one pair of
 		 * quotes off, and the blanks outside them */
-		int quote = vlen > 0 && (strchr(" \t", kv->value[0]) != NULL ||
-		                         strchr(" \t", kv->value[vlen - 1]) != NULL ||
-		                         (vlen >= 2 && kv->value[0] == '"' &&
-		                          kv->value[vlen - 1] == '"'));
+		int quote =
+		    vlen > 0 && (strchr(" \t", kv->value[0]) != NULL ||
+		                 strchr(" \t", kv->value[vlen - 1]) != NULL ||
+		                 (vlen >= 2 && kv->value[0] == '"' &&
+		                  kv->value[vlen - 1] == '"'));
 
 		if (b->len + nlen + vlen + 5 > SIO_REQUEST_FIELD_MAX)
 			break;
@@ -282,9 +283,9 @@ sio_request_to_json(const struct sio_request *r, const struct sio_config *cfg)
 		if (strlen(r->headers[i].value) <= SIO_REQUEST_FIELD_MAX)
 			json_object_set_new(h, r->headers[i].name,
 			                    json_string(r->headers[i].value));
-	o = json_pack("{s:s, s:s, s:s, s:o}", "remote", request_field(r->remote),
-	              "query", request_field(r->query), "cookie",
-	              c.p ? c.p : "", "headers", h);
+	o = json_pack(
+	    "{s:s, s:s, s:s, s:o}", "remote", request_field(r->remote), "query",
+	    request_field(r->query), "cookie", c.p ? c.p : "", "headers", h);
 	if (o != NULL)
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);

@@ -23,9 +23,9 @@
 #include "listen.h"
 
 struct gw_req {
-	FCGX_Request *fr; /* NULL in CGI mode */
-	int has_client;   /* client below is set */
-	char client[64];  /* gw_req_client() */
+	FCGX_Request *fr;   /* NULL in CGI mode */
+	int has_client;     /* client below is set */
+	char client[64];    /* gw_req_client() */
 	long long body_end; /* sio_session_mono() when the body is late */
 	int timed_out;      /* the body missed body_end */
 	int rcvtimeo;       /* SO_RCVTIMEO is set on the connection */
@@ -47,7 +47,8 @@ gw_req_client(struct gw_req *r)
 	 * server's business (mod_remoteip, realip, mod_extforward) */
 	if (!r->has_client) {
 		sio_config_client_addr(gw.cfg, gw_req_param(r, "REMOTE_ADDR"),
-		                       0, NULL, 0, r->client, sizeof(r->client));
+		                       0, NULL, 0, r->client,
+		                       sizeof(r->client));
 		r->has_client = 1;
 	}
 	return r->client;
@@ -131,16 +132,17 @@ gw_req_write(struct gw_req *r, const char *buf, size_t n)
 		return SIO_OK;
 	if (r->fr == NULL)
 		return fwrite(buf, 1, n, stdout) == n ? SIO_OK : SIO_ERR;
-	return FCGX_PutStr(buf, (int)n, r->fr->out) == (int)n ? SIO_OK : SIO_ERR;
+	return FCGX_PutStr(buf, (int)n, r->fr->out) == (int)n ? SIO_OK
+	                                                      : SIO_ERR;
 }
 
 int
 gw_req_flush(struct gw_req *r)
 {
 	if (r->fr == NULL)
-		return fflush(stdout) == 0 && !ferror(stdout) ? SIO_OK : SIO_ERR;
-	return FCGX_FFlush(r->fr->out) == 0 &&
-	               FCGX_GetError(r->fr->out) == 0
+		return fflush(stdout) == 0 && !ferror(stdout) ? SIO_OK
+		                                              : SIO_ERR;
+	return FCGX_FFlush(r->fr->out) == 0 && FCGX_GetError(r->fr->out) == 0
 	           ? SIO_OK
 	           : SIO_ERR;
 }
@@ -187,9 +189,8 @@ fcgi_close_early(struct gw_req *r)
 
 	if (fr->in == NULL)
 		return;
-	while (FCGX_GetError(fr->in) == 0 &&
-	       FCGX_HasSeenEOF(fr->in) != EOF && n++ < 64 &&
-	       fcgi_get(r, drain, sizeof(drain)) > 0)
+	while (FCGX_GetError(fr->in) == 0 && FCGX_HasSeenEOF(fr->in) != EOF &&
+	       n++ < 64 && fcgi_get(r, drain, sizeof(drain)) > 0)
 		;
 	if (FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
 		fr->detached = 1; /* FCGX_Free(): close() without the drain */
@@ -204,8 +205,7 @@ fcgi_close_early(struct gw_req *r)
 	}
 	if (r->rcvtimeo && fr->ipcFd >= 0) {
 		struct timeval tv = {0, 0}; /* a kept connection idles */
-		setsockopt(fr->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-		           sizeof(tv));
+		setsockopt(fr->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 }
 
@@ -283,10 +283,10 @@ fcgi_cgi_drain(struct gw_req *r)
 	if (cl == NULL || (left = strtoll(cl, NULL, 10)) <= 0 ||
 	    left > CGI_DRAIN_MAX)
 		return;
-	while (left > 0 &&
-	       (n = gw_req_read(r, buf,
-	                        left < (long long)sizeof(buf) ? (size_t)left
-	                                                      : sizeof(buf))) > 0)
+	while (left > 0 && (n = gw_req_read(r, buf,
+	                                    left < (long long)sizeof(buf)
+	                                        ? (size_t)left
+	                                        : sizeof(buf))) > 0)
 		left -= n;
 }
 

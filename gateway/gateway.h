@@ -48,8 +48,7 @@ void gw_log(enum sio_log_level level, const char *fmt, ...)
  * written at most SIO_LOG_BURST times per SIO_LOG_INTERVAL_MS; the next
  * line written says how many were dropped. */
 void gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
-               const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A fresh connection number for sio_store_attach(), unique per process. */
 long long gw_conn_next(void);
@@ -261,8 +260,7 @@ struct gw_route {
 };
 
 /* Parses uri for resource; fills rt. Pure. */
-void gw_route_parse(const char *uri, const char *resource,
-                    struct gw_route *rt);
+void gw_route_parse(const char *uri, const char *resource, struct gw_route *rt);
 
 /* --- serve.c ------------------------------------------------------------ */
 

@@ -240,7 +240,8 @@ gw_ring_ready(void *udata, const char *sid)
 static void *
 gw_tick(void *arg)
 {
-	/* once a second while the store is locked or full: a few lines a minute */
+	/* once a second while the store is locked or full: a few lines a minute
+	 */
 	static struct sio_ratelimit sweep_rl, outbox_rl, bell_rl, keep_rl;
 	char err[SIO_ERR_LEN];
 	struct sio_session_ctx x = {.plugin = gw.plugin, .cfg = gw.cfg};
@@ -274,7 +275,8 @@ gw_tick(void *arg)
 			gw_log(SIO_LOG_WARN, "doorbell: %s", err);
 			break;
 		case SIO_ERR:
-			gw_log_limited(&bell_rl, SIO_LOG_ERROR, "doorbell: %s", err);
+			gw_log_limited(&bell_rl, SIO_LOG_ERROR, "doorbell: %s",
+			               err);
 			break;
 		}
 		rc = sio_store_tick(x.store, sio_session_now());
@@ -322,7 +324,8 @@ gw_register(void)
 		sio_store_close(st);
 		return SIO_ERR;
 	}
-	gw.bell = sio_doorbell_open(gw.cfg->run_dir, name, gw.cfg->db_group, err);
+	gw.bell =
+	    sio_doorbell_open(gw.cfg->run_dir, name, gw.cfg->db_group, err);
 	if (gw.bell == NULL || (gw.holder = strdup(name)) == NULL) {
 		gw_log(SIO_LOG_ERROR, "doorbell: %s",
 		       gw.bell ? "out of memory" : err);
@@ -369,8 +372,8 @@ gw_usage(FILE *out)
 	fputs("usage: sio-gateway [-c FILE] [--check-config] "
 	      "[--listen HOST:PORT|PATH]\n"
 	      "       sio-gateway --help | --version\n"
-	      "  -c FILE           configuration (default $SIOGATE_CONF, else "
-	      SIO_CONFIG_DEFAULT ")\n"
+	      "  -c FILE           configuration (default $SIOGATE_CONF, "
+	      "else " SIO_CONFIG_DEFAULT ")\n"
 	      "  --check-config    check the configuration and exit\n"
 	      "  --listen SPEC     standalone FastCGI listener\n"
 	      "  --help            this text; --version: the version\n"
@@ -498,10 +501,11 @@ gw_listen_warn(int fd, const char *spec)
 		       "to a TCP port and choose REMOTE_ADDR)",
 		       spec);
 	else
-		gw_log(SIO_LOG_INFO,
-		       "FastCGI on TCP %s from %s only (FCGI_WEB_SERVER_ADDRS); "
-		       "local users can still connect: prefer a UNIX socket",
-		       spec, addrs);
+		gw_log(
+		    SIO_LOG_INFO,
+		    "FastCGI on TCP %s from %s only (FCGI_WEB_SERVER_ADDRS); "
+		    "local users can still connect: prefer a UNIX socket",
+		    spec, addrs);
 }
 
 int

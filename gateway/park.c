@@ -52,7 +52,8 @@ park_find(const char *addr)
 {
 	struct park_addr **p;
 
-	for (p = &park_table[sio_hash(addr) % PARK_BUCKETS]; *p != NULL; p = &(*p)->next)
+	for (p = &park_table[sio_hash(addr) % PARK_BUCKETS]; *p != NULL;
+	     p = &(*p)->next)
 		if (strcmp((*p)->addr, addr) == 0)
 			break;
 	return p;
@@ -68,8 +69,8 @@ park_key(const char *addr, char key[PARK_ADDR_LEN])
 
 	if (n > 0 && n < PARK_ADDR_LEN && strchr(addr, '%') == NULL &&
 	    inet_pton(AF_INET6, addr, a6) == 1) {
-		static const unsigned char mapped[12] = {[10] = 0xff,
-		                                         [11] = 0xff};
+		static const unsigned char mapped[12] = {
+		    [10] = 0xff, [11] = 0xff};
 		if (memcmp(a6, mapped, sizeof(mapped)) == 0)
 			inet_ntop(AF_INET, a6 + 12, key, PARK_ADDR_LEN);
 		else {

@@ -63,7 +63,8 @@ route_version(const char *s, size_t n)
 {
 	const char *a = memchr(s, '.', n), *b;
 
-	if (a == NULL || (b = memchr(a + 1, '.', n - (size_t)(a + 1 - s))) == NULL)
+	if (a == NULL ||
+	    (b = memchr(a + 1, '.', n - (size_t)(a + 1 - s))) == NULL)
 		return 0;
 	return route_digits(s, (size_t)(a - s)) &&
 	       route_digits(a + 1, (size_t)(b - a - 1)) &&
@@ -80,12 +81,11 @@ route_static(const char *p, const char *end, struct gw_route *rt)
 	static const struct {
 		const char *name;
 		int file;
-	} names[] = {
-	    {"socket.io.js", GW_STATIC_JS},
-	    {"socket.io.min.js", GW_STATIC_MIN_JS},
-	    {"static/flashsocket/WebSocketMain.swf", GW_STATIC_SWF},
-	    {"static/flashsocket/WebSocketMainInsecure.swf",
-	     GW_STATIC_SWF_INSECURE}};
+	} names[] = {{"socket.io.js", GW_STATIC_JS},
+	             {"socket.io.min.js", GW_STATIC_MIN_JS},
+	             {"static/flashsocket/WebSocketMain.swf", GW_STATIC_SWF},
+	             {"static/flashsocket/WebSocketMainInsecure.swf",
+	              GW_STATIC_SWF_INSECURE}};
 	static const char vpre[] = "socket.io.v", bpre[] = "socket.io+";
 	size_t n = (size_t)(end - p), vn = sizeof(vpre) - 1;
 
@@ -95,15 +95,15 @@ route_static(const char *p, const char *end, struct gw_route *rt)
 		    memcmp(p, names[i].name, n) == 0)
 			rt->file = names[i].file;
 	if (rt->file < 0 && n > vn + 3 && memcmp(p, vpre, vn) == 0 &&
-	    memcmp(end - 3, ".js", 3) == 0 && route_version(p + vn, n - vn - 3)) {
+	    memcmp(end - 3, ".js", 3) == 0 &&
+	    route_version(p + vn, n - vn - 3)) {
 		rt->file = GW_STATIC_JS;
 		rt->versioned = 1;
 	}
 	/* a custom build (socket.io+websocket.js): a route, refused */
-	if (rt->file < 0 && !(n > sizeof(bpre) + 2 &&
-	                      memcmp(p, bpre, sizeof(bpre) - 1) == 0 &&
-	                      memcmp(end - 3, ".js", 3) == 0 &&
-	                      memchr(p, '/', n) == NULL))
+	if (rt->file < 0 &&
+	    !(n > sizeof(bpre) + 2 && memcmp(p, bpre, sizeof(bpre) - 1) == 0 &&
+	      memcmp(end - 3, ".js", 3) == 0 && memchr(p, '/', n) == NULL))
 		return 0;
 	rt->kind = GW_ROUTE_STATIC;
 	return 1;

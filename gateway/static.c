@@ -35,8 +35,7 @@ static const struct {
 } static_files[GW_STATIC_COUNT] = {
     [GW_STATIC_JS] = {"socket.io.js", "application/javascript", 1},
     [GW_STATIC_MIN_JS] = {"socket.io.min.js", "application/javascript", 1},
-    [GW_STATIC_SWF] = {"WebSocketMain.swf", "application/x-shockwave-flash",
-                       0},
+    [GW_STATIC_SWF] = {"WebSocketMain.swf", "application/x-shockwave-flash", 0},
     [GW_STATIC_SWF_INSECURE] = {"WebSocketMainInsecure.swf",
                                 "application/x-shockwave-flash", 0}};
 
@@ -69,8 +68,10 @@ static_read(const char *path, struct static_body *b, char *err)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > STATIC_MAX) {
-		snprintf(err, SIO_ERR_LEN, "%.200s: not a regular file of at "
-		         "most %d bytes", path, STATIC_MAX);
+		snprintf(err, SIO_ERR_LEN,
+		         "%.200s: not a regular file of at "
+		         "most %d bytes",
+		         path, STATIC_MAX);
 		goto err;
 	}
 	/* +1: a file that grew since fstat shows as a short read's opposite */
@@ -83,14 +84,16 @@ static_read(const char *path, struct static_body *b, char *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(err, SIO_ERR_LEN, "%.200s: %s", path, strerror(errno));
+			snprintf(err, SIO_ERR_LEN, "%.200s: %s", path,
+			         strerror(errno));
 			goto err;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 		if (got > (size_t)st.st_size) {
-			snprintf(err, SIO_ERR_LEN, "%.200s: changed while read", path);
+			snprintf(err, SIO_ERR_LEN, "%.200s: changed while read",
+			         path);
 			goto err;
 		}
 	}
@@ -99,7 +102,8 @@ static_read(const char *path, struct static_body *b, char *err)
 	uint64_t h = 14695981039346656037ULL;
 	for (size_t i = 0; i < got; i++)
 		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-	snprintf(b->etag, sizeof(b->etag), "\"%016llx\"", (unsigned long long)h);
+	snprintf(b->etag, sizeof(b->etag), "\"%016llx\"",
+	         (unsigned long long)h);
 	b->len = got;
 	b->p = p;
 	return SIO_OK;
@@ -133,10 +137,11 @@ static_get(int file, int *gzp, struct static_body *out)
 		/* a missing .gz: the plain file will do */
 		if (gz && rc == SIO_AGAIN)
 			continue;
-		gw_log_limited(&rl, SIO_LOG_ERROR,
-		               "client file: %s (client_dir: socket.io-client's "
-		               "files, installed by make install)",
-		               err);
+		gw_log_limited(
+		    &rl, SIO_LOG_ERROR,
+		    "client file: %s (client_dir: socket.io-client's "
+		    "files, installed by make install)",
+		    err);
 		break;
 	}
 	if (rc == SIO_OK) {
@@ -184,8 +189,7 @@ static_expires(struct sio_buf *h)
 }
 
 void
-gw_static_serve(struct gw_req *r, const struct gw_route *rt,
-                const char *method)
+gw_static_serve(struct gw_req *r, const struct gw_route *rt, const char *method)
 {
 	struct static_body b;
 	struct sio_buf h;
@@ -210,8 +214,8 @@ gw_static_serve(struct gw_req *r, const struct gw_route *rt,
 		            "(client_dir)\n");
 		return;
 	}
-	fresh = sio_http_etag_match(gw_req_param(r, "HTTP_IF_NONE_MATCH"),
-	                            b.etag);
+	fresh =
+	    sio_http_etag_match(gw_req_param(r, "HTTP_IF_NONE_MATCH"), b.etag);
 	sio_buf_init(&h);
 	rc = sio_buf_printf(&h, "Status: %s\r\nETag: %s\r\n",
 	                    fresh ? "304 Not Modified" : "200 OK", b.etag);
@@ -220,11 +224,12 @@ gw_static_serve(struct gw_req *r, const struct gw_route *rt,
 	if (rc == SIO_OK && rt->versioned)
 		rc = static_expires(&h);
 	if (rc == SIO_OK && !fresh)
-		rc = sio_buf_printf(&h,
-		                    "Content-Type: %s\r\nContent-Length: %zu\r\n"
-		                    "%sX-Content-Type-Options: nosniff\r\n",
-		                    static_files[rt->file].type, b.len,
-		                    gz ? "Content-Encoding: gzip\r\n" : "");
+		rc =
+		    sio_buf_printf(&h,
+		                   "Content-Type: %s\r\nContent-Length: %zu\r\n"
+		                   "%sX-Content-Type-Options: nosniff\r\n",
+		                   static_files[rt->file].type, b.len,
+		                   gz ? "Content-Encoding: gzip\r\n" : "");
 	if (rc == SIO_OK)
 		rc = sio_buf_puts(&h, "\r\n");
 	if (rc == SIO_OK && gw_req_write(r, h.p, h.len) == SIO_OK && !fresh &&

@@ -39,8 +39,8 @@ struct gw_waiter {
 	int claimable;  /* gw_wait_park() was called: a claimer may answer */
 	long long conn; /* the holder connection of the request */
 	void *udata;    /* what a claimer answers with */
-	struct gw_waiter *next;                 /* in wait_list */
-	struct gw_waiter *hnext, **hprev;       /* in its sid's bucket */
+	struct gw_waiter *next;           /* in wait_list */
+	struct gw_waiter *hnext, **hprev; /* in its sid's bucket */
 };
 
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -67,7 +67,8 @@ fuzz_request_cookies_len(const struct sio_request *r)
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->ncookies; i++)
-		n += strlen(r->cookies[i].name) + strlen(r->cookies[i].value) + 5;
+		n += strlen(r->cookies[i].name) + strlen(r->cookies[i].value) +
+		     5;
 	return n;
 }
 
@@ -96,10 +97,9 @@ fuzz_request_stored(const struct sio_request *r)
 	FUZZ_CHECK(!ckept || back.ncookies == r->ncookies ||
 	           fuzz_request_cookies_len(r) > SIO_REQUEST_FIELD_MAX);
 	for (size_t i = 0; i < back.ncookies; i++)
-		FUZZ_CHECK(strcmp(back.cookies[i].name, r->cookies[i].name) ==
-		               0 &&
-		           strcmp(back.cookies[i].value, r->cookies[i].value) ==
-		               0);
+		FUZZ_CHECK(
+		    strcmp(back.cookies[i].name, r->cookies[i].name) == 0 &&
+		    strcmp(back.cookies[i].value, r->cookies[i].value) == 0);
 	FUZZ_CHECK(back.nheaders <= r->nheaders);
 	for (size_t i = 0; i < back.nheaders; i++)
 		FUZZ_CHECK(strlen(back.headers[i].value) <=

@@ -106,7 +106,8 @@ fuzz_route_gw(const char *uri, const char *resource, struct gw_route *rt)
 		name = uri + strlen(resource) + 2;
 		FUZZ_CHECK(rt->file == GW_STATIC_SWF ||
 		           rt->file == GW_STATIC_SWF_INSECURE ||
-		           memchr(name, '/', len - (size_t)(name - uri)) == NULL);
+		           memchr(name, '/', len - (size_t)(name - uri)) ==
+		               NULL);
 		FUZZ_CHECK(!rt->versioned || rt->file == GW_STATIC_JS);
 		break;
 	case GW_ROUTE_NOT_FOUND:

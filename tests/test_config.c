@@ -341,15 +341,23 @@ static const struct {
 	const char *key;
 	unsigned long long max;
 } bounds[] = {
-    {"heartbeat_interval", 86400}, {"heartbeat_timeout", 86400},
-    {"close_timeout", 86400},      {"polling_duration", 86400},
-    {"flash_policy_port", 65535},  {"max_packet", 1ULL << 30},
-    {"max_payload", 1ULL << 30},   {"max_payload_packets", 65536},
-    {"max_queue", 1000000},        {"threads", 4096},
-    {"max_websockets", 1 << 24},   {"max_buffered", 1ULL << 30},
+    {"heartbeat_interval", 86400},
+    {"heartbeat_timeout", 86400},
+    {"close_timeout", 86400},
+    {"polling_duration", 86400},
+    {"flash_policy_port", 65535},
+    {"max_packet", 1ULL << 30},
+    {"max_payload", 1ULL << 30},
+    {"max_payload_packets", 65536},
+    {"max_queue", 1000000},
+    {"threads", 4096},
+    {"max_websockets", 1 << 24},
+    {"max_buffered", 1ULL << 30},
     {"max_buffered_per_address", 1ULL << 30},
-    {"max_raw_connections", 65536}, {"max_polls_per_address", 4096},
-    {"max_requests_per_address", 4096}, {"body_timeout", 3600},
+    {"max_raw_connections", 65536},
+    {"max_polls_per_address", 4096},
+    {"max_requests_per_address", 4096},
+    {"body_timeout", 3600},
 };
 
 static void
@@ -362,14 +370,14 @@ test_numeric_bounds(void)
 	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
 		/* the keys that bound one another, out of the way; an
 		 * interval or a duration must stay below its timeout */
-		snprintf(text, sizeof(text),
-		         "heartbeat_timeout = 86400\nclose_timeout = 86400\n"
-		         "max_payload = 1024M\nmax_buffered = 1024M\n%s = %llu\n",
-		         bounds[i].key,
-		         bounds[i].max - (strcmp(bounds[i].key,
-		                                 "heartbeat_interval") == 0 ||
-		                          strcmp(bounds[i].key,
-		                                 "polling_duration") == 0));
+		snprintf(
+		    text, sizeof(text),
+		    "heartbeat_timeout = 86400\nclose_timeout = 86400\n"
+		    "max_payload = 1024M\nmax_buffered = 1024M\n%s = %llu\n",
+		    bounds[i].key,
+		    bounds[i].max -
+		        (strcmp(bounds[i].key, "heartbeat_interval") == 0 ||
+		         strcmp(bounds[i].key, "polling_duration") == 0));
 		CU_ASSERT_EQUAL(load(&c, text, err), SIO_OK);
 		if (err[0] != '\0')
 			fprintf(stderr, "\n  %s: %s\n", bounds[i].key, err);
@@ -740,7 +748,7 @@ test_client_addr_table(void)
 	} t[] = {
 	    {"10.0.0.5", 0, NULL, "10.0.0.5"},
 	    {"::ffff:10.0.0.5", 0, NULL, "10.0.0.5"},
-	    {"10.0.0.5", 0, "192.0.2.1", "10.0.0.5"},  /* not trusted */
+	    {"10.0.0.5", 0, "192.0.2.1", "10.0.0.5"},   /* not trusted */
 	    {"127.0.0.1", 0, "192.0.2.1", "192.0.2.1"}, /* trusted */
 	    {"::ffff:127.0.0.1", 0, "192.0.2.1", "192.0.2.1"},
 	    {"127.0.0.1", 0, "6.6.6.6, 192.0.2.1", "192.0.2.1"}, /* the last */
@@ -761,7 +769,8 @@ test_client_addr_table(void)
 
 	sio_config_defaults(&c);
 	CU_ASSERT_EQUAL_FATAL(
-	    sio_config_set(&c, "trusted_proxies", "127.0.0.1 ::1", err), SIO_OK);
+	    sio_config_set(&c, "trusted_proxies", "127.0.0.1 ::1", err),
+	    SIO_OK);
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const char *got = sio_config_client_addr(
 		    &c, t[i].peer, t[i].peer_trusted, t[i].fwd,
@@ -788,14 +797,15 @@ test_cookie_kept(void)
 	sio_config_defaults(&c);
 	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "none", 4));
 	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "sid", 3));
-	CU_ASSERT_EQUAL(sio_config_set(&c, "request_cookies", "lang, app_sid",
-	                               err),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_config_set(&c, "request_cookies", "lang, app_sid", err),
+	    SIO_OK);
 	CU_ASSERT_TRUE(sio_config_cookie_kept(&c, "lang", 4));
 	CU_ASSERT_TRUE(sio_config_cookie_kept(&c, "app_sid", 7));
 	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "app", 3));
 	CU_ASSERT_FALSE(sio_config_cookie_kept(&c, "LANG", 4));
-	CU_ASSERT_EQUAL(sio_config_set(&c, "request_cookies", "*", err), SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&c, "request_cookies", "*", err),
+	                SIO_OK);
 	CU_ASSERT_TRUE(sio_config_cookie_kept(&c, "anything", 8));
 }
 
@@ -894,8 +904,10 @@ test_keep_fixed(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_config_set(&next, "log_level", "debug", err),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_config_set(&next, "max_sessions", "7", err), SIO_OK);
-	CU_ASSERT_EQUAL(sio_config_set(&next, "database", "/x.db", err), SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "max_sessions", "7", err),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_config_set(&next, "database", "/x.db", err),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_config_set(&next, "threads", "3", err), SIO_OK);
 	CU_ASSERT_EQUAL(sio_config_set(&next, "transports", "websocket", err),
 	                SIO_OK);

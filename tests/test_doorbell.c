@@ -126,7 +126,8 @@ test_check_rebinds(void)
 	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_OK);
 	/* removed: rings go nowhere until the check binds it again */
 	CU_ASSERT_EQUAL(unlink(path), 0);
-	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, run_dir, "gw", "a"), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, run_dir, "gw", "a"),
+	                SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_AGAIN);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "removed"));
 	CU_ASSERT_EQUAL(sio_doorbell_fd(d), fd);

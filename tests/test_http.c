@@ -86,8 +86,8 @@ static void
 test_truncated(void)
 {
 	static const char *const headers[] = {
-	    " br ,  gzip ; q=1.0 ", "gzip;q=0.5000", "deflate, gzip;q=0.5",
-	    "\"x\",W/\"abc\" ", "\"a,b\", \"abc\"", "junk, \"abc\""};
+	    " br ,  gzip ; q=1.0 ", "gzip;q=0.5000",    "deflate, gzip;q=0.5",
+	    "\"x\",W/\"abc\" ",     "\"a,b\", \"abc\"", "junk, \"abc\""};
 
 	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
 		size_t len = strlen(headers[i]);
@@ -96,8 +96,9 @@ test_truncated(void)
 			CU_ASSERT_PTR_NOT_NULL_FATAL(cut);
 			(void)sio_http_accepts(cut, "gzip");
 			if (n < len - 1)
-				CU_ASSERT(!sio_http_etag_match(cut, "\"abc\"") ||
-				          strstr(cut, "\"abc\"") != NULL);
+				CU_ASSERT(
+				    !sio_http_etag_match(cut, "\"abc\"") ||
+				    strstr(cut, "\"abc\"") != NULL);
 			free(cut);
 		}
 	}

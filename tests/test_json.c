@@ -197,8 +197,9 @@ static void
 test_line_separators_are_escaped(void)
 {
 	struct sio_buf b;
-	json_t *v =
-	    sio_json_parse("[\"a\xe2\x80\xa8" "b\xe2\x80\xa9\xe2\x80\xa7\"]", 15);
+	json_t *v = sio_json_parse("[\"a\xe2\x80\xa8"
+	                           "b\xe2\x80\xa9\xe2\x80\xa7\"]",
+	                           15);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	sio_buf_init(&b);
@@ -207,7 +208,8 @@ test_line_separators_are_escaped(void)
 	json_decref(v);
 	v = sio_json_parse(b.p, b.len);
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(v, 0)),
-	                       "a\xe2\x80\xa8" "b\xe2\x80\xa9\xe2\x80\xa7");
+	                       "a\xe2\x80\xa8"
+	                       "b\xe2\x80\xa9\xe2\x80\xa7");
 	json_decref(v);
 	sio_buf_cleanup(&b);
 }

@@ -35,8 +35,9 @@ test_escapes_controls(void)
 	size_t n = fmt(line, sizeof(line), "%s: %s", "sid",
 	               "a\nsio-gateway[1]: error: forged\x1b[2J\x7f\t");
 
-	CU_ASSERT_STRING_EQUAL(line, "sio-test[7]: info: sid: a\\nsio-gateway[1]: "
-	                             "error: forged\\x1b[2J\\x7f\\t\n");
+	CU_ASSERT_STRING_EQUAL(line,
+	                       "sio-test[7]: info: sid: a\\nsio-gateway[1]: "
+	                       "error: forged\\x1b[2J\\x7f\\t\n");
 	CU_ASSERT_EQUAL(n, strlen(line));
 	CU_ASSERT_PTR_NULL(memchr(line, '\n', n - 1));
 }
@@ -134,7 +135,8 @@ test_ratelimit(void)
 	unsigned dropped = 99, shown = 0;
 
 	for (int i = 0; i < 100; i++)
-		shown += (unsigned)sio_ratelimit_take(&rl, 1000 + i, 5, 1000, &dropped);
+		shown += (unsigned)sio_ratelimit_take(&rl, 1000 + i, 5, 1000,
+		                                      &dropped);
 	CU_ASSERT_EQUAL(shown, 5);
 	CU_ASSERT_EQUAL(dropped, 0);
 	CU_ASSERT_EQUAL(sio_ratelimit_take(&rl, 1999, 5, 1000, &dropped), 0);
@@ -159,9 +161,9 @@ test_stamp(void)
 	char out[64];
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		CU_ASSERT_EQUAL(sio_log_stamp(out, sizeof(out), t[i].sec,
-		                              t[i].nsec),
-		                strlen(t[i].want));
+		CU_ASSERT_EQUAL(
+		    sio_log_stamp(out, sizeof(out), t[i].sec, t[i].nsec),
+		    strlen(t[i].want));
 		CU_ASSERT_STRING_EQUAL(out, t[i].want);
 	}
 }
@@ -182,9 +184,15 @@ test_journald(void)
 		const char *env;
 		int want;
 	} t[] = {
-	    {"64769:1234567", 1}, {"64769:1234568", 0}, {"64768:1234567", 0},
-	    {"64769:1234567x", 0}, {"64769", 0},    {":1234567", 0},
-	    {"64769:", 0},        {"", 0},          {NULL, 0},
+	    {"64769:1234567", 1},
+	    {"64769:1234568", 0},
+	    {"64768:1234567", 0},
+	    {"64769:1234567x", 0},
+	    {"64769", 0},
+	    {":1234567", 0},
+	    {"64769:", 0},
+	    {"", 0},
+	    {NULL, 0},
 	    {"99999999999999999999999:1", 0},
 	};
 
@@ -199,7 +207,8 @@ static void
 test_sink_file_reopen(void)
 {
 	struct sio_log_sink s = {.fd = -1};
-	char *dir = cu_tmpdir(), path[512], moved[520], buf[512], err[SIO_ERR_LEN];
+	char *dir = cu_tmpdir(), path[512], moved[520], buf[512],
+	     err[SIO_ERR_LEN];
 	const char line[] = "sio-test[7]: info: one\n";
 	FILE *f;
 	size_t n;
@@ -207,7 +216,8 @@ test_sink_file_reopen(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
 	snprintf(path, sizeof(path), "%s/x.log", dir);
 	snprintf(moved, sizeof(moved), "%s.1", path);
-	CU_ASSERT_EQUAL_FATAL(sio_log_sink_open(&s, "sio-test", path, err), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_log_sink_open(&s, "sio-test", path, err),
+	                      SIO_OK);
 	sio_log_sink_write(&s, SIO_LOG_INFO, line, strlen(line));
 	CU_ASSERT_EQUAL(rename(path, moved), 0);
 	CU_ASSERT_EQUAL(sio_log_sink_open(&s, "sio-test", path, err), SIO_OK);

@@ -619,8 +619,7 @@ test_session_gone(void)
 	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 1);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, b), 0);
-	CU_ASSERT_EQUAL(sio_store_session_forget(st, "nosuchsession"),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_forget(st, "nosuchsession"), SIO_OK);
 }
 
 static void
@@ -990,17 +989,17 @@ test_sessions_live(void)
 	int all = -1, mine = -1;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	CU_ASSERT_EQUAL(sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}",
-	                                      T0, a),
-	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}",
-	                                      T0, b),
-	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_session_new(st, "{\"remote\":\"10.0.0.2\"}",
-	                                      T0, c),
-	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}", T0, a),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}", T0, b),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_new(st, "{\"remote\":\"10.0.0.2\"}", T0, c),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
 	CU_ASSERT_EQUAL(all, 3);
 	CU_ASSERT_EQUAL(mine, 2);
 	/* counted up to max only */
@@ -1008,12 +1007,12 @@ test_sessions_live(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(mine, 1);
 	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
 	CU_ASSERT_EQUAL(all, 2);
 	CU_ASSERT_EQUAL(mine, 1);
-	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.9", 100, &all, &mine),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(st, "10.0.0.9", 100, &all, &mine), SIO_OK);
 	CU_ASSERT_EQUAL(mine, 0);
 }
 
@@ -1022,7 +1021,7 @@ test_sessions_live(void)
 static void
 test_cleanup_gives_space_back(void)
 {
-	char (*sids)[SIO_SID_LEN + 1] = calloc(400, sizeof(*sids));
+	char(*sids)[SIO_SID_LEN + 1] = calloc(400, sizeof(*sids));
 	char *req = malloc(8192);
 	long long peak, after;
 
@@ -1033,11 +1032,12 @@ test_cleanup_gives_space_back(void)
 	snprintf(req, 8192, "{\"remote\":\"10.0.0.1\",\"query\":\"%0*d\"}",
 	         8000, 0);
 	for (int i = 0; i < 400; i++)
-		CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, req, T0, sids[i]),
-		                      SIO_OK);
+		CU_ASSERT_EQUAL_FATAL(
+		    sio_store_session_new(st, req, T0, sids[i]), SIO_OK);
 	peak = raw_int("PRAGMA page_count");
 	for (int i = 0; i < 400; i++)
-		CU_ASSERT_EQUAL(sio_store_session_end(st, sids[i], "bye", T0), 1);
+		CU_ASSERT_EQUAL(sio_store_session_end(st, sids[i], "bye", T0),
+		                1);
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 1), 400);
 	after = raw_int("PRAGMA page_count");
 	/* 400 rows of 8 KB: about 1,600 pages of 2 KiB; 512 free ones kept */
@@ -1072,10 +1072,10 @@ test_version8_upgrade(void)
 	{
 		sqlite3 *db;
 		CU_ASSERT_EQUAL_FATAL(sqlite3_open(dbpath, &db), SQLITE_OK);
-		CU_ASSERT_EQUAL(sqlite3_exec(db,
-		                             "PRAGMA auto_vacuum = NONE; VACUUM",
-		                             NULL, NULL, NULL),
-		                SQLITE_OK);
+		CU_ASSERT_EQUAL(
+		    sqlite3_exec(db, "PRAGMA auto_vacuum = NONE; VACUUM", NULL,
+		                 NULL, NULL),
+		    SQLITE_OK);
 		sqlite3_close(db);
 	}
 	CU_ASSERT_EQUAL_FATAL(raw_int("PRAGMA auto_vacuum"), 0);
@@ -1550,9 +1550,8 @@ test_queue_counts(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_del(st, a, T0, last), SIO_OK);
 	CU_ASSERT_EQUAL(queued(a), 0);
 	/* taken, written, deleted */
-	CU_ASSERT_EQUAL(sio_store_outbox_take(st, b, T0, 1, "gw", 7, collect,
-	                                      &c),
-	                1);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, b, T0, 1, "gw", 7, collect, &c), 1);
 	CU_ASSERT_EQUAL(queued(b), 2);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, b, "gw", 7), SIO_OK);
 	CU_ASSERT_EQUAL(queued(b), 1);
@@ -1622,8 +1621,8 @@ bcast_best(void)
 	{
 		char sql[80];
 
-		snprintf(sql, sizeof(sql), "DELETE FROM outbox WHERE seq > %lld",
-		         top);
+		snprintf(sql, sizeof(sql),
+		         "DELETE FROM outbox WHERE seq > %lld", top);
 		CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
 	}
 	return best;
@@ -1641,9 +1640,9 @@ expired_best(void)
 
 	for (int i = 0; i < 3; i++) {
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-		CU_ASSERT_EQUAL(sio_store_expired(st, T0, 60000, 60000, sids,
-		                                  reasons, 4),
-		                0);
+		CU_ASSERT_EQUAL(
+		    sio_store_expired(st, T0, 60000, 60000, sids, reasons, 4),
+		    0);
 		ms = ms_since(&t0);
 		best = ms < best ? ms : best;
 	}
@@ -1674,10 +1673,11 @@ test_costs_do_not_follow_queue_depth(void)
 	         " %lld, %lld, %lld FROM n",
 	         BCAST_SESSIONS, T0, T0, T0);
 	CU_ASSERT_EQUAL_FATAL(raw(sql, NULL, 0), SQLITE_OK);
-	CU_ASSERT_EQUAL_FATAL(raw("INSERT INTO processes (name, pid, started, renewed)"
-	                          " VALUES ('gone', 1, 0, 9e15)",
-	                          NULL, 0),
-	                      SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    raw("INSERT INTO processes (name, pid, started, renewed)"
+	        " VALUES ('gone', 1, 0, 9e15)",
+	        NULL, 0),
+	    SQLITE_OK);
 	CU_ASSERT_EQUAL_FATAL(raw("INSERT INTO endpoints (sid, endpoint)"
 	                          " SELECT sid, '' FROM sessions",
 	                          NULL, 0),
@@ -1696,10 +1696,11 @@ test_costs_do_not_follow_queue_depth(void)
 	       BCAST_DEPTH, ms_since(&t0));
 	bcast_full = bcast_best();
 	sweep_full = expired_best();
-	printf("\n    broadcast to %d (ms of CPU): %.1f (empty queues), %.1f"
-	       " (queues at %d of 1000)\n    sweep (ms of CPU): %.1f, %.1f\n    ",
-	       BCAST_SESSIONS, bcast_empty, bcast_full, BCAST_DEPTH,
-	       sweep_empty, sweep_full);
+	printf(
+	    "\n    broadcast to %d (ms of CPU): %.1f (empty queues), %.1f"
+	    " (queues at %d of 1000)\n    sweep (ms of CPU): %.1f, %.1f\n    ",
+	    BCAST_SESSIONS, bcast_empty, bcast_full, BCAST_DEPTH, sweep_empty,
+	    sweep_full);
 	CU_ASSERT(bcast_full < 12 * bcast_empty + 20);
 	CU_ASSERT(sweep_full < 3 * sweep_empty + 20);
 }
@@ -1737,14 +1738,14 @@ test_clock_step_moves_stored_times(void)
 	CU_ASSERT_EQUAL(raw_int("SELECT due FROM outbox WHERE packet = 'new'"),
 	                wall + 5000);
 	/* the same pair again: no step */
-	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-1", wall + 500, 2500,
-	                                      &step),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_clock_check(st, "boot-1", wall + 500, 2500, &step),
+	    SIO_OK);
 	CU_ASSERT_EQUAL(step, 0);
 	/* another boot: its boot clock starts over, nothing to compare */
-	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-2", wall + 900000, 7,
-	                                      &step),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_clock_check(st, "boot-2", wall + 900000, 7, &step),
+	    SIO_OK);
 	CU_ASSERT_EQUAL(step, 0);
 	CU_ASSERT_EQUAL(raw_int(sql), T0 + 3600000 - 1000);
 }
@@ -2409,8 +2410,8 @@ test_reap_sees_its_own_pid_space(void)
 		_exit(0);
 	CU_ASSERT_FATAL(pid > 0);
 	waitpid(pid, NULL, 0);
-	CU_ASSERT_EQUAL(
-	    sio_store_process_register(st, "me", (int)getpid(), T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "me", (int)getpid(), T0),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(raw_int("SELECT pid_space IS NOT NULL AND pid_start > 0"
 	                        " FROM processes"),
 	                1);
@@ -2468,14 +2469,16 @@ test_process_names_are_incarnations(void)
 	CU_ASSERT_EQUAL(sio_store_process_register(st, a, 7, T0), SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "a/b", 7, T0), SIO_ERR);
 	new_session(sid);
-	CU_ASSERT_EQUAL(
-	    sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, a, 1, T0, &changed),
-	    SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, a, 1,
+	                                 T0, &changed),
+	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_unregister(st, b, T0 + 1), SIO_OK);
 	raw("SELECT state FROM sessions", state, sizeof(state));
 	CU_ASSERT_STRING_EQUAL(state, "open");
-	snprintf(want, sizeof(want), "SELECT count(*) FROM sessions WHERE"
-	                             " holder = '%s'", a);
+	snprintf(want, sizeof(want),
+	         "SELECT count(*) FROM sessions WHERE"
+	         " holder = '%s'",
+	         a);
 	CU_ASSERT_EQUAL(raw_int(want), 1);
 }
 
@@ -2502,8 +2505,7 @@ test_reap_removes_the_doorbell(void)
 	CU_ASSERT(fd >= 0);
 	close(fd);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "gone", 1, T0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_process_register(st, "plain", 1, T0),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, "plain", 1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(stat(bell, &sb), 0);
 	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 20000, 10000), 2);
 	CU_ASSERT_EQUAL(stat(bell, &sb), -1);

@@ -176,8 +176,8 @@ wsd_fence(void)
 		        sio_store_errmsg(wsd.x.store));
 		return;
 	}
-	wsd.bell = sio_doorbell_open(wsd.cfg.run_dir, name, wsd.cfg.db_group,
-	                             err);
+	wsd.bell =
+	    sio_doorbell_open(wsd.cfg.run_dir, name, wsd.cfg.db_group, err);
 	if (wsd.bell == NULL) {
 		wsd_log(SIO_LOG_ERROR, "doorbell: %s", err);
 		sio_store_process_unregister(wsd.x.store, name,
@@ -208,8 +208,8 @@ static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
 	static struct sio_ratelimit tick_rl[3]; /* lease, sweep, counters */
-	int rc = sio_store_process_renew(wsd.x.store, wsd.holder,
-	                                 sio_session_now());
+	int rc =
+	    sio_store_process_renew(wsd.x.store, wsd.holder, sio_session_now());
 
 	if (rc == SIO_AGAIN)
 		wsd_fence();
@@ -299,8 +299,8 @@ wsd_sock_in_use(const char *flag, const char *path)
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	alive = fd >= 0 &&
-	        connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	alive =
+	    fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 	if (fd >= 0)
 		close(fd);
 	if (alive) {
@@ -808,7 +808,8 @@ main(int argc, char **argv)
 			printf("sio-wsd siogate %s\n", SIOGATE_VERSION);
 			return 0;
 		} else {
-			fprintf(stderr, "sio-wsd: bad argument '%s'\n", argv[i]);
+			fprintf(stderr, "sio-wsd: bad argument '%s'\n",
+			        argv[i]);
 			wsd_usage(stderr);
 			return EX_USAGE;
 		}
@@ -836,7 +837,8 @@ main(int argc, char **argv)
 		wsd_log(SIO_LOG_INFO, "no %s: built-in defaults",
 		        sio_config_path(conf));
 	else
-		wsd_log(SIO_LOG_INFO, "configuration %s", sio_config_path(conf));
+		wsd_log(SIO_LOG_INFO, "configuration %s",
+		        sio_config_path(conf));
 	lws_set_log_level(
 	    LLL_ERR | LLL_WARN |
 	        (wsd.cfg.log_level >= SIO_LOG_DEBUG ? LLL_NOTICE : 0),

@@ -141,6 +141,7 @@ enum store_sql {
 	SQL_ACK_NEXT,
 	SQL_ACK_PUT,
 	SQL_ACK_TAKE,
+	SQL_ACK_GET,
 	SQL_COUNTER_ADD,
 	SQL_COUNTER_GET,
 	SQL_PROC_PUT,
@@ -298,6 +299,8 @@ static const char *const store_sql[SQL_NSTMT] = {
                     " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [SQL_ACK_TAKE] = "DELETE FROM acks WHERE sid = ?1 AND id = ?2"
                      " AND endpoint = ?3 RETURNING handler, event",
+    [SQL_ACK_GET] = "SELECT handler, event FROM acks WHERE sid = ?1"
+                    " AND id = ?2 AND endpoint = ?3",
     [SQL_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2)"
                         " ON CONFLICT (name) DO UPDATE"
                         " SET value = counters.value + excluded.value",
@@ -1341,13 +1344,27 @@ store_new_sid(struct sio_store *st, char sid[SIO_SID_LEN + 1])
 }
 
 int
+sio_store_sid_new(struct sio_store *st, char sid[SIO_SID_LEN + 1])
+{
+	return store_new_sid(st, sid);
+}
+
+int
 sio_store_session_new(struct sio_store *st, const char *request, long long now,
                       char sid[SIO_SID_LEN + 1])
 {
+	if (store_new_sid(st, sid) != SIO_OK)
+		return SIO_ERR;
+	return sio_store_session_add(st, sid, request, now);
+}
+
+int
+sio_store_session_add(struct sio_store *st, const char *sid,
+                      const char *request, long long now)
+{
 	int own, rc;
 
-	if (store_new_sid(st, sid) != SIO_OK ||
-	    store_tx_begin(st, &own) != SIO_OK)
+	if (store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = store_run(
 	    st, store_prep(st, SQL_SESSION_NEW, "tit", sid, now, request));
@@ -1950,6 +1967,28 @@ store_direct_ok(struct sio_store *st, const char *sid, const char *holder,
 }
 
 int
+sio_store_outbox_room(struct sio_store *st, const char *sid, int *room,
+                      int *attached)
+{
+	sqlite3_stmt *s = store_prep(st, SQL_PUT_CHECK, "t", sid);
+	int rc;
+
+	*room = 0;
+	*attached = 0;
+	if (s == NULL || (rc = store_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE || store_state(s, 0) == SIO_SESSION_CLOSED) {
+		sqlite3_reset(s);
+		return SIO_AGAIN;
+	}
+	if (sqlite3_column_int64(s, 2) < st->max_queue)
+		*room = st->max_queue - (int)sqlite3_column_int64(s, 2);
+	*attached = sqlite3_column_type(s, 1) != SQLITE_NULL;
+	sqlite3_reset(s);
+	return SIO_OK;
+}
+
+int
 sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
                      size_t len, int flags)
 {
@@ -2418,6 +2457,16 @@ sio_store_ack_take(struct sio_store *st, const char *sid, const char *endpoint,
 		*handler = *event = NULL;
 	}
 	return rc;
+}
+
+int
+sio_store_ack_get(struct sio_store *st, const char *sid, const char *endpoint,
+                  long long id, char **handler, char **event)
+{
+	*handler = *event = NULL;
+	return store_ack_row(
+	    st, store_prep(st, SQL_ACK_GET, "tit", sid, id, endpoint), handler,
+	    event);
 }
 
 int

@@ -148,6 +148,16 @@ int sio_store_session_new(struct sio_store *st, const char *request,
                           long long now, char sid[SIO_SID_LEN + 1]);
 
 /*
+ * The two halves of sio_store_session_new(), for a session engine that
+ * needs the id before the row exists (the root on_open runs before the
+ * handshake's transaction): a fresh id written to sid, SIO_OK or SIO_ERR;
+ * and the session created under sid, SIO_OK or SIO_ERR.
+ */
+int sio_store_sid_new(struct sio_store *st, char sid[SIO_SID_LEN + 1]);
+int sio_store_session_add(struct sio_store *st, const char *sid,
+                          const char *request, long long now);
+
+/*
  * The live (not closed) sessions: all of them in *all, and in *of_remote
  * those whose handshake came from remote (its request's "remote"),
  * counted up to max. SIO_OK or SIO_ERR.
@@ -297,6 +307,15 @@ int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
                          size_t len, int flags);
 
 /*
+ * A read for a handler that runs before its writes are applied: how many
+ * packets sid's outbox takes before it is full in *room, whether a
+ * transport is attached in *attached. SIO_OK, SIO_AGAIN when the session
+ * is absent or closed, SIO_ERR.
+ */
+int sio_store_outbox_room(struct sio_store *st, const char *sid, int *room,
+                          int *attached);
+
+/*
  * Appends one packet to every session connected to endpoint (room NULL) or
  * in room of endpoint, except exclude_sid (may be NULL), in one statement;
  * sessions whose queue is full are skipped. Returns the number of sessions
@@ -442,6 +461,11 @@ long long sio_store_ack_new(struct sio_store *st, const char *sid,
 int sio_store_ack_take(struct sio_store *st, const char *sid,
                        const char *endpoint, long long id, char **handler,
                        char **event);
+/* sio_store_ack_take() without the delete: a read, for a handler that
+ * runs before its writes are applied (which take it then). */
+int sio_store_ack_get(struct sio_store *st, const char *sid,
+                      const char *endpoint, long long id, char **handler,
+                      char **event);
 
 /* Adds delta to counter name (created at 0). SIO_OK or SIO_ERR. */
 int sio_store_counter_add(struct sio_store *st, const char *name,

@@ -1058,8 +1058,7 @@ rungs_answer(struct serve *s, struct rungs *l, int committed)
 struct post_write {
 	struct gw_write w; /* first: the write.c part */
 	struct serve *s;
-	const struct sio_slice *pkts;
-	size_t n;
+	struct sio_session_run *run; /* the packets, run before the write */
 	long long now;
 	struct rungs l;  /* our sessions that got packets */
 	struct batch bt; /* for rung_take(), when have_bt */
@@ -1074,7 +1073,7 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 	const char *sid = p->s->rt.sid;
 	int rc;
 
-	rc = sio_session_receive(wx, sid, p->pkts, p->n, p->now);
+	rc = sio_session_apply(wx, p->run);
 	snprintf(p->err, sizeof(p->err), "%s", wx->err);
 	if (rc == SIO_ERR)
 		serve_store_error(sid, wx, "receive");
@@ -1088,6 +1087,23 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 		rung_take(wx->store, &p->bt, RUNG(&p->l, i), p->now);
 	}
 	return SIO_OK;
+}
+
+/* After the POST's commit: an end its handlers claimed (on_close, on the
+ * writer: it writes), and the run freed. */
+static void
+serve_post_done(struct serve *s, struct sio_session_run *run, int committed)
+{
+	struct sio_session_ctx *wx;
+
+	if (run == NULL || !sio_session_ending(run)) {
+		sio_session_done(s->x, run, 0); /* frees */
+		return;
+	}
+	wx = gw_write_lock(s->x);
+	if (sio_session_done(wx, run, committed) == SIO_ERR)
+		serve_store_error(s->rt.sid, wx, "end");
+	gw_write_unlock(wx);
 }
 
 static void
@@ -1140,12 +1156,18 @@ serve_post(struct serve *s)
 			serve_text(s, 413, "packet too large");
 			goto out;
 		}
-	/* one write: the packets, and the takes for polls parked here */
+	/* the handlers run on this thread, no write lock held; then one
+	 * write: what they did, and the takes for polls parked here */
 	post.s = s;
-	post.pkts = pkts;
-	post.n = n;
 	post.now = sio_session_now();
-	rc = gw_write_run(s->x, &post.w);
+	rc = sio_session_run(s->x, s->rt.sid, pkts, n, post.now, &post.run);
+	if (rc == SIO_OK)
+		rc = gw_write_run(s->x, &post.w);
+	else if (rc == SIO_ERR)
+		serve_store_error(s->rt.sid, s->x, "receive");
+	if (rc != SIO_OK || post.err[0] == '\0')
+		snprintf(post.err, sizeof(post.err), "%s", s->x->err);
+	serve_post_done(s, post.run, rc == SIO_OK);
 	if (post.err[0] != '\0')
 		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid, post.err);
 	if (rc == SIO_AGAIN)
@@ -1204,18 +1226,18 @@ serve_hs_error(struct serve *s, int status, const char *msg)
 	serve_respond(s, 200, "application/javascript", js, strlen(js));
 }
 
-/* A handshake as a write of a batch: several commit together. */
+/* A handshake as a write of a batch: several commit together. The root
+ * on_open ran before, on the request's thread (sio_session_open()). */
 struct hs_write {
 	struct gw_write w;
-	const struct sio_request *req;
-	char *sid;
+	struct sio_session_run *run;
 };
 
 static int
 hs_run(struct sio_session_ctx *wx, struct gw_write *w)
 {
 	struct hs_write *h = (struct hs_write *)w;
-	int rc = sio_session_handshake(wx, h->req, sio_session_now(), h->sid);
+	int rc = sio_session_apply(wx, h->run);
 
 	static struct sio_ratelimit rl;
 
@@ -1246,8 +1268,14 @@ serve_handshake(struct serve *s)
 	}
 	rc = serve_request(s, &req);
 	if (rc == SIO_OK) {
-		struct hs_write h = {.w.fn = hs_run, .req = &req, .sid = sid};
-		rc = gw_write_run(s->x, &h.w);
+		struct hs_write h = {.w.fn = hs_run};
+		rc = sio_session_open(s->x, &req, sio_session_now(), &h.run);
+		if (rc == SIO_OK)
+			rc = gw_write_run(s->x, &h.w);
+		if (h.run != NULL)
+			snprintf(sid, sizeof(sid), "%s",
+			         sio_session_run_sid(h.run));
+		sio_session_done(s->x, h.run, 0); /* no end: frees */
 	}
 	sio_request_cleanup(&req);
 	if (rc == SIO_REJECT) {

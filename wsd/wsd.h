@@ -100,6 +100,7 @@ struct wsd_conn {
 	unsigned ended : 1;       /* its session ended, final packets out */
 	unsigned attaching : 1;   /* opened; attaches in the next batch */
 	unsigned nin;             /* complete messages in inq */
+	struct sio_session_run *run; /* their run, applied in the batch */
 	long long conn;           /* holder_conn in the store, 0 before open */
 	unsigned ntaken;          /* packets taken in the store, not done */
 	unsigned nq;              /* packets in txq not yet written */

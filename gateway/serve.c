@@ -1160,12 +1160,15 @@ serve_post(struct serve *s)
 	 * write: what they did, and the takes for polls parked here */
 	post.s = s;
 	post.now = sio_session_now();
-	rc = sio_session_run(s->x, s->rt.sid, pkts, n, post.now, &post.run);
+	rc = serve_store(s) != SIO_OK ? SIO_ERR
+	                              : sio_session_run(s->x, s->rt.sid, pkts,
+	                                                n, post.now, &post.run);
+	if (rc == SIO_ERR && s->x->store != NULL)
+		serve_store_error(s->rt.sid, s->x, "receive");
+	serve_store_drop(s); /* not held through the writer's queue */
 	if (rc == SIO_OK)
 		rc = gw_write_run(s->x, &post.w);
-	else if (rc == SIO_ERR)
-		serve_store_error(s->rt.sid, s->x, "receive");
-	if (rc != SIO_OK || post.err[0] == '\0')
+	else
 		snprintf(post.err, sizeof(post.err), "%s", s->x->err);
 	serve_post_done(s, post.run, rc == SIO_OK);
 	if (post.err[0] != '\0')
@@ -1269,7 +1272,11 @@ serve_handshake(struct serve *s)
 	rc = serve_request(s, &req);
 	if (rc == SIO_OK) {
 		struct hs_write h = {.w.fn = hs_run};
-		rc = sio_session_open(s->x, &req, sio_session_now(), &h.run);
+		rc = serve_store(s) != SIO_OK
+		         ? SIO_ERR
+		         : sio_session_open(s->x, &req, sio_session_now(),
+		                            &h.run);
+		serve_store_drop(s);
 		if (rc == SIO_OK)
 			rc = gw_write_run(s->x, &h.w);
 		if (h.run != NULL)

@@ -243,9 +243,8 @@ session_after(struct sio_session_ctx *x, struct sio_session_run *r,
 }
 
 /* SIO_AGAIN when the store holds as many live sessions as the
- * configuration allows, overall or from remote. The handshake's run asks
- * first (a full server runs no on_open), its apply again in the
- * transaction, so that handshakes committed together count each other. */
+ * configuration allows, overall or from remote; in the handshake's apply,
+ * so that handshakes committed together count each other. */
 static int
 session_admit(struct sio_session_ctx *x, const char *remote)
 {
@@ -281,7 +280,7 @@ sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
 	rc = r->request == NULL || r->remote == NULL ||
 	             sio_store_sid_new(x->store, r->sid) != SIO_OK
 	         ? SIO_ERR
-	         : session_admit(x, r->remote);
+	         : SIO_OK;
 	if (rc == SIO_OK && app && app->on_open) {
 		sio_conn_init(&c, x, &r->fx, r->sid, "", app, now);
 		c.open_req = req;
@@ -599,18 +598,18 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 {
 	struct sio_session_run *r;
 	struct sio_packet p;
-	long long last_recv = 0;
-	int rc;
+	int rc, room, attached;
 
 	*out = NULL;
 	x->err[0] = '\0';
-	rc = sio_store_session_state(x->store, sid, &last_recv);
-	if (rc < 0)
+	/* one read: whether the session is live, and what its queue takes */
+	rc = sio_store_outbox_room(x->store, sid, &room, &attached);
+	if (rc != SIO_OK)
 		return rc;
-	if (rc == SIO_SESSION_CLOSED)
-		return SIO_AGAIN;
 	if ((r = run_new(RUN_RECEIVE, sid, now)) == NULL)
 		return SIO_ERR;
+	r->fx.room = room;
+	r->fx.attached = attached;
 	r->npkts = n;
 	rc = SIO_OK;
 	for (size_t i = 0; rc == SIO_OK && i < n; i++) {

@@ -49,9 +49,10 @@ struct sio_session_run;
  * session's id, runs the root app's on_open with req (the session does not
  * exist in the store yet; what on_open records is applied with its
  * creation). Returns SIO_OK with the run in *out; SIO_REJECT when on_open
- * refused, SIO_AGAIN when x->cfg's max_sessions or
- * max_sessions_per_address live sessions already exist, SIO_ERR when
- * on_open failed or the store did (nothing is kept, *out NULL).
+ * refused, SIO_ERR when
+ * on_open failed or the store did (nothing is kept, *out NULL). Reads
+ * x->store only when the root app has an on_open (which may read); the
+ * admission is the apply's.
  */
 int sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
                      long long now, struct sio_session_run **out);

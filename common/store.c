@@ -419,6 +419,8 @@ store_fail(struct sio_store *st, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (st == NULL) /* sio_store_sid_new() without a store */
+		return SIO_ERR;
 	va_start(ap, fmt);
 	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
 	va_end(ap);

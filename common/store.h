@@ -150,8 +150,9 @@ int sio_store_session_new(struct sio_store *st, const char *request,
 /*
  * The two halves of sio_store_session_new(), for a session engine that
  * needs the id before the row exists (the root on_open runs before the
- * handshake's transaction): a fresh id written to sid, SIO_OK or SIO_ERR;
- * and the session created under sid, SIO_OK or SIO_ERR.
+ * handshake's transaction): a fresh id written to sid, SIO_OK or SIO_ERR
+ * (st may be NULL: it only keeps the message); and the session created
+ * under sid, SIO_OK or SIO_ERR.
  */
 int sio_store_sid_new(struct sio_store *st, char sid[SIO_SID_LEN + 1]);
 int sio_store_session_add(struct sio_store *st, const char *sid,

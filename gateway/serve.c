@@ -14,6 +14,7 @@
 
 #include "gateway.h"
 #include "payload.h"
+#include "plugin.h"
 #include "text.h"
 
 #define SERVE_PLAIN "text/plain; charset=UTF-8"
@@ -1229,6 +1230,14 @@ serve_hs_error(struct serve *s, int status, const char *msg)
 	serve_respond(s, 200, "application/javascript", js, strlen(js));
 }
 
+static int
+serve_open_reads(struct serve *s)
+{
+	const struct sio_app *root = sio_plugin_app(s->x->plugin, "");
+
+	return root != NULL && root->on_open != NULL;
+}
+
 /* A handshake as a write of a batch: several commit together. The root
  * on_open ran before, on the request's thread (sio_session_open()). */
 struct hs_write {
@@ -1272,7 +1281,8 @@ serve_handshake(struct serve *s)
 	rc = serve_request(s, &req);
 	if (rc == SIO_OK) {
 		struct hs_write h = {.w.fn = hs_run};
-		rc = serve_store(s) != SIO_OK
+		/* a read connection only for an on_open, which may read */
+		rc = serve_open_reads(s) && serve_store(s) != SIO_OK
 		         ? SIO_ERR
 		         : sio_session_open(s->x, &req, sio_session_now(),
 		                            &h.run);

@@ -687,6 +687,24 @@ sio_store_begin(struct sio_store *st)
 }
 
 int
+sio_store_read_begin(struct sio_store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return store_fail(st, "a transaction is already open");
+	if (sqlite3_exec(st->db, "BEGIN DEFERRED", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return store_fail(st, "%s", sqlite3_errmsg(st->db));
+	return SIO_OK;
+}
+
+void
+sio_store_read_end(struct sio_store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int
 sio_store_in_transaction(struct sio_store *st)
 {
 	return !sqlite3_get_autocommit(st->db);

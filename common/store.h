@@ -112,6 +112,15 @@ int sio_store_counters_flush(struct sio_store *st, long long now);
 int sio_store_in_transaction(struct sio_store *st);
 
 /*
+ * A read transaction around many reads (the runs of a batch): one
+ * snapshot, taken at the first read, instead of one per statement. It
+ * takes no write lock; end it before sio_store_begin(). SIO_OK or
+ * SIO_ERR (the reads then go on one by one).
+ */
+int sio_store_read_begin(struct sio_store *st);
+void sio_store_read_end(struct sio_store *st);
+
+/*
  * Takes out of the open transaction the doorbells it would ring for
  * holder at its commit and passes their sids to fn now: a process that
  * is holder itself needs no datagram to itself. If the transaction then

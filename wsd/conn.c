@@ -616,10 +616,14 @@ wsd_conn_flush(void)
 	list = dirty_head;
 	tail = dirty_tail;
 	dirty_head = dirty_tail = NULL;
-	/* the handlers run before the write lock is taken */
+	/* the handlers run before the write lock is taken, their reads in
+	 * one snapshot */
+	tx = sio_store_read_begin(st) == SIO_OK;
 	for (c = list; c != NULL; c = c->dnext)
 		if (c->nin > 0)
 			conn_run(c, now);
+	if (tx)
+		sio_store_read_end(st);
 	tx = sio_store_begin(st) == SIO_OK;
 	if (!tx)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN,

@@ -380,7 +380,7 @@ sio_stats(struct sio_conn *c, json_t *out)
 	vals[4] = st.sessions_opened + (c->opening ? 1 : 0);
 	vals[5] = st.connections_opened;
 	vals[6] = st.packets_sent;
-	vals[7] = st.packets_received;
+	vals[7] = st.packets_received + c->fx->received; /* this run's too */
 	vals[8] = st.queued_packets;
 	vals[9] = c->now;
 	rates[0] = st.connections_ps;

@@ -53,6 +53,7 @@ struct sio_effects {
 	size_t n, cap;
 	int room;     /* packets the queue still takes; -1 not read yet */
 	int attached; /* a transport was attached when room was read */
+	long long received; /* packets of the run, counted when applied */
 };
 
 void sio_effects_init(struct sio_effects *fx);

@@ -610,6 +610,7 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 		return SIO_ERR;
 	r->fx.room = room;
 	r->fx.attached = attached;
+	r->fx.received = (long long)n;
 	r->npkts = n;
 	rc = SIO_OK;
 	for (size_t i = 0; rc == SIO_OK && i < n; i++) {

@@ -2976,9 +2976,8 @@ sio_store_stats(struct sio_store *st, struct sio_store_stats *out)
 	int rc, t;
 
 	memset(out, 0, sizeof(*out));
-	/* this connection's counters first (a write, in any transaction) */
-	if (sio_store_counters_flush(st, 0) != SIO_OK)
-		return SIO_ERR;
+	/* a read only (a callback's run may ask, holding no write lock):
+	 * this connection's deferred counters are added below */
 	if (sqlite3_exec(st->db, "SAVEPOINT sio_stats", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return store_sqlfail(st);
@@ -2993,8 +2992,10 @@ sio_store_stats(struct sio_store *st, struct sio_store_stats *out)
 		out->peak_connections = sqlite3_column_int64(s, 3);
 		out->sessions_opened = sqlite3_column_int64(s, 4);
 		out->connections_opened = sqlite3_column_int64(s, 5);
-		out->packets_sent = sqlite3_column_int64(s, 6);
-		out->packets_received = sqlite3_column_int64(s, 7);
+		out->packets_sent =
+		    sqlite3_column_int64(s, 6) + st->later[LATER_SENT];
+		out->packets_received =
+		    sqlite3_column_int64(s, 7) + st->later[LATER_RECEIVED];
 		out->queued_packets = sqlite3_column_int64(s, 8);
 		out->connections_ps = sqlite3_column_double(s, 9);
 		out->packets_sent_ps = sqlite3_column_double(s, 10);

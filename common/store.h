@@ -602,7 +602,8 @@ struct sio_store_stats {
 	long long sessions_no_transport; /* handshaken, never attached */
 };
 
-/* Fills out. SIO_OK or SIO_ERR. */
+/* Fills out, counting this connection's deferred counters; a read only.
+ * SIO_OK or SIO_ERR. */
 int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
 
 /* Records a sample of the totals for the rates, unless one is under a

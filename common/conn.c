@@ -1,9 +1,12 @@
 /*
  * conn.c: the application API of siogate.h, what a callback may do with
- * its struct sio_conn. Everything becomes rows in the store inside the
- * transaction the callback runs in: packets in outboxes, data, rooms and
- * pending acks.
+ * its struct sio_conn. A callback runs with no store lock held: reads go
+ * to the store as it is (data reads see this run's own writes first), and
+ * every write (packets, data, rooms, pending acks) is recorded in the
+ * run's effects (effects.h), which the session engine applies after the
+ * callback returns.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +19,13 @@
 #include "store.h"
 
 void
-sio_conn_init(struct sio_conn *c, struct sio_session_ctx *x, const char *sid,
-              const char *endpoint, const struct sio_app *app, long long now)
+sio_conn_init(struct sio_conn *c, struct sio_session_ctx *x,
+              struct sio_effects *fx, const char *sid, const char *endpoint,
+              const struct sio_app *app, long long now)
 {
 	memset(c, 0, sizeof(*c));
 	c->ctx = x;
+	c->fx = fx;
 	c->sid = sid;
 	c->endpoint = endpoint;
 	c->app = app;
@@ -106,27 +111,73 @@ conn_due(const struct sio_conn *c)
 	return c->delay_ms > 0 ? c->now + c->delay_ms : 0;
 }
 
+/*
+ * Whether one more packet for c's session is recorded: SIO_OK (room taken
+ * from what the run read of the queue), 1 for a volatile one with no
+ * transport attached (dropped, as socket.io 0.9 does), SIO_AGAIN when the
+ * queue is full (noted), SIO_ERR when the session is gone. A handler's
+ * start reads the queue once; a queue that fills before the apply is
+ * caught there (the packet dropped and logged).
+ */
+static int
+conn_room(struct sio_conn *c, int flags)
+{
+	struct sio_effects *fx = c->fx;
+	int rc;
+
+	if (fx->room < 0 && c->opening) { /* a new session: empty */
+		fx->room = INT_MAX;
+		fx->attached = 0;
+	} else if (fx->room < 0) {
+		rc = sio_store_outbox_room(c->ctx->store, c->sid, &fx->room,
+		                           &fx->attached);
+		if (rc != SIO_OK) {
+			fx->room = -1;
+			return SIO_ERR;
+		}
+	}
+	if ((flags & SIO_STORE_VOLATILE) && !fx->attached)
+		return 1;
+	if (fx->room <= 0) {
+		snprintf(c->ctx->err, sizeof(c->ctx->err),
+		         "queue full, packet dropped");
+		return SIO_AGAIN;
+	}
+	fx->room--;
+	return SIO_OK;
+}
+
+/* Records packet b for c's session. */
+static int
+conn_put(struct sio_conn *c, enum sio_effect_kind kind, const char *a,
+         size_t alen, const char *b, int flags)
+{
+	struct sio_effect *e;
+	int rc = conn_room(c, flags);
+
+	if (rc != SIO_OK)
+		return rc == 1 ? SIO_OK : rc;
+	e = sio_effects_add(c->fx, kind, c->endpoint, a, alen, b);
+	if (e == NULL) {
+		c->fx->room++;
+		return SIO_ERR;
+	}
+	e->flags = flags;
+	e->due = conn_due(c);
+	return SIO_OK;
+}
+
 int
 sio_conn_queue(struct sio_conn *c, int type, long long id, int data_ack,
                const char *data, size_t len, int flags)
 {
-	struct sio_store *st = c->ctx->store;
 	struct sio_buf b;
 	int rc;
 
 	sio_buf_init(&b);
 	rc = conn_encode(c, &b, type, id, data_ack, data, len);
-	if (rc == SIO_OK) {
-		rc = sio_store_outbox_put(st, c->sid, b.p, b.len, flags,
-		                          conn_due(c));
-		if (rc == SIO_AGAIN) { /* the session is gone */
-			rc = SIO_ERR;
-		} else if (rc == SIO_STORE_FULL) {
-			snprintf(c->ctx->err, sizeof(c->ctx->err),
-			         "queue full, packet dropped");
-			rc = SIO_AGAIN;
-		}
-	}
+	if (rc == SIO_OK)
+		rc = conn_put(c, SIO_FX_PUT, b.p, b.len, NULL, flags);
 	sio_buf_cleanup(&b);
 	return rc;
 }
@@ -151,41 +202,25 @@ sio_send_json(struct sio_conn *c, json_t *value)
 	return rc;
 }
 
-/* The event that asked for ack id was not queued (a full queue returns
- * SIO_AGAIN and the callback's transaction goes on): no ack can come for
- * it, so its pending row must not stay until the session ends. */
-static void
-conn_ack_forget(struct sio_conn *c, long long id)
-{
-	char *handler = NULL, *event = NULL;
-
-	sio_store_ack_take(c->ctx->store, c->sid, c->endpoint, id, &handler,
-	                   &event);
-	free(handler);
-	free(event);
-}
-
+/* An event; one that awaits an ack gets its id when applied, so the
+ * packet is checked here with a stand-in id and recorded unformatted. */
 static int
 conn_emit(struct sio_conn *c, const char *handler, const char *name,
           json_t *args, int flags)
 {
-	struct sio_buf b;
-	long long id = -1;
+	struct sio_buf b, pkt;
 	int rc;
 
 	sio_buf_init(&b);
+	sio_buf_init(&pkt);
 	rc = sio_json_event_encode(&b, name, args);
-	if (rc == SIO_OK && handler != NULL) {
-		id = sio_store_ack_new(c->ctx->store, c->sid, c->endpoint,
-		                       handler, b.p);
-		if (id < 0)
-			rc = SIO_ERR;
-	}
-	if (rc == SIO_OK)
-		rc = sio_conn_queue(c, SIO_PKT_EVENT, id, handler != NULL, b.p,
-		                    b.len, flags);
-	if (rc != SIO_OK && id > 0)
-		conn_ack_forget(c, id);
+	if (rc == SIO_OK && handler == NULL)
+		rc = sio_conn_queue(c, SIO_PKT_EVENT, -1, 0, b.p, b.len, flags);
+	else if (rc == SIO_OK && (rc = conn_encode(c, &pkt, SIO_PKT_EVENT, 1, 1,
+	                                           b.p, b.len)) == SIO_OK)
+		rc = conn_put(c, SIO_FX_EMIT_ACK, handler, strlen(handler), b.p,
+		              flags);
+	sio_buf_cleanup(&pkt);
 	sio_buf_cleanup(&b);
 	return rc;
 }
@@ -230,48 +265,70 @@ sio_close(struct sio_conn *c)
 char *
 sio_data_get(struct sio_conn *c, const char *key)
 {
+	const char *v;
+
+	if (key == NULL)
+		return NULL;
+	if (sio_effects_data(c->fx, key, &v)) /* this run's own write */
+		return v ? strdup(v) : NULL;
+	if (c->opening) /* no row yet */
+		return NULL;
 	return sio_store_data_get(c->ctx->store, c->sid, key);
 }
 
 int
 sio_data_set(struct sio_conn *c, const char *key, const char *value)
 {
-	return sio_store_data_put(c->ctx->store, c->sid, key, value);
+	if (key == NULL)
+		return SIO_ERR;
+	return sio_effects_add(c->fx, SIO_FX_DATA, NULL, key, strlen(key),
+	                       value)
+	           ? SIO_OK
+	           : SIO_ERR;
+}
+
+static int
+conn_room_effect(struct sio_conn *c, enum sio_effect_kind kind,
+                 const char *room)
+{
+	if (room == NULL)
+		return SIO_ERR;
+	return sio_effects_add(c->fx, kind, c->endpoint, room, strlen(room),
+	                       NULL)
+	           ? SIO_OK
+	           : SIO_ERR;
 }
 
 int
 sio_join(struct sio_conn *c, const char *room)
 {
-	if (room == NULL)
-		return SIO_ERR;
-	return sio_store_room_join(c->ctx->store, c->sid, c->endpoint, room);
+	return conn_room_effect(c, SIO_FX_JOIN, room);
 }
 
 int
 sio_leave(struct sio_conn *c, const char *room)
 {
-	if (room == NULL)
-		return SIO_ERR;
-	return sio_store_room_leave(c->ctx->store, c->sid, c->endpoint, room);
+	return conn_room_effect(c, SIO_FX_LEAVE, room);
 }
 
 static int
 conn_broadcast(struct sio_conn *c, const char *room, int exclude_self, int type,
                const char *data, size_t len)
 {
-	struct sio_store *st = c->ctx->store;
+	struct sio_effect *e = NULL;
 	struct sio_buf b;
 	int rc;
 
 	sio_buf_init(&b);
 	rc = conn_encode(c, &b, type, -1, 0, data, len);
-	if (rc == SIO_OK) {
-		rc = sio_store_outbox_broadcast(st, c->endpoint, room,
-		                                exclude_self ? c->sid : NULL,
-		                                b.p, b.len, 0, conn_due(c));
+	if (rc == SIO_OK &&
+	    (e = sio_effects_add(c->fx, SIO_FX_BROADCAST, c->endpoint, b.p,
+	                         b.len, room)) != NULL) {
+		e->flags = exclude_self ? SIO_FX_EXCLUDE_SELF : 0;
+		e->due = conn_due(c);
 	}
 	sio_buf_cleanup(&b);
-	return rc < 0 ? SIO_ERR : SIO_OK;
+	return e != NULL ? SIO_OK : SIO_ERR;
 }
 
 int
@@ -319,10 +376,11 @@ sio_stats(struct sio_conn *c, json_t *out)
 	vals[1] = st.peak_sessions;
 	vals[2] = st.active_connections;
 	vals[3] = st.peak_connections;
-	vals[4] = st.sessions_opened;
+	/* in the root on_open this session counts, though not stored yet */
+	vals[4] = st.sessions_opened + (c->opening ? 1 : 0);
 	vals[5] = st.connections_opened;
 	vals[6] = st.packets_sent;
-	vals[7] = st.packets_received;
+	vals[7] = st.packets_received + c->fx->received; /* this run's too */
 	vals[8] = st.queued_packets;
 	vals[9] = c->now;
 	rates[0] = st.connections_ps;

@@ -1,11 +1,14 @@
 /*
  * conn.h: struct sio_conn, the handle a callback receives, shared by the
  * session engine (session.c, which makes them) and the application API
- * (conn.c, which acts on them). Not part of the public header.
+ * (conn.c, which acts on them). A callback runs with no store lock held:
+ * the API reads the store directly and records its writes in the
+ * engine's list of effects (effects.h). Not part of the public header.
  */
 #ifndef SIO_CONN_H
 #define SIO_CONN_H
 
+#include "effects.h"
 #include "request.h"
 #include "session.h"
 #include "siogate.h"
@@ -22,17 +25,23 @@ struct sio_conn {
 	const struct sio_request *open_req; /* during on_open */
 	struct sio_request req;             /* loaded on demand */
 	int req_loaded;
+	int opening;            /* the root on_open: no row yet */
+	struct sio_effects *fx; /* where writes go; borrowed */
 };
 
-/* A handle for (sid, endpoint) at time now; all borrowed. */
+/* A handle for (sid, endpoint) at time now, recording its writes in fx;
+ * all borrowed. */
 void sio_conn_init(struct sio_conn *c, struct sio_session_ctx *x,
-                   const char *sid, const char *endpoint,
-                   const struct sio_app *app, long long now);
+                   struct sio_effects *fx, const char *sid,
+                   const char *endpoint, const struct sio_app *app,
+                   long long now);
 void sio_conn_cleanup(struct sio_conn *c);
 
 /*
- * Queues a packet of type with id (-1 none) and data (may be NULL) on c's
- * endpoint for c's session, honouring the delay. SIO_OK, SIO_ERR.
+ * Records a packet of type with id (-1 none) and data (may be NULL) on c's
+ * endpoint for c's session, honouring the delay. SIO_OK; SIO_AGAIN when the
+ * queue is full (as read at the start of the run, less what the run queued
+ * since; noted in the context's err); SIO_ERR.
  */
 int sio_conn_queue(struct sio_conn *c, int type, long long id, int data_ack,
                    const char *data, size_t len, int flags);

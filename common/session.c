@@ -1,8 +1,11 @@
 /*
  * session.c: the protocol rules that hold whatever the transport (see
- * session.h). Every entry point runs in one store transaction, so what a
- * callback queues is committed together with the state change that caused
- * it, and two processes handling the same session serialise on the store.
+ * session.h). Application code runs in a run phase that holds no store
+ * lock: it reads the store and records what it writes (effects.h). The
+ * apply phase then writes those effects, with the state change that
+ * caused them, in one transaction that first re-checks the session, so
+ * that two processes handling the same session serialise on the store and
+ * a handler's writes land together or not at all.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "effects.h"
 #include "json.h"
 #include "packet.h"
 #include "plugin.h"
@@ -78,6 +82,53 @@ session_clock(struct sio_session_ctx *x, long long now)
 	                             &step);
 }
 
+enum run_kind { RUN_RECEIVE, RUN_OPEN, RUN_END };
+
+/* What a run phase read and recorded, for its apply (see session.h). */
+struct sio_session_run {
+	enum run_kind kind;
+	char sid[SIO_SID_LEN + 1];
+	long long now;
+	size_t npkts;  /* RUN_RECEIVE: counted as received */
+	char *request; /* RUN_OPEN: the handshake as JSON */
+	char *remote;  /* RUN_OPEN: its address, for the admission */
+	struct sio_effects fx;
+	int claimed;            /* the apply claimed the session's end */
+	char note[SIO_ERR_LEN]; /* the run's note on the packets */
+};
+
+static struct sio_session_run *
+run_new(enum run_kind kind, const char *sid, long long now)
+{
+	struct sio_session_run *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->kind = kind;
+	r->now = now;
+	if (sid != NULL)
+		snprintf(r->sid, sizeof(r->sid), "%s", sid);
+	sio_effects_init(&r->fx);
+	return r;
+}
+
+static void
+run_free(struct sio_session_run *r)
+{
+	if (r == NULL)
+		return;
+	sio_effects_cleanup(&r->fx);
+	free(r->request);
+	free(r->remote);
+	free(r);
+}
+
+const char *
+sio_session_run_sid(const struct sio_session_run *r)
+{
+	return r->sid;
+}
+
 static void
 session_note(struct sio_session_ctx *x, const char *fmt, const char *what,
              size_t len)
@@ -85,19 +136,33 @@ session_note(struct sio_session_ctx *x, const char *fmt, const char *what,
 	snprintf(x->err, sizeof(x->err), fmt, (int)(len > 64 ? 64 : len), what);
 }
 
-/* Queues a bare packet (`1::/ep`, `0::/ep`, `7::/ep:2`, acks) for sid. */
+/* Records a bare packet (`1::/ep`, `0::/ep`, `7::/ep:2`, acks) for r. */
 static int
-session_queue(struct sio_session_ctx *x, const char *sid, const char *ep,
-              int type, long long id, const char *data, size_t len,
-              long long now)
+session_queue(struct sio_session_ctx *x, struct sio_session_run *r,
+              const char *ep, int type, long long id, const char *data,
+              size_t len)
 {
 	struct sio_conn c;
 	int rc;
 
-	sio_conn_init(&c, x, sid, ep, NULL, now);
+	sio_conn_init(&c, x, &r->fx, r->sid, ep, NULL, r->now);
 	rc = sio_conn_queue(&c, type, id, 0, data, len, 0);
 	sio_conn_cleanup(&c);
 	return rc == SIO_AGAIN ? SIO_OK : rc; /* over the queue limit: noted */
+}
+
+/* Records the end of r's session: the apply claims it. SESSION_ENDED or
+ * SIO_ERR. */
+static int
+session_end_record(struct sio_session_run *r, const char *reason, int forget)
+{
+	struct sio_effect *e = sio_effects_add(&r->fx, SIO_FX_END, NULL, reason,
+	                                       strlen(reason), NULL);
+
+	if (e == NULL)
+		return SIO_ERR;
+	e->flags = forget ? SIO_FX_FORGET : 0;
+	return SESSION_ENDED;
 }
 
 struct ep_list {
@@ -132,170 +197,111 @@ ep_list_free(struct ep_list *l)
 	free(l->names);
 }
 
-/* Runs an endpoint's on_close, in a handle of its own. */
+/* Runs an endpoint's on_close, in a handle of its own writing to fx. */
 static void
-session_on_close(struct sio_session_ctx *x, const char *sid, const char *ep,
-                 long long now)
+session_on_close(struct sio_session_ctx *x, struct sio_effects *fx,
+                 const char *sid, const char *ep, long long now)
 {
 	const struct sio_app *app = sio_plugin_app(x->plugin, ep);
 	struct sio_conn c;
 
 	if (app == NULL || app->on_close == NULL)
 		return;
-	sio_conn_init(&c, x, sid, ep, app, now);
+	sio_conn_init(&c, x, fx, sid, ep, app, now);
 	app->on_close(&c);
 	sio_conn_cleanup(&c);
 }
 
-/*
- * Ends sid inside the caller's transaction; forget: the client ended it
- * itself or it timed out, and its later requests are answered as an
- * unknown session's (socket.io 0.9). The write lock is held from the
- * state check to the claim, so on_close runs once however many processes
- * try. Returns SESSION_ENDED, SIO_OK when already ended, SIO_ERR.
- */
-static int
-session_end_locked(struct sio_session_ctx *x, const char *sid,
-                   const char *reason, int forget, long long now)
-{
-	struct sio_store *st = x->store;
-	struct ep_list l = {0};
-	long long last_recv;
-	int rc, state;
-
-	state = rc = sio_store_session_state(st, sid, &last_recv);
-	if (rc < 0)
-		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
-	if (rc == SIO_SESSION_CLOSED)
-		return SIO_OK;
-	if (sio_store_endpoint_list(st, sid, ep_collect, &l) < 0 || l.failed) {
-		ep_list_free(&l);
-		return SIO_ERR;
-	}
-	for (size_t i = 0; i < l.n; i++)
-		session_on_close(x, sid, l.names[i], now);
-	ep_list_free(&l);
-	/*
-	 * Only `0::`, as socket.io 0.9's onForcedDisconnect writes: the client
-	 * publishes "booted" on every namespace; a `0::/ep` before it would
-	 * make that namespace report a disconnect without a reason. A session
-	 * forgotten gets it only on the transport attached now (socket.io 0.9
-	 * writes it to the open transport alone); its later requests are
-	 * answered as an unknown session's, on which the 0.9 client
-	 * reconnects. One the application ended keeps it for the client's
-	 * next request, so that the client stays away.
-	 */
-	if (!forget || state == SIO_SESSION_OPEN)
-		session_queue(x, sid, "", SIO_PKT_DISCONNECT, -1, NULL, 0, now);
-	if (sio_store_session_end(st, sid, reason, now) < 0 ||
-	    (forget && sio_store_session_forget(st, sid) != SIO_OK) ||
-	    sio_store_session_purge(st, sid) != SIO_OK)
-		return SIO_ERR;
-	return SESSION_ENDED;
-}
-
 /* Disconnects one endpoint; notify queues `0::/ep` (server-initiated). */
 static int
-session_endpoint_close(struct sio_session_ctx *x, const char *sid,
-                       const char *ep, int notify, long long now)
+session_endpoint_close(struct sio_session_ctx *x, struct sio_session_run *r,
+                       const char *ep, int notify)
 {
-	struct sio_store *st = x->store;
-
-	session_on_close(x, sid, ep, now);
-	if (sio_store_endpoint_del(st, sid, ep) != SIO_OK ||
-	    sio_store_room_leave(st, sid, ep, NULL) != SIO_OK)
+	session_on_close(x, &r->fx, r->sid, ep, r->now);
+	if (sio_effects_add(&r->fx, SIO_FX_ENDPOINT_DEL, ep, NULL, 0, NULL) ==
+	    NULL)
 		return SIO_ERR;
 	if (notify)
-		return session_queue(x, sid, ep, SIO_PKT_DISCONNECT, -1, NULL,
-		                     0, now);
+		return session_queue(x, r, ep, SIO_PKT_DISCONNECT, -1, NULL, 0);
 	return SIO_OK;
 }
 
 /* After a callback: its result and a requested close. */
 static int
-session_after(struct sio_session_ctx *x, struct sio_conn *c, int rc)
+session_after(struct sio_session_ctx *x, struct sio_session_run *r,
+              struct sio_conn *c, int rc)
 {
 	if (rc == SIO_AGAIN) /* a send over the queue limit: noted, not fatal */
 		rc = SIO_OK;
 	if (rc == SIO_ERR)
-		return session_end_locked(x, c->sid, "application error", 0,
-		                          c->now);
+		return session_end_record(r, "application error", 0);
 	if (!c->close_requested)
 		return SIO_OK;
 	if (c->endpoint[0] == '\0')
-		return session_end_locked(x, c->sid, "closed by application", 0,
-		                          c->now);
-	return session_endpoint_close(x, c->sid, c->endpoint, 1, c->now);
+		return session_end_record(r, "closed by application", 0);
+	return session_endpoint_close(x, r, c->endpoint, 1);
 }
 
 /* SIO_AGAIN when the store holds as many live sessions as the
- * configuration allows, overall or from req's address; in the handshake's
- * transaction, so that handshakes committed together count each other. */
+ * configuration allows, overall or from remote; in the handshake's apply,
+ * so that handshakes committed together count each other. */
 static int
-session_admit(struct sio_session_ctx *x, const struct sio_request *req)
+session_admit(struct sio_session_ctx *x, const char *remote)
 {
 	const struct sio_config *cfg = x->cfg;
 	int all, mine;
 
 	if (cfg == NULL)
 		return SIO_OK;
-	if (sio_store_sessions_live(x->store, sio_request_remote(req),
+	if (sio_store_sessions_live(x->store, remote,
 	                            cfg->max_sessions_per_address, &all,
 	                            &mine) != SIO_OK)
 		return SIO_ERR;
-	return all >= cfg->max_sessions ||
-	               mine >= cfg->max_sessions_per_address
+	return all >= cfg->max_sessions || mine >= cfg->max_sessions_per_address
 	           ? SIO_AGAIN
 	           : SIO_OK;
 }
 
 int
-sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
-                      long long now, char sid[SIO_SID_LEN + 1])
+sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
+                 long long now, struct sio_session_run **out)
 {
 	const struct sio_app *app = sio_plugin_app(x->plugin, "");
-	struct sio_store *st = x->store;
+	struct sio_session_run *r = run_new(RUN_OPEN, NULL, now);
 	struct sio_conn c;
-	char *json;
-	int own, rc;
+	int rc;
 
-	/* inside the caller's transaction (a batch of handshakes): a
-	 * savepoint, so that a refusal undoes only this one */
-	own = !sio_store_in_transaction(st);
-	json = sio_request_to_json(req, x->cfg);
-	if (json == NULL ||
-	    (own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK) {
-		free(json);
+	*out = NULL;
+	x->err[0] = '\0';
+	if (r == NULL)
 		return SIO_ERR;
-	}
-	rc = session_admit(x, req);
-	if (rc == SIO_OK)
-		rc = sio_store_session_new(st, json, now, sid);
-	free(json);
-	if (rc == SIO_OK)
-		rc = sio_store_counter_add(st, "sessions_opened", 1);
+	r->request = sio_request_to_json(req, x->cfg);
+	r->remote = strdup(sio_request_remote(req));
+	rc = r->request == NULL || r->remote == NULL ||
+	             sio_store_sid_new(x->store, r->sid) != SIO_OK
+	         ? SIO_ERR
+	         : SIO_OK;
 	if (rc == SIO_OK && app && app->on_open) {
-		sio_conn_init(&c, x, sid, "", app, now);
+		sio_conn_init(&c, x, &r->fx, r->sid, "", app, now);
 		c.open_req = req;
+		c.opening = 1;
 		rc = app->on_open(&c, req);
 		if (rc == SIO_OK && c.close_requested)
 			rc = SIO_REJECT;
 		sio_conn_cleanup(&c);
 	}
 	if (rc != SIO_OK) {
-		if (own)
-			sio_store_rollback(st);
-		else if (sio_store_in_transaction(st))
-			sio_store_rollback_to(st);
+		run_free(r);
 		return rc == SIO_REJECT || rc == SIO_AGAIN ? rc : SIO_ERR;
 	}
-	return own ? sio_store_commit(st) : sio_store_release(st);
+	snprintf(r->note, sizeof(r->note), "%s", x->err);
+	*out = r;
+	return SIO_OK;
 }
 
 /* Runs an endpoint's on_open for the connect query (after '?'). */
 static int
-session_endpoint_open(struct sio_session_ctx *x, struct sio_conn *c,
-                      const char *query)
+session_endpoint_open(struct sio_conn *c, const char *query)
 {
 	struct sio_request er;
 	int rc;
@@ -309,21 +315,30 @@ session_endpoint_open(struct sio_session_ctx *x, struct sio_conn *c,
 	rc = c->app->on_open ? c->app->on_open(c, &er) : SIO_OK;
 	c->open_req = NULL;
 	sio_request_cleanup(&er);
-	(void)x;
 	return rc;
 }
 
-/* `1::/ep[?query]`: connect, answer `1::/ep`, or `7::/ep:2` when refused. */
+/* Whether ep is connected, as this run left it: 1, 0, SIO_ERR. */
 static int
-session_connect(struct sio_session_ctx *x, const char *sid,
-                const struct sio_packet *p, long long now)
+session_endpoint_has(struct sio_session_ctx *x, struct sio_session_run *r,
+                     const char *ep)
 {
-	struct sio_store *st = x->store;
+	int rc = sio_effects_endpoint(&r->fx, ep);
+
+	return rc >= 0 ? rc : sio_store_endpoint_has(x->store, r->sid, ep);
+}
+
+/* `1::/ep[?query]`: connect, answer `1::/ep`, or `7::/ep:2` when refused
+ * (what its on_open recorded is dropped). */
+static int
+session_connect(struct sio_session_ctx *x, struct sio_session_run *r,
+                const struct sio_packet *p)
+{
 	char ep[SIO_MAX_ENDPOINT + 1], query[SIO_MAX_ENDPOINT + 1];
 	const char *q = memchr(p->endpoint, '?', p->endpoint_len);
-	size_t eplen = q ? (size_t)(q - p->endpoint) : p->endpoint_len;
+	size_t eplen = q ? (size_t)(q - p->endpoint) : p->endpoint_len, mark;
 	struct sio_conn c;
-	int rc;
+	int rc, room;
 
 	if (eplen == 0)
 		return SIO_OK;
@@ -335,39 +350,36 @@ session_connect(struct sio_session_ctx *x, const char *sid,
 	ep[eplen] = '\0';
 	snprintf(query, sizeof(query), "%.*s",
 	         q ? (int)(p->endpoint_len - eplen - 1) : 0, q ? q + 1 : "");
-	sio_conn_init(&c, x, sid, ep, sio_plugin_app(x->plugin, ep), now);
+	sio_conn_init(&c, x, &r->fx, r->sid, ep, sio_plugin_app(x->plugin, ep),
+	              r->now);
 	if (c.app == NULL) {
 		session_note(x, "unknown endpoint %.*s", ep, eplen);
-		rc = session_queue(x, sid, ep, SIO_PKT_ERROR, -1, "2", 1, now);
+		rc = session_queue(x, r, ep, SIO_PKT_ERROR, -1, "2", 1);
 		goto out;
 	}
-	rc = sio_store_endpoint_has(st, sid, ep);
+	rc = session_endpoint_has(x, r, ep);
 	if (rc != 0) { /* already connected: answer again, no second on_open */
 		if (rc > 0)
-			rc = session_queue(x, sid, ep, SIO_PKT_CONNECT, -1,
-			                   NULL, 0, now);
+			rc = session_queue(x, r, ep, SIO_PKT_CONNECT, -1, NULL,
+			                   0);
 		goto out;
 	}
-	if (sio_store_savepoint(st) != SIO_OK ||
-	    sio_store_endpoint_add(st, sid, ep, query) != SIO_OK ||
-	    session_queue(x, sid, ep, SIO_PKT_CONNECT, -1, NULL, 0, now) !=
-	        SIO_OK) {
+	mark = r->fx.n;
+	room = r->fx.room;
+	if (sio_effects_add(&r->fx, SIO_FX_ENDPOINT_ADD, ep, query,
+	                    strlen(query), NULL) == NULL ||
+	    session_queue(x, r, ep, SIO_PKT_CONNECT, -1, NULL, 0) != SIO_OK) {
 		rc = SIO_ERR;
 		goto out;
 	}
-	rc = session_endpoint_open(x, &c, query);
+	rc = session_endpoint_open(&c, query);
 	if (rc == SIO_REJECT) {
-		if (sio_store_rollback_to(st) != SIO_OK)
-			rc = SIO_ERR;
-		else
-			rc = session_queue(x, sid, ep, SIO_PKT_ERROR, -1, "2",
-			                   1, now);
+		sio_effects_truncate(&r->fx, mark);
+		r->fx.room = room;
+		rc = session_queue(x, r, ep, SIO_PKT_ERROR, -1, "2", 1);
 		goto out;
 	}
-	if (sio_store_release(st) != SIO_OK)
-		rc = SIO_ERR;
-	else
-		rc = session_after(x, &c, rc);
+	rc = session_after(x, r, &c, rc);
 out:
 	sio_conn_cleanup(&c);
 	return rc;
@@ -426,8 +438,8 @@ session_event(struct sio_session_ctx *x, struct sio_conn *c,
 
 /* Message, json and event packets to a connected endpoint. */
 static int
-session_deliver(struct sio_session_ctx *x, struct sio_conn *c,
-                const struct sio_packet *p)
+session_deliver(struct sio_session_ctx *x, struct sio_session_run *r,
+                struct sio_conn *c, const struct sio_packet *p)
 {
 	json_t *reply, *v;
 	int rc = SIO_OK;
@@ -459,19 +471,49 @@ session_deliver(struct sio_session_ctx *x, struct sio_conn *c,
 	if (rc == SIO_OK && p->id >= 0 && p->data_ack)
 		rc = session_ack_reply(c, p->id, reply);
 	json_decref(reply);
-	return session_after(x, c, rc);
+	return session_after(x, r, c, rc);
 }
 
-/* An ack from the client for an event sent with sio_emit_ack(). */
+/* Runs the ack handler of handler for event with the client's atext. */
 static int
-session_ack(struct sio_session_ctx *x, struct sio_conn *c,
-            const struct sio_packet *p)
+session_ack_run(struct sio_session_ctx *x, struct sio_session_run *r,
+                struct sio_conn *c, const char *handler, const char *event,
+                const char *atext, size_t alen)
 {
 	const struct sio_ack_handler *h = c->app->acks;
-	char *handler = NULL, *event = NULL, *name = NULL;
-	json_t *args = NULL, *ack_args = NULL;
+	json_t *args = NULL, *ack_args;
+	char *name = NULL;
+	int rc = SIO_OK;
+
+	ack_args = atext ? sio_json_parse(atext, alen) : json_array();
+	for (; h && h->name; h++)
+		if (strcmp(h->name, handler) == 0)
+			break;
+	if (!json_is_array(ack_args))
+		session_note(x, "bad ack arguments: %.*s", atext, alen);
+	else if (h == NULL || h->name == NULL)
+		session_note(x, "no ack handler '%.*s'", handler,
+		             strlen(handler));
+	else if (sio_json_event_parse(event, strlen(event), &name, &args) ==
+	         SIO_OK)
+		rc = session_after(x, r, c, h->fn(c, name, args, ack_args));
+	json_decref(ack_args);
+	json_decref(args);
+	free(name);
+	return rc;
+}
+
+/* An ack from the client for an event sent with sio_emit_ack(): read now,
+ * taken when applied (once: if another process takes it first, what its
+ * handler did here is dropped). */
+static int
+session_ack(struct sio_session_ctx *x, struct sio_session_run *r,
+            struct sio_conn *c, const struct sio_packet *p)
+{
+	char *handler = NULL, *event = NULL;
+	struct sio_effect *e;
 	const char *atext;
-	size_t alen;
+	size_t alen, mark;
 	long long id;
 	int rc;
 
@@ -480,45 +522,41 @@ session_ack(struct sio_session_ctx *x, struct sio_conn *c,
 		session_note(x, "bad ack: %.*s", p->data, p->data_len);
 		return SIO_OK;
 	}
-	rc = sio_store_ack_take(x->store, c->sid, c->endpoint, id, &handler,
-	                        &event);
+	rc = sio_effects_ack_taken(&r->fx, c->endpoint, id)
+	         ? SIO_AGAIN
+	         : sio_store_ack_get(x->store, r->sid, c->endpoint, id,
+	                             &handler, &event);
 	if (rc != SIO_OK) {
 		if (rc == SIO_AGAIN)
 			session_note(x, "ack for no pending event: %.*s",
 			             p->data, p->data_len);
 		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
 	}
-	ack_args = atext ? sio_json_parse(atext, alen) : json_array();
-	for (; h && h->name; h++)
-		if (strcmp(h->name, handler) == 0)
-			break;
-	rc = SIO_OK;
-	if (!json_is_array(ack_args))
-		session_note(x, "bad ack arguments: %.*s", atext, alen);
-	else if (h == NULL || h->name == NULL)
-		session_note(x, "no ack handler '%.*s'", handler,
-		             strlen(handler));
-	else if (sio_json_event_parse(event, strlen(event), &name, &args) ==
-	         SIO_OK)
-		rc = session_after(x, c, h->fn(c, name, args, ack_args));
-	json_decref(ack_args);
-	json_decref(args);
-	free(name);
+	mark = r->fx.n;
+	e = sio_effects_add(&r->fx, SIO_FX_ACK_TAKE, c->endpoint, NULL, 0,
+	                    NULL);
+	if (e == NULL)
+		rc = SIO_ERR;
+	else {
+		e->id = id;
+		rc = session_ack_run(x, r, c, handler, event, atext, alen);
+		r->fx.v[mark].skip = r->fx.n - mark - 1;
+	}
 	free(handler);
 	free(event);
 	return rc;
 }
 
 static int
-session_dispatch(struct sio_session_ctx *x, const char *sid,
-                 const struct sio_packet *p, long long now)
+session_dispatch(struct sio_session_ctx *x, struct sio_session_run *r,
+                 const struct sio_packet *p)
 {
 	char ep[SIO_MAX_ENDPOINT + 1];
 	struct sio_conn c;
 	int rc;
 
 	if (p->type == SIO_PKT_CONNECT)
-		return session_connect(x, sid, p, now);
+		return session_connect(x, r, p);
 	if (p->type == SIO_PKT_HEARTBEAT || p->type == SIO_PKT_NOOP ||
 	    p->type == SIO_PKT_ERROR)
 		return SIO_OK;
@@ -530,8 +568,8 @@ session_dispatch(struct sio_session_ctx *x, const char *sid,
 	memcpy(ep, p->endpoint, p->endpoint_len);
 	ep[p->endpoint_len] = '\0';
 	if (p->type == SIO_PKT_DISCONNECT && ep[0] == '\0')
-		return session_end_locked(x, sid, "client disconnect", 1, now);
-	rc = sio_store_endpoint_has(x->store, sid, ep);
+		return session_end_record(r, "client disconnect", 1);
+	rc = session_endpoint_has(x, r, ep);
 	if (rc <= 0) {
 		if (rc == 0)
 			session_note(x,
@@ -539,16 +577,240 @@ session_dispatch(struct sio_session_ctx *x, const char *sid,
 			             ep, p->endpoint_len);
 		return rc;
 	}
-	sio_conn_init(&c, x, sid, ep, sio_plugin_app(x->plugin, ep), now);
+	sio_conn_init(&c, x, &r->fx, r->sid, ep, sio_plugin_app(x->plugin, ep),
+	              r->now);
 	if (p->type == SIO_PKT_DISCONNECT)
-		rc = session_endpoint_close(x, sid, ep, 0, now);
+		rc = session_endpoint_close(x, r, ep, 0);
 	else if (c.app == NULL)
 		rc = SIO_OK;
 	else if (p->type == SIO_PKT_ACK)
-		rc = session_ack(x, &c, p);
+		rc = session_ack(x, r, &c, p);
 	else
-		rc = session_deliver(x, &c, p);
+		rc = session_deliver(x, r, &c, p);
 	sio_conn_cleanup(&c);
+	return rc;
+}
+
+int
+sio_session_run(struct sio_session_ctx *x, const char *sid,
+                const struct sio_slice *pkts, size_t n, long long now,
+                struct sio_session_run **out)
+{
+	struct sio_session_run *r;
+	struct sio_packet p;
+	int rc, room, attached;
+
+	*out = NULL;
+	x->err[0] = '\0';
+	/* one read: whether the session is live, and what its queue takes */
+	rc = sio_store_outbox_room(x->store, sid, &room, &attached);
+	if (rc != SIO_OK)
+		return rc;
+	if ((r = run_new(RUN_RECEIVE, sid, now)) == NULL)
+		return SIO_ERR;
+	r->fx.room = room;
+	r->fx.attached = attached;
+	r->fx.received = (long long)n;
+	r->npkts = n;
+	rc = SIO_OK;
+	for (size_t i = 0; rc == SIO_OK && i < n; i++) {
+		if (sio_packet_parse(pkts[i].p, pkts[i].len, &p) < 0) {
+			session_note(x, "malformed packet: %.*s", pkts[i].p,
+			             pkts[i].len);
+			continue;
+		}
+		rc = session_dispatch(x, r, &p); /* SESSION_ENDED stops */
+	}
+	if (rc == SIO_ERR) {
+		run_free(r);
+		return SIO_ERR;
+	}
+	snprintf(r->note, sizeof(r->note), "%s", x->err);
+	*out = r;
+	return SIO_OK;
+}
+
+/*
+ * Claims the end a run recorded, in the apply's transaction: `0::` first
+ * (see below), then the state; the write lock is held from the state
+ * check to the claim, so exactly one claimant runs on_close (after the
+ * commit, sio_session_done()).
+ */
+static int
+session_claim(struct sio_session_ctx *x, struct sio_session_run *r, int state,
+              const struct sio_effect *end)
+{
+	struct sio_store *st = x->store;
+	int forget = (end->flags & SIO_FX_FORGET) != 0, rc;
+
+	/*
+	 * Only `0::`, as socket.io 0.9's onForcedDisconnect writes: the client
+	 * publishes "booted" on every namespace; a `0::/ep` before it would
+	 * make that namespace report a disconnect without a reason. A session
+	 * forgotten gets it only on the transport attached now (socket.io 0.9
+	 * writes it to the open transport alone); its later requests are
+	 * answered as an unknown session's, on which the 0.9 client
+	 * reconnects. One the application ended keeps it for the client's
+	 * next request, so that the client stays away.
+	 */
+	if ((!forget || state == SIO_SESSION_OPEN) &&
+	    sio_store_outbox_put(st, r->sid, "0::", 3, 0, 0) == SIO_ERR)
+		return SIO_ERR; /* a full queue: noted by the store */
+	rc = sio_store_session_end(st, r->sid, end->a, r->now);
+	if (rc < 0 ||
+	    (forget && sio_store_session_forget(st, r->sid) != SIO_OK))
+		return SIO_ERR;
+	r->claimed = rc == 1;
+	return SIO_OK;
+}
+
+/* The apply of r inside the caller's transaction: the session re-checked,
+ * its state change, the effects in order, the end claimed. */
+static int
+session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
+{
+	struct sio_store *st = x->store;
+	const struct sio_effect *end = NULL;
+	long long last_recv = 0;
+	int rc, state = SIO_SESSION_HANDSHAKEN;
+
+	if (r->kind == RUN_OPEN) {
+		rc = session_admit(x, r->remote);
+		if (rc == SIO_OK)
+			rc = sio_store_session_add(st, r->sid, r->request,
+			                           r->now);
+		if (rc == SIO_OK)
+			rc = sio_store_counter_add(st, "sessions_opened", 1);
+	} else {
+		state = rc = sio_store_session_state(st, r->sid, &last_recv);
+		if (rc == SIO_AGAIN || rc == SIO_SESSION_CLOSED) /* meanwhile */
+			return r->kind == RUN_END ? SIO_OK : SIO_AGAIN;
+		if (rc < 0)
+			return SIO_ERR;
+		rc = SIO_OK;
+		/* timeouts count in seconds: a busy session is touched once
+		 * in SIO_TOUCH_MS, not for every packet */
+		if (r->kind == RUN_RECEIVE &&
+		    r->now - last_recv >= SIO_TOUCH_MS)
+			rc = sio_store_touch(st, r->sid, r->now);
+		if (rc == SIO_OK && r->kind == RUN_RECEIVE)
+			rc = sio_store_counter_add(st, "packets_received",
+			                           (long long)r->npkts);
+	}
+	if (rc == SIO_OK)
+		rc = sio_effects_apply(&r->fx, st, r->sid, 0, &end, x->err);
+	if (rc == SIO_OK && end != NULL)
+		rc = session_claim(x, r, state, end);
+	return rc;
+}
+
+int
+sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
+{
+	struct sio_store *st = x->store;
+	int own, rc;
+
+	snprintf(x->err, sizeof(x->err), "%s", r->note);
+	r->claimed = 0;
+	/* inside the caller's transaction (a batch of sessions): a
+	 * savepoint, so that this session's failure undoes only its part */
+	own = !sio_store_in_transaction(st);
+	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK)
+		return SIO_ERR;
+	rc = session_apply_locked(x, r);
+	if (rc != SIO_OK) {
+		if (own)
+			sio_store_rollback(st);
+		else if (sio_store_in_transaction(st))
+			sio_store_rollback_to(st);
+		r->claimed = 0;
+		return rc == SIO_AGAIN ? SIO_AGAIN : SIO_ERR;
+	}
+	rc = own ? sio_store_commit(st) : sio_store_release(st);
+	if (rc != SIO_OK)
+		r->claimed = 0;
+	return rc;
+}
+
+/*
+ * The second half of an end this process claimed: on_close for each
+ * endpoint, then the root, outside any transaction (the session's data
+ * and endpoints are still there to read), then, in a transaction, what
+ * they broadcast (sends to the session itself are dropped: it is closed)
+ * and the purge. Returns 1 or SIO_ERR.
+ */
+static int
+session_close(struct sio_session_ctx *x, const char *sid, long long now)
+{
+	struct sio_store *st = x->store;
+	const struct sio_effect *end;
+	struct sio_effects fx;
+	struct ep_list l = {0};
+	long long last_recv;
+	int own, rc;
+
+	sio_effects_init(&fx);
+	rc = sio_store_endpoint_list(st, sid, ep_collect, &l) < 0 || l.failed
+	         ? SIO_ERR
+	         : SIO_OK;
+	for (size_t i = 0; i < l.n; i++)
+		session_on_close(x, &fx, sid, l.names[i], now);
+	ep_list_free(&l);
+	own = !sio_store_in_transaction(st);
+	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK) {
+		sio_effects_cleanup(&fx);
+		return SIO_ERR;
+	}
+	/* closed, as the claim left it (a batch whose transaction was lost
+	 * undid the claim: nothing to purge) */
+	if (sio_store_session_state(st, sid, &last_recv) != SIO_SESSION_CLOSED)
+		rc = SIO_ERR;
+	else if (sio_effects_apply(&fx, st, sid, 1, &end, x->err) != SIO_OK ||
+	         sio_store_session_purge(st, sid) != SIO_OK)
+		rc = SIO_ERR;
+	sio_effects_cleanup(&fx);
+	if (rc != SIO_OK && own)
+		sio_store_rollback(st);
+	else if (rc != SIO_OK)
+		sio_store_rollback_to(st);
+	else if ((own ? sio_store_commit(st) : sio_store_release(st)) != SIO_OK)
+		rc = SIO_ERR;
+	return rc == SIO_OK ? 1 : SIO_ERR;
+}
+
+int
+sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
+                 int committed)
+{
+	int rc = 0;
+
+	if (r == NULL)
+		return 0;
+	if (r->claimed && committed)
+		rc = session_close(x, r->sid, r->now);
+	run_free(r);
+	return rc;
+}
+
+int
+sio_session_ending(const struct sio_session_run *r)
+{
+	return r != NULL && r->claimed;
+}
+
+int
+sio_session_handshake(struct sio_session_ctx *x, const struct sio_request *req,
+                      long long now, char sid[SIO_SID_LEN + 1])
+{
+	struct sio_session_run *r;
+	int rc = sio_session_open(x, req, now, &r);
+
+	if (rc != SIO_OK)
+		return rc;
+	rc = sio_session_apply(x, r);
+	if (rc == SIO_OK)
+		memcpy(sid, r->sid, SIO_SID_LEN + 1);
+	sio_session_done(x, r, 0);
 	return rc;
 }
 
@@ -556,63 +818,43 @@ int
 sio_session_receive(struct sio_session_ctx *x, const char *sid,
                     const struct sio_slice *pkts, size_t n, long long now)
 {
-	struct sio_store *st = x->store;
-	struct sio_packet p;
-	long long last_recv = 0;
-	int own, rc;
+	struct sio_session_run *r;
+	int rc = sio_session_run(x, sid, pkts, n, now, &r);
 
-	x->err[0] = '\0';
-	/* inside the caller's transaction (a batch of sessions): a
-	 * savepoint, so that this session's failure undoes only its part */
-	own = !sio_store_in_transaction(st);
-	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK)
-		return SIO_ERR;
-	rc = sio_store_session_state(st, sid, &last_recv);
-	if (rc >= 0)
-		rc = rc == SIO_SESSION_CLOSED ? SIO_AGAIN : SIO_OK;
-	/* timeouts count in seconds: a busy session is touched once in
-	 * SIO_TOUCH_MS, not for every packet */
-	if (rc == SIO_OK && now - last_recv >= SIO_TOUCH_MS)
-		rc = sio_store_touch(st, sid, now);
-	if (rc == SIO_OK)
-		rc =
-		    sio_store_counter_add(st, "packets_received", (long long)n);
-	for (size_t i = 0; rc == SIO_OK && i < n; i++) {
-		if (sio_packet_parse(pkts[i].p, pkts[i].len, &p) < 0) {
-			session_note(x, "malformed packet: %.*s", pkts[i].p,
-			             pkts[i].len);
-			continue;
-		}
-		rc = session_dispatch(x, sid, &p, now);
-	}
-	if (rc == SIO_ERR || rc == SIO_AGAIN) {
-		if (own)
-			sio_store_rollback(st);
-		else if (sio_store_in_transaction(st))
-			sio_store_rollback_to(st);
+	if (rc != SIO_OK)
 		return rc;
-	}
-	return own ? sio_store_commit(st) : sio_store_release(st);
+	rc = sio_session_apply(x, r);
+	if (sio_session_done(x, r, rc == SIO_OK) < 0 && rc == SIO_OK)
+		rc = SIO_ERR;
+	return rc;
 }
 
-/* sio_session_end(), sio_session_disconnect() and the timeouts, in a
- * transaction. */
+/* sio_session_end(), sio_session_disconnect() and the timeouts: the claim
+ * in a short transaction, then on_close and the rest (session_close()). */
 static int
 session_end_tx(struct sio_session_ctx *x, const char *sid, const char *reason,
                int forget, long long now)
 {
+	struct sio_session_run *r = run_new(RUN_END, sid, now);
 	int rc;
 
-	if (sio_store_begin(x->store) != SIO_OK)
-		return SIO_ERR;
-	rc = session_end_locked(x, sid, reason, forget, now);
-	if (rc == SIO_ERR) {
-		sio_store_rollback(x->store);
+	if (r == NULL ||
+	    session_end_record(r, reason, forget) != SESSION_ENDED ||
+	    sio_store_begin(x->store) != SIO_OK) {
+		run_free(r);
 		return SIO_ERR;
 	}
-	if (sio_store_commit(x->store) != SIO_OK)
+	if (session_apply_locked(x, r) != SIO_OK) {
+		sio_store_rollback(x->store);
+		run_free(r);
 		return SIO_ERR;
-	return rc == SESSION_ENDED ? 1 : 0;
+	}
+	rc = sio_store_commit(x->store);
+	if (rc != SIO_OK) {
+		run_free(r);
+		return SIO_ERR;
+	}
+	return sio_session_done(x, r, 1);
 }
 
 int

@@ -4,8 +4,18 @@
  * dispatch of the packets a client sends (auto-acks, data acks, endpoint
  * connect and disconnect, events to named handlers, server-side acks),
  * ending a session exactly once, and the timeout sweep. Transports call
- * these; what the application queues lands in the outboxes in the same
- * transaction.
+ * these.
+ *
+ * No store lock is held while application code runs. Handling input has
+ * two phases: a run (sio_session_open(), sio_session_run()) reads what it
+ * needs with no transaction open, runs the callbacks and records what they
+ * queue, join and store (effects.h); an apply (sio_session_apply()),
+ * inside the caller's write transaction, re-checks the session, makes the
+ * state change and writes those effects in order, all or nothing. A
+ * transport runs the runs of a batch first, then applies them in one
+ * transaction, then calls sio_session_done() for each. Ending a session
+ * claims the end in a short transaction, runs on_close outside it, then
+ * writes what on_close broadcast and purges the session in a second one.
  */
 #ifndef SIO_SESSION_H
 #define SIO_SESSION_H
@@ -31,36 +41,90 @@ struct sio_session_ctx {
 	char err[SIO_ERR_LEN];
 };
 
+/* What a run recorded for its apply; sio_session_done() frees it. */
+struct sio_session_run;
+
 /*
- * Runs a handshake: creates a session holding req (stored as
- * sio_request_to_json() keeps it under x->cfg), runs the root app's
- * on_open with req itself. Returns SIO_OK with the new id in sid,
- * SIO_REJECT when on_open refused (nothing is kept), SIO_AGAIN when
- * x->cfg's max_sessions or max_sessions_per_address live sessions already
- * exist (nothing is kept), SIO_ERR when on_open failed or the store did.
+ * The run of a handshake, with no transaction open on x: draws the new
+ * session's id, runs the root app's on_open with req (the session does not
+ * exist in the store yet; what on_open records is applied with its
+ * creation). Returns SIO_OK with the run in *out; SIO_REJECT when on_open
+ * refused, SIO_ERR when
+ * on_open failed or the store did (nothing is kept, *out NULL). Reads
+ * x->store only when the root app has an on_open (which may read); the
+ * admission is the apply's.
+ */
+int sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
+                     long long now, struct sio_session_run **out);
+
+/* The session id of a run; borrowed from r. */
+const char *sio_session_run_sid(const struct sio_session_run *r);
+
+/*
+ * The run of the n packets a client sent on session sid, with no
+ * transaction open on x: auto-acks, callbacks and replies, recorded. A
+ * malformed or misdirected packet is dropped and described in x->err; the
+ * others go on. A callback's SIO_ERR (or a close of the root, or `0::`)
+ * records the session's end and the remaining packets are ignored.
+ * Returns SIO_OK with the run in *out, SIO_AGAIN when the session is
+ * unknown or closed, SIO_ERR when the store failed (*out NULL then).
+ */
+int sio_session_run(struct sio_session_ctx *x, const char *sid,
+                    const struct sio_slice *pkts, size_t n, long long now,
+                    struct sio_session_run **out);
+
+/*
+ * Applies run r in one transaction on x (a savepoint when the caller has a
+ * transaction open, so that a batch of sessions shares one commit): the
+ * session is re-checked (admitted and created, for a handshake), its
+ * last_recv and counters move, r's effects are written in order and an end
+ * it recorded is claimed. x->err describes the run's input problem, or a
+ * packet dropped over the queue limit. Returns SIO_OK; SIO_AGAIN when the
+ * session closed or went away since the run (nothing is written: what its
+ * handlers sent, broadcast included, is dropped) or, for a handshake, when
+ * the server is full; SIO_ERR when the store failed (nothing is written).
+ */
+int sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r);
+
+/*
+ * After the commit of r's apply (committed: whether it committed; 0 when
+ * r was never applied), with no transaction open on x: finishes the end r
+ * claimed (on_close, then their broadcasts and the purge in a transaction
+ * of their own), and frees r (NULL: nothing). Returns 1 when it finished
+ * an end, 0 when there was none, SIO_ERR.
+ */
+int sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
+                     int committed);
+
+/* 1 when r's apply claimed its session's end (sio_session_done() will run
+ * on_close and write), else 0. */
+int sio_session_ending(const struct sio_session_run *r);
+
+/*
+ * A handshake in one go: sio_session_open() and sio_session_apply(), with
+ * the new id in sid on success. Returns as those.
  */
 int sio_session_handshake(struct sio_session_ctx *x,
                           const struct sio_request *req, long long now,
                           char sid[SIO_SID_LEN + 1]);
 
 /*
- * Handles the n packets a client sent on session sid, in one transaction
- * (a savepoint when the caller has a transaction open, so that a batch of
- * sessions shares one commit): auto-acks, callbacks and replies. A malformed or
- * misdirected packet is dropped and described in x->err; the others go on. A
- * callback's SIO_ERR ends the session and the remaining packets are ignored.
- * Returns SIO_OK, SIO_AGAIN when the session is unknown or closed, SIO_ERR when
- * the store failed (nothing was applied).
+ * Packets in one go, for callers with no batch: sio_session_run(),
+ * sio_session_apply() and sio_session_done(). Returns SIO_OK, SIO_AGAIN
+ * when the session is unknown or closed (at the run or at the apply),
+ * SIO_ERR when the store failed (nothing was applied).
  */
 int sio_session_receive(struct sio_session_ctx *x, const char *sid,
                         const struct sio_slice *pkts, size_t n, long long now);
 
 /*
- * Ends session sid if nobody has: on_close for each connected endpoint
- * (queuing `0::/ep`), then the root's, then `0::`, which waits for the
- * client's next request when no transport is attached (the application or
- * an operator ended it: the 0.9 client then stays away). Returns 1 when
- * this call ended it, 0 when it was already ended or unknown, SIO_ERR.
+ * Ends session sid if nobody has: claims it with `0::` queued, which waits
+ * for the client's next request when no transport is attached (the
+ * application or an operator ended it: the 0.9 client then stays away);
+ * then, outside the transaction, on_close for each connected endpoint,
+ * then the root's (what they broadcast is applied; what they send to the
+ * session itself is dropped). Returns 1 when this call ended it, 0 when it
+ * was already ended or unknown, SIO_ERR. No transaction may be open on x.
  */
 int sio_session_end(struct sio_session_ctx *x, const char *sid,
                     const char *reason, long long now);

@@ -6,9 +6,11 @@
  * send, emit, acks, per-session data, rooms, broadcast and close. Callbacks
  * run in whichever process received the packet (on_close of a timed-out
  * session in the one that sweeps: sio-wsd, sio-gateway, a CGI request or
- * sioctl; docs/api.md), inside a store transaction, so an application keeps
- * its state in the session data and rooms, never in process memory. JSON
- * values are jansson's json_t.
+ * sioctl; docs/api.md), with no store lock held: what a callback reads may
+ * be a moment old, and what it writes lands together (or not at all) once
+ * it returns (docs/api.md, "What a handler may assume"). An application
+ * keeps its state in the session data and rooms, never in process memory.
+ * JSON values are jansson's json_t.
  */
 #ifndef SIOGATE_H
 #define SIOGATE_H
@@ -136,7 +138,10 @@ const struct sio_request *sio_conn_request(struct sio_conn *c);
  * dropped and the transport logs it; returning SIO_AGAIN from a callback
  * does not end the session); SIO_ERR for a closed session, a store
  * failure, or msg (or an event name) that is not valid UTF-8 (nothing is
- * queued: every transport carries text).
+ * queued: every transport carries text). Full is decided from the queue
+ * as read at the callback's first send plus what it queued since; a
+ * queue filled meanwhile by others drops the packet when the callback's
+ * writes land (logged).
  */
 int sio_send(struct sio_conn *c, const char *msg, size_t len);
 int sio_send_json(struct sio_conn *c, json_t *value);
@@ -174,8 +179,9 @@ int sio_close(struct sio_conn *c);
 
 /*
  * Per-session data kept in the store. sio_data_get returns a copy the caller
- * frees with free(), or NULL when absent. sio_data_set with value NULL
- * deletes the key.
+ * frees with free(), or NULL when absent; it sees this callback's own
+ * sio_data_set first. sio_data_set with value NULL deletes the key; the
+ * write lands when the callback returns.
  */
 char *sio_data_get(struct sio_conn *c, const char *key);
 int sio_data_set(struct sio_conn *c, const char *key, const char *value);
@@ -187,8 +193,9 @@ int sio_leave(struct sio_conn *c, const char *room);
 /*
  * Send to every session connected to this endpoint (room NULL) or to those
  * in a room of this endpoint, excluding the sender when exclude_self is set.
- * All targets get the packet in the same transaction. Return SIO_OK or
- * SIO_ERR (a store failure, or msg not valid UTF-8: nothing is queued).
+ * All targets get the packet in the same transaction, once the callback
+ * returns (dropped if the sender's session ended meanwhile). Return SIO_OK
+ * or SIO_ERR (a store failure, or msg not valid UTF-8: nothing is queued).
  */
 int sio_broadcast_send(struct sio_conn *c, const char *room, int exclude_self,
                        const char *msg, size_t len);
@@ -212,9 +219,9 @@ int sio_broadcast_emit(struct sio_conn *c, const char *room, int exclude_self,
  *             seconds, 0 until the sweep has taken a sample at least 1 s
  *             old).
  * All numbers come from one snapshot of the store. In the root on_open,
- * which runs in the handshake's transaction, sessions_opened counts this
- * session too, so it is unique to it. Returns SIO_OK or SIO_ERR (out may
- * then be partly filled).
+ * which runs before the session is stored, sessions_opened counts this
+ * session too (read plus one; concurrent handshakes may see the same
+ * number). Returns SIO_OK or SIO_ERR (out may then be partly filled).
  */
 int sio_stats(struct sio_conn *c, json_t *out);
 

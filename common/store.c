@@ -40,6 +40,8 @@ sio_store_fail(struct sio_store *st, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (st == NULL) /* sio_store_sid_new() without a store */
+		return SIO_ERR;
 	va_start(ap, fmt);
 	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
 	va_end(ap);
@@ -200,6 +202,18 @@ sio_store_begin(struct sio_store *st)
 	st->depth = 0;
 	store_direct_drop(st, 0);
 	return st->ops->begin(st);
+}
+
+int
+sio_store_read_begin(struct sio_store *st)
+{
+	return st->ops->read_begin(st);
+}
+
+void
+sio_store_read_end(struct sio_store *st)
+{
+	st->ops->read_end(st);
 }
 
 int
@@ -569,11 +583,24 @@ store_new_sid(struct sio_store *st, char sid[SIO_SID_LEN + 1])
 }
 
 int
+sio_store_sid_new(struct sio_store *st, char sid[SIO_SID_LEN + 1])
+{
+	return store_new_sid(st, sid);
+}
+
+int
 sio_store_session_new(struct sio_store *st, const char *request, long long now,
                       char sid[SIO_SID_LEN + 1])
 {
 	if (store_new_sid(st, sid) != SIO_OK)
 		return SIO_ERR;
+	return sio_store_session_add(st, sid, request, now);
+}
+
+int
+sio_store_session_add(struct sio_store *st, const char *sid,
+                      const char *request, long long now)
+{
 	return st->ops->session_new(st, sid, request, now);
 }
 
@@ -718,6 +745,13 @@ sio_store_clock_check(struct sio_store *st, const char *boot, long long wall,
 }
 
 /* --- the outbox ------------------------------------------------------- */
+
+int
+sio_store_outbox_room(struct sio_store *st, const char *sid, int *room,
+                      int *attached)
+{
+	return st->ops->outbox_room(st, sid, room, attached);
+}
 
 int
 sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
@@ -894,6 +928,14 @@ sio_store_ack_new(struct sio_store *st, const char *sid, const char *endpoint,
                   const char *handler, const char *event)
 {
 	return st->ops->ack_new(st, sid, endpoint, handler, event);
+}
+
+int
+sio_store_ack_get(struct sio_store *st, const char *sid, const char *endpoint,
+                  long long id, char **handler, char **event)
+{
+	*handler = *event = NULL;
+	return st->ops->ack_get(st, sid, endpoint, id, handler, event);
 }
 
 int
@@ -1104,10 +1146,13 @@ int
 sio_store_stats(struct sio_store *st, struct sio_store_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	/* this connection's counters first (a write, in any transaction) */
-	if (sio_store_counters_flush(st, 0) != SIO_OK)
+	/* a read only (a callback's run may ask, holding no write lock):
+	 * this connection's deferred counters are added to what it reads */
+	if (st->ops->stats(st, out) != SIO_OK)
 		return SIO_ERR;
-	return st->ops->stats(st, out);
+	out->packets_sent += st->later[SIO_STORE_LATER_SENT];
+	out->packets_received += st->later[SIO_STORE_LATER_RECEIVED];
+	return SIO_OK;
 }
 
 int

@@ -127,6 +127,15 @@ int sio_store_counters_flush(struct sio_store *st, long long now);
 int sio_store_in_transaction(struct sio_store *st);
 
 /*
+ * A read transaction around many reads (the runs of a batch): one
+ * snapshot, taken at the first read, instead of one per statement. It
+ * takes no write lock; end it before sio_store_begin(). SIO_OK or
+ * SIO_ERR (the reads then go on one by one).
+ */
+int sio_store_read_begin(struct sio_store *st);
+void sio_store_read_end(struct sio_store *st);
+
+/*
  * Takes out of the open transaction the doorbells it would ring for
  * holder at its commit and passes their sids to fn now: a process that
  * is holder itself needs no datagram to itself. If the transaction then
@@ -177,6 +186,17 @@ int sio_store_maintain(struct sio_store *st, long long now);
  */
 int sio_store_session_new(struct sio_store *st, const char *request,
                           long long now, char sid[SIO_SID_LEN + 1]);
+
+/*
+ * The two halves of sio_store_session_new(), for a session engine that
+ * needs the id before the row exists (the root on_open runs before the
+ * handshake's transaction): a fresh id written to sid, SIO_OK or SIO_ERR
+ * (st may be NULL: it only keeps the message); and the session created
+ * under sid, SIO_OK or SIO_ERR.
+ */
+int sio_store_sid_new(struct sio_store *st, char sid[SIO_SID_LEN + 1]);
+int sio_store_session_add(struct sio_store *st, const char *sid,
+                          const char *request, long long now);
 
 /*
  * The live (not closed) sessions: all of them in *all, and in *of_remote
@@ -331,6 +351,15 @@ int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
                          size_t len, int flags, long long due);
 
 /*
+ * A read for a handler that runs before its writes are applied: how many
+ * packets sid's outbox takes before it is full in *room, whether a
+ * transport is attached in *attached. SIO_OK, SIO_AGAIN when the session
+ * is absent or closed, SIO_ERR.
+ */
+int sio_store_outbox_room(struct sio_store *st, const char *sid, int *room,
+                          int *attached);
+
+/*
  * Appends one packet to every session connected to endpoint (room NULL) or
  * in room of endpoint, except exclude_sid (may be NULL), in one statement;
  * sessions whose queue is full are skipped; due as for outbox_put. Returns
@@ -469,6 +498,11 @@ long long sio_store_ack_new(struct sio_store *st, const char *sid,
 int sio_store_ack_take(struct sio_store *st, const char *sid,
                        const char *endpoint, long long id, char **handler,
                        char **event);
+/* sio_store_ack_take() without the delete: a read, for a handler that
+ * runs before its writes are applied (which take it then). */
+int sio_store_ack_get(struct sio_store *st, const char *sid,
+                      const char *endpoint, long long id, char **handler,
+                      char **event);
 
 /* Adds delta to counter name (created at 0). SIO_OK or SIO_ERR. */
 int sio_store_counter_add(struct sio_store *st, const char *name,
@@ -595,7 +629,8 @@ struct sio_store_stats {
 	long long sessions_no_transport; /* handshaken, never attached */
 };
 
-/* Fills out. SIO_OK or SIO_ERR. */
+/* Fills out, counting this connection's deferred counters; a read only.
+ * SIO_OK or SIO_ERR. */
 int sio_store_stats(struct sio_store *st, struct sio_store_stats *out);
 
 /* Records a sample of the totals for the rates, unless one is under a

@@ -170,6 +170,11 @@ struct sio_store_ops {
 	int (*savepoint)(struct sio_store *st);
 	int (*rollback_to)(struct sio_store *st);
 	int (*release)(struct sio_store *st);
+	/* A read snapshot outside any write transaction (what the handlers
+	 * of a batch read, sio_store_read_begin): read_begin takes no write
+	 * lock; SIO_ERR when a transaction is open. read_end ends it. */
+	int (*read_begin)(struct sio_store *st);
+	void (*read_end)(struct sio_store *st);
 
 	/*
 	 * tick: called about once a second by each long-running process on
@@ -257,6 +262,11 @@ struct sio_store_ops {
 	int (*outbox_target)(struct sio_store *st, const char *sid, int flags,
 	                     char holder[SIO_HOLDER_LEN], long long *conn,
 	                     long long *queued);
+	/* outbox_room (reads, no transaction needed): how many more packets
+	 * sid's queue takes (0 when full) and whether a holder is attached;
+	 * SIO_AGAIN absent or closed. */
+	int (*outbox_room)(struct sio_store *st, const char *sid, int *room,
+	                   int *attached);
 	int (*outbox_insert)(struct sio_store *st, const char *sid,
 	                     const char *pkt, size_t len, long long due);
 	/* Writes, rings each holder; as store.h, with due. */
@@ -314,6 +324,10 @@ struct sio_store_ops {
 	long long (*ack_new)(struct sio_store *st, const char *sid,
 	                     const char *endpoint, const char *handler,
 	                     const char *event);
+	/* ack_get reads what ack_take would take, without taking it. */
+	int (*ack_get)(struct sio_store *st, const char *sid,
+	               const char *endpoint, long long id, char **handler,
+	               char **event);
 	int (*ack_take)(struct sio_store *st, const char *sid,
 	                const char *endpoint, long long id, char **handler,
 	                char **event);
@@ -357,7 +371,8 @@ struct sio_store_ops {
 	                                 int transport, long long sessions,
 	                                 long long queued),
 	                      void *udata);
-	/* One consistent snapshot; the front has flushed its counters. */
+	/* One consistent snapshot, a read (a handler may ask, outside any
+	 * write transaction); the front adds its deferred counters. */
 	int (*stats)(struct sio_store *st, struct sio_store_stats *out);
 	int (*stats_sample)(struct sio_store *st, long long now);
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plugin.h"
 #include "serve.h"
 
 /* --- handshake and routes ---------------------------------------------- */
@@ -48,18 +49,26 @@ serve_hs_error(struct serve *s, int status, const char *msg)
 	serve_respond(s, 200, "application/javascript", js, strlen(js));
 }
 
-/* A handshake as a write of a batch: several commit together. */
+static int
+serve_open_reads(struct serve *s)
+{
+	const struct sio_app *root = sio_plugin_app(s->x->plugin, "");
+
+	return root != NULL && root->on_open != NULL;
+}
+
+/* A handshake as a write of a batch: several commit together. The root
+ * on_open ran before, on the request's thread (sio_session_open()). */
 struct hs_write {
 	struct gw_write w;
-	const struct sio_request *req;
-	char *sid;
+	struct sio_session_run *run;
 };
 
 static int
 hs_run(struct sio_session_ctx *wx, struct gw_write *w)
 {
 	struct hs_write *h = (struct hs_write *)w;
-	int rc = sio_session_handshake(wx, h->req, sio_session_now(), h->sid);
+	int rc = sio_session_apply(wx, h->run);
 
 	static struct sio_ratelimit rl;
 
@@ -90,8 +99,19 @@ serve_handshake(struct serve *s)
 	}
 	rc = serve_request(s, &req);
 	if (rc == SIO_OK) {
-		struct hs_write h = {.w.fn = hs_run, .req = &req, .sid = sid};
-		rc = gw_write_run(s->x, &h.w);
+		struct hs_write h = {.w.fn = hs_run};
+		/* a read connection only for an on_open, which may read */
+		rc = serve_open_reads(s) && serve_store(s) != SIO_OK
+		         ? SIO_ERR
+		         : sio_session_open(s->x, &req, sio_session_now(),
+		                            &h.run);
+		serve_store_drop(s);
+		if (rc == SIO_OK)
+			rc = gw_write_run(s->x, &h.w);
+		if (h.run != NULL)
+			snprintf(sid, sizeof(sid), "%s",
+			         sio_session_run_sid(h.run));
+		sio_session_done(s->x, h.run, 0); /* no end: frees */
 	}
 	sio_request_cleanup(&req);
 	if (rc == SIO_REJECT) {

@@ -157,8 +157,7 @@ rungs_answer(struct serve *s, struct sio_sidset *l, int committed)
 struct post_write {
 	struct gw_write w; /* first: the write.c part */
 	struct serve *s;
-	const struct sio_slice *pkts;
-	size_t n;
+	struct sio_session_run *run; /* the packets, run before the write */
 	long long now;
 	struct sio_sidset l; /* our sessions that got packets (rungs_init()) */
 	struct batch bt;     /* for rung_take(), when have_bt */
@@ -173,7 +172,7 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 	const char *sid = p->s->rt.sid;
 	int rc;
 
-	rc = sio_session_receive(wx, sid, p->pkts, p->n, p->now);
+	rc = sio_session_apply(wx, p->run);
 	snprintf(p->err, sizeof(p->err), "%s", wx->err);
 	if (rc == SIO_ERR)
 		serve_store_error(sid, wx, "receive");
@@ -187,6 +186,23 @@ post_receive(struct sio_session_ctx *wx, struct gw_write *w)
 		rung_take(wx->store, &p->bt, rungs_get(&p->l, i), p->now);
 	}
 	return SIO_OK;
+}
+
+/* After the POST's commit: an end its handlers claimed (on_close, on the
+ * writer: it writes), and the run freed. */
+static void
+serve_post_done(struct serve *s, struct sio_session_run *run, int committed)
+{
+	struct sio_session_ctx *wx;
+
+	if (run == NULL || !sio_session_ending(run)) {
+		sio_session_done(s->x, run, 0); /* frees */
+		return;
+	}
+	wx = gw_write_lock(s->x);
+	if (sio_session_done(wx, run, committed) == SIO_ERR)
+		serve_store_error(s->rt.sid, wx, "end");
+	gw_write_unlock(wx);
 }
 
 void
@@ -239,13 +255,22 @@ serve_post(struct serve *s)
 			serve_text(s, 413, "packet too large");
 			goto out;
 		}
-	/* one write: the packets, and the takes for polls parked here */
+	/* the handlers run on this thread, no write lock held; then one
+	 * write: what they did, and the takes for polls parked here */
 	post.s = s;
-	post.pkts = pkts;
-	post.n = n;
 	post.now = sio_session_now();
 	rungs_init(&post.l);
-	rc = gw_write_run(s->x, &post.w);
+	rc = serve_store(s) != SIO_OK ? SIO_ERR
+	                              : sio_session_run(s->x, s->rt.sid, pkts,
+	                                                n, post.now, &post.run);
+	if (rc == SIO_ERR && s->x->store != NULL)
+		serve_store_error(s->rt.sid, s->x, "receive");
+	serve_store_drop(s); /* not held through the writer's queue */
+	if (rc == SIO_OK)
+		rc = gw_write_run(s->x, &post.w);
+	else
+		snprintf(post.err, sizeof(post.err), "%s", s->x->err);
+	serve_post_done(s, post.run, rc == SIO_OK);
 	if (post.err[0] != '\0')
 		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid, post.err);
 	if (rc == SIO_AGAIN)

@@ -1,9 +1,10 @@
 /*
  * test_session.c: the session engine and the application API driven by a
  * test transport, like TornadIO2's session tests: packets go in through
- * sio_session_receive() and what the server sends is read back from the
- * session's outbox in a real store. Covers the testapp table, the chat
- * example and the protocol rules that hold on every transport.
+ * sio_session_receive() (or its run and apply phases, to see what lies
+ * between them) and what the server sends is read back from the session's
+ * outbox in a real store. Covers the testapp table, the chat example and
+ * the protocol rules that hold on every transport.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,17 @@ probe_open(struct sio_conn *c, const struct sio_request *req)
 static void
 probe_close(struct sio_conn *c)
 {
+	char *bye = sio_data_get(c, "bye");
+
 	probe_note("close %s%s", sio_conn_endpoint(c), "");
+	/* its reads still see the session; what it broadcasts lands */
+	if (bye != NULL) {
+		probe_note("close in a transaction: %s%s",
+		           sio_store_in_transaction(st) ? "yes" : "no", "");
+		sio_broadcast_send(c, NULL, 1, bye, strlen(bye));
+		sio_send(c, "to itself", 9);
+		free(bye);
+	}
 }
 
 static int
@@ -104,10 +115,67 @@ probe_got(struct sio_conn *c, const char *name, json_t *args, json_t *ack_args)
 	return SIO_OK;
 }
 
+/* An ack handler with effects: a message and a data write. */
+static int
+probe_sent(struct sio_conn *c, const char *name, json_t *args, json_t *ack_args)
+{
+	(void)name, (void)args, (void)ack_args;
+	return sio_send(c, "acked", 5) == SIO_OK &&
+	               sio_data_set(c, "acked", "1") == SIO_OK
+	           ? SIO_OK
+	           : SIO_ERR;
+}
+
 static const struct sio_ack_handler probe_acks[] = {
     {"got", probe_got},
+    {"sent", probe_sent},
     {NULL, NULL},
 };
+
+/* Asks the client for an ack handled by "sent". */
+static int
+probe_ask(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	(void)reply;
+	return sio_emit_ack(c, "sent", "q", args);
+}
+
+/*
+ * Several writes of every kind, and whether a transaction was open while
+ * it ran: data, a room, two messages, a broadcast to the others.
+ */
+static int
+probe_many(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	(void)args, (void)reply;
+	probe_note("many in a transaction: %s%s",
+	           sio_store_in_transaction(st) ? "yes" : "no", "");
+	if (sio_data_set(c, "k", "v") != SIO_OK || sio_join(c, "r") != SIO_OK ||
+	    sio_send(c, "one", 3) != SIO_OK || sio_send(c, "two", 3) != SIO_OK)
+		return SIO_ERR;
+	return sio_broadcast_send(c, NULL, 1, "all", 3);
+}
+
+/* Reads its own writes: set, read, delete, read; replies what it read. */
+static int
+probe_rw(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	char *v;
+
+	(void)args;
+	if (sio_data_set(c, "rw", "first") != SIO_OK ||
+	    sio_data_set(c, "rw", "second") != SIO_OK)
+		return SIO_ERR;
+	v = sio_data_get(c, "rw");
+	json_array_append_new(reply, v ? json_string(v) : json_null());
+	free(v);
+	if (sio_data_set(c, "rw", NULL) != SIO_OK)
+		return SIO_ERR;
+	v = sio_data_get(c, "rw");
+	json_array_append_new(reply, v ? json_string(v) : json_null());
+	free(v);
+	return sio_data_set(c, "bye", "gone");
+}
 
 static int
 probe_data(struct sio_conn *c, json_t *args, json_t *reply)
@@ -143,6 +211,9 @@ static const struct sio_event_handler probe_events[] = {
     {"volatile", probe_volatile},
     {"data", probe_data},
     {"emit_codes", probe_emit_codes},
+    {"ask", probe_ask},
+    {"many", probe_many},
+    {"rw", probe_rw},
     {NULL, NULL},
 };
 
@@ -1141,6 +1212,172 @@ test_plugin_loads_from_a_shared_object(void)
 	CU_ASSERT(strstr(err, "nosuchapp") != NULL);
 }
 
+/* --- handlers run outside the write transaction ----------------------------
+ */
+
+/* The run and the apply of one packet, apart. */
+static struct sio_session_run *
+run_only(const char *sid, const char *pkt)
+{
+	struct sio_slice sl = {pkt, strlen(pkt)};
+	struct sio_session_run *r = NULL;
+
+	CU_ASSERT(sio_session_run(&x, sid, &sl, 1, now, &r) == SIO_OK);
+	CU_ASSERT_PTR_NOT_NULL(r);
+	return r;
+}
+
+/*
+ * A handler runs with no transaction open and writes nothing while it
+ * runs; its writes (data, a room, packets, a broadcast) land together
+ * when the run is applied.
+ */
+static void
+test_effects_land_together_after_the_handler(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], *v;
+	struct sio_session_run *r;
+
+	x.plugin = &probe_plugin;
+	open_session(a, NULL);
+	open_session(b, NULL);
+	EXPECT(a, "3:::hello");
+	EXPECT(b, "3:::hello");
+	r = run_only(a, "5:::{\"name\":\"many\"}");
+	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=(null)\nopen  b=(null)\n"
+	                                    "open  a=(null)\nopen  b=(null)\n"
+	                                    "many in a transaction: no\n");
+	/* nothing of it is in the store yet */
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, a, "k"));
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 0);
+	CU_ASSERT(sio_session_apply(&x, r) == SIO_OK);
+	CU_ASSERT(sio_session_done(&x, r, 1) == 0);
+	v = sio_store_data_get(st, a, "k");
+	CU_ASSERT(v != NULL && strcmp(v, "v") == 0);
+	free(v);
+	EXPECT(a, "3:::one\n3:::two");
+	EXPECT(b, "3:::all");
+	/* the room was joined: a broadcast to it reaches a */
+	CU_ASSERT(sio_store_outbox_broadcast(st, "", "r", NULL, "3:::room", 8,
+	                                     0, 0) >= 0);
+	EXPECT(a, "3:::room");
+	EXPECT(b, "");
+}
+
+/*
+ * A session closed between a handler's run and its apply (another process
+ * ended it) gets none of its writes, nor do the others get its broadcast:
+ * a handler's writes land together or not at all.
+ */
+static void
+test_session_closed_between_run_and_apply_drops_the_effects(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	struct sio_session_run *r;
+
+	x.plugin = &probe_plugin;
+	open_session(a, NULL);
+	open_session(b, NULL);
+	EXPECT(a, "3:::hello");
+	EXPECT(b, "3:::hello");
+	r = run_only(a, "5:::{\"name\":\"many\"}");
+	CU_ASSERT(sio_session_end(&x, a, "kicked", now) == 1);
+	CU_ASSERT(sio_session_apply(&x, r) == SIO_AGAIN);
+	CU_ASSERT(sio_session_done(&x, r, 0) == 0);
+	EXPECT(a, "0::");
+	EXPECT(b, "");
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+}
+
+/*
+ * The end of a session runs on_close once, outside any transaction, with
+ * the session's data still readable; what on_close broadcasts lands, what
+ * it sends to the ended session itself is dropped.
+ */
+static void
+test_on_close_runs_once_with_its_effects(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+
+	x.plugin = &probe_plugin;
+	open_session(a, NULL);
+	open_session(b, NULL);
+	EXPECT(a, "3:::hello");
+	EXPECT(b, "3:::hello");
+	/* rw leaves data "bye" = "gone", which on_close broadcasts */
+	CU_ASSERT(feed(a, "5:1+::{\"name\":\"rw\"}") == SIO_OK);
+	EXPECT(a, "6:::1+[\"second\",null]");
+	probe_log.len = 0;
+	sio_buf_puts(&probe_log, "");
+	CU_ASSERT(sio_session_end(&x, a, "kicked", now) == 1);
+	CU_ASSERT(sio_session_end(&x, a, "kicked", now) == 0);
+	CU_ASSERT(feed(a, "3:::late") == SIO_AGAIN);
+	CU_ASSERT_STRING_EQUAL(probe_log.p,
+	                       "close \nclose in a transaction: no\n");
+	EXPECT(a, "0::");
+	EXPECT(b, "3:::gone");
+	/* purged after on_close */
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, a, "bye"));
+}
+
+/* A handler reads what it wrote itself, before it is applied. */
+static void
+test_a_handler_reads_its_own_writes(void)
+{
+	char sid[SIO_SID_LEN + 1], *v;
+
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL);
+	EXPECT(sid, "3:::hello");
+	CU_ASSERT(sio_store_data_put(st, sid, "rw", "stored") == SIO_OK);
+	CU_ASSERT(feed(sid, "5:1+::{\"name\":\"rw\"}") == SIO_OK);
+	EXPECT(sid, "6:::1+[\"second\",null]");
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, sid, "rw"));
+	v = sio_store_data_get(st, sid, "bye");
+	CU_ASSERT(v != NULL && strcmp(v, "gone") == 0);
+	free(v);
+	/* and a data read across packets of one run */
+	CU_ASSERT(
+	    feed(sid, "5:2+::{\"name\":\"data\",\"args\":[\"k\",\"1\"]}") ==
+	    SIO_OK);
+	EXPECT(sid, "6:::2+[null]");
+}
+
+/*
+ * The client's ack taken by two runs at once (two processes got it): the
+ * first apply takes it and its handler's writes land; the second's are
+ * dropped. Ack ids are allocated when applied.
+ */
+static void
+test_an_ack_applied_twice_runs_its_effects_once(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	struct sio_session_run *r1, *r2;
+
+	x.plugin = &probe_plugin;
+	open_session(sid, NULL);
+	EXPECT(sid, "3:::hello");
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"ask\",\"args\":[1]}") == SIO_OK);
+	CU_ASSERT(feed(sid, "5:::{\"name\":\"ask\",\"args\":[2]}") == SIO_OK);
+	EXPECT(sid, "5:1+::{\"name\":\"q\",\"args\":[1]}\n"
+	            "5:2+::{\"name\":\"q\",\"args\":[2]}");
+	r1 = run_only(sid, "6:::2+[\"x\"]");
+	r2 = run_only(sid, "6:::2+[\"x\"]");
+	CU_ASSERT(sio_session_apply(&x, r1) == SIO_OK);
+	CU_ASSERT(sio_session_apply(&x, r2) == SIO_OK);
+	CU_ASSERT(strstr(x.err, "ack taken") != NULL);
+	sio_session_done(&x, r1, 1);
+	sio_session_done(&x, r2, 1);
+	EXPECT(sid, "3:::acked");
+	/* the same ack twice in one payload runs once too */
+	{
+		struct sio_slice two[2] = {{"6:::1+[1]", 9}, {"6:::1+[1]", 9}};
+		CU_ASSERT(sio_session_receive(&x, sid, two, 2, now) == SIO_OK);
+	}
+	EXPECT(sid, "3:::acked");
+}
+
 /* Processes racing to end one session run on_close once. */
 static void
 test_racing_processes_run_on_close_once(void)
@@ -1264,6 +1501,15 @@ static const struct cu_test tests[] = {
      test_plugin_loads_from_a_shared_object},
     {"processes racing to end a session run on_close once",
      test_racing_processes_run_on_close_once},
+    {"a handler's effects land together after it returns",
+     test_effects_land_together_after_the_handler},
+    {"a session closed between run and apply drops the effects",
+     test_session_closed_between_run_and_apply_drops_the_effects},
+    {"on_close runs once, outside the transaction, with its effects",
+     test_on_close_runs_once_with_its_effects},
+    {"a handler reads its own writes", test_a_handler_reads_its_own_writes},
+    {"an ack applied twice runs its handler's effects once",
+     test_an_ack_applied_twice_runs_its_effects_once},
     {NULL, NULL},
 };
 

@@ -513,12 +513,13 @@ wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len)
 
 /* --- the batch ---------------------------------------------------------- */
 
-/* The messages c received, through the session engine (in the batch's
- * transaction). Most turns bring one or a few: no allocation for them. */
+/* The messages c received, through the session engine's run, before the
+ * batch's transaction: no store lock is held while the application's
+ * handlers run. Most turns bring one or a few: no allocation for them. */
 static void
-conn_receive(struct wsd_conn *c, long long now)
+conn_run(struct wsd_conn *c, long long now)
 {
-	struct sio_slice few[16], *pkts = few;
+	struct sio_slice few[16] = {{0}}, *pkts = few;
 	size_t off = 0, n = 0;
 	int rc;
 
@@ -528,22 +529,50 @@ conn_receive(struct wsd_conn *c, long long now)
 	} else {
 		while (n < c->nin && conn_q_get(&c->inq, &off, &pkts[n]))
 			n++;
-		rc = sio_session_receive(&wsd.x, c->sid, pkts, n, now);
-		if (wsd.x.err[0] != '\0')
+		rc = sio_session_run(&wsd.x, c->sid, pkts, n, now, &c->run);
+		if (rc != SIO_OK && wsd.x.err[0] != '\0')
 			wsd_log(SIO_LOG_INFO, "%s: %s", c->sid, wsd.x.err);
 		if (rc == SIO_ERR)
 			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
 			                "%s: receive: %s", c->sid,
 			                sio_store_errmsg(wsd.x.store));
 		else if (rc == SIO_AGAIN)
-			wsd_log(SIO_LOG_DEBUG, "%s: packet for an ended session",
-			        c->sid);
-		/* replies went direct, or rang (taken below) */
+			wsd_log(SIO_LOG_DEBUG,
+			        "%s: packet for an ended session", c->sid);
 		if (pkts != few)
 			free(pkts);
 	}
 	c->nin = 0;
 	conn_q_clear(&c->inq);
+}
+
+/* What c's run recorded, in the batch's transaction. */
+static void
+conn_receive(struct wsd_conn *c)
+{
+	int rc = sio_session_apply(&wsd.x, c->run);
+
+	if (wsd.x.err[0] != '\0')
+		wsd_log(SIO_LOG_INFO, "%s: %s", c->sid, wsd.x.err);
+	if (rc == SIO_ERR)
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
+		                "%s: receive: %s", c->sid,
+		                sio_store_errmsg(wsd.x.store));
+	else if (rc == SIO_AGAIN)
+		wsd_log(SIO_LOG_DEBUG, "%s: packet for an ended session",
+		        c->sid);
+	/* replies went direct, or rang (taken below) */
+}
+
+/* After the batch's commit: an end c's run claimed, then the run freed. */
+static void
+conn_run_done(struct wsd_conn *c, int committed)
+{
+	if (c->run != NULL &&
+	    sio_session_done(&wsd.x, c->run, committed) == SIO_ERR)
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: end: %s",
+		                c->sid, sio_store_errmsg(wsd.x.store));
+	c->run = NULL;
 }
 
 /* Writes, received packets and the detach of a closed connection, in
@@ -580,8 +609,8 @@ conn_settle(struct wsd_conn *c, long long now)
 			                "%s: hello: %s", c->sid,
 			                sio_store_errmsg(st));
 	}
-	if (c->nin > 0)
-		conn_receive(c, now);
+	if (c->run != NULL)
+		conn_receive(c);
 	if (c->state == WSD_STATE_CLOSED &&
 	    sio_store_detach(st, c->sid, wsd.holder, c->conn, now) != SIO_OK)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: detach: %s",
@@ -726,16 +755,24 @@ wsd_conn_flush(void)
 	if (dirty_head == NULL)
 		return;
 	flush_scheduled = 1; /* rings while it runs join it, see below */
-	tx = sio_store_begin(st) == SIO_OK;
-	if (!tx)
-		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN,
-		                "batch: %s (each on its own)",
-		                sio_store_errmsg(st));
 	/* The list is ours; its members stay marked dirty until the end,
 	 * so that a ring only sets their flags. */
 	list = dirty_head;
 	tail = dirty_tail;
 	dirty_head = dirty_tail = NULL;
+	/* the handlers run before the write lock is taken, their reads in
+	 * one snapshot */
+	tx = sio_store_read_begin(st) == SIO_OK;
+	for (c = list; c != NULL; c = c->dnext)
+		if (c->nin > 0)
+			conn_run(c, now);
+	if (tx)
+		sio_store_read_end(st);
+	tx = sio_store_begin(st) == SIO_OK;
+	if (!tx)
+		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN,
+		                "batch: %s (each on its own)",
+		                sio_store_errmsg(st));
 	for (c = list; c != NULL; c = c->dnext)
 		conn_settle(c, now);
 	/* Packets this batch queued for connections of this process are
@@ -758,6 +795,7 @@ wsd_conn_flush(void)
 	}
 	for (c = list; c != NULL; c = n) {
 		n = c->dnext;
+		conn_run_done(c, committed || !tx);
 		conn_after(c, committed);
 	}
 	flush_scheduled = 0;

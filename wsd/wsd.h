@@ -127,6 +127,7 @@ struct wsd_conn {
 	unsigned peer_close : 1;  /* the client started the close */
 	unsigned proto_error : 1; /* lws fails it: close frame, then TCP */
 	unsigned nin;             /* complete messages in inq */
+	struct sio_session_run *run; /* their run, applied in the batch */
 	long long conn;           /* holder_conn in the store; 0 before open
 	                             and once closed */
 	unsigned ntaken;          /* packets taken in the store, not done */

@@ -35,6 +35,8 @@ const char *const sqlite_data_sql[SQL_NSTMT] = {
                     " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [SQL_ACK_TAKE] = "DELETE FROM acks WHERE sid = ?1 AND id = ?2"
                      " AND endpoint = ?3 RETURNING handler, event",
+    [SQL_ACK_GET] = "SELECT handler, event FROM acks WHERE sid = ?1"
+                    " AND id = ?2 AND endpoint = ?3",
     [SQL_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2)"
                         " ON CONFLICT (name) DO UPDATE"
                         " SET value = counters.value + excluded.value",
@@ -201,6 +203,16 @@ sqlite_ack_take(struct sio_store *st, const char *sid, const char *endpoint,
 		*handler = *event = NULL;
 	}
 	return rc;
+}
+
+int
+sqlite_ack_get(struct sio_store *st, const char *sid, const char *endpoint,
+               long long id, char **handler, char **event)
+{
+	*handler = *event = NULL;
+	return sqlite_ack_row(
+	    st, sqlite_prep(st, SQL_ACK_GET, "tit", sid, id, endpoint), handler,
+	    event);
 }
 
 int

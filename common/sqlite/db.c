@@ -674,6 +674,25 @@ sqlite_begin(struct sio_store *st)
 	return sqlite_run(st, sqlite_prep(st, SQL_BEGIN, ""));
 }
 
+/* A read snapshot: BEGIN DEFERRED takes no write lock. */
+int
+sqlite_read_begin(struct sio_store *st)
+{
+	if (!sqlite3_get_autocommit(SQ(st)->db))
+		return sio_store_fail(st, "a transaction is already open");
+	if (sqlite3_exec(SQ(st)->db, "BEGIN DEFERRED", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return sio_store_fail(st, "%s", sqlite3_errmsg(SQ(st)->db));
+	return SIO_OK;
+}
+
+void
+sqlite_read_end(struct sio_store *st)
+{
+	if (!sqlite3_get_autocommit(SQ(st)->db))
+		sqlite3_exec(SQ(st)->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int
 sqlite_in_transaction(struct sio_store *st)
 {
@@ -724,6 +743,8 @@ const struct sio_store_ops sio_store_sqlite_ops = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .in_transaction = sqlite_in_transaction,
+    .read_begin = sqlite_read_begin,
+    .read_end = sqlite_read_end,
     .savepoint = sqlite_savepoint,
     .rollback_to = sqlite_rollback_to,
     .release = sqlite_release,
@@ -748,6 +769,7 @@ const struct sio_store_ops sio_store_sqlite_ops = {
     .expired = sqlite_expired,
     .clock_check = sqlite_clock_check,
     .outbox_target = sqlite_outbox_target,
+    .outbox_room = sqlite_outbox_room,
     .outbox_insert = sqlite_outbox_insert,
     .outbox_broadcast = sqlite_outbox_broadcast,
     .outbox_peek = sqlite_outbox_peek,
@@ -768,6 +790,7 @@ const struct sio_store_ops sio_store_sqlite_ops = {
     .room_leave = sqlite_room_leave,
     .ack_new = sqlite_ack_new,
     .ack_take = sqlite_ack_take,
+    .ack_get = sqlite_ack_get,
     .counter_add = sqlite_counter_add,
     .counter_get = sqlite_counter_get,
     .process_register = sqlite_process_register,

@@ -83,6 +83,31 @@ sqlite_outbox_functions(struct sio_store *st)
 }
 
 int
+sqlite_outbox_room(struct sio_store *st, const char *sid, int *room,
+                   int *attached)
+{
+	sqlite3_stmt *s = sqlite_prep(st, SQL_PUT_CHECK, "t", sid);
+	long long queued;
+	int rc;
+
+	*room = 0;
+	*attached = 0;
+	if (s == NULL || (rc = sqlite_step(st, s)) == SQLITE_ERROR)
+		return SIO_ERR;
+	if (rc == SQLITE_DONE || sqlite_state(s, 0) == SIO_SESSION_CLOSED) {
+		sqlite3_reset(s);
+		sio_store_fail(st, "no such session");
+		return SIO_AGAIN;
+	}
+	queued = sqlite3_column_int64(s, 2);
+	if (queued < SQ(st)->max_queue)
+		*room = (int)(SQ(st)->max_queue - queued);
+	*attached = sqlite3_column_type(s, 1) != SQLITE_NULL;
+	sqlite3_reset(s);
+	return SIO_OK;
+}
+
+int
 sqlite_outbox_target(struct sio_store *st, const char *sid, int flags,
                      char holder[SIO_HOLDER_LEN], long long *conn,
                      long long *queued)

@@ -86,6 +86,7 @@ enum sqlite_sql {
 	SQL_ACK_NEXT,
 	SQL_ACK_PUT,
 	SQL_ACK_TAKE,
+	SQL_ACK_GET,
 	SQL_COUNTER_ADD,
 	SQL_COUNTER_GET,
 	/* process.c */
@@ -193,6 +194,8 @@ int sqlite_open(struct sio_store *st, const char *path,
                 const struct sio_store_opts *opts, char *err);
 void sqlite_close(struct sio_store *st);
 int sqlite_begin(struct sio_store *st);
+int sqlite_read_begin(struct sio_store *st);
+void sqlite_read_end(struct sio_store *st);
 int sqlite_commit(struct sio_store *st);
 int sqlite_rollback(struct sio_store *st);
 int sqlite_in_transaction(struct sio_store *st);
@@ -243,6 +246,8 @@ int sqlite_clock_check(struct sio_store *st, const char *boot, long long wall,
                        long long mono, long long *step);
 /* outbox.c */
 int sqlite_outbox_functions(struct sio_store *st);
+int sqlite_outbox_room(struct sio_store *st, const char *sid, int *room,
+                       int *attached);
 int sqlite_outbox_target(struct sio_store *st, const char *sid, int flags,
                          char holder[SIO_HOLDER_LEN], long long *conn,
                          long long *queued);
@@ -292,6 +297,8 @@ int sqlite_room_leave(struct sio_store *st, const char *sid,
 long long sqlite_ack_new(struct sio_store *st, const char *sid,
                          const char *endpoint, const char *handler,
                          const char *event);
+int sqlite_ack_get(struct sio_store *st, const char *sid, const char *endpoint,
+                   long long id, char **handler, char **event);
 int sqlite_ack_take(struct sio_store *st, const char *sid, const char *endpoint,
                     long long id, char **handler, char **event);
 int sqlite_counter_add(struct sio_store *st, const char *name, long long delta);

@@ -2,7 +2,8 @@
  * multiplexed: TornadIO2's multiplexed example, two applications on one
  * connection. The root endpoint does little (TornadIO2's RouterConnection):
  * at the handshake it names the user "UserN", N being the number of
- * sessions opened so far, unique to the session (sio_stats). /chat is a
+ * sessions opened so far with this one (sio_stats; two handshakes at the
+ * same instant may get the same N, as TornadIO2's counter could). /chat is a
  * chat room of every session connected to it: a welcome, "UserN joined",
  * "UserN: text" for each message, "UserN left". /ping takes a JSON message
  * (`ping.json.send({...})`) and sends it back with the server's time added

@@ -3,9 +3,11 @@
  * behaves the same on the root endpoint and on /chat, answering on the
  * endpoint the request came on: echo of messages, json and events,
  * broadcast, trigger (server-initiated events, optionally delayed and
- * acknowledged) and kick. The table is in docs/development.md.
+ * acknowledged), kick and sleep (a slow handler). The table is in
+ * docs/development.md.
  */
 #include <string.h>
+#include <time.h>
 
 #include <siogate.h>
 
@@ -98,6 +100,28 @@ testapp_kick(struct sio_conn *c, json_t *args, json_t *reply)
 	return sio_close(c);
 }
 
+/* A slow handler: sleeps args[0] ms (at most TESTAPP_SLEEP_MAX), then
+ * acks with them, what a handler doing blocking work looks like. */
+#define TESTAPP_SLEEP_MAX 2000
+
+static int
+testapp_sleep(struct sio_conn *c, json_t *args, json_t *reply)
+{
+	json_int_t ms = json_integer_value(json_array_get(args, 0));
+	struct timespec ts;
+
+	(void)c;
+	if (ms < 0)
+		ms = 0;
+	if (ms > TESTAPP_SLEEP_MAX)
+		ms = TESTAPP_SLEEP_MAX;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	return json_array_extend(reply, args) == 0 ? SIO_OK : SIO_ERR;
+}
+
 /* The client acknowledged a triggered event: tell it what it said. */
 static int
 testapp_acked(struct sio_conn *c, const char *name, json_t *args,
@@ -109,11 +133,9 @@ testapp_acked(struct sio_conn *c, const char *name, json_t *args,
 }
 
 static const struct sio_event_handler testapp_events[] = {
-    {"echo", testapp_echo},
-    {"broadcast", testapp_broadcast},
-    {"trigger", testapp_trigger},
-    {"kick", testapp_kick},
-    {NULL, NULL},
+    {"echo", testapp_echo},       {"broadcast", testapp_broadcast},
+    {"trigger", testapp_trigger}, {"kick", testapp_kick},
+    {"sleep", testapp_sleep},     {NULL, NULL},
 };
 
 static const struct sio_ack_handler testapp_acks[] = {

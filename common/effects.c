@@ -1,0 +1,278 @@
+/*
+ * effects.c: the list of what a callback did (see effects.h) and how each
+ * kind lands in the store. Each kind is written by one small function so
+ * that a change of a store call stays in one place.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "effects.h"
+#include "packet.h"
+
+void
+sio_effects_init(struct sio_effects *fx)
+{
+	memset(fx, 0, sizeof(*fx));
+	fx->room = -1;
+}
+
+static void
+effect_free(struct sio_effect *e)
+{
+	free(e->ep);
+	free(e->a);
+	free(e->b);
+}
+
+void
+sio_effects_truncate(struct sio_effects *fx, size_t n)
+{
+	while (fx->n > n)
+		effect_free(&fx->v[--fx->n]);
+}
+
+void
+sio_effects_cleanup(struct sio_effects *fx)
+{
+	sio_effects_truncate(fx, 0);
+	free(fx->v);
+	sio_effects_init(fx);
+}
+
+static char *
+effect_dup(const char *s, size_t len, int *failed)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = malloc(len + 1)) == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
+struct sio_effect *
+sio_effects_add(struct sio_effects *fx, enum sio_effect_kind kind,
+                const char *ep, const char *a, size_t alen, const char *b)
+{
+	struct sio_effect *e, *v;
+	int failed = 0;
+
+	if (fx->n == fx->cap) {
+		size_t cap = fx->cap ? fx->cap * 2 : 8;
+		if ((v = realloc(fx->v, cap * sizeof(*v))) == NULL)
+			return NULL;
+		fx->v = v;
+		fx->cap = cap;
+	}
+	e = &fx->v[fx->n];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->ep = effect_dup(ep, ep ? strlen(ep) : 0, &failed);
+	e->a = effect_dup(a, alen, &failed);
+	e->alen = alen;
+	e->b = effect_dup(b, b ? strlen(b) : 0, &failed);
+	if (failed) {
+		effect_free(e);
+		return NULL;
+	}
+	fx->n++;
+	return e;
+}
+
+int
+sio_effects_data(const struct sio_effects *fx, const char *key,
+                 const char **value)
+{
+	for (size_t i = fx->n; i-- > 0;)
+		if (fx->v[i].kind == SIO_FX_DATA &&
+		    strcmp(fx->v[i].a, key) == 0) {
+			*value = fx->v[i].b;
+			return 1;
+		}
+	return 0;
+}
+
+int
+sio_effects_endpoint(const struct sio_effects *fx, const char *ep)
+{
+	for (size_t i = fx->n; i-- > 0;) {
+		const struct sio_effect *e = &fx->v[i];
+		if ((e->kind == SIO_FX_ENDPOINT_ADD ||
+		     e->kind == SIO_FX_ENDPOINT_DEL) &&
+		    strcmp(e->ep, ep) == 0)
+			return e->kind == SIO_FX_ENDPOINT_ADD;
+	}
+	return -1;
+}
+
+int
+sio_effects_ack_taken(const struct sio_effects *fx, const char *ep,
+                      long long id)
+{
+	for (size_t i = 0; i < fx->n; i++)
+		if (fx->v[i].kind == SIO_FX_ACK_TAKE && fx->v[i].id == id &&
+		    strcmp(fx->v[i].ep, ep) == 0)
+			return 1;
+	return 0;
+}
+
+/* --- applying ----------------------------------------------------------- */
+
+static void
+effect_note(char *err, const char *what, const struct sio_effect *e)
+{
+	if (err != NULL && err[0] == '\0')
+		snprintf(err, SIO_ERR_LEN, "%s%s%s", what,
+		         e->ep && e->ep[0] ? " on " : "", e->ep ? e->ep : "");
+}
+
+/* One packet for sid at its due time. SIO_OK, SIO_STORE_FULL, SIO_ERR. */
+static int
+effect_put(struct sio_store *st, const char *sid, const char *pkt, size_t len,
+           int flags, long long due)
+{
+	int rc = sio_store_outbox_put(st, sid, pkt, len, flags, due);
+
+	/* the session was checked in this transaction: absent is a failure */
+	return rc == SIO_AGAIN ? SIO_ERR : rc;
+}
+
+static int
+effect_broadcast(struct sio_store *st, const char *sid,
+                 const struct sio_effect *e)
+{
+	int rc = sio_store_outbox_broadcast(
+	    st, e->ep, e->b, (e->flags & SIO_FX_EXCLUDE_SELF) ? sid : NULL,
+	    e->a, e->alen, 0, e->due);
+
+	return rc < 0 ? SIO_ERR : SIO_OK;
+}
+
+/* `5:<id>+:ep:body`: the id is the session's next, taken now. */
+static int
+effect_emit_ack(struct sio_store *st, const char *sid,
+                const struct sio_effect *e, char *err)
+{
+	struct sio_packet p;
+	struct sio_buf b;
+	char *handler = NULL, *event = NULL;
+	long long id;
+	int rc;
+
+	id = sio_store_ack_new(st, sid, e->ep, e->a, e->b);
+	if (id < 0)
+		return SIO_ERR;
+	sio_packet_init(&p, SIO_PKT_EVENT);
+	p.id = id;
+	p.data_ack = 1;
+	p.endpoint = e->ep;
+	p.endpoint_len = strlen(e->ep);
+	p.data = e->b;
+	p.data_len = strlen(e->b);
+	sio_buf_init(&b);
+	rc = sio_packet_encode(&b, &p);
+	if (rc == SIO_OK)
+		rc = effect_put(st, sid, b.p, b.len, e->flags & 0xff, e->due);
+	sio_buf_cleanup(&b);
+	if (rc == SIO_STORE_FULL) { /* no ack can come for it */
+		effect_note(err, "queue full, packet dropped", e);
+		rc = sio_store_ack_take(st, sid, e->ep, id, &handler, &event);
+		free(handler);
+		free(event);
+	}
+	return rc == SIO_ERR ? SIO_ERR : SIO_OK;
+}
+
+static int
+effect_endpoint_del(struct sio_store *st, const char *sid, const char *ep)
+{
+	if (sio_store_endpoint_del(st, sid, ep) != SIO_OK ||
+	    sio_store_room_leave(st, sid, ep, NULL) != SIO_OK)
+		return SIO_ERR;
+	return SIO_OK;
+}
+
+/* The client's ack: taken once. SIO_OK, SIO_AGAIN when another process
+ * took it first (its handler's effects are then dropped), SIO_ERR. */
+static int
+effect_ack_take(struct sio_store *st, const char *sid,
+                const struct sio_effect *e, char *err)
+{
+	char *handler = NULL, *event = NULL;
+	int rc = sio_store_ack_take(st, sid, e->ep, e->id, &handler, &event);
+
+	free(handler);
+	free(event);
+	if (rc == SIO_AGAIN)
+		effect_note(err, "ack taken by another process", e);
+	return rc;
+}
+
+static int
+effect_apply(const struct sio_effect *e, struct sio_store *st, const char *sid,
+             char *err)
+{
+	int rc;
+
+	switch (e->kind) {
+	case SIO_FX_PUT:
+		rc =
+		    effect_put(st, sid, e->a, e->alen, e->flags & 0xff, e->due);
+		if (rc == SIO_STORE_FULL) {
+			effect_note(err, "queue full, packet dropped", e);
+			rc = SIO_OK;
+		}
+		return rc;
+	case SIO_FX_EMIT_ACK:
+		return effect_emit_ack(st, sid, e, err);
+	case SIO_FX_BROADCAST:
+		return effect_broadcast(st, sid, e);
+	case SIO_FX_DATA:
+		return sio_store_data_put(st, sid, e->a, e->b);
+	case SIO_FX_JOIN:
+		return sio_store_room_join(st, sid, e->ep, e->a);
+	case SIO_FX_LEAVE:
+		return sio_store_room_leave(st, sid, e->ep, e->a);
+	case SIO_FX_ENDPOINT_ADD:
+		return sio_store_endpoint_add(st, sid, e->ep, e->a);
+	case SIO_FX_ENDPOINT_DEL:
+		return effect_endpoint_del(st, sid, e->ep);
+	case SIO_FX_ACK_TAKE:
+		return effect_ack_take(st, sid, e, err);
+	case SIO_FX_END:
+		break;
+	}
+	return SIO_OK;
+}
+
+int
+sio_effects_apply(const struct sio_effects *fx, struct sio_store *st,
+                  const char *sid, int ended, const struct sio_effect **end,
+                  char *err)
+{
+	int rc;
+
+	*end = NULL;
+	for (size_t i = 0; i < fx->n; i++) {
+		const struct sio_effect *e = &fx->v[i];
+		if (e->kind == SIO_FX_END) {
+			*end = e;
+			return SIO_OK;
+		}
+		if (ended && e->kind != SIO_FX_BROADCAST)
+			continue; /* the session is gone: only others hear */
+		rc = effect_apply(e, st, sid, err);
+		if (rc == SIO_AGAIN) /* an ack taken elsewhere */
+			i += e->skip;
+		else if (rc != SIO_OK)
+			return SIO_ERR;
+	}
+	return SIO_OK;
+}

@@ -6,7 +6,7 @@
 // wait for it; here the fast session's p99 stays within a few ms.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {startServers, until} from './harness.mjs';
+import {startServers, until} from '../lib/servers.mjs';
 
 let s;
 before(async () => { s = await startServers(); });

@@ -1347,6 +1347,167 @@ test_acks(void)
 	free(e);
 }
 
+/* ack_get reads what ack_take would take and leaves it there. */
+static void
+test_ack_get(void)
+{
+	char sid[SIO_SID_LEN + 1], *h, *e;
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_ack_new(st, sid, "/chat", "done", "[1]"), 1);
+	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_PTR_NULL(h);
+	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "/chat", 2, &h, &e),
+	                SIO_AGAIN);
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(
+		    sio_store_ack_get(st, sid, "/chat", 1, &h, &e), SIO_OK);
+		CU_ASSERT_STRING_EQUAL(h, "done");
+		CU_ASSERT_STRING_EQUAL(e, "[1]");
+		free(h);
+		free(e);
+	}
+	CU_ASSERT_EQUAL_FATAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
+	                      SIO_OK);
+	free(h);
+	free(e);
+	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "/chat", 1, &h, &e),
+	                SIO_AGAIN);
+}
+
+/* An id first, the session under it later: what an engine does when the
+ * application's on_open runs before the handshake is stored. */
+static void
+test_sid_then_session(void)
+{
+	char sid[SIO_SID_LEN + 1], other[SIO_SID_LEN + 1];
+	struct sio_store_session s;
+
+	CU_ASSERT_EQUAL_FATAL(sio_store_sid_new(NULL, sid), SIO_OK);
+	CU_ASSERT_EQUAL(strlen(sid), SIO_SID_LEN);
+	CU_ASSERT_EQUAL(strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                            "abcdefghijklmnopqrstuvwxyz0123456789-_"),
+	                SIO_SID_LEN);
+	CU_ASSERT_EQUAL_FATAL(sio_store_sid_new(st, other), SIO_OK);
+	CU_ASSERT_STRING_NOT_EQUAL(sid, other);
+	/* nothing is stored until the session is added */
+	CU_ASSERT_EQUAL(sio_store_session_get(st, sid, &s), SIO_AGAIN);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_add(st, sid, "{\"a\":1}", T0),
+	                      SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_HANDSHAKEN);
+	CU_ASSERT_EQUAL(s.created, T0);
+	CU_ASSERT_STRING_EQUAL(s.request, "{\"a\":1}");
+	sio_store_session_cleanup(&s);
+	/* an id is added once */
+	CU_ASSERT_EQUAL(sio_store_session_add(st, sid, "{}", T0), SIO_ERR);
+}
+
+/* outbox_room: what a queue takes before it is full, and whether a
+ * transport is attached, read outside any transaction. */
+static void
+test_outbox_room(void)
+{
+	struct sio_store *small;
+	char sid[SIO_SID_LEN + 1];
+	int room = -1, attached = -1;
+
+	sio_store_close(st);
+	st = small = contract_open(3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(small);
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(room, 3);
+	CU_ASSERT_EQUAL(attached, 0);
+	put(sid, "3:::a");
+	put(sid, "3:::b");
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "h", 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(room, 1);
+	CU_ASSERT_EQUAL(attached, 1);
+	put(sid, "3:::c");
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(room, 0);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_room(st, "nosuchsession", &room, &attached),
+	    SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "test", T0), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	                SIO_AGAIN);
+}
+
+/* A read snapshot: what another connection commits meanwhile is seen
+ * only after read_end. */
+static void
+test_read_snapshot(void)
+{
+	struct sio_store *other = contract_open(0);
+	char sid[SIO_SID_LEN + 1], *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	new_session(sid);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "old"), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_read_begin(st), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT(v != NULL && strcmp(v, "old") == 0);
+	free(v);
+	/* a writer is not held off by the snapshot */
+	CU_ASSERT_EQUAL(sio_store_data_put(other, sid, "k", "new"), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT(v != NULL && strcmp(v, "old") == 0);
+	free(v);
+	/* a write transaction cannot start inside it */
+	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_ERR);
+	sio_store_read_end(st);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT(v != NULL && strcmp(v, "new") == 0);
+	free(v);
+	CU_ASSERT_EQUAL(sio_store_read_begin(st), SIO_OK);
+	sio_store_read_end(st);
+	sio_store_close(other);
+}
+
+/* tick says when another connection wrote since the last tick. */
+static void
+test_tick(void)
+{
+	struct sio_store *other = contract_open(0);
+	char sid[SIO_SID_LEN + 1];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	CU_ASSERT_EQUAL(sio_store_tick(st, T0), 0); /* the first call */
+	CU_ASSERT_EQUAL(sio_store_tick(st, T0 + 1000), 0);
+	CU_ASSERT_EQUAL(sio_store_session_new(other, "{}", T0, sid), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_tick(st, T0 + 2000), 1);
+	CU_ASSERT_EQUAL(sio_store_tick(st, T0 + 3000), 0);
+	CU_ASSERT_EQUAL(sio_store_data_put(other, sid, "k", "v"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_tick(st, T0 + 4000), 1);
+	sio_store_close(other);
+}
+
+/* maintain may be called at any time, on any connection, repeatedly,
+ * with writes in between, and leaves every row as it was. */
+static void
+test_maintain(void)
+{
+	struct sio_store *other = contract_open(0);
+	char sid[SIO_SID_LEN + 1];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	new_session(sid);
+	for (int i = 0; i < 50; i++) {
+		put(sid, "3:::x");
+		CU_ASSERT_EQUAL(
+		    sio_store_maintain(i % 2 ? st : other, T0 + i * 250),
+		    SIO_OK);
+	}
+	CU_ASSERT_EQUAL(sio_store_outbox_count(other, sid), 50);
+	sio_store_close(other);
+}
+
 static void
 counter_cb(void *udata, const char *name, long long value)
 {
@@ -2103,6 +2264,14 @@ static const struct cu_test tests[] = {
     {"data is kept per session and key; NULL deletes", test_data},
     {"rooms are per endpoint; leave NULL leaves all of them", test_rooms},
     {"ack ids count from 1 per session and are taken once", test_acks},
+    {"ack_get reads a pending ack and leaves it", test_ack_get},
+    {"an id first, the session under it later", test_sid_then_session},
+    {"outbox_room tells the room left and whether a transport is attached",
+     test_outbox_room},
+    {"a read snapshot holds off no writer and sees its writes after",
+     test_read_snapshot},
+    {"tick says when another connection wrote since the last tick", test_tick},
+    {"maintain runs at any time and keeps every row", test_maintain},
     {"counters add, read and list by name", test_counters},
     {"deferred counters wait in memory until flushed", test_deferred_counters},
     {"process names are incarnations, registered once, renewed until gone",

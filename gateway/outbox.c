@@ -4,7 +4,10 @@
  * attach a poll and take for it, and the posted write that ends what a
  * request did (written packets deleted, others handed back, detach).
  * Packets leave the outbox only after the response that carries them was
- * flushed to the web server.
+ * flushed to the web server. Each step is a call of common/deliver.h on
+ * the request's struct sio_deliver, in the writer's transaction; `1::` is
+ * recorded with the take that carries it (the client polls again as soon
+ * as it has read the response) and taken back by a failed write's release.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,32 +66,30 @@ batch_cleanup(struct batch *bt)
 }
 
 /*
- * Gathers `1::` (when hello is set) and the packets of sid due by now into
- * one payload in out, taking them for (gw.holder, conn) in st. Returns the
- * number of packets (0: nothing to send) or SIO_ERR; the packets stay
- * taken until serve_delivered(). Runs inside a write (write.c).
+ * Gathers `1::` (when d says so) and the packets of d's session due by
+ * now into one payload in out, taking them for d's connection in st.
+ * Returns the number of packets (0: nothing to send) or SIO_ERR; the
+ * packets stay taken until serve_delivered(). Runs inside a write
+ * (write.c).
  */
 int
-serve_collect(struct sio_store *st, const char *sid, struct batch *bt,
-              int hello, long long now, struct sio_buf *out, long long conn)
+serve_collect(struct sio_store *st, struct sio_deliver *d, struct batch *bt,
+              long long now, struct sio_buf *out)
 {
 	int n;
 
 	bt->n = bt->bytes = 0;
 	sio_buf_reset(&bt->data);
 	sio_buf_reset(out);
-	if (hello)
-		batch_add(bt, "1::", 3);
-	n = sio_store_outbox_take(st, sid, now, bt->max - bt->n, gw.holder,
-	                          conn, batch_add, bt);
+	n = sio_deliver_take(d, st, now, bt->max, batch_add, bt);
 	if (n < 0)
 		return SIO_ERR;
-	if (sio_store_outbox_dropped(st) > 0) {
+	if (d->dropped > 0) {
 		static struct sio_ratelimit rl;
 		gw_log_limited(&rl, SIO_LOG_WARN,
 		               "%s: %d queued packets dropped: not valid UTF-8 "
 		               "or empty (queued with SQL?)",
-		               sid, sio_store_outbox_dropped(st));
+		               d->sid, d->dropped);
 	}
 	for (size_t i = 0; i < bt->n; i++)
 		bt->pkts[i].p = bt->data.p + (uintptr_t)bt->pkts[i].p;
@@ -112,21 +113,18 @@ int
 poll_attach(struct sio_session_ctx *wx, struct gw_write *w)
 {
 	struct poll_write *p = (struct poll_write *)w;
-	struct serve *s = p->s;
+	struct sio_deliver *d = p->d;
 	int rc;
 
-	rc = sio_store_attach(wx->store, s->rt.sid, s->rt.transport, gw.holder,
-	                      p->conn, p->now, &p->hello);
+	rc = sio_deliver_attach(d, wx->store, p->now);
 	if (rc == SIO_OK && p->bt != NULL &&
-	    (p->n = serve_collect(wx->store, s->rt.sid, p->bt, p->hello, p->now,
-	                          p->out, p->conn)) < 0)
+	    (p->n = serve_collect(wx->store, d, p->bt, p->now, p->out)) < 0)
 		rc = SIO_ERR;
 	if (rc == SIO_OK && p->want_due && p->n == 0 &&
-	    sio_store_outbox_next_due(wx->store, s->rt.sid, p->now, &p->due) !=
-	        SIO_OK)
+	    sio_deliver_next_due(d, wx->store, p->now, &p->due) != SIO_OK)
 		p->due = -1;
 	if (rc == SIO_ERR)
-		serve_store_error(s->rt.sid, wx, "attach");
+		serve_store_error(d->sid, wx, "attach");
 	return rc;
 }
 
@@ -135,26 +133,24 @@ poll_take(struct sio_session_ctx *wx, struct gw_write *w)
 {
 	struct poll_write *p = (struct poll_write *)w;
 
-	p->n = serve_collect(wx->store, p->s->rt.sid, p->bt, p->hello, p->now,
-	                     p->out, p->conn);
+	p->n = serve_collect(wx->store, p->d, p->bt, p->now, p->out);
 	if (p->n >= 0)
 		return SIO_OK;
-	serve_store_error(p->s->rt.sid, wx, "outbox");
+	serve_store_error(p->d->sid, wx, "outbox");
 	return SIO_ERR;
 }
 
 /* serve_collect() as a write of its own: its result (SIO_ERR logged). */
 int
-serve_take(struct serve *s, struct batch *bt, int hello, long long now,
-           struct sio_buf *out, long long conn)
+serve_take(struct serve *s, struct sio_deliver *d, struct batch *bt,
+           long long now, struct sio_buf *out)
 {
 	struct poll_write p = {.w.fn = poll_take,
 	                       .s = s,
+	                       .d = d,
 	                       .bt = bt,
 	                       .out = out,
-	                       .conn = conn,
-	                       .now = now,
-	                       .hello = hello};
+	                       .now = now};
 
 	return gw_write_run(s->x, &p.w) == SIO_ERR ? SIO_ERR : p.n;
 }
@@ -166,19 +162,15 @@ finish_run(struct sio_session_ctx *wx, struct gw_write *w)
 	struct sio_store *st = wx->store;
 
 	for (size_t i = 0; i < p->n; i++) {
-		const struct finish *f = &p->v[i];
+		struct finish *f = &p->v[i];
 		int rc = SIO_OK;
 		if (f->taken)
-			rc = f->written
-			         ? sio_store_outbox_done(st, f->sid, gw.holder,
-			                                 f->conn)
-			         : sio_store_outbox_release(st, f->sid,
-			                                    gw.holder, f->conn);
+			rc = f->written ? sio_deliver_written(&f->d, st)
+			                : sio_deliver_release(&f->d, st);
 		if (rc == SIO_OK && f->detach)
-			rc = sio_store_detach(st, f->sid, gw.holder, f->conn,
-			                      p->now);
+			rc = sio_deliver_detach(&f->d, st, p->now);
 		if (rc != SIO_OK)
-			serve_store_error(f->sid, wx, "finishing");
+			serve_store_error(f->d.sid, wx, "finishing");
 	}
 	return SIO_OK;
 }
@@ -196,10 +188,15 @@ finish_new(size_t n)
 	return p;
 }
 
-/* Posts the end of what (holder, conn) did with the request's session. */
+/*
+ * Posts the end of what d's connection did with the request's session.
+ * A failed write that carried the session's `1::` runs at once instead:
+ * its release takes the `1::` back before the client, which never got
+ * it, can attach again (the take recorded it, see serve_collect()).
+ */
 void
-serve_finish(struct serve *s, long long conn, int taken, int written,
-             int detach)
+serve_finish(struct serve *s, const struct sio_deliver *d, int taken,
+             int written, int detach)
 {
 	struct finish_write *p = finish_new(1);
 
@@ -207,84 +204,44 @@ serve_finish(struct serve *s, long long conn, int taken, int written,
 		return;
 	p->now = sio_session_now();
 	p->n = 1;
-	snprintf(p->v[0].sid, sizeof(p->v[0].sid), "%s", s->rt.sid);
-	p->v[0].conn = conn;
+	p->v[0].d = *d;
 	p->v[0].taken = taken;
 	p->v[0].written = written;
 	p->v[0].detach = detach;
-	gw_write_post(s->x, &p->w);
+	if (taken && !written && d->hello_taken) {
+		gw_write_run(s->x, &p->w);
+		free(p);
+	} else
+		gw_write_post(s->x, &p->w);
 }
 
 /* Deletes what a flushed response carried (written), or hands it back to
- * the next transport (the write failed). */
+ * the next transport (the write failed); d is ready for its next take. */
 void
-serve_delivered(struct serve *s, long long conn, int written)
+serve_delivered(struct serve *s, struct sio_deliver *d, int written)
 {
-	serve_finish(s, conn, 1, written, 0);
+	serve_finish(s, d, 1, written, 0);
+	d->taken = d->hello_taken = 0;
 }
 
-struct hello_write {
-	struct gw_write w; /* first: the write.c part */
-	const char *sid;
-	int sent;
-};
-
-static int
-hello_run(struct sio_session_ctx *wx, struct gw_write *w)
-{
-	struct hello_write *p = (struct hello_write *)w;
-
-	if (sio_store_hello_sent(wx->store, p->sid, p->sent) == SIO_OK)
-		return SIO_OK;
-	serve_store_error(p->sid, wx, "hello");
-	return SIO_ERR;
-}
-
-/* Records that the session's `1::` goes out (sent 1), before it is
- * written: the client polls again as soon as it has read this response,
- * and that poll, on any transport, must not get it again. sent 0 takes it
- * back after a write that failed. */
-void
-serve_hello_sent(struct serve *s, int sent)
-{
-	struct hello_write p = {
-	    .w.fn = hello_run, .sid = s->rt.sid, .sent = sent};
-
-	gw_write_run(s->x, &p.w);
-}
-
-static int
-serve_count(void *udata, const char *pkt, size_t len)
-{
-	(void)udata;
-	(void)pkt;
-	(void)len;
-	return SIO_OK;
-}
-
-/* Whether sid has a packet due by now that nobody has taken, behind none
- * that another request took (or the store failed: the take will say so);
- * conn's own taken packets are passed over. A read: a waiter rung for
- * nothing, or for packets another request took, never queues for the
- * writer. */
+/* Whether d's session has a packet due by now that nobody has taken,
+ * behind none that another request took (or the store failed: the take
+ * will say so). A read: a waiter rung for nothing, or for packets another
+ * request took, never queues for the writer. */
 int
-serve_ready(struct serve *s, long long now, long long conn)
+serve_ready(struct serve *s, struct sio_deliver *d, long long now)
 {
-	long long last;
-
-	return sio_store_outbox_peek(s->x->store, s->rt.sid, now, 1, gw.holder,
-	                             conn, serve_count, NULL, &last) != 0;
+	return sio_deliver_ready(d, s->x->store, now);
 }
 
 /* When the session's next delayed packet is due, -1 for none (or when
  * the store fails: the wait ends at its deadline and looks again). */
 long long
-serve_due(struct serve *s, long long now)
+serve_due(struct serve *s, struct sio_deliver *d, long long now)
 {
 	long long due;
 
-	if (sio_store_outbox_next_due(s->x->store, s->rt.sid, now, &due) !=
-	    SIO_OK)
+	if (sio_deliver_next_due(d, s->x->store, now, &due) != SIO_OK)
 		return -1;
 	return due;
 }

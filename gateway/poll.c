@@ -17,15 +17,17 @@ static void
 serve_gone(struct serve *s, struct batch *bt)
 {
 	struct sio_buf out;
-	long long conn = gw_conn_next();
+	struct sio_deliver d;
 	int n = 0;
 
+	sio_deliver_init(&d, s->rt.sid, s->rt.transport, gw.holder,
+	                 gw_conn_next(), SIO_DELIVER_HELLO_AT_TAKE);
 	sio_buf_init(&out);
 	if (serve_store(s) == SIO_OK &&
 	    sio_store_session_gone(s->x->store, s->rt.sid) == 0)
-		n = serve_take(s, bt, 0, sio_session_now(), &out, conn);
+		n = serve_take(s, &d, bt, sio_session_now(), &out);
 	if (n > 0) {
-		serve_delivered(s, conn,
+		serve_delivered(s, &d,
 		                serve_payload(s, out.p, out.len) == SIO_OK);
 	} else {
 		serve_payload(s, "7:::1+0", 7);
@@ -53,27 +55,26 @@ serve_drain(struct serve *s)
 }
 
 /*
- * Attaches the GET's transport to its session as (holder, conn) and takes
- * what is already queued, in one write. Returns the number of packets in
- * out (0: the poll must wait; *due is then when its next delayed packet
- * is, -1 for none), SIO_AGAIN for a session that is gone, SIO_ERR
- * (logged).
+ * Attaches the GET's transport to its session as d's connection and takes
+ * what is already queued (`1::` first when the session never sent it), in
+ * one write. Returns the number of packets in out (0: the poll must wait;
+ * *due is then when its next delayed packet is, -1 for none), SIO_AGAIN
+ * for a session that is gone, SIO_ERR (logged).
  */
 static int
-serve_poll_attach(struct serve *s, struct batch *bt, long long conn,
-                  struct sio_buf *out, int *hello, long long *due)
+serve_poll_attach(struct serve *s, struct sio_deliver *d, struct batch *bt,
+                  struct sio_buf *out, long long *due)
 {
 	struct poll_write p = {.w.fn = poll_attach,
 	                       .s = s,
+	                       .d = d,
 	                       .bt = bt,
 	                       .out = out,
-	                       .conn = conn,
 	                       .now = sio_session_now(),
 	                       .due = -1,
 	                       .want_due = 1};
 	int rc = gw_write_run(s->x, &p.w);
 
-	*hello = p.hello;
 	*due = p.due;
 	return rc == SIO_OK ? p.n : rc;
 }
@@ -104,8 +105,8 @@ serve_sleep(struct serve *s, struct gw_waiter *w, long long timeout_ms)
  * POST answered it (struct rung).
  */
 static int
-serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
-                long long conn, struct sio_buf *out, long long due)
+serve_poll_wait(struct serve *s, struct gw_waiter *w, struct sio_deliver *d,
+                struct batch *bt, struct sio_buf *out, long long due)
 {
 	long long now = sio_session_now();
 	/* the polling duration runs on the boot clock: a step of the wall
@@ -114,7 +115,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 	    sio_session_mono() + s->x->cfg->polling_duration * 1000LL;
 	int n;
 
-	gw_wait_park(w, conn, s);
+	gw_wait_park(w, d->conn, s);
 	for (;;) {
 		n = serve_sleep(
 		    s, w,
@@ -128,15 +129,14 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 		}
 		gw_wait_clear(w);
 		now = sio_session_now();
-		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
-		                         conn)) {
+		if (sio_deliver_holds(d, s->x->store) < 0) {
 			gw_log(SIO_LOG_DEBUG, "%s: poll superseded", s->rt.sid);
 			serve_unpark(s);
 			serve_payload(s, "8::", 3);
 			return 0;
 		}
-		if (serve_ready(s, now, conn)) {
-			n = serve_take(s, bt, 0, now, out, conn);
+		if (serve_ready(s, d, now)) {
+			n = serve_take(s, d, bt, now, out);
 			if (n != 0)
 				return n;
 		}
@@ -145,7 +145,7 @@ serve_poll_wait(struct serve *s, struct gw_waiter *w, struct batch *bt,
 			serve_payload(s, "8::", 3);
 			return 0;
 		}
-		due = serve_due(s, now);
+		due = serve_due(s, d, now);
 	}
 }
 
@@ -159,10 +159,10 @@ void
 serve_poll_get(struct serve *s, struct batch *bt)
 {
 	struct gw_waiter *w = gw_wait_self();
-	long long conn = gw_conn_next();
+	struct sio_deliver d;
 	struct sio_buf out;
 	long long due;
-	int hello = 0, n, ok = 0, rc;
+	int n, ok = 0, rc;
 
 	if (w == NULL) {
 		serve_text(s, 500, "out of memory");
@@ -170,11 +170,13 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	}
 	if (serve_drain(s) != SIO_OK)
 		return;
+	sio_deliver_init(&d, s->rt.sid, s->rt.transport, gw.holder,
+	                 gw_conn_next(), SIO_DELIVER_HELLO_AT_TAKE);
 	sio_buf_init(&out);
 	gw_wait_begin(w, s->rt.sid);
 	/* the attach reads what the first wait needs: no connection of
 	 * its own until the poll wakes (serve_sleep()) */
-	n = serve_poll_attach(s, bt, conn, &out, &hello, &due);
+	n = serve_poll_attach(s, &d, bt, &out, &due);
 	if (n == SIO_AGAIN) {
 		gw_wait_end(w);
 		sio_buf_cleanup(&out);
@@ -189,13 +191,13 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	}
 	gw_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", s->rt.sid,
 	       sio_config_transport_name((enum sio_transport)s->rt.transport),
-	       conn);
+	       d.conn);
 	/* only a poll that waits takes a waiting place: one with an
 	 * answer at hand (its 1::, queued packets) is never refused */
 	if (n == 0) {
 		rc = serve_park(s);
 		if (rc == SIO_OK)
-			n = serve_poll_wait(s, w, bt, conn, &out, due);
+			n = serve_poll_wait(s, w, &d, bt, &out, due);
 		else if (rc == SIO_AGAIN)
 			serve_text(s, 503, "too many polls waiting");
 		else /* as at the end of polling_duration: it polls again */
@@ -211,16 +213,11 @@ serve_poll_get(struct serve *s, struct batch *bt)
 		serve_text(s, 500, "store error");
 		n = 0;
 	} else if (n > 0) {
-		if (hello)
-			serve_hello_sent(s, 1);
 		ok = serve_payload(s, out.p, out.len) == SIO_OK;
-		if (!ok) {
+		if (!ok)
 			gw_log(SIO_LOG_INFO, "%s: poll write failed",
 			       s->rt.sid);
-			if (hello)
-				serve_hello_sent(s, 0);
-		}
 	}
 	sio_buf_cleanup(&out);
-	serve_finish(s, conn, n > 0, ok, 1);
+	serve_finish(s, &d, n > 0, ok, 1);
 }

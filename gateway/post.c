@@ -29,11 +29,11 @@
  */
 struct rung {
 	char sid[SIO_SID_LEN + 1]; /* its session */
-	struct gw_waiter *w; /* its parked poll, claimed; NULL when none */
-	struct serve *gs;    /* the poll's request */
-	long long conn;      /* the poll's holder connection */
-	struct sio_buf out;  /* the payload taken for it */
-	int taken;           /* packets in out */
+	struct gw_waiter *w;  /* its parked poll, claimed; NULL when none */
+	struct serve *gs;     /* the poll's request */
+	struct sio_deliver d; /* the poll's holder connection */
+	struct sio_buf out;   /* the payload taken for it */
+	int taken;            /* packets in out */
 };
 
 /* The sessions of ours a POST's write rang: a set of sids whose values
@@ -66,15 +66,19 @@ static void
 rung_take(struct sio_store *st, struct batch *bt, struct rung *g, long long now)
 {
 	void *udata = NULL;
+	long long conn = -1;
 	int n;
 
-	g->conn = -1;
-	g->w = gw_wait_claim(g->sid, &g->conn, &udata);
+	g->w = gw_wait_claim(g->sid, &conn, &udata);
 	g->gs = udata;
-	if (g->w == NULL ||
-	    !sio_store_is_holder(st, g->sid, gw.holder, g->conn))
+	if (g->w == NULL)
 		return;
-	n = serve_collect(st, g->sid, bt, 0, now, &g->out, g->conn);
+	/* an attached poll's `1::` went out with its attach */
+	sio_deliver_init(&g->d, g->sid, g->gs->rt.transport, gw.holder, conn,
+	                 SIO_DELIVER_HELLO_AT_TAKE);
+	if (sio_deliver_holds(&g->d, st) < 0)
+		return;
+	n = serve_collect(st, &g->d, bt, now, &g->out);
 	if (n < 0)
 		gw_log(SIO_LOG_ERROR, "%s: outbox: %s", g->sid,
 		       sio_store_errmsg(st));
@@ -101,8 +105,7 @@ rung_answer(struct rung *g, struct finish_write *p)
 	else
 		gw_log(SIO_LOG_DEBUG, "%s: poll answered by a POST", g->sid);
 	gw_wait_answer(g->w, 1);
-	strcpy(f->sid, g->sid);
-	f->conn = g->conn;
+	f->d = g->d;
 	f->taken = f->detach = 1;
 }
 

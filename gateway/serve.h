@@ -8,6 +8,7 @@
 #ifndef GW_SERVE_H
 #define GW_SERVE_H
 
+#include "deliver.h"
 #include "gateway.h"
 #include "text.h"
 
@@ -36,24 +37,23 @@ struct batch {
 };
 
 /* The writes of a poll or stream (write.c): its attach (with a take when
- * bt is set), a take, and its finish. */
+ * bt is set) and a take, of its delivery d. */
 struct poll_write {
 	struct gw_write w; /* first: the write.c part */
 	struct serve *s;
+	struct sio_deliver *d;
 	struct batch *bt;    /* attach, take */
 	struct sio_buf *out; /* idem */
-	long long conn, now;
-	long long due;              /* attach: set when want_due (-1: none) */
-	int want_due;               /* attach: the next delayed packet's due */
-	int hello;                  /* take; set by attach */
-	int taken, written, detach; /* finish */
-	int n;                      /* packets taken */
+	long long now;
+	long long due; /* attach: set when want_due (-1: none) */
+	int want_due;  /* attach: the next delayed packet's due */
+	int n;         /* packets taken */
 };
 
-/* The end of what one request did with a session (struct finish_write). */
+/* The end of what one request did with a session (struct finish_write):
+ * a copy of its delivery, which says what it took. */
 struct finish {
-	char sid[SIO_SID_LEN + 1];
-	long long conn;
+	struct sio_deliver d;
 	int taken, written, detach;
 };
 
@@ -85,21 +85,19 @@ void serve_body_refused(struct serve *s, int rc);
 
 void batch_init(struct batch *bt, const struct sio_config *cfg);
 void batch_cleanup(struct batch *bt);
-int serve_collect(struct sio_store *st, const char *sid, struct batch *bt,
-                  int hello, long long now, struct sio_buf *out,
-                  long long conn);
+int serve_collect(struct sio_store *st, struct sio_deliver *d, struct batch *bt,
+                  long long now, struct sio_buf *out);
 void serve_store_error(const char *sid, struct sio_session_ctx *wx,
                        const char *what);
 int poll_attach(struct sio_session_ctx *wx, struct gw_write *w);
-int serve_take(struct serve *s, struct batch *bt, int hello, long long now,
-               struct sio_buf *out, long long conn);
+int serve_take(struct serve *s, struct sio_deliver *d, struct batch *bt,
+               long long now, struct sio_buf *out);
 struct finish_write *finish_new(size_t n);
-void serve_finish(struct serve *s, long long conn, int taken, int written,
-                  int detach);
-void serve_delivered(struct serve *s, long long conn, int written);
-void serve_hello_sent(struct serve *s, int sent);
-int serve_ready(struct serve *s, long long now, long long conn);
-long long serve_due(struct serve *s, long long now);
+void serve_finish(struct serve *s, const struct sio_deliver *d, int taken,
+                  int written, int detach);
+void serve_delivered(struct serve *s, struct sio_deliver *d, int written);
+int serve_ready(struct serve *s, struct sio_deliver *d, long long now);
+long long serve_due(struct serve *s, struct sio_deliver *d, long long now);
 long long serve_timeout(long long now, long long deadline, long long due);
 
 /* --- poll.c --- */

@@ -22,24 +22,10 @@ serve_chunk(struct serve *s, const char *payload, size_t len)
 	return rc;
 }
 
-/* 1 when sid is closed or gone (its stream should end). */
-static int
-serve_closed(struct serve *s)
-{
-	struct sio_store_session ss;
-	int rc = sio_store_session_get(s->x->store, s->rt.sid, &ss), closed;
-
-	if (rc != SIO_OK)
-		return rc == SIO_AGAIN;
-	closed = ss.state == SIO_SESSION_CLOSED;
-	sio_store_session_cleanup(&ss);
-	return closed;
-}
-
-/* Streams until the stream ends, starting with `1::` when hello is
- * set. */
+/* Streams d's session until the stream ends (superseded, the session
+ * over, the client gone), starting with `1::` when d says so. */
 static void
-serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
+serve_stream(struct serve *s, struct sio_deliver *d, struct batch *bt)
 {
 	struct gw_waiter *w = gw_wait_self();
 	struct sio_buf out;
@@ -54,32 +40,27 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 	for (;;) {
 		gw_wait_clear(w);
 		now = sio_session_now();
-		if (!sio_store_is_holder(s->x->store, s->rt.sid, gw.holder,
-		                         conn))
+		if (sio_deliver_holds(d, s->x->store) < 0)
 			break;
-		n = hello || serve_ready(s, now, conn)
-		        ? serve_take(s, bt, hello, now, &out, conn)
+		n = d->hello || serve_ready(s, d, now)
+		        ? serve_take(s, d, bt, now, &out)
 		        : 0;
 		if (n < 0)
 			break;
 		if (n > 0) {
-			if (hello)
-				serve_hello_sent(s, 1);
 			if (serve_chunk(s, out.p, out.len) != SIO_OK) {
-				serve_delivered(s, conn, 0);
+				serve_delivered(s, d, 0);
 				gw_log(SIO_LOG_INFO,
 				       "%s: htmlfile write failed", s->rt.sid);
-				if (hello)
-					serve_hello_sent(s, 0);
 				break;
 			}
-			serve_delivered(s, conn, 1);
-			hello = 0;
+			serve_delivered(s, d, 1);
 			continue; /* more may be queued past the batch limit */
 		}
-		if (serve_closed(s))
+		if (sio_deliver_over(d, s->x->store))
 			break;
-		wait_ms = serve_timeout(now, now + recheck, serve_due(s, now));
+		wait_ms =
+		    serve_timeout(now, now + recheck, serve_due(s, d, now));
 		if (serve_sleep(s, w, wait_ms) < 0)
 			break;
 	}
@@ -90,13 +71,13 @@ serve_stream(struct serve *s, struct batch *bt, long long conn, int hello)
 void
 serve_htmlfile(struct serve *s, struct batch *bt)
 {
-	long long conn = gw_conn_next();
-	struct poll_write p = {.w.fn = poll_attach,
-	                       .s = s,
-	                       .conn = conn,
-	                       .now = sio_session_now()};
+	struct sio_deliver d;
+	struct poll_write p = {
+	    .w.fn = poll_attach, .s = s, .d = &d, .now = sio_session_now()};
 	int rc;
 
+	sio_deliver_init(&d, s->rt.sid, s->rt.transport, gw.holder,
+	                 gw_conn_next(), SIO_DELIVER_HELLO_AT_TAKE);
 	if (serve_drain(s) != SIO_OK)
 		return;
 	if (serve_store(s) != SIO_OK) { /* the stream reads as it goes */
@@ -118,8 +99,8 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 		return;
 	} else {
 		gw_log(SIO_LOG_DEBUG, "%s: attached htmlfile conn %lld",
-		       s->rt.sid, conn);
-		serve_stream(s, bt, conn, p.hello);
+		       s->rt.sid, d.conn);
+		serve_stream(s, &d, bt);
 	}
-	serve_finish(s, conn, 0, 0, 1);
+	serve_finish(s, &d, 0, 0, 1);
 }

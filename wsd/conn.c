@@ -58,7 +58,7 @@ conn_hash(const char *sid)
 static void
 conn_link(struct wsd_conn *c)
 {
-	unsigned h = conn_hash(c->sid);
+	unsigned h = conn_hash(c->d.sid);
 
 	c->next = conn_table[h];
 	conn_table[h] = c;
@@ -68,7 +68,7 @@ conn_link(struct wsd_conn *c)
 static void
 conn_unlink(struct wsd_conn *c)
 {
-	struct wsd_conn **pp = &conn_table[conn_hash(c->sid)];
+	struct wsd_conn **pp = &conn_table[conn_hash(c->d.sid)];
 
 	for (; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -300,7 +300,7 @@ conn_event(struct wsd_conn *c, enum conn_event ev)
 		assert(s == WSD_STATE_LIVE || s == WSD_STATE_SUPERSEDED);
 		if (s == WSD_STATE_LIVE)
 			wsd_log(SIO_LOG_DEBUG, "%s: conn %lld superseded",
-			        c->sid, c->conn);
+			        c->d.sid, c->d.conn);
 		c->state = WSD_STATE_SUPERSEDED;
 		break;
 	case CONN_EV_ENDED:
@@ -452,9 +452,9 @@ wsd_conn_open(struct wsd_conn *c, struct lws *wsi, const char *sid,
 {
 	c->addr = conn_addr_ref(addr);
 	c->wsi = wsi;
-	c->transport = (unsigned)transport & 7;
-	c->conn = ++conn_counter;
-	snprintf(c->sid, sizeof(c->sid), "%s", sid);
+	/* `1::` is recorded once its frame is out (wsd_conn_written()) */
+	sio_deliver_init(&c->d, sid, transport, wsd.holder, ++conn_counter,
+	                 SIO_DELIVER_HELLO_WRITTEN);
 	sio_buf_init(&c->rx);
 	sio_buf_init(&c->inq);
 	sio_buf_init(&c->txq);
@@ -469,31 +469,27 @@ static void
 conn_attach(struct wsd_conn *c, long long now)
 {
 	struct sio_store *st = wsd.x.store;
-	int hello = 0, rc;
+	int rc;
 
-	rc = sio_store_attach(st, c->sid, c->transport, wsd.holder, c->conn,
-	                      now, &hello);
+	rc = sio_deliver_attach(&c->d, st, now);
 	if (rc == SIO_ERR) {
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: attach: %s",
-		                c->sid, sio_store_errmsg(st));
+		                c->d.sid, sio_store_errmsg(st));
 		conn_event(c, CONN_EV_FAILED); /* nothing to detach */
 		conn_want_write(c);
 		return;
 	}
 	if (rc == SIO_AGAIN) {
-		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session", c->sid);
+		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session", c->d.sid);
 		conn_event(c, CONN_EV_UNKNOWN);
 		conn_want_write(c);
 		return;
 	}
 	conn_event(c, CONN_EV_ATTACHED);
-	c->hello = hello != 0;
-	wsd_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", c->sid,
-	        sio_config_transport_name((enum sio_transport)c->transport),
-	        c->conn);
-	if (c->hello)
-		conn_want_write(c);
-	c->want_take = c->rung = 1;
+	wsd_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", c->d.sid,
+	        sio_config_transport_name((enum sio_transport)c->d.transport),
+	        c->d.conn);
+	c->want_take = c->rung = 1; /* `1::` first, when the store says */
 }
 
 int
@@ -503,7 +499,7 @@ wsd_conn_receive(struct wsd_conn *c, const char *msg, size_t len)
 		return SIO_OK;
 	if (conn_q_put(&c->inq, msg, len) != SIO_OK) {
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory: packet dropped",
-		        c->sid);
+		        c->d.sid);
 		return SIO_ERR;
 	}
 	c->nin++;
@@ -525,20 +521,20 @@ conn_run(struct wsd_conn *c, long long now)
 
 	if (c->nin > 16 && (pkts = calloc(c->nin, sizeof(*pkts))) == NULL) {
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory: %u packets dropped",
-		        c->sid, c->nin);
+		        c->d.sid, c->nin);
 	} else {
 		while (n < c->nin && conn_q_get(&c->inq, &off, &pkts[n]))
 			n++;
-		rc = sio_session_run(&wsd.x, c->sid, pkts, n, now, &c->run);
+		rc = sio_session_run(&wsd.x, c->d.sid, pkts, n, now, &c->run);
 		if (rc != SIO_OK && wsd.x.err[0] != '\0')
-			wsd_log(SIO_LOG_INFO, "%s: %s", c->sid, wsd.x.err);
+			wsd_log(SIO_LOG_INFO, "%s: %s", c->d.sid, wsd.x.err);
 		if (rc == SIO_ERR)
 			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
-			                "%s: receive: %s", c->sid,
+			                "%s: receive: %s", c->d.sid,
 			                sio_store_errmsg(wsd.x.store));
 		else if (rc == SIO_AGAIN)
 			wsd_log(SIO_LOG_DEBUG,
-			        "%s: packet for an ended session", c->sid);
+			        "%s: packet for an ended session", c->d.sid);
 		if (pkts != few)
 			free(pkts);
 	}
@@ -553,14 +549,14 @@ conn_receive(struct wsd_conn *c)
 	int rc = sio_session_apply(&wsd.x, c->run);
 
 	if (wsd.x.err[0] != '\0')
-		wsd_log(SIO_LOG_INFO, "%s: %s", c->sid, wsd.x.err);
+		wsd_log(SIO_LOG_INFO, "%s: %s", c->d.sid, wsd.x.err);
 	if (rc == SIO_ERR)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
-		                "%s: receive: %s", c->sid,
+		                "%s: receive: %s", c->d.sid,
 		                sio_store_errmsg(wsd.x.store));
 	else if (rc == SIO_AGAIN)
 		wsd_log(SIO_LOG_DEBUG, "%s: packet for an ended session",
-		        c->sid);
+		        c->d.sid);
 	/* replies went direct, or rang (taken below) */
 }
 
@@ -571,7 +567,7 @@ conn_run_done(struct wsd_conn *c, int committed)
 	if (c->run != NULL &&
 	    sio_session_done(&wsd.x, c->run, committed) == SIO_ERR)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: end: %s",
-		                c->sid, sio_store_errmsg(wsd.x.store));
+		                c->d.sid, sio_store_errmsg(wsd.x.store));
 	c->run = NULL;
 }
 
@@ -585,36 +581,36 @@ conn_settle(struct wsd_conn *c, long long now)
 
 	if (c->state == WSD_STATE_ATTACHING)
 		conn_attach(c, now);
+	/* first: a `1::` that is out stays recorded whatever becomes of
+	 * the packets after it */
+	if (c->hello_sent) {
+		c->hello_sent = 0;
+		if (sio_deliver_hello_written(&c->d, st) != SIO_OK)
+			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
+			                "%s: hello: %s", c->d.sid,
+			                sio_store_errmsg(st));
+	}
 	if (c->ntaken > 0 &&
 	    (c->txq_done >= c->txq.len || c->state == WSD_STATE_CLOSED)) {
 		/* all written; a closed connection's unwritten ones go back */
 		if (c->txq_done >= c->txq.len)
-			rc = sio_store_outbox_done(st, c->sid, wsd.holder,
-			                           c->conn);
+			rc = sio_deliver_written(&c->d, st);
 		else
-			rc = sio_store_outbox_release(st, c->sid, wsd.holder,
-			                              c->conn);
+			rc = sio_deliver_release(&c->d, st);
 		if (rc != SIO_OK)
 			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
-			                "%s: outbox: %s", c->sid,
+			                "%s: outbox: %s", c->d.sid,
 			                sio_store_errmsg(st));
 		c->ntaken = c->nq = 0;
 		c->txq_off = c->txq_done = 0;
 		conn_q_clear(&c->txq);
 	}
-	if (c->hello_sent) {
-		c->hello_sent = 0;
-		if (sio_store_hello_sent(st, c->sid, 1) != SIO_OK)
-			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
-			                "%s: hello: %s", c->sid,
-			                sio_store_errmsg(st));
-	}
 	if (c->run != NULL)
 		conn_receive(c);
 	if (c->state == WSD_STATE_CLOSED &&
-	    sio_store_detach(st, c->sid, wsd.holder, c->conn, now) != SIO_OK)
+	    sio_deliver_detach(&c->d, st, now) != SIO_OK)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: detach: %s",
-		                c->sid, sio_store_errmsg(st));
+		                c->d.sid, sio_store_errmsg(st));
 }
 
 static int
@@ -628,28 +624,13 @@ conn_take_one(void *udata, const char *pkt, size_t len)
 	return conn_q_put(q, pkt, len);
 }
 
-/* 1 when the session is closed or gone: its socket should close. */
-static int
-conn_session_ended(struct wsd_conn *c)
-{
-	struct sio_store_session ss;
-	int rc = sio_store_session_get(wsd.x.store, c->sid, &ss), ended;
-
-	if (rc != SIO_OK)
-		return rc == SIO_AGAIN;
-	ended = ss.state == SIO_SESSION_CLOSED;
-	sio_store_session_cleanup(&ss);
-	return ended;
-}
-
 /* Nothing is due now: wake up again when a delayed packet is. */
 static void
 conn_wait_due(struct wsd_conn *c, long long now)
 {
 	long long due;
 
-	if (sio_store_outbox_next_due(wsd.x.store, c->sid, now, &due) ==
-	    SIO_OK)
+	if (sio_deliver_next_due(&c->d, wsd.x.store, now, &due) == SIO_OK)
 		lws_set_timer_usecs(c->wsi,
 		                    (due > now ? due - now : 1) * 1000LL);
 }
@@ -666,7 +647,7 @@ conn_take(struct wsd_conn *c, long long now)
 	    (c->state != WSD_STATE_LIVE && c->state != WSD_STATE_SUPERSEDED))
 		return;
 	c->want_take = 0;
-	state = sio_store_holder_state(st, c->sid, wsd.holder, c->conn);
+	state = sio_deliver_holds(&c->d, st);
 	if (state == SIO_AGAIN) {
 		/* Protocol 5.6: a superseded websocket is not closed, or the
 		 * 0.9 client would tear down the transport it fell back to. */
@@ -677,32 +658,28 @@ conn_take(struct wsd_conn *c, long long now)
 	conn_q_clear(&c->txq);
 	c->txq_off = c->txq_done = 0;
 	n = state < 0 ? SIO_ERR
-	              : sio_store_outbox_take(st, c->sid, now, CONN_TAKE_MAX,
-	                                      wsd.holder, c->conn,
-	                                      conn_take_one, &c->txq);
+	              : sio_deliver_take(&c->d, st, now, CONN_TAKE_MAX,
+	                                 conn_take_one, &c->txq);
 	if (n < 0) {
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: outbox: %s",
-		                c->sid, sio_store_errmsg(st));
+		                c->d.sid, sio_store_errmsg(st));
 		conn_q_clear(&c->txq);
 		c->want_take = 1; /* the next ring or tick tries again */
 		return;
 	}
-	if (sio_store_outbox_dropped(st) > 0) {
+	if (c->d.dropped > 0) {
 		static struct sio_ratelimit rl;
-		wsd_log_limited(
-		    &rl, SIO_LOG_WARN,
-		    "%s: %d queued packets dropped: not valid UTF-8 "
-		    "or empty (queued with SQL?)",
-		    c->sid, sio_store_outbox_dropped(st));
+		wsd_log_limited(&rl, SIO_LOG_WARN,
+		                "%s: %d queued packets dropped: not valid UTF-8 "
+		                "or empty (queued with SQL?)",
+		                c->d.sid, c->d.dropped);
 	}
 	c->ntaken = c->nq = (unsigned)n;
 	if (n == CONN_TAKE_MAX)
 		c->want_take = 1; /* more may wait: after these are done */
 	if (n > 0)
 		return; /* rung stays until a take finds nothing */
-	/* behind what another writer took, the final packets wait for the
-	 * ring of its end */
-	if (state == SIO_SESSION_CLOSED && !sio_store_outbox_blocked(st))
+	if (state == SIO_SESSION_CLOSED && sio_deliver_over(&c->d, st))
 		conn_event(c, CONN_EV_ENDED); /* its final packets are out */
 	else if (c->rung)
 		conn_wait_due(c, now); /* a delayed packet rang, say */
@@ -723,9 +700,10 @@ conn_after(struct wsd_conn *c, int committed)
 	if (!committed) {
 		/* What the batch took or marked done may be half there: hand
 		 * it all back (delivery is at least once) and look again. */
-		if (c->ntaken > 0 || c->txq.len > 0)
-			sio_store_outbox_release(wsd.x.store, c->sid,
-			                         wsd.holder, c->conn);
+		if (c->ntaken > 0 || c->txq.len > 0) {
+			c->d.taken = 1; /* a done may be undone too */
+			sio_deliver_release(&c->d, wsd.x.store);
+		}
 		c->ntaken = c->nq = 0;
 		c->txq_off = c->txq_done = 0;
 		conn_q_clear(&c->txq);
@@ -820,7 +798,7 @@ conn_find(const char *sid, long long conn)
 	struct wsd_conn *c;
 
 	for (c = conn_table[conn_hash(sid)]; c != NULL; c = c->next)
-		if (c->conn == conn && strcmp(c->sid, sid) == 0)
+		if (c->d.conn == conn && strcmp(c->d.sid, sid) == 0)
 			return c;
 	return NULL;
 }
@@ -913,12 +891,9 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom, struct sio_slice *out)
 	case WSD_STATE_GONE:
 		break;
 	}
-	if (c->hello) {
-		c->hello = 0;
-		c->hello_out = 1;
-		return conn_put(headroom, "1::", 3, out);
-	}
 	if (conn_q_get(&c->txq, &off, &pkt)) {
+		/* a take that passed `1::` passed it first */
+		c->hello_out = c->txq_off == 0 && c->d.hello_taken;
 		c->txq_off = (uint32_t)off;
 		c->nq--;
 		return conn_put(headroom, pkt.p, pkt.len, out);
@@ -929,7 +904,7 @@ wsd_conn_next(struct wsd_conn *c, size_t headroom, struct sio_slice *out)
 		return conn_put(headroom, "7:::1+0", 7, out);
 	}
 	if (c->state == WSD_STATE_ENDED) {
-		wsd_log(SIO_LOG_DEBUG, "%s: session ended", c->sid);
+		wsd_log(SIO_LOG_DEBUG, "%s: session ended", c->d.sid);
 		conn_event(c, CONN_EV_LAST);
 		return WSD_CONN_CLOSE;
 	}
@@ -968,7 +943,7 @@ wsd_conn_close(struct wsd_conn *c, const char *reason)
 	if (c->state == WSD_STATE_NEW || c->state == WSD_STATE_CLOSED)
 		return; /* never opened (rejected before ESTABLISHED), or
 		         * closed already */
-	wsd_log(SIO_LOG_DEBUG, "%s: conn %lld closed: %s", c->sid, c->conn,
+	wsd_log(SIO_LOG_DEBUG, "%s: conn %lld closed: %s", c->d.sid, c->d.conn,
 	        reason);
 	conn_unlink(c);
 	wsd_conn_buffer_hold(c, 0);
@@ -1000,7 +975,7 @@ wsd_conn_close(struct wsd_conn *c, const char *reason)
 	memset(&c->inq, 0, sizeof(c->inq));
 	memset(&c->txq, 0, sizeof(c->txq));
 	c->dirty = 0;
-	c->conn = 0;
+	c->d.conn = 0;
 }
 
 void
@@ -1009,7 +984,7 @@ wsd_conn_ring(const char *sid)
 	struct wsd_conn *c;
 
 	for (c = conn_table[conn_hash(sid)]; c != NULL; c = c->next)
-		if (strcmp(c->sid, sid) == 0)
+		if (strcmp(c->d.sid, sid) == 0)
 			conn_want_take(c, 1);
 }
 
@@ -1073,14 +1048,15 @@ wsd_conn_check_stalled(void)
 				continue;
 			if (stuck >= limit)
 				why = "no write possible";
-			else if (conn_closes(c) || conn_session_ended(c))
+			else if (conn_closes(c) ||
+			         sio_deliver_over(&c->d, wsd.x.store))
 				why = "session ended while no write possible";
 			else
 				continue;
 			wsd_log(SIO_LOG_INFO,
 			        "%s: conn %lld: %s for %lld s (the client does "
 			        "not read): socket dropped",
-			        c->sid, c->conn, why, stuck / 1000);
+			        c->d.sid, c->d.conn, why, stuck / 1000);
 			c->killed = 1;
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
 			                LWS_TO_KILL_ASYNC);

@@ -101,7 +101,7 @@ flash_consume(struct sio_buf *b, size_t n)
 static void
 flash_final(struct flash_conn *f, struct lws *wsi, const char *reason)
 {
-	if (f->c.conn != 0)
+	if (f->c.d.conn != 0)
 		wsd_conn_close(&f->c, reason);
 	f->state = FLASH_FINAL;
 	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, FLASH_HEAD_S);
@@ -199,8 +199,8 @@ flash_head(struct flash_conn *f, struct lws *wsi)
 	wsd_conn_client_addr(wsi, r.fwd_for, r.fwd_for_len, f->client);
 	if (wsd_hixie_response_head(&f->out, &r, flash_secure(&r)) != SIO_OK)
 		return -1;
-	snprintf(f->c.sid, sizeof(f->c.sid), "%s", sid);
-	f->c.transport = t;
+	snprintf(f->c.d.sid, sizeof(f->c.d.sid), "%s", sid);
+	f->c.d.transport = t;
 	f->key1 = r.key1_num;
 	f->key2 = r.key2_num;
 	flash_consume(&f->in, (size_t)rc);
@@ -227,8 +227,8 @@ flash_key3(struct flash_conn *f, struct lws *wsi)
 	flash_consume(&f->in, WSD_HIXIE_KEY3_LEN);
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	/* wsd_conn_open() sets the sid and transport from its arguments */
-	snprintf(sid, sizeof(sid), "%s", f->c.sid);
-	if (wsd_conn_open(&f->c, wsi, sid, f->c.transport, f->client) != SIO_OK)
+	snprintf(sid, sizeof(sid), "%s", f->c.d.sid);
+	if (wsd_conn_open(&f->c, wsi, sid, f->c.d.transport, f->client) != SIO_OK)
 		return -1;
 	f->state = FLASH_OPEN;
 	if (f->raw) {
@@ -257,7 +257,7 @@ flash_frames(struct flash_conn *f, struct lws *wsi)
 			wsd_log(SIO_LOG_INFO,
 			        "%s: bad hixie frame (unknown type, invalid "
 			        "UTF-8 or over max_packet %zu): closing",
-			        f->c.sid, wsd.cfg.max_packet);
+			        f->c.d.sid, wsd.cfg.max_packet);
 			if (wsd_hixie_close_encode(&f->out) != SIO_OK)
 				return -1;
 			flash_final(f, wsi, "bad frame");
@@ -296,12 +296,12 @@ flash_hold(struct flash_conn *f, struct lws *wsi)
 		wsd_log_limited(&share_rl, SIO_LOG_WARN,
 		                "%s: max_buffered_per_address (%zu) reached "
 		                "by %s: closing",
-		                f->c.sid, sio_config_buffered_share(&wsd.cfg),
+		                f->c.d.sid, sio_config_buffered_share(&wsd.cfg),
 		                f->client);
 	else
 		wsd_log_limited(&rl, SIO_LOG_WARN,
 		                "%s: max_buffered (%zu) reached: closing",
-		                f->c.sid, wsd.cfg.max_buffered);
+		                f->c.d.sid, wsd.cfg.max_buffered);
 	sio_buf_cleanup(&f->in);
 	f->scanned = 0;
 	if (wsd_hixie_close_encode(&f->out) != SIO_OK)
@@ -396,7 +396,7 @@ flash_writeable(struct flash_conn *f, struct lws *wsi)
 		/* not UTF-8 (say, a row from the sqlite3 shell): it cannot
 		 * be framed, and keeping it would block the queue */
 		wsd_log(SIO_LOG_WARN, "%s: packet is not UTF-8: dropped",
-		        f->c.sid);
+		        f->c.d.sid);
 		wsd_conn_written(&f->c, 1);
 		return 0;
 	}
@@ -405,7 +405,7 @@ flash_writeable(struct flash_conn *f, struct lws *wsi)
 	if (f->frame.cap > 65536)
 		sio_buf_cleanup(&f->frame);
 	if (!ok) {
-		wsd_log(SIO_LOG_INFO, "%s: write failed", f->c.sid);
+		wsd_log(SIO_LOG_INFO, "%s: write failed", f->c.d.sid);
 		return -1;
 	}
 	return 0;

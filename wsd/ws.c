@@ -98,7 +98,7 @@ ws_lws_closing(struct wsd_conn *c, struct lws *wsi)
 	int len = lws_get_close_length(wsi);
 	int code = len >= 2 ? p[0] << 8 | p[1] : 0;
 
-	if (c->conn == 0)
+	if (c->d.conn == 0)
 		return;
 	/* RFC 6455 7.1.7: fail the connection, i.e. close TCP once the
 	 * close frame is out. lws would wait 5 s for the client's close,
@@ -107,7 +107,7 @@ ws_lws_closing(struct wsd_conn *c, struct lws *wsi)
 	 * comes after the close frame, ends it. */
 	c->proto_error = 1;
 	lws_callback_on_writable(wsi);
-	wsd_log(SIO_LOG_INFO, "%s: closed by protocol error: %d %.*s", c->sid,
+	wsd_log(SIO_LOG_INFO, "%s: closed by protocol error: %d %.*s", c->d.sid,
 	        code, len > 2 ? len - 2 : 0, len > 2 ? (const char *)p + 2 : "");
 	wsd_conn_close(c, "protocol error");
 }
@@ -121,13 +121,13 @@ ws_busy_log(const struct wsd_conn *c, int rc)
 		wsd_log_limited(&ws_share_rl, SIO_LOG_WARN,
 		                "%s: max_buffered_per_address (%zu) reached by "
 		                "%s: closing with 1013",
-		                c->sid, sio_config_buffered_share(&wsd.cfg),
+		                c->d.sid, sio_config_buffered_share(&wsd.cfg),
 		                wsd_conn_address(c));
 	else
 		wsd_log_limited(&ws_buffered_rl, SIO_LOG_WARN,
 		                "%s: max_buffered (%zu) reached: closing with "
 		                "1013",
-		                c->sid, wsd.cfg.max_buffered);
+		                c->d.sid, wsd.cfg.max_buffered);
 }
 
 /* One fragment of a text message; the whole message goes to the session.
@@ -142,12 +142,12 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		if (lws_is_final_fragment(wsi) &&
 		    lws_remaining_packet_payload(wsi) == 0)
 			wsd_log(SIO_LOG_INFO, "%s: binary frame ignored",
-			        c->sid);
+			        c->d.sid);
 		return 0;
 	}
 	if (c->rx.len + len > wsd.cfg.max_packet) {
 		wsd_log(SIO_LOG_INFO, "%s: message over max_packet (%zu)",
-		        c->sid, wsd.cfg.max_packet);
+		        c->d.sid, wsd.cfg.max_packet);
 		wsd_conn_buffer_hold(c, 0);
 		sio_buf_cleanup(&c->rx);
 		c->local_close = 1;
@@ -176,7 +176,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	}
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {
 		wsd_conn_buffer_hold(c, c->rx.len);
-		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->sid);
+		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->d.sid);
 		c->local_close = 1;
 		return -1;
 	}
@@ -224,7 +224,7 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 	              out.len - LWS_PRE, LWS_WRITE_TEXT);
 	wsd_conn_written(c, n >= 0);
 	if (n < 0) {
-		wsd_log(SIO_LOG_INFO, "%s: write failed", c->sid);
+		wsd_log(SIO_LOG_INFO, "%s: write failed", c->d.sid);
 		c->local_close = 1;
 		return -1;
 	}
@@ -291,13 +291,13 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		if (c->conn == 0)
+		if (c->d.conn == 0)
 			return 0;
 		return ws_receive(c, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (c->proto_error)
 			return -1; /* the close frame is out: TCP goes now */
-		if (c->conn == 0)
+		if (c->d.conn == 0)
 			return 0;
 		return ws_writeable(c, wsi);
 	case LWS_CALLBACK_TIMER: /* a delayed packet is due */
@@ -305,10 +305,10 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* lws echoes the close; nothing is written after it */
-		if (c->conn != 0) {
+		if (c->d.conn != 0) {
 			c->peer_close = 1;
 			wsd_log(SIO_LOG_DEBUG, "%s: the client closes (%d)",
-			        c->sid,
+			        c->d.sid,
 			        len >= 2 ? ((unsigned char *)in)[0] << 8 |
 			                       ((unsigned char *)in)[1]
 			                 : 1005);
@@ -317,7 +317,7 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
 		/* the start of lws's close: when neither side asked for it
 		 * and lws set a close status, the client broke the protocol */
-		if (c != NULL && c->conn != 0 && !c->local_close &&
+		if (c != NULL && c->d.conn != 0 && !c->local_close &&
 		    !c->peer_close && lws_get_close_length(wsi) > 0)
 			ws_lws_closing(c, wsi);
 		return 0;

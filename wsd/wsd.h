@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "config.h"
+#include "deliver.h"
 #include "payload.h"
 #include "session.h"
 
@@ -108,11 +109,11 @@ struct wsd_conn {
 	struct lws *wsi;       /* NULL in a closed record */
 	struct wsd_conn *next; /* in its sid's bucket */
 	struct wsd_conn *dnext, *dprev; /* on the dirty list */
-	char sid[SIO_SID_LEN + 1];
+	/* its session, transport and holder_conn (d.conn: 0 before open and
+	 * once closed), and what the batch took for it */
+	struct sio_deliver d;
 	enum wsd_conn_state state : 4; /* where it is in its life */
-	unsigned transport : 3;  /* enum sio_transport */
 	/* what is written, beside the state */
-	unsigned hello : 1;      /* `1::` goes out first */
 	unsigned hello_out : 1;  /* the write under way is the `1::` */
 	unsigned hello_sent : 1; /* it was written: the batch records it */
 	/* what the batch does for it */
@@ -128,9 +129,8 @@ struct wsd_conn {
 	unsigned proto_error : 1; /* lws fails it: close frame, then TCP */
 	unsigned nin;             /* complete messages in inq */
 	struct sio_session_run *run; /* their run, applied in the batch */
-	long long conn;           /* holder_conn in the store; 0 before open
-	                             and once closed */
-	unsigned ntaken;          /* packets taken in the store, not done */
+	unsigned ntaken;          /* packets the last take passed (`1::`
+	                             too), not yet written and done */
 	unsigned nq;              /* packets in txq not yet written */
 	/* Offsets in txq, 32-bit: a take stops before txq would pass 4 GiB
 	 * (conn_take_one()); the rest waits for the next take. */

@@ -89,7 +89,7 @@ new_session(char sid[SIO_SID_LEN + 1])
 static void
 put(const char *sid, const char *pkt)
 {
-	CU_ASSERT_EQUAL(sio_store_outbox_put(st1, sid, pkt, strlen(pkt), 0),
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st1, sid, pkt, strlen(pkt), 0, 0),
 	                SIO_OK);
 }
 
@@ -285,9 +285,8 @@ test_next_due_for_delayed_packets(void)
 	sio_deliver_init(&a, sid, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1,
 	                 SIO_DELIVER_HELLO_WRITTEN);
 	CU_ASSERT_EQUAL(sio_deliver_next_due(&a, st1, T0, &due), SIO_AGAIN);
-	sio_store_outbox_set_due(st1, T0 + 500);
-	put(sid, "3:::late");
-	sio_store_outbox_set_due(st1, 0);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_put(st1, sid, "3:::late", 8, 0, T0 + 500), SIO_OK);
 	CU_ASSERT_EQUAL(take(&a, st1, &c), 0);
 	CU_ASSERT_EQUAL(sio_deliver_next_due(&a, st1, T0, &due), SIO_OK);
 	CU_ASSERT_EQUAL(due, T0 + 500);

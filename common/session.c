@@ -23,6 +23,166 @@
 /* dispatch results besides SIO_OK / SIO_ERR: the session has ended */
 #define SESSION_ENDED 1
 
+/* --- the transitions ----------------------------------------------------- */
+
+#define H SIO_SESSION_HANDSHAKEN
+#define O SIO_SESSION_OPEN
+#define D SIO_SESSION_DETACHED
+#define C SIO_SESSION_CLOSED
+#define N SIO_SESSION_NONE
+/* the transports that hold a connection open: they get heartbeats */
+#define PERSISTENT                                                             \
+	((1u << SIO_TRANSPORT_WEBSOCKET) | (1u << SIO_TRANSPORT_FLASHSOCKET) | \
+	 (1u << SIO_TRANSPORT_HTMLFILE))
+#define ATTACHED                                                               \
+	"transport, holder, detached_at none, last_recv = last_heartbeat = "   \
+	"now; connections_opened + 1"
+#define ENDED "closed_at, close_reason; then purged"
+
+const struct sio_session_rule sio_session_rules[] = {
+    {N, SIO_EVENT_HANDSHAKE, 0, H, "row, request, created; sessions_opened + 1",
+     "client: the handshake answer"},
+    {N, SIO_EVENT_REFUSED, 0, N, "nothing", "client: 403 or 503"},
+    {H, SIO_EVENT_ATTACH, 0, O, ATTACHED, "the transport: `1::` first"},
+    {O, SIO_EVENT_ATTACH, 0, O, ATTACHED,
+     "the previous holder is rung; `1::` first if never sent"},
+    {D, SIO_EVENT_ATTACH, 0, O, ATTACHED, "`1::` first if never sent"},
+    {C, SIO_EVENT_ATTACH, 0, C, "nothing",
+     "the transport: final packets, or the unknown-session answer"},
+    {O, SIO_EVENT_DETACH, 0, D, "detached_at = now, holder none", "nobody"},
+    {C, SIO_EVENT_DETACH, 0, C, "holder none", "nobody"},
+    {O, SIO_EVENT_SUPERSEDED, 0, O, "nothing", "nobody"},
+    {C, SIO_EVENT_SUPERSEDED, 0, C, "nothing", "nobody"},
+    {H, SIO_EVENT_PACKET, 0, H,
+     "last_recv (once SIO_TOUCH_MS old), packets_received", "the application"},
+    {O, SIO_EVENT_PACKET, 0, O,
+     "last_recv (once SIO_TOUCH_MS old), packets_received", "the application"},
+    {D, SIO_EVENT_PACKET, 0, D,
+     "last_recv (once SIO_TOUCH_MS old), packets_received", "the application"},
+    {O, SIO_EVENT_HEARTBEAT_DUE, PERSISTENT, O, "last_heartbeat; `2::` queued",
+     "the holder is rung"},
+    {O, SIO_EVENT_HEARTBEAT_TIMEOUT, PERSISTENT, C, ENDED "; forgotten",
+     "on_close; `0::` to the attached transport"},
+    {H, SIO_EVENT_CLOSE_TIMEOUT, 0, C, ENDED "; forgotten", "on_close"},
+    {D, SIO_EVENT_CLOSE_TIMEOUT, 0, C, ENDED "; forgotten", "on_close"},
+    {H, SIO_EVENT_END, 0, C, ENDED,
+     "on_close; `0::` kept for the next request"},
+    {O, SIO_EVENT_END, 0, C, ENDED,
+     "on_close; `0::` kept for the next request"},
+    {D, SIO_EVENT_END, 0, C, ENDED,
+     "on_close; `0::` kept for the next request"},
+    {H, SIO_EVENT_DISCONNECT, 0, C, ENDED "; forgotten", "on_close"},
+    {O, SIO_EVENT_DISCONNECT, 0, C, ENDED "; forgotten",
+     "on_close; `0::` to the attached transport"},
+    {D, SIO_EVENT_DISCONNECT, 0, C, ENDED "; forgotten", "on_close"},
+    {O, SIO_EVENT_HOLDER_GONE, 0, D, "detached_at = now, holder none",
+     "what it had taken goes back; the new holders are rung"},
+    {C, SIO_EVENT_HOLDER_GONE, 0, C, "holder none",
+     "what it had taken goes back"},
+    {C, SIO_EVENT_FORGET, 0, C, "gone", "nobody"},
+    {C, SIO_EVENT_CLEANUP, 0, N, "row and outbox deleted", "nobody"},
+};
+const size_t sio_session_nrules =
+    sizeof(sio_session_rules) / sizeof(sio_session_rules[0]);
+
+#undef H
+#undef O
+#undef D
+#undef C
+#undef N
+
+const struct sio_session_rule *
+sio_session_next(int state, int transport, enum sio_session_event ev)
+{
+	const struct sio_session_rule *r;
+
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		r = &sio_session_rules[i];
+		if (r->from != state || r->event != ev)
+			continue;
+		if (r->transports == 0 ||
+		    (transport >= 0 && transport < SIO_TRANSPORT_COUNT &&
+		     (r->transports & (1u << transport))))
+			return r;
+	}
+	return NULL;
+}
+
+unsigned
+sio_session_from(enum sio_session_event ev, int next)
+{
+	unsigned from = 0;
+
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		const struct sio_session_rule *r = &sio_session_rules[i];
+		if (r->event == ev && r->next == next && r->from != next &&
+		    r->from != SIO_SESSION_NONE)
+			from |= 1u << r->from;
+	}
+	return from;
+}
+
+unsigned
+sio_session_transports(enum sio_session_event ev)
+{
+	unsigned t = 0;
+
+	for (size_t i = 0; i < sio_session_nrules; i++)
+		if (sio_session_rules[i].event == ev)
+			t |= sio_session_rules[i].transports;
+	return t;
+}
+
+const char *
+sio_session_state_name(int state)
+{
+	return state == SIO_SESSION_NONE ? "(none)"
+	                                 : sio_store_state_name(state);
+}
+
+const char *
+sio_session_event_name(enum sio_session_event ev)
+{
+	static const char *const names[SIO_EVENT_COUNT] = {
+	    [SIO_EVENT_HANDSHAKE] = "handshake",
+	    [SIO_EVENT_REFUSED] = "handshake refused",
+	    [SIO_EVENT_ATTACH] = "attach",
+	    [SIO_EVENT_DETACH] = "detach",
+	    [SIO_EVENT_SUPERSEDED] = "detach superseded",
+	    [SIO_EVENT_PACKET] = "packet in",
+	    [SIO_EVENT_HEARTBEAT_DUE] = "heartbeat due",
+	    [SIO_EVENT_HEARTBEAT_TIMEOUT] = "heartbeat timeout",
+	    [SIO_EVENT_CLOSE_TIMEOUT] = "close timeout",
+	    [SIO_EVENT_END] = "end",
+	    [SIO_EVENT_DISCONNECT] = "disconnect",
+	    [SIO_EVENT_HOLDER_GONE] = "holder gone",
+	    [SIO_EVENT_CLEANUP] = "cleanup",
+	    [SIO_EVENT_FORGET] = "forget",
+	};
+
+	return (unsigned)ev < SIO_EVENT_COUNT ? names[ev] : "?";
+}
+
+void
+sio_session_rule_format(const struct sio_session_rule *r, char *buf,
+                        size_t size)
+{
+	char on[128] = "";
+
+	for (int t = 0; t < SIO_TRANSPORT_COUNT; t++)
+		if (r->transports & (1u << t)) {
+			size_t n = strlen(on);
+			snprintf(on + n, sizeof(on) - n, "%s%s",
+			         n ? ", " : " (", sio_config_transport_name(t));
+		}
+	if (on[0] != '\0')
+		strcat(on, ")");
+	snprintf(buf, size, "| %s%s | %s | %s | %s | %s |",
+	         sio_session_state_name(r->from), on,
+	         sio_session_event_name(r->event),
+	         sio_session_state_name(r->next), r->stored, r->told);
+}
+
 long long
 sio_session_now(void)
 {
@@ -683,7 +843,13 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 			rc = sio_store_counter_add(st, "sessions_opened", 1);
 	} else {
 		state = rc = sio_store_session_state(st, r->sid, &last_recv);
-		if (rc == SIO_AGAIN || rc == SIO_SESSION_CLOSED) /* meanwhile */
+		/* refused by the table (closed meanwhile) or absent */
+		if (rc == SIO_AGAIN ||
+		    (rc >= 0 &&
+		     sio_session_next(state, -1,
+		                      r->kind == RUN_END
+		                          ? SIO_EVENT_END
+		                          : SIO_EVENT_PACKET) == NULL))
 			return r->kind == RUN_END ? SIO_OK : SIO_AGAIN;
 		if (rc < 0)
 			return SIO_ERR;

@@ -1423,7 +1423,182 @@ test_racing_processes_run_on_close_once(void)
 	free(db);
 }
 
+/* --- the transition table ---------------------------------------------- */
+
+#define REFUSED -2
+
+/* Every (state, event) pair, with the transport that matters: the next
+ * state, or REFUSED when the table has no row for it. */
+static const struct {
+	int state, transport;
+	enum sio_session_event ev;
+	int next;
+} expected_moves[] = {
+    {SIO_SESSION_NONE, -1, SIO_EVENT_HANDSHAKE, SIO_SESSION_HANDSHAKEN},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_REFUSED, SIO_SESSION_NONE},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_ATTACH, REFUSED},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_PACKET, REFUSED},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_END, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_HANDSHAKE, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_ATTACH,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_ATTACH,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_DETACHED, SIO_TRANSPORT_HTMLFILE, SIO_EVENT_ATTACH,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_CLOSED, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_ATTACH,
+     SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_DETACH,
+     SIO_SESSION_DETACHED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_DETACH, SIO_SESSION_CLOSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_DETACH, REFUSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_DETACH, REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_SUPERSEDED, SIO_SESSION_OPEN},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_SUPERSEDED, SIO_SESSION_CLOSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_PACKET, SIO_SESSION_HANDSHAKEN},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_PACKET, SIO_SESSION_OPEN},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_PACKET, SIO_SESSION_DETACHED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_PACKET, REFUSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_HEARTBEAT_DUE,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_FLASHSOCKET, SIO_EVENT_HEARTBEAT_DUE,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_HTMLFILE, SIO_EVENT_HEARTBEAT_DUE,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_HEARTBEAT_DUE,
+     REFUSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_JSONP_POLLING, SIO_EVENT_HEARTBEAT_DUE,
+     REFUSED},
+    {SIO_SESSION_DETACHED, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_HEARTBEAT_DUE,
+     REFUSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_HEARTBEAT_TIMEOUT,
+     SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_HEARTBEAT_TIMEOUT,
+     REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_HEARTBEAT_TIMEOUT, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_CLOSE_TIMEOUT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_CLOSE_TIMEOUT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_CLOSE_TIMEOUT,
+     REFUSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_CLOSE_TIMEOUT, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_END, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_END, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_END, SIO_SESSION_CLOSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_END, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_DISCONNECT, REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_HOLDER_GONE, SIO_SESSION_DETACHED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_HOLDER_GONE, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_HOLDER_GONE, REFUSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_FORGET, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_FORGET, REFUSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_CLEANUP, SIO_SESSION_NONE},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_CLEANUP, REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_CLEANUP, REFUSED},
+};
+
+static void
+test_transition_table_row_by_row(void)
+{
+	for (size_t i = 0; i < sizeof(expected_moves) / sizeof(*expected_moves);
+	     i++) {
+		const struct sio_session_rule *r = sio_session_next(
+		    expected_moves[i].state, expected_moves[i].transport,
+		    expected_moves[i].ev);
+		if (expected_moves[i].next == REFUSED) {
+			CU_ASSERT_PTR_NULL(r);
+			continue;
+		}
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		CU_ASSERT_EQUAL(r->from, expected_moves[i].state);
+		CU_ASSERT_EQUAL(r->event, expected_moves[i].ev);
+		CU_ASSERT_EQUAL(r->next, expected_moves[i].next);
+	}
+}
+
+/* Every row is answered by sio_session_next() (no row shadowed by an
+ * earlier one), and each event has a name. */
+static void
+test_transition_table_rows_are_reachable(void)
+{
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		const struct sio_session_rule *r = &sio_session_rules[i];
+		int t = -1;
+		for (int k = 0; r->transports && k < SIO_TRANSPORT_COUNT; k++)
+			if (r->transports & (1u << k))
+				t = k;
+		CU_ASSERT_PTR_EQUAL(sio_session_next(r->from, t, r->event), r);
+	}
+	for (int ev = 0; ev < SIO_EVENT_COUNT; ev++)
+		CU_ASSERT_STRING_NOT_EQUAL(sio_session_event_name(ev), "?");
+}
+
+/* What the store is told to expect and to write, from the table. */
+static void
+test_transition_table_masks(void)
+{
+	unsigned live = (1u << SIO_SESSION_HANDSHAKEN) |
+	                (1u << SIO_SESSION_OPEN) | (1u << SIO_SESSION_DETACHED);
+
+	CU_ASSERT_EQUAL(sio_session_from(SIO_EVENT_ATTACH, SIO_SESSION_OPEN),
+	                (1u << SIO_SESSION_HANDSHAKEN) |
+	                    (1u << SIO_SESSION_DETACHED));
+	CU_ASSERT_EQUAL(
+	    sio_session_from(SIO_EVENT_DETACH, SIO_SESSION_DETACHED),
+	    1u << SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(
+	    sio_session_from(SIO_EVENT_HOLDER_GONE, SIO_SESSION_DETACHED),
+	    1u << SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_session_from(SIO_EVENT_END, SIO_SESSION_CLOSED),
+	                live);
+	CU_ASSERT_EQUAL(
+	    sio_session_from(SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED), live);
+	CU_ASSERT_EQUAL(sio_session_transports(SIO_EVENT_HEARTBEAT_DUE),
+	                (1u << SIO_TRANSPORT_WEBSOCKET) |
+	                    (1u << SIO_TRANSPORT_FLASHSOCKET) |
+	                    (1u << SIO_TRANSPORT_HTMLFILE));
+	CU_ASSERT_EQUAL(sio_session_transports(SIO_EVENT_HEARTBEAT_TIMEOUT),
+	                sio_session_transports(SIO_EVENT_HEARTBEAT_DUE));
+	CU_ASSERT_EQUAL(sio_session_transports(SIO_EVENT_CLOSE_TIMEOUT), 0);
+}
+
+/* docs/internals.md shows the table: its rows, in order, are the array's
+ * (make check runs the suites from the top of the tree). */
+static void
+test_transition_table_is_documented(void)
+{
+	char line[1024], want[1024];
+	size_t i = 0;
+	FILE *f = fopen("docs/internals.md", "r");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fgets(line, sizeof(line), f) != NULL && i < sio_session_nrules) {
+		line[strcspn(line, "\n")] = '\0';
+		sio_session_rule_format(&sio_session_rules[i], want,
+		                        sizeof(want));
+		if (strcmp(line, want) == 0)
+			i++;
+	}
+	fclose(f);
+	if (i < sio_session_nrules) {
+		sio_session_rule_format(&sio_session_rules[i], want,
+		                        sizeof(want));
+		fprintf(stderr, "docs/internals.md lacks, at its place: %s\n",
+		        want);
+	}
+	CU_ASSERT_EQUAL(i, sio_session_nrules);
+}
+
 static const struct cu_test tests[] = {
+    {"the transition table, row by row", test_transition_table_row_by_row},
+    {"every row of the transition table is reachable",
+     test_transition_table_rows_are_reachable},
+    {"the store's expected states come from the table",
+     test_transition_table_masks},
+    {"docs/internals.md shows the transition table",
+     test_transition_table_is_documented},
     {"testapp echoes messages with their type", test_message_echo},
     {"testapp echoes json messages", test_json_echo},
     {"plain ids are auto-acked first, data acks carry the data",

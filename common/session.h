@@ -83,6 +83,40 @@ unsigned sio_session_from(enum sio_session_event ev, int next);
 /* The transports of the rows of ev, 0 when it has none. */
 unsigned sio_session_transports(enum sio_session_event ev);
 
+/*
+ * The store's state changes with the table's states: each calls the
+ * sio_store_* function of the same name with the states the event moves
+ * a session from and to (compare-and-set), and answers as it does.
+ * attach: ATTACH (handshaken, open, detached to open); detach: DETACH
+ * (open to detached); claim_end: sio_store_session_end() with END (any
+ * live state to closed); unregister and reap: sio_store_process_unregister()
+ * and sio_store_reap() with HOLDER_GONE (open to detached);
+ * heartbeat_due: the state and the transports of HEARTBEAT_DUE. Every
+ * caller outside the store uses these, never the store's own.
+ */
+int sio_session_attach(struct sio_store *st, const char *sid, int transport,
+                       const char *holder, long long conn, long long now,
+                       int *hello);
+int sio_session_detach(struct sio_store *st, const char *sid,
+                       const char *holder, long long conn, long long now);
+int sio_session_claim_end(struct sio_store *st, const char *sid,
+                          const char *reason, long long now);
+int sio_session_unregister(struct sio_store *st, const char *name,
+                           long long now);
+int sio_session_reap(struct sio_store *st, long long now, long long lease_ms);
+int sio_session_heartbeat_due(struct sio_store *st, long long now,
+                              long long interval_ms, const char *holder,
+                              long long others_late_ms);
+
+/* What sio_store_expired() looks for at now: a timeout per row of
+ * HEARTBEAT_TIMEOUT and CLOSE_TIMEOUT, and HOLDER_GONE's move. The
+ * reason a session found in state ends with: the event's name
+ * ("heartbeat timeout", "close timeout"). */
+void sio_session_expiry(struct sio_store_expiry *e, long long now,
+                        long long heartbeat_timeout_ms,
+                        long long close_timeout_ms);
+const char *sio_session_expiry_reason(int state);
+
 /* The words of the table: "handshaken", ..., "(none)"; "attach", ... */
 const char *sio_session_state_name(int state);
 const char *sio_session_event_name(enum sio_session_event ev);

@@ -115,8 +115,8 @@ poll_attach(struct sio_session_ctx *wx, struct gw_write *w)
 	struct serve *s = p->s;
 	int rc;
 
-	rc = sio_store_attach(wx->store, s->rt.sid, s->rt.transport, gw.holder,
-	                      p->conn, p->now, &p->hello);
+	rc = sio_session_attach(wx->store, s->rt.sid, s->rt.transport,
+	                        gw.holder, p->conn, p->now, &p->hello);
 	if (rc == SIO_OK && p->bt != NULL &&
 	    (p->n = serve_collect(wx->store, s->rt.sid, p->bt, p->hello, p->now,
 	                          p->out, p->conn)) < 0)
@@ -175,8 +175,8 @@ finish_run(struct sio_session_ctx *wx, struct gw_write *w)
 			         : sio_store_outbox_release(st, f->sid,
 			                                    gw.holder, f->conn);
 		if (rc == SIO_OK && f->detach)
-			rc = sio_store_detach(st, f->sid, gw.holder, f->conn,
-			                      p->now);
+			rc = sio_session_detach(st, f->sid, gw.holder, f->conn,
+			                        p->now);
 		if (rc != SIO_OK)
 			serve_store_error(f->sid, wx, "finishing");
 	}

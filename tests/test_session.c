@@ -281,8 +281,8 @@ open_session(char sid[SIO_SID_LEN + 1], const char *q)
 	CU_ASSERT_FATAL(sio_request_init(&req, "127.0.0.1", q, NULL) == SIO_OK);
 	CU_ASSERT_FATAL(sio_session_handshake(&x, &req, now, sid) == SIO_OK);
 	sio_request_cleanup(&req);
-	CU_ASSERT_FATAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
-	                                 "test", 1, now, &changed) == SIO_OK);
+	CU_ASSERT_FATAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                   "test", 1, now, &changed) == SIO_OK);
 	CU_ASSERT(changed == 1);
 }
 
@@ -543,9 +543,9 @@ test_client_disconnect_without_transport_is_gone(void)
 	open_session(a, NULL);
 	open_session(b, NULL);
 	open_session(c, NULL);
-	CU_ASSERT(sio_store_detach(st, a, "test", 1, now) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, c, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, a, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, c, "test", 1, now) == SIO_OK);
 	CU_ASSERT(feed(a, "0::") == SIO_OK);
 	EXPECT(a, "");
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
@@ -734,7 +734,7 @@ test_volatile_is_dropped_without_transport(void)
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"volatile\",\"args\":[1]}") ==
 	          SIO_OK);
 	EXPECT(sid, "5:::{\"name\":\"v\",\"args\":[1]}");
-	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, sid, "test", 1, now) == SIO_OK);
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"volatile\",\"args\":[2]}") ==
 	          SIO_OK);
 	EXPECT(sid, "");
@@ -776,9 +776,9 @@ test_sweep_ends_sessions_past_their_timeouts(void)
 	x.plugin = &probe_plugin;
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                             now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
@@ -805,10 +805,10 @@ test_sweep_reaps_a_lapsed_holder(void)
 	                SIO_OK);
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "stalled", 1,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "test", 1,
-	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "stalled",
+	                             1, now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "test", 1,
+	                             now, &changed) == SIO_OK);
 	now += 7000;
 	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
@@ -837,10 +837,10 @@ test_timers_own_heartbeats_and_one_sweeper(void)
 	                                           now) == SIO_OK);
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "other", 1,
-	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                             now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "other", 1,
+	                             now, &changed) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	/* "other" sweeps this second: its own session's heartbeat only */
 	renew();
@@ -899,11 +899,11 @@ test_timers_without_holder_sweep_once_a_second(void)
 	                                           now) == SIO_OK);
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "other", 1,
-	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "other", 1,
+	                             now, &changed) == SIO_OK);
 	EXPECT(a, "3:::hello");
 	EXPECT(b, "3:::hello");
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	/* this second's sample is taken: a's heartbeat waits */
 	CU_ASSERT(sio_store_stats_sample(st, now) == 1);
@@ -934,9 +934,9 @@ two_idle_sessions(char *a, char *b)
 	x.plugin = &probe_plugin;
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                             now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
 	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
@@ -1092,7 +1092,7 @@ test_a_full_queue_keeps_no_pending_ack(void)
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[1]}") ==
 	          SIO_OK);
 	CU_ASSERT(feed(sid, "6:::1+[\"late\"]") == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, sid, "test", 1, now) == SIO_OK);
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[2]}") ==
 	          SIO_OK);
 	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=(null)\nopen  b=(null)\n"

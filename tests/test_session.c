@@ -1564,6 +1564,104 @@ test_transition_table_masks(void)
 	CU_ASSERT_EQUAL(sio_session_transports(SIO_EVENT_CLOSE_TIMEOUT), 0);
 }
 
+/* Puts a new session in state, held by (holder, 1) once attached. */
+static void
+session_in(int state, const char *holder, char sid[SIO_SID_LEN + 1])
+{
+	int hello;
+
+	CU_ASSERT_FATAL(sio_store_session_new(st, "{}", now, sid) == SIO_OK);
+	if (state == SIO_SESSION_HANDSHAKEN)
+		return;
+	CU_ASSERT_FATAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                   holder, 1, now, &hello) == SIO_OK);
+	if (state == SIO_SESSION_DETACHED)
+		CU_ASSERT_FATAL(sio_session_detach(st, sid, holder, 1, now) ==
+		                SIO_OK);
+	if (state == SIO_SESSION_CLOSED)
+		CU_ASSERT_FATAL(sio_session_claim_end(st, sid, "x", now) == 1);
+}
+
+/* The engine's calls move the stored session as the table says, in
+ * every state, and leave it where the table has no row. */
+static void
+test_transition_table_reaches_the_store(void)
+{
+	static const enum sio_session_event evs[] = {
+	    SIO_EVENT_ATTACH, SIO_EVENT_DETACH, SIO_EVENT_END,
+	    SIO_EVENT_HOLDER_GONE};
+	char sid[SIO_SID_LEN + 1], name[32];
+	long long last;
+	int hello, rc, n = 0;
+
+	for (int state = 0; state <= SIO_SESSION_CLOSED; state++)
+		for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+			const struct sio_session_rule *r = sio_session_next(
+			    state, SIO_TRANSPORT_XHR_POLLING, evs[i]);
+			int want = r ? r->next : state;
+
+			snprintf(name, sizeof(name), "p%d", n++);
+			CU_ASSERT_FATAL(
+			    sio_store_process_register(st, name, (int)getpid(),
+			                               now) == SIO_OK);
+			session_in(state, name, sid);
+			switch (evs[i]) {
+			case SIO_EVENT_ATTACH:
+				rc = sio_session_attach(
+				    st, sid, SIO_TRANSPORT_XHR_POLLING, name, 2,
+				    now, &hello);
+				CU_ASSERT_EQUAL(rc, want == SIO_SESSION_OPEN
+				                        ? SIO_OK
+				                        : SIO_AGAIN);
+				break;
+			case SIO_EVENT_DETACH:
+				rc = sio_session_detach(st, sid, name, 1, now);
+				CU_ASSERT_EQUAL(rc, SIO_OK);
+				break;
+			case SIO_EVENT_END:
+				rc = sio_session_claim_end(st, sid, "y", now);
+				CU_ASSERT_EQUAL(rc, want != state);
+				break;
+			default:
+				rc = sio_session_unregister(st, name, now);
+				CU_ASSERT_EQUAL(rc, SIO_OK);
+				break;
+			}
+			CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+			                want);
+		}
+}
+
+/* The sweep's timeouts are the table's rows, and so are its reasons. */
+static void
+test_transition_table_timeouts(void)
+{
+	struct sio_store_expiry e;
+
+	sio_session_expiry(&e, 100000, 60000, 25000);
+	CU_ASSERT_EQUAL_FATAL(e.n, 3);
+	CU_ASSERT_EQUAL(e.t[0].state, SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(e.t[0].transports,
+	                sio_session_transports(SIO_EVENT_HEARTBEAT_TIMEOUT));
+	CU_ASSERT_EQUAL(e.t[0].since, SIO_STORE_SINCE_RECV);
+	CU_ASSERT_EQUAL(e.t[0].before, 40000);
+	CU_ASSERT_EQUAL(e.t[1].state, SIO_SESSION_HANDSHAKEN);
+	CU_ASSERT_EQUAL(e.t[1].transports, 0);
+	CU_ASSERT_EQUAL(e.t[1].since, SIO_STORE_SINCE_CREATED);
+	CU_ASSERT_EQUAL(e.t[1].before, 75000);
+	CU_ASSERT_EQUAL(e.t[2].state, SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(e.t[2].since, SIO_STORE_SINCE_DETACHED);
+	CU_ASSERT_EQUAL(e.t[2].before, 75000);
+	CU_ASSERT_EQUAL(e.gone_from, 1u << SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(e.gone_to, SIO_SESSION_DETACHED);
+	CU_ASSERT_STRING_EQUAL(sio_session_expiry_reason(SIO_SESSION_OPEN),
+	                       "heartbeat timeout");
+	CU_ASSERT_STRING_EQUAL(
+	    sio_session_expiry_reason(SIO_SESSION_HANDSHAKEN), "close timeout");
+	CU_ASSERT_STRING_EQUAL(sio_session_expiry_reason(SIO_SESSION_DETACHED),
+	                       "close timeout");
+}
+
 /* docs/internals.md shows the table: its rows, in order, are the array's
  * (make check runs the suites from the top of the tree). */
 static void
@@ -1597,6 +1695,10 @@ static const struct cu_test tests[] = {
      test_transition_table_rows_are_reachable},
     {"the store's expected states come from the table",
      test_transition_table_masks},
+    {"the engine's calls move the stored session as the table says",
+     test_transition_table_reaches_the_store},
+    {"the sweep's timeouts and their reasons are the table's",
+     test_transition_table_timeouts},
     {"docs/internals.md shows the transition table",
      test_transition_table_is_documented},
     {"testapp echoes messages with their type", test_message_echo},

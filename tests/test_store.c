@@ -1212,11 +1212,10 @@ out:
 	free(link);
 }
 
-/* Finds sid among the n expired ones; its reason or NULL. */
 /* sio_store_expired() with the engine's timeouts, each found session's
  * reason in reasons[i], as the sweeper ends it. */
 static int
-store_expired(struct sio_store *st, long long now, long long hb_ms,
+store_expired(struct sio_store *s, long long now, long long hb_ms,
               long long close_ms, char (*sids)[SIO_SID_LEN + 1],
               const char **reasons, int max)
 {
@@ -1225,12 +1224,13 @@ store_expired(struct sio_store *st, long long now, long long hb_ms,
 
 	CU_ASSERT_FATAL(max <= 64);
 	sio_session_expiry(&e, now, hb_ms, close_ms);
-	n = sio_store_expired(st, now, &e, sids, states, max);
+	n = sio_store_expired(s, now, &e, sids, states, max);
 	for (int i = 0; i < n; i++)
 		reasons[i] = sio_session_expiry_reason(states[i]);
 	return n;
 }
 
+/* Finds sid among the n expired ones; its reason or NULL. */
 static const char *
 reason_of(const char *sid, char (*sids)[SIO_SID_LEN + 1], const char **reasons,
           int n)

@@ -422,6 +422,109 @@ test_detach(void)
 	                SIO_SESSION_OPEN);
 }
 
+/*
+ * The store decides no move: attach, detach, session_end, unregister,
+ * heartbeat_due and expired do what the caller's states and transports
+ * say (the engine's table; here other values), compare-and-set.
+ */
+static void
+test_moves_as_told(void)
+{
+	const unsigned H = SIO_STATE_BIT(SIO_SESSION_HANDSHAKEN),
+	               O = SIO_STATE_BIT(SIO_SESSION_OPEN),
+	               D = SIO_STATE_BIT(SIO_SESSION_DETACHED);
+	struct sio_store_expiry e = {.n = 1};
+	char sid[SIO_SID_LEN + 1], sids[4][SIO_SID_LEN + 1];
+	struct sio_store_session s;
+	long long last, before, after;
+	int hello, states[4];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    sio_store_counter_get(st, "connections_opened", &before), SIO_OK);
+	/* handshaken is not in from: refused, nothing written */
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, "a",
+	                                 1, T0, &hello, O | D,
+	                                 SIO_SESSION_OPEN),
+	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_HANDSHAKEN);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 0);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "connections_opened", &after),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(after, before);
+	/* the state written is the caller's */
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                 "a", 1, T0, &hello, H,
+	                                 SIO_SESSION_DETACHED),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 1);
+	/* detach outside from: the holder goes, the state stays */
+	CU_ASSERT_EQUAL(
+	    sio_store_detach(st, sid, "a", 1, T0 + 5, O, SIO_SESSION_DETACHED),
+	    SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
+	CU_ASSERT_STRING_EQUAL(s.holder, "");
+	CU_ASSERT_EQUAL(s.detached_at, 0);
+	sio_store_session_cleanup(&s);
+	/* a holder gone moves what the caller says */
+	process("p");
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                 "p", 2, T0, &hello, D,
+	                                 SIO_SESSION_OPEN),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "p", T0 + 7, D,
+	                                             SIO_SESSION_DETACHED),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "p", 2), 0);
+	/* heartbeats for the transports passed, polling included */
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                 "q", 3, T0, &hello, O,
+	                                 SIO_SESSION_OPEN),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25000, 25000, NULL, 0,
+	                                        SIO_SESSION_OPEN,
+	                                        1u << SIO_TRANSPORT_WEBSOCKET),
+	                0);
+	CU_ASSERT_EQUAL(
+	    sio_store_heartbeat_due(st, T0 + 25000, 25000, NULL, 0,
+	                            SIO_SESSION_DETACHED,
+	                            1u << SIO_TRANSPORT_XHR_POLLING),
+	    0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(
+	                    st, T0 + 25000, 25000, NULL, 0, SIO_SESSION_OPEN,
+	                    1u << SIO_TRANSPORT_XHR_POLLING),
+	                1);
+	/* expired: the timeouts passed, and the state found */
+	e.t[0] = (struct sio_store_timeout){SIO_SESSION_OPEN,
+	                                    1u << SIO_TRANSPORT_WEBSOCKET,
+	                                    SIO_STORE_SINCE_CREATED, T0};
+	CU_ASSERT_EQUAL(sio_store_expired(st, T0, &e, sids, states, 4), 0);
+	e.t[0].transports = 0;
+	CU_ASSERT_EQUAL(sio_store_expired(st, T0, &e, sids, states, 4), 1);
+	CU_ASSERT_STRING_EQUAL(sids[0], sid);
+	CU_ASSERT_EQUAL(states[0], SIO_SESSION_OPEN);
+	e.t[0].before = T0 - 1;
+	CU_ASSERT_EQUAL(sio_store_expired(st, T0, &e, sids, states, 4), 0);
+	/* the end: claimed only from a state in from */
+	CU_ASSERT_EQUAL(
+	    sio_store_session_end(st, sid, "x", T0, H | D, SIO_SESSION_CLOSED),
+	    0);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_end(st, sid, "x", T0, O, SIO_SESSION_CLOSED), 1);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_end(st, sid, "x", T0, O, SIO_SESSION_CLOSED), 0);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_CLOSED);
+}
+
 static void
 test_touch(void)
 {
@@ -663,11 +766,10 @@ test_sessions_live(void)
 	CU_ASSERT_EQUAL(mine, 0);
 }
 
-/* The reason expired() gave for sid, NULL when it did not list it. */
 /* sio_store_expired() with the engine's timeouts, each found session's
  * reason in reasons[i], as the sweeper ends it. */
 static int
-store_expired(struct sio_store *st, long long now, long long hb_ms,
+store_expired(struct sio_store *s, long long now, long long hb_ms,
               long long close_ms, char (*sids)[SIO_SID_LEN + 1],
               const char **reasons, int max)
 {
@@ -676,12 +778,13 @@ store_expired(struct sio_store *st, long long now, long long hb_ms,
 
 	CU_ASSERT_FATAL(max <= 64);
 	sio_session_expiry(&e, now, hb_ms, close_ms);
-	n = sio_store_expired(st, now, &e, sids, states, max);
+	n = sio_store_expired(s, now, &e, sids, states, max);
 	for (int i = 0; i < n; i++)
 		reasons[i] = sio_session_expiry_reason(states[i]);
 	return n;
 }
 
+/* The reason expired() gave for sid, NULL when it did not list it. */
 static const char *
 reason_of(const char *sid, char (*sids)[SIO_SID_LEN + 1], const char **reasons,
           int n)
@@ -2082,6 +2185,8 @@ static const struct cu_test tests[] = {
      test_holder},
     {"detach by a non-holder is a no-op, by the holder starts the timeout",
      test_detach},
+    {"the store moves a state only as the caller's from and to say",
+     test_moves_as_told},
     {"touch records when the client was last heard", test_touch},
     {"ending a session is claimed once, with its time and reason",
      test_end_claimed_once},

@@ -30,8 +30,8 @@ sio_deliver_attach(struct sio_deliver *d, struct sio_store *st, long long now)
 {
 	int hello = 0, rc;
 
-	rc = sio_store_attach(st, d->sid, (int)d->transport, d->holder, d->conn,
-	                      now, &hello);
+	rc = sio_session_attach(st, d->sid, (int)d->transport, d->holder,
+	                        d->conn, now, &hello);
 	if (rc == SIO_OK)
 		d->hello = hello != 0;
 	return rc;
@@ -145,7 +145,7 @@ sio_deliver_hello_written(struct sio_deliver *d, struct sio_store *st)
 int
 sio_deliver_detach(struct sio_deliver *d, struct sio_store *st, long long now)
 {
-	return sio_store_detach(st, d->sid, d->holder, d->conn, now);
+	return sio_session_detach(st, d->sid, d->holder, d->conn, now);
 }
 
 int

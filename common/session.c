@@ -23,6 +23,304 @@
 /* dispatch results besides SIO_OK / SIO_ERR: the session has ended */
 #define SESSION_ENDED 1
 
+/* --- the transitions ----------------------------------------------------- */
+
+#define H SIO_SESSION_HANDSHAKEN
+#define O SIO_SESSION_OPEN
+#define D SIO_SESSION_DETACHED
+#define C SIO_SESSION_CLOSED
+#define N SIO_SESSION_NONE
+/* the transports that hold a connection open: they get heartbeats */
+#define PERSISTENT                                                             \
+	((1u << SIO_TRANSPORT_WEBSOCKET) | (1u << SIO_TRANSPORT_FLASHSOCKET) | \
+	 (1u << SIO_TRANSPORT_HTMLFILE))
+#define ATTACHED                                                               \
+	"transport, holder, detached_at none, last_recv = last_heartbeat = "   \
+	"now; connections_opened + 1"
+#define ENDED "closed_at, close_reason; then purged"
+
+const struct sio_session_rule sio_session_rules[] = {
+    {N, SIO_EVENT_HANDSHAKE, 0, H, "row, request, created; sessions_opened + 1",
+     "client: the handshake answer"},
+    {N, SIO_EVENT_REFUSED, 0, N, "nothing", "client: 403 or 503"},
+    {H, SIO_EVENT_ATTACH, 0, O, ATTACHED, "the transport: `1::` first"},
+    {O, SIO_EVENT_ATTACH, 0, O, ATTACHED,
+     "the previous holder is rung; `1::` first if never sent"},
+    {D, SIO_EVENT_ATTACH, 0, O, ATTACHED, "`1::` first if never sent"},
+    {C, SIO_EVENT_ATTACH, 0, C, "nothing",
+     "the transport: final packets, or the unknown-session answer"},
+    {O, SIO_EVENT_DETACH, 0, D, "detached_at = now, holder none", "nobody"},
+    {C, SIO_EVENT_DETACH, 0, C, "holder none", "nobody"},
+    {O, SIO_EVENT_SUPERSEDED, 0, O, "nothing", "nobody"},
+    {C, SIO_EVENT_SUPERSEDED, 0, C, "nothing", "nobody"},
+    {H, SIO_EVENT_PACKET, 0, H,
+     "last_recv (once SIO_TOUCH_MS old), packets_received", "the application"},
+    {O, SIO_EVENT_PACKET, 0, O,
+     "last_recv (once SIO_TOUCH_MS old), packets_received", "the application"},
+    {D, SIO_EVENT_PACKET, 0, D,
+     "last_recv (once SIO_TOUCH_MS old), packets_received", "the application"},
+    {O, SIO_EVENT_HEARTBEAT_DUE, PERSISTENT, O, "last_heartbeat; `2::` queued",
+     "the holder is rung"},
+    {O, SIO_EVENT_HEARTBEAT_TIMEOUT, PERSISTENT, C, ENDED "; forgotten",
+     "on_close; `0::` to the attached transport"},
+    {H, SIO_EVENT_CLOSE_TIMEOUT, 0, C, ENDED "; forgotten", "on_close"},
+    {D, SIO_EVENT_CLOSE_TIMEOUT, 0, C, ENDED "; forgotten", "on_close"},
+    {H, SIO_EVENT_END, 0, C, ENDED,
+     "on_close; `0::` kept for the next request"},
+    {O, SIO_EVENT_END, 0, C, ENDED,
+     "on_close; `0::` kept for the next request"},
+    {D, SIO_EVENT_END, 0, C, ENDED,
+     "on_close; `0::` kept for the next request"},
+    {H, SIO_EVENT_DISCONNECT, 0, C, ENDED "; forgotten", "on_close"},
+    {O, SIO_EVENT_DISCONNECT, 0, C, ENDED "; forgotten",
+     "on_close; `0::` to the attached transport"},
+    {D, SIO_EVENT_DISCONNECT, 0, C, ENDED "; forgotten", "on_close"},
+    {O, SIO_EVENT_HOLDER_GONE, 0, D, "detached_at = now, holder none",
+     "what it had taken goes back; the new holders are rung"},
+    {C, SIO_EVENT_HOLDER_GONE, 0, C, "holder none",
+     "what it had taken goes back"},
+    {C, SIO_EVENT_FORGET, 0, C, "gone", "nobody"},
+    {C, SIO_EVENT_CLEANUP, 0, N, "row and outbox deleted", "nobody"},
+};
+const size_t sio_session_nrules =
+    sizeof(sio_session_rules) / sizeof(sio_session_rules[0]);
+
+#undef H
+#undef O
+#undef D
+#undef C
+#undef N
+
+const struct sio_session_rule *
+sio_session_next(int state, int transport, enum sio_session_event ev)
+{
+	const struct sio_session_rule *r;
+
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		r = &sio_session_rules[i];
+		if (r->from != state || r->event != ev)
+			continue;
+		if (r->transports == 0 ||
+		    (transport >= 0 && transport < SIO_TRANSPORT_COUNT &&
+		     (r->transports & (1u << transport))))
+			return r;
+	}
+	return NULL;
+}
+
+unsigned
+sio_session_from(enum sio_session_event ev, int next)
+{
+	unsigned from = 0;
+
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		const struct sio_session_rule *r = &sio_session_rules[i];
+		if (r->event == ev && r->next == next && r->from != next &&
+		    r->from != SIO_SESSION_NONE)
+			from |= 1u << r->from;
+	}
+	return from;
+}
+
+unsigned
+sio_session_transports(enum sio_session_event ev)
+{
+	unsigned t = 0;
+
+	for (size_t i = 0; i < sio_session_nrules; i++)
+		if (sio_session_rules[i].event == ev)
+			t |= sio_session_rules[i].transports;
+	return t;
+}
+
+/* --- the table, passed to the store -------------------------------------- */
+
+/* The state ev moves a session to (*to: the next of its rows that change
+ * the state), and the states from which ev leads there, that state itself
+ * included (an attach to an open session): what the store compares and
+ * sets. 0 when ev changes no state. */
+static unsigned
+session_move(enum sio_session_event ev, int *to)
+{
+	const struct sio_session_rule *r;
+	unsigned from = 0;
+
+	*to = SIO_SESSION_NONE;
+	for (size_t i = 0; i < sio_session_nrules && *to == SIO_SESSION_NONE;
+	     i++) {
+		r = &sio_session_rules[i];
+		if (r->event == ev && r->from != r->next &&
+		    r->from != SIO_SESSION_NONE && r->next != SIO_SESSION_NONE)
+			*to = r->next;
+	}
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		r = &sio_session_rules[i];
+		if (r->event == ev && r->next == *to &&
+		    r->from != SIO_SESSION_NONE)
+			from |= 1u << r->from;
+	}
+	return *to == SIO_SESSION_NONE ? 0 : from;
+}
+
+int
+sio_session_attach(struct sio_store *st, const char *sid, int transport,
+                   const char *holder, long long conn, long long now,
+                   int *hello)
+{
+	int to;
+	unsigned from = session_move(SIO_EVENT_ATTACH, &to);
+
+	return sio_store_attach(st, sid, transport, holder, conn, now, hello,
+	                        from, to);
+}
+
+int
+sio_session_detach(struct sio_store *st, const char *sid, const char *holder,
+                   long long conn, long long now)
+{
+	int to;
+	unsigned from = session_move(SIO_EVENT_DETACH, &to);
+
+	return sio_store_detach(st, sid, holder, conn, now, from, to);
+}
+
+int
+sio_session_claim_end(struct sio_store *st, const char *sid, const char *reason,
+                      long long now)
+{
+	int to;
+	unsigned from = session_move(SIO_EVENT_END, &to);
+
+	return sio_store_session_end(st, sid, reason, now, from, to);
+}
+
+int
+sio_session_unregister(struct sio_store *st, const char *name, long long now)
+{
+	int to;
+	unsigned from = session_move(SIO_EVENT_HOLDER_GONE, &to);
+
+	return sio_store_process_unregister(st, name, now, from, to);
+}
+
+int
+sio_session_reap(struct sio_store *st, long long now, long long lease_ms)
+{
+	int to;
+	unsigned from = session_move(SIO_EVENT_HOLDER_GONE, &to);
+
+	return sio_store_reap(st, now, lease_ms, from, to);
+}
+
+int
+sio_session_heartbeat_due(struct sio_store *st, long long now,
+                          long long interval_ms, const char *holder,
+                          long long others_late_ms)
+{
+	int state = SIO_SESSION_OPEN;
+
+	for (size_t i = 0; i < sio_session_nrules; i++)
+		if (sio_session_rules[i].event == SIO_EVENT_HEARTBEAT_DUE) {
+			state = sio_session_rules[i].from;
+			break;
+		}
+	return sio_store_heartbeat_due(
+	    st, now, interval_ms, holder, others_late_ms, state,
+	    sio_session_transports(SIO_EVENT_HEARTBEAT_DUE));
+}
+
+void
+sio_session_expiry(struct sio_store_expiry *e, long long now,
+                   long long heartbeat_timeout_ms, long long close_timeout_ms)
+{
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		const struct sio_session_rule *r = &sio_session_rules[i];
+		struct sio_store_timeout *t = &e->t[e->n];
+		int hb = r->event == SIO_EVENT_HEARTBEAT_TIMEOUT;
+
+		if ((!hb && r->event != SIO_EVENT_CLOSE_TIMEOUT) ||
+		    e->n == SIO_STORE_TIMEOUTS_MAX)
+			continue;
+		t->state = r->from;
+		t->transports = r->transports;
+		/* the heartbeat timeout runs from the client's last packet,
+		 * the close timeout from when the session was left without a
+		 * transport: its handshake if it never had one */
+		t->since = hb ? SIO_STORE_SINCE_RECV
+		           : r->from == SIO_SESSION_HANDSHAKEN
+		               ? SIO_STORE_SINCE_CREATED
+		               : SIO_STORE_SINCE_DETACHED;
+		t->before =
+		    now - (hb ? heartbeat_timeout_ms : close_timeout_ms);
+		e->n++;
+	}
+	e->gone_from = session_move(SIO_EVENT_HOLDER_GONE, &e->gone_to);
+}
+
+const char *
+sio_session_expiry_reason(int state)
+{
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		const struct sio_session_rule *r = &sio_session_rules[i];
+		if (r->from == state &&
+		    (r->event == SIO_EVENT_HEARTBEAT_TIMEOUT ||
+		     r->event == SIO_EVENT_CLOSE_TIMEOUT))
+			return sio_session_event_name(r->event);
+	}
+	return "close timeout";
+}
+
+const char *
+sio_session_state_name(int state)
+{
+	return state == SIO_SESSION_NONE ? "(none)"
+	                                 : sio_store_state_name(state);
+}
+
+const char *
+sio_session_event_name(enum sio_session_event ev)
+{
+	static const char *const names[SIO_EVENT_COUNT] = {
+	    [SIO_EVENT_HANDSHAKE] = "handshake",
+	    [SIO_EVENT_REFUSED] = "handshake refused",
+	    [SIO_EVENT_ATTACH] = "attach",
+	    [SIO_EVENT_DETACH] = "detach",
+	    [SIO_EVENT_SUPERSEDED] = "detach superseded",
+	    [SIO_EVENT_PACKET] = "packet in",
+	    [SIO_EVENT_HEARTBEAT_DUE] = "heartbeat due",
+	    [SIO_EVENT_HEARTBEAT_TIMEOUT] = "heartbeat timeout",
+	    [SIO_EVENT_CLOSE_TIMEOUT] = "close timeout",
+	    [SIO_EVENT_END] = "end",
+	    [SIO_EVENT_DISCONNECT] = "disconnect",
+	    [SIO_EVENT_HOLDER_GONE] = "holder gone",
+	    [SIO_EVENT_CLEANUP] = "cleanup",
+	    [SIO_EVENT_FORGET] = "forget",
+	};
+
+	return (unsigned)ev < SIO_EVENT_COUNT ? names[ev] : "?";
+}
+
+void
+sio_session_rule_format(const struct sio_session_rule *r, char *buf,
+                        size_t size)
+{
+	char on[128] = "";
+
+	for (int t = 0; t < SIO_TRANSPORT_COUNT; t++)
+		if (r->transports & (1u << t)) {
+			size_t n = strlen(on);
+			snprintf(on + n, sizeof(on) - n, "%s%s",
+			         n ? ", " : " (", sio_config_transport_name(t));
+		}
+	if (on[0] != '\0')
+		strcat(on, ")");
+	snprintf(buf, size, "| %s%s | %s | %s | %s | %s |",
+	         sio_session_state_name(r->from), on,
+	         sio_session_event_name(r->event),
+	         sio_session_state_name(r->next), r->stored, r->told);
+}
+
 long long
 sio_session_now(void)
 {
@@ -656,7 +954,7 @@ session_claim(struct sio_session_ctx *x, struct sio_session_run *r, int state,
 	if ((!forget || state == SIO_SESSION_OPEN) &&
 	    sio_store_outbox_put(st, r->sid, "0::", 3, 0, 0) == SIO_ERR)
 		return SIO_ERR; /* a full queue: noted by the store */
-	rc = sio_store_session_end(st, r->sid, end->a, r->now);
+	rc = sio_session_claim_end(st, r->sid, end->a, r->now);
 	if (rc < 0 ||
 	    (forget && sio_store_session_forget(st, r->sid) != SIO_OK))
 		return SIO_ERR;
@@ -683,7 +981,13 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 			rc = sio_store_counter_add(st, "sessions_opened", 1);
 	} else {
 		state = rc = sio_store_session_state(st, r->sid, &last_recv);
-		if (rc == SIO_AGAIN || rc == SIO_SESSION_CLOSED) /* meanwhile */
+		/* refused by the table (closed meanwhile) or absent */
+		if (rc == SIO_AGAIN ||
+		    (rc >= 0 &&
+		     sio_session_next(state, -1,
+		                      r->kind == RUN_END
+		                          ? SIO_EVENT_END
+		                          : SIO_EVENT_PACKET) == NULL))
 			return r->kind == RUN_END ? SIO_OK : SIO_AGAIN;
 		if (rc < 0)
 			return SIO_ERR;
@@ -878,21 +1182,23 @@ session_expire(struct sio_session_ctx *x, long long now)
 {
 	const struct sio_config *cfg = x->cfg;
 	char sids[64][SIO_SID_LEN + 1];
-	const char *reasons[64];
-	int n, ended = 0;
+	struct sio_store_expiry e;
+	int n, states[64], ended = 0;
 
-	if (sio_store_reap(x->store, now, cfg->process_lease * 1000LL) < 0)
+	if (sio_session_reap(x->store, now, cfg->process_lease * 1000LL) < 0)
 		return SIO_ERR;
+	sio_session_expiry(&e, now, cfg->heartbeat_timeout * 1000LL,
+	                   cfg->close_timeout * 1000LL);
 	do {
-		n = sio_store_expired(
-		    x->store, now, cfg->heartbeat_timeout * 1000LL,
-		    cfg->close_timeout * 1000LL, sids, reasons, 64);
+		n = sio_store_expired(x->store, now, &e, sids, states, 64);
 		if (n < 0)
 			return SIO_ERR;
 		for (int i = 0; i < n; i++) {
 			/* as socket.io 0.9: the client, if it comes
 			 * back, is told to reconnect */
-			int rc = session_end_tx(x, sids[i], reasons[i], 1, now);
+			int rc = session_end_tx(
+			    x, sids[i], sio_session_expiry_reason(states[i]), 1,
+			    now);
 			if (rc < 0)
 				return SIO_ERR;
 			ended += rc;
@@ -908,9 +1214,9 @@ sio_session_sweep(struct sio_session_ctx *x, long long now)
 {
 	if (sio_store_stats_sample(x->store, now) < 0 ||
 	    session_clock(x, now) < 0 ||
-	    sio_store_heartbeat_due(x->store, now,
-	                            x->cfg->heartbeat_interval * 1000LL, NULL,
-	                            0) < 0)
+	    sio_session_heartbeat_due(x->store, now,
+	                              x->cfg->heartbeat_interval * 1000LL, NULL,
+	                              0) < 0)
 		return SIO_ERR;
 	return session_expire(x, now);
 }
@@ -927,9 +1233,9 @@ sio_session_timers(struct sio_session_ctx *x, const char *holder, long long now)
 	if (sweeper > 0 && session_clock(x, now) < 0)
 		return SIO_ERR;
 	if (sweeper < 0 ||
-	    sio_store_heartbeat_due(x->store, now,
-	                            x->cfg->heartbeat_interval * 1000LL, holder,
-	                            sweeper ? SIO_HB_LATE_MS : -1) < 0)
+	    sio_session_heartbeat_due(
+	        x->store, now, x->cfg->heartbeat_interval * 1000LL, holder,
+	        sweeper ? SIO_HB_LATE_MS : -1) < 0)
 		return SIO_ERR;
 	return sweeper ? session_expire(x, now) : 0;
 }

@@ -28,6 +28,104 @@
 #include "siogate.h"
 #include "store.h"
 
+/*
+ * The transitions of a session, written once (docs/internals.md shows the
+ * same rows, and a test keeps the two equal). A row says: in state from
+ * (SIO_SESSION_NONE: no row in the store), on event, the session moves to
+ * next, and what is stored and who is told. transports: the transports
+ * (bits 1 << enum sio_transport) of the session's last attach for which
+ * the row applies, 0 for any. An event with no row for a state is refused:
+ * nothing changes, the caller is answered as the store says (absent,
+ * closed, not the holder).
+ */
+#define SIO_SESSION_NONE 4 /* before the handshake, after the cleanup */
+#define SIO_SESSION_NSTATES 5
+
+enum sio_session_event {
+	SIO_EVENT_HANDSHAKE = 0, /* a handshake accepted */
+	SIO_EVENT_REFUSED,       /* a handshake refused (on_open, limits) */
+	SIO_EVENT_ATTACH,        /* a transport attaches */
+	SIO_EVENT_DETACH,        /* its holder lets the transport go */
+	SIO_EVENT_SUPERSEDED,    /* a holder another attach replaced lets go */
+	SIO_EVENT_PACKET,        /* packets from the client */
+	SIO_EVENT_HEARTBEAT_DUE, /* heartbeat_interval since the last `2::` */
+	SIO_EVENT_HEARTBEAT_TIMEOUT, /* heartbeat_timeout without a packet */
+	SIO_EVENT_CLOSE_TIMEOUT,     /* close_timeout without a transport */
+	SIO_EVENT_END,         /* the application or an operator ends it */
+	SIO_EVENT_DISCONNECT,  /* the client ends it */
+	SIO_EVENT_HOLDER_GONE, /* the holder process unregistered or died */
+	SIO_EVENT_CLEANUP,     /* closed and drained, or long closed */
+	SIO_EVENT_FORGET,      /* later requests answered as unknown */
+	SIO_EVENT_COUNT
+};
+
+struct sio_session_rule {
+	int from; /* enum sio_session_state or SIO_SESSION_NONE */
+	enum sio_session_event event;
+	unsigned transports; /* 0: any */
+	int next;            /* enum sio_session_state or SIO_SESSION_NONE */
+	const char *stored;  /* what is written, for people */
+	const char *told;    /* who is told, for people */
+};
+
+/* The table, SIO_SESSION_NRULES rows, and one row of it: what event does
+ * in state for a session last attached on transport (-1: none); NULL when
+ * the event is refused in that state. */
+extern const struct sio_session_rule sio_session_rules[];
+extern const size_t sio_session_nrules;
+const struct sio_session_rule *sio_session_next(int state, int transport,
+                                                enum sio_session_event ev);
+
+/* The states (bits 1 << state) in which event moves the session to next
+ * (from != next): what the store is told to expect, compare-and-set. */
+unsigned sio_session_from(enum sio_session_event ev, int next);
+
+/* The transports of the rows of ev, 0 when it has none. */
+unsigned sio_session_transports(enum sio_session_event ev);
+
+/*
+ * The store's state changes with the table's states: each calls the
+ * sio_store_* function of the same name with the states the event moves
+ * a session from and to (compare-and-set), and answers as it does.
+ * attach: ATTACH (handshaken, open, detached to open); detach: DETACH
+ * (open to detached); claim_end: sio_store_session_end() with END (any
+ * live state to closed); unregister and reap: sio_store_process_unregister()
+ * and sio_store_reap() with HOLDER_GONE (open to detached);
+ * heartbeat_due: the state and the transports of HEARTBEAT_DUE. Every
+ * caller outside the store uses these, never the store's own.
+ */
+int sio_session_attach(struct sio_store *st, const char *sid, int transport,
+                       const char *holder, long long conn, long long now,
+                       int *hello);
+int sio_session_detach(struct sio_store *st, const char *sid,
+                       const char *holder, long long conn, long long now);
+int sio_session_claim_end(struct sio_store *st, const char *sid,
+                          const char *reason, long long now);
+int sio_session_unregister(struct sio_store *st, const char *name,
+                           long long now);
+int sio_session_reap(struct sio_store *st, long long now, long long lease_ms);
+int sio_session_heartbeat_due(struct sio_store *st, long long now,
+                              long long interval_ms, const char *holder,
+                              long long others_late_ms);
+
+/* What sio_store_expired() looks for at now: a timeout per row of
+ * HEARTBEAT_TIMEOUT and CLOSE_TIMEOUT, and HOLDER_GONE's move. The
+ * reason a session found in state ends with: the event's name
+ * ("heartbeat timeout", "close timeout"). */
+void sio_session_expiry(struct sio_store_expiry *e, long long now,
+                        long long heartbeat_timeout_ms,
+                        long long close_timeout_ms);
+const char *sio_session_expiry_reason(int state);
+
+/* The words of the table: "handshaken", ..., "(none)"; "attach", ... */
+const char *sio_session_state_name(int state);
+const char *sio_session_event_name(enum sio_session_event ev);
+
+/* The table row r as docs/internals.md writes it ("| open | detach | ..."),
+ * into buf of size bytes. */
+void sio_session_rule_format(const struct sio_session_rule *r, char *buf,
+                             size_t size);
+
 /* What a transport thread needs to run sessions; caller-owned. */
 struct sio_session_ctx {
 	struct sio_store *store;

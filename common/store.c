@@ -635,20 +635,22 @@ sio_store_session_state(struct sio_store *st, const char *sid,
 
 int
 sio_store_attach(struct sio_store *st, const char *sid, int transport,
-                 const char *holder, long long conn, long long now, int *hello)
+                 const char *holder, long long conn, long long now, int *hello,
+                 unsigned from, int to)
 {
 	if (transport < 0 || transport >= SIO_TRANSPORT_COUNT)
 		return sio_store_fail(st, "bad transport %d", transport);
 	if (strlen(holder) >= SIO_HOLDER_LEN)
 		return sio_store_fail(st, "holder name too long");
-	return st->ops->attach(st, sid, transport, holder, conn, now, hello);
+	return st->ops->attach(st, sid, transport, holder, conn, now, hello,
+	                       from, to);
 }
 
 int
 sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
-                 long long conn, long long now)
+                 long long conn, long long now, unsigned from, int to)
 {
-	return st->ops->detach(st, sid, holder, conn, now);
+	return st->ops->detach(st, sid, holder, conn, now, from, to);
 }
 
 int
@@ -679,9 +681,9 @@ sio_store_touch(struct sio_store *st, const char *sid, long long now)
 
 int
 sio_store_session_end(struct sio_store *st, const char *sid, const char *reason,
-                      long long now)
+                      long long now, unsigned from, int to)
 {
-	return st->ops->session_end(st, sid, reason, now);
+	return st->ops->session_end(st, sid, reason, now, from, to);
 }
 
 int
@@ -719,21 +721,23 @@ sio_store_cleanup_drained(struct sio_store *st)
 int
 sio_store_heartbeat_due(struct sio_store *st, long long now,
                         long long interval_ms, const char *holder,
-                        long long others_late_ms)
+                        long long others_late_ms, int state,
+                        unsigned transports)
 {
 	return st->ops->heartbeat_due(st, now, interval_ms, holder,
-	                              others_late_ms);
+	                              others_late_ms, state, transports);
 }
 
 int
-sio_store_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
-                  long long close_timeout_ms, char (*sids)[SIO_SID_LEN + 1],
-                  const char **reasons, int max)
+sio_store_expired(struct sio_store *st, long long now,
+                  const struct sio_store_expiry *e,
+                  char (*sids)[SIO_SID_LEN + 1], int *states, int max)
 {
+	if (e->n < 0 || e->n > SIO_STORE_TIMEOUTS_MAX)
+		return sio_store_fail(st, "%d timeouts", e->n);
 	if (max <= 0)
 		return 0;
-	return st->ops->expired(st, now, hb_timeout_ms, close_timeout_ms, sids,
-	                        reasons, max);
+	return st->ops->expired(st, now, e, sids, states, max);
 }
 
 int
@@ -1092,15 +1096,16 @@ sio_store_process_renew(struct sio_store *st, const char *name, long long now)
 
 int
 sio_store_process_unregister(struct sio_store *st, const char *name,
-                             long long now)
+                             long long now, unsigned from, int to)
 {
-	return st->ops->process_unregister(st, name, now);
+	return st->ops->process_unregister(st, name, now, from, to);
 }
 
 int
-sio_store_reap(struct sio_store *st, long long now, long long lease_ms)
+sio_store_reap(struct sio_store *st, long long now, long long lease_ms,
+               unsigned from, int to)
 {
-	return st->ops->reap(st, now, lease_ms);
+	return st->ops->reap(st, now, lease_ms, from, to);
 }
 
 /* --- listings and stats ------------------------------------------------- */

@@ -213,23 +213,35 @@ int sio_store_session_get(struct sio_store *st, const char *sid,
 void sio_store_session_cleanup(struct sio_store_session *s);
 
 /*
- * Attaches a transport held by (holder, conn): state open, superseding any
- * previous holder (which is rung so that it notices). *hello is set to 1
- * when the session's `1::` was never written to a transport
- * (sio_store_hello_sent), meaning it must go out first on this one. SIO_OK,
- * SIO_AGAIN when the session does not exist or is closed, SIO_ERR.
+ * The operations below that change a session's state decide nothing: the
+ * engine (common/session.c, its table) passes the states the session may
+ * move from (bits 1 << enum sio_session_state) and the state it moves to,
+ * and the store moves the row only when it is in one of them, in one
+ * atomic step (compare-and-set). Callers outside the store use the
+ * engine's wrappers (sio_session_attach() and the others in session.h).
+ */
+#define SIO_STATE_BIT(state) (1u << (state))
+
+/*
+ * Attaches a transport held by (holder, conn): when the session's state is
+ * in from, state to (the engine: open), superseding any previous holder
+ * (which is rung so that it notices). *hello is set to 1 when the session's
+ * `1::` was never written to a transport (sio_store_hello_sent), meaning it
+ * must go out first on this one. SIO_OK, SIO_AGAIN when the session does
+ * not exist or is in no state of from (the engine: closed), SIO_ERR.
  */
 int sio_store_attach(struct sio_store *st, const char *sid, int transport,
                      const char *holder, long long conn, long long now,
-                     int *hello);
+                     int *hello, unsigned from, int to);
 
 /*
- * Detaches (holder, conn) if it still holds the session: state detached,
- * the close timeout starts. SIO_OK (also when it no longer held it) or
- * SIO_ERR.
+ * Detaches (holder, conn) if it still holds the session: its holder
+ * cleared, and when its state is in from, state to with detached_at = now
+ * (the engine: open to detached; the close timeout starts). SIO_OK (also
+ * when it no longer held it) or SIO_ERR.
  */
 int sio_store_detach(struct sio_store *st, const char *sid, const char *holder,
-                     long long conn, long long now);
+                     long long conn, long long now, unsigned from, int to);
 
 /*
  * Records (sent 1) that sid's `1::` went to a transport: no later attach
@@ -260,12 +272,15 @@ int sio_store_holder_state(struct sio_store *st, const char *sid,
 int sio_store_touch(struct sio_store *st, const char *sid, long long now);
 
 /*
- * Claims the end of a session: returns 1 when this call moved it to closed
- * (the caller runs on_close), 0 when it was already closed or absent, or
- * SIO_ERR. Two processes racing get 1 exactly once.
+ * Claims the end of a session: when its state is in from, state to (the
+ * engine: closed) with closed_at = now and reason. Returns 1 when this call
+ * moved it (the caller runs on_close), 0 when it was in no state of from
+ * (already closed) or absent, or SIO_ERR. Two processes racing get 1
+ * exactly once.
  */
 int sio_store_session_end(struct sio_store *st, const char *sid,
-                          const char *reason, long long now);
+                          const char *reason, long long now, unsigned from,
+                          int to);
 
 /*
  * Forgets closed session sid for its client (which ended it, or let it
@@ -291,8 +306,10 @@ int sio_store_session_purge(struct sio_store *st, const char *sid);
 int sio_store_cleanup(struct sio_store *st, long long before);
 
 /*
- * Queues `2::` for the open sessions on a persistent transport (websocket,
- * flashsocket, htmlfile) whose last heartbeat is interval_ms old, in one
+ * Queues `2::` for the sessions in state (the engine: open) attached on one
+ * of transports (bits 1 << enum sio_transport; the engine: the persistent
+ * ones, websocket, flashsocket, htmlfile), held by a holder, whose last
+ * heartbeat is interval_ms old, in one
  * transaction, and rings their holders. holder NULL: every such session.
  * Otherwise those that holder holds, and another holder's only once it is
  * others_late_ms later still (a process sending its own sessions'
@@ -302,7 +319,8 @@ int sio_store_cleanup(struct sio_store *st, long long before);
  */
 int sio_store_heartbeat_due(struct sio_store *st, long long now,
                             long long interval_ms, const char *holder,
-                            long long others_late_ms);
+                            long long others_late_ms, int state,
+                            unsigned transports);
 
 /*
  * A step of the wall clock, found by comparing (wall, mono) with the pair
@@ -322,15 +340,41 @@ int sio_store_clock_check(struct sio_store *st, const char *boot,
 #define SIO_CLOCK_BAND_MS 2000
 
 /*
- * Finds up to max sessions to end: open on a persistent transport with no
- * packet from the client for hb_timeout_ms ("heartbeat timeout"), detached
- * or handshaken for close_timeout_ms ("close timeout"). Writes their ids to
- * sids and a static reason to reasons[i]. Returns the count or SIO_ERR.
+ * The timeouts sio_store_expired() applies, built by the engine from its
+ * table (sio_session_expiry()): a session in state t[i].state, attached on
+ * one of t[i].transports (0: any, none included), whose clock t[i].since
+ * is at or before t[i].before, is found. The sessions that a holder gone
+ * (unregistered or removed) held move from the states gone_from to
+ * gone_to, as sio_store_detach() does.
+ */
+enum sio_store_since {
+	SIO_STORE_SINCE_RECV = 0, /* last_recv: the client's last packet */
+	SIO_STORE_SINCE_CREATED,  /* created: the handshake */
+	SIO_STORE_SINCE_DETACHED, /* detached_at: its transport went away */
+};
+#define SIO_STORE_TIMEOUTS_MAX 4
+struct sio_store_timeout {
+	int state;
+	unsigned transports;
+	enum sio_store_since since;
+	long long before;
+};
+struct sio_store_expiry {
+	struct sio_store_timeout t[SIO_STORE_TIMEOUTS_MAX];
+	int n;
+	unsigned gone_from;
+	int gone_to;
+};
+
+/*
+ * Detaches what gone holders held (e->gone_from, e->gone_to), then finds
+ * up to max sessions to end as e says, in sid order. Writes their ids to
+ * sids and the state each was in to states[i]. Returns the count or
+ * SIO_ERR.
  */
 int sio_store_expired(struct sio_store *st, long long now,
-                      long long hb_timeout_ms, long long close_timeout_ms,
-                      char (*sids)[SIO_SID_LEN + 1], const char **reasons,
-                      int max);
+                      const struct sio_store_expiry *e,
+                      char (*sids)[SIO_SID_LEN + 1], int *states, int max);
 
 /* --- the outbox --------------------------------------------------------- */
 
@@ -525,14 +569,16 @@ int sio_store_counter_get(struct sio_store *st, const char *name,
  * its lease renewed at now, and writes its name to name (unchanged on
  * error). SIO_OK or SIO_ERR. process_register registers the given name:
  * SIO_OK, SIO_AGAIN when another process has it, SIO_ERR. unregister
- * removes it, detaching what it held. SIO_OK or SIO_ERR.
+ * removes it, detaching what it held as sio_store_detach() does with
+ * (from, to) (the engine: open to detached), and hands back what it had
+ * taken. SIO_OK or SIO_ERR.
  */
 int sio_store_process_new(struct sio_store *st, const char *kind, int pid,
                           long long now, char name[SIO_HOLDER_LEN]);
 int sio_store_process_register(struct sio_store *st, const char *name, int pid,
                                long long now);
 int sio_store_process_unregister(struct sio_store *st, const char *name,
-                                 long long now);
+                                 long long now, unsigned from, int to);
 
 /*
  * Renews name's lease at now (once a second, by each long-running
@@ -545,11 +591,13 @@ int sio_store_process_renew(struct sio_store *st, const char *name,
 
 /*
  * Unregisters, as process_unregister would, every process whose lease
- * lapsed (not renewed since now - lease_ms), whatever its pid, and after
+ * lapsed (not renewed since now - lease_ms), whatever its pid (what it
+ * held moves as unregister's from, to say), and after
  * the commit removes its doorbell file from the run directory. Returns
  * the number reaped or SIO_ERR.
  */
-int sio_store_reap(struct sio_store *st, long long now, long long lease_ms);
+int sio_store_reap(struct sio_store *st, long long now, long long lease_ms,
+                   unsigned from, int to);
 
 /* --- listings for operators (sioctl) ------------------------------------ */
 

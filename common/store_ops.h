@@ -30,6 +30,20 @@
  * - The session states and transports are store.h's enums; a backend
  *   stores them as the words of sio_store_state_name() and
  *   sio_store_transport_name() (readable by operators' SQL).
+ * - A backend decides no state change. The operations that move a
+ *   session's state (attach, detach, session_end, process_unregister,
+ *   reap, the holders gone in expired) are given the states the row may
+ *   move from (from: bits 1 << enum sio_session_state) and the state to
+ *   write (to), from the engine's table (common/session.c); they compare
+ *   and set in one atomic step, so that two writers racing cannot both
+ *   move a row. The timers are given the states, transports and clocks
+ *   they look at (heartbeat_due, expired). One rule stays written in the
+ *   SQLite schema: a session "live" for sessions_live and the per-remote
+ *   partial index is one not closed (`state <> 'closed'`, SQL_LIVE_OF),
+ *   since SQLite uses a partial index only for a query that repeats its
+ *   WHERE literally. The outbox's reads refuse closed sessions, and
+ *   session_forget, session_gone, cleanup and cleanup_drained apply to
+ *   closed sessions only, as store.h says: states they read, not moves.
  */
 #ifndef SIO_STORE_OPS_H
 #define SIO_STORE_OPS_H
@@ -209,20 +223,25 @@ struct sio_store_ops {
 	int (*holder_state)(struct sio_store *st, const char *sid,
 	                    const char *holder, long long conn);
 	/* Writes, rings the previous holder when it is not (holder, conn);
-	 * adds 1 to connections_opened. transport is valid, holder fits. */
+	 * adds 1 to connections_opened. transport is valid, holder fits.
+	 * SIO_AGAIN, nothing written, when sid is absent or not in from. */
 	int (*attach)(struct sio_store *st, const char *sid, int transport,
 	              const char *holder, long long conn, long long now,
-	              int *hello);
+	              int *hello, unsigned from, int to);
+	/* Writes: clears (holder, conn); moves a state in from to to with
+	 * detached_at = now. */
 	int (*detach)(struct sio_store *st, const char *sid, const char *holder,
-	              long long conn, long long now);
+	              long long conn, long long now, unsigned from, int to);
 	int (*hello_sent)(struct sio_store *st, const char *sid, int sent);
 	int (*touch)(struct sio_store *st, const char *sid, long long now);
 	/* Writes: the session's end has exactly one claimant. Of any number
 	 * of connections of any processes calling it for one sid, one gets
 	 * 1, every other 0 (the check and the change are one atomic step);
-	 * the claimant's transaction rings the holder. */
+	 * the claimant's transaction rings the holder. The claimant is the
+	 * one that moved the row from a state in from to to. */
 	int (*session_end)(struct sio_store *st, const char *sid,
-	                   const char *reason, long long now);
+	                   const char *reason, long long now, unsigned from,
+	                   int to);
 	int (*session_forget)(struct sio_store *st, const char *sid);
 	int (*session_gone)(struct sio_store *st, const char *sid);
 	int (*session_purge)(struct sio_store *st, const char *sid);
@@ -230,13 +249,17 @@ struct sio_store_ops {
 	int (*cleanup_drained)(struct sio_store *st);
 
 	/* --- timers (writes; rings what they queue) --- */
+	/* The sessions in state on one of transports (bits 1 << enum
+	 * sio_transport). */
 	int (*heartbeat_due)(struct sio_store *st, long long now,
 	                     long long interval_ms, const char *holder,
-	                     long long others_late_ms);
+	                     long long others_late_ms, int state,
+	                     unsigned transports);
+	/* e->n (0 to SIO_STORE_TIMEOUTS_MAX, checked by the front) timeouts;
+	 * states[i]: the state sids[i] was found in. */
 	int (*expired)(struct sio_store *st, long long now,
-	               long long hb_timeout_ms, long long close_timeout_ms,
-	               char (*sids)[SIO_SID_LEN + 1], const char **reasons,
-	               int max);
+	               const struct sio_store_expiry *e,
+	               char (*sids)[SIO_SID_LEN + 1], int *states, int max);
 	int (*clock_check)(struct sio_store *st, const char *boot,
 	                   long long wall, long long mono, long long *step);
 
@@ -344,13 +367,15 @@ struct sio_store_ops {
 	 * this process's. */
 	int (*process_register)(struct sio_store *st, const char *name, int pid,
 	                        long long now);
+	/* Writes: what name held is detached with (from, to), as detach. */
 	int (*process_unregister)(struct sio_store *st, const char *name,
-	                          long long now);
+	                          long long now, unsigned from, int to);
 	int (*process_renew)(struct sio_store *st, const char *name,
 	                     long long now);
 	/* Writes: unregisters each lapsed or (sio_store_pid_gone) dead
 	 * process and queues sio_store_bell(st, name, "") for each. */
-	int (*reap)(struct sio_store *st, long long now, long long lease_ms);
+	int (*reap)(struct sio_store *st, long long now, long long lease_ms,
+	            unsigned from, int to);
 
 	/* --- listings and stats (reads; stats_sample writes) --- */
 	int (*session_list)(struct sio_store *st, const char *sid,

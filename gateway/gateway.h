@@ -50,7 +50,7 @@ void gw_log(enum sio_log_level level, const char *fmt, ...)
 void gw_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* A fresh connection number for sio_store_attach(), unique per process. */
+/* A fresh connection number for sio_session_attach(), unique per process. */
 long long gw_conn_next(void);
 
 /* --- pool.c: store connections ------------------------------------------ */

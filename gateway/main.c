@@ -164,7 +164,7 @@ gw_fence(struct sio_store *st)
 		gw_log(SIO_LOG_ERROR, "doorbell: %s",
 		       bell ? "out of memory" : err);
 		sio_doorbell_close(bell);
-		sio_store_process_unregister(st, name, sio_session_now());
+		sio_session_unregister(st, name, sio_session_now());
 		return;
 	}
 	if (gw_bell_old == NULL)
@@ -329,7 +329,7 @@ gw_register(void)
 	if (gw.bell == NULL || (gw.holder = strdup(name)) == NULL) {
 		gw_log(SIO_LOG_ERROR, "doorbell: %s",
 		       gw.bell ? "out of memory" : err);
-		sio_store_process_unregister(st, name, sio_session_now());
+		sio_session_unregister(st, name, sio_session_now());
 		sio_store_close(st);
 		return SIO_ERR;
 	}
@@ -353,7 +353,7 @@ gw_unregister(void)
 	pthread_mutex_lock(&gw_lease_lock);
 	gw_leaving = 1; /* no renewal, no fence from now on */
 	if (st != NULL) {
-		sio_store_process_unregister(st, gw.holder, sio_session_now());
+		sio_session_unregister(st, gw.holder, sio_session_now());
 		sio_store_close(st);
 	}
 	pthread_mutex_unlock(&gw_lease_lock);

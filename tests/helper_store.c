@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "session.h"
 
 static void
 helper_barrier(void)
@@ -56,7 +57,7 @@ helper_end(struct sio_store *st, const char *sid)
 	int rc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	rc = sio_store_session_end(st, sid, "race",
+	rc = sio_session_claim_end(st, sid, "race",
 	                           (long long)ts.tv_sec * 1000 +
 	                               ts.tv_nsec / 1000000);
 	if (rc < 0) {

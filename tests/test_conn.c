@@ -334,8 +334,8 @@ open_session(char sid[SIO_SID_LEN + 1], const char *q)
 	CU_ASSERT_FATAL(sio_request_init(&req, "127.0.0.9", q, NULL) == SIO_OK);
 	CU_ASSERT_FATAL(sio_session_handshake(&x, &req, now, sid) == SIO_OK);
 	sio_request_cleanup(&req);
-	CU_ASSERT_FATAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
-	                                 "test", 1, now, &changed) == SIO_OK);
+	CU_ASSERT_FATAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                   "test", 1, now, &changed) == SIO_OK);
 }
 
 static int
@@ -493,7 +493,7 @@ test_volatile(void)
 	call(sid, "", "volatile", "[1]", "5:::{\"name\":\"v\",\"args\":[1]}",
 	     "[0]");
 	/* with no transport attached it is dropped, and says SIO_OK */
-	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, sid, "test", 1, now) == SIO_OK);
 	call(sid, "", "volatile", "[2]", "", "[0]");
 }
 

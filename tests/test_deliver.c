@@ -11,6 +11,7 @@
 
 #include "cu.h"
 #include "deliver.h"
+#include "session.h"
 
 #define T0 1700000000000LL /* a fake "now" */
 
@@ -252,7 +253,7 @@ test_over_once_closed_and_drained(void)
 	                 SIO_DELIVER_HELLO_AT_TAKE);
 	CU_ASSERT_EQUAL(sio_deliver_over(&b, st2), 0);
 	put(sid, "0::");
-	CU_ASSERT_EQUAL(sio_store_session_end(st1, sid, "test", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st1, sid, "test", T0), 1);
 	CU_ASSERT_EQUAL(take(&a, st1, &c), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "0::;");
 	CU_ASSERT_EQUAL(take(&b, st2, &c), 0);

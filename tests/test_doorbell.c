@@ -14,6 +14,7 @@
 
 #include "cu.h"
 #include "doorbell.h"
+#include "session.h"
 #include "store.h"
 
 #define T0 1700000000000LL
@@ -368,8 +369,8 @@ test_commit_rings(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd1", 1, T0), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, NULL, T0, sid), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
-	                                 "wsd1", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd1", 1, T0, &changed),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::a", 5, 0, 0),
@@ -403,8 +404,8 @@ test_rollback_silent(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, NULL, T0, sid), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
-	                                 "wsd1", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd1", 1, T0, &changed),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::a", 5, 0, 0),
@@ -430,19 +431,19 @@ test_superseded_and_ended_ring(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, NULL, T0, sid), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
-	                                 "wsd1", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd1", 1, T0, &changed),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
-	                                 "gw", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                   "gw", 1, T0, &changed),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got, sid);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
-	                                 "wsd1", 2, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd1", 2, T0, &changed),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got, sid);
 	sio_store_close(st);

@@ -281,8 +281,8 @@ open_session(char sid[SIO_SID_LEN + 1], const char *q)
 	CU_ASSERT_FATAL(sio_request_init(&req, "127.0.0.1", q, NULL) == SIO_OK);
 	CU_ASSERT_FATAL(sio_session_handshake(&x, &req, now, sid) == SIO_OK);
 	sio_request_cleanup(&req);
-	CU_ASSERT_FATAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
-	                                 "test", 1, now, &changed) == SIO_OK);
+	CU_ASSERT_FATAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                   "test", 1, now, &changed) == SIO_OK);
 	CU_ASSERT(changed == 1);
 }
 
@@ -543,9 +543,9 @@ test_client_disconnect_without_transport_is_gone(void)
 	open_session(a, NULL);
 	open_session(b, NULL);
 	open_session(c, NULL);
-	CU_ASSERT(sio_store_detach(st, a, "test", 1, now) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, c, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, a, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, c, "test", 1, now) == SIO_OK);
 	CU_ASSERT(feed(a, "0::") == SIO_OK);
 	EXPECT(a, "");
 	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
@@ -734,7 +734,7 @@ test_volatile_is_dropped_without_transport(void)
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"volatile\",\"args\":[1]}") ==
 	          SIO_OK);
 	EXPECT(sid, "5:::{\"name\":\"v\",\"args\":[1]}");
-	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, sid, "test", 1, now) == SIO_OK);
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"volatile\",\"args\":[2]}") ==
 	          SIO_OK);
 	EXPECT(sid, "");
@@ -776,9 +776,9 @@ test_sweep_ends_sessions_past_their_timeouts(void)
 	x.plugin = &probe_plugin;
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                             now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
@@ -805,10 +805,10 @@ test_sweep_reaps_a_lapsed_holder(void)
 	                SIO_OK);
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "stalled", 1,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "test", 1,
-	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "stalled",
+	                             1, now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "test", 1,
+	                             now, &changed) == SIO_OK);
 	now += 7000;
 	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
@@ -837,10 +837,10 @@ test_timers_own_heartbeats_and_one_sweeper(void)
 	                                           now) == SIO_OK);
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "other", 1,
-	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                             now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, b, SIO_TRANSPORT_WEBSOCKET, "other", 1,
+	                             now, &changed) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	/* "other" sweeps this second: its own session's heartbeat only */
 	renew();
@@ -899,11 +899,11 @@ test_timers_without_holder_sweep_once_a_second(void)
 	                                           now) == SIO_OK);
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "other", 1,
-	                           now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "other", 1,
+	                             now, &changed) == SIO_OK);
 	EXPECT(a, "3:::hello");
 	EXPECT(b, "3:::hello");
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
 	now += cfg.heartbeat_interval * 1000LL;
 	/* this second's sample is taken: a's heartbeat waits */
 	CU_ASSERT(sio_store_stats_sample(st, now) == 1);
@@ -934,9 +934,9 @@ two_idle_sessions(char *a, char *b)
 	x.plugin = &probe_plugin;
 	open_session(a, NULL);
 	open_session(b, NULL);
-	CU_ASSERT(sio_store_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
-	                           now, &changed) == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, b, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_attach(st, a, SIO_TRANSPORT_WEBSOCKET, "test", 2,
+	                             now, &changed) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, b, "test", 1, now) == SIO_OK);
 	renew();
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 }
@@ -1092,7 +1092,7 @@ test_a_full_queue_keeps_no_pending_ack(void)
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[1]}") ==
 	          SIO_OK);
 	CU_ASSERT(feed(sid, "6:::1+[\"late\"]") == SIO_OK);
-	CU_ASSERT(sio_store_detach(st, sid, "test", 1, now) == SIO_OK);
+	CU_ASSERT(sio_session_detach(st, sid, "test", 1, now) == SIO_OK);
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[2]}") ==
 	          SIO_OK);
 	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=(null)\nopen  b=(null)\n"
@@ -1423,7 +1423,284 @@ test_racing_processes_run_on_close_once(void)
 	free(db);
 }
 
+/* --- the transition table ---------------------------------------------- */
+
+#define REFUSED -2
+
+/* Every (state, event) pair, with the transport that matters: the next
+ * state, or REFUSED when the table has no row for it. */
+static const struct {
+	int state, transport;
+	enum sio_session_event ev;
+	int next;
+} expected_moves[] = {
+    {SIO_SESSION_NONE, -1, SIO_EVENT_HANDSHAKE, SIO_SESSION_HANDSHAKEN},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_REFUSED, SIO_SESSION_NONE},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_ATTACH, REFUSED},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_PACKET, REFUSED},
+    {SIO_SESSION_NONE, -1, SIO_EVENT_END, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_HANDSHAKE, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_ATTACH,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_ATTACH,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_DETACHED, SIO_TRANSPORT_HTMLFILE, SIO_EVENT_ATTACH,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_CLOSED, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_ATTACH,
+     SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_DETACH,
+     SIO_SESSION_DETACHED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_DETACH, SIO_SESSION_CLOSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_DETACH, REFUSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_DETACH, REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_SUPERSEDED, SIO_SESSION_OPEN},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_SUPERSEDED, SIO_SESSION_CLOSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_PACKET, SIO_SESSION_HANDSHAKEN},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_PACKET, SIO_SESSION_OPEN},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_PACKET, SIO_SESSION_DETACHED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_PACKET, REFUSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_HEARTBEAT_DUE,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_FLASHSOCKET, SIO_EVENT_HEARTBEAT_DUE,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_HTMLFILE, SIO_EVENT_HEARTBEAT_DUE,
+     SIO_SESSION_OPEN},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_HEARTBEAT_DUE,
+     REFUSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_JSONP_POLLING, SIO_EVENT_HEARTBEAT_DUE,
+     REFUSED},
+    {SIO_SESSION_DETACHED, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_HEARTBEAT_DUE,
+     REFUSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_WEBSOCKET, SIO_EVENT_HEARTBEAT_TIMEOUT,
+     SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_HEARTBEAT_TIMEOUT,
+     REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_HEARTBEAT_TIMEOUT, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_CLOSE_TIMEOUT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_CLOSE_TIMEOUT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, SIO_TRANSPORT_XHR_POLLING, SIO_EVENT_CLOSE_TIMEOUT,
+     REFUSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_CLOSE_TIMEOUT, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_END, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_END, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_END, SIO_SESSION_CLOSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_END, REFUSED},
+    {SIO_SESSION_HANDSHAKEN, -1, SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_DISCONNECT, REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_HOLDER_GONE, SIO_SESSION_DETACHED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_HOLDER_GONE, SIO_SESSION_CLOSED},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_HOLDER_GONE, REFUSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_FORGET, SIO_SESSION_CLOSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_FORGET, REFUSED},
+    {SIO_SESSION_CLOSED, -1, SIO_EVENT_CLEANUP, SIO_SESSION_NONE},
+    {SIO_SESSION_DETACHED, -1, SIO_EVENT_CLEANUP, REFUSED},
+    {SIO_SESSION_OPEN, -1, SIO_EVENT_CLEANUP, REFUSED},
+};
+
+static void
+test_transition_table_row_by_row(void)
+{
+	for (size_t i = 0; i < sizeof(expected_moves) / sizeof(*expected_moves);
+	     i++) {
+		const struct sio_session_rule *r = sio_session_next(
+		    expected_moves[i].state, expected_moves[i].transport,
+		    expected_moves[i].ev);
+		if (expected_moves[i].next == REFUSED) {
+			CU_ASSERT_PTR_NULL(r);
+			continue;
+		}
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		CU_ASSERT_EQUAL(r->from, expected_moves[i].state);
+		CU_ASSERT_EQUAL(r->event, expected_moves[i].ev);
+		CU_ASSERT_EQUAL(r->next, expected_moves[i].next);
+	}
+}
+
+/* Every row is answered by sio_session_next() (no row shadowed by an
+ * earlier one), and each event has a name. */
+static void
+test_transition_table_rows_are_reachable(void)
+{
+	for (size_t i = 0; i < sio_session_nrules; i++) {
+		const struct sio_session_rule *r = &sio_session_rules[i];
+		int t = -1;
+		for (int k = 0; r->transports && k < SIO_TRANSPORT_COUNT; k++)
+			if (r->transports & (1u << k))
+				t = k;
+		CU_ASSERT_PTR_EQUAL(sio_session_next(r->from, t, r->event), r);
+	}
+	for (int ev = 0; ev < SIO_EVENT_COUNT; ev++)
+		CU_ASSERT_STRING_NOT_EQUAL(sio_session_event_name(ev), "?");
+}
+
+/* What the store is told to expect and to write, from the table. */
+static void
+test_transition_table_masks(void)
+{
+	unsigned live = (1u << SIO_SESSION_HANDSHAKEN) |
+	                (1u << SIO_SESSION_OPEN) | (1u << SIO_SESSION_DETACHED);
+
+	CU_ASSERT_EQUAL(sio_session_from(SIO_EVENT_ATTACH, SIO_SESSION_OPEN),
+	                (1u << SIO_SESSION_HANDSHAKEN) |
+	                    (1u << SIO_SESSION_DETACHED));
+	CU_ASSERT_EQUAL(
+	    sio_session_from(SIO_EVENT_DETACH, SIO_SESSION_DETACHED),
+	    1u << SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(
+	    sio_session_from(SIO_EVENT_HOLDER_GONE, SIO_SESSION_DETACHED),
+	    1u << SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_session_from(SIO_EVENT_END, SIO_SESSION_CLOSED),
+	                live);
+	CU_ASSERT_EQUAL(
+	    sio_session_from(SIO_EVENT_DISCONNECT, SIO_SESSION_CLOSED), live);
+	CU_ASSERT_EQUAL(sio_session_transports(SIO_EVENT_HEARTBEAT_DUE),
+	                (1u << SIO_TRANSPORT_WEBSOCKET) |
+	                    (1u << SIO_TRANSPORT_FLASHSOCKET) |
+	                    (1u << SIO_TRANSPORT_HTMLFILE));
+	CU_ASSERT_EQUAL(sio_session_transports(SIO_EVENT_HEARTBEAT_TIMEOUT),
+	                sio_session_transports(SIO_EVENT_HEARTBEAT_DUE));
+	CU_ASSERT_EQUAL(sio_session_transports(SIO_EVENT_CLOSE_TIMEOUT), 0);
+}
+
+/* Puts a new session in state, held by (holder, 1) once attached. */
+static void
+session_in(int state, const char *holder, char sid[SIO_SID_LEN + 1])
+{
+	int hello;
+
+	CU_ASSERT_FATAL(sio_store_session_new(st, "{}", now, sid) == SIO_OK);
+	if (state == SIO_SESSION_HANDSHAKEN)
+		return;
+	CU_ASSERT_FATAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                   holder, 1, now, &hello) == SIO_OK);
+	if (state == SIO_SESSION_DETACHED)
+		CU_ASSERT_FATAL(sio_session_detach(st, sid, holder, 1, now) ==
+		                SIO_OK);
+	if (state == SIO_SESSION_CLOSED)
+		CU_ASSERT_FATAL(sio_session_claim_end(st, sid, "x", now) == 1);
+}
+
+/* The engine's calls move the stored session as the table says, in
+ * every state, and leave it where the table has no row. */
+static void
+test_transition_table_reaches_the_store(void)
+{
+	static const enum sio_session_event evs[] = {
+	    SIO_EVENT_ATTACH, SIO_EVENT_DETACH, SIO_EVENT_END,
+	    SIO_EVENT_HOLDER_GONE};
+	char sid[SIO_SID_LEN + 1], name[32];
+	long long last;
+	int hello, rc, n = 0;
+
+	for (int state = 0; state <= SIO_SESSION_CLOSED; state++)
+		for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+			const struct sio_session_rule *r = sio_session_next(
+			    state, SIO_TRANSPORT_XHR_POLLING, evs[i]);
+			int want = r ? r->next : state;
+
+			snprintf(name, sizeof(name), "p%d", n++);
+			CU_ASSERT_FATAL(
+			    sio_store_process_register(st, name, (int)getpid(),
+			                               now) == SIO_OK);
+			session_in(state, name, sid);
+			switch (evs[i]) {
+			case SIO_EVENT_ATTACH:
+				rc = sio_session_attach(
+				    st, sid, SIO_TRANSPORT_XHR_POLLING, name, 2,
+				    now, &hello);
+				CU_ASSERT_EQUAL(rc, want == SIO_SESSION_OPEN
+				                        ? SIO_OK
+				                        : SIO_AGAIN);
+				break;
+			case SIO_EVENT_DETACH:
+				rc = sio_session_detach(st, sid, name, 1, now);
+				CU_ASSERT_EQUAL(rc, SIO_OK);
+				break;
+			case SIO_EVENT_END:
+				rc = sio_session_claim_end(st, sid, "y", now);
+				CU_ASSERT_EQUAL(rc, want != state);
+				break;
+			default:
+				rc = sio_session_unregister(st, name, now);
+				CU_ASSERT_EQUAL(rc, SIO_OK);
+				break;
+			}
+			CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+			                want);
+		}
+}
+
+/* The sweep's timeouts are the table's rows, and so are its reasons. */
+static void
+test_transition_table_timeouts(void)
+{
+	struct sio_store_expiry e;
+
+	sio_session_expiry(&e, 100000, 60000, 25000);
+	CU_ASSERT_EQUAL_FATAL(e.n, 3);
+	CU_ASSERT_EQUAL(e.t[0].state, SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(e.t[0].transports,
+	                sio_session_transports(SIO_EVENT_HEARTBEAT_TIMEOUT));
+	CU_ASSERT_EQUAL(e.t[0].since, SIO_STORE_SINCE_RECV);
+	CU_ASSERT_EQUAL(e.t[0].before, 40000);
+	CU_ASSERT_EQUAL(e.t[1].state, SIO_SESSION_HANDSHAKEN);
+	CU_ASSERT_EQUAL(e.t[1].transports, 0);
+	CU_ASSERT_EQUAL(e.t[1].since, SIO_STORE_SINCE_CREATED);
+	CU_ASSERT_EQUAL(e.t[1].before, 75000);
+	CU_ASSERT_EQUAL(e.t[2].state, SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(e.t[2].since, SIO_STORE_SINCE_DETACHED);
+	CU_ASSERT_EQUAL(e.t[2].before, 75000);
+	CU_ASSERT_EQUAL(e.gone_from, 1u << SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(e.gone_to, SIO_SESSION_DETACHED);
+	CU_ASSERT_STRING_EQUAL(sio_session_expiry_reason(SIO_SESSION_OPEN),
+	                       "heartbeat timeout");
+	CU_ASSERT_STRING_EQUAL(
+	    sio_session_expiry_reason(SIO_SESSION_HANDSHAKEN), "close timeout");
+	CU_ASSERT_STRING_EQUAL(sio_session_expiry_reason(SIO_SESSION_DETACHED),
+	                       "close timeout");
+}
+
+/* docs/internals.md shows the table: its rows, in order, are the array's
+ * (make check runs the suites from the top of the tree). */
+static void
+test_transition_table_is_documented(void)
+{
+	char line[1024], want[1024];
+	size_t i = 0;
+	FILE *f = fopen("docs/internals.md", "r");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fgets(line, sizeof(line), f) != NULL && i < sio_session_nrules) {
+		line[strcspn(line, "\n")] = '\0';
+		sio_session_rule_format(&sio_session_rules[i], want,
+		                        sizeof(want));
+		if (strcmp(line, want) == 0)
+			i++;
+	}
+	fclose(f);
+	if (i < sio_session_nrules) {
+		sio_session_rule_format(&sio_session_rules[i], want,
+		                        sizeof(want));
+		fprintf(stderr, "docs/internals.md lacks, at its place: %s\n",
+		        want);
+	}
+	CU_ASSERT_EQUAL(i, sio_session_nrules);
+}
+
 static const struct cu_test tests[] = {
+    {"the transition table, row by row", test_transition_table_row_by_row},
+    {"every row of the transition table is reachable",
+     test_transition_table_rows_are_reachable},
+    {"the store's expected states come from the table",
+     test_transition_table_masks},
+    {"the engine's calls move the stored session as the table says",
+     test_transition_table_reaches_the_store},
+    {"the sweep's timeouts and their reasons are the table's",
+     test_transition_table_timeouts},
+    {"docs/internals.md shows the transition table",
+     test_transition_table_is_documented},
     {"testapp echoes messages with their type", test_message_echo},
     {"testapp echoes json messages", test_json_echo},
     {"plain ids are auto-acked first, data acks carry the data",

@@ -22,6 +22,7 @@
 
 #include "cu.h"
 #include "doorbell.h"
+#include "session.h"
 #include "store.h"
 
 #define T0 1700000000000LL /* a fake "now" */
@@ -207,8 +208,8 @@ attach(const char *sid, int transport, const char *holder, long long conn,
 {
 	int dummy;
 
-	return sio_store_attach(st, sid, transport, holder, conn, T0,
-	                        changed ? changed : &dummy);
+	return sio_session_attach(st, sid, transport, holder, conn, T0,
+	                          changed ? changed : &dummy);
 }
 
 /* --- schema and file ---------------------------------------------------- */
@@ -613,8 +614,8 @@ test_session_gone(void)
 	/* only a closed session takes the mark */
 	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "client", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "kicked", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "client", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, b, "kicked", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
 	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 1);
@@ -647,7 +648,7 @@ test_attach_absent_or_closed(void)
 	CU_ASSERT_EQUAL(
 	    attach("nosuchsession", SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
 	    SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "test", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "test", T0), 1);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
 	                SIO_AGAIN);
 	CU_ASSERT_EQUAL(attach(sid, 99, "w", 1, NULL), SIO_ERR);
@@ -664,13 +665,13 @@ test_detach_by_non_holder(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "b", 2, NULL),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "a", 1, T0 + 5), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "b", 3, T0 + 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, sid, "a", 1, T0 + 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, sid, "b", 3, T0 + 5), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_OPEN);
 	CU_ASSERT_STRING_EQUAL(s.holder, "b");
 	sio_store_session_cleanup(&s);
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "b", 2, T0 + 9), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, sid, "b", 2, T0 + 9), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
 	CU_ASSERT_STRING_EQUAL(s.holder, "");
@@ -698,9 +699,9 @@ test_end_claimed_once(void)
 	char sid[SIO_SID_LEN + 1];
 
 	new_session(sid);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 0);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, "nosuchsession", "bye", T0),
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 0);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, "nosuchsession", "bye", T0),
 	                0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_CLOSED);
@@ -818,7 +819,7 @@ test_outbox_put_closed_or_absent(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_put(st, "nosuchsession", "3:::", 4, 0, 0),
 	    SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::", 4, 0, 0),
 	                SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
@@ -932,7 +933,7 @@ test_broadcast_skips_closed_and_full(void)
 	new_session(c);
 	put(b, "3:::1");
 	put(b, "3:::2");
-	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, c, "bye", T0), 1);
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::x", 5, 0, 0),
 	    1);
@@ -953,7 +954,7 @@ test_purge(void)
 	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v"), SIO_OK);
 	CU_ASSERT(sio_store_ack_new(st, sid, "", "h", "[]") > 0);
 	put(sid, "0::");
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_session_purge(st, sid), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, ""), 0);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, "/chat"), 0);
@@ -972,8 +973,8 @@ test_cleanup(void)
 	new_session(b);
 	new_session(c);
 	put(a, "0::");
-	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "bye", T0 + 1000), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, b, "bye", T0 + 1000), 1);
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 500), 1);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"), 2);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM outbox"), 0);
@@ -1006,7 +1007,7 @@ test_sessions_live(void)
 	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 1, &all, &mine),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(mine, 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
 	CU_ASSERT_EQUAL(
 	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
 	CU_ASSERT_EQUAL(all, 2);
@@ -1036,7 +1037,7 @@ test_cleanup_gives_space_back(void)
 		    sio_store_session_new(st, req, T0, sids[i]), SIO_OK);
 	peak = raw_int("PRAGMA page_count");
 	for (int i = 0; i < 400; i++)
-		CU_ASSERT_EQUAL(sio_store_session_end(st, sids[i], "bye", T0),
+		CU_ASSERT_EQUAL(sio_session_claim_end(st, sids[i], "bye", T0),
 		                1);
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 1), 400);
 	after = raw_int("PRAGMA page_count");
@@ -1119,12 +1120,12 @@ test_version9_upgrade(void)
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"
 	                        " WHERE gone <> 0"),
 	                0);
-	CU_ASSERT_EQUAL(sio_store_attach(st, "b", SIO_TRANSPORT_WEBSOCKET,
-	                                 "wsd", 1, T0, &hello),
+	CU_ASSERT_EQUAL(sio_session_attach(st, "b", SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd", 1, T0, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 0);
-	CU_ASSERT_EQUAL(sio_store_attach(st, "c", SIO_TRANSPORT_WEBSOCKET,
-	                                 "wsd", 2, T0, &hello),
+	CU_ASSERT_EQUAL(sio_session_attach(st, "c", SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd", 2, T0, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, "d"), 0);
@@ -1211,6 +1212,24 @@ out:
 	free(link);
 }
 
+/* sio_store_expired() with the engine's timeouts, each found session's
+ * reason in reasons[i], as the sweeper ends it. */
+static int
+store_expired(struct sio_store *s, long long now, long long hb_ms,
+              long long close_ms, char (*sids)[SIO_SID_LEN + 1],
+              const char **reasons, int max)
+{
+	struct sio_store_expiry e;
+	int states[64], n;
+
+	CU_ASSERT_FATAL(max <= 64);
+	sio_session_expiry(&e, now, hb_ms, close_ms);
+	n = sio_store_expired(s, now, &e, sids, states, max);
+	for (int i = 0; i < n; i++)
+		reasons[i] = sio_session_expiry_reason(states[i]);
+	return n;
+}
+
 /* Finds sid among the n expired ones; its reason or NULL. */
 static const char *
 reason_of(const char *sid, char (*sids)[SIO_SID_LEN + 1], const char **reasons,
@@ -1243,14 +1262,13 @@ test_expired(void)
 	CU_ASSERT_EQUAL(attach(det, SIO_TRANSPORT_WEBSOCKET, "w", 2, NULL), 0);
 	CU_ASSERT_EQUAL(attach(poll, SIO_TRANSPORT_XHR_POLLING, "w", 3, NULL),
 	                0);
-	CU_ASSERT_EQUAL(sio_store_detach(st, det, "w", 2, T0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, dead, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_detach(st, det, "w", 2, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, dead, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "w", 1, T0), SIO_OK);
 	/* nothing has waited long enough yet */
 	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, T0 + 1000, 60000, 60000, sids, reasons, 8),
-	    0);
-	n = sio_store_expired(st, now, 60000, 60000, sids, reasons, 8);
+	    store_expired(st, T0 + 1000, 60000, 60000, sids, reasons, 8), 0);
+	n = store_expired(st, now, 60000, 60000, sids, reasons, 8);
 	CU_ASSERT_EQUAL(n, 3);
 	CU_ASSERT_STRING_EQUAL(reason_of(hs, sids, reasons, n),
 	                       "close timeout");
@@ -1260,8 +1278,8 @@ test_expired(void)
 	                       "close timeout");
 	CU_ASSERT_PTR_NULL(reason_of(poll, sids, reasons, n));
 	CU_ASSERT_PTR_NULL(reason_of(dead, sids, reasons, n));
-	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, now, 60000, 60000, sids, reasons, 2), 2);
+	CU_ASSERT_EQUAL(store_expired(st, now, 60000, 60000, sids, reasons, 2),
+	                2);
 }
 
 static void
@@ -1276,14 +1294,13 @@ test_expired_holder_gone(void)
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gone", 1, NULL),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, T0 + 100, 60000, 60000, sids, reasons, 4), 0);
+	    store_expired(st, T0 + 100, 60000, 60000, sids, reasons, 4), 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
 	CU_ASSERT_EQUAL(s.detached_at, T0 + 100);
 	sio_store_session_cleanup(&s);
 	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, T0 + 60100, 60000, 60000, sids, reasons, 4),
-	    1);
+	    store_expired(st, T0 + 60100, 60000, 60000, sids, reasons, 4), 1);
 	CU_ASSERT_STRING_EQUAL(reasons[0], "close timeout");
 }
 
@@ -1300,8 +1317,7 @@ test_unregister_detaches(void)
 	CU_ASSERT_EQUAL(raw_int("SELECT pid FROM processes"), 10);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, NULL),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "wsd", T0 + 3),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_unregister(st, "wsd", T0 + 3), SIO_OK);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes"), 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
@@ -1321,16 +1337,16 @@ test_heartbeat_due(void)
 	CU_ASSERT_EQUAL(attach(ws, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL), 0);
 	CU_ASSERT_EQUAL(attach(poll, SIO_TRANSPORT_XHR_POLLING, "g", 1, NULL),
 	                0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 24999, 25000, NULL, 0),
-	                0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25000, 25000, NULL, 0),
-	                1);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25001, 25000, NULL, 0),
-	                0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 49999, 25000, NULL, 0),
-	                0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 50000, 25000, NULL, 0),
-	                1);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 24999, 25000, NULL, 0), 0);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 25000, 25000, NULL, 0), 1);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 25001, 25000, NULL, 0), 0);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 49999, 25000, NULL, 0), 0);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 50000, 25000, NULL, 0), 1);
 	CU_ASSERT_EQUAL(peek(ws, 10, &c, &last), 2);
 	CU_ASSERT_STRING_EQUAL(c.p[0], "2::");
 	CU_ASSERT_STRING_EQUAL(c.p[1], "2::");
@@ -1464,11 +1480,11 @@ test_active_counts(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(counter("connections_active"), 2);
 	CU_ASSERT_EQUAL(counter("connections_peak"), 2);
-	CU_ASSERT_EQUAL(sio_store_detach(st, a, "wsd", 1, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, a, "wsd", 1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(counter("connections_active"), 1);
 	CU_ASSERT_EQUAL(counter("connections_peak"), 2);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 0);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, c, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, c, "bye", T0), 0);
 	CU_ASSERT_EQUAL(counter("sessions_active"), 2);
 	CU_ASSERT_EQUAL(counter("sessions_peak"), 3);
 	new_session(d);
@@ -1641,8 +1657,7 @@ expired_best(void)
 	for (int i = 0; i < 3; i++) {
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		CU_ASSERT_EQUAL(
-		    sio_store_expired(st, T0, 60000, 60000, sids, reasons, 4),
-		    0);
+		    store_expired(st, T0, 60000, 60000, sids, reasons, 4), 0);
 		ms = ms_since(&t0);
 		best = ms < best ? ms : best;
 	}
@@ -2143,8 +2158,8 @@ test_taken_packets_hold_back_the_next_holder(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd-b", 4243, T0),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
-	                                 "wsd-a", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd-a", 1, T0, &changed),
 	                SIO_OK);
 	put(sid, "3:::1");
 	put(sid, "3:::2");
@@ -2166,13 +2181,13 @@ test_taken_packets_hold_back_the_next_holder(void)
 	/* wsd-b renews its lease, wsd-a does not */
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "wsd-b", T0 + 9000),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 9999, 10000), 0);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 9999, 10000), 0);
 	c.n = 0;
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "wsd-b", 1, collect, &c), 0);
 	/* the reaper hands them back and rings the holder */
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 1);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 10001, 10000), 1);
 	sio_store_bells_take(st, "wsd-b", sids_cb, got);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got, want);
@@ -2241,7 +2256,7 @@ test_other_writers_end_rings_the_holder(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "gw-2", 1, count_cb, &n), 1);
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "gw-2", T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_unregister(st, "gw-2", T0), SIO_OK);
 	sio_store_bells_take(st, "gw-1", sids_cb, got);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got, want);
@@ -2253,8 +2268,8 @@ test_other_writers_end_rings_the_holder(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 2, count_cb, &n), 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, T0, 60000, 60000, sids, reasons, 2), 0);
+	CU_ASSERT_EQUAL(store_expired(st, T0, 60000, 60000, sids, reasons, 2),
+	                0);
 	sio_store_bells_take(st, "gw-1", sids_cb, got);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got, want);
@@ -2346,8 +2361,8 @@ test_reap_frees_what_a_dead_process_held(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "alive", 4243, T0),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
-	                                 "dead", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "dead", 1, T0, &changed),
 	                SIO_OK);
 	put(sid, "3:::a");
 	CU_ASSERT_EQUAL(
@@ -2355,11 +2370,11 @@ test_reap_frees_what_a_dead_process_held(void)
 	/* "alive" renews; "dead" stopped at T0 */
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "alive", T0 + 9000),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 9999, 10000), 0);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 9999, 10000), 0);
 	raw("SELECT state FROM sessions", state, sizeof(state));
 	CU_ASSERT_STRING_EQUAL(state, "open"); /* a lease not yet lapsed */
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 1);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 0);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 10001, 10000), 1);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 10001, 10000), 0);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes"), 1);
 	raw("SELECT state FROM sessions", state, sizeof(state));
 	CU_ASSERT_STRING_EQUAL(state, "detached");
@@ -2387,11 +2402,11 @@ test_reap_ignores_a_live_pid(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_process_register(st, "reused", (int)getpid(), T0),
 	    SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
-	                                 "reused", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "reused", 1, T0, &changed),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(kill(getpid(), 0), 0);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 60000, 10000), 1);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 60000, 10000), 1);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes"), 0);
 	raw("SELECT state FROM sessions", state, sizeof(state));
 	CU_ASSERT_STRING_EQUAL(state, "detached");
@@ -2434,12 +2449,12 @@ test_reap_sees_its_own_pid_space(void)
 	         " WHERE name = 'me'",
 	         (int)pid);
 	CU_ASSERT_EQUAL(raw(sql, NULL, 0), SQLITE_OK);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0, 10000), 2);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0, 10000), 2);
 	raw("SELECT group_concat(name, ' ') FROM"
 	    " (SELECT name FROM processes ORDER BY name)",
 	    names, sizeof(names));
 	CU_ASSERT_STRING_EQUAL(names, "elsewhere me");
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 2);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 10001, 10000), 2);
 }
 
 /* Two processes with one pid (each pid 1 in its own pid namespace) get
@@ -2469,10 +2484,10 @@ test_process_names_are_incarnations(void)
 	CU_ASSERT_EQUAL(sio_store_process_register(st, a, 7, T0), SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "a/b", 7, T0), SIO_ERR);
 	new_session(sid);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, a, 1,
-	                                 T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, a,
+	                                   1, T0, &changed),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_process_unregister(st, b, T0 + 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_unregister(st, b, T0 + 1), SIO_OK);
 	raw("SELECT state FROM sessions", state, sizeof(state));
 	CU_ASSERT_STRING_EQUAL(state, "open");
 	snprintf(want, sizeof(want),
@@ -2507,7 +2522,7 @@ test_reap_removes_the_doorbell(void)
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "gone", 1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "plain", 1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(stat(bell, &sb), 0);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 20000, 10000), 2);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 20000, 10000), 2);
 	CU_ASSERT_EQUAL(stat(bell, &sb), -1);
 	CU_ASSERT_EQUAL(stat(other, &sb), 0);
 	sio_doorbell_close(d);
@@ -2560,7 +2575,7 @@ test_direct_path(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL_FATAL(
-	    sio_store_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
+	    sio_session_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
 	sio_store_set_direct(st, "wsd-1", direct_accept, direct_deliver, &l);
 	sio_store_defer_counters(st);
 	/* alone: at its own commit, without a row */
@@ -2633,7 +2648,7 @@ test_direct_path(void)
 	/* another holder's session: the outbox, accept not even asked */
 	CU_ASSERT_EQUAL(sio_store_outbox_del(st, sid, T0, 1LL << 60), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(
-	    sio_store_attach(st, sid, 0, "gw-2", 1, T0, &changed), SIO_OK);
+	    sio_session_attach(st, sid, 0, "gw-2", 1, T0, &changed), SIO_OK);
 	l.accept = 1;
 	l.accepted = 0;
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
@@ -2671,13 +2686,13 @@ test_direct_path_waits_behind_taken(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL_FATAL(
-	    sio_store_attach(st, sid, 0, "wsd-0", 1, T0, &changed), SIO_OK);
+	    sio_session_attach(st, sid, 0, "wsd-0", 1, T0, &changed), SIO_OK);
 	put(sid, "3:::1");
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_take(st, sid, T0, 10, "wsd-0", 1, count_cb, &n),
 	    1);
 	CU_ASSERT_EQUAL_FATAL(
-	    sio_store_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
+	    sio_session_attach(st, sid, 0, "wsd-1", 7, T0, &changed), SIO_OK);
 	sio_store_set_direct(st, "wsd-1", direct_accept, direct_deliver, &l);
 	put(sid, "3:::2");
 	CU_ASSERT_STRING_EQUAL(l.got, "");
@@ -2718,9 +2733,9 @@ test_local_bells_and_ready(void)
 	st = sio_store_open(dbpath, &opts, err);
 	new_session(a);
 	new_session(b);
-	CU_ASSERT_EQUAL(sio_store_attach(st, a, 0, "wsd-1", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, a, 0, "wsd-1", 1, T0, &changed),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, b, 0, "wsd-2", 1, T0, &changed),
+	CU_ASSERT_EQUAL(sio_session_attach(st, b, 0, "wsd-2", 1, T0, &changed),
 	                SIO_OK);
 	/* holder state: ours, someone else's, none */
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 1),

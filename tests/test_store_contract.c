@@ -29,6 +29,7 @@
 
 #include "cu.h"
 #include "doorbell.h"
+#include "session.h"
 #include "store.h"
 
 #define T0 1700000000000LL /* a fake "now" */
@@ -124,7 +125,7 @@ attach(const char *sid, int transport, const char *holder, long long conn)
 {
 	int hello;
 
-	return sio_store_attach(st, sid, transport, holder, conn, T0, &hello);
+	return sio_session_attach(st, sid, transport, holder, conn, T0, &hello);
 }
 
 /* Registers a holder as a live process (this one's pid: only its lease
@@ -319,24 +320,24 @@ test_attach_and_hello(void)
 
 	new_session(sid);
 	new_session(other);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, "w",
-	                                 1, T0 + 5, &hello),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "w", 1, T0 + 5, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	/* never written (the websocket failed): the next one says it */
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
-	                                 "g", 2, T0 + 6, &hello),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                   "g", 2, T0 + 6, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL(sio_store_hello_sent(st, sid, 1), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, "w",
-	                                 3, T0 + 7, &hello),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
+	                                   "w", 3, T0 + 7, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 0);
 	/* a write that failed takes it back */
 	CU_ASSERT_EQUAL(sio_store_hello_sent(st, sid, 0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_HTMLFILE, "g",
-	                                 4, T0 + 8, &hello),
+	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_HTMLFILE, "g",
+	                                   4, T0 + 8, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
@@ -347,8 +348,8 @@ test_attach_and_hello(void)
 	sio_store_session_cleanup(&s);
 	/* each session's hello is its own */
 	CU_ASSERT_EQUAL(sio_store_hello_sent(st, sid, 1), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_attach(st, other, SIO_TRANSPORT_XHR_POLLING,
-	                                 "g", 5, T0, &hello),
+	CU_ASSERT_EQUAL(sio_session_attach(st, other, SIO_TRANSPORT_XHR_POLLING,
+	                                   "g", 5, T0, &hello),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL(sio_store_hello_sent(st, "nosuchsession", 1), SIO_OK);
@@ -356,7 +357,7 @@ test_attach_and_hello(void)
 	CU_ASSERT_EQUAL(
 	    attach("nosuchsession", SIO_TRANSPORT_WEBSOCKET, "w", 1),
 	    SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, other, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, other, "bye", T0), 1);
 	CU_ASSERT_EQUAL(attach(other, SIO_TRANSPORT_WEBSOCKET, "w", 1),
 	                SIO_AGAIN);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_COUNT, "w", 1), SIO_ERR);
@@ -385,7 +386,7 @@ test_holder(void)
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, "nosuchsession", "b", 1),
 	                SIO_AGAIN);
 	/* a closed session is still its holder's to finish */
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "b", 1),
 	                SIO_SESSION_CLOSED);
 }
@@ -401,24 +402,127 @@ test_detach(void)
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "a", 1), SIO_OK);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "b", 2), SIO_OK);
 	/* not the holder (any more): nothing changes */
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "a", 1, T0 + 5), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "b", 3, T0 + 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, sid, "a", 1, T0 + 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, sid, "b", 3, T0 + 5), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
 	                SIO_SESSION_OPEN);
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "b", 2), 1);
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "b", 2, T0 + 9), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, sid, "b", 2, T0 + 9), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
 	CU_ASSERT_STRING_EQUAL(s.holder, "");
 	CU_ASSERT_EQUAL(s.detached_at, T0 + 9);
 	CU_ASSERT_EQUAL(s.transport, SIO_TRANSPORT_XHR_POLLING);
 	sio_store_session_cleanup(&s);
-	CU_ASSERT_EQUAL(sio_store_detach(st, "nosuchsession", "b", 2, T0),
+	CU_ASSERT_EQUAL(sio_session_detach(st, "nosuchsession", "b", 2, T0),
 	                SIO_OK);
 	/* attaching again opens it */
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "a", 3), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
 	                SIO_SESSION_OPEN);
+}
+
+/*
+ * The store decides no move: attach, detach, session_end, unregister,
+ * heartbeat_due and expired do what the caller's states and transports
+ * say (the engine's table; here other values), compare-and-set.
+ */
+static void
+test_moves_as_told(void)
+{
+	const unsigned H = SIO_STATE_BIT(SIO_SESSION_HANDSHAKEN),
+	               O = SIO_STATE_BIT(SIO_SESSION_OPEN),
+	               D = SIO_STATE_BIT(SIO_SESSION_DETACHED);
+	struct sio_store_expiry e = {.n = 1};
+	char sid[SIO_SID_LEN + 1], sids[4][SIO_SID_LEN + 1];
+	struct sio_store_session s;
+	long long last, before, after;
+	int hello, states[4];
+
+	new_session(sid);
+	CU_ASSERT_EQUAL(
+	    sio_store_counter_get(st, "connections_opened", &before), SIO_OK);
+	/* handshaken is not in from: refused, nothing written */
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, "a",
+	                                 1, T0, &hello, O | D,
+	                                 SIO_SESSION_OPEN),
+	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_HANDSHAKEN);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 0);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "connections_opened", &after),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(after, before);
+	/* the state written is the caller's */
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                 "a", 1, T0, &hello, H,
+	                                 SIO_SESSION_DETACHED),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 1);
+	/* detach outside from: the holder goes, the state stays */
+	CU_ASSERT_EQUAL(
+	    sio_store_detach(st, sid, "a", 1, T0 + 5, O, SIO_SESSION_DETACHED),
+	    SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
+	CU_ASSERT_STRING_EQUAL(s.holder, "");
+	CU_ASSERT_EQUAL(s.detached_at, 0);
+	sio_store_session_cleanup(&s);
+	/* a holder gone moves what the caller says */
+	process("p");
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                 "p", 2, T0, &hello, D,
+	                                 SIO_SESSION_OPEN),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "p", T0 + 7, D,
+	                                             SIO_SESSION_DETACHED),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "p", 2), 0);
+	/* heartbeats for the transports passed, polling included */
+	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
+	                                 "q", 3, T0, &hello, O,
+	                                 SIO_SESSION_OPEN),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25000, 25000, NULL, 0,
+	                                        SIO_SESSION_OPEN,
+	                                        1u << SIO_TRANSPORT_WEBSOCKET),
+	                0);
+	CU_ASSERT_EQUAL(
+	    sio_store_heartbeat_due(st, T0 + 25000, 25000, NULL, 0,
+	                            SIO_SESSION_DETACHED,
+	                            1u << SIO_TRANSPORT_XHR_POLLING),
+	    0);
+	CU_ASSERT_EQUAL(sio_store_heartbeat_due(
+	                    st, T0 + 25000, 25000, NULL, 0, SIO_SESSION_OPEN,
+	                    1u << SIO_TRANSPORT_XHR_POLLING),
+	                1);
+	/* expired: the timeouts passed, and the state found */
+	e.t[0] = (struct sio_store_timeout){SIO_SESSION_OPEN,
+	                                    1u << SIO_TRANSPORT_WEBSOCKET,
+	                                    SIO_STORE_SINCE_CREATED, T0};
+	CU_ASSERT_EQUAL(sio_store_expired(st, T0, &e, sids, states, 4), 0);
+	e.t[0].transports = 0;
+	CU_ASSERT_EQUAL(sio_store_expired(st, T0, &e, sids, states, 4), 1);
+	CU_ASSERT_STRING_EQUAL(sids[0], sid);
+	CU_ASSERT_EQUAL(states[0], SIO_SESSION_OPEN);
+	e.t[0].before = T0 - 1;
+	CU_ASSERT_EQUAL(sio_store_expired(st, T0, &e, sids, states, 4), 0);
+	/* the end: claimed only from a state in from */
+	CU_ASSERT_EQUAL(
+	    sio_store_session_end(st, sid, "x", T0, H | D, SIO_SESSION_CLOSED),
+	    0);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_end(st, sid, "x", T0, O, SIO_SESSION_CLOSED), 1);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_end(st, sid, "x", T0, O, SIO_SESSION_CLOSED), 0);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_CLOSED);
 }
 
 static void
@@ -444,9 +548,9 @@ test_end_claimed_once(void)
 	new_session(sid);
 	memset(reason, 'r', sizeof(reason) - 1);
 	reason[sizeof(reason) - 1] = '\0';
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, reason, T0 + 3), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "again", T0 + 4), 0);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, "nosuchsession", "x", T0), 0);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, reason, T0 + 3), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "again", T0 + 4), 0);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, "nosuchsession", "x", T0), 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
 	CU_ASSERT_EQUAL(s.state, SIO_SESSION_CLOSED);
 	CU_ASSERT_EQUAL(s.closed_at, T0 + 3);
@@ -477,7 +581,7 @@ racer_run(void *arg)
 	for (int i = 0; i < RACES; i++) {
 		pthread_barrier_wait(r->go);
 		r->got[i] =
-		    sio_store_session_end(r->st, r->sids[i], "race", T0);
+		    sio_session_claim_end(r->st, r->sids[i], "race", T0);
 	}
 	return NULL;
 }
@@ -532,8 +636,8 @@ test_forget_and_gone(void)
 	/* only a closed session is forgotten */
 	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "client", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "kicked", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "client", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, b, "kicked", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 0);
 	CU_ASSERT_EQUAL(sio_store_session_forget(st, a), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, a), 1);
@@ -564,7 +668,7 @@ test_purge(void)
 	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v"), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_ack_new(st, sid, "", "h", "[]"), 1);
 	put(sid, "0::");
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_session_purge(st, sid), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, ""), 0);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, "/chat"), 0);
@@ -588,8 +692,8 @@ test_cleanup(void)
 	new_session(c);
 	put(a, "0::");
 	put(c, "3:::live");
-	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "bye", T0 + 1000), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, b, "bye", T0 + 1000), 1);
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 500), 1);
 	CU_ASSERT_EQUAL(sio_store_session_get(st, a, &s), SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 0);
@@ -614,8 +718,8 @@ test_cleanup_drained(void)
 	new_session(b);
 	new_session(c);
 	put(b, "0::");
-	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, b, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, b, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_cleanup_drained(st), 1);
 	CU_ASSERT_EQUAL(sio_store_session_get(st, a, &s), SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, b, &last),
@@ -652,7 +756,7 @@ test_sessions_live(void)
 	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 1, &all, &mine),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(mine, 1);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, a, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
 	CU_ASSERT_EQUAL(
 	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
 	CU_ASSERT_EQUAL(all, 2);
@@ -660,6 +764,24 @@ test_sessions_live(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_sessions_live(st, "10.0.0.9", 100, &all, &mine), SIO_OK);
 	CU_ASSERT_EQUAL(mine, 0);
+}
+
+/* sio_store_expired() with the engine's timeouts, each found session's
+ * reason in reasons[i], as the sweeper ends it. */
+static int
+store_expired(struct sio_store *s, long long now, long long hb_ms,
+              long long close_ms, char (*sids)[SIO_SID_LEN + 1],
+              const char **reasons, int max)
+{
+	struct sio_store_expiry e;
+	int states[64], n;
+
+	CU_ASSERT_FATAL(max <= 64);
+	sio_session_expiry(&e, now, hb_ms, close_ms);
+	n = sio_store_expired(s, now, &e, sids, states, max);
+	for (int i = 0; i < n; i++)
+		reasons[i] = sio_session_expiry_reason(states[i]);
+	return n;
 }
 
 /* The reason expired() gave for sid, NULL when it did not list it. */
@@ -696,11 +818,11 @@ test_expired(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(attach(fs, SIO_TRANSPORT_FLASHSOCKET, "w", 4), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_touch(st, fs, T0 + 1), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_detach(st, det, "w", 2, T0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, dead, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_detach(st, det, "w", 2, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, dead, "bye", T0), 1);
 	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, now - 1, 60000, 60000, sids, reasons, 8), 0);
-	n = sio_store_expired(st, now, 60000, 60000, sids, reasons, 8);
+	    store_expired(st, now - 1, 60000, 60000, sids, reasons, 8), 0);
+	n = store_expired(st, now, 60000, 60000, sids, reasons, 8);
 	CU_ASSERT_EQUAL(n, 3);
 	CU_ASSERT_STRING_EQUAL(reason_of(hs, sids, reasons, n),
 	                       "close timeout");
@@ -714,15 +836,15 @@ test_expired(void)
 	CU_ASSERT_PTR_NULL(reason_of(dead, sids, reasons, n));
 	CU_ASSERT_PTR_NULL(reason_of(fs, sids, reasons, n));
 	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, now + 1, 60000, 60000, sids, reasons, 8), 4);
-	CU_ASSERT_EQUAL(
-	    sio_store_expired(st, now, 60000, 60000, sids, reasons, 2), 2);
+	    store_expired(st, now + 1, 60000, 60000, sids, reasons, 8), 4);
+	CU_ASSERT_EQUAL(store_expired(st, now, 60000, 60000, sids, reasons, 2),
+	                2);
 	/* the two timeouts are apart */
-	n = sio_store_expired(st, T0 + 1000, 60000, 1000, sids, reasons, 8);
+	n = store_expired(st, T0 + 1000, 60000, 1000, sids, reasons, 8);
 	CU_ASSERT_EQUAL(n, 2);
 	CU_ASSERT_PTR_NOT_NULL(reason_of(hs, sids, reasons, n));
 	CU_ASSERT_PTR_NOT_NULL(reason_of(det, sids, reasons, n));
-	n = sio_store_expired(st, T0 + 1000, 1000, 60000, sids, reasons, 8);
+	n = store_expired(st, T0 + 1000, 1000, 60000, sids, reasons, 8);
 	CU_ASSERT_EQUAL(n, 1);
 	CU_ASSERT_PTR_NOT_NULL(reason_of(ws, sids, reasons, n));
 }
@@ -747,12 +869,12 @@ test_heartbeat_due(void)
 	CU_ASSERT_EQUAL(attach(poll, SIO_TRANSPORT_XHR_POLLING, "w1", 3),
 	                SIO_OK);
 	/* every holder's (NULL): persistent transports only, each interval */
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 24999, 25000, NULL, 0),
-	                0);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25000, 25000, NULL, 0),
-	                3);
-	CU_ASSERT_EQUAL(sio_store_heartbeat_due(st, T0 + 25001, 25000, NULL, 0),
-	                0);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 24999, 25000, NULL, 0), 0);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 25000, 25000, NULL, 0), 3);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 25001, 25000, NULL, 0), 0);
 	CU_ASSERT_EQUAL(peek_at(w1, T0 + 25000, &c, &last), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "2::;");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, w2), 1);
@@ -760,19 +882,19 @@ test_heartbeat_due(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, poll), 0);
 	/* one holder's: another holder's only others_late_ms later */
 	CU_ASSERT_EQUAL(
-	    sio_store_heartbeat_due(st, T0 + 50000, 25000, "w1", 5000), 2);
+	    sio_session_heartbeat_due(st, T0 + 50000, 25000, "w1", 5000), 2);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, w2), 1);
 	CU_ASSERT_EQUAL(
-	    sio_store_heartbeat_due(st, T0 + 54999, 25000, "w1", 5000), 0);
+	    sio_session_heartbeat_due(st, T0 + 54999, 25000, "w1", 5000), 0);
 	CU_ASSERT_EQUAL(
-	    sio_store_heartbeat_due(st, T0 + 55000, 25000, "w1", 5000), 1);
+	    sio_session_heartbeat_due(st, T0 + 55000, 25000, "w1", 5000), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, w2), 2);
 	/* others_late_ms < 0: none of another holder's */
 	CU_ASSERT_EQUAL(
-	    sio_store_heartbeat_due(st, T0 + 200000, 25000, "w1", -1), 2);
+	    sio_session_heartbeat_due(st, T0 + 200000, 25000, "w1", -1), 2);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, w2), 2);
 	CU_ASSERT_EQUAL(
-	    sio_store_heartbeat_due(st, T0 + 200000, 25000, "w2", -1), 1);
+	    sio_session_heartbeat_due(st, T0 + 200000, 25000, "w2", -1), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, w2), 3);
 }
 
@@ -901,12 +1023,12 @@ test_outbox_volatile_closed_absent(void)
 	CU_ASSERT_EQUAL(put_at(st, sid, "5:::{}", SIO_STORE_VOLATILE, 0),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
-	CU_ASSERT_EQUAL(sio_store_detach(st, sid, "w", 1, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, sid, "w", 1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(put_at(st, sid, "5:::{}", SIO_STORE_VOLATILE, 0),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
 	CU_ASSERT_EQUAL(put_at(st, "nosuchsession", "3:::", 0, 0), SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(put_at(st, sid, "3:::", 0, 0), SIO_AGAIN);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
 }
@@ -997,7 +1119,7 @@ test_broadcast(void)
 	    broadcast_at(st, "/chat", "kitchen", NULL, "3::/chat:4", 0, 0), 0);
 	/* the root reaches every session; full queues (2 here) are skipped,
 	 * closed sessions too */
-	CU_ASSERT_EQUAL(sio_store_session_end(st, e, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, e, "bye", T0), 1);
 	CU_ASSERT_EQUAL(broadcast_at(small, "", NULL, NULL, "3:::5", 0, 0), 3);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 2);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 2);
@@ -1434,7 +1556,7 @@ test_outbox_room(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_room(st, "nosuchsession", &room, &attached),
 	    SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "test", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "test", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
 	                SIO_AGAIN);
 }
@@ -1636,8 +1758,7 @@ test_process_names(void)
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw-x", pid, T0),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "gw-x", T0 + 1000), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "gw-x", T0 + 2000),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_unregister(st, "gw-x", T0 + 2000), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "gw-x", T0 + 3000),
 	                SIO_AGAIN);
 	/* its name is free again */
@@ -1670,8 +1791,7 @@ test_process_unregister(void)
 	put(other, "3:::o");
 	CU_ASSERT_EQUAL(take(st, other, "wsd-a", 7, &c), 1);
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "wsd-a", T0 + 3),
-	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_unregister(st, "wsd-a", T0 + 3), SIO_OK);
 	sio_store_bells_take(st, "wsd-b", sids_cb, &got);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got.got, one(other));
@@ -1713,17 +1833,17 @@ test_reap(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "alive", T0 + 9000),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 9999, 10000), 0);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 9999, 10000), 0);
 	CU_ASSERT_EQUAL(sio_doorbell_check(dead_bell, err), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 1);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 10001, 10000), 1);
 	sio_store_bells_take(st, "alive", sids_cb, &got);
 	/* the bell stays until the commit */
 	CU_ASSERT_EQUAL(sio_doorbell_check(dead_bell, err), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got.got, one(sid));
 	CU_ASSERT_EQUAL(sio_doorbell_check(dead_bell, err), SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 10001, 10000), 0);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 10001, 10000), 0);
 	CU_ASSERT_EQUAL(take(st, sid, "alive", 1, &c), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::a;");
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "dead", T0 + 11000),
@@ -1735,7 +1855,7 @@ test_reap(void)
 	new_session(sid);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "dead2", 1),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_reap(st, T0 + 20500, 10000), 1);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 20500, 10000), 1);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
 	                SIO_SESSION_DETACHED);
 	sio_doorbell_close(dead_bell);
@@ -1825,7 +1945,7 @@ test_session_counts(void)
 	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "w", 1), SIO_OK);
 	CU_ASSERT_EQUAL(attach(c, SIO_TRANSPORT_WEBSOCKET, "w", 2), SIO_OK);
 	CU_ASSERT_EQUAL(attach(d, SIO_TRANSPORT_WEBSOCKET, "w", 3), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_detach(st, d, "w", 3, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_detach(st, d, "w", 3, T0), SIO_OK);
 	put(a, "3:::1");
 	put(b, "3:::1");
 	put(c, "3:::1");
@@ -1864,8 +1984,8 @@ test_stats(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "w", 1), SIO_OK);
 	CU_ASSERT_EQUAL(peek_at(b, T0, &p, &last), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_del(st, b, T0, last), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_detach(st, a, "w", 1, T0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_session_end(st, c, "bye", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_detach(st, a, "w", 1, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, c, "bye", T0), 1);
 	sio_store_defer_counters(st);
 	CU_ASSERT_EQUAL(sio_store_counter_add(st, "packets_received", 9),
 	                SIO_OK);
@@ -2070,7 +2190,7 @@ test_doorbells(void)
 	rings(w2, &got);
 	CU_ASSERT_STRING_EQUAL(got.got, "");
 	/* ending a session rings its holder */
-	CU_ASSERT_EQUAL(sio_store_session_end(other, b, "kicked", T0), 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(other, b, "kicked", T0), 1);
 	rings(w2, &got);
 	CU_ASSERT_STRING_EQUAL(got.got, one(b));
 	/* so does a heartbeat */
@@ -2079,7 +2199,7 @@ test_doorbells(void)
 	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 3), SIO_OK);
 	rings(w2, &got);
 	CU_ASSERT_EQUAL(
-	    sio_store_heartbeat_due(other, T0 + 25000, 25000, NULL, 0), 1);
+	    sio_session_heartbeat_due(other, T0 + 25000, 25000, NULL, 0), 1);
 	rings(w1, &got);
 	CU_ASSERT_STRING_EQUAL(got.got, one(a));
 	sio_doorbell_close(w1);
@@ -2226,6 +2346,8 @@ static const struct cu_test tests[] = {
      test_holder},
     {"detach by a non-holder is a no-op, by the holder starts the timeout",
      test_detach},
+    {"the store moves a state only as the caller's from and to say",
+     test_moves_as_told},
     {"touch records when the client was last heard", test_touch},
     {"ending a session is claimed once, with its time and reason",
      test_end_claimed_once},

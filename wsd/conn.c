@@ -39,7 +39,6 @@ static struct wsd_conn *conn_table[CONN_BUCKETS];
 static long long conn_counter;
 static int conn_open;
 
-
 /* The store's errors, a line per session and turn when the database
  * is locked or full: written at most SIO_LOG_BURST times a minute. */
 static struct sio_ratelimit conn_store_rl;
@@ -440,7 +439,8 @@ wsd_conn_bound_elsewhere(struct lws *wsi, const char *sid, const char *fwd,
 	if (other)
 		wsd_log(SIO_LOG_INFO,
 		        "%s: request from %s, but the session is bound to %s",
-		        sid, client[0] ? client : "?", sio_request_remote(&req));
+		        sid, client[0] ? client : "?",
+		        sio_request_remote(&req));
 	sio_request_cleanup(&req);
 	sio_store_session_cleanup(&ss);
 	return other;
@@ -767,8 +767,8 @@ wsd_conn_flush(void)
 			conn_take(c, now);
 	if (tx && sio_store_in_transaction(st) &&
 	    sio_store_commit(st) != SIO_OK) {
-		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "batch commit: %s",
-		                sio_store_errmsg(st));
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
+		                "batch commit: %s", sio_store_errmsg(st));
 		committed = 0;
 	}
 	for (c = list; c != NULL; c = n) {
@@ -1008,7 +1008,8 @@ void
 wsd_conn_close_all(void)
 {
 	for (unsigned h = 0; h < CONN_BUCKETS; h++)
-		for (struct wsd_conn *c = conn_table[h]; c != NULL; c = c->next) {
+		for (struct wsd_conn *c = conn_table[h]; c != NULL;
+		     c = c->next) {
 			c->going_away = 1;
 			conn_event(c, CONN_EV_STOP);
 			lws_callback_on_writable(c->wsi);
@@ -1039,7 +1040,8 @@ wsd_conn_check_stalled(void)
 	if (limit < 10000)
 		limit = 10000;
 	for (unsigned h = 0; h < CONN_BUCKETS; h++)
-		for (struct wsd_conn *c = conn_table[h]; c != NULL; c = c->next) {
+		for (struct wsd_conn *c = conn_table[h]; c != NULL;
+		     c = c->next) {
 			conn_trim(c);
 			if (c->want_since == 0 || c->killed || c->going_away)
 				continue;

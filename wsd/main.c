@@ -180,8 +180,7 @@ wsd_fence(void)
 	    sio_doorbell_open(wsd.cfg.run_dir, name, wsd.cfg.db_group, err);
 	if (wsd.bell == NULL) {
 		wsd_log(SIO_LOG_ERROR, "doorbell: %s", err);
-		sio_store_process_unregister(wsd.x.store, name,
-		                             sio_session_now());
+		sio_session_unregister(wsd.x.store, name, sio_session_now());
 		wsd.bell = old;
 		return;
 	}
@@ -717,8 +716,8 @@ static void
 wsd_unregister(void)
 {
 	if (wsd.x.store != NULL && wsd.holder[0] != '\0')
-		sio_store_process_unregister(wsd.x.store, wsd.holder,
-		                             sio_session_now());
+		sio_session_unregister(wsd.x.store, wsd.holder,
+		                       sio_session_now());
 	if (wsd.bell != NULL)
 		sio_doorbell_close(wsd.bell);
 	if (wsd.x.store != NULL)

@@ -26,7 +26,7 @@ const char *const sqlite_process_sql[SQL_NSTMT] = {
     [SQL_PROC_RENEW] = "UPDATE processes SET renewed = max(renewed, ?2)"
                        " WHERE name = ?1",
     [SQL_PROC_DEL] = "DELETE FROM processes WHERE name = ?1",
-    [SQL_PROC_DETACH] = DETACH_SET " WHERE holder = ?2",
+    [SQL_PROC_DETACH] = DETACH_SET " WHERE holder = ?4",
 };
 
 int
@@ -66,16 +66,20 @@ sqlite_process_renew(struct sio_store *st, const char *name, long long now)
 	return sio_store_tx_end(st, own, rc);
 }
 
-/* Removes a process: what it held is detached, what it was writing is
- * released for the next transport. */
+/* Removes a process: what it held is detached (from, to), what it was
+ * writing is released for the next transport. */
 static int
-process_forget(struct sio_store *st, const char *name, long long now)
+process_forget(struct sio_store *st, const char *name, long long now,
+               unsigned from, int to)
 {
 	int rc = sqlite_run(st, sqlite_prep(st, SQL_PROC_DEL, "t", name));
+	char w[SQLITE_WORDS_LEN];
 
 	if (rc == SIO_OK)
-		rc = sqlite_run(
-		    st, sqlite_prep(st, SQL_PROC_DETACH, "it", now, name));
+		rc =
+		    sqlite_run(st, sqlite_prep(st, SQL_PROC_DETACH, "ittt", now,
+		                               sqlite_words(from, 0, w),
+		                               sio_store_state_name(to), name));
 	/* the sessions' new holders wait for what it had taken */
 	if (rc == SIO_OK)
 		rc = sqlite_ring_rows(
@@ -87,13 +91,14 @@ process_forget(struct sio_store *st, const char *name, long long now)
 }
 
 int
-sqlite_process_unregister(struct sio_store *st, const char *name, long long now)
+sqlite_process_unregister(struct sio_store *st, const char *name, long long now,
+                          unsigned from, int to)
 {
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = process_forget(st, name, now);
+	rc = process_forget(st, name, now, from, to);
 	return sio_store_tx_end(st, own, rc);
 }
 
@@ -116,7 +121,8 @@ process_gone(sqlite3_stmt *s)
  * pid space, the pid with its start time (sio_store_pid_space()).
  */
 int
-sqlite_reap(struct sio_store *st, long long now, long long lease_ms)
+sqlite_reap(struct sio_store *st, long long now, long long lease_ms,
+            unsigned from, int to)
 {
 	char(*dead)[SIO_HOLDER_LEN] = NULL, (*more)[SIO_HOLDER_LEN];
 	char space[SIO_STORE_SPACE_LEN];
@@ -151,7 +157,7 @@ sqlite_reap(struct sio_store *st, long long now, long long lease_ms)
 	else if (rc != SIO_OK)
 		rc = SIO_ERR;
 	for (int i = 0; rc == SIO_OK && i < n; i++) {
-		rc = process_forget(st, dead[i], now);
+		rc = process_forget(st, dead[i], now, from, to);
 		/* its doorbell file goes after the commit */
 		sio_store_bell(st, (const char *)dead[i], "");
 	}

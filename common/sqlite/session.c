@@ -21,11 +21,12 @@ const char *const sqlite_session_sql[SQL_NSTMT] = {
                           " WHERE sid = ?1",
     [SQL_ATTACH_GET] = "SELECT state, transport, holder, holder_conn,"
                        " hello FROM sessions WHERE sid = ?1",
-    [SQL_ATTACH] = "UPDATE sessions SET state = 'open', transport = ?2,"
+    [SQL_ATTACH] = "UPDATE sessions SET state = ?6, transport = ?2,"
                    " holder = ?3, holder_conn = ?4, detached_at = NULL,"
-                   " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1",
-    [SQL_DETACH] = DETACH_SET " WHERE sid = ?2 AND holder = ?3"
-                              " AND holder_conn = ?4",
+                   " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1"
+                   " AND instr(?7, ',' || state || ',') > 0",
+    [SQL_DETACH] = DETACH_SET " WHERE sid = ?4 AND holder = ?5"
+                              " AND holder_conn = ?6",
     [SQL_HELLO_SENT] = "UPDATE sessions SET hello = ?2 WHERE sid = ?1",
     [SQL_FORGET] = "UPDATE sessions SET gone = 1 WHERE sid = ?1"
                    " AND state = 'closed'",
@@ -34,8 +35,9 @@ const char *const sqlite_session_sql[SQL_NSTMT] = {
     [SQL_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = ?1"
                          " AND holder = ?2 AND holder_conn = ?3",
     [SQL_TOUCH] = "UPDATE sessions SET last_recv = ?2 WHERE sid = ?1",
-    [SQL_END] = "UPDATE sessions SET state = 'closed', closed_at = ?2,"
-                " close_reason = ?3 WHERE sid = ?1 AND state <> 'closed'",
+    [SQL_END] = "UPDATE sessions SET state = ?4, closed_at = ?2,"
+                " close_reason = ?3 WHERE sid = ?1"
+                " AND instr(?5, ',' || state || ',') > 0",
     [SQL_HOLDER] = "SELECT holder FROM sessions WHERE sid = ?1",
     [SQL_HOLDER_OTHER] = "SELECT holder FROM sessions WHERE sid = ?1"
                          " AND (holder IS NOT ?2 OR holder_conn IS NOT ?3)",
@@ -48,6 +50,24 @@ const char *const sqlite_session_sql[SQL_NSTMT] = {
     [SQL_LIVE_OF] = "SELECT count(*) FROM (SELECT 1 FROM sessions"
                     " WHERE remote = ?1 AND state <> 'closed' LIMIT ?2)",
 };
+
+const char *
+sqlite_words(unsigned mask, int transports, char buf[SQLITE_WORDS_LEN])
+{
+	int n = transports ? SIO_TRANSPORT_COUNT : SIO_SESSION_CLOSED + 1;
+	size_t len = 1;
+
+	strcpy(buf, ",");
+	for (int i = 0; i < n; i++) {
+		const char *w = transports ? sio_store_transport_name(i)
+		                           : sio_store_state_name(i);
+		if ((mask & (1u << i)) &&
+		    len + strlen(w) + 1 < SQLITE_WORDS_LEN)
+			len += (size_t)snprintf(
+			    buf + len, SQLITE_WORDS_LEN - len, "%s,", w);
+	}
+	return len > 1 ? buf : NULL;
+}
 
 int
 sqlite_session_new(struct sio_store *st, const char *sid, const char *request,
@@ -158,10 +178,11 @@ sqlite_session_state(struct sio_store *st, const char *sid,
 }
 
 /* Reads what attach replaces; the previous holder is rung unless it is
- * (holder, conn) itself. SIO_OK, SIO_AGAIN (absent or closed), SIO_ERR. */
+ * (holder, conn) itself. SIO_OK, SIO_AGAIN (absent or in no state of
+ * from), SIO_ERR. */
 static int
 sqlite_attach_prev(struct sio_store *st, const char *sid, const char *holder,
-                   long long conn, int *hello)
+                   long long conn, int *hello, unsigned from)
 {
 	sqlite3_stmt *s = sqlite_prep(st, SQL_ATTACH_GET, "t", sid);
 	const unsigned char *prev;
@@ -169,7 +190,7 @@ sqlite_attach_prev(struct sio_store *st, const char *sid, const char *holder,
 
 	if (s == NULL || (rc = sqlite_step(st, s)) == SQLITE_ERROR)
 		return SIO_ERR;
-	if (rc == SQLITE_DONE || sqlite_state(s, 0) == SIO_SESSION_CLOSED) {
+	if (rc == SQLITE_DONE || !(from & (1u << sqlite_state(s, 0)))) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "no such session");
 		return SIO_AGAIN;
@@ -185,18 +206,25 @@ sqlite_attach_prev(struct sio_store *st, const char *sid, const char *holder,
 
 int
 sqlite_attach(struct sio_store *st, const char *sid, int transport,
-              const char *holder, long long conn, long long now, int *hello)
+              const char *holder, long long conn, long long now, int *hello,
+              unsigned from, int to)
 {
+	char w[SQLITE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = sqlite_attach_prev(st, sid, holder, conn, hello);
+	rc = sqlite_attach_prev(st, sid, holder, conn, hello, from);
 	if (rc == SIO_OK)
-		rc = sqlite_run(st,
-		                sqlite_prep(st, SQL_ATTACH, "tttii", sid,
-		                            sio_store_transport_name(transport),
-		                            holder, conn, now));
+		rc = sqlite_run(
+		    st, sqlite_prep(st, SQL_ATTACH, "tttiitt", sid,
+		                    sio_store_transport_name(transport), holder,
+		                    conn, now, sio_store_state_name(to),
+		                    sqlite_words(from, 0, w)));
+	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) != 1) {
+		sio_store_fail(st, "no such session");
+		rc = SIO_AGAIN; /* not in from after all: nothing written */
+	}
 	if (rc == SIO_OK)
 		rc = sqlite_run(st, sqlite_prep(st, SQL_COUNTER_ADD, "ti",
 		                                "connections_opened", 1LL));
@@ -205,14 +233,17 @@ sqlite_attach(struct sio_store *st, const char *sid, int transport,
 
 int
 sqlite_detach(struct sio_store *st, const char *sid, const char *holder,
-              long long conn, long long now)
+              long long conn, long long now, unsigned from, int to)
 {
+	char w[SQLITE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = sqlite_run(
-	    st, sqlite_prep(st, SQL_DETACH, "itti", now, sid, holder, conn));
+	rc = sqlite_run(st, sqlite_prep(st, SQL_DETACH, "itttti", now,
+	                                sqlite_words(from, 0, w),
+	                                sio_store_state_name(to), sid, holder,
+	                                conn));
 	return sio_store_tx_end(st, own, rc);
 }
 
@@ -291,13 +322,16 @@ sqlite_ring_other(struct sio_store *st, const char *sid, const char *holder,
 
 int
 sqlite_session_end(struct sio_store *st, const char *sid, const char *reason,
-                   long long now)
+                   long long now, unsigned from, int to)
 {
+	char w[SQLITE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = sqlite_run(st, sqlite_prep(st, SQL_END, "tit", sid, now, reason));
+	rc = sqlite_run(st, sqlite_prep(st, SQL_END, "tittt", sid, now, reason,
+	                                sio_store_state_name(to),
+	                                sqlite_words(from, 0, w)));
 	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) == 1) {
 		rc = sqlite_ring_holder(st, sid);
 		if (rc == SIO_OK)

@@ -113,15 +113,27 @@ extern const char *const sqlite_data_sql[SQL_NSTMT];
 extern const char *const sqlite_process_sql[SQL_NSTMT];
 extern const char *const sqlite_stats_sql[SQL_NSTMT];
 
-/* The transports whose sessions send heartbeats (timer.c). */
-#define PERSISTENT "('websocket', 'flashsocket', 'htmlfile')"
+/*
+ * The states and transports that the engine passes as bit masks are bound
+ * as one word list, ",open,detached," (sqlite_words()); a statement asks
+ * whether a column's word is in the list bound to ?n with
+ * instr(?n, ',' || column || ',') > 0.
+ */
 
-/* Detaches: ?1 now. A closed session keeps its state, loses its holder. */
+/* Detaches: ?1 now; a session in a state of ?2 moves to state ?3, with
+ * detached_at now; every one loses its holder. */
+#define DETACH_FROM " instr(?2, ',' || state || ',') > 0"
 #define DETACH_SET                                                             \
-	"UPDATE sessions SET"                                                  \
-	" state = CASE state WHEN 'open' THEN 'detached' ELSE state END,"      \
-	" detached_at = CASE state WHEN 'open' THEN ?1 ELSE detached_at END,"  \
-	" holder = NULL, holder_conn = NULL"
+	"UPDATE sessions SET state = CASE WHEN" DETACH_FROM " THEN ?3"         \
+	" ELSE state END, detached_at = CASE WHEN" DETACH_FROM " THEN ?1"      \
+	" ELSE detached_at END, holder = NULL, holder_conn = NULL"
+
+/* The word list of the states (sio_store_state_name) or, with transports
+ * 1, of the transports in mask, into buf: ",open,detached,"; NULL for an
+ * empty mask (binds NULL: matches nothing). */
+#define SQLITE_WORDS_LEN 128
+const char *sqlite_words(unsigned mask, int transports,
+                         char buf[SQLITE_WORDS_LEN]);
 
 /* The columns sqlite_session_row() reads, in its order. */
 #define SESSION_COLS                                                           \
@@ -220,17 +232,18 @@ int sqlite_session_state(struct sio_store *st, const char *sid,
 int sqlite_holder_state(struct sio_store *st, const char *sid,
                         const char *holder, long long conn);
 int sqlite_attach(struct sio_store *st, const char *sid, int transport,
-                  const char *holder, long long conn, long long now,
-                  int *hello);
+                  const char *holder, long long conn, long long now, int *hello,
+                  unsigned from, int to);
 int sqlite_detach(struct sio_store *st, const char *sid, const char *holder,
-                  long long conn, long long now);
+                  long long conn, long long now, unsigned from, int to);
 int sqlite_hello_sent(struct sio_store *st, const char *sid, int sent);
 int sqlite_touch(struct sio_store *st, const char *sid, long long now);
 int sqlite_ring_holder(struct sio_store *st, const char *sid);
 int sqlite_ring_other(struct sio_store *st, const char *sid, const char *holder,
                       long long conn);
 int sqlite_session_end(struct sio_store *st, const char *sid,
-                       const char *reason, long long now);
+                       const char *reason, long long now, unsigned from,
+                       int to);
 int sqlite_session_forget(struct sio_store *st, const char *sid);
 int sqlite_session_gone(struct sio_store *st, const char *sid);
 int sqlite_session_purge(struct sio_store *st, const char *sid);
@@ -238,10 +251,11 @@ int sqlite_cleanup(struct sio_store *st, long long before);
 /* timer.c */
 int sqlite_heartbeat_due(struct sio_store *st, long long now,
                          long long interval_ms, const char *holder,
-                         long long others_late_ms);
-int sqlite_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
-                   long long close_timeout_ms, char (*sids)[SIO_SID_LEN + 1],
-                   const char **reasons, int max);
+                         long long others_late_ms, int state,
+                         unsigned transports);
+int sqlite_expired(struct sio_store *st, long long now,
+                   const struct sio_store_expiry *e,
+                   char (*sids)[SIO_SID_LEN + 1], int *states, int max);
 int sqlite_clock_check(struct sio_store *st, const char *boot, long long wall,
                        long long mono, long long *step);
 /* outbox.c */
@@ -308,9 +322,10 @@ int sqlite_counter_get(struct sio_store *st, const char *name,
 int sqlite_process_register(struct sio_store *st, const char *name, int pid,
                             long long now);
 int sqlite_process_unregister(struct sio_store *st, const char *name,
-                              long long now);
+                              long long now, unsigned from, int to);
 int sqlite_process_renew(struct sio_store *st, const char *name, long long now);
-int sqlite_reap(struct sio_store *st, long long now, long long lease_ms);
+int sqlite_reap(struct sio_store *st, long long now, long long lease_ms,
+                unsigned from, int to);
 /* list.c */
 int sqlite_session_list(struct sio_store *st, const char *sid,
                         int (*fn)(void *udata,

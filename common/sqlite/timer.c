@@ -8,13 +8,27 @@
 
 #include "sqlite.h"
 
-/* Sessions owed a heartbeat: ?1 the threshold; ?4 a holder whose
- * sessions are due at ?1 (NULL: every holder's), the others' at ?5. */
+/* Sessions owed a heartbeat: in state ?6, attached on a transport of ?7;
+ * ?1 the threshold; ?4 a holder whose sessions are due at ?1 (NULL: every
+ * holder's), the others' at ?5. */
 #define HB_WHERE                                                               \
-	" WHERE state = 'open' AND holder IS NOT NULL AND transport "          \
-	"IN " PERSISTENT " AND last_heartbeat <= ?1"                           \
+	" WHERE state = ?6 AND holder IS NOT NULL"                             \
+	" AND instr(?7, ',' || transport || ',') > 0"                          \
+	" AND last_heartbeat <= ?1"                                            \
 	" AND (?4 IS NULL OR holder = ?4 OR last_heartbeat <= ?5)"
 #define HB_ROOM " AND s.queued < ?2"
+
+/* One timeout of expired: state ?s, transports ?t (NULL: any), the clock
+ * ?c (enum sio_store_since) at or before ?b. */
+#define EXPIRED_ONE(s, t, c, b)                                                \
+	" (state = ?" #s " AND (?" #t " IS NULL OR instr(?" #t ","             \
+	" ',' || transport || ',') > 0) AND CASE ?" #c " WHEN 1 THEN created"  \
+	" WHEN 2 THEN detached_at ELSE last_recv END <= ?" #b ")"
+#define EXPIRED_1 EXPIRED_ONE(1, 2, 3, 4)
+#define EXPIRED_2 EXPIRED_ONE(5, 6, 7, 8)
+#define EXPIRED_3 EXPIRED_ONE(9, 10, 11, 12)
+#define EXPIRED_4 EXPIRED_ONE(13, 14, 15, 16)
+#define EXPIRED_ALL EXPIRED_1 " OR" EXPIRED_2 " OR" EXPIRED_3 " OR" EXPIRED_4
 
 const char *const sqlite_timer_sql[SQL_NSTMT] = {
     [SQL_HB_SELECT] = "SELECT s.sid, s.holder FROM sessions s" HB_WHERE HB_ROOM,
@@ -23,7 +37,7 @@ const char *const sqlite_timer_sql[SQL_NSTMT] = {
         " SELECT s.sid, '2::', ?3 FROM sessions s" HB_WHERE HB_ROOM,
     [SQL_HB_UPDATE] = "UPDATE sessions SET last_heartbeat = ?3" HB_WHERE,
     [SQL_GONE_DETACH] =
-        DETACH_SET " WHERE state = 'open' AND holder IS NOT NULL"
+        DETACH_SET " WHERE" DETACH_FROM " AND holder IS NOT NULL"
                    " AND holder NOT IN (SELECT name FROM processes)",
     /* The current holders of the sessions whose rows the next statement
      * hands back: what they wait for can go. The taken rows alone are
@@ -36,12 +50,10 @@ const char *const sqlite_timer_sql[SQL_NSTMT] = {
     [SQL_GONE_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE taken_by IS NOT NULL"
                          " AND taken_by NOT IN (SELECT name FROM processes)",
-    [SQL_EXPIRED] =
-        "SELECT sid, state FROM sessions WHERE"
-        " (state = 'open' AND transport IN " PERSISTENT " AND last_recv <= ?1)"
-        " OR (state = 'detached' AND detached_at <= ?2)"
-        " OR (state = 'handshaken' AND created <= ?2)"
-        " ORDER BY sid LIMIT ?3",
+    /* Up to SIO_STORE_TIMEOUTS_MAX timeouts, one (state, transports,
+     * clock, threshold) per EXPIRED_ONE; a state NULL matches nothing. */
+    [SQL_EXPIRED] = "SELECT sid, state FROM sessions WHERE" EXPIRED_ALL
+                    " ORDER BY sid LIMIT ?17",
     [SQL_CLOCK_GET] = "SELECT boot, wall, mono FROM clock WHERE id = 1",
     [SQL_CLOCK_PUT] = "INSERT INTO clock (id, boot, wall, mono)"
                       " VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE"
@@ -74,8 +86,11 @@ const char *const sqlite_timer_sql[SQL_NSTMT] = {
 
 int
 sqlite_heartbeat_due(struct sio_store *st, long long now, long long interval_ms,
-                     const char *holder, long long others_late_ms)
+                     const char *holder, long long others_late_ms, int state,
+                     unsigned transports)
 {
+	const char *sw = sio_store_state_name(state);
+	char tw[SQLITE_WORDS_LEN];
 	long long due = now - interval_ms, max = SQ(st)->max_queue;
 	long long others =
 	    others_late_ms < 0 ? LLONG_MIN : due - others_late_ms;
@@ -83,22 +98,54 @@ sqlite_heartbeat_due(struct sio_store *st, long long now, long long interval_ms,
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = sqlite_ring_rows(st, sqlite_prep(st, SQL_HB_SELECT, "iiiti", due,
-	                                      max, now, holder, others));
+	sqlite_words(transports, 1, tw);
+	rc =
+	    sqlite_ring_rows(st, sqlite_prep(st, SQL_HB_SELECT, "iiititt", due,
+	                                     max, now, holder, others, sw, tw));
 	if (rc == SIO_OK)
-		rc = sqlite_run(st, sqlite_prep(st, SQL_HB_INSERT, "iiiti", due,
-		                                max, now, holder, others));
+		rc = sqlite_run(st,
+		                sqlite_prep(st, SQL_HB_INSERT, "iiititt", due,
+		                            max, now, holder, others, sw, tw));
 	if (rc == SIO_OK) {
 		n = sqlite3_changes(SQ(st)->db);
-		rc = sqlite_run(st, sqlite_prep(st, SQL_HB_UPDATE, "iiiti", due,
-		                                max, now, holder, others));
+		rc = sqlite_run(st,
+		                sqlite_prep(st, SQL_HB_UPDATE, "iiititt", due,
+		                            max, now, holder, others, sw, tw));
 	}
 	return sio_store_tx_end(st, own, rc == SIO_OK ? n : rc);
 }
 
+/* Prepares SQL_EXPIRED for e, max rows, the transports' words in tw (the
+ * statement binds them: tw must outlive it); NULL on error. */
+static sqlite3_stmt *
+timer_expired_prep(struct sio_store *st, const struct sio_store_expiry *e,
+                   int max, char (*tw)[SQLITE_WORDS_LEN])
+{
+	const char *w[SIO_STORE_TIMEOUTS_MAX];
+	const struct sio_store_timeout *t = e->t;
+	const char *st_[SIO_STORE_TIMEOUTS_MAX] = {NULL};
+	long long c[SIO_STORE_TIMEOUTS_MAX] = {0}, b[SIO_STORE_TIMEOUTS_MAX];
+
+	for (int i = 0; i < SIO_STORE_TIMEOUTS_MAX; i++) {
+		w[i] = NULL;
+		b[i] = 0;
+		if (i >= e->n)
+			continue;
+		st_[i] = sio_store_state_name(t[i].state);
+		w[i] = t[i].transports ? sqlite_words(t[i].transports, 1, tw[i])
+		                       : NULL;
+		c[i] = t[i].since;
+		b[i] = t[i].before;
+	}
+	return sqlite_prep(st, SQL_EXPIRED, "ttiittiittiittiii", st_[0], w[0],
+	                   c[0], b[0], st_[1], w[1], c[1], b[1], st_[2], w[2],
+	                   c[2], b[2], st_[3], w[3], c[3], b[3],
+	                   (long long)max);
+}
+
 static int
 timer_expired_list(struct sio_store *st, sqlite3_stmt *s,
-                   char (*sids)[SIO_SID_LEN + 1], const char **reasons)
+                   char (*sids)[SIO_SID_LEN + 1], int *states)
 {
 	const unsigned char *sid;
 	int rc, n = 0;
@@ -110,9 +157,7 @@ timer_expired_list(struct sio_store *st, sqlite3_stmt *s,
 		if (sid == NULL || strlen((const char *)sid) > SIO_SID_LEN)
 			continue; /* not one of ours; never a session to end */
 		strcpy(sids[n], (const char *)sid);
-		reasons[n++] = sqlite_state(s, 1) == SIO_SESSION_OPEN
-		                   ? "heartbeat timeout"
-		                   : "close timeout";
+		states[n++] = sqlite_state(s, 1);
 	}
 	if (rc == SQLITE_ERROR)
 		return SIO_ERR;
@@ -121,28 +166,28 @@ timer_expired_list(struct sio_store *st, sqlite3_stmt *s,
 }
 
 int
-sqlite_expired(struct sio_store *st, long long now, long long hb_timeout_ms,
-               long long close_timeout_ms, char (*sids)[SIO_SID_LEN + 1],
-               const char **reasons, int max)
+sqlite_expired(struct sio_store *st, long long now,
+               const struct sio_store_expiry *e, char (*sids)[SIO_SID_LEN + 1],
+               int *states, int max)
 {
+	char w[SQLITE_WORDS_LEN], tw[SIO_STORE_TIMEOUTS_MAX][SQLITE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	/* A holder that unregistered (or was removed) holds nothing: its
 	 * sessions start their close timeout now. */
-	rc = sqlite_run(st, sqlite_prep(st, SQL_GONE_DETACH, "i", now));
+	rc = sqlite_run(st, sqlite_prep(st, SQL_GONE_DETACH, "itt", now,
+	                                sqlite_words(e->gone_from, 0, w),
+	                                sio_store_state_name(e->gone_to)));
 	if (rc == SIO_OK)
 		rc =
 		    sqlite_ring_rows(st, sqlite_prep(st, SQL_GONE_HOLDERS, ""));
 	if (rc == SIO_OK)
 		rc = sqlite_run(st, sqlite_prep(st, SQL_GONE_RELEASE, ""));
 	if (rc == SIO_OK)
-		rc = timer_expired_list(
-		    st,
-		    sqlite_prep(st, SQL_EXPIRED, "iii", now - hb_timeout_ms,
-		                now - close_timeout_ms, (long long)max),
-		    sids, reasons);
+		rc = timer_expired_list(st, timer_expired_prep(st, e, max, tw),
+		                        sids, states);
 	return sio_store_tx_end(st, own, rc);
 }
 

@@ -22,13 +22,36 @@
 #define SIOGATE_VERSION "0.1.0"
 #define SIO_API_VERSION 1
 
-/* Result codes, everywhere in siogate. */
+/*
+ * Result codes, everywhere in siogate: store, engine, transports and this
+ * API. Each function says which of them it returns; a caller tests for the
+ * specific code. sio_strerror() names one for logs.
+ */
 #define SIO_OK 0
-#define SIO_ERR (-1)   /* failure; a callback returning it ends the session */
-#define SIO_AGAIN (-2) /* a parser needs more bytes */
+#define SIO_ERR (-1)     /* failure; a callback returning it ends the session */
+#define SIO_AGAIN (-2)   /* incomplete input: a parser needs more bytes */
+#define SIO_ABSENT (-3)  /* no such session, ack, key, file; nothing waiting */
+#define SIO_CLOSED (-4)  /* the session has ended */
+#define SIO_FULL (-5)    /* a queue or a limit is full; nothing was done */
+#define SIO_TOO_BIG (-6) /* over a size limit, or past a deadline */
 #define SIO_REJECT                                                             \
 	1 /* on_open refuses: 403 at the handshake, 7::/ep:2 on an endpoint */
 
+/* A static name for a result code: "ok", "error", "full"... */
+const char *sio_strerror(int rc);
+
+/*
+ * Three error channels, each for its own reader:
+ * - a char *err buffer of SIO_ERR_LEN bytes that a function taking one
+ *   fills when it fails (configuration, listen specs, plugins, the store's
+ *   open, the doorbell); callers may pass NULL. Every such message is
+ *   written by one setter, sio_err() (common/result.h);
+ * - the store's message, sio_store_errmsg(): why the last store call on
+ *   that handle failed (or "queue full"), read by the caller that logs;
+ * - a session's notes (the engine's err, shown by sioctl and the logs):
+ *   what a callback's sends dropped, kept with the run and logged once
+ *   its writes are applied.
+ */
 #define SIO_ERR_LEN 256 /* size of the optional char *err buffers */
 
 /* Limits. Exceeding one is a protocol error with a message, never a cut. */

@@ -23,6 +23,7 @@
 #include "doorbell.h"
 #include "payload.h"
 #include "perm.h"
+#include "result.h"
 #include "store_ops.h"
 
 /* The words of the schema's CHECK constraints, indexed by enum. */
@@ -43,7 +44,7 @@ sio_store_fail(struct sio_store *st, const char *fmt, ...)
 	if (st == NULL) /* sio_store_sid_new() without a store */
 		return SIO_ERR;
 	va_start(ap, fmt);
-	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	sio_verr(st->errmsg, fmt, ap);
 	va_end(ap);
 	return SIO_ERR;
 }

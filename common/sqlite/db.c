@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "perm.h"
+#include "result.h"
 #include "sqlite.h"
 
 static const char schema_sql[] =
@@ -41,17 +42,6 @@ int
 sqlite_sqlfail(struct sio_store *st)
 {
 	return sio_store_fail(st, "%s", sqlite3_errmsg(SQ(st)->db));
-}
-
-/* Writes a message to an err buffer of SIO_ERR_LEN bytes. */
-static void
-sqlite_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, SIO_ERR_LEN, fmt, ap);
-	va_end(ap);
 }
 
 /* Each file's statements, in one list. */
@@ -328,7 +318,7 @@ sqlite_create(const char *path, mode_t mode, char *err)
 	close(fd);
 	return SIO_OK;
 err:
-	sqlite_err(err, "%s: %s", path, strerror(errno));
+	sio_err(err, "%s: %s", path, strerror(errno));
 	return SIO_ERR;
 }
 
@@ -624,7 +614,7 @@ sqlite_open(struct sio_store *st, const char *path,
 	if (sqlite_create(path, mode, err) != SIO_OK)
 		return SIO_ERR;
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		sqlite_err(err, "out of memory");
+		sio_err(err, "out of memory");
 		return SIO_ERR;
 	}
 	st->be = q;
@@ -647,7 +637,7 @@ sqlite_open(struct sio_store *st, const char *path,
 		goto err;
 	return SIO_OK;
 err:
-	sqlite_err(err, "%s: %s", path, st->errmsg);
+	sio_err(err, "%s: %s", path, st->errmsg);
 	sqlite_close(st);
 	return SIO_ERR;
 }

@@ -20,7 +20,8 @@
 #include <jansson.h>
 
 #define SIOGATE_VERSION "0.1.0"
-#define SIO_API_VERSION 1
+/* 2: a full queue is SIO_FULL (it was SIO_AGAIN) */
+#define SIO_API_VERSION 2
 
 /*
  * Result codes, everywhere in siogate: store, engine, transports and this
@@ -32,7 +33,7 @@
 #define SIO_AGAIN (-2)   /* incomplete input: a parser needs more bytes */
 #define SIO_ABSENT (-3)  /* no such session, ack, key, file; nothing waiting */
 #define SIO_CLOSED (-4)  /* the session has ended */
-#define SIO_FULL (-5)    /* a queue or a limit is full; nothing was done */
+#define SIO_FULL (-5)    /* a queue or limit is full, a name taken: not done */
 #define SIO_TOO_BIG (-6) /* over a size limit, or past a deadline */
 #define SIO_REJECT                                                             \
 	1 /* on_open refuses: 403 at the handshake, 7::/ep:2 on an endpoint */
@@ -157,8 +158,8 @@ const struct sio_request *sio_conn_request(struct sio_conn *c);
 /*
  * Queue a message (type 3), a JSON message (type 4, value borrowed) or an
  * event (type 5, args borrowed, may be NULL for none) on this endpoint.
- * Return SIO_OK; SIO_AGAIN when the session's queue is full (the packet is
- * dropped and the transport logs it; returning SIO_AGAIN from a callback
+ * Return SIO_OK; SIO_FULL when the session's queue is full (the packet is
+ * dropped and the transport logs it; returning SIO_FULL from a callback
  * does not end the session); SIO_ERR for a closed session, a store
  * failure, or msg (or an event name) that is not valid UTF-8 (nothing is
  * queued: every transport carries text). Full is decided from the queue
@@ -173,7 +174,7 @@ int sio_emit(struct sio_conn *c, const char *name, json_t *args);
 /*
  * Emit an event that asks the client for a data ack (`5:<id>+:ep:...`). When
  * the ack arrives the app's ack handler named handler runs, in whichever
- * process receives it. Returns as sio_emit(): SIO_OK; SIO_AGAIN when the
+ * process receives it. Returns as sio_emit(): SIO_OK; SIO_FULL when the
  * queue is full (dropped, and no ack is awaited); SIO_ERR.
  */
 int sio_emit_ack(struct sio_conn *c, const char *handler, const char *name,
@@ -181,7 +182,7 @@ int sio_emit_ack(struct sio_conn *c, const char *handler, const char *name,
 
 /*
  * Like sio_emit(), but dropped (SIO_OK) when no transport is attached to the
- * session, as socket.io 0.9's volatile, however full its queue; SIO_AGAIN
+ * session, as socket.io 0.9's volatile, however full its queue; SIO_FULL
  * when one is attached and the queue is full.
  */
 int sio_emit_volatile(struct sio_conn *c, const char *name, json_t *args);

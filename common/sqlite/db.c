@@ -156,7 +156,7 @@ sqlite_run(struct sio_store *st, sqlite3_stmt *s)
 	return SIO_OK;
 }
 
-/* Reads column 0 of the first row as an integer: SIO_OK, SIO_AGAIN when
+/* Reads column 0 of the first row as an integer: SIO_OK, SIO_ABSENT when
  * there is no row, SIO_ERR. */
 int
 sqlite_one(struct sio_store *st, sqlite3_stmt *s, long long *out)
@@ -171,7 +171,7 @@ sqlite_one(struct sio_store *st, sqlite3_stmt *s, long long *out)
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? SIO_OK : SIO_AGAIN;
+	return rc == SQLITE_ROW ? SIO_OK : SIO_ABSENT;
 }
 
 /* Copies a text column, NULL staying NULL; *failed set when out of memory. */

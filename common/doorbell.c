@@ -2,7 +2,7 @@
  * doorbell.c: the datagram sockets of doorbell.h. A bell is an AF_UNIX
  * SOCK_DGRAM socket bound to <run_dir>/<name>.bell; a ring is one datagram
  * holding a sid. Everything is non-blocking, and a ring that cannot be
- * delivered at once is dropped (SIO_AGAIN): the holder also watches
+ * delivered at once is dropped (SIO_FULL): the holder also watches
  * PRAGMA data_version, so a lost ring only delays a packet.
  */
 #include <assert.h>
@@ -200,7 +200,7 @@ sio_doorbell_check(struct sio_doorbell *d, char *err)
 	d->ino = fresh.ino;
 	sio_err(err, "%s was %s: bound again", d->sa.sun_path,
 	             was == 0 ? "replaced" : "removed");
-	return SIO_AGAIN;
+	return SIO_ABSENT;
 }
 
 void
@@ -235,7 +235,7 @@ sio_doorbell_recv(struct sio_doorbell *d, char *sid, size_t size)
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		sid[0] = '\0';
-		return errno == EAGAIN || errno == EWOULDBLOCK ? SIO_AGAIN
+		return errno == EAGAIN || errno == EWOULDBLOCK ? SIO_ABSENT
 		                                               : SIO_ERR;
 	}
 	sid[n] = '\0';
@@ -261,9 +261,10 @@ sio_doorbell_ring(int fd, const char *run_dir, const char *name,
 	if (n >= 0)
 		return SIO_OK;
 	/* Full, gone, or not listening: the ring is only a hint. */
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOENT ||
-	    errno == ECONNREFUSED)
-		return SIO_AGAIN;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return SIO_FULL;
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		return SIO_ABSENT;
 	return SIO_ERR;
 }
 

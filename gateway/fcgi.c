@@ -59,7 +59,7 @@ gw_req_client(struct gw_req *r)
  * mod_proxy_fcgi does), so a client that trickles it would hold the
  * thread for ever: each read of the connection waits at most until the
  * body's deadline (a receive timeout on the socket, as libfcgi blocks in
- * read()), and once it has passed no read is tried. SIO_OK, or SIO_AGAIN
+ * read()), and once it has passed no read is tried. SIO_OK, or GW_LATE
  * when the deadline has passed.
  */
 static int
@@ -70,7 +70,7 @@ fcgi_deadline(struct gw_req *r)
 
 	if (r->timed_out || left <= 0) {
 		r->timed_out = 1;
-		return SIO_AGAIN;
+		return GW_LATE;
 	}
 	tv.tv_sec = (time_t)(left / 1000);
 	tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
@@ -84,7 +84,7 @@ fcgi_deadline(struct gw_req *r)
  * Reads what the stream has buffered, or else one record's worth (each
  * read of the socket bounded by fcgi_deadline()): FCGX_GetStr() alone
  * would keep reading until it has n bytes, as long as a trickle comes.
- * The count, 0 at the end, -1 on error, SIO_AGAIN once late.
+ * The count, 0 at the end, -1 on error, GW_LATE once late.
  */
 static long
 fcgi_get(struct gw_req *r, char *buf, size_t n)
@@ -94,7 +94,7 @@ fcgi_get(struct gw_req *r, char *buf, size_t n)
 	int got, err;
 
 	if (fcgi_deadline(r) != SIO_OK)
-		return SIO_AGAIN;
+		return GW_LATE;
 	if (avail <= 0)
 		avail = 1; /* fills the buffer once */
 	if ((size_t)avail < n)
@@ -108,7 +108,7 @@ fcgi_get(struct gw_req *r, char *buf, size_t n)
 	if (err == EAGAIN || err == EWOULDBLOCK ||
 	    sio_session_mono() >= r->body_end) {
 		r->timed_out = 1;
-		return SIO_AGAIN;
+		return GW_LATE;
 	}
 	return -1;
 }

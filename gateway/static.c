@@ -50,7 +50,7 @@ static struct static_body static_cache[GW_STATIC_COUNT][2]; /* [file][gz] */
 static pthread_mutex_t static_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * Reads path whole into b. SIO_OK; SIO_AGAIN when it does not exist;
+ * Reads path whole into b. SIO_OK; SIO_ABSENT when it does not exist;
  * SIO_ERR with the reason in err (not a regular file, too large, I/O).
  * O_NONBLOCK: a FIFO put there must not hold the thread in open().
  */
@@ -64,7 +64,7 @@ static_read(const char *path, struct static_body *b, char *err)
 
 	if (fd < 0) {
 		snprintf(err, SIO_ERR_LEN, "%.200s: %s", path, strerror(errno));
-		return errno == ENOENT ? SIO_AGAIN : SIO_ERR;
+		return errno == ENOENT ? SIO_ABSENT : SIO_ERR;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > STATIC_MAX) {
@@ -135,7 +135,7 @@ static_get(int file, int *gzp, struct static_body *out)
 		if (rc == SIO_OK)
 			break;
 		/* a missing .gz: the plain file will do */
-		if (gz && rc == SIO_AGAIN)
+		if (gz && rc == SIO_ABSENT)
 			continue;
 		gw_log_limited(
 		    &rl, SIO_LOG_ERROR,

@@ -290,7 +290,7 @@ config_number(const char *v, int suffix, unsigned long long max,
 		mult = 1024 * 1024, p++;
 	if (*p != '\0') {
 		sio_err(err, suffix ? "not a size (digits, then k or M)"
-		                       : "not a number");
+		                    : "not a number");
 		return -1;
 	}
 	if (n > max / mult)
@@ -348,7 +348,7 @@ config_resource(char *dst, size_t size, const char *v, char *err)
 	for (p = v; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
 			sio_err(err, "only letters, digits, '.', '_' and "
-			                "'-' are allowed");
+			             "'-' are allowed");
 			return -1;
 		}
 	/* A dot segment would be folded away by clients and proxies. */
@@ -388,13 +388,12 @@ config_transports(struct sio_config *c, const char *v, char *err)
 		}
 		if (t < 0) {
 			sio_err(err, "unknown transport '%.*s'",
-			           (int)(len < 64 ? len : 64), p);
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		for (i = 0; i < n; i++)
 			if ((int)list[i] == t) {
-				sio_err(err, "duplicate transport '%s'",
-				           name);
+				sio_err(err, "duplicate transport '%s'", name);
 				return -1;
 			}
 		list[n++] = (enum sio_transport)t;
@@ -477,7 +476,7 @@ config_addrs(char *dst, size_t size, const char *v, char *err)
 		len = strcspn(p, CONFIG_ORIGIN_SEP);
 		if (strspn(p, "0123456789abcdefABCDEF.:") < len) {
 			sio_err(err, "'%.*s' is not an IP address",
-			           (int)(len < 64 ? len : 64), p);
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		p += len;
@@ -502,7 +501,7 @@ config_names(char *dst, size_t size, const char *v, char *err)
 		len = strcspn(p, CONFIG_ORIGIN_SEP);
 		if (strspn(p, tchar) < len) {
 			sio_err(err, "'%.*s' is not a cookie name",
-			           (int)(len < 64 ? len : 64), p);
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		p += len;
@@ -525,7 +524,7 @@ config_origins(char *dst, size_t size, const char *v, char *err)
 		len = strcspn(p, CONFIG_ORIGIN_SEP);
 		if (config_pattern(p, len, &hostlen, &port) < 0) {
 			sio_err(err, "'%.*s' is not host:port ('*' for any)",
-			           (int)(len < 64 ? len : 64), p);
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		p += len;
@@ -691,7 +690,7 @@ sio_config_set(struct sio_config *c, const char *key, const char *value,
 		return SIO_OK;
 	len = strlen(value);
 	sio_err(err, "bad value '%.48s%s' for %s: %s", value,
-	           len > 48 ? "..." : "", k->name, why);
+	        len > 48 ? "..." : "", k->name, why);
 	return SIO_ERR;
 }
 
@@ -763,49 +762,47 @@ config_check(const struct sio_config *c, const char *path, char *err)
 {
 	if (c->heartbeat_interval >= c->heartbeat_timeout) {
 		sio_err(err,
-		           "%s: heartbeat_interval (%d) must be less than "
-		           "heartbeat_timeout (%d)",
-		           path, c->heartbeat_interval, c->heartbeat_timeout);
+		        "%s: heartbeat_interval (%d) must be less than "
+		        "heartbeat_timeout (%d)",
+		        path, c->heartbeat_interval, c->heartbeat_timeout);
 		return SIO_ERR;
 	}
 	if (c->polling_duration >= c->close_timeout) {
 		sio_err(err,
-		           "%s: polling_duration (%d) must be less than "
-		           "close_timeout (%d)",
-		           path, c->polling_duration, c->close_timeout);
+		        "%s: polling_duration (%d) must be less than "
+		        "close_timeout (%d)",
+		        path, c->polling_duration, c->close_timeout);
 		return SIO_ERR;
 	}
 	if (c->reserved_threads >= c->threads) {
-		sio_err(
-		    err,
-		    "%s: reserved_threads (%d) must be less than threads "
-		    "(%d)",
-		    path, c->reserved_threads, c->threads);
+		sio_err(err,
+		        "%s: reserved_threads (%d) must be less than threads "
+		        "(%d)",
+		        path, c->reserved_threads, c->threads);
 		return SIO_ERR;
 	}
 	if (c->max_packet > c->max_payload) {
 		sio_err(err,
-		           "%s: max_packet (%zu) must not exceed max_payload "
-		           "(%zu)",
-		           path, c->max_packet, c->max_payload);
+		        "%s: max_packet (%zu) must not exceed max_payload "
+		        "(%zu)",
+		        path, c->max_packet, c->max_payload);
 		return SIO_ERR;
 	}
 	if (c->max_buffered < c->max_packet) {
 		sio_err(err,
-		           "%s: max_buffered (%zu) must be at least max_packet "
-		           "(%zu)",
-		           path, c->max_buffered, c->max_packet);
+		        "%s: max_buffered (%zu) must be at least max_packet "
+		        "(%zu)",
+		        path, c->max_buffered, c->max_packet);
 		return SIO_ERR;
 	}
 	if (c->max_buffered_per_address != 0 &&
 	    (c->max_buffered_per_address < c->max_packet ||
 	     c->max_buffered_per_address > c->max_buffered)) {
-		sio_err(
-		    err,
-		    "%s: max_buffered_per_address (%zu) must be at least "
-		    "max_packet (%zu) and at most max_buffered (%zu)",
-		    path, c->max_buffered_per_address, c->max_packet,
-		    c->max_buffered);
+		sio_err(err,
+		        "%s: max_buffered_per_address (%zu) must be at least "
+		        "max_packet (%zu) and at most max_buffered (%zu)",
+		        path, c->max_buffered_per_address, c->max_packet,
+		        c->max_buffered);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -836,8 +833,8 @@ config_read(struct sio_config *c, FILE *f, const char *path, char *err)
 		lineno++;
 		len = strlen(line);
 		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-			sio_err(err, "%s:%d: line longer than %d bytes",
-			           path, lineno, CONFIG_LINE_MAX);
+			sio_err(err, "%s:%d: line longer than %d bytes", path,
+			        lineno, CONFIG_LINE_MAX);
 			return SIO_ERR;
 		}
 		if (len > 0 && line[len - 1] == '\n')
@@ -873,9 +870,9 @@ config_resolve(char *field, size_t size, const char *dir, const char *key,
 	snprintf(out, sizeof(out), "%s/%s", dir, field);
 	if (strlen(out) >= size) {
 		sio_err(err,
-		           "%s: %s: '%.64s' in %s is too long (at most %zu "
-		           "bytes)",
-		           path, key, field, dir, size - 1);
+		        "%s: %s: '%.64s' in %s is too long (at most %zu "
+		        "bytes)",
+		        path, key, field, dir, size - 1);
 		return -1;
 	}
 	memcpy(field, out, strlen(out) + 1);

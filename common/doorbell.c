@@ -51,10 +51,9 @@ doorbell_addr(const char *run_dir, const char *name, struct sockaddr_un *sa,
 	if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
 		if (err)
 			sio_err(err,
-			             "doorbell path too long (%d bytes, at most"
-			             " %zu): %s/%s.bell",
-			             n, sizeof(sa->sun_path) - 1, run_dir,
-			             name);
+			        "doorbell path too long (%d bytes, at most"
+			        " %zu): %s/%s.bell",
+			        n, sizeof(sa->sun_path) - 1, run_dir, name);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -199,7 +198,7 @@ sio_doorbell_check(struct sio_doorbell *d, char *err)
 	d->dev = fresh.dev;
 	d->ino = fresh.ino;
 	sio_err(err, "%s was %s: bound again", d->sa.sun_path,
-	             was == 0 ? "replaced" : "removed");
+	        was == 0 ? "replaced" : "removed");
 	return SIO_ABSENT;
 }
 

@@ -691,7 +691,8 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 			rc = sio_store_counter_add(st, "sessions_opened", 1);
 	} else {
 		state = rc = sio_store_session_state(st, r->sid, &last_recv);
-		if (rc == SIO_ABSENT || rc == SIO_SESSION_CLOSED) /* meanwhile */
+		if (rc == SIO_ABSENT ||
+		    rc == SIO_SESSION_CLOSED) /* meanwhile */
 			return r->kind == RUN_END ? SIO_OK : SIO_CLOSED;
 		if (rc < 0)
 			return SIO_ERR;

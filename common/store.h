@@ -344,8 +344,8 @@ int sio_store_expired(struct sio_store *st, long long now,
  * wait for it: a delayed packet is as if it had been queued at its due
  * time). SIO_OK; SIO_OK without queuing
  * for a volatile packet with no transport attached; SIO_ABSENT when the
- * session is absent, SIO_CLOSED when closed; SIO_FULL when the session's queue is
- * full (nothing was queued; sio_store_errmsg() says "queue full"); SIO_ERR
+ * session is absent, SIO_CLOSED when closed; SIO_FULL when the session's queue
+ * is full (nothing was queued; sio_store_errmsg() says "queue full"); SIO_ERR
  * when the store fails.
  */
 int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,

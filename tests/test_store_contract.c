@@ -2246,7 +2246,8 @@ static const struct cu_test tests[] = {
     {"the outbox keeps order; peek reads, del deletes up to last_seq",
      test_outbox_order_peek_del},
     {"a full queue refuses a packet and nothing else", test_outbox_full},
-    {"volatile packets need a transport; closed or absent: SIO_CLOSED, SIO_ABSENT",
+    {"volatile packets need a transport; closed or absent: SIO_CLOSED, "
+     "SIO_ABSENT",
      test_outbox_volatile_closed_absent},
     {"a delayed packet waits for its time and holds back nothing",
      test_outbox_delayed},

@@ -1355,10 +1355,10 @@ test_ack_get(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_ack_new(st, sid, "/chat", "done", "[1]"), 1);
-	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "", 1, &h, &e), SIO_ABSENT);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "/chat", 2, &h, &e),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	for (int i = 0; i < 2; i++) {
 		CU_ASSERT_EQUAL_FATAL(
 		    sio_store_ack_get(st, sid, "/chat", 1, &h, &e), SIO_OK);
@@ -1372,7 +1372,7 @@ test_ack_get(void)
 	free(h);
 	free(e);
 	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "/chat", 1, &h, &e),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 }
 
 /* An id first, the session under it later: what an engine does when the
@@ -1391,7 +1391,7 @@ test_sid_then_session(void)
 	CU_ASSERT_EQUAL_FATAL(sio_store_sid_new(st, other), SIO_OK);
 	CU_ASSERT_STRING_NOT_EQUAL(sid, other);
 	/* nothing is stored until the session is added */
-	CU_ASSERT_EQUAL(sio_store_session_get(st, sid, &s), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_get(st, sid, &s), SIO_ABSENT);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_add(st, sid, "{\"a\":1}", T0),
 	                      SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
@@ -1433,10 +1433,10 @@ test_outbox_room(void)
 	CU_ASSERT_EQUAL(room, 0);
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_room(st, "nosuchsession", &room, &attached),
-	    SIO_AGAIN);
+	    SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_session_end(st, sid, "test", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
-	                SIO_AGAIN);
+	                SIO_CLOSED);
 }
 
 /* A read snapshot: what another connection commits meanwhile is seen

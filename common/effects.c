@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "effects.h"
 #include "packet.h"
+#include "result.h"
 
 void
 sio_effects_init(struct sio_effects *fx)
@@ -129,7 +130,7 @@ static void
 effect_note(char *err, const char *what, const struct sio_effect *e)
 {
 	if (err != NULL && err[0] == '\0')
-		snprintf(err, SIO_ERR_LEN, "%s%s%s", what,
+		sio_err(err, "%s%s%s", what,
 		         e->ep && e->ep[0] ? " on " : "", e->ep ? e->ep : "");
 }
 

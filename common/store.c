@@ -470,14 +470,14 @@ sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
 		return NULL;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
-		snprintf(err, SIO_ERR_LEN, "out of memory");
+		sio_err(err, "out of memory");
 		return NULL;
 	}
 	st->bell_fd = -1;
 	st->ops = &sio_store_sqlite_ops;
 	if (opts && opts->run_dir &&
 	    (st->run_dir = strdup(opts->run_dir)) == NULL) {
-		snprintf(err, SIO_ERR_LEN, "out of memory");
+		sio_err(err, "out of memory");
 		free(st);
 		return NULL;
 	}

@@ -21,6 +21,7 @@
 
 #include "gateway.h"
 #include "listen.h"
+#include "result.h"
 
 struct gw_req {
 	FCGX_Request *fr;   /* NULL in CGI mode */
@@ -366,24 +367,24 @@ fcgi_listen_unix(const char *path, char *err)
 	int fd, rc;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, SIO_ERR_LEN, "%s: path too long", path);
+		sio_err(err, "%s: path too long", path);
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0) {
-		snprintf(err, SIO_ERR_LEN, "socket: %s", strerror(errno));
+		sio_err(err, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (stat(path, &stt) == 0) {
 		if (!S_ISSOCK(stt.st_mode)) {
-			snprintf(err, SIO_ERR_LEN,
+			sio_err(err,
 			         "%s: exists and is not a socket", path);
 			close(fd);
 			return -1;
 		}
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			snprintf(err, SIO_ERR_LEN,
+			sio_err(err,
 			         "%s: another server listens there", path);
 			close(fd);
 			return -1;
@@ -395,7 +396,7 @@ fcgi_listen_unix(const char *path, char *err)
 	umask(old);
 	if (rc == 0 && listen(fd, 1024) == 0)
 		return fd;
-	snprintf(err, SIO_ERR_LEN, "cannot listen on %s: %s", path,
+	sio_err(err, "cannot listen on %s: %s", path,
 	         strerror(errno));
 	close(fd);
 	return -1;
@@ -418,7 +419,7 @@ fcgi_listen_tcp(const char *spec, const struct sio_listen *l, char *err)
 	rc = getaddrinfo(l->host[0] != '\0' ? l->host : NULL, port, &hints,
 	                 &res);
 	if (rc != 0) {
-		snprintf(err, SIO_ERR_LEN, "%s: %s", spec, gai_strerror(rc));
+		sio_err(err, "%s: %s", spec, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL && ai->ai_family != AF_INET; ai = ai->ai_next)
@@ -430,13 +431,13 @@ fcgi_listen_tcp(const char *spec, const struct sio_listen *l, char *err)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 		    listen(fd, 1024) != 0) {
-			snprintf(err, SIO_ERR_LEN, "cannot bind %s: %s", spec,
+			sio_err(err, "cannot bind %s: %s", spec,
 			         strerror(errno));
 			close(fd);
 			fd = -1;
 		}
 	} else
-		snprintf(err, SIO_ERR_LEN, "socket: %s", strerror(errno));
+		sio_err(err, "socket: %s", strerror(errno));
 	freeaddrinfo(res);
 	return fd;
 }

@@ -26,7 +26,10 @@
 /*
  * Result codes, everywhere in siogate: store, engine, transports and this
  * API. Each function says which of them it returns; a caller tests for the
- * specific code. sio_strerror() names one for logs.
+ * specific code. sio_strerror() names one for logs. A module's private
+ * results (the engine's SESSION_ENDED, the gateway's SERVE_ANSWERED) are
+ * members of its own enum, at 100 and beyond of either sign: never one of
+ * these.
  */
 #define SIO_OK 0
 #define SIO_ERR (-1)     /* failure; a callback returning it ends the session */
@@ -34,7 +37,7 @@
 #define SIO_ABSENT (-3)  /* no such session, ack, key, file; nothing waiting */
 #define SIO_CLOSED (-4)  /* the session has ended */
 #define SIO_FULL (-5)    /* a queue or limit is full, a name taken: not done */
-#define SIO_TOO_BIG (-6) /* over a size limit, or past a deadline */
+#define SIO_TOO_BIG (-6) /* over a size limit */
 #define SIO_REJECT                                                             \
 	1 /* on_open refuses: 403 at the handshake, 7::/ep:2 on an endpoint */
 
@@ -49,9 +52,10 @@ const char *sio_strerror(int rc);
  *   written by one setter, sio_err() (common/result.h);
  * - the store's message, sio_store_errmsg(): why the last store call on
  *   that handle failed (or "queue full"), read by the caller that logs;
- * - a session's notes (the engine's err, shown by sioctl and the logs):
- *   what a callback's sends dropped, kept with the run and logged once
- *   its writes are applied.
+ * - a session's notes (struct sio_session_ctx's err): what the engine
+ *   noticed in a run (a malformed or misdirected packet, a send dropped
+ *   over the queue limit), kept with the run and logged by the transport
+ *   once its writes are applied.
  */
 #define SIO_ERR_LEN 256 /* size of the optional char *err buffers */
 

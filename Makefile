@@ -358,6 +358,7 @@ FUZZ_TARGETS ?= wire text hixie route request config origin
 FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Igateway -Iwsd \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRC     = common/buf.c common/config.c common/json.c common/packet.c \
+               common/result.c \
                common/payload.c common/request.c common/text.c \
                gateway/route.c wsd/hixie.c wsd/policy.c wsd/route.c
 FUZZ_OBJ     = $(FUZZ_SRC:%.c=$(BUILD)/fuzz/%.o)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "result.h"
 #include "siogate.h"
 
 /* make install's data directory (the Makefile passes DATADIR). */
@@ -143,22 +144,6 @@ static const struct config_word config_levels[] = {{"error", SIO_LOG_ERROR},
                                                    {"info", SIO_LOG_INFO},
                                                    {"debug", SIO_LOG_DEBUG},
                                                    {NULL, 0}};
-
-/* An optional err may be NULL; every message goes through here. */
-static void config_err(char *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-config_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, SIO_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
 
 void
 sio_config_defaults(struct sio_config *c)
@@ -291,7 +276,7 @@ config_number(const char *v, int suffix, unsigned long long max,
 	const char *p;
 
 	if (!isdigit((unsigned char)*v)) {
-		config_err(err, "not a number");
+		sio_err(err, "not a number");
 		return -1;
 	}
 	for (p = v; isdigit((unsigned char)*p); p++) {
@@ -304,8 +289,8 @@ config_number(const char *v, int suffix, unsigned long long max,
 	else if (suffix && (*p == 'm' || *p == 'M'))
 		mult = 1024 * 1024, p++;
 	if (*p != '\0') {
-		config_err(err, suffix ? "not a size (digits, then k or M)"
-		                       : "not a number");
+		sio_err(err, suffix ? "not a size (digits, then k or M)"
+		                    : "not a number");
 		return -1;
 	}
 	if (n > max / mult)
@@ -313,7 +298,7 @@ config_number(const char *v, int suffix, unsigned long long max,
 	*out = n * mult;
 	return 0;
 big:
-	config_err(err, "too large (at most %llu)", max);
+	sio_err(err, "too large (at most %llu)", max);
 	return -1;
 }
 
@@ -329,7 +314,7 @@ config_word(const struct config_word *w, const char *v, int *out, char *err)
 			return 0;
 		}
 	/* List the accepted words so the message is its own documentation. */
-	config_err(err, "expected ");
+	sio_err(err, "expected ");
 	for (i = w; i->name && err != NULL; i++) {
 		len = strlen(err);
 		snprintf(err + len, SIO_ERR_LEN - len, "%s%s",
@@ -344,11 +329,11 @@ config_text(char *dst, size_t size, const char *v, char *err)
 	size_t len = strlen(v);
 
 	if (len == 0) {
-		config_err(err, "empty value");
+		sio_err(err, "empty value");
 		return -1;
 	}
 	if (len >= size) {
-		config_err(err, "too long (at most %zu bytes)", size - 1);
+		sio_err(err, "too long (at most %zu bytes)", size - 1);
 		return -1;
 	}
 	memcpy(dst, v, len + 1);
@@ -362,13 +347,13 @@ config_resource(char *dst, size_t size, const char *v, char *err)
 
 	for (p = v; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) {
-			config_err(err, "only letters, digits, '.', '_' and "
-			                "'-' are allowed");
+			sio_err(err, "only letters, digits, '.', '_' and "
+			             "'-' are allowed");
 			return -1;
 		}
 	/* A dot segment would be folded away by clients and proxies. */
 	if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
-		config_err(err, "not a path segment");
+		sio_err(err, "not a path segment");
 		return -1;
 	}
 	return config_text(dst, size, v, err);
@@ -392,7 +377,7 @@ config_transports(struct sio_config *c, const char *v, char *err)
 		while (len > 0 && isspace((unsigned char)p[len - 1]))
 			len--;
 		if (len == 0) {
-			config_err(err, "empty transport name");
+			sio_err(err, "empty transport name");
 			return -1;
 		}
 		t = -1;
@@ -402,14 +387,13 @@ config_transports(struct sio_config *c, const char *v, char *err)
 			t = sio_config_transport_parse(name);
 		}
 		if (t < 0) {
-			config_err(err, "unknown transport '%.*s'",
-			           (int)(len < 64 ? len : 64), p);
+			sio_err(err, "unknown transport '%.*s'",
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		for (i = 0; i < n; i++)
 			if ((int)list[i] == t) {
-				config_err(err, "duplicate transport '%s'",
-				           name);
+				sio_err(err, "duplicate transport '%s'", name);
 				return -1;
 			}
 		list[n++] = (enum sio_transport)t;
@@ -491,8 +475,8 @@ config_addrs(char *dst, size_t size, const char *v, char *err)
 			break;
 		len = strcspn(p, CONFIG_ORIGIN_SEP);
 		if (strspn(p, "0123456789abcdefABCDEF.:") < len) {
-			config_err(err, "'%.*s' is not an IP address",
-			           (int)(len < 64 ? len : 64), p);
+			sio_err(err, "'%.*s' is not an IP address",
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		p += len;
@@ -516,8 +500,8 @@ config_names(char *dst, size_t size, const char *v, char *err)
 			break;
 		len = strcspn(p, CONFIG_ORIGIN_SEP);
 		if (strspn(p, tchar) < len) {
-			config_err(err, "'%.*s' is not a cookie name",
-			           (int)(len < 64 ? len : 64), p);
+			sio_err(err, "'%.*s' is not a cookie name",
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		p += len;
@@ -539,14 +523,14 @@ config_origins(char *dst, size_t size, const char *v, char *err)
 			break;
 		len = strcspn(p, CONFIG_ORIGIN_SEP);
 		if (config_pattern(p, len, &hostlen, &port) < 0) {
-			config_err(err, "'%.*s' is not host:port ('*' for any)",
-			           (int)(len < 64 ? len : 64), p);
+			sio_err(err, "'%.*s' is not host:port ('*' for any)",
+			        (int)(len < 64 ? len : 64), p);
 			return -1;
 		}
 		p += len;
 	}
 	if (n == 0) {
-		config_err(err, "no host:port pattern");
+		sio_err(err, "no host:port pattern");
 		return -1;
 	}
 	return config_text(dst, size, v, err);
@@ -653,7 +637,7 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 		    0)
 			return -1;
 		if (n < k->min) {
-			config_err(err, "must be at least %llu", k->min);
+			sio_err(err, "must be at least %llu", k->min);
 			return -1;
 		}
 		if (k->kind == CONFIG_SIZE)
@@ -699,14 +683,14 @@ sio_config_set(struct sio_config *c, const char *key, const char *value,
 		if (strcmp(k->name, key) == 0)
 			break;
 	if (k->name == NULL) {
-		config_err(err, "unknown key '%.64s'", key);
+		sio_err(err, "unknown key '%.64s'", key);
 		return SIO_ERR;
 	}
 	if (config_apply(c, k, value, why) == 0)
 		return SIO_OK;
 	len = strlen(value);
-	config_err(err, "bad value '%.48s%s' for %s: %s", value,
-	           len > 48 ? "..." : "", k->name, why);
+	sio_err(err, "bad value '%.48s%s' for %s: %s", value,
+	        len > 48 ? "..." : "", k->name, why);
 	return SIO_ERR;
 }
 
@@ -733,7 +717,7 @@ config_split(char *line, char **key, char **value, char *err)
 	if (*p != '=') {
 		if (e == p)
 			return 0; /* blank, or only a comment */
-		config_err(err, "missing '='");
+		sio_err(err, "missing '='");
 		return -1;
 	}
 	*key = e;
@@ -741,7 +725,7 @@ config_split(char *line, char **key, char **value, char *err)
 		;
 	*e = '\0';
 	if (**key == '\0') {
-		config_err(err, "empty key");
+		sio_err(err, "empty key");
 		return -1;
 	}
 	for (p++; isspace((unsigned char)*p); p++)
@@ -751,14 +735,14 @@ config_split(char *line, char **key, char **value, char *err)
 		*value = ++p;
 		e = strchr(p, '"');
 		if (e == NULL) {
-			config_err(err, "missing closing '\"'");
+			sio_err(err, "missing closing '\"'");
 			return -1;
 		}
 		*e++ = '\0';
 		while (isspace((unsigned char)*e))
 			e++;
 		if (*e != '\0' && *e != '#') {
-			config_err(err, "text after closing '\"'");
+			sio_err(err, "text after closing '\"'");
 			return -1;
 		}
 		return 1;
@@ -777,50 +761,48 @@ static int
 config_check(const struct sio_config *c, const char *path, char *err)
 {
 	if (c->heartbeat_interval >= c->heartbeat_timeout) {
-		config_err(err,
-		           "%s: heartbeat_interval (%d) must be less than "
-		           "heartbeat_timeout (%d)",
-		           path, c->heartbeat_interval, c->heartbeat_timeout);
+		sio_err(err,
+		        "%s: heartbeat_interval (%d) must be less than "
+		        "heartbeat_timeout (%d)",
+		        path, c->heartbeat_interval, c->heartbeat_timeout);
 		return SIO_ERR;
 	}
 	if (c->polling_duration >= c->close_timeout) {
-		config_err(err,
-		           "%s: polling_duration (%d) must be less than "
-		           "close_timeout (%d)",
-		           path, c->polling_duration, c->close_timeout);
+		sio_err(err,
+		        "%s: polling_duration (%d) must be less than "
+		        "close_timeout (%d)",
+		        path, c->polling_duration, c->close_timeout);
 		return SIO_ERR;
 	}
 	if (c->reserved_threads >= c->threads) {
-		config_err(
-		    err,
-		    "%s: reserved_threads (%d) must be less than threads "
-		    "(%d)",
-		    path, c->reserved_threads, c->threads);
+		sio_err(err,
+		        "%s: reserved_threads (%d) must be less than threads "
+		        "(%d)",
+		        path, c->reserved_threads, c->threads);
 		return SIO_ERR;
 	}
 	if (c->max_packet > c->max_payload) {
-		config_err(err,
-		           "%s: max_packet (%zu) must not exceed max_payload "
-		           "(%zu)",
-		           path, c->max_packet, c->max_payload);
+		sio_err(err,
+		        "%s: max_packet (%zu) must not exceed max_payload "
+		        "(%zu)",
+		        path, c->max_packet, c->max_payload);
 		return SIO_ERR;
 	}
 	if (c->max_buffered < c->max_packet) {
-		config_err(err,
-		           "%s: max_buffered (%zu) must be at least max_packet "
-		           "(%zu)",
-		           path, c->max_buffered, c->max_packet);
+		sio_err(err,
+		        "%s: max_buffered (%zu) must be at least max_packet "
+		        "(%zu)",
+		        path, c->max_buffered, c->max_packet);
 		return SIO_ERR;
 	}
 	if (c->max_buffered_per_address != 0 &&
 	    (c->max_buffered_per_address < c->max_packet ||
 	     c->max_buffered_per_address > c->max_buffered)) {
-		config_err(
-		    err,
-		    "%s: max_buffered_per_address (%zu) must be at least "
-		    "max_packet (%zu) and at most max_buffered (%zu)",
-		    path, c->max_buffered_per_address, c->max_packet,
-		    c->max_buffered);
+		sio_err(err,
+		        "%s: max_buffered_per_address (%zu) must be at least "
+		        "max_packet (%zu) and at most max_buffered (%zu)",
+		        path, c->max_buffered_per_address, c->max_packet,
+		        c->max_buffered);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -851,8 +833,8 @@ config_read(struct sio_config *c, FILE *f, const char *path, char *err)
 		lineno++;
 		len = strlen(line);
 		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-			config_err(err, "%s:%d: line longer than %d bytes",
-			           path, lineno, CONFIG_LINE_MAX);
+			sio_err(err, "%s:%d: line longer than %d bytes", path,
+			        lineno, CONFIG_LINE_MAX);
 			return SIO_ERR;
 		}
 		if (len > 0 && line[len - 1] == '\n')
@@ -862,12 +844,12 @@ config_read(struct sio_config *c, FILE *f, const char *path, char *err)
 			r = sio_config_set(c, key, value, why) == SIO_OK ? 0
 			                                                 : -1;
 		if (r < 0) {
-			config_err(err, "%s:%d: %s", path, lineno, why);
+			sio_err(err, "%s:%d: %s", path, lineno, why);
 			return SIO_ERR;
 		}
 	}
 	if (ferror(f)) {
-		config_err(err, "%s: read error", path);
+		sio_err(err, "%s: read error", path);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -887,10 +869,10 @@ config_resolve(char *field, size_t size, const char *dir, const char *key,
 		return 0;
 	snprintf(out, sizeof(out), "%s/%s", dir, field);
 	if (strlen(out) >= size) {
-		config_err(err,
-		           "%s: %s: '%.64s' in %s is too long (at most %zu "
-		           "bytes)",
-		           path, key, field, dir, size - 1);
+		sio_err(err,
+		        "%s: %s: '%.64s' in %s is too long (at most %zu "
+		        "bytes)",
+		        path, key, field, dir, size - 1);
 		return -1;
 	}
 	memcpy(field, out, strlen(out) + 1);
@@ -962,7 +944,7 @@ sio_config_load(struct sio_config *c, const char *path, char *err)
 
 	f = fopen(path, "r");
 	if (f == NULL) {
-		config_err(err, "%s: %s", path, strerror(errno));
+		sio_err(err, "%s: %s", path, strerror(errno));
 		return SIO_ERR;
 	}
 	r = config_read(c, f, path, err);

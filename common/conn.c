@@ -111,10 +111,15 @@ conn_due(const struct sio_conn *c)
 	return c->delay_ms > 0 ? c->now + c->delay_ms : 0;
 }
 
+/* conn_room()'s result besides siogate.h's codes */
+enum conn_result {
+	CONN_DROPPED = 100, /* volatile, no transport: dropped, not an error */
+};
+
 /*
  * Whether one more packet for c's session is recorded: SIO_OK (room taken
- * from what the run read of the queue), 1 for a volatile one with no
- * transport attached (dropped, as socket.io 0.9 does), SIO_AGAIN when the
+ * from what the run read of the queue), CONN_DROPPED for a volatile one
+ * with no transport attached (as socket.io 0.9 does), SIO_FULL when the
  * queue is full (noted), SIO_ERR when the session is gone. A handler's
  * start reads the queue once; a queue that fills before the apply is
  * caught there (the packet dropped and logged).
@@ -137,11 +142,11 @@ conn_room(struct sio_conn *c, int flags)
 		}
 	}
 	if ((flags & SIO_STORE_VOLATILE) && !fx->attached)
-		return 1;
+		return CONN_DROPPED;
 	if (fx->room <= 0) {
 		snprintf(c->ctx->err, sizeof(c->ctx->err),
 		         "queue full, packet dropped");
-		return SIO_AGAIN;
+		return SIO_FULL;
 	}
 	fx->room--;
 	return SIO_OK;
@@ -156,7 +161,7 @@ conn_put(struct sio_conn *c, enum sio_effect_kind kind, const char *a,
 	int rc = conn_room(c, flags);
 
 	if (rc != SIO_OK)
-		return rc == 1 ? SIO_OK : rc;
+		return rc == CONN_DROPPED ? SIO_OK : rc;
 	e = sio_effects_add(c->fx, kind, c->endpoint, a, alen, b);
 	if (e == NULL) {
 		c->fx->room++;

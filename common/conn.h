@@ -39,7 +39,7 @@ void sio_conn_cleanup(struct sio_conn *c);
 
 /*
  * Records a packet of type with id (-1 none) and data (may be NULL) on c's
- * endpoint for c's session, honouring the delay. SIO_OK; SIO_AGAIN when the
+ * endpoint for c's session, honouring the delay. SIO_OK; SIO_FULL when the
  * queue is full (as read at the start of the run, less what the run queued
  * since; noted in the context's err); SIO_ERR.
  */

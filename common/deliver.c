@@ -34,7 +34,7 @@ sio_deliver_attach(struct sio_deliver *d, struct sio_store *st, long long now)
 	                        d->conn, now, &hello);
 	if (rc == SIO_OK)
 		d->hello = hello != 0;
-	return rc;
+	return rc == SIO_ABSENT ? SIO_CLOSED : rc; /* gone: as closed */
 }
 
 int
@@ -158,7 +158,7 @@ sio_deliver_over(struct sio_deliver *d, struct sio_store *st)
 		return 0;
 	/* behind what another writer took, the final packets wait for the
 	 * ring of its end */
-	return (state == SIO_AGAIN || state == SIO_SESSION_CLOSED) &&
+	return (state == SIO_ABSENT || state == SIO_SESSION_CLOSED) &&
 	       !d->blocked;
 }
 

@@ -56,14 +56,14 @@ void sio_deliver_init(struct sio_deliver *d, const char *sid, int transport,
 /*
  * Attaches d's connection to its session, superseding the previous
  * holder; d->hello says whether `1::` goes out first (the next take
- * passes it). SIO_OK, SIO_AGAIN when the session is absent or closed,
+ * passes it). SIO_OK, SIO_CLOSED when the session is closed or absent,
  * SIO_ERR (the store's message says why).
  */
 int sio_deliver_attach(struct sio_deliver *d, struct sio_store *st,
                        long long now);
 
 /* The session's state (enum sio_session_state) while d's connection
- * holds it, SIO_AGAIN when it no longer does (superseded, or the session
+ * holds it, SIO_ABSENT when it no longer does (superseded, or the session
  * is gone), SIO_ERR. */
 int sio_deliver_holds(struct sio_deliver *d, struct sio_store *st);
 
@@ -120,7 +120,7 @@ int sio_deliver_detach(struct sio_deliver *d, struct sio_store *st,
 int sio_deliver_over(struct sio_deliver *d, struct sio_store *st);
 
 /* The earliest due time after now among the session's queued packets, in
- * *due: when to look again. SIO_OK, SIO_AGAIN when none waits, SIO_ERR. */
+ * *due: when to look again. SIO_OK, SIO_ABSENT when none waits, SIO_ERR. */
 int sio_deliver_next_due(struct sio_deliver *d, struct sio_store *st,
                          long long now, long long *due);
 

@@ -2,7 +2,7 @@
  * doorbell.c: the datagram sockets of doorbell.h. A bell is an AF_UNIX
  * SOCK_DGRAM socket bound to <run_dir>/<name>.bell; a ring is one datagram
  * holding a sid. Everything is non-blocking, and a ring that cannot be
- * delivered at once is dropped (SIO_AGAIN): the holder also watches
+ * delivered at once is dropped (SIO_FULL): the holder also watches
  * PRAGMA data_version, so a lost ring only delays a packet.
  */
 #include <assert.h>
@@ -21,6 +21,7 @@
 
 #include "doorbell.h"
 #include "perm.h"
+#include "result.h"
 #include "siogate.h"
 
 struct sio_doorbell {
@@ -30,17 +31,6 @@ struct sio_doorbell {
 	mode_t mode; /* of the socket file; its directory's adds x bits */
 	struct sockaddr_un sa;
 };
-
-/* Writes a message to an err buffer of SIO_ERR_LEN bytes. */
-static void
-doorbell_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, SIO_ERR_LEN, fmt, ap);
-	va_end(ap);
-}
 
 /* Fills sa with the bell path of name; err (may be NULL) says why not. */
 static int
@@ -53,18 +43,17 @@ doorbell_addr(const char *run_dir, const char *name, struct sockaddr_un *sa,
 	sa->sun_family = AF_UNIX;
 	if (name[0] == '\0' || strchr(name, '/') != NULL) {
 		if (err)
-			doorbell_err(err, "bad doorbell name '%s'", name);
+			sio_err(err, "bad doorbell name '%s'", name);
 		return SIO_ERR;
 	}
 	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s.bell", run_dir,
 	             name);
 	if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
 		if (err)
-			doorbell_err(err,
-			             "doorbell path too long (%d bytes, at most"
-			             " %zu): %s/%s.bell",
-			             n, sizeof(sa->sun_path) - 1, run_dir,
-			             name);
+			sio_err(err,
+			        "doorbell path too long (%d bytes, at most"
+			        " %zu): %s/%s.bell",
+			        n, sizeof(sa->sun_path) - 1, run_dir, name);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -86,7 +75,7 @@ doorbell_mkdirs(const char *dir, mode_t mode, int shared_group, char *err)
 	char *p;
 
 	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
-		doorbell_err(err, "run directory path too long");
+		sio_err(err, "run directory path too long");
 		return SIO_ERR;
 	}
 	if (sio_perm_path_safe("run_dir", dir, flags | SIO_PERM_MISSING,
@@ -107,7 +96,7 @@ doorbell_mkdirs(const char *dir, mode_t mode, int shared_group, char *err)
 		goto err;
 	return sio_perm_path_safe("run_dir", dir, flags, DOORBELL_RISK, err);
 err:
-	doorbell_err(err, "%s: %s", path, strerror(errno));
+	sio_err(err, "%s: %s", path, strerror(errno));
 	return SIO_ERR;
 }
 
@@ -132,7 +121,7 @@ doorbell_bind(struct sio_doorbell *d, mode_t mode, char *err)
 	d->ino = sb.st_ino;
 	return SIO_OK;
 err:
-	doorbell_err(err, "%s: %s", d->sa.sun_path, strerror(errno));
+	sio_err(err, "%s: %s", d->sa.sun_path, strerror(errno));
 	return SIO_ERR;
 }
 
@@ -147,7 +136,7 @@ sio_doorbell_open(const char *run_dir, const char *name, int shared_group,
 		err = dummy;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
-		doorbell_err(err, "out of memory");
+		sio_err(err, "out of memory");
 		return NULL;
 	}
 	d->fd = -1;
@@ -158,7 +147,7 @@ sio_doorbell_open(const char *run_dir, const char *name, int shared_group,
 		goto err;
 	d->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->fd < 0) {
-		doorbell_err(err, "socket: %s", strerror(errno));
+		sio_err(err, "socket: %s", strerror(errno));
 		goto err;
 	}
 	if (doorbell_bind(d, d->mode, err) != SIO_OK)
@@ -192,7 +181,7 @@ sio_doorbell_check(struct sio_doorbell *d, char *err)
 	fresh.fd =
 	    socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fresh.fd < 0) {
-		doorbell_err(err, "socket: %s", strerror(errno));
+		sio_err(err, "socket: %s", strerror(errno));
 		return SIO_ERR;
 	}
 	if (doorbell_bind(&fresh, d->mode, err) != SIO_OK) {
@@ -200,7 +189,7 @@ sio_doorbell_check(struct sio_doorbell *d, char *err)
 		return SIO_ERR;
 	}
 	if (dup3(fresh.fd, d->fd, O_CLOEXEC) < 0) {
-		doorbell_err(err, "dup3: %s", strerror(errno));
+		sio_err(err, "dup3: %s", strerror(errno));
 		unlink(fresh.sa.sun_path);
 		close(fresh.fd);
 		return SIO_ERR;
@@ -208,9 +197,9 @@ sio_doorbell_check(struct sio_doorbell *d, char *err)
 	close(fresh.fd);
 	d->dev = fresh.dev;
 	d->ino = fresh.ino;
-	doorbell_err(err, "%s was %s: bound again", d->sa.sun_path,
-	             was == 0 ? "replaced" : "removed");
-	return SIO_AGAIN;
+	sio_err(err, "%s was %s: bound again", d->sa.sun_path,
+	        was == 0 ? "replaced" : "removed");
+	return SIO_ABSENT;
 }
 
 void
@@ -245,7 +234,7 @@ sio_doorbell_recv(struct sio_doorbell *d, char *sid, size_t size)
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		sid[0] = '\0';
-		return errno == EAGAIN || errno == EWOULDBLOCK ? SIO_AGAIN
+		return errno == EAGAIN || errno == EWOULDBLOCK ? SIO_ABSENT
 		                                               : SIO_ERR;
 	}
 	sid[n] = '\0';
@@ -271,9 +260,10 @@ sio_doorbell_ring(int fd, const char *run_dir, const char *name,
 	if (n >= 0)
 		return SIO_OK;
 	/* Full, gone, or not listening: the ring is only a hint. */
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOENT ||
-	    errno == ECONNREFUSED)
-		return SIO_AGAIN;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return SIO_FULL;
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		return SIO_ABSENT;
 	return SIO_ERR;
 }
 

@@ -35,21 +35,23 @@ int sio_doorbell_fd(const struct sio_doorbell *d);
  * If it is not, binds a new socket to the name (the run directory made
  * again if gone) and moves it onto the same descriptor, which a caller
  * polling it must poll again. Returns SIO_OK when the bell was in place,
- * SIO_AGAIN when it was bound again (err says what was found), SIO_ERR
+ * SIO_ABSENT when it was not and was bound again (err says what was
+ * found), SIO_ERR
  * with the reason in err when it could not be (the bell unchanged).
  */
 int sio_doorbell_check(struct sio_doorbell *d, char *err);
 
 /*
  * Reads one ring: copies the sid (NUL-terminated, at most size-1 bytes).
- * SIO_OK, SIO_AGAIN when none is waiting, SIO_ERR.
+ * SIO_OK, SIO_ABSENT when none is waiting, SIO_ERR.
  */
 int sio_doorbell_recv(struct sio_doorbell *d, char *sid, size_t size);
 
 /*
  * Rings process name in run_dir about sid, from socket fd (an unbound
  * AF_UNIX datagram socket, non-blocking; see sio_doorbell_sender()).
- * Never blocks: a full queue or a missing bell returns SIO_AGAIN. The
+ * Never blocks: SIO_FULL when the bell's queue is full, SIO_ABSENT when
+ * the bell is missing (or not listening). The
  * path is looked up at each ring: the caller has checked run_dir with
  * sio_perm_path_safe(), after which no other user can change what it
  * names (the store does so when it opens).

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "effects.h"
 #include "packet.h"
+#include "result.h"
 
 void
 sio_effects_init(struct sio_effects *fx)
@@ -129,11 +130,11 @@ static void
 effect_note(char *err, const char *what, const struct sio_effect *e)
 {
 	if (err != NULL && err[0] == '\0')
-		snprintf(err, SIO_ERR_LEN, "%s%s%s", what,
+		sio_err(err, "%s%s%s", what,
 		         e->ep && e->ep[0] ? " on " : "", e->ep ? e->ep : "");
 }
 
-/* One packet for sid at its due time. SIO_OK, SIO_STORE_FULL, SIO_ERR. */
+/* One packet for sid at its due time. SIO_OK, SIO_FULL, SIO_ERR. */
 static int
 effect_put(struct sio_store *st, const char *sid, const char *pkt, size_t len,
            int flags, long long due)
@@ -141,7 +142,7 @@ effect_put(struct sio_store *st, const char *sid, const char *pkt, size_t len,
 	int rc = sio_store_outbox_put(st, sid, pkt, len, flags, due);
 
 	/* the session was checked in this transaction: absent is a failure */
-	return rc == SIO_AGAIN ? SIO_ERR : rc;
+	return rc == SIO_ABSENT || rc == SIO_CLOSED ? SIO_ERR : rc;
 }
 
 static int
@@ -181,7 +182,7 @@ effect_emit_ack(struct sio_store *st, const char *sid,
 	if (rc == SIO_OK)
 		rc = effect_put(st, sid, b.p, b.len, e->flags & 0xff, e->due);
 	sio_buf_cleanup(&b);
-	if (rc == SIO_STORE_FULL) { /* no ack can come for it */
+	if (rc == SIO_FULL) { /* no ack can come for it */
 		effect_note(err, "queue full, packet dropped", e);
 		rc = sio_store_ack_take(st, sid, e->ep, id, &handler, &event);
 		free(handler);
@@ -199,7 +200,7 @@ effect_endpoint_del(struct sio_store *st, const char *sid, const char *ep)
 	return SIO_OK;
 }
 
-/* The client's ack: taken once. SIO_OK, SIO_AGAIN when another process
+/* The client's ack: taken once. SIO_OK, SIO_ABSENT when another process
  * took it first (its handler's effects are then dropped), SIO_ERR. */
 static int
 effect_ack_take(struct sio_store *st, const char *sid,
@@ -210,7 +211,7 @@ effect_ack_take(struct sio_store *st, const char *sid,
 
 	free(handler);
 	free(event);
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_ABSENT)
 		effect_note(err, "ack taken by another process", e);
 	return rc;
 }
@@ -225,7 +226,7 @@ effect_apply(const struct sio_effect *e, struct sio_store *st, const char *sid,
 	case SIO_FX_PUT:
 		rc =
 		    effect_put(st, sid, e->a, e->alen, e->flags & 0xff, e->due);
-		if (rc == SIO_STORE_FULL) {
+		if (rc == SIO_FULL) {
 			effect_note(err, "queue full, packet dropped", e);
 			rc = SIO_OK;
 		}
@@ -269,7 +270,7 @@ sio_effects_apply(const struct sio_effects *fx, struct sio_store *st,
 		if (ended && e->kind != SIO_FX_BROADCAST)
 			continue; /* the session is gone: only others hear */
 		rc = effect_apply(e, st, sid, err);
-		if (rc == SIO_AGAIN) /* an ack taken elsewhere */
+		if (rc == SIO_ABSENT) /* an ack taken elsewhere */
 			i += e->skip;
 		else if (rc != SIO_OK)
 			return SIO_ERR;

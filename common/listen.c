@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "listen.h"
+#include "result.h"
 
 /* Decimal 1..65535, the whole of s[0..len). -1 when not. */
 static int
@@ -29,7 +30,7 @@ static int
 listen_bad(const char *spec, const char *why, char *err)
 {
 	if (err != NULL)
-		snprintf(err, SIO_ERR_LEN,
+		sio_err(err,
 		         "bad listen address '%.80s': %s (HOST:PORT, "
 		         "[V6]:PORT, :PORT, PORT or a path with a /)",
 		         spec, why);

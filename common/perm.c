@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "result.h"
 #include "siogate.h"
 
 /* As many links as the kernel follows in one lookup (MAXSYMLINKS). */
@@ -75,7 +76,7 @@ sio_perm_safe(const char *what, const char *path, const struct stat *sb,
 	if (sb->st_uid != geteuid() &&
 	    !(shared_group && perm_in_group(sb->st_gid))) {
 		if (err != NULL)
-			snprintf(err, SIO_ERR_LEN,
+			sio_err(err,
 			         "%s %s belongs to uid %u, not to this user "
 			         "(uid %u)%s: refused, %s",
 			         what, path, (unsigned)sb->st_uid,
@@ -88,7 +89,7 @@ sio_perm_safe(const char *what, const char *path, const struct stat *sb,
 	who = perm_writers(sb, buf, sizeof(buf));
 	if (who != NULL) {
 		if (err != NULL)
-			snprintf(err, SIO_ERR_LEN,
+			sio_err(err,
 			         "%s %s is writable by %s (mode %04o): "
 			         "refused, %s (chmod %s)",
 			         what, path, who,
@@ -312,7 +313,7 @@ sio_perm_path_safe(const char *what, const char *path, int flags,
 	w = calloc(1, sizeof(*w));
 	if (w == NULL) {
 		if (err != NULL)
-			snprintf(err, SIO_ERR_LEN, "out of memory");
+			sio_err(err, "out of memory");
 		return SIO_ERR;
 	}
 	*w = (struct perm_walk){.what = what,

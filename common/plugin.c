@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "plugin.h"
+#include "result.h"
 
 const struct sio_plugin *const *
 sio_plugin_builtins(void)
@@ -29,12 +30,12 @@ static int
 plugin_check(const struct sio_plugin *p, const char *spec, char *err)
 {
 	if (p->api_version != SIO_API_VERSION) {
-		snprintf(err, SIO_ERR_LEN, "%s: API version %d, expected %d",
+		sio_err(err, "%s: API version %d, expected %d",
 		         spec, p->api_version, SIO_API_VERSION);
 		return SIO_ERR;
 	}
 	if (p->apps == NULL || sio_plugin_app(p, "") == NULL) {
-		snprintf(err, SIO_ERR_LEN, "%s: no app for the root endpoint",
+		sio_err(err, "%s: no app for the root endpoint",
 		         spec);
 		return SIO_ERR;
 	}
@@ -68,12 +69,12 @@ sio_plugin_load(const char *spec, char *err)
 	}
 	h = dlopen(spec, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
-		snprintf(err, SIO_ERR_LEN, "%s", dlerror());
+		sio_err(err, "%s", dlerror());
 		return NULL;
 	}
 	p = dlsym(h, SIO_PLUGIN_SYMBOL);
 	if (p == NULL) {
-		snprintf(err, SIO_ERR_LEN, "%s: no symbol '%s'", spec,
+		sio_err(err, "%s: no symbol '%s'", spec,
 		         SIO_PLUGIN_SYMBOL);
 		dlclose(h);
 		return NULL;
@@ -95,7 +96,7 @@ sio_plugin_setup(const char *arg, struct sio_config *cfg,
 		return SIO_ERR;
 	*plugin = sio_plugin_load(cfg->app, why);
 	if (*plugin == NULL) {
-		snprintf(err, SIO_ERR_LEN, "app %.64s: %.180s", cfg->app, why);
+		sio_err(err, "app %.64s: %.180s", cfg->app, why);
 		return SIO_ERR;
 	}
 	return SIO_OK;

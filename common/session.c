@@ -20,8 +20,10 @@
 #include "plugin.h"
 #include "session.h"
 
-/* dispatch results besides SIO_OK / SIO_ERR: the session has ended */
-#define SESSION_ENDED 1
+/* dispatch results besides SIO_OK / SIO_ERR, apart from siogate.h's codes */
+enum session_result {
+	SESSION_ENDED = 100, /* the session's end is recorded: stop */
+};
 
 /* --- the transitions ----------------------------------------------------- */
 
@@ -446,7 +448,7 @@ session_queue(struct sio_session_ctx *x, struct sio_session_run *r,
 	sio_conn_init(&c, x, &r->fx, r->sid, ep, NULL, r->now);
 	rc = sio_conn_queue(&c, type, id, 0, data, len, 0);
 	sio_conn_cleanup(&c);
-	return rc == SIO_AGAIN ? SIO_OK : rc; /* over the queue limit: noted */
+	return rc == SIO_FULL ? SIO_OK : rc; /* over the queue limit: noted */
 }
 
 /* Records the end of r's session: the apply claims it. SESSION_ENDED or
@@ -529,7 +531,9 @@ static int
 session_after(struct sio_session_ctx *x, struct sio_session_run *r,
               struct sio_conn *c, int rc)
 {
-	if (rc == SIO_AGAIN) /* a send over the queue limit: noted, not fatal */
+	/* a send over the queue limit: noted, not fatal (SIO_AGAIN as API
+	 * version 1 had it) */
+	if (rc == SIO_FULL || rc == SIO_AGAIN)
 		rc = SIO_OK;
 	if (rc == SIO_ERR)
 		return session_end_record(r, "application error", 0);
@@ -540,7 +544,7 @@ session_after(struct sio_session_ctx *x, struct sio_session_run *r,
 	return session_endpoint_close(x, r, c->endpoint, 1);
 }
 
-/* SIO_AGAIN when the store holds as many live sessions as the
+/* SIO_FULL when the store holds as many live sessions as the
  * configuration allows, overall or from remote; in the handshake's apply,
  * so that handshakes committed together count each other. */
 static int
@@ -556,7 +560,7 @@ session_admit(struct sio_session_ctx *x, const char *remote)
 	                            &mine) != SIO_OK)
 		return SIO_ERR;
 	return all >= cfg->max_sessions || mine >= cfg->max_sessions_per_address
-	           ? SIO_AGAIN
+	           ? SIO_FULL
 	           : SIO_OK;
 }
 
@@ -590,7 +594,9 @@ sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
 	}
 	if (rc != SIO_OK) {
 		run_free(r);
-		return rc == SIO_REJECT || rc == SIO_AGAIN ? rc : SIO_ERR;
+		if (rc == SIO_FULL || rc == SIO_AGAIN) /* as version 1 had it */
+			return SIO_FULL;
+		return rc == SIO_REJECT ? rc : SIO_ERR;
 	}
 	snprintf(r->note, sizeof(r->note), "%s", x->err);
 	*out = r;
@@ -699,7 +705,7 @@ session_ack_reply(struct sio_conn *c, long long id, json_t *reply)
 	if (rc == SIO_OK)
 		rc = sio_conn_queue(c, SIO_PKT_ACK, -1, 0, b.p, b.len, 0);
 	sio_buf_cleanup(&b);
-	return rc == SIO_AGAIN ? SIO_OK : rc; /* over the queue limit: noted */
+	return rc == SIO_FULL ? SIO_OK : rc; /* over the queue limit: noted */
 }
 
 /* Finds and runs the handler of an event packet. */
@@ -821,14 +827,14 @@ session_ack(struct sio_session_ctx *x, struct sio_session_run *r,
 		return SIO_OK;
 	}
 	rc = sio_effects_ack_taken(&r->fx, c->endpoint, id)
-	         ? SIO_AGAIN
+	         ? SIO_ABSENT
 	         : sio_store_ack_get(x->store, r->sid, c->endpoint, id,
 	                             &handler, &event);
 	if (rc != SIO_OK) {
-		if (rc == SIO_AGAIN)
+		if (rc == SIO_ABSENT)
 			session_note(x, "ack for no pending event: %.*s",
 			             p->data, p->data_len);
-		return rc == SIO_AGAIN ? SIO_OK : SIO_ERR;
+		return rc == SIO_ABSENT ? SIO_OK : SIO_ERR;
 	}
 	mark = r->fx.n;
 	e = sio_effects_add(&r->fx, SIO_FX_ACK_TAKE, c->endpoint, NULL, 0,
@@ -902,8 +908,10 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 	x->err[0] = '\0';
 	/* one read: whether the session is live, and what its queue takes */
 	rc = sio_store_outbox_room(x->store, sid, &room, &attached);
+	if (rc == SIO_ABSENT || rc == SIO_CLOSED)
+		return SIO_CLOSED;
 	if (rc != SIO_OK)
-		return rc;
+		return SIO_ERR;
 	if ((r = run_new(RUN_RECEIVE, sid, now)) == NULL)
 		return SIO_ERR;
 	r->fx.room = room;
@@ -982,13 +990,13 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 	} else {
 		state = rc = sio_store_session_state(st, r->sid, &last_recv);
 		/* refused by the table (closed meanwhile) or absent */
-		if (rc == SIO_AGAIN ||
+		if (rc == SIO_ABSENT ||
 		    (rc >= 0 &&
 		     sio_session_next(state, -1,
 		                      r->kind == RUN_END
 		                          ? SIO_EVENT_END
 		                          : SIO_EVENT_PACKET) == NULL))
-			return r->kind == RUN_END ? SIO_OK : SIO_AGAIN;
+			return r->kind == RUN_END ? SIO_OK : SIO_CLOSED;
 		if (rc < 0)
 			return SIO_ERR;
 		rc = SIO_OK;
@@ -1028,7 +1036,7 @@ sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
 		else if (sio_store_in_transaction(st))
 			sio_store_rollback_to(st);
 		r->claimed = 0;
-		return rc == SIO_AGAIN ? SIO_AGAIN : SIO_ERR;
+		return rc == SIO_CLOSED || rc == SIO_FULL ? rc : SIO_ERR;
 	}
 	rc = own ? sio_store_commit(st) : sio_store_release(st);
 	if (rc != SIO_OK)

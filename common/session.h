@@ -164,7 +164,7 @@ const char *sio_session_run_sid(const struct sio_session_run *r);
  * malformed or misdirected packet is dropped and described in x->err; the
  * others go on. A callback's SIO_ERR (or a close of the root, or `0::`)
  * records the session's end and the remaining packets are ignored.
- * Returns SIO_OK with the run in *out, SIO_AGAIN when the session is
+ * Returns SIO_OK with the run in *out, SIO_CLOSED when the session is
  * unknown or closed, SIO_ERR when the store failed (*out NULL then).
  */
 int sio_session_run(struct sio_session_ctx *x, const char *sid,
@@ -177,10 +177,11 @@ int sio_session_run(struct sio_session_ctx *x, const char *sid,
  * session is re-checked (admitted and created, for a handshake), its
  * last_recv and counters move, r's effects are written in order and an end
  * it recorded is claimed. x->err describes the run's input problem, or a
- * packet dropped over the queue limit. Returns SIO_OK; SIO_AGAIN when the
+ * packet dropped over the queue limit. Returns SIO_OK; SIO_CLOSED when the
  * session closed or went away since the run (nothing is written: what its
- * handlers sent, broadcast included, is dropped) or, for a handshake, when
- * the server is full; SIO_ERR when the store failed (nothing is written).
+ * handlers sent, broadcast included, is dropped); SIO_FULL, for a
+ * handshake, when the server is full; SIO_ERR when the store failed
+ * (nothing is written).
  */
 int sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r);
 
@@ -208,7 +209,7 @@ int sio_session_handshake(struct sio_session_ctx *x,
 
 /*
  * Packets in one go, for callers with no batch: sio_session_run(),
- * sio_session_apply() and sio_session_done(). Returns SIO_OK, SIO_AGAIN
+ * sio_session_apply() and sio_session_done(). Returns SIO_OK, SIO_CLOSED
  * when the session is unknown or closed (at the run or at the apply),
  * SIO_ERR when the store failed (nothing was applied).
  */

@@ -20,15 +20,43 @@
 #include <jansson.h>
 
 #define SIOGATE_VERSION "0.1.0"
-#define SIO_API_VERSION 1
+/* 2: a full queue is SIO_FULL (it was SIO_AGAIN) */
+#define SIO_API_VERSION 2
 
-/* Result codes, everywhere in siogate. */
+/*
+ * Result codes, everywhere in siogate: store, engine, transports and this
+ * API. Each function says which of them it returns; a caller tests for the
+ * specific code. sio_strerror() names one for logs. A module's private
+ * results (the engine's SESSION_ENDED, the gateway's SERVE_ANSWERED) are
+ * members of its own enum, at 100 and beyond of either sign: never one of
+ * these.
+ */
 #define SIO_OK 0
-#define SIO_ERR (-1)   /* failure; a callback returning it ends the session */
-#define SIO_AGAIN (-2) /* a parser needs more bytes */
+#define SIO_ERR (-1)     /* failure; a callback returning it ends the session */
+#define SIO_AGAIN (-2)   /* incomplete input: a parser needs more bytes */
+#define SIO_ABSENT (-3)  /* no such session, ack, key, file; nothing waiting */
+#define SIO_CLOSED (-4)  /* the session has ended */
+#define SIO_FULL (-5)    /* a queue or limit is full, a name taken: not done */
+#define SIO_TOO_BIG (-6) /* over a size limit */
 #define SIO_REJECT                                                             \
 	1 /* on_open refuses: 403 at the handshake, 7::/ep:2 on an endpoint */
 
+/* A static name for a result code: "ok", "error", "full"... */
+const char *sio_strerror(int rc);
+
+/*
+ * Three error channels, each for its own reader:
+ * - a char *err buffer of SIO_ERR_LEN bytes that a function taking one
+ *   fills when it fails (configuration, listen specs, plugins, the store's
+ *   open, the doorbell); callers may pass NULL. Every such message is
+ *   written by one setter, sio_err() (common/result.h);
+ * - the store's message, sio_store_errmsg(): why the last store call on
+ *   that handle failed (or "queue full"), read by the caller that logs;
+ * - a session's notes (struct sio_session_ctx's err): what the engine
+ *   noticed in a run (a malformed or misdirected packet, a send dropped
+ *   over the queue limit), kept with the run and logged by the transport
+ *   once its writes are applied.
+ */
 #define SIO_ERR_LEN 256 /* size of the optional char *err buffers */
 
 /* Limits. Exceeding one is a protocol error with a message, never a cut. */
@@ -134,8 +162,8 @@ const struct sio_request *sio_conn_request(struct sio_conn *c);
 /*
  * Queue a message (type 3), a JSON message (type 4, value borrowed) or an
  * event (type 5, args borrowed, may be NULL for none) on this endpoint.
- * Return SIO_OK; SIO_AGAIN when the session's queue is full (the packet is
- * dropped and the transport logs it; returning SIO_AGAIN from a callback
+ * Return SIO_OK; SIO_FULL when the session's queue is full (the packet is
+ * dropped and the transport logs it; returning SIO_FULL from a callback
  * does not end the session); SIO_ERR for a closed session, a store
  * failure, or msg (or an event name) that is not valid UTF-8 (nothing is
  * queued: every transport carries text). Full is decided from the queue
@@ -150,7 +178,7 @@ int sio_emit(struct sio_conn *c, const char *name, json_t *args);
 /*
  * Emit an event that asks the client for a data ack (`5:<id>+:ep:...`). When
  * the ack arrives the app's ack handler named handler runs, in whichever
- * process receives it. Returns as sio_emit(): SIO_OK; SIO_AGAIN when the
+ * process receives it. Returns as sio_emit(): SIO_OK; SIO_FULL when the
  * queue is full (dropped, and no ack is awaited); SIO_ERR.
  */
 int sio_emit_ack(struct sio_conn *c, const char *handler, const char *name,
@@ -158,7 +186,7 @@ int sio_emit_ack(struct sio_conn *c, const char *handler, const char *name,
 
 /*
  * Like sio_emit(), but dropped (SIO_OK) when no transport is attached to the
- * session, as socket.io 0.9's volatile, however full its queue; SIO_AGAIN
+ * session, as socket.io 0.9's volatile, however full its queue; SIO_FULL
  * when one is attached and the queue is full.
  */
 int sio_emit_volatile(struct sio_conn *c, const char *name, json_t *args);

@@ -23,6 +23,7 @@
 #include "doorbell.h"
 #include "payload.h"
 #include "perm.h"
+#include "result.h"
 #include "store_ops.h"
 
 /* The words of the schema's CHECK constraints, indexed by enum. */
@@ -43,7 +44,7 @@ sio_store_fail(struct sio_store *st, const char *fmt, ...)
 	if (st == NULL) /* sio_store_sid_new() without a store */
 		return SIO_ERR;
 	va_start(ap, fmt);
-	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	sio_verr(st->errmsg, fmt, ap);
 	va_end(ap);
 	return SIO_ERR;
 }
@@ -469,14 +470,14 @@ sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
 		return NULL;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
-		snprintf(err, SIO_ERR_LEN, "out of memory");
+		sio_err(err, "out of memory");
 		return NULL;
 	}
 	st->bell_fd = -1;
 	st->ops = &sio_store_sqlite_ops;
 	if (opts && opts->run_dir &&
 	    (st->run_dir = strdup(opts->run_dir)) == NULL) {
-		snprintf(err, SIO_ERR_LEN, "out of memory");
+		sio_err(err, "out of memory");
 		free(st);
 		return NULL;
 	}
@@ -964,7 +965,7 @@ sio_store_ack_take(struct sio_store *st, const char *sid, const char *endpoint,
  */
 
 /* Reads the start time (clock ticks after boot, field 22) of pid from
- * /proc; pid 0: this process, with its pid in *seen. SIO_OK, SIO_AGAIN
+ * /proc; pid 0: this process, with its pid in *seen. SIO_OK, SIO_ABSENT
  * when there is no such process, SIO_ERR when /proc cannot tell. */
 static int
 store_pid_start(long long pid, long long *start, long long *seen)
@@ -979,11 +980,11 @@ store_pid_start(long long pid, long long *start, long long *seen)
 		snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? SIO_AGAIN : SIO_ERR;
+		return errno == ENOENT ? SIO_ABSENT : SIO_ERR;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return n == 0 || errno == ESRCH ? SIO_AGAIN : SIO_ERR;
+		return n == 0 || errno == ESRCH ? SIO_ABSENT : SIO_ERR;
 	buf[n] = '\0';
 	if (seen != NULL)
 		*seen = strtoll(buf, NULL, 10);
@@ -1001,7 +1002,7 @@ store_pid_start(long long pid, long long *start, long long *seen)
 
 /* This process's pid space ("<boot id>/<pid ns dev>:<inode>/<time ns
  * dev>:<inode>": start times in /proc are offset by the reader's time
- * namespace) and start time: SIO_OK, or SIO_AGAIN when it has none that
+ * namespace) and start time: SIO_OK, or SIO_ABSENT when it has none that
  * others could use (no /proc, or a /proc of another pid namespace). */
 int
 sio_store_pid_space(char space[SIO_STORE_SPACE_LEN], long long *start)
@@ -1014,14 +1015,14 @@ sio_store_pid_space(char space[SIO_STORE_SPACE_LEN], long long *start)
 
 	if (store_pid_start(0, start, &seen) != SIO_OK || seen != getpid() ||
 	    stat("/proc/self/ns/pid", &sb) < 0)
-		return SIO_AGAIN;
+		return SIO_ABSENT;
 	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return SIO_AGAIN;
+		return SIO_ABSENT;
 	n = read(fd, boot, sizeof(boot) - 1);
 	close(fd);
 	if (n < 32)
-		return SIO_AGAIN;
+		return SIO_ABSENT;
 	boot[36 < n ? 36 : n] = '\0';
 	n = snprintf(space, SIO_STORE_SPACE_LEN, "%s/%llu:%llu", boot,
 	             (unsigned long long)sb.st_dev,
@@ -1042,7 +1043,7 @@ sio_store_pid_gone(long long pid, long long start)
 	if (pid <= 0)
 		return 0; /* not a pid: the lease will tell */
 	switch (store_pid_start(pid, &now_start, NULL)) {
-	case SIO_AGAIN:
+	case SIO_ABSENT:
 		return 1;
 	case SIO_OK:
 		return now_start != start;
@@ -1072,9 +1073,9 @@ sio_store_process_new(struct sio_store *st, const char *kind, int pid,
 {
 	char try[SIO_HOLDER_LEN];
 	uint32_t r;
-	int n, rc = SIO_AGAIN;
+	int n, rc = SIO_FULL;
 
-	for (int i = 0; rc == SIO_AGAIN && i < STORE_NAME_TRIES; i++) {
+	for (int i = 0; rc == SIO_FULL && i < STORE_NAME_TRIES; i++) {
 		if (store_random(st, &r, sizeof(r)) != SIO_OK)
 			return SIO_ERR;
 		n = snprintf(try, sizeof(try), "%s-%d-%08" PRIx32, kind, pid,
@@ -1085,7 +1086,7 @@ sio_store_process_new(struct sio_store *st, const char *kind, int pid,
 	}
 	if (rc == SIO_OK)
 		memcpy(name, try, sizeof(try));
-	return rc == SIO_AGAIN ? SIO_ERR : rc;
+	return rc == SIO_FULL ? SIO_ERR : rc;
 }
 
 int

@@ -206,7 +206,7 @@ int sio_store_session_add(struct sio_store *st, const char *sid,
 int sio_store_sessions_live(struct sio_store *st, const char *remote, int max,
                             int *all, int *of_remote);
 
-/* Reads a session. SIO_OK, SIO_AGAIN when there is no such session, or
+/* Reads a session. SIO_OK, SIO_ABSENT when there is no such session, or
  * SIO_ERR. Free out with sio_store_session_cleanup(). */
 int sio_store_session_get(struct sio_store *st, const char *sid,
                           struct sio_store_session *out);
@@ -227,8 +227,9 @@ void sio_store_session_cleanup(struct sio_store_session *s);
  * in from, state to (the engine: open), superseding any previous holder
  * (which is rung so that it notices). *hello is set to 1 when the session's
  * `1::` was never written to a transport (sio_store_hello_sent), meaning it
- * must go out first on this one. SIO_OK, SIO_AGAIN when the session does
- * not exist or is in no state of from (the engine: closed), SIO_ERR.
+ * must go out first on this one. SIO_OK, SIO_ABSENT when the session does
+ * not exist, SIO_CLOSED when it is in no state of from (the engine:
+ * closed), SIO_ERR.
  */
 int sio_store_attach(struct sio_store *st, const char *sid, int transport,
                      const char *holder, long long conn, long long now,
@@ -259,12 +260,13 @@ int sio_store_is_holder(struct sio_store *st, const char *sid,
                         const char *holder, long long conn);
 
 /* The session's state (enum sio_session_state) and its last_recv: what a
- * packet in needs to know. SIO_AGAIN when there is no such session. */
+ * packet in needs to know. SIO_ABSENT when there is no such session,
+ * SIO_ERR. */
 int sio_store_session_state(struct sio_store *st, const char *sid,
                             long long *last_recv);
 
 /* The session's state (enum sio_session_state) when (holder, conn) holds
- * it, SIO_AGAIN when not (or no such session), SIO_ERR. */
+ * it, SIO_ABSENT when not (or no such session), SIO_ERR. */
 int sio_store_holder_state(struct sio_store *st, const char *sid,
                            const char *holder, long long conn);
 
@@ -379,16 +381,15 @@ int sio_store_expired(struct sio_store *st, long long now,
 /* --- the outbox --------------------------------------------------------- */
 
 #define SIO_STORE_VOLATILE 1 /* drop when no transport is attached */
-#define SIO_STORE_FULL 1     /* outbox_put: queue full, nothing queued */
 
 /*
  * Appends one packet to a session's outbox, not delivered before due (ms
  * since the epoch; 0: at once; packets queued later without a delay do not
  * wait for it: a delayed packet is as if it had been queued at its due
  * time). SIO_OK; SIO_OK without queuing
- * for a volatile packet with no transport attached; SIO_AGAIN when the
- * session is absent or closed; SIO_STORE_FULL when the session's queue is
- * full (nothing was queued; sio_store_errmsg() says "queue full"); SIO_ERR
+ * for a volatile packet with no transport attached; SIO_ABSENT when the
+ * session is absent, SIO_CLOSED when closed; SIO_FULL when the session's queue
+ * is full (nothing was queued; sio_store_errmsg() says "queue full"); SIO_ERR
  * when the store fails.
  */
 int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
@@ -397,8 +398,8 @@ int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
 /*
  * A read for a handler that runs before its writes are applied: how many
  * packets sid's outbox takes before it is full in *room, whether a
- * transport is attached in *attached. SIO_OK, SIO_AGAIN when the session
- * is absent or closed, SIO_ERR.
+ * transport is attached in *attached. SIO_OK, SIO_ABSENT when the session
+ * is absent, SIO_CLOSED when closed, SIO_ERR.
  */
 int sio_store_outbox_room(struct sio_store *st, const char *sid, int *room,
                           int *attached);
@@ -440,7 +441,7 @@ int sio_store_outbox_blocked(struct sio_store *st);
 
 /*
  * The earliest due time after now among sid's queued packets, in *due: when
- * to look again. SIO_OK, SIO_AGAIN when no packet is waiting for a later
+ * to look again. SIO_OK, SIO_ABSENT when no packet is waiting for a later
  * time, SIO_ERR.
  */
 int sio_store_outbox_next_due(struct sio_store *st, const char *sid,
@@ -536,7 +537,7 @@ long long sio_store_ack_new(struct sio_store *st, const char *sid,
                             const char *event);
 /*
  * Takes (reads and deletes) a pending ack: *handler and *event are copies
- * the caller frees with free(). SIO_OK, SIO_AGAIN when there is none with
+ * the caller frees with free(). SIO_OK, SIO_ABSENT when there is none with
  * that id on that endpoint, SIO_ERR.
  */
 int sio_store_ack_take(struct sio_store *st, const char *sid,
@@ -568,7 +569,7 @@ int sio_store_counter_get(struct sio_store *st, const char *name,
  * process_new registers a new incarnation of kind ("gw", "wsd") for pid,
  * its lease renewed at now, and writes its name to name (unchanged on
  * error). SIO_OK or SIO_ERR. process_register registers the given name:
- * SIO_OK, SIO_AGAIN when another process has it, SIO_ERR. unregister
+ * SIO_OK, SIO_FULL when another process has it, SIO_ERR. unregister
  * removes it, detaching what it held as sio_store_detach() does with
  * (from, to) (the engine: open to detached), and hands back what it had
  * taken. SIO_OK or SIO_ERR.
@@ -582,7 +583,7 @@ int sio_store_process_unregister(struct sio_store *st, const char *name,
 
 /*
  * Renews name's lease at now (once a second, by each long-running
- * process). SIO_OK; SIO_AGAIN when its row is gone: another process
+ * process). SIO_OK; SIO_ABSENT when its row is gone: another process
  * reaped it, what it held is released, and it must fence itself (close
  * its clients, register anew with process_new); SIO_ERR.
  */

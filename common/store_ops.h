@@ -132,7 +132,7 @@ int sio_store_transport_parse(const char *word);
  * Processes are reaped by lease, and sooner where the reaper can see them
  * (see sio_store_reap() in store.h). pid_space writes this process's pid
  * space (a string of up to SIO_STORE_SPACE_LEN - 1 bytes) and start time:
- * SIO_OK, or SIO_AGAIN when it has none that others could use.
+ * SIO_OK, or SIO_ABSENT when it has none that others could use.
  * pid_gone says 1 when pid, registered with start time start in this pid
  * space, is no longer that process, 0 when it is or /proc cannot tell.
  */
@@ -215,7 +215,7 @@ struct sio_store_ops {
 	 * remote up to max in *of_remote. */
 	int (*sessions_live)(struct sio_store *st, const char *remote, int max,
 	                     int *all, int *of_remote);
-	/* Reads: SIO_AGAIN for no such session; out zeroed by the front. */
+	/* Reads: SIO_ABSENT for no such session; out zeroed by the front. */
 	int (*session_get)(struct sio_store *st, const char *sid,
 	                   struct sio_store_session *out);
 	int (*session_state)(struct sio_store *st, const char *sid,
@@ -224,7 +224,8 @@ struct sio_store_ops {
 	                    const char *holder, long long conn);
 	/* Writes, rings the previous holder when it is not (holder, conn);
 	 * adds 1 to connections_opened. transport is valid, holder fits.
-	 * SIO_AGAIN, nothing written, when sid is absent or not in from. */
+	 * SIO_ABSENT when sid is absent, SIO_CLOSED when it is in no state of
+	 * from: nothing written either way. */
 	int (*attach)(struct sio_store *st, const char *sid, int transport,
 	              const char *holder, long long conn, long long now,
 	              int *hello, unsigned from, int to);
@@ -276,8 +277,8 @@ struct sio_store_ops {
 	 *
 	 * outbox_target (reads, inside the put's transaction): whether sid
 	 * takes one more packet: SIO_OK with its holder in holder ("" when
-	 * none), the holder's conn and the packets queued; SIO_AGAIN absent
-	 * or closed; SIO_STORE_FULL when queued >= the queue limit, unless
+	 * none), the holder's conn and the packets queued; SIO_ABSENT absent,
+	 * SIO_CLOSED closed; SIO_FULL when queued >= the queue limit, unless
 	 * the packet is volatile and no holder is attached. outbox_insert
 	 * (writes, inside the put's transaction) appends the packet; the
 	 * front has decided it goes to the outbox and rings the holder.
@@ -287,7 +288,7 @@ struct sio_store_ops {
 	                     long long *queued);
 	/* outbox_room (reads, no transaction needed): how many more packets
 	 * sid's queue takes (0 when full) and whether a holder is attached;
-	 * SIO_AGAIN absent or closed. */
+	 * SIO_ABSENT absent, SIO_CLOSED closed. */
 	int (*outbox_room)(struct sio_store *st, const char *sid, int *room,
 	                   int *attached);
 	int (*outbox_insert)(struct sio_store *st, const char *sid,
@@ -362,7 +363,7 @@ struct sio_store_ops {
 	                   long long *value);
 
 	/* --- processes (store.h; leases on the shared wall clock) --- */
-	/* Writes: SIO_AGAIN when the name is taken. The front has checked
+	/* Writes: SIO_FULL when the name is taken. The front has checked
 	 * the name; the backend records sio_store_pid_space() when pid is
 	 * this process's. */
 	int (*process_register)(struct sio_store *st, const char *name, int pid,

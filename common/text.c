@@ -216,7 +216,7 @@ sio_text_form_field(struct sio_buf *b, const char *body, size_t len,
 	const char *amp, *eq;
 
 	if (body == NULL)
-		return SIO_AGAIN;
+		return SIO_ABSENT;
 	while (i <= len) {
 		amp = memchr(body + i, '&', len - i);
 		end = amp ? (size_t)(amp - body) : len;
@@ -231,7 +231,7 @@ sio_text_form_field(struct sio_buf *b, const char *body, size_t len,
 		}
 		i = end + 1;
 	}
-	return SIO_AGAIN;
+	return SIO_ABSENT;
 }
 
 int

@@ -49,7 +49,7 @@ int sio_text_url_decode(struct sio_buf *b, const char *s, size_t len, int form);
 
 /*
  * Finds field name in an application/x-www-form-urlencoded body or a query
- * string and appends its decoded value to b. Returns SIO_OK, SIO_AGAIN when
+ * string and appends its decoded value to b. Returns SIO_OK, SIO_ABSENT when
  * absent, SIO_ERR when badly encoded.
  */
 int sio_text_form_field(struct sio_buf *b, const char *body, size_t len,

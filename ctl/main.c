@@ -78,7 +78,7 @@ ctl_session_check(struct ctl *c, const char *sid, int closed_ok)
 	struct sio_store_session s;
 	int rc = sio_store_session_get(c->x.store, sid, &s);
 
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_ABSENT)
 		return ctl_fail(CTL_EXIT_FAIL, "no session '%s'", sid);
 	if (rc != SIO_OK)
 		return ctl_fail(CTL_EXIT_FAIL, "%s",

@@ -98,7 +98,7 @@ queue_to_session(struct ctl *c, const struct queue_target *t,
 		                t->endpoint);
 	if (rc == 1)
 		rc = sio_store_outbox_put(st, t->sid, b->p, b->len, 0, 0);
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_ABSENT || rc == SIO_CLOSED)
 		return ctl_fail(CTL_EXIT_FAIL, "session %s is closed", t->sid);
 	if (rc != SIO_OK)
 		return ctl_fail(CTL_EXIT_FAIL, "session %s: %s", t->sid,

@@ -21,6 +21,7 @@
 
 #include "gateway.h"
 #include "listen.h"
+#include "result.h"
 
 struct gw_req {
 	FCGX_Request *fr;   /* NULL in CGI mode */
@@ -59,7 +60,7 @@ gw_req_client(struct gw_req *r)
  * mod_proxy_fcgi does), so a client that trickles it would hold the
  * thread for ever: each read of the connection waits at most until the
  * body's deadline (a receive timeout on the socket, as libfcgi blocks in
- * read()), and once it has passed no read is tried. SIO_OK, or SIO_AGAIN
+ * read()), and once it has passed no read is tried. SIO_OK, or GW_LATE
  * when the deadline has passed.
  */
 static int
@@ -70,7 +71,7 @@ fcgi_deadline(struct gw_req *r)
 
 	if (r->timed_out || left <= 0) {
 		r->timed_out = 1;
-		return SIO_AGAIN;
+		return GW_LATE;
 	}
 	tv.tv_sec = (time_t)(left / 1000);
 	tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
@@ -84,7 +85,7 @@ fcgi_deadline(struct gw_req *r)
  * Reads what the stream has buffered, or else one record's worth (each
  * read of the socket bounded by fcgi_deadline()): FCGX_GetStr() alone
  * would keep reading until it has n bytes, as long as a trickle comes.
- * The count, 0 at the end, -1 on error, SIO_AGAIN once late.
+ * The count, 0 at the end, -1 on error, GW_LATE once late.
  */
 static long
 fcgi_get(struct gw_req *r, char *buf, size_t n)
@@ -94,7 +95,7 @@ fcgi_get(struct gw_req *r, char *buf, size_t n)
 	int got, err;
 
 	if (fcgi_deadline(r) != SIO_OK)
-		return SIO_AGAIN;
+		return GW_LATE;
 	if (avail <= 0)
 		avail = 1; /* fills the buffer once */
 	if ((size_t)avail < n)
@@ -108,7 +109,7 @@ fcgi_get(struct gw_req *r, char *buf, size_t n)
 	if (err == EAGAIN || err == EWOULDBLOCK ||
 	    sio_session_mono() >= r->body_end) {
 		r->timed_out = 1;
-		return SIO_AGAIN;
+		return GW_LATE;
 	}
 	return -1;
 }
@@ -366,24 +367,24 @@ fcgi_listen_unix(const char *path, char *err)
 	int fd, rc;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, SIO_ERR_LEN, "%s: path too long", path);
+		sio_err(err, "%s: path too long", path);
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0) {
-		snprintf(err, SIO_ERR_LEN, "socket: %s", strerror(errno));
+		sio_err(err, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (stat(path, &stt) == 0) {
 		if (!S_ISSOCK(stt.st_mode)) {
-			snprintf(err, SIO_ERR_LEN,
+			sio_err(err,
 			         "%s: exists and is not a socket", path);
 			close(fd);
 			return -1;
 		}
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			snprintf(err, SIO_ERR_LEN,
+			sio_err(err,
 			         "%s: another server listens there", path);
 			close(fd);
 			return -1;
@@ -395,7 +396,7 @@ fcgi_listen_unix(const char *path, char *err)
 	umask(old);
 	if (rc == 0 && listen(fd, 1024) == 0)
 		return fd;
-	snprintf(err, SIO_ERR_LEN, "cannot listen on %s: %s", path,
+	sio_err(err, "cannot listen on %s: %s", path,
 	         strerror(errno));
 	close(fd);
 	return -1;
@@ -418,7 +419,7 @@ fcgi_listen_tcp(const char *spec, const struct sio_listen *l, char *err)
 	rc = getaddrinfo(l->host[0] != '\0' ? l->host : NULL, port, &hints,
 	                 &res);
 	if (rc != 0) {
-		snprintf(err, SIO_ERR_LEN, "%s: %s", spec, gai_strerror(rc));
+		sio_err(err, "%s: %s", spec, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL && ai->ai_family != AF_INET; ai = ai->ai_next)
@@ -430,13 +431,13 @@ fcgi_listen_tcp(const char *spec, const struct sio_listen *l, char *err)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 		    listen(fd, 1024) != 0) {
-			snprintf(err, SIO_ERR_LEN, "cannot bind %s: %s", spec,
+			sio_err(err, "cannot bind %s: %s", spec,
 			         strerror(errno));
 			close(fd);
 			fd = -1;
 		}
 	} else
-		snprintf(err, SIO_ERR_LEN, "socket: %s", strerror(errno));
+		sio_err(err, "socket: %s", strerror(errno));
 	freeaddrinfo(res);
 	return fd;
 }

@@ -85,8 +85,12 @@ const char *gw_req_param(struct gw_req *r, const char *name);
  * stats_allow and the session caps compare. Borrowed until the request
  * finishes. */
 const char *gw_req_client(struct gw_req *r);
+/* gw_req_read()'s result besides a count and siogate.h's codes. */
+enum gw_result {
+	GW_LATE = -102, /* the body missed its deadline */
+};
 /* Reads up to n body bytes: the count, 0 at the end, -1 on error,
- * SIO_AGAIN once the body has missed its deadline (body_timeout from the
+ * GW_LATE once the body has missed its deadline (body_timeout from the
  * request's start; not as CGI, where the web server times its CGI). */
 long gw_req_read(struct gw_req *r, char *buf, size_t n);
 /* Queues output bytes. SIO_OK or SIO_ERR (the client went away). */
@@ -165,7 +169,7 @@ void gw_wait_answer(struct gw_waiter *w, int answered);
 int gw_park_max(void);
 /*
  * A request from addr (the client address; NULL counts as "") begins:
- * SIO_OK, and the caller ends it with gw_park_end(addr); SIO_AGAIN when
+ * SIO_OK, and the caller ends it with gw_park_end(addr); SIO_FULL when
  * addr has max_requests_per_address (at most gw_park_max()) in progress
  * that do not wait; SIO_ERR out of memory.
  */
@@ -173,7 +177,7 @@ int gw_park_begin(const char *addr);
 void gw_park_end(const char *addr);
 /*
  * A begun request from addr is about to wait: SIO_OK, and the caller gives
- * the place back with gw_park_leave(addr) before it answers; SIO_AGAIN
+ * the place back with gw_park_leave(addr) before it answers; SIO_FULL
  * when addr has max_polls_per_address waiting already; SIO_ERR when
  * gw_park_max() are. *parked (may be NULL) is then the number waiting in
  * the process.

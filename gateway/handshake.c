@@ -72,7 +72,7 @@ hs_run(struct sio_session_ctx *wx, struct gw_write *w)
 
 	static struct sio_ratelimit rl;
 
-	if (rc != SIO_OK && rc != SIO_REJECT)
+	if (rc == SIO_ERR)
 		gw_log_limited(&rl, SIO_LOG_ERROR, "handshake: %s",
 		               sio_store_errmsg(wx->store));
 	return rc;
@@ -118,7 +118,7 @@ serve_handshake(struct serve *s)
 		serve_hs_error(s, 403, "handshake unauthorized");
 		return;
 	}
-	if (rc == SIO_AGAIN) {
+	if (rc == SIO_FULL) {
 		static struct sio_ratelimit full_rl;
 		gw_log_limited(
 		    &full_rl, SIO_LOG_WARN,

@@ -189,7 +189,7 @@ gw_lease(struct sio_store *st)
 	pthread_mutex_lock(&gw_lease_lock);
 	if (!gw_leaving) {
 		rc = sio_store_process_renew(st, gw.holder, sio_session_now());
-		if (rc == SIO_AGAIN)
+		if (rc == SIO_ABSENT)
 			gw_fence(st);
 		else if (rc != SIO_OK)
 			gw_log(SIO_LOG_WARN, "lease: %s", sio_store_errmsg(st));
@@ -271,7 +271,7 @@ gw_tick(void *arg)
 		gw_write_flush(sio_session_now());
 		gw_pool_trim(sio_session_mono());
 		switch (sio_doorbell_check(gw.bell, err)) {
-		case SIO_AGAIN: /* rings went nowhere until now */
+		case SIO_ABSENT: /* rings went nowhere until now */
 			gw_log(SIO_LOG_WARN, "doorbell: %s", err);
 			break;
 		case SIO_ERR:

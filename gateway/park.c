@@ -112,7 +112,7 @@ gw_park_begin(const char *addr)
 	 * could otherwise hold them all */
 	if (a != NULL && (a->busy >= gw.cfg->max_requests_per_address ||
 	                  a->busy >= gw_park_max()))
-		rc = SIO_AGAIN;
+		rc = SIO_FULL;
 	else if (a == NULL && (a = calloc(1, sizeof(*a))) == NULL)
 		rc = SIO_ERR;
 	else {
@@ -155,7 +155,7 @@ gw_park_enter(const char *addr, int *parked)
 	if (a == NULL || a->busy == 0)
 		rc = SIO_ERR; /* not begun: a caller's mistake */
 	else if (a->n >= gw.cfg->max_polls_per_address)
-		rc = SIO_AGAIN;
+		rc = SIO_FULL;
 	else if (park_total >= gw_park_max())
 		rc = SIO_ERR;
 	else {

@@ -58,7 +58,7 @@ serve_drain(struct serve *s)
  * Attaches the GET's transport to its session as d's connection and takes
  * what is already queued (`1::` first when the session never sent it), in
  * one write. Returns the number of packets in out (0: the poll must wait;
- * *due is then when its next delayed packet is, -1 for none), SIO_AGAIN
+ * *due is then when its next delayed packet is, -1 for none), SIO_CLOSED
  * for a session that is gone, SIO_ERR (logged).
  */
 static int
@@ -177,7 +177,7 @@ serve_poll_get(struct serve *s, struct batch *bt)
 	/* the attach reads what the first wait needs: no connection of
 	 * its own until the poll wakes (serve_sleep()) */
 	n = serve_poll_attach(s, &d, bt, &out, &due);
-	if (n == SIO_AGAIN) {
+	if (n == SIO_CLOSED) {
 		gw_wait_end(w);
 		sio_buf_cleanup(&out);
 		serve_gone(s, bt);
@@ -198,7 +198,7 @@ serve_poll_get(struct serve *s, struct batch *bt)
 		rc = serve_park(s);
 		if (rc == SIO_OK)
 			n = serve_poll_wait(s, w, &d, bt, &out, due);
-		else if (rc == SIO_AGAIN)
+		else if (rc == SIO_FULL)
 			serve_text(s, 503, "too many polls waiting");
 		else /* as at the end of polling_duration: it polls again */
 			serve_payload(s, "8::", 3);

@@ -276,7 +276,7 @@ serve_post(struct serve *s)
 	serve_post_done(s, post.run, rc == SIO_OK);
 	if (post.err[0] != '\0')
 		gw_log(SIO_LOG_INFO, "%s: %s", s->rt.sid, post.err);
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_CLOSED)
 		gw_log(SIO_LOG_DEBUG, "%s: post to unknown session", s->rt.sid);
 	if (rc == SIO_ERR) /* logged */
 		serve_text(s, 500, "store error");

@@ -103,7 +103,7 @@ serve_payload(struct serve *s, const char *payload, size_t len)
 }
 
 /* Reads the body to its end, keeping at most max bytes in b. Returns
- * SIO_OK, SIO_AGAIN as soon as it is longer (the rest is not read: a body
+ * SIO_OK, SIO_TOO_BIG as soon as it is longer (the rest is not read: a body
  * without end would hold the thread), SERVE_LATE when it missed its
  * deadline (body_timeout), SIO_ERR on a read error. The chunk is small:
  * libfcgi reads the socket in 8 KiB anyway, and a stack page a thread has
@@ -116,11 +116,11 @@ serve_body(struct serve *s, struct sio_buf *b, size_t max)
 
 	while ((n = gw_req_read(s->r, chunk, sizeof(chunk))) > 0) {
 		if (b->len + (size_t)n > max)
-			return SIO_AGAIN;
+			return SIO_TOO_BIG;
 		if (sio_buf_append(b, chunk, (size_t)n) != SIO_OK)
 			return SIO_ERR;
 	}
-	if (n == SIO_AGAIN)
+	if (n == GW_LATE)
 		return SERVE_LATE;
 	return n < 0 ? SIO_ERR : SIO_OK;
 }
@@ -132,11 +132,11 @@ serve_body_refused(struct serve *s, int rc)
 	static struct sio_ratelimit rl;
 
 	gw_log_limited(&rl, SIO_LOG_INFO, "%s: %s from %s", s->rt.sid,
-	               rc == SIO_AGAIN    ? "body over max_payload"
+	               rc == SIO_TOO_BIG  ? "body over max_payload"
 	               : rc == SERVE_LATE ? "body late (body_timeout)"
 	                                  : "body read error",
 	               gw_req_client(s->r));
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_TOO_BIG)
 		serve_text(s, 413, "payload too large");
 	else if (rc == SERVE_LATE)
 		serve_text(s, 408, "body too slow");

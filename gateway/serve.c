@@ -50,7 +50,7 @@ serve_client_addr(struct serve *s)
 /*
  * Admits a request that is about to wait (gw_park_enter()): SIO_OK (the
  * caller gives the place back with serve_unpark() before it answers),
- * SIO_AGAIN when its address has max_polls_per_address waiting, SIO_ERR
+ * SIO_FULL when its address has max_polls_per_address waiting, SIO_ERR
  * when every unreserved thread has one; then the caller answers it. As
  * CGI, a request is a process of its own and the web server's limits on
  * those apply.
@@ -67,7 +67,7 @@ serve_park(struct serve *s)
 	rc = gw_park_enter(addr, &parked);
 	if (rc == SIO_OK)
 		s->parked = 1;
-	else if (rc == SIO_AGAIN)
+	else if (rc == SIO_FULL)
 		gw_log_limited(&rl_addr, SIO_LOG_WARN,
 		               "%s: refused: %s has max_polls_per_address "
 		               "(%d) polls waiting",
@@ -93,7 +93,7 @@ serve_unpark(struct serve *s)
 }
 
 /* Reads query field name into s->jsonp when it is a jsonp index
- * (sio_text_jsonp_index_valid()). Returns SIO_OK, SIO_AGAIN when absent,
+ * (sio_text_jsonp_index_valid()). Returns SIO_OK, SIO_ABSENT when absent,
  * SIO_ERR when present but not an index (s->jsonp is then ""). */
 static int
 serve_jsonp_index(struct serve *s, const char *name)
@@ -160,7 +160,7 @@ serve_transport(struct serve *s, const char *method, struct batch *bt)
 			serve_text(s, 400, "bad jsonp index");
 			return;
 		}
-		if (rc == SIO_AGAIN)
+		if (rc == SIO_ABSENT)
 			strcpy(s->jsonp, "0");
 	}
 	if (serve_bound_elsewhere(s)) {
@@ -192,14 +192,14 @@ gw_serve_refused(struct gw_req *r, struct sio_session_ctx *x, int rc)
 	struct serve s = {.r = r, .x = x};
 
 	s.origin = gw_req_param(r, "HTTP_ORIGIN");
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_FULL)
 		gw_log_limited(&rl, SIO_LOG_WARN,
 		               "refused: %s has max_requests_per_address (%d) "
 		               "requests in progress",
 		               serve_client_addr(&s),
 		               gw.cfg->max_requests_per_address);
 	serve_text(&s, 503,
-	           rc == SIO_AGAIN ? "too many requests" : "out of memory");
+	           rc == SIO_FULL ? "too many requests" : "out of memory");
 }
 
 void

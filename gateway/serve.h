@@ -13,11 +13,13 @@
 #include "text.h"
 
 #define SERVE_PLAIN "text/plain; charset=UTF-8"
-/* serve_poll_wait(): a POST answered the poll (not a packet count). */
-#define SERVE_ANSWERED (-100)
 #define SERVE_JS "text/javascript; charset=UTF-8"
-/* serve_body(): the body missed its deadline (body_timeout). */
-#define SERVE_LATE (-101)
+
+/* Results besides siogate.h's codes (and gateway.h's), apart from them. */
+enum serve_result {
+	SERVE_ANSWERED = -100, /* serve_poll_wait(): a POST answered the poll */
+	SERVE_LATE = -101,     /* serve_body(): missed body_timeout */
+};
 
 /* What one request is being answered with. */
 struct serve {

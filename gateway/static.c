@@ -22,6 +22,7 @@
 
 #include "gateway.h"
 #include "http.h"
+#include "result.h"
 
 /* Bytes in one client file: the SWFs are 172 KiB, socket.io.js 99 KiB. */
 #define STATIC_MAX (8 << 20)
@@ -50,7 +51,7 @@ static struct static_body static_cache[GW_STATIC_COUNT][2]; /* [file][gz] */
 static pthread_mutex_t static_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * Reads path whole into b. SIO_OK; SIO_AGAIN when it does not exist;
+ * Reads path whole into b. SIO_OK; SIO_ABSENT when it does not exist;
  * SIO_ERR with the reason in err (not a regular file, too large, I/O).
  * O_NONBLOCK: a FIFO put there must not hold the thread in open().
  */
@@ -63,12 +64,12 @@ static_read(const char *path, struct static_body *b, char *err)
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0) {
-		snprintf(err, SIO_ERR_LEN, "%.200s: %s", path, strerror(errno));
-		return errno == ENOENT ? SIO_AGAIN : SIO_ERR;
+		sio_err(err, "%.200s: %s", path, strerror(errno));
+		return errno == ENOENT ? SIO_ABSENT : SIO_ERR;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > STATIC_MAX) {
-		snprintf(err, SIO_ERR_LEN,
+		sio_err(err,
 		         "%.200s: not a regular file of at "
 		         "most %d bytes",
 		         path, STATIC_MAX);
@@ -76,7 +77,7 @@ static_read(const char *path, struct static_body *b, char *err)
 	}
 	/* +1: a file that grew since fstat shows as a short read's opposite */
 	if ((p = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, SIO_ERR_LEN, "%.200s: out of memory", path);
+		sio_err(err, "%.200s: out of memory", path);
 		goto err;
 	}
 	for (;;) {
@@ -84,7 +85,7 @@ static_read(const char *path, struct static_body *b, char *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(err, SIO_ERR_LEN, "%.200s: %s", path,
+			sio_err(err, "%.200s: %s", path,
 			         strerror(errno));
 			goto err;
 		}
@@ -92,7 +93,7 @@ static_read(const char *path, struct static_body *b, char *err)
 			break;
 		got += (size_t)n;
 		if (got > (size_t)st.st_size) {
-			snprintf(err, SIO_ERR_LEN, "%.200s: changed while read",
+			sio_err(err, "%.200s: changed while read",
 			         path);
 			goto err;
 		}
@@ -135,7 +136,7 @@ static_get(int file, int *gzp, struct static_body *out)
 		if (rc == SIO_OK)
 			break;
 		/* a missing .gz: the plain file will do */
-		if (gz && rc == SIO_AGAIN)
+		if (gz && rc == SIO_ABSENT)
 			continue;
 		gw_log_limited(
 		    &rl, SIO_LOG_ERROR,

@@ -94,7 +94,7 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 	                 SIO_HTMLFILE_PRELUDE_LEN) != SIO_OK ||
 	    gw_req_flush(s->r) != SIO_OK) {
 		rc = SIO_ERR;
-	} else if (rc == SIO_AGAIN) {
+	} else if (rc == SIO_CLOSED) {
 		serve_chunk(s, "7:::1+0", 7);
 		return;
 	} else {

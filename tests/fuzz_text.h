@@ -138,14 +138,14 @@ fuzz_text_url(const char *s, size_t size)
 	sio_buf_cleanup(&b);
 }
 
-/* Form fields: the first "name=" segment, decoded, or SIO_AGAIN. */
+/* Form fields: the first "name=" segment, decoded, or SIO_ABSENT. */
 static void
 fuzz_text_form(const char *s, size_t size, const char *name)
 {
 	struct sio_buf got, want;
 	size_t i = 0, end, klen, nlen = strlen(name);
 	const char *amp, *eq;
-	int rc, wrc = SIO_AGAIN;
+	int rc, wrc = SIO_ABSENT;
 
 	sio_buf_init(&got);
 	sio_buf_init(&want);

@@ -214,7 +214,7 @@ api_stats(struct sio_conn *c, json_t *args, json_t *reply)
 	return SIO_OK;
 }
 
-/* args: [n]: n sends; replies [sent, refused with SIO_AGAIN, others],
+/* args: [n]: n sends; replies [sent, refused with SIO_FULL, others],
  * and keeps the same as "ok,again,other" under the data key "flood" (a
  * reply does not fit in a full queue). */
 static int
@@ -227,7 +227,7 @@ api_flood(struct sio_conn *c, json_t *args, json_t *reply)
 	for (long long i = 0; i < n; i++) {
 		int rc = sio_send(c, "f", 1);
 
-		count[rc == SIO_OK ? 0 : rc == SIO_AGAIN ? 1 : 2]++;
+		count[rc == SIO_OK ? 0 : rc == SIO_FULL ? 1 : 2]++;
 	}
 	for (int i = 0; i < 3; i++)
 		json_array_append_new(reply, json_integer(count[i]));
@@ -672,7 +672,7 @@ test_stats(void)
 	json_decref(v);
 }
 
-/* A full queue drops what does not fit with SIO_AGAIN, and the session
+/* A full queue drops what does not fit with SIO_FULL, and the session
  * goes on; a pending ack is not kept for an event that was dropped. */
 static void
 test_queue_full(void)
@@ -698,7 +698,7 @@ test_queue_full(void)
 	call(sid, "", "send", "[\"x\"]", "3:::x", "[0]");
 }
 
-/* sio_send says SIO_AGAIN for each packet that did not fit. */
+/* sio_send says SIO_FULL for each packet that did not fit. */
 static void
 test_flood_counts(void)
 {
@@ -734,7 +734,7 @@ static const struct cu_test tests[] = {
     {"a broadcast skips sessions that ended",
      test_broadcast_skips_ended_sessions},
     {"sio_stats gives every counter of its contract", test_stats},
-    {"a full queue drops with SIO_AGAIN and keeps no ack", test_queue_full},
+    {"a full queue drops with SIO_FULL and keeps no ack", test_queue_full},
     {"a flood stops at the queue's limit", test_flood_counts},
     {NULL, NULL},
 };

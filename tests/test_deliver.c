@@ -193,16 +193,16 @@ test_attach_supersedes(void)
 	CU_ASSERT_EQUAL(sio_deliver_attach(&a, st1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_deliver_holds(&a, st1), SIO_SESSION_OPEN);
 	CU_ASSERT_EQUAL(sio_deliver_attach(&b, st2, T0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_deliver_holds(&a, st1), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_deliver_holds(&a, st1), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_deliver_holds(&b, st1), SIO_SESSION_OPEN);
 	CU_ASSERT_EQUAL(sio_deliver_detach(&a, st1, T0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_deliver_holds(&b, st2), SIO_SESSION_OPEN);
 	CU_ASSERT_EQUAL(sio_deliver_detach(&b, st2, T0), SIO_OK);
-	CU_ASSERT_EQUAL(sio_deliver_holds(&b, st2), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_deliver_holds(&b, st2), SIO_ABSENT);
 	/* an unknown session does not attach */
 	sio_deliver_init(&a, "nosuchsession", SIO_TRANSPORT_WEBSOCKET, "wsd-1",
 	                 2, SIO_DELIVER_HELLO_WRITTEN);
-	CU_ASSERT_EQUAL(sio_deliver_attach(&a, st1, T0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_deliver_attach(&a, st1, T0), SIO_CLOSED);
 }
 
 /* Packets one holder took hold back another's take (and ready): nothing
@@ -285,7 +285,7 @@ test_next_due_for_delayed_packets(void)
 	new_session(sid);
 	sio_deliver_init(&a, sid, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1,
 	                 SIO_DELIVER_HELLO_WRITTEN);
-	CU_ASSERT_EQUAL(sio_deliver_next_due(&a, st1, T0, &due), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_deliver_next_due(&a, st1, T0, &due), SIO_ABSENT);
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_put(st1, sid, "3:::late", 8, 0, T0 + 500), SIO_OK);
 	CU_ASSERT_EQUAL(take(&a, st1, &c), 0);

@@ -82,7 +82,7 @@ test_ring_received(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	CU_ASSERT_FATAL(sender >= 0);
-	CU_ASSERT_EQUAL(sio_doorbell_recv(d, sid, sizeof(sid)), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, sid, sizeof(sid)), SIO_ABSENT);
 	CU_ASSERT_EQUAL(
 	    sio_doorbell_ring(sender, run_dir, "wsd", "abcdefghijklmnopqrstuv"),
 	    SIO_OK);
@@ -91,7 +91,7 @@ test_ring_received(void)
 	CU_ASSERT_EQUAL(poll(&pfd, 1, 5000), 1);
 	CU_ASSERT_EQUAL(sio_doorbell_recv(d, sid, sizeof(sid)), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(sid, "abcdefghijklmnopqrstuv");
-	CU_ASSERT_EQUAL(sio_doorbell_recv(d, sid, sizeof(sid)), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, sid, sizeof(sid)), SIO_ABSENT);
 	/* a short buffer still gets a terminated prefix */
 	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, run_dir, "wsd", "abcdef"),
 	                SIO_OK);
@@ -128,8 +128,8 @@ test_check_rebinds(void)
 	/* removed: rings go nowhere until the check binds it again */
 	CU_ASSERT_EQUAL(unlink(path), 0);
 	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, run_dir, "gw", "a"),
-	                SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_AGAIN);
+	                SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_ABSENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "removed"));
 	CU_ASSERT_EQUAL(sio_doorbell_fd(d), fd);
 	CU_ASSERT_EQUAL(mode_of(path), 0660);
@@ -139,13 +139,13 @@ test_check_rebinds(void)
 	CU_ASSERT_EQUAL(unlink(path), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(path, "w"));
 	fclose(f);
-	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_ABSENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "replaced"));
 	CU_ASSERT(rung(d, "gw", "after-replaced"));
 	/* the whole run directory gone */
 	CU_ASSERT_EQUAL(unlink(path), 0);
 	CU_ASSERT_EQUAL(rmdir(run_dir), 0);
-	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_check(d, err), SIO_ABSENT);
 	CU_ASSERT_EQUAL(mode_of(run_dir), 0770);
 	CU_ASSERT(rung(d, "gw", "after-rmdir"));
 	sio_doorbell_close(d);
@@ -157,9 +157,9 @@ static void
 test_ring_missing(void)
 {
 	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, run_dir, "nobody", "x"),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_doorbell_ring(sender, "/nonexistent-dir", "x", "x"),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 }
 
 static void
@@ -174,8 +174,8 @@ test_full_queue(void)
 		rc = sio_doorbell_ring(sender, run_dir, "busy",
 		                       "abcdefghijklmnopqrstuv");
 		ok += rc == SIO_OK;
-		again += rc == SIO_AGAIN;
-		other += rc != SIO_OK && rc != SIO_AGAIN;
+		again += rc == SIO_FULL;
+		other += rc != SIO_OK && rc != SIO_FULL;
 	}
 	CU_ASSERT(ok > 0);
 	CU_ASSERT(again > 0);
@@ -377,12 +377,12 @@ test_commit_rings(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::b", 5, 0, 0),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got, sid);
 	/* once per sid, however many packets */
-	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_ABSENT);
 	/* a call outside a transaction rings on its own commit */
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_broadcast(st, "", NULL, NULL, "3:::c", 5, 0, 0),
@@ -411,11 +411,11 @@ test_rollback_silent(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::a", 5, 0, 0),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_ABSENT);
 	/* nor does a later, empty commit ring what was rolled back */
 	CU_ASSERT_EQUAL(sio_store_begin(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_ABSENT);
 	sio_store_close(st);
 	sio_doorbell_close(d);
 }
@@ -434,7 +434,7 @@ test_superseded_and_ended_ring(void)
 	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET,
 	                                   "wsd1", 1, T0, &changed),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_recv(d, got, sizeof(got)), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
 	                                   "gw", 1, T0, &changed),
 	                SIO_OK);
@@ -498,10 +498,10 @@ test_remove_only_a_socket(void)
 
 static const struct cu_test tests[] = {
     {"a ring is received with the sid", test_ring_received},
-    {"ringing a missing bell returns SIO_AGAIN", test_ring_missing},
+    {"ringing a missing bell returns SIO_ABSENT", test_ring_missing},
     {"a bell removed or replaced, even its directory, is bound again by check",
      test_check_rebinds},
-    {"a full bell never blocks the ringer and returns SIO_AGAIN",
+    {"a full bell never blocks the ringer and returns SIO_FULL",
      test_full_queue},
     {"the run directory is 0700 and the bell 0600, or 0770/0660 shared",
      test_modes},

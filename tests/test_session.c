@@ -464,7 +464,7 @@ test_trigger_with_delay_is_delivered_after_the_delay(void)
 	EXPECT(sid, "");
 	now += 1;
 	EXPECT(sid, "5:::{\"name\":\"triggered\"}");
-	CU_ASSERT(sio_store_outbox_next_due(st, sid, now, &due) == SIO_AGAIN);
+	CU_ASSERT(sio_store_outbox_next_due(st, sid, now, &due) == SIO_ABSENT);
 }
 
 static void
@@ -496,7 +496,7 @@ test_kick_ends_the_session(void)
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"kick\"}") == SIO_OK);
 	EXPECT(sid, "0::");
 	CU_ASSERT(state_of(sid) == SIO_SESSION_CLOSED);
-	CU_ASSERT(feed(sid, "3:::late") == SIO_AGAIN);
+	CU_ASSERT(feed(sid, "3:::late") == SIO_CLOSED);
 }
 
 static void
@@ -675,7 +675,7 @@ test_handshake_reject_keeps_nothing(void)
 }
 
 /* A handshake beyond max_sessions_per_address or max_sessions is
- * refused with SIO_AGAIN and keeps nothing; other addresses go on until
+ * refused with SIO_FULL and keeps nothing; other addresses go on until
  * the overall cap, and an ended session makes room again. */
 static void
 test_handshake_caps(void)
@@ -690,9 +690,9 @@ test_handshake_caps(void)
 	sio_request_init(&b, "10.0.0.2", NULL, NULL);
 	CU_ASSERT(sio_session_handshake(&x, &a, now, sid[0]) == SIO_OK);
 	CU_ASSERT(sio_session_handshake(&x, &a, now, sid[1]) == SIO_OK);
-	CU_ASSERT(sio_session_handshake(&x, &a, now, more) == SIO_AGAIN);
+	CU_ASSERT(sio_session_handshake(&x, &a, now, more) == SIO_FULL);
 	CU_ASSERT(sio_session_handshake(&x, &b, now, sid[2]) == SIO_OK);
-	CU_ASSERT(sio_session_handshake(&x, &b, now, more) == SIO_AGAIN);
+	CU_ASSERT(sio_session_handshake(&x, &b, now, more) == SIO_FULL);
 	CU_ASSERT(sio_store_sessions_live(x.store, "10.0.0.1", 10, &all,
 	                                  &mine) == SIO_OK);
 	CU_ASSERT_EQUAL(all, 3);
@@ -720,7 +720,7 @@ test_malformed_packet_loses_nothing_else(void)
 static void
 test_unknown_sid_is_refused(void)
 {
-	CU_ASSERT(feed("AAAAAAAAAAAAAAAAAAAAAA", "3:::x") == SIO_AGAIN);
+	CU_ASSERT(feed("AAAAAAAAAAAAAAAAAAAAAA", "3:::x") == SIO_CLOSED);
 }
 
 static void
@@ -818,7 +818,7 @@ test_sweep_reaps_a_lapsed_holder(void)
 	CU_ASSERT(sio_session_sweep(&x, now) == 0);
 	CU_ASSERT(state_of(a) == SIO_SESSION_DETACHED);
 	CU_ASSERT(state_of(b) == SIO_SESSION_OPEN);
-	CU_ASSERT(sio_store_process_renew(st, "stalled", now) == SIO_AGAIN);
+	CU_ASSERT(sio_store_process_renew(st, "stalled", now) == SIO_ABSENT);
 }
 
 /*
@@ -1069,9 +1069,9 @@ test_a_full_queue_drops_packets_but_keeps_the_session(void)
 }
 
 /*
- * With the queue full, sio_emit_ack returns SIO_AGAIN and keeps no pending
+ * With the queue full, sio_emit_ack returns SIO_FULL and keeps no pending
  * ack (an ack the client sends for that id later runs nothing), and
- * sio_emit_volatile returns SIO_AGAIN while a transport is attached, SIO_OK
+ * sio_emit_volatile returns SIO_FULL while a transport is attached, SIO_OK
  * (dropped, as without a transport) when none is.
  */
 static void
@@ -1096,8 +1096,8 @@ test_a_full_queue_keeps_no_pending_ack(void)
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"emit_codes\",\"args\":[2]}") ==
 	          SIO_OK);
 	CU_ASSERT_STRING_EQUAL(probe_log.p, "open  a=(null)\nopen  b=(null)\n"
-	                                    "emit_ack -2 volatile -2\n"
-	                                    "emit_ack -2 volatile 0\n");
+	                                    "emit_ack -5 volatile -5\n"
+	                                    "emit_ack -5 volatile 0\n");
 	fprintf(stderr, "\n  probe saw [%s]\n", probe_log.p);
 	EXPECT(sid, "3:::hello\n3:::x");
 	CU_ASSERT(state_of(sid) != SIO_SESSION_CLOSED);
@@ -1283,7 +1283,7 @@ test_session_closed_between_run_and_apply_drops_the_effects(void)
 	EXPECT(b, "3:::hello");
 	r = run_only(a, "5:::{\"name\":\"many\"}");
 	CU_ASSERT(sio_session_end(&x, a, "kicked", now) == 1);
-	CU_ASSERT(sio_session_apply(&x, r) == SIO_AGAIN);
+	CU_ASSERT(sio_session_apply(&x, r) == SIO_CLOSED);
 	CU_ASSERT(sio_session_done(&x, r, 0) == 0);
 	EXPECT(a, "0::");
 	EXPECT(b, "");
@@ -1312,7 +1312,7 @@ test_on_close_runs_once_with_its_effects(void)
 	sio_buf_puts(&probe_log, "");
 	CU_ASSERT(sio_session_end(&x, a, "kicked", now) == 1);
 	CU_ASSERT(sio_session_end(&x, a, "kicked", now) == 0);
-	CU_ASSERT(feed(a, "3:::late") == SIO_AGAIN);
+	CU_ASSERT(feed(a, "3:::late") == SIO_CLOSED);
 	CU_ASSERT_STRING_EQUAL(probe_log.p,
 	                       "close \nclose in a transaction: no\n");
 	EXPECT(a, "0::");
@@ -1612,7 +1612,7 @@ test_transition_table_reaches_the_store(void)
 				    now, &hello);
 				CU_ASSERT_EQUAL(rc, want == SIO_SESSION_OPEN
 				                        ? SIO_OK
-				                        : SIO_AGAIN);
+				                        : SIO_CLOSED);
 				break;
 			case SIO_EVENT_DETACH:
 				rc = sio_session_detach(st, sid, name, 1, now);

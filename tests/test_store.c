@@ -557,7 +557,7 @@ test_session_new_and_get(void)
 	sio_store_session_cleanup(&s);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, ""), 1);
 	CU_ASSERT_EQUAL(sio_store_session_get(st, "nosuchsession", &s),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 }
 
 static void
@@ -647,10 +647,10 @@ test_attach_absent_or_closed(void)
 	new_session(sid);
 	CU_ASSERT_EQUAL(
 	    attach("nosuchsession", SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
-	    SIO_AGAIN);
+	    SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "test", T0), 1);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "w", 1, NULL),
-	                SIO_AGAIN);
+	                SIO_CLOSED);
 	CU_ASSERT_EQUAL(attach(sid, 99, "w", 1, NULL), SIO_ERR);
 }
 
@@ -784,7 +784,7 @@ test_outbox_queue_limit(void)
 	put(sid, "3:::2");
 	put(sid, "3:::3");
 	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::4", 5, 0, 0),
-	                SIO_STORE_FULL);
+	                SIO_FULL);
 	CU_ASSERT_STRING_EQUAL(sio_store_errmsg(st), "queue full");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
 	/* the refused put ended its own transaction */
@@ -818,10 +818,10 @@ test_outbox_put_closed_or_absent(void)
 	new_session(sid);
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_put(st, "nosuchsession", "3:::", 4, 0, 0),
-	    SIO_AGAIN);
+	    SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::", 4, 0, 0),
-	                SIO_AGAIN);
+	                SIO_CLOSED);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 }
 
@@ -834,7 +834,7 @@ test_outbox_due(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	put(sid, "3:::now");
 	put_due(sid, "3:::later", T0 + 500);
 	put(sid, "3:::after");
@@ -960,7 +960,7 @@ test_purge(void)
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, "/chat"), 0);
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM rooms"), 0);
 	CU_ASSERT_PTR_NULL(sio_store_data_get(st, sid, "k"));
-	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
 }
 
@@ -1313,7 +1313,7 @@ test_unregister_detaches(void)
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd", 10, T0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "wsd", 11, T0),
-	                SIO_AGAIN);
+	                SIO_FULL);
 	CU_ASSERT_EQUAL(raw_int("SELECT pid FROM processes"), 10);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "wsd", 1, NULL),
 	                SIO_OK);
@@ -1399,7 +1399,7 @@ test_acks(void)
 	CU_ASSERT_EQUAL(sio_store_ack_new(st, other, "", "x", "[]"), 1);
 	CU_ASSERT_EQUAL(sio_store_ack_new(st, "nosuchsession", "", "x", "[]"),
 	                SIO_ERR);
-	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_ABSENT);
 	CU_ASSERT_EQUAL_FATAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
 	                      SIO_OK);
 	CU_ASSERT_STRING_EQUAL(h, "done");
@@ -1407,7 +1407,7 @@ test_acks(void)
 	free(h);
 	free(e);
 	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 2, &h, &e), SIO_OK);
 	free(h);
@@ -2384,7 +2384,7 @@ test_reap_frees_what_a_dead_process_held(void)
 	    1);
 	/* the reaped process finds out at its next renewal */
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "dead", T0 + 11000),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "alive", T0 + 11000),
 	                SIO_OK);
 }
@@ -2481,7 +2481,7 @@ test_process_names_are_incarnations(void)
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes WHERE pid = 1"),
 	                2);
 	/* a name is never taken over */
-	CU_ASSERT_EQUAL(sio_store_process_register(st, a, 7, T0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, a, 7, T0), SIO_FULL);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "a/b", 7, T0), SIO_ERR);
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_session_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, a,
@@ -2740,9 +2740,9 @@ test_local_bells_and_ready(void)
 	/* holder state: ours, someone else's, none */
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 1),
 	                SIO_SESSION_OPEN);
-	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 2), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 2), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, "nope", "wsd-1", 1),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	/* the bells of a transaction for one holder, taken before commit */
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
 	CU_ASSERT_TRUE(sio_store_in_transaction(st));
@@ -2821,7 +2821,7 @@ static const struct cu_test tests[] = {
     {"a session its client ended is gone, one the server ended is not",
      test_session_gone},
     {"attach supersedes the previous holder", test_attach_supersedes},
-    {"attach to an absent or closed session returns SIO_AGAIN",
+    {"attach to an absent or closed session returns SIO_ABSENT or SIO_CLOSED",
      test_attach_absent_or_closed},
     {"detach by a non-holder is a no-op, by the holder starts the timeout",
      test_detach_by_non_holder},
@@ -2834,7 +2834,7 @@ static const struct cu_test tests[] = {
     {"a full queue refuses a packet with queue full", test_outbox_queue_limit},
     {"a volatile packet is dropped when no transport is attached",
      test_outbox_volatile},
-    {"a packet for a closed or absent session returns SIO_AGAIN",
+    {"a packet for a closed or absent session returns SIO_ABSENT or SIO_CLOSED",
      test_outbox_put_closed_or_absent},
     {"a delayed packet holds back the packets behind it", test_outbox_due},
     {"broadcast reaches the endpoint except the sender",

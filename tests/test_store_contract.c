@@ -286,9 +286,9 @@ test_session_new(void)
 	                SIO_SESSION_HANDSHAKEN);
 	CU_ASSERT_EQUAL(last, T0 + 1);
 	CU_ASSERT_EQUAL(sio_store_session_get(st, "nosuchsession", &s),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, "nosuchsession", &last),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	for (int i = 0; i < N; i++) {
 		bad += strlen(sids[i]) != SIO_SID_LEN;
 		bad +=
@@ -353,13 +353,13 @@ test_attach_and_hello(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL(sio_store_hello_sent(st, "nosuchsession", 1), SIO_OK);
-	/* absent or closed: SIO_AGAIN; a bad transport: SIO_ERR */
+	/* absent: SIO_ABSENT, closed: SIO_CLOSED; a bad transport: SIO_ERR */
 	CU_ASSERT_EQUAL(
 	    attach("nosuchsession", SIO_TRANSPORT_WEBSOCKET, "w", 1),
-	    SIO_AGAIN);
+	    SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, other, "bye", T0), 1);
 	CU_ASSERT_EQUAL(attach(other, SIO_TRANSPORT_WEBSOCKET, "w", 1),
-	                SIO_AGAIN);
+	                SIO_CLOSED);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_COUNT, "w", 1), SIO_ERR);
 }
 
@@ -370,7 +370,7 @@ test_holder(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 0);
-	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "a", 1), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "a", 1), SIO_ABSENT);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "a", 1), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 1);
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "a", 1),
@@ -380,11 +380,11 @@ test_holder(void)
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 0);
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "b", 1), 1);
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "b", 2), 0);
-	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "a", 1), SIO_AGAIN);
-	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "b", 2), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "a", 1), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "b", 2), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, "nosuchsession", "b", 1), 0);
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, "nosuchsession", "b", 1),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	/* a closed session is still its holder's to finish */
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, "b", 1),
@@ -446,7 +446,7 @@ test_moves_as_told(void)
 	CU_ASSERT_EQUAL(sio_store_attach(st, sid, SIO_TRANSPORT_WEBSOCKET, "a",
 	                                 1, T0, &hello, O | D,
 	                                 SIO_SESSION_OPEN),
-	                SIO_AGAIN);
+	                SIO_CLOSED);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
 	                SIO_SESSION_HANDSHAKEN);
 	CU_ASSERT_EQUAL(sio_store_is_holder(st, sid, "a", 1), 0);
@@ -674,7 +674,7 @@ test_purge(void)
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, "/chat"), 0);
 	CU_ASSERT_EQUAL(sio_store_room_list(st, sid, room_cb, &rooms), 0);
 	CU_ASSERT_PTR_NULL(sio_store_data_get(st, sid, "k"));
-	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_ABSENT);
 	/* the outbox stays for the final packets; others are untouched */
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
 	CU_ASSERT_EQUAL(sio_store_room_list(st, other, room_cb, &rooms), 1);
@@ -695,7 +695,7 @@ test_cleanup(void)
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, b, "bye", T0 + 1000), 1);
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 500), 1);
-	CU_ASSERT_EQUAL(sio_store_session_get(st, a, &s), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_get(st, a, &s), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 0);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, b, &s), SIO_OK);
 	sio_store_session_cleanup(&s);
@@ -721,7 +721,7 @@ test_cleanup_drained(void)
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, b, "bye", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_cleanup_drained(st), 1);
-	CU_ASSERT_EQUAL(sio_store_session_get(st, a, &s), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_get(st, a, &s), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, b, &last),
 	                SIO_SESSION_CLOSED);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, c, &last),
@@ -729,7 +729,7 @@ test_cleanup_drained(void)
 	/* its final packet went out: then it goes too */
 	CU_ASSERT_EQUAL(sio_store_outbox_del(st, b, T0, 1LL << 60), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_cleanup_drained(st), 1);
-	CU_ASSERT_EQUAL(sio_store_session_get(st, b, &s), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_get(st, b, &s), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_cleanup_drained(st), 0);
 }
 
@@ -992,7 +992,7 @@ test_outbox_full(void)
 	new_session(other);
 	for (int i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(put_at(small, sid, "3:::x", 0, 0), SIO_OK);
-	CU_ASSERT_EQUAL(put_at(small, sid, "3:::4", 0, 0), SIO_STORE_FULL);
+	CU_ASSERT_EQUAL(put_at(small, sid, "3:::4", 0, 0), SIO_FULL);
 	CU_ASSERT_STRING_EQUAL(sio_store_errmsg(small), "queue full");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(small, sid), 3);
 	CU_ASSERT_FALSE(sio_store_in_transaction(small));
@@ -1002,7 +1002,7 @@ test_outbox_full(void)
 	/* in a transaction: the refused packet only */
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(small), SIO_OK);
 	CU_ASSERT_EQUAL(put_at(small, other, "3:::kept", 0, 0), SIO_OK);
-	CU_ASSERT_EQUAL(put_at(small, sid, "3:::5", 0, 0), SIO_STORE_FULL);
+	CU_ASSERT_EQUAL(put_at(small, sid, "3:::5", 0, 0), SIO_FULL);
 	CU_ASSERT_TRUE(sio_store_in_transaction(small));
 	CU_ASSERT_EQUAL(sio_store_commit(small), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, other), 1);
@@ -1027,9 +1027,9 @@ test_outbox_volatile_closed_absent(void)
 	CU_ASSERT_EQUAL(put_at(st, sid, "5:::{}", SIO_STORE_VOLATILE, 0),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
-	CU_ASSERT_EQUAL(put_at(st, "nosuchsession", "3:::", 0, 0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(put_at(st, "nosuchsession", "3:::", 0, 0), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "bye", T0), 1);
-	CU_ASSERT_EQUAL(put_at(st, sid, "3:::", 0, 0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(put_at(st, sid, "3:::", 0, 0), SIO_CLOSED);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
 }
 
@@ -1044,7 +1044,7 @@ test_outbox_delayed(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0, &due),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	put(sid, "3:::now");
 	CU_ASSERT_EQUAL(put_at(st, sid, "3:::t+500", 0, T0 + 500), SIO_OK);
 	CU_ASSERT_EQUAL(put_at(st, sid, "3:::t+900", 0, T0 + 900), SIO_OK);
@@ -1066,7 +1066,7 @@ test_outbox_delayed(void)
 	CU_ASSERT_EQUAL(peek_at(sid, T0 + 900, &c, &last), 2);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::t+500;3:::t+900;");
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, sid, T0 + 900, &due),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_outbox_del(st, sid, T0 + 900, last), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 }
@@ -1443,9 +1443,9 @@ test_acks(void)
 	CU_ASSERT_EQUAL(sio_store_ack_new(st, "nosuchsession", "", "x", "[]"),
 	                SIO_ERR);
 	/* by session, endpoint and id */
-	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "", 1, &h, &e), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "/chat", 3, &h, &e),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_EQUAL_FATAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
 	                      SIO_OK);
 	CU_ASSERT_STRING_EQUAL(h, "done");
@@ -1454,7 +1454,7 @@ test_acks(void)
 	free(e);
 	/* taken once */
 	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_EQUAL_FATAL(sio_store_ack_take(st, sid, "", 2, &h, &e),
 	                      SIO_OK);
 	CU_ASSERT_STRING_EQUAL(h, "again");
@@ -1477,10 +1477,10 @@ test_ack_get(void)
 
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_ack_new(st, sid, "/chat", "done", "[1]"), 1);
-	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "", 1, &h, &e), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "", 1, &h, &e), SIO_ABSENT);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "/chat", 2, &h, &e),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	for (int i = 0; i < 2; i++) {
 		CU_ASSERT_EQUAL_FATAL(
 		    sio_store_ack_get(st, sid, "/chat", 1, &h, &e), SIO_OK);
@@ -1494,7 +1494,7 @@ test_ack_get(void)
 	free(h);
 	free(e);
 	CU_ASSERT_EQUAL(sio_store_ack_get(st, sid, "/chat", 1, &h, &e),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 }
 
 /* An id first, the session under it later: what an engine does when the
@@ -1513,7 +1513,7 @@ test_sid_then_session(void)
 	CU_ASSERT_EQUAL_FATAL(sio_store_sid_new(st, other), SIO_OK);
 	CU_ASSERT_STRING_NOT_EQUAL(sid, other);
 	/* nothing is stored until the session is added */
-	CU_ASSERT_EQUAL(sio_store_session_get(st, sid, &s), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_session_get(st, sid, &s), SIO_ABSENT);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_add(st, sid, "{\"a\":1}", T0),
 	                      SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
@@ -1555,10 +1555,10 @@ test_outbox_room(void)
 	CU_ASSERT_EQUAL(room, 0);
 	CU_ASSERT_EQUAL(
 	    sio_store_outbox_room(st, "nosuchsession", &room, &attached),
-	    SIO_AGAIN);
+	    SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "test", T0), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
-	                SIO_AGAIN);
+	                SIO_CLOSED);
 }
 
 /* A read snapshot: what another connection commits meanwhile is seen
@@ -1752,7 +1752,7 @@ test_process_names(void)
 		CU_ASSERT_EQUAL(strlen(n), strlen(want) + 8);
 	}
 	/* a name is never taken over; a name is also a file name */
-	CU_ASSERT_EQUAL(sio_store_process_register(st, a, pid, T0), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_store_process_register(st, a, pid, T0), SIO_FULL);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "a/b", pid, T0),
 	                SIO_ERR);
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw-x", pid, T0),
@@ -1760,7 +1760,7 @@ test_process_names(void)
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "gw-x", T0 + 1000), SIO_OK);
 	CU_ASSERT_EQUAL(sio_session_unregister(st, "gw-x", T0 + 2000), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "gw-x", T0 + 3000),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	/* its name is free again */
 	CU_ASSERT_EQUAL(sio_store_process_register(st, "gw-x", pid, T0),
 	                SIO_OK);
@@ -1803,7 +1803,7 @@ test_process_unregister(void)
 	CU_ASSERT_EQUAL(take(st, other, "wsd-b", 2, &c), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::o;");
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "wsd-a", T0 + 4),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 }
 
 /* A process whose lease lapsed is reaped as if it unregistered (whatever
@@ -1842,12 +1842,12 @@ test_reap(void)
 	CU_ASSERT_EQUAL(sio_doorbell_check(dead_bell, err), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(got.got, one(sid));
-	CU_ASSERT_EQUAL(sio_doorbell_check(dead_bell, err), SIO_AGAIN);
+	CU_ASSERT_EQUAL(sio_doorbell_check(dead_bell, err), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 10001, 10000), 0);
 	CU_ASSERT_EQUAL(take(st, sid, "alive", 1, &c), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::a;");
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "dead", T0 + 11000),
-	                SIO_AGAIN);
+	                SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_process_renew(st, "alive", T0 + 11000),
 	                SIO_OK);
 	/* a session the dead one held alone is detached */
@@ -2195,7 +2195,7 @@ test_doorbells(void)
 	CU_ASSERT_STRING_EQUAL(got.got, one(b));
 	/* so does a heartbeat */
 	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 3),
-	                SIO_AGAIN);
+	                SIO_CLOSED);
 	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 3), SIO_OK);
 	rings(w2, &got);
 	CU_ASSERT_EQUAL(
@@ -2368,7 +2368,8 @@ static const struct cu_test tests[] = {
     {"the outbox keeps order; peek reads, del deletes up to last_seq",
      test_outbox_order_peek_del},
     {"a full queue refuses a packet and nothing else", test_outbox_full},
-    {"volatile packets need a transport; closed or absent: SIO_AGAIN",
+    {"volatile packets need a transport; closed or absent: SIO_CLOSED, "
+     "SIO_ABSENT",
      test_outbox_volatile_closed_absent},
     {"a delayed packet waits for its time and holds back nothing",
      test_outbox_delayed},

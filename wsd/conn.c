@@ -479,7 +479,7 @@ conn_attach(struct wsd_conn *c, long long now)
 		conn_want_write(c);
 		return;
 	}
-	if (rc == SIO_AGAIN) {
+	if (rc == SIO_CLOSED) {
 		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session", c->d.sid);
 		conn_event(c, CONN_EV_UNKNOWN);
 		conn_want_write(c);
@@ -532,7 +532,7 @@ conn_run(struct wsd_conn *c, long long now)
 			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
 			                "%s: receive: %s", c->d.sid,
 			                sio_store_errmsg(wsd.x.store));
-		else if (rc == SIO_AGAIN)
+		else if (rc == SIO_CLOSED)
 			wsd_log(SIO_LOG_DEBUG,
 			        "%s: packet for an ended session", c->d.sid);
 		if (pkts != few)
@@ -554,7 +554,7 @@ conn_receive(struct wsd_conn *c)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
 		                "%s: receive: %s", c->d.sid,
 		                sio_store_errmsg(wsd.x.store));
-	else if (rc == SIO_AGAIN)
+	else if (rc == SIO_CLOSED)
 		wsd_log(SIO_LOG_DEBUG, "%s: packet for an ended session",
 		        c->d.sid);
 	/* replies went direct, or rang (taken below) */
@@ -620,7 +620,7 @@ conn_take_one(void *udata, const char *pkt, size_t len)
 
 	/* txq's offsets are 32-bit (struct wsd_conn) */
 	if (q->len + sizeof(uint32_t) + len > UINT32_MAX)
-		return SIO_AGAIN;
+		return SIO_FULL;
 	return conn_q_put(q, pkt, len);
 }
 
@@ -648,7 +648,7 @@ conn_take(struct wsd_conn *c, long long now)
 		return;
 	c->want_take = 0;
 	state = sio_deliver_holds(&c->d, st);
-	if (state == SIO_AGAIN) {
+	if (state == SIO_ABSENT) {
 		/* Protocol 5.6: a superseded websocket is not closed, or the
 		 * 0.9 client would tear down the transport it fell back to. */
 		conn_event(c, CONN_EV_SUPERSEDED);
@@ -1095,7 +1095,7 @@ wsd_conn_buffer_hold(struct wsd_conn *c, size_t n)
 	if (more > wsd.cfg.max_buffered - conn_buffered)
 		return SIO_ERR;
 	if (a != NULL && more > sio_config_buffered_share(&wsd.cfg) - a->held)
-		return SIO_AGAIN;
+		return SIO_FULL;
 	conn_buffered += more;
 	if (a != NULL)
 		a->held += more;

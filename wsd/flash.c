@@ -292,7 +292,7 @@ flash_hold(struct flash_conn *f, struct lws *wsi)
 
 	if (rc == SIO_OK)
 		return 0;
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_FULL)
 		wsd_log_limited(&share_rl, SIO_LOG_WARN,
 		                "%s: max_buffered_per_address (%zu) reached "
 		                "by %s: closing",

@@ -210,7 +210,7 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 	int rc =
 	    sio_store_process_renew(wsd.x.store, wsd.holder, sio_session_now());
 
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_ABSENT)
 		wsd_fence();
 	else if (rc != SIO_OK)
 		wsd_log_limited(&tick_rl[0], SIO_LOG_WARN, "lease: %s",

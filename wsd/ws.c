@@ -117,7 +117,7 @@ ws_lws_closing(struct wsd_conn *c, struct lws *wsi)
 static void
 ws_busy_log(const struct wsd_conn *c, int rc)
 {
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_FULL)
 		wsd_log_limited(&ws_share_rl, SIO_LOG_WARN,
 		                "%s: max_buffered_per_address (%zu) reached by "
 		                "%s: closing with 1013",

@@ -235,7 +235,7 @@ int wsd_conn_count(void);
  * process together) and under the share of c's client address
  * (sio_config_buffered_share()), so that one client cannot hold what
  * everyone needs. SIO_OK; SIO_ERR when more would pass max_buffered,
- * SIO_AGAIN when it would pass the address's share, with what c counted
+ * SIO_FULL when it would pass the address's share, with what c counted
  * unchanged: the caller then drops c's bytes, holds 0 and closes it (the
  * others keep going). Holding less always succeeds; wsd_conn_close()
  * holds 0.

@@ -147,7 +147,7 @@ sqlite_ack_new(struct sio_store *st, const char *sid, const char *endpoint,
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = sqlite_one(st, sqlite_prep(st, SQL_ACK_NEXT, "t", sid), &id);
-	if (rc == SIO_AGAIN)
+	if (rc == SIO_ABSENT)
 		rc = sio_store_fail(st, "no such session");
 	if (rc == SIO_OK)
 		rc = sqlite_run(st, sqlite_prep(st, SQL_ACK_PUT, "tittti", sid,
@@ -169,7 +169,7 @@ sqlite_ack_row(struct sio_store *st, sqlite3_stmt *s, char **handler,
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "no such ack");
-		return SIO_AGAIN;
+		return SIO_ABSENT;
 	}
 	*handler = sqlite_column_dup(s, 0, &failed);
 	*event = sqlite_column_dup(s, 1, &failed);

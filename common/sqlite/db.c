@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "perm.h"
+#include "result.h"
 #include "sqlite.h"
 
 static const char schema_sql[] =
@@ -41,17 +42,6 @@ int
 sqlite_sqlfail(struct sio_store *st)
 {
 	return sio_store_fail(st, "%s", sqlite3_errmsg(SQ(st)->db));
-}
-
-/* Writes a message to an err buffer of SIO_ERR_LEN bytes. */
-static void
-sqlite_err(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, SIO_ERR_LEN, fmt, ap);
-	va_end(ap);
 }
 
 /* Each file's statements, in one list. */
@@ -166,7 +156,7 @@ sqlite_run(struct sio_store *st, sqlite3_stmt *s)
 	return SIO_OK;
 }
 
-/* Reads column 0 of the first row as an integer: SIO_OK, SIO_AGAIN when
+/* Reads column 0 of the first row as an integer: SIO_OK, SIO_ABSENT when
  * there is no row, SIO_ERR. */
 int
 sqlite_one(struct sio_store *st, sqlite3_stmt *s, long long *out)
@@ -181,7 +171,7 @@ sqlite_one(struct sio_store *st, sqlite3_stmt *s, long long *out)
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? SIO_OK : SIO_AGAIN;
+	return rc == SQLITE_ROW ? SIO_OK : SIO_ABSENT;
 }
 
 /* Copies a text column, NULL staying NULL; *failed set when out of memory. */
@@ -328,7 +318,7 @@ sqlite_create(const char *path, mode_t mode, char *err)
 	close(fd);
 	return SIO_OK;
 err:
-	sqlite_err(err, "%s: %s", path, strerror(errno));
+	sio_err(err, "%s: %s", path, strerror(errno));
 	return SIO_ERR;
 }
 
@@ -624,7 +614,7 @@ sqlite_open(struct sio_store *st, const char *path,
 	if (sqlite_create(path, mode, err) != SIO_OK)
 		return SIO_ERR;
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		sqlite_err(err, "out of memory");
+		sio_err(err, "out of memory");
 		return SIO_ERR;
 	}
 	st->be = q;
@@ -647,7 +637,7 @@ sqlite_open(struct sio_store *st, const char *path,
 		goto err;
 	return SIO_OK;
 err:
-	sqlite_err(err, "%s: %s", path, st->errmsg);
+	sio_err(err, "%s: %s", path, st->errmsg);
 	sqlite_close(st);
 	return SIO_ERR;
 }

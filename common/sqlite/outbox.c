@@ -97,7 +97,7 @@ sqlite_outbox_room(struct sio_store *st, const char *sid, int *room,
 	if (rc == SQLITE_DONE || sqlite_state(s, 0) == SIO_SESSION_CLOSED) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "no such session");
-		return SIO_AGAIN;
+		return rc == SQLITE_DONE ? SIO_ABSENT : SIO_CLOSED;
 	}
 	queued = sqlite3_column_int64(s, 2);
 	if (queued < SQ(st)->max_queue)
@@ -123,7 +123,7 @@ sqlite_outbox_target(struct sio_store *st, const char *sid, int flags,
 	if (rc == SQLITE_DONE || sqlite_state(s, 0) == SIO_SESSION_CLOSED) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "no such session");
-		return SIO_AGAIN;
+		return rc == SQLITE_DONE ? SIO_ABSENT : SIO_CLOSED;
 	}
 	/* a volatile packet with no transport attached is dropped whatever
 	 * the queue holds: SIO_OK, as socket.io 0.9 drops it */
@@ -132,7 +132,7 @@ sqlite_outbox_target(struct sio_store *st, const char *sid, int flags,
 	      sqlite3_column_type(s, 1) == SQLITE_NULL)) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "queue full");
-		return SIO_STORE_FULL;
+		return SIO_FULL;
 	}
 	t = sqlite3_column_text(s, 1);
 	snprintf(holder, SIO_HOLDER_LEN, "%s", t ? (const char *)t : "");
@@ -255,7 +255,7 @@ sqlite_outbox_next_due(struct sio_store *st, const char *sid, long long now,
 		sqlite3_reset(s);
 		return SIO_ERR;
 	}
-	rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? SIO_AGAIN : SIO_OK;
+	rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? SIO_ABSENT : SIO_OK;
 	if (rc == SIO_OK)
 		*due = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);

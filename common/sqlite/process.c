@@ -46,7 +46,7 @@ sqlite_process_register(struct sio_store *st, const char *name, int pid,
 	                                known ? space : NULL, start));
 	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) == 0) {
 		sio_store_fail(st, "process name %s is taken", name);
-		rc = SIO_AGAIN;
+		rc = SIO_FULL;
 	}
 	return sio_store_tx_end(st, own, rc);
 }
@@ -61,7 +61,7 @@ sqlite_process_renew(struct sio_store *st, const char *name, long long now)
 	rc = sqlite_run(st, sqlite_prep(st, SQL_PROC_RENEW, "ti", name, now));
 	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) == 0) {
 		sio_store_fail(st, "process %s is not registered", name);
-		rc = SIO_AGAIN;
+		rc = SIO_ABSENT;
 	}
 	return sio_store_tx_end(st, own, rc);
 }

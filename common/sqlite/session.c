@@ -128,7 +128,7 @@ sqlite_session_row(sqlite3_stmt *s, int col, struct sio_store_session *out)
 }
 
 /* Steps s (a query by sid) onto the session's row: SIO_OK there,
- * SIO_AGAIN when there is none (s reset), SIO_ERR. */
+ * SIO_ABSENT when there is none (s reset), SIO_ERR. */
 static int
 sqlite_session_step(struct sio_store *st, sqlite3_stmt *s)
 {
@@ -139,7 +139,7 @@ sqlite_session_step(struct sio_store *st, sqlite3_stmt *s)
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "no such session");
-		return SIO_AGAIN;
+		return SIO_ABSENT;
 	}
 	return SIO_OK;
 }
@@ -178,8 +178,8 @@ sqlite_session_state(struct sio_store *st, const char *sid,
 }
 
 /* Reads what attach replaces; the previous holder is rung unless it is
- * (holder, conn) itself. SIO_OK, SIO_AGAIN (absent or in no state of
- * from), SIO_ERR. */
+ * (holder, conn) itself. SIO_OK, SIO_ABSENT (absent), SIO_CLOSED (in no
+ * state of from), SIO_ERR. */
 static int
 sqlite_attach_prev(struct sio_store *st, const char *sid, const char *holder,
                    long long conn, int *hello, unsigned from)
@@ -193,7 +193,7 @@ sqlite_attach_prev(struct sio_store *st, const char *sid, const char *holder,
 	if (rc == SQLITE_DONE || !(from & (1u << sqlite_state(s, 0)))) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "no such session");
-		return SIO_AGAIN;
+		return rc == SQLITE_DONE ? SIO_ABSENT : SIO_CLOSED;
 	}
 	*hello = sqlite3_column_int(s, 4) == 0;
 	prev = sqlite3_column_text(s, 2);
@@ -223,7 +223,7 @@ sqlite_attach(struct sio_store *st, const char *sid, int transport,
 		                    sqlite_words(from, 0, w)));
 	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) != 1) {
 		sio_store_fail(st, "no such session");
-		rc = SIO_AGAIN; /* not in from after all: nothing written */
+		rc = SIO_CLOSED; /* not in from after all: nothing written */
 	}
 	if (rc == SIO_OK)
 		rc = sqlite_run(st, sqlite_prep(st, SQL_COUNTER_ADD, "ti",
@@ -358,7 +358,7 @@ sqlite_session_gone(struct sio_store *st, const char *sid)
 	int rc;
 
 	if ((rc = sqlite_session_step(st, s)) != SIO_OK)
-		return rc == SIO_AGAIN ? 1 : SIO_ERR;
+		return rc == SIO_ABSENT ? 1 : SIO_ERR;
 	rc = sqlite3_column_int(s, 0) != 0;
 	sqlite3_reset(s);
 	return rc;

@@ -174,7 +174,7 @@ sqlite3_stmt *sqlite_prep(struct sio_store *st, enum sqlite_sql id,
 int sqlite_step(struct sio_store *st, sqlite3_stmt *s);
 /* Runs a prepared write (or s NULL after a failed sqlite_prep) to its end. */
 int sqlite_run(struct sio_store *st, sqlite3_stmt *s);
-/* Reads column 0 of the first row as an integer: SIO_OK, SIO_AGAIN when
+/* Reads column 0 of the first row as an integer: SIO_OK, SIO_ABSENT when
  * there is no row, SIO_ERR. */
 int sqlite_one(struct sio_store *st, sqlite3_stmt *s, long long *out);
 /* Copies a text column, NULL staying NULL; *failed set when out of memory. */

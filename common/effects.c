@@ -130,8 +130,8 @@ static void
 effect_note(char *err, const char *what, const struct sio_effect *e)
 {
 	if (err != NULL && err[0] == '\0')
-		sio_err(err, "%s%s%s", what,
-		         e->ep && e->ep[0] ? " on " : "", e->ep ? e->ep : "");
+		sio_err(err, "%s%s%s", what, e->ep && e->ep[0] ? " on " : "",
+		        e->ep ? e->ep : "");
 }
 
 /* One packet for sid at its due time. SIO_OK, SIO_FULL, SIO_ERR. */

@@ -51,8 +51,8 @@ struct sio_effect {
 struct sio_effects {
 	struct sio_effect *v;
 	size_t n, cap;
-	int room;     /* packets the queue still takes; -1 not read yet */
-	int attached; /* a transport was attached when room was read */
+	int room;           /* packets the queue still takes; -1 not read yet */
+	int attached;       /* a transport was attached when room was read */
 	long long received; /* packets of the run, counted when applied */
 };
 

@@ -31,9 +31,9 @@ listen_bad(const char *spec, const char *why, char *err)
 {
 	if (err != NULL)
 		sio_err(err,
-		         "bad listen address '%.80s': %s (HOST:PORT, "
-		         "[V6]:PORT, :PORT, PORT or a path with a /)",
-		         spec, why);
+		        "bad listen address '%.80s': %s (HOST:PORT, "
+		        "[V6]:PORT, :PORT, PORT or a path with a /)",
+		        spec, why);
 	return SIO_ERR;
 }
 

@@ -204,8 +204,7 @@ sio_log_sink_open(struct sio_log_sink *s, const char *prog, const char *spec,
 		          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
 		          0640);
 		if (fd < 0) {
-			sio_err(err, "log %.200s: %s", spec,
-			         strerror(errno));
+			sio_err(err, "log %.200s: %s", spec, strerror(errno));
 			return SIO_ERR;
 		}
 	} else if (dest == SIO_LOG_TO_STDERR) {
@@ -221,8 +220,7 @@ sio_log_sink_open(struct sio_log_sink *s, const char *prog, const char *spec,
 		if (s->fd < 0)
 			s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		else if (dup3(fd, s->fd, O_CLOEXEC) < 0) {
-			sio_err(err, "log %.200s: %s", spec,
-			         strerror(errno));
+			sio_err(err, "log %.200s: %s", spec, strerror(errno));
 			if (fd != STDERR_FILENO)
 				close(fd);
 			return SIO_ERR;
@@ -232,8 +230,7 @@ sio_log_sink_open(struct sio_log_sink *s, const char *prog, const char *spec,
 		/* a closed stderr is no reason not to start: lines go
 		 * nowhere until a file is named */
 		if (s->fd < 0 && dest == SIO_LOG_TO_FILE) {
-			sio_err(err, "log %.200s: %s", spec,
-			         strerror(errno));
+			sio_err(err, "log %.200s: %s", spec, strerror(errno));
 			return SIO_ERR;
 		}
 	}

@@ -77,24 +77,23 @@ sio_perm_safe(const char *what, const char *path, const struct stat *sb,
 	    !(shared_group && perm_in_group(sb->st_gid))) {
 		if (err != NULL)
 			sio_err(err,
-			         "%s %s belongs to uid %u, not to this user "
-			         "(uid %u)%s: refused, %s",
-			         what, path, (unsigned)sb->st_uid,
-			         (unsigned)geteuid(),
-			         shared_group ? " nor to one of its groups"
-			                      : "",
-			         risk);
+			        "%s %s belongs to uid %u, not to this user "
+			        "(uid %u)%s: refused, %s",
+			        what, path, (unsigned)sb->st_uid,
+			        (unsigned)geteuid(),
+			        shared_group ? " nor to one of its groups" : "",
+			        risk);
 		return SIO_ERR;
 	}
 	who = perm_writers(sb, buf, sizeof(buf));
 	if (who != NULL) {
 		if (err != NULL)
 			sio_err(err,
-			         "%s %s is writable by %s (mode %04o): "
-			         "refused, %s (chmod %s)",
-			         what, path, who,
-			         (unsigned)(sb->st_mode & 07777), risk,
-			         sb->st_mode & S_IWOTH ? "o-w" : "g-w");
+			        "%s %s is writable by %s (mode %04o): "
+			        "refused, %s (chmod %s)",
+			        what, path, who,
+			        (unsigned)(sb->st_mode & 07777), risk,
+			        sb->st_mode & S_IWOTH ? "o-w" : "g-w");
 		return SIO_ERR;
 	}
 	return SIO_OK;

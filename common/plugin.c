@@ -30,13 +30,12 @@ static int
 plugin_check(const struct sio_plugin *p, const char *spec, char *err)
 {
 	if (p->api_version != SIO_API_VERSION) {
-		sio_err(err, "%s: API version %d, expected %d",
-		         spec, p->api_version, SIO_API_VERSION);
+		sio_err(err, "%s: API version %d, expected %d", spec,
+		        p->api_version, SIO_API_VERSION);
 		return SIO_ERR;
 	}
 	if (p->apps == NULL || sio_plugin_app(p, "") == NULL) {
-		sio_err(err, "%s: no app for the root endpoint",
-		         spec);
+		sio_err(err, "%s: no app for the root endpoint", spec);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -74,8 +73,7 @@ sio_plugin_load(const char *spec, char *err)
 	}
 	p = dlsym(h, SIO_PLUGIN_SYMBOL);
 	if (p == NULL) {
-		sio_err(err, "%s: no symbol '%s'", spec,
-		         SIO_PLUGIN_SYMBOL);
+		sio_err(err, "%s: no symbol '%s'", spec, SIO_PLUGIN_SYMBOL);
 		dlclose(h);
 		return NULL;
 	}

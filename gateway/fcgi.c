@@ -378,14 +378,12 @@ fcgi_listen_unix(const char *path, char *err)
 	}
 	if (stat(path, &stt) == 0) {
 		if (!S_ISSOCK(stt.st_mode)) {
-			sio_err(err,
-			         "%s: exists and is not a socket", path);
+			sio_err(err, "%s: exists and is not a socket", path);
 			close(fd);
 			return -1;
 		}
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			sio_err(err,
-			         "%s: another server listens there", path);
+			sio_err(err, "%s: another server listens there", path);
 			close(fd);
 			return -1;
 		}
@@ -396,8 +394,7 @@ fcgi_listen_unix(const char *path, char *err)
 	umask(old);
 	if (rc == 0 && listen(fd, 1024) == 0)
 		return fd;
-	sio_err(err, "cannot listen on %s: %s", path,
-	         strerror(errno));
+	sio_err(err, "cannot listen on %s: %s", path, strerror(errno));
 	close(fd);
 	return -1;
 }
@@ -432,7 +429,7 @@ fcgi_listen_tcp(const char *spec, const struct sio_listen *l, char *err)
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 		    listen(fd, 1024) != 0) {
 			sio_err(err, "cannot bind %s: %s", spec,
-			         strerror(errno));
+			        strerror(errno));
 			close(fd);
 			fd = -1;
 		}

@@ -70,9 +70,9 @@ static_read(const char *path, struct static_body *b, char *err)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > STATIC_MAX) {
 		sio_err(err,
-		         "%.200s: not a regular file of at "
-		         "most %d bytes",
-		         path, STATIC_MAX);
+		        "%.200s: not a regular file of at "
+		        "most %d bytes",
+		        path, STATIC_MAX);
 		goto err;
 	}
 	/* +1: a file that grew since fstat shows as a short read's opposite */
@@ -85,16 +85,14 @@ static_read(const char *path, struct static_body *b, char *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			sio_err(err, "%.200s: %s", path,
-			         strerror(errno));
+			sio_err(err, "%.200s: %s", path, strerror(errno));
 			goto err;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 		if (got > (size_t)st.st_size) {
-			sio_err(err, "%.200s: changed while read",
-			         path);
+			sio_err(err, "%.200s: changed while read", path);
 			goto err;
 		}
 	}

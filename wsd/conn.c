@@ -480,7 +480,8 @@ conn_attach(struct wsd_conn *c, long long now)
 		return;
 	}
 	if (rc == SIO_CLOSED) {
-		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session", c->d.sid);
+		wsd_log(SIO_LOG_INFO, "%s: unknown or closed session",
+		        c->d.sid);
 		conn_event(c, CONN_EV_UNKNOWN);
 		conn_want_write(c);
 		return;
@@ -669,10 +670,11 @@ conn_take(struct wsd_conn *c, long long now)
 	}
 	if (c->d.dropped > 0) {
 		static struct sio_ratelimit rl;
-		wsd_log_limited(&rl, SIO_LOG_WARN,
-		                "%s: %d queued packets dropped: not valid UTF-8 "
-		                "or empty (queued with SQL?)",
-		                c->d.sid, c->d.dropped);
+		wsd_log_limited(
+		    &rl, SIO_LOG_WARN,
+		    "%s: %d queued packets dropped: not valid UTF-8 "
+		    "or empty (queued with SQL?)",
+		    c->d.sid, c->d.dropped);
 	}
 	c->ntaken = c->nq = (unsigned)n;
 	if (n == CONN_TAKE_MAX)

@@ -46,8 +46,8 @@ struct flash_conn {
 	struct wsd_conn c; /* c.conn != 0 while attached */
 	enum flash_state state;
 	uint32_t key1, key2;
-	struct sio_buf in;  /* bytes read and not yet used */
-	size_t scanned;     /* text of the frame at in.p already checked */
+	struct sio_buf in; /* bytes read and not yet used */
+	size_t scanned;    /* text of the frame at in.p already checked */
 	/* the client's address, from the head (wsd_conn_client_addr()) */
 	char client[WSD_ADDR_LEN];
 	int raw;            /* holds a place of max_raw_connections */
@@ -67,8 +67,9 @@ wsd_flash_init(void)
 	        SIO_OK ||
 	    wsd_policy_encode(&flash_xml_inline, wsd.cfg.origins,
 	                      WSD_POLICY_INLINE) != SIO_OK) {
-		wsd_log(SIO_LOG_ERROR, "cannot build the Flash policy from "
-		                       "origins '%s'",
+		wsd_log(SIO_LOG_ERROR,
+		        "cannot build the Flash policy from "
+		        "origins '%s'",
 		        wsd.cfg.origins);
 		return SIO_ERR;
 	}
@@ -193,7 +194,8 @@ flash_head(struct flash_conn *f, struct lws *wsi)
 		return 0;
 	}
 	if (wsd_conn_bound_elsewhere(wsi, sid, r.fwd_for, r.fwd_for_len)) {
-		flash_refuse(f, wsi, 403, "Forbidden", "bound to another address");
+		flash_refuse(f, wsi, 403, "Forbidden",
+		             "bound to another address");
 		return 0;
 	}
 	wsd_conn_client_addr(wsi, r.fwd_for, r.fwd_for_len, f->client);
@@ -228,7 +230,8 @@ flash_key3(struct flash_conn *f, struct lws *wsi)
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	/* wsd_conn_open() sets the sid and transport from its arguments */
 	snprintf(sid, sizeof(sid), "%s", f->c.d.sid);
-	if (wsd_conn_open(&f->c, wsi, sid, f->c.d.transport, f->client) != SIO_OK)
+	if (wsd_conn_open(&f->c, wsi, sid, f->c.d.transport, f->client) !=
+	    SIO_OK)
 		return -1;
 	f->state = FLASH_OPEN;
 	if (f->raw) {

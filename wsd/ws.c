@@ -61,8 +61,9 @@ ws_confirm(struct lws *wsi)
 	if (klen <= 0 || klen >= (int)sizeof(key) ||
 	    lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) != klen ||
 	    !ws_key_valid(key, klen)) {
-		wsd_log(SIO_LOG_INFO, "%s: upgrade refused: %s Sec-WebSocket-Key",
-		        sid, klen <= 0 ? "no" : "a malformed");
+		wsd_log(SIO_LOG_INFO,
+		        "%s: upgrade refused: %s Sec-WebSocket-Key", sid,
+		        klen <= 0 ? "no" : "a malformed");
 		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL);
 		return 1;
 	}
@@ -108,7 +109,8 @@ ws_lws_closing(struct wsd_conn *c, struct lws *wsi)
 	c->proto_error = 1;
 	lws_callback_on_writable(wsi);
 	wsd_log(SIO_LOG_INFO, "%s: closed by protocol error: %d %.*s", c->d.sid,
-	        code, len > 2 ? len - 2 : 0, len > 2 ? (const char *)p + 2 : "");
+	        code, len > 2 ? len - 2 : 0,
+	        len > 2 ? (const char *)p + 2 : "");
 	wsd_conn_close(c, "protocol error");
 }
 
@@ -220,8 +222,8 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 		break;
 	}
 	/* lws writes the frame header into the headroom */
-	n = lws_write(wsi, (unsigned char *)out.p + LWS_PRE,
-	              out.len - LWS_PRE, LWS_WRITE_TEXT);
+	n = lws_write(wsi, (unsigned char *)out.p + LWS_PRE, out.len - LWS_PRE,
+	              LWS_WRITE_TEXT);
 	wsd_conn_written(c, n >= 0);
 	if (n < 0) {
 		wsd_log(SIO_LOG_INFO, "%s: write failed", c->d.sid);
@@ -239,9 +241,8 @@ ws_health(struct lws *wsi)
 	unsigned char buf[LWS_PRE + 256], *p = buf + LWS_PRE,
 	                                  *end = buf + sizeof(buf) - 1;
 
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK,
-	                                "text/plain; charset=utf-8", 2, &p,
-	                                end) ||
+	if (lws_add_http_common_headers(
+	        wsi, HTTP_STATUS_OK, "text/plain; charset=utf-8", 2, &p, end) ||
 	    lws_finalize_write_http_header(wsi, buf + LWS_PRE, &p, end))
 		return -1;
 	lws_callback_on_writable(wsi);
@@ -271,14 +272,14 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		return lws_http_transaction_completed(wsi);
 	case LWS_CALLBACK_HTTP_WRITEABLE: /* only ws_health() asks */
-		{
-			unsigned char body[LWS_PRE + 2];
+	{
+		unsigned char body[LWS_PRE + 2];
 
-			memcpy(body + LWS_PRE, "ok", 2);
-			if (lws_write(wsi, body + LWS_PRE, 2,
-			              LWS_WRITE_HTTP_FINAL) != 2)
-				return -1;
-		}
+		memcpy(body + LWS_PRE, "ok", 2);
+		if (lws_write(wsi, body + LWS_PRE, 2, LWS_WRITE_HTTP_FINAL) !=
+		    2)
+			return -1;
+	}
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		t = ws_request_route(wsi, sid);

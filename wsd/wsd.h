@@ -50,7 +50,7 @@ void wsd_log(enum sio_log_level level, const char *fmt, ...)
  * written at most SIO_LOG_BURST times per SIO_LOG_INTERVAL_MS; the next
  * line written says how many were dropped. */
 void wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
-                const char *fmt, ...)
+                     const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* --- conn.c: one transport connection of a session ---------------------- */
@@ -106,8 +106,8 @@ enum wsd_conn_state {
  * lws to call the transport back when there is something to write.
  */
 struct wsd_conn {
-	struct lws *wsi;       /* NULL in a closed record */
-	struct wsd_conn *next; /* in its sid's bucket */
+	struct lws *wsi;                /* NULL in a closed record */
+	struct wsd_conn *next;          /* in its sid's bucket */
 	struct wsd_conn *dnext, *dprev; /* on the dirty list */
 	/* its session, transport and holder_conn (d.conn: 0 before open and
 	 * once closed), and what the batch took for it */
@@ -117,33 +117,33 @@ struct wsd_conn {
 	unsigned hello_out : 1;  /* the write under way is the `1::` */
 	unsigned hello_sent : 1; /* it was written: the batch records it */
 	/* what the batch does for it */
-	unsigned dirty : 1;       /* on the dirty list */
-	unsigned want_take : 1;   /* the batch should look for packets */
-	unsigned rung : 1;        /* ... and for a delayed one's due time */
+	unsigned dirty : 1;     /* on the dirty list */
+	unsigned want_take : 1; /* the batch should look for packets */
+	unsigned rung : 1;      /* ... and for a delayed one's due time */
 	/* why the socket closes, for the transport and the stall check */
 	unsigned going_away : 1; /* the server is stopping */
 	unsigned killed : 1;     /* stuck: the socket is being dropped */
 	/* the RFC 6455 close handshake, ws.c's own */
-	unsigned local_close : 1; /* the transport chose to close it */
-	unsigned peer_close : 1;  /* the client started the close */
-	unsigned proto_error : 1; /* lws fails it: close frame, then TCP */
-	unsigned nin;             /* complete messages in inq */
+	unsigned local_close : 1;    /* the transport chose to close it */
+	unsigned peer_close : 1;     /* the client started the close */
+	unsigned proto_error : 1;    /* lws fails it: close frame, then TCP */
+	unsigned nin;                /* complete messages in inq */
 	struct sio_session_run *run; /* their run, applied in the batch */
-	unsigned ntaken;          /* packets the last take passed (`1::`
-	                             too), not yet written and done */
-	unsigned nq;              /* packets in txq not yet written */
+	unsigned ntaken;             /* packets the last take passed (`1::`
+	                                too), not yet written and done */
+	unsigned nq;                 /* packets in txq not yet written */
 	/* Offsets in txq, 32-bit: a take stops before txq would pass 4 GiB
 	 * (conn_take_one()); the rest waits for the next take. */
-	uint32_t txq_off;         /* the next packet in txq to write */
-	uint32_t txq_done;        /* txq is written up to here */
-	long long want_since;     /* ms, sio_session_mono(): asked to write */
+	uint32_t txq_off;     /* the next packet in txq to write */
+	uint32_t txq_done;    /* txq is written up to here */
+	long long want_since; /* ms, sio_session_mono(): asked to write */
 	/* its client address (NULL when closed), and what it holds of an
 	 * unfinished message that counts (wsd_conn_buffer_hold()) */
 	struct wsd_conn_addr *addr;
 	size_t counted;
-	struct sio_buf rx;        /* the text message being reassembled */
-	struct sio_buf inq;       /* messages in, for the batch */
-	struct sio_buf txq;       /* packets taken, to write in order */
+	struct sio_buf rx;  /* the text message being reassembled */
+	struct sio_buf inq; /* messages in, for the batch */
+	struct sio_buf txq; /* packets taken, to write in order */
 	/* The packet being written is in a buffer of the process's, filled
 	 * and written in one writeable callback (wsd_conn_next()): an idle
 	 * connection is the memory sio-wsd holds most of. */
@@ -300,7 +300,6 @@ int wsd_route_health(const char *path);
  * vhost's list (lws binds an upgrade without Sec-WebSocket-Protocol to the
  * first), and it also answers plain HTTP with 404. Borrowed, static. */
 const struct lws_protocols *wsd_ws_protocol(void);
-
 
 /* --- flash.c: hixie-76 and the Flash policy file ----------------------- */
 

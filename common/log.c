@@ -3,6 +3,7 @@
  * limit for repeated lines, and the sink a program writes its lines to
  * (log.h). All but the sink are pure: no I/O, no clock.
  */
+#include "clock.h"
 #include "log.h"
 #include "payload.h"
 #include "result.h"
@@ -304,14 +305,12 @@ sio_log_sink_vlimited(struct sio_log_sink *s, struct sio_ratelimit *rl,
                       enum sio_log_level level, const char *fmt, va_list ap)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	struct timespec ts;
 	unsigned dropped = 0;
 	int ok;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pthread_mutex_lock(&lock);
-	ok = sio_ratelimit_take(rl, ts.tv_sec * 1000LL + ts.tv_nsec / 1000000,
-	                        SIO_LOG_BURST, SIO_LOG_INTERVAL_MS, &dropped);
+	ok = sio_ratelimit_take(rl, sio_clock_mono_us() / 1000, SIO_LOG_BURST,
+	                        SIO_LOG_INTERVAL_MS, &dropped);
 	pthread_mutex_unlock(&lock);
 	if (!ok)
 		return;

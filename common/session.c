@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "effects.h"
 #include "json.h"
@@ -326,19 +327,13 @@ sio_session_rule_format(const struct sio_session_rule *r, char *buf,
 long long
 sio_session_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return sio_clock_wall_ms();
 }
 
 long long
 sio_session_mono(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return sio_clock_boot_ms();
 }
 
 /*

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "doorbell.h"
 #include "payload.h"
 #include "perm.h"
@@ -52,10 +53,7 @@ sio_store_fail(struct sio_store *st, const char *fmt, ...)
 long long
 sio_store_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return sio_clock_wall_ms();
 }
 
 const char *

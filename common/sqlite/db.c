@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "perm.h"
 #include "result.h"
 #include "sqlite.h"
@@ -508,10 +509,9 @@ sqlite_busy(void *udata, int count)
 {
 	struct sio_store *st = udata;
 	struct timespec ts;
-	long long now, us = 50LL << (count < 6 ? count : 6);
+	long long now = sio_clock_mono_us(),
+	          us = 50LL << (count < 6 ? count : 6);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	if (count == 0)
 		SQ(st)->busy_since = now;
 	else if (now - SQ(st)->busy_since >= SQ(st)->busy_ms * 1000LL)

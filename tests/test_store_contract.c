@@ -361,6 +361,7 @@ test_attach_and_hello(void)
 	CU_ASSERT_EQUAL(attach(other, SIO_TRANSPORT_WEBSOCKET, "w", 1),
 	                SIO_CLOSED);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_COUNT, "w", 1), SIO_ERR);
+	CU_ASSERT_EQUAL(attach(sid, 99, "w", 1), SIO_ERR);
 }
 
 static void
@@ -697,6 +698,8 @@ test_cleanup(void)
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 500), 1);
 	CU_ASSERT_EQUAL(sio_store_session_get(st, a, &s), SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, ""), 0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, b, ""), 1);
 	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, b, &s), SIO_OK);
 	sio_store_session_cleanup(&s);
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 2000), 1);
@@ -849,6 +852,30 @@ test_expired(void)
 	CU_ASSERT_PTR_NOT_NULL(reason_of(ws, sids, reasons, n));
 }
 
+/* A session whose holder has no process row (gone) is detached by the
+ * sweep, and ends with the close timeout after that. */
+static void
+test_expired_holder_gone(void)
+{
+	struct sio_store_session s;
+	char sid[SIO_SID_LEN + 1], sids[4][SIO_SID_LEN + 1];
+	const char *reasons[4];
+
+	process("gw");
+	new_session(sid);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gone", 1),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    store_expired(st, T0 + 100, 60000, 60000, sids, reasons, 4), 0);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, sid, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(s.detached_at, T0 + 100);
+	sio_store_session_cleanup(&s);
+	CU_ASSERT_EQUAL(
+	    store_expired(st, T0 + 60100, 60000, 60000, sids, reasons, 4), 1);
+	CU_ASSERT_STRING_EQUAL(reasons[0], "close timeout");
+}
+
 static void
 test_heartbeat_due(void)
 {
@@ -880,10 +907,14 @@ test_heartbeat_due(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, w2), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, hf), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, poll), 0);
+	CU_ASSERT_EQUAL(
+	    sio_session_heartbeat_due(st, T0 + 49999, 25000, NULL, 0), 0);
 	/* one holder's: another holder's only others_late_ms later */
 	CU_ASSERT_EQUAL(
 	    sio_session_heartbeat_due(st, T0 + 50000, 25000, "w1", 5000), 2);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, w2), 1);
+	CU_ASSERT_EQUAL(peek_at(w1, T0 + 50000, &c, &last), 2);
+	CU_ASSERT_STRING_EQUAL(c.got, "2::;2::;");
 	CU_ASSERT_EQUAL(
 	    sio_session_heartbeat_due(st, T0 + 54999, 25000, "w1", 5000), 0);
 	CU_ASSERT_EQUAL(
@@ -1455,6 +1486,7 @@ test_acks(void)
 	/* taken once */
 	CU_ASSERT_EQUAL(sio_store_ack_take(st, sid, "/chat", 1, &h, &e),
 	                SIO_ABSENT);
+	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT_EQUAL_FATAL(sio_store_ack_take(st, sid, "", 2, &h, &e),
 	                      SIO_OK);
 	CU_ASSERT_STRING_EQUAL(h, "again");
@@ -2265,6 +2297,7 @@ test_direct_path(void)
 	put(sid, "3:::c");
 	CU_ASSERT_EQUAL(l.staged, 1); /* b was staged when c came */
 	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_STRING_EQUAL(l.got, "3:::b;3:::c;");
 	/* past what accept() takes, the outbox, behind the staged ones */
@@ -2362,6 +2395,8 @@ static const struct cu_test tests[] = {
      test_cleanup_drained},
     {"live sessions are counted per handshake address", test_sessions_live},
     {"expired finds heartbeat and close timeouts, up to max", test_expired},
+    {"a session whose holder is gone is detached and expires",
+     test_expired_holder_gone},
     {"heartbeats go to persistent transports, another holder's later",
      test_heartbeat_due},
     {"a step of the wall clock moves the times timers read", test_clock_check},

@@ -16,24 +16,12 @@
 #include "buf.h"
 #include "config.h"
 #include "cu.h"
+#include "fixture.h"
 #include "request.h"
 #include "session.h"
 #include "store.h"
 
-#define T0 1700000000000LL
-
-static char *dir;
-static struct sio_store *st;
-static struct sio_config cfg;
-static struct sio_session_ctx x;
-static long long now;
 static struct sio_buf closed; /* "<sid-less endpoint>;" per on_close */
-
-static long long
-test_mono(void)
-{
-	return now;
-}
 
 /* --- the application ----------------------------------------------------- */
 
@@ -283,103 +271,19 @@ static const struct sio_plugin api_plugin = {SIO_API_VERSION, "api", api_apps};
 /* --- the test transport -------------------------------------------------- */
 
 static void
-open_store(int max_queue)
-{
-	struct sio_store_opts opts = {.max_queue = max_queue};
-	char err[SIO_ERR_LEN], *path;
-
-	/* a database per limit: the holder "test" is registered once in each */
-	CU_ASSERT_FATAL(asprintf(&path, "%s/siogate-%d.db", dir, max_queue) >
-	                0);
-	st = sio_store_open(path, &opts, err);
-	free(path);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	x.store = st;
-	CU_ASSERT_FATAL(sio_store_process_register(st, "test", (int)getpid(),
-	                                           now) == SIO_OK);
-}
-
-static void
 setup(void)
 {
-	dir = cu_tmpdir();
-	sio_config_defaults(&cfg);
+	fixture_setup(&api_plugin);
 	sio_buf_init(&closed);
 	sio_buf_puts(&closed, "");
-	memset(&x, 0, sizeof(x));
-	x.cfg = &cfg;
-	x.plugin = &api_plugin;
-	x.mono = test_mono;
-	now = T0;
-	open_store(0);
 }
 
 static void
 teardown(void)
 {
-	sio_store_close(st);
-	st = NULL;
-	cu_rmtree(dir);
-	free(dir);
+	fixture_teardown();
 	sio_buf_cleanup(&closed);
 }
-
-/* Handshakes with query q and attaches a transport, as a GET would. */
-static void
-open_session(char sid[SIO_SID_LEN + 1], const char *q)
-{
-	struct sio_request req;
-	int changed;
-
-	CU_ASSERT_FATAL(sio_request_init(&req, "127.0.0.9", q, NULL) == SIO_OK);
-	CU_ASSERT_FATAL(sio_session_handshake(&x, &req, now, sid) == SIO_OK);
-	sio_request_cleanup(&req);
-	CU_ASSERT_FATAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
-	                                   "test", 1, now, &changed) == SIO_OK);
-}
-
-static int
-feed(const char *sid, const char *pkt)
-{
-	struct sio_slice s = {pkt, strlen(pkt)};
-
-	return sio_session_receive(&x, sid, &s, 1, now);
-}
-
-static int
-collect(void *udata, const char *pkt, size_t len)
-{
-	struct sio_buf *b = udata;
-
-	if (b->len)
-		sio_buf_putc(b, '\n');
-	return sio_buf_append(b, pkt, len);
-}
-
-/* What the server sent since the last drain, one packet per line. */
-static char *
-drain(const char *sid)
-{
-	struct sio_buf b;
-	long long last = 0;
-
-	sio_buf_init(&b);
-	sio_buf_puts(&b, "");
-	CU_ASSERT(sio_store_outbox_peek(st, sid, now, 10000, NULL, 0, collect,
-	                                &b, &last) >= 0);
-	CU_ASSERT(sio_store_outbox_del(st, sid, now, last) == SIO_OK);
-	return sio_buf_steal(&b);
-}
-
-#define EXPECT(sid, want)                                                      \
-	do {                                                                   \
-		char *got_ = drain(sid);                                       \
-		CU_ASSERT_STRING_EQUAL(got_, want);                            \
-		if (strcmp(got_, want) != 0)                                   \
-			fprintf(stderr, "\n  got  [%s]\n  want [%s]\n", got_,  \
-			        want);                                         \
-		free(got_);                                                    \
-	} while (0)
 
 /* Sends event name with args (a JSON array text) asking for a data ack
  * with id 1, and checks that the reply (what the handler appended) is
@@ -406,7 +310,7 @@ test_who(void)
 	char sid[SIO_SID_LEN + 1], want[128];
 
 	open_session(sid, "q=1&x=2");
-	snprintf(want, sizeof(want), "[\"%s\",\"\",1,\"1\",\"127.0.0.9\"]",
+	snprintf(want, sizeof(want), "[\"%s\",\"\",1,\"1\",\"127.0.0.1\"]",
 	         sid);
 	call(sid, "", "who", "[]", "", want);
 	/* an endpoint's handler sees its own name; its request is the
@@ -415,7 +319,7 @@ test_who(void)
 	EXPECT(sid, "1::/ep");
 	CU_ASSERT(feed(sid, "5::/ep:{\"name\":\"who\"}") == SIO_OK);
 	EXPECT(sid, "");
-	snprintf(want, sizeof(want), "[\"%s\",\"/ep\",1,\"1\",\"127.0.0.9\"]",
+	snprintf(want, sizeof(want), "[\"%s\",\"/ep\",1,\"1\",\"127.0.0.1\"]",
 	         sid);
 	call(sid, "/ep", "who", "[]", "", want);
 }
@@ -681,7 +585,7 @@ test_queue_full(void)
 	char pkt[] = "5:::{\"name\":\"flood\",\"args\":[5]}";
 
 	sio_store_close(st);
-	open_store(3);
+	fixture_open_store(3);
 	open_session(sid, NULL);
 	CU_ASSERT(feed(sid, pkt) == SIO_OK);
 	EXPECT(sid, "3:::f\n3:::f\n3:::f");
@@ -705,7 +609,7 @@ test_flood_counts(void)
 	char sid[SIO_SID_LEN + 1];
 
 	sio_store_close(st);
-	open_store(4);
+	fixture_open_store(4);
 	open_session(sid, NULL);
 	CU_ASSERT(feed(sid, "5:::{\"name\":\"flood\",\"args\":[6]}") == SIO_OK);
 	EXPECT(sid, "3:::f\n3:::f\n3:::f\n3:::f");

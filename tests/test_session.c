@@ -15,28 +15,13 @@
 #include "buf.h"
 #include "config.h"
 #include "cu.h"
+#include "fixture.h"
 #include "payload.h"
 #include "plugin.h"
 #include "request.h"
 #include "session.h"
 #include "store.h"
 
-#define T0 1700000000000LL
-
-static char *dir;
-static struct sio_store *st;
-static struct sio_config cfg;
-static struct sio_session_ctx x;
-static long long now;
-/* The boot clock of the tests follows now, but for the steps a test
- * gives the wall clock (now) alone. */
-static long long step_ms;
-
-static long long
-test_mono(void)
-{
-	return now - step_ms;
-}
 static struct sio_buf probe_log; /* what the probe app saw, one per line */
 
 /* --- a probe application ---------------------------------------------- */
@@ -240,95 +225,18 @@ static const struct sio_plugin probe_plugin = {SIO_API_VERSION, "probe",
 static void
 setup(void)
 {
-	struct sio_store_opts opts = {0};
-	char err[SIO_ERR_LEN], *path;
+	char err[SIO_ERR_LEN];
 
-	dir = cu_tmpdir();
-	sio_config_defaults(&cfg);
+	fixture_setup(sio_plugin_load("testapp", err));
 	sio_buf_init(&probe_log);
-	CU_ASSERT_FATAL(asprintf(&path, "%s/siogate.db", dir) > 0);
-	st = sio_store_open(path, &opts, err);
-	free(path);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	x.store = st;
-	x.cfg = &cfg;
-	x.plugin = sio_plugin_load("testapp", err);
-	x.mono = test_mono;
-	now = T0;
-	step_ms = 0;
-	/* the test transport is a registered holder, as a daemon would be */
-	CU_ASSERT_FATAL(sio_store_process_register(st, "test", (int)getpid(),
-	                                           now) == SIO_OK);
 }
 
 static void
 teardown(void)
 {
-	sio_store_close(st);
-	st = NULL;
-	cu_rmtree(dir);
-	free(dir);
+	fixture_teardown();
 	sio_buf_cleanup(&probe_log);
 }
-
-/* Handshakes with query q and attaches a transport, as a GET would. */
-static void
-open_session(char sid[SIO_SID_LEN + 1], const char *q)
-{
-	struct sio_request req;
-	int changed;
-
-	CU_ASSERT_FATAL(sio_request_init(&req, "127.0.0.1", q, NULL) == SIO_OK);
-	CU_ASSERT_FATAL(sio_session_handshake(&x, &req, now, sid) == SIO_OK);
-	sio_request_cleanup(&req);
-	CU_ASSERT_FATAL(sio_session_attach(st, sid, SIO_TRANSPORT_XHR_POLLING,
-	                                   "test", 1, now, &changed) == SIO_OK);
-	CU_ASSERT(changed == 1);
-}
-
-/* Feeds one packet as a client would. */
-static int
-feed(const char *sid, const char *pkt)
-{
-	struct sio_slice s = {pkt, strlen(pkt)};
-
-	return sio_session_receive(&x, sid, &s, 1, now);
-}
-
-static int
-collect(void *udata, const char *pkt, size_t len)
-{
-	struct sio_buf *b = udata;
-
-	if (b->len)
-		sio_buf_putc(b, '\n');
-	return sio_buf_append(b, pkt, len);
-}
-
-/* What the server sent since the last drain, one packet per line. */
-static char *
-drain(const char *sid)
-{
-	struct sio_buf b;
-	long long last = 0;
-
-	sio_buf_init(&b);
-	sio_buf_puts(&b, "");
-	CU_ASSERT(sio_store_outbox_peek(st, sid, now, 10000, NULL, 0, collect,
-	                                &b, &last) >= 0);
-	CU_ASSERT(sio_store_outbox_del(st, sid, now, last) == SIO_OK);
-	return sio_buf_steal(&b);
-}
-
-#define EXPECT(sid, want)                                                      \
-	do {                                                                   \
-		char *got_ = drain(sid);                                       \
-		CU_ASSERT_STRING_EQUAL(got_, want);                            \
-		if (strcmp(got_, want) != 0)                                   \
-			fprintf(stderr, "\n  got  [%s]\n  want [%s]\n", got_,  \
-			        want);                                         \
-		free(got_);                                                    \
-	} while (0)
 
 static int
 state_of(const char *sid)

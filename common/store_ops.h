@@ -7,7 +7,8 @@
  * (sio_store_defer_counters), the error message, session ids and process
  * names. It reaches the database only through one struct sio_store_ops,
  * filled by a backend at open: SQLite today (common/sqlite/), PostgreSQL
- * next. This header is that backend's contract, operation by operation.
+ * next. This header is that backend's contract, operation by operation;
+ * it is an interface because PostgreSQL is its second implementation.
  *
  * Conventions for every operation:
  * - st is the front's connection; the backend's own state is st->be (set

@@ -4,7 +4,8 @@
  * CGI, or FastCGI on fd 0 as spawned by a web server), registers the
  * process doorbell, opens the writer (write.c) and starts the threads: the
  * FastCGI workers, the dispatcher that turns doorbell rings into wake-ups,
- * and the ticker that sweeps timeouts and watches PRAGMA data_version.
+ * and the ticker that sweeps timeouts and asks the store whether others
+ * wrote (sio_store_tick()).
  * Signals are taken by sigwait() here, because libfcgi's own handlers only
  * stop a thread that sits in accept(): TERM and INT stop, HUP reloads the
  * configuration (gw_reload()) and reopens the log.

@@ -1,10 +1,10 @@
 /*
  * wait.c: the table of requests parked on a session (an xhr/jsonp long poll
  * or an htmlfile stream). The dispatcher thread reads the process doorbell
- * and rings the waiters of that sid; the data_version check rings those
- * with packets ready. Each waiter owns an eventfd rather than a condition
- * variable, so that one poll() watches the ring and the FastCGI connection
- * (client abort) at once.
+ * and rings the waiters of that sid; the ticker, when the store says that
+ * others wrote (sio_store_tick()), rings those with packets ready. Each waiter
+ * owns an eventfd rather than a condition variable, so that one poll() watches
+ * the ring and the FastCGI connection (client abort) at once.
  *
  * A long poll parked here can also be answered by another thread: a POST
  * that queues packets for the session claims the waiter (gw_wait_claim)

@@ -8,7 +8,8 @@
  * vhosts (flash.c: the hixie-76 listener of --flash-listen, which lws 4.1
  * cannot serve on the websocket vhost, and the policy port; accept.c
  * accepts their sockets within max_raw_connections), and a
- * one-second timer that sweeps timeouts and watches PRAGMA data_version.
+ * one-second timer that sweeps timeouts and asks the store whether others
+ * wrote (sio_store_tick()).
  * SIGTERM and SIGINT stop the loop; the sockets close and only detach, so
  * sessions and queues stay in the store for another transport or process.
  * SIGHUP reloads the configuration in the loop (wsd_reload()).

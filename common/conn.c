@@ -135,7 +135,7 @@ conn_room(struct sio_conn *c, int flags)
 		fx->attached = 0;
 	} else if (fx->room < 0) {
 		rc = sio_store_outbox_room(c->ctx->store, c->sid, &fx->room,
-		                           &fx->attached);
+		                           &fx->attached, NULL);
 		if (rc != SIO_OK) {
 			fx->room = -1;
 			return SIO_ERR;

@@ -254,14 +254,35 @@ effect_apply(const struct sio_effect *e, struct sio_store *st, const char *sid,
 }
 
 int
-sio_effects_apply(const struct sio_effects *fx, struct sio_store *st,
-                  const char *sid, int ended, const struct sio_effect **end,
-                  char *err)
+sio_effects_put_first(const struct sio_effects *fx, struct sio_store *st,
+                      const char *sid, char *err)
+{
+	const struct sio_effect *e = fx->n > 0 ? &fx->v[0] : NULL;
+	int rc;
+
+	if (e == NULL || e->kind != SIO_FX_PUT)
+		return SIO_ABSENT;
+	for (size_t i = 1; i < fx->n; i++)
+		if (fx->v[i].kind == SIO_FX_END)
+			return SIO_ABSENT; /* its claim needs the state read */
+	rc = sio_store_outbox_put(st, sid, e->a, e->alen, e->flags & 0xff,
+	                          e->due);
+	if (rc == SIO_FULL) {
+		effect_note(err, "queue full, packet dropped", e);
+		rc = SIO_OK;
+	}
+	return rc == SIO_ABSENT ? SIO_CLOSED : rc;
+}
+
+int
+sio_effects_apply(const struct sio_effects *fx, size_t from,
+                  struct sio_store *st, const char *sid, int ended,
+                  const struct sio_effect **end, char *err)
 {
 	int rc;
 
 	*end = NULL;
-	for (size_t i = 0; i < fx->n; i++) {
+	for (size_t i = from; i < fx->n; i++) {
 		const struct sio_effect *e = &fx->v[i];
 		if (e->kind == SIO_FX_END) {
 			*end = e;

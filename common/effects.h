@@ -92,8 +92,19 @@ int sio_effects_ack_taken(const struct sio_effects *fx, const char *ep,
  * limit is dropped and described in err (SIO_ERR_LEN), as is an ack another
  * process took first, with its handler's effects. SIO_OK or SIO_ERR.
  */
-int sio_effects_apply(const struct sio_effects *fx, struct sio_store *st,
-                      const char *sid, int ended, const struct sio_effect **end,
-                      char *err);
+int sio_effects_apply(const struct sio_effects *fx, size_t from,
+                      struct sio_store *st, const char *sid, int ended,
+                      const struct sio_effect **end, char *err);
+
+/*
+ * When fx starts with a packet for sid itself and holds no end, writes
+ * that packet as the check that sid is still live (the put refuses a
+ * closed or absent session), so that the caller reads nothing before:
+ * SIO_OK (written, or dropped as over the queue limit and described in
+ * err; apply the rest from 1), SIO_CLOSED (nothing written), SIO_ERR.
+ * SIO_ABSENT when fx does not start so: the caller checks sid itself.
+ */
+int sio_effects_put_first(const struct sio_effects *fx, struct sio_store *st,
+                          const char *sid, char *err);
 
 #endif

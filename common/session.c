@@ -390,6 +390,8 @@ struct sio_session_run {
 	struct sio_effects fx;
 	int claimed;            /* the apply claimed the session's end */
 	char note[SIO_ERR_LEN]; /* the run's note on the packets */
+	int read;               /* RUN_RECEIVE: last_recv was read by the run */
+	long long last_recv;
 };
 
 static struct sio_session_run *
@@ -897,12 +899,14 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 {
 	struct sio_session_run *r;
 	struct sio_packet p;
+	long long last_recv = 0;
 	int rc, room, attached;
 
 	*out = NULL;
 	x->err[0] = '\0';
-	/* one read: whether the session is live, and what its queue takes */
-	rc = sio_store_outbox_room(x->store, sid, &room, &attached);
+	/* one read: whether the session is live, what its queue takes, and
+	 * when the client last sent (the apply's touch) */
+	rc = sio_store_outbox_room(x->store, sid, &room, &attached, &last_recv);
 	if (rc == SIO_ABSENT || rc == SIO_CLOSED)
 		return SIO_CLOSED;
 	if (rc != SIO_OK)
@@ -911,6 +915,8 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 		return SIO_ERR;
 	r->fx.room = room;
 	r->fx.attached = attached;
+	r->read = 1;
+	r->last_recv = last_recv;
 	r->fx.received = (long long)n;
 	r->npkts = n;
 	rc = SIO_OK;
@@ -973,8 +979,25 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 	struct sio_store *st = x->store;
 	const struct sio_effect *end = NULL;
 	long long last_recv = 0;
+	size_t from = 0;
 	int rc, state = SIO_SESSION_HANDSHAKEN;
 
+	/* A run whose first effect is a packet for the session itself (an
+	 * echo, an ack's reply) has that put check the session: it refuses
+	 * a closed one, and the caller's savepoint undoes the rest. One read
+	 * fewer per packet; the touch goes by the last_recv the run read. */
+	rc = r->kind == RUN_RECEIVE && r->read
+	         ? sio_effects_put_first(&r->fx, st, r->sid, x->err)
+	         : SIO_ABSENT;
+	if (rc == SIO_CLOSED)
+		return SIO_CLOSED;
+	if (rc == SIO_OK) {
+		from = 1;
+		state = SIO_SESSION_OPEN; /* not read: no end to claim */
+		last_recv = r->last_recv;
+	} else if (rc != SIO_ABSENT) {
+		return SIO_ERR;
+	}
 	if (r->kind == RUN_OPEN) {
 		rc = session_admit(x, r->remote);
 		if (rc == SIO_OK)
@@ -983,7 +1006,11 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 		if (rc == SIO_OK)
 			rc = sio_store_counter_add(st, "sessions_opened", 1);
 	} else {
-		state = rc = sio_store_session_state(st, r->sid, &last_recv);
+		if (from == 0)
+			state = rc =
+			    sio_store_session_state(st, r->sid, &last_recv);
+		else
+			rc = state;
 		/* refused by the table (closed meanwhile) or absent */
 		if (rc == SIO_ABSENT ||
 		    (rc >= 0 &&
@@ -1005,7 +1032,8 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 			                           (long long)r->npkts);
 	}
 	if (rc == SIO_OK)
-		rc = sio_effects_apply(&r->fx, st, r->sid, 0, &end, x->err);
+		rc = sio_effects_apply(&r->fx, from, st, r->sid, 0, &end,
+		                       x->err);
 	if (rc == SIO_OK && end != NULL)
 		rc = session_claim(x, r, state, end);
 	return rc;
@@ -1072,7 +1100,8 @@ session_close(struct sio_session_ctx *x, const char *sid, long long now)
 	 * undid the claim: nothing to purge) */
 	if (sio_store_session_state(st, sid, &last_recv) != SIO_SESSION_CLOSED)
 		rc = SIO_ERR;
-	else if (sio_effects_apply(&fx, st, sid, 1, &end, x->err) != SIO_OK ||
+	else if (sio_effects_apply(&fx, 0, st, sid, 1, &end, x->err) !=
+	             SIO_OK ||
 	         sio_store_session_purge(st, sid) != SIO_OK)
 		rc = SIO_ERR;
 	sio_effects_cleanup(&fx);

@@ -751,9 +751,12 @@ sio_store_clock_check(struct sio_store *st, const char *boot, long long wall,
 
 int
 sio_store_outbox_room(struct sio_store *st, const char *sid, int *room,
-                      int *attached)
+                      int *attached, long long *last_recv)
 {
-	return st->ops->outbox_room(st, sid, room, attached);
+	long long ignored;
+
+	return st->ops->outbox_room(st, sid, room, attached,
+	                            last_recv ? last_recv : &ignored);
 }
 
 int

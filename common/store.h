@@ -398,11 +398,12 @@ int sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
 /*
  * A read for a handler that runs before its writes are applied: how many
  * packets sid's outbox takes before it is full in *room, whether a
- * transport is attached in *attached. SIO_OK, SIO_ABSENT when the session
+ * transport is attached in *attached, and when the client last sent a
+ * packet in *last_recv (may be NULL). SIO_OK, SIO_ABSENT when the session
  * is absent, SIO_CLOSED when closed, SIO_ERR.
  */
 int sio_store_outbox_room(struct sio_store *st, const char *sid, int *room,
-                          int *attached);
+                          int *attached, long long *last_recv);
 
 /*
  * Appends one packet to every session connected to endpoint (room NULL) or

@@ -288,10 +288,10 @@ struct sio_store_ops {
 	                     char holder[SIO_HOLDER_LEN], long long *conn,
 	                     long long *queued);
 	/* outbox_room (reads, no transaction needed): how many more packets
-	 * sid's queue takes (0 when full) and whether a holder is attached;
-	 * SIO_ABSENT absent, SIO_CLOSED closed. */
+	 * sid's queue takes (0 when full), whether a holder is attached and
+	 * the session's last_recv; SIO_ABSENT absent, SIO_CLOSED closed. */
 	int (*outbox_room)(struct sio_store *st, const char *sid, int *room,
-	                   int *attached);
+	                   int *attached, long long *last_recv);
 	int (*outbox_insert)(struct sio_store *st, const char *sid,
 	                     const char *pkt, size_t len, long long due);
 	/* Writes, rings each holder; as store.h, with due. */

@@ -1565,31 +1565,34 @@ test_outbox_room(void)
 	struct sio_store *small;
 	char sid[SIO_SID_LEN + 1];
 	int room = -1, attached = -1;
+	long long last = 0;
 
 	sio_store_close(st);
 	st = small = contract_open(3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(small);
 	new_session(sid);
-	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached, NULL),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(room, 3);
 	CU_ASSERT_EQUAL(attached, 0);
 	put(sid, "3:::a");
 	put(sid, "3:::b");
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "h", 1), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached, NULL),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(room, 1);
 	CU_ASSERT_EQUAL(attached, 1);
 	put(sid, "3:::c");
-	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	CU_ASSERT_EQUAL(sio_store_touch(st, sid, T0 + 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached, &last),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(room, 0);
+	CU_ASSERT_EQUAL(last, T0 + 5);
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_room(st, "nosuchsession", &room, &attached),
+	    sio_store_outbox_room(st, "nosuchsession", &room, &attached, NULL),
 	    SIO_ABSENT);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, sid, "test", T0), 1);
-	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached),
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, sid, &room, &attached, NULL),
 	                SIO_CLOSED);
 }
 

@@ -21,7 +21,7 @@
 	" AND s.queued < ?5"
 
 const char *const sqlite_outbox_sql[SQL_NSTMT] = {
-    [SQL_PUT_CHECK] = "SELECT state, holder, queued, holder_conn"
+    [SQL_PUT_CHECK] = "SELECT state, holder, queued, holder_conn, last_recv"
                       " FROM sessions WHERE sid = ?1",
     [SQL_PUT] = "INSERT INTO outbox (sid, packet, created, due)"
                 " VALUES (?1, ?2, ?3, ?4)",
@@ -84,7 +84,7 @@ sqlite_outbox_functions(struct sio_store *st)
 
 int
 sqlite_outbox_room(struct sio_store *st, const char *sid, int *room,
-                   int *attached)
+                   int *attached, long long *last_recv)
 {
 	sqlite3_stmt *s = sqlite_prep(st, SQL_PUT_CHECK, "t", sid);
 	long long queued;
@@ -103,6 +103,7 @@ sqlite_outbox_room(struct sio_store *st, const char *sid, int *room,
 	if (queued < SQ(st)->max_queue)
 		*room = (int)(SQ(st)->max_queue - queued);
 	*attached = sqlite3_column_type(s, 1) != SQLITE_NULL;
+	*last_recv = sqlite3_column_int64(s, 4);
 	sqlite3_reset(s);
 	return SIO_OK;
 }

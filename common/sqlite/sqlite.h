@@ -261,7 +261,7 @@ int sqlite_clock_check(struct sio_store *st, const char *boot, long long wall,
 /* outbox.c */
 int sqlite_outbox_functions(struct sio_store *st);
 int sqlite_outbox_room(struct sio_store *st, const char *sid, int *room,
-                       int *attached);
+                       int *attached, long long *last_recv);
 int sqlite_outbox_target(struct sio_store *st, const char *sid, int flags,
                          char holder[SIO_HOLDER_LEN], long long *conn,
                          long long *queued);

@@ -208,11 +208,12 @@ $(BUILD)/examples/%.so: examples/%/$$*.c common/siogate.h | $(BUILD)/.dirs
 # SIO_TEST_STORE=NAME runs the store contract suite against backend NAME
 # (tests/test_store_contract.c; sqlite by default).
 check: $(TESTS) $(HELPERS) $(PLUGINS)
-	@fail=0; for t in $(TESTS); do \
-		SIO_TEST_BIN=$(BUILD)/tests $$t || fail=1; done; \
-	tests/docs/check.sh . || fail=1; \
-	if [ $$fail = 0 ]; then echo "make test: all suites passed"; \
-	else echo "make test: FAILURES"; exit 1; fi
+	@failed=; for t in $(TESTS); do \
+		SIO_TEST_BIN=$(BUILD)/tests $$t || failed="$$failed $${t##*/}"; \
+	done; \
+	tests/docs/check.sh . || failed="$$failed docs"; \
+	if [ -z "$$failed" ]; then echo "make test: all suites passed"; \
+	else echo "make test: FAILURES in$$failed"; exit 1; fi
 
 # Everything a user relies on: the CUnit suites, wire scenarios behind
 # lighttpd, nginx and Apache, the real client in Node, the demo in chromium.

@@ -119,3 +119,13 @@ sio_buf_steal(struct sio_buf *b)
 	sio_buf_init(b);
 	return p;
 }
+
+size_t
+sio_buf_copy(char *dst, size_t size, const char *src)
+{
+	size_t len = strnlen(src, size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return len;
+}

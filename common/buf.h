@@ -35,4 +35,9 @@ int sio_buf_putc(struct sio_buf *b, char c);
  * nothing was allocated; the buffer is left empty. */
 char *sio_buf_steal(struct sio_buf *b);
 
+/* Copies the C string src into the array dst of size bytes (size > 0),
+ * cut to fit and always terminated, as snprintf("%s") would, without the
+ * formatting; returns the length copied. */
+size_t sio_buf_copy(char *dst, size_t size, const char *src);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "deliver.h"
 #include "session.h"
 
@@ -18,7 +19,7 @@ sio_deliver_init(struct sio_deliver *d, const char *sid, int transport,
                  enum sio_deliver_hello when)
 {
 	memset(d, 0, sizeof(*d));
-	snprintf(d->sid, sizeof(d->sid), "%s", sid);
+	sio_buf_copy(d->sid, sizeof(d->sid), sid);
 	d->holder = holder;
 	d->conn = conn;
 	d->transport = (unsigned)transport & 7;

@@ -12,44 +12,83 @@
 #include "packet.h"
 #include "result.h"
 
+/* A chunk of strings: filled from the front, freed whole. */
+struct sio_fx_mem {
+	struct sio_fx_mem *next;
+	size_t used, size;
+	char bytes[];
+};
+
 void
 sio_effects_init(struct sio_effects *fx)
 {
-	memset(fx, 0, sizeof(*fx));
+	fx->v = fx->few;
+	fx->n = 0;
+	fx->cap = SIO_FX_FEW;
 	fx->room = -1;
-}
-
-static void
-effect_free(struct sio_effect *e)
-{
-	free(e->ep);
-	free(e->a);
-	free(e->b);
+	fx->attached = 0;
+	fx->received = 0;
+	fx->mem = NULL;
+	fx->few_used = 0;
 }
 
 void
 sio_effects_truncate(struct sio_effects *fx, size_t n)
 {
-	while (fx->n > n)
-		effect_free(&fx->v[--fx->n]);
+	if (fx->n > n)
+		fx->n = n;
 }
 
 void
 sio_effects_cleanup(struct sio_effects *fx)
 {
-	sio_effects_truncate(fx, 0);
-	free(fx->v);
+	struct sio_fx_mem *m, *next;
+
+	for (m = fx->mem; m != NULL; m = next) {
+		next = m->next;
+		free(m);
+	}
+	if (fx->v != fx->few)
+		free(fx->v);
 	sio_effects_init(fx);
 }
 
+/* len bytes of fx's strings: in few_bytes, the newest chunk, or a new one
+ * (4 KiB, or the string's size when larger). NULL when out of memory. */
 static char *
-effect_dup(const char *s, size_t len, int *failed)
+effect_mem(struct sio_effects *fx, size_t len)
+{
+	struct sio_fx_mem *m = fx->mem;
+	size_t size;
+	char *p;
+
+	if (len <= sizeof(fx->few_bytes) - fx->few_used) {
+		p = fx->few_bytes + fx->few_used;
+		fx->few_used += len;
+		return p;
+	}
+	if (m == NULL || len > m->size - m->used) {
+		size = len > 4096 - sizeof(*m) ? len : 4096 - sizeof(*m);
+		if ((m = malloc(sizeof(*m) + size)) == NULL)
+			return NULL;
+		m->used = 0;
+		m->size = size;
+		m->next = fx->mem;
+		fx->mem = m;
+	}
+	p = m->bytes + m->used;
+	m->used += len;
+	return p;
+}
+
+static char *
+effect_dup(struct sio_effects *fx, const char *s, size_t len, int *failed)
 {
 	char *d;
 
 	if (s == NULL)
 		return NULL;
-	if ((d = malloc(len + 1)) == NULL) {
+	if ((d = effect_mem(fx, len + 1)) == NULL) {
 		*failed = 1;
 		return NULL;
 	}
@@ -66,8 +105,14 @@ sio_effects_add(struct sio_effects *fx, enum sio_effect_kind kind,
 	int failed = 0;
 
 	if (fx->n == fx->cap) {
-		size_t cap = fx->cap ? fx->cap * 2 : 8;
-		if ((v = realloc(fx->v, cap * sizeof(*v))) == NULL)
+		size_t cap = fx->cap * 2;
+		if (fx->v == fx->few) {
+			if ((v = malloc(cap * sizeof(*v))) != NULL)
+				memcpy(v, fx->few, fx->n * sizeof(*v));
+		} else {
+			v = realloc(fx->v, cap * sizeof(*v));
+		}
+		if (v == NULL)
 			return NULL;
 		fx->v = v;
 		fx->cap = cap;
@@ -75,14 +120,12 @@ sio_effects_add(struct sio_effects *fx, enum sio_effect_kind kind,
 	e = &fx->v[fx->n];
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
-	e->ep = effect_dup(ep, ep ? strlen(ep) : 0, &failed);
-	e->a = effect_dup(a, alen, &failed);
+	e->ep = effect_dup(fx, ep, ep ? strlen(ep) : 0, &failed);
+	e->a = effect_dup(fx, a, alen, &failed);
 	e->alen = alen;
-	e->b = effect_dup(b, b ? strlen(b) : 0, &failed);
-	if (failed) {
-		effect_free(e);
-		return NULL;
-	}
+	e->b = effect_dup(fx, b, b ? strlen(b) : 0, &failed);
+	if (failed)
+		return NULL; /* what was taken of the strings stays unused */
 	fx->n++;
 	return e;
 }

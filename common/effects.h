@@ -38,7 +38,7 @@ enum sio_effect_kind {
 
 struct sio_effect {
 	enum sio_effect_kind kind;
-	char *ep, *a, *b; /* owned; NULL when unused */
+	char *ep, *a, *b; /* the list's; NULL when unused */
 	size_t alen;
 	int flags;     /* SIO_STORE_VOLATILE and the SIO_FX_ flags above */
 	long long id;  /* SIO_FX_ACK_TAKE */
@@ -46,20 +46,34 @@ struct sio_effect {
 	size_t skip;   /* SIO_FX_ACK_TAKE */
 };
 
+/* A chunk of the strings of a list's effects (effects.c). */
+struct sio_fx_mem;
+
+/* The first effects and their strings live in the list itself, so that
+ * a run of a packet or two (an echo, an ack) allocates nothing. */
+#define SIO_FX_FEW 4
+#define SIO_FX_FEW_BYTES 256
+
 /* A list of effects and what its run read of the session's queue;
- * caller-owned. */
+ * caller-owned, not to be copied or moved once initialised (v and the
+ * strings may point into it). */
 struct sio_effects {
-	struct sio_effect *v;
+	struct sio_effect *v; /* few, or allocated when more are added */
 	size_t n, cap;
 	int room;           /* packets the queue still takes; -1 not read yet */
 	int attached;       /* a transport was attached when room was read */
 	long long received; /* packets of the run, counted when applied */
+	struct sio_effect few[SIO_FX_FEW];
+	struct sio_fx_mem *mem; /* chunks of strings past few_bytes */
+	size_t few_used;
+	char few_bytes[SIO_FX_FEW_BYTES];
 };
 
 void sio_effects_init(struct sio_effects *fx);
 void sio_effects_cleanup(struct sio_effects *fx);
 
-/* Drops the effects from index n on (an endpoint's refused on_open). */
+/* Drops the effects from index n on (an endpoint's refused on_open); their
+ * strings are given back by sio_effects_cleanup(). */
 void sio_effects_truncate(struct sio_effects *fx, size_t n);
 
 /*

@@ -7,18 +7,21 @@
  * that two processes handling the same session serialise on the store and
  * a handler's writes land together or not at all.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "conn.h"
 #include "effects.h"
 #include "json.h"
 #include "packet.h"
 #include "plugin.h"
+#include "result.h"
 #include "session.h"
 
 /* dispatch results besides SIO_OK / SIO_ERR, apart from siogate.h's codes */
@@ -387,24 +390,25 @@ struct sio_session_run {
 	size_t npkts;  /* RUN_RECEIVE: counted as received */
 	char *request; /* RUN_OPEN: the handshake as JSON */
 	char *remote;  /* RUN_OPEN: its address, for the admission */
-	struct sio_effects fx;
-	int claimed;            /* the apply claimed the session's end */
-	char note[SIO_ERR_LEN]; /* the run's note on the packets */
-	int read;               /* RUN_RECEIVE: last_recv was read by the run */
+	char *note;    /* the run's note on the packets; NULL: none */
+	int claimed;   /* the apply claimed the session's end */
+	int read;      /* RUN_RECEIVE: last_recv was read by the run */
 	long long last_recv;
+	struct sio_effects fx; /* last: not cleared by run_new() */
 };
 
+/* One allocation per run: the effects of a packet or two fit in it. */
 static struct sio_session_run *
 run_new(enum run_kind kind, const char *sid, long long now)
 {
-	struct sio_session_run *r = calloc(1, sizeof(*r));
+	struct sio_session_run *r = malloc(sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
+	memset(r, 0, offsetof(struct sio_session_run, fx));
 	r->kind = kind;
 	r->now = now;
-	if (sid != NULL)
-		snprintf(r->sid, sizeof(r->sid), "%s", sid);
+	sio_buf_copy(r->sid, sizeof(r->sid), sid != NULL ? sid : "");
 	sio_effects_init(&r->fx);
 	return r;
 }
@@ -417,7 +421,16 @@ run_free(struct sio_session_run *r)
 	sio_effects_cleanup(&r->fx);
 	free(r->request);
 	free(r->remote);
+	free(r->note);
 	free(r);
+}
+
+/* x->err, kept with r for its apply (most runs have nothing to say). */
+static void
+run_note(struct sio_session_run *r, const struct sio_session_ctx *x)
+{
+	free(r->note);
+	r->note = x->err[0] != '\0' ? strdup(x->err) : NULL;
 }
 
 const char *
@@ -595,7 +608,7 @@ sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
 			return SIO_FULL;
 		return rc == SIO_REJECT ? rc : SIO_ERR;
 	}
-	snprintf(r->note, sizeof(r->note), "%s", x->err);
+	run_note(r, x);
 	*out = r;
 	return SIO_OK;
 }
@@ -932,7 +945,7 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 		run_free(r);
 		return SIO_ERR;
 	}
-	snprintf(r->note, sizeof(r->note), "%s", x->err);
+	run_note(r, x);
 	*out = r;
 	return SIO_OK;
 }
@@ -1045,7 +1058,9 @@ sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
 	struct sio_store *st = x->store;
 	int own, rc;
 
-	snprintf(x->err, sizeof(x->err), "%s", r->note);
+	x->err[0] = '\0';
+	if (r->note != NULL)
+		sio_err(x->err, "%s", r->note);
 	r->claimed = 0;
 	/* inside the caller's transaction (a batch of sessions): a
 	 * savepoint, so that this session's failure undoes only its part */

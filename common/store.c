@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "doorbell.h"
 #include "payload.h"
@@ -370,7 +371,7 @@ store_direct_add(struct sio_store *st, const char *sid, long long conn,
 	d->conn = conn;
 	d->depth = st->depth;
 	d->n = store_direct_staged(st, sid) + 1;
-	snprintf(d->sid, sizeof(d->sid), "%s", sid);
+	sio_buf_copy(d->sid, sizeof(d->sid), sid);
 	st->ndirects++;
 	return SIO_OK;
 }

@@ -34,9 +34,10 @@ static const char schema_sql[] =
 #define STORE_PAGE_SIZE "2048"
 
 const char *const sqlite_db_sql[SQL_NSTMT] = {
-    [SQL_BEGIN] = "BEGIN IMMEDIATE",       [SQL_COMMIT] = "COMMIT",
-    [SQL_ROLLBACK] = "ROLLBACK",           [SQL_SAVEPOINT] = "SAVEPOINT sio",
-    [SQL_ROLLBACK_TO] = "ROLLBACK TO sio", [SQL_RELEASE] = "RELEASE sio",
+    [SQL_BEGIN] = "BEGIN IMMEDIATE",   [SQL_BEGIN_READ] = "BEGIN DEFERRED",
+    [SQL_COMMIT] = "COMMIT",           [SQL_ROLLBACK] = "ROLLBACK",
+    [SQL_SAVEPOINT] = "SAVEPOINT sio", [SQL_ROLLBACK_TO] = "ROLLBACK TO sio",
+    [SQL_RELEASE] = "RELEASE sio",
 };
 
 int
@@ -670,17 +671,14 @@ sqlite_read_begin(struct sio_store *st)
 {
 	if (!sqlite3_get_autocommit(SQ(st)->db))
 		return sio_store_fail(st, "a transaction is already open");
-	if (sqlite3_exec(SQ(st)->db, "BEGIN DEFERRED", NULL, NULL, NULL) !=
-	    SQLITE_OK)
-		return sio_store_fail(st, "%s", sqlite3_errmsg(SQ(st)->db));
-	return SIO_OK;
+	return sqlite_run(st, sqlite_prep(st, SQL_BEGIN_READ, ""));
 }
 
 void
 sqlite_read_end(struct sio_store *st)
 {
 	if (!sqlite3_get_autocommit(SQ(st)->db))
-		sqlite3_exec(SQ(st)->db, "COMMIT", NULL, NULL, NULL);
+		sqlite_run(st, sqlite_prep(st, SQL_COMMIT, ""));
 }
 
 int

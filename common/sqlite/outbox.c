@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "sqlite.h"
 
 /* Broadcast targets: ?1 endpoint, ?2 room or NULL, ?3 excluded sid or
@@ -136,7 +137,7 @@ sqlite_outbox_target(struct sio_store *st, const char *sid, int flags,
 		return SIO_FULL;
 	}
 	t = sqlite3_column_text(s, 1);
-	snprintf(holder, SIO_HOLDER_LEN, "%s", t ? (const char *)t : "");
+	sio_buf_copy(holder, SIO_HOLDER_LEN, t ? (const char *)t : "");
 	*queued = sqlite3_column_int64(s, 2);
 	*conn = sqlite3_column_int64(s, 3);
 	sqlite3_reset(s);

@@ -17,6 +17,7 @@
 enum sqlite_sql {
 	/* db.c */
 	SQL_BEGIN,
+	SQL_BEGIN_READ,
 	SQL_COMMIT,
 	SQL_ROLLBACK,
 	SQL_SAVEPOINT,

@@ -394,17 +394,24 @@ struct sio_session_run {
 	int claimed;   /* the apply claimed the session's end */
 	int read;      /* RUN_RECEIVE: last_recv was read by the run */
 	long long last_recv;
-	struct sio_effects fx; /* last: not cleared by run_new() */
+	struct sio_session_run *next; /* x's spares */
+	struct sio_effects fx;        /* last: not cleared by run_new() */
 };
 
-/* One allocation per run: the effects of a packet or two fit in it. */
+/* One allocation per run: the effects of a packet or two fit in it; one
+ * of x's spares when it keeps some. */
 static struct sio_session_run *
-run_new(enum run_kind kind, const char *sid, long long now)
+run_new(struct sio_session_ctx *x, enum run_kind kind, const char *sid,
+        long long now)
 {
-	struct sio_session_run *r = malloc(sizeof(*r));
+	struct sio_session_run *r = x->spare;
 
-	if (r == NULL)
+	if (r != NULL) {
+		x->spare = r->next;
+		x->nspare--;
+	} else if ((r = malloc(sizeof(*r))) == NULL) {
 		return NULL;
+	}
 	memset(r, 0, offsetof(struct sio_session_run, fx));
 	r->kind = kind;
 	r->now = now;
@@ -414,7 +421,7 @@ run_new(enum run_kind kind, const char *sid, long long now)
 }
 
 static void
-run_free(struct sio_session_run *r)
+run_free(struct sio_session_ctx *x, struct sio_session_run *r)
 {
 	if (r == NULL)
 		return;
@@ -422,7 +429,25 @@ run_free(struct sio_session_run *r)
 	free(r->request);
 	free(r->remote);
 	free(r->note);
+	if (x->nspare < x->keep_runs) {
+		r->next = x->spare;
+		x->spare = r;
+		x->nspare++;
+		return;
+	}
 	free(r);
+}
+
+void
+sio_session_ctx_cleanup(struct sio_session_ctx *x)
+{
+	struct sio_session_run *r;
+
+	while ((r = x->spare) != NULL) {
+		x->spare = r->next;
+		free(r);
+	}
+	x->nspare = 0;
 }
 
 /* x->err, kept with r for its apply (most runs have nothing to say). */
@@ -579,7 +604,7 @@ sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
                  long long now, struct sio_session_run **out)
 {
 	const struct sio_app *app = sio_plugin_app(x->plugin, "");
-	struct sio_session_run *r = run_new(RUN_OPEN, NULL, now);
+	struct sio_session_run *r = run_new(x, RUN_OPEN, NULL, now);
 	struct sio_conn c;
 	int rc;
 
@@ -603,7 +628,7 @@ sio_session_open(struct sio_session_ctx *x, const struct sio_request *req,
 		sio_conn_cleanup(&c);
 	}
 	if (rc != SIO_OK) {
-		run_free(r);
+		run_free(x, r);
 		if (rc == SIO_FULL || rc == SIO_AGAIN) /* as version 1 had it */
 			return SIO_FULL;
 		return rc == SIO_REJECT ? rc : SIO_ERR;
@@ -924,7 +949,7 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 		return SIO_CLOSED;
 	if (rc != SIO_OK)
 		return SIO_ERR;
-	if ((r = run_new(RUN_RECEIVE, sid, now)) == NULL)
+	if ((r = run_new(x, RUN_RECEIVE, sid, now)) == NULL)
 		return SIO_ERR;
 	r->fx.room = room;
 	r->fx.attached = attached;
@@ -942,7 +967,7 @@ sio_session_run(struct sio_session_ctx *x, const char *sid,
 		rc = session_dispatch(x, r, &p); /* SESSION_ENDED stops */
 	}
 	if (rc == SIO_ERR) {
-		run_free(r);
+		run_free(x, r);
 		return SIO_ERR;
 	}
 	run_note(r, x);
@@ -1139,7 +1164,7 @@ sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
 		return 0;
 	if (r->claimed && committed)
 		rc = session_close(x, r->sid, r->now);
-	run_free(r);
+	run_free(x, r);
 	return rc;
 }
 
@@ -1186,23 +1211,23 @@ static int
 session_end_tx(struct sio_session_ctx *x, const char *sid, const char *reason,
                int forget, long long now)
 {
-	struct sio_session_run *r = run_new(RUN_END, sid, now);
+	struct sio_session_run *r = run_new(x, RUN_END, sid, now);
 	int rc;
 
 	if (r == NULL ||
 	    session_end_record(r, reason, forget) != SESSION_ENDED ||
 	    sio_store_begin(x->store) != SIO_OK) {
-		run_free(r);
+		run_free(x, r);
 		return SIO_ERR;
 	}
 	if (session_apply_locked(x, r) != SIO_OK) {
 		sio_store_rollback(x->store);
-		run_free(r);
+		run_free(x, r);
 		return SIO_ERR;
 	}
 	rc = sio_store_commit(x->store);
 	if (rc != SIO_OK) {
-		run_free(r);
+		run_free(x, r);
 		return SIO_ERR;
 	}
 	return sio_session_done(x, r, 1);

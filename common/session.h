@@ -137,7 +137,16 @@ struct sio_session_ctx {
 	/* The last input problem met by sio_session_receive() ("malformed
 	 * packet", "unknown endpoint '/x'"), "" when none: for the log. */
 	char err[SIO_ERR_LEN];
+	/* Finished runs kept for the next, at most keep_runs (0, the
+	 * default: none): a process that runs batches of many sessions
+	 * allocated past malloc's per-thread cache. One who sets it calls
+	 * sio_session_ctx_cleanup() when done with x. */
+	unsigned keep_runs, nspare;
+	struct sio_session_run *spare;
 };
+
+/* Frees the runs x keeps (keep_runs); x stays usable. */
+void sio_session_ctx_cleanup(struct sio_session_ctx *x);
 
 /* What a run recorded for its apply; sio_session_done() frees it. */
 struct sio_session_run;

@@ -217,6 +217,21 @@ sio_store_read_end(struct sio_store *st)
 }
 
 int
+sio_store_read_upgrade(struct sio_store *st)
+{
+	if (st->ops->read_upgrade != NULL && st->ops->in_transaction(st)) {
+		st->nbells = 0;
+		st->depth = 0;
+		store_direct_drop(st, 0);
+		if (st->ops->read_upgrade(st) == SIO_OK)
+			return SIO_OK;
+	}
+	if (st->ops->in_transaction(st))
+		st->ops->read_end(st);
+	return sio_store_begin(st);
+}
+
+int
 sio_store_in_transaction(struct sio_store *st)
 {
 	return st->ops->in_transaction(st);

@@ -136,6 +136,16 @@ int sio_store_read_begin(struct sio_store *st);
 void sio_store_read_end(struct sio_store *st);
 
 /*
+ * Ends the read transaction by making it the write transaction, as
+ * sio_store_begin() opens one: in place when the backend can (nobody
+ * wrote since the snapshot, so what was read still holds), else by
+ * ending it and beginning anew (what was read may be older than the
+ * write transaction: re-check it there). With no read transaction open,
+ * sio_store_begin(). SIO_OK or SIO_ERR as sio_store_begin().
+ */
+int sio_store_read_upgrade(struct sio_store *st);
+
+/*
  * Takes out of the open transaction the doorbells it would ring for
  * holder at its commit and passes their sids to fn now: a process that
  * is holder itself needs no datagram to itself. If the transaction then

@@ -190,6 +190,12 @@ struct sio_store_ops {
 	 * lock; SIO_ERR when a transaction is open. read_end ends it. */
 	int (*read_begin)(struct sio_store *st);
 	void (*read_end)(struct sio_store *st);
+	/* Optional (NULL: the front ends the read and begins): makes the
+	 * open read transaction the write transaction in place, SIO_OK;
+	 * SIO_ERR, quietly and leaving the read transaction open, when it
+	 * cannot (another connection wrote since the snapshot, or holds
+	 * the write lock). */
+	int (*read_upgrade)(struct sio_store *st);
 
 	/*
 	 * tick: called about once a second by each long-running process on

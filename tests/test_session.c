@@ -265,6 +265,36 @@ test_message_echo(void)
 	EXPECT(sid, "3:::");
 }
 
+/* A context that keeps finished runs takes them again, each as new: the
+ * second session's run carries nothing of the first's; no more are kept
+ * than asked, and the cleanup frees them (the asan suite's leak check). */
+static void
+test_kept_runs(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+
+	open_session(a, NULL);
+	open_session(b, NULL);
+	x.keep_runs = 1;
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT(feed(a, "3:::from a") == SIO_OK);
+		CU_ASSERT_EQUAL(x.nspare, 1);
+		CU_ASSERT(feed(b, "3:::from b") == SIO_OK);
+		EXPECT(a, "3:::from a");
+		EXPECT(b, "3:::from b");
+	}
+	/* a run that ends its session, then one of another session */
+	CU_ASSERT(feed(a, "0::") == SIO_OK);
+	CU_ASSERT(feed(b, "3:::still b") == SIO_OK);
+	EXPECT(b, "3:::still b");
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	CU_ASSERT(state_of(b) != SIO_SESSION_CLOSED);
+	sio_session_ctx_cleanup(&x);
+	CU_ASSERT_EQUAL(x.nspare, 0);
+	CU_ASSERT_PTR_NULL(x.spare);
+	x.keep_runs = 0;
+}
+
 static void
 test_json_echo(void)
 {
@@ -1610,6 +1640,7 @@ static const struct cu_test tests[] = {
     {"docs/internals.md shows the transition table",
      test_transition_table_is_documented},
     {"testapp echoes messages with their type", test_message_echo},
+    {"kept runs are taken again as new, no more than asked", test_kept_runs},
     {"testapp echoes json messages", test_json_echo},
     {"plain ids are auto-acked first, data acks carry the data",
      test_message_auto_ack_and_data_ack},

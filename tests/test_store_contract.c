@@ -1627,6 +1627,52 @@ test_read_snapshot(void)
 	sio_store_close(other);
 }
 
+/* A snapshot upgraded to the write transaction: its writes commit; when
+ * another connection wrote since the snapshot, the transaction it gets is
+ * a new one, which sees that write (what was read must be re-checked);
+ * with no snapshot open it begins one. */
+static void
+test_read_upgrade(void)
+{
+	struct sio_store *other = contract_open(0);
+	char sid[SIO_SID_LEN + 1], *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	new_session(sid);
+	/* nobody wrote meanwhile */
+	CU_ASSERT_EQUAL_FATAL(sio_store_read_begin(st), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT_PTR_NULL(v);
+	free(v);
+	CU_ASSERT_EQUAL_FATAL(sio_store_read_upgrade(st), SIO_OK);
+	CU_ASSERT(sio_store_in_transaction(st));
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "mine"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	v = sio_store_data_get(other, sid, "k");
+	CU_ASSERT(v != NULL && strcmp(v, "mine") == 0);
+	free(v);
+	/* another wrote after the snapshot was taken */
+	CU_ASSERT_EQUAL_FATAL(sio_store_read_begin(st), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT(v != NULL && strcmp(v, "mine") == 0);
+	free(v);
+	CU_ASSERT_EQUAL(sio_store_data_put(other, sid, "k", "theirs"), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_read_upgrade(st), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT(v != NULL && strcmp(v, "theirs") == 0);
+	free(v);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "j", "after"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	v = sio_store_data_get(other, sid, "j");
+	CU_ASSERT(v != NULL && strcmp(v, "after") == 0);
+	free(v);
+	/* with no snapshot: a write transaction all the same */
+	CU_ASSERT_EQUAL_FATAL(sio_store_read_upgrade(st), SIO_OK);
+	CU_ASSERT(sio_store_in_transaction(st));
+	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
+	sio_store_close(other);
+}
+
 /* tick says when another connection wrote since the last tick. */
 static void
 test_tick(void)
@@ -2431,6 +2477,9 @@ static const struct cu_test tests[] = {
      test_outbox_room},
     {"a read snapshot holds off no writer and sees its writes after",
      test_read_snapshot},
+    {"a snapshot upgraded to the write transaction, or a new one when "
+     "another wrote",
+     test_read_upgrade},
     {"tick says when another connection wrote since the last tick", test_tick},
     {"maintain runs at any time and keeps every row", test_maintain},
     {"counters add, read and list by name", test_counters},

@@ -746,9 +746,9 @@ wsd_conn_flush(void)
 	for (c = list; c != NULL; c = c->dnext)
 		if (c->nin > 0)
 			conn_run(c, now);
-	if (tx)
-		sio_store_read_end(st);
-	tx = sio_store_begin(st) == SIO_OK;
+	/* the write transaction: the snapshot itself when nobody wrote
+	 * since (one lock fewer), else a new one */
+	tx = (tx ? sio_store_read_upgrade(st) : sio_store_begin(st)) == SIO_OK;
 	if (!tx)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN,
 		                "batch: %s (each on its own)",

@@ -696,6 +696,8 @@ wsd_register(void)
 	}
 	if (wsd_start_maintainer() != SIO_OK)
 		return SIO_ERR;
+	/* a batch runs the handlers of many sessions at once (conn.c) */
+	wsd.x.keep_runs = WSD_KEEP_RUNS;
 	/* The row first: the name is ours before its doorbell file is. */
 	if (sio_store_process_new(wsd.x.store, "wsd", (int)getpid(),
 	                          sio_session_now(), wsd.holder) != SIO_OK) {
@@ -723,6 +725,7 @@ wsd_unregister(void)
 		sio_doorbell_close(wsd.bell);
 	if (wsd.x.store != NULL)
 		sio_store_close(wsd.x.store);
+	sio_session_ctx_cleanup(&wsd.x);
 	wsd.bell = NULL;
 	wsd.x.store = NULL;
 }

@@ -62,6 +62,10 @@ void wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
  * them under max_buffered (wsd_conn_buffer_hold()). */
 #define WSD_BUFFER_FREE 4096
 
+/* The engine's runs a batch frees and the next takes again (about 800
+ * bytes each; a batch of more sessions allocates the rest). */
+#define WSD_KEEP_RUNS 256
+
 struct wsd_conn_addr;
 
 /* What wsd_conn_next() asks the transport to do. */

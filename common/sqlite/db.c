@@ -34,10 +34,15 @@ static const char schema_sql[] =
 #define STORE_PAGE_SIZE "2048"
 
 const char *const sqlite_db_sql[SQL_NSTMT] = {
-    [SQL_BEGIN] = "BEGIN IMMEDIATE",   [SQL_BEGIN_READ] = "BEGIN DEFERRED",
-    [SQL_COMMIT] = "COMMIT",           [SQL_ROLLBACK] = "ROLLBACK",
-    [SQL_SAVEPOINT] = "SAVEPOINT sio", [SQL_ROLLBACK_TO] = "ROLLBACK TO sio",
+    [SQL_BEGIN] = "BEGIN IMMEDIATE",
+    [SQL_BEGIN_READ] = "BEGIN DEFERRED",
+    [SQL_COMMIT] = "COMMIT",
+    [SQL_ROLLBACK] = "ROLLBACK",
+    [SQL_SAVEPOINT] = "SAVEPOINT sio",
+    [SQL_ROLLBACK_TO] = "ROLLBACK TO sio",
     [SQL_RELEASE] = "RELEASE sio",
+    /* changes nothing, but a write statement takes the write lock */
+    [SQL_UPGRADE] = "UPDATE sessions SET state = state WHERE 0",
 };
 
 int
@@ -681,6 +686,27 @@ sqlite_read_end(struct sio_store *st)
 		sqlite_run(st, sqlite_prep(st, SQL_COMMIT, ""));
 }
 
+/*
+ * A read transaction becomes the write transaction at its first write:
+ * SQLite refuses at once (SQLITE_BUSY, or SQLITE_BUSY_SNAPSHOT, with no
+ * busy handler: waiting could deadlock) when another connection holds the
+ * write lock or committed since the snapshot. The read transaction then
+ * stays open, and the front ends it and begins anew.
+ */
+int
+sqlite_read_upgrade(struct sio_store *st)
+{
+	sqlite3_stmt *s = sqlite_prep(st, SQL_UPGRADE, "");
+	int rc;
+
+	if (s == NULL)
+		return SIO_ERR;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE && sqlite_in_transaction(st) ? SIO_OK
+	                                                      : SIO_ERR;
+}
+
 int
 sqlite_in_transaction(struct sio_store *st)
 {
@@ -733,6 +759,7 @@ const struct sio_store_ops sio_store_sqlite_ops = {
     .in_transaction = sqlite_in_transaction,
     .read_begin = sqlite_read_begin,
     .read_end = sqlite_read_end,
+    .read_upgrade = sqlite_read_upgrade,
     .savepoint = sqlite_savepoint,
     .rollback_to = sqlite_rollback_to,
     .release = sqlite_release,

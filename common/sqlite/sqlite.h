@@ -18,6 +18,7 @@ enum sqlite_sql {
 	/* db.c */
 	SQL_BEGIN,
 	SQL_BEGIN_READ,
+	SQL_UPGRADE,
 	SQL_COMMIT,
 	SQL_ROLLBACK,
 	SQL_SAVEPOINT,
@@ -209,6 +210,7 @@ void sqlite_close(struct sio_store *st);
 int sqlite_begin(struct sio_store *st);
 int sqlite_read_begin(struct sio_store *st);
 void sqlite_read_end(struct sio_store *st);
+int sqlite_read_upgrade(struct sio_store *st);
 int sqlite_commit(struct sio_store *st);
 int sqlite_rollback(struct sio_store *st);
 int sqlite_in_transaction(struct sio_store *st);

@@ -192,8 +192,10 @@ $(BUILD)/tests/test_fuzz_seeded: LDLIBS += $(FUZZ_SEEDED_OBJ) -lcrypto
 
 # The engine's suites share one test transport (tests/fixture.c).
 FIXTURE_OBJ = $(BUILD)/tests/fixture.o
-$(BUILD)/tests/test_conn $(BUILD)/tests/test_session: $(FIXTURE_OBJ)
-$(BUILD)/tests/test_conn $(BUILD)/tests/test_session: LDLIBS += $(FIXTURE_OBJ)
+FIXTURE_TESTS = $(BUILD)/tests/test_conn $(BUILD)/tests/test_session \
+                $(BUILD)/tests/test_actions
+$(FIXTURE_TESTS): $(FIXTURE_OBJ)
+$(FIXTURE_TESTS): LDLIBS += $(FIXTURE_OBJ)
 
 $(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(WHOLE_LIB) $(LDLIBS)

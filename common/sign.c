@@ -12,6 +12,7 @@
 
 #include "result.h"
 #include "sign.h"
+#include "text.h"
 
 #define SIGN_MAC_LEN 32 /* SHA-256 */
 #define SIGN_T_MAX 20   /* digits of a time: more is not a time */
@@ -64,18 +65,6 @@ sio_sign(const char *secret, const void *body, size_t len, long long t,
 	return SIO_OK;
 }
 
-static int
-sign_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 64 hex digits of s[0..n) as a MAC: SIO_OK, or SIO_ERR when s is
  * not exactly that. */
 static int
@@ -84,7 +73,8 @@ sign_unhex(const char *s, size_t n, unsigned char mac[SIGN_MAC_LEN])
 	if (n != 2 * SIGN_MAC_LEN)
 		return SIO_ERR;
 	for (size_t i = 0; i < SIGN_MAC_LEN; i++) {
-		int hi = sign_hexval(s[2 * i]), lo = sign_hexval(s[2 * i + 1]);
+		int hi = sio_text_hexval(s[2 * i]),
+		    lo = sio_text_hexval(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return SIO_ERR;
 		mac[i] = (unsigned char)(hi << 4 | lo);

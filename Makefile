@@ -64,7 +64,7 @@ CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
 CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
 CLIENT_STAMP = $(BUILD)/client/.stamp
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats faults bench profile
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl publish stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 # The Debian packages of make test (scripts/deps.sh: the sets build, run,
@@ -229,6 +229,7 @@ test: deps
 	@$(MAKE) --no-print-directory wsd-wire
 	@$(MAKE) --no-print-directory examples
 	@$(MAKE) --no-print-directory ctl
+	@$(MAKE) --no-print-directory publish
 	@$(MAKE) --no-print-directory stats
 	@$(MAKE) --no-print-directory faults
 	@$(MAKE) --no-print-directory install-test
@@ -337,6 +338,13 @@ examples: $(GATEWAY) $(WSD) $(PLUGINS) $(CLIENT_STAMP)
 # shell and ctl/push.php from php-cli (tests/ctl/, node --test).
 ctl: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
 	node --test --test-reporter=spec --test-concurrency=1 tests/ctl/
+
+# POST /<resource>/publish against lighttpd + sio-gateway + sio-wsd with
+# socket.io-client 0.9.16 on websocket and xhr-polling, every action and
+# every refusal; one publish behind nginx, apache and apache-cgi
+# (tests/publish/, node --test).
+publish: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec --test-concurrency=1 tests/publish/
 
 # Stats and metrics (/socket.io/stats, /socket.io/metrics, stats_view)
 # against lighttpd + sio-gateway + sio-wsd with socket.io-client 0.9.16.

@@ -3,7 +3,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = jansson sqlite3
+PKGS     = jansson sqlite3 libcrypto
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
 # Where an installed siogate looks for its files (FHS) and make install
@@ -64,7 +64,7 @@ CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
 CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
 CLIENT_STAMP = $(BUILD)/client/.stamp
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl stats faults bench profile
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl publish stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 # The Debian packages of make test (scripts/deps.sh: the sets build, run,
@@ -192,8 +192,10 @@ $(BUILD)/tests/test_fuzz_seeded: LDLIBS += $(FUZZ_SEEDED_OBJ) -lcrypto
 
 # The engine's suites share one test transport (tests/fixture.c).
 FIXTURE_OBJ = $(BUILD)/tests/fixture.o
-$(BUILD)/tests/test_conn $(BUILD)/tests/test_session: $(FIXTURE_OBJ)
-$(BUILD)/tests/test_conn $(BUILD)/tests/test_session: LDLIBS += $(FIXTURE_OBJ)
+FIXTURE_TESTS = $(BUILD)/tests/test_conn $(BUILD)/tests/test_session \
+                $(BUILD)/tests/test_actions
+$(FIXTURE_TESTS): $(FIXTURE_OBJ)
+$(FIXTURE_TESTS): LDLIBS += $(FIXTURE_OBJ)
 
 $(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(WHOLE_LIB) $(LDLIBS)
@@ -227,6 +229,7 @@ test: deps
 	@$(MAKE) --no-print-directory wsd-wire
 	@$(MAKE) --no-print-directory examples
 	@$(MAKE) --no-print-directory ctl
+	@$(MAKE) --no-print-directory publish
 	@$(MAKE) --no-print-directory stats
 	@$(MAKE) --no-print-directory faults
 	@$(MAKE) --no-print-directory install-test
@@ -335,6 +338,13 @@ examples: $(GATEWAY) $(WSD) $(PLUGINS) $(CLIENT_STAMP)
 # shell and ctl/push.php from php-cli (tests/ctl/, node --test).
 ctl: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
 	node --test --test-reporter=spec --test-concurrency=1 tests/ctl/
+
+# POST /<resource>/publish against lighttpd + sio-gateway + sio-wsd with
+# socket.io-client 0.9.16 on websocket and xhr-polling, every action and
+# every refusal; one publish behind nginx, apache and apache-cgi
+# (tests/publish/, node --test).
+publish: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec --test-concurrency=1 tests/publish/
 
 # Stats and metrics (/socket.io/stats, /socket.io/metrics, stats_view)
 # against lighttpd + sio-gateway + sio-wsd with socket.io-client 0.9.16.

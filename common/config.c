@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "result.h"
+#include "sign.h"
 #include "siogate.h"
 
 /* make install's data directory (the Makefile passes DATADIR). */
@@ -52,7 +53,8 @@ enum config_kind {
 	CONFIG_LOG,        /* enum sio_log_level */
 	CONFIG_LOGDEST,    /* stderr, syslog or a file path */
 	CONFIG_ADDRS,      /* addresses, space or comma separated */
-	CONFIG_NAMES       /* cookie names, space or comma separated */
+	CONFIG_NAMES,      /* cookie names, space or comma separated */
+	CONFIG_SECRET      /* any text, may be empty; never echoed in errors */
 };
 
 struct config_key {
@@ -120,6 +122,11 @@ static const struct config_key config_keys[] = {
     {"max_websockets", CONFIG_INT, CONFIG_FIELD(max_websockets), 0, 1, 1 << 24},
     {"stats", CONFIG_BOOL, CONFIG_FIELD(stats), 0, 0, 0},
     {"stats_allow", CONFIG_ADDRS, CONFIG_TEXT(stats_allow), 0, 0},
+    {"publish", CONFIG_BOOL, CONFIG_FIELD(publish), 0, 0, 0},
+    {"publish_allow", CONFIG_ADDRS, CONFIG_TEXT(publish_allow), 0, 0},
+    {"publish_max_actions", CONFIG_COUNT, CONFIG_FIELD(publish_max_actions), 0,
+     1, 10000},
+    {"bridge_secret", CONFIG_SECRET, CONFIG_TEXT(bridge_secret), 0, 0},
     {NULL, 0, 0, 0, 0, 0}};
 
 static const char *const config_transport_names[SIO_TRANSPORT_COUNT] = {
@@ -194,6 +201,11 @@ sio_config_defaults(struct sio_config *c)
 	c->max_websockets = 16384;
 	c->stats = 0;
 	snprintf(c->stats_allow, sizeof(c->stats_allow), "%s", "127.0.0.1 ::1");
+	c->publish = 0;
+	snprintf(c->publish_allow, sizeof(c->publish_allow), "%s",
+	         "127.0.0.1 ::1");
+	c->publish_max_actions = 100;
+	c->bridge_secret[0] = '\0';
 }
 
 const char *
@@ -667,6 +679,15 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 		return config_addrs(field, k->size, v, err);
 	case CONFIG_NAMES:
 		return config_names(field, k->size, v, err);
+	case CONFIG_SECRET:
+		/* empty: no secret (publish then refuses to start) */
+		if (strlen(v) >= k->size) {
+			sio_err(err, "too long (at most %zu bytes)",
+			        k->size - 1);
+			return -1;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
 	}
 	return -1;
 }
@@ -688,6 +709,11 @@ sio_config_set(struct sio_config *c, const char *key, const char *value,
 	}
 	if (config_apply(c, k, value, why) == 0)
 		return SIO_OK;
+	/* a secret stays out of messages, which go to logs */
+	if (k->kind == CONFIG_SECRET) {
+		sio_err(err, "bad value for %s: %s", k->name, why);
+		return SIO_ERR;
+	}
 	len = strlen(value);
 	sio_err(err, "bad value '%.48s%s' for %s: %s", value,
 	        len > 48 ? "..." : "", k->name, why);
@@ -803,6 +829,15 @@ config_check(const struct sio_config *c, const char *path, char *err)
 		        "max_packet (%zu) and at most max_buffered (%zu)",
 		        path, c->max_buffered_per_address, c->max_packet,
 		        c->max_buffered);
+		return SIO_ERR;
+	}
+	/* a short key is one an attacker can guess offline from a single
+	 * signed request */
+	if (c->publish && strlen(c->bridge_secret) < SIO_SECRET_MIN) {
+		sio_err(err,
+		        "%s: publish = yes needs a bridge_secret of at least "
+		        "%d bytes (it has %zu)",
+		        path, SIO_SECRET_MIN, strlen(c->bridge_secret));
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -972,6 +1007,10 @@ static const char *const config_live_keys[] = {"origins",
                                                "body_timeout",
                                                "stats",
                                                "stats_allow",
+                                               "publish",
+                                               "publish_allow",
+                                               "publish_max_actions",
+                                               "bridge_secret",
                                                NULL};
 
 int
@@ -1111,6 +1150,15 @@ sio_config_stats_allowed(const struct sio_config *c, const char *addr)
 		return 0;
 	addr = config_unmapped(addr);
 	return config_in_list(c->stats_allow, addr, strlen(addr), 0, 1);
+}
+
+int
+sio_config_publish_allowed(const struct sio_config *c, const char *addr)
+{
+	if (addr == NULL || *addr == '\0')
+		return 0;
+	addr = config_unmapped(addr);
+	return config_in_list(c->publish_allow, addr, strlen(addr), 0, 1);
 }
 
 const char *

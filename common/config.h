@@ -112,6 +112,13 @@ struct sio_config {
 	int stats; /* stats = no: GET /<resource>/stats and /metrics served */
 	char stats_allow[512]; /* stats_allow = 127.0.0.1 ::1: REMOTE_ADDRs
 	                          allowed them (space or comma separated) */
+	int publish; /* publish = no: POST /<resource>/publish served */
+	char publish_allow[512]; /* publish_allow = 127.0.0.1 ::1: REMOTE_ADDRs
+	                            allowed to publish */
+	int publish_max_actions; /* actions in one publish request, 100 */
+	/* bridge_secret = "": the key of the signatures of publish requests
+	 * (and the bridge's), SIO_SECRET_MIN bytes at least when used */
+	char bridge_secret[256];
 };
 
 /* Fills c with the defaults. */
@@ -177,6 +184,8 @@ int sio_config_origin_allowed(const struct sio_config *c, const char *origin);
 /* 1 when addr (REMOTE_ADDR) is one of c->stats_allow, compared as text
  * ("::ffff:a.b.c.d" also matches "a.b.c.d"); 0 when not or addr NULL. */
 int sio_config_stats_allowed(const struct sio_config *c, const char *addr);
+/* The same for c->publish_allow. */
+int sio_config_publish_allowed(const struct sio_config *c, const char *addr);
 
 /* The bytes of unfinished messages one client address may hold in
  * sio-wsd: max_buffered_per_address, or when it is 0 (unset) max_buffered

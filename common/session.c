@@ -380,19 +380,20 @@ session_clock(struct sio_session_ctx *x, long long now)
 	                             &step);
 }
 
-enum run_kind { RUN_RECEIVE, RUN_OPEN, RUN_END };
+enum run_kind { RUN_RECEIVE, RUN_OPEN, RUN_END, RUN_CLOSE };
 
 /* What a run phase read and recorded, for its apply (see session.h). */
 struct sio_session_run {
 	enum run_kind kind;
 	char sid[SIO_SID_LEN + 1];
 	long long now;
-	size_t npkts;  /* RUN_RECEIVE: counted as received */
-	char *request; /* RUN_OPEN: the handshake as JSON */
-	char *remote;  /* RUN_OPEN: its address, for the admission */
-	char *note;    /* the run's note on the packets; NULL: none */
-	int claimed;   /* the apply claimed the session's end */
-	int read;      /* RUN_RECEIVE: last_recv was read by the run */
+	size_t npkts;   /* RUN_RECEIVE: counted as received */
+	char *request;  /* RUN_OPEN: the handshake as JSON */
+	char *remote;   /* RUN_OPEN: its address, for the admission */
+	char *note;     /* the run's note on the packets; NULL: none */
+	char *endpoint; /* RUN_CLOSE: the endpoint it disconnects */
+	int claimed;    /* the apply claimed the session's end */
+	int read;       /* RUN_RECEIVE: last_recv was read by the run */
 	long long last_recv;
 	struct sio_session_run *next; /* x's spares */
 	struct sio_effects fx;        /* last: not cleared by run_new() */
@@ -429,6 +430,7 @@ run_free(struct sio_session_ctx *x, struct sio_session_run *r)
 	free(r->request);
 	free(r->remote);
 	free(r->note);
+	free(r->endpoint);
 	if (x->nspare < x->keep_runs) {
 		r->next = x->spare;
 		x->spare = r;
@@ -1051,14 +1053,17 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 			rc = state;
 		/* refused by the table (closed meanwhile) or absent */
 		if (rc == SIO_ABSENT ||
-		    (rc >= 0 &&
-		     sio_session_next(state, -1,
-		                      r->kind == RUN_END
-		                          ? SIO_EVENT_END
-		                          : SIO_EVENT_PACKET) == NULL))
+		    (rc >= 0 && sio_session_next(state, -1,
+		                                 r->kind == RUN_RECEIVE
+		                                     ? SIO_EVENT_PACKET
+		                                     : SIO_EVENT_END) == NULL))
 			return r->kind == RUN_END ? SIO_OK : SIO_CLOSED;
 		if (rc < 0)
 			return SIO_ERR;
+		/* the client may have disconnected it since the run */
+		if (r->kind == RUN_CLOSE &&
+		    (rc = sio_store_endpoint_has(st, r->sid, r->endpoint)) <= 0)
+			return rc == 0 ? SIO_CLOSED : SIO_ERR;
 		rc = SIO_OK;
 		/* timeouts count in seconds: a busy session is touched once
 		 * in SIO_TOUCH_MS, not for every packet */
@@ -1238,6 +1243,42 @@ sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
                 long long now)
 {
 	return session_end_tx(x, sid, reason, 0, now);
+}
+
+int
+sio_session_close_endpoint(struct sio_session_ctx *x, const char *sid,
+                           const char *ep, long long now)
+{
+	struct sio_session_run *r;
+	long long last_recv;
+	int rc = sio_store_session_state(x->store, sid, &last_recv);
+
+	if (rc == SIO_ABSENT ||
+	    (rc >= 0 && sio_session_next(rc, -1, SIO_EVENT_END) == NULL))
+		return SIO_CLOSED;
+	if (rc < 0)
+		return SIO_ERR;
+	if ((rc = sio_store_endpoint_has(x->store, sid, ep)) <= 0)
+		return rc;
+	r = run_new(x, RUN_CLOSE, sid, now);
+	if (r == NULL || (r->endpoint = strdup(ep)) == NULL) {
+		run_free(x, r);
+		return SIO_ERR;
+	}
+	x->err[0] = '\0';
+	if (session_endpoint_close(x, r, ep, 1) != SIO_OK) {
+		run_free(x, r);
+		return SIO_ERR;
+	}
+	run_note(r, x);
+	rc = sio_session_apply(x, r);
+	sio_session_done(x, r, rc == SIO_OK);
+	if (rc == SIO_CLOSED) /* ended, or ep disconnected, meanwhile */
+		return sio_store_session_state(x->store, sid, &last_recv) ==
+		               SIO_SESSION_CLOSED
+		           ? SIO_CLOSED
+		           : 0;
+	return rc == SIO_OK ? 1 : SIO_ERR;
 }
 
 int

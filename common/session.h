@@ -238,6 +238,17 @@ int sio_session_end(struct sio_session_ctx *x, const char *sid,
                     const char *reason, long long now);
 
 /*
+ * Disconnects endpoint ep (not the root) of session sid from outside its
+ * callbacks, as sio_close() on ep does from inside: ep's on_close runs
+ * (what it queues is applied), then, in one transaction, ep and its rooms
+ * go and `0::/ep` is queued. Returns 1 when this call disconnected ep, 0
+ * when ep was not connected, SIO_CLOSED when the session is absent or
+ * closed, SIO_ERR. No transaction may be open on x.
+ */
+int sio_session_close_endpoint(struct sio_session_ctx *x, const char *sid,
+                               const char *ep, long long now);
+
+/*
  * sio_session_end() for a client that ends its session itself (the
  * `?disconnect` GET, as a `0::` packet does): `0::` goes only to a
  * transport attached now, and every later request on sid is answered as

@@ -160,7 +160,7 @@ sio_text_htmlfile_prelude(void)
 	return sio_text_prelude;
 }
 
-static int
+int
 sio_text_hexval(char c)
 {
 	if (c >= '0' && c <= '9')

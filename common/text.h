@@ -41,6 +41,9 @@ int sio_text_htmlfile(struct sio_buf *b, const char *payload, size_t len);
 const char *sio_text_htmlfile_prelude(void);
 #define SIO_HTMLFILE_PRELUDE_LEN 256
 
+/* The value of hex digit c (either case), or -1 when it is not one. */
+int sio_text_hexval(char c);
+
 /*
  * Decodes %XX escapes (and '+' as a space when form is set) of s[0..len),
  * appending the bytes to b. SIO_OK, or SIO_ERR on a bad escape.

@@ -7,7 +7,7 @@
  * process's write transactions, pool.c holds the store connections the
  * requests share, route.c turns REQUEST_URI into a route and serve.c
  * answers it (with respond.c, outbox.c, poll.c, stream.c, post.c,
- * handshake.c and stats.c, which share serve.h); static.c serves
+ * handshake.c, stats.c and publish.c, which share serve.h); static.c serves
  * socket.io-client's files.
  */
 #ifndef GW_GATEWAY_H
@@ -241,6 +241,7 @@ enum gw_route_kind {
 	GW_ROUTE_METRICS,    /* /<resource>/metrics: Prometheus text */
 	GW_ROUTE_STATIC,     /* socket.io-client's files: file, versioned */
 	GW_ROUTE_HEALTH,     /* /<resource>/health: 200 "ok" */
+	GW_ROUTE_PUBLISH,    /* /<resource>/publish: actions from outside */
 };
 
 /* The files socket.io 0.9 serves under its resource (static.c). */

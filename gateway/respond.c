@@ -28,6 +28,7 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 		const char *text;
 	} reasons[] = {{200, "OK"},
 	               {400, "Bad Request"},
+	               {401, "Unauthorized"},
 	               {403, "Forbidden"},
 	               {404, "Not Found"},
 	               {405, "Method Not Allowed"},
@@ -46,6 +47,8 @@ serve_head(struct serve *s, int status, const char *ctype, long long clen)
 	rc = sio_buf_printf(&h, "Status: %d %s\r\n", status, reason);
 	if (rc == SIO_OK && ctype != NULL)
 		rc = sio_buf_printf(&h, "Content-Type: %s\r\n", ctype);
+	if (rc == SIO_OK && s->allow != NULL)
+		rc = sio_buf_printf(&h, "Allow: %s\r\n", s->allow);
 	if (rc == SIO_OK && clen >= 0)
 		rc = sio_buf_printf(&h, "Content-Length: %lld\r\n", clen);
 	/* what a client sent comes back in bodies (messages, the jsonp

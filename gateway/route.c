@@ -141,6 +141,10 @@ gw_route_parse(const char *uri, const char *resource, struct gw_route *rt)
 		rt->kind = GW_ROUTE_HEALTH;
 		return;
 	}
+	if (p == end && strcmp(proto, "publish") == 0) {
+		rt->kind = GW_ROUTE_PUBLISH;
+		return;
+	}
 	if (strcmp(proto, "1") != 0) {
 		rt->kind = GW_ROUTE_BAD_PROTOCOL;
 		return;

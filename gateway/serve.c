@@ -1,10 +1,11 @@
 /*
  * serve.c: one request of sio-gateway, from route to response: the
  * routes (handshake, forced disconnect, the polling transports, stats,
- * client files, health) and what every transport shares: the request's
- * store connection and its waiting place. The answers live in
+ * publish, client files, health) and what every transport shares: the
+ * request's store connection and its waiting place. The answers live in
  * respond.c, the outbox in outbox.c, the transports in poll.c, stream.c
- * and post.c, the handshake in handshake.c, stats in stats.c.
+ * and post.c, the handshake in handshake.c, stats in stats.c, publish in
+ * publish.c.
  */
 #include <string.h>
 
@@ -218,7 +219,8 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 	gw_route_parse(uri != NULL ? uri : "", x->cfg->resource, &s.rt);
 	if (s.rt.kind != GW_ROUTE_NOT_FOUND &&
 	    s.rt.kind != GW_ROUTE_BAD_PROTOCOL && s.rt.kind != GW_ROUTE_STATS &&
-	    s.rt.kind != GW_ROUTE_METRICS && strcmp(method, "OPTIONS") == 0) {
+	    s.rt.kind != GW_ROUTE_METRICS && s.rt.kind != GW_ROUTE_PUBLISH &&
+	    strcmp(method, "OPTIONS") == 0) {
 		serve_respond(&s, 200, NULL, "", 0);
 		return;
 	}
@@ -260,6 +262,9 @@ gw_serve(struct gw_req *r, struct sio_session_ctx *x)
 	case GW_ROUTE_STATS:
 	case GW_ROUTE_METRICS:
 		serve_stats(&s, method, s.rt.kind == GW_ROUTE_METRICS);
+		break;
+	case GW_ROUTE_PUBLISH:
+		serve_publish(&s, method);
 		break;
 	case GW_ROUTE_STATIC:
 		gw_static_serve(r, &s.rt, method);

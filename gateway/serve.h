@@ -1,7 +1,7 @@
 /*
  * serve.h: what the files that answer a request of sio-gateway share
  * (serve.c, respond.c, outbox.c, poll.c, stream.c, post.c, handshake.c,
- * stats.c): the request being answered, the batch of a response, the
+ * stats.c, publish.c): the request being answered, the batch of a response, the
  * writes of the outbox, and the functions each file lends the others.
  * Private to the gateway; the rest of it sees gateway.h.
  */
@@ -27,6 +27,7 @@ struct serve {
 	struct sio_session_ctx *x;
 	struct gw_route rt;
 	const char *origin; /* Origin; echoed in CORS headers when allowed */
+	const char *allow;  /* the Allow header of a 405, NULL for none */
 	char jsonp[SIO_TEXT_JSONP_INDEX_MAX + 1]; /* "" when not jsonp */
 	int parked; /* holds a waiting place (serve_park()) */
 };
@@ -123,6 +124,10 @@ void serve_handshake(struct serve *s);
 /* --- stats.c --- */
 
 void serve_stats(struct serve *s, const char *method, int metrics);
+
+/* --- publish.c --- */
+
+void serve_publish(struct serve *s, const char *method);
 
 /* --- serve.c --- */
 

@@ -53,7 +53,7 @@ fuzz_route_gw(const char *uri, const char *resource, struct gw_route *rt)
 
 	gw_route_parse(uri, resource, rt);
 	FUZZ_CHECK(rt->kind >= GW_ROUTE_NOT_FOUND &&
-	           rt->kind <= GW_ROUTE_HEALTH);
+	           rt->kind <= GW_ROUTE_PUBLISH);
 	FUZZ_CHECK(q != NULL ? rt->query == q + 1 : *rt->query == '\0');
 	FUZZ_CHECK(strlen(rt->sid) <= SIO_SID_LEN &&
 	           strchr(rt->sid, '/') == NULL &&
@@ -89,6 +89,9 @@ fuzz_route_gw(const char *uri, const char *resource, struct gw_route *rt)
 		break;
 	case GW_ROUTE_HEALTH:
 		FUZZ_CHECK(fuzz_route_is(uri, len, resource, "health", 0));
+		break;
+	case GW_ROUTE_PUBLISH:
+		FUZZ_CHECK(fuzz_route_is(uri, len, resource, "publish", 0));
 		break;
 	case GW_ROUTE_BAD_PROTOCOL:
 		FUZZ_CHECK(len > strlen(resource) + 2 && uri[0] == '/' &&

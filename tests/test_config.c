@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "cu.h"
+#include "sign.h"
 #include "siogate.h"
 
 static char *tmp;  /* per-test directory */
@@ -122,6 +123,10 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(c.log_level, SIO_LOG_INFO);
 	CU_ASSERT_EQUAL(c.threads, 64);
 	CU_ASSERT_EQUAL(c.max_websockets, 16384);
+	CU_ASSERT_EQUAL(c.publish, 0);
+	CU_ASSERT_STRING_EQUAL(c.publish_allow, "127.0.0.1 ::1");
+	CU_ASSERT_EQUAL(c.publish_max_actions, 100);
+	CU_ASSERT_STRING_EQUAL(c.bridge_secret, "");
 }
 
 static void
@@ -358,6 +363,7 @@ static const struct {
     {"max_polls_per_address", 4096},
     {"max_requests_per_address", 4096},
     {"body_timeout", 3600},
+    {"publish_max_actions", 10000},
 };
 
 static void
@@ -564,6 +570,58 @@ test_cross_key_errors(void)
 	                     "heartbeat_timeout = 200\n",
 	                     err),
 	                SIO_OK);
+}
+
+/* publish = yes needs a secret of SIO_SECRET_MIN bytes; the error names
+ * the key, and a bad secret is never written into a message. */
+static void
+test_publish_secret(void)
+{
+	struct sio_config c;
+	char err[SIO_ERR_LEN], text[700], secret[SIO_SECRET_MIN + 1];
+
+	CU_ASSERT_EQUAL(load(&c, "publish = yes\n", err), SIO_ERR);
+	assert_err(err, 0,
+	           "publish = yes needs a bridge_secret of at least 32 bytes "
+	           "(it has 0)");
+	memset(secret, 's', SIO_SECRET_MIN - 1);
+	secret[SIO_SECRET_MIN - 1] = '\0';
+	snprintf(text, sizeof(text), "publish = yes\nbridge_secret = %s\n",
+	         secret);
+	CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR);
+	assert_err(err, 0, "bridge_secret of at least 32 bytes (it has 31)");
+	CU_ASSERT_PTR_NULL(strstr(err, secret));
+	/* 32 bytes, with a '#' kept by the quotes */
+	memcpy(secret, "#", 1);
+	secret[SIO_SECRET_MIN - 1] = 'z';
+	secret[SIO_SECRET_MIN] = '\0';
+	snprintf(text, sizeof(text),
+	         "publish = yes\nbridge_secret = \"%s\"\n"
+	         "publish_allow = 10.0.0.1, ::1\npublish_max_actions = 7\n",
+	         secret);
+	CU_ASSERT_EQUAL(load(&c, text, err), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(c.bridge_secret, secret);
+	CU_ASSERT_EQUAL(c.publish_max_actions, 7);
+	CU_ASSERT_TRUE(sio_config_publish_allowed(&c, "10.0.0.1"));
+	CU_ASSERT_TRUE(sio_config_publish_allowed(&c, "::ffff:10.0.0.1"));
+	CU_ASSERT_FALSE(sio_config_publish_allowed(&c, "127.0.0.1"));
+	CU_ASSERT_FALSE(sio_config_publish_allowed(&c, ""));
+	CU_ASSERT_FALSE(sio_config_publish_allowed(&c, NULL));
+	/* a secret without publish is fine: the bridge reads it too */
+	CU_ASSERT_EQUAL(load(&c, "bridge_secret = short\n", err), SIO_OK);
+	/* too long: refused, and the value is not in the message */
+	memset(text, 0, sizeof(text));
+	memcpy(text, "bridge_secret = ", 16);
+	memset(text + 16, 'q', 300);
+	text[316] = '\n';
+	CU_ASSERT_EQUAL(load(&c, text, err), SIO_ERR);
+	assert_err(err, 1,
+	           "bad value for bridge_secret: too long (at most 255");
+	CU_ASSERT_PTR_NULL(strstr(err, "qqqq"));
+	CU_ASSERT_EQUAL(load(&c, "publish_max_actions = 0\n", err), SIO_ERR);
+	assert_err(err, 1, "must be at least 1");
+	CU_ASSERT_EQUAL(load(&c, "publish_allow = localhost\n", err), SIO_ERR);
+	assert_err(err, 1, "'localhost' is not an IP address");
 }
 
 /* One address's share of max_buffered: set, or derived from it. */
@@ -924,6 +982,9 @@ test_keep_fixed(void)
 	CU_ASSERT_EQUAL(next.max_sessions, 7);
 	CU_ASSERT_TRUE(sio_config_key_live("origins"));
 	CU_ASSERT_FALSE(sio_config_key_live("resource"));
+	/* read by each request: a reload turns publishing on or off */
+	CU_ASSERT_TRUE(sio_config_key_live("publish"));
+	CU_ASSERT_TRUE(sio_config_key_live("bridge_secret"));
 	/* a short kept buffer is cut, never overrun */
 	CU_ASSERT_EQUAL(sio_config_set(&next, "threads", "3", err), SIO_OK);
 	CU_ASSERT_EQUAL(sio_config_keep_fixed(&cur, &next, kept, 4), 1);
@@ -953,6 +1014,8 @@ static const struct cu_test tests[] = {
     {"sizes accept k and M suffixes", test_size_suffixes},
     {"keys that bound one another are checked after the file",
      test_cross_key_errors},
+    {"publish needs a bridge_secret of 32 bytes, never shown in a message",
+     test_publish_secret},
     {"one address's share of max_buffered is set or an eighth of it, at "
      "least max_packet",
      test_buffered_share},

@@ -2,10 +2,10 @@
  * test_route.c: the two routers, as tables. The gateway's
  * (gateway/route.c), REQUEST_URI to a route: socket.io 0.9's client files
  * by their exact names (and the versioned one), the handshake, transports
- * with their sid and query, the forced disconnect, stats, metrics, health
- * and a protocol other than 1; every static name cut short is some other
- * route. sio-wsd's (wsd/route.c), an upgrade's path to a transport and a
- * sid under the configured resource and transports, and its health path;
+ * with their sid and query, the forced disconnect, stats, metrics, health,
+ * publish and a protocol other than 1; every static name cut short is
+ * some other route. sio-wsd's (wsd/route.c), an upgrade's path to a transport
+ * and a sid under the configured resource and transports, and its health path;
  * the two agree on every websocket and flashsocket path.
  */
 #include <string.h>
@@ -167,6 +167,10 @@ static const struct sid_case sid_cases[] = {
     {"/socket.io/health?x", GW_ROUTE_HEALTH, -1, "", "x"},
     {"/socket.io/health/", GW_ROUTE_BAD_PROTOCOL, -1, "", ""},
     {"/socket.io/stats/", GW_ROUTE_BAD_PROTOCOL, -1, "", ""},
+    {"/socket.io/publish", GW_ROUTE_PUBLISH, -1, "", ""},
+    {"/socket.io/publish?x=1", GW_ROUTE_PUBLISH, -1, "", "x=1"},
+    {"/socket.io/publish/", GW_ROUTE_BAD_PROTOCOL, -1, "", ""},
+    {"/other/publish", GW_ROUTE_NOT_FOUND, -1, "", ""},
     {"/socket.io/0123456789abcdef/", GW_ROUTE_NOT_FOUND, -1, "", ""},
     {"/socket.io", GW_ROUTE_NOT_FOUND, -1, "", ""},
     {"socket.io/1/", GW_ROUTE_NOT_FOUND, -1, "", ""},

@@ -1,0 +1,709 @@
+/*
+ * actions.c: JSON actions from outside a session's callbacks (actions.h).
+ * The parse reads the body with jansson, checks every action and encodes
+ * its packet, so that the apply only writes; the apply goes through the
+ * store's calls that the C API's effects use (outbox put and broadcast,
+ * rooms, data) and through the session engine for the disconnects, which
+ * run the application's on_close.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actions.h"
+#include "json.h"
+#include "packet.h"
+#include "payload.h"
+#include "result.h"
+
+enum action_do {
+	ACTION_EMIT = 0,
+	ACTION_SEND,
+	ACTION_JSON,
+	ACTION_JOIN,
+	ACTION_LEAVE,
+	ACTION_SET,
+	ACTION_DISCONNECT,
+	ACTION_ACK,
+};
+
+static const char *const action_names[] = {
+    "emit", "send", "json", "join", "leave", "set", "disconnect", "ack",
+};
+#define ACTION_NDO (sizeof(action_names) / sizeof(action_names[0]))
+
+/* One checked action; strings are borrowed from the parsed body. */
+struct action {
+	enum action_do what;
+	struct sio_actions_target t;
+	const char *room;  /* join, leave */
+	const char *key;   /* set */
+	const char *value; /* set; NULL deletes */
+	int flags;         /* SIO_STORE_VOLATILE */
+	char *pkt;         /* emit, send, json: the encoded packet; owned */
+	size_t len;
+};
+
+struct sio_actions {
+	json_t *body;               /* holds the strings the actions borrow */
+	char self[SIO_SID_LEN + 1]; /* the parse's self_sid, "" when none */
+	struct action *v;
+	size_t n;
+	json_t *ack; /* borrowed from body */
+};
+
+/* The fields an action may have besides "do": the target's, and its own. */
+static const char *const action_fields[ACTION_NDO] = {
+    [ACTION_EMIT] = "name args volatile",
+    [ACTION_SEND] = "data",
+    [ACTION_JSON] = "data",
+    [ACTION_JOIN] = "room",
+    [ACTION_LEAVE] = "room",
+    [ACTION_SET] = "key value",
+    [ACTION_DISCONNECT] = "",
+    [ACTION_ACK] = "args",
+};
+
+int
+sio_actions_sid_form(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return 0;
+	return i == SIO_SID_LEN;
+}
+
+int
+sio_actions_encode(struct sio_buf *b, int type, const char *endpoint,
+                   const char *data, size_t len, size_t max_packet, char *err)
+{
+	struct sio_packet p;
+	size_t old = b->len;
+
+	sio_packet_init(&p, type);
+	p.endpoint = endpoint;
+	p.endpoint_len = strlen(endpoint);
+	p.data = data;
+	p.data_len = len;
+	if (sio_packet_encode(b, &p) != SIO_OK)
+		return sio_err(err, "cannot encode for endpoint '%s'",
+		               endpoint);
+	/* Every transport carries text: a packet the client cannot read
+	 * would hold back the session's queue behind it. */
+	if (sio_payload_utf16_len(b->p + old, b->len - old) < 0) {
+		sio_buf_truncate(b, old);
+		return sio_err(err, "the text or endpoint is not valid UTF-8");
+	}
+	if (b->len - old > max_packet) {
+		sio_err(err, "packet of %zu bytes, over max_packet %zu",
+		        b->len - old, max_packet);
+		sio_buf_truncate(b, old);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+int
+sio_actions_event(struct sio_buf *b, const char *name, json_t *args, char *err)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > SIO_MAX_EVENT_NAME ||
+	    sio_json_event_encode(b, name, args) != SIO_OK)
+		return sio_err(err, "bad event name '%.*s'",
+		               n > 64 ? 64 : (int)n, name);
+	return SIO_OK;
+}
+
+/* The put of a session target: its state and endpoint checked first, so
+ * that the answer says which is wrong. */
+static int
+actions_queue_session(struct sio_store *st, const struct sio_actions_target *t,
+                      const char *pkt, size_t len, int flags)
+{
+	int room, attached, rc;
+
+	rc = sio_store_outbox_room(st, t->sid, &room, &attached, NULL);
+	if (rc == SIO_ABSENT || rc == SIO_CLOSED)
+		return SIO_CLOSED;
+	if (rc != SIO_OK)
+		return SIO_ERR;
+	rc = sio_store_endpoint_has(st, t->sid, t->endpoint);
+	if (rc <= 0)
+		return rc == 0 ? SIO_ABSENT : SIO_ERR;
+	if ((flags & SIO_STORE_VOLATILE) && !attached)
+		return 0; /* socket.io 0.9's volatile: nobody to hear it */
+	rc = sio_store_outbox_put(st, t->sid, pkt, len, flags, 0);
+	if (rc == SIO_ABSENT)
+		return SIO_CLOSED;
+	return rc == SIO_OK ? 1 : rc;
+}
+
+int
+sio_actions_queue(struct sio_store *st, const struct sio_actions_target *t,
+                  const char *pkt, size_t len, int flags)
+{
+	if (t->sid != NULL)
+		return actions_queue_session(st, t, pkt, len, flags);
+	return sio_store_outbox_broadcast(st, t->endpoint, t->room, t->exclude,
+	                                  pkt, len, flags, 0);
+}
+
+/* --- the apply ------------------------------------------------------------ */
+
+/* {"error": msg} */
+static json_t *
+apply_error(const char *msg)
+{
+	return json_pack("{ss}", "error", msg);
+}
+
+/* A session that can still be ended is live: the engine's table says. */
+static int
+apply_live(struct sio_store *st, const char *sid)
+{
+	long long last_recv;
+	int state = sio_store_session_state(st, sid, &last_recv);
+
+	if (state == SIO_ABSENT)
+		return 0;
+	if (state < 0)
+		return SIO_ERR;
+	return sio_session_next(state, -1, SIO_EVENT_END) != NULL;
+}
+
+/* emit, send, json: the packet queued; NULL when the store failed. */
+static json_t *
+apply_packet(struct sio_session_ctx *x, const struct action *a)
+{
+	size_t max = x->cfg != NULL ? x->cfg->max_packet : SIO_MAX_PACKET;
+	int n;
+
+	if (a->len > max)
+		return apply_error("packet too big");
+	n = sio_actions_queue(x->store, &a->t, a->pkt, a->len, a->flags);
+	switch (n) {
+	case SIO_CLOSED:
+		return apply_error("no such session");
+	case SIO_ABSENT:
+		return apply_error("endpoint not connected");
+	case SIO_FULL:
+		return json_pack("{sisi}", "queued", 0, "dropped", 1);
+	case SIO_ERR:
+		return NULL;
+	}
+	return json_pack("{si}", "queued", n);
+}
+
+/* join, leave, set: for a live session; NULL when the store failed. */
+static json_t *
+apply_session(struct sio_store *st, const struct action *a)
+{
+	int rc = apply_live(st, a->t.sid);
+
+	if (rc == 0)
+		return apply_error("no such session");
+	if (rc > 0 && a->what == ACTION_JOIN)
+		rc = sio_store_endpoint_has(st, a->t.sid, a->t.endpoint);
+	if (rc == 0)
+		return apply_error("endpoint not connected");
+	if (rc < 0)
+		return NULL;
+	if (a->what == ACTION_JOIN)
+		rc = sio_store_room_join(st, a->t.sid, a->t.endpoint, a->room);
+	else if (a->what == ACTION_LEAVE)
+		rc = sio_store_room_leave(st, a->t.sid, a->t.endpoint, a->room);
+	else
+		rc = sio_store_data_put(st, a->t.sid, a->key, a->value);
+	return rc == SIO_OK ? json_pack("{sb}", "done", 1) : NULL;
+}
+
+/* A disconnect, after the commit: the engine ends the session or
+ * disconnects the endpoint, running on_close. */
+static json_t *
+apply_disconnect(struct sio_session_ctx *x, const struct action *a,
+                 long long now)
+{
+	int rc;
+
+	if (a->t.endpoint[0] == '\0')
+		rc = sio_session_end(x, a->t.sid, "published", now);
+	else
+		rc =
+		    sio_session_close_endpoint(x, a->t.sid, a->t.endpoint, now);
+	if (rc == 1)
+		return json_pack("{sb}", "done", 1);
+	if (rc == 0 && a->t.endpoint[0] != '\0')
+		return apply_error("endpoint not connected");
+	if (rc == 0 || rc == SIO_CLOSED)
+		return apply_error("no such session");
+	return apply_error("store failed");
+}
+
+/* Every action but the disconnects, in the open transaction, into res.
+ * SIO_OK or SIO_ERR (the caller rolls back). */
+static int
+apply_locked(struct sio_session_ctx *x, const struct sio_actions *a,
+             json_t **res)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const struct action *ac = &a->v[i];
+
+		if (ac->what == ACTION_DISCONNECT)
+			continue;
+		if (ac->what <= ACTION_JSON)
+			res[i] = apply_packet(x, ac);
+		else if (ac->what == ACTION_ACK) /* the bridge's to answer */
+			res[i] = json_pack("{sb}", "done", 1);
+		else
+			res[i] = apply_session(x->store, ac);
+		if (res[i] == NULL)
+			return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+static void
+apply_free(json_t **res, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(res[i]);
+	free(res);
+}
+
+int
+sio_actions_apply(struct sio_session_ctx *x, const struct sio_actions *a,
+                  long long now, json_t *results)
+{
+	struct sio_store *st = x->store;
+	json_t **res = calloc(a->n + 1, sizeof(*res));
+
+	if (res == NULL || sio_store_in_transaction(st) ||
+	    sio_store_begin(st) != SIO_OK) {
+		free(res);
+		return SIO_ERR;
+	}
+	if (apply_locked(x, a, res) != SIO_OK) {
+		sio_store_rollback(st);
+		apply_free(res, a->n);
+		return SIO_ERR;
+	}
+	if (sio_store_commit(st) != SIO_OK) {
+		apply_free(res, a->n);
+		return SIO_ERR;
+	}
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].what == ACTION_DISCONNECT)
+			res[i] = apply_disconnect(x, &a->v[i], now);
+	for (size_t i = 0; i < a->n; i++) {
+		json_array_append(results,
+		                  res[i] != NULL ? res[i] : json_null());
+	}
+	apply_free(res, a->n);
+	return SIO_OK;
+}
+
+/* --- the parse ------------------------------------------------------------ */
+
+/* What a parse reads with; i is the action's index for the messages. */
+struct parse {
+	size_t i;
+	size_t max_packet;
+	const char *self_sid;
+	char *err;
+};
+
+static int parse_fail(struct parse *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+parse_fail(struct parse *ps, const char *fmt, ...)
+{
+	char msg[SIO_ERR_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return sio_err(ps->err, "action %zu: %s", ps->i, msg);
+}
+
+/* A string field of o, at most max bytes, not empty when nonempty:
+ * SIO_OK with *s (NULL when absent), else SIO_ERR. */
+static int
+parse_string(struct parse *ps, json_t *o, const char *field, size_t max,
+             int nonempty, const char **s)
+{
+	json_t *v = json_object_get(o, field);
+
+	*s = NULL;
+	if (v == NULL)
+		return SIO_OK;
+	if (!json_is_string(v))
+		return parse_fail(ps, "%s must be a string", field);
+	if (json_string_length(v) > max ||
+	    (nonempty && json_string_length(v) == 0))
+		return parse_fail(ps, "bad %s (%d to %zu bytes)", field,
+		                  nonempty, max);
+	*s = json_string_value(v);
+	return SIO_OK;
+}
+
+/* 1 when k is one of the space-separated words of list. */
+static int
+parse_word_in(const char *list, const char *k)
+{
+	size_t n = strlen(k);
+
+	for (const char *p = list; *p != '\0'; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		if (strncmp(p, k, n) == 0 && (p[n] == ' ' || p[n] == '\0') &&
+		    n > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Refuses a field this kind of action does not have: a misspelt one
+ * would otherwise be ignored without a word. */
+static int
+parse_fields(struct parse *ps, json_t *o, enum action_do what)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v)
+	{
+		if (!parse_word_in("do sid room endpoint exclude broadcast",
+		                   k) &&
+		    !parse_word_in(action_fields[what], k))
+			return parse_fail(ps, "%s has no field '%.32s'",
+			                  action_names[what], k);
+	}
+	return SIO_OK;
+}
+
+/* "do": which action; SIO_ERR for a missing or unknown one. */
+static int
+parse_do(struct parse *ps, json_t *o, enum action_do *what)
+{
+	const char *s;
+
+	if (parse_string(ps, o, "do", 32, 1, &s) != SIO_OK)
+		return SIO_ERR;
+	if (s == NULL)
+		return parse_fail(ps, "needs a \"do\"");
+	for (size_t d = 0; d < ACTION_NDO; d++)
+		if (strcmp(s, action_names[d]) == 0 &&
+		    (d != ACTION_ACK || ps->self_sid != NULL)) {
+			*what = (enum action_do)d;
+			return SIO_OK;
+		}
+	return parse_fail(ps, "unknown do '%s'", s);
+}
+
+/* A sid field (sid, exclude): of the form siogate makes, or absent. */
+static int
+parse_sid(struct parse *ps, json_t *o, const char *field, const char **s)
+{
+	json_t *v = json_object_get(o, field);
+
+	*s = json_string_value(v);
+	if (v != NULL && (*s == NULL || !sio_actions_sid_form(*s)))
+		return parse_fail(ps, "bad %s (not a session id)", field);
+	return SIO_OK;
+}
+
+/* The endpoint: "" or "/name", encodable; "/" is the root, as the 0.9
+ * client's io.connect('/') means. */
+static int
+parse_endpoint(struct parse *ps, json_t *o, const char **ep)
+{
+	if (parse_string(ps, o, "endpoint", SIO_MAX_ENDPOINT, 0, ep) != SIO_OK)
+		return SIO_ERR;
+	if (*ep == NULL || strcmp(*ep, "/") == 0)
+		*ep = "";
+	if ((*ep)[0] != '\0' && ((*ep)[0] != '/' || strchr(*ep, ':') != NULL))
+		return parse_fail(ps, "bad endpoint '%.64s' (\"\" or /name)",
+		                  *ep);
+	return SIO_OK;
+}
+
+/* The target of a: sid, room, endpoint, exclude, broadcast. */
+static int
+parse_target(struct parse *ps, json_t *o, struct action *a)
+{
+	struct sio_actions_target *t = &a->t;
+	json_t *bc = json_object_get(o, "broadcast");
+	const char *name = action_names[a->what];
+	int packet = a->what <= ACTION_JSON;
+
+	if (parse_sid(ps, o, "sid", &t->sid) != SIO_OK ||
+	    parse_sid(ps, o, "exclude", &t->exclude) != SIO_OK ||
+	    parse_endpoint(ps, o, &t->endpoint) != SIO_OK ||
+	    parse_string(ps, o, "room", SIO_ACTIONS_MAX_NAME, 1, &a->room) !=
+	        SIO_OK)
+		return SIO_ERR;
+	if (bc != NULL && !json_is_boolean(bc))
+		return parse_fail(ps, "broadcast must be true or false");
+	if (packet)
+		t->room = a->room;
+	if (t->sid != NULL && (t->room != NULL || json_is_true(bc)))
+		return parse_fail(ps, "a sid goes with neither room nor "
+		                      "broadcast");
+	if (t->exclude != NULL && (!packet || t->sid != NULL))
+		return parse_fail(ps, "exclude goes with a room or endpoint "
+		                      "target");
+	/* a bridge response's action without a target is for the session
+	 * of the event */
+	if (t->sid == NULL && t->room == NULL && !json_is_true(bc) &&
+	    ps->self_sid != NULL)
+		t->sid = ps->self_sid;
+	if (!packet && json_is_true(bc))
+		return parse_fail(ps, "%s cannot broadcast", name);
+	if (!packet && t->sid == NULL)
+		return parse_fail(ps, "%s needs a sid", name);
+	return SIO_OK;
+}
+
+/* Encodes a's packet of type with data into a->pkt. */
+static int
+parse_packet(struct parse *ps, struct action *a, int type, const char *data,
+             size_t len)
+{
+	char err[SIO_ERR_LEN];
+	struct sio_buf b;
+
+	sio_buf_init(&b);
+	if (sio_actions_encode(&b, type, a->t.endpoint, data, len,
+	                       ps->max_packet, err) != SIO_OK) {
+		sio_buf_cleanup(&b);
+		return parse_fail(ps, "%s", err);
+	}
+	a->len = b.len;
+	a->pkt = sio_buf_steal(&b);
+	return a->pkt != NULL ? SIO_OK : sio_err(ps->err, "out of memory");
+}
+
+/* parse_packet() of the data in b, which it frees. */
+static int
+parse_packet_of(struct parse *ps, struct action *a, int type, struct sio_buf *b)
+{
+	int rc = parse_packet(ps, a, type, b->p, b->len);
+
+	sio_buf_cleanup(b);
+	return rc;
+}
+
+/* emit: name, args, volatile. */
+static int
+parse_emit(struct parse *ps, json_t *o, struct action *a)
+{
+	json_t *args = json_object_get(o, "args");
+	json_t *vol = json_object_get(o, "volatile");
+	json_t *name = json_object_get(o, "name");
+	char err[SIO_ERR_LEN];
+	struct sio_buf b;
+
+	if (name == NULL)
+		return parse_fail(ps, "emit needs a name");
+	if (!json_is_string(name))
+		return parse_fail(ps, "name must be a string");
+	if (args != NULL && !json_is_array(args))
+		return parse_fail(ps, "args must be an array");
+	if (vol != NULL && !json_is_boolean(vol))
+		return parse_fail(ps, "volatile must be true or false");
+	a->flags = json_is_true(vol) ? SIO_STORE_VOLATILE : 0;
+	sio_buf_init(&b);
+	if (sio_actions_event(&b, json_string_value(name), args, err) !=
+	    SIO_OK) {
+		sio_buf_cleanup(&b);
+		return parse_fail(ps, "%s", err);
+	}
+	return parse_packet_of(ps, a, SIO_PKT_EVENT, &b);
+}
+
+/* send (a string) and json (any value): data. */
+static int
+parse_data(struct parse *ps, json_t *o, struct action *a)
+{
+	json_t *data = json_object_get(o, "data");
+	struct sio_buf b;
+
+	if (data == NULL)
+		return parse_fail(ps, "%s needs data", action_names[a->what]);
+	if (a->what == ACTION_SEND) {
+		if (!json_is_string(data))
+			return parse_fail(ps, "data must be a string");
+		return parse_packet(ps, a, SIO_PKT_MESSAGE,
+		                    json_string_value(data),
+		                    json_string_length(data));
+	}
+	sio_buf_init(&b);
+	if (sio_json_encode(&b, data) != SIO_OK) {
+		sio_buf_cleanup(&b);
+		return sio_err(ps->err, "out of memory");
+	}
+	return parse_packet_of(ps, a, SIO_PKT_JSON, &b);
+}
+
+/* set: key, value (a string, or null to delete). */
+static int
+parse_set(struct parse *ps, json_t *o, struct action *a)
+{
+	json_t *v = json_object_get(o, "value");
+
+	if (parse_string(ps, o, "key", SIO_ACTIONS_MAX_NAME, 1, &a->key) !=
+	    SIO_OK)
+		return SIO_ERR;
+	if (a->key == NULL)
+		return parse_fail(ps, "set needs a key");
+	if (v == NULL)
+		return parse_fail(ps, "set needs a value (null deletes)");
+	if (!json_is_string(v) && !json_is_null(v))
+		return parse_fail(ps, "value must be a string or null");
+	a->value = json_string_value(v);
+	return SIO_OK;
+}
+
+/* One action of the body: its kind, fields, target and packet. */
+static int
+parse_action(struct parse *ps, json_t *o, struct action *a,
+             struct sio_actions *all)
+{
+	json_t *args;
+
+	if (!json_is_object(o))
+		return parse_fail(ps, "not an object");
+	if (parse_do(ps, o, &a->what) != SIO_OK ||
+	    parse_fields(ps, o, a->what) != SIO_OK ||
+	    parse_target(ps, o, a) != SIO_OK)
+		return SIO_ERR;
+	switch (a->what) {
+	case ACTION_EMIT:
+		return parse_emit(ps, o, a);
+	case ACTION_SEND:
+	case ACTION_JSON:
+		return parse_data(ps, o, a);
+	case ACTION_JOIN:
+	case ACTION_LEAVE:
+		if (a->room == NULL)
+			return parse_fail(ps, "%s needs a room",
+			                  action_names[a->what]);
+		return SIO_OK;
+	case ACTION_SET:
+		return parse_set(ps, o, a);
+	case ACTION_DISCONNECT:
+		return SIO_OK;
+	case ACTION_ACK:
+		args = json_object_get(o, "args");
+		if (all->ack != NULL)
+			return parse_fail(ps, "a second ack");
+		if (args != NULL && !json_is_array(args))
+			return parse_fail(ps, "args must be an array");
+		all->ack = args != NULL ? args : json_array();
+		if (args == NULL) /* the body keeps it, for the borrow */
+			json_object_set_new(o, "args", all->ack);
+		return SIO_OK;
+	}
+	return SIO_ERR;
+}
+
+/* The body's actions array, its size checked against max. */
+static int
+parse_body(const char *body, size_t len, size_t max, json_t **root,
+           json_t **list, char *err)
+{
+	json_error_t jerr;
+
+	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*root == NULL)
+		return sio_err(err, "not JSON: %s", jerr.text);
+	*list = json_object_get(*root, "actions");
+	if (!json_is_array(*list)) {
+		json_decref(*root);
+		return sio_err(err, "body needs an actions array");
+	}
+	if (json_array_size(*list) > max) {
+		sio_err(err, "too many actions: %zu, at most %zu",
+		        json_array_size(*list), max);
+		json_decref(*root);
+		return SIO_TOO_BIG;
+	}
+	return SIO_OK;
+}
+
+int
+sio_actions_parse_max(const char *body, size_t len, size_t max,
+                      size_t max_packet, const char *self_sid,
+                      struct sio_actions **out, char *err)
+{
+	struct parse ps = {0, max_packet, self_sid, err};
+	struct sio_actions *a;
+	json_t *root = NULL, *list = NULL;
+	int rc;
+
+	*out = NULL;
+	if (self_sid != NULL && !sio_actions_sid_form(self_sid))
+		return sio_err(err, "bad session id");
+	if ((rc = parse_body(body, len, max, &root, &list, err)) != SIO_OK)
+		return rc;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL ||
+	    (json_array_size(list) > 0 &&
+	     (a->v = calloc(json_array_size(list), sizeof(*a->v))) == NULL)) {
+		free(a);
+		json_decref(root);
+		return sio_err(err, "out of memory");
+	}
+	a->body = root;
+	if (self_sid != NULL) {
+		memcpy(a->self, self_sid, SIO_SID_LEN + 1);
+		ps.self_sid = a->self;
+	}
+	for (; ps.i < json_array_size(list); ps.i++, a->n++)
+		if (parse_action(&ps, json_array_get(list, ps.i), &a->v[ps.i],
+		                 a) != SIO_OK) {
+			a->n++; /* its packet, if any, is freed too */
+			sio_actions_free(a);
+			return SIO_ERR;
+		}
+	*out = a;
+	return SIO_OK;
+}
+
+int
+sio_actions_parse(const char *body, size_t len, size_t max,
+                  const char *self_sid, struct sio_actions **out, char *err)
+{
+	return sio_actions_parse_max(body, len, max, SIO_MAX_PACKET, self_sid,
+	                             out, err);
+}
+
+size_t
+sio_actions_count(const struct sio_actions *a)
+{
+	return a->n;
+}
+
+json_t *
+sio_actions_ack(const struct sio_actions *a)
+{
+	return a->ack;
+}
+
+void
+sio_actions_free(struct sio_actions *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i].pkt);
+	free(a->v);
+	json_decref(a->body);
+	free(a);
+}

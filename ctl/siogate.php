@@ -43,6 +43,8 @@ const SKEW = 300;
 const MIN_SECRET = 32;
 /* The header that carries the signature. */
 const HEADER = 'X-Siogate-Signature';
+/* Longest header verify() reads, as siogate: a time and 15 v1 entries. */
+const MAX_HEADER = 1024;
 /* Largest answer read from the server: results of publish_max_actions. */
 const MAX_ANSWER = 16 << 20;
 
@@ -76,35 +78,39 @@ function sign(string $secret, string $body, ?int $t = null): string
 
 /**
  * Whether header is a good signature of body under secret: one t within
- * skew seconds of now and a v1 entry that matches (any of several).
- * A malformed header is false, never an exception.
+ * skew seconds of now and a v1 entry that matches (any of several). The
+ * header is read as siogate reads it (docs/bridge.md); a malformed one is
+ * false, never an exception.
  */
 function verify(string $secret, string $body, string $header, int $skew = SKEW): bool
 {
     check_secret($secret);
-    if (strlen($header) > 4096) {
+    if (strlen($header) > MAX_HEADER) {
         return false;
     }
     $t = null;
     $macs = [];
     foreach (explode(',', $header) as $item) {
-        $kv = explode('=', trim($item, " \t"), 2);
+        $kv = explode('=', trim($item, ' '), 2);
         if (count($kv) !== 2) {
-            return false;
+            continue; /* not a key=value: ignored, as unknown keys are */
         }
         [$k, $v] = $kv;
         if ($k === 't') {
-            /* one t, decimal digits, no sign: at most 19 fit an int */
-            if ($t !== null || preg_match('/^[0-9]{1,19}$/', $v) !== 1) {
+            /* one t, decimal digits, no sign: 18 cannot overflow */
+            if ($t !== null || preg_match('/^[0-9]{1,18}$/D', $v) !== 1) {
                 return false;
             }
             $t = (int)$v;
         } elseif ($k === 'v1') {
-            $macs[] = $v;
+            if (preg_match('/^[0-9a-fA-F]{64}$/D', $v) !== 1) {
+                return false;
+            }
+            $macs[] = strtolower($v);
         }
         /* other schemes: ignored, as the format allows new ones */
     }
-    if ($t === null || !$macs || abs(time() - $t) > $skew) {
+    if ($t === null || !$macs) {
         return false;
     }
     $want = mac($secret, $t, $body);
@@ -113,7 +119,7 @@ function verify(string $secret, string $body, string $header, int $skew = SKEW):
         /* every entry compared, in constant time each */
         $ok = hash_equals($want, $m) || $ok;
     }
-    return $ok;
+    return $ok && abs(time() - $t) <= $skew;
 }
 
 /* The target fields of an action: only those given. */

@@ -54,6 +54,9 @@ SKEW = 300
 MIN_SECRET = 32
 #: The header that carries the signature.
 HEADER = 'X-Siogate-Signature'
+#: Longest header verify() reads, as siogate: a time and 15 v1 entries.
+MAX_HEADER = 1024
+_HEX = frozenset('0123456789abcdefABCDEF')
 #: Largest answer read from the server: results of publish_max_actions.
 MAX_ANSWER = 16 << 20
 
@@ -102,33 +105,36 @@ def sign(secret, body, t=None):
 def verify(secret, body, header, skew=SKEW):
     """Whether header is a good signature of body under secret: one t
     within skew seconds of now and a v1 entry that matches (any of
-    several). A malformed header is False, never an exception."""
+    several). The header is read as siogate reads it (docs/bridge.md); a
+    malformed one is False, never an exception."""
     key = _secret(secret)
-    if not isinstance(header, str) or len(header) > 4096:
+    if not isinstance(header, str) or len(header.encode('utf-8', 'replace')) > MAX_HEADER:
         return False
     t = None
     macs = []
     for item in header.split(','):
-        k, eq, v = item.strip(' \t').partition('=')
+        k, eq, v = item.strip(' ').partition('=')
         if not eq:
-            return False
+            continue  # not a key=value: ignored, as unknown keys are
         if k == 't':
-            # one t, decimal digits, no sign (str.isdigit takes others)
-            if t is not None or not (1 <= len(v) <= 19) or \
-                    not all('0' <= c <= '9' for c in v):
+            # one t, decimal digits, no sign (str.isdigit takes others):
+            # 18 cannot overflow
+            if t is not None or not 1 <= len(v) <= 18 or not all('0' <= c <= '9' for c in v):
                 return False
             t = int(v)
         elif k == 'v1':
-            macs.append(v)
+            if len(v) != 64 or not all(c in _HEX for c in v):
+                return False
+            macs.append(v.lower())
         # other schemes: ignored, as the format allows new ones
-    if t is None or not macs or abs(int(time.time()) - t) > skew:
+    if t is None or not macs:
         return False
     want = _mac(key, t, _bytes('body', body))
     ok = False
     for m in macs:
         # every entry compared, in constant time each
-        ok = hmac.compare_digest(want, m.encode('ascii', 'replace').decode()) or ok
-    return ok
+        ok = hmac.compare_digest(want, m) or ok
+    return ok and abs(int(time.time()) - t) <= skew
 
 
 def _text(what, s):

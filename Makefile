@@ -64,7 +64,7 @@ CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
 CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
 CLIENT_STAMP = $(BUILD)/client/.stamp
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl publish stats faults bench profile
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl publish clients stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 # The Debian packages of make test (scripts/deps.sh: the sets build, run,
@@ -230,6 +230,7 @@ test: deps
 	@$(MAKE) --no-print-directory examples
 	@$(MAKE) --no-print-directory ctl
 	@$(MAKE) --no-print-directory publish
+	@$(MAKE) --no-print-directory clients
 	@$(MAKE) --no-print-directory stats
 	@$(MAKE) --no-print-directory faults
 	@$(MAKE) --no-print-directory install-test
@@ -346,6 +347,13 @@ ctl: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
 publish: $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec --test-concurrency=1 tests/publish/
 
+# The publishing helpers ctl/siogate.php (php-cli) and ctl/siogate.py
+# (python3): signatures against Node's crypto, the builders' JSON, publish()
+# against a stand-in server, then against lighttpd + sio-gateway + sio-wsd
+# with socket.io-client 0.9.16 (tests/clients/, node --test).
+clients: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec --test-concurrency=1 tests/clients/
+
 # Stats and metrics (/socket.io/stats, /socket.io/metrics, stats_view)
 # against lighttpd + sio-gateway + sio-wsd with socket.io-client 0.9.16.
 stats: $(GATEWAY) $(WSD) $(PLUGINS)
@@ -433,7 +441,8 @@ clean:
 # the daemons in SBINDIR (sio-gateway, sio-wsd: Debian puts daemons in
 # sbin), sioctl in BINDIR, the public header and siogate.pc, the examples'
 # plugins in LIBDIR (NAME.so), their sources and pages, the deploy configs
-# with scripts/webserver.sh, ctl/push.php, schema/schema.sql and the
+# with scripts/webserver.sh, ctl/push.php, the publishing helpers
+# ctl/siogate.php and ctl/siogate.py, schema/schema.sql and the
 # socket.io-client files in DATADIR, the docs, the man pages, the systemd
 # units and the tmpfiles.d entry of RUNSTATEDIR (made at boot), the data
 # directory LOCALSTATEDIR, and SYSCONFDIR/siogate.conf unless one exists
@@ -460,7 +469,7 @@ I_TOOLS  = sioctl
 EX_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c))))
 EX_FILES = $(filter-out %~,$(wildcard examples/*/*.c examples/*/*.h examples/*/*.html examples/*/*.css examples/*/*.js))
 DEPLOY_FILES = $(wildcard deploy/*.conf.in) deploy/README.md
-DATA_FILES = ctl/push.php schema/schema.sql
+DATA_FILES = ctl/push.php ctl/siogate.php ctl/siogate.py schema/schema.sql
 # The snippets for the web server already running (deploy/snippets/SERVER/).
 SNIPPETS = $(filter-out %~,$(wildcard deploy/snippets/*/*))
 DOC_FILES = README.md siogate.conf.example $(wildcard docs/*.md)
@@ -543,7 +552,7 @@ install: all $(BUILD)/siogate.pc $(ETC_CONF) $(UNITS) $(TMPFILES) man
 		echo "$(INSTALL) -d $(I_SHARE)/$$(dirname $$f); $$f with @RUN_DIR@ = $(RUNSTATEDIR) > $(I_SHARE)/$$f"; \
 		$(INSTALL) -d -m 0755 $(I_SHARE)/$$(dirname $$f); \
 		$(SUBST) $$f > $(I_SHARE)/$$f; chmod 0644 $(I_SHARE)/$$f; done
-	$(INSTALL) -m 0644 ctl/push.php $(I_SHARE)/ctl/push.php
+	$(INSTALL) -m 0644 ctl/push.php ctl/siogate.php ctl/siogate.py $(I_SHARE)/ctl/
 	$(INSTALL) -m 0644 schema/schema.sql $(I_SHARE)/schema/schema.sql
 	$(INSTALL) -d -m 0755 $(I_DOC)/docs
 	@if [ -f $(CLIENT_STAMP) ]; then set -x; \

@@ -202,6 +202,8 @@ const LAYOUT = [
 	'usr/share/man/man8/sio-wsd.8',
 	'usr/share/man/man8/sioctl.8',
 	'usr/share/siogate/ctl/push.php',
+	'usr/share/siogate/ctl/siogate.php',
+	'usr/share/siogate/ctl/siogate.py',
 	'usr/share/siogate/deploy/README.md',
 	'usr/share/siogate/schema/schema.sql',
 	'usr/share/siogate/scripts/webserver.sh',

@@ -107,6 +107,7 @@ test('what the package installed', async () => {
 	for (const f of ['usr/sbin/sio-gateway', 'usr/sbin/sio-wsd', 'usr/bin/sioctl',
 	    'usr/include/siogate.h', 'usr/lib/pkgconfig/siogate.pc', 'usr/lib/siogate/chat.so',
 	    'usr/share/siogate/examples/chat/index.html', 'usr/share/siogate/ctl/push.php',
+	    'usr/share/siogate/ctl/siogate.php', 'usr/share/siogate/ctl/siogate.py',
 	    'usr/share/siogate/schema/schema.sql', 'usr/share/doc/siogate/docs/service.md.gz',
 	    'usr/share/man/man5/siogate.conf.5.gz', 'usr/share/man/man8/sio-gateway.8.gz',
 	    'usr/share/man/man8/sio-wsd.8.gz', 'usr/share/man/man8/sioctl.8.gz',

@@ -26,11 +26,10 @@ enum action_do {
 	ACTION_LEAVE,
 	ACTION_SET,
 	ACTION_DISCONNECT,
-	ACTION_ACK,
 };
 
 static const char *const action_names[] = {
-    "emit", "send", "json", "join", "leave", "set", "disconnect", "ack",
+    "emit", "send", "json", "join", "leave", "set", "disconnect",
 };
 #define ACTION_NDO (sizeof(action_names) / sizeof(action_names[0]))
 
@@ -51,19 +50,21 @@ struct sio_actions {
 	char self[SIO_SID_LEN + 1]; /* the parse's self_sid, "" when none */
 	struct action *v;
 	size_t n;
-	json_t *ack; /* borrowed from body */
 };
 
-/* The fields an action may have besides "do": the target's, and its own. */
-static const char *const action_fields[ACTION_NDO] = {
-    [ACTION_EMIT] = "name args volatile",
-    [ACTION_SEND] = "data",
-    [ACTION_JSON] = "data",
-    [ACTION_JOIN] = "room",
-    [ACTION_LEAVE] = "room",
-    [ACTION_SET] = "key value",
-    [ACTION_DISCONNECT] = "",
-    [ACTION_ACK] = "args",
+/* The fields each action may have, "do" included: a misspelt one is
+ * refused rather than ignored without a word. "broadcast" is a bridge
+ * response's (a self session), checked apart. */
+#define ACTION_MAX_FIELDS 8
+static const char *const action_fields[ACTION_NDO][ACTION_MAX_FIELDS] = {
+    [ACTION_EMIT] = {"do", "sid", "room", "endpoint", "exclude", "name", "args",
+                     "volatile"},
+    [ACTION_SEND] = {"do", "sid", "room", "endpoint", "exclude", "data"},
+    [ACTION_JSON] = {"do", "sid", "room", "endpoint", "exclude", "data"},
+    [ACTION_JOIN] = {"do", "sid", "endpoint", "room"},
+    [ACTION_LEAVE] = {"do", "sid", "endpoint", "room"},
+    [ACTION_SET] = {"do", "sid", "key", "value"},
+    [ACTION_DISCONNECT] = {"do", "sid", "endpoint"},
 };
 
 int
@@ -129,17 +130,15 @@ actions_queue_session(struct sio_store *st, const struct sio_actions_target *t,
 
 	rc = sio_store_outbox_room(st, t->sid, &room, &attached, NULL);
 	if (rc == SIO_ABSENT || rc == SIO_CLOSED)
-		return SIO_CLOSED;
+		return rc;
 	if (rc != SIO_OK)
 		return SIO_ERR;
 	rc = sio_store_endpoint_has(st, t->sid, t->endpoint);
 	if (rc <= 0)
-		return rc == 0 ? SIO_ABSENT : SIO_ERR;
+		return rc == 0 ? SIO_ACTIONS_NOT_CONNECTED : SIO_ERR;
 	if ((flags & SIO_STORE_VOLATILE) && !attached)
 		return 0; /* socket.io 0.9's volatile: nobody to hear it */
 	rc = sio_store_outbox_put(st, t->sid, pkt, len, flags, 0);
-	if (rc == SIO_ABSENT)
-		return SIO_CLOSED;
 	return rc == SIO_OK ? 1 : rc;
 }
 
@@ -187,9 +186,10 @@ apply_packet(struct sio_session_ctx *x, const struct action *a)
 		return apply_error("packet too big");
 	n = sio_actions_queue(x->store, &a->t, a->pkt, a->len, a->flags);
 	switch (n) {
+	case SIO_ABSENT:
 	case SIO_CLOSED:
 		return apply_error("no such session");
-	case SIO_ABSENT:
+	case SIO_ACTIONS_NOT_CONNECTED:
 		return apply_error("endpoint not connected");
 	case SIO_FULL:
 		return json_pack("{sisi}", "queued", 0, "dropped", 1);
@@ -244,66 +244,67 @@ apply_disconnect(struct sio_session_ctx *x, const struct action *a,
 	return apply_error("store failed");
 }
 
-/* Every action but the disconnects, in the open transaction, into res.
+/* Every action but the disconnects, in the open transaction, appended to
+ * results (a disconnect's place holds null for sio_actions_disconnect()).
  * SIO_OK or SIO_ERR (the caller rolls back). */
 static int
 apply_locked(struct sio_session_ctx *x, const struct sio_actions *a,
-             json_t **res)
+             json_t *results)
 {
 	for (size_t i = 0; i < a->n; i++) {
 		const struct action *ac = &a->v[i];
+		json_t *o;
 
 		if (ac->what == ACTION_DISCONNECT)
-			continue;
-		if (ac->what <= ACTION_JSON)
-			res[i] = apply_packet(x, ac);
-		else if (ac->what == ACTION_ACK) /* the bridge's to answer */
-			res[i] = json_pack("{sb}", "done", 1);
+			o = json_null();
+		else if (ac->what <= ACTION_JSON)
+			o = apply_packet(x, ac);
 		else
-			res[i] = apply_session(x->store, ac);
-		if (res[i] == NULL)
+			o = apply_session(x->store, ac);
+		if (o == NULL || json_array_append_new(results, o) != 0)
 			return SIO_ERR;
 	}
 	return SIO_OK;
 }
 
-static void
-apply_free(json_t **res, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		json_decref(res[i]);
-	free(res);
-}
-
 int
 sio_actions_apply(struct sio_session_ctx *x, const struct sio_actions *a,
-                  long long now, json_t *results)
+                  json_t *results)
 {
 	struct sio_store *st = x->store;
-	json_t **res = calloc(a->n + 1, sizeof(*res));
 
-	if (res == NULL || sio_store_in_transaction(st) ||
-	    sio_store_begin(st) != SIO_OK) {
-		free(res);
+	/* it refuses, saying so, when a transaction is open already */
+	if (json_array_size(results) != 0 || sio_store_begin(st) != SIO_OK)
 		return SIO_ERR;
-	}
-	if (apply_locked(x, a, res) != SIO_OK) {
+	if (apply_locked(x, a, results) != SIO_OK) {
 		sio_store_rollback(st);
-		apply_free(res, a->n);
+		json_array_clear(results);
 		return SIO_ERR;
 	}
 	if (sio_store_commit(st) != SIO_OK) {
-		apply_free(res, a->n);
+		json_array_clear(results);
 		return SIO_ERR;
 	}
-	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].what == ACTION_DISCONNECT)
-			res[i] = apply_disconnect(x, &a->v[i], now);
-	for (size_t i = 0; i < a->n; i++) {
-		json_array_append(results,
-		                  res[i] != NULL ? res[i] : json_null());
-	}
-	apply_free(res, a->n);
+	return SIO_OK;
+}
+
+int
+sio_actions_is_disconnect(const struct sio_actions *a, size_t i)
+{
+	return i < a->n && a->v[i].what == ACTION_DISCONNECT;
+}
+
+int
+sio_actions_disconnect(struct sio_session_ctx *x, const struct sio_actions *a,
+                       size_t i, long long now, json_t *results)
+{
+	json_t *o;
+
+	if (!sio_actions_is_disconnect(a, i) || i >= json_array_size(results))
+		return SIO_ERR;
+	o = apply_disconnect(x, &a->v[i], now);
+	if (o == NULL || json_array_set_new(results, i, o) != 0)
+		return SIO_ERR;
 	return SIO_OK;
 }
 
@@ -314,6 +315,7 @@ struct parse {
 	size_t i;
 	size_t max_packet;
 	const char *self_sid;
+	size_t disconnects;
 	char *err;
 };
 
@@ -353,19 +355,17 @@ parse_string(struct parse *ps, json_t *o, const char *field, size_t max,
 	return SIO_OK;
 }
 
-/* 1 when k is one of the space-separated words of list. */
+/* 1 when k is a field of what (action_fields), or a bridge response's
+ * "broadcast" on a packet. */
 static int
-parse_word_in(const char *list, const char *k)
+parse_field_known(const struct parse *ps, enum action_do what, const char *k)
 {
-	size_t n = strlen(k);
-
-	for (const char *p = list; *p != '\0'; p += strcspn(p, " ")) {
-		p += strspn(p, " ");
-		if (strncmp(p, k, n) == 0 && (p[n] == ' ' || p[n] == '\0') &&
-		    n > 0)
+	for (size_t f = 0; f < ACTION_MAX_FIELDS; f++)
+		if (action_fields[what][f] != NULL &&
+		    strcmp(action_fields[what][f], k) == 0)
 			return 1;
-	}
-	return 0;
+	return ps->self_sid != NULL && what <= ACTION_JSON &&
+	       strcmp(k, "broadcast") == 0;
 }
 
 /* Refuses a field this kind of action does not have: a misspelt one
@@ -378,9 +378,7 @@ parse_fields(struct parse *ps, json_t *o, enum action_do what)
 
 	json_object_foreach(o, k, v)
 	{
-		if (!parse_word_in("do sid room endpoint exclude broadcast",
-		                   k) &&
-		    !parse_word_in(action_fields[what], k))
+		if (!parse_field_known(ps, what, k))
 			return parse_fail(ps, "%s has no field '%.32s'",
 			                  action_names[what], k);
 	}
@@ -398,8 +396,7 @@ parse_do(struct parse *ps, json_t *o, enum action_do *what)
 	if (s == NULL)
 		return parse_fail(ps, "needs a \"do\"");
 	for (size_t d = 0; d < ACTION_NDO; d++)
-		if (strcmp(s, action_names[d]) == 0 &&
-		    (d != ACTION_ACK || ps->self_sid != NULL)) {
+		if (strcmp(s, action_names[d]) == 0) {
 			*what = (enum action_do)d;
 			return SIO_OK;
 		}
@@ -439,7 +436,6 @@ parse_target(struct parse *ps, json_t *o, struct action *a)
 {
 	struct sio_actions_target *t = &a->t;
 	json_t *bc = json_object_get(o, "broadcast");
-	const char *name = action_names[a->what];
 	int packet = a->what <= ACTION_JSON;
 
 	if (parse_sid(ps, o, "sid", &t->sid) != SIO_OK ||
@@ -463,10 +459,8 @@ parse_target(struct parse *ps, json_t *o, struct action *a)
 	if (t->sid == NULL && t->room == NULL && !json_is_true(bc) &&
 	    ps->self_sid != NULL)
 		t->sid = ps->self_sid;
-	if (!packet && json_is_true(bc))
-		return parse_fail(ps, "%s cannot broadcast", name);
 	if (!packet && t->sid == NULL)
-		return parse_fail(ps, "%s needs a sid", name);
+		return parse_fail(ps, "%s needs a sid", action_names[a->what]);
 	return SIO_OK;
 }
 
@@ -566,17 +560,17 @@ parse_set(struct parse *ps, json_t *o, struct action *a)
 		return parse_fail(ps, "set needs a value (null deletes)");
 	if (!json_is_string(v) && !json_is_null(v))
 		return parse_fail(ps, "value must be a string or null");
+	if (json_string_length(v) > SIO_ACTIONS_MAX_VALUE)
+		return parse_fail(ps, "value of %zu bytes, over %d",
+		                  json_string_length(v), SIO_ACTIONS_MAX_VALUE);
 	a->value = json_string_value(v);
 	return SIO_OK;
 }
 
 /* One action of the body: its kind, fields, target and packet. */
 static int
-parse_action(struct parse *ps, json_t *o, struct action *a,
-             struct sio_actions *all)
+parse_action(struct parse *ps, json_t *o, struct action *a)
 {
-	json_t *args;
-
 	if (!json_is_object(o))
 		return parse_fail(ps, "not an object");
 	if (parse_do(ps, o, &a->what) != SIO_OK ||
@@ -598,16 +592,12 @@ parse_action(struct parse *ps, json_t *o, struct action *a,
 	case ACTION_SET:
 		return parse_set(ps, o, a);
 	case ACTION_DISCONNECT:
-		return SIO_OK;
-	case ACTION_ACK:
-		args = json_object_get(o, "args");
-		if (all->ack != NULL)
-			return parse_fail(ps, "a second ack");
-		if (args != NULL && !json_is_array(args))
-			return parse_fail(ps, "args must be an array");
-		all->ack = args != NULL ? args : json_array();
-		if (args == NULL) /* the body keeps it, for the borrow */
-			json_object_set_new(o, "args", all->ack);
+		/* each runs on_close with the writer held: bounded */
+		if (++ps->disconnects > SIO_ACTIONS_MAX_DISCONNECTS) {
+			parse_fail(ps, "more than %d disconnects",
+			           SIO_ACTIONS_MAX_DISCONNECTS);
+			return SIO_TOO_BIG;
+		}
 		return SIO_OK;
 	}
 	return SIO_ERR;
@@ -642,7 +632,7 @@ sio_actions_parse_max(const char *body, size_t len, size_t max,
                       size_t max_packet, const char *self_sid,
                       struct sio_actions **out, char *err)
 {
-	struct parse ps = {0, max_packet, self_sid, err};
+	struct parse ps = {0, max_packet, self_sid, 0, err};
 	struct sio_actions *a;
 	json_t *root = NULL, *list = NULL;
 	int rc;
@@ -665,13 +655,14 @@ sio_actions_parse_max(const char *body, size_t len, size_t max,
 		memcpy(a->self, self_sid, SIO_SID_LEN + 1);
 		ps.self_sid = a->self;
 	}
-	for (; ps.i < json_array_size(list); ps.i++, a->n++)
-		if (parse_action(&ps, json_array_get(list, ps.i), &a->v[ps.i],
-		                 a) != SIO_OK) {
+	for (; ps.i < json_array_size(list); ps.i++, a->n++) {
+		rc = parse_action(&ps, json_array_get(list, ps.i), &a->v[ps.i]);
+		if (rc != SIO_OK) {
 			a->n++; /* its packet, if any, is freed too */
 			sio_actions_free(a);
-			return SIO_ERR;
+			return rc == SIO_TOO_BIG ? rc : SIO_ERR;
 		}
+	}
 	*out = a;
 	return SIO_OK;
 }
@@ -688,12 +679,6 @@ size_t
 sio_actions_count(const struct sio_actions *a)
 {
 	return a->n;
-}
-
-json_t *
-sio_actions_ack(const struct sio_actions *a)
-{
-	return a->ack;
 }
 
 void

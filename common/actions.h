@@ -19,22 +19,27 @@
 #include "session.h"
 #include "store.h"
 
-#define SIO_ACTIONS_MAX_NAME 256 /* bytes of a room or a data key */
+#define SIO_ACTIONS_MAX_NAME 256        /* bytes of a room or a data key */
+#define SIO_ACTIONS_MAX_VALUE 65536     /* bytes of a set's value */
+#define SIO_ACTIONS_MAX_DISCONNECTS 100 /* disconnect actions per body */
+
+/* sio_actions_queue(): the session is not connected to the endpoint (a
+ * private result, as siogate.h allows: never one of its codes). */
+enum sio_actions_result { SIO_ACTIONS_NOT_CONNECTED = -100 };
 
 struct sio_actions; /* a parsed, checked list of actions */
 
 /*
  * Parses a body {"actions": [...]} (docs/bridge.md). self_sid: NULL for
  * publish (an action without sid or room targets its endpoint); a session
- * id for a bridge response (then such an action targets that session
- * unless it says "broadcast": true; and one "ack" is allowed, whose args
- * sio_actions_ack() gives; "ack" is refused when self_sid is NULL).
+ * id for the bridge's responses (then such an action targets that session
+ * unless it says "broadcast": true, a field refused without self_sid).
  * Packets are checked against SIO_MAX_PACKET (sio_actions_parse_max()
  * takes the configured max_packet). Returns SIO_OK with *out (caller
  * frees with sio_actions_free()); SIO_ERR with the reason in err ("action
  * 3: emit needs a name", "not JSON: ...", "body needs an actions array"),
  * nothing allocated; SIO_TOO_BIG (reason in err) when there are more than
- * max actions.
+ * max actions or SIO_ACTIONS_MAX_DISCONNECTS disconnects.
  */
 int sio_actions_parse(const char *body, size_t len, size_t max,
                       const char *self_sid, struct sio_actions **out,
@@ -48,27 +53,38 @@ int sio_actions_parse_max(const char *body, size_t len, size_t max,
 
 size_t sio_actions_count(const struct sio_actions *a);
 
-/* The args of a's "ack" action (a bridge response's reply to the event),
- * borrowed from a; NULL when a has none. */
-json_t *sio_actions_ack(const struct sio_actions *a);
-
 /*
- * Applies a in order: every action but disconnect in ONE store
- * transaction opened here (no transaction may be open on x), then the
- * disconnects, each through sio_session_end() (the root: reason
- * "published") or sio_session_close_endpoint(). Appends one object per
- * action to results (a JSON array): {"queued": n} (and "dropped": n when a
- * full queue dropped it), {"done": true}, or {"error": "no such session"}
- * ("endpoint not connected", "packet too big": over x->cfg->max_packet;
- * "store failed" for a disconnect that failed after the commit). A
- * broadcast counts the sessions it reached; full queues are passed over,
- * uncounted. A volatile packet for a session with no transport attached
- * is {"queued": 0}. now: ms since the epoch. SIO_OK, or SIO_ERR when the
- * store failed (nothing of the transaction was applied, results left
+ * Applies a in order, every action but disconnect, in ONE store
+ * transaction opened here (no transaction may be open on x). Fills
+ * results (an empty JSON array) with one object per action: {"queued": n}
+ * (and "dropped": 1 when the session's full queue dropped it), {"done":
+ * true}, or {"error": "no such session"} ("endpoint not connected",
+ * "packet too big": over x->cfg->max_packet), and null in a disconnect's
+ * place. A broadcast counts the sessions it reached; full queues are
+ * passed over, uncounted. A volatile packet for a session with no
+ * transport attached is {"queued": 0}. SIO_OK, or SIO_ERR when the store
+ * failed (sio_store_errmsg() tells; nothing was applied, results left
  * empty).
  */
 int sio_actions_apply(struct sio_session_ctx *x, const struct sio_actions *a,
-                      long long now, json_t *results);
+                      json_t *results);
+
+/* 1 when action i of a is a disconnect, else 0. */
+int sio_actions_is_disconnect(const struct sio_actions *a, size_t i);
+
+/*
+ * Runs disconnect action i of a, after sio_actions_apply() filled results:
+ * sio_session_end() (the root: reason "published") or
+ * sio_session_close_endpoint(), which run the application's on_close; so
+ * that one request does not hold a writer through them all, the caller
+ * takes it around each. Sets results[i] to {"done": true}, {"error": "no
+ * such session"}, {"error": "endpoint not connected"} or {"error": "store
+ * failed"}. SIO_OK; SIO_ERR when i is not a disconnect of a or out of
+ * memory. No transaction may be open on x.
+ */
+int sio_actions_disconnect(struct sio_session_ctx *x,
+                           const struct sio_actions *a, size_t i, long long now,
+                           json_t *results);
 
 void sio_actions_free(struct sio_actions *a);
 
@@ -109,8 +125,9 @@ int sio_actions_event(struct sio_buf *b, const char *name, json_t *args,
 /*
  * Queues packet pkt (len bytes, flags SIO_STORE_VOLATILE or 0) for t.
  * Returns how many sessions got it (a session target: 1, or 0 for a
- * volatile packet with no transport attached); SIO_CLOSED when t->sid is
- * absent or closed; SIO_ABSENT when it is not connected to t->endpoint;
+ * volatile packet with no transport attached); as the store, SIO_ABSENT
+ * when t->sid is unknown and SIO_CLOSED when it has ended;
+ * SIO_ACTIONS_NOT_CONNECTED when it is not connected to t->endpoint;
  * SIO_FULL when its queue is full (nothing queued); SIO_ERR when the store
  * failed (sio_store_errmsg() tells).
  */

@@ -1060,10 +1060,7 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 			return r->kind == RUN_END ? SIO_OK : SIO_CLOSED;
 		if (rc < 0)
 			return SIO_ERR;
-		/* the client may have disconnected it since the run */
-		if (r->kind == RUN_CLOSE &&
-		    (rc = sio_store_endpoint_has(st, r->sid, r->endpoint)) <= 0)
-			return rc == 0 ? SIO_CLOSED : SIO_ERR;
+		/* RUN_CLOSE: its claim removed the endpoint already */
 		rc = SIO_OK;
 		/* timeouts count in seconds: a busy session is touched once
 		 * in SIO_TOUCH_MS, not for every packet */
@@ -1245,21 +1242,46 @@ sio_session_end(struct sio_session_ctx *x, const char *sid, const char *reason,
 	return session_end_tx(x, sid, reason, 0, now);
 }
 
+/* The claim of sio_session_close_endpoint(): in one transaction, the
+ * session live and ep connected, then ep's row removed, so that no other
+ * caller (nor the session's end) runs ep's on_close again. 1 when this
+ * call removed it, 0 when ep was not connected, SIO_CLOSED, SIO_ERR. */
+static int
+session_endpoint_claim(struct sio_session_ctx *x, const char *sid,
+                       const char *ep)
+{
+	struct sio_store *st = x->store;
+	long long last_recv;
+	int rc;
+
+	if (sio_store_begin(st) != SIO_OK)
+		return SIO_ERR;
+	rc = sio_store_session_state(st, sid, &last_recv);
+	if (rc == SIO_ABSENT ||
+	    (rc >= 0 && sio_session_next(rc, -1, SIO_EVENT_END) == NULL))
+		rc = SIO_CLOSED;
+	else if (rc >= 0)
+		rc = sio_store_endpoint_has(st, sid, ep);
+	if (rc == 1 && sio_store_endpoint_del(st, sid, ep) != SIO_OK)
+		rc = SIO_ERR;
+	if (rc != 1) {
+		sio_store_rollback(st);
+		return rc;
+	}
+	return sio_store_commit(st) == SIO_OK ? 1 : SIO_ERR;
+}
+
 int
 sio_session_close_endpoint(struct sio_session_ctx *x, const char *sid,
                            const char *ep, long long now)
 {
 	struct sio_session_run *r;
-	long long last_recv;
-	int rc = sio_store_session_state(x->store, sid, &last_recv);
+	int rc = session_endpoint_claim(x, sid, ep);
 
-	if (rc == SIO_ABSENT ||
-	    (rc >= 0 && sio_session_next(rc, -1, SIO_EVENT_END) == NULL))
-		return SIO_CLOSED;
-	if (rc < 0)
-		return SIO_ERR;
-	if ((rc = sio_store_endpoint_has(x->store, sid, ep)) <= 0)
+	if (rc != 1)
 		return rc;
+	/* ep's rooms are still there for on_close to read; the apply
+	 * removes them with `0::/ep` after what on_close queued */
 	r = run_new(x, RUN_CLOSE, sid, now);
 	if (r == NULL || (r->endpoint = strdup(ep)) == NULL) {
 		run_free(x, r);
@@ -1273,12 +1295,8 @@ sio_session_close_endpoint(struct sio_session_ctx *x, const char *sid,
 	run_note(r, x);
 	rc = sio_session_apply(x, r);
 	sio_session_done(x, r, rc == SIO_OK);
-	if (rc == SIO_CLOSED) /* ended, or ep disconnected, meanwhile */
-		return sio_store_session_state(x->store, sid, &last_recv) ==
-		               SIO_SESSION_CLOSED
-		           ? SIO_CLOSED
-		           : 0;
-	return rc == SIO_OK ? 1 : SIO_ERR;
+	/* ended meanwhile: its end found ep gone, and ran no on_close */
+	return rc == SIO_OK || rc == SIO_CLOSED ? 1 : SIO_ERR;
 }
 
 int

@@ -239,11 +239,13 @@ int sio_session_end(struct sio_session_ctx *x, const char *sid,
 
 /*
  * Disconnects endpoint ep (not the root) of session sid from outside its
- * callbacks, as sio_close() on ep does from inside: ep's on_close runs
- * (what it queues is applied), then, in one transaction, ep and its rooms
- * go and `0::/ep` is queued. Returns 1 when this call disconnected ep, 0
- * when ep was not connected, SIO_CLOSED when the session is absent or
- * closed, SIO_ERR. No transaction may be open on x.
+ * callbacks, as sio_close() on ep does from inside. First the claim: in a
+ * transaction, ep is removed, so that its on_close runs once whoever else
+ * disconnects it or ends the session meanwhile; then ep's on_close runs
+ * (its rooms still readable), then, in one transaction, what it queued is
+ * applied, ep's rooms go and `0::/ep` is queued. Returns 1 when this call
+ * disconnected ep, 0 when ep was not connected, SIO_CLOSED when the
+ * session is absent or closed, SIO_ERR. No transaction may be open on x.
  */
 int sio_session_close_endpoint(struct sio_session_ctx *x, const char *sid,
                                const char *ep, long long now);

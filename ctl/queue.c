@@ -75,10 +75,12 @@ queue_packet(struct ctl *c, const struct sio_actions_target *t,
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	rc = sio_actions_queue(st, t, b->p, b->len, 0);
-	if (rc == SIO_ABSENT)
+	if (rc == SIO_ACTIONS_NOT_CONNECTED)
 		return ctl_fail(CTL_EXIT_FAIL,
 		                "session %s is not connected to %s", t->sid,
 		                t->endpoint);
+	if (rc == SIO_ABSENT) /* ended and forgotten since the check */
+		return ctl_fail(CTL_EXIT_FAIL, "no session '%s'", t->sid);
 	if (rc == SIO_CLOSED)
 		return ctl_fail(CTL_EXIT_FAIL, "session %s is closed", t->sid);
 	if (rc < 0 && t->sid != NULL)

@@ -50,7 +50,7 @@ serve_drain(struct serve *s)
 	sio_buf_cleanup(&sink);
 	if (rc == SIO_OK)
 		return SIO_OK;
-	serve_body_refused(s, rc);
+	serve_body_refused(s, rc, 0);
 	return SIO_ERR;
 }
 

@@ -222,7 +222,7 @@ serve_post(struct serve *s)
 	sio_buf_init(&dec);
 	rc = serve_body(s, &body, cfg->max_payload);
 	if (rc != SIO_OK) {
-		serve_body_refused(s, rc);
+		serve_body_refused(s, rc, 0);
 		goto out;
 	}
 	if (s->rt.transport == SIO_TRANSPORT_JSONP_POLLING) {

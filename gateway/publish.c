@@ -24,23 +24,29 @@ static void
 publish_refuse(struct serve *s, int status, const char *why)
 {
 	static struct sio_ratelimit rl;
-	json_t *o = json_pack("{s:s}", "error", why);
-	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	gw_log_limited(&rl, SIO_LOG_INFO, "publish from %s: %d %s",
 	               gw_req_client(s->r), status, why);
-	if (text != NULL)
-		serve_respond(s, status, "application/json", text,
-		              strlen(text));
-	else
-		serve_text(s, 500, "out of memory");
-	free(text);
-	json_decref(o);
+	serve_json_error(s, status, why);
+}
+
+/* 1 when the request says its body is longer than max: refused before a
+ * byte of it is read (the signature, which covers it, cannot be checked
+ * before). */
+static int
+publish_declared_too_big(struct serve *s, size_t max)
+{
+	const char *cl = gw_req_param(s->r, "CONTENT_LENGTH");
+
+	if (cl == NULL || cl[0] < '0' || cl[0] > '9')
+		return 0;
+	return strtoull(cl, NULL, 10) > max; /* ULLONG_MAX when huge */
 }
 
 /* The checks before the body is read, in the documented order: 404 when
  * off, 405 for another method, 403 for an address not in publish_allow,
- * 401 without a signature. 1 when it answered. */
+ * 401 without a signature, 413 for a Content-Length over max_payload. 1
+ * when it answered. */
 static int
 publish_refused_early(struct serve *s, const char *method)
 {
@@ -63,6 +69,10 @@ publish_refused_early(struct serve *s, const char *method)
 		publish_refuse(s, 401, "bad signature");
 		return 1;
 	}
+	if (publish_declared_too_big(s, cfg->max_payload)) {
+		publish_refuse(s, 413, "body over max_payload");
+		return 1;
+	}
 	return 0;
 }
 
@@ -77,13 +87,7 @@ publish_body(struct serve *s, struct sio_buf *b)
 	int rc = serve_body(s, b, cfg->max_payload);
 
 	if (rc != SIO_OK) {
-		publish_refuse(s,
-		               rc == SIO_TOO_BIG  ? 413
-		               : rc == SERVE_LATE ? 408
-		                                  : 400,
-		               rc == SIO_TOO_BIG  ? "body over max_payload"
-		               : rc == SERVE_LATE ? "body too slow"
-		                                  : "bad body");
+		serve_body_refused(s, rc, 1);
 		return SIO_ERR;
 	}
 	rc = sio_sign_check(cfg->bridge_secret, sig, b->p != NULL ? b->p : "",
@@ -97,6 +101,29 @@ publish_body(struct serve *s, struct sio_buf *b)
 	return SIO_ERR;
 }
 
+/* The disconnects of a, after the rest: each runs the application's
+ * on_close, so the writer is taken for one at a time, and the other
+ * requests of the process get it in between. */
+static void
+publish_disconnects(struct serve *s, const struct sio_actions *a,
+                    json_t *results)
+{
+	struct sio_session_ctx *wx;
+
+	for (size_t i = 0; i < sio_actions_count(a); i++) {
+		if (!sio_actions_is_disconnect(a, i))
+			continue;
+		wx = gw_write_lock(s->x);
+		if (sio_actions_disconnect(wx, a, i, sio_session_now(),
+		                           results) != SIO_OK)
+			gw_log(SIO_LOG_ERROR,
+			       "publish: disconnect %zu: out "
+			       "of memory",
+			       i);
+		gw_write_unlock(wx);
+	}
+}
+
 /* Applies a on the writer and answers {"results": [...]}. */
 static void
 publish_apply(struct serve *s, const struct sio_actions *a)
@@ -108,7 +135,7 @@ publish_apply(struct serve *s, const struct sio_actions *a)
 
 	if (results != NULL) {
 		wx = gw_write_lock(s->x);
-		rc = sio_actions_apply(wx, a, sio_session_now(), results);
+		rc = sio_actions_apply(wx, a, results);
 		if (rc != SIO_OK)
 			gw_log(SIO_LOG_ERROR, "publish: %s",
 			       sio_store_errmsg(wx->store));
@@ -119,6 +146,7 @@ publish_apply(struct serve *s, const struct sio_actions *a)
 		publish_refuse(s, 503, "store unavailable");
 		return;
 	}
+	publish_disconnects(s, a, results);
 	o = json_pack("{s:o}", "results", results); /* takes results */
 	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (text == NULL) {

@@ -3,7 +3,10 @@
  * (CORS for the origins `origins` allows), whole responses, polling payloads
  * (plain or jsonp), and the request body read to its limit.
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "serve.h"
 
@@ -128,21 +131,39 @@ serve_body(struct serve *s, struct sio_buf *b, size_t max)
 	return n < 0 ? SIO_ERR : SIO_OK;
 }
 
-/* Answers a body serve_body() refused (rc), and logs why. */
+int
+serve_json_error(struct serve *s, int status, const char *why)
+{
+	json_t *o = json_pack("{s:s}", "error", why);
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	int rc;
+
+	if (text != NULL)
+		rc = serve_respond(s, status, "application/json", text,
+		                   strlen(text));
+	else
+		rc = serve_text(s, 500, "out of memory");
+	free(text);
+	json_decref(o);
+	return rc;
+}
+
+/* Answers a body serve_body() refused (rc), and logs why; json: as
+ * {"error": why} (the publish endpoint's answers). */
 void
-serve_body_refused(struct serve *s, int rc)
+serve_body_refused(struct serve *s, int rc, int json)
 {
 	static struct sio_ratelimit rl;
+	int status = rc == SIO_TOO_BIG ? 413 : rc == SERVE_LATE ? 408 : 400;
+	const char *why = rc == SIO_TOO_BIG  ? "body over max_payload"
+	                  : rc == SERVE_LATE ? "body too slow"
+	                                     : "bad body";
 
-	gw_log_limited(&rl, SIO_LOG_INFO, "%s: %s from %s", s->rt.sid,
-	               rc == SIO_TOO_BIG  ? "body over max_payload"
-	               : rc == SERVE_LATE ? "body late (body_timeout)"
-	                                  : "body read error",
-	               gw_req_client(s->r));
-	if (rc == SIO_TOO_BIG)
-		serve_text(s, 413, "payload too large");
-	else if (rc == SERVE_LATE)
-		serve_text(s, 408, "body too slow");
+	gw_log_limited(&rl, SIO_LOG_INFO, "%s: %s from %s",
+	               json ? "publish" : s->rt.sid, why, gw_req_client(s->r));
+	if (json)
+		serve_json_error(s, status, why);
 	else
-		serve_text(s, 400, "bad body");
+		serve_text(s, status,
+		           rc == SIO_TOO_BIG ? "payload too large" : why);
 }

@@ -82,7 +82,9 @@ int serve_respond(struct serve *s, int status, const char *ctype,
 int serve_text(struct serve *s, int status, const char *text);
 int serve_payload(struct serve *s, const char *payload, size_t len);
 int serve_body(struct serve *s, struct sio_buf *b, size_t max);
-void serve_body_refused(struct serve *s, int rc);
+void serve_body_refused(struct serve *s, int rc, int json);
+/* Answers {"error": why} with status (application/json). */
+int serve_json_error(struct serve *s, int status, const char *why);
 
 /* --- outbox.c --- */
 

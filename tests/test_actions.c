@@ -76,12 +76,16 @@ run(const char *fmt, const char *s1, const char *s2, const char *s3)
 		return NULL;
 	}
 	res = json_array();
-	if (sio_actions_apply(&x, a, now, res) != SIO_OK) {
+	if (sio_actions_apply(&x, a, res) != SIO_OK) {
 		CU_ASSERT_EQUAL(json_array_size(res), 0);
 		json_decref(res);
 		sio_actions_free(a);
 		return NULL;
 	}
+	for (size_t i = 0; i < sio_actions_count(a); i++)
+		if (sio_actions_is_disconnect(a, i))
+			CU_ASSERT_EQUAL(
+			    sio_actions_disconnect(&x, a, i, now, res), SIO_OK);
 	sio_actions_free(a);
 	out = json_dumps(res, JSON_COMPACT);
 	json_decref(res);
@@ -346,8 +350,54 @@ test_a_store_failure_applies_nothing(void)
 	CU_ASSERT_PTR_NULL(run("{\"actions\":[{\"do\":\"send\",\"sid\":\"%s\","
 	                       "\"data\":\"1\"}]}",
 	                       sid, NULL, NULL));
+	CU_ASSERT_STRING_EQUAL(sio_store_errmsg(st),
+	                       "a transaction is already open");
 	sio_store_rollback(st);
 	EXPECT(sid, "");
+}
+
+/* sio_actions_queue()'s codes, as the store's: absent, closed, and its
+ * own for an endpoint the session is not connected to. */
+static void
+test_queue_codes(void)
+{
+	char sid[SIO_SID_LEN + 1];
+	struct sio_actions_target t = {NULL, NULL, "", NULL};
+
+	t.sid = "AAAAAAAAAAAAAAAAAAAAAA";
+	CU_ASSERT_EQUAL(sio_actions_queue(st, &t, "3:::x", 5, 0), SIO_ABSENT);
+	session(sid, 0);
+	t.sid = sid;
+	t.endpoint = "/chat";
+	CU_ASSERT_EQUAL(sio_actions_queue(st, &t, "3::/chat:x", 10, 0),
+	                SIO_ACTIONS_NOT_CONNECTED);
+	t.endpoint = "";
+	CU_ASSERT_EQUAL(sio_actions_queue(st, &t, "3:::x", 5, 0), 1);
+	CU_ASSERT_EQUAL(sio_session_end(&x, sid, "test", now), 1);
+	CU_ASSERT_EQUAL(sio_actions_queue(st, &t, "3:::y", 5, 0), SIO_CLOSED);
+}
+
+/* An endpoint's on_close runs once, however many disconnect it: the
+ * claim removes it before on_close runs. */
+static void
+test_endpoint_on_close_runs_once(void)
+{
+	char sid[SIO_SID_LEN + 1];
+
+	session(sid, 1);
+	CU_ASSERT_EQUAL(sio_store_room_join(st, sid, "/chat", "r"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_close_endpoint(&x, sid, "/chat", now), 1);
+	CU_ASSERT_EQUAL(sio_session_close_endpoint(&x, sid, "/chat", now), 0);
+	CU_ASSERT_STRING_EQUAL(closed.p, "/chat;");
+	/* its rooms went with it */
+	CU_ASSERT_EQUAL(sio_store_outbox_broadcast(st, "/chat", "r", NULL,
+	                                           "3::/chat:x", 10, 0, 0),
+	                0);
+	/* the session's end runs only the root's now */
+	CU_ASSERT_EQUAL(sio_session_end(&x, sid, "test", now), 1);
+	CU_ASSERT_STRING_EQUAL(closed.p, "/chat;;");
+	CU_ASSERT_EQUAL(sio_session_close_endpoint(&x, sid, "/chat", now),
+	                SIO_CLOSED);
 }
 
 /* --- the parse's refusals ------------------------------------------------ */
@@ -428,7 +478,27 @@ test_parse_refuses_bad_bodies(void)
 	    {"{\"actions\":[{\"do\":\"disconnect\"}]}",
 	     "action 0: disconnect needs a sid"},
 	    {"{\"actions\":[{\"do\":\"disconnect\",\"broadcast\":true}]}",
-	     "action 0: disconnect cannot broadcast"},
+	     "action 0: disconnect has no field 'broadcast'"},
+	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\",\"broadcast\":"
+	     "true}]}",
+	     "action 0: send has no field 'broadcast'"},
+	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\",\"do sid\":1}]}",
+	     "action 0: send has no field 'do sid'"},
+	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\",\"\":1}]}",
+	     "action 0: send has no field ''"},
+	    {"{\"actions\":[{\"do\":\"set\",\"sid\":\"" SID "\",\"key\":\"k\","
+	     "\"value\":null,\"room\":\"r\"}]}",
+	     "action 0: set has no field 'room'"},
+	    {"{\"actions\":[{\"do\":\"disconnect\",\"sid\":\"" SID
+	     "\",\"room\":\"r\"}]}",
+	     "action 0: disconnect has no field 'room'"},
+	    {"{\"actions\":[{\"do\":\"join\",\"sid\":\"" SID
+	     "\",\"room\":\"r\",\"exclude\":\"" SID "\"}]}",
+	     "action 0: join has no field 'exclude'"},
+	    {"{\"actions\":[],\"actions\":[]}",
+	     "not JSON: duplicate object key near '\"actions\"'"},
+	    {"{\"actions\":[{\"do\":\"json\",\"data\":1e999}]}",
+	     "not JSON: real number overflow near '1e999'"},
 	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\",\"sid\":\"short\"}]"
 	     "}",
 	     "action 0: bad sid (not a session id)"},
@@ -446,8 +516,6 @@ test_parse_refuses_bad_bodies(void)
 	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\",\"exclude\":\"x\"}]"
 	     "}",
 	     "action 0: bad exclude (not a session id)"},
-	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\",\"broadcast\":1}]}",
-	     "action 0: broadcast must be true or false"},
 	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\",\"endpoint\":"
 	     "\"chat\"}]}",
 	     "action 0: bad endpoint 'chat' (\"\" or /name)"},
@@ -551,7 +619,7 @@ test_parse_limits(void)
 }
 
 /* A bridge response: no target is the event's session, broadcast: true
- * the endpoint; one ack, whose args the bridge takes. */
+ * the endpoint. */
 static void
 test_parse_with_a_self_session(void)
 {
@@ -559,7 +627,6 @@ test_parse_with_a_self_session(void)
 	    "{\"actions\":["
 	    "{\"do\":\"emit\",\"name\":\"me\"},"
 	    "{\"do\":\"emit\",\"name\":\"all\",\"broadcast\":true},"
-	    "{\"do\":\"ack\",\"args\":[1,2]},"
 	    "{\"do\":\"set\",\"key\":\"k\",\"value\":\"v\"}]}";
 	char sid[SIO_SID_LEN + 1], other[SIO_SID_LEN + 1], err[SIO_ERR_LEN];
 	struct sio_actions *a;
@@ -570,12 +637,11 @@ test_parse_with_a_self_session(void)
 	session(other, 0);
 	CU_ASSERT_FATAL(
 	    sio_actions_parse(body, strlen(body), 10, sid, &a, err) == SIO_OK);
-	CU_ASSERT_EQUAL(json_array_size(sio_actions_ack(a)), 2);
-	CU_ASSERT_EQUAL(sio_actions_apply(&x, a, now, res), SIO_OK);
+	CU_ASSERT_EQUAL(sio_actions_apply(&x, a, res), SIO_OK);
 	sio_actions_free(a);
 	v = json_dumps(res, JSON_COMPACT);
 	CU_ASSERT_STRING_EQUAL(v, "[{\"queued\":1},{\"queued\":2},"
-	                          "{\"done\":true},{\"done\":true}]");
+	                          "{\"done\":true}]");
 	free(v);
 	json_decref(res);
 	EXPECT(sid, "5:::{\"name\":\"me\"}\n5:::{\"name\":\"all\"}");
@@ -583,16 +649,70 @@ test_parse_with_a_self_session(void)
 	v = sio_store_data_get(st, sid, "k");
 	CU_ASSERT(v != NULL && strcmp(v, "v") == 0);
 	free(v);
-	body = "{\"actions\":[{\"do\":\"ack\"},{\"do\":\"ack\"}]}";
+	/* broadcast is a packet's, and only a bridge response's */
+	body = "{\"actions\":[{\"do\":\"send\",\"data\":\"\","
+	       "\"broadcast\":1}]}";
 	CU_ASSERT_EQUAL(sio_actions_parse(body, strlen(body), 10, sid, &a, err),
 	                SIO_ERR);
-	CU_ASSERT_STRING_EQUAL(err, "action 1: a second ack");
-	body = "{\"actions\":[{\"do\":\"ack\"}]}";
+	CU_ASSERT_STRING_EQUAL(err,
+	                       "action 0: broadcast must be true or false");
+	body = "{\"actions\":[{\"do\":\"set\",\"key\":\"k\",\"value\":null,"
+	       "\"broadcast\":true}]}";
 	CU_ASSERT_EQUAL(sio_actions_parse(body, strlen(body), 10, sid, &a, err),
-	                SIO_OK);
-	CU_ASSERT_EQUAL(json_array_size(sio_actions_ack(a)), 0);
-	CU_ASSERT(json_is_array(sio_actions_ack(a)));
-	sio_actions_free(a);
+	                SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "action 0: set has no field 'broadcast'");
+}
+
+/* A set's value of SIO_ACTIONS_MAX_VALUE bytes, then one more; at most
+ * SIO_ACTIONS_MAX_DISCONNECTS disconnects; nesting past jansson's depth. */
+static void
+test_parse_value_disconnect_and_depth_limits(void)
+{
+	size_t cap = SIO_ACTIONS_MAX_VALUE + 4096;
+	char *body = malloc(cap), err[SIO_ERR_LEN];
+	struct sio_actions *a = NULL;
+	size_t n;
+	int rc;
+
+	CU_ASSERT_FATAL(body != NULL);
+	for (int extra = 0; extra <= 1; extra++) {
+		n = (size_t)snprintf(body, cap,
+		                     "{\"actions\":[{\"do\":\"set\",\"sid\":"
+		                     "\"" SID "\",\"key\":\"k\",\"value\":\"");
+		memset(body + n, 'v', SIO_ACTIONS_MAX_VALUE + extra);
+		n += SIO_ACTIONS_MAX_VALUE + extra;
+		n += (size_t)snprintf(body + n, cap - n, "\"}]}");
+		rc = sio_actions_parse(body, n, 5, NULL, &a, err);
+		CU_ASSERT_EQUAL(rc, extra ? SIO_ERR : SIO_OK);
+		sio_actions_free(a);
+	}
+	CU_ASSERT_STRING_EQUAL(err, "action 0: value of 65537 bytes, over "
+	                            "65536");
+	for (int extra = 0; extra <= 1; extra++) {
+		n = (size_t)snprintf(body, cap, "{\"actions\":[");
+		for (int i = 0; i < SIO_ACTIONS_MAX_DISCONNECTS + extra; i++)
+			n +=
+			    (size_t)snprintf(body + n, cap - n,
+			                     "%s{\"do\":\"disconnect\",\"sid\":"
+			                     "\"" SID "\"}",
+			                     i ? "," : "");
+		n += (size_t)snprintf(body + n, cap - n, "]}");
+		rc = sio_actions_parse(body, n, 1000, NULL, &a, err);
+		CU_ASSERT_EQUAL(rc, extra ? SIO_TOO_BIG : SIO_OK);
+		sio_actions_free(a);
+	}
+	CU_ASSERT_STRING_EQUAL(err, "action 100: more than 100 disconnects");
+	/* json data nested 5000 deep: refused by the parser, no crash */
+	n = (size_t)snprintf(body, cap,
+	                     "{\"actions\":[{\"do\":\"json\",\"data\":");
+	memset(body + n, '[', 5000);
+	n += 5000;
+	memset(body + n, ']', 5000);
+	n += 5000;
+	n += (size_t)snprintf(body + n, cap - n, "}]}");
+	CU_ASSERT_EQUAL(sio_actions_parse(body, n, 5, NULL, &a, err), SIO_ERR);
+	CU_ASSERT(strncmp(err, "not JSON: ", 10) == 0);
+	free(body);
 }
 
 /* Every prefix of a good body is refused cleanly, never a crash. */
@@ -678,8 +798,13 @@ main(void)
 	     test_parse_refuses_what_is_not_json_or_utf8},
 	    {"parse limits: actions, name, endpoint, packet",
 	     test_parse_limits},
-	    {"parse with a self session: targets, broadcast and ack",
+	    {"parse with a self session: targets and broadcast",
 	     test_parse_with_a_self_session},
+	    {"parse limits: a set's value, disconnects, nesting",
+	     test_parse_value_disconnect_and_depth_limits},
+	    {"queue's codes: absent, closed, not connected", test_queue_codes},
+	    {"an endpoint's on_close runs once",
+	     test_endpoint_on_close_runs_once},
 	    {"parse refuses every truncation of a good body",
 	     test_parse_every_truncation},
 	    {"encode and event, shared with sioctl",

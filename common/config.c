@@ -1143,22 +1143,27 @@ config_unmapped(const char *addr)
 	return addr;
 }
 
-int
-sio_config_stats_allowed(const struct sio_config *c, const char *addr)
+/* 1 when addr (IPv4-mapped IPv6 read as IPv4) is in list, a CONFIG_ADDRS
+ * value; an unknown address never is. */
+static int
+config_addr_allowed(const char *list, const char *addr)
 {
 	if (addr == NULL || *addr == '\0')
 		return 0;
 	addr = config_unmapped(addr);
-	return config_in_list(c->stats_allow, addr, strlen(addr), 0, 1);
+	return config_in_list(list, addr, strlen(addr), 0, 1);
+}
+
+int
+sio_config_stats_allowed(const struct sio_config *c, const char *addr)
+{
+	return config_addr_allowed(c->stats_allow, addr);
 }
 
 int
 sio_config_publish_allowed(const struct sio_config *c, const char *addr)
 {
-	if (addr == NULL || *addr == '\0')
-		return 0;
-	addr = config_unmapped(addr);
-	return config_in_list(c->publish_allow, addr, strlen(addr), 0, 1);
+	return config_addr_allowed(c->publish_allow, addr);
 }
 
 const char *

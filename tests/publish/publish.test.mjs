@@ -6,9 +6,11 @@
  * node's crypto (HMAC-SHA256 over "<t>.<body>"), apart from siogate's C.
  * Each action reaches the client it targets (a sid, a room after a join
  * published too, an endpoint but the excluded session), set writes
- * session data, disconnect ends a session; every refusal answers its
- * status with nothing applied. The 404 (publish off) and 403 (an address
- * not in publish_allow) run sio-gateway as CGI, as tests/stats/ does; one
+ * session data, disconnect ends a session or one endpoint; every refusal
+ * answers its status with nothing applied; several v1 entries accept when
+ * one matches. The 404 (publish off), the 403 (an address not in
+ * publish_allow), a Content-Length over max_payload and a full queue
+ * (max_queue = 2) run sio-gateway as CGI, as tests/stats/ does; one
  * publish each goes through nginx, Apache and Apache as CGI.
  *
  *   node --test tests/publish/          (make publish)
@@ -29,7 +31,7 @@ const SECRET = crypto.randomBytes(24).toString('hex'); // 48 bytes
 const MAX_ACTIONS = 5;
 const CONF = {
 	publish: 'yes', bridge_secret: SECRET, publish_max_actions: MAX_ACTIONS,
-	max_payload: '64k', max_packet: '16k', polling_duration: 5, log_level: 'info',
+	max_payload: '128k', max_packet: '16k', polling_duration: 5, log_level: 'info',
 };
 
 let seq = 0;
@@ -227,12 +229,20 @@ describe('POST /socket.io/publish against lighttpd + sio-gateway + sio-wsd', () 
 			['bad MAC', await publishRaw(s.port, good, {headers: {'X-Siogate-Signature': sign(text + ' ')}}), 401, 'bad signature'],
 			['other secret', await publishRaw(s.port, good, {headers: {'X-Siogate-Signature': sign(text, t, SECRET + 'x')}}), 401, 'bad signature'],
 			['stale', await publishRaw(s.port, good, {headers: {'X-Siogate-Signature': sign(text, t - 1000)}}), 401, 'stale signature'],
+			['from the future', await publishRaw(s.port, good, {headers: {'X-Siogate-Signature': sign(text, t + 1000)}}), 401, 'stale signature'],
+			['over max_packet', await publishRaw(s.port, {actions: [{do: 'send', sid: x.sid, data: 'x'.repeat(17 * 1024)}]}), 400,
+				/^action 0: packet of \d+ bytes, over max_packet 16384$/],
+			['a misspelt field', await publishRaw(s.port, {actions: [{...good.actions[0], arg: []}]}), 400, "action 0: emit has no field 'arg'"],
+			['broadcast (a bridge response\'s)', await publishRaw(s.port, {actions: [{...good.actions[0], broadcast: true}]}), 400,
+				"action 0: emit has no field 'broadcast'"],
+			['a set value over 64 KiB', await publishRaw(s.port, {actions: [{do: 'set', sid: x.sid, key: 'k', value: 'v'.repeat(65537)}]}), 400,
+				'action 0: value of 65537 bytes, over 65536'],
 			['not JSON', await publishRaw(s.port, '{"actions": ['), 400],
 			['not the shape', await publishRaw(s.port, '[1]'), 400],
 			['unknown do', await publishRaw(s.port, {actions: [good.actions[0], {do: 'explode', sid: x.sid}]}), 400, /^action 1: /],
 			['emit without name', await publishRaw(s.port, {actions: [good.actions[0], {do: 'emit', sid: x.sid}]}), 400, /^action 1: .*name/],
 			['too many', await publishRaw(s.port, {actions: Array(MAX_ACTIONS + 1).fill(good.actions[0])}), 413],
-			['too big', await publishRaw(s.port, {actions: [{do: 'send', sid: x.sid, data: 'x'.repeat(70 * 1024)}]}), 413],
+			['too big', await publishRaw(s.port, {actions: [{do: 'send', sid: x.sid, data: 'x'.repeat(140 * 1024)}]}), 413],
 		];
 		for (const [what, r, status, error] of cases) {
 			assert.equal(r.status, status, `${what}: ${r.status} ${r.body}`);
@@ -248,6 +258,44 @@ describe('POST /socket.io/publish against lighttpd + sio-gateway + sio-wsd', () 
 		await publish(s, [{do: 'emit', sid: x.sid, name: 'news', args: [mark]}]);
 		await marked;
 		assert.equal(nevers, 0, 'a refused body applied');
+	});
+
+	test('several v1 entries: any that matches accepts (a secret being rotated)', async () => {
+		const x = c.websocket;
+		const tok = token('rotated');
+		const got = gets(x.nsp[''], 'news', tok, 'rotated');
+		const text = JSON.stringify({actions: [{do: 'emit', sid: x.sid, name: 'news', args: [tok]}]});
+		const t = Math.floor(Date.now() / 1000);
+		const good = sign(text, t).split(',')[1];
+		const other = sign(text, t, SECRET + 'old').split(',')[1];
+		const r = await publishRaw(s.port, text, {headers: {'X-Siogate-Signature': `t=${t},${other},${good}`}});
+		assert.equal(r.status, 200, r.body);
+		assert.deepEqual(r.json.results, [{queued: 1}]);
+		await got;
+		const bad = await publishRaw(s.port, text, {headers: {'X-Siogate-Signature': `t=${t},${other},${other}`}});
+		assert.equal(bad.status, 401, bad.body);
+	});
+
+	test('disconnect of an endpoint: the client sees /chat disconnect and keeps the root', async () => {
+		const x = await open(s, 'xhr-polling');
+		try {
+			const down = waitFor(x.nsp['/chat'], 'disconnect', {what: '/chat disconnected'});
+			assert.deepEqual(await publish(s, [{do: 'disconnect', sid: x.sid, endpoint: '/chat'}]), [{done: true}]);
+			await down;
+			assert.equal(s.sql(`SELECT count(*) FROM endpoints WHERE sid='${x.sid}' AND endpoint='/chat'`), '0');
+			// a second one finds it gone; the root still hears
+			const tok = token('root');
+			const got = gets(x.nsp[''], 'news', tok, 'the root after /chat went');
+			const res = await publish(s, [
+				{do: 'disconnect', sid: x.sid, endpoint: '/chat'},
+				{do: 'emit', sid: x.sid, endpoint: '/chat', name: 'news', args: [tok]},
+				{do: 'emit', sid: x.sid, name: 'news', args: [tok]},
+			]);
+			assert.deepEqual(res, [{error: 'endpoint not connected'}, {error: 'endpoint not connected'}, {queued: 1}]);
+			await got;
+		} finally {
+			shutdown(x.sock);
+		}
 	});
 
 	test('disconnect ends a session: its client sees the disconnect; a later action to it says no such session while the others apply', async () => {
@@ -289,6 +337,23 @@ describe('POST /socket.io/publish against lighttpd + sio-gateway + sio-wsd', () 
 		assert.match(r200.head, /^Content-Type: application\/json/m);
 		assert.deepEqual(JSON.parse(r200.body), {results: [{done: true}]});
 		assert.equal(s.sql(`SELECT value FROM data WHERE sid='${c.websocket.sid}' AND key='cgi'`), 'yes');
+	});
+
+	test('as CGI: a Content-Length over max_payload is refused before the body is read', async () => {
+		const r = cgi(s.confFile, '', {CONTENT_LENGTH: String(64 * 1024 * 1024)});
+		assert.equal(r.status, 413, r.head + r.body);
+		assert.equal(JSON.parse(r.body).error, 'body over max_payload');
+	});
+
+	test('as CGI with max_queue = 2: a full queue drops the packet and says so', async () => {
+		const sid = await s.handshake();
+		const small = path.join(s.var, 'small.conf');
+		fs.writeFileSync(small, fs.readFileSync(s.confFile, 'utf8') + 'max_queue = 2\n');
+		const body = JSON.stringify({actions: ['1', '2', '3'].map((data) => ({do: 'send', sid, data}))});
+		const r = cgi(small, body);
+		assert.equal(r.status, 200, r.head + r.body);
+		assert.deepEqual(JSON.parse(r.body).results, [{queued: 1}, {queued: 1}, {queued: 0, dropped: 1}]);
+		assert.equal(s.queue(sid), 2);
 	});
 });
 

@@ -11,7 +11,7 @@
  *   <?php
  *   require '/usr/share/siogate/ctl/siogate.php';
  *
- *   $secret = trim(file_get_contents('/etc/myapp/siogate-secret'));
+ *   $secret = Siogate\read_secret('/etc/myapp/siogate-secret');
  *   try {
  *       $results = Siogate\publish('http://127.0.0.1/socket.io/publish', $secret, [
  *           Siogate\emit('news', ['hello', ['n' => 1]], sid: $sid),
@@ -47,6 +47,11 @@ const HEADER = 'X-Siogate-Signature';
 const MAX_HEADER = 1024;
 /* Largest answer read from the server: results of publish_max_actions. */
 const MAX_ANSWER = 16 << 20;
+/* What read_secret() strips from the ends: ASCII whitespace, as
+ * siogate.conf strips it around bridge_secret's value. */
+const SPACE = " \t\n\r\v\f";
+/* Largest secret file read_secret() reads. */
+const MAX_SECRET_FILE = 65536;
 
 const JSON_FLAGS = JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_THROW_ON_ERROR;
 
@@ -55,6 +60,30 @@ function check_secret(string $secret): void
     if (strlen($secret) < MIN_SECRET) {
         throw new \InvalidArgumentException('siogate: the secret must be at least ' . MIN_SECRET . ' bytes');
     }
+}
+
+/**
+ * The secret in the file at path: its content without the ASCII
+ * whitespace (space, tab, CR, LF, VT, FF) at either end, as siogate.conf
+ * reads bridge_secret. Throws \RuntimeException when the file cannot be
+ * read, is over 64 KiB or holds a line break inside the secret.
+ */
+function read_secret(string $path): string
+{
+    $s = @file_get_contents($path, false, null, 0, MAX_SECRET_FILE + 1);
+    if ($s === false) {
+        $e = error_get_last();
+        throw new \RuntimeException('siogate: ' . ($e['message'] ?? "$path: cannot read"));
+    }
+    if (strlen($s) > MAX_SECRET_FILE) {
+        throw new \RuntimeException("siogate: $path: over " . MAX_SECRET_FILE . ' bytes');
+    }
+    $s = trim($s, SPACE);
+    if (strpbrk($s, "\r\n") !== false) {
+        /* siogate.conf cannot hold one: such a secret never matches */
+        throw new \RuntimeException("siogate: $path: the secret is one line");
+    }
+    return $s;
 }
 
 function mac(string $secret, int $t, string $body): string

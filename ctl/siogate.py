@@ -9,7 +9,7 @@ As a module (the file beside your code, or its directory on sys.path):
 
     import siogate
 
-    secret = open('/etc/myapp/siogate-secret').read().strip()
+    secret = siogate.read_secret('/etc/myapp/siogate-secret')
     try:
         results = siogate.publish('http://127.0.0.1/socket.io/publish', secret, [
             siogate.emit('news', ['hello', {'n': 1}], sid=sid),
@@ -31,7 +31,8 @@ As a command:
 publish sends ACTIONS_JSON (a JSON array of actions, or an object with
 "actions"; from standard input when -) and prints the results
 as JSON; sign prints the X-Siogate-Signature value for the body on
-standard input. The secret file holds the secret on its first line.
+standard input. The secret file holds the secret on one line; ASCII
+whitespace around it is ignored (read_secret()).
 Exit status: 0 done, 1 the server refused or did not answer, 2 a usage
 error (arguments, secret file, JSON).
 """
@@ -45,7 +46,7 @@ import time
 import urllib.error
 import urllib.request
 
-__all__ = ['sign', 'verify', 'emit', 'send', 'json', 'join', 'leave', 'set',
+__all__ = ['read_secret', 'sign', 'verify', 'emit', 'send', 'json', 'join', 'leave', 'set',
            'disconnect', 'publish', 'PublishError', 'HEADER', 'SKEW']
 
 #: Seconds a signature stays good either side of the receiver's clock.
@@ -57,6 +58,11 @@ HEADER = 'X-Siogate-Signature'
 #: Longest header verify() reads, as siogate: a time and 15 v1 entries.
 MAX_HEADER = 1024
 _HEX = frozenset('0123456789abcdefABCDEF')
+#: What read_secret() strips from the ends: ASCII whitespace, as
+#: siogate.conf strips it around bridge_secret's value.
+_SPACE = b' \t\n\r\x0b\x0c'
+#: Largest secret file read_secret() reads.
+MAX_SECRET_FILE = 64 << 10
 #: Largest answer read from the server: results of publish_max_actions.
 MAX_ANSWER = 16 << 20
 
@@ -85,6 +91,23 @@ def _secret(secret):
     if len(key) < MIN_SECRET:
         raise ValueError('siogate: the secret must be at least %d bytes' % MIN_SECRET)
     return key
+
+
+def read_secret(path):
+    """The secret in the file at path, as bytes: its content without the
+    ASCII whitespace (space, tab, CR, LF, VT, FF) at either end, as
+    siogate.conf reads bridge_secret. Raises OSError when the file cannot
+    be read, ValueError when it is over 64 KiB or holds a line break
+    inside the secret."""
+    with open(path, 'rb') as f:
+        s = f.read(MAX_SECRET_FILE + 1)
+    if len(s) > MAX_SECRET_FILE:
+        raise ValueError('siogate: %s: over %d bytes' % (path, MAX_SECRET_FILE))
+    s = s.strip(_SPACE)
+    if b'\r' in s or b'\n' in s:
+        # siogate.conf cannot hold one: such a secret never matches
+        raise ValueError('siogate: %s: the secret is one line' % path)
+    return s
 
 
 def _mac(key, t, body):
@@ -272,12 +295,6 @@ def publish(url, secret, actions, timeout=5.0):
     return results
 
 
-def _read_secret(path):
-    with open(path, 'rb') as f:
-        first = f.readline(64 << 10)
-    return first.rstrip(b'\r\n')
-
-
 def _actions(text):
     v = _json.loads(text)
     if isinstance(v, dict) and 'actions' in v:
@@ -299,14 +316,14 @@ def _parser():
     sig.add_argument('-t', type=int, default=None, help='unix seconds (default now)')
     for s in (pub, sig):
         s.add_argument('--secret-file', required=True, metavar='F',
-                       help='the secret on the first line of F')
+                       help='the secret in F (one line, whitespace around it ignored)')
     return p
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)  # exits 2 on a usage error
     try:
-        secret = _read_secret(args.secret_file)
+        secret = read_secret(args.secret_file)
         if args.cmd == 'sign':
             print(sign(secret, sys.stdin.buffer.read(), args.t))
             return 0

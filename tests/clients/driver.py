@@ -1,7 +1,8 @@
 """driver.py: calls functions of ctl/siogate.py for tests/clients/, as
 driver.php does: a JSON array of calls on standard input, each {"fn":
 NAME, "args": [..], "named": {..}} (an argument {"$bytes": BASE64} is
-those bytes, one {"$assoc": OBJECT} that dict); prints a JSON array of {"ok": RESULT} or {"error": CLASS,
+those bytes, one {"$assoc": OBJECT} that dict); prints a JSON array of
+{"ok": RESULT} (a bytes result as {"$bytes": BASE64}) or {"error": CLASS,
 "message": TEXT, "code": N}."""
 import base64
 import json
@@ -20,12 +21,18 @@ def arg(v):
     return v
 
 
+def result(v):
+    if isinstance(v, bytes):
+        return {'$bytes': base64.b64encode(v).decode('ascii')}
+    return v
+
+
 out = []
 for call in json.load(sys.stdin):
     args = [arg(a) for a in call.get('args', [])]
     named = {k: arg(v) for k, v in call.get('named', {}).items()}
     try:
-        out.append({'ok': getattr(siogate, call['fn'])(*args, **named)})
+        out.append({'ok': result(getattr(siogate, call['fn'])(*args, **named))})
     except Exception as e:  # the test compares what was raised
         out.append({'error': type(e).__name__, 'message': str(e),
                     'code': getattr(e, 'status', 0)})

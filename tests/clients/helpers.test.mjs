@@ -166,6 +166,113 @@ describe('sign and verify', () => {
 	}
 });
 
+/*
+ * The vectors of tests/test_sign.c, read from that file: siogate's own
+ * sio_sign() must give them (make check), and both helpers must take
+ * them, so that an application's verify() accepts what siogate signs.
+ * Their MACs were computed with openssl; Node checks them again here.
+ */
+function cVectors() {
+	const src = fs.readFileSync(path.join(ROOT, 'tests/test_sign.c'), 'utf8');
+	const cstr = (lit) => JSON.parse(`"${lit}"`); // the C escapes used: \" and \\
+	const def = (name) => {
+		const m = new RegExp(`^#define ${name}\\s+(?:\\\\\\n\\s*)?(?:"((?:[^"\\\\]|\\\\.)*)"|(\\d+)LL)`, 'm').exec(src);
+		assert.ok(m, `tests/test_sign.c defines ${name}`);
+		return m[1] !== undefined ? cstr(m[1]) : Number(m[2]);
+	};
+	const other = /sio_sign\(SECRET2, "((?:[^"\\]|\\.)*)", \d+, T \+ (\d+),/.exec(src);
+	assert.ok(other, 'tests/test_sign.c signs a body with SECRET2 at T + n');
+	const T = def('T');
+	return {
+		T, secret: def('SECRET'), secret2: def('SECRET2'), body: def('BODY'),
+		macBody: def('MAC_BODY'), macEmpty: def('MAC_EMPTY'), macOther: def('MAC_OTHER'),
+		otherBody: cstr(other[1]), otherT: T + Number(other[2]),
+	};
+}
+
+describe('siogate\'s signatures (the vectors of tests/test_sign.c)', () => {
+	const v = cVectors();
+	test('the vectors are HMAC-SHA256 for Node too', () => {
+		assert.equal(hmac(v.secret, v.T, v.body), v.macBody);
+		assert.equal(hmac(v.secret, v.T, ''), v.macEmpty);
+		assert.equal(hmac(v.secret2, v.otherT, v.otherBody), v.macOther);
+	});
+	for (const lang of Object.keys(LANGS)) {
+		test(`${lang}: sign() gives siogate's headers; verify() takes them, and refuses them changed or stale`, async () => {
+			/* the vectors are old: a window that reaches back to them, and
+			 * one that stops a minute short */
+			const reach = now() - v.T + 60, short = now() - v.T - 60;
+			const h = `t=${v.T},v1=${v.macBody}`;
+			const cases = [
+				[true, 'the body vector', v.secret, v.body, h, reach],
+				[true, 'the empty body vector', v.secret, '', `t=${v.T},v1=${v.macEmpty}`, reach],
+				[true, 'the other secret\'s vector', v.secret2, v.otherBody, `t=${v.otherT},v1=${v.macOther}`, reach],
+				[true, 'its v1 after another', v.secret, v.body, `t=${v.T},v1=${v.macEmpty},v1=${v.macBody}`, reach],
+				[true, 'its v1 before another', v.secret, v.body, `t=${v.T},v1=${v.macBody},v1=${v.macEmpty}`, reach],
+				[true, 'in uppercase, a space after the comma', v.secret, v.body, `t=${v.T}, v1=${v.macBody.toUpperCase()}`, reach],
+				[false, 'stale', v.secret, v.body, h, short],
+				[false, 'a tampered body', v.secret, v.body.replace('1', '2'), h, reach],
+				[false, 'the empty body\'s MAC on the body', v.secret, v.body, `t=${v.T},v1=${v.macEmpty}`, reach],
+				[false, 'the other secret', v.secret2, v.body, h, reach],
+				[false, 'another t', v.secret, v.body, `t=${v.T + 1},v1=${v.macBody}`, reach],
+			];
+			const out = await calls(lang, [
+				{fn: 'sign', args: [v.secret, v.body, v.T]},
+				{fn: 'sign', args: [v.secret, '', v.T]},
+				{fn: 'sign', args: [v.secret2, v.otherBody, v.otherT]},
+				...cases.map(([, , secret, body, header, skew]) => ({fn: 'verify', args: [secret, body, header, skew]})),
+			]);
+			assert.deepEqual(out.slice(0, 3), [
+				{ok: h}, {ok: `t=${v.T},v1=${v.macEmpty}`}, {ok: `t=${v.otherT},v1=${v.macOther}`},
+			], 'sign() writes what sio_sign() writes');
+			cases.forEach(([want, what], i) => assert.deepEqual(out[3 + i], {ok: want}, what));
+		});
+	}
+});
+
+describe('read_secret()', () => {
+	let dir;
+	before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-clients.')); });
+	after(() => fs.rmSync(dir, {recursive: true, force: true}));
+	const file = (name, content) => {
+		const f = path.join(dir, name);
+		fs.writeFileSync(f, content, {mode: 0o600});
+		return f;
+	};
+	/* what each driver prints for a string: PHP's string, Python's bytes */
+	const asText = (lang, ok) => (lang === 'python' ? Buffer.from(ok.$bytes, 'base64').toString('latin1') : ok);
+
+	for (const lang of Object.keys(LANGS)) {
+		test(`${lang}: the file without the ASCII whitespace at its ends, as siogate.conf reads a value`, async () => {
+			const spaced = `${SECRET.slice(0, 20)} ${SECRET.slice(20)}`;
+			const kept = [
+				['a line', `${SECRET}\n`, SECRET],
+				['a CRLF line', `${SECRET}\r\n`, SECRET],
+				['no line end', SECRET, SECRET],
+				['every ASCII space around', ` \t\x0b\x0c${SECRET} \t\x0b\x0c\r\n\n\n`, SECRET],
+				['a space inside is the secret\'s', `  ${spaced}\t\n`, spaced],
+			];
+			const out = await calls(lang, kept.map(([, content], i) => ({fn: 'read_secret', args: [file(`k${i}`, content)]})));
+			kept.forEach(([what, , want], i) => assert.equal(asText(lang, out[i].ok), want, what));
+		});
+
+		test(`${lang}: an unreadable, two-line or oversized file is refused`, async () => {
+			const refused = [
+				['no such file', path.join(dir, 'none'), /No such file/],
+				['two lines', file('two', `${SECRET}\n${SECRET}\n`), /one line/],
+				['over 64 KiB', file('big', 'x'.repeat((64 << 10) + 1)), /over 65536 bytes/],
+			];
+			const out = await calls(lang, refused.map(([, f]) => ({fn: 'read_secret', args: [f]})));
+			refused.forEach(([what, , re], i) => {
+				assert.ok(out[i].error, `${what}: refused (${JSON.stringify(out[i])})`);
+				assert.match(out[i].message, re, what);
+			});
+			const [exact] = await calls(lang, [{fn: 'read_secret', args: [file('max', 'y'.repeat(64 << 10))]}]);
+			assert.equal(asText(lang, exact.ok).length, 64 << 10, '64 KiB exactly is read');
+		});
+	}
+});
+
 describe('the action builders', () => {
 	/* [fn, args, named (PHP's named arguments, Python's keywords), the action] */
 	const built = [
@@ -294,7 +401,8 @@ describe('publish() against a stand-in HTTP server', () => {
 		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sio-clients.'));
 		try {
 			const key = path.join(dir, 'secret');
-			fs.writeFileSync(key, SECRET + '\n', {mode: 0o600});
+			/* whitespace around the secret is not part of it */
+			fs.writeFileSync(key, `\t ${SECRET} \r\n\n`, {mode: 0o600});
 			const py = (...a) => run('python3', [PY, ...a.slice(0, -1)], a.at(-1));
 
 			let r = await py('sign', '--secret-file', key, '-t', '1700000000', 'a body');
@@ -326,6 +434,7 @@ describe('publish() against a stand-in HTTP server', () => {
 				['actions that are not JSON', ['publish', url, '--secret-file', key, '[{'], /siogate\.py: /],
 				['actions that are not a list', ['publish', url, '--secret-file', key, '{"do":"send"}'], /JSON array of actions/],
 				['a short secret', ['sign', '--secret-file', (fs.writeFileSync(path.join(dir, 's'), 'short\n'), path.join(dir, 's'))], /at least 32 bytes/],
+				['a secret file of two lines', ['sign', '--secret-file', (fs.writeFileSync(path.join(dir, 'two'), `${SECRET}\nmore\n`), path.join(dir, 'two'))], /one line/],
 				['no subcommand', [], /usage: siogate\.py/],
 				['no secret file option', ['publish', url, '[]'], /--secret-file/],
 			]) {

@@ -714,6 +714,15 @@ on_packet(struct sess *s, const char *p, size_t len)
 		set_error("server_disconnect", NULL);
 		return -1;
 	}
+	if (len == 7 && !memcmp(p, "7:::1+0", 7) &&
+	    (s->bye_sent || s->bye_pending)) {
+		/* a poll that was out when the bye went: the session is
+		 * gone, as the bye asked (protocol 1.5) */
+		if (!s->bye_answered)
+			s->t_bye = now();
+		s->bye_answered = 1;
+		return 0;
+	}
 	if (len >= 2 && p[0] == '7' && p[1] == ':') {
 		char e[64];
 		snprintf(e, sizeof e, "%.*s", (int)(len < 40 ? len : 40), p);

@@ -285,11 +285,11 @@ sqlite_touch(struct sio_store *st, const char *sid, long long now)
 	return sio_store_tx_end(st, own, rc);
 }
 
-/* Queues a ring for sid's holder, if it has one. */
-int
-sqlite_ring_holder(struct sio_store *st, const char *sid)
+/* Queues a ring for the holder s (prepared, its first column) reads for
+ * sid, if it reads one. */
+static int
+sqlite_ring_read(struct sio_store *st, sqlite3_stmt *s, const char *sid)
 {
-	sqlite3_stmt *s = sqlite_prep(st, SQL_HOLDER, "t", sid);
 	int rc;
 
 	if (s == NULL || (rc = sqlite_step(st, s)) == SQLITE_ERROR)
@@ -301,23 +301,22 @@ sqlite_ring_holder(struct sio_store *st, const char *sid)
 	return SIO_OK;
 }
 
+/* Queues a ring for sid's holder, if it has one. */
+int
+sqlite_ring_holder(struct sio_store *st, const char *sid)
+{
+	return sqlite_ring_read(st, sqlite_prep(st, SQL_HOLDER, "t", sid), sid);
+}
+
 /* Queues a ring for sid's holder, if it has one and it is not (holder,
  * conn). */
 int
 sqlite_ring_other(struct sio_store *st, const char *sid, const char *holder,
                   long long conn)
 {
-	sqlite3_stmt *s =
-	    sqlite_prep(st, SQL_HOLDER_OTHER, "tti", sid, holder, conn);
-	int rc;
-
-	if (s == NULL || (rc = sqlite_step(st, s)) == SQLITE_ERROR)
-		return SIO_ERR;
-	if (rc == SQLITE_ROW)
-		sio_store_bell(st, (const char *)sqlite3_column_text(s, 0),
-		               sid);
-	sqlite3_reset(s);
-	return SIO_OK;
+	return sqlite_ring_read(
+	    st, sqlite_prep(st, SQL_HOLDER_OTHER, "tti", sid, holder, conn),
+	    sid);
 }
 
 int

@@ -378,7 +378,7 @@ asan: deps
 # $(BUILD)/fuzz/<target>-crash-*; each prints its figures (runs, coverage).
 # make fuzz FUZZ_TARGETS="hixie route" FUZZ_SECONDS=600 picks some.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS ?= wire text hixie route request config origin
+FUZZ_TARGETS ?= wire text hixie route request config origin publish
 FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Igateway -Iwsd \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRC     = common/buf.c common/config.c common/json.c common/packet.c \
@@ -386,13 +386,26 @@ FUZZ_SRC     = common/buf.c common/config.c common/json.c common/packet.c \
                common/payload.c common/request.c common/text.c \
                gateway/route.c wsd/hixie.c wsd/policy.c wsd/route.c
 FUZZ_OBJ     = $(FUZZ_SRC:%.c=$(BUILD)/fuzz/%.o)
+# The publish target's action lists reach the store and the engine
+# (actions.c queues as well as parses): the rest of the library, built the
+# same way, as an archive the linker takes only what it needs from.
+FUZZ_LIB_SRC = $(filter-out $(FUZZ_SRC),$(LIB_SRC)) $(BUILD)/apps.c
+FUZZ_LIB     = $(BUILD)/fuzz/libsio.a
+
+$(BUILD)/fuzz/common/sqlite/db.o: $(BUILD)/schema.inc
+$(BUILD)/fuzz/common/sqlite/db.o: FUZZ_CFLAGS += -I$(BUILD)
+$(FUZZ_LIB): $(FUZZ_LIB_SRC:%.c=$(BUILD)/fuzz/%.o)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/$(BUILD)/%.o: $(BUILD)/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(BUILD)/fuzz/%.o: %.c $(BUILD)/fuzz/%.d
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-$(BUILD)/fuzz/fuzz_%: tests/fuzz_parsers.c $(wildcard tests/fuzz_*.h) $(FUZZ_OBJ)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz_parsers.c $(wildcard tests/fuzz_*.h) $(FUZZ_OBJ) $(FUZZ_LIB)
 	clang $(FUZZ_CFLAGS) -Itests -fsanitize=fuzzer -DFUZZ_NAME='"$*"' \
-		-o $@ $< $(FUZZ_OBJ) -ljansson -lcrypto
+		-o $@ $< $(FUZZ_OBJ) $(FUZZ_LIB) $(LDLIBS)
 
 # Runs every target even when one fails, then fails if any did. The heads
 # and the file need room for their "too long" limits (8 KiB).

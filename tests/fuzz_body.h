@@ -78,6 +78,7 @@ fuzz_cstr(const uint8_t *data, size_t size)
 #include "fuzz_config.h"
 #include "fuzz_hixie.h"
 #include "fuzz_origin.h"
+#include "fuzz_publish.h"
 #include "fuzz_request.h"
 #include "fuzz_route.h"
 #include "fuzz_text.h"
@@ -96,6 +97,7 @@ static const struct fuzz_target fuzz_targets[] = {
     {"request", fuzz_request}, /* query, cookies, stored request JSON */
     {"config", fuzz_config},   /* the file, every value parser */
     {"origin", fuzz_origin},   /* origins, stats_allow, Flash policy */
+    {"publish", fuzz_publish}, /* action lists, signature header */
     {NULL, NULL},
 };
 

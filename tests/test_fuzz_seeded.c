@@ -36,7 +36,7 @@ static const struct {
 } seeded_runs[] = {
     {"wire", 200000},   {"text", 200000},    {"hixie", 100000},
     {"route", 200000},  {"request", 100000}, {"config", 50000},
-    {"origin", 200000}, {NULL, 0},
+    {"origin", 200000}, {"publish", 50000},  {NULL, 0},
 };
 
 /* xorshift64*: small, fast and the same on every platform. */
@@ -296,6 +296,7 @@ SEEDED_TEST(route)
 SEEDED_TEST(request)
 SEEDED_TEST(config)
 SEEDED_TEST(origin)
+SEEDED_TEST(publish)
 
 /* The packet and payload seeds are accepted, so mutations start there. */
 static void
@@ -346,6 +347,9 @@ static const struct cu_test tests[] = {
     {"fuzz origin: origins, stats_allow and the policy survive their "
      "corpus and seeded inputs",
      test_origin},
+    {"fuzz publish: action lists and signature headers survive their "
+     "corpus and seeded inputs",
+     test_publish},
     /* Last: an abort ends the suite, and this one checks what a page
      * makes of the escaping, which others may change. */
     {"fuzz text: escaping, URL, form and jsonp decoding survive their "

@@ -313,7 +313,13 @@ test('nginx, one of two gateways killed: no client disconnects, no ack is lost',
 test('apache, one of two balanced gateways killed: clients reconnect, only what was in flight is lost', {skip: !SERVERS.includes('apache')}, async () => {
 	const {r, f} = await gatewayRun('apache', {gateways: 2}, (x) => x.children[0].pid);
 	assertRecovered(f);
-	for (const x of f.reconnects) assert.ok(x.attempts <= 2, `a reconnect took ${x.attempts} attempts`);
+	// Apache's balancer goes back to the killed member every second
+	// (retry=1), and a request already sent on a connection an Apache
+	// child kept to it fails with 503 rather than going to the other
+	// member: a client may meet two such failures in a row (seen in
+	// CI), and its backoff (0.5, 1, 2 s) brings the third attempt
+	// within 3.5 s.
+	for (const x of f.reconnects) assert.ok(x.attempts <= 3, `a reconnect took ${x.attempts} attempts`);
 	await assertReaped(r, `gw-${f.killed}`);
 });
 

@@ -36,7 +36,7 @@ pattern(size_t i, size_t *len)
 static void
 add_n(struct sio_effects *fx, size_t from, size_t to)
 {
-	char ep[16];
+	char ep[32];
 
 	for (size_t i = from; i < to; i++) {
 		size_t len;
@@ -55,7 +55,7 @@ add_n(struct sio_effects *fx, size_t from, size_t to)
 static int
 intact(const struct sio_effects *fx, size_t n)
 {
-	char ep[16];
+	char ep[32];
 	int bad = 0;
 
 	if (fx->n != n)

@@ -3,7 +3,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = jansson sqlite3 libcrypto
+PKGS     = jansson sqlite3 libcrypto libwebsockets
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
 # Where an installed siogate looks for its files (FHS) and make install
@@ -64,7 +64,7 @@ CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
 CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
 CLIENT_STAMP = $(BUILD)/client/.stamp
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl publish clients stats faults bench profile
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl publish bridge clients stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 # The Debian packages of make test (scripts/deps.sh: the sets build, run,
@@ -230,6 +230,7 @@ test: deps
 	@$(MAKE) --no-print-directory examples
 	@$(MAKE) --no-print-directory ctl
 	@$(MAKE) --no-print-directory publish
+	@$(MAKE) --no-print-directory bridge
 	@$(MAKE) --no-print-directory clients
 	@$(MAKE) --no-print-directory stats
 	@$(MAKE) --no-print-directory faults
@@ -346,6 +347,13 @@ ctl: $(GATEWAY) $(WSD) $(PLUGINS) $(CTL)
 # (tests/publish/, node --test).
 publish: $(GATEWAY) $(WSD) $(PLUGINS)
 	node --test --test-reporter=spec --test-concurrency=1 tests/publish/
+
+# app = bridge against lighttpd + sio-gateway + sio-wsd and a Node
+# application (tests/bridge/app.mjs): the events and the actions with
+# socket.io-client 0.9.16 on websocket and xhr-polling, a slow, a dead
+# and a broken application, order under load (tests/bridge/, node --test).
+bridge: $(GATEWAY) $(WSD) $(PLUGINS)
+	node --test --test-reporter=spec --test-concurrency=1 tests/bridge/
 
 # The publishing helpers ctl/siogate.php (php-cli) and ctl/siogate.py
 # (python3): signatures against Node's crypto, the builders' JSON, publish()

@@ -26,10 +26,13 @@ enum action_do {
 	ACTION_LEAVE,
 	ACTION_SET,
 	ACTION_DISCONNECT,
+	ACTION_ACK,    /* a bridge response's answer to the event's ack */
+	ACTION_REJECT, /* a bridge response's refusal of open or connect */
 };
 
 static const char *const action_names[] = {
-    "emit", "send", "json", "join", "leave", "set", "disconnect",
+    "emit", "send", "json", "join", "leave", "set", "disconnect", "ack",
+    "reject",
 };
 #define ACTION_NDO (sizeof(action_names) / sizeof(action_names[0]))
 
@@ -48,6 +51,8 @@ struct action {
 struct sio_actions {
 	json_t *body;               /* holds the strings the actions borrow */
 	char self[SIO_SID_LEN + 1]; /* the parse's self_sid, "" when none */
+	char self_ep[SIO_MAX_ENDPOINT + 1]; /* the default endpoint */
+	int rejected;                       /* holds a reject */
 	struct action *v;
 	size_t n;
 };
@@ -65,6 +70,8 @@ static const char *const action_fields[ACTION_NDO][ACTION_MAX_FIELDS] = {
     [ACTION_LEAVE] = {"do", "sid", "endpoint", "room"},
     [ACTION_SET] = {"do", "sid", "key", "value"},
     [ACTION_DISCONNECT] = {"do", "sid", "endpoint"},
+    [ACTION_ACK] = {"do", "args"},
+    [ACTION_REJECT] = {"do"},
 };
 
 int
@@ -257,7 +264,9 @@ apply_locked(struct sio_session_ctx *x, const struct sio_actions *a,
 
 		if (ac->what == ACTION_DISCONNECT)
 			o = json_null();
-		else if (ac->what <= ACTION_JSON)
+		else if (ac->what == ACTION_REJECT)
+			o = json_pack("{sb}", "done", 1);
+		else if (ac->what <= ACTION_JSON || ac->what == ACTION_ACK)
 			o = apply_packet(x, ac);
 		else
 			o = apply_session(x->store, ac);
@@ -265,6 +274,22 @@ apply_locked(struct sio_session_ctx *x, const struct sio_actions *a,
 			return SIO_ERR;
 	}
 	return SIO_OK;
+}
+
+int
+sio_actions_apply_locked(struct sio_session_ctx *x, const struct sio_actions *a,
+                         json_t *results)
+{
+	if (json_array_size(results) != 0 ||
+	    !sio_store_in_transaction(x->store))
+		return SIO_ERR;
+	return apply_locked(x, a, results);
+}
+
+int
+sio_actions_rejected(const struct sio_actions *a)
+{
+	return a->rejected;
 }
 
 int
@@ -317,6 +342,10 @@ struct parse {
 	const char *self_sid;
 	size_t disconnects;
 	char *err;
+	const char *self_ep; /* a bridge response's default endpoint */
+	long long ack;       /* the event's ack id, -1 none */
+	int may_reject;      /* the event is an open or a connect */
+	int acks;            /* ack actions seen */
 };
 
 static int parse_fail(struct parse *ps, const char *fmt, ...)
@@ -422,7 +451,9 @@ parse_endpoint(struct parse *ps, json_t *o, const char **ep)
 {
 	if (parse_string(ps, o, "endpoint", SIO_MAX_ENDPOINT, 0, ep) != SIO_OK)
 		return SIO_ERR;
-	if (*ep == NULL || strcmp(*ep, "/") == 0)
+	if (*ep == NULL)
+		*ep = ps->self_ep != NULL ? ps->self_ep : "";
+	if (strcmp(*ep, "/") == 0)
 		*ep = "";
 	if ((*ep)[0] != '\0' && ((*ep)[0] != '/' || strchr(*ep, ':') != NULL))
 		return parse_fail(ps, "bad endpoint '%.64s' (\"\" or /name)",
@@ -567,6 +598,43 @@ parse_set(struct parse *ps, json_t *o, struct action *a)
 	return SIO_OK;
 }
 
+/* A bridge response's ack (`6::ep:id+[args]` to the event's session,
+ * once, when the client asked for one) and reject (of an open or a
+ * connect). */
+static int
+parse_self_action(struct parse *ps, json_t *o, struct action *a)
+{
+	json_t *args = json_object_get(o, "args");
+	struct sio_buf b;
+
+	if (ps->self_sid == NULL)
+		return parse_fail(ps, "%s is for bridge responses",
+		                  action_names[a->what]);
+	a->t.sid = ps->self_sid;
+	a->t.endpoint = ps->self_ep != NULL ? ps->self_ep : "";
+	if (a->what == ACTION_REJECT) {
+		if (!ps->may_reject)
+			return parse_fail(ps, "reject answers only an open or "
+			                      "a connect");
+		return SIO_OK;
+	}
+	if (ps->ack < 0)
+		return parse_fail(ps, "the event asked for no ack");
+	if (++ps->acks > 1)
+		return parse_fail(ps, "one ack per event");
+	if (args != NULL && !json_is_array(args))
+		return parse_fail(ps, "args must be an array");
+	sio_buf_init(&b);
+	if (sio_buf_printf(&b, "%lld", ps->ack) != SIO_OK ||
+	    (json_array_size(args) > 0 &&
+	     (sio_buf_putc(&b, '+') != SIO_OK ||
+	      sio_json_encode(&b, args) != SIO_OK))) {
+		sio_buf_cleanup(&b);
+		return sio_err(ps->err, "out of memory");
+	}
+	return parse_packet_of(ps, a, SIO_PKT_ACK, &b);
+}
+
 /* One action of the body: its kind, fields, target and packet. */
 static int
 parse_action(struct parse *ps, json_t *o, struct action *a)
@@ -574,8 +642,11 @@ parse_action(struct parse *ps, json_t *o, struct action *a)
 	if (!json_is_object(o))
 		return parse_fail(ps, "not an object");
 	if (parse_do(ps, o, &a->what) != SIO_OK ||
-	    parse_fields(ps, o, a->what) != SIO_OK ||
-	    parse_target(ps, o, a) != SIO_OK)
+	    parse_fields(ps, o, a->what) != SIO_OK)
+		return SIO_ERR;
+	if (a->what >= ACTION_ACK)
+		return parse_self_action(ps, o, a);
+	if (parse_target(ps, o, a) != SIO_OK)
 		return SIO_ERR;
 	switch (a->what) {
 	case ACTION_EMIT:
@@ -591,6 +662,9 @@ parse_action(struct parse *ps, json_t *o, struct action *a)
 		return SIO_OK;
 	case ACTION_SET:
 		return parse_set(ps, o, a);
+	case ACTION_ACK:
+	case ACTION_REJECT:
+		break;
 	case ACTION_DISCONNECT:
 		/* each runs on_close with the writer held: bounded */
 		if (++ps->disconnects > SIO_ACTIONS_MAX_DISCONNECTS) {
@@ -632,7 +706,20 @@ sio_actions_parse_max(const char *body, size_t len, size_t max,
                       size_t max_packet, const char *self_sid,
                       struct sio_actions **out, char *err)
 {
-	struct parse ps = {0, max_packet, self_sid, 0, err};
+	struct sio_actions_self self = {self_sid, NULL, -1, 0};
+
+	return sio_actions_parse_self(body, len, max, max_packet,
+	                              self_sid != NULL ? &self : NULL, out,
+	                              err);
+}
+
+int
+sio_actions_parse_self(const char *body, size_t len, size_t max,
+                       size_t max_packet, const struct sio_actions_self *self,
+                       struct sio_actions **out, char *err)
+{
+	const char *self_sid = self != NULL ? self->sid : NULL;
+	struct parse ps = {0, max_packet, self_sid, 0, err, NULL, -1, 0, 0};
 	struct sio_actions *a;
 	json_t *root = NULL, *list = NULL;
 	int rc;
@@ -640,6 +727,9 @@ sio_actions_parse_max(const char *body, size_t len, size_t max,
 	*out = NULL;
 	if (self_sid != NULL && !sio_actions_sid_form(self_sid))
 		return sio_err(err, "bad session id");
+	if (self != NULL && self->endpoint != NULL &&
+	    strlen(self->endpoint) > SIO_MAX_ENDPOINT)
+		return sio_err(err, "bad endpoint");
 	if ((rc = parse_body(body, len, max, &root, &list, err)) != SIO_OK)
 		return rc;
 	a = calloc(1, sizeof(*a));
@@ -654,6 +744,10 @@ sio_actions_parse_max(const char *body, size_t len, size_t max,
 	if (self_sid != NULL) {
 		memcpy(a->self, self_sid, SIO_SID_LEN + 1);
 		ps.self_sid = a->self;
+		strcpy(a->self_ep, self->endpoint ? self->endpoint : "");
+		ps.self_ep = a->self_ep;
+		ps.ack = self->ack;
+		ps.may_reject = self->may_reject;
 	}
 	for (; ps.i < json_array_size(list); ps.i++, a->n++) {
 		rc = parse_action(&ps, json_array_get(list, ps.i), &a->v[ps.i]);
@@ -662,6 +756,8 @@ sio_actions_parse_max(const char *body, size_t len, size_t max,
 			sio_actions_free(a);
 			return rc == SIO_TOO_BIG ? rc : SIO_ERR;
 		}
+		if (a->v[ps.i].what == ACTION_REJECT)
+			a->rejected = 1;
 	}
 	*out = a;
 	return SIO_OK;

@@ -51,6 +51,32 @@ int sio_actions_parse_max(const char *body, size_t len, size_t max,
                           size_t max_packet, const char *self_sid,
                           struct sio_actions **out, char *err);
 
+/* The event a bridge response answers (docs/bridge.md, "The bridge"). */
+struct sio_actions_self {
+	const char *sid;      /* the event's session: an action's default */
+	const char *endpoint; /* the event's endpoint: an action's default */
+	long long ack;        /* the client's ack id; -1: an ack is refused */
+	int may_reject;       /* an open or a connect: reject is allowed */
+};
+
+/* sio_actions_parse_max() of a bridge response to the event self (NULL
+ * as a publish body): actions default to self's endpoint; "ack" (at most
+ * one, when self->ack >= 0) and "reject" (when self->may_reject) are
+ * allowed. */
+int sio_actions_parse_self(const char *body, size_t len, size_t max,
+                           size_t max_packet,
+                           const struct sio_actions_self *self,
+                           struct sio_actions **out, char *err);
+
+/* 1 when a holds a reject action, else 0. */
+int sio_actions_rejected(const struct sio_actions *a);
+
+/* sio_actions_apply() inside the caller's open transaction (the bridge
+ * deletes the event it answers in the same one). SIO_OK, or SIO_ERR (the
+ * caller rolls back). */
+int sio_actions_apply_locked(struct sio_session_ctx *x,
+                             const struct sio_actions *a, json_t *results);
+
 size_t sio_actions_count(const struct sio_actions *a);
 
 /*

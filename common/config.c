@@ -54,7 +54,11 @@ enum config_kind {
 	CONFIG_LOGDEST,    /* stderr, syslog or a file path */
 	CONFIG_ADDRS,      /* addresses, space or comma separated */
 	CONFIG_NAMES,      /* cookie names, space or comma separated */
-	CONFIG_SECRET      /* any text, may be empty; never echoed in errors */
+	CONFIG_SECRET,     /* any text, may be empty; never echoed in errors */
+	CONFIG_TEXTS,      /* any text, may be empty */
+	CONFIG_URL,        /* an http:// URL (checked by the bridge's parse) */
+	CONFIG_EVENTS,     /* bridge event names, space or comma separated */
+	CONFIG_ON_ERROR    /* enum sio_bridge_on_error */
 };
 
 struct config_key {
@@ -127,7 +131,24 @@ static const struct config_key config_keys[] = {
     {"publish_max_actions", CONFIG_COUNT, CONFIG_FIELD(publish_max_actions), 0,
      1, 10000},
     {"bridge_secret", CONFIG_SECRET, CONFIG_TEXT(bridge_secret), 0, 0},
+    {"bridge_url", CONFIG_URL, CONFIG_TEXT(bridge_url), 0, 0},
+    {"bridge_endpoints", CONFIG_TEXTS, CONFIG_TEXT(bridge_endpoints), 0, 0},
+    {"bridge_events", CONFIG_EVENTS, CONFIG_FIELD(bridge_events), 0, 0, 0},
+    {"bridge_timeout", CONFIG_INT, CONFIG_FIELD(bridge_timeout), 0, 1, 3600},
+    {"bridge_retries", CONFIG_INT, CONFIG_FIELD(bridge_retries), 0, 0, 10},
+    {"bridge_on_error", CONFIG_ON_ERROR, CONFIG_FIELD(bridge_on_error), 0, 0,
+     0},
+    {"bridge_max_queue", CONFIG_COUNT, CONFIG_FIELD(bridge_max_queue), 0, 1,
+     CONFIG_MAX_QUEUE},
+    {"bridge_max_inflight", CONFIG_INT, CONFIG_FIELD(bridge_max_inflight), 0,
+     1, 4096},
+    {"bridge_max_response", CONFIG_SIZE, CONFIG_FIELD(bridge_max_response), 0,
+     1, CONFIG_MAX_BYTES},
+    {"bridge_data", CONFIG_TEXTS, CONFIG_TEXT(bridge_data), 0, 0},
     {NULL, 0, 0, 0, 0, 0}};
+
+static const char *const config_bridge_types[SIO_BRIDGE_NTYPES] = {
+    "open", "connect", "message", "json", "event", "disconnect", "close"};
 
 static const char *const config_transport_names[SIO_TRANSPORT_COUNT] = {
     "websocket", "flashsocket", "htmlfile", "xhr-polling", "jsonp-polling"};
@@ -145,6 +166,12 @@ static const struct config_word config_syncs[] = {{"off", SIO_SYNC_OFF},
                                                   {"normal", SIO_SYNC_NORMAL},
                                                   {"full", SIO_SYNC_FULL},
                                                   {NULL, 0}};
+
+static const struct config_word config_on_errors[] = {
+    {"error", SIO_BRIDGE_ERROR},
+    {"end", SIO_BRIDGE_END},
+    {"ignore", SIO_BRIDGE_IGNORE},
+    {NULL, 0}};
 
 static const struct config_word config_levels[] = {{"error", SIO_LOG_ERROR},
                                                    {"warn", SIO_LOG_WARN},
@@ -206,6 +233,61 @@ sio_config_defaults(struct sio_config *c)
 	         "127.0.0.1 ::1");
 	c->publish_max_actions = 100;
 	c->bridge_secret[0] = '\0';
+	c->bridge_events = (1u << SIO_BRIDGE_NTYPES) - 1;
+	c->bridge_timeout = 10;
+	c->bridge_retries = 3;
+	c->bridge_on_error = SIO_BRIDGE_ERROR;
+	c->bridge_max_queue = 1000;
+	c->bridge_max_inflight = 64;
+	c->bridge_max_response = (size_t)1 << 20;
+}
+
+const char *
+sio_bridge_type_name(int type)
+{
+	return type >= 0 && type < SIO_BRIDGE_NTYPES ? config_bridge_types[type]
+	                                             : NULL;
+}
+
+/* bridge_events: words of config_bridge_types, space or comma separated;
+ * "none" forwards nothing. */
+static int
+config_events(unsigned *bits, const char *v, char *err)
+{
+	unsigned set = 0;
+	const char *p = v;
+
+	if (strcmp(v, "none") == 0) {
+		*bits = 0;
+		return 0;
+	}
+	while (*p) {
+		size_t n;
+		int t;
+
+		p += strspn(p, " ,\t");
+		if ((n = strcspn(p, " ,\t")) == 0)
+			break;
+		for (t = 0; t < SIO_BRIDGE_NTYPES; t++)
+			if (strlen(config_bridge_types[t]) == n &&
+			    strncmp(config_bridge_types[t], p, n) == 0)
+				break;
+		if (t == SIO_BRIDGE_NTYPES) {
+			sio_err(err,
+			        "unknown event '%.*s' (open connect message "
+			        "json event disconnect close, or none)",
+			        (int)(n > 32 ? 32 : n), p);
+			return -1;
+		}
+		set |= 1u << t;
+		p += n;
+	}
+	if (set == 0) {
+		sio_err(err, "empty value (none forwards nothing)");
+		return -1;
+	}
+	*bits = set;
+	return 0;
 }
 
 const char *
@@ -688,6 +770,27 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 		}
 		memcpy(field, v, strlen(v) + 1);
 		return 0;
+	case CONFIG_TEXTS:
+		if (strlen(v) >= k->size) {
+			sio_err(err, "too long (at most %zu bytes)",
+			        k->size - 1);
+			return -1;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case CONFIG_URL:
+		if (strncmp(v, "http://", 7) != 0) {
+			sio_err(err, "not an http:// URL");
+			return -1;
+		}
+		return config_text(field, k->size, v, err);
+	case CONFIG_EVENTS:
+		return config_events((unsigned *)(void *)field, v, err);
+	case CONFIG_ON_ERROR:
+		if (config_word(config_on_errors, v, &w, err) < 0)
+			return -1;
+		*(int *)(void *)field = w;
+		return 0;
 	}
 	return -1;
 }
@@ -838,6 +941,18 @@ config_check(const struct sio_config *c, const char *path, char *err)
 		        "%s: publish = yes needs a bridge_secret of at least "
 		        "%d bytes (it has %zu)",
 		        path, SIO_SECRET_MIN, strlen(c->bridge_secret));
+		return SIO_ERR;
+	}
+	if (strcmp(c->app, "bridge") == 0 &&
+	    strlen(c->bridge_secret) < SIO_SECRET_MIN) {
+		sio_err(err,
+		        "%s: app = bridge needs a bridge_secret of at least "
+		        "%d bytes (it has %zu)",
+		        path, SIO_SECRET_MIN, strlen(c->bridge_secret));
+		return SIO_ERR;
+	}
+	if (strcmp(c->app, "bridge") == 0 && c->bridge_url[0] == '\0') {
+		sio_err(err, "%s: app = bridge needs a bridge_url", path);
 		return SIO_ERR;
 	}
 	return SIO_OK;
@@ -1040,6 +1155,8 @@ config_same(const struct config_key *k, const struct sio_config *a,
 	case CONFIG_INT:
 	case CONFIG_COUNT:
 	case CONFIG_BOOL:
+	case CONFIG_EVENTS:
+	case CONFIG_ON_ERROR:
 		return *(const int *)(const void *)((const char *)a + k->off) ==
 		       *(const int *)(const void *)((const char *)b + k->off);
 	case CONFIG_SIZE:
@@ -1073,6 +1190,8 @@ config_copy(const struct config_key *k, struct sio_config *dst,
 	case CONFIG_INT:
 	case CONFIG_COUNT:
 	case CONFIG_BOOL:
+	case CONFIG_EVENTS:
+	case CONFIG_ON_ERROR:
 		memcpy((char *)dst + k->off, (const char *)src + k->off,
 		       sizeof(int));
 		return;

@@ -119,7 +119,41 @@ struct sio_config {
 	/* bridge_secret = "": the key of the signatures of publish requests
 	 * (and the bridge's), SIO_SECRET_MIN bytes at least when used */
 	char bridge_secret[256];
+	/* app = bridge (docs/bridge.md): where events go and how */
+	char bridge_url[1100];      /* http://HOST[:PORT]/PATH or
+	                               http://unix:/PATH.sock:/URLPATH */
+	char bridge_endpoints[512]; /* endpoints besides the root, "" */
+	unsigned bridge_events;     /* SIO_BRIDGE_EV_ bits forwarded: all */
+	int bridge_timeout;         /* seconds a request may take, 10 */
+	int bridge_retries;         /* attempts after the first, 3 */
+	int bridge_on_error;        /* enum sio_bridge_on_error, error */
+	int bridge_max_queue;       /* events waiting per session, 1000 */
+	int bridge_max_inflight;    /* requests at once per process, 64 */
+	size_t bridge_max_response; /* bytes of a response body, 1 MiB */
+	char bridge_data[512];      /* data keys copied into events, "" */
 };
+
+/* The events the bridge forwards (bridge_events), by type. */
+enum sio_bridge_event_type {
+	SIO_BRIDGE_OPEN = 0,
+	SIO_BRIDGE_CONNECT,
+	SIO_BRIDGE_MESSAGE,
+	SIO_BRIDGE_JSON,
+	SIO_BRIDGE_EVENT,
+	SIO_BRIDGE_DISCONNECT,
+	SIO_BRIDGE_CLOSE,
+	SIO_BRIDGE_NTYPES
+};
+
+/* What the bridge does after a request's last failure (bridge_on_error). */
+enum sio_bridge_on_error {
+	SIO_BRIDGE_ERROR = 0, /* the client gets an error packet */
+	SIO_BRIDGE_END,       /* the session ends */
+	SIO_BRIDGE_IGNORE     /* logged only */
+};
+
+/* The word of an event type ("open", ...); NULL when out of range. */
+const char *sio_bridge_type_name(int type);
 
 /* Fills c with the defaults. */
 void sio_config_defaults(struct sio_config *c);

@@ -58,6 +58,40 @@ sio_ack_requested(const struct sio_conn *c)
 	return c->ack_requested;
 }
 
+long long
+sio_conn_ack_defer(struct sio_conn *c)
+{
+	if (!c->ack_requested)
+		return -1;
+	c->ack_deferred = 1;
+	return c->ack_id;
+}
+
+void
+sio_conn_connect_defer(struct sio_conn *c)
+{
+	c->connect_deferred = 1;
+}
+
+const char *
+sio_conn_close_reason(const struct sio_conn *c)
+{
+	return c->close_reason;
+}
+
+int
+sio_conn_bridge_put(struct sio_conn *c, const char *body, size_t len)
+{
+	struct sio_effect *e = sio_effects_add(c->fx, SIO_FX_BRIDGE, c->endpoint,
+	                                       body, len, NULL);
+	const struct sio_config *cfg = c->ctx->cfg;
+
+	if (e == NULL)
+		return SIO_ERR;
+	e->id = cfg != NULL ? cfg->bridge_max_queue : SIO_MAX_QUEUE;
+	return SIO_OK;
+}
+
 const struct sio_request *
 sio_conn_request(struct sio_conn *c)
 {

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "effects.h"
+#include "store_ops.h"
 #include "packet.h"
 #include "result.h"
 
@@ -37,6 +38,15 @@ sio_effects_truncate(struct sio_effects *fx, size_t n)
 {
 	if (fx->n > n)
 		fx->n = n;
+}
+
+void
+sio_effects_remove(struct sio_effects *fx, size_t i)
+{
+	if (i >= fx->n)
+		return;
+	memmove(&fx->v[i], &fx->v[i + 1], (fx->n - i - 1) * sizeof(fx->v[0]));
+	fx->n--;
 }
 
 void
@@ -290,6 +300,14 @@ effect_apply(const struct sio_effect *e, struct sio_store *st, const char *sid,
 		return effect_endpoint_del(st, sid, e->ep);
 	case SIO_FX_ACK_TAKE:
 		return effect_ack_take(st, sid, e, err);
+	case SIO_FX_BRIDGE:
+		rc = sio_store_bridge_put(st, sid, e->a, e->alen,
+		                          sio_store_now(), (int)e->id);
+		if (rc == SIO_FULL) {
+			effect_note(err, "bridge queue full, event dropped", e);
+			rc = SIO_OK;
+		}
+		return rc;
 	case SIO_FX_END:
 		break;
 	}
@@ -331,7 +349,8 @@ sio_effects_apply(const struct sio_effects *fx, size_t from,
 			*end = e;
 			return SIO_OK;
 		}
-		if (ended && e->kind != SIO_FX_BROADCAST)
+		if (ended && e->kind != SIO_FX_BROADCAST &&
+		    e->kind != SIO_FX_BRIDGE)
 			continue; /* the session is gone: only others hear */
 		rc = effect_apply(e, st, sid, err);
 		if (rc == SIO_ABSENT) /* an ack taken elsewhere */

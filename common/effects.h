@@ -31,6 +31,8 @@ enum sio_effect_kind {
 	                        after it are its handler's */
 	SIO_FX_END,          /* the session ends: reason a; flags
 	                        SIO_FX_FORGET */
+	SIO_FX_BRIDGE,       /* an event for the bridge's queue: a (alen
+	                        bytes) its JSON, id the queue's limit */
 };
 
 #define SIO_FX_EXCLUDE_SELF 0x100
@@ -85,6 +87,9 @@ struct sio_effect *sio_effects_add(struct sio_effects *fx,
                                    enum sio_effect_kind kind, const char *ep,
                                    const char *a, size_t alen, const char *b);
 
+/* Removes effect i (its strings stay until sio_effects_cleanup()). */
+void sio_effects_remove(struct sio_effects *fx, size_t i);
+
 /*
  * Read-your-writes for a run. sio_effects_data(): 1 when fx sets key (its
  * value, or NULL for deleted, in *value, borrowed), 0 when fx leaves it.
@@ -102,7 +107,7 @@ int sio_effects_ack_taken(const struct sio_effects *fx, const char *ep,
  * Writes fx for session sid, in order, inside the caller's transaction.
  * Stops at an SIO_FX_END, which it points *end at (else NULL): claiming the
  * end is the engine's. ended: sid is closed already (on_close ran after the
- * end was claimed): only broadcasts are applied. A packet over the queue
+ * end was claimed): only broadcasts and bridge events are applied. A packet over the queue
  * limit is dropped and described in err (SIO_ERR_LEN), as is an ack another
  * process took first, with its handler's effects. SIO_OK or SIO_ERR.
  */

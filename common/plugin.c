@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge.h"
 #include "plugin.h"
 #include "result.h"
 
@@ -92,7 +93,10 @@ sio_plugin_setup(const char *arg, struct sio_config *cfg,
 
 	if (sio_config_read(cfg, arg, err) != SIO_OK)
 		return SIO_ERR;
-	*plugin = sio_plugin_load(cfg->app, why);
+	/* app = bridge: built from the configuration (bridge.h) */
+	*plugin = strcmp(cfg->app, "bridge") == 0
+	              ? sio_bridge_plugin(cfg, why)
+	              : sio_plugin_load(cfg->app, why);
 	if (*plugin == NULL) {
 		sio_err(err, "app %.64s: %.180s", cfg->app, why);
 		return SIO_ERR;

@@ -534,10 +534,12 @@ ep_list_free(struct ep_list *l)
 	free(l->names);
 }
 
-/* Runs an endpoint's on_close, in a handle of its own writing to fx. */
+/* Runs an endpoint's on_close, in a handle of its own writing to fx;
+ * reason: why the session ended, NULL when only ep is disconnected. */
 static void
 session_on_close(struct sio_session_ctx *x, struct sio_effects *fx,
-                 const char *sid, const char *ep, long long now)
+                 const char *sid, const char *ep, const char *reason,
+                 long long now)
 {
 	const struct sio_app *app = sio_plugin_app(x->plugin, ep);
 	struct sio_conn c;
@@ -545,6 +547,7 @@ session_on_close(struct sio_session_ctx *x, struct sio_effects *fx,
 	if (app == NULL || app->on_close == NULL)
 		return;
 	sio_conn_init(&c, x, fx, sid, ep, app, now);
+	c.close_reason = reason;
 	app->on_close(&c);
 	sio_conn_cleanup(&c);
 }
@@ -554,7 +557,7 @@ static int
 session_endpoint_close(struct sio_session_ctx *x, struct sio_session_run *r,
                        const char *ep, int notify)
 {
-	session_on_close(x, &r->fx, r->sid, ep, r->now);
+	session_on_close(x, &r->fx, r->sid, ep, NULL, r->now);
 	if (sio_effects_add(&r->fx, SIO_FX_ENDPOINT_DEL, ep, NULL, 0, NULL) ==
 	    NULL)
 		return SIO_ERR;
@@ -679,7 +682,7 @@ session_connect(struct sio_session_ctx *x, struct sio_session_run *r,
 	const char *q = memchr(p->endpoint, '?', p->endpoint_len);
 	size_t eplen = q ? (size_t)(q - p->endpoint) : p->endpoint_len, mark;
 	struct sio_conn c;
-	int rc, room;
+	int rc, room, queued;
 
 	if (eplen == 0)
 		return SIO_OK;
@@ -713,12 +716,18 @@ session_connect(struct sio_session_ctx *x, struct sio_session_run *r,
 		rc = SIO_ERR;
 		goto out;
 	}
+	queued = r->fx.n > mark + 1; /* not when over the queue limit */
 	rc = session_endpoint_open(&c, query);
 	if (rc == SIO_REJECT) {
 		sio_effects_truncate(&r->fx, mark);
 		r->fx.room = room;
 		rc = session_queue(x, r, ep, SIO_PKT_ERROR, -1, "2", 1);
 		goto out;
+	}
+	if (c.connect_deferred && queued) { /* the bridge answers later */
+		sio_effects_remove(&r->fx, mark + 1);
+		if (r->fx.room >= 0)
+			r->fx.room++;
 	}
 	rc = session_after(x, r, &c, rc);
 out:
@@ -791,6 +800,8 @@ session_deliver(struct sio_session_ctx *x, struct sio_session_run *r,
 	if ((reply = json_array()) == NULL)
 		return SIO_ERR;
 	c->ack_requested = p->id >= 0 && p->data_ack;
+	c->ack_id = p->id;
+	c->ack_deferred = 0;
 	switch (p->type) {
 	case SIO_PKT_MESSAGE:
 		if (c->app->on_message)
@@ -809,7 +820,7 @@ session_deliver(struct sio_session_ctx *x, struct sio_session_run *r,
 		rc = session_event(x, c, p, reply);
 		break;
 	}
-	if (rc == SIO_OK && p->id >= 0 && p->data_ack)
+	if (rc == SIO_OK && p->id >= 0 && p->data_ack && !c->ack_deferred)
 		rc = session_ack_reply(c, p->id, reply);
 	json_decref(reply);
 	return session_after(x, r, c, rc);
@@ -1117,7 +1128,8 @@ sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
  * and the purge. Returns 1 or SIO_ERR.
  */
 static int
-session_close(struct sio_session_ctx *x, const char *sid, long long now)
+session_close(struct sio_session_ctx *x, const char *sid, const char *reason,
+              long long now)
 {
 	struct sio_store *st = x->store;
 	const struct sio_effect *end;
@@ -1131,7 +1143,7 @@ session_close(struct sio_session_ctx *x, const char *sid, long long now)
 	         ? SIO_ERR
 	         : SIO_OK;
 	for (size_t i = 0; i < l.n; i++)
-		session_on_close(x, &fx, sid, l.names[i], now);
+		session_on_close(x, &fx, sid, l.names[i], reason, now);
 	ep_list_free(&l);
 	own = !sio_store_in_transaction(st);
 	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK) {
@@ -1156,6 +1168,16 @@ session_close(struct sio_session_ctx *x, const char *sid, long long now)
 	return rc == SIO_OK ? 1 : SIO_ERR;
 }
 
+/* The reason of the end r recorded. */
+static const char *
+run_end_reason(const struct sio_session_run *r)
+{
+	for (size_t i = 0; i < r->fx.n; i++)
+		if (r->fx.v[i].kind == SIO_FX_END)
+			return r->fx.v[i].a;
+	return "ended";
+}
+
 int
 sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
                  int committed)
@@ -1165,7 +1187,7 @@ sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
 	if (r == NULL)
 		return 0;
 	if (r->claimed && committed)
-		rc = session_close(x, r->sid, r->now);
+		rc = session_close(x, r->sid, run_end_reason(r), r->now);
 	run_free(x, r);
 	return rc;
 }

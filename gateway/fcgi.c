@@ -339,6 +339,7 @@ gw_fcgi_cgi(void)
 	 * resets it, cutting the response short. */
 	while (fread(drain, 1, sizeof(drain), stdin) > 0)
 		;
+	gw_bridge_drain(); /* app = bridge: after the response */
 	sio_store_close(x.store);
 	return 0;
 }

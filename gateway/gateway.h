@@ -20,6 +20,8 @@
 #include "config.h"
 #include "session.h"
 
+struct sio_bridge;
+
 /* --- main.c ----------------------------------------------------------- */
 
 /* What every thread shares; set up before the first thread starts. */
@@ -35,7 +37,19 @@ struct gw_server {
 	 * to the store. */
 	const char *_Atomic holder;
 	struct sio_doorbell *bell; /* the dispatcher's (main.c) */
+	/* app = bridge: the bridge's dispatcher (its own thread, or the CGI
+	 * request's end), kicked by every store connection's commits */
+	struct sio_bridge *bridge;
 };
+
+/* app = bridge: the dispatcher, on a store connection of its own, for
+ * the process (cgi: run by gw_bridge_drain(), else by a thread of its
+ * own). SIO_OK (nothing to do for another app) or SIO_ERR (logged). */
+int gw_bridge_start(int cgi);
+
+/* CGI, after the response: the bridge's requests (those this request's
+ * events started, and those the scan finds), for a bounded time. */
+void gw_bridge_drain(void);
 
 extern struct gw_server gw;
 

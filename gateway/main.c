@@ -590,7 +590,7 @@ main(int argc, char **argv)
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		if (gw_fcgi_cgi_static())
 			return 0; /* a page's socket.io.js: no database */
-		if (gw_register() != SIO_OK)
+		if (gw_register() != SIO_OK || gw_bridge_start(1) != SIO_OK)
 			return 1;
 		rc = gw_start(gw_cgi_lease, NULL, NULL) == SIO_OK
 		         ? gw_fcgi_cgi()
@@ -600,7 +600,8 @@ main(int argc, char **argv)
 	}
 	if (listen_spec == NULL)
 		gw_listen_warn(lsock, "fd 0"); /* spawned by the web server */
-	if (gw_register() != SIO_OK || gw_write_open() != SIO_OK)
+	if (gw_register() != SIO_OK || gw_bridge_start(0) != SIO_OK ||
+	    gw_write_open() != SIO_OK)
 		return 1;
 	if (gw_start(gw_tick, NULL, NULL) != SIO_OK)
 		return 1;

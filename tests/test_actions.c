@@ -434,7 +434,8 @@ test_parse_refuses_bad_bodies(void)
 	    {"{\"actions\":[{\"do\":1}]}", "action 0: do must be a string"},
 	    {"{\"actions\":[{\"do\":\"shout\"}]}",
 	     "action 0: unknown do 'shout'"},
-	    {"{\"actions\":[{\"do\":\"ack\"}]}", "action 0: unknown do 'ack'"},
+	    {"{\"actions\":[{\"do\":\"ack\"}]}", "action 0: ack is for bridge responses"},
+	    {"{\"actions\":[{\"do\":\"nack\"}]}", "action 0: unknown do 'nack'"},
 	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\"},{\"do\":"
 	     "\"emit\"}]}",
 	     "action 1: emit needs a name"},
@@ -663,6 +664,87 @@ test_parse_with_a_self_session(void)
 	CU_ASSERT_STRING_EQUAL(err, "action 0: set has no field 'broadcast'");
 }
 
+/* A bridge response to an event on /chat with ack id 7: actions default
+ * to /chat, ack answers `6::/chat:7+[..]` once, reject only where the
+ * event may be refused, and neither outside a bridge response. */
+static void
+test_parse_a_bridge_response(void)
+{
+	struct sio_actions_self self = {NULL, "/chat", 7, 0};
+	char sid[SIO_SID_LEN + 1], err[SIO_ERR_LEN];
+	struct sio_actions *a;
+	json_t *res = json_array();
+	const char *body =
+	    "{\"actions\":[{\"do\":\"emit\",\"name\":\"e\"},"
+	    "{\"do\":\"ack\",\"args\":[1,\"x\"]},"
+	    "{\"do\":\"send\",\"data\":\"root\",\"endpoint\":\"\"}]}";
+	char *v;
+
+	session(sid, 1);
+	self.sid = sid;
+	CU_ASSERT_FATAL(sio_actions_parse_self(body, strlen(body), 10,
+	                                       SIO_MAX_PACKET, &self, &a,
+	                                       err) == SIO_OK);
+	CU_ASSERT_EQUAL(sio_actions_rejected(a), 0);
+	/* inside the caller's transaction only */
+	CU_ASSERT_EQUAL(sio_actions_apply_locked(&x, a, res), SIO_ERR);
+	CU_ASSERT_FATAL(sio_store_begin(st) == SIO_OK);
+	CU_ASSERT_EQUAL(sio_actions_apply_locked(&x, a, res), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	sio_actions_free(a);
+	v = json_dumps(res, JSON_COMPACT);
+	CU_ASSERT_STRING_EQUAL(v, "[{\"queued\":1},{\"queued\":1},"
+	                          "{\"queued\":1}]");
+	free(v);
+	json_decref(res);
+	EXPECT(sid, "5::/chat:{\"name\":\"e\"}\n6::/chat:7+[1,\"x\"]\n"
+	            "3:::root");
+	/* an ack without args is the bare id */
+	body = "{\"actions\":[{\"do\":\"ack\"}]}";
+	CU_ASSERT_FATAL(sio_actions_parse_self(body, strlen(body), 10,
+	                                       SIO_MAX_PACKET, &self, &a,
+	                                       err) == SIO_OK);
+	res = json_array();
+	CU_ASSERT_EQUAL(sio_actions_apply(&x, a, res), SIO_OK);
+	json_decref(res);
+	sio_actions_free(a);
+	EXPECT(sid, "6::/chat:7");
+	/* refusals */
+	body = "{\"actions\":[{\"do\":\"ack\"},{\"do\":\"ack\"}]}";
+	CU_ASSERT_EQUAL(sio_actions_parse_self(body, strlen(body), 10,
+	                                       SIO_MAX_PACKET, &self, &a, err),
+	                SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "action 1: one ack per event");
+	body = "{\"actions\":[{\"do\":\"reject\"}]}";
+	CU_ASSERT_EQUAL(sio_actions_parse_self(body, strlen(body), 10,
+	                                       SIO_MAX_PACKET, &self, &a, err),
+	                SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(
+	    err, "action 0: reject answers only an open or a connect");
+	self.may_reject = 1;
+	CU_ASSERT_FATAL(sio_actions_parse_self(body, strlen(body), 10,
+	                                       SIO_MAX_PACKET, &self, &a,
+	                                       err) == SIO_OK);
+	CU_ASSERT_EQUAL(sio_actions_rejected(a), 1);
+	sio_actions_free(a);
+	self.ack = -1;
+	body = "{\"actions\":[{\"do\":\"ack\",\"args\":[]}]}";
+	CU_ASSERT_EQUAL(sio_actions_parse_self(body, strlen(body), 10,
+	                                       SIO_MAX_PACKET, &self, &a, err),
+	                SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "action 0: the event asked for no ack");
+	body = "{\"actions\":[{\"do\":\"ack\",\"args\":{}}]}";
+	self.ack = 1;
+	CU_ASSERT_EQUAL(sio_actions_parse_self(body, strlen(body), 10,
+	                                       SIO_MAX_PACKET, &self, &a, err),
+	                SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "action 0: args must be an array");
+	/* publish bodies have neither */
+	CU_ASSERT_EQUAL(sio_actions_parse(body, strlen(body), 10, NULL, &a, err),
+	                SIO_ERR);
+	CU_ASSERT_STRING_EQUAL(err, "action 0: ack is for bridge responses");
+}
+
 /* A set's value of SIO_ACTIONS_MAX_VALUE bytes, then one more; at most
  * SIO_ACTIONS_MAX_DISCONNECTS disconnects; nesting past jansson's depth. */
 static void
@@ -800,6 +882,8 @@ main(void)
 	     test_parse_limits},
 	    {"parse with a self session: targets and broadcast",
 	     test_parse_with_a_self_session},
+	    {"a bridge response: default endpoint, ack, reject",
+	     test_parse_a_bridge_response},
 	    {"parse limits: a set's value, disconnects, nesting",
 	     test_parse_value_disconnect_and_depth_limits},
 	    {"queue's codes: absent, closed, not connected", test_queue_codes},

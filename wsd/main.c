@@ -39,6 +39,7 @@
 #include "log.h"
 #include "store.h"
 #include "thread.h"
+#include "bridge.h"
 #include "wsd.h"
 
 #define WSD_DEFAULT_LISTEN "127.0.0.1:8081"
@@ -57,6 +58,7 @@ static lws_sorted_usec_list_t wsd_tick_sul;
 static int wsd_grace_over;
 static struct lws_vhost *wsd_vhost; /* the websocket one: the doorbell's */
 static struct lws *wsd_bell_wsi;    /* the doorbell, adopted */
+static struct sio_store *wsd_bridge_store; /* app = bridge: its own */
 
 #define WSD_GRACE_US (500 * 1000)
 
@@ -227,6 +229,37 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 		wsd_conn_ring_ready();
 	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick,
 	                 SIO_WATCH_MS * LWS_US_PER_MS);
+}
+
+static void
+wsd_bridge_log(int level, const char *msg)
+{
+	wsd_log((enum sio_log_level)level, "%s", msg);
+}
+
+/* app = bridge: the dispatcher, in a thread of its own on a store
+ * connection of its own; the loop's commits kick it. */
+static int
+wsd_start_bridge(void)
+{
+	char err[SIO_ERR_LEN];
+
+	if (strcmp(wsd.cfg.app, "bridge") != 0)
+		return SIO_OK;
+	wsd_bridge_store = sio_store_open_config(&wsd.cfg, SIO_STORE_PLAIN, err);
+	if (wsd_bridge_store == NULL) {
+		wsd_log(SIO_LOG_ERROR, "bridge: store: %s", err);
+		return SIO_ERR;
+	}
+	wsd.bridge = sio_bridge_new(&wsd.cfg, wsd.plugin, wsd_bridge_store,
+	                            wsd.holder, wsd_bridge_log, err);
+	if (wsd.bridge == NULL || sio_bridge_start(wsd.bridge, err) != SIO_OK) {
+		wsd_log(SIO_LOG_ERROR, "bridge: %s", err);
+		return SIO_ERR;
+	}
+	sio_bridge_hook(wsd_bridge_store, wsd.bridge);
+	sio_bridge_hook(wsd.x.store, wsd.bridge);
+	return SIO_OK;
 }
 
 /* The doorbell, adopted as a raw file: each datagram names a sid. */
@@ -631,6 +664,8 @@ wsd_start_lws(const struct wsd_listen *l)
 	}
 	if (wsd_start_flash(l) != SIO_OK)
 		return SIO_ERR;
+	if (wsd_start_bridge() != SIO_OK)
+		return SIO_ERR;
 	/* The first tick compares with this: a row written by the sqlite3
 	 * shell before it is not missed. */
 	(void)sio_store_tick(wsd.x.store, sio_session_now());
@@ -867,6 +902,12 @@ main(int argc, char **argv)
 	wsd_stopping = 1;
 	if (wsd_lws != NULL) {
 		lws_sul_cancel(&wsd_tick_sul);
+		/* requests in flight are cancelled: their events are taken
+		 * again, here or elsewhere */
+		sio_bridge_hook(wsd.x.store, NULL);
+		sio_bridge_free(wsd.bridge);
+		sio_store_close(wsd_bridge_store);
+		wsd.bridge = NULL;
 		wsd_conn_init(NULL);
 		lws_context_destroy(wsd_lws); /* CLOSED detaches each socket */
 		wsd_lws = NULL;

@@ -22,6 +22,7 @@
 #include "session.h"
 
 struct lws;
+struct sio_bridge;
 struct lws_context;
 struct lws_protocols;
 struct lws_vhost;
@@ -37,6 +38,7 @@ struct wsd_server {
 	char holder[SIO_HOLDER_LEN];
 	struct sio_doorbell *bell;
 	struct sio_session_ctx x; /* the loop's store connection */
+	struct sio_bridge *bridge; /* app = bridge: its dispatcher, else NULL */
 };
 
 extern struct wsd_server wsd;

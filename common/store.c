@@ -2,10 +2,10 @@
  * store.c: the backend-independent front of the store (store.h). It keeps
  * what every backend shares: transaction ownership and savepoint depth,
  * the doorbells a transaction collects and rings once its commit has
- * succeeded, the direct path (sio_store_set_direct), the hot counters
- * kept in memory, the error message, session ids and process names; and
- * reaches the database through the operations of store_ops.h, which the
- * SQLite backend (common/sqlite/) fills.
+ * succeeded, the direct path (sio_store_set_direct), the bridge hook, the
+ * hot counters kept in memory, the error message, session ids and process
+ * names; and reaches the database through the operations of store_ops.h,
+ * which the SQLite backend (common/sqlite/) fills.
  */
 #include <assert.h>
 #include <errno.h>
@@ -153,7 +153,8 @@ store_ring(struct sio_store *st)
 	st->nbells = 0;
 }
 
-/* Forgets the direct packets queued at savepoint depth and deeper. */
+/* Forgets the direct packets and bridge puts queued at savepoint depth
+ * and deeper. */
 static void
 store_direct_drop(struct sio_store *st, int depth)
 {
@@ -161,21 +162,40 @@ store_direct_drop(struct sio_store *st, int depth)
 		free(st->directs[--st->ndirects].pkt);
 }
 
-/* After a commit: hands the direct packets over, in the order queued. */
+/*
+ * After a commit, the write lock released: hands the direct packets over
+ * in the order queued, rings the doorbells, then calls the bridge hook
+ * for each bridge put in its order. The list is detached first, since a
+ * hook may open the next transaction on st (which starts a list of its
+ * own); its array is kept for reuse when none did.
+ */
 static void
-store_direct_deliver(struct sio_store *st)
+store_handover(struct sio_store *st)
 {
-	struct sio_store_direct *d;
-	size_t i;
+	struct sio_store_direct *d = st->directs;
+	size_t i, n = st->ndirects, cap = st->capdirects;
 
-	for (i = 0; i < st->ndirects; i++) {
-		d = &st->directs[i];
-		st->direct_deliver(st->direct_udata, d->sid, d->conn, d->pkt,
-		                   d->len);
-		free(d->pkt);
+	st->directs = NULL;
+	st->ndirects = st->capdirects = 0;
+	for (i = 0; i < n; i++) {
+		if (d[i].pkt == NULL)
+			continue;
+		st->direct_deliver(st->direct_udata, d[i].sid, d[i].conn,
+		                   d[i].pkt, d[i].len);
+		st->later[SIO_STORE_LATER_SENT]++;
 	}
-	st->later[SIO_STORE_LATER_SENT] += (long long)st->ndirects;
-	st->ndirects = 0;
+	store_ring(st);
+	for (i = 0; i < n; i++)
+		if (d[i].pkt == NULL && st->bridge_hook != NULL)
+			st->bridge_hook(st->bridge_udata, d[i].sid);
+	for (i = 0; i < n; i++)
+		free(d[i].pkt);
+	if (st->directs == NULL) {
+		st->directs = d;
+		st->capdirects = cap;
+	} else {
+		free(d);
+	}
 }
 
 /* Rolls back keeping the error message of what made us roll back. */
@@ -265,8 +285,7 @@ sio_store_commit(struct sio_store *st)
 		store_rollback_quiet(st);
 		return SIO_ERR;
 	}
-	store_direct_deliver(st);
-	store_ring(st);
+	store_handover(st);
 	return SIO_OK;
 }
 
@@ -357,15 +376,16 @@ static unsigned
 store_direct_staged(const struct sio_store *st, const char *sid)
 {
 	for (size_t i = st->ndirects; i > 0; i--)
-		if (strcmp(st->directs[i - 1].sid, sid) == 0)
+		if (st->directs[i - 1].pkt != NULL &&
+		    strcmp(st->directs[i - 1].sid, sid) == 0)
 			return st->directs[i - 1].n;
 	return 0;
 }
 
-/* Queues pkt for delivery at the commit. SIO_OK or SIO_ERR. */
-static int
-store_direct_add(struct sio_store *st, const char *sid, long long conn,
-                 const char *pkt, size_t len)
+/* A new entry at the end of the commit's list, for sid at this savepoint
+ * depth; NULL when out of memory. */
+static struct sio_store_direct *
+store_direct_new(struct sio_store *st, const char *sid)
 {
 	struct sio_store_direct *d;
 	size_t cap;
@@ -374,19 +394,30 @@ store_direct_add(struct sio_store *st, const char *sid, long long conn,
 		cap = st->capdirects ? st->capdirects * 2 : 16;
 		d = realloc(st->directs, cap * sizeof(*d));
 		if (d == NULL)
-			return sio_store_fail(st, "out of memory");
+			return NULL;
 		st->directs = d;
 		st->capdirects = cap;
 	}
 	d = &st->directs[st->ndirects];
-	if ((d->pkt = malloc(len ? len : 1)) == NULL)
+	memset(d, 0, sizeof(*d));
+	d->depth = st->depth;
+	sio_buf_copy(d->sid, sizeof(d->sid), sid);
+	return d;
+}
+
+/* Queues pkt for delivery at the commit. SIO_OK or SIO_ERR. */
+static int
+store_direct_add(struct sio_store *st, const char *sid, long long conn,
+                 const char *pkt, size_t len)
+{
+	struct sio_store_direct *d = store_direct_new(st, sid);
+
+	if (d == NULL || (d->pkt = malloc(len ? len : 1)) == NULL)
 		return sio_store_fail(st, "out of memory");
 	memcpy(d->pkt, pkt, len);
 	d->len = len;
 	d->conn = conn;
-	d->depth = st->depth;
 	d->n = store_direct_staged(st, sid) + 1;
-	sio_buf_copy(d->sid, sizeof(d->sid), sid);
 	st->ndirects++;
 	return SIO_OK;
 }
@@ -883,6 +914,87 @@ int
 sio_store_outbox_count(struct sio_store *st, const char *sid)
 {
 	return st->ops->outbox_count(st, sid);
+}
+
+/* --- the bridge's queue ----------------------------------------------------
+ */
+
+void
+sio_store_set_bridge_hook(struct sio_store *st,
+                          void (*fn)(void *udata, const char *sid), void *udata)
+{
+	st->bridge_hook = fn;
+	st->bridge_udata = udata;
+}
+
+/* Whether sid fits a session id's room (the commit's list copies it). */
+static int
+store_bridge_sid_ok(const char *sid)
+{
+	return sid != NULL && *sid != '\0' && strlen(sid) <= SIO_SID_LEN;
+}
+
+int
+sio_store_bridge_put(struct sio_store *st, const char *sid, const char *body,
+                     size_t len, long long now, int max)
+{
+	int own, rc;
+
+	if (!store_bridge_sid_ok(sid))
+		return sio_store_fail(st, "bridge_put: bad session id");
+	if (body == NULL || len == 0)
+		return sio_store_fail(st, "bridge_put: empty event");
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = st->ops->bridge_put(st, sid, body, len, now, max);
+	/* the hook's entry, rolled back with the put's savepoint */
+	if (rc == SIO_OK && st->bridge_hook != NULL) {
+		if (store_direct_new(st, sid) != NULL)
+			st->ndirects++;
+		else
+			rc = sio_store_fail(st, "out of memory");
+	}
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+sio_store_bridge_take(struct sio_store *st, const char *sid, const char *taker,
+                      long long now, long long lease_ms, long long grace_ms,
+                      int max,
+                      void (*fn)(void *udata,
+                                 const struct sio_store_bridge_event *e),
+                      void *udata)
+{
+	if (sid != NULL && !store_bridge_sid_ok(sid))
+		return 0;
+	if (taker == NULL || *taker == '\0')
+		return sio_store_fail(st, "bridge_take: no taker");
+	return st->ops->bridge_take(st, sid, taker, now, lease_ms, grace_ms,
+	                            max, fn, udata);
+}
+
+int
+sio_store_bridge_done(struct sio_store *st, const char *sid, long long seq,
+                      const char *taker)
+{
+	if (sid == NULL || taker == NULL)
+		return SIO_ABSENT;
+	return st->ops->bridge_done(st, sid, seq, taker);
+}
+
+int
+sio_store_bridge_retry(struct sio_store *st, const char *sid, long long seq,
+                       const char *taker, long long next_at)
+{
+	if (sid == NULL || taker == NULL)
+		return SIO_ABSENT;
+	return st->ops->bridge_retry(st, sid, seq, taker, next_at);
+}
+
+int
+sio_store_bridge_count(struct sio_store *st, const char *sid, long long *n)
+{
+	return st->ops->bridge_count(st, sid, n);
 }
 
 /* --- endpoints, data, rooms, acks --------------------------------------- */

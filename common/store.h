@@ -506,6 +506,69 @@ int sio_store_outbox_ready(struct sio_store *st, const char *holder,
                            void (*fn)(void *udata, const char *sid),
                            void *udata);
 
+/* --- the bridge's queue ------------------------------------------------- */
+
+/*
+ * app = bridge: each session's events for the application, in put order
+ * (seq), sent one at a time by whichever process takes the first one.
+ * Rows outlive their session; times are ms since the epoch.
+ */
+
+/* One event of the bridge's queue, as sio_store_bridge_take() passes it;
+ * strings valid during the call. */
+struct sio_store_bridge_event {
+	const char *sid;
+	long long seq;
+	const char *body;
+	size_t len;
+	int tries; /* takes so far, this one included */
+	long long created;
+};
+
+/* Writes. Appends an event for sid whatever its state (a close outlives
+ * its session). SIO_OK; SIO_FULL when sid has max (> 0) events queued
+ * (nothing written); SIO_ERR. At the commit the bridge hook (below) is
+ * called for sid. */
+int sio_store_bridge_put(struct sio_store *st, const char *sid,
+                         const char *body, size_t len, long long now, int max);
+
+/* Writes. Takes the first event (lowest seq) of sessions, one per
+ * session, when it is free: not taken or its lease over (until < now),
+ * and next_at <= now. sid non-NULL: that session's only. sid NULL (the
+ * scan): up to max sessions, only events put at least grace_ms ago or
+ * taken before (tries > 0), oldest first. Each taken event gets taker,
+ * until = now + lease_ms, tries + 1, then fn is called with it. Returns
+ * how many were taken, or SIO_ERR. */
+int sio_store_bridge_take(struct sio_store *st, const char *sid,
+                          const char *taker, long long now, long long lease_ms,
+                          long long grace_ms, int max,
+                          void (*fn)(void *udata,
+                                     const struct sio_store_bridge_event *e),
+                          void *udata);
+
+/* Writes. Deletes event seq of sid if taker holds it: SIO_OK; SIO_ABSENT
+ * when it is gone or another process took it since. */
+int sio_store_bridge_done(struct sio_store *st, const char *sid, long long seq,
+                          const char *taker);
+
+/* Writes. Frees event seq of sid, held by taker, to be taken again from
+ * next_at: SIO_OK; SIO_ABSENT as done. */
+int sio_store_bridge_retry(struct sio_store *st, const char *sid, long long seq,
+                           const char *taker, long long next_at);
+
+/* Reads. Events queued for sid (NULL: all sessions) in *n. SIO_OK/SIO_ERR. */
+int sio_store_bridge_count(struct sio_store *st, const char *sid, long long *n);
+
+/* The bridge hook: after each commit, fn(udata, sid) for every
+ * sio_store_bridge_put() the committed transaction made, in put order
+ * (repeats allowed); puts rolled back (rollback, or rollback_to of their
+ * savepoint) are forgotten. NULL fn: none (the default). It is called
+ * once the write lock is released, after the direct path's packets and
+ * the doorbells; fn may open a transaction of its own. */
+void sio_store_set_bridge_hook(struct sio_store *st,
+                               void (*fn)(void *udata, const char *sid),
+                               void *udata);
+
 /* --- endpoints, data, rooms, acks, counters --------------------------- */
 
 /* Connected endpoints ("" is the root). add replaces the query. */

@@ -3,7 +3,7 @@
  * the public sio_store_* API of store.h and owns what every backend shares:
  * transaction ownership and savepoint depth, the doorbells collected in a
  * transaction and rung after its commit, the direct path
- * (sio_store_set_direct), the counters kept in memory
+ * (sio_store_set_direct), the bridge hook, the counters kept in memory
  * (sio_store_defer_counters), the error message, session ids and process
  * names. It reaches the database only through one struct sio_store_ops,
  * filled by a backend at open: SQLite today (common/sqlite/), PostgreSQL
@@ -55,15 +55,17 @@
 
 struct sio_store_ops;
 
-/* A packet for a connection of this process, handed over at the commit
- * (sio_store_set_direct); depth: the savepoint it was queued in. */
+/* What the commit hands over, queued in a transaction: a packet for a
+ * connection of this process (sio_store_set_direct) or, pkt NULL, a
+ * bridge put (sio_store_set_bridge_hook); depth: the savepoint it was
+ * queued in, so that a rollback to it forgets both alike. */
 struct sio_store_direct {
 	char sid[SIO_SID_LEN + 1];
 	long long conn;
 	int depth;
-	unsigned n; /* entries for sid so far, this one included */
+	unsigned n; /* packets for sid so far, this one included */
 	size_t len;
-	char *pkt;
+	char *pkt; /* NULL: a bridge put */
 };
 
 /* A doorbell to ring after the commit; sid "": holder was reaped, its
@@ -94,6 +96,9 @@ struct sio_store {
 	void *direct_udata;
 	struct sio_store_direct *directs;
 	size_t ndirects, capdirects;
+	/* the bridge hook, when set */
+	void (*bridge_hook)(void *udata, const char *sid);
+	void *bridge_udata;
 	int depth;          /* savepoints open */
 	int defer_counters; /* later[] instead of the counters table */
 	long long later[SIO_STORE_LATER_N];
@@ -331,6 +336,29 @@ struct sio_store_ops {
 	                    long long now,
 	                    void (*fn)(void *udata, const char *sid),
 	                    void *udata);
+
+	/*
+	 * --- the bridge's queue (store.h) ---
+	 * bridge_put (writes, inside the front's transaction) appends the
+	 * event or answers SIO_FULL; the front queues the hook. bridge_take
+	 * marks the events it takes and calls fn after its commit (or, in
+	 * the caller's transaction, before the caller's).
+	 */
+	int (*bridge_put)(struct sio_store *st, const char *sid,
+	                  const char *body, size_t len, long long now, int max);
+	int (*bridge_take)(struct sio_store *st, const char *sid,
+	                   const char *taker, long long now, long long lease_ms,
+	                   long long grace_ms, int max,
+	                   void (*fn)(void *udata,
+	                              const struct sio_store_bridge_event *e),
+	                   void *udata);
+	int (*bridge_done)(struct sio_store *st, const char *sid, long long seq,
+	                   const char *taker);
+	int (*bridge_retry)(struct sio_store *st, const char *sid,
+	                    long long seq, const char *taker,
+	                    long long next_at);
+	int (*bridge_count)(struct sio_store *st, const char *sid,
+	                    long long *n);
 
 	/* --- endpoints, data, rooms, acks, counters (store.h) --- */
 	int (*endpoint_add)(struct sio_store *st, const char *sid,

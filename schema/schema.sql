@@ -388,3 +388,32 @@ CREATE INDEX sessions_remote ON sessions (remote) WHERE state <> 'closed';
 ALTER TABLE sessions ADD COLUMN hello INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
 UPDATE sessions SET hello = 1 WHERE transport IS NOT NULL;
+
+-- version 10
+
+-- The bridge's queue (app = bridge): each session's events for the
+-- application, sent one at a time in seq order. A row outlives its
+-- session (the close event is sent after the session ends).
+CREATE TABLE bridge_queue (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	sid TEXT NOT NULL,
+	body TEXT NOT NULL,      -- the event's JSON
+	created INTEGER NOT NULL,
+	tries INTEGER NOT NULL DEFAULT 0,
+	next_at INTEGER NOT NULL DEFAULT 0, -- not taken again before (retry)
+	taker TEXT,              -- the process sending it, NULL when none
+	until INTEGER NOT NULL DEFAULT 0    -- the taker's lease on it
+);
+CREATE INDEX bridge_queue_sid ON bridge_queue (sid, seq);
+
+-- The queue for people: each event's type, times as text.
+CREATE VIEW bridge_view AS
+SELECT sid, seq,
+	CASE WHEN json_valid(body) THEN json_extract(body, '$.type') END
+		AS type,
+	strftime('%Y-%m-%dT%H:%M:%fZ', created / 1000.0, 'unixepoch')
+		AS created,
+	tries, taker,
+	CASE WHEN until > 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ',
+		until / 1000.0, 'unixepoch') END AS until
+FROM bridge_queue;

@@ -225,8 +225,9 @@ test_schema_applied(void)
 	                        " IN ('processes', 'sessions', 'endpoints',"
 	                        " 'outbox', 'data', 'rooms', 'acks',"
 	                        " 'counters', 'session_view', 'queue_view',"
-	                        " 'outbox_view')"),
-	                11);
+	                        " 'outbox_view', 'bridge_queue',"
+	                        " 'bridge_view')"),
+	                13);
 }
 
 /* 1 when SQLite's plan for sql ranges over col in an index. */
@@ -650,6 +651,49 @@ test_version9_upgrade(void)
 	                SIO_OK);
 	CU_ASSERT_EQUAL(hello, 1);
 	CU_ASSERT_EQUAL(sio_store_session_gone(st, "d"), 0);
+}
+
+/* Version 10: a version 9 database gains the bridge's queue and its view;
+ * its sessions stay. */
+static void
+test_version10_upgrade(void)
+{
+	char buf[64];
+	long long n = -1;
+
+	sio_store_close(st);
+	st = NULL;
+	at_version(9);
+	CU_ASSERT_EQUAL_FATAL(
+	    raw("INSERT INTO sessions (sid, created, last_recv,"
+	        " last_heartbeat) VALUES ('a', 0, 0, 0)",
+	        NULL, 0),
+	    SQLITE_OK);
+	st = open_store(dbpath, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT(raw_int("PRAGMA user_version") >= 10);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM sessions"), 1);
+	CU_ASSERT_EQUAL(
+	    sio_store_bridge_put(st, "a", "{\"type\":\"close\"}", 16, T0, 0),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_bridge_count(st, NULL, &n), SIO_OK);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(raw("SELECT type FROM bridge_view WHERE sid = 'a'", buf,
+	                    sizeof(buf)),
+	                SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(buf, "close");
+	CU_ASSERT_EQUAL(
+	    raw("SELECT created FROM bridge_view", buf, sizeof(buf)),
+	    SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(buf, "2023-11-14T22:13:20.000Z");
+	/* a body that is not JSON does not break the view */
+	CU_ASSERT_EQUAL(raw("INSERT INTO bridge_queue (sid, body, created)"
+	                    " VALUES ('b', 'x', 0)",
+	                    NULL, 0),
+	                SQLITE_OK);
+	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM bridge_view"
+	                        " WHERE type IS NULL"),
+	                1);
 }
 
 /* A database every user can write, or another user's, is refused. */
@@ -1892,6 +1936,7 @@ static const struct cu_test tests[] = {
      test_version8_upgrade},
     {"version 9 marks the 1:: of attached sessions written",
      test_version9_upgrade},
+    {"version 10 adds the bridge's queue and its view", test_version10_upgrade},
     {"unregister detaches what the process held", test_unregister_detaches},
     {"endpoints list in connect order with the root last", test_endpoints},
     {"active sessions, connections and their peaks follow every change",

@@ -2419,6 +2419,296 @@ test_direct_path(void)
 	sio_store_set_direct(st, "", NULL, NULL, NULL);
 }
 
+/* --- the bridge's queue ----------------------------------------------------
+ */
+
+/* What bridge_take passed, "sid:seq:tries:body;" each. */
+struct bridge_log {
+	char got[512];
+	long long seq[8];
+	long long created[8];
+	int n;
+};
+
+static void
+bridge_took(void *udata, const struct sio_store_bridge_event *e)
+{
+	struct bridge_log *l = udata;
+	size_t used = strlen(l->got);
+
+	CU_ASSERT_EQUAL(strlen(e->body), e->len);
+	snprintf(l->got + used, sizeof(l->got) - used, "%s:%d:%s;", e->sid,
+	         e->tries, e->body);
+	if (l->n < 8) {
+		l->seq[l->n] = e->seq;
+		l->created[l->n] = e->created;
+	}
+	l->n++;
+}
+
+static int
+bridge_put(const char *sid, const char *body, long long now, int max)
+{
+	return sio_store_bridge_put(st, sid, body, strlen(body), now, max);
+}
+
+/* Takes for sid (NULL: the scan, grace_ms and max) as taker at now with a
+ * lease of 1 s, into a cleared l. */
+static int
+bridge_take(const char *sid, const char *taker, long long now,
+            long long grace_ms, int max, struct bridge_log *l)
+{
+	memset(l, 0, sizeof(*l));
+	return sio_store_bridge_take(st, sid, taker, now, 1000, grace_ms, max,
+	                             bridge_took, l);
+}
+
+static long long
+bridge_count(const char *sid)
+{
+	long long n = -1;
+
+	CU_ASSERT_EQUAL(sio_store_bridge_count(st, sid, &n), SIO_OK);
+	return n;
+}
+
+static void
+test_bridge_order(void)
+{
+	struct bridge_log l;
+	long long a1, a2;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	/* no session needed: a queue outlives its session */
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":1}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("b", "{\"n\":2}", T0 + 1, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":3}", T0 + 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_count("a"), 2);
+	CU_ASSERT_EQUAL(bridge_count("b"), 1);
+	CU_ASSERT_EQUAL(bridge_count("c"), 0);
+	CU_ASSERT_EQUAL(bridge_count(NULL), 3);
+	/* the first event, then nothing while it is in flight */
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-1", T0 + 5, 0, 1, &l), 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "a:1:{\"n\":1};");
+	CU_ASSERT_EQUAL(l.created[0], T0);
+	a1 = l.seq[0];
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-1", T0 + 5, 0, 1, &l), 0);
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-2", T0 + 5, 0, 1, &l), 0);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	/* another session is independent */
+	CU_ASSERT_EQUAL(bridge_take("b", "gw-2", T0 + 5, 0, 1, &l), 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "b:1:{\"n\":2};");
+	/* done by another taker, or for another sid: absent, kept */
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "a", a1, "gw-2"), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "b", a1, "gw-1"), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_bridge_retry(st, "a", a1, "gw-2", 0),
+	                SIO_ABSENT);
+	CU_ASSERT_EQUAL(bridge_count("a"), 2);
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "a", a1, "gw-1"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "a", a1, "gw-1"), SIO_ABSENT);
+	CU_ASSERT_EQUAL(bridge_count("a"), 1);
+	/* then the next one */
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-1", T0 + 6, 0, 1, &l), 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "a:1:{\"n\":3};");
+	a2 = l.seq[0];
+	CU_ASSERT(a2 > a1);
+	/* a retry frees it from next_at on, tries counting */
+	CU_ASSERT_EQUAL(sio_store_bridge_retry(st, "a", a2, "gw-1", T0 + 500),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_bridge_retry(st, "a", a2, "gw-1", T0 + 500),
+	                SIO_ABSENT);
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-1", T0 + 499, 0, 1, &l), 0);
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-2", T0 + 500, 0, 1, &l), 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "a:2:{\"n\":3};");
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "a", a2, "gw-1"), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "a", a2, "gw-2"), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_count("a"), 0);
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-1", T0 + 600, 0, 1, &l), 0);
+	CU_ASSERT_EQUAL(bridge_count(NULL), 1);
+}
+
+/* A taker's lease ends: the event goes to the next taker, and the first
+ * can no longer finish it. */
+static void
+test_bridge_lease(void)
+{
+	struct bridge_log l;
+	long long seq;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(bridge_put("a", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-1", T0, 0, 1, &l), 1);
+	seq = l.seq[0];
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-2", T0 + 1000, 0, 1, &l), 0);
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-2", T0 + 1000, 0, 10, &l), 0);
+	CU_ASSERT_EQUAL(bridge_take("a", "gw-2", T0 + 1001, 0, 1, &l), 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "a:2:{};");
+	CU_ASSERT_EQUAL(l.seq[0], seq);
+	CU_ASSERT_EQUAL(sio_store_bridge_retry(st, "a", seq, "gw-1", 0),
+	                SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "a", seq, "gw-1"),
+	                SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "a", seq, "gw-2"), SIO_OK);
+}
+
+/* A full queue refuses the event and writes nothing; max 0: no limit. */
+static void
+test_bridge_full(void)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":1}", T0, 2), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":2}", T0, 2), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":3}", T0, 2), SIO_FULL);
+	CU_ASSERT_EQUAL(bridge_count("a"), 2);
+	CU_ASSERT_EQUAL(bridge_put("b", "{}", T0, 2), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":4}", T0, 3), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":5}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_count("a"), 4);
+	CU_ASSERT_EQUAL(bridge_count(NULL), 5);
+	/* a bad call writes nothing */
+	CU_ASSERT_EQUAL(bridge_put("a", "", T0, 0), SIO_ERR);
+	CU_ASSERT_EQUAL(sio_store_bridge_put(st, NULL, "{}", 2, T0, 0),
+	                SIO_ERR);
+	CU_ASSERT_EQUAL(bridge_count(NULL), 5);
+}
+
+/* The scan: one event a session, oldest first, past the grace or tried
+ * before, up to max. */
+static void
+test_bridge_scan(void)
+{
+	struct bridge_log l;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(bridge_put("b", "{\"n\":1}", T0 + 10, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("c", "{\"n\":2}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("b", "{\"n\":3}", T0 + 11, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":4}", T0 + 20, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("d", "{\"n\":5}", T0 + 30, 0), SIO_OK);
+	/* nothing old enough yet */
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-1", T0 + 5, 10, 10, &l), 0);
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-1", T0 + 30, 10, 0, &l), 0);
+	/* up to max, oldest first */
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-1", T0 + 30, 10, 1, &l), 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "c:1:{\"n\":2};");
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-1", T0 + 30, 10, 10, &l), 2);
+	CU_ASSERT_STRING_EQUAL(l.got, "b:1:{\"n\":1};a:1:{\"n\":4};");
+	/* each session's first is in flight: nothing more */
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-1", T0 + 30, 10, 10, &l), 0);
+	/* tried before: past the grace at once, once next_at has come */
+	CU_ASSERT_EQUAL(bridge_take("d", "gw-1", T0 + 30, 0, 1, &l), 1);
+	CU_ASSERT_EQUAL(
+	    sio_store_bridge_retry(st, "d", l.seq[0], "gw-1", T0 + 35), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-1", T0 + 34, 10, 10, &l), 0);
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-1", T0 + 35, 10, 10, &l), 1);
+	CU_ASSERT_STRING_EQUAL(l.got, "d:2:{\"n\":5};");
+	/* leases over: again, oldest first */
+	CU_ASSERT_EQUAL(bridge_take(NULL, "gw-2", T0 + 2000, 10, 10, &l), 4);
+	CU_ASSERT_STRING_EQUAL(l.got, "c:2:{\"n\":2};b:2:{\"n\":1};"
+	                              "a:2:{\"n\":4};d:3:{\"n\":5};");
+	CU_ASSERT_EQUAL(bridge_count(NULL), 5);
+}
+
+/* What the bridge hook was called with, and whether a transaction was
+ * open then. */
+struct hook_log {
+	char got[256];
+	int in_tx;
+};
+
+static void
+bridge_hook(void *udata, const char *sid)
+{
+	struct hook_log *l = udata;
+	size_t used = strlen(l->got);
+
+	l->in_tx |= sio_store_in_transaction(st);
+	snprintf(l->got + used, sizeof(l->got) - used, "%s;", sid);
+}
+
+static void
+test_bridge_hook(void)
+{
+	struct hook_log l = {0};
+	struct bridge_log b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(bridge_put("x", "{}", T0, 0), SIO_OK); /* no hook */
+	sio_store_set_bridge_hook(st, bridge_hook, &l);
+	/* alone: at its own commit */
+	CU_ASSERT_EQUAL(bridge_put("a", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "a;");
+	/* in a transaction: after the commit, in put order, repeats kept */
+	l.got[0] = '\0';
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("b", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("b", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "b;a;b;");
+	CU_ASSERT_EQUAL(l.in_tx, 0);
+	/* a rollback forgets them; so does a savepoint rolled back, and a
+	 * released one keeps its own */
+	l.got[0] = '\0';
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("c", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(bridge_count("c"), 0);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("d", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_savepoint(st), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("e", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_rollback_to(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_savepoint(st), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("f", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_release(st), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("g", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "d;f;g;");
+	CU_ASSERT_EQUAL(bridge_count("e"), 0);
+	CU_ASSERT_EQUAL(bridge_count("f"), 1);
+	/* a full queue calls nothing; other writes call nothing */
+	l.got[0] = '\0';
+	CU_ASSERT_EQUAL(bridge_put("d", "{}", T0, 1), SIO_FULL);
+	CU_ASSERT_EQUAL(bridge_take("d", "gw-1", T0, 0, 1, &b), 1);
+	CU_ASSERT_EQUAL(sio_store_bridge_done(st, "d", b.seq[0], "gw-1"),
+	                SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+	CU_ASSERT_EQUAL(l.in_tx, 0);
+	sio_store_set_bridge_hook(st, NULL, NULL);
+	CU_ASSERT_EQUAL(bridge_put("h", "{}", T0, 0), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "");
+}
+
+/* A hook may write at once: its put's transaction is over. */
+static void
+bridge_hook_take(void *udata, const char *sid)
+{
+	struct bridge_log *l = udata;
+
+	CU_ASSERT_EQUAL(sio_store_bridge_take(st, sid, "gw-1", T0, 1000, 0, 1,
+	                                      bridge_took, l),
+	                1);
+}
+
+static void
+test_bridge_hook_writes(void)
+{
+	struct bridge_log l = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	sio_store_set_bridge_hook(st, bridge_hook_take, &l);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("a", "{\"n\":1}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(bridge_put("b", "{\"n\":2}", T0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(l.got, "a:1:{\"n\":1};b:1:{\"n\":2};");
+	CU_ASSERT_EQUAL(sio_store_in_transaction(st), 0);
+	sio_store_set_bridge_hook(st, NULL, NULL);
+}
+
 static const struct cu_test tests[] = {
     {"a new session is handshaken with a fresh id, its request and the root",
      test_session_new},
@@ -2501,6 +2791,16 @@ static const struct cu_test tests[] = {
      test_doorbells},
     {"the direct path delivers after the commit, drops with a rollback",
      test_direct_path},
+    {"bridge events are taken in order, one in flight a session",
+     test_bridge_order},
+    {"a bridge taker's lease ends: another takes it, the first cannot finish",
+     test_bridge_lease},
+    {"a full bridge queue refuses the event", test_bridge_full},
+    {"the bridge scan takes the oldest past the grace, up to max",
+     test_bridge_scan},
+    {"the bridge hook runs after the commit, never for what rolled back",
+     test_bridge_hook},
+    {"the bridge hook may write at once", test_bridge_hook_writes},
     {NULL, NULL},
 };
 

@@ -53,8 +53,9 @@ sqlite_sqlfail(struct sio_store *st)
 
 /* Each file's statements, in one list. */
 static const char *const *const sqlite_tables[] = {
-    sqlite_db_sql,     sqlite_wal_sql,  sqlite_session_sql, sqlite_timer_sql,
-    sqlite_outbox_sql, sqlite_data_sql, sqlite_process_sql, sqlite_stats_sql,
+    sqlite_db_sql,      sqlite_wal_sql,    sqlite_session_sql,
+    sqlite_timer_sql,   sqlite_outbox_sql, sqlite_data_sql,
+    sqlite_process_sql, sqlite_stats_sql,  sqlite_bridge_sql,
 };
 
 /* The SQL of statement id, from the table of its file. */
@@ -795,6 +796,11 @@ const struct sio_store_ops sio_store_sqlite_ops = {
     .outbox_next_due = sqlite_outbox_next_due,
     .outbox_count = sqlite_outbox_count,
     .outbox_ready = sqlite_outbox_ready,
+    .bridge_put = sqlite_bridge_put,
+    .bridge_take = sqlite_bridge_take,
+    .bridge_done = sqlite_bridge_done,
+    .bridge_retry = sqlite_bridge_retry,
+    .bridge_count = sqlite_bridge_count,
     .endpoint_add = sqlite_endpoint_add,
     .endpoint_del = sqlite_endpoint_del,
     .endpoint_has = sqlite_endpoint_has,

@@ -99,6 +99,15 @@ enum sqlite_sql {
 	SQL_PROC_RENEW,
 	SQL_PROC_DEL,
 	SQL_PROC_DETACH,
+	/* bridge.c */
+	SQL_BRIDGE_PUT,
+	SQL_BRIDGE_COUNT,
+	SQL_BRIDGE_COUNT_ALL,
+	SQL_BRIDGE_FIRST,
+	SQL_BRIDGE_SCAN,
+	SQL_BRIDGE_MARK,
+	SQL_BRIDGE_DONE,
+	SQL_BRIDGE_RETRY,
 	/* stats.c */
 	SQL_SAMPLE_PUT,
 	SQL_SAMPLE_TRIM,
@@ -114,6 +123,7 @@ extern const char *const sqlite_outbox_sql[SQL_NSTMT];
 extern const char *const sqlite_data_sql[SQL_NSTMT];
 extern const char *const sqlite_process_sql[SQL_NSTMT];
 extern const char *const sqlite_stats_sql[SQL_NSTMT];
+extern const char *const sqlite_bridge_sql[SQL_NSTMT];
 
 /*
  * The states and transports that the engine passes as bit masks are bound
@@ -348,6 +358,20 @@ int sqlite_session_counts(struct sio_store *st,
                                      long long queued),
                           void *udata);
 int sqlite_cleanup_drained(struct sio_store *st);
+/* bridge.c */
+int sqlite_bridge_put(struct sio_store *st, const char *sid, const char *body,
+                      size_t len, long long now, int max);
+int sqlite_bridge_take(struct sio_store *st, const char *sid, const char *taker,
+                       long long now, long long lease_ms, long long grace_ms,
+                       int max,
+                       void (*fn)(void *udata,
+                                  const struct sio_store_bridge_event *e),
+                       void *udata);
+int sqlite_bridge_done(struct sio_store *st, const char *sid, long long seq,
+                       const char *taker);
+int sqlite_bridge_retry(struct sio_store *st, const char *sid, long long seq,
+                        const char *taker, long long next_at);
+int sqlite_bridge_count(struct sio_store *st, const char *sid, long long *n);
 /* stats.c */
 int sqlite_stats(struct sio_store *st, struct sio_store_stats *out);
 int sqlite_stats_sample(struct sio_store *st, long long now);

@@ -150,8 +150,12 @@ $(CLIENT_STAMP): $(wildcard $(addprefix $(CLIENT_DIST)/,$(CLIENT_FILES)))
 # static program cannot load a plugin (app = NAME.so).
 STATIC_GATEWAY = $(BUILD)/sio-gateway-static
 static-gateway: $(STATIC_GATEWAY)
+# libwebsockets (the bridge's HTTP client) links its TLS and libcap in:
+# Debian's .pc files name neither for a static link.
+STATIC_LIBS = -lfcgi -ljansson -lsqlite3 -lwebsockets -lssl -lcrypto -lcap \
+              -lz -ldl -lpthread -lm
 $(STATIC_GATEWAY): $(GW_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS) -lm
+	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) $(WHOLE_LIB) $(STATIC_LIBS)
 .PHONY: static-gateway
 
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).

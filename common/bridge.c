@@ -382,6 +382,12 @@ sio_bridge_new(const struct sio_config *cfg, const struct sio_plugin *plugin,
 	return b;
 }
 
+void
+sio_bridge_set_store(struct sio_bridge *b, struct sio_store *st)
+{
+	b->x.store = st;
+}
+
 static void
 bridge_req_free(struct bridge_req *q)
 {

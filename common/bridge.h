@@ -33,7 +33,8 @@ typedef void (*sio_bridge_log_fn)(int level, const char *msg);
 
 /*
  * A dispatcher for cfg and plugin (both outlive it) on store st (its own:
- * the dispatcher writes on it from the thread that runs it) sending
+ * the dispatcher writes on it from the thread that runs it; NULL: given
+ * later, before it runs) sending
  * requests as taker (the process name, SIO_HOLDER_LEN), on an lws context
  * of its own (lws 4.1 applies a context's one timeout_secs to a client
  * waiting for its answer: a slow application must not be cut short at a
@@ -45,6 +46,10 @@ struct sio_bridge *sio_bridge_new(const struct sio_config *cfg,
                                   const struct sio_plugin *plugin,
                                   struct sio_store *st, const char *taker,
                                   sio_bridge_log_fn log, char *err);
+
+/* Gives b its store (st NULL at sio_bridge_new(): a CGI request, whose
+ * dispatcher runs in a process of its own, forked after the response). */
+void sio_bridge_set_store(struct sio_bridge *b, struct sio_store *st);
 
 /* Runs b in a thread of its own (sio-wsd, the FastCGI gateway): no event
  * loop and no request thread ever waits for the application. SIO_OK or

@@ -1,24 +1,37 @@
 /*
  * bridge.c: the gateway's side of app = bridge (common/bridge.h). As
- * FastCGI, one thread runs the dispatcher (sio_bridge_start()):
- * the request threads only kick it (every store connection's commit that
+ * FastCGI, one thread runs the dispatcher (sio_bridge_start()): the
+ * request threads only kick it (every store connection's commit that
  * queued an event does, gw_store_open()), so no request thread waits for
- * the application. As CGI, the request's process runs it after it has
- * answered: the client has its response, the web server its end of output,
- * and the process sends what this request queued before it exits.
+ * the application. As CGI, the request's process answers first; then, if
+ * events wait for the application, it starts the sender: sio-gateway
+ * again (--bridge-send), in a session of its own, which sends the
+ * request's events, then those the scan finds, and exits. The web server
+ * ends (and may kill) the request's process once the response is
+ * complete; the sender is a new program, not a fork, because a SQLite
+ * connection must not cross a fork.
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bridge.h"
 #include "gateway.h"
+#include "sidset.h"
 #include "store.h"
 
-/* A CGI request stays at most this long after its response for the
- * bridge's requests (the web server's own CGI timeout is longer). */
-#define GW_BRIDGE_DRAIN_MAX_MS 30000
+/* The sender stays at most this long (a request's timeout and its
+ * retries fit in it with the defaults). */
+#define GW_BRIDGE_SEND_MAX_MS 60000
+/* Sids handed to the sender; more: it finds them by its scan. */
+#define GW_BRIDGE_SEND_SIDS 64
+#define GW_BRIDGE_SIDS_ENV "SIOGATE_BRIDGE_SIDS"
+
+/* As CGI: the sessions whose events this request queued. */
+static struct sio_sidset gw_bridge_kicked;
+static pthread_mutex_t gw_bridge_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 gw_bridge_log(int level, const char *msg)
@@ -26,8 +39,27 @@ gw_bridge_log(int level, const char *msg)
 	gw_log((enum sio_log_level)level, "%s", msg);
 }
 
+static void
+gw_bridge_cgi_kick(void *udata, const char *sid)
+{
+	(void)udata;
+	pthread_mutex_lock(&gw_bridge_lock);
+	if (sio_sidset_find(&gw_bridge_kicked, sid) < 0)
+		(void)sio_sidset_add(&gw_bridge_kicked, sid);
+	pthread_mutex_unlock(&gw_bridge_lock);
+}
+
+void
+gw_bridge_hook(struct sio_store *st)
+{
+	if (gw.bridge != NULL)
+		sio_bridge_hook(st, gw.bridge);
+	else if (strcmp(gw.cfg->app, "bridge") == 0) /* CGI */
+		sio_store_set_bridge_hook(st, gw_bridge_cgi_kick, NULL);
+}
+
 int
-gw_bridge_start(int cgi)
+gw_bridge_start(void)
 {
 	char err[SIO_ERR_LEN];
 	struct sio_store *st;
@@ -44,10 +76,8 @@ gw_bridge_start(int cgi)
 		sio_store_close(st);
 		return SIO_ERR;
 	}
-	sio_bridge_hook(st, b);
 	gw.bridge = b;
-	if (cgi)
-		return SIO_OK;
+	sio_bridge_hook(st, b);
 	if (sio_bridge_start(b, err) != SIO_OK) {
 		gw_log(SIO_LOG_ERROR, "bridge: %s", err);
 		return SIO_ERR;
@@ -56,25 +86,91 @@ gw_bridge_start(int cgi)
 }
 
 void
-gw_bridge_drain(void)
+gw_bridge_drain(struct sio_store *st, const char *conf)
 {
-	struct sio_bridge *b = gw.bridge;
-	long long until = sio_session_mono() + GW_BRIDGE_DRAIN_MAX_MS;
+	char sids[GW_BRIDGE_SEND_SIDS * (SIO_SID_LEN + 1) + 1];
+	long long queued = 0;
+	size_t n, i, len = 0;
 	int fd;
+	pid_t pid;
 
-	if (b == NULL)
+	if (strcmp(gw.cfg->app, "bridge") != 0)
 		return;
-	/* the response is complete for the web server once output is
-	 * closed; stdin was read to its end */
+	pthread_mutex_lock(&gw_bridge_lock);
+	n = sio_sidset_len(&gw_bridge_kicked);
+	sids[0] = '\0';
+	for (i = 0; i < n && i < GW_BRIDGE_SEND_SIDS; i++)
+		len += (size_t)snprintf(sids + len, sizeof(sids) - len, "%s%s",
+		                        i ? "," : "",
+		                        sio_sidset_sid(&gw_bridge_kicked, i));
+	pthread_mutex_unlock(&gw_bridge_lock);
+	if (n == 0 &&
+	    (sio_store_bridge_count(st, NULL, &queued) != SIO_OK || queued == 0))
+		return; /* nothing for the application */
+	/* the sender first, then output closed: once it is, the web server
+	 * has the response and may kill this process at once */
 	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		gw_log(SIO_LOG_WARN, "bridge: fork: %m: the events wait for "
+		                     "another request");
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDIN_FILENO);
 		close(fd);
 	}
-	if (sio_bridge_run(b, sio_session_now()) < 0)
-		return;
-	while (sio_bridge_busy(b) && sio_session_mono() < until)
-		if (sio_bridge_service(b, 200) < 0)
-			break;
+	if (pid != 0)
+		return; /* the request's process ends as usual */
+	/* a session of its own: what ends the request's process leaves it
+	 * be; not a CGI request any more, so that it reads its options */
+	setsid();
+	unsetenv("GATEWAY_INTERFACE");
+	unsetenv("REQUEST_METHOD");
+	setenv(GW_BRIDGE_SIDS_ENV, sids, 1);
+	execl("/proc/self/exe", "sio-gateway", "-c", sio_config_path(conf),
+	      "--bridge-send", (char *)NULL);
+	gw_log(SIO_LOG_WARN, "bridge: exec: %m");
+	_exit(127);
+}
+
+int
+gw_bridge_send(void)
+{
+	long long until = sio_session_mono() + GW_BRIDGE_SEND_MAX_MS;
+	const char *sids = getenv(GW_BRIDGE_SIDS_ENV);
+	char taker[SIO_HOLDER_LEN], err[SIO_ERR_LEN];
+	struct sio_store *st;
+	struct sio_bridge *b;
+
+	if (strcmp(gw.cfg->app, "bridge") != 0)
+		return 0;
+	snprintf(taker, sizeof(taker), "gw-bridge-%d", (int)getpid());
+	if ((st = gw_store_open(SIO_STORE_PLAIN)) == NULL)
+		return 1;
+	b = sio_bridge_new(gw.cfg, gw.plugin, st, taker, gw_bridge_log, err);
+	if (b == NULL) {
+		gw_log(SIO_LOG_ERROR, "bridge: %s", err);
+		sio_store_close(st);
+		return 1;
+	}
+	sio_bridge_hook(st, b); /* the closes its disconnects queue */
+	for (const char *p = sids ? sids : ""; *p != '\0';) {
+		char sid[SIO_SID_LEN + 1];
+		size_t k = strcspn(p, ",");
+
+		if (k == SIO_SID_LEN) {
+			memcpy(sid, p, k);
+			sid[k] = '\0';
+			sio_bridge_kick(b, sid);
+		}
+		p += k + (p[k] == ',');
+	}
+	if (sio_bridge_run(b, sio_session_now()) >= 0)
+		while (sio_bridge_busy(b) && sio_session_mono() < until)
+			if (sio_bridge_service(b, 200) < 0)
+				break;
+	sio_bridge_hook(st, NULL);
+	sio_bridge_free(b);
+	sio_store_close(st);
+	return 0;
 }

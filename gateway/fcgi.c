@@ -309,7 +309,7 @@ gw_fcgi_cgi_static(void)
 }
 
 int
-gw_fcgi_cgi(void)
+gw_fcgi_cgi(const char *conf)
 {
 	struct sio_session_ctx x = {0};
 	struct gw_req r = {.fr = NULL};
@@ -339,7 +339,7 @@ gw_fcgi_cgi(void)
 	 * resets it, cutting the response short. */
 	while (fread(drain, 1, sizeof(drain), stdin) > 0)
 		;
-	gw_bridge_drain(); /* app = bridge: after the response */
+	gw_bridge_drain(x.store, conf); /* app = bridge: after answering */
 	sio_store_close(x.store);
 	return 0;
 }

@@ -42,14 +42,28 @@ struct gw_server {
 	struct sio_bridge *bridge;
 };
 
-/* app = bridge: the dispatcher, on a store connection of its own, for
- * the process (cgi: run by gw_bridge_drain(), else by a thread of its
- * own). SIO_OK (nothing to do for another app) or SIO_ERR (logged). */
-int gw_bridge_start(int cgi);
+/* --- bridge.c: app = bridge ---------------------------------------------- */
 
-/* CGI, after the response: the bridge's requests (those this request's
- * events started, and those the scan finds), for a bounded time. */
-void gw_bridge_drain(void);
+struct sio_store;
+
+/* FastCGI: the bridge's dispatcher, on a store connection and in a
+ * thread of its own. SIO_OK (nothing to do for another app) or SIO_ERR
+ * (logged). */
+int gw_bridge_start(void);
+
+/* Every store connection the gateway opens: its commits kick the
+ * dispatcher (FastCGI) or are noted for the sender (CGI). */
+void gw_bridge_hook(struct sio_store *st);
+
+/* CGI, after the response, on the request's store st (conf: the -c
+ * argument or NULL): when events wait for the application, starts the
+ * sender (sio-gateway --bridge-send) in a session of its own. */
+void gw_bridge_drain(struct sio_store *st, const char *conf);
+
+/* sio-gateway --bridge-send: sends the events of the sessions named in
+ * SIOGATE_BRIDGE_SIDS, then what the scan finds, for a bounded time.
+ * Returns the exit status. */
+int gw_bridge_send(void);
 
 extern struct gw_server gw;
 
@@ -128,8 +142,9 @@ int gw_req_abort_fd(struct gw_req *r);
  */
 void gw_fcgi_worker(int lsock);
 /* Serves the single CGI request of this process from the environment and
- * stdin/stdout. Returns the exit status. */
-int gw_fcgi_cgi(void);
+ * stdin/stdout (conf: the configuration's -c argument, or NULL). Returns
+ * the exit status. */
+int gw_fcgi_cgi(const char *conf);
 /* As CGI, serves the request when it is for a client file (static.c),
  * which needs no store: before the process registers. 1 when served. */
 int gw_fcgi_cgi_static(void);

@@ -377,6 +377,8 @@ gw_usage(FILE *out)
 	      "else " SIO_CONFIG_DEFAULT ")\n"
 	      "  --check-config    check the configuration and exit\n"
 	      "  --listen SPEC     standalone FastCGI listener\n"
+	      "  --bridge-send     (app = bridge) send the events a CGI request "
+	      "queued\n"
 	      "  --help            this text; --version: the version\n"
 	      "Without --listen: CGI when started as CGI, else FastCGI on "
 	      "fd 0.\n"
@@ -514,7 +516,7 @@ main(int argc, char **argv)
 {
 	const char *conf = NULL, *listen_spec = NULL;
 	char err[SIO_ERR_LEN];
-	int check = 0, lsock = 0, sig, rc;
+	int check = 0, bridge_send = 0, lsock = 0, sig, rc;
 	sigset_t set;
 
 	/* A CGI request's arguments are the words of a query string without
@@ -532,6 +534,8 @@ main(int argc, char **argv)
 			check = 1;
 		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
 			listen_spec = argv[++i];
+		else if (strcmp(argv[i], "--bridge-send") == 0)
+			bridge_send = 1;
 		else if (strcmp(argv[i], "--help") == 0 ||
 		         strcmp(argv[i], "-h") == 0) {
 			gw_usage(stdout);
@@ -563,6 +567,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "sio-gateway: %s\n", err);
 		return EX_CONFIG;
 	}
+	if (bridge_send) /* started by a CGI request (bridge.c) */
+		return gw_bridge_send();
 	gw_log_source(conf);
 	/* libfcgi installs SIGPIPE/SIGTERM handlers at init; block the
 	 * stopping signals first so that every thread inherits the mask. */
@@ -590,17 +596,17 @@ main(int argc, char **argv)
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		if (gw_fcgi_cgi_static())
 			return 0; /* a page's socket.io.js: no database */
-		if (gw_register() != SIO_OK || gw_bridge_start(1) != SIO_OK)
+		if (gw_register() != SIO_OK)
 			return 1;
 		rc = gw_start(gw_cgi_lease, NULL, NULL) == SIO_OK
-		         ? gw_fcgi_cgi()
+		         ? gw_fcgi_cgi(conf)
 		         : 1;
 		gw_unregister();
 		return rc;
 	}
 	if (listen_spec == NULL)
 		gw_listen_warn(lsock, "fd 0"); /* spawned by the web server */
-	if (gw_register() != SIO_OK || gw_bridge_start(0) != SIO_OK ||
+	if (gw_register() != SIO_OK || gw_bridge_start() != SIO_OK ||
 	    gw_write_open() != SIO_OK)
 		return 1;
 	if (gw_start(gw_tick, NULL, NULL) != SIO_OK)

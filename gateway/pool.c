@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "bridge.h"
 #include "gateway.h"
 #include "store.h"
 
@@ -22,8 +21,8 @@ gw_store_open(enum sio_store_role role)
 
 	if (st == NULL)
 		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg->database, err);
-	else if (gw.bridge != NULL) /* its events are sent at its commits */
-		sio_bridge_hook(st, gw.bridge);
+	else /* app = bridge: its events are sent at its commits */
+		gw_bridge_hook(st);
 	return st;
 }
 

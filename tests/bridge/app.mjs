@@ -48,6 +48,7 @@ export async function startApp(secret) {
 			}
 			const e = JSON.parse(body.toString('utf8'));
 			e.headersSeen = {event: req.headers['x-siogate-event'], session: req.headers['x-siogate-session']};
+			if (process.env.APP_DEBUG) console.log('app got', e.type, e.seq, e.try, Date.now(), req.socket.remotePort);
 			app.events.push(e);
 			for (const w of app.waiters.splice(0)) w();
 			const a = e.args ?? [];

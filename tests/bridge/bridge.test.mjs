@@ -255,6 +255,35 @@ describe('the bridge to an application that is down', () => {
 	});
 });
 
+describe('the bridge from sio-gateway as CGI (Apache mod_cgid, no sio-wsd)', () => {
+	let s, app;
+	before(async () => {
+		app = await startApp(SECRET);
+		s = await startServers(conf(app.url), {server: 'apache-cgi', wsd: 'none'});
+	});
+	after(async () => {
+		if (s) await s.stop();
+		if (app) await app.close();
+	});
+
+	test('each request sends its events after it answered: acks, emits, order, close', async () => {
+		const x = await open(s, 'xhr-polling');
+		assert.deepEqual(await emitAck(x.nsp['/chat'], 'ping', 'cgi'), ['cgi', 'pong']);
+		const echoed = waitFor(x.nsp[''], 'echo', {match: (a) => a[0] === 'cgi-echo', what: 'echo'});
+		x.nsp[''].emit('echo', 'cgi-echo');
+		await echoed;
+		for (let n = 0; n < 20; n++) x.nsp[''].emit('count', n);
+		await until('20 events', () => app.of(x.sid).filter((e) => e.name === 'count').length === 20, 20000);
+		assert.deepEqual(app.of(x.sid).filter((e) => e.name === 'count').map((e) => e.args[0]),
+			[...Array(20).keys()]);
+		x.sock.disconnect();
+		const closed = await app.next((e) => e.type === 'close' && e.sid === x.sid);
+		assert.equal(closed.reason, 'client disconnect');
+		assert.equal(app.bad.length, 0);
+		shutdown(x.sock);
+	});
+});
+
 /* The test application on a given port (the one the conf names). */
 async function startAppOn(port) {
 	const app = await startApp(SECRET);

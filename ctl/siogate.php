@@ -214,26 +214,26 @@ function json(mixed $data, ?string $sid = null, ?string $room = null,
 }
 
 /** Session sid joins room of endpoint (default the root). */
-function join(string $sid, string $room, ?string $endpoint = null): array
+function join(?string $sid, string $room, ?string $endpoint = null): array
 {
     return ['do' => 'join'] + target($sid, null, $endpoint, null) + ['room' => text('room', $room)];
 }
 
 /** Session sid leaves room of endpoint. */
-function leave(string $sid, string $room, ?string $endpoint = null): array
+function leave(?string $sid, string $room, ?string $endpoint = null): array
 {
     return ['do' => 'leave'] + target($sid, null, $endpoint, null) + ['room' => text('room', $room)];
 }
 
 /** Sets key of session sid's data to value; null deletes it. */
-function set(string $sid, string $key, ?string $value): array
+function set(?string $sid, string $key, ?string $value): array
 {
-    return ['do' => 'set', 'sid' => text('sid', $sid), 'key' => text('key', $key),
+    return ['do' => 'set'] + target($sid, null, null, null) + ['key' => text('key', $key),
         'value' => $value === null ? null : text('value', $value)];
 }
 
 /** Ends session sid, or with endpoint: disconnects only that endpoint. */
-function disconnect(string $sid, ?string $endpoint = null): array
+function disconnect(?string $sid, ?string $endpoint = null): array
 {
     return ['do' => 'disconnect'] + target($sid, null, $endpoint, null);
 }
@@ -291,4 +291,115 @@ function publish(string $url, string $secret, array $actions, float $timeout = 5
         throw new \RuntimeException('siogate publish: 200 without results', 200);
     }
     return $decoded['results'];
+}
+
+/* --- the bridge (app = bridge): this script is the application ------------- */
+
+/*
+ * A bridge script receives one event per request and answers with what to
+ * do (docs/bridge.md, "The bridge"):
+ *
+ *   <?php
+ *   require '/usr/share/siogate/ctl/siogate.php';
+ *
+ *   $secret = Siogate\read_secret('/etc/myapp/siogate-secret');
+ *   $e = Siogate\bridge_event($secret);   // 401 and exit when not siogate's
+ *   if ($e['type'] === 'event' && $e['name'] === 'ping') {
+ *       Siogate\respond([Siogate\ack([$e['args'][0], 'pong'])]);
+ *   } else {
+ *       Siogate\respond([]);                  // 204: nothing to do
+ *   }
+ *
+ * In a response the builders' sid may be null (and is by default for
+ * emit, send and json): the action is for the session whose event this
+ * answers, on its endpoint unless endpoint: says otherwise; broadcast:
+ * true sends to every session of the endpoint instead.
+ */
+
+/* Largest event body read: a packet of max_packet with its JSON escapes. */
+const MAX_EVENT = 8 << 20;
+
+/** A request that is not an event from siogate: getCode() is the HTTP
+ * status to answer (401 bad or stale signature, 400 not an event, 413 too
+ * big). */
+class BridgeError extends \RuntimeException
+{
+}
+
+/**
+ * The event of this request, checked: the signature (header, by default
+ * the request's X-Siogate-Signature) over body (by default the request's
+ * body) with secret, then the JSON: an object with a type and a sid.
+ * Returns it as an array. Throws BridgeError. With answer: true (the
+ * default when body is null) a failure is answered (its status, a line
+ * of text) and the script exits.
+ */
+function bridge_event(string $secret, ?string $body = null, ?string $header = null,
+    ?bool $answer = null): array
+{
+    check_secret($secret);
+    $answer ??= $body === null;
+    try {
+        if ($body === null) {
+            $body = (string)file_get_contents('php://input', false, null, 0, MAX_EVENT + 1);
+        }
+        if (strlen($body) > MAX_EVENT) {
+            throw new BridgeError('siogate bridge: body over ' . MAX_EVENT . ' bytes', 413);
+        }
+        $header ??= (string)($_SERVER['HTTP_X_SIOGATE_SIGNATURE'] ?? '');
+        if (!verify($secret, $body, $header)) {
+            throw new BridgeError('siogate bridge: bad or stale signature', 401);
+        }
+        $e = json_decode($body, true, 128);
+        if (!is_array($e) || ($e !== [] && array_is_list($e)) || !is_string($e['type'] ?? null)
+            || !is_string($e['sid'] ?? null) || !is_string($e['endpoint'] ?? null)) {
+            throw new BridgeError('siogate bridge: not an event', 400);
+        }
+        return $e;
+    } catch (BridgeError $x) {
+        if (!$answer) {
+            throw $x;
+        }
+        http_response_code($x->getCode());
+        header('Content-Type: text/plain');
+        echo $x->getMessage(), "\n";
+        exit(0);
+    }
+}
+
+/** Answers the event with actions, in order: {"actions": [...]} as JSON,
+ * or 204 when there are none. */
+function respond(array $actions): void
+{
+    $actions = array_values($actions);
+    if (!$actions) {
+        http_response_code(204);
+        return;
+    }
+    header('Content-Type: application/json');
+    echo json_encode(['actions' => $actions], JSON_FLAGS);
+}
+
+/** Answers the client's ack of the event (its callback gets args); only
+ * when the event has an 'ack', once. */
+function ack(array $args = []): array
+{
+    if (!array_is_list($args)) {
+        throw new \InvalidArgumentException('siogate: ack args must be a list');
+    }
+    return ['do' => 'ack', 'args' => $args];
+}
+
+/** Refuses an open (the session ends) or a connect (the client gets
+ * connect_failed on the endpoint). */
+function reject(): array
+{
+    return ['do' => 'reject'];
+}
+
+/** The broadcast form of a packet action: every session of its endpoint
+ * (or of its room), instead of the event's session. */
+function broadcast(array $action): array
+{
+    return $action + ['broadcast' => true];
 }

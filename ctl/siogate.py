@@ -47,7 +47,8 @@ import urllib.error
 import urllib.request
 
 __all__ = ['read_secret', 'sign', 'verify', 'emit', 'send', 'json', 'join', 'leave', 'set',
-           'disconnect', 'publish', 'PublishError', 'HEADER', 'SKEW']
+           'disconnect', 'publish', 'PublishError', 'HEADER', 'SKEW', 'bridge_event',
+           'response', 'bridge_app', 'ack', 'reject', 'broadcast', 'BridgeError']
 
 #: Seconds a signature stays good either side of the receiver's clock.
 SKEW = 300
@@ -233,14 +234,134 @@ def leave(sid, room, *, endpoint=None):
 
 def set(sid, key, value):  # noqa: A001 (the action's name)
     """Sets key of session sid's data to value (a str); None deletes it."""
-    return {'do': 'set', 'sid': _text('sid', sid), 'key': _text('key', key),
-            'value': None if value is None else _text('value', value)}
+    a = {'do': 'set'}
+    a.update(_target(sid))
+    a.update({'key': _text('key', key), 'value': None if value is None else _text('value', value)})
+    return a
 
 
 def disconnect(sid, *, endpoint=None):
     """Ends session sid, or with endpoint: disconnects only that endpoint."""
     a = {'do': 'disconnect'}
     a.update(_target(sid, None, endpoint))
+    return a
+
+
+# --- the bridge (app = bridge): this program is the application -------------
+#
+# A bridge application receives one event per request and answers with
+# what to do (docs/bridge.md, "The bridge"). In a response the builders'
+# sid may be None (the default of emit, send and json): the action is for
+# the session whose event it answers, on its endpoint unless endpoint=
+# says otherwise; broadcast() sends to the whole endpoint (or room).
+#
+#     def handler(event):
+#         if event['type'] == 'event' and event['name'] == 'ping':
+#             return [siogate.ack([event['args'][0], 'pong'])]
+#         return []
+#
+#     application = siogate.bridge_app(secret, handler)   # WSGI
+
+#: Largest event body read: a packet of max_packet with its JSON escapes.
+MAX_EVENT = 8 << 20
+
+
+class BridgeError(ValueError):
+    """A request that is not an event from siogate: status is the HTTP
+    status to answer (401 bad or stale signature, 400 not an event, 413
+    too big)."""
+
+    def __init__(self, status, error):
+        super().__init__('siogate bridge: %s' % error)
+        self.status = status
+        self.error = error
+
+
+def bridge_event(secret, body, header):
+    """The event in body (bytes or str) signed by header (the request's
+    X-Siogate-Signature value, or None), checked with secret: returns it
+    as a dict. Raises BridgeError."""
+    body = _bytes('body', body)
+    if len(body) > MAX_EVENT:
+        raise BridgeError(413, 'body over %d bytes' % MAX_EVENT)
+    if not header or not verify(secret, body, header):
+        raise BridgeError(401, 'bad or stale signature')
+    try:
+        e = _json.loads(body.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError):
+        raise BridgeError(400, 'not JSON') from None
+    if (not isinstance(e, dict) or not isinstance(e.get('type'), str)
+            or not isinstance(e.get('sid'), str) or not isinstance(e.get('endpoint'), str)):
+        raise BridgeError(400, 'not an event')
+    return e
+
+
+def response(actions):
+    """The answer to an event: (status, headers, body) for actions, in
+    order: 200 with {"actions": [...]}, or 204 when there are none."""
+    actions = list(actions or [])
+    if not actions:
+        return 204, [], b''
+    body = _json.dumps({'actions': actions}, ensure_ascii=False,
+                       separators=(',', ':')).encode('utf-8')
+    return 200, [('Content-Type', 'application/json'),
+                 ('Content-Length', str(len(body)))], body
+
+
+_REASONS = {200: 'OK', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized',
+            405: 'Method Not Allowed', 411: 'Length Required', 413: 'Payload Too Large',
+            500: 'Internal Server Error'}
+
+
+def bridge_app(secret, handler):
+    """A WSGI application that checks each request as bridge_event() does
+    and answers with response(handler(event)); handler returns a list of
+    actions."""
+    _secret(secret)
+
+    def app(environ, start_response):
+        def answer(status, headers, body):
+            start_response('%d %s' % (status, _REASONS.get(status, '')), headers)
+            return [body]
+
+        if environ.get('REQUEST_METHOD') != 'POST':
+            return answer(405, [('Allow', 'POST')], b'')
+        try:
+            n = int(environ.get('CONTENT_LENGTH') or '')
+        except ValueError:
+            return answer(411, [], b'')
+        if n < 0 or n > MAX_EVENT:
+            return answer(413, [], b'')
+        body = environ['wsgi.input'].read(n)
+        try:
+            event = bridge_event(secret, body, environ.get('HTTP_X_SIOGATE_SIGNATURE'))
+        except BridgeError as e:
+            return answer(e.status, [('Content-Type', 'text/plain')], (str(e) + '\n').encode())
+        return answer(*response(handler(event)))
+
+    return app
+
+
+def ack(args=None):
+    """Answers the client's ack of the event (its callback gets args);
+    only when the event has an 'ack', once."""
+    args = [] if args is None else args
+    if not isinstance(args, (list, tuple)):
+        raise TypeError('siogate: ack args must be a list')
+    return {'do': 'ack', 'args': list(args)}
+
+
+def reject():
+    """Refuses an open (the session ends) or a connect (the client gets
+    connect_failed on the endpoint)."""
+    return {'do': 'reject'}
+
+
+def broadcast(action):
+    """The broadcast form of a packet action: every session of its
+    endpoint (or room) instead of the event's session."""
+    a = dict(action)
+    a['broadcast'] = True
     return a
 
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # make run: the gateway, the websocket sidecar and a demo page behind
-# Debian's lighttpd.
+# Debian's lighttpd; for a PHP example (examples/NAME/app.php: chat-php,
+# ackping-php) app = bridge, with lighttpd running the script with php-cgi.
 #
 #   APP=chat PORT=8080 scripts/run.sh      (what `make run APP=.. PORT=..` does)
 #   NO_WSD=1 scripts/run.sh                (polling only: no sio-wsd)
@@ -116,10 +117,34 @@ cat >"$CONF" <<EOF
 database = $VAR/siogate.db
 run_dir = $VAR/run
 client_dir = $ROOT/build/client
-app = $APP
 # flashsocket is off by default (as in socket.io 0.9); the demo has it
 transports = websocket,flashsocket,htmlfile,xhr-polling,jsonp-polling
 EOF
+if [ -f "examples/$APP/app.php" ]; then
+	# A PHP application (app = bridge) served by lighttpd with php-cgi:
+	# the script and its config.php in the document root, a new secret
+	# beside the configuration, outside it.
+	[ -x /usr/bin/php-cgi ] || {
+		echo "run: examples/$APP is PHP: install php-cgi (scripts/deps.sh test)" >&2
+		exit 1
+	}
+	secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	printf '%s\n' "$secret" >"$VAR/run/bridge-secret"
+	cp "examples/$APP/app.php" "$WWW/app.php"
+	cat >"$WWW/config.php" <<EOF
+<?php
+return ['siogate_php' => '$ROOT/ctl/siogate.php',
+    'secret_file' => '$VAR/run/bridge-secret'];
+EOF
+	cat >>"$CONF" <<EOF
+app = bridge
+bridge_url = http://127.0.0.1:$PORT/app.php
+bridge_secret = $secret
+bridge_data = name room
+EOF
+else
+	echo "app = $APP" >>"$CONF"
+fi
 if [ -f "examples/$APP/index.html" ]; then
 	cp "examples/$APP/index.html" "$WWW/index.html"
 else

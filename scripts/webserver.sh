@@ -261,6 +261,19 @@ start() {
 	T_GROUP=$WWW_GROUP
 	if [ "$(id -u)" = 0 ]; then T_ROOT_ONLY=""; else T_ROOT_ONLY="#"; fi
 	T_FASTCGI_BACKENDS=""
+	# PHP (php-cgi, Debian's php-cgi) for the .php pages of an app =
+	# bridge application in the document root, when it is installed
+	T_PHP_LIGHTTPD=""
+	if [ -x /usr/bin/php-cgi ]; then
+		T_PHP_LIGHTTPD="\$HTTP[\"url\"] =~ \"\\.php\$\" {
+  fastcgi.server = ( \".php\" => ((
+      \"bin-path\" => \"/usr/bin/php-cgi\",
+      \"socket\" => \"$vardir/php.sock\",
+      \"max-procs\" => 1,
+      \"bin-environment\" => ( \"PHP_FCGI_CHILDREN\" => \"${PHP_CHILDREN:-8}\",
+                               \"PHP_FCGI_MAX_REQUESTS\" => \"10000\" ) )) )
+}"
+	fi
 	T_GATEWAY_SERVERS=""
 	T_GATEWAY_MEMBERS=""
 

@@ -13,6 +13,7 @@
 // writeConf() and webserver() are the same steps for suites that lay out
 // their own directory (an installed tree, a CGI host, a browser's page).
 import {spawn, execFileSync, execFile} from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -248,15 +249,16 @@ export async function serveApp({app, vardir, by, server = 'lighttpd', conf = {},
 	fs.rmSync(vardir, {recursive: true, force: true});
 	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
 	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
+	const port = await freePort();
+	const php = phpApp(page, vardir, port);
 	const confFile = writeConf(path.join(vardir, 'siogate.conf'), {
 		database: `${vardir}/siogate.db`, run_dir: `${vardir}/run`, app,
 		client_dir: CLIENT_DIR, polling_duration: 5,
 		// no Flash policy listener: runs may overlap (make interop)
-		flash_policy_port: 0, ...conf,
+		flash_policy_port: 0, ...php, ...conf,
 	}, `written by ${by} (as scripts/run.sh does)`);
 	const index = path.join(ROOT, 'examples', page, 'index.html');
 	if (fs.existsSync(index)) fs.copyFileSync(index, path.join(vardir, 'www/index.html'));
-	const port = await freePort();
 	await webserver(['start', ...start, server, String(port), vardir],
 		{SIOGATE_CONF: confFile, DOCROOT: path.join(vardir, 'www'), ...env});
 	return {
@@ -267,6 +269,25 @@ export async function serveApp({app, vardir, by, server = 'lighttpd', conf = {},
 			if (!this.keep) fs.rmSync(vardir, {recursive: true, force: true});
 		},
 	};
+}
+
+// A PHP application (examples/<page>/app.php, app = bridge), as
+// scripts/run.sh sets it up: the script and its config.php in www/, a new
+// secret in run/bridge-secret, the bridge's settings returned for the
+// configuration. {} for an example in C.
+function phpApp(page, vardir, port) {
+	const script = path.join(ROOT, 'examples', page, 'app.php');
+	if (!fs.existsSync(script)) return {};
+	const secret = crypto.randomBytes(32).toString('hex');
+	const secretFile = path.join(vardir, 'run', 'bridge-secret');
+	const quote = (x) => `'${x.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+	fs.writeFileSync(secretFile, `${secret}\n`, {mode: 0o644});
+	fs.copyFileSync(script, path.join(vardir, 'www', 'app.php'));
+	fs.writeFileSync(path.join(vardir, 'www', 'config.php'),
+		`<?php\nreturn ['siogate_php' => ${quote(path.join(ROOT, 'ctl', 'siogate.php'))},\n` +
+		`    'secret_file' => ${quote(secretFile)}];\n`);
+	return {app: 'bridge', bridge_url: `http://127.0.0.1:${port}/app.php`,
+		bridge_secret: secret, bridge_data: 'name room'};
 }
 
 // For the shell suites (tests/interop/run-servers.sh, tests/wire/gateway.sh):

@@ -16,7 +16,10 @@
  *     the gateway processes (CGI) counted while it is connected and after
  *     it disconnected;
  *   - the recipe in docs/shared-hosting.md is the files the test uses, and
- *     the gateway has no program interpreter (statically linked).
+ *     the gateway has no program interpreter (statically linked);
+ *   - the bridge (app = bridge, deploy/shared-hosting/bridge.conf): the
+ *     host runs PHP as CGI, the user's examples/chat-php/app.php is the
+ *     application, two clients over xhr-polling join, chat and leave.
  *
  * Environment: STATIC_GATEWAY (default build/sio-gateway-static), CHROMIUM
  * (default /usr/bin/chromium), KEEP_VAR=1 keeps var/hosting.
@@ -31,7 +34,8 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {chromium} from 'playwright-core';
 
-import {freePort} from '../lib/client.mjs';
+import crypto from 'node:crypto';
+import {freePort, io, openSession, emitAck, shutdown} from '../lib/client.mjs';
 import {until} from '../lib/until.mjs';
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -109,7 +113,15 @@ LoadModule dir_module        /usr/lib/apache2/modules/mod_dir.so
 LoadModule env_module        /usr/lib/apache2/modules/mod_env.so
 LoadModule rewrite_module    /usr/lib/apache2/modules/mod_rewrite.so
 LoadModule cgid_module       /usr/lib/apache2/modules/mod_cgid.so
+LoadModule alias_module      /usr/lib/apache2/modules/mod_alias.so
+LoadModule actions_module    /usr/lib/apache2/modules/mod_actions.so
 ScriptSock "${HOST}/cgid.sock"
+# PHP as CGI (Debian's php-cgi, as its php8.2-cgi.conf shows)
+ScriptAlias /cgi-bin/ /usr/lib/cgi-bin/
+<Directory "/usr/lib/cgi-bin">
+    Options +FollowSymLinks
+    Require all granted
+</Directory>
 Timeout 60
 TypesConfig /etc/mime.types
 LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
@@ -128,6 +140,10 @@ CustomLog "${HOST}/access.log" common
         Options SymLinksIfOwnerMatch
         Require all granted
     </Directory>
+    <FilesMatch ".+\\.php$">
+        SetHandler application/x-httpd-php
+    </FilesMatch>
+    Action application/x-httpd-php /cgi-bin/php
 </VirtualHost>
 `;
 }
@@ -265,7 +281,7 @@ after(async () => {
 
 check('the recipe in docs/shared-hosting.md is the files used here', () => {
 	const doc = fs.readFileSync(path.join(ROOT, 'docs/shared-hosting.md'), 'utf8');
-	for (const f of ['htaccess', 'siogate.conf']) {
+	for (const f of ['htaccess', 'siogate.conf', 'bridge.conf']) {
 		const text = fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting', f), 'utf8');
 		assert.ok(doc.includes(text), `docs/shared-hosting.md holds deploy/shared-hosting/${f} verbatim`);
 	}
@@ -395,6 +411,55 @@ check('an htmlfile stream: 1:: while the response is open, one process until the
 	ac.abort();
 	console.log(`   htmlfile: 1:: ${firstMs} ms after the request; ${waiting} gateway process(es) ` +
 			`while open, none ${Date.now() - t1} ms after ?disconnect`);
+});
+
+// A session over xhr-polling on the site; its messages gathered.
+async function chatter() {
+	const got = [];
+	const {sock, nsp} = await openSession(io, base, 'xhr-polling',
+		{ms: WAIT, prepare: (s, ns) => ns[''].on('message', (m) => got.push(m))});
+	const wait = (want) => until(`"${want}" (got ${JSON.stringify(got.slice(-4))})`,
+		() => got.includes(want), WAIT);
+	return {sock, ns: nsp[''], wait};
+}
+
+check('the bridge: the chat in PHP (app = bridge) through the CGI gateway, PHP run as CGI', async () => {
+	const secret = crypto.randomBytes(32).toString('hex');
+	const secretFile = path.join(HOME, 'siogate-secret');
+	fs.writeFileSync(secretFile, `${secret}\n`, {mode: 0o600});
+	// without suexec PHP runs as the web server's user, as the gateway
+	if (ROOT_USER) await run('chown', ['www-data:www-data', secretFile]);
+	fs.copyFileSync(path.join(ROOT, 'ctl/siogate.php'), path.join(WWW, 'siogate.php'));
+	fs.copyFileSync(path.join(ROOT, 'examples/chat-php/app.php'), path.join(WWW, 'app.php'));
+	fs.writeFileSync(path.join(WWW, 'config.php'), "<?php\nreturn ['siogate_php' => __DIR__ . '/siogate.php',\n" +
+		`    'secret_file' => '${secretFile}'];\n`);
+	const recipe = fs.readFileSync(path.join(ROOT, 'deploy/shared-hosting/bridge.conf'), 'utf8')
+		.replace('http://127.0.0.1/', `http://127.0.0.1:${port}/`)
+		.replace(/^bridge_secret = .*$/m, `bridge_secret = ${secret}`);
+	const conf = path.join(HOME, 'siogate.conf');
+	fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace(/^app = .*$/m, '') + recipe);
+	const t0 = Date.now();
+	const a = await chatter();
+	await a.wait("Welcome! Emit 'join' with your name to enter a room.");
+	const connectMs = Date.now() - t0;
+	let t1 = Date.now();
+	assert.deepEqual(await emitAck(a.ns, 'join', 'ann', 'lobby'), [true]);
+	const ackMs = Date.now() - t1;
+	await a.wait('ann joined lobby');
+	const b = await chatter();
+	assert.deepEqual(await emitAck(b.ns, 'join', 'bob', 'lobby'), [true]);
+	await a.wait('bob joined lobby');
+	t1 = Date.now();
+	b.ns.send('hi from PHP on CGI');
+	await a.wait('bob: hi from PHP on CGI');
+	const messageMs = Date.now() - t1;
+	await b.wait('bob: hi from PHP on CGI');
+	b.sock.disconnect();
+	await a.wait('bob left');
+	shutdown(a.sock);
+	shutdown(b.sock);
+	console.log(`   chat-php through the CGI gateway: welcome ${connectMs} ms after connecting, ` +
+		`join acked in ${ackMs} ms, a message to the room in ${messageMs} ms`);
 });
 
 check('what the requests cost: one CGI process each', () => {

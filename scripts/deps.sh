@@ -29,7 +29,7 @@ BUILD_PKGS="build-essential pkg-config libfcgi-dev libwebsockets-dev
 libsqlite3-dev libjansson-dev libssl-dev"
 RUN_PKGS="$BUILD_PKGS lighttpd"
 TEST_PKGS="$RUN_PKGS libcunit1-dev clang clang-format libclang-rt-14-dev sqlite3 curl
-python3 groff-base man-db nginx-light apache2 chromium php-cli php-cgi php-sqlite3"
+python3 groff-base man-db nginx-light apache2 chromium php-cli php-cgi php-fpm php-sqlite3"
 BENCH_PKGS="$TEST_PKGS libuv1-dev linux-perf"
 case $set_name in
 build) PKGS=$BUILD_PKGS ;;

@@ -197,6 +197,31 @@ render() { # template output
 	fi
 }
 
+# PHP-FPM in the foreground, its pool on VARDIR/php-fpm.sock (as
+# www-data when root), pid in VARDIR/php-fpm.pid.
+start_fpm() { # binary vardir
+	local fpm=$1 vardir=$2 user=""
+	[ "$(id -u)" != 0 ] || user="user = $WWW_USER
+group = $WWW_GROUP"
+	cat >"$vardir/php-fpm.conf" <<EOF
+[global]
+pid = $vardir/php-fpm.pid
+error_log = $vardir/php-fpm.log
+daemonize = no
+[app]
+$user
+listen = $vardir/php-fpm.sock
+listen.mode = 0666
+pm = static
+pm.max_children = ${PHP_CHILDREN:-8}
+EOF
+	setsid "$fpm" -y "$vardir/php-fpm.conf" -F </dev/null \
+		>>"$vardir/php-fpm.log" 2>&1 &
+	echo $! >"$vardir/php-fpm.pid"
+	wait_socket "$vardir/php-fpm.sock" "$!" ||
+		die "php-fpm did not start (see $vardir/php-fpm.log)"
+}
+
 start() {
 	local start_wsd=1
 	case ${NO_WSD:-} in '' | 0 | no) ;; *) start_wsd="" ;; esac
@@ -276,6 +301,24 @@ start() {
 	fi
 	T_GATEWAY_SERVERS=""
 	T_GATEWAY_MEMBERS=""
+	# PHP-FPM (Debian's php-fpm) for Apache and nginx, when the document
+	# root has PHP pages
+	T_PHP_APACHE="" T_PHP_NGINX="" fpm=""
+	case $server in apache | nginx)
+		fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
+		compgen -G "$docroot/*.php" >/dev/null || fpm=""
+		;;
+	esac
+	if [ -n "$fpm" ]; then
+		T_PHP_APACHE="<FilesMatch \"\\.php\$\">
+    SetHandler \"proxy:unix:$vardir/php-fpm.sock|fcgi://localhost\"
+</FilesMatch>"
+		T_PHP_NGINX="location ~ \\.php\$ {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+            fastcgi_pass unix:$vardir/php-fpm.sock;
+        }"
+	fi
 
 	# Workers run as www-data when we are root: let them reach what they use.
 	if [ "$(id -u)" = 0 ]; then
@@ -400,6 +443,10 @@ start() {
 		;;
 	esac
 
+	if [ -n "$fpm" ]; then
+		start_fpm "$fpm" "$vardir"
+	fi
+
 	# Its own process group (and session): stop reaches all it starts, and
 	# a terminal's Ctrl-C reaches only the caller, which then calls stop.
 	setsid "${cmd[@]}" </dev/null >>"$vardir/webserver.out" 2>&1 &
@@ -423,6 +470,7 @@ stop() {
 	stop_pidfile "$1/gateway.pid"
 	stop_pidfile "$1/wsd.pid"
 	stop_pidfile "$1/webserver.pid"
+	stop_pidfile "$1/php-fpm.pid"
 	rm -f "$1/sio-gateway.sock" "$1/sio-wsd.sock" "$1/sio-wsd-flash.sock" \
 		"$1/webserver.name"
 }

@@ -2,8 +2,11 @@
  * The PHP examples (app = bridge): TornadIO2's chat and ackping written as
  * PHP scripts (examples/chat-php/app.php, examples/ackping-php/app.php)
  * behind lighttpd, which serves them with Debian's php-cgi beside the
- * gateway, as `make run APP=chat-php` does. Exercised with socket.io-client
- * 0.9.16 over websocket and xhr-polling, and the chat once in chromium:
+ * gateway, as `make run APP=chat-php` does, and behind Apache
+ * (mod_proxy_fcgi), which sends them to Debian's PHP-FPM
+ * (scripts/webserver.sh starts it when the document root has PHP pages).
+ * Exercised with socket.io-client 0.9.16 over websocket and xhr-polling,
+ * and the chat once in chromium behind each:
  *
  *   chat-php     welcome on connect; two users join a room (acked true, a
  *                second join acked false), each hears the other join; a
@@ -49,11 +52,17 @@ async function open(t, url, transport) {
 
 const skip = fs.existsSync('/usr/bin/php-cgi') ? false : 'php-cgi is not installed (scripts/deps.sh test)';
 
-describe('chat-php behind lighttpd with php-cgi', {skip}, () => {
+/* lighttpd runs the scripts with php-cgi, Apache with PHP-FPM. */
+const SERVERS = {lighttpd: 'php-cgi', apache: 'PHP-FPM'};
+const skipFpm = fs.readdirSync('/usr/sbin').some((f) => f.startsWith('php-fpm')) ? false
+	: 'php-fpm is not installed (scripts/deps.sh test)';
+
+for (const [server, php] of Object.entries(SERVERS))
+describe(`chat-php behind ${server} with ${php}`, {skip: server === 'apache' ? skipFpm : skip}, () => {
 	let srv;
 	before(async () => {
 		srv = await serveApp({app: 'bridge', page: 'chat-php', by: 'tests/examples/php.test.mjs',
-			vardir: path.join(ROOT, 'var/examples/chat-php')});
+			server, vardir: path.join(ROOT, `var/examples/chat-php-${server}`)});
 	});
 	after(async () => srv && srv.stop());
 
@@ -96,18 +105,19 @@ describe('chat-php behind lighttpd with php-cgi', {skip}, () => {
 				window.socket.send('from chromium');
 			}));
 			assert.equal(seen, `${name}: from chromium`);
-			process.stdout.write(`# chromium chat-php over ${transport}: ${seen}\n`);
+			process.stdout.write(`# chromium chat-php behind ${server} over ${transport}: ${seen}\n`);
 		} finally {
 			await browser.close();
 		}
 	});
 });
 
-describe('ackping-php behind lighttpd with php-cgi', {skip}, () => {
+for (const [server, php] of Object.entries(SERVERS))
+describe(`ackping-php behind ${server} with ${php}`, {skip: server === 'apache' ? skipFpm : skip}, () => {
 	let srv;
 	before(async () => {
 		srv = await serveApp({app: 'bridge', page: 'ackping-php', by: 'tests/examples/php.test.mjs',
-			vardir: path.join(ROOT, 'var/examples/ackping-php')});
+			server, vardir: path.join(ROOT, `var/examples/ackping-php-${server}`)});
 	});
 	after(async () => srv && srv.stop());
 

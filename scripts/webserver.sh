@@ -286,10 +286,10 @@ start() {
 	T_GROUP=$WWW_GROUP
 	if [ "$(id -u)" = 0 ]; then T_ROOT_ONLY=""; else T_ROOT_ONLY="#"; fi
 	T_FASTCGI_BACKENDS=""
-	# PHP (php-cgi, Debian's php-cgi) for the .php pages of an app =
-	# bridge application in the document root, when it is installed
+	# PHP (Debian's php-cgi, which lighttpd spawns) for the .php pages of
+	# an app = bridge application, when the document root has them
 	T_PHP_LIGHTTPD=""
-	if [ -x /usr/bin/php-cgi ]; then
+	if [ -x /usr/bin/php-cgi ] && compgen -G "$docroot/*.php" >/dev/null; then
 		T_PHP_LIGHTTPD="\$HTTP[\"url\"] =~ \"\\.php\$\" {
   fastcgi.server = ( \".php\" => ((
       \"bin-path\" => \"/usr/bin/php-cgi\",

@@ -64,7 +64,7 @@ CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
 CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
 CLIENT_STAMP = $(BUILD)/client/.stamp
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency flash examples ctl publish bridge clients stats faults bench profile
+.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency bench-bridge flash examples ctl publish bridge clients stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 # The Debian packages of make test (scripts/deps.sh: the sets build, run,
@@ -321,6 +321,14 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory $(GATEWAY) $(WSD) $(PLUGINS) $(LOADGEN)
 	BUILD=$(BUILD) bench/run.sh $(ARGS)
+	node bench/bridge.mjs
+
+# Events with an ack through the bridge to a PHP application (PHP-FPM
+# behind nginx) beside a C plugin and socket.io 0.9.19's Node handler:
+# acks/s and p50/p99 (make bench runs it too): make bench-bridge
+# [SESSIONS=10 EVENTS=300].
+bench-bridge: $(GATEWAY) $(WSD) $(PLUGINS)
+	node bench/bridge.mjs $(or $(SESSIONS),10) $(or $(EVENTS),300)
 
 # Where the time goes in the phases whose budgets the servers' work
 # bounds (websocket echo and event+ack, handshake + connect, xhr-polling

@@ -244,13 +244,13 @@ export const CLIENT_DIR = path.resolve(ROOT, process.env.CLIENT_DIR || path.join
 // --no-wsd), with env. Returns {base, port, vardir, conf, stop()}; stop()
 // stops the server and removes vardir unless keep is set.
 export async function serveApp({app, vardir, by, server = 'lighttpd', conf = {},
-	start = [], env = {}, page = app}) {
+	start = [], env = {}, page = app, script}) {
 	await webserver(['stop', vardir]).catch(() => {});
 	fs.rmSync(vardir, {recursive: true, force: true});
 	fs.mkdirSync(path.join(vardir, 'run'), {recursive: true});
 	fs.mkdirSync(path.join(vardir, 'www'), {recursive: true});
 	const port = await freePort();
-	const php = phpApp(page, vardir, port);
+	const php = phpApp(script ?? path.join(ROOT, 'examples', page, 'app.php'), vardir, port);
 	const confFile = writeConf(path.join(vardir, 'siogate.conf'), {
 		database: `${vardir}/siogate.db`, run_dir: `${vardir}/run`, app,
 		client_dir: CLIENT_DIR, polling_duration: 5,
@@ -271,12 +271,11 @@ export async function serveApp({app, vardir, by, server = 'lighttpd', conf = {},
 	};
 }
 
-// A PHP application (examples/<page>/app.php, app = bridge), as
-// scripts/run.sh sets it up: the script and its config.php in www/, a new
-// secret in run/bridge-secret, the bridge's settings returned for the
-// configuration. {} for an example in C.
-function phpApp(page, vardir, port) {
-	const script = path.join(ROOT, 'examples', page, 'app.php');
+// A PHP application (script: examples/<page>/app.php, or serveApp's
+// script), app = bridge, as scripts/run.sh sets it up: the script and its
+// config.php in www/, a new secret in run/bridge-secret, the bridge's
+// settings returned for the configuration. {} when there is no script.
+function phpApp(script, vardir, port) {
 	if (!fs.existsSync(script)) return {};
 	const secret = crypto.randomBytes(32).toString('hex');
 	const secretFile = path.join(vardir, 'run', 'bridge-secret');

@@ -307,7 +307,8 @@ struct bridge_req {
 };
 
 struct sio_bridge {
-	const struct sio_config *cfg;
+	const struct sio_config *cfg; /* &cfg_copy */
+	struct sio_config cfg_copy;
 	struct sio_session_ctx x; /* the dispatcher's own store */
 	struct sio_http_client *http;
 	pthread_t thread;
@@ -371,8 +372,10 @@ sio_bridge_new(const struct sio_config *cfg, const struct sio_plugin *plugin,
 		free(b);
 		return NULL;
 	}
-	b->cfg = cfg;
-	b->x.cfg = cfg;
+	/* a copy: the thread that runs b never reads what a reload writes */
+	b->cfg_copy = *cfg;
+	b->cfg = &b->cfg_copy;
+	b->x.cfg = b->cfg;
 	b->x.plugin = plugin;
 	b->x.store = st;
 	b->log = log;

@@ -32,7 +32,7 @@ struct sio_bridge;
 typedef void (*sio_bridge_log_fn)(int level, const char *msg);
 
 /*
- * A dispatcher for cfg and plugin (both outlive it) on store st (its own:
+ * A dispatcher for cfg (copied) and plugin (which outlives it) on store st (its own:
  * the dispatcher writes on it from the thread that runs it; NULL: given
  * later, before it runs) sending
  * requests as taker (the process name, SIO_HOLDER_LEN), on an lws context

@@ -12,6 +12,7 @@
  * connection must not cross a fork.
  */
 #include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,13 +86,33 @@ gw_bridge_start(void)
 	return SIO_OK;
 }
 
+/* The scanning sender's lock (run_dir/bridge-scan.lock, flock): a
+ * descriptor holding it, inherited by the sender it starts (not closed at
+ * exec), or -1 when another sender holds it. */
+static int
+gw_bridge_scan_lock(void)
+{
+	char path[SIO_CONFIG_PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/bridge-scan.lock", gw.cfg->run_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void
 gw_bridge_drain(struct sio_store *st, const char *conf)
 {
 	char sids[GW_BRIDGE_SEND_SIDS * (SIO_SID_LEN + 1) + 1];
 	long long queued = 0;
 	size_t n, i, len = 0;
-	int fd;
+	int fd, lock = -1;
 	pid_t pid;
 
 	if (strcmp(gw.cfg->app, "bridge") != 0)
@@ -107,6 +128,11 @@ gw_bridge_drain(struct sio_store *st, const char *conf)
 	if (n == 0 &&
 	    (sio_store_bridge_count(st, NULL, &queued) != SIO_OK || queued == 0))
 		return; /* nothing for the application */
+	/* only other sessions' events wait (put by sioctl, left by a sender
+	 * that died, or the application is down): one sender at a time scans
+	 * for them, not one per request (the host counts processes) */
+	if (n == 0 && (lock = gw_bridge_scan_lock()) < 0)
+		return;
 	/* the sender first, then output closed: once it is, the web server
 	 * has the response and may kill this process at once */
 	fflush(stdout);
@@ -119,8 +145,11 @@ gw_bridge_drain(struct sio_store *st, const char *conf)
 		dup2(fd, STDIN_FILENO);
 		close(fd);
 	}
-	if (pid != 0)
-		return; /* the request's process ends as usual */
+	if (pid != 0) {
+		if (lock >= 0)
+			close(lock); /* the sender's copy holds the lock */
+		return;     /* the request's process ends as usual */
+	}
 	/* a session of its own: what ends the request's process leaves it
 	 * be; not a CGI request any more, so that it reads its options */
 	setsid();

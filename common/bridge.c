@@ -756,7 +756,7 @@ bridge_client(struct sio_bridge *b)
 
 	if (b->http != NULL)
 		return SIO_OK;
-	b->http = sio_http_client_new(b->cfg->bridge_max_inflight, err);
+	b->http = sio_http_client_new(NULL, b->cfg->bridge_max_inflight, err);
 	if (b->http == NULL) {
 		bridge_log(b, SIO_LOG_ERROR, "bridge: http client: %s", err);
 		return SIO_ERR;

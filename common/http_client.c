@@ -1,333 +1,423 @@
 /*
- * http_client.c: POSTs over lws's HTTP/1.1 client (http_client.h). One
- * struct http_req per request, pointed to by its connection's opaque user
- * data: the protocol callback writes the headers and the body, gathers the
- * response up to its limit, and finishes the request once (complete,
- * failed, or its timer fired). A finished request is handed to its done
- * from the loop and freed at once; its connection, if still open, is told
- * to close and finds no request any more.
+ * http_client.c: POST requests over libwebsockets' HTTP client. Each
+ * request is a struct req on the client's list, bound to its wsi through
+ * the wsi's opaque user data; a request ends once (finish()): its done is
+ * called and it is unbound from the wsi, which lws then closes. A sul per
+ * request is its deadline; another, at zero delay, delivers a result
+ * decided inside sio_http_post() (done never runs from there).
  */
+#include "http_client.h"
+
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <libwebsockets.h>
+#include "siogate.h"
 
-#include "buf.h"
-#include "http_client.h"
-#include "result.h"
+#define CHUNK 4096 /* body bytes written per writeable callback */
 
-#define HTTP_PROTOCOL "sio-http-client"
-#define HTTP_CHUNK 16384 /* body bytes written per writeable callback */
-#define HTTP_MAX_WAIT_S 4000 /* past any request's timeout (at most 3600 s) */
+struct sio_http_client;
 
-struct http_req {
+struct req {
+	lws_sorted_usec_list_t sul_deadline; /* first: the sul callbacks */
+	lws_sorted_usec_list_t sul_defer;
 	struct sio_http_client *c;
+	struct req *next;
 	struct lws *wsi;
-	lws_sorted_usec_list_t timer;  /* the request's deadline */
-	lws_sorted_usec_list_t finish; /* a result to hand over (deferred) */
-	char host[256];
+	char **headers; /* name/value pairs, copied */
+	size_t nheaders;
 	char *body;
 	size_t len, sent;
-	char **headers; /* "Name:" and value pairs, owned */
-	size_t nheaders;
-	struct sio_buf resp;
-	size_t max_response;
+	char *resp; /* the response body, at most max_response bytes */
+	size_t rlen, rcap, max_response;
 	int status;
-	int responded; /* a status line came */
-	int starting;  /* inside sio_http_post(): done must wait */
-	int finished;
-	struct sio_http_result result;
+	int got_bytes; /* a response byte arrived */
+	int starting;  /* inside sio_http_post() */
+	int ended;
+	enum sio_http_failure failure;
 	char err[128];
 	void (*done)(void *udata, const struct sio_http_result *r);
 	void *udata;
-	struct http_req *prev, *next;
 };
 
 struct sio_http_client {
-	struct lws_context *ctx; /* the client's own */
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	int own; /* ctx is ours */
+	int max_inflight;
+	int busy;
+	struct req *reqs;
+	lws_sorted_usec_list_t sul_service; /* ends a service() wait */
 	struct lws_protocols protocols[2];
-	lws_sorted_usec_list_t wake; /* sio_http_client_service()'s bound */
-	int max_inflight, inflight;
-	struct http_req *reqs;
 };
 
-/* --- the target ------------------------------------------------------------- */
-
-/* Resolves host (a name or an address, without brackets) to an IP
- * literal in out. */
-static int
-http_resolve(const char *host, char *out, size_t size, char *err)
+static void
+req_free(struct req *q)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-	int rc = getaddrinfo(host, NULL, &hints, &res);
+	size_t i;
 
-	if (rc != 0)
-		return sio_err(err, "bridge_url: %s: %s", host,
-		               gai_strerror(rc));
-	rc = getnameinfo(res->ai_addr, res->ai_addrlen, out, (socklen_t)size,
-	                 NULL, 0, NI_NUMERICHOST);
-	freeaddrinfo(res);
-	if (rc != 0)
-		return sio_err(err, "bridge_url: %s: %s", host,
-		               gai_strerror(rc));
-	return SIO_OK;
+	for (i = 0; i < 2 * q->nheaders; i++)
+		free(q->headers[i]);
+	free(q->headers);
+	free(q->body);
+	free(q->resp);
+	free(q);
 }
-
-int
-sio_http_target_parse(const char *url, struct sio_http_target *t, char *err)
-{
-	const char *p, *hp, *he, *path;
-	char host[256];
-	long port = 80;
-
-	memset(t, 0, sizeof(*t));
-	if (strncmp(url, "http://", 7) != 0)
-		return sio_err(err, "bridge_url: not an http:// URL");
-	p = url + 7;
-	if (strchr(url, '#') != NULL || strpbrk(url, " \t\r\n") != NULL)
-		return sio_err(err, "bridge_url: a fragment or a blank");
-	if (strncmp(p, "unix:/", 6) == 0) {
-		const char *sock = p + 5, *end = strchr(sock, ':');
-
-		if (end == NULL || end[1] != '/' || end == sock + 1 ||
-		    (size_t)(end - sock) + 2 > sizeof(t->addr))
-			return sio_err(err, "bridge_url: http://unix:/PATH.sock:"
-			                    "/URLPATH expected");
-		snprintf(t->addr, sizeof(t->addr), "+%.*s", (int)(end - sock),
-		         sock);
-		snprintf(t->host, sizeof(t->host), "localhost");
-		path = end + 1;
-		t->unix_socket = 1;
-	} else {
-		path = p + strcspn(p, "/?");
-		if (memchr(p, '@', (size_t)(path - p)) != NULL)
-			return sio_err(err, "bridge_url: no user@ allowed");
-		if (*p == '[') {
-			hp = p + 1;
-			he = memchr(hp, ']', (size_t)(path - hp));
-			if (he == NULL)
-				return sio_err(err, "bridge_url: bad [IPv6]");
-			p = he + 1;
-		} else {
-			hp = p;
-			he = p + strcspn(p, ":/?");
-			p = he;
-		}
-		if (he == hp || (size_t)(he - hp) >= sizeof(host))
-			return sio_err(err, "bridge_url: bad host");
-		memcpy(host, hp, (size_t)(he - hp));
-		host[he - hp] = '\0';
-		if (*p == ':') {
-			char *end;
-
-			port = strtol(p + 1, &end, 10);
-			if (end == p + 1 || end != path || port < 1 ||
-			    port > 65535)
-				return sio_err(err, "bridge_url: bad port");
-		} else if (p != path) {
-			return sio_err(err, "bridge_url: bad host");
-		}
-		if (http_resolve(host, t->addr, sizeof(t->addr), err) != SIO_OK)
-			return SIO_ERR;
-		t->port = (int)port;
-		snprintf(t->host, sizeof(t->host), "%.*s",
-		         (int)(path - url - 7), url + 7);
-	}
-	if (strlen(path) >= sizeof(t->path))
-		return sio_err(err, "bridge_url: path too long");
-	snprintf(t->path, sizeof(t->path), "%s", *path == '/' ? path : "/");
-	if (*path == '?')
-		snprintf(t->path, sizeof(t->path), "/%s", path);
-	return SIO_OK;
-}
-
-/* --- requests --------------------------------------------------------------- */
 
 static void
-http_req_free(struct http_req *r)
+req_unlink(struct req *q)
 {
-	for (size_t i = 0; i < 2 * r->nheaders; i++)
-		free(r->headers[i]);
-	free(r->headers);
-	free(r->body);
-	sio_buf_cleanup(&r->resp);
-	free(r);
+	struct req **pp;
+
+	for (pp = &q->c->reqs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
 }
 
-/* Hands r's result to its done and frees r. */
+/* Calls done with the request's result, unbinds its wsi (killed soon)
+ * and frees it. */
 static void
-http_deliver(struct http_req *r)
+req_deliver(struct req *q)
 {
-	struct sio_http_client *c = r->c;
+	struct sio_http_result r;
 
-	lws_sul_cancel(&r->timer);
-	lws_sul_cancel(&r->finish);
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		c->reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	c->inflight--;
-	if (r->wsi != NULL) { /* still open: closed without us */
-		lws_set_opaque_user_data(r->wsi, NULL);
-		lws_set_timeout(r->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+	lws_sul_cancel(&q->sul_deadline);
+	lws_sul_cancel(&q->sul_defer);
+	if (q->wsi != NULL) {
+		lws_set_opaque_user_data(q->wsi, NULL);
+		lws_set_timeout(q->wsi, PENDING_TIMEOUT_USER_OK,
 		                LWS_TO_KILL_ASYNC);
+		q->wsi = NULL;
 	}
-	r->result.body = r->resp.p != NULL ? r->resp.p : "";
-	r->result.len = r->resp.len;
-	r->result.err = r->err;
-	r->done(r->udata, &r->result);
-	http_req_free(r);
+	req_unlink(q);
+	q->c->busy--;
+	memset(&r, 0, sizeof(r));
+	r.failure = q->failure;
+	r.status = q->failure == SIO_HTTP_OK ? q->status : 0;
+	r.body = q->failure == SIO_HTTP_OK && q->resp != NULL ? q->resp : "";
+	r.len = q->failure == SIO_HTTP_OK ? q->rlen : 0;
+	r.err = q->err;
+	q->done(q->udata, &r);
+	req_free(q);
 }
 
 static void
-http_deliver_cb(lws_sorted_usec_list_t *sul)
+req_defer_cb(lws_sorted_usec_list_t *sul)
 {
-	http_deliver(lws_container_of(sul, struct http_req, finish));
+	req_deliver(lws_container_of(sul, struct req, sul_defer));
 }
 
-/* Finishes r once with failure f (its reason why): at once, or from the
- * loop when inside sio_http_post(). */
+/* Ends q with failure f (err a short reason): delivered now, or from the
+ * loop when inside sio_http_post(). Only the first end counts. */
 static void
-http_finish(struct http_req *r, enum sio_http_failure f, const char *why)
+finish(struct req *q, enum sio_http_failure f, const char *err)
 {
-	if (r->finished)
+	if (q->ended)
 		return;
-	r->finished = 1;
-	r->result.failure = f;
-	r->result.status = f == SIO_HTTP_OK ? r->status : 0;
-	snprintf(r->err, sizeof(r->err), "%s", why ? why : "");
-	if (f != SIO_HTTP_OK)
-		sio_buf_truncate(&r->resp, 0);
-	if (r->starting) {
-		lws_sul_schedule(r->c->ctx, 0, &r->finish, http_deliver_cb, 1);
-		return;
+	q->ended = 1;
+	q->failure = f;
+	snprintf(q->err, sizeof(q->err), "%s", err);
+	if (q->wsi != NULL) {
+		lws_set_opaque_user_data(q->wsi, NULL);
+		lws_set_timeout(q->wsi, PENDING_TIMEOUT_USER_OK,
+		                LWS_TO_KILL_ASYNC);
+		q->wsi = NULL;
 	}
-	http_deliver(r);
+	if (q->starting)
+		lws_sul_schedule(q->c->ctx, 0, &q->sul_defer, req_defer_cb, 1);
+	else
+		req_deliver(q);
 }
 
 static void
-http_timeout_cb(lws_sorted_usec_list_t *sul)
+req_deadline_cb(lws_sorted_usec_list_t *sul)
 {
-	http_finish(lws_container_of(sul, struct http_req, timer),
-	            SIO_HTTP_TIMEOUT, "timed out");
+	finish(lws_container_of(sul, struct req, sul_deadline),
+	       SIO_HTTP_TIMEOUT, "timeout");
 }
 
-/* The request headers after lws's own (method, path, Host). */
+/* Appends the response bytes in[0..len) within max_response. */
 static int
-http_headers(struct http_req *r, unsigned char **p, unsigned char *end)
+req_append(struct req *q, const void *in, size_t len)
 {
-	char n[24];
-	struct lws *wsi = r->wsi;
+	size_t cap;
+	char *p;
 
-	snprintf(n, sizeof(n), "%zu", r->len);
-	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-	                                 (const unsigned char *)
-	                                 "application/json",
-	                                 16, p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-	                                 (const unsigned char *)n,
-	                                 (int)strlen(n), p, end) ||
-	    lws_add_http_header_by_token(
-	        wsi, WSI_TOKEN_HTTP_USER_AGENT,
-	        (const unsigned char *)"siogate/" SIOGATE_VERSION,
-	        (int)strlen("siogate/" SIOGATE_VERSION), p, end))
+	q->got_bytes = 1;
+	if (len > q->max_response - q->rlen) {
+		finish(q, SIO_HTTP_TOO_BIG, "response body too big");
 		return -1;
-	for (size_t i = 0; i < r->nheaders; i++)
-		if (lws_add_http_header_by_name(
-		        wsi, (const unsigned char *)r->headers[2 * i],
-		        (const unsigned char *)r->headers[2 * i + 1],
-		        (int)strlen(r->headers[2 * i + 1]), p, end))
+	}
+	if (q->rlen + len + 1 > q->rcap) {
+		cap = q->rcap ? q->rcap : 1024;
+		while (cap < q->rlen + len + 1)
+			cap *= 2;
+		if (cap > q->max_response + 1)
+			cap = q->max_response + 1;
+		p = realloc(q->resp, cap);
+		if (p == NULL) {
+			finish(q, SIO_HTTP_PROTOCOL, "out of memory");
 			return -1;
-	if (r->len > 0) {
+		}
+		q->resp = p;
+		q->rcap = cap;
+	}
+	memcpy(q->resp + q->rlen, in, len);
+	q->rlen += len;
+	q->resp[q->rlen] = '\0';
+	return 0;
+}
+
+static int
+add_header(struct lws *wsi, const char *name, const char *value,
+           unsigned char **p, unsigned char *end)
+{
+	char n[128];
+
+	/* lws wants the name with its colon */
+	if (snprintf(n, sizeof(n), "%s:", name) >= (int)sizeof(n))
+		return -1;
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)n,
+	                                   (const unsigned char *)value,
+	                                   (int)strlen(value), p, end);
+}
+
+static int
+append_headers(struct req *q, struct lws *wsi, unsigned char **p, size_t room)
+{
+	unsigned char *end = *p + room - 1;
+	char len[32];
+	size_t i;
+
+	/* lws writes the Host header and "connection: close" itself */
+	snprintf(len, sizeof(len), "%zu", q->len);
+	if (add_header(wsi, "Content-Type", "application/json", p, end) ||
+	    add_header(wsi, "Content-Length", len, p, end) ||
+	    add_header(wsi, "User-Agent", "siogate/" SIOGATE_VERSION, p, end))
+		return -1;
+	for (i = 0; i < q->nheaders; i++)
+		if (add_header(wsi, q->headers[2 * i], q->headers[2 * i + 1], p,
+		               end))
+			return -1;
+	if (q->len > 0) {
 		lws_client_http_body_pending(wsi, 1);
 		lws_callback_on_writable(wsi);
 	}
 	return 0;
 }
 
-/* The next part of the body. */
+/* Writes the next chunk of the request body. */
 static int
-http_write_body(struct http_req *r)
+write_body(struct req *q, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + HTTP_CHUNK];
-	size_t n = r->len - r->sent;
-	int last;
+	unsigned char buf[LWS_PRE + CHUNK];
+	size_t n = q->len - q->sent;
+	int final;
 
-	if (n > HTTP_CHUNK)
-		n = HTTP_CHUNK;
-	last = r->sent + n == r->len;
-	memcpy(buf + LWS_PRE, r->body + r->sent, n);
-	if (lws_write(r->wsi, buf + LWS_PRE, n,
-	              last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+	if (n > CHUNK)
+		n = CHUNK;
+	final = q->sent + n == q->len;
+	memcpy(buf + LWS_PRE, q->body + q->sent, n);
+	if (lws_write(wsi, buf + LWS_PRE, n,
+	              final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
 		return -1;
-	r->sent += n;
-	if (last)
-		lws_client_http_body_pending(r->wsi, 0);
+	q->sent += n;
+	if (final)
+		lws_client_http_body_pending(wsi, 0);
 	else
-		lws_callback_on_writable(r->wsi);
+		lws_callback_on_writable(wsi);
 	return 0;
 }
 
 static int
-http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-              void *in, size_t len)
+http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+        size_t len)
 {
-	struct http_req *r = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+	struct req *q = lws_get_opaque_user_data(wsi);
 	char buf[LWS_PRE + 4096], *px;
 	int lenx;
 
-	if (r == NULL)
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	(void)user;
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		r->wsi = NULL;
-		lws_set_opaque_user_data(wsi, NULL);
-		http_finish(r, r->responded ? SIO_HTTP_PROTOCOL : SIO_HTTP_CONNECT,
-		            in ? (const char *)in : "connection failed");
-		return 0;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return http_headers(r, (unsigned char **)in,
-		                    *(unsigned char **)in + len);
+		if (q == NULL)
+			return -1;
+		return append_headers(q, wsi, (unsigned char **)in, len) ? -1
+		                                                         : 0;
 	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
-		return r->sent < r->len ? http_write_body(r) : 0;
+		if (q == NULL)
+			return -1;
+		if (q->sent < q->len && write_body(q, wsi)) {
+			finish(q, SIO_HTTP_CONNECT, "write failed");
+			return -1;
+		}
+		return 0;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		r->responded = 1;
-		r->status = (int)lws_http_client_http_response(wsi);
+		if (q == NULL)
+			return -1;
+		q->got_bytes = 1;
+		q->status = (int)lws_http_client_http_response(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
+		if (q == NULL)
+			return -1;
 		px = buf + LWS_PRE;
 		lenx = (int)sizeof(buf) - LWS_PRE;
-		return lws_http_client_read(wsi, &px, &lenx) < 0 ? -1 : 0;
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-		if (r->resp.len + len > r->max_response) {
-			http_finish(r, SIO_HTTP_TOO_BIG, "response too big");
+		if (lws_http_client_read(wsi, &px, &lenx) < 0)
 			return -1;
-		}
-		if (sio_buf_append(&r->resp, in, len) != SIO_OK) {
-			http_finish(r, SIO_HTTP_PROTOCOL, "out of memory");
-			return -1;
-		}
 		return 0;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+		if (q == NULL)
+			return -1;
+		return req_append(q, in, len) ? -1 : 0;
 	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-		http_finish(r, SIO_HTTP_OK, NULL);
+		if (q == NULL)
+			return -1;
+		if (q->resp == NULL && req_append(q, "", 0))
+			return -1;
+		finish(q, SIO_HTTP_OK, "");
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (q == NULL)
+			return 0;
+		{
+			char err[120];
+
+			snprintf(err, sizeof(err), "%s",
+			         in != NULL ? (const char *)in
+			                    : "connection error");
+			finish(q,
+			       q->got_bytes ? SIO_HTTP_PROTOCOL
+			                    : SIO_HTTP_CONNECT,
+			       err);
+		}
 		return 0;
 	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-	case LWS_CALLBACK_WSI_DESTROY:
-		r->wsi = NULL;
+		if (q == NULL)
+			return 0;
+		q->wsi = NULL;
 		lws_set_opaque_user_data(wsi, NULL);
-		http_finish(r, r->responded ? SIO_HTTP_PROTOCOL : SIO_HTTP_CONNECT,
-		            r->responded ? "closed before the response's end"
-		                         : "closed before a response");
+		if (q->got_bytes)
+			finish(q, SIO_HTTP_PROTOCOL, "closed mid-response");
+		else
+			finish(q, SIO_HTTP_CONNECT,
+			       "closed before any response");
 		return 0;
 	default:
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+struct sio_http_client *
+sio_http_client_new(struct lws_context *ctx, int max_inflight, char *err)
+{
+	struct lws_context_creation_info info;
+	struct sio_http_client *c;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, SIO_ERR_LEN, "out of memory");
+		return NULL;
+	}
+	c->max_inflight = max_inflight > 0 ? max_inflight : 1;
+	c->protocols[0].name = "sio-http-client";
+	c->protocols[0].callback = http_cb;
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = c->protocols;
+	info.gid = -1;
+	info.uid = -1;
+	/* each request's deadline is its own sul: lws's timeouts (20 s by
+	 * default) must not end a request that is given longer */
+	info.timeout_secs = 24 * 3600;
+	if (ctx == NULL) {
+		c->ctx = lws_create_context(&info);
+		if (c->ctx == NULL) {
+			snprintf(err, SIO_ERR_LEN,
+			         "cannot create an lws context");
+			free(c);
+			return NULL;
+		}
+		c->own = 1;
+		return c;
+	}
+	c->ctx = ctx;
+	info.vhost_name = "sio-http-client";
+	c->vh = lws_create_vhost(ctx, &info);
+	if (c->vh == NULL) {
+		snprintf(err, SIO_ERR_LEN, "cannot create the lws vhost");
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+sio_http_client_free(struct sio_http_client *c)
+{
+	struct req *q;
+
+	if (c == NULL)
+		return;
+	while ((q = c->reqs) != NULL) {
+		if (!q->ended) {
+			q->ended = 1;
+			q->failure = SIO_HTTP_CONNECT;
+			snprintf(q->err, sizeof(q->err), "cancelled");
+		}
+		req_deliver(q);
+	}
+	lws_sul_cancel(&c->sul_service);
+	if (c->own)
+		lws_context_destroy(c->ctx);
+	else if (c->vh != NULL)
+		lws_vhost_destroy(c->vh);
+	free(c);
+}
+
+static char *
+dup_mem(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (s != NULL) {
+		if (n > 0)
+			memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+static struct req *
+req_new(const char *const *headers, size_t nheaders, const char *body,
+        size_t len)
+{
+	struct req *q = calloc(1, sizeof(*q));
+	size_t i;
+
+	if (q == NULL)
+		return NULL;
+	q->body = dup_mem(body, len);
+	q->len = len;
+	q->headers = calloc(2 * nheaders + 1, sizeof(char *));
+	if (q->body == NULL || q->headers == NULL) {
+		req_free(q);
+		return NULL;
+	}
+	q->nheaders = nheaders;
+	for (i = 0; i < 2 * nheaders; i++)
+		if (strpbrk(headers[i], "\r\n") != NULL ||
+		    (q->headers[i] = strdup(headers[i])) == NULL) {
+			req_free(q);
+			return NULL;
+		}
+	return q;
 }
 
 int
@@ -337,135 +427,68 @@ sio_http_post(struct sio_http_client *c, const struct sio_http_target *t,
               void (*done)(void *udata, const struct sio_http_result *r),
               void *udata)
 {
-	struct lws_client_connect_info info;
-	struct http_req *r;
-	size_t i;
+	struct lws_client_connect_info ci;
+	struct req *q;
 
-	if (c->inflight >= c->max_inflight)
+	if (c->busy >= c->max_inflight)
 		return SIO_FULL;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	q = req_new(headers, nheaders, body, len);
+	if (q == NULL)
 		return SIO_ERR;
-	r->c = c;
-	r->done = done;
-	r->udata = udata;
-	r->max_response = max_response;
-	sio_buf_init(&r->resp);
-	r->len = len;
-	r->body = malloc(len + 1);
-	r->headers = calloc(2 * nheaders + 1, sizeof(char *));
-	if (r->body == NULL || r->headers == NULL) {
-		http_req_free(r);
-		return SIO_ERR;
-	}
-	memcpy(r->body, body, len);
-	for (i = 0; i < nheaders; i++) {
-		size_t n = strlen(headers[2 * i]);
+	q->c = c;
+	q->done = done;
+	q->udata = udata;
+	q->max_response = max_response;
+	q->next = c->reqs;
+	c->reqs = q;
+	c->busy++;
+	q->starting = 1;
+	lws_sul_schedule(c->ctx, 0, &q->sul_deadline, req_deadline_cb,
+	                 (lws_usec_t)(timeout_ms > 0 ? timeout_ms : 1) *
+	                     LWS_US_PER_MS);
 
-		r->nheaders++;
-		r->headers[2 * i] = malloc(n + 2);
-		r->headers[2 * i + 1] = strdup(headers[2 * i + 1]);
-		if (r->headers[2 * i] == NULL || r->headers[2 * i + 1] == NULL) {
-			http_req_free(r);
-			return SIO_ERR;
-		}
-		memcpy(r->headers[2 * i], headers[2 * i], n);
-		memcpy(r->headers[2 * i] + n, ":", 2);
+	memset(&ci, 0, sizeof(ci));
+	ci.context = c->ctx;
+	ci.vhost = c->vh;
+	ci.address = t->addr;
+	ci.port = t->port;
+	ci.path = t->path;
+	ci.host = t->host;
+	ci.method = "POST";
+	ci.alpn = "http/1.1";
+	ci.protocol = c->protocols[0].name;
+	ci.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+	ci.opaque_user_data = q;
+	ci.pwsi = &q->wsi;
+	if (lws_client_connect_via_info(&ci) == NULL) {
+		q->wsi = NULL;
+		finish(q, SIO_HTTP_CONNECT, "cannot connect");
 	}
-	snprintf(r->host, sizeof(r->host), "%s", t->host);
-	r->next = c->reqs;
-	if (c->reqs)
-		c->reqs->prev = r;
-	c->reqs = r;
-	c->inflight++;
-	r->starting = 1;
-	memset(&info, 0, sizeof(info));
-	info.context = c->ctx;
-	info.address = t->addr;
-	info.port = t->port;
-	info.path = t->path;
-	info.host = r->host;
-	info.method = "POST";
-	info.protocol = HTTP_PROTOCOL;
-	info.local_protocol_name = HTTP_PROTOCOL;
-	info.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-	info.opaque_user_data = r;
-	info.pwsi = &r->wsi;
-	lws_sul_schedule(c->ctx, 0, &r->timer, http_timeout_cb,
-	                 (lws_usec_t)timeout_ms * LWS_US_PER_MS);
-	if (lws_client_connect_via_info(&info) == NULL) {
-		r->wsi = NULL;
-		http_finish(r, SIO_HTTP_CONNECT, "cannot connect");
-	}
-	r->starting = 0;
+	q->starting = 0;
 	return SIO_OK;
 }
 
 int
 sio_http_client_busy(const struct sio_http_client *c)
 {
-	return c->inflight;
-}
-
-/* --- the client --------------------------------------------------------------- */
-
-struct sio_http_client *
-sio_http_client_new(int max_inflight, char *err)
-{
-	struct sio_http_client *c = calloc(1, sizeof(*c));
-	struct lws_context_creation_info info;
-
-	if (c == NULL) {
-		sio_err(err, "out of memory");
-		return NULL;
-	}
-	c->max_inflight = max_inflight > 0 ? max_inflight : 1;
-	c->protocols[0].name = HTTP_PROTOCOL;
-	c->protocols[0].callback = http_callback;
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = c->protocols;
-	info.gid = -1;
-	info.uid = -1;
-	/* each request's own timer is its deadline: lws's default of 5 s
-	 * (timeout_secs, the context's) for an answer would cut a slow
-	 * application short */
-	info.timeout_secs = HTTP_MAX_WAIT_S;
-	info.connect_timeout_secs = HTTP_MAX_WAIT_S;
-	c->ctx = lws_create_context(&info);
-	if (c->ctx == NULL) {
-		free(c);
-		sio_err(err, "cannot create an lws context");
-		return NULL;
-	}
-	return c;
-}
-
-void
-sio_http_client_free(struct sio_http_client *c)
-{
-	if (c == NULL)
-		return;
-	while (c->reqs != NULL) {
-		c->reqs->starting = 0;
-		c->reqs->finished = 0;
-		http_finish(c->reqs, SIO_HTTP_CONNECT, "cancelled");
-	}
-	lws_sul_cancel(&c->wake);
-	lws_context_destroy(c->ctx);
-	free(c);
+	return c->busy;
 }
 
 static void
-http_wake_cb(lws_sorted_usec_list_t *sul)
+service_cb(lws_sorted_usec_list_t *sul)
 {
-	(void)sul; /* lws_service() returns */
+	(void)sul;
 }
 
 int
 sio_http_client_service(struct sio_http_client *c, int timeout_ms)
 {
-	/* lws 4 waits until its next timer, whatever the service's timeout */
-	lws_sul_schedule(c->ctx, 0, &c->wake, http_wake_cb,
+	if (!c->own)
+		return SIO_ERR;
+	if (timeout_ms <= 0)
+		return lws_service(c->ctx, -1) < 0 ? SIO_ERR : SIO_OK;
+	/* lws 4.1 waits for its next timer: one of ours bounds the wait */
+	lws_sul_schedule(c->ctx, 0, &c->sul_service, service_cb,
 	                 (lws_usec_t)timeout_ms * LWS_US_PER_MS);
 	if (lws_service(c->ctx, 0) < 0)
 		return SIO_ERR;
@@ -475,5 +498,205 @@ sio_http_client_service(struct sio_http_client *c, int timeout_ms)
 void
 sio_http_client_wake(struct sio_http_client *c)
 {
-	lws_cancel_service(c->ctx);
+	if (c->own)
+		lws_cancel_service(c->ctx);
+}
+
+struct wait_state {
+	struct sio_http_result *r;
+	int done;
+	int oom;
+};
+
+static void
+wait_done(void *udata, const struct sio_http_result *r)
+{
+	struct wait_state *w = udata;
+
+	*w->r = *r;
+	w->r->body = dup_mem(r->body, r->len);
+	w->r->err = strdup(r->err);
+	if (w->r->body == NULL || w->r->err == NULL)
+		w->oom = 1;
+	w->done = 1;
+}
+
+int
+sio_http_post_wait(const struct sio_http_target *t, const char *const *headers,
+                   size_t nheaders, const char *body, size_t len,
+                   long timeout_ms, size_t max_response,
+                   struct sio_http_result *r)
+{
+	struct sio_http_client *c;
+	struct wait_state w = {r, 0, 0};
+	char err[SIO_ERR_LEN];
+
+	memset(r, 0, sizeof(*r));
+	c = sio_http_client_new(NULL, 1, err);
+	if (c == NULL)
+		return SIO_ERR;
+	if (sio_http_post(c, t, headers, nheaders, body, len, timeout_ms,
+	                  max_response, wait_done, &w) != SIO_OK) {
+		sio_http_client_free(c);
+		return SIO_ERR;
+	}
+	while (!w.done)
+		if (sio_http_client_service(c, 100) != SIO_OK)
+			break;
+	sio_http_client_free(c); /* a request left is cancelled: done */
+	if (w.oom) {
+		sio_http_result_free(r);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+void
+sio_http_result_free(struct sio_http_result *r)
+{
+	free((char *)r->body);
+	free((char *)r->err);
+	r->body = NULL;
+	r->err = NULL;
+}
+
+/* Resolves name to an IP literal in out. */
+static int
+resolve(const char *name, char *out, size_t n, char *err)
+{
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(name, NULL, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, SIO_ERR_LEN, "cannot resolve %.120s: %s", name,
+		         gai_strerror(rc));
+		return SIO_ERR;
+	}
+	rc = getnameinfo(res->ai_addr, res->ai_addrlen, out, (socklen_t)n, NULL,
+	                 0, NI_NUMERICHOST);
+	freeaddrinfo(res);
+	if (rc != 0) {
+		snprintf(err, SIO_ERR_LEN, "cannot resolve %.120s", name);
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+
+static int
+parse_unix(const char *rest, struct sio_http_target *t, char *err)
+{
+	const char *colon = strstr(rest, ":/");
+	size_t n;
+
+	/* unix:/ABS/PATH.sock:/URLPATH */
+	if (rest[0] != '/' || colon == NULL) {
+		snprintf(err, SIO_ERR_LEN,
+		         "bad url: want http://unix:/PATH.sock:/URLPATH");
+		return SIO_ERR;
+	}
+	n = (size_t)(colon - rest);
+	if (n + 2 > sizeof(t->addr)) {
+		snprintf(err, SIO_ERR_LEN, "bad url: socket path too long");
+		return SIO_ERR;
+	}
+	t->addr[0] = '+';
+	memcpy(t->addr + 1, rest, n);
+	t->addr[n + 1] = '\0';
+	if (snprintf(t->path, sizeof(t->path), "%s", colon + 1) >=
+	    (int)sizeof(t->path)) {
+		snprintf(err, SIO_ERR_LEN, "bad url: path too long");
+		return SIO_ERR;
+	}
+	snprintf(t->host, sizeof(t->host), "localhost");
+	t->port = 0;
+	t->unix_socket = 1;
+	return SIO_OK;
+}
+
+int
+sio_http_target_parse(const char *url, struct sio_http_target *t, char *err)
+{
+	const char *p, *hend, *slash;
+	char name[256];
+	size_t hn;
+	long port = 80;
+	char *e;
+
+	memset(t, 0, sizeof(*t));
+	if (strncmp(url, "http://", 7) != 0) {
+		snprintf(err, SIO_ERR_LEN,
+		         "bad url: only http:// is supported");
+		return SIO_ERR;
+	}
+	p = url + 7;
+	if (strchr(p, '#') != NULL) {
+		snprintf(err, SIO_ERR_LEN, "bad url: a fragment");
+		return SIO_ERR;
+	}
+	if (strncmp(p, "unix:", 5) == 0)
+		return parse_unix(p + 5, t, err);
+	slash = strchr(p, '/');
+	hend = slash ? slash : p + strlen(p);
+	if (memchr(p, '@', (size_t)(hend - p)) != NULL) {
+		snprintf(err, SIO_ERR_LEN,
+		         "bad url: userinfo is not supported");
+		return SIO_ERR;
+	}
+	if (memchr(p, '?', (size_t)(hend - p)) != NULL) {
+		snprintf(err, SIO_ERR_LEN, "bad url: a query needs a path");
+		return SIO_ERR;
+	}
+	hn = (size_t)(hend - p);
+	if (hn == 0 || hn >= sizeof(t->host)) {
+		snprintf(err, SIO_ERR_LEN, "bad url: no host or too long");
+		return SIO_ERR;
+	}
+	memcpy(t->host, p, hn);
+	t->host[hn] = '\0';
+	/* the name, and the port after it */
+	if (t->host[0] == '[') {
+		const char *rb = strchr(t->host, ']');
+
+		if (rb == NULL || rb == t->host + 1 ||
+		    (rb[1] != '\0' && rb[1] != ':')) {
+			snprintf(err, SIO_ERR_LEN, "bad url: bad [IPv6] host");
+			return SIO_ERR;
+		}
+		memcpy(name, t->host + 1, (size_t)(rb - t->host - 1));
+		name[rb - t->host - 1] = '\0';
+		p = rb + 1;
+	} else {
+		const char *c = strchr(t->host, ':');
+		size_t nn = c ? (size_t)(c - t->host) : strlen(t->host);
+
+		if (nn == 0) {
+			snprintf(err, SIO_ERR_LEN, "bad url: no host");
+			return SIO_ERR;
+		}
+		memcpy(name, t->host, nn);
+		name[nn] = '\0';
+		p = t->host + nn;
+	}
+	if (*p == ':') {
+		port = strtol(p + 1, &e, 10);
+		if (p[1] < '0' || p[1] > '9' || *e != '\0' || port < 1 ||
+		    port > 65535) {
+			snprintf(err, SIO_ERR_LEN, "bad url: bad port");
+			return SIO_ERR;
+		}
+	}
+	t->port = (int)port;
+	if (snprintf(t->path, sizeof(t->path), "%s", slash ? slash : "/") >=
+	    (int)sizeof(t->path)) {
+		snprintf(err, SIO_ERR_LEN, "bad url: path too long");
+		return SIO_ERR;
+	}
+	if (strpbrk(t->path, " \t\r\n") != NULL) {
+		snprintf(err, SIO_ERR_LEN, "bad url: space in the path");
+		return SIO_ERR;
+	}
+	return resolve(name, t->addr, sizeof(t->addr), err);
 }

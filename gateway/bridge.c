@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libwebsockets.h>
+
 #include "bridge.h"
 #include "gateway.h"
 #include "sidset.h"
@@ -38,6 +40,15 @@ static void
 gw_bridge_log(int level, const char *msg)
 {
 	gw_log((enum sio_log_level)level, "%s", msg);
+}
+
+/* lws's own lines, its errors and warnings only (each context it makes
+ * would otherwise say hello on stderr: the web server's error log) */
+static void
+gw_bridge_lws_log(int level, const char *line)
+{
+	gw_log(level == LLL_ERR ? SIO_LOG_ERROR : SIO_LOG_WARN, "lws: %.*s",
+	       (int)strcspn(line, "\n"), line);
 }
 
 static void
@@ -68,6 +79,7 @@ gw_bridge_start(void)
 
 	if (strcmp(gw.cfg->app, "bridge") != 0)
 		return SIO_OK;
+	lws_set_log_level(LLL_ERR | LLL_WARN, gw_bridge_lws_log);
 	if ((st = gw_store_open(SIO_STORE_PLAIN)) == NULL)
 		return SIO_ERR;
 	b = sio_bridge_new(gw.cfg, gw.plugin, st, gw.holder, gw_bridge_log,
@@ -173,6 +185,7 @@ gw_bridge_send(void)
 
 	if (strcmp(gw.cfg->app, "bridge") != 0)
 		return 0;
+	lws_set_log_level(LLL_ERR | LLL_WARN, gw_bridge_lws_log);
 	snprintf(taker, sizeof(taker), "gw-bridge-%d", (int)getpid());
 	if ((st = gw_store_open(SIO_STORE_PLAIN)) == NULL)
 		return 1;

@@ -448,3 +448,101 @@ describe('publish() against a stand-in HTTP server', () => {
 		}
 	});
 });
+
+describe('the bridge side: an event checked, an answer built', () => {
+	const event = {type: 'event', sid: 'A'.repeat(22), endpoint: '/chat', seq: 7, try: 1,
+		time: 1700000000000, name: 'say', args: ['hé', {n: 1}], ack: 3};
+	const body = JSON.stringify(event);
+	const signed = (b, t = now()) => `t=${t},v1=${hmac(SECRET, t, b)}`;
+	/* PHP's bridge_event() answers and exits on a bad request unless told
+	 * not to (answer: false), which the driver needs */
+	const ev = (lang, b, header) => lang === 'php'
+		? call(lang, 'bridge_event', [SECRET, b, header, false])
+		: call(lang, 'bridge_event', [SECRET, b, header]);
+
+	for (const lang of Object.keys(LANGS)) {
+		test(`${lang}: bridge_event() takes what siogate signs and refuses the rest`, async () => {
+			assert.deepEqual(await ev(lang, body, signed(body)), {ok: event});
+			const refused = [
+				[401, 'a bad signature', body, signed(body + ' ')],
+				[401, 'a stale signature', body, signed(body, now() - 400)],
+				[401, 'no signature', body, ''],
+				[400, 'not an object', '[1]', signed('[1]')],
+				[400, 'not JSON', '{"type":', signed('{"type":')],
+				[400, 'no sid', '{"type":"open","endpoint":""}', signed('{"type":"open","endpoint":""}')],
+			];
+			for (const [code, what, b, h] of refused) {
+				const r = await ev(lang, b, h);
+				assert.equal(r.error, lang === 'php' ? 'Siogate\\BridgeError' : 'BridgeError', what);
+				assert.equal(r.code, code, `${what}: ${r.message}`);
+			}
+		});
+
+		test(`${lang}: the answer's builders: ack, reject, broadcast, the event's own session`, async () => {
+			const out = await calls(lang, [
+				{fn: 'ack', args: [[1, 'x']]},
+				{fn: 'ack', args: []},
+				{fn: 'reject', args: []},
+				{fn: 'broadcast', args: [{$assoc: {do: 'send', data: 'hi', room: 'r'}}]},
+				{fn: 'join', args: [null, 'lobby']},
+				{fn: 'set', args: [null, 'name', 'ann']},
+				{fn: 'disconnect', args: [null]},
+				{fn: 'send', args: ['to me']},
+			]);
+			assert.deepEqual(out.map((o) => o.ok), [
+				{do: 'ack', args: [1, 'x']}, {do: 'ack', args: []}, {do: 'reject'},
+				{do: 'send', data: 'hi', room: 'r', broadcast: true},
+				{do: 'join', room: 'lobby'}, {do: 'set', key: 'name', value: 'ann'},
+				{do: 'disconnect'}, {do: 'send', data: 'to me'},
+			]);
+		});
+	}
+
+	test('php: respond() answers JSON, or 204 with nothing (php-cgi)', {skip: !have('php-cgi') && 'no php-cgi'}, async () => {
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'siogate-respond-'));
+		try {
+			const script = path.join(dir, 'r.php');
+			fs.writeFileSync(script, `<?php require ${JSON.stringify(path.join(ROOT, 'ctl/siogate.php'))};\n` +
+				'Siogate\\respond(json_decode(file_get_contents("php://stdin"), true));\n');
+			const cgi = (input) => run('php-cgi', ['-d', 'cgi.force_redirect=0', script], input);
+			let r = await cgi('[{"do":"ack","args":[1]}]');
+			assert.match(r.stdout, /^Content-type: application\/json/mi);
+			assert.equal(r.stdout.split('\r\n\r\n')[1], '{"actions":[{"do":"ack","args":[1]}]}');
+			r = await cgi('[]');
+			assert.match(r.stdout, /^Status: 204/m);
+			assert.equal(r.stdout.split('\r\n\r\n')[1], '');
+		} finally {
+			fs.rmSync(dir, {recursive: true, force: true});
+		}
+	});
+
+	test('python: bridge_app() is a WSGI application: 200 with actions, 204, 401', async () => {
+		const script = `
+import io, json, sys, time, hmac, hashlib
+sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'ctl'))})
+import siogate
+secret = ${JSON.stringify(SECRET)}
+def handler(e):
+    return [siogate.ack([e['args'][0]])] if e['type'] == 'event' else []
+app = siogate.bridge_app(secret, handler)
+def call(body, header):
+    env = {'REQUEST_METHOD': 'POST', 'CONTENT_LENGTH': str(len(body)), 'wsgi.input': io.BytesIO(body)}
+    if header: env['HTTP_X_SIOGATE_SIGNATURE'] = header
+    got = {}
+    out = b''.join(app(env, lambda s, h: got.update(status=s, headers=dict(h))))
+    return [got['status'], got['headers'].get('Content-Type'), out.decode()]
+res = []
+for body in (${JSON.stringify(body)}.encode(), b'{"type":"open","sid":"x","endpoint":""}'):
+    res.append(call(body, siogate.sign(secret, body)))
+res.append(call(b'{}', 't=1,v1=' + '0' * 64))
+print(json.dumps(res))
+`;
+		const r = await run('python3', ['-c', script]);
+		assert.equal(r.code, 0, r.stderr);
+		assert.deepEqual(JSON.parse(r.stdout), [
+			['200 OK', 'application/json', '{"actions":[{"do":"ack","args":["hé"]}]}'],
+			['204 No Content', null, ''],
+			['401 Unauthorized', 'text/plain', 'siogate bridge: bad or stale signature\n'],
+		]);
+	});
+});

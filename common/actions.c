@@ -31,8 +31,8 @@ enum action_do {
 };
 
 static const char *const action_names[] = {
-    "emit", "send", "json", "join", "leave", "set", "disconnect", "ack",
-    "reject",
+    "emit", "send",       "json", "join",   "leave",
+    "set",  "disconnect", "ack",  "reject",
 };
 #define ACTION_NDO (sizeof(action_names) / sizeof(action_names[0]))
 

@@ -29,10 +29,10 @@
 #include "sign.h"
 #include "thread.h"
 
-#define BRIDGE_SCAN_MS 1000   /* the scan for events nobody took */
-#define BRIDGE_GRACE_MS 2000  /* the scan leaves newer events to the kick */
+#define BRIDGE_SCAN_MS 1000     /* the scan for events nobody took */
+#define BRIDGE_GRACE_MS 2000    /* the scan leaves newer events to the kick */
 #define BRIDGE_LEASE_EXTRA 5000 /* a taken event's lease past the timeout */
-#define BRIDGE_BACKOFF_MS 500 /* before the first retry; doubles */
+#define BRIDGE_BACKOFF_MS 500   /* before the first retry; doubles */
 #define BRIDGE_MAX_ENDPOINTS 64
 
 /* --- the application ------------------------------------------------------ */
@@ -139,11 +139,10 @@ bridge_open(struct sio_conn *c, const struct sio_request *req)
 	}
 	json_object_set_new(o, "query",
 	                    bridge_pairs(req->args, req->nargs, NULL));
-	json_object_set_new(o, "cookies", bridge_pairs(req->cookies,
-	                                               req->ncookies,
-	                                               c->ctx->cfg));
-	json_object_set_new(o, "address",
-	                    json_string(sio_request_remote(req)));
+	json_object_set_new(
+	    o, "cookies",
+	    bridge_pairs(req->cookies, req->ncookies, c->ctx->cfg));
+	json_object_set_new(o, "address", json_string(sio_request_remote(req)));
 	json_object_set_new(o, "headers", h ? h : json_object());
 	return bridge_put(c, o, 0);
 }
@@ -216,9 +215,9 @@ static void
 bridge_on_close(struct sio_conn *c)
 {
 	const char *reason = sio_conn_close_reason(c);
-	json_t *o = bridge_event_new(c, c->endpoint[0] == '\0'
-	                                    ? SIO_BRIDGE_CLOSE
-	                                    : SIO_BRIDGE_DISCONNECT);
+	json_t *o =
+	    bridge_event_new(c, c->endpoint[0] == '\0' ? SIO_BRIDGE_CLOSE
+	                                               : SIO_BRIDGE_DISCONNECT);
 
 	if (o == NULL)
 		return;
@@ -263,7 +262,8 @@ sio_bridge_plugin(const struct sio_config *cfg, char *err)
 			sio_err(err,
 			        "bridge_endpoints: bad endpoint '%.*s' (/name, "
 			        "at most %d)",
-			        (int)(k > 64 ? 64 : k), s, BRIDGE_MAX_ENDPOINTS);
+			        (int)(k > 64 ? 64 : k), s,
+			        BRIDGE_MAX_ENDPOINTS);
 			free(p);
 			free(apps);
 			free(v);
@@ -321,7 +321,7 @@ struct sio_bridge {
 	struct sio_sidset kicked;
 	int inflight;
 	long long last_scan;
-	long long retry_at; /* the last retry this process released */
+	long long retry_at;       /* the last retry this process released */
 	struct bridge_req *taken; /* by the take in progress */
 	int ntaken;
 	struct sio_ratelimit rl;
@@ -338,9 +338,8 @@ bridge_log(struct sio_bridge *b, int level, const char *fmt, ...)
 	unsigned dropped = 0;
 	va_list ap;
 
-	if (b->log == NULL ||
-	    !sio_ratelimit_take(&b->rl, sio_session_mono(), 20, 10000,
-	                        &dropped))
+	if (b->log == NULL || !sio_ratelimit_take(&b->rl, sio_session_mono(),
+	                                          20, 10000, &dropped))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -367,8 +366,7 @@ sio_bridge_new(const struct sio_config *cfg, const struct sio_plugin *plugin,
 		sio_err(err, "out of memory");
 		return NULL;
 	}
-	if (sio_http_target_parse(cfg->bridge_url, &b->target, err) !=
-	    SIO_OK) {
+	if (sio_http_target_parse(cfg->bridge_url, &b->target, err) != SIO_OK) {
 		free(b);
 		return NULL;
 	}
@@ -647,8 +645,8 @@ bridge_apply(struct sio_bridge *b, const struct bridge_req *q,
 	}
 	if ((q->type == SIO_BRIDGE_CONNECT &&
 	     bridge_connect_answer(b, q, !rejected) != SIO_OK) ||
-	    (a != NULL && sio_actions_apply_locked(&b->x, a, results) !=
-	                      SIO_OK)) {
+	    (a != NULL &&
+	     sio_actions_apply_locked(&b->x, a, results) != SIO_OK)) {
 		bridge_log(b, SIO_LOG_WARN, "bridge: store: %s",
 		           sio_store_errmsg(st));
 		sio_store_rollback(st);
@@ -670,8 +668,8 @@ bridge_apply(struct sio_bridge *b, const struct bridge_req *q,
 			bridge_log(b, SIO_LOG_INFO,
 			           "bridge: answer to %s %lld of %s: action "
 			           "%zu: %s",
-			           sio_bridge_type_name(q->type), q->seq, q->sid,
-			           i, e);
+			           sio_bridge_type_name(q->type), q->seq,
+			           q->sid, i, e);
 	}
 	json_decref(results);
 	if (q->type == SIO_BRIDGE_OPEN && rejected)
@@ -688,8 +686,8 @@ bridge_fail(struct sio_bridge *b, const struct bridge_req *q, const char *why,
 	int gone = q->type == SIO_BRIDGE_CLOSE || q->type < 0;
 
 	bridge_log(b, SIO_LOG_WARN, "bridge: %s %lld of %s failed (try %d): %s",
-	           q->type >= 0 ? sio_bridge_type_name(q->type) : "row",
-	           q->seq, q->sid, q->tries, why);
+	           q->type >= 0 ? sio_bridge_type_name(q->type) : "row", q->seq,
+	           q->sid, q->tries, why);
 	if (bridge_done_begin(b, q) != SIO_OK)
 		return;
 	if (q->type == SIO_BRIDGE_CONNECT)

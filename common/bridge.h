@@ -32,8 +32,8 @@ struct sio_bridge;
 typedef void (*sio_bridge_log_fn)(int level, const char *msg);
 
 /*
- * A dispatcher for cfg (copied) and plugin (which outlives it) on store st (its own:
- * the dispatcher writes on it from the thread that runs it; NULL: given
+ * A dispatcher for cfg (copied) and plugin (which outlives it) on store st (its
+ * own: the dispatcher writes on it from the thread that runs it; NULL: given
  * later, before it runs) sending
  * requests as taker (the process name, SIO_HOLDER_LEN), on an lws context
  * of its own (lws 4.1 applies a context's one timeout_secs to a client

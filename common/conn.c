@@ -82,8 +82,8 @@ sio_conn_close_reason(const struct sio_conn *c)
 int
 sio_conn_bridge_put(struct sio_conn *c, const char *body, size_t len)
 {
-	struct sio_effect *e = sio_effects_add(c->fx, SIO_FX_BRIDGE, c->endpoint,
-	                                       body, len, NULL);
+	struct sio_effect *e =
+	    sio_effects_add(c->fx, SIO_FX_BRIDGE, c->endpoint, body, len, NULL);
 	const struct sio_config *cfg = c->ctx->cfg;
 
 	if (e == NULL)

@@ -19,10 +19,10 @@ struct sio_conn {
 	const char *endpoint;
 	const struct sio_app *app;
 	long long now;
-	long delay_ms;                      /* set by sio_delay() */
-	int close_requested;                /* set by sio_close() */
-	int ack_requested;                  /* the packet wants a data ack */
-	long long ack_id;                   /* its id, when ack_requested */
+	long delay_ms;        /* set by sio_delay() */
+	int close_requested;  /* set by sio_close() */
+	int ack_requested;    /* the packet wants a data ack */
+	long long ack_id;     /* its id, when ack_requested */
 	int ack_deferred;     /* sio_conn_ack_defer(): no ack sent now */
 	int connect_deferred; /* sio_conn_connect_defer(): no `1::/ep` now */
 	const char *close_reason; /* during the root's on_close: why */

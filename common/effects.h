@@ -107,9 +107,10 @@ int sio_effects_ack_taken(const struct sio_effects *fx, const char *ep,
  * Writes fx for session sid, in order, inside the caller's transaction.
  * Stops at an SIO_FX_END, which it points *end at (else NULL): claiming the
  * end is the engine's. ended: sid is closed already (on_close ran after the
- * end was claimed): only broadcasts and bridge events are applied. A packet over the queue
- * limit is dropped and described in err (SIO_ERR_LEN), as is an ack another
- * process took first, with its handler's effects. SIO_OK or SIO_ERR.
+ * end was claimed): only broadcasts and bridge events are applied. A packet
+ * over the queue limit is dropped and described in err (SIO_ERR_LEN), as is an
+ * ack another process took first, with its handler's effects. SIO_OK or
+ * SIO_ERR.
  */
 int sio_effects_apply(const struct sio_effects *fx, size_t from,
                       struct sio_store *st, const char *sid, int ended,

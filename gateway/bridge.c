@@ -137,8 +137,8 @@ gw_bridge_drain(struct sio_store *st, const char *conf)
 		                        i ? "," : "",
 		                        sio_sidset_sid(&gw_bridge_kicked, i));
 	pthread_mutex_unlock(&gw_bridge_lock);
-	if (n == 0 &&
-	    (sio_store_bridge_count(st, NULL, &queued) != SIO_OK || queued == 0))
+	if (n == 0 && (sio_store_bridge_count(st, NULL, &queued) != SIO_OK ||
+	               queued == 0))
 		return; /* nothing for the application */
 	/* only other sessions' events wait (put by sioctl, left by a sender
 	 * that died, or the application is down): one sender at a time scans
@@ -160,7 +160,7 @@ gw_bridge_drain(struct sio_store *st, const char *conf)
 	if (pid != 0) {
 		if (lock >= 0)
 			close(lock); /* the sender's copy holds the lock */
-		return;     /* the request's process ends as usual */
+		return;              /* the request's process ends as usual */
 	}
 	/* a session of its own: what ends the request's process leaves it
 	 * be; not a CGI request any more, so that it reads its options */

@@ -370,26 +370,27 @@ gw_unregister(void)
 static void
 gw_usage(FILE *out)
 {
-	fputs("usage: sio-gateway [-c FILE] [--check-config] "
-	      "[--listen HOST:PORT|PATH]\n"
-	      "       sio-gateway --help | --version\n"
-	      "  -c FILE           configuration (default $SIOGATE_CONF, "
-	      "else " SIO_CONFIG_DEFAULT ")\n"
-	      "  --check-config    check the configuration and exit\n"
-	      "  --listen SPEC     standalone FastCGI listener\n"
-	      "  --bridge-send     (app = bridge) send the events a CGI request "
-	      "queued\n"
-	      "  --help            this text; --version: the version\n"
-	      "Without --listen: CGI when started as CGI, else FastCGI on "
-	      "fd 0.\n"
-	      "Signals: TERM and INT stop; HUP reloads the configuration and "
-	      "reopens the log.\n"
-	      "Exit status: 0 stopped by a signal, or --check-config found "
-	      "no error;\n"
-	      "  1 a runtime failure (store, listener); 64 bad command line;\n"
-	      "  78 configuration error (unreadable file, bad or out-of-range "
-	      "setting, app).\n",
-	      out);
+	fputs(
+	    "usage: sio-gateway [-c FILE] [--check-config] "
+	    "[--listen HOST:PORT|PATH]\n"
+	    "       sio-gateway --help | --version\n"
+	    "  -c FILE           configuration (default $SIOGATE_CONF, "
+	    "else " SIO_CONFIG_DEFAULT ")\n"
+	    "  --check-config    check the configuration and exit\n"
+	    "  --listen SPEC     standalone FastCGI listener\n"
+	    "  --bridge-send     (app = bridge) send the events a CGI request "
+	    "queued\n"
+	    "  --help            this text; --version: the version\n"
+	    "Without --listen: CGI when started as CGI, else FastCGI on "
+	    "fd 0.\n"
+	    "Signals: TERM and INT stop; HUP reloads the configuration and "
+	    "reopens the log.\n"
+	    "Exit status: 0 stopped by a signal, or --check-config found "
+	    "no error;\n"
+	    "  1 a runtime failure (store, listener); 64 bad command line;\n"
+	    "  78 configuration error (unreadable file, bad or out-of-range "
+	    "setting, app).\n",
+	    out);
 }
 
 /*

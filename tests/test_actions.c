@@ -434,8 +434,10 @@ test_parse_refuses_bad_bodies(void)
 	    {"{\"actions\":[{\"do\":1}]}", "action 0: do must be a string"},
 	    {"{\"actions\":[{\"do\":\"shout\"}]}",
 	     "action 0: unknown do 'shout'"},
-	    {"{\"actions\":[{\"do\":\"ack\"}]}", "action 0: ack is for bridge responses"},
-	    {"{\"actions\":[{\"do\":\"nack\"}]}", "action 0: unknown do 'nack'"},
+	    {"{\"actions\":[{\"do\":\"ack\"}]}",
+	     "action 0: ack is for bridge responses"},
+	    {"{\"actions\":[{\"do\":\"nack\"}]}",
+	     "action 0: unknown do 'nack'"},
 	    {"{\"actions\":[{\"do\":\"send\",\"data\":\"\"},{\"do\":"
 	     "\"emit\"}]}",
 	     "action 1: emit needs a name"},
@@ -740,8 +742,8 @@ test_parse_a_bridge_response(void)
 	                SIO_ERR);
 	CU_ASSERT_STRING_EQUAL(err, "action 0: args must be an array");
 	/* publish bodies have neither */
-	CU_ASSERT_EQUAL(sio_actions_parse(body, strlen(body), 10, NULL, &a, err),
-	                SIO_ERR);
+	CU_ASSERT_EQUAL(
+	    sio_actions_parse(body, strlen(body), 10, NULL, &a, err), SIO_ERR);
 	CU_ASSERT_STRING_EQUAL(err, "action 0: ack is for bridge responses");
 }
 

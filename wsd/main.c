@@ -246,7 +246,8 @@ wsd_start_bridge(void)
 
 	if (strcmp(wsd.cfg.app, "bridge") != 0)
 		return SIO_OK;
-	wsd_bridge_store = sio_store_open_config(&wsd.cfg, SIO_STORE_PLAIN, err);
+	wsd_bridge_store =
+	    sio_store_open_config(&wsd.cfg, SIO_STORE_PLAIN, err);
 	if (wsd_bridge_store == NULL) {
 		wsd_log(SIO_LOG_ERROR, "bridge: store: %s", err);
 		return SIO_ERR;

@@ -113,6 +113,111 @@ bridge_pairs(const struct sio_request_kv *l, size_t n,
 	return o;
 }
 
+/* bridge_url parsed (and its name resolved) once per URL and process. */
+static int
+bridge_target(const char *url, struct sio_http_target *t, char *err)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char cached_url[sizeof(((struct sio_config *)0)->bridge_url)];
+	static struct sio_http_target cached;
+	int rc = SIO_OK;
+
+	pthread_mutex_lock(&lock);
+	if (strcmp(cached_url, url) != 0) {
+		rc = sio_http_target_parse(url, &cached, err);
+		if (rc == SIO_OK)
+			snprintf(cached_url, sizeof(cached_url), "%s", url);
+	}
+	if (rc == SIO_OK)
+		*t = cached;
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+/* The signed headers of body (X-Siogate-Signature, -Event, -Session) in
+ * h (6 strings, sig their storage). SIO_OK or SIO_ERR. */
+static int
+bridge_headers(const struct sio_config *cfg, const char *body, size_t len,
+               const char *type, const char *sid, char sig[SIO_SIGN_LEN],
+               const char *h[6])
+{
+	if (sio_sign(cfg->bridge_secret, body, len, sio_session_now() / 1000,
+	             sig) != SIO_OK)
+		return SIO_ERR;
+	h[0] = SIO_SIGN_HEADER;
+	h[1] = sig;
+	h[2] = "X-Siogate-Event";
+	h[3] = type;
+	h[4] = "X-Siogate-Session";
+	h[5] = sid;
+	return SIO_OK;
+}
+
+/*
+ * bridge_open = wait: the open is POSTed now, the handshake waiting for
+ * the answer (bridge_timeout at most): a reject refuses the handshake
+ * (403, as a C on_open's SIO_REJECT). Other actions are queued with the
+ * event as its answer ("answer"), which the dispatcher applies, without
+ * a request, once the session is stored and before its later events. A
+ * failure is noted; with bridge_on_error = end it refuses the handshake,
+ * else the session opens without the application's actions.
+ */
+static int
+bridge_open_wait(struct sio_conn *c, json_t *o)
+{
+	const struct sio_config *cfg = c->ctx->cfg;
+	struct sio_actions_self self = {c->sid, "", -1, 1};
+	struct sio_http_result r = {0};
+	struct sio_http_target t;
+	struct sio_actions *a = NULL;
+	char sig[SIO_SIGN_LEN], why[SIO_ERR_LEN] = "";
+	const char *h[6];
+	json_t *answer = NULL;
+	char *body;
+	int rc = SIO_OK;
+
+	json_object_set_new(o, "seq", json_integer(0));
+	json_object_set_new(o, "try", json_integer(1));
+	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (body == NULL || bridge_target(cfg->bridge_url, &t, why) != SIO_OK ||
+	    bridge_headers(cfg, body, strlen(body), "open", c->sid, sig, h) !=
+	        SIO_OK ||
+	    sio_http_post_wait(&t, h, 3, body, strlen(body),
+	                       cfg->bridge_timeout * 1000L,
+	                       cfg->bridge_max_response, &r) != SIO_OK) {
+		if (why[0] == '\0')
+			sio_err(why, "out of memory");
+	} else if (r.failure != SIO_HTTP_OK) {
+		sio_err(why, "%s", r.err[0] ? r.err : "request failed");
+	} else if (r.status != 200 && r.status != 204) {
+		sio_err(why, "status %d", r.status);
+	} else if (r.status == 200 && r.len > strspn(r.body, " \t\r\n")) {
+		if (sio_actions_parse_self(
+		        r.body, r.len, (size_t)cfg->publish_max_actions,
+		        cfg->max_packet, &self, &a, why) == SIO_OK)
+			answer = json_loadb(r.body, r.len, 0, NULL);
+	}
+	free(body);
+	if (why[0] != '\0') { /* the transport logs the run's note */
+		snprintf(c->ctx->err, sizeof(c->ctx->err),
+		         "bridge: open of %s failed: %.180s", c->sid, why);
+		rc = cfg->bridge_on_error == SIO_BRIDGE_END ? SIO_REJECT
+		                                            : SIO_OK;
+	} else if (a != NULL && sio_actions_rejected(a)) {
+		rc = SIO_REJECT;
+	} else if (a != NULL && sio_actions_count(a) > 0 && answer != NULL) {
+		json_object_set(o, "answer", answer);
+		json_object_del(o, "seq");
+		json_object_del(o, "try");
+		rc = bridge_put(c, json_incref(o), 0);
+	}
+	sio_actions_free(a);
+	json_decref(answer);
+	json_decref(o);
+	sio_http_result_free(&r);
+	return rc;
+}
+
 /* open: the handshake's query, kept cookies, address and headers. */
 static int
 bridge_open(struct sio_conn *c, const struct sio_request *req)
@@ -144,6 +249,8 @@ bridge_open(struct sio_conn *c, const struct sio_request *req)
 	    bridge_pairs(req->cookies, req->ncookies, c->ctx->cfg));
 	json_object_set_new(o, "address", json_string(sio_request_remote(req)));
 	json_object_set_new(o, "headers", h ? h : json_object());
+	if (c->ctx->cfg->bridge_open_wait)
+		return bridge_open_wait(c, o);
 	return bridge_put(c, o, 0);
 }
 
@@ -303,6 +410,7 @@ struct bridge_req {
 	long long ack;
 	char *body; /* what is sent: the row with seq and try */
 	size_t len;
+	char *answer; /* an open answered at the handshake: its answer */
 	struct bridge_req *next;
 };
 
@@ -395,6 +503,7 @@ bridge_req_free(struct bridge_req *q)
 	if (q == NULL)
 		return;
 	free(q->body);
+	free(q->answer);
 	free(q);
 }
 
@@ -492,6 +601,10 @@ bridge_taken(void *udata, const struct sio_store_bridge_event *e)
 		strcpy(q->endpoint, ep);
 	if (json_is_integer(ack))
 		q->ack = json_integer_value(ack);
+	if (json_object_get(o, "answer") != NULL &&
+	    (q->answer = json_dumps(json_object_get(o, "answer"),
+	                            JSON_COMPACT)) == NULL)
+		q->type = -1;
 	if (q->type >= 0 &&
 	    (json_object_set_new(o, "seq", json_integer(e->seq)) != 0 ||
 	     json_object_set_new(o, "try", json_integer(e->tries)) != 0 ||
@@ -763,6 +876,8 @@ bridge_client(struct sio_bridge *b)
 }
 
 /* Sends q, or gives it back to the queue. */
+static void bridge_done(void *udata, const struct sio_http_result *r);
+
 static void
 bridge_start(struct sio_bridge *b, struct bridge_req *q, long long now)
 {
@@ -776,22 +891,22 @@ bridge_start(struct sio_bridge *b, struct bridge_req *q, long long now)
 		bridge_req_free(q);
 		return;
 	}
-	if (bridge_client(b) != SIO_OK) {
+	if (q->answer != NULL) { /* answered at the handshake: applied */
+		struct sio_http_result r = {SIO_HTTP_OK, 200, q->answer,
+		                            strlen(q->answer), ""};
+
+		b->inflight++;
+		bridge_done(q, &r);
+		return;
+	}
+	if (bridge_client(b) != SIO_OK ||
+	    bridge_headers(cfg, q->body, q->len, sio_bridge_type_name(q->type),
+	                   q->sid, sig, headers) != SIO_OK)
 		rc = SIO_ERR;
-	} else if (sio_sign(cfg->bridge_secret, q->body, q->len, now / 1000,
-	                    sig) != SIO_OK) {
-		rc = SIO_ERR;
-	} else {
-		headers[0] = SIO_SIGN_HEADER;
-		headers[1] = sig;
-		headers[2] = "X-Siogate-Event";
-		headers[3] = sio_bridge_type_name(q->type);
-		headers[4] = "X-Siogate-Session";
-		headers[5] = q->sid;
+	else
 		rc = sio_http_post(b->http, &b->target, headers, 3, q->body,
 		                   q->len, cfg->bridge_timeout * 1000L,
 		                   cfg->bridge_max_response, bridge_done, q);
-	}
 	if (rc == SIO_OK) {
 		b->inflight++;
 		return;

@@ -58,7 +58,8 @@ enum config_kind {
 	CONFIG_TEXTS,      /* any text, may be empty */
 	CONFIG_URL,        /* an http:// URL (checked by the bridge's parse) */
 	CONFIG_EVENTS,     /* bridge event names, space or comma separated */
-	CONFIG_ON_ERROR    /* enum sio_bridge_on_error */
+	CONFIG_ON_ERROR,   /* enum sio_bridge_on_error */
+	CONFIG_OPEN        /* wait (1) or notify (0) */
 };
 
 struct config_key {
@@ -136,6 +137,7 @@ static const struct config_key config_keys[] = {
     {"bridge_events", CONFIG_EVENTS, CONFIG_FIELD(bridge_events), 0, 0, 0},
     {"bridge_timeout", CONFIG_INT, CONFIG_FIELD(bridge_timeout), 0, 1, 3600},
     {"bridge_retries", CONFIG_INT, CONFIG_FIELD(bridge_retries), 0, 0, 10},
+    {"bridge_open", CONFIG_OPEN, CONFIG_FIELD(bridge_open_wait), 0, 0, 0},
     {"bridge_on_error", CONFIG_ON_ERROR, CONFIG_FIELD(bridge_on_error), 0, 0,
      0},
     {"bridge_max_queue", CONFIG_COUNT, CONFIG_FIELD(bridge_max_queue), 0, 1,
@@ -166,6 +168,9 @@ static const struct config_word config_syncs[] = {{"off", SIO_SYNC_OFF},
                                                   {"normal", SIO_SYNC_NORMAL},
                                                   {"full", SIO_SYNC_FULL},
                                                   {NULL, 0}};
+
+static const struct config_word config_opens[] = {
+    {"wait", 1}, {"notify", 0}, {NULL, 0}};
 
 static const struct config_word config_on_errors[] = {
     {"error", SIO_BRIDGE_ERROR},
@@ -237,6 +242,7 @@ sio_config_defaults(struct sio_config *c)
 	c->bridge_timeout = 10;
 	c->bridge_retries = 3;
 	c->bridge_on_error = SIO_BRIDGE_ERROR;
+	c->bridge_open_wait = 0;
 	c->bridge_max_queue = 1000;
 	c->bridge_max_inflight = 64;
 	c->bridge_max_response = (size_t)1 << 20;
@@ -791,6 +797,11 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 			return -1;
 		*(int *)(void *)field = w;
 		return 0;
+	case CONFIG_OPEN:
+		if (config_word(config_opens, v, &w, err) < 0)
+			return -1;
+		*(int *)(void *)field = w;
+		return 0;
 	}
 	return -1;
 }
@@ -1157,6 +1168,7 @@ config_same(const struct config_key *k, const struct sio_config *a,
 	case CONFIG_BOOL:
 	case CONFIG_EVENTS:
 	case CONFIG_ON_ERROR:
+	case CONFIG_OPEN:
 		return *(const int *)(const void *)((const char *)a + k->off) ==
 		       *(const int *)(const void *)((const char *)b + k->off);
 	case CONFIG_SIZE:
@@ -1192,6 +1204,7 @@ config_copy(const struct config_key *k, struct sio_config *dst,
 	case CONFIG_BOOL:
 	case CONFIG_EVENTS:
 	case CONFIG_ON_ERROR:
+	case CONFIG_OPEN:
 		memcpy((char *)dst + k->off, (const char *)src + k->off,
 		       sizeof(int));
 		return;

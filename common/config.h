@@ -126,6 +126,7 @@ struct sio_config {
 	unsigned bridge_events;     /* SIO_BRIDGE_EV_ bits forwarded: all */
 	int bridge_timeout;         /* seconds a request may take, 10 */
 	int bridge_retries;         /* attempts after the first, 3 */
+	int bridge_open_wait;       /* bridge_open = wait (1), notify (0) */
 	int bridge_on_error;        /* enum sio_bridge_on_error, error */
 	int bridge_max_queue;       /* events waiting per session, 1000 */
 	int bridge_max_inflight;    /* requests at once per process, 64 */

@@ -15,6 +15,8 @@
  *   event set(k, v)      set session data k = v; ack
  *   event bye()          disconnect the session
  *   connect              reject when the session's open query had deny=1
+ *   open ?reject=1       reject
+ *   open ?welcome=W      send W to the session, set its data greeted = W
  *   anything else        204
  *
  * app.events: every event received, in arrival order; app.bad: requests
@@ -53,6 +55,11 @@ export async function startApp(secret) {
 			for (const w of app.waiters.splice(0)) w();
 			const a = e.args ?? [];
 			if (e.type === 'open' && e.query?.deny === '1') app.denied.add(e.sid);
+			if (e.type === 'open' && e.query?.reject === '1')
+				return answer(res, 200, {actions: [{do: 'reject'}]});
+			if (e.type === 'open' && e.query?.welcome)
+				return answer(res, 200, {actions: [{do: 'send', data: e.query.welcome},
+					{do: 'set', key: 'greeted', value: e.query.welcome}]});
 			if (e.type === 'connect' && app.denied.has(e.sid))
 				return answer(res, 200, {actions: [{do: 'reject'}]});
 			if (e.type !== 'event') return answer(res, 204);

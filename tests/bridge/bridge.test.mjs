@@ -284,6 +284,53 @@ describe('the bridge from sio-gateway as CGI (Apache mod_cgid, no sio-wsd)', () 
 	});
 });
 
+describe('bridge_open = wait: the handshake waits for the answer to open', () => {
+	let s, app;
+	before(async () => {
+		app = await startApp(SECRET);
+		s = await startServers(conf(app.url, {bridge_open: 'wait', bridge_data: 'greeted'}));
+	});
+	after(async () => {
+		if (s) await s.stop();
+		if (app) await app.close();
+	});
+
+	test('a rejected open is the handshake\'s 403, and no session is stored', async () => {
+		const before = s.sql('SELECT count(*) FROM sessions');
+		const r = await s.request('GET', `/?reject=1&t=${Date.now()}`);
+		assert.equal(r.status, 403, r.body);
+		assert.equal(s.sql('SELECT count(*) FROM sessions'), before);
+		const e = await app.next((ev) => ev.type === 'open' && ev.query.reject === '1');
+		assert.equal(e.seq, 0);
+		// the client hears of it as of a C on_open's refusal: an error, no
+		// connect (no transport was opened: nothing to shut down)
+		const x = io.connect(`http://127.0.0.1:${s.port}`, {'force new connection': true,
+			'auto connect': false, reconnect: false, query: 'reject=1'});
+		let connected = false;
+		x.on('connect', () => { connected = true; });
+		const failed = waitFor(x.socket, 'error', {what: 'the refused handshake'});
+		x.socket.connect();
+		await failed;
+		assert.equal(connected, false);
+		assert.equal(x.socket.connected, false);
+	});
+
+	for (const tr of TRANSPORTS)
+		test(`${tr}: the answer's actions are the session's first packets, before its later events`, async () => {
+			const w = token('hello');
+			let first;
+			const x = await openSession(io, `http://127.0.0.1:${s.port}`, tr, {endpoints: [''],
+				query: `welcome=${w}`, ms: CONNECT_TIMEOUT,
+				prepare: (sock, ns) => ns[''].once('message', (m) => { first = m; })});
+			await until('the welcome', () => first !== undefined);
+			assert.equal(first, w);
+			x.nsp[''].emit('echo', 'after');
+			const e = await app.next((ev) => ev.sid === x.sock.sessionid && ev.name === 'echo');
+			assert.deepEqual(e.data, {greeted: w}, 'the answer\'s set applied before');
+			shutdown(x.sock);
+		});
+});
+
 /* The test application on a given port (the one the conf names). */
 async function startAppOn(port) {
 	const app = await startApp(SECRET);

@@ -684,6 +684,11 @@ parse_body(const char *body, size_t len, size_t max, json_t **root,
 {
 	json_error_t jerr;
 
+	if (!sio_json_depth_ok(body, len, SIO_JSON_MAX_DEPTH)) {
+		*root = NULL;
+		return sio_err(err, "not JSON: nested deeper than %d",
+		               SIO_JSON_MAX_DEPTH);
+	}
 	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (*root == NULL)
 		return sio_err(err, "not JSON: %s", jerr.text);

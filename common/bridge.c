@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "http_client.h"
+#include "json.h"
 #include "log.h"
 #include "packet.h"
 #include "result.h"
@@ -34,6 +35,9 @@
 #define BRIDGE_LEASE_EXTRA 5000 /* a taken event's lease past the timeout */
 #define BRIDGE_BACKOFF_MS 500   /* before the first retry; doubles */
 #define BRIDGE_MAX_ENDPOINTS 64
+/* The dispatcher's stack: the application's answers are parsed and
+ * encoded there, jansson recursing once a nesting level. */
+#define BRIDGE_STACK (2 * 1024 * 1024)
 
 /* --- the application ------------------------------------------------------ */
 
@@ -195,7 +199,7 @@ bridge_open_wait(struct sio_conn *c, json_t *o)
 		if (sio_actions_parse_self(
 		        r.body, r.len, (size_t)cfg->publish_max_actions,
 		        cfg->max_packet, &self, &a, why) == SIO_OK)
-			answer = json_loadb(r.body, r.len, 0, NULL);
+			answer = sio_json_parse(r.body, r.len);
 	}
 	free(body);
 	if (why[0] != '\0') { /* the transport logs the run's note */
@@ -591,7 +595,11 @@ bridge_taken(void *udata, const struct sio_store_bridge_event *e)
 	q->seq = e->seq;
 	q->tries = e->tries;
 	q->ack = -1;
-	o = json_loadb(e->body, e->len, 0, NULL);
+	/* a row may be written by hand; an event's own is a packet's JSON
+	 * (SIO_JSON_MAX_DEPTH at most) in an object or two */
+	o = sio_json_depth_ok(e->body, e->len, SIO_JSON_MAX_DEPTH + 4)
+	        ? json_loadb(e->body, e->len, 0, NULL)
+	        : NULL;
 	q->type = bridge_type(json_string_value(json_object_get(o, "type")));
 	ep = json_string_value(json_object_get(o, "endpoint"));
 	ack = json_object_get(o, "ack");
@@ -642,24 +650,29 @@ bridge_queue_packet(struct sio_bridge *b, const struct bridge_req *q, int type,
 	return rc == SIO_ERR ? SIO_ERR : SIO_OK;
 }
 
-/* A connect answered: `1::/ep` when accepted; refused (or failed): the
- * endpoint removed and `7::/ep:2`, as a C on_open's SIO_REJECT. */
+/* A connect answered: accepted, the endpoint connected now (the engine
+ * left it unconnected, sio_conn_connect_defer()) and `1::/ep`; refused
+ * (or failed), `7::/ep:2`, as a C on_open's SIO_REJECT. Nothing for a
+ * session that ended meanwhile. */
 static int
 bridge_connect_answer(struct sio_bridge *b, const struct bridge_req *q,
                       int accept)
 {
 	struct sio_store *st = b->x.store;
-	int rc;
+	long long last_recv;
+	int state = sio_store_session_state(st, q->sid, &last_recv);
 
-	if (accept)
-		return bridge_queue_packet(b, q, SIO_PKT_CONNECT, NULL, 1);
-	rc = sio_store_endpoint_has(st, q->sid, q->endpoint);
-	if (rc <= 0)
-		return rc == 0 ? SIO_OK : SIO_ERR;
-	if (sio_store_endpoint_del(st, q->sid, q->endpoint) != SIO_OK ||
-	    sio_store_room_leave(st, q->sid, q->endpoint, NULL) != SIO_OK)
+	if (state == SIO_ABSENT ||
+	    (state >= 0 && sio_session_next(state, -1, SIO_EVENT_END) == NULL))
+		return SIO_OK;
+	if (state < 0)
 		return SIO_ERR;
-	return bridge_queue_packet(b, q, SIO_PKT_ERROR, "2", 0);
+	if (accept &&
+	    sio_store_endpoint_add(st, q->sid, q->endpoint, "") != SIO_OK)
+		return SIO_ERR;
+	return bridge_queue_packet(b, q,
+	                           accept ? SIO_PKT_CONNECT : SIO_PKT_ERROR,
+	                           accept ? NULL : "2", 0);
 }
 
 /* What an answer said: OK (with its actions in *a, NULL for none), RETRY
@@ -997,7 +1010,7 @@ sio_bridge_start(struct sio_bridge *b, char *err)
 	/* made here, before any other thread may wake it */
 	if (bridge_client(b) != SIO_OK)
 		return sio_err(err, "cannot start the http client");
-	rc = sio_thread_start(bridge_thread, b, SIO_THREAD_STACK, &b->thread);
+	rc = sio_thread_start(bridge_thread, b, BRIDGE_STACK, &b->thread);
 	if (rc != 0)
 		return sio_err(err, "bridge thread: %s", strerror(rc));
 	b->threaded = 1;

@@ -18,12 +18,37 @@
 /* JSON.parse accepts any value and "\u0000" inside strings. */
 #define SIO_JSON_LOAD_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
 
+int
+sio_json_depth_ok(const char *data, size_t len, int max)
+{
+	int depth = 0, in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = data[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++; /* the escaped character */
+			else if (ch == '"')
+				in_string = 0;
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if (ch == '[' || ch == '{') {
+			if (++depth > max)
+				return 0;
+		} else if (ch == ']' || ch == '}') {
+			depth--;
+		}
+	}
+	return 1;
+}
+
 json_t *
 sio_json_parse(const char *data, size_t len)
 {
 	json_error_t err;
 
-	if (data == NULL)
+	if (data == NULL || !sio_json_depth_ok(data, len, SIO_JSON_MAX_DEPTH))
 		return NULL;
 	return json_loadb(data, len, SIO_JSON_LOAD_FLAGS, &err);
 }

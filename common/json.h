@@ -33,6 +33,15 @@ int sio_json_event_encode(struct sio_buf *b, const char *name, json_t *args);
  * Parses any JSON value (json messages, ack arrays). Returns a new
  * reference, or NULL when malformed. Accepts any top-level value.
  */
+/* Arrays and objects nest at most this deep in the JSON siogate reads:
+ * jansson's parser and encoder recurse once a level, and a thread's stack
+ * (SIO_THREAD_STACK) holds a few hundred levels, not its 2048. */
+#define SIO_JSON_MAX_DEPTH 128
+
+/* 1 when the JSON text data (len bytes) nests no deeper than max, else 0
+ * (strings are skipped; the text is not otherwise checked). */
+int sio_json_depth_ok(const char *data, size_t len, int max);
+
 json_t *sio_json_parse(const char *data, size_t len);
 
 /* Appends the compact text of v. SIO_OK or SIO_ERR (b unchanged). */

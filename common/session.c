@@ -724,10 +724,17 @@ session_connect(struct sio_session_ctx *x, struct sio_session_run *r,
 		rc = session_queue(x, r, ep, SIO_PKT_ERROR, -1, "2", 1);
 		goto out;
 	}
-	if (c.connect_deferred && queued) { /* the bridge answers later */
-		sio_effects_remove(&r->fx, mark + 1);
-		if (r->fx.room >= 0)
-			r->fx.room++;
+	if (c.connect_deferred) {
+		/* the bridge answers later: the endpoint is connected, and
+		 * `1::/ep` sent, when the application accepts (what the client
+		 * sends on it meanwhile is dropped, as socket.io 0.9 drops what
+		 * comes before a namespace's authorization) */
+		if (queued) {
+			sio_effects_remove(&r->fx, mark + 1);
+			if (r->fx.room >= 0)
+				r->fx.room++;
+		}
+		sio_effects_remove(&r->fx, mark);
 	}
 	rc = session_after(x, r, &c, rc);
 out:

@@ -214,7 +214,37 @@ test_line_separators_are_escaped(void)
 	sio_buf_cleanup(&b);
 }
 
+/* Nesting up to SIO_JSON_MAX_DEPTH parses; one level more is refused
+ * before jansson recurses (a thread's stack holds a few hundred levels);
+ * brackets inside strings, escaped quotes included, do not count. */
+static void
+test_parse_depth_limit(void)
+{
+	size_t cap = 2 * SIO_JSON_MAX_DEPTH + 64, n;
+	char *s = malloc(cap);
+	json_t *v;
+
+	for (int extra = 0; extra <= 1; extra++) {
+		int depth = SIO_JSON_MAX_DEPTH + extra;
+
+		memset(s, '[', (size_t)depth);
+		memset(s + depth, ']', (size_t)depth);
+		v = sio_json_parse(s, 2 * (size_t)depth);
+		CU_ASSERT_EQUAL(v != NULL, !extra);
+		json_decref(v);
+	}
+	n = (size_t)snprintf(s, cap, "[\"[[[\\\"{{{\", {\"a\": [1]}]");
+	CU_ASSERT_EQUAL(sio_json_depth_ok(s, n, 3), 1);
+	CU_ASSERT_EQUAL(sio_json_depth_ok(s, n, 2), 0);
+	v = sio_json_parse(s, n);
+	CU_ASSERT_PTR_NOT_NULL(v);
+	json_decref(v);
+	free(s);
+}
+
 static const struct cu_test tests[] = {
+    {"json parse refuses nesting past SIO_JSON_MAX_DEPTH",
+     test_parse_depth_limit},
     {"json escapes U+2028 and U+2029, which would cut ack data",
      test_line_separators_are_escaped},
     {"json event encode writes name then args only when there are args",

@@ -14,7 +14,8 @@
  *   event garbage()      answers 200 with a body that is not JSON
  *   event set(k, v)      set session data k = v; ack
  *   event bye()          disconnect the session
- *   connect              reject when the session's open query had deny=1
+ *   connect              reject when the session's open query had deny=1,
+ *                        held when it had slow=1, until app.held.get(sid)()
  *   open ?reject=1       reject
  *   open ?welcome=W      send W to the session, set its data greeted = W
  *   anything else        204
@@ -34,7 +35,8 @@ export function verify(secret, header, body) {
 }
 
 export async function startApp(secret) {
-	const app = {events: [], bad: [], waiters: [], denied: new Set()};
+	const app = {events: [], bad: [], waiters: [], denied: new Set(), slow: new Set(),
+		held: new Map()};
 	const answer = (res, status, body) => {
 		res.writeHead(status, body ? {'Content-Type': 'application/json'} : {});
 		res.end(body ? (typeof body === 'string' ? body : JSON.stringify(body)) : undefined);
@@ -55,6 +57,11 @@ export async function startApp(secret) {
 			for (const w of app.waiters.splice(0)) w();
 			const a = e.args ?? [];
 			if (e.type === 'open' && e.query?.deny === '1') app.denied.add(e.sid);
+			if (e.type === 'open' && e.query?.slow === '1') app.slow.add(e.sid);
+			if (e.type === 'connect' && app.slow.has(e.sid)) {
+				app.held.set(e.sid, () => answer(res, 204));
+				return;
+			}
 			if (e.type === 'open' && e.query?.reject === '1')
 				return answer(res, 200, {actions: [{do: 'reject'}]});
 			if (e.type === 'open' && e.query?.welcome)

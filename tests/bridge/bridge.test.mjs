@@ -109,6 +109,22 @@ describe('the bridge to a Node application', () => {
 		shutdown(x.sock);
 	});
 
+	test('a connect the application has not answered yet: the endpoint is not connected', async () => {
+		const x = await open(s, 'xhr-polling', {endpoints: [''], query: 'slow=1'});
+		const ns = x.sock.of('/chat');
+		const connected = waitFor(ns, 'connect', {what: 'the accepted connect', ms: 10000});
+		await app.next((e) => e.type === 'connect' && e.sid === x.sid);
+		// the application holds its answer: meanwhile no row, so no
+		// broadcast to /chat reaches the session and its events there go
+		// nowhere
+		assert.equal(s.sql(`SELECT count(*) FROM endpoints WHERE sid='${x.sid}' AND endpoint='/chat'`), '0');
+		app.held.get(x.sid)();
+		await connected;
+		assert.equal(s.sql(`SELECT count(*) FROM endpoints WHERE sid='${x.sid}' AND endpoint='/chat'`), '1');
+		assert.deepEqual(await emitAck(ns, 'ping', 'in'), ['in', 'pong']);
+		shutdown(x.sock);
+	});
+
 	test('rooms, exclude-self and data set by the application', async () => {
 		const a = await open(s, 'websocket'), b = await open(s, 'xhr-polling');
 		const room = token('room'), tok = token('said');

@@ -924,7 +924,7 @@ bridge_start(struct sio_bridge *b, struct bridge_req *q, long long now)
 		b->inflight++;
 		return;
 	}
-	/* not sent: taken again at once, this try not counted as one */
+	/* not sent: taken again at once (its try counted all the same) */
 	sio_store_bridge_retry(b->x.store, q->sid, q->seq, b->taker, 0);
 	bridge_req_free(q);
 }
@@ -982,12 +982,12 @@ sio_bridge_run(struct sio_bridge *b, long long now)
 }
 
 int
-sio_bridge_service(struct sio_bridge *b, int timeout_ms)
+sio_bridge_service(struct sio_bridge *b, int timeout_ms, int take)
 {
 	if (bridge_client(b) != SIO_OK ||
 	    sio_http_client_service(b->http, timeout_ms) != SIO_OK)
 		return SIO_ERR;
-	return sio_bridge_run(b, sio_session_now());
+	return take ? sio_bridge_run(b, sio_session_now()) : b->inflight;
 }
 
 static void *
@@ -997,7 +997,7 @@ bridge_thread(void *arg)
 	const struct timespec nap = {1, 0};
 
 	while (!atomic_load(&b->stopping))
-		if (sio_bridge_service(b, SIO_WATCH_MS) < 0)
+		if (sio_bridge_service(b, SIO_WATCH_MS, 1) < 0)
 			nanosleep(&nap, NULL); /* logged */
 	return NULL;
 }

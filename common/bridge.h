@@ -80,11 +80,13 @@ void sio_bridge_hook(struct sio_store *st, struct sio_bridge *b);
 int sio_bridge_run(struct sio_bridge *b, long long now);
 
 /*
- * Without sio_bridge_start() (a CGI request): serves the requests for at
- * most timeout_ms, then sio_bridge_run(). Returns how many are in
- * flight, or SIO_ERR.
+ * Without sio_bridge_start() (a CGI request's sender): serves the
+ * requests for at most timeout_ms, then, when take is set,
+ * sio_bridge_run() (else only the requests in flight go on: a sender
+ * near its end takes nothing it could not finish). Returns how many are
+ * in flight, or SIO_ERR.
  */
-int sio_bridge_service(struct sio_bridge *b, int timeout_ms);
+int sio_bridge_service(struct sio_bridge *b, int timeout_ms, int take);
 
 /* 1 when b has events kicked and not yet taken, or requests in flight. */
 int sio_bridge_busy(struct sio_bridge *b);

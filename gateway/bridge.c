@@ -25,16 +25,19 @@
 #include "sidset.h"
 #include "store.h"
 
-/* The sender stays at most this long (a request's timeout and its
- * retries fit in it with the defaults). */
+/* The sender stays at most this long, taking events until a request's
+ * timeout before its end. */
 #define GW_BRIDGE_SEND_MAX_MS 60000
+/* Senders at once, each with its lock (run_dir/bridge-send.N.lock): more
+ * requests leave their events to the running senders' scans. */
+#define GW_BRIDGE_SENDERS 4
 /* Sids handed to the sender; more: it finds them by its scan. */
 #define GW_BRIDGE_SEND_SIDS 64
 #define GW_BRIDGE_SIDS_ENV "SIOGATE_BRIDGE_SIDS"
 
 /* As CGI: the sessions whose events this request queued. */
 static struct sio_sidset gw_bridge_kicked;
-static pthread_mutex_t gw_bridge_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t gw_bridge_kick_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 gw_bridge_log(int level, const char *msg)
@@ -55,10 +58,10 @@ static void
 gw_bridge_cgi_kick(void *udata, const char *sid)
 {
 	(void)udata;
-	pthread_mutex_lock(&gw_bridge_lock);
+	pthread_mutex_lock(&gw_bridge_kick_lock);
 	if (sio_sidset_find(&gw_bridge_kicked, sid) < 0)
 		(void)sio_sidset_add(&gw_bridge_kicked, sid);
-	pthread_mutex_unlock(&gw_bridge_lock);
+	pthread_mutex_unlock(&gw_bridge_kick_lock);
 }
 
 void
@@ -98,22 +101,36 @@ gw_bridge_start(void)
 	return SIO_OK;
 }
 
-/* The scanning sender's lock (run_dir/bridge-scan.lock, flock): a
- * descriptor holding it, inherited by the sender it starts (not closed at
- * exec), or -1 when another sender holds it. */
+/* A sender's lock, run_dir/<name>.lock (flock): a descriptor holding
+ * it, inherited by the sender started next (not closed at exec), or -1
+ * when another holds it. */
 static int
-gw_bridge_scan_lock(void)
+gw_bridge_lock(const char *name)
 {
-	char path[SIO_CONFIG_PATH_MAX + 32];
+	char path[SIO_CONFIG_PATH_MAX + 64];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/bridge-scan.lock", gw.cfg->run_dir);
+	snprintf(path, sizeof(path), "%s/%s.lock", gw.cfg->run_dir, name);
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
 		return -1;
+	}
+	return fd;
+}
+
+/* A free sender slot of GW_BRIDGE_SENDERS (its lock), or -1. */
+static int
+gw_bridge_slot(void)
+{
+	char name[32];
+	int fd = -1;
+
+	for (int i = 0; fd < 0 && i < GW_BRIDGE_SENDERS; i++) {
+		snprintf(name, sizeof(name), "bridge-send.%d", i);
+		fd = gw_bridge_lock(name);
 	}
 	return fd;
 }
@@ -129,21 +146,23 @@ gw_bridge_drain(struct sio_store *st, const char *conf)
 
 	if (strcmp(gw.cfg->app, "bridge") != 0)
 		return;
-	pthread_mutex_lock(&gw_bridge_lock);
+	pthread_mutex_lock(&gw_bridge_kick_lock);
 	n = sio_sidset_len(&gw_bridge_kicked);
 	sids[0] = '\0';
 	for (i = 0; i < n && i < GW_BRIDGE_SEND_SIDS; i++)
 		len += (size_t)snprintf(sids + len, sizeof(sids) - len, "%s%s",
 		                        i ? "," : "",
 		                        sio_sidset_sid(&gw_bridge_kicked, i));
-	pthread_mutex_unlock(&gw_bridge_lock);
+	pthread_mutex_unlock(&gw_bridge_kick_lock);
 	if (n == 0 && (sio_store_bridge_count(st, NULL, &queued) != SIO_OK ||
 	               queued == 0))
 		return; /* nothing for the application */
-	/* only other sessions' events wait (put by sioctl, left by a sender
-	 * that died, or the application is down): one sender at a time scans
-	 * for them, not one per request (the host counts processes) */
-	if (n == 0 && (lock = gw_bridge_scan_lock()) < 0)
+	/* the host counts processes: at most GW_BRIDGE_SENDERS at once, and
+	 * when only other sessions' events wait (put by sioctl, left by a
+	 * sender that died, the application down), one that scans for them;
+	 * the others leave their events to the running senders' scans */
+	if ((lock = n == 0 ? gw_bridge_lock("bridge-scan") : gw_bridge_slot()) <
+	    0)
 		return;
 	/* the sender first, then output closed: once it is, the web server
 	 * has the response and may kill this process at once */
@@ -207,9 +226,14 @@ gw_bridge_send(void)
 		}
 		p += k + (p[k] == ',');
 	}
+	/* new events are taken while those taken can still be answered
+	 * before the end: one cut short would be sent again by another */
+	long long last = until - gw.cfg->bridge_timeout * 1000LL - 1000;
+
 	if (sio_bridge_run(b, sio_session_now()) >= 0)
 		while (sio_bridge_busy(b) && sio_session_mono() < until)
-			if (sio_bridge_service(b, 200) < 0)
+			if (sio_bridge_service(b, 200,
+			                       sio_session_mono() < last) < 0)
 				break;
 	sio_bridge_hook(st, NULL);
 	sio_bridge_free(b);

@@ -499,8 +499,8 @@ I_ETC    = $(DESTDIR)$(SYSCONFDIR)
 I_VAR    = $(DESTDIR)$(LOCALSTATEDIR)
 I_PROGS  = sio-gateway sio-wsd
 I_TOOLS  = sioctl
-EX_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c))))
-EX_FILES = $(filter-out %~,$(wildcard examples/*/*.c examples/*/*.h examples/*/*.html examples/*/*.css examples/*/*.js))
+EX_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c examples/*/*.php))))
+EX_FILES = $(filter-out %~,$(wildcard examples/*/*.c examples/*/*.h examples/*/*.html examples/*/*.css examples/*/*.js examples/*/*.php))
 DEPLOY_FILES = $(wildcard deploy/*.conf.in) deploy/README.md
 DATA_FILES = ctl/push.php ctl/siogate.php ctl/siogate.py schema/schema.sql
 # The snippets for the web server already running (deploy/snippets/SERVER/).

@@ -499,7 +499,9 @@ I_ETC    = $(DESTDIR)$(SYSCONFDIR)
 I_VAR    = $(DESTDIR)$(LOCALSTATEDIR)
 I_PROGS  = sio-gateway sio-wsd
 I_TOOLS  = sioctl
-EX_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c examples/*/*.php))))
+EX_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c))))
+# every example's directory: the C ones and the PHP ones (app = bridge)
+EX_DIRS  = $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c examples/*/*.php))))
 EX_FILES = $(filter-out %~,$(wildcard examples/*/*.c examples/*/*.h examples/*/*.html examples/*/*.css examples/*/*.js examples/*/*.php))
 DEPLOY_FILES = $(wildcard deploy/*.conf.in) deploy/README.md
 DATA_FILES = ctl/push.php ctl/siogate.php ctl/siogate.py schema/schema.sql
@@ -569,7 +571,7 @@ install: all $(BUILD)/siogate.pc $(ETC_CONF) $(UNITS) $(TMPFILES) man
 		$(I_SHARE)/examples $(I_SHARE)/deploy $(I_SHARE)/scripts \
 		$(I_SHARE)/ctl $(I_SHARE)/schema $(I_DOC) $(I_MAN)/man5 \
 		$(I_MAN)/man8 $(I_UNIT) $(I_TMPF) $(I_ETC) \
-		$(addprefix $(I_SHARE)/examples/,$(EX_NAMES))
+		$(addprefix $(I_SHARE)/examples/,$(EX_DIRS))
 	$(INSTALL) -d -m 0750 $(I_VAR)
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(I_PROGS)) $(I_SBIN)/
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(I_TOOLS)) $(I_BIN)/
@@ -623,7 +625,7 @@ uninstall: $(ETC_CONF)
 		echo "rm -f $(I_ETC)/siogate.conf"; rm -f $(I_ETC)/siogate.conf; \
 	elif [ -e $(I_ETC)/siogate.conf ]; then \
 		echo "$(I_ETC)/siogate.conf changed since installed: kept"; fi
-	rmdir $(addprefix $(I_SHARE)/examples/,$(EX_NAMES)) $(I_SHARE)/examples \
+	rmdir $(addprefix $(I_SHARE)/examples/,$(EX_DIRS)) $(I_SHARE)/examples \
 		$(sort $(dir $(addprefix $(I_SHARE)/,$(SNIPPETS)))) \
 		$(I_SHARE)/deploy/snippets $(I_SHARE)/deploy $(I_SHARE)/scripts \
 		$(I_SHARE)/ctl $(I_SHARE)/schema $(I_SHARE)/client $(I_SHARE) $(I_LIB) \

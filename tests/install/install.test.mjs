@@ -218,7 +218,11 @@ test('make install DESTDIR= stages the system layout; uninstall keeps an edited 
 		for (const f of LAYOUT) assert.ok(got.includes(f), `staged /${f}`);
 		const examples = fs.readdirSync(path.join(ROOT, 'examples'));
 		for (const n of examples) {
-			assert.ok(got.includes(`usr/lib/siogate/${n}.so`), `plugin ${n}.so in lib/siogate/`);
+			/* a C example is a plugin; a PHP one (app = bridge) its script */
+			if (fs.existsSync(path.join(ROOT, 'examples', n, 'app.php')))
+				assert.ok(got.includes(`usr/share/siogate/examples/${n}/app.php`), `${n}/app.php in share/`);
+			else
+				assert.ok(got.includes(`usr/lib/siogate/${n}.so`), `plugin ${n}.so in lib/siogate/`);
 			assert.ok(!got.some((f) => f.startsWith('usr/share/') && f.endsWith('.so')), 'no .so under share/');
 		}
 		for (const f of ['docs/guide.md', 'docs/configuration.md'])

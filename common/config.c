@@ -767,15 +767,7 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 		return config_addrs(field, k->size, v, err);
 	case CONFIG_NAMES:
 		return config_names(field, k->size, v, err);
-	case CONFIG_SECRET:
-		/* empty: no secret (publish then refuses to start) */
-		if (strlen(v) >= k->size) {
-			sio_err(err, "too long (at most %zu bytes)",
-			        k->size - 1);
-			return -1;
-		}
-		memcpy(field, v, strlen(v) + 1);
-		return 0;
+	case CONFIG_SECRET: /* empty: no secret (publish refuses to start) */
 	case CONFIG_TEXTS:
 		if (strlen(v) >= k->size) {
 			sio_err(err, "too long (at most %zu bytes)",

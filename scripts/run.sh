@@ -147,6 +147,9 @@ else
 fi
 if [ -f "examples/$APP/index.html" ]; then
 	cp "examples/$APP/index.html" "$WWW/index.html"
+elif [ -f "examples/${APP%-php}/index.html" ]; then
+	# a PHP example's page is its C twin's (chat-php: chat)
+	cp "examples/${APP%-php}/index.html" "$WWW/index.html"
 else
 	cat >"$WWW/index.html" <<EOF
 <!DOCTYPE html>

@@ -163,22 +163,16 @@ sqlite_bridge_take(struct sio_store *st, const char *sid, const char *taker,
 	return rc;
 }
 
-/* Runs a done or retry: SIO_OK when it changed the row, SIO_ABSENT. */
+/* Runs a done or retry: SIO_OK when it changed the row, SIO_ABSENT.
+ * (sqlite3_changes() counts the last INSERT, UPDATE or DELETE: a COMMIT
+ * after it leaves it be.) */
 static int
 bridge_held(struct sio_store *st, sqlite3_stmt *s)
 {
-	int own, rc;
+	int rc = sqlite_write(st, s);
 
-	if (s == NULL)
-		return SIO_ERR;
-	if (sio_store_tx_begin(st, &own) != SIO_OK) {
-		sqlite3_reset(s);
-		return SIO_ERR;
-	}
-	rc = sqlite_run(st, s);
-	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) == 0)
-		rc = SIO_ABSENT;
-	return sio_store_tx_end(st, own, rc);
+	return rc == SIO_OK && sqlite3_changes(SQ(st)->db) == 0 ? SIO_ABSENT
+	                                                        : rc;
 }
 
 int

@@ -257,8 +257,8 @@ export async function serveApp({app, vardir, by, server = 'lighttpd', conf = {},
 		// no Flash policy listener: runs may overlap (make interop)
 		flash_policy_port: 0, ...php, ...conf,
 	}, `written by ${by} (as scripts/run.sh does)`);
-	const index = path.join(ROOT, 'examples', page, 'index.html');
-	if (fs.existsSync(index)) fs.copyFileSync(index, path.join(vardir, 'www/index.html'));
+	const index = pageOf(page);
+	if (index) fs.copyFileSync(index, path.join(vardir, 'www/index.html'));
 	await webserver(['start', ...start, server, String(port), vardir],
 		{SIOGATE_CONF: confFile, DOCROOT: path.join(vardir, 'www'), ...env});
 	return {
@@ -269,6 +269,16 @@ export async function serveApp({app, vardir, by, server = 'lighttpd', conf = {},
 			if (!this.keep) fs.rmSync(vardir, {recursive: true, force: true});
 		},
 	};
+}
+
+// The page of example name: its index.html, or for a PHP example
+// (chat-php) its C twin's (chat): the page is the same. null when none.
+function pageOf(name) {
+	for (const n of [name, name.replace(/-php$/, '')]) {
+		const f = path.join(ROOT, 'examples', n, 'index.html');
+		if (fs.existsSync(f)) return f;
+	}
+	return null;
 }
 
 // A PHP application (script: examples/<page>/app.php, or serveApp's

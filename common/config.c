@@ -746,7 +746,12 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 			*(int *)(void *)field = (int)n;
 		return 0;
 	case CONFIG_BOOL:
-		if (config_word(config_bools, v, &w, err) < 0)
+	case CONFIG_ON_ERROR:
+	case CONFIG_OPEN: /* a word of the kind's table, into an int */
+		if (config_word(k->kind == CONFIG_BOOL   ? config_bools
+		                : k->kind == CONFIG_OPEN ? config_opens
+		                                         : config_on_errors,
+		                v, &w, err) < 0)
 			return -1;
 		*(int *)(void *)field = w;
 		return 0;
@@ -784,16 +789,6 @@ config_apply(struct sio_config *c, const struct config_key *k, const char *v,
 		return config_text(field, k->size, v, err);
 	case CONFIG_EVENTS:
 		return config_events((unsigned *)(void *)field, v, err);
-	case CONFIG_ON_ERROR:
-		if (config_word(config_on_errors, v, &w, err) < 0)
-			return -1;
-		*(int *)(void *)field = w;
-		return 0;
-	case CONFIG_OPEN:
-		if (config_word(config_opens, v, &w, err) < 0)
-			return -1;
-		*(int *)(void *)field = w;
-		return 0;
 	}
 	return -1;
 }

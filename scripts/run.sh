@@ -70,14 +70,14 @@ trap 'exit 129' HUP
 # starts to wait can go unseen).
 if [ "$(cat "/proc/$PPID/comm" 2>/dev/null)" = make ]; then
 	(
-		parent=$PPID nap=""
-		trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
+		# The nap is in the foreground, so a TERM from cleanup runs its
+		# trap once the nap is over and no sleep outlives the watcher.
+		parent=$PPID
+		trap 'exit 0' TERM
 		while blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$parent/status" 2>/dev/null) &&
 			[ -n "$blk" ]; do
 			((16#$blk & 7)) && kill -HUP $$
-			sleep 1 &
-			nap=$!
-			wait $nap
+			sleep 1
 		done
 	) &
 	watchpid=$!

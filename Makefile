@@ -3,7 +3,10 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = jansson sqlite3 libcrypto libwebsockets
+# The PostgreSQL backend (common/pg/, libpq) is built when pkg-config
+# finds libpq; make PG= builds SQLite alone, with no libpq dependency.
+PG      ?= $(shell pkg-config --exists libpq 2>/dev/null && echo 1)
+PKGS     = jansson sqlite3 libcrypto libwebsockets $(if $(PG),libpq)
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
 # Where an installed siogate looks for its files (FHS) and make install
@@ -38,6 +41,12 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
 LIB_SRC  = $(wildcard common/*.c common/sqlite/*.c) $(wildcard examples/*/*.c)
+# The PostgreSQL backend is an archive of its own, which the store finds
+# through a weak symbol: what links it (the programs, the suites) has
+# `database = postgresql://...`; what does not (the static gateway) says
+# that it was built without it.
+PG_SRC   = $(if $(PG),$(wildcard common/pg/*.c))
+PG_LIB   = $(if $(PG),$(BUILD)/libsio-pg.a)
 # The built-in applications: each examples/NAME/NAME.c defines
 # sio_NAME_plugin, and the table of them ($(BUILD)/apps.c, generated
 # below) is linked where the programs are; the core names none.
@@ -45,7 +54,7 @@ APPS     = $(sort $(patsubst examples/%/,%,$(dir $(wildcard examples/*/*.c))))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/apps.o
 LIB      = $(BUILD)/libsio.a
 # Programs export the whole API so that plugins resolve against them.
-WHOLE_LIB = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+WHOLE_LIB = -Wl,--whole-archive $(LIB) $(PG_LIB) -Wl,--no-whole-archive
 TEST_SRC = $(wildcard tests/test_*.c)
 TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/helper_*.c))
@@ -89,7 +98,7 @@ $(BUILD)/%.d: ;
 
 $(BUILD)/.dirs: Makefile
 	@scripts/deps.sh --check build || true
-	@mkdir -p $(sort $(dir $(LIB_OBJ) $(TESTS) $(TEST_LIB) $(PLUGINS) $(GW_OBJ))) && touch $@
+	@mkdir -p $(sort $(dir $(LIB_OBJ) $(PG_SRC:%.c=$(BUILD)/%.o) $(TESTS) $(TEST_LIB) $(PLUGINS) $(GW_OBJ))) && touch $@
 
 # The schema is compiled into the store as a C string.
 $(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
@@ -125,9 +134,11 @@ $(BUILD)/apps.o: $(BUILD)/apps.c common/plugin.h common/siogate.h
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libsio-pg.a: $(PG_SRC:%.c=$(BUILD)/%.o)
+	rm -f $@ && ar rcs $@ $^
 
 # sio-gateway: the FastCGI/CGI front (gateway/*.c; only fcgi.c sees libfcgi).
-$(GATEWAY): $(GW_OBJ) $(LIB)
+$(GATEWAY): $(GW_OBJ) $(LIB) $(PG_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(GW_OBJ) $(WHOLE_LIB) -lfcgi $(LDLIBS)
 
 # socket.io-client 0.9.16's files, which the gateway serves under the
@@ -155,14 +166,15 @@ static-gateway: $(STATIC_GATEWAY)
 STATIC_LIBS = -lfcgi -ljansson -lsqlite3 -lwebsockets -lssl -lcrypto -lcap \
               -lz -ldl -lpthread -lm
 $(STATIC_GATEWAY): $(GW_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) $(WHOLE_LIB) $(STATIC_LIBS)
+	$(CC) $(CFLAGS) -static -o $@ $(GW_OBJ) \
+		-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(STATIC_LIBS)
 .PHONY: static-gateway
 
 # sio-wsd: the libwebsockets sidecar (websocket, flashsocket).
 $(WSD_OBJ): | $(BUILD)/wsd/.dir
 $(BUILD)/wsd/.dir:
 	@mkdir -p $(dir $@) && touch $@
-$(WSD): $(WSD_OBJ) $(LIB)
+$(WSD): $(WSD_OBJ) $(LIB) $(PG_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(WSD_OBJ) $(WHOLE_LIB) -lwebsockets -lcrypto $(LDLIBS)
 
 # sioctl: the operator's tool over the store (ctl/*.c). It exports the API
@@ -170,10 +182,10 @@ $(WSD): $(WSD_OBJ) $(LIB)
 $(CTL_OBJ): | $(BUILD)/ctl/.dir
 $(BUILD)/ctl/.dir:
 	@mkdir -p $(dir $@) && touch $@
-$(CTL): $(CTL_OBJ) $(LIB)
+$(CTL): $(CTL_OBJ) $(LIB) $(PG_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(CTL_OBJ) $(WHOLE_LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB) $(PG_LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
 
 # The wsd protocol suites also link the modules they test, and libcrypto (MD5).
@@ -201,7 +213,7 @@ FIXTURE_TESTS = $(BUILD)/tests/test_conn $(BUILD)/tests/test_session \
 $(FIXTURE_TESTS): $(FIXTURE_OBJ)
 $(FIXTURE_TESTS): LDLIBS += $(FIXTURE_OBJ)
 
-$(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB)
+$(BUILD)/tests/helper_%: $(BUILD)/tests/helper_%.o $(LIB) $(PG_LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(WHOLE_LIB) $(LDLIBS)
 
 # Each example also builds as a plugin (examples/NAME/NAME.c -> NAME.so).
@@ -458,7 +470,7 @@ run:
 
 # Every C file of the tree in the style of .clang-format: make format
 # rewrites them, make format-check (CI) fails on the first that differs.
-FORMAT_SRC = $(wildcard common/*.[ch] common/sqlite/*.[ch] gateway/*.[ch] wsd/*.[ch] ctl/*.[ch] \
+FORMAT_SRC = $(wildcard common/*.[ch] common/sqlite/*.[ch] common/pg/*.[ch] gateway/*.[ch] wsd/*.[ch] ctl/*.[ch] \
                examples/*/*.[ch] tests/*.[ch] bench/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)

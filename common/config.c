@@ -1067,6 +1067,8 @@ config_resolve_all(struct sio_config *c, const char *path, char *err)
 		    (strcmp(field, "stderr") == 0 ||
 		     strcmp(field, "syslog") == 0))
 			continue;
+		if (field == c->database && strstr(field, "://") != NULL)
+			continue; /* a server's URI: postgresql://... */
 		if (field == c->app && strchr(c->app, '/') == NULL) {
 			if (len < 3 || strcmp(c->app + len - 3, ".so") != 0)
 				continue; /* a built-in name */

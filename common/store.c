@@ -496,6 +496,21 @@ sio_store_counter_get(struct sio_store *st, const char *name, long long *value)
 
 /* --- opening and closing ------------------------------------------------- */
 
+/* Linked in by the programs of a build with libpq (Makefile: PG_LIB). */
+extern const struct sio_store_ops sio_store_pg_ops __attribute__((weak));
+
+/* The backend a database string names: a postgresql:// or postgres://
+ * URI is PostgreSQL's (NULL when this build lacks it), anything else a
+ * SQLite file. */
+static const struct sio_store_ops *
+store_backend(const char *path)
+{
+	if (path && (strncmp(path, "postgresql://", 13) == 0 ||
+	             strncmp(path, "postgres://", 11) == 0))
+		return &sio_store_pg_ops != NULL ? &sio_store_pg_ops : NULL;
+	return &sio_store_sqlite_ops;
+}
+
 struct sio_store *
 sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
 {
@@ -519,7 +534,15 @@ sio_store_open(const char *path, const struct sio_store_opts *opts, char *err)
 		return NULL;
 	}
 	st->bell_fd = -1;
-	st->ops = &sio_store_sqlite_ops;
+	st->ops = store_backend(path);
+	if (st->ops == NULL) {
+		sio_err(err,
+		        "database %s: this build has no PostgreSQL backend "
+		        "(it was built without libpq)",
+		        path);
+		free(st);
+		return NULL;
+	}
 	if (opts && opts->run_dir &&
 	    (st->run_dir = strdup(opts->run_dir)) == NULL) {
 		sio_err(err, "out of memory");

@@ -103,6 +103,10 @@ $(BUILD)/.dirs: Makefile
 # The schema is compiled into the store as a C string.
 $(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(BUILD)/pg_schema.inc: schema/pg.sql | $(BUILD)/.dirs
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(BUILD)/common/pg/db.o: $(BUILD)/pg_schema.inc
+$(BUILD)/common/pg/db.o: CFLAGS += -I$(BUILD)
 
 $(BUILD)/common/sqlite/db.o: $(BUILD)/schema.inc
 $(BUILD)/common/sqlite/db.o: CFLAGS += -I$(BUILD)

@@ -92,6 +92,24 @@ sio_store_transport_parse(const char *word)
 	return store_parse(store_transports, SIO_TRANSPORT_COUNT, word);
 }
 
+const char *
+sio_store_words(unsigned mask, int transports, char buf[SIO_STORE_WORDS_LEN])
+{
+	int n = transports ? SIO_TRANSPORT_COUNT : SIO_SESSION_CLOSED + 1;
+	size_t len = 1;
+
+	strcpy(buf, ",");
+	for (int i = 0; i < n; i++) {
+		const char *w = transports ? sio_store_transport_name(i)
+		                           : sio_store_state_name(i);
+		if ((mask & (1u << i)) &&
+		    len + strlen(w) + 1 < SIO_STORE_WORDS_LEN)
+			len += (size_t)snprintf(
+			    buf + len, SIO_STORE_WORDS_LEN - len, "%s,", w);
+	}
+	return len > 1 ? buf : NULL;
+}
+
 int
 sio_store_packet_ok(const char *pkt, size_t len)
 {

@@ -146,6 +146,14 @@ int sio_store_transport_parse(const char *word);
 int sio_store_pid_space(char space[SIO_STORE_SPACE_LEN], long long *start);
 int sio_store_pid_gone(long long pid, long long start);
 
+/* The word list of the states (sio_store_state_name) or, with transports
+ * 1, of the transports in mask, into buf: ",open,detached,"; NULL for an
+ * empty mask (binds NULL: matches nothing). A statement asks whether a
+ * column's word is in the list. */
+#define SIO_STORE_WORDS_LEN 128
+const char *sio_store_words(unsigned mask, int transports,
+                            char buf[SIO_STORE_WORDS_LEN]);
+
 /* Whether a transport can write pkt: valid UTF-8, not empty. A backend
  * skips (and deletes at take) stored rows that are not. */
 int sio_store_packet_ok(const char *pkt, size_t len);

@@ -73,12 +73,12 @@ process_forget(struct sio_store *st, const char *name, long long now,
                unsigned from, int to)
 {
 	int rc = sqlite_run(st, sqlite_prep(st, SQL_PROC_DEL, "t", name));
-	char w[SQLITE_WORDS_LEN];
+	char w[SIO_STORE_WORDS_LEN];
 
 	if (rc == SIO_OK)
 		rc =
 		    sqlite_run(st, sqlite_prep(st, SQL_PROC_DETACH, "ittt", now,
-		                               sqlite_words(from, 0, w),
+		                               sio_store_words(from, 0, w),
 		                               sio_store_state_name(to), name));
 	/* the sessions' new holders wait for what it had taken */
 	if (rc == SIO_OK)

@@ -51,24 +51,6 @@ const char *const sqlite_session_sql[SQL_NSTMT] = {
                     " WHERE remote = ?1 AND state <> 'closed' LIMIT ?2)",
 };
 
-const char *
-sqlite_words(unsigned mask, int transports, char buf[SQLITE_WORDS_LEN])
-{
-	int n = transports ? SIO_TRANSPORT_COUNT : SIO_SESSION_CLOSED + 1;
-	size_t len = 1;
-
-	strcpy(buf, ",");
-	for (int i = 0; i < n; i++) {
-		const char *w = transports ? sio_store_transport_name(i)
-		                           : sio_store_state_name(i);
-		if ((mask & (1u << i)) &&
-		    len + strlen(w) + 1 < SQLITE_WORDS_LEN)
-			len += (size_t)snprintf(
-			    buf + len, SQLITE_WORDS_LEN - len, "%s,", w);
-	}
-	return len > 1 ? buf : NULL;
-}
-
 int
 sqlite_session_new(struct sio_store *st, const char *sid, const char *request,
                    long long now)
@@ -209,7 +191,7 @@ sqlite_attach(struct sio_store *st, const char *sid, int transport,
               const char *holder, long long conn, long long now, int *hello,
               unsigned from, int to)
 {
-	char w[SQLITE_WORDS_LEN];
+	char w[SIO_STORE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
@@ -220,7 +202,7 @@ sqlite_attach(struct sio_store *st, const char *sid, int transport,
 		    st, sqlite_prep(st, SQL_ATTACH, "tttiitt", sid,
 		                    sio_store_transport_name(transport), holder,
 		                    conn, now, sio_store_state_name(to),
-		                    sqlite_words(from, 0, w)));
+		                    sio_store_words(from, 0, w)));
 	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) != 1) {
 		sio_store_fail(st, "no such session");
 		rc = SIO_CLOSED; /* not in from after all: nothing written */
@@ -235,13 +217,13 @@ int
 sqlite_detach(struct sio_store *st, const char *sid, const char *holder,
               long long conn, long long now, unsigned from, int to)
 {
-	char w[SQLITE_WORDS_LEN];
+	char w[SIO_STORE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = sqlite_run(st, sqlite_prep(st, SQL_DETACH, "itttti", now,
-	                                sqlite_words(from, 0, w),
+	                                sio_store_words(from, 0, w),
 	                                sio_store_state_name(to), sid, holder,
 	                                conn));
 	return sio_store_tx_end(st, own, rc);
@@ -323,14 +305,14 @@ int
 sqlite_session_end(struct sio_store *st, const char *sid, const char *reason,
                    long long now, unsigned from, int to)
 {
-	char w[SQLITE_WORDS_LEN];
+	char w[SIO_STORE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = sqlite_run(st, sqlite_prep(st, SQL_END, "tittt", sid, now, reason,
 	                                sio_store_state_name(to),
-	                                sqlite_words(from, 0, w)));
+	                                sio_store_words(from, 0, w)));
 	if (rc == SIO_OK && sqlite3_changes(SQ(st)->db) == 1) {
 		rc = sqlite_ring_holder(st, sid);
 		if (rc == SIO_OK)

@@ -127,7 +127,7 @@ extern const char *const sqlite_bridge_sql[SQL_NSTMT];
 
 /*
  * The states and transports that the engine passes as bit masks are bound
- * as one word list, ",open,detached," (sqlite_words()); a statement asks
+ * as one word list, ",open,detached," (sio_store_words()); a statement asks
  * whether a column's word is in the list bound to ?n with
  * instr(?n, ',' || column || ',') > 0.
  */
@@ -139,13 +139,6 @@ extern const char *const sqlite_bridge_sql[SQL_NSTMT];
 	"UPDATE sessions SET state = CASE WHEN" DETACH_FROM " THEN ?3"         \
 	" ELSE state END, detached_at = CASE WHEN" DETACH_FROM " THEN ?1"      \
 	" ELSE detached_at END, holder = NULL, holder_conn = NULL"
-
-/* The word list of the states (sio_store_state_name) or, with transports
- * 1, of the transports in mask, into buf: ",open,detached,"; NULL for an
- * empty mask (binds NULL: matches nothing). */
-#define SQLITE_WORDS_LEN 128
-const char *sqlite_words(unsigned mask, int transports,
-                         char buf[SQLITE_WORDS_LEN]);
 
 /* The columns sqlite_session_row() reads, in its order. */
 #define SESSION_COLS                                                           \

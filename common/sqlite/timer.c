@@ -90,7 +90,7 @@ sqlite_heartbeat_due(struct sio_store *st, long long now, long long interval_ms,
                      unsigned transports)
 {
 	const char *sw = sio_store_state_name(state);
-	char tw[SQLITE_WORDS_LEN];
+	char tw[SIO_STORE_WORDS_LEN];
 	long long due = now - interval_ms, max = SQ(st)->max_queue;
 	long long others =
 	    others_late_ms < 0 ? LLONG_MIN : due - others_late_ms;
@@ -98,7 +98,7 @@ sqlite_heartbeat_due(struct sio_store *st, long long now, long long interval_ms,
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	sqlite_words(transports, 1, tw);
+	sio_store_words(transports, 1, tw);
 	rc =
 	    sqlite_ring_rows(st, sqlite_prep(st, SQL_HB_SELECT, "iiititt", due,
 	                                     max, now, holder, others, sw, tw));
@@ -119,7 +119,7 @@ sqlite_heartbeat_due(struct sio_store *st, long long now, long long interval_ms,
  * statement binds them: tw must outlive it); NULL on error. */
 static sqlite3_stmt *
 timer_expired_prep(struct sio_store *st, const struct sio_store_expiry *e,
-                   int max, char (*tw)[SQLITE_WORDS_LEN])
+                   int max, char (*tw)[SIO_STORE_WORDS_LEN])
 {
 	const char *w[SIO_STORE_TIMEOUTS_MAX];
 	const struct sio_store_timeout *t = e->t;
@@ -132,8 +132,9 @@ timer_expired_prep(struct sio_store *st, const struct sio_store_expiry *e,
 		if (i >= e->n)
 			continue;
 		st_[i] = sio_store_state_name(t[i].state);
-		w[i] = t[i].transports ? sqlite_words(t[i].transports, 1, tw[i])
-		                       : NULL;
+		w[i] = t[i].transports
+		           ? sio_store_words(t[i].transports, 1, tw[i])
+		           : NULL;
 		c[i] = t[i].since;
 		b[i] = t[i].before;
 	}
@@ -170,7 +171,8 @@ sqlite_expired(struct sio_store *st, long long now,
                const struct sio_store_expiry *e, char (*sids)[SIO_SID_LEN + 1],
                int *states, int max)
 {
-	char w[SQLITE_WORDS_LEN], tw[SIO_STORE_TIMEOUTS_MAX][SQLITE_WORDS_LEN];
+	char w[SIO_STORE_WORDS_LEN],
+	    tw[SIO_STORE_TIMEOUTS_MAX][SIO_STORE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
@@ -178,7 +180,7 @@ sqlite_expired(struct sio_store *st, long long now,
 	/* A holder that unregistered (or was removed) holds nothing: its
 	 * sessions start their close timeout now. */
 	rc = sqlite_run(st, sqlite_prep(st, SQL_GONE_DETACH, "itt", now,
-	                                sqlite_words(e->gone_from, 0, w),
+	                                sio_store_words(e->gone_from, 0, w),
 	                                sio_store_state_name(e->gone_to)));
 	if (rc == SIO_OK)
 		rc =

@@ -1,0 +1,678 @@
+/*
+ * db.c: the PostgreSQL backend's connection: opening (libpq, the session's
+ * settings), the schema and its migrations (schema/pg.sql, compiled in as
+ * pg_schema.inc), the statements and their helpers, and the transactions
+ * and savepoints the front drives. A write transaction takes siogate's
+ * advisory lock at its begin (pg.h says why).
+ */
+#include <assert.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "result.h"
+
+static const char schema_sql[] =
+#include "pg_schema.inc"
+    ;
+
+#define PG_MARKER "-- version "
+/* The key of the migrations' advisory lock (the writers' is in pg.sql). */
+#define PG_MIGRATE_LOCK "5181117"
+/* The most parameters a statement has (PG_EXPIRED's 17). */
+#define PG_MAX_PARAMS 20
+
+const char *const pg_db_sql[PG_NSTMT] = {
+    /* the next transaction id of the cluster: it moves when anything
+     * writes (our own commits included: a spare scan, not a lost one) */
+    [PG_TICK] = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text",
+};
+
+static const char *const *const pg_tables[] = {
+    pg_db_sql, pg_session_sql, pg_timer_sql, pg_outbox_sql, pg_data_sql,
+};
+
+static const char *
+pg_sql_text(int id)
+{
+	for (size_t i = 0; i < sizeof(pg_tables) / sizeof(*pg_tables); i++)
+		if (pg_tables[i][id] != NULL)
+			return pg_tables[i][id];
+	return NULL;
+}
+
+/* Records the server's or libpq's message (r may be NULL); SIO_ERR. */
+static int
+pg_fail(struct sio_store *st, const PGresult *r)
+{
+	const char *m = r ? PQresultErrorMessage(r) : "";
+
+	if (m == NULL || *m == '\0')
+		m = PQerrorMessage(PGC(st)->db);
+	sio_store_fail(st, "%.*s", (int)strcspn(m, "\n"), m);
+	return SIO_ERR;
+}
+
+/* Whether r is a success; records the error when it is not. */
+static int
+pg_ok(struct sio_store *st, PGresult *r)
+{
+	ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return 1;
+	pg_fail(st, r);
+	return 0;
+}
+
+/* Runs sql (prepared statement name, or the text itself when name is
+ * NULL) with the parameters of types/ap. */
+static PGresult *
+pg_vexec(struct sio_store *st, const char *name, const char *sql,
+         const char *types, va_list ap)
+{
+	const char *val[PG_MAX_PARAMS];
+	int len[PG_MAX_PARAMS], fmt[PG_MAX_PARAMS], n;
+	char num[PG_MAX_PARAMS][24];
+	PGresult *r;
+
+	for (n = 0; types[n] != '\0'; n++) {
+		assert(n < PG_MAX_PARAMS);
+		len[n] = 0;
+		fmt[n] = 0;
+		switch (types[n]) {
+		case 't':
+			val[n] = va_arg(ap, const char *);
+			break;
+		case 'b': /* text's binary form: the bytes, no NUL needed */
+			val[n] = va_arg(ap, const char *);
+			len[n] = (int)va_arg(ap, size_t);
+			fmt[n] = 1;
+			break;
+		case 'i':
+			snprintf(num[n], sizeof(num[n]), "%lld",
+			         va_arg(ap, long long));
+			val[n] = num[n];
+			break;
+		default:
+			assert(!"bad parameter type");
+		}
+	}
+	if (name != NULL)
+		r = PQexecPrepared(PGC(st)->db, name, n, val, len, fmt, 0);
+	else
+		r = PQexecParams(PGC(st)->db, sql, n, NULL, val, len, fmt, 0);
+	if (!pg_ok(st, r)) {
+		PQclear(r);
+		return NULL;
+	}
+	PGC(st)->changes = atoll(PQcmdTuples(r));
+	return r;
+}
+
+/* Prepares statement id on this connection at its first use. */
+static int
+pg_prepare(struct sio_store *st, enum pg_sql id, char name[16])
+{
+	const char *sql = pg_sql_text(id);
+	PGresult *r;
+	int ok;
+
+	assert(sql != NULL);
+	snprintf(name, 16, "s%d", (int)id);
+	if (PGC(st)->prepared[id])
+		return SIO_OK;
+	r = PQprepare(PGC(st)->db, name, sql, 0, NULL);
+	ok = pg_ok(st, r);
+	PQclear(r);
+	if (!ok) {
+		char why[SIO_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", st->errmsg);
+		return sio_store_fail(st, "preparing statement %d: %s", (int)id,
+		                      why);
+	}
+	PGC(st)->prepared[id] = 1;
+	return SIO_OK;
+}
+
+PGresult *
+pg_exec(struct sio_store *st, enum pg_sql id, const char *types, ...)
+{
+	char name[16];
+	PGresult *r;
+	va_list ap;
+
+	if (pg_prepare(st, id, name) != SIO_OK)
+		return NULL;
+	va_start(ap, types);
+	r = pg_vexec(st, name, NULL, types, ap);
+	va_end(ap);
+	return r;
+}
+
+PGresult *
+pg_adhoc(struct sio_store *st, const char *sql, const char *types, ...)
+{
+	PGresult *r;
+	va_list ap;
+
+	va_start(ap, types);
+	r = pg_vexec(st, NULL, sql, types, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+pg_run(struct sio_store *st, enum pg_sql id, const char *types, ...)
+{
+	char name[16];
+	PGresult *r;
+	va_list ap;
+
+	if (pg_prepare(st, id, name) != SIO_OK)
+		return SIO_ERR;
+	va_start(ap, types);
+	r = pg_vexec(st, name, NULL, types, ap);
+	va_end(ap);
+	PQclear(r);
+	return r ? SIO_OK : SIO_ERR;
+}
+
+int
+pg_one(struct sio_store *st, long long *out, enum pg_sql id, const char *types,
+       ...)
+{
+	char name[16];
+	PGresult *r;
+	va_list ap;
+	int rc = SIO_ABSENT;
+
+	if (pg_prepare(st, id, name) != SIO_OK)
+		return SIO_ERR;
+	va_start(ap, types);
+	r = pg_vexec(st, name, NULL, types, ap);
+	va_end(ap);
+	if (r == NULL)
+		return SIO_ERR;
+	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+		*out = atoll(PQgetvalue(r, 0, 0));
+		rc = SIO_OK;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_write(struct sio_store *st, enum pg_sql id, const char *types, ...)
+{
+	char name[16];
+	PGresult *r;
+	va_list ap;
+	int own;
+
+	if (pg_prepare(st, id, name) != SIO_OK ||
+	    sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	va_start(ap, types);
+	r = pg_vexec(st, name, NULL, types, ap);
+	va_end(ap);
+	PQclear(r);
+	return sio_store_tx_end(st, own, r ? SIO_OK : SIO_ERR);
+}
+
+const char *
+pg_text(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+long long
+pg_int(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : atoll(PQgetvalue(r, row, col));
+}
+
+int
+pg_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col);
+}
+
+int
+pg_state(const PGresult *r, int row, int col)
+{
+	int state = sio_store_state_parse(pg_text(r, row, col));
+
+	return state < 0 ? SIO_SESSION_CLOSED : state;
+}
+
+int
+pg_transport(const PGresult *r, int row, int col)
+{
+	return sio_store_transport_parse(pg_text(r, row, col));
+}
+
+int
+pg_ring_rows(struct sio_store *st, PGresult *r)
+{
+	if (r == NULL)
+		return SIO_ERR;
+	for (int i = 0; i < PQntuples(r); i++)
+		sio_store_bell(st, pg_text(r, i, 1), pg_text(r, i, 0));
+	PQclear(r);
+	return SIO_OK;
+}
+
+char *
+pg_dup(const PGresult *r, int row, int col, int *failed)
+{
+	const char *t = pg_text(r, row, col);
+	char *p;
+
+	if (t == NULL)
+		return NULL;
+	if ((p = strdup(t)) == NULL)
+		*failed = 1;
+	return p;
+}
+
+/* Runs one or more statements without parameters. */
+static int
+pg_exec_text(struct sio_store *st, const char *sql)
+{
+	PGresult *r = PQexec(PGC(st)->db, sql);
+	int ok = pg_ok(st, r);
+
+	PQclear(r);
+	return ok ? SIO_OK : SIO_ERR;
+}
+
+/* --- the schema -------------------------------------------------------- */
+
+/* The next `-- version N` line at or after the line starting at p, or
+ * NULL; N in *version. */
+static const char *
+pg_marker(const char *p, int *version)
+{
+	size_t n = strlen(PG_MARKER);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, PG_MARKER, n) == 0 &&
+		    isdigit((unsigned char)p[n])) {
+			*version = atoi(p + n);
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+static int
+pg_schema_want(void)
+{
+	const char *p = schema_sql;
+	int v, max = 0;
+
+	while ((p = pg_marker(p, &v)) != NULL) {
+		if (v > max)
+			max = v;
+		p += strlen(PG_MARKER);
+	}
+	return max;
+}
+
+/* The database's schema version in *have (0: none yet); newer than this
+ * build's is an error. */
+static int
+pg_schema_have(struct sio_store *st, int *have)
+{
+	PGresult *r = pg_adhoc(st, "SELECT to_regclass('siogate_schema')", "");
+	int exists;
+
+	if (r == NULL)
+		return SIO_ERR;
+	exists = PQntuples(r) > 0 && !pg_null(r, 0, 0);
+	PQclear(r);
+	*have = 0;
+	if (exists) {
+		r = pg_adhoc(st, "SELECT max(version) FROM siogate_schema", "");
+		if (r == NULL)
+			return SIO_ERR;
+		*have = PQntuples(r) > 0 ? (int)pg_int(r, 0, 0) : 0;
+		PQclear(r);
+	}
+	if (*have > pg_schema_want())
+		return sio_store_fail(
+		    st, "schema version %d is newer than this build's %d",
+		    *have, pg_schema_want());
+	return SIO_OK;
+}
+
+/* Runs the section of the schema from body up to next (or the end). */
+static int
+pg_section(struct sio_store *st, const char *body, const char *next)
+{
+	size_t len = next ? (size_t)(next - body) : strlen(body);
+	char *sql = strndup(body, len);
+	int rc;
+
+	if (sql == NULL)
+		return sio_store_fail(st, "out of memory");
+	rc = pg_exec_text(st, sql);
+	free(sql);
+	return rc;
+}
+
+/*
+ * Brings the schema up to this build's version. An up-to-date database
+ * is only read; behind, the migration runs under an advisory lock,
+ * reading the version again there: of processes upgrading at once, one
+ * migrates, the others find it done.
+ */
+static int
+pg_migrate(struct sio_store *st)
+{
+	const char *p, *body;
+	char buf[96];
+	int v, next, have, want = pg_schema_want();
+
+	if (pg_schema_have(st, &have) != SIO_OK)
+		return SIO_ERR;
+	if (have == want)
+		return SIO_OK;
+	if (pg_exec_text(st,
+	                 "BEGIN; SELECT pg_advisory_xact_lock(" PG_MIGRATE_LOCK
+	                 ")") != SIO_OK ||
+	    pg_schema_have(st, &have) != SIO_OK)
+		goto err;
+	for (p = pg_marker(schema_sql, &v); p != NULL; v = next) {
+		body = strchr(p, '\n');
+		body = body ? body + 1 : p + strlen(p);
+		p = pg_marker(body, &next);
+		if (v > have && pg_section(st, body, p) != SIO_OK)
+			goto err;
+	}
+	snprintf(buf, sizeof(buf), "UPDATE siogate_schema SET version = %d",
+	         want);
+	if (pg_exec_text(st, buf) != SIO_OK || pg_exec_text(st, "COMMIT"))
+		goto err;
+	return SIO_OK;
+err:
+	PQclear(PQexec(PGC(st)->db, "ROLLBACK"));
+	return SIO_ERR;
+}
+
+/* --- opening and closing ------------------------------------------------ */
+
+/* The server's notices (a NOTICE of a migration) are not ours to print. */
+static void
+pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/*
+ * The session's settings: a commit waits for its WAL flush with
+ * synchronous = full only (normal, the default, is PostgreSQL's
+ * synchronous_commit = off: a crash of the server may lose the last
+ * commits, never consistency, as SQLite's NORMAL in WAL mode); a lock
+ * waited for longer than the busy timeout fails the transaction (the
+ * front rolls back) rather than freezing its process; a transaction
+ * left open by a stuck process ends after a minute.
+ */
+static int
+pg_configure(struct sio_store *st, const struct sio_store_opts *opts)
+{
+	char sql[256];
+	int sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
+	int ms =
+	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+
+	PQsetNoticeProcessor(PGC(st)->db, pg_notice, NULL);
+	snprintf(sql, sizeof(sql),
+	         "SET synchronous_commit = %s; SET lock_timeout = %d;"
+	         " SET idle_in_transaction_session_timeout = 60000;"
+	         " SET client_min_messages = warning; SET TimeZone = 'UTC'",
+	         sync == SIO_SYNC_FULL ? "on" : "off", ms);
+	return pg_exec_text(st, sql);
+}
+
+static int
+pg_open(struct sio_store *st, const char *path,
+        const struct sio_store_opts *opts, char *err)
+{
+	struct pg_conn *q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		sio_err(err, "out of memory");
+		return SIO_ERR;
+	}
+	st->be = q;
+	q->max_queue =
+	    opts && opts->max_queue > 0 ? opts->max_queue : SIO_MAX_QUEUE;
+	q->role = opts ? opts->role : SIO_STORE_PLAIN;
+	q->xmax = -1;
+	q->db = PQconnectdb(path);
+	if (q->db == NULL) {
+		sio_store_fail(st, "out of memory");
+		goto err;
+	}
+	if (PQstatus(q->db) != CONNECTION_OK) {
+		pg_fail(st, NULL);
+		goto err;
+	}
+	if (PQsetClientEncoding(q->db, "UTF8") != 0) {
+		pg_fail(st, NULL);
+		goto err;
+	}
+	if (pg_configure(st, opts) != SIO_OK || pg_migrate(st) != SIO_OK)
+		goto err;
+	return SIO_OK;
+err:
+	/* the URI may hold a password: the database is named, not shown */
+	sio_err(err, "PostgreSQL database: %s", st->errmsg);
+	PQfinish(q->db);
+	free(q);
+	st->be = NULL;
+	return SIO_ERR;
+}
+
+static void
+pg_close(struct sio_store *st)
+{
+	struct pg_conn *q = PGC(st);
+
+	if (q == NULL)
+		return;
+	PQfinish(q->db);
+	free(q);
+	st->be = NULL;
+}
+
+/* --- transactions -------------------------------------------------------- */
+
+static int
+pg_in_transaction(struct sio_store *st)
+{
+	PGTransactionStatusType s = PQtransactionStatus(PGC(st)->db);
+
+	return s == PQTRANS_INTRANS || s == PQTRANS_INERROR ||
+	       s == PQTRANS_ACTIVE;
+}
+
+static int
+pg_rollback(struct sio_store *st)
+{
+	if (!pg_in_transaction(st))
+		return SIO_OK;
+	return pg_exec_text(st, "ROLLBACK");
+}
+
+/* The writers' lock is taken with the begin, in one round trip. */
+static int
+pg_begin(struct sio_store *st)
+{
+	if (pg_exec_text(st, "BEGIN; SELECT siogate_lock()") == SIO_OK)
+		return SIO_OK;
+	PQclear(PQexec(PGC(st)->db, "ROLLBACK"));
+	return SIO_ERR;
+}
+
+/* A transaction that failed is rolled back by COMMIT, without an error:
+ * that is the commit's failure here. */
+static int
+pg_commit(struct sio_store *st)
+{
+	PGresult *r;
+	int ok;
+
+	if (PQtransactionStatus(PGC(st)->db) == PQTRANS_INERROR)
+		return st->errmsg[0] ? SIO_ERR
+		                     : sio_store_fail(st, "the transaction "
+		                                          "failed");
+	r = PQexec(PGC(st)->db, "COMMIT");
+	ok = pg_ok(st, r) && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+	if (!ok && r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK)
+		sio_store_fail(st, "the commit was rolled back");
+	PQclear(r);
+	return ok ? SIO_OK : SIO_ERR;
+}
+
+static int
+pg_read_begin(struct sio_store *st)
+{
+	if (pg_in_transaction(st))
+		return sio_store_fail(st, "a transaction is already open");
+	return pg_exec_text(st,
+	                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+}
+
+static void
+pg_read_end(struct sio_store *st)
+{
+	if (pg_in_transaction(st))
+		PQclear(PQexec(PGC(st)->db, "COMMIT"));
+}
+
+static int
+pg_savepoint(struct sio_store *st)
+{
+	return pg_exec_text(st, "SAVEPOINT sio");
+}
+
+static int
+pg_rollback_to(struct sio_store *st)
+{
+	return pg_exec_text(st, "ROLLBACK TO SAVEPOINT sio; RELEASE SAVEPOINT"
+	                        " sio");
+}
+
+static int
+pg_release(struct sio_store *st)
+{
+	return pg_exec_text(st, "RELEASE SAVEPOINT sio");
+}
+
+static int
+pg_tick(struct sio_store *st, long long now)
+{
+	long long v, was = PGC(st)->xmax;
+
+	(void)now;
+	if (pg_one(st, &v, PG_TICK, "") != SIO_OK)
+		return SIO_ERR;
+	PGC(st)->xmax = v;
+	return was >= 0 && v != was;
+}
+
+/* PostgreSQL's upkeep is its own (autovacuum). */
+static int
+pg_maintain(struct sio_store *st, long long now)
+{
+	(void)st;
+	(void)now;
+	return SIO_OK;
+}
+
+const struct sio_store_ops sio_store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .in_transaction = pg_in_transaction,
+    .read_begin = pg_read_begin,
+    .read_end = pg_read_end,
+    .read_upgrade = NULL,
+    .savepoint = pg_savepoint,
+    .rollback_to = pg_rollback_to,
+    .release = pg_release,
+    .tick = pg_tick,
+    .maintain = pg_maintain,
+    .session_new = pg_session_new,
+    .sessions_live = pg_sessions_live,
+    .session_get = pg_session_get,
+    .session_state = pg_session_state,
+    .holder_state = pg_holder_state,
+    .attach = pg_attach,
+    .detach = pg_detach,
+    .hello_sent = pg_hello_sent,
+    .touch = pg_touch,
+    .session_end = pg_session_end,
+    .session_forget = pg_session_forget,
+    .session_gone = pg_session_gone,
+    .session_purge = pg_session_purge,
+    .cleanup = pg_cleanup,
+    .cleanup_drained = pg_cleanup_drained,
+    .heartbeat_due = pg_heartbeat_due,
+    .expired = pg_expired,
+    .clock_check = pg_clock_check,
+    .outbox_target = pg_outbox_target,
+    .outbox_room = pg_outbox_room,
+    .outbox_insert = pg_outbox_insert,
+    .outbox_broadcast = pg_outbox_broadcast,
+    .outbox_peek = pg_outbox_peek,
+    .outbox_take = pg_outbox_take,
+    .outbox_done = pg_outbox_done,
+    .outbox_release = pg_outbox_release,
+    .outbox_del = pg_outbox_del,
+    .outbox_next_due = pg_outbox_next_due,
+    .outbox_count = pg_outbox_count,
+    .outbox_ready = pg_outbox_ready,
+    .bridge_put = pg_bridge_put,
+    .bridge_take = pg_bridge_take,
+    .bridge_done = pg_bridge_done,
+    .bridge_retry = pg_bridge_retry,
+    .bridge_count = pg_bridge_count,
+    .endpoint_add = pg_endpoint_add,
+    .endpoint_del = pg_endpoint_del,
+    .endpoint_has = pg_endpoint_has,
+    .endpoint_list = pg_endpoint_list,
+    .data_get = pg_data_get,
+    .data_put = pg_data_put,
+    .room_join = pg_room_join,
+    .room_leave = pg_room_leave,
+    .ack_new = pg_ack_new,
+    .ack_take = pg_ack_take,
+    .ack_get = pg_ack_get,
+    .counter_add = pg_counter_add,
+    .counter_get = pg_counter_get,
+    .process_register = pg_process_register,
+    .process_unregister = pg_process_unregister,
+    .process_renew = pg_process_renew,
+    .reap = pg_reap,
+    .session_list = pg_session_list,
+    .room_list = pg_room_list,
+    .counter_list = pg_counter_list,
+    .session_counts = pg_session_counts,
+    .stats = pg_stats,
+    .stats_sample = pg_stats_sample,
+};

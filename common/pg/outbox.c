@@ -1,0 +1,553 @@
+/*
+ * outbox.c: the PostgreSQL backend's outbox (packets queued per session in
+ * order, read, taken by a writer, deleted once written or handed back;
+ * broadcasts in one statement) and the bridge's queue (each session's
+ * events for the application, taken one at a time under a lease).
+ *
+ * A take marks exactly the rows it read (their seqs), not a range: under
+ * READ COMMITTED a range would also catch a row committed between the
+ * read and the mark, which would then be deleted unsent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "pg.h"
+
+/* Broadcast targets: $1 endpoint, $2 room or NULL, $3 excluded sid or
+ * NULL, $4 volatile, $5 queue limit. */
+#define BCAST_FROM                                                             \
+	" FROM sessions s WHERE s.state <> 'closed' AND s.sid IN"              \
+	" (SELECT e.sid FROM endpoints e WHERE e.endpoint = $1::text"          \
+	" AND $2::text IS NULL UNION SELECT r.sid FROM rooms r"                \
+	" JOIN endpoints e ON e.sid = r.sid AND e.endpoint = r.endpoint"       \
+	" WHERE r.endpoint = $1::text AND r.room = $2::text)"                  \
+	" AND ($3::text IS NULL OR s.sid <> $3::text)"                         \
+	" AND ($4::int = 0 OR s.holder IS NOT NULL)"                           \
+	" AND s.queued < $5::bigint"
+
+/* The first event of a session when it is free: not taken or its lease
+ * over, and not held back by a retry ($2 now). */
+#define BRIDGE_FREE                                                            \
+	" AND (q.taker IS NULL OR q.until < $2::bigint)"                       \
+	" AND q.next_at <= $2::bigint"
+#define BRIDGE_COLS "q.seq, q.sid, q.body, q.tries, q.created"
+
+const char *const pg_outbox_sql[PG_NSTMT] = {
+    [PG_PUT_CHECK] = "SELECT state, holder, queued, holder_conn, last_recv"
+                     " FROM sessions WHERE sid = $1",
+    [PG_PUT] = "INSERT INTO outbox (sid, packet, created, due)"
+               " VALUES ($1, $2, $3, $4)",
+    [PG_BCAST_SELECT] = "SELECT s.sid, s.holder" BCAST_FROM,
+    [PG_BCAST_INSERT] = "INSERT INTO outbox (sid, packet, created, due)"
+                        " SELECT s.sid, $6::text, $7::bigint, $8::bigint"
+                        " " BCAST_FROM,
+    /* Taken rows whatever their due: one taken by another writer ends
+     * the read (pg_outbox_peek()). Read in pages of $2. */
+    [PG_PEEK] = "SELECT seq, packet, taken_by, taken_conn FROM outbox"
+                " WHERE sid = $1 AND seq > $4::bigint"
+                " AND (due <= $3::bigint OR taken_by IS NOT NULL)"
+                " ORDER BY seq LIMIT $2",
+    /* the seqs the take read, as a list: "{3,4,5}" */
+    [PG_TAKE] = "UPDATE outbox SET taken_by = $2, taken_conn = $3"
+                " WHERE sid = $1 AND seq = ANY ($4::bigint[])"
+                " AND taken_by IS NULL",
+    [PG_DROP_BAD] = "DELETE FROM outbox WHERE sid = $1"
+                    " AND seq = ANY ($2::bigint[]) AND taken_by IS NULL",
+    [PG_TAKEN_DEL] = "DELETE FROM outbox WHERE sid = $1 AND taken_by = $2"
+                     " AND taken_conn = $3",
+    [PG_TAKEN_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
+                         " taken_conn = NULL WHERE sid = $1"
+                         " AND taken_by = $2 AND taken_conn = $3",
+    [PG_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = $1"
+                    " AND due > $2",
+    /* The sessions of holder $1 whose first packet that a take would
+     * stop at is one it passes (due and not taken). */
+    [PG_READY] = "SELECT s.sid FROM sessions s WHERE s.holder = $1"
+                 " AND (SELECT o.taken_by IS NULL FROM outbox o"
+                 " WHERE o.sid = s.sid AND ((o.taken_by IS NULL"
+                 " AND o.due <= $2) OR (o.taken_by IS NOT NULL"
+                 " AND (o.taken_by <> $1"
+                 " OR o.taken_conn IS DISTINCT FROM s.holder_conn)))"
+                 " ORDER BY o.seq LIMIT 1)",
+    [PG_DEL] = "DELETE FROM outbox WHERE sid = $1 AND seq <= $2"
+               " AND due <= $3",
+    [PG_COUNT] = "SELECT count(*) FROM outbox WHERE sid = $1",
+    [PG_BRIDGE_PUT] = "INSERT INTO bridge_queue (sid, body, created)"
+                      " VALUES ($1, $2, $3)",
+    [PG_BRIDGE_COUNT] = "SELECT count(*) FROM bridge_queue WHERE sid = $1",
+    [PG_BRIDGE_COUNT_ALL] = "SELECT count(*) FROM bridge_queue",
+    [PG_BRIDGE_FIRST] =
+        "SELECT " BRIDGE_COLS " FROM bridge_queue q WHERE q.sid = $1"
+        " AND q.seq = (SELECT min(seq) FROM bridge_queue"
+        " WHERE sid = $1)" BRIDGE_FREE,
+    /* the scan: $3 the grace's cutoff, $4 the most sessions */
+    [PG_BRIDGE_SCAN] = "SELECT " BRIDGE_COLS " FROM bridge_queue q"
+                       " WHERE q.seq = (SELECT min(r.seq) FROM bridge_queue r"
+                       " WHERE r.sid = q.sid)" BRIDGE_FREE
+                       " AND (q.created <= $3 OR q.tries > 0)"
+                       " AND ($1::text IS NULL OR q.sid = $1::text)"
+                       " ORDER BY q.created, q.seq LIMIT $4",
+    [PG_BRIDGE_MARK] = "UPDATE bridge_queue SET taker = $2, until = $3,"
+                       " tries = tries + 1 WHERE seq = $1",
+    [PG_BRIDGE_DONE] = "DELETE FROM bridge_queue"
+                       " WHERE seq = $2 AND sid = $1 AND taker = $3",
+    [PG_BRIDGE_RETRY] = "UPDATE bridge_queue SET taker = NULL, until = 0,"
+                        " next_at = $4"
+                        " WHERE seq = $2 AND sid = $1 AND taker = $3",
+};
+
+/* The outbox check's row of sid: SIO_OK with it, SIO_ABSENT, SIO_CLOSED
+ * (r cleared then), SIO_ERR. */
+static int
+pg_put_check(struct sio_store *st, const char *sid, PGresult **r)
+{
+	*r = pg_exec(st, PG_PUT_CHECK, "t", sid);
+	if (*r == NULL)
+		return SIO_ERR;
+	if (PQntuples(*r) == 0 || pg_state(*r, 0, 0) == SIO_SESSION_CLOSED) {
+		int rc = PQntuples(*r) == 0 ? SIO_ABSENT : SIO_CLOSED;
+
+		PQclear(*r);
+		sio_store_fail(st, "no such session");
+		return rc;
+	}
+	return SIO_OK;
+}
+
+int
+pg_outbox_room(struct sio_store *st, const char *sid, int *room, int *attached,
+               long long *last_recv)
+{
+	PGresult *r;
+	long long queued;
+	int rc;
+
+	*room = 0;
+	*attached = 0;
+	if ((rc = pg_put_check(st, sid, &r)) != SIO_OK)
+		return rc;
+	queued = pg_int(r, 0, 2);
+	if (queued < PGC(st)->max_queue)
+		*room = (int)(PGC(st)->max_queue - queued);
+	*attached = !pg_null(r, 0, 1);
+	*last_recv = pg_int(r, 0, 4);
+	PQclear(r);
+	return SIO_OK;
+}
+
+int
+pg_outbox_target(struct sio_store *st, const char *sid, int flags,
+                 char holder[SIO_HOLDER_LEN], long long *conn,
+                 long long *queued)
+{
+	PGresult *r;
+	const char *t;
+	int rc;
+
+	holder[0] = '\0';
+	*queued = 0;
+	if ((rc = pg_put_check(st, sid, &r)) != SIO_OK)
+		return rc;
+	/* a volatile packet with no transport attached is dropped whatever
+	 * the queue holds: SIO_OK, as socket.io 0.9 drops it */
+	if (pg_int(r, 0, 2) >= PGC(st)->max_queue &&
+	    !((flags & SIO_STORE_VOLATILE) && pg_null(r, 0, 1))) {
+		PQclear(r);
+		sio_store_fail(st, "queue full");
+		return SIO_FULL;
+	}
+	t = pg_text(r, 0, 1);
+	sio_buf_copy(holder, SIO_HOLDER_LEN, t ? t : "");
+	*queued = pg_int(r, 0, 2);
+	*conn = pg_int(r, 0, 3);
+	PQclear(r);
+	return SIO_OK;
+}
+
+int
+pg_outbox_insert(struct sio_store *st, const char *sid, const char *pkt,
+                 size_t len, long long due)
+{
+	return pg_run(st, PG_PUT, "tbii", sid, pkt, len, sio_store_now(), due);
+}
+
+int
+pg_outbox_broadcast(struct sio_store *st, const char *endpoint,
+                    const char *room, const char *exclude_sid, const char *pkt,
+                    size_t len, int flags, long long due)
+{
+	long long vol = (flags & SIO_STORE_VOLATILE) != 0,
+	          max = PGC(st)->max_queue;
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_ring_rows(st, pg_exec(st, PG_BCAST_SELECT, "tttii", endpoint,
+	                              room, exclude_sid, vol, max));
+	if (rc == SIO_OK)
+		rc = pg_run(st, PG_BCAST_INSERT, "tttiibii", endpoint, room,
+		            exclude_sid, vol, max, pkt, len, sio_store_now(),
+		            due);
+	if (rc == SIO_OK)
+		rc = (int)PGC(st)->changes;
+	return sio_store_tx_end(st, own, rc);
+}
+
+/* Whether row i of a PG_PEEK result is taken by someone other than
+ * (holder, conn); holder NULL: by anyone. */
+static int
+pg_taken_by_other(const PGresult *r, int i, const char *holder, long long conn)
+{
+	const char *by = pg_text(r, i, 2);
+
+	if (by == NULL)
+		return 0;
+	return holder == NULL || strcmp(by, holder) != 0 || pg_null(r, i, 3) ||
+	       pg_int(r, i, 3) != conn;
+}
+
+/* The seqs a peek passed to fn and those it skipped as unwritable, each a
+ * PostgreSQL array literal ("{3,4}") for the take's mark and drop. */
+struct pg_seqs {
+	char *list;
+	size_t len, cap;
+};
+
+static int
+pg_seqs_add(struct pg_seqs *s, long long seq)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%s%lld", s->len ? "," : "{", seq);
+
+	if (s->len + (size_t)n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		char *p = realloc(s->list, cap);
+
+		if (p == NULL)
+			return SIO_ERR;
+		s->list = p;
+		s->cap = cap;
+	}
+	memcpy(s->list + s->len, num, (size_t)n);
+	s->len += (size_t)n;
+	strcpy(s->list + s->len, "}");
+	return SIO_OK;
+}
+
+/* Rows of a page of the peek. */
+#define PG_PEEK_PAGE 256
+
+/*
+ * Delivery is in order: a packet another writer has taken may yet be
+ * handed back, so nothing after it goes out before it is done with.
+ * Packets (holder, conn) took itself are being written by it: passed
+ * over. taken and bad (may be NULL) collect the seqs passed to fn and
+ * those skipped as unwritable.
+ */
+static int
+pg_peek(struct sio_store *st, const char *sid, long long now, size_t max,
+        const char *holder, long long conn,
+        int (*fn)(void *udata, const char *pkt, size_t len), void *udata,
+        long long *last_seq, int *blocked, struct pg_seqs *taken,
+        struct pg_seqs *bad)
+{
+	long long after = 0;
+	int n = 0, done = 0;
+
+	*last_seq = 0;
+	*blocked = 0;
+	while (!done && (size_t)n < max) {
+		PGresult *r = pg_exec(st, PG_PEEK, "tiii", sid,
+		                      (long long)PG_PEEK_PAGE, now, after);
+		int rows, i;
+
+		if (r == NULL)
+			return SIO_ERR;
+		rows = PQntuples(r);
+		done = rows < PG_PEEK_PAGE;
+		for (i = 0; i < rows && (size_t)n < max; i++) {
+			const char *pkt = pg_text(r, i, 1);
+			size_t len = pkt ? (size_t)PQgetlength(r, i, 1) : 0;
+			long long seq = pg_int(r, i, 0);
+
+			after = seq;
+			if (!pg_null(r, i, 2)) {
+				if (pg_taken_by_other(r, i, holder, conn)) {
+					*blocked = 1;
+					done = 1;
+					break;
+				}
+				continue;
+			}
+			if (!sio_store_packet_ok(pkt, len)) {
+				if (bad && pg_seqs_add(bad, seq) != SIO_OK)
+					goto oom;
+				continue;
+			}
+			if (fn(udata, pkt, len) != SIO_OK) {
+				done = 1;
+				break;
+			}
+			if (taken && pg_seqs_add(taken, seq) != SIO_OK)
+				goto oom;
+			*last_seq = seq;
+			n++;
+		}
+		PQclear(r);
+		continue;
+	oom:
+		PQclear(r);
+		return sio_store_fail(st, "out of memory");
+	}
+	return n;
+}
+
+int
+pg_outbox_peek(struct sio_store *st, const char *sid, long long now, size_t max,
+               const char *holder, long long conn,
+               int (*fn)(void *udata, const char *pkt, size_t len), void *udata,
+               long long *last_seq, int *blocked)
+{
+	return pg_peek(st, sid, now, max, holder, conn, fn, udata, last_seq,
+	               blocked, NULL, NULL);
+}
+
+int
+pg_outbox_take(struct sio_store *st, const char *sid, long long now, size_t max,
+               const char *holder, long long conn,
+               int (*fn)(void *udata, const char *pkt, size_t len), void *udata,
+               int *blocked, int *dropped)
+{
+	struct pg_seqs taken = {0}, bad = {0};
+	long long last_seq;
+	int own, n, rc;
+
+	*dropped = 0;
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	n = pg_peek(st, sid, now, max, holder, conn, fn, udata, &last_seq,
+	            blocked, &taken, &bad);
+	rc = n < 0 ? SIO_ERR : SIO_OK;
+	if (rc == SIO_OK && bad.len > 0) {
+		rc = pg_run(st, PG_DROP_BAD, "tt", sid, bad.list);
+		*dropped = (int)PGC(st)->changes;
+	}
+	if (rc == SIO_OK && n > 0)
+		rc = pg_run(st, PG_TAKE, "ttit", sid, holder, conn, taken.list);
+	free(taken.list);
+	free(bad.list);
+	rc = sio_store_tx_end(st, own, rc);
+	return rc == SIO_OK ? n : SIO_ERR;
+}
+
+int
+pg_outbox_next_due(struct sio_store *st, const char *sid, long long now,
+                   long long *due)
+{
+	return pg_one(st, due, PG_NEXT_DUE, "ti", sid, now);
+}
+
+int
+pg_outbox_ready(struct sio_store *st, const char *holder, long long now,
+                void (*fn)(void *udata, const char *sid), void *udata)
+{
+	PGresult *r = pg_exec(st, PG_READY, "ti", holder, now);
+	int n;
+
+	if (r == NULL)
+		return SIO_ERR;
+	n = PQntuples(r);
+	for (int i = 0; i < n; i++)
+		fn(udata, pg_text(r, i, 0));
+	PQclear(r);
+	return n;
+}
+
+/* After a delete of written packets (rc its result): adds the rows it
+ * deleted to packets_sent, in the same transaction. */
+static int
+pg_count_sent(struct sio_store *st, int rc)
+{
+	if (rc != SIO_OK || PGC(st)->changes == 0)
+		return rc;
+	return sio_store_counter_add(st, "packets_sent", PGC(st)->changes);
+}
+
+int
+pg_outbox_del(struct sio_store *st, const char *sid, long long now,
+              long long last_seq)
+{
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_run(st, PG_DEL, "tii", sid, last_seq, now);
+	rc = pg_count_sent(st, rc);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
+               long long conn)
+{
+	long long n = 0;
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_run(st, PG_TAKEN_DEL, "tti", sid, holder, conn);
+	if (rc == SIO_OK)
+		n = PGC(st)->changes;
+	rc = pg_count_sent(st, rc);
+	/* a holder other than this writer may wait for them to be done */
+	if (rc == SIO_OK && n > 0)
+		rc = pg_ring_other(st, sid, holder, conn);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_outbox_release(struct sio_store *st, const char *sid, const char *holder,
+                  long long conn)
+{
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_run(st, PG_TAKEN_RELEASE, "tti", sid, holder, conn);
+	if (rc == SIO_OK) /* the current holder may be waiting for them */
+		rc = pg_ring_holder(st, sid);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_outbox_count(struct sio_store *st, const char *sid)
+{
+	long long n = 0;
+
+	if (pg_one(st, &n, PG_COUNT, "t", sid) == SIO_ERR)
+		return SIO_ERR;
+	return (int)n;
+}
+
+/* --- the bridge's queue --------------------------------------------------- */
+
+int
+pg_bridge_put(struct sio_store *st, const char *sid, const char *body,
+              size_t len, long long now, int max)
+{
+	long long n = 0;
+
+	if (max > 0) {
+		if (pg_one(st, &n, PG_BRIDGE_COUNT, "t", sid) == SIO_ERR)
+			return SIO_ERR;
+		if (n >= max)
+			return SIO_FULL;
+	}
+	return pg_write(st, PG_BRIDGE_PUT, "tbi", sid, body, len, now);
+}
+
+static void
+bridge_events_free(struct sio_store_bridge_event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free((char *)ev[i].sid);
+		free((char *)ev[i].body);
+	}
+	free(ev);
+}
+
+/* Copies the events of r into *out, then marks each for taker. */
+static int
+bridge_take_rows(struct sio_store *st, PGresult *r, const char *taker,
+                 long long until, struct sio_store_bridge_event **out, int *n)
+{
+	struct sio_store_bridge_event *ev;
+	int rows = PQntuples(r), failed = 0;
+
+	*n = 0;
+	if (rows == 0)
+		return SIO_OK;
+	if ((ev = calloc((size_t)rows, sizeof(*ev))) == NULL)
+		return sio_store_fail(st, "out of memory");
+	*out = ev;
+	for (int i = 0; i < rows; i++) {
+		ev[i].seq = pg_int(r, i, 0);
+		ev[i].sid = pg_dup(r, i, 1, &failed);
+		ev[i].body = pg_dup(r, i, 2, &failed);
+		ev[i].len = (size_t)PQgetlength(r, i, 2);
+		ev[i].tries = (int)pg_int(r, i, 3) + 1;
+		ev[i].created = pg_int(r, i, 4);
+		*n = i + 1;
+		if (failed || ev[i].sid == NULL || ev[i].body == NULL)
+			return sio_store_fail(st, "out of memory");
+	}
+	for (int i = 0; i < rows; i++)
+		if (pg_run(st, PG_BRIDGE_MARK, "iti", ev[i].seq, taker,
+		           until) != SIO_OK)
+			return SIO_ERR;
+	return SIO_OK;
+}
+
+int
+pg_bridge_take(struct sio_store *st, const char *sid, const char *taker,
+               long long now, long long lease_ms, long long grace_ms, int max,
+               void (*fn)(void *udata, const struct sio_store_bridge_event *e),
+               void *udata)
+{
+	struct sio_store_bridge_event *ev = NULL;
+	PGresult *r;
+	int own, rc, n = 0;
+
+	if (sid == NULL && max <= 0)
+		return 0;
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	if (sid != NULL)
+		r = pg_exec(st, PG_BRIDGE_FIRST, "ti", sid, now);
+	else
+		r = pg_exec(st, PG_BRIDGE_SCAN, "tiii", (const char *)NULL, now,
+		            now - grace_ms, (long long)max);
+	rc = r ? bridge_take_rows(st, r, taker, now + lease_ms, &ev, &n)
+	       : SIO_ERR;
+	PQclear(r);
+	rc = sio_store_tx_end(st, own, rc == SIO_OK ? n : SIO_ERR);
+	for (int i = 0; rc > 0 && fn != NULL && i < n; i++)
+		fn(udata, &ev[i]);
+	bridge_events_free(ev, n);
+	return rc;
+}
+
+/* A done or retry: SIO_OK when it changed the row, SIO_ABSENT when the
+ * event is no longer the taker's. */
+static int
+bridge_held(struct sio_store *st, int rc)
+{
+	return rc == SIO_OK && PGC(st)->changes == 0 ? SIO_ABSENT : rc;
+}
+
+int
+pg_bridge_done(struct sio_store *st, const char *sid, long long seq,
+               const char *taker)
+{
+	return bridge_held(
+	    st, pg_write(st, PG_BRIDGE_DONE, "tit", sid, seq, taker));
+}
+
+int
+pg_bridge_retry(struct sio_store *st, const char *sid, long long seq,
+                const char *taker, long long next_at)
+{
+	return bridge_held(st, pg_write(st, PG_BRIDGE_RETRY, "titi", sid, seq,
+	                                taker, next_at));
+}
+
+int
+pg_bridge_count(struct sio_store *st, const char *sid, long long *n)
+{
+	int rc = sid ? pg_one(st, n, PG_BRIDGE_COUNT, "t", sid)
+	             : pg_one(st, n, PG_BRIDGE_COUNT_ALL, "");
+
+	return rc == SIO_ERR ? SIO_ERR : SIO_OK;
+}

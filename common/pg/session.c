@@ -1,0 +1,332 @@
+/*
+ * session.c: the PostgreSQL backend's sessions: creation, reads, attach and
+ * detach of a transport, the end of a session (claimed once), and the
+ * deletion of ended ones. Each compare-and-set is one UPDATE ... WHERE
+ * state is one of the given ones, under the writers' lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+const char *const pg_session_sql[PG_NSTMT] = {
+    [PG_SESSION_NEW] =
+        "INSERT INTO sessions (sid, state, created, last_recv,"
+        " last_heartbeat, request, remote) VALUES ($1, 'handshaken', $2,"
+        " $2, $2, $3, siogate_json_field($3, 'remote'))",
+    [PG_SESSION_GET] = "SELECT " PG_SESSION_COLS ", request"
+                       " FROM sessions WHERE sid = $1",
+    [PG_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
+                         " WHERE sid = $1",
+    [PG_ATTACH_GET] = "SELECT state, transport, holder, holder_conn, hello"
+                      " FROM sessions WHERE sid = $1",
+    [PG_ATTACH] = "UPDATE sessions SET state = $6, transport = $2,"
+                  " holder = $3, holder_conn = $4, detached_at = NULL,"
+                  " last_recv = $5, last_heartbeat = $5 WHERE sid = $1"
+                  " AND strpos($7::text, ',' || state || ',') > 0",
+    [PG_DETACH] = PG_DETACH_SET " WHERE sid = $4 AND holder = $5"
+                                " AND holder_conn = $6",
+    [PG_HELLO_SENT] = "UPDATE sessions SET hello = $2 WHERE sid = $1",
+    [PG_FORGET] = "UPDATE sessions SET gone = 1 WHERE sid = $1"
+                  " AND state = 'closed'",
+    [PG_GONE] = "SELECT (state = 'closed' AND gone <> 0)::int"
+                " FROM sessions WHERE sid = $1",
+    [PG_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = $1"
+                        " AND holder = $2 AND holder_conn = $3",
+    [PG_TOUCH] = "UPDATE sessions SET last_recv = $2 WHERE sid = $1",
+    [PG_END] = "UPDATE sessions SET state = $4, closed_at = $2,"
+               " close_reason = $3 WHERE sid = $1"
+               " AND strpos($5::text, ',' || state || ',') > 0",
+    [PG_HOLDER] = "SELECT holder FROM sessions WHERE sid = $1"
+                  " AND holder IS NOT NULL",
+    [PG_HOLDER_OTHER] =
+        "SELECT holder FROM sessions WHERE sid = $1 AND holder IS NOT NULL"
+        " AND (holder IS DISTINCT FROM $2::text"
+        " OR holder_conn IS DISTINCT FROM $3::bigint)",
+    /* a session's rows beside it, in one statement */
+    [PG_PURGE] = "WITH e AS (DELETE FROM endpoints WHERE sid = $1),"
+                 " r AS (DELETE FROM rooms WHERE sid = $1),"
+                 " d AS (DELETE FROM data WHERE sid = $1)"
+                 " DELETE FROM acks WHERE sid = $1",
+    [PG_CLEANUP] = "DELETE FROM sessions WHERE state = 'closed'"
+                   " AND closed_at < $1",
+    [PG_LIVE_OF] = "SELECT count(*) FROM (SELECT 1 FROM sessions"
+                   " WHERE remote = $1 AND state <> 'closed' LIMIT $2) l",
+};
+
+int
+pg_session_new(struct sio_store *st, const char *sid, const char *request,
+               long long now)
+{
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_run(st, PG_SESSION_NEW, "tit", sid, now, request);
+	if (rc == SIO_OK)
+		rc = pg_run(st, PG_EP_ADD, "ttt", sid, "", (const char *)NULL);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_sessions_live(struct sio_store *st, const char *remote, int max, int *all,
+                 int *of_remote)
+{
+	long long n = 0;
+	int rc;
+
+	rc = pg_one(st, &n, PG_COUNTER_GET, "t", "sessions_active");
+	if (rc == SIO_ERR)
+		return SIO_ERR;
+	*all = rc == SIO_OK ? (int)n : 0;
+	n = 0;
+	if (pg_one(st, &n, PG_LIVE_OF, "ti", remote, (long long)max) == SIO_ERR)
+		return SIO_ERR;
+	*of_remote = (int)n;
+	return SIO_OK;
+}
+
+/* Reads the PG_SESSION_COLS of a row, from column col on, into out. */
+void
+pg_session_row(const PGresult *r, int row, int col,
+               struct sio_store_session *out)
+{
+	const char *t;
+
+	out->state = pg_state(r, row, col);
+	out->transport = pg_transport(r, row, col + 1);
+	t = pg_text(r, row, col + 2);
+	snprintf(out->holder, sizeof(out->holder), "%s", t ? t : "");
+	out->holder_conn = pg_int(r, row, col + 3);
+	out->created = pg_int(r, row, col + 4);
+	out->last_recv = pg_int(r, row, col + 5);
+	out->detached_at = pg_int(r, row, col + 6);
+	out->closed_at = pg_int(r, row, col + 7);
+	t = pg_text(r, row, col + 8);
+	snprintf(out->close_reason, sizeof(out->close_reason), "%s",
+	         t ? t : "");
+}
+
+/* A query by sid: SIO_OK with its row, SIO_ABSENT (r cleared) when there
+ * is none, SIO_ERR. */
+static int
+pg_session_found(struct sio_store *st, PGresult *r)
+{
+	if (r == NULL)
+		return SIO_ERR;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		sio_store_fail(st, "no such session");
+		return SIO_ABSENT;
+	}
+	return SIO_OK;
+}
+
+int
+pg_session_get(struct sio_store *st, const char *sid,
+               struct sio_store_session *out)
+{
+	PGresult *r = pg_exec(st, PG_SESSION_GET, "t", sid);
+	int rc, failed = 0;
+
+	if ((rc = pg_session_found(st, r)) != SIO_OK)
+		return rc;
+	snprintf(out->sid, sizeof(out->sid), "%s", sid);
+	pg_session_row(r, 0, 0, out);
+	out->request = pg_dup(r, 0, 9, &failed);
+	PQclear(r);
+	if (failed)
+		return sio_store_fail(st, "out of memory");
+	return SIO_OK;
+}
+
+int
+pg_session_state(struct sio_store *st, const char *sid, long long *last_recv)
+{
+	PGresult *r = pg_exec(st, PG_SESSION_STATE, "t", sid);
+	int rc;
+
+	if ((rc = pg_session_found(st, r)) != SIO_OK)
+		return rc;
+	rc = pg_state(r, 0, 0);
+	*last_recv = pg_int(r, 0, 1);
+	PQclear(r);
+	return rc;
+}
+
+/* Reads what attach replaces; the previous holder is rung unless it is
+ * (holder, conn) itself. SIO_OK, SIO_ABSENT, SIO_CLOSED (in no state of
+ * from), SIO_ERR. */
+static int
+pg_attach_prev(struct sio_store *st, const char *sid, const char *holder,
+               long long conn, int *hello, unsigned from)
+{
+	PGresult *r = pg_exec(st, PG_ATTACH_GET, "t", sid);
+	const char *prev;
+	int rc;
+
+	if ((rc = pg_session_found(st, r)) != SIO_OK)
+		return rc;
+	if (!(from & (1u << pg_state(r, 0, 0)))) {
+		PQclear(r);
+		sio_store_fail(st, "no such session");
+		return SIO_CLOSED;
+	}
+	*hello = pg_int(r, 0, 4) == 0;
+	prev = pg_text(r, 0, 2);
+	if (prev != NULL &&
+	    (strcmp(prev, holder) != 0 || pg_int(r, 0, 3) != conn))
+		sio_store_bell(st, prev, sid);
+	PQclear(r);
+	return SIO_OK;
+}
+
+int
+pg_attach(struct sio_store *st, const char *sid, int transport,
+          const char *holder, long long conn, long long now, int *hello,
+          unsigned from, int to)
+{
+	char w[SIO_STORE_WORDS_LEN];
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_attach_prev(st, sid, holder, conn, hello, from);
+	if (rc == SIO_OK)
+		rc = pg_run(st, PG_ATTACH, "tttiitt", sid,
+		            sio_store_transport_name(transport), holder, conn,
+		            now, sio_store_state_name(to),
+		            sio_store_words(from, 0, w));
+	if (rc == SIO_OK && PGC(st)->changes != 1) {
+		sio_store_fail(st, "no such session");
+		rc = SIO_CLOSED;
+	}
+	if (rc == SIO_OK)
+		rc =
+		    pg_run(st, PG_COUNTER_ADD, "ti", "connections_opened", 1LL);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_detach(struct sio_store *st, const char *sid, const char *holder,
+          long long conn, long long now, unsigned from, int to)
+{
+	char w[SIO_STORE_WORDS_LEN];
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_run(st, PG_DETACH, "itttti", now, sio_store_words(from, 0, w),
+	            sio_store_state_name(to), sid, holder, conn);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_hello_sent(struct sio_store *st, const char *sid, int sent)
+{
+	return pg_write(st, PG_HELLO_SENT, "ti", sid, (long long)(sent != 0));
+}
+
+int
+pg_holder_state(struct sio_store *st, const char *sid, const char *holder,
+                long long conn)
+{
+	PGresult *r = pg_exec(st, PG_HOLDER_STATE, "tti", sid, holder, conn);
+	int rc;
+
+	if ((rc = pg_session_found(st, r)) != SIO_OK)
+		return rc;
+	rc = pg_state(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_touch(struct sio_store *st, const char *sid, long long now)
+{
+	return pg_write(st, PG_TOUCH, "ti", sid, now);
+}
+
+/* Queues a ring for the holder r (its first column) reads for sid. */
+static int
+pg_ring_read(struct sio_store *st, PGresult *r, const char *sid)
+{
+	if (r == NULL)
+		return SIO_ERR;
+	if (PQntuples(r) > 0 && !pg_null(r, 0, 0))
+		sio_store_bell(st, pg_text(r, 0, 0), sid);
+	PQclear(r);
+	return SIO_OK;
+}
+
+int
+pg_ring_holder(struct sio_store *st, const char *sid)
+{
+	return pg_ring_read(st, pg_exec(st, PG_HOLDER, "t", sid), sid);
+}
+
+int
+pg_ring_other(struct sio_store *st, const char *sid, const char *holder,
+              long long conn)
+{
+	return pg_ring_read(
+	    st, pg_exec(st, PG_HOLDER_OTHER, "tti", sid, holder, conn), sid);
+}
+
+int
+pg_session_end(struct sio_store *st, const char *sid, const char *reason,
+               long long now, unsigned from, int to)
+{
+	char w[SIO_STORE_WORDS_LEN];
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_run(st, PG_END, "tittt", sid, now, reason,
+	            sio_store_state_name(to), sio_store_words(from, 0, w));
+	if (rc == SIO_OK && PGC(st)->changes == 1) {
+		rc = pg_ring_holder(st, sid);
+		if (rc == SIO_OK)
+			rc = 1;
+	}
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_session_forget(struct sio_store *st, const char *sid)
+{
+	return pg_write(st, PG_FORGET, "t", sid);
+}
+
+int
+pg_session_gone(struct sio_store *st, const char *sid)
+{
+	PGresult *r = pg_exec(st, PG_GONE, "t", sid);
+	int rc;
+
+	if ((rc = pg_session_found(st, r)) != SIO_OK)
+		return rc == SIO_ABSENT ? 1 : SIO_ERR;
+	rc = pg_int(r, 0, 0) != 0;
+	PQclear(r);
+	return rc;
+}
+
+int
+pg_session_purge(struct sio_store *st, const char *sid)
+{
+	return pg_write(st, PG_PURGE, "t", sid);
+}
+
+int
+pg_cleanup(struct sio_store *st, long long before)
+{
+	int own, rc;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = pg_run(st, PG_CLEANUP, "i", before);
+	if (rc == SIO_OK)
+		rc = (int)PGC(st)->changes;
+	return sio_store_tx_end(st, own, rc);
+}

@@ -73,7 +73,7 @@ CLIENT_FILES = socket.io.js socket.io.min.js WebSocketMain.swf \
 CLIENT_GZ    = socket.io.js.gz socket.io.min.js.gz
 CLIENT_STAMP = $(BUILD)/client/.stamp
 
-.PHONY: all deps test check wire asan fuzz clean format run interop browser wsd-wire bench-latency bench-bridge flash examples ctl publish bridge clients stats faults bench profile
+.PHONY: all deps test check check-pg wire asan fuzz clean format run interop browser wsd-wire bench-latency bench-bridge flash examples ctl publish bridge clients stats faults bench profile
 all: $(LIB) $(PLUGINS) $(GATEWAY) $(WSD) $(CTL) $(CLIENT_STAMP)
 
 # The Debian packages of make test (scripts/deps.sh: the sets build, run,
@@ -110,6 +110,13 @@ $(BUILD)/common/pg/db.o: CFLAGS += -I$(BUILD)
 
 $(BUILD)/common/sqlite/db.o: $(BUILD)/schema.inc
 $(BUILD)/common/sqlite/db.o: CFLAGS += -I$(BUILD)
+# The contract suite makes a database a test through libpq when PG is
+# set (SIO_TEST_STORE=postgresql, make check-pg); rebuilt when PG changes.
+$(BUILD)/.pg: FORCE | $(BUILD)/.dirs
+	@echo "PG=$(PG)" | cmp -s - $@ || echo "PG=$(PG)" > $@
+$(BUILD)/tests/test_store_contract.o: $(BUILD)/.pg
+$(BUILD)/tests/test_store_contract.o: CFLAGS += $(if $(PG),-DSIO_TEST_PG)
+
 # The store suite builds old databases from the schema's first sections.
 $(BUILD)/tests/test_store.o: $(BUILD)/schema.inc
 $(BUILD)/tests/test_store.o: CFLAGS += -I$(BUILD)
@@ -237,10 +244,22 @@ check: $(TESTS) $(HELPERS) $(PLUGINS)
 	if [ -z "$$failed" ]; then echo "make test: all suites passed"; \
 	else echo "make test: FAILURES in$$failed"; exit 1; fi
 
+# The store contract suite against PostgreSQL: a throwaway cluster
+# (scripts/pg-cluster.sh) for the run, stopped on every way out
+# (tests/pg/contract.sh). Without libpq (PG empty) it is skipped, but CI
+# must run it.
+check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract)
+	@if [ -n "$(PG)" ]; then tests/pg/contract.sh $(BUILD); \
+	else echo "make check-pg: skipped: built without libpq" \
+		"(libpq-dev: scripts/deps.sh build)"; \
+		if [ "$${CI:-}" = true ]; then \
+			echo "make check-pg: CI must run it"; exit 1; fi; fi
+
 # Everything a user relies on: the CUnit suites, wire scenarios behind
 # lighttpd, nginx and Apache, the real client in Node, the demo in chromium.
 test: deps
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory check-pg
 	@$(MAKE) --no-print-directory wire
 	@$(MAKE) --no-print-directory interop
 	@$(MAKE) --no-print-directory snippets

@@ -7,11 +7,12 @@
 #                                  for what SET lacks and exits 1, or 0
 #
 # Sets, each containing the one before it:
-#   build  what `make` needs: a compiler and the libraries' headers
+#   build  what `make` needs: a compiler and the libraries' headers (libpq's
+#          for the PostgreSQL backend)
 #   run    what `make run` needs: build, lighttpd, npm (socket.io-client)
 #   test   what `make test` needs: run, the other web servers, chromium,
 #          CUnit, clang (fuzz, sanitizers), clang-format, curl, sqlite3, php, groff and
-#          man (the man pages' test)
+#          man (the man pages' test), postgresql (make check-pg's cluster)
 #   bench  what `make bench` and `make profile` need: test, libuv (the
 #          load generator), linux-perf
 #
@@ -26,10 +27,10 @@ check=""
 set_name=${1:-test}
 
 BUILD_PKGS="build-essential pkg-config libfcgi-dev libwebsockets-dev
-libsqlite3-dev libjansson-dev libssl-dev"
+libsqlite3-dev libjansson-dev libssl-dev libpq-dev"
 RUN_PKGS="$BUILD_PKGS lighttpd"
 TEST_PKGS="$RUN_PKGS libcunit1-dev clang clang-format libclang-rt-14-dev sqlite3 curl
-python3 groff-base man-db nginx-light apache2 chromium php-cli php-cgi php-fpm php-sqlite3"
+python3 groff-base man-db nginx-light apache2 chromium php-cli php-cgi php-fpm php-sqlite3 postgresql"
 BENCH_PKGS="$TEST_PKGS libuv1-dev linux-perf"
 case $set_name in
 build) PKGS=$BUILD_PKGS ;;

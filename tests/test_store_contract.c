@@ -9,13 +9,17 @@
  * Plugging in a backend: contract_open() is the one place that opens a
  * store. It reads $SIO_TEST_STORE ("sqlite", the default: a file in the
  * test's temporary directory) and opens one more connection to the
- * test's store each time it is called; a second backend adds its case
- * there (a server backend gives each test an empty store of its own, a
- * database or schema made in setup() and dropped in teardown()). The
- * run directory for doorbells is always the test's temporary directory:
- * doorbells are the front's, the same for every backend. Where
- * concurrency is the contract, two connections to one store (and
- * threads, one connection each) race for real.
+ * test's store each time it is called; contract_close() closes one, and
+ * teardown() whatever a test left open (an assertion that ends a test
+ * skips its own closes). "postgresql" gives each test an empty database
+ * of its own, made in setup() and dropped in teardown() through libpq,
+ * on the cluster that $SIO_TEST_PG_HOST, _PORT and _USER name
+ * (scripts/pg-cluster.sh env; make check-pg); it needs the suite built
+ * with SIO_TEST_PG (the Makefile's PG). The run directory for doorbells
+ * is always the test's temporary directory: doorbells are the front's,
+ * the same for every backend. Where concurrency is the contract, two
+ * connections to one store (and threads, one connection each) race for
+ * real.
  *
  * Every put and broadcast goes through put_at() and broadcast_at(), so
  * that a change of how a delay is given touches those two only.
@@ -26,6 +30,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef SIO_TEST_PG
+#include <libpq-fe.h>
+#endif
 
 #include "cu.h"
 #include "doorbell.h"
@@ -39,6 +47,179 @@ static struct sio_store *st; /* the test's first connection */
 
 /* --- the backend under test ------------------------------------------- */
 
+/* The connections a test opened and has not closed (contract_open() is
+ * called from the test's thread only). */
+#define CONTRACT_CONNS 16
+static struct sio_store *conns[CONTRACT_CONNS];
+
+static const char *
+backend_name(void)
+{
+	const char *b = getenv("SIO_TEST_STORE");
+
+	return b == NULL || *b == '\0' ? "sqlite" : b;
+}
+
+#ifdef SIO_TEST_PG
+static char pg_db[64]; /* the test's database; "" when none was made */
+static unsigned pg_made;
+
+/* $name, or NULL with the reason printed when unset or empty. */
+static const char *
+pg_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0') {
+		fprintf(stderr,
+		        "postgresql: %s is not set (eval the output of "
+		        "scripts/pg-cluster.sh env DIR, or make check-pg)\n",
+		        name);
+		return NULL;
+	}
+	return v;
+}
+
+/* Runs sql on the cluster's database "postgres" through a connection of
+ * its own. SIO_OK, or SIO_ERR with the reason printed. */
+static int
+pg_admin(const char *sql)
+{
+	const char *keys[] = {"host", "port", "user", "dbname", NULL};
+	const char *vals[] = {pg_env("SIO_TEST_PG_HOST"),
+	                      pg_env("SIO_TEST_PG_PORT"),
+	                      pg_env("SIO_TEST_PG_USER"), "postgres", NULL};
+	PGconn *c;
+	PGresult *r;
+	int rc = SIO_ERR;
+
+	if (vals[0] == NULL || vals[1] == NULL || vals[2] == NULL)
+		return SIO_ERR;
+	c = PQconnectdbParams(keys, vals, 0);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "postgresql: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return SIO_ERR;
+	}
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		rc = SIO_OK;
+	else
+		fprintf(stderr, "postgresql: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+/* Makes the test's empty database, contract_<pid>_<n>; pg_db stays ""
+ * on failure. */
+static void
+pg_db_make(void)
+{
+	char name[sizeof(pg_db)], sql[128];
+
+	snprintf(name, sizeof(name), "contract_%d_%u", (int)getpid(),
+	         ++pg_made);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" TEMPLATE template0",
+	         name);
+	if (pg_admin(sql) == SIO_OK)
+		snprintf(pg_db, sizeof(pg_db), "%s", name);
+}
+
+/* Drops the test's database, and any connection still in it. */
+static void
+pg_db_drop(void)
+{
+	char sql[128];
+
+	if (pg_db[0] == '\0')
+		return;
+	snprintf(sql, sizeof(sql),
+	         "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", pg_db);
+	pg_admin(sql);
+	pg_db[0] = '\0';
+}
+
+/* Appends sep to buf as is, then s percent-encoded but for what a URI's
+ * path and query keep as is. -1 when it does not fit. */
+static int
+pg_uri_add(char *buf, size_t size, const char *sep, const char *s)
+{
+	size_t n = strlen(buf);
+	int w = snprintf(buf + n, size - n, "%s", sep);
+
+	for (;; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (w < 0 || (size_t)w >= size - n)
+			return -1;
+		n += (size_t)w;
+		if (ch == '\0')
+			return 0;
+		if (strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789-._~/",
+		        ch) != NULL)
+			w = snprintf(buf + n, size - n, "%c", ch);
+		else
+			w = snprintf(buf + n, size - n, "%%%02X", ch);
+	}
+}
+
+/* The test's database as a URI for sio_store_open(): SIO_OK, or SIO_ERR
+ * with the reason in err. */
+static int
+pg_uri(char *uri, size_t size, char *err)
+{
+	const char *host = getenv("SIO_TEST_PG_HOST"),
+	           *port = getenv("SIO_TEST_PG_PORT"),
+	           *user = getenv("SIO_TEST_PG_USER");
+
+	/* setup() made it with these, or said why not */
+	if (pg_db[0] == '\0' || host == NULL || port == NULL || user == NULL) {
+		snprintf(err, SIO_ERR_LEN, "no database made for the test");
+		return SIO_ERR;
+	}
+	uri[0] = '\0';
+	if (pg_uri_add(uri, size, "postgresql://", user) < 0 ||
+	    pg_uri_add(uri, size, "@/", pg_db) < 0 ||
+	    pg_uri_add(uri, size, "?host=", host) < 0 ||
+	    pg_uri_add(uri, size, "&port=", port) < 0) {
+		snprintf(err, SIO_ERR_LEN, "the cluster's URI is too long");
+		return SIO_ERR;
+	}
+	return SIO_OK;
+}
+#endif
+
+/* Opens the backend's store: s, or NULL with the reason in err. */
+static struct sio_store *
+contract_open_backend(const struct sio_store_opts *opts, char *err)
+{
+	const char *backend = backend_name();
+	struct sio_store *s = NULL;
+	char *path = NULL;
+
+	if (strcmp(backend, "sqlite") == 0) {
+		if (asprintf(&path, "%s/contract.db", tmp) < 0)
+			return NULL;
+		s = sio_store_open(path, opts, err);
+		free(path);
+	} else if (strcmp(backend, "postgresql") == 0) {
+#ifdef SIO_TEST_PG
+		char uri[1024];
+
+		if (pg_uri(uri, sizeof(uri), err) == SIO_OK)
+			s = sio_store_open(uri, opts, err);
+#else
+		snprintf(err, SIO_ERR_LEN, "postgresql: built without libpq");
+#endif
+	} else {
+		snprintf(err, SIO_ERR_LEN, "unknown backend %s", backend);
+	}
+	return s;
+}
+
 /*
  * Opens one more connection to this test's store, with a queue limit of
  * max_queue packets a session (0: SIO_MAX_QUEUE) and doorbells in tmp.
@@ -47,43 +228,63 @@ static struct sio_store *st; /* the test's first connection */
 static struct sio_store *
 contract_open(int max_queue)
 {
-	const char *backend = getenv("SIO_TEST_STORE");
 	struct sio_store_opts opts = {
 	    .synchronous = SIO_SYNC_NORMAL,
 	    .run_dir = tmp,
 	    .max_queue = max_queue,
 	};
-	char err[SIO_ERR_LEN] = "", *path = NULL;
-	struct sio_store *s = NULL;
+	char err[SIO_ERR_LEN] = "";
+	struct sio_store *s;
+	int i;
 
 	if (tmp == NULL)
 		return NULL;
-	if (backend == NULL || *backend == '\0' ||
-	    strcmp(backend, "sqlite") == 0) {
-		if (asprintf(&path, "%s/contract.db", tmp) < 0)
-			return NULL;
-		s = sio_store_open(path, &opts, err);
-		free(path);
-	} else {
-		snprintf(err, sizeof(err), "unknown backend %s", backend);
+	for (i = 0; i < CONTRACT_CONNS && conns[i] != NULL; i++)
+		;
+	if (i == CONTRACT_CONNS) {
+		fprintf(stderr, "contract_open: over %d connections\n",
+		        CONTRACT_CONNS);
+		return NULL;
 	}
+	s = contract_open_backend(&opts, err);
 	if (s == NULL)
 		fprintf(stderr, "contract_open: %s\n", err);
+	conns[i] = s;
 	return s;
+}
+
+/* Closes a connection of contract_open() (NULL: nothing). */
+static void
+contract_close(struct sio_store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < CONTRACT_CONNS; i++)
+		if (conns[i] == s)
+			conns[i] = NULL;
+	sio_store_close(s);
 }
 
 static void
 setup(void)
 {
 	tmp = cu_tmpdir();
+#ifdef SIO_TEST_PG
+	if (strcmp(backend_name(), "postgresql") == 0)
+		pg_db_make();
+#endif
 	st = contract_open(0);
 }
 
 static void
 teardown(void)
 {
-	sio_store_close(st);
 	st = NULL;
+	for (int i = 0; i < CONTRACT_CONNS; i++)
+		contract_close(conns[i]);
+#ifdef SIO_TEST_PG
+	pg_db_drop();
+#endif
 	cu_rmtree(tmp);
 	free(tmp);
 	tmp = NULL;
@@ -440,6 +641,7 @@ test_moves_as_told(void)
 	long long last, before, after;
 	int hello, states[4];
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	new_session(sid);
 	CU_ASSERT_EQUAL(
 	    sio_store_counter_get(st, "connections_opened", &before), SIO_OK);
@@ -619,7 +821,7 @@ test_end_race(void)
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	for (int t = 0; t < RACERS; t++)
-		sio_store_close(r[t].st);
+		contract_close(r[t].st);
 	pthread_barrier_destroy(&go);
 }
 
@@ -808,6 +1010,7 @@ test_expired(void)
 	long long now = T0 + 60000;
 	int n;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	process("w");
 	new_session(hs);
 	new_session(ws);
@@ -861,6 +1064,7 @@ test_expired_holder_gone(void)
 	char sid[SIO_SID_LEN + 1], sids[4][SIO_SID_LEN + 1];
 	const char *reasons[4];
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	process("gw");
 	new_session(sid);
 	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, "gone", 1),
@@ -884,6 +1088,7 @@ test_heartbeat_due(void)
 	    poll[SIO_SID_LEN + 1];
 	long long last;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	process("w1");
 	process("w2");
 	new_session(w1);
@@ -1018,6 +1223,7 @@ test_outbox_full(void)
 	struct sio_store *small = contract_open(3);
 	char sid[SIO_SID_LEN + 1], other[SIO_SID_LEN + 1];
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(small);
 	new_session(sid);
 	new_session(other);
@@ -1038,7 +1244,7 @@ test_outbox_full(void)
 	CU_ASSERT_EQUAL(sio_store_commit(small), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, other), 1);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
-	sio_store_close(small);
+	contract_close(small);
 }
 
 static void
@@ -1119,6 +1325,7 @@ test_broadcast(void)
 	struct pkts p = {0};
 	long long last, due = 0;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(small);
 	new_session(a);
 	new_session(b);
@@ -1172,7 +1379,7 @@ test_broadcast(void)
 	CU_ASSERT_STRING_EQUAL(p.got, "3:::5;3:::6;3:::v;");
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, d, T0, &due), SIO_OK);
 	CU_ASSERT_EQUAL(due, T0 + 700);
-	sio_store_close(small);
+	contract_close(small);
 }
 
 /* Packets taken by one writer (on one connection) are not passed to
@@ -1187,6 +1394,7 @@ test_take_done_release(void)
 	struct pkts c = {0};
 	long long last;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	new_session(sid);
 	put(sid, "3:::a");
@@ -1234,7 +1442,7 @@ test_take_done_release(void)
 	CU_ASSERT_EQUAL(take(st, sid, "gw-1", 3, &c), 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_dropped(st), 0);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 static void
@@ -1350,7 +1558,7 @@ test_concurrent_writers(void)
 	for (int i = 0; i < WRITERS; i++) {
 		pthread_join(th[i], NULL);
 		CU_ASSERT_EQUAL(w[i].failed, 0);
-		sio_store_close(w[i].st);
+		contract_close(w[i].st);
 	}
 	pthread_barrier_destroy(&go);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), WRITERS * WRITES);
@@ -1537,6 +1745,7 @@ test_sid_then_session(void)
 	char sid[SIO_SID_LEN + 1], other[SIO_SID_LEN + 1];
 	struct sio_store_session s;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL_FATAL(sio_store_sid_new(NULL, sid), SIO_OK);
 	CU_ASSERT_EQUAL(strlen(sid), SIO_SID_LEN);
 	CU_ASSERT_EQUAL(strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1567,7 +1776,7 @@ test_outbox_room(void)
 	int room = -1, attached = -1;
 	long long last = 0;
 
-	sio_store_close(st);
+	contract_close(st);
 	st = small = contract_open(3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(small);
 	new_session(sid);
@@ -1604,6 +1813,7 @@ test_read_snapshot(void)
 	struct sio_store *other = contract_open(0);
 	char sid[SIO_SID_LEN + 1], *v;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "old"), SIO_OK);
@@ -1624,7 +1834,7 @@ test_read_snapshot(void)
 	free(v);
 	CU_ASSERT_EQUAL(sio_store_read_begin(st), SIO_OK);
 	sio_store_read_end(st);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 /* A snapshot upgraded to the write transaction: its writes commit; when
@@ -1637,6 +1847,7 @@ test_read_upgrade(void)
 	struct sio_store *other = contract_open(0);
 	char sid[SIO_SID_LEN + 1], *v;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	new_session(sid);
 	/* nobody wrote meanwhile */
@@ -1670,7 +1881,7 @@ test_read_upgrade(void)
 	CU_ASSERT_EQUAL_FATAL(sio_store_read_upgrade(st), SIO_OK);
 	CU_ASSERT(sio_store_in_transaction(st));
 	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 /* tick says when another connection wrote since the last tick. */
@@ -1680,6 +1891,7 @@ test_tick(void)
 	struct sio_store *other = contract_open(0);
 	char sid[SIO_SID_LEN + 1];
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	CU_ASSERT_EQUAL(sio_store_tick(st, T0), 0); /* the first call */
 	CU_ASSERT_EQUAL(sio_store_tick(st, T0 + 1000), 0);
@@ -1688,7 +1900,7 @@ test_tick(void)
 	CU_ASSERT_EQUAL(sio_store_tick(st, T0 + 3000), 0);
 	CU_ASSERT_EQUAL(sio_store_data_put(other, sid, "k", "v"), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_tick(st, T0 + 4000), 1);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 /* maintain may be called at any time, on any connection, repeatedly,
@@ -1699,6 +1911,7 @@ test_maintain(void)
 	struct sio_store *other = contract_open(0);
 	char sid[SIO_SID_LEN + 1];
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	new_session(sid);
 	for (int i = 0; i < 50; i++) {
@@ -1708,7 +1921,7 @@ test_maintain(void)
 		    SIO_OK);
 	}
 	CU_ASSERT_EQUAL(sio_store_outbox_count(other, sid), 50);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 static void
@@ -1728,6 +1941,7 @@ test_counters(void)
 	struct sids out = {""};
 	long long v = -1;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(sio_store_counter_get(st, "t_packets", &v), SIO_OK);
 	CU_ASSERT_EQUAL(v, 0);
 	CU_ASSERT_EQUAL(sio_store_counter_add(st, "t_packets", 3), SIO_OK);
@@ -1751,6 +1965,7 @@ test_deferred_counters(void)
 	struct sio_store *other = contract_open(0), *third;
 	long long v = -1;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	sio_store_defer_counters(st);
 	CU_ASSERT_EQUAL(sio_store_counter_add(st, "packets_sent", 2), SIO_OK);
@@ -1800,11 +2015,11 @@ test_deferred_counters(void)
 	CU_ASSERT_EQUAL(sio_store_counter_get(other, "packets_sent", &v),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(v, 6);
-	sio_store_close(third);
+	contract_close(third);
 	CU_ASSERT_EQUAL(sio_store_counter_get(other, "packets_sent", &v),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(v, 16);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 /* --- processes ------------------------------------------------------------ */
@@ -1858,6 +2073,7 @@ test_process_unregister(void)
 	struct sio_store_session s;
 	struct pkts c = {0};
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	process("wsd-a");
 	process("wsd-b");
 	new_session(held);
@@ -1899,6 +2115,7 @@ test_reap(void)
 	struct pkts c = {0};
 	long long last;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dead_bell);
 	process("dead");
 	process("alive");
@@ -2018,6 +2235,7 @@ test_session_counts(void)
 	struct counts n;
 	const int ws = SIO_TRANSPORT_WEBSOCKET + 1;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	memset(&n, 0, sizeof(n));
 	new_session(a);
 	new_session(b);
@@ -2118,6 +2336,7 @@ test_transactions(void)
 	struct sio_store *other = contract_open(0);
 	char sid[SIO_SID_LEN + 1], *v;
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	new_session(sid);
 	CU_ASSERT_FALSE(sio_store_in_transaction(st));
@@ -2153,7 +2372,7 @@ test_transactions(void)
 	new_session(sid);
 	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_session_gone(other, sid), 1);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 static void
@@ -2196,6 +2415,7 @@ test_doorbells(void)
 	struct sids got = {""};
 	struct pkts c = {0};
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w2);
@@ -2285,7 +2505,7 @@ test_doorbells(void)
 	CU_ASSERT_STRING_EQUAL(got.got, one(a));
 	sio_doorbell_close(w1);
 	sio_doorbell_close(w2);
-	sio_store_close(other);
+	contract_close(other);
 }
 
 /* --- the direct path -------------------------------------------------- */

@@ -244,12 +244,17 @@ check: $(TESTS) $(HELPERS) $(PLUGINS)
 	if [ -z "$$failed" ]; then echo "make test: all suites passed"; \
 	else echo "make test: FAILURES in$$failed"; exit 1; fi
 
-# The store contract suite against PostgreSQL: a throwaway cluster
-# (scripts/pg-cluster.sh) for the run, stopped on every way out
-# (tests/pg/contract.sh). Without libpq (PG empty) it is skipped, but CI
-# must run it.
-check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract)
-	@if [ -n "$(PG)" ]; then tests/pg/contract.sh $(BUILD); \
+# PostgreSQL: the store contract suite, then the interop suite behind
+# lighttpd and nginx and the fallback runs, each on a database of its
+# own, on one throwaway cluster (tests/pg/with-cluster.sh) stopped on
+# every way out. Without libpq (PG empty) it is skipped, but CI must run
+# it.
+check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract $(GATEWAY) $(WSD) $(PLUGINS))
+	@if [ -n "$(PG)" ]; then tests/pg/with-cluster.sh sh -c '\
+		SIO_TEST_STORE=postgresql SIO_TEST_BIN=$(BUILD)/tests \
+			$(BUILD)/tests/test_store_contract && \
+		GATEWAY=$(GATEWAY) WSD=$(WSD) \
+			tests/interop/run-servers.sh lighttpd nginx fallback'; \
 	else echo "make check-pg: skipped: built without libpq" \
 		"(libpq-dev: scripts/deps.sh build)"; \
 		if [ "$${CI:-}" = true ]; then \

@@ -32,6 +32,8 @@
 #   POLLING_DURATION     seconds an idle poll waits (default 5)
 #   KEEP_VAR=1           keep each run's files (var/interop/NAME)
 #   NODE                 node binary (default: node)
+#   SIO_TEST_PG_HOST ... each run on a PostgreSQL database of its own
+#                        (tests/pg/with-cluster.sh sets them: make check-pg)
 # Files of each run (configs, web server, gateway and wsd logs, the database)
 # are in var/interop/NAME; on a failure they are kept and their logs shown.
 # Exit status: 0 when every run passed, 1 on a test failure, 2 on a setup error.
@@ -99,17 +101,34 @@ trap 'exit 143' TERM HUP
 status=0
 summary=()
 
+# The database of a run: a file in vardir, or with SIO_TEST_PG_HOST (a
+# cluster of tests/pg/with-cluster.sh) a fresh PostgreSQL database.
+database() { # name
+	[ -n "${SIO_TEST_PG_HOST:-}" ] || {
+		echo "$vardir/siogate.db"
+		return
+	}
+	local db="interop_${1//-/_}" q="host=$SIO_TEST_PG_HOST&port=$SIO_TEST_PG_PORT"
+	psql -qX "postgresql://$SIO_TEST_PG_USER@/postgres?$q" \
+		-c "SET client_min_messages = warning" \
+		-c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+		-c "CREATE DATABASE $db" >/dev/null || return 1
+	echo "postgresql://$SIO_TEST_PG_USER@/$db?$q"
+}
+
 # A fresh var/interop/NAME with its siogate.conf; sets vardir.
 prepare() { # name app
 	vardir=$root/var/interop/$1
 	scripts/webserver.sh stop "$vardir" >/dev/null 2>&1 || true
 	rm -rf "$vardir"
 	mkdir -p "$vardir/run" "$vardir/www"
+	local db
+	db=$(database "$1") || return 1
 	# log_level debug: a failure can be read against the gateway's log.
 	# No Flash policy listener: runs may overlap (make interop, make browser).
 	"$node" tests/lib/servers.mjs conf "$vardir/siogate.conf" \
 		"written by tests/interop/run-servers.sh" \
-		"database=$vardir/siogate.db" "run_dir=$vardir/run" "app=$2" \
+		"database=$db" "run_dir=$vardir/run" "app=$2" \
 		"polling_duration=${POLLING_DURATION:-5}" log_level=debug \
 		flash_policy_port=0
 }

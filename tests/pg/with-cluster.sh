@@ -1,23 +1,21 @@
 #!/bin/sh
-# The store contract suite (tests/test_store_contract.c) against
-# PostgreSQL, on a throwaway cluster made for the run (make check-pg):
+# Runs a command with a throwaway PostgreSQL cluster made for it
+# (scripts/pg-cluster.sh) and its SIO_TEST_PG_HOST, SIO_TEST_PG_PORT and
+# SIO_TEST_PG_USER in the environment:
 #
-#   tests/pg/contract.sh [BUILD]
+#   tests/pg/with-cluster.sh COMMAND [ARG...]
 #
 # The cluster lives in a fresh directory under /tmp (the postgres user
 # must reach it when we are root) and is stopped and removed on every
-# way out: the suite's end, a failure, INT, TERM, HUP. Exits with the
-# suite's status.
+# way out: the command's end, a failure, INT, TERM, HUP. Exits with the
+# command's status.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-build}
-suite=$build/tests/test_store_contract
 cluster=$root/scripts/pg-cluster.sh
-
-[ -x "$suite" ] || {
-	echo "contract.sh: $suite is missing (make $suite)" >&2
-	exit 1
+[ $# -gt 0 ] || {
+	echo "usage: tests/pg/with-cluster.sh COMMAND [ARG...]" >&2
+	exit 64
 }
 
 dir=$(mktemp -d /tmp/siogate-pg.XXXXXX)
@@ -36,5 +34,5 @@ set -a
 eval "$("$cluster" env "$dir")"
 set +a
 status=0
-SIO_TEST_STORE=postgresql SIO_TEST_BIN=$build/tests "$suite" || status=$?
+"$@" || status=$?
 exit "$status"

@@ -117,6 +117,8 @@ static const struct config_key config_keys[] = {
     {"log_level", CONFIG_LOG, 0, 0, 0, 0},
     {"log", CONFIG_LOGDEST, CONFIG_TEXT(log), 0, 0},
     {"threads", CONFIG_INT, CONFIG_FIELD(threads), 0, 1, 4096},
+    {"database_connections", CONFIG_INT, CONFIG_FIELD(database_connections), 0,
+     1, 1024},
     {"reserved_threads", CONFIG_INT, CONFIG_FIELD(reserved_threads), 0, 0,
      4095},
     {"max_polls_per_address", CONFIG_INT, CONFIG_FIELD(max_polls_per_address),
@@ -226,6 +228,7 @@ sio_config_defaults(struct sio_config *c)
 	c->log_level = SIO_LOG_INFO;
 	snprintf(c->log, sizeof(c->log), "%s", "stderr");
 	c->threads = 64;
+	c->database_connections = 0; /* by engine: sio_config_db_connections */
 	c->reserved_threads = -1;
 	c->max_polls_per_address = 8;
 	c->max_requests_per_address = 8;

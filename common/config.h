@@ -102,6 +102,8 @@ struct sio_config {
 	 * file (appended to, reopened on SIGHUP) */
 	char log[SIO_CONFIG_PATH_MAX];
 	int threads;                  /* gateway worker threads, 64 */
+	int database_connections;     /* the gateway's pool; 0: 128 for
+	                                 SQLite, 16 for PostgreSQL */
 	int reserved_threads;         /* threads no waiting request takes; -1: a
 	                                 quarter of threads */
 	int max_polls_per_address;    /* waiting requests of one address, 8 */

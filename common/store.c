@@ -520,11 +520,23 @@ extern const struct sio_store_ops sio_store_pg_ops __attribute__((weak));
 /* The backend a database string names: a postgresql:// or postgres://
  * URI is PostgreSQL's (NULL when this build lacks it), anything else a
  * SQLite file. */
+int
+sio_store_is_server(const char *database)
+{
+	return database && (strncmp(database, "postgresql://", 13) == 0 ||
+	                    strncmp(database, "postgres://", 11) == 0);
+}
+
+const char *
+sio_store_label(const char *database)
+{
+	return sio_store_is_server(database) ? "postgresql://..." : database;
+}
+
 static const struct sio_store_ops *
 store_backend(const char *path)
 {
-	if (path && (strncmp(path, "postgresql://", 13) == 0 ||
-	             strncmp(path, "postgres://", 11) == 0))
+	if (sio_store_is_server(path))
 		return &sio_store_pg_ops != NULL ? &sio_store_pg_ops : NULL;
 	return &sio_store_sqlite_ops;
 }

@@ -77,6 +77,13 @@ void sio_store_close(struct sio_store *st);
 
 /* sio_store_open() of cfg's database with cfg's synchronous, shared group,
  * run directory and queue limit, as every program opens it, for role. */
+/* 1 when database names a database server (postgresql://... or
+ * postgres://...), whose connections other programs share; 0 for a
+ * SQLite file. */
+int sio_store_is_server(const char *database);
+/* database as a log line may show it: a server's URI, which may hold a
+ * password, only as its scheme. */
+const char *sio_store_label(const char *database);
 struct sio_store *sio_store_open_config(const struct sio_config *cfg,
                                         enum sio_store_role role, char *err);
 

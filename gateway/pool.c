@@ -20,18 +20,23 @@ gw_store_open(enum sio_store_role role)
 	struct sio_store *st = sio_store_open_config(gw.cfg, role, err);
 
 	if (st == NULL)
-		gw_log(SIO_LOG_ERROR, "store %s: %s", gw.cfg->database, err);
+		gw_log(SIO_LOG_ERROR, "store %s: %s",
+		       sio_store_label(gw.cfg->database), err);
 	else /* app = bridge: its events are sent at its commits */
 		gw_bridge_hook(st);
 	return st;
 }
 
-/* At most this many connections: past it, a request waits for one to
- * come back (each holder gives it back without waiting for another).
- * Free ones beyond GW_POOL_KEEP close once unused for GW_POOL_IDLE_MS:
- * a burst of requests (a thousand clients polling at once) leaves no
- * hundred connections behind, each some 150 KB. */
-#define GW_POOL_MAX 128
+/* At most database_connections connections (by default 128 for SQLite,
+ * 16 for a PostgreSQL server, whose connections others share): past it,
+ * a request waits for one to come back (each holder gives it back
+ * without waiting for another). Free ones beyond GW_POOL_KEEP close once
+ * unused for GW_POOL_IDLE_MS: a burst of requests (a thousand clients
+ * polling at once) leaves no hundred connections behind, each some
+ * 150 KB. GW_POOL_MAX: the key's greatest value. */
+#define GW_POOL_MAX 1024
+#define GW_POOL_SQLITE 128
+#define GW_POOL_SERVER 16
 #define GW_POOL_KEEP 16
 #define GW_POOL_IDLE_MS 10000
 
@@ -44,13 +49,24 @@ static struct sio_store *pool[GW_POOL_MAX];
 static long long pool_since[GW_POOL_MAX];
 static size_t pool_n, pool_open;
 
+/* The pool's cap, from the configuration. */
+static size_t
+pool_cap(void)
+{
+	if (gw.cfg->database_connections > 0)
+		return (size_t)gw.cfg->database_connections;
+	return sio_store_is_server(gw.cfg->database) ? GW_POOL_SERVER
+	                                             : GW_POOL_SQLITE;
+}
+
 struct sio_store *
 gw_store_take(void)
 {
 	struct sio_store *st = NULL;
+	size_t cap = pool_cap();
 
 	pthread_mutex_lock(&pool_lock);
-	while (pool_n == 0 && pool_open >= GW_POOL_MAX)
+	while (pool_n == 0 && pool_open >= cap)
 		pthread_cond_wait(&pool_back, &pool_lock);
 	if (pool_n > 0)
 		st = pool[--pool_n];

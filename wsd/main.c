@@ -707,7 +707,8 @@ wsd_start_maintainer(void)
 	int rc;
 
 	if (st == NULL) {
-		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
+		wsd_log(SIO_LOG_ERROR, "store %s: %s",
+		        sio_store_label(wsd.cfg.database), err);
 		return SIO_ERR;
 	}
 	rc = sio_thread_start(wsd_maintainer, st, SIO_THREAD_STACK, NULL);
@@ -727,7 +728,8 @@ wsd_register(void)
 
 	wsd.x.store = sio_store_open_config(&wsd.cfg, SIO_STORE_LOOP, err);
 	if (wsd.x.store == NULL) {
-		wsd_log(SIO_LOG_ERROR, "store %s: %s", wsd.cfg.database, err);
+		wsd_log(SIO_LOG_ERROR, "store %s: %s",
+		        sio_store_label(wsd.cfg.database), err);
 		return SIO_ERR;
 	}
 	if (wsd_start_maintainer() != SIO_OK)

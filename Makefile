@@ -246,7 +246,8 @@ check: $(TESTS) $(HELPERS) $(PLUGINS)
 
 # PostgreSQL: the store contract suite, then the interop suite behind
 # lighttpd and nginx and the fallback runs, each on a database of its
-# own, on one throwaway cluster (tests/pg/with-cluster.sh) stopped on
+# own, then two hosts on one database (tests/pg/hosts.test.mjs), on one
+# throwaway cluster (tests/pg/with-cluster.sh) stopped on
 # every way out. Without libpq (PG empty) it is skipped, but CI must run
 # it.
 check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract $(GATEWAY) $(WSD) $(PLUGINS))
@@ -254,7 +255,8 @@ check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract $(GATEWAY) $(WSD) $(PLUG
 		SIO_TEST_STORE=postgresql SIO_TEST_BIN=$(BUILD)/tests \
 			$(BUILD)/tests/test_store_contract && \
 		GATEWAY=$(GATEWAY) WSD=$(WSD) \
-			tests/interop/run-servers.sh lighttpd nginx fallback'; \
+			tests/interop/run-servers.sh lighttpd nginx fallback && \
+		BUILD=$(BUILD) node --test --test-reporter=spec tests/pg/hosts.test.mjs'; \
 	else echo "make check-pg: skipped: built without libpq" \
 		"(libpq-dev: scripts/deps.sh build)"; \
 		if [ "$${CI:-}" = true ]; then \

@@ -147,26 +147,66 @@ store_bell_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->sid, y->sid);
 }
 
-/* Rings each distinct (holder, sid) once; failures are ignored because
- * the holder also ticks. */
+/* Rings holder on another host (no bell of it in run_dir) through the
+ * database, when the backend can, about the sids in far (space-separated,
+ * len bytes); sends what far holds once it is near its end or the holder
+ * changes (last). */
+static void
+store_ring_far(struct sio_store *st, const char *holder, char *far, size_t *len,
+               const char *sid, int last)
+{
+	size_t n = sid ? strlen(sid) : 0;
+
+	if (st->ops->notify == NULL)
+		return;
+	if (*len > 0 && (sid == NULL || *len + 1 + n >= SIO_STORE_NOTIFY_MAX)) {
+		far[*len] = '\0';
+		(void)st->ops->notify(st, holder, far);
+		*len = 0;
+	}
+	if (sid != NULL) {
+		if (*len > 0)
+			far[(*len)++] = ' ';
+		memcpy(far + *len, sid, n);
+		*len += n;
+	}
+	if (last && *len > 0)
+		store_ring_far(st, holder, far, len, NULL, 1);
+}
+
+/* Rings each distinct (holder, sid) once: a holder of this host through
+ * its doorbell, one of another host through the database (several sids
+ * a ring). Failures are ignored because the holder also ticks. */
 static void
 store_ring(struct sio_store *st)
 {
 	struct sio_store_bell *b = st->bells;
-	size_t i;
+	char far[SIO_STORE_NOTIFY_MAX];
+	size_t i, flen = 0;
 
 	if (st->nbells > 0 && st->bell_fd < 0)
 		st->bell_fd = sio_doorbell_sender();
 	if (st->nbells > 1)
 		qsort(b, st->nbells, sizeof(*b), store_bell_cmp);
 	for (i = 0; i < st->nbells; i++) {
-		if (i > 0 && store_bell_cmp(&b[i - 1], &b[i]) == 0)
+		int last = i + 1 == st->nbells ||
+		           strcmp(b[i].holder, b[i + 1].holder) != 0;
+
+		if (i > 0 && store_bell_cmp(&b[i - 1], &b[i]) == 0) {
+			if (last)
+				store_ring_far(st, b[i].holder, far, &flen,
+				               NULL, 1);
 			continue;
+		}
 		if (b[i].sid[0] == '\0')
 			(void)sio_doorbell_remove(st->run_dir, b[i].holder);
-		else if (st->bell_fd >= 0)
-			(void)sio_doorbell_ring(st->bell_fd, st->run_dir,
-			                        b[i].holder, b[i].sid);
+		else if (st->bell_fd < 0 ||
+		         sio_doorbell_ring(st->bell_fd, st->run_dir,
+		                           b[i].holder, b[i].sid) == SIO_ABSENT)
+			store_ring_far(st, b[i].holder, far, &flen, b[i].sid,
+			               0);
+		if (last)
+			store_ring_far(st, b[i].holder, far, &flen, NULL, 1);
 	}
 	st->nbells = 0;
 }
@@ -539,6 +579,42 @@ store_backend(const char *path)
 	if (sio_store_is_server(path))
 		return &sio_store_pg_ops != NULL ? &sio_store_pg_ops : NULL;
 	return &sio_store_sqlite_ops;
+}
+
+struct sio_store_listener {
+	const struct sio_store_ops *ops;
+	void *impl;
+};
+
+struct sio_store_listener *
+sio_store_listen(const char *database, const char *holder, const char *run_dir,
+                 char *err)
+{
+	const struct sio_store_ops *ops = store_backend(database);
+	struct sio_store_listener *l;
+
+	err[0] = '\0';
+	if (ops == NULL || ops->listen == NULL)
+		return NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		sio_err(err, "out of memory");
+		return NULL;
+	}
+	l->ops = ops;
+	if ((l->impl = ops->listen(database, holder, run_dir, err)) == NULL) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+sio_store_unlisten(struct sio_store_listener *l)
+{
+	if (l == NULL)
+		return;
+	l->ops->unlisten(l->impl);
+	free(l);
 }
 
 struct sio_store *

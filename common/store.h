@@ -81,6 +81,22 @@ void sio_store_close(struct sio_store *st);
  * postgres://...), whose connections other programs share; 0 for a
  * SQLite file. */
 int sio_store_is_server(const char *database);
+/*
+ * Rings from other hosts. A process of several hosts sharing a database
+ * server is rung by the writers of its own host through its doorbell,
+ * and by those of other hosts through the database: sio_store_listen()
+ * starts what turns the latter into rings of the doorbell of holder in
+ * run_dir (a thread with a connection of its own, which reconnects by
+ * itself). NULL with err "" when the database has no such rings (SQLite:
+ * one host), NULL with the reason in err on failure.
+ * sio_store_unlisten() stops it (NULL: nothing).
+ */
+struct sio_store_listener;
+struct sio_store_listener *sio_store_listen(const char *database,
+                                            const char *holder,
+                                            const char *run_dir, char *err);
+void sio_store_unlisten(struct sio_store_listener *l);
+
 /* database as a log line may show it: a server's URI, which may hold a
  * password, only as its scheme. */
 const char *sio_store_label(const char *database);

@@ -75,6 +75,10 @@ struct sio_store_bell {
 	char sid[SIO_SID_LEN + 1];
 };
 
+/* The most bytes of the sids of one notify (PostgreSQL's NOTIFY payload
+ * is under 8000). */
+#define SIO_STORE_NOTIFY_MAX 7000
+
 /* Counters kept in memory between flushes (sio_store_defer_counters). */
 enum { SIO_STORE_LATER_RECEIVED, SIO_STORE_LATER_SENT, SIO_STORE_LATER_N };
 
@@ -223,6 +227,22 @@ struct sio_store_ops {
 	 */
 	int (*tick)(struct sio_store *st, long long now);
 	int (*maintain)(struct sio_store *st, long long now);
+
+	/*
+	 * Doorbells between hosts, optional (NULL: a server backend's
+	 * processes on other hosts are found by tick alone). notify rings
+	 * holder, a process with no doorbell in this host's run_dir, about
+	 * sids (space-separated, shorter than SIO_STORE_NOTIFY_MAX), after
+	 * a commit, outside any transaction. listen starts what turns those
+	 * rings for holder into rings of its doorbell in run_dir (a thread
+	 * with a connection of its own to the database at path), or answers
+	 * NULL with the reason in err; unlisten stops and frees it.
+	 */
+	int (*notify)(struct sio_store *st, const char *holder,
+	              const char *sids);
+	void *(*listen)(const char *path, const char *holder,
+	                const char *run_dir, char *err);
+	void (*unlisten)(void *listener);
 
 	/* --- sessions (store.h says what each answers) --- */
 

@@ -36,7 +36,8 @@ struct gw_server {
 	 * an old name is never freed, as a thread may still be passing it
 	 * to the store. */
 	const char *_Atomic holder;
-	struct sio_doorbell *bell; /* the dispatcher's (main.c) */
+	struct sio_doorbell *bell;      /* the dispatcher's (main.c) */
+	struct sio_store_listener *far; /* rings from other hosts (main.c) */
 	/* app = bridge: the bridge's dispatcher (its own thread, or the CGI
 	 * request's end), kicked by every store connection's commits */
 	struct sio_bridge *bridge;

@@ -131,6 +131,22 @@ gw_dispatch(void *arg)
 	return NULL;
 }
 
+/* Listens for the rings of other hosts' writers for name (a database
+ * server's), in place of those for the previous name. */
+static void
+gw_far_listen(const char *name)
+{
+	char err[SIO_ERR_LEN];
+
+	sio_store_unlisten(gw.far);
+	gw.far = sio_store_listen(gw.cfg->database, name, gw.cfg->run_dir, err);
+	if (gw.far == NULL && err[0] != '\0')
+		gw_log(SIO_LOG_WARN,
+		       "rings from other hosts: %s (their writes are found "
+		       "each second instead)",
+		       err);
+}
+
 /*
  * This process's row was reaped (its lease lapsed: the process stood
  * still longer than process_lease, or the clocks jumped): its sessions
@@ -177,6 +193,7 @@ gw_fence(struct sio_store *st)
 	if (write(gw_stop_fd, &one, sizeof(one)) != sizeof(one))
 		gw_log(SIO_LOG_WARN, "dispatcher: %s", strerror(errno));
 	gw_wait_ring(NULL);
+	gw_far_listen(name);
 	gw_log(SIO_LOG_INFO, "registered as %s", name);
 }
 
@@ -341,6 +358,7 @@ gw_register(void)
 		gw_log(SIO_LOG_ERROR, "dispatcher: %s", strerror(errno));
 		return SIO_ERR;
 	}
+	gw_far_listen(name);
 	gw_log(SIO_LOG_DEBUG, "registered as %s", name);
 	return SIO_OK;
 }
@@ -361,6 +379,8 @@ gw_unregister(void)
 	atomic_store(&gw_stopping, 1);
 	if (write(gw_stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(gw_dispatcher, NULL);
+	sio_store_unlisten(gw.far);
+	gw.far = NULL;
 	sio_doorbell_close(gw_bell_old);
 	sio_doorbell_close(gw.bell);
 	gw_bell_old = NULL;

@@ -232,7 +232,8 @@ CREATE FUNCTION siogate_now_ms() RETURNS bigint LANGUAGE sql AS
 $$SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint$$;
 
 -- Pushing from outside: queues packet for sid (a live session) and rings
--- its holder's process through NOTIFY after the commit. Returns the
+-- its holder's process through NOTIFY after the commit (the holder's
+-- channel is its name; the payload, sids separated by spaces). Returns the
 -- packet's seq, or NULL when sid is no live session.
 CREATE FUNCTION siogate_push(p_sid text, p_packet text) RETURNS bigint
 	LANGUAGE plpgsql AS
@@ -249,7 +250,7 @@ BEGIN
 	INSERT INTO outbox (sid, packet, created)
 		VALUES (p_sid, p_packet, siogate_now_ms()) RETURNING seq INTO n;
 	IF h IS NOT NULL THEN
-		PERFORM pg_notify('siogate', h || ' ' || p_sid);
+		PERFORM pg_notify(h, p_sid);
 	END IF;
 	RETURN n;
 END$$;

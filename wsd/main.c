@@ -151,6 +151,23 @@ wsd_reload(const char *conf)
 
 static int wsd_bell_adopt(void);
 
+/* Listens for the rings of other hosts' writers for this holder (a
+ * database server's), in place of those for its previous name. */
+static void
+wsd_far_listen(void)
+{
+	char err[SIO_ERR_LEN];
+
+	sio_store_unlisten(wsd.far);
+	wsd.far = sio_store_listen(wsd.cfg.database, wsd.holder,
+	                           wsd.cfg.run_dir, err);
+	if (wsd.far == NULL && err[0] != '\0')
+		wsd_log(SIO_LOG_WARN,
+		        "rings from other hosts: %s (their writes are found "
+		        "each second instead)",
+		        err);
+}
+
 /*
  * This process's row was reaped: its lease lapsed (the process stood
  * still longer than process_lease, or the clocks jumped), and another
@@ -195,6 +212,7 @@ wsd_fence(void)
 		                LWS_TO_KILL_ASYNC);
 	sio_doorbell_close(old);
 	wsd_conn_init(wsd_lws); /* the direct path, under the new name */
+	wsd_far_listen();
 	wsd_log(SIO_LOG_INFO, "registered as %s", wsd.holder);
 }
 
@@ -749,6 +767,7 @@ wsd_register(void)
 		wsd_log(SIO_LOG_ERROR, "doorbell: %s", err);
 		return SIO_ERR; /* wsd_unregister() removes the row */
 	}
+	wsd_far_listen();
 	wsd_log(SIO_LOG_INFO, "registered as %s", wsd.holder);
 	return SIO_OK;
 }
@@ -759,6 +778,8 @@ wsd_unregister(void)
 	if (wsd.x.store != NULL && wsd.holder[0] != '\0')
 		sio_session_unregister(wsd.x.store, wsd.holder,
 		                       sio_session_now());
+	sio_store_unlisten(wsd.far);
+	wsd.far = NULL;
 	if (wsd.bell != NULL)
 		sio_doorbell_close(wsd.bell);
 	if (wsd.x.store != NULL)

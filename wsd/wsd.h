@@ -37,7 +37,8 @@ struct wsd_server {
 	 * (sio_store_process_new); a new one after a fence */
 	char holder[SIO_HOLDER_LEN];
 	struct sio_doorbell *bell;
-	struct sio_session_ctx x;  /* the loop's store connection */
+	struct sio_store_listener *far; /* rings from other hosts */
+	struct sio_session_ctx x;       /* the loop's store connection */
 	struct sio_bridge *bridge; /* app = bridge: its dispatcher, else NULL */
 };
 

@@ -29,6 +29,8 @@ const char *const pg_db_sql[PG_NSTMT] = {
     /* the next transaction id of the cluster: it moves when anything
      * writes (our own commits included: a spare scan, not a lost one) */
     [PG_TICK] = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text",
+    /* a ring of another host's holder: its channel, the sids */
+    [PG_NOTIFY] = "SELECT pg_notify($1, $2)",
 };
 
 static const char *const *const pg_tables[] = {
@@ -617,6 +619,9 @@ const struct sio_store_ops sio_store_pg_ops = {
     .release = pg_release,
     .tick = pg_tick,
     .maintain = pg_maintain,
+    .notify = pg_notify,
+    .listen = pg_listen,
+    .unlisten = pg_unlisten,
     .session_new = pg_session_new,
     .sessions_live = pg_sessions_live,
     .session_get = pg_session_get,

@@ -23,6 +23,7 @@
 enum pg_sql {
 	/* db.c */
 	PG_TICK,
+	PG_NOTIFY,
 	/* session.c */
 	PG_SESSION_NEW,
 	PG_SESSION_GET,
@@ -178,6 +179,11 @@ char *pg_dup(const PGresult *r, int row, int col, int *failed);
 
 /* --- the operations (store_ops.h), by file --------------------------- */
 
+/* listen.c: the doorbells between hosts */
+int pg_notify(struct sio_store *st, const char *holder, const char *sids);
+void *pg_listen(const char *path, const char *holder, const char *run_dir,
+                char *err);
+void pg_unlisten(void *listener);
 /* session.c */
 void pg_session_row(const PGresult *r, int row, int col,
                     struct sio_store_session *out);

@@ -59,6 +59,8 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/helper_*.c))
 TEST_LIB = $(BUILD)/tests/cu.o
+# The PostgreSQL backend's scripted races (tests/pg/, make check-pg).
+PG_TESTS = $(if $(PG),$(BUILD)/tests/pg/test_store_pg)
 PLUGINS  = $(patsubst examples/%/,$(BUILD)/examples/%.so,$(dir $(wildcard examples/*/*.c)))
 GW_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard gateway/*.c))
 GATEWAY  = $(BUILD)/sio-gateway
@@ -98,7 +100,7 @@ $(BUILD)/%.d: ;
 
 $(BUILD)/.dirs: Makefile
 	@scripts/deps.sh --check build || true
-	@mkdir -p $(sort $(dir $(LIB_OBJ) $(PG_SRC:%.c=$(BUILD)/%.o) $(TESTS) $(TEST_LIB) $(PLUGINS) $(GW_OBJ))) && touch $@
+	@mkdir -p $(sort $(dir $(LIB_OBJ) $(PG_SRC:%.c=$(BUILD)/%.o) $(TESTS) $(PG_TESTS) $(TEST_LIB) $(PLUGINS) $(GW_OBJ))) && touch $@
 
 # The schema is compiled into the store as a C string.
 $(BUILD)/schema.inc: schema/schema.sql | $(BUILD)/.dirs
@@ -199,6 +201,12 @@ $(CTL): $(CTL_OBJ) $(LIB) $(PG_LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB) $(LIB) $(PG_LIB)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
 
+# The PostgreSQL suite reads the schema (its latest version) and cu.h.
+$(BUILD)/tests/pg/test_store_pg.o: $(BUILD)/pg_schema.inc
+$(BUILD)/tests/pg/test_store_pg.o: CFLAGS += -I$(BUILD) -Itests
+$(BUILD)/tests/pg/test_store_pg: $(BUILD)/tests/pg/test_store_pg.o $(TEST_LIB) $(LIB) $(PG_LIB)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $< $(TEST_LIB) $(WHOLE_LIB) -lcunit $(LDLIBS)
+
 # The wsd protocol suites also link the modules they test, and libcrypto (MD5).
 WSD_PROTO_OBJ = $(BUILD)/wsd/hixie.o $(BUILD)/wsd/policy.o
 $(BUILD)/tests/test_hixie $(BUILD)/tests/test_policy: $(WSD_PROTO_OBJ)
@@ -244,16 +252,18 @@ check: $(TESTS) $(HELPERS) $(PLUGINS)
 	if [ -z "$$failed" ]; then echo "make test: all suites passed"; \
 	else echo "make test: FAILURES in$$failed"; exit 1; fi
 
-# PostgreSQL: the store contract suite, then the interop suite behind
+# PostgreSQL: the store contract suite, then the backend's scripted
+# races (tests/pg/test_store_pg.c), then the interop suite behind
 # lighttpd and nginx and the fallback runs, each on a database of its
 # own, then two hosts on one database (tests/pg/hosts.test.mjs), on one
 # throwaway cluster (tests/pg/with-cluster.sh) stopped on
 # every way out. Without libpq (PG empty) it is skipped, but CI must run
 # it.
-check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract $(GATEWAY) $(WSD) $(PLUGINS))
+check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract $(PG_TESTS) $(GATEWAY) $(WSD) $(PLUGINS))
 	@if [ -n "$(PG)" ]; then tests/pg/with-cluster.sh sh -c '\
 		SIO_TEST_STORE=postgresql SIO_TEST_BIN=$(BUILD)/tests \
 			$(BUILD)/tests/test_store_contract && \
+		$(BUILD)/tests/pg/test_store_pg && \
 		GATEWAY=$(GATEWAY) WSD=$(WSD) \
 			tests/interop/run-servers.sh lighttpd nginx fallback && \
 		BUILD=$(BUILD) node --test --test-reporter=spec tests/pg/hosts.test.mjs'; \
@@ -501,7 +511,7 @@ run:
 # Every C file of the tree in the style of .clang-format: make format
 # rewrites them, make format-check (CI) fails on the first that differs.
 FORMAT_SRC = $(wildcard common/*.[ch] common/sqlite/*.[ch] common/pg/*.[ch] gateway/*.[ch] wsd/*.[ch] ctl/*.[ch] \
-               examples/*/*.[ch] tests/*.[ch] bench/*.[ch])
+               examples/*/*.[ch] tests/*.[ch] tests/pg/*.[ch] bench/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

@@ -329,12 +329,25 @@ pg_schema_want(void)
 	return max;
 }
 
-/* The database's schema version in *have (0: none yet); newer than this
- * build's is an error. */
+/*
+ * The database's schema version in *have (0: none yet); newer than this
+ * build's is an error. Whether siogate_schema exists is read from
+ * pg_class, not with to_regclass(): that looks in the backend's catalog
+ * cache, which keeps the table's absence after another process's
+ * migration committed while this one waited for the migrations' lock
+ * (an advisory lock reads no invalidation), and the migration would run
+ * twice ("relation siogate_schema already exists").
+ */
 static int
 pg_schema_have(struct sio_store *st, int *have)
 {
-	PGresult *r = pg_adhoc(st, "SELECT to_regclass('siogate_schema')", "");
+	PGresult *r = pg_adhoc(st,
+	                       "SELECT 1 FROM pg_catalog.pg_class c"
+	                       " JOIN pg_catalog.pg_namespace n"
+	                       " ON n.oid = c.relnamespace"
+	                       " WHERE c.relname = 'siogate_schema'"
+	                       " AND n.nspname = current_schema()",
+	                       "");
 	int exists;
 
 	if (r == NULL)

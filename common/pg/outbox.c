@@ -52,8 +52,7 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
     /* the seqs the take read, as a list: "{3,4,5}" */
     [PG_TAKE] = "UPDATE outbox SET taken_by = $2, taken_conn = $3"
                 " WHERE sid = $1 AND seq = ANY ($4::bigint[])"
-                " AND taken_by IS NULL AND EXISTS (SELECT 1 FROM processes"
-                " WHERE name = $2)",
+                " AND taken_by IS NULL",
     [PG_DROP_BAD] = "DELETE FROM outbox WHERE sid = $1"
                     " AND seq = ANY ($2::bigint[]) AND taken_by IS NULL",
     [PG_TAKEN_DEL] = "DELETE FROM outbox WHERE sid = $1 AND taken_by = $2"

@@ -364,7 +364,9 @@ bench-latency: $(GATEWAY) $(WSD) $(PLUGINS)
 # The side-by-side benchmark, siogate (lighttpd + sio-gateway + sio-wsd,
 # and nginx for the long-poll hold) against socket.io 0.9.19
 # (bench/peer/server.js), with the C load generator (lws in a libuv loop):
-# make bench [ARGS=--quick]. Not part of all or test.
+# make bench [ARGS=--quick]; a third column, siogate on PostgreSQL (a
+# throwaway cluster of scripts/pg-cluster.sh), unless ARGS=--no-pg. Not
+# part of all or test.
 LOADGEN = $(BUILD)/loadgen
 $(LOADGEN): bench/loadgen.c | $(BUILD)/.dirs
 	$(CC) $(CFLAGS) -o $@ $< -lwebsockets -luv

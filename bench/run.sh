@@ -1,8 +1,8 @@
 #!/bin/bash
 # bench/run.sh: the side-by-side benchmark, siogate against socket.io 0.9.19.
 #
-#   bench/run.sh [--quick]          (make bench [ARGS=--quick])
-#   bench/run.sh --profile          (make profile)
+#   bench/run.sh [--quick] [--no-pg]   (make bench [ARGS="--quick --no-pg"])
+#   bench/run.sh --profile             (make profile; no PostgreSQL)
 #
 # Starts siogate (lighttpd + sio-gateway + sio-wsd via scripts/webserver.sh,
 # app testapp, a fresh config and database under a temporary directory) and
@@ -42,6 +42,19 @@
 #
 # Exit status: 0 when every phase completed (missed budgets are reported,
 # not failed), 1 when one did not.
+#
+# A third target, siogate on PostgreSQL (pg): the same start as the
+# first, its config's database a fresh database on a throwaway cluster
+# (scripts/pg-cluster.sh, fsync and synchronous_commit off: its figures
+# are floors of the server's CPU work, not of a disk's), started once
+# the other two are done, so that neither the cluster nor it takes CPU
+# from them. The same phases (the long-poll hold behind lighttpd only);
+# the table gets a column for it and one for its ratio to SQLite, then
+# the issue's PostgreSQL targets follow: echo rates, relay latency,
+# connect rate, the database connections open while the idle websocket
+# sessions are held, and the transactions per second and siogate
+# process over the idle window (pg_stat_database). --no-pg leaves it
+# out; so does a machine where the cluster cannot start (a notice).
 # Environment: BUILD (default build), KEEP=1 keeps the temporary directory.
 set -eu
 
@@ -51,11 +64,13 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 LOADGEN=$BUILD/loadgen
 QUICK=""
 PROFILE=""
+PG=1
 for a in "$@"; do
 	case $a in
 	--quick) QUICK=1 ;;
 	--profile) PROFILE=1 ;;
-	*) echo "usage: bench/run.sh [--quick | --profile]" >&2; exit 2 ;;
+	--no-pg) PG="" ;;
+	*) echo "usage: bench/run.sh [--quick | --profile] [--no-pg]" >&2; exit 2 ;;
 	esac
 done
 
@@ -71,6 +86,11 @@ else
 fi
 # Heartbeats every 25 s; the full run's holds last longer than that.
 HB=25
+# PostgreSQL's backends report their transactions to pg_stat_database up
+# to 10 s late when they fall idle (PGSTAT_IDLE_INTERVAL): pg's holds
+# wait that long more before their window, so that the sessions'
+# opening is not counted in it.
+PG_FLUSH=11
 
 for f in "$LOADGEN" "$BUILD/sio-gateway" "$BUILD/sio-wsd"; do
 	[ -x "$f" ] || { echo "bench: $f is not built (make bench builds it)" >&2; exit 1; }
@@ -82,14 +102,21 @@ TMP=$(mktemp -d /tmp/siogate-bench.XXXXXX)
 chmod 755 "$TMP"
 V=$TMP/siogate
 NV=$TMP/siogate-nginx
-mkdir -p "$V" "$NV"
+P=$TMP/siogate-pg
+mkdir -p "$V" "$NV" "$P"
 PEER_PID=""
+PGDIR=""
 # shellcheck disable=SC2317 # invoked by trap
 cleanup() {
+	"$ROOT/scripts/webserver.sh" stop "$P" >/dev/null 2>&1 || true
 	"$ROOT/scripts/webserver.sh" stop "$NV" >/dev/null 2>&1 || true
 	"$ROOT/scripts/webserver.sh" stop "$V" >/dev/null 2>&1 || true
 	if [ -n "$PEER_PID" ]; then
 		kill -TERM -- "-$PEER_PID" 2>/dev/null || kill -TERM "$PEER_PID" 2>/dev/null || true
+	fi
+	if [ -n "$PGDIR" ]; then
+		"$ROOT/scripts/pg-cluster.sh" stop "$PGDIR" >/dev/null 2>&1 || true
+		rm -rf "$PGDIR"
 	fi
 	[ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
@@ -99,18 +126,18 @@ trap 'exit 130' INT TERM
 # Distinct free loopback ports.
 PORTS=$(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(4)]
+ss = [socket.socket() for _ in range(6)]
 for s in ss:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
-read -r SG_PORT WSD_PORT PEER_PORT NG_PORT <<<"$PORTS"
+read -r SG_PORT WSD_PORT PEER_PORT NG_PORT PG_PORT PG_WSD_PORT <<<"$PORTS"
 
 # One config per siogate instance: its own database. Each waiting long
 # poll holds a gateway thread: enough for LP_N of them and some more. Every
 # client of the load generator has one address: the per-address caps go up.
-conf() { # vardir
+conf() { # vardir [database]
 	cat <<EOF
-database = $1/siogate.db
+database = ${2:-$1/siogate.db}
 run_dir = $1/run
 app = testapp
 transports = websocket,htmlfile,xhr-polling,jsonp-polling
@@ -130,6 +157,38 @@ EOF
 conf "$V" >"$V/siogate.conf"
 conf "$NV" >"$NV/siogate.conf"
 
+# The PostgreSQL cluster, and a database of pg's own on it.
+PGDB=siogate_bench
+pg_start() {
+	local SIO_TEST_PG_HOST SIO_TEST_PG_PORT SIO_TEST_PG_USER at
+	PGDIR=$(mktemp -d /tmp/siogate-benchpg.XXXXXX)
+	if ! "$ROOT/scripts/pg-cluster.sh" start "$PGDIR" >"$TMP/pg.log" 2>&1; then
+		echo "bench: no PostgreSQL cluster here ($(tail -n 1 "$TMP/pg.log")): siogate on PostgreSQL left out" >&2
+		return 1
+	fi
+	eval "$("$ROOT/scripts/pg-cluster.sh" env "$PGDIR")"
+	at="?host=$SIO_TEST_PG_HOST&port=$SIO_TEST_PG_PORT"
+	PGURI=postgresql://$SIO_TEST_PG_USER@/$PGDB$at
+	if ! psql -X -q "postgresql://$SIO_TEST_PG_USER@/postgres$at" \
+		-c "CREATE DATABASE $PGDB" >"$TMP/pg.log" 2>&1; then
+		echo "bench: CREATE DATABASE failed ($(tail -n 1 "$TMP/pg.log")): siogate on PostgreSQL left out" >&2
+		return 1
+	fi
+	conf "$P" "$PGURI" >"$P/siogate.conf"
+}
+# One figure from pg's database.
+pgq() { # sql
+	psql -X -A -t -q "$PGURI" -c "$1"
+}
+# --profile: siogate on SQLite and socket.io only.
+[ -z "$PROFILE" ] || PG=""
+if [ -n "$PG" ]; then
+	pg_start || {
+		"$ROOT/scripts/pg-cluster.sh" stop "$PGDIR" >/dev/null 2>&1 || true
+		PG=""
+	}
+fi
+
 echo "bench: starting siogate (lighttpd :$SG_PORT, sio-wsd :$WSD_PORT) and socket.io 0.9.19 (:$PEER_PORT) in $TMP" >&2
 WSD_ADDR=127.0.0.1:$WSD_PORT SIOGATE_CONF=$V/siogate.conf GATEWAY=$BUILD/sio-gateway \
 	WSD=$BUILD/sio-wsd "$ROOT/scripts/webserver.sh" start lighttpd "$SG_PORT" "$V" >&2
@@ -145,14 +204,16 @@ done
 grep -q '^listening' "$TMP/peer.out" || { echo "bench: the peer did not start" >&2; exit 1; }
 
 # The server processes of a target: whole process groups (setsid).
-# siogate: lighttpd (and the gateway it spawns) and sio-wsd; nginx: the
-# second instance, nginx and its gateway; peer: node.
+# siogate and pg: lighttpd (and the gateway it spawns) and sio-wsd; nginx:
+# the second instance, nginx and its gateway; peer: node. (pg's PostgreSQL
+# server: pg_pids.)
 group() { # pidfile
 	if [ -f "$1" ]; then ps -o pid= -g "$(cat "$1")" 2>/dev/null || true; fi
 }
 pids_of() { # target
 	case $1 in
 	siogate) group "$V/webserver.pid"; group "$V/wsd.pid" ;;
+	pg) group "$P/webserver.pid"; group "$P/wsd.pid" ;;
 	nginx) group "$NV/webserver.pid"; group "$NV/gateway.pid" ;;
 	peer) ps -o pid= -g "$PEER_PID" 2>/dev/null || true ;;
 	esac
@@ -161,8 +222,24 @@ pids_of() { # target
 gw_pids() { # target
 	case $1 in
 	siogate) pgrep -g "$(cat "$V/webserver.pid")" -x sio-gateway || true ;;
+	pg) pgrep -g "$(cat "$P/webserver.pid")" -x sio-gateway || true ;;
 	nginx) group "$NV/gateway.pid" ;;
 	esac
+}
+# The sio-wsd pid file of a target, none for the others.
+wsd_pidfile() { # target
+	case $1 in
+	siogate) echo "$V/wsd.pid" ;;
+	pg) echo "$P/wsd.pid" ;;
+	esac
+}
+# pg's PostgreSQL server: the postmaster and its children.
+pg_pids() {
+	local m
+	m=$(head -n 1 "$PGDIR/data/postmaster.pid" 2>/dev/null || true)
+	case $m in '' | *[!0-9]*) return 0 ;; esac
+	echo "$m"
+	ps -o pid= --ppid "$m" 2>/dev/null || true
 }
 rss_kb() { # pids...: summed VmRSS, KiB
 	local p t=0 r
@@ -196,6 +273,7 @@ kv() { # line key
 ports_of() { # target -> loadgen port options
 	case $1 in
 	siogate) echo "--port $SG_PORT --ws-port $WSD_PORT" ;;
+	pg) echo "--port $PG_PORT --ws-port $PG_WSD_PORT" ;;
 	nginx) echo "--port $NG_PORT" ;;
 	peer) echo "--port $PEER_PORT" ;;
 	esac
@@ -252,15 +330,19 @@ prof_perf() { # target name loadgen-args...
 
 # Runs one loadgen phase against a target, with server CPU around it.
 phase() { # target name loadgen-args...
-	local t=$1 name=$2 line c0 c1 rc=0
+	local t=$1 name=$2 line c0 c1 rc=0 b0=0 b1=0
 	shift 2
 	[ -z "$PROFILE" ] || prof_begin "$t" "$name"
 	# shellcheck disable=SC2046
 	c0=$(cpu_ticks $(pids_of "$t"))
 	# shellcheck disable=SC2046
+	[ "$t" != pg ] || b0=$(cpu_ticks $(pg_pids))
+	# shellcheck disable=SC2046
 	line=$("$LOADGEN" $(ports_of "$t") "$@") || rc=$?
 	# shellcheck disable=SC2046
 	c1=$(cpu_ticks $(pids_of "$t"))
+	# shellcheck disable=SC2046
+	[ "$t" != pg ] || b1=$(cpu_ticks $(pg_pids))
 	[ -z "$PROFILE" ] || prof_end "$t" "$name"
 	[ -z "$PROFILE" ] || prof_perf "$t" "$name" "$@"
 	echo "  $t $name: $line" >&2
@@ -268,6 +350,9 @@ phase() { # target name loadgen-args...
 	R[$t.$name.line]=$line
 	R[$t.$name.srv_cpu_pct]=$(calc '(w > 0 ? sprintf("%.0f", 100 * c / hz / w) : 0)' \
 		-v c=$((c1 - c0)) -v hz="$HZ" -v w="$(kv "$line" lg_wall_s)")
+	[ "$t" != pg ] ||
+		R[$t.$name.db_cpu_pct]=$(calc '(w > 0 ? sprintf("%.0f", 100 * c / hz / w) : 0)' \
+			-v c=$((b1 - b0)) -v hz="$HZ" -v w="$(kv "$line" lg_wall_s)")
 	R[$t.$name.lg_cpu_pct]=$(kv "$line" lg_cpu_pct)
 }
 
@@ -292,17 +377,26 @@ rss_sample() { # target
 # Holds N idle sessions: RSS before; once all are open, SETTLE s later,
 # the servers' CPU over the hold but for its last second; then RSS, the
 # sessions still held (after the CPU window: the peer's forced GC would
-# count in it).
+# count in it). pg's websocket holds settle PG_FLUSH s more (and last as
+# much longer), and count the transactions committed or rolled back on
+# its database over the same window, and its connections after it.
 hold() { # target name clients seconds loadgen-args...
 	local t=$1 name=$2 n=$3 s=$4 ready=$TMP/ready out=$TMP/hold.out
 	local r0 r1 q0 q1 w0=0 w1=0 g0=0 g1=0 c0 c1 d0=0 d1=0 t0 t1 lg rc=0 line
+	local wf settle=$SETTLE x0=0 x1=0 xs
 	shift 4
+	wf=$(wsd_pidfile "$t")
+	if [ "$t" = pg ] && [ "$name" != lp ]; then
+		settle=$(calc "$SETTLE + $PG_FLUSH")
+		s=$(calc "$s + $PG_FLUSH")
+	fi
+	xs="SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$PGDB'"
 	rm -f "$ready"
 	sleep 0.5
 	rss_sample "$t"
 	r0=$LIVE q0=$RAW
 	# shellcheck disable=SC2046
-	[ "$t" != siogate ] || w0=$(rss_kb $(group "$V/wsd.pid"))
+	[ -z "$wf" ] || w0=$(rss_kb $(group "$wf"))
 	# shellcheck disable=SC2046
 	[ "$t" = peer ] || g0=$(rss_kb $(gw_pids "$t"))
 	# shellcheck disable=SC2046
@@ -310,22 +404,32 @@ hold() { # target name clients seconds loadgen-args...
 		--ready-file "$ready" "$@" >"$out" &
 	lg=$!
 	while [ ! -f "$ready" ] && kill -0 "$lg" 2>/dev/null; do sleep 0.05; done
-	sleep "$SETTLE"
+	sleep "$settle"
 	# shellcheck disable=SC2046
 	c0=$(cpu_ticks $(pids_of "$t"))
 	# shellcheck disable=SC2046
-	[ "$t" != siogate ] || d0=$(cpu_ticks $(group "$V/wsd.pid"))
+	[ -z "$wf" ] || d0=$(cpu_ticks $(group "$wf"))
+	[ "$t" != pg ] || x0=$(pgq "$xs" || echo 0)
 	t0=$(now)
-	sleep "$(calc 'x > 0.2 ? x : 0.2' -v x="$(calc "$s - $SETTLE - 1")")"
+	sleep "$(calc 'x > 0.2 ? x : 0.2' -v x="$(calc "$s - $settle - 1")")"
 	# shellcheck disable=SC2046
 	c1=$(cpu_ticks $(pids_of "$t"))
 	# shellcheck disable=SC2046
-	[ "$t" != siogate ] || d1=$(cpu_ticks $(group "$V/wsd.pid"))
+	[ -z "$wf" ] || d1=$(cpu_ticks $(group "$wf"))
+	[ "$t" != pg ] || x1=$(pgq "$xs" || echo 0)
 	t1=$(now)
+	if [ "$t" = pg ]; then
+		# less the query's own connection
+		R[$t.$name.db_conns]=$(($(pgq "SELECT count(*) FROM pg_stat_activity WHERE datname = '$PGDB'" || echo 1) - 1))
+		R[$t.$name.procs]=$(($(gw_pids "$t" | wc -w) + $(pgrep -g "$(cat "$wf")" -x sio-wsd | wc -w)))
+		# less the first sample's own transaction
+		R[$t.$name.xacts_s]=$(calc 'sprintf("%.1f", (b - a - 1) / (u - v) / np)' -v a="$x0" -v b="$x1" \
+			-v u="$t1" -v v="$t0" -v np="${R[$t.$name.procs]}")
+	fi
 	rss_sample "$t"
 	r1=$LIVE q1=$RAW
 	# shellcheck disable=SC2046
-	[ "$t" != siogate ] || w1=$(rss_kb $(group "$V/wsd.pid"))
+	[ -z "$wf" ] || w1=$(rss_kb $(group "$wf"))
 	# shellcheck disable=SC2046
 	[ "$t" = peer ] || g1=$(rss_kb $(gw_pids "$t"))
 	wait "$lg" || rc=$?
@@ -336,14 +440,14 @@ hold() { # target name clients seconds loadgen-args...
 	R[$t.$name.rss_mib]=$(calc 'sprintf("%.1f", r / 1024)' -v r="$r1")
 	R[$t.$name.rss_per]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$r0" -v b="$r1" -v n="$n")
 	R[$t.$name.rss_per_raw]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$q0" -v b="$q1" -v n="$n")
-	[ "$t" != siogate ] ||
+	[ -z "$wf" ] ||
 		R[$t.$name.wsd_per]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$w0" -v b="$w1" -v n="$n")
 	[ "$t" = peer ] ||
 		R[$t.$name.gw_per]=$(calc 'sprintf("%.2f", (b - a) / n)' -v a="$g0" -v b="$g1" -v n="$n")
 	R[$t.$name.window_s]=$(calc 'sprintf("%.0f", b - a)' -v a="$t0" -v b="$t1")
 	R[$t.$name.idle_cpu]=$(calc '(w > 0 ? sprintf("%.2f", 100 * c / hz / w) : 0)' \
 		-v c=$((c1 - c0)) -v hz="$HZ" -v w="$(calc 'b - a' -v a="$t0" -v b="$t1")")
-	[ "$t" != siogate ] ||
+	[ -z "$wf" ] ||
 		R[$t.$name.idle_wsd]=$(calc '(w > 0 ? sprintf("%.2f", 100 * c / hz / w) : 0)' \
 			-v c=$((d1 - d0)) -v hz="$HZ" -v w="$(calc 'b - a' -v a="$t0" -v b="$t1")")
 	R[$t.$name.lg_cpu_pct]=$(kv "$line" lg_cpu_pct)
@@ -364,10 +468,9 @@ warmup() { # target transport...
 # the idle window should not hold the deletion of the ~20,000 sessions of
 # the phases before it (measured: about 7 us each, 0.5 % of a core over
 # the window), so it waits until they are gone (at most 90 s).
-wait_cleanup() {
-	local n end=$((SECONDS + 90))
-	while n=$(sqlite3 "$V/siogate.db" \
-		"SELECT count(*) FROM sessions WHERE state = 'closed'") &&
+wait_cleanup() { # target: siogate or pg
+	local n end=$((SECONDS + 90)) q="SELECT count(*) FROM sessions WHERE state = 'closed'"
+	while if [ "$1" = pg ]; then n=$(pgq "$q"); else n=$(sqlite3 "$V/siogate.db" "$q"); fi &&
 		[ "$n" != 0 ] && [ $SECONDS -lt $end ]; do
 		sleep 1
 	done
@@ -384,8 +487,13 @@ connects() { # target
 		--clients "$CONN_C" >/dev/null || true
 	phase "$1" connect --mode connect --count "$CONN_N" --clients "$CONN_C"
 }
-for t in siogate peer; do
+for t in siogate peer ${PG:+pg}; do
 	echo "bench: $t" >&2
+	if [ "$t" = pg ]; then
+		echo "bench: siogate on PostgreSQL (lighttpd :$PG_PORT, sio-wsd :$PG_WSD_PORT)" >&2
+		WSD_ADDR=127.0.0.1:$PG_WSD_PORT SIOGATE_CONF=$P/siogate.conf GATEWAY=$BUILD/sio-gateway \
+			WSD=$BUILD/sio-wsd "$ROOT/scripts/webserver.sh" start lighttpd "$PG_PORT" "$P" >&2
+	fi
 	warmup "$t" websocket xhr-polling
 	if [ -n "$PROFILE" ]; then
 		phase "$t" echo100 --mode echo --clients 100 --duration "$ECHO_S"
@@ -417,7 +525,7 @@ for t in siogate peer; do
 	phase "$t" xack "${XHR[@]}" --mode ack --count "$ACK_N"
 	phase "$t" relay --mode relay --count "$RELAY_N"
 	if [ -n "$IDLE_N" ]; then
-		[ "$t" != siogate ] || wait_cleanup
+		[ "$t" = peer ] || wait_cleanup "$t"
 		hold "$t" idle "$IDLE_N" "$IDLE_S"
 	fi
 done
@@ -529,11 +637,14 @@ IDLE=idle
 [ -n "$IDLE_N" ] || { IDLE=hold IDLE_N=$HOLD_N; }
 
 # --- the table: phase | siogate | socket.io 0.9 | ratio ----------------------
+# (and with pg: | siogate PG | PG / SQLite)
 ratio() { # a b
 	calc '(a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) ? "-" : sprintf("%.2f", a / b)' -v a="$1" -v b="$2"
 }
-row() { # label siogate peer
-	printf '| %-52s | %12s | %13s | %6s |\n' "$1" "${2:--}" "${3:--}" "$(ratio "${2:-}" "${3:-}")"
+row() { # label siogate peer [pg]
+	printf '| %-52s | %12s | %13s | %6s |' "$1" "${2:--}" "${3:--}" "$(ratio "${2:-}" "${3:-}")"
+	[ -z "$PG" ] || printf ' %10s | %11s |' "${4:--}" "$(ratio "${4:-}" "${2:-}")"
+	echo
 }
 val() { # target phase key: the figure, or "failed"
 	case ${R[$1.$2.line]:-} in
@@ -558,42 +669,49 @@ if [ -n "$PROFILE" ]; then
 fi
 echo
 echo "siogate $(sed -n 's/^#define SIOGATE_VERSION "\(.*\)"/\1/p' "$ROOT/common/siogate.h") vs socket.io 0.9.19 (node $(node --version)), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')${QUICK:+, --quick}"
-printf '| %-52s | %12s | %13s | %6s |\n' phase siogate "socket.io 0.9" ratio
-printf '|%s|%s|%s|%s|\n' "$(dashes 54)" "$(dashes 14)" "$(dashes 15)" "$(dashes 8)"
-row "ws echo, 1 client (msg/s, higher better)" "$(val siogate echo1 rate)" "$(val peer echo1 rate)"
-row "ws echo, 100 clients (msg/s)" "$(val siogate echo100 rate)" "$(val peer echo100 rate)"
-row "ws event+ack p50 (ms, $ACK_N acks, lower better)" "$(val siogate ack p50_ms)" "$(val peer ack p50_ms)"
-row "ws event+ack p99 (ms)" "$(val siogate ack p99_ms)" "$(val peer ack p99_ms)"
-row "xhr-polling echo, 1 client (msg/s)" "$(val siogate xecho1 rate)" "$(val peer xecho1 rate)"
-row "xhr-polling echo, 100 clients (msg/s)" "$(val siogate xecho100 rate)" "$(val peer xecho100 rate)"
-row "xhr-polling event+ack p50 (ms)" "$(val siogate xack p50_ms)" "$(val peer xack p50_ms)"
-row "xhr-polling event+ack p99 (ms)" "$(val siogate xack p99_ms)" "$(val peer xack p99_ms)"
-row "relay xhr-polling POST -> ws p50 (ms, $RELAY_N)" "$(val siogate relay p50_ms)" "$(val peer relay p50_ms)"
-row "relay xhr-polling POST -> ws p99 (ms)" "$(val siogate relay p99_ms)" "$(val peer relay p99_ms)"
-row "handshake + ws connect per s ($CONN_C in flight)" "$(val siogate connect rate)" "$(val peer connect rate)"
-row "idle ws sessions held (of $HOLD_N)" "$(got siogate hold alive)" "$(got peer hold alive)"
-row "RSS, all server processes, holding them (MiB)" "${R[siogate.hold.rss_mib]:-}" "${R[peer.hold.rss_mib]:-}"
-row "RSS per idle ws session (KiB; peer after a GC)" "${R[siogate.hold.rss_per]:-}" "${R[peer.hold.rss_per]:-}"
-row "  of which sio-wsd (KiB)" "${R[siogate.hold.wsd_per]:-}" ""
-row "  of which sio-gateway (KiB)" "${R[siogate.hold.gw_per]:-}" ""
-row "  peer without forcing its GC first (KiB)" "" "${R[peer.hold.rss_per_raw]:-}"
+printf '| %-52s | %12s | %13s | %6s |' phase siogate "socket.io 0.9" ratio
+[ -z "$PG" ] || printf ' %10s | %11s |' "siogate PG" "PG / SQLite"
+echo
+printf '|%s|%s|%s|%s|' "$(dashes 54)" "$(dashes 14)" "$(dashes 15)" "$(dashes 8)"
+[ -z "$PG" ] || printf '%s|%s|' "$(dashes 12)" "$(dashes 13)"
+echo
+row "ws echo, 1 client (msg/s, higher better)" "$(val siogate echo1 rate)" "$(val peer echo1 rate)" "$(val pg echo1 rate)"
+row "ws echo, 100 clients (msg/s)" "$(val siogate echo100 rate)" "$(val peer echo100 rate)" "$(val pg echo100 rate)"
+row "ws event+ack p50 (ms, $ACK_N acks, lower better)" "$(val siogate ack p50_ms)" "$(val peer ack p50_ms)" "$(val pg ack p50_ms)"
+row "ws event+ack p99 (ms)" "$(val siogate ack p99_ms)" "$(val peer ack p99_ms)" "$(val pg ack p99_ms)"
+row "xhr-polling echo, 1 client (msg/s)" "$(val siogate xecho1 rate)" "$(val peer xecho1 rate)" "$(val pg xecho1 rate)"
+row "xhr-polling echo, 100 clients (msg/s)" "$(val siogate xecho100 rate)" "$(val peer xecho100 rate)" "$(val pg xecho100 rate)"
+row "xhr-polling event+ack p50 (ms)" "$(val siogate xack p50_ms)" "$(val peer xack p50_ms)" "$(val pg xack p50_ms)"
+row "xhr-polling event+ack p99 (ms)" "$(val siogate xack p99_ms)" "$(val peer xack p99_ms)" "$(val pg xack p99_ms)"
+row "relay xhr-polling POST -> ws p50 (ms, $RELAY_N)" "$(val siogate relay p50_ms)" "$(val peer relay p50_ms)" "$(val pg relay p50_ms)"
+row "relay xhr-polling POST -> ws p99 (ms)" "$(val siogate relay p99_ms)" "$(val peer relay p99_ms)" "$(val pg relay p99_ms)"
+row "handshake + ws connect per s ($CONN_C in flight)" "$(val siogate connect rate)" "$(val peer connect rate)" "$(val pg connect rate)"
+row "idle ws sessions held (of $HOLD_N)" "$(got siogate hold alive)" "$(got peer hold alive)" "$(got pg hold alive)"
+row "RSS, all server processes, holding them (MiB)" "${R[siogate.hold.rss_mib]:-}" "${R[peer.hold.rss_mib]:-}" "${R[pg.hold.rss_mib]:-}"
+row "RSS per idle ws session (KiB; peer after a GC)" "${R[siogate.hold.rss_per]:-}" "${R[peer.hold.rss_per]:-}" "${R[pg.hold.rss_per]:-}"
+row "  of which sio-wsd (KiB)" "${R[siogate.hold.wsd_per]:-}" "" "${R[pg.hold.wsd_per]:-}"
+row "  of which sio-gateway (KiB)" "${R[siogate.hold.gw_per]:-}" "" "${R[pg.hold.gw_per]:-}"
+row "  peer without forcing its GC first (KiB)" "" "${R[peer.hold.rss_per_raw]:-}" ""
 W=${R[siogate.$IDLE.window_s]:-?}
-row "CPU, $IDLE_N idle ws sessions, ${W} s (% of a core)" "${R[siogate.$IDLE.idle_cpu]:-}" "${R[peer.$IDLE.idle_cpu]:-}"
-row "  of which sio-wsd (the rest: lighttpd, gateway)" "${R[siogate.$IDLE.idle_wsd]:-}" ""
+row "CPU, $IDLE_N idle ws sessions, ${W} s (% of a core)" "${R[siogate.$IDLE.idle_cpu]:-}" "${R[peer.$IDLE.idle_cpu]:-}" "${R[pg.$IDLE.idle_cpu]:-}"
+row "  of which sio-wsd (the rest: lighttpd, gateway)" "${R[siogate.$IDLE.idle_wsd]:-}" "" "${R[pg.$IDLE.idle_wsd]:-}"
 LPL="of $LP_N${QUICK:+; quick: fewer}"
-row "long-polls held, lighttpd ($LPL)" "$(got siogate lp polls)" "$(got peer lp polls)"
-row "RSS per long-poll session, lighttpd + gateway (KiB)" "${R[siogate.lp.rss_per]:-}" "${R[peer.lp.rss_per]:-}"
-row "  of which sio-gateway (KiB)" "${R[siogate.lp.gw_per]:-}" ""
-row "long-polls held, nginx ($LPL)" "$(got nginx lp polls)" "$(got peer lp polls)"
-row "RSS per long-poll session, nginx + gateway (KiB)" "${R[nginx.lp.rss_per]:-}" "${R[peer.lp.rss_per]:-}"
-row "  of which sio-gateway (KiB)" "${R[nginx.lp.gw_per]:-}" ""
-row "  peer without forcing its GC first (KiB)" "" "${R[peer.lp.rss_per_raw]:-}"
+row "long-polls held, lighttpd ($LPL)" "$(got siogate lp polls)" "$(got peer lp polls)" "$(got pg lp polls)"
+row "RSS per long-poll session, lighttpd + gateway (KiB)" "${R[siogate.lp.rss_per]:-}" "${R[peer.lp.rss_per]:-}" "${R[pg.lp.rss_per]:-}"
+row "  of which sio-gateway (KiB)" "${R[siogate.lp.gw_per]:-}" "" "${R[pg.lp.gw_per]:-}"
+row "long-polls held, nginx ($LPL)" "$(got nginx lp polls)" "$(got peer lp polls)" ""
+row "RSS per long-poll session, nginx + gateway (KiB)" "${R[nginx.lp.rss_per]:-}" "${R[peer.lp.rss_per]:-}" ""
+row "  of which sio-gateway (KiB)" "${R[nginx.lp.gw_per]:-}" "" ""
+row "  peer without forcing its GC first (KiB)" "" "${R[peer.lp.rss_per_raw]:-}" ""
 echo
 echo "CPU during each phase, % of one core: server processes / load generator"
 for p in echo1 echo100 ack connect xecho1 xecho100 xack relay; do
-	printf '  %-9s siogate %4s%% / %5s%%   socket.io %4s%% / %5s%%\n' "$p" \
+	printf '  %-9s siogate %4s%% / %5s%%   socket.io %4s%% / %5s%%' "$p" \
 		"${R[siogate.$p.srv_cpu_pct]:-}" "${R[siogate.$p.lg_cpu_pct]:-}" \
 		"${R[peer.$p.srv_cpu_pct]:-}" "${R[peer.$p.lg_cpu_pct]:-}"
+	[ -z "$PG" ] || printf '   PG %4s%% + postgres %4s%% / %5s%%' "${R[pg.$p.srv_cpu_pct]:-}" \
+		"${R[pg.$p.db_cpu_pct]:-}" "${R[pg.$p.lg_cpu_pct]:-}"
+	echo
 done
 for p in hold lp ${IDLE_N:+idle}; do
 	[ -n "${R[siogate.$p.line]:-}" ] || continue
@@ -646,8 +764,31 @@ budget "handshake + websocket connect rate" "$(x "$r")" "≥ 1.5×" "$(verdict "
 c=${R[siogate.$IDLE.idle_cpu]:-}
 budget "idle CPU, $IDLE_N idle sessions (${W} s)" "${c:--}% of a core" "< 1% of a core" "$(verdict "$c" lt 1)"
 
+# --- siogate on PostgreSQL: the issue's targets -----------------------------
+if [ -n "$PG" ]; then
+	echo
+	v=$(pgq 'SHOW server_version' 2>/dev/null || echo '?')
+	echo "siogate on PostgreSQL ${v%% *}: a throwaway cluster, fsync and synchronous_commit off, so the"
+	echo "figures are floors of the server's CPU work, not of a disk's (missed targets do not fail the run)"
+	v=$(val pg echo100 rate)
+	budget "ws echo, 100 clients, one sio-wsd" "${v:--} msgs/s" "≥ 10000/s" "$(verdict "${v#failed}" ge 10000)"
+	v=$(val pg xecho100 rate)
+	budget "xhr-polling echo, 100 clients" "${v:--} msgs/s" "≥ 3000/s" "$(verdict "${v#failed}" ge 3000)"
+	v=$(val pg relay p50_ms)
+	budget "relay xhr-polling POST -> ws p50" "${v:--} ms" "≤ 1.5 ms" "$(verdict "${v#failed}" le 1.5)"
+	v=$(val pg relay p99_ms)
+	budget "relay xhr-polling POST -> ws p99" "${v:--} ms" "≤ 10 ms" "$(verdict "${v#failed}" le 10)"
+	v=$(val pg connect rate)
+	budget "handshake + ws connect ($CONN_C in flight)" "${v:--}/s" "≥ 1000/s" "$(verdict "${v#failed}" ge 1000)"
+	v=${R[pg.hold.db_conns]:-}
+	budget "PostgreSQL connections, $(got pg hold alive) idle ws sessions held" "${v:--}" "≤ 100" "$(verdict "$v" le 100)"
+	v=${R[pg.$IDLE.xacts_s]:-}
+	budget "idle transactions per s and siogate process (${R[pg.$IDLE.procs]:-?}; ${R[pg.$IDLE.window_s]:-?} s)" \
+		"${v:--}/s" "≤ 5/s" "$(verdict "$v" le 5)"
+fi
+
 fail=0
-for t in siogate peer; do
+for t in siogate peer ${PG:+pg}; do
 	for p in echo1 echo100 ack connect xecho1 xecho100 xack relay ${IDLE_N:+$IDLE} hold lp; do
 		case ${R[$t.$p.line]:-} in *" ok=1"*) ;; *) fail=1; echo "bench: $t $p did not complete" >&2 ;; esac
 	done

@@ -70,12 +70,52 @@ pg_ok(struct sio_store *st, PGresult *r)
 	return 0;
 }
 
-/* Runs sql (prepared statement name, or the text itself when name is
- * NULL) with the parameters of types/ap. */
-static PGresult *
-pg_vexec(struct sio_store *st, const char *name, const char *sql,
-         const char *types, va_list ap)
+static int pg_configure(struct sio_store *st);
+
+/*
+ * A connection the server closed (it restarted, or ended an idle
+ * transaction) is made again before a statement outside a transaction,
+ * with its settings; its prepared statements went with it. Inside a
+ * transaction the statement fails instead, the transaction is rolled back
+ * and the next begin reconnects. SIO_OK, or SIO_ERR when the server is
+ * still away.
+ */
+static int
+pg_alive(struct sio_store *st)
 {
+	struct pg_conn *q = PGC(st);
+
+	if (PQstatus(q->db) != CONNECTION_BAD)
+		return SIO_OK;
+	if (q->in_tx) /* never run the rest of it outside it */
+		return sio_store_fail(st, "the connection to the server was "
+		                          "lost");
+	PQreset(q->db);
+	if (PQstatus(q->db) != CONNECTION_OK)
+		return pg_fail(st, NULL);
+	memset(q->prepared, 0, sizeof(q->prepared));
+	if (PQsetClientEncoding(q->db, "UTF8") != 0)
+		return pg_fail(st, NULL);
+	return pg_configure(st);
+}
+
+static int pg_prepare(struct sio_store *st, enum pg_sql id, char name[16]);
+
+/* Whether a statement that failed lost its connection outside a
+ * transaction: then it is run again once on a new one. */
+static int
+pg_again(struct sio_store *st)
+{
+	return PQstatus(PGC(st)->db) == CONNECTION_BAD && !PGC(st)->in_tx;
+}
+
+/* Runs statement id (prepared at its first use), or with id -1 the text
+ * sql, with the parameters of types/ap. */
+static PGresult *
+pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
+         va_list ap)
+{
+	char name[16];
 	const char *val[PG_MAX_PARAMS];
 	int len[PG_MAX_PARAMS], fmt[PG_MAX_PARAMS], n;
 	char num[PG_MAX_PARAMS][24];
@@ -103,13 +143,22 @@ pg_vexec(struct sio_store *st, const char *name, const char *sql,
 			assert(!"bad parameter type");
 		}
 	}
-	if (name != NULL)
-		r = PQexecPrepared(PGC(st)->db, name, n, val, len, fmt, 0);
-	else
-		r = PQexecParams(PGC(st)->db, sql, n, NULL, val, len, fmt, 0);
-	if (!pg_ok(st, r)) {
+	for (int tries = 0;; tries++) {
+		if (id >= 0 && pg_prepare(st, (enum pg_sql)id, name) != SIO_OK)
+			return NULL;
+		if (id >= 0)
+			r = PQexecPrepared(PGC(st)->db, name, n, val, len, fmt,
+			                   0);
+		else if (pg_alive(st) == SIO_OK)
+			r = PQexecParams(PGC(st)->db, sql, n, NULL, val, len,
+			                 fmt, 0);
+		else
+			return NULL;
+		if (pg_ok(st, r))
+			break;
 		PQclear(r);
-		return NULL;
+		if (tries > 0 || !pg_again(st))
+			return NULL;
 	}
 	PGC(st)->changes = atoll(PQcmdTuples(r));
 	return r;
@@ -125,6 +174,8 @@ pg_prepare(struct sio_store *st, enum pg_sql id, char name[16])
 
 	assert(sql != NULL);
 	snprintf(name, 16, "s%d", (int)id);
+	if (pg_alive(st) != SIO_OK)
+		return SIO_ERR;
 	if (PGC(st)->prepared[id])
 		return SIO_OK;
 	r = PQprepare(PGC(st)->db, name, sql, 0, NULL);
@@ -144,14 +195,11 @@ pg_prepare(struct sio_store *st, enum pg_sql id, char name[16])
 PGresult *
 pg_exec(struct sio_store *st, enum pg_sql id, const char *types, ...)
 {
-	char name[16];
 	PGresult *r;
 	va_list ap;
 
-	if (pg_prepare(st, id, name) != SIO_OK)
-		return NULL;
 	va_start(ap, types);
-	r = pg_vexec(st, name, NULL, types, ap);
+	r = pg_vexec(st, (int)id, NULL, types, ap);
 	va_end(ap);
 	return r;
 }
@@ -163,7 +211,7 @@ pg_adhoc(struct sio_store *st, const char *sql, const char *types, ...)
 	va_list ap;
 
 	va_start(ap, types);
-	r = pg_vexec(st, NULL, sql, types, ap);
+	r = pg_vexec(st, -1, sql, types, ap);
 	va_end(ap);
 	return r;
 }
@@ -171,14 +219,11 @@ pg_adhoc(struct sio_store *st, const char *sql, const char *types, ...)
 int
 pg_run(struct sio_store *st, enum pg_sql id, const char *types, ...)
 {
-	char name[16];
 	PGresult *r;
 	va_list ap;
 
-	if (pg_prepare(st, id, name) != SIO_OK)
-		return SIO_ERR;
 	va_start(ap, types);
-	r = pg_vexec(st, name, NULL, types, ap);
+	r = pg_vexec(st, (int)id, NULL, types, ap);
 	va_end(ap);
 	PQclear(r);
 	return r ? SIO_OK : SIO_ERR;
@@ -188,15 +233,12 @@ int
 pg_one(struct sio_store *st, long long *out, enum pg_sql id, const char *types,
        ...)
 {
-	char name[16];
 	PGresult *r;
 	va_list ap;
 	int rc = SIO_ABSENT;
 
-	if (pg_prepare(st, id, name) != SIO_OK)
-		return SIO_ERR;
 	va_start(ap, types);
-	r = pg_vexec(st, name, NULL, types, ap);
+	r = pg_vexec(st, (int)id, NULL, types, ap);
 	va_end(ap);
 	if (r == NULL)
 		return SIO_ERR;
@@ -211,16 +253,14 @@ pg_one(struct sio_store *st, long long *out, enum pg_sql id, const char *types,
 int
 pg_write(struct sio_store *st, enum pg_sql id, const char *types, ...)
 {
-	char name[16];
 	PGresult *r;
 	va_list ap;
 	int own;
 
-	if (pg_prepare(st, id, name) != SIO_OK ||
-	    sio_store_tx_begin(st, &own) != SIO_OK)
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	va_start(ap, types);
-	r = pg_vexec(st, name, NULL, types, ap);
+	r = pg_vexec(st, (int)id, NULL, types, ap);
 	va_end(ap);
 	PQclear(r);
 	return sio_store_tx_end(st, own, r ? SIO_OK : SIO_ERR);
@@ -286,8 +326,18 @@ pg_dup(const PGresult *r, int row, int col, int *failed)
 static int
 pg_exec_text(struct sio_store *st, const char *sql)
 {
-	PGresult *r = PQexec(PGC(st)->db, sql);
-	int ok = pg_ok(st, r);
+	PGresult *r;
+	int ok;
+
+	for (int tries = 0;; tries++) {
+		if (pg_alive(st) != SIO_OK)
+			return SIO_ERR;
+		r = PQexec(PGC(st)->db, sql);
+		ok = pg_ok(st, r);
+		if (ok || tries > 0 || !pg_again(st))
+			break;
+		PQclear(r);
+	}
 
 	PQclear(r);
 	return ok ? SIO_OK : SIO_ERR;
@@ -443,12 +493,10 @@ pg_notice(void *arg, const char *message)
  * left open by a stuck process ends after a minute.
  */
 static int
-pg_configure(struct sio_store *st, const struct sio_store_opts *opts)
+pg_configure(struct sio_store *st)
 {
 	char sql[256];
-	int sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
-	int ms =
-	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+	int sync = PGC(st)->sync, ms = PGC(st)->busy_ms;
 
 	PQsetNoticeProcessor(PGC(st)->db, pg_notice, NULL);
 	snprintf(sql, sizeof(sql),
@@ -474,6 +522,9 @@ pg_open(struct sio_store *st, const char *path,
 	    opts && opts->max_queue > 0 ? opts->max_queue : SIO_MAX_QUEUE;
 	q->role = opts ? opts->role : SIO_STORE_PLAIN;
 	q->xmax = -1;
+	q->sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
+	q->busy_ms =
+	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
 	q->db = PQconnectdb(path);
 	if (q->db == NULL) {
 		sio_store_fail(st, "out of memory");
@@ -487,7 +538,7 @@ pg_open(struct sio_store *st, const char *path,
 		pg_fail(st, NULL);
 		goto err;
 	}
-	if (pg_configure(st, opts) != SIO_OK || pg_migrate(st) != SIO_OK)
+	if (pg_configure(st) != SIO_OK || pg_migrate(st) != SIO_OK)
 		goto err;
 	return SIO_OK;
 err:
@@ -525,6 +576,7 @@ pg_in_transaction(struct sio_store *st)
 static int
 pg_rollback(struct sio_store *st)
 {
+	PGC(st)->in_tx = 0;
 	if (!pg_in_transaction(st))
 		return SIO_OK;
 	return pg_exec_text(st, "ROLLBACK");
@@ -534,8 +586,10 @@ pg_rollback(struct sio_store *st)
 static int
 pg_begin(struct sio_store *st)
 {
-	if (pg_exec_text(st, "BEGIN; SELECT siogate_lock()") == SIO_OK)
+	if (pg_exec_text(st, "BEGIN; SELECT siogate_lock()") == SIO_OK) {
+		PGC(st)->in_tx = 1;
 		return SIO_OK;
+	}
 	PQclear(PQexec(PGC(st)->db, "ROLLBACK"));
 	return SIO_ERR;
 }
@@ -548,12 +602,14 @@ pg_commit(struct sio_store *st)
 	PGresult *r;
 	int ok;
 
-	if (PQtransactionStatus(PGC(st)->db) == PQTRANS_INERROR)
+	if (PQtransactionStatus(PGC(st)->db) != PQTRANS_INTRANS)
 		return st->errmsg[0] ? SIO_ERR
 		                     : sio_store_fail(st, "the transaction "
 		                                          "failed");
 	r = PQexec(PGC(st)->db, "COMMIT");
 	ok = pg_ok(st, r) && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+	if (ok)
+		PGC(st)->in_tx = 0;
 	if (!ok && r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK)
 		sio_store_fail(st, "the commit was rolled back");
 	PQclear(r);
@@ -565,13 +621,17 @@ pg_read_begin(struct sio_store *st)
 {
 	if (pg_in_transaction(st))
 		return sio_store_fail(st, "a transaction is already open");
-	return pg_exec_text(st,
-	                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+	if (pg_exec_text(st, "BEGIN ISOLATION LEVEL REPEATABLE READ,"
+	                     " READ ONLY") != SIO_OK)
+		return SIO_ERR;
+	PGC(st)->in_tx = 1;
+	return SIO_OK;
 }
 
 static void
 pg_read_end(struct sio_store *st)
 {
+	PGC(st)->in_tx = 0;
 	if (pg_in_transaction(st))
 		PQclear(PQexec(PGC(st)->db, "COMMIT"));
 }

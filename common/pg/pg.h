@@ -139,6 +139,9 @@ struct pg_conn {
 	/* the last peek's rows no transport can write: how many, the last */
 	long long bad, bad_last;
 	long long xmax; /* the tick's reference, -1 before the first */
+	int sync;       /* enum sio_sync, for the settings of a reconnect */
+	int busy_ms;    /* the busy timeout: lock_timeout */
+	int in_tx;      /* a transaction was begun and not yet ended */
 };
 
 #define PGC(st) ((struct pg_conn *)(st)->be)

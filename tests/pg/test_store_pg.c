@@ -656,6 +656,50 @@ test_ending_one_session_twice_at_once(void)
 	CU_ASSERT_EQUAL(claimed, ENDS);
 }
 
+/*
+ * The server ends a store's connection (a restart, an administrator's
+ * pg_terminate_backend): an operation outside a transaction reconnects
+ * and succeeds; inside a transaction the rest fails and is rolled back,
+ * never run outside it, and the next transaction reconnects.
+ */
+static void
+test_connection_lost_is_made_again(void)
+{
+	struct sio_store *st = store_open(0);
+	PGconn *raw = raw_open();
+	char sid[SIO_SID_LEN + 1], *v;
+	const char *kill = "SELECT count(pg_terminate_backend(pid))"
+	                   " FROM pg_stat_activity WHERE datname ="
+	                   " current_database() AND pid <> pg_backend_pid()";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, "{}", T0, sid), SIO_OK);
+	/* outside a transaction: made again at the next use */
+	CU_ASSERT_EQUAL(pg_int1(raw, kill, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v1"), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT_STRING_EQUAL(v ? v : "", "v1");
+	free(v);
+	/* inside one: the write after the loss fails, nothing is kept */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v2"), SIO_OK);
+	CU_ASSERT_EQUAL(pg_int1(raw, kill, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k2", "x"), SIO_ERR);
+	CU_ASSERT_NOT_EQUAL(sio_store_commit(st), SIO_OK);
+	sio_store_rollback(st);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM data WHERE key = 'k2'"
+	                        " OR value = 'v2'",
+	                        NULL, NULL),
+	                0);
+	/* and the next transaction has a connection again */
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v3"), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT_STRING_EQUAL(v ? v : "", "v3");
+	free(v);
+}
+
 int
 main(void)
 {
@@ -670,6 +714,9 @@ main(void)
 	     test_write_fails_at_the_lock_timeout},
 	    {"two connections ending a session claim its end once",
 	     test_ending_one_session_twice_at_once},
+	    {"a connection the server ended is made again, never "
+	     "mid-transaction",
+	     test_connection_lost_is_made_again},
 	    {NULL, NULL},
 	};
 

@@ -8,6 +8,7 @@
  * which the SQLite backend (common/sqlite/) fills.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1324,20 +1325,41 @@ sio_store_process_register(struct sio_store *st, const char *name, int pid,
 /* A name that is taken means a collision of 32 random bits: a few tries
  * are plenty. */
 #define STORE_NAME_TRIES 8
+/* The most bytes of the host name in a process name. */
+#define STORE_HOST_MAX 20
+
+/* This host's name as a process name shows it: its first label, letters,
+ * digits and '.' kept, up to STORE_HOST_MAX bytes ("host" when none). */
+static void
+store_host(char host[STORE_HOST_MAX + 1])
+{
+	char buf[256] = "";
+	size_t n = 0;
+
+	if (gethostname(buf, sizeof(buf) - 1) != 0)
+		buf[0] = '\0';
+	for (const char *p = buf; *p && *p != '.' && n < STORE_HOST_MAX; p++)
+		if (isalnum((unsigned char)*p))
+			host[n++] = *p;
+	host[n] = '\0';
+	if (n == 0)
+		strcpy(host, "host");
+}
 
 int
 sio_store_process_new(struct sio_store *st, const char *kind, int pid,
                       long long now, char name[SIO_HOLDER_LEN])
 {
-	char try[SIO_HOLDER_LEN];
+	char try[SIO_HOLDER_LEN], host[STORE_HOST_MAX + 1];
 	uint32_t r;
 	int n, rc = SIO_FULL;
 
+	store_host(host);
 	for (int i = 0; rc == SIO_FULL && i < STORE_NAME_TRIES; i++) {
 		if (store_random(st, &r, sizeof(r)) != SIO_OK)
 			return SIO_ERR;
-		n = snprintf(try, sizeof(try), "%s-%d-%08" PRIx32, kind, pid,
-		             r);
+		n = snprintf(try, sizeof(try), "%s-%s-%d-%08" PRIx32, kind,
+		             host, pid, r);
 		if (n < 0 || (size_t)n >= sizeof(try))
 			return sio_store_fail(st, "process kind too long");
 		rc = sio_store_process_register(st, try, pid, now);

@@ -34,15 +34,20 @@ $$BEGIN
 	RETURN NULL;
 END$$;
 
--- Long-running processes: name <kind>-<pid>-<8 hex digits>, a lease
--- renewed each second (renewed), the pid space that can see its pid.
+-- Long-running processes: name <kind>-<host>-<pid>-<8 hex digits>, a
+-- lease renewed each second (renewed), the pid space that can see its
+-- pid, and the server's pid of its listener's connection (listener): a
+-- process that stopped renewing and whose listener's connection the
+-- server has seen end (its host died, its link is down) is reaped then,
+-- without waiting for the lease.
 CREATE TABLE processes (
 	name text PRIMARY KEY,
 	pid bigint NOT NULL,
 	started bigint NOT NULL,
 	renewed bigint NOT NULL DEFAULT 0,
 	pid_space text,
-	pid_start bigint
+	pid_start bigint,
+	listener integer
 );
 
 CREATE TABLE sessions (

@@ -7,6 +7,7 @@
  * writer killed mid-stream and processes racing to end one session. They
  * start together by waiting for end of file on a pipe, never by sleeping.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1825,11 +1826,18 @@ test_process_names_are_incarnations(void)
 	                      SIO_OK);
 	CU_ASSERT_STRING_NOT_EQUAL(a, b);
 	for (const char *n = a; n != NULL; n = n == a ? b : NULL) {
+		/* wsd-<host>-1-<8 hex>: the host's letters and digits */
+		const char *tail = strstr(n, "-1-");
 		unsigned hex;
 		int end = 0;
-		CU_ASSERT_EQUAL(sscanf(n, "wsd-1-%8x%n", &hex, &end), 1);
-		CU_ASSERT_EQUAL(end, 14);
-		CU_ASSERT_EQUAL(strlen(n), 14);
+		CU_ASSERT_EQUAL(strncmp(n, "wsd-", 4), 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tail);
+		CU_ASSERT(tail - n > 4 && tail - n <= 4 + 20);
+		for (const char *h = n + 4; h < tail; h++)
+			CU_ASSERT(isalnum((unsigned char)*h));
+		CU_ASSERT_EQUAL(sscanf(tail, "-1-%8x%n", &hex, &end), 1);
+		CU_ASSERT_EQUAL(end, 11);
+		CU_ASSERT_EQUAL(strlen(tail), 11);
 	}
 	CU_ASSERT_EQUAL(raw_int("SELECT count(*) FROM processes WHERE pid = 1"),
 	                2);

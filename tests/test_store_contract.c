@@ -2038,14 +2038,19 @@ test_process_names(void)
 	                      SIO_OK);
 	CU_ASSERT_STRING_NOT_EQUAL(a, b);
 	for (const char *n = a; n != NULL; n = n == a ? b : NULL) {
+		/* wsd-<host>-<pid>-<8 hex>: the host's letters and digits */
 		char want[64];
-		snprintf(want, sizeof(want), "wsd-%d-", pid);
-		CU_ASSERT_EQUAL(strncmp(n, want, strlen(want)), 0);
+		const char *tail;
+		snprintf(want, sizeof(want), "-%d-", pid);
+		CU_ASSERT_EQUAL(strncmp(n, "wsd-", 4), 0);
+		tail = strstr(n + 4, want);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tail);
+		CU_ASSERT(tail - n > 4 && tail - n <= 4 + 20);
 		end = 0;
-		CU_ASSERT_EQUAL(sscanf(n + strlen(want), "%8x%n", &hex, &end),
-		                1);
+		CU_ASSERT_EQUAL(
+		    sscanf(tail + strlen(want), "%8x%n", &hex, &end), 1);
 		CU_ASSERT_EQUAL(end, 8);
-		CU_ASSERT_EQUAL(strlen(n), strlen(want) + 8);
+		CU_ASSERT_EQUAL(strlen(tail), strlen(want) + 8);
 	}
 	/* a name is never taken over; a name is also a file name */
 	CU_ASSERT_EQUAL(sio_store_process_register(st, a, pid, T0), SIO_FULL);

@@ -8,7 +8,9 @@
  * process wakes as for a ring of its host. The connection is not pooled
  * (LISTEN belongs to a session); lost, it is made again with a backoff and
  * LISTEN said again; what was rung meanwhile is found by the process's
- * tick within a second.
+ * tick within a second. The server's pid of that connection is recorded
+ * in the process's row: when the server sees it end and the process has
+ * stopped renewing, any reaper knows the process is gone (timer.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -65,10 +67,27 @@ listen_wait(struct pg_listener *l, int fd, int ms, int *ready)
 static PGconn *
 listen_connect(struct pg_listener *l)
 {
-	const char *keys[] = {
-	    "dbname",           "keepalives_idle",  "keepalives_interval",
-	    "keepalives_count", "tcp_user_timeout", NULL};
-	const char *values[] = {l->path, "5", "2", "2", "10000", NULL};
+	const char *keys[] = {"dbname",
+	                      "keepalives_idle",
+	                      "keepalives_interval",
+	                      "keepalives_count",
+	                      "tcp_user_timeout",
+	                      "options",
+	                      "application_name",
+	                      NULL};
+	/* the server's side too: it sees a dead host's connection end
+	 * within seconds, and the reaper with it */
+	const char *values[] = {l->path,
+	                        "5",
+	                        "2",
+	                        "2",
+	                        "10000",
+	                        "-c tcp_keepalives_idle=2"
+	                        " -c tcp_keepalives_interval=1"
+	                        " -c tcp_keepalives_count=2"
+	                        " -c tcp_user_timeout=4000",
+	                        "siogate listener",
+	                        NULL};
 	PGconn *c = PQconnectdbParams(keys, values, 1);
 	PGresult *r;
 	char *chan, *sql;
@@ -86,6 +105,16 @@ listen_connect(struct pg_listener *l)
 		free(sql);
 	}
 	PQfreemem(chan);
+	if (ok) { /* the reaper watches this connection */
+		const char *v[] = {l->holder};
+
+		r = PQexecParams(c,
+		                 "UPDATE processes SET listener ="
+		                 " pg_backend_pid() WHERE name = $1",
+		                 1, NULL, v, NULL, NULL, 0);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+	}
 	if (!ok) {
 		PQfinish(c);
 		return NULL;

@@ -41,6 +41,15 @@
 	" " col " = " col " + CASE WHEN " col " BETWEEN $2::bigint AND"        \
 	" $3::bigint THEN 0 ELSE $1::bigint END"
 
+/* A process not renewed since $3 whose listener's connection is gone. */
+#define LISTENER_GONE                                                          \
+	"(p.listener IS NOT NULL AND p.renewed < $3::bigint AND NOT EXISTS"    \
+	" (SELECT 1 FROM pg_stat_activity a WHERE a.pid = p.listener))"
+/* How long a process whose listener's connection ended may go without
+ * renewing (ms): above its once-a-second renewal, so that one that only
+ * lost its listener (the server restarted) renews and stays. */
+#define LISTENER_STALE_MS 2500
+
 const char *const pg_timer_sql[PG_NSTMT] = {
     [PG_HB_SELECT] = "SELECT s.sid, s.holder FROM sessions s" HB_WHERE HB_ROOM
                      " AND $3::bigint IS NOT NULL",
@@ -80,10 +89,13 @@ const char *const pg_timer_sql[PG_NSTMT] = {
     [PG_CLOCK_SAMPLES] = "DELETE FROM stats_samples"
                          " WHERE t NOT BETWEEN $2 AND $3"
                          " AND $1::bigint IS NOT NULL",
-    /* Whose lease lapsed (not renewed since $1), or who may be seen
-     * from here: of pid space $2, the space of this process. */
-    [PG_PROC_LIST] = "SELECT name, (renewed < $1)::int, pid, pid_start"
-                     " FROM processes WHERE renewed < $1 OR pid_space = $2",
+    /* Whose lease lapsed (not renewed since $1), or whose listener's
+     * connection ended while it stopped renewing (not since $3), or who
+     * may be seen from here: of pid space $2, the space of this
+     * process. */
+    [PG_PROC_LIST] = "SELECT name, (renewed < $1 OR " LISTENER_GONE ")::int,"
+                     " pid, pid_start FROM processes p WHERE renewed < $1"
+                     " OR pid_space = $2 OR " LISTENER_GONE,
     [PG_PROC_HOLDERS] = "SELECT s.sid, s.holder FROM sessions s"
                         " WHERE s.holder IS NOT NULL AND s.sid IN"
                         " (SELECT o.sid FROM outbox o WHERE o.taken_by = $1)",
@@ -340,7 +352,8 @@ pg_reap(struct sio_store *st, long long now, long long lease_ms, unsigned from,
 		space[0] = '\0'; /* matches no row: the leases alone */
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	r = pg_exec(st, PG_PROC_LIST, "it", now - lease_ms, space);
+	r = pg_exec(st, PG_PROC_LIST, "iti", now - lease_ms, space,
+	            now - LISTENER_STALE_MS);
 	if (r == NULL)
 		return sio_store_tx_end(st, own, SIO_ERR);
 	if (PQntuples(r) > 0 &&

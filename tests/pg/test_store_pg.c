@@ -700,6 +700,73 @@ test_connection_lost_is_made_again(void)
 	free(v);
 }
 
+/*
+ * A process whose listener's connection the server saw end, and which
+ * stopped renewing, is reaped within seconds, without waiting for its
+ * lease; one whose listener is alive, or which still renews, is not.
+ */
+static void
+test_reap_when_the_listener_is_gone(void)
+{
+	struct sio_store *st = store_open(0);
+	/* lis is closed here, not by the teardown */
+	PGconn *raw = raw_open(), *lis = pg_connect(db);
+	const char *gone = "gw-far-7-0000aaaa", *live = "gw-far-8-0000bbbb";
+	const unsigned from = 1u << SIO_SESSION_OPEN;
+	long long pid, end;
+	char pidtext[24];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(lis);
+	/* pids that are no process here: only the database can tell */
+	CU_ASSERT_EQUAL_FATAL(sio_store_process_register(st, gone, 0, T0),
+	                      SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_process_register(st, live, 0, T0),
+	                      SIO_OK);
+	/* live's listener stays; gone's connects, then its host dies */
+	CU_ASSERT_FATAL(pg_do(raw, "UPDATE processes SET listener ="
+	                           " pg_backend_pid() WHERE name = "
+	                           "'gw-far-8-0000bbbb'"));
+	CU_ASSERT_FATAL(pg_do(lis, "UPDATE processes SET listener ="
+	                           " pg_backend_pid() WHERE name = "
+	                           "'gw-far-7-0000aaaa'"));
+	pid = pg_int1(raw, "SELECT listener FROM processes WHERE name = $1",
+	              gone, NULL);
+	CU_ASSERT_FATAL(pid > 0);
+	/* renewed 1 s ago: not yet, whatever its listener */
+	CU_ASSERT_EQUAL(
+	    sio_store_reap(st, T0 + 1000, 10000, from, SIO_SESSION_DETACHED),
+	    0);
+	/* 3 s without renewal, listener alive: the lease decides */
+	CU_ASSERT_EQUAL(
+	    sio_store_reap(st, T0 + 3000, 10000, from, SIO_SESSION_DETACHED),
+	    0);
+	snprintf(pidtext, sizeof(pidtext), "%lld", pid);
+	PQfinish(lis);
+	/* until the server has seen it end */
+	for (end = cu_now_ms() + DEADLINE_MS;
+	     cu_now_ms() < end && pg_int1(raw,
+	                                  "SELECT count(*) FROM"
+	                                  " pg_stat_activity WHERE pid ="
+	                                  " $1::int",
+	                                  pidtext, NULL) != 0;)
+		pause_ms(5); /* between polls of the condition */
+	CU_ASSERT_EQUAL(
+	    sio_store_reap(st, T0 + 3000, 10000, from, SIO_SESSION_DETACHED),
+	    1);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM processes"
+	                        " WHERE name = $1",
+	                        gone, NULL),
+	                0);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM processes"
+	                        " WHERE name = $1",
+	                        live, NULL),
+	                1);
+}
+
 int
 main(void)
 {
@@ -717,6 +784,8 @@ main(void)
 	    {"a connection the server ended is made again, never "
 	     "mid-transaction",
 	     test_connection_lost_is_made_again},
+	    {"a process whose listener is gone is reaped without its lease",
+	     test_reap_when_the_listener_is_gone},
 	    {NULL, NULL},
 	};
 

@@ -26,7 +26,7 @@ import {connect} from '../lib/wsclient.mjs';
 const LEASE = 5; // process_lease, seconds
 const NO_UNSHARE = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0 ? false
 	: 'unshare --pid is not permitted here (it needs root)';
-const NAME = /^wsd-1-[0-9a-f]{8}$/;
+const NAME = /^wsd-[A-Za-z0-9]{1,20}-1-[0-9a-f]{8}$/;
 
 let s;
 const spawned = [];
@@ -257,7 +257,7 @@ test('a sio-gateway stopped past its lease is reaped; running again, it ends its
 		const fencedMs = Date.now() - t1;
 		const renamed = await until('the gateway to register anew',
 			() => names().find((n) => n.startsWith(`gw-${pid}-`) && n !== holder), 10000);
-		assert.match(holder, /^gw-\d+-[0-9a-f]{8}$/);
+		assert.match(holder, /^gw-[A-Za-z0-9]{1,20}-\d+-[0-9a-f]{8}$/);
 		// The client comes back: the session is served under the new name.
 		await s.post(sid, '3:::after-fence');
 		// the stream's `1::`, unless its write was never recorded

@@ -21,7 +21,7 @@ for (const via of ['wsd', 'proxy']) {
 		const ws = await s.ws(sid, {via});
 		assert.equal(await ws.nextText(), '1::', '1:: comes first');
 		const row = s.session(sid);
-		assert.match(row.holder, new RegExp(`^wsd-${s.wsd.pid}-[0-9a-f]{8}$`), 'held by this sio-wsd');
+		assert.match(row.holder, new RegExp(`^wsd-[A-Za-z0-9]{1,20}-${s.wsd.pid}-[0-9a-f]{8}$`), 'held by this sio-wsd');
 		assert.deepEqual(row, {state: 'open', transport: 'websocket', holder: row.holder, reason: ''});
 		ws.send('3:::x');
 		assert.equal(await ws.nextText(), '3:::x', 'a message is echoed');
@@ -67,7 +67,7 @@ test('a POST on polling while a websocket is attached is answered on the websock
 		for (let i = 0; i < 5; i++) got.push(await ws.nextText());
 		assert.deepEqual(got, ['3:::via-post', '6:::7+["q"]', '5:::{"name":"t","args":["z",0]}',
 			'5:::{"name":"t","args":["z",1]}', '5:::{"name":"t","args":["z",2]}'], via);
-		assert.match(s.session(ws.sid).holder, new RegExp(`^wsd-${s.wsd.pid}-[0-9a-f]{8}$`),
+		assert.match(s.session(ws.sid).holder, new RegExp(`^wsd-[A-Za-z0-9]{1,20}-${s.wsd.pid}-[0-9a-f]{8}$`),
 			'the websocket still holds the session');
 		await until('the outbox to empty', () => s.queue(ws.sid) === 0);
 		ws.close();

@@ -257,10 +257,13 @@ function report(r, f) {
 }
 
 // Nothing stays held by the dead process once a sweep reaped it.
+// holder: kind-pid, the killed process, whose name is kind-host-pid-hex.
 async function assertReaped(r, holder) {
-	const q = `SELECT (SELECT count(*) FROM processes WHERE name = '${holder}')
-		+ (SELECT count(*) FROM sessions WHERE holder = '${holder}')
-		+ (SELECT count(*) FROM outbox WHERE taken_by = '${holder}')`;
+	const [kind, pid] = holder.split('-');
+	const like = `LIKE '${kind}-%-${Number(pid)}-%'`;
+	const q = `SELECT (SELECT count(*) FROM processes WHERE name ${like})
+		+ (SELECT count(*) FROM sessions WHERE holder ${like})
+		+ (SELECT count(*) FROM outbox WHERE taken_by ${like})`;
 	const t0 = Date.now();
 	await until(`the store to forget ${holder}`, () => r.sql(q) === '0', 20000, 200);
 	console.log(`# ${r.name}: nothing held by ${holder} in the store ${Date.now() - t0} ms after the drain`);

@@ -1410,6 +1410,15 @@ sio_store_room_list(struct sio_store *st, const char *sid,
 }
 
 int
+sio_store_process_list(struct sio_store *st,
+                       int (*fn)(void *udata,
+                                 const struct sio_store_process *p),
+                       void *udata)
+{
+	return st->ops->process_list(st, fn, udata);
+}
+
+int
 sio_store_counter_list(struct sio_store *st,
                        void (*fn)(void *udata, const char *name,
                                   long long value),

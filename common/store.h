@@ -726,6 +726,21 @@ int sio_store_room_list(struct sio_store *st, const char *sid,
                                    const char *room),
                         void *udata);
 
+/* A registered process (a row of processes), for the operators. */
+struct sio_store_process {
+	char name[SIO_HOLDER_LEN]; /* <kind>-<host>-<pid>-<hex> */
+	long long pid;
+	long long started, renewed; /* ms since the epoch */
+	long long sessions;         /* the sessions it holds */
+};
+
+/* Calls fn for each registered process, by name; fn returning other
+ * than SIO_OK stops. Returns the count or SIO_ERR. */
+int sio_store_process_list(struct sio_store *st,
+                           int (*fn)(void *udata,
+                                     const struct sio_store_process *p),
+                           void *udata);
+
 /* Calls fn for every counter, by name. Returns the count or SIO_ERR. */
 int sio_store_counter_list(struct sio_store *st,
                            void (*fn)(void *udata, const char *name,

@@ -450,6 +450,10 @@ struct sio_store_ops {
 	                 void (*fn)(void *udata, const char *endpoint,
 	                            const char *room),
 	                 void *udata);
+	int (*process_list)(struct sio_store *st,
+	                    int (*fn)(void *udata,
+	                              const struct sio_store_process *p),
+	                    void *udata);
 	int (*counter_list)(struct sio_store *st,
 	                    void (*fn)(void *udata, const char *name,
 	                               long long value),
@@ -465,6 +469,12 @@ struct sio_store_ops {
 	int (*stats)(struct sio_store *st, struct sio_store_stats *out);
 	int (*stats_sample)(struct sio_store *st, long long now);
 };
+
+/* process_list's statement, the same in both backends' SQL. */
+#define SIO_STORE_PROCESS_LIST_SQL                                             \
+	"SELECT p.name, p.pid, p.started, p.renewed, (SELECT count(*)"         \
+	" FROM sessions s WHERE s.holder = p.name) FROM processes p"           \
+	" ORDER BY p.name"
 
 /* The SQLite backend (common/sqlite/). */
 extern const struct sio_store_ops sio_store_sqlite_ops;

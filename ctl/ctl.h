@@ -31,6 +31,7 @@ struct ctl {
 int ctl_list(struct ctl *c, int argc, char **argv);
 int ctl_show(struct ctl *c, int argc, char **argv);
 int ctl_stats(struct ctl *c, int argc, char **argv);
+int ctl_processes(struct ctl *c, int argc, char **argv);
 int ctl_send(struct ctl *c, int argc, char **argv);
 int ctl_emit(struct ctl *c, int argc, char **argv);
 int ctl_kick(struct ctl *c, int argc, char **argv);

@@ -15,9 +15,10 @@ static const struct {
 	const char *name;
 	int (*run)(struct ctl *c, int argc, char **argv);
 } ctl_commands[] = {
-    {"list", ctl_list},       {"show", ctl_show}, {"send", ctl_send},
-    {"emit", ctl_emit},       {"kick", ctl_kick}, {"stats", ctl_stats},
-    {"cleanup", ctl_cleanup},
+    {"list", ctl_list},       {"show", ctl_show},
+    {"send", ctl_send},       {"emit", ctl_emit},
+    {"kick", ctl_kick},       {"stats", ctl_stats},
+    {"cleanup", ctl_cleanup}, {"processes", ctl_processes},
 };
 
 int
@@ -48,6 +49,8 @@ ctl_usage_to(FILE *out)
 	    "  kick SID                     end a session: on_close, then 0::\n"
 	    "  stats [--json]               counters, sessions by state and "
 	    "transport\n"
+	    "  processes [--json]           the servers' processes, of every "
+	    "host\n"
 	    "  cleanup [--all]              end timed-out sessions, delete "
 	    "closed ones\n"
 	    "                               (--all: even with packets left)\n"

@@ -376,6 +376,70 @@ view_add_count(void *udata, enum sio_session_state state, int transport,
 	view_bump(o, "queued", queued);
 }
 
+/* Adds a process to the array udata, with how long ago it renewed. */
+static int
+view_add_process(void *udata, const struct sio_store_process *p)
+{
+	struct ctl *c = ((void **)udata)[0];
+	json_t *all = ((void **)udata)[1];
+
+	return json_array_append_new(
+	           all, json_pack("{s:s,s:I,s:I,s:I,s:I}", "name", p->name,
+	                          "pid", (json_int_t)p->pid, "sessions",
+	                          (json_int_t)p->sessions, "age",
+	                          (json_int_t)((c->now - p->started) / 1000),
+	                          "renewed_ms",
+	                          (json_int_t)(c->now - p->renewed))) == 0
+	           ? SIO_OK
+	           : SIO_ERR;
+}
+
+/* The processes registered on the database, of every host: their names
+ * (<kind>-<host>-<pid>-<hex>), age, last renewal and sessions held. */
+int
+ctl_processes(struct ctl *c, int argc, char **argv)
+{
+	json_t *all = json_array(), *o;
+	void *ud[2] = {c, all};
+	char age[32], name[4 * SIO_HOLDER_LEN];
+	int json, rc = CTL_EXIT_OK;
+	size_t k;
+
+	if (view_opts(argc, argv, &json) != argc) {
+		json_decref(all);
+		return ctl_usage();
+	}
+	if (all == NULL ||
+	    sio_store_process_list(c->x.store, view_add_process, ud) < 0) {
+		json_decref(all);
+		return ctl_fail(CTL_EXIT_FAIL, "%s",
+		                sio_store_errmsg(c->x.store));
+	}
+	if (json) {
+		rc = view_print_json(all);
+		json_decref(all);
+		return rc;
+	}
+	printf("%-40s %8s %7s %9s %8s\n", "NAME", "PID", "AGE", "RENEWED",
+	       "SESSIONS");
+	json_array_foreach(all, k, o)
+	{
+		view_age(age, sizeof(age),
+		         json_integer_value(json_object_get(o, "age")));
+		printf("%-40s %8lld %7s %7.1fs %8lld\n",
+		       view_esc(name, sizeof(name),
+		                json_string_value(json_object_get(o, "name"))),
+		       (long long)json_integer_value(json_object_get(o, "pid")),
+		       age,
+		       json_integer_value(json_object_get(o, "renewed_ms")) /
+		           1000.0,
+		       (long long)json_integer_value(
+		           json_object_get(o, "sessions")));
+	}
+	json_decref(all);
+	return rc;
+}
+
 int
 ctl_stats(struct ctl *c, int argc, char **argv)
 {

@@ -282,6 +282,34 @@ pg_room_list(struct sio_store *st, const char *sid,
 }
 
 int
+pg_process_list(struct sio_store *st,
+                int (*fn)(void *udata, const struct sio_store_process *p),
+                void *udata)
+{
+	PGresult *r = pg_adhoc(st, SIO_STORE_PROCESS_LIST_SQL, "");
+	struct sio_store_process p;
+	int n = 0;
+
+	if (r == NULL)
+		return SIO_ERR;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *t = pg_text(r, i, 0);
+
+		memset(&p, 0, sizeof(p));
+		snprintf(p.name, sizeof(p.name), "%s", t ? t : "");
+		p.pid = pg_int(r, i, 1);
+		p.started = pg_int(r, i, 2);
+		p.renewed = pg_int(r, i, 3);
+		p.sessions = pg_int(r, i, 4);
+		if (fn(udata, &p) != SIO_OK)
+			break;
+		n++;
+	}
+	PQclear(r);
+	return n;
+}
+
+int
 pg_counter_list(struct sio_store *st,
                 void (*fn)(void *udata, const char *name, long long value),
                 void *udata)

@@ -749,6 +749,7 @@ const struct sio_store_ops sio_store_pg_ops = {
     .reap = pg_reap,
     .session_list = pg_session_list,
     .room_list = pg_room_list,
+    .process_list = pg_process_list,
     .counter_list = pg_counter_list,
     .session_counts = pg_session_counts,
     .stats = pg_stats,

@@ -308,6 +308,9 @@ int pg_room_list(struct sio_store *st, const char *sid,
                  void (*fn)(void *udata, const char *endpoint,
                             const char *room),
                  void *udata);
+int pg_process_list(struct sio_store *st,
+                    int (*fn)(void *udata, const struct sio_store_process *p),
+                    void *udata);
 int pg_counter_list(struct sio_store *st,
                     void (*fn)(void *udata, const char *name, long long value),
                     void *udata);

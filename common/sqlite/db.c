@@ -820,6 +820,7 @@ const struct sio_store_ops sio_store_sqlite_ops = {
     .reap = sqlite_reap,
     .session_list = sqlite_session_list,
     .room_list = sqlite_room_list,
+    .process_list = sqlite_process_list,
     .counter_list = sqlite_counter_list,
     .session_counts = sqlite_session_counts,
     .stats = sqlite_stats,

@@ -68,6 +68,34 @@ sqlite_room_list(struct sio_store *st, const char *sid,
 }
 
 int
+sqlite_process_list(struct sio_store *st,
+                    int (*fn)(void *udata, const struct sio_store_process *p),
+                    void *udata)
+{
+	sqlite3_stmt *s = sqlite_adhoc(st, SIO_STORE_PROCESS_LIST_SQL, NULL);
+	struct sio_store_process p;
+	int rc, n = 0;
+
+	if (s == NULL)
+		return SIO_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+
+		memset(&p, 0, sizeof(p));
+		snprintf(p.name, sizeof(p.name), "%s",
+		         t ? (const char *)t : "");
+		p.pid = sqlite3_column_int64(s, 1);
+		p.started = sqlite3_column_int64(s, 2);
+		p.renewed = sqlite3_column_int64(s, 3);
+		p.sessions = sqlite3_column_int64(s, 4);
+		if (fn(udata, &p) != SIO_OK)
+			break;
+		n++;
+	}
+	return sqlite_adhoc_end(st, s, rc, n);
+}
+
+int
 sqlite_counter_list(struct sio_store *st,
                     void (*fn)(void *udata, const char *name, long long value),
                     void *udata)

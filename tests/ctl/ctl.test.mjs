@@ -267,6 +267,22 @@ describe('sioctl against lighttpd + sio-gateway + sio-wsd', () => {
 		assert.match(out, /^ {2}sessions_opened +\d+$/m);
 	});
 
+	test('processes: the running sio-wsd and sio-gateway, their leases and sessions', async () => {
+		const ps = JSON.parse(await ok('processes', '--json'));
+		const wsd = ps.find((p) => /^wsd-[A-Za-z0-9]+-\d+-[0-9a-f]{8}$/.test(p.name));
+		const gw = ps.find((p) => /^gw-[A-Za-z0-9]+-\d+-[0-9a-f]{8}$/.test(p.name));
+		assert.ok(wsd, JSON.stringify(ps));
+		assert.ok(gw, JSON.stringify(ps));
+		for (const p of [wsd, gw]) {
+			assert.ok(p.pid > 0 && p.name.includes(`-${p.pid}-`), JSON.stringify(p));
+			assert.ok(p.renewed_ms < 10000, `${p.name} renewed ${p.renewed_ms} ms ago`);
+		}
+		assert.ok(wsd.sessions >= 1, 'the websocket client is held by sio-wsd');
+		const out = await ok('processes');
+		assert.match(out, /^NAME +PID +AGE +RENEWED +SESSIONS$/m);
+		assert.ok(out.includes(wsd.name) && out.includes(gw.name), out);
+	});
+
 	test('kick: the client is booted (0::) on websocket and on xhr-polling, the session closed', async (t) => {
 		for (const tr of ['websocket', 'xhr-polling']) {
 			const c = await open(tr);

@@ -87,7 +87,7 @@ pg_alive(struct sio_store *st)
 
 	if (PQstatus(q->db) != CONNECTION_BAD)
 		return SIO_OK;
-	if (q->in_tx) /* never run the rest of it outside it */
+	if (q->in_tx && q->sent) /* never run the rest of it outside it */
 		return sio_store_fail(st, "the connection to the server was "
 		                          "lost");
 	PQreset(q->db);
@@ -106,7 +106,114 @@ static int pg_prepare(struct sio_store *st, enum pg_sql id, char name[16]);
 static int
 pg_again(struct sio_store *st)
 {
-	return PQstatus(PGC(st)->db) == CONNECTION_BAD && !PGC(st)->in_tx;
+	return PQstatus(PGC(st)->db) == CONNECTION_BAD &&
+	       !(PGC(st)->in_tx && PGC(st)->sent);
+}
+
+/* The commands a transaction defers (pointers compared). */
+static const char PG_BEGIN[] = "BEGIN";
+static const char PG_BEGIN_READ[] =
+    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+static const char PG_LOCK[] = "SELECT siogate_lock()";
+static const char PG_SAVEPOINT[] = "SAVEPOINT sio";
+static const char PG_RELEASE[] = "RELEASE SAVEPOINT sio";
+static const char PG_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT sio";
+
+/*
+ * Runs the deferred commands, then the statement (a prepared one by name,
+ * or sql; neither: none), in one round trip (libpq's pipeline mode).
+ * Returns the statement's result, or with none an empty success; NULL
+ * when any failed, the first error recorded.
+ */
+static PGresult *
+pg_send(struct sio_store *st, const char *name, const char *sql, int n,
+        const char *const *val, const int *len, const int *fmt)
+{
+	struct pg_conn *q = PGC(st);
+	PGconn *c = q->db;
+	PGresult *r, *out = NULL;
+	const char *pend[sizeof(q->pend) / sizeof(*q->pend)];
+	int total = q->npend + (name || sql), failed = 0, k, begun, npend;
+
+	if (q->npend == 0) {
+		if (name)
+			return PQexecPrepared(c, name, n, val, len, fmt, 0);
+		return PQexecParams(c, sql, n, NULL, val, len, fmt, 0);
+	}
+	if (!PQenterPipelineMode(c))
+		return NULL;
+	for (k = 0; k < q->npend; k++)
+		PQsendQueryParams(c, q->pend[k], 0, NULL, NULL, NULL, NULL, 0);
+	if (name)
+		PQsendQueryPrepared(c, name, n, val, len, fmt, 0);
+	else if (sql)
+		PQsendQueryParams(c, sql, n, NULL, val, len, fmt, 0);
+	PQpipelineSync(c);
+	begun = q->pend[0] == PG_BEGIN || q->pend[0] == PG_BEGIN_READ;
+	memcpy(pend, q->pend, sizeof(pend));
+	npend = q->npend;
+	q->sent |= begun;
+	q->npend = 0;
+	for (k = 0; k < total && PQstatus(c) != CONNECTION_BAD; k++)
+		while ((r = PQgetResult(c)) != NULL) {
+			ExecStatusType s = PQresultStatus(r);
+			int mine = k == total - 1 && (name || sql);
+
+			if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK &&
+			    s != PGRES_PIPELINE_ABORTED && !failed) {
+				pg_fail(st, r);
+				failed = 1;
+			}
+			if (mine && out == NULL)
+				out = r;
+			else
+				PQclear(r);
+		}
+	if (PQstatus(c) != CONNECTION_BAD) {
+		while ((r = PQgetResult(c)) != NULL) {
+			int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+		PQexitPipelineMode(c);
+	} else {
+		if (!failed)
+			pg_fail(st, NULL);
+		failed = 1;
+		/* the transaction began in this round trip and died with the
+		 * connection: nothing of it was done, it may start over */
+		if (begun) {
+			memcpy(q->pend, pend, sizeof(pend));
+			q->npend = npend;
+			q->sent = 0;
+		}
+	}
+	if (failed || (total > q->npend && out == NULL && (name || sql))) {
+		PQclear(out);
+		if (!failed)
+			pg_fail(st, NULL);
+		return NULL;
+	}
+	return out ? out : PQmakeEmptyPGresult(c, PGRES_COMMAND_OK);
+}
+
+/* Defers cmd to the transaction's next round trip. */
+static int
+pg_defer(struct sio_store *st, const char *cmd)
+{
+	struct pg_conn *q = PGC(st);
+	PGresult *r;
+
+	if (q->npend == (int)(sizeof(q->pend) / sizeof(*q->pend))) {
+		r = pg_send(st, NULL, NULL, 0, NULL, NULL, NULL);
+		if (r == NULL)
+			return SIO_ERR;
+		PQclear(r);
+	}
+	q->pend[q->npend++] = cmd;
+	return SIO_OK;
 }
 
 /* Runs statement id (prepared at its first use), or with id -1 the text
@@ -144,17 +251,12 @@ pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
 		}
 	}
 	for (int tries = 0;; tries++) {
-		if (id >= 0 && pg_prepare(st, (enum pg_sql)id, name) != SIO_OK)
-			return NULL;
-		if (id >= 0)
-			r = PQexecPrepared(PGC(st)->db, name, n, val, len, fmt,
-			                   0);
-		else if (pg_alive(st) == SIO_OK)
-			r = PQexecParams(PGC(st)->db, sql, n, NULL, val, len,
-			                 fmt, 0);
-		else
-			return NULL;
-		if (pg_ok(st, r))
+		r = NULL;
+		if (id >= 0 ? pg_prepare(st, (enum pg_sql)id, name) == SIO_OK
+		            : pg_alive(st) == SIO_OK)
+			r = pg_send(st, id >= 0 ? name : NULL,
+			            id >= 0 ? NULL : sql, n, val, len, fmt);
+		if (r != NULL && pg_ok(st, r))
 			break;
 		PQclear(r);
 		if (tries > 0 || !pg_again(st))
@@ -569,48 +671,66 @@ pg_in_transaction(struct sio_store *st)
 {
 	PGTransactionStatusType s = PQtransactionStatus(PGC(st)->db);
 
-	return s == PQTRANS_INTRANS || s == PQTRANS_INERROR ||
+	return PGC(st)->in_tx || s == PQTRANS_INTRANS || s == PQTRANS_INERROR ||
 	       s == PQTRANS_ACTIVE;
+}
+
+/* Ends the transaction's bookkeeping. */
+static void
+pg_tx_over(struct sio_store *st)
+{
+	PGC(st)->in_tx = PGC(st)->sent = PGC(st)->npend = 0;
 }
 
 static int
 pg_rollback(struct sio_store *st)
 {
-	PGC(st)->in_tx = 0;
-	if (!pg_in_transaction(st))
-		return SIO_OK;
+	PGTransactionStatusType s = PQtransactionStatus(PGC(st)->db);
+
+	pg_tx_over(st);
+	if (s == PQTRANS_IDLE || s == PQTRANS_UNKNOWN)
+		return SIO_OK; /* never sent, or the connection is gone */
 	return pg_exec_text(st, "ROLLBACK");
 }
 
-/* The writers' lock is taken with the begin, in one round trip. */
+/* The writers' lock is taken with the begin; both go with the
+ * transaction's first statement (pg_send()). */
 static int
 pg_begin(struct sio_store *st)
 {
-	if (pg_exec_text(st, "BEGIN; SELECT siogate_lock()") == SIO_OK) {
-		PGC(st)->in_tx = 1;
-		return SIO_OK;
-	}
-	PQclear(PQexec(PGC(st)->db, "ROLLBACK"));
-	return SIO_ERR;
+	if (pg_alive(st) != SIO_OK)
+		return SIO_ERR;
+	pg_tx_over(st);
+	PGC(st)->in_tx = 1;
+	PGC(st)->pend[0] = PG_BEGIN;
+	PGC(st)->pend[1] = PG_LOCK;
+	PGC(st)->npend = 2;
+	return SIO_OK;
 }
 
 /* A transaction that failed is rolled back by COMMIT, without an error:
- * that is the commit's failure here. */
+ * that is the commit's failure here. One that never reached the server
+ * has nothing to commit. */
 static int
 pg_commit(struct sio_store *st)
 {
+	struct pg_conn *q = PGC(st);
 	PGresult *r;
 	int ok;
 
-	if (PQtransactionStatus(PGC(st)->db) != PQTRANS_INTRANS)
+	if (!q->sent) {
+		pg_tx_over(st);
+		return SIO_OK;
+	}
+	if (PQtransactionStatus(q->db) != PQTRANS_INTRANS)
 		return st->errmsg[0] ? SIO_ERR
 		                     : sio_store_fail(st, "the transaction "
 		                                          "failed");
-	r = PQexec(PGC(st)->db, "COMMIT");
-	ok = pg_ok(st, r) && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+	r = pg_send(st, NULL, "COMMIT", 0, NULL, NULL, NULL);
+	ok = r != NULL && strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	if (ok)
-		PGC(st)->in_tx = 0;
-	if (!ok && r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK)
+		pg_tx_over(st);
+	else if (r != NULL)
 		sio_store_fail(st, "the commit was rolled back");
 	PQclear(r);
 	return ok ? SIO_OK : SIO_ERR;
@@ -621,38 +741,56 @@ pg_read_begin(struct sio_store *st)
 {
 	if (pg_in_transaction(st))
 		return sio_store_fail(st, "a transaction is already open");
-	if (pg_exec_text(st, "BEGIN ISOLATION LEVEL REPEATABLE READ,"
-	                     " READ ONLY") != SIO_OK)
+	if (pg_alive(st) != SIO_OK)
 		return SIO_ERR;
+	pg_tx_over(st);
 	PGC(st)->in_tx = 1;
+	PGC(st)->pend[0] = PG_BEGIN_READ;
+	PGC(st)->npend = 1;
 	return SIO_OK;
 }
 
 static void
 pg_read_end(struct sio_store *st)
 {
-	PGC(st)->in_tx = 0;
-	if (pg_in_transaction(st))
+	int sent = PGC(st)->sent;
+
+	pg_tx_over(st);
+	if (sent && PQtransactionStatus(PGC(st)->db) != PQTRANS_IDLE)
 		PQclear(PQexec(PGC(st)->db, "COMMIT"));
 }
 
+/* A savepoint with nothing after it is never sent, nor its end. */
 static int
 pg_savepoint(struct sio_store *st)
 {
-	return pg_exec_text(st, "SAVEPOINT sio");
+	return pg_defer(st, PG_SAVEPOINT);
 }
 
 static int
 pg_rollback_to(struct sio_store *st)
 {
-	return pg_exec_text(st, "ROLLBACK TO SAVEPOINT sio; RELEASE SAVEPOINT"
-	                        " sio");
+	struct pg_conn *q = PGC(st);
+
+	if (q->npend > 0 && q->pend[q->npend - 1] == PG_SAVEPOINT) {
+		q->npend--;
+		return SIO_OK;
+	}
+	if (pg_defer(st, PG_ROLLBACK_TO) != SIO_OK)
+		return SIO_ERR;
+	return pg_defer(st, PG_RELEASE);
 }
 
 static int
 pg_release(struct sio_store *st)
 {
-	return pg_exec_text(st, "RELEASE SAVEPOINT sio");
+	struct pg_conn *q = PGC(st);
+
+	if (q->npend > 0 && q->pend[q->npend - 1] == PG_SAVEPOINT) {
+		q->npend--;
+		return SIO_OK;
+	}
+	return pg_defer(st, PG_RELEASE);
 }
 
 static int

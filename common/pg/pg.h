@@ -142,6 +142,11 @@ struct pg_conn {
 	int sync;       /* enum sio_sync, for the settings of a reconnect */
 	int busy_ms;    /* the busy timeout: lock_timeout */
 	int in_tx;      /* a transaction was begun and not yet ended */
+	/* commands of the transaction not sent yet (BEGIN, the lock, the
+	 * savepoints), sent with its next statement in one round trip;
+	 * sent: its BEGIN has gone to the server */
+	const char *pend[8];
+	int npend, sent;
 };
 
 #define PGC(st) ((struct pg_conn *)(st)->be)

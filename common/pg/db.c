@@ -577,6 +577,39 @@ err:
 
 /* --- opening and closing ------------------------------------------------ */
 
+/* The server side's keepalives, added to the URI's options: the server
+ * ends the connections of a host gone silent within seconds, and with
+ * them its transactions (the writers' lock) and its listener. */
+#define PG_SERVER_KEEPALIVES                                                   \
+	"-c tcp_keepalives_idle=2 -c tcp_keepalives_interval=1"                \
+	" -c tcp_keepalives_count=2 -c tcp_user_timeout=4000"
+
+PGconn *
+pg_connect(const char *path, const char *appname)
+{
+	/* ours first: what the URI says overrides them (libpq) */
+	const char *keys[] = {"keepalives_idle",  "keepalives_interval",
+	                      "keepalives_count", "tcp_user_timeout",
+	                      "application_name", "dbname",
+	                      "options",          NULL};
+	const char *values[] = {
+	    "5", "2", "2", "10000", appname, path, PG_SERVER_KEEPALIVES, NULL};
+	PQconninfoOption *opts = PQconninfoParse(path, NULL), *o;
+	char *options = NULL;
+	PGconn *c;
+
+	/* the URI's own options, and the keepalives after them */
+	for (o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL &&
+		    *o->val != '\0' &&
+		    asprintf(&options, "%s " PG_SERVER_KEEPALIVES, o->val) >= 0)
+			values[6] = options;
+	c = PQconnectdbParams(keys, values, 1);
+	PQconninfoFree(opts);
+	free(options);
+	return c;
+}
+
 /* The server's notices (a NOTICE of a migration) are not ours to print. */
 static void
 pg_notice(void *arg, const char *message)
@@ -627,7 +660,7 @@ pg_open(struct sio_store *st, const char *path,
 	q->sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
 	q->busy_ms =
 	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
-	q->db = PQconnectdb(path);
+	q->db = pg_connect(path, "siogate");
 	if (q->db == NULL) {
 		sio_store_fail(st, "out of memory");
 		goto err;

@@ -67,28 +67,7 @@ listen_wait(struct pg_listener *l, int fd, int ms, int *ready)
 static PGconn *
 listen_connect(struct pg_listener *l)
 {
-	const char *keys[] = {"dbname",
-	                      "keepalives_idle",
-	                      "keepalives_interval",
-	                      "keepalives_count",
-	                      "tcp_user_timeout",
-	                      "options",
-	                      "application_name",
-	                      NULL};
-	/* the server's side too: it sees a dead host's connection end
-	 * within seconds, and the reaper with it */
-	const char *values[] = {l->path,
-	                        "5",
-	                        "2",
-	                        "2",
-	                        "10000",
-	                        "-c tcp_keepalives_idle=2"
-	                        " -c tcp_keepalives_interval=1"
-	                        " -c tcp_keepalives_count=2"
-	                        " -c tcp_user_timeout=4000",
-	                        "siogate listener",
-	                        NULL};
-	PGconn *c = PQconnectdbParams(keys, values, 1);
+	PGconn *c = pg_connect(l->path, "siogate listener");
 	PGresult *r;
 	char *chan, *sql;
 	int ok = 0;

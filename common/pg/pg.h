@@ -153,6 +153,12 @@ struct pg_conn {
 
 /* --- db.c: statements and helpers ------------------------------------ */
 
+/* Connects to the database of the URI path, with TCP keepalives on both
+ * sides (a silent host is found within seconds) and application_name
+ * appname unless the URI names one. NULL only out of memory; else check
+ * PQstatus(). */
+PGconn *pg_connect(const char *path, const char *appname);
+
 /*
  * Runs statement id (prepared at its first use) with its parameters in
  * order: 't' a C string (NULL: NULL), 'b' a string and its size_t

@@ -555,6 +555,69 @@ sio_store_counter_get(struct sio_store *st, const char *name, long long *value)
 
 /* --- opening and closing ------------------------------------------------- */
 
+/* --- schemas (schema/schema.sql, schema/pg.sql), for the backends --- */
+
+#define STORE_MARKER "-- version "
+
+/* The next `-- version N` line at or after the line starting at p, or
+ * NULL; N in *version. */
+static const char *
+store_marker(const char *p, int *version)
+{
+	size_t n = strlen(STORE_MARKER);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, STORE_MARKER, n) == 0 &&
+		    isdigit((unsigned char)p[n])) {
+			*version = atoi(p + n);
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+int
+sio_store_schema_latest(const char *schema)
+{
+	const char *p = schema;
+	int v, max = 0;
+
+	while ((p = store_marker(p, &v)) != NULL) {
+		if (v > max)
+			max = v;
+		p += strlen(STORE_MARKER);
+	}
+	return max;
+}
+
+int
+sio_store_schema_run(struct sio_store *st, const char *schema, int have,
+                     int (*run)(struct sio_store *st, const char *sql))
+{
+	const char *p, *body;
+	int v, next, rc = SIO_OK;
+
+	for (p = store_marker(schema, &v); p != NULL && rc == SIO_OK;
+	     v = next) {
+		body = strchr(p, '\n');
+		body = body ? body + 1 : p + strlen(p);
+		p = store_marker(body, &next);
+		if (v > have) {
+			size_t len = p ? (size_t)(p - body) : strlen(body);
+			char *sql = strndup(body, len);
+
+			if (sql == NULL)
+				return sio_store_fail(st, "out of memory");
+			rc = run(st, sql);
+			free(sql);
+		}
+	}
+	return rc;
+}
+
 /* Linked in by the programs of a build with libpq (Makefile: PG_LIB). */
 extern const struct sio_store_ops sio_store_pg_ops __attribute__((weak));
 

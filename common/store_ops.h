@@ -158,6 +158,16 @@ int sio_store_pid_gone(long long pid, long long start);
 const char *sio_store_words(unsigned mask, int transports,
                             char buf[SIO_STORE_WORDS_LEN]);
 
+/* A schema's text (schema/schema.sql, schema/pg.sql): sections, each after a
+ * line
+ * `-- version N`. sio_store_schema_latest answers the highest N;
+ * sio_store_schema_run runs each section whose N is above have, in
+ * order, through run (a NUL-terminated copy of its SQL): SIO_OK, or the
+ * first failure. */
+int sio_store_schema_latest(const char *schema);
+int sio_store_schema_run(struct sio_store *st, const char *schema, int have,
+                         int (*run)(struct sio_store *st, const char *sql));
+
 /* Whether a transport can write pkt: valid UTF-8, not empty. A backend
  * skips (and deletes at take) stored rows that are not. */
 int sio_store_packet_ok(const char *pkt, size_t len);

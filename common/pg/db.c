@@ -6,7 +6,6 @@
  * advisory lock at its begin (pg.h says why).
  */
 #include <assert.h>
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +18,6 @@ static const char schema_sql[] =
 #include "pg_schema.inc"
     ;
 
-#define PG_MARKER "-- version "
 /* The key of the migrations' advisory lock (the writers' is in pg.sql). */
 #define PG_MIGRATE_LOCK "5181117"
 /* The most parameters a statement has (PG_EXPIRED's 17). */
@@ -447,38 +445,10 @@ pg_exec_text(struct sio_store *st, const char *sql)
 
 /* --- the schema -------------------------------------------------------- */
 
-/* The next `-- version N` line at or after the line starting at p, or
- * NULL; N in *version. */
-static const char *
-pg_marker(const char *p, int *version)
-{
-	size_t n = strlen(PG_MARKER);
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, PG_MARKER, n) == 0 &&
-		    isdigit((unsigned char)p[n])) {
-			*version = atoi(p + n);
-			return p;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return NULL;
-}
-
 static int
 pg_schema_want(void)
 {
-	const char *p = schema_sql;
-	int v, max = 0;
-
-	while ((p = pg_marker(p, &v)) != NULL) {
-		if (v > max)
-			max = v;
-		p += strlen(PG_MARKER);
-	}
-	return max;
+	return sio_store_schema_latest(schema_sql);
 }
 
 /*
@@ -521,21 +491,6 @@ pg_schema_have(struct sio_store *st, int *have)
 	return SIO_OK;
 }
 
-/* Runs the section of the schema from body up to next (or the end). */
-static int
-pg_section(struct sio_store *st, const char *body, const char *next)
-{
-	size_t len = next ? (size_t)(next - body) : strlen(body);
-	char *sql = strndup(body, len);
-	int rc;
-
-	if (sql == NULL)
-		return sio_store_fail(st, "out of memory");
-	rc = pg_exec_text(st, sql);
-	free(sql);
-	return rc;
-}
-
 /*
  * Brings the schema up to this build's version. An up-to-date database
  * is only read; behind, the migration runs under an advisory lock,
@@ -545,9 +500,8 @@ pg_section(struct sio_store *st, const char *body, const char *next)
 static int
 pg_migrate(struct sio_store *st)
 {
-	const char *p, *body;
 	char buf[96];
-	int v, next, have, want = pg_schema_want();
+	int have, want = pg_schema_want();
 
 	if (pg_schema_have(st, &have) != SIO_OK)
 		return SIO_ERR;
@@ -558,13 +512,8 @@ pg_migrate(struct sio_store *st)
 	                 ")") != SIO_OK ||
 	    pg_schema_have(st, &have) != SIO_OK)
 		goto err;
-	for (p = pg_marker(schema_sql, &v); p != NULL; v = next) {
-		body = strchr(p, '\n');
-		body = body ? body + 1 : p + strlen(p);
-		p = pg_marker(body, &next);
-		if (v > have && pg_section(st, body, p) != SIO_OK)
-			goto err;
-	}
+	if (sio_store_schema_run(st, schema_sql, have, pg_exec_text) != SIO_OK)
+		goto err;
 	snprintf(buf, sizeof(buf), "UPDATE siogate_schema SET version = %d",
 	         want);
 	if (pg_exec_text(st, buf) != SIO_OK || pg_exec_text(st, "COMMIT"))

@@ -6,7 +6,6 @@
  * IMMEDIATE transactions.
  */
 #include <assert.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -26,7 +25,6 @@ static const char schema_sql[] =
 #include "schema.inc"
     ;
 
-#define STORE_MARKER "-- version "
 /* A WAL that starts over is cut back to this (bytes): a burst of writes
  * does not leave a large file behind. */
 #define STORE_WAL_KEEP "4194304"
@@ -367,53 +365,10 @@ sqlite_pragma(struct sio_store *st, const char *sql, char *buf, size_t size)
 	return SIO_OK;
 }
 
-/* The next `-- version N` line at or after the line starting at p, or
- * NULL; N in *version. */
-static const char *
-sqlite_marker(const char *p, int *version)
-{
-	size_t n = strlen(STORE_MARKER);
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, STORE_MARKER, n) == 0 &&
-		    isdigit((unsigned char)p[n])) {
-			*version = atoi(p + n);
-			return p;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return NULL;
-}
-
 int
 sio_store_schema_version(void)
 {
-	const char *p = schema_sql;
-	int v, max = 0;
-
-	while ((p = sqlite_marker(p, &v)) != NULL) {
-		if (v > max)
-			max = v;
-		p += strlen(STORE_MARKER);
-	}
-	return max;
-}
-
-/* Runs the section of the schema from body up to next (or the end). */
-static int
-sqlite_section(struct sio_store *st, const char *body, const char *next)
-{
-	size_t len = next ? (size_t)(next - body) : strlen(body);
-	char *sql = strndup(body, len);
-	int rc;
-
-	if (sql == NULL)
-		return sio_store_fail(st, "out of memory");
-	rc = sqlite_exec(st, sql);
-	free(sql);
-	return rc;
+	return sio_store_schema_latest(schema_sql);
 }
 
 /* The schema version whose migration switches an existing file to
@@ -470,9 +425,8 @@ sqlite_user_version(struct sio_store *st, int *have)
 static int
 sqlite_migrate(struct sio_store *st)
 {
-	const char *p, *body;
 	char buf[64];
-	int v, next, have, want = sio_store_schema_version();
+	int have, want = sio_store_schema_version();
 
 	if (sqlite_user_version(st, &have) != SIO_OK)
 		return SIO_ERR;
@@ -482,13 +436,8 @@ sqlite_migrate(struct sio_store *st)
 		return SIO_ERR;
 	if (sqlite_user_version(st, &have) != SIO_OK)
 		goto err;
-	for (p = sqlite_marker(schema_sql, &v); p != NULL; v = next) {
-		body = strchr(p, '\n');
-		body = body ? body + 1 : p + strlen(p);
-		p = sqlite_marker(body, &next);
-		if (v > have && sqlite_section(st, body, p) != SIO_OK)
-			goto err;
-	}
+	if (sio_store_schema_run(st, schema_sql, have, sqlite_exec) != SIO_OK)
+		goto err;
 	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d", want);
 	if (want > have && sqlite_exec(st, buf) != SIO_OK)
 		goto err;

@@ -636,8 +636,9 @@ if [ "$SERVER" = nginx ] || [ "$SERVER" = lighttpd ]; then
 			curl -s "$RBASE/xhr-polling/$rsid?t=get-$i" >"$TMP/rr-get" &
 			held=$!
 			if h=$(await_holder "$rsid" "$RR/siogate.db"); then
-				# gw-<pid>-<8 hex>: the process, by its pid
-				holders="$holders ${h%-*}"
+				# gw-<host>-<pid>-<8 hex>: the process, by its pid
+				h=${h%-*}
+				holders="$holders gw-${h##*-}"
 			else
 				holders="$holders none"
 			fi

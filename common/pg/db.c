@@ -443,20 +443,41 @@ pg_notice(void *arg, const char *message)
  * left open by a stuck process ends after a minute.
  */
 static int
-pg_configure(struct sio_store *st, const struct sio_store_opts *opts)
+pg_configure(struct sio_store *st)
 {
 	char sql[256];
-	int sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
-	int ms =
-	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
 
 	PQsetNoticeProcessor(PGC(st)->db, pg_notice, NULL);
 	snprintf(sql, sizeof(sql),
 	         "SET synchronous_commit = %s; SET lock_timeout = %d;"
 	         " SET idle_in_transaction_session_timeout = 60000;"
 	         " SET client_min_messages = warning; SET TimeZone = 'UTC'",
-	         sync == SIO_SYNC_FULL ? "on" : "off", ms);
+	         PGC(st)->sync == SIO_SYNC_FULL ? "on" : "off",
+	         PGC(st)->busy_ms);
 	return pg_exec_text(st, sql);
+}
+
+/*
+ * A connection the server dropped (a restart, a failover, a cut) is made
+ * anew before the next transaction or tick, never inside a transaction
+ * (whose earlier statements went with the old connection): its statements
+ * are prepared again and its settings set again. The command that found
+ * it dropped has failed; until the server is back, this fails too.
+ */
+static int
+pg_revive(struct sio_store *st)
+{
+	struct pg_conn *q = PGC(st);
+
+	if (PQstatus(q->db) == CONNECTION_OK)
+		return SIO_OK;
+	PQreset(q->db);
+	if (PQstatus(q->db) != CONNECTION_OK)
+		return pg_fail(st, NULL);
+	memset(q->prepared, 0, sizeof(q->prepared));
+	if (PQsetClientEncoding(q->db, "UTF8") != 0)
+		return pg_fail(st, NULL);
+	return pg_configure(st);
 }
 
 static int
@@ -474,6 +495,9 @@ pg_open(struct sio_store *st, const char *path,
 	    opts && opts->max_queue > 0 ? opts->max_queue : SIO_MAX_QUEUE;
 	q->role = opts ? opts->role : SIO_STORE_PLAIN;
 	q->xmax = -1;
+	q->sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
+	q->busy_ms =
+	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
 	q->db = PQconnectdb(path);
 	if (q->db == NULL) {
 		sio_store_fail(st, "out of memory");
@@ -487,7 +511,7 @@ pg_open(struct sio_store *st, const char *path,
 		pg_fail(st, NULL);
 		goto err;
 	}
-	if (pg_configure(st, opts) != SIO_OK || pg_migrate(st) != SIO_OK)
+	if (pg_configure(st) != SIO_OK || pg_migrate(st) != SIO_OK)
 		goto err;
 	return SIO_OK;
 err:
@@ -534,6 +558,8 @@ pg_rollback(struct sio_store *st)
 static int
 pg_begin(struct sio_store *st)
 {
+	if (pg_revive(st) != SIO_OK)
+		return SIO_ERR;
 	if (pg_exec_text(st, "BEGIN; SELECT siogate_lock()") == SIO_OK)
 		return SIO_OK;
 	PQclear(PQexec(PGC(st)->db, "ROLLBACK"));
@@ -565,6 +591,8 @@ pg_read_begin(struct sio_store *st)
 {
 	if (pg_in_transaction(st))
 		return sio_store_fail(st, "a transaction is already open");
+	if (pg_revive(st) != SIO_OK)
+		return SIO_ERR;
 	return pg_exec_text(st,
 	                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 }
@@ -601,7 +629,7 @@ pg_tick(struct sio_store *st, long long now)
 	long long v, was = PGC(st)->xmax;
 
 	(void)now;
-	if (pg_one(st, &v, PG_TICK, "") != SIO_OK)
+	if (pg_revive(st) != SIO_OK || pg_one(st, &v, PG_TICK, "") != SIO_OK)
 		return SIO_ERR;
 	PGC(st)->xmax = v;
 	return was >= 0 && v != was;

@@ -138,7 +138,8 @@ struct pg_conn {
 	long long changes; /* rows the last command changed */
 	/* the last peek's rows no transport can write: how many, the last */
 	long long bad, bad_last;
-	long long xmax; /* the tick's reference, -1 before the first */
+	long long xmax;    /* the tick's reference, -1 before the first */
+	int sync, busy_ms; /* the session's settings, set again on a reset */
 };
 
 #define PGC(st) ((struct pg_conn *)(st)->be)

@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <ctype.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,43 @@ pg_vexec(struct sio_store *st, const char *name, const char *sql,
 	return r;
 }
 
+static int pg_revive(struct sio_store *st);
+
+/*
+ * Reads what waits on an idle connection: a server that closed it (a
+ * restart, an administrator) sent its reason, then the end, which may
+ * take two reads. Then the connection reads as bad.
+ */
+static void
+pg_idle_read(PGconn *c)
+{
+	struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+
+	for (int i = 0; i < 4 && PQstatus(c) == CONNECTION_OK &&
+	                PQtransactionStatus(c) == PQTRANS_IDLE && p.fd >= 0 &&
+	                poll(&p, 1, 0) > 0;
+	     i++)
+		if (!PQconsumeInput(c))
+			break;
+}
+
+/*
+ * A statement outside a transaction on a connection the server closed
+ * while it was idle finds it closed first, and makes it anew. Inside a
+ * transaction, or on a connection already known dropped (which may have
+ * been inside one), the statement fails: only a begin revives it.
+ */
+static int
+pg_idle_check(struct sio_store *st)
+{
+	PGconn *c = PGC(st)->db;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		return SIO_OK;
+	pg_idle_read(c);
+	return PQstatus(c) == CONNECTION_OK ? SIO_OK : pg_revive(st);
+}
+
 /* Prepares statement id on this connection at its first use. */
 static int
 pg_prepare(struct sio_store *st, enum pg_sql id, char name[16])
@@ -125,6 +163,8 @@ pg_prepare(struct sio_store *st, enum pg_sql id, char name[16])
 
 	assert(sql != NULL);
 	snprintf(name, 16, "s%d", (int)id);
+	if (pg_idle_check(st) != SIO_OK)
+		return SIO_ERR;
 	if (PGC(st)->prepared[id])
 		return SIO_OK;
 	r = PQprepare(PGC(st)->db, name, sql, 0, NULL);
@@ -162,6 +202,8 @@ pg_adhoc(struct sio_store *st, const char *sql, const char *types, ...)
 	PGresult *r;
 	va_list ap;
 
+	if (pg_idle_check(st) != SIO_OK)
+		return NULL;
 	va_start(ap, types);
 	r = pg_vexec(st, NULL, sql, types, ap);
 	va_end(ap);
@@ -462,13 +504,15 @@ pg_configure(struct sio_store *st)
  * anew before the next transaction or tick, never inside a transaction
  * (whose earlier statements went with the old connection): its statements
  * are prepared again and its settings set again. The command that found
- * it dropped has failed; until the server is back, this fails too.
+ * it dropped has failed (but for a begin, tried again); until the server
+ * is back, this fails too.
  */
 static int
 pg_revive(struct sio_store *st)
 {
 	struct pg_conn *q = PGC(st);
 
+	pg_idle_read(q->db);
 	if (PQstatus(q->db) == CONNECTION_OK)
 		return SIO_OK;
 	PQreset(q->db);
@@ -554,16 +598,35 @@ pg_rollback(struct sio_store *st)
 	return pg_exec_text(st, "ROLLBACK");
 }
 
+/*
+ * Begins a transaction with sql. A connection found dropped by the begin
+ * itself (the server restarted while it was idle) held nothing of this
+ * transaction: it is made anew and the begin tried once more, so that
+ * the request behind it does not fail.
+ */
+static int
+pg_begin_with(struct sio_store *st, const char *sql)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		if (pg_revive(st) != SIO_OK)
+			return SIO_ERR;
+		if (pg_exec_text(st, sql) == SIO_OK) {
+			st->errmsg[0] = '\0';
+			return SIO_OK;
+		}
+		if (pg_in_transaction(st))
+			PQclear(PQexec(PGC(st)->db, "ROLLBACK"));
+		if (PQstatus(PGC(st)->db) == CONNECTION_OK)
+			break;
+	}
+	return SIO_ERR;
+}
+
 /* The writers' lock is taken with the begin, in one round trip. */
 static int
 pg_begin(struct sio_store *st)
 {
-	if (pg_revive(st) != SIO_OK)
-		return SIO_ERR;
-	if (pg_exec_text(st, "BEGIN; SELECT siogate_lock()") == SIO_OK)
-		return SIO_OK;
-	PQclear(PQexec(PGC(st)->db, "ROLLBACK"));
-	return SIO_ERR;
+	return pg_begin_with(st, "BEGIN; SELECT siogate_lock()");
 }
 
 /* A transaction that failed is rolled back by COMMIT, without an error:
@@ -591,10 +654,8 @@ pg_read_begin(struct sio_store *st)
 {
 	if (pg_in_transaction(st))
 		return sio_store_fail(st, "a transaction is already open");
-	if (pg_revive(st) != SIO_OK)
-		return SIO_ERR;
-	return pg_exec_text(st,
-	                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+	return pg_begin_with(
+	    st, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 }
 
 static void

@@ -596,6 +596,39 @@ test_write_fails_at_the_lock_timeout(void)
 	free(v);
 }
 
+/* --- a connection the server dropped -------------------------------------
+ */
+
+/* The server ends the store's connection while it is idle (a restart,
+ * an administrator): the next write makes it anew and succeeds, its
+ * statements prepared again. */
+static void
+test_a_dropped_connection_is_made_anew(void)
+{
+	struct sio_store *st = store_open(0);
+	PGconn *raw = raw_open();
+	char sid[SIO_SID_LEN + 1], *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, "{}", T0, sid), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_data_put(st, sid, "k", "v1"), SIO_OK);
+	/* every connection to the test's database but raw's, waiting
+	 * until each server process is gone (its socket closed) */
+	CU_ASSERT(pg_int1(raw,
+	                  "SELECT count(*) FILTER (WHERE"
+	                  " pg_terminate_backend(pid, 5000)) FROM"
+	                  " pg_stat_activity WHERE datname = $1 AND pid <>"
+	                  " pg_backend_pid()",
+	                  db, NULL) >= 1);
+	CU_ASSERT_EQUAL(sio_store_data_put(st, sid, "k", "v2"), SIO_OK);
+	v = sio_store_data_get(st, sid, "k");
+	CU_ASSERT_PTR_NOT_NULL(v);
+	if (v != NULL)
+		CU_ASSERT_STRING_EQUAL(v, "v2");
+	free(v);
+}
+
 /* --- two processes ending one session ----------------------------------------
  */
 
@@ -670,6 +703,8 @@ main(void)
 	     test_write_fails_at_the_lock_timeout},
 	    {"two connections ending a session claim its end once",
 	     test_ending_one_session_twice_at_once},
+	    {"a connection the server dropped is made anew",
+	     test_a_dropped_connection_is_made_anew},
 	    {NULL, NULL},
 	};
 

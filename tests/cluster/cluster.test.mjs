@@ -9,7 +9,8 @@
  *     counted), websockets reconnect, and within the lease the dead
  *     host's processes are reaped and nothing stays taken by them;
  *   - sioctl send reaches sessions held on every host;
- *   - a PostgreSQL restart mid-stream loses nothing for polling clients.
+ *   - a PostgreSQL restart mid-stream loses nothing for polling clients,
+ *     and the listeners are back (a publish rings across hosts again).
  *
  *   tests/cluster/run.sh   (make cluster)
  */
@@ -228,7 +229,7 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 		const d2 = Date.now() + 15000;
 		while (polling.some((p) => p.rec.last < last) && Date.now() < d2) await sleep(100);
 		const dups = polling.reduce((a, p) => a + p.rec.dups, 0);
-		console.log(`# pg_ctl restart took ${restart} ms, publishing resumed within ${resumed} ms;` +
+		console.log(`# pg_ctl restart took ${restart} ms, 20 more published within ${resumed} ms of it;` +
 			` ${last} messages x ${polling.length} polling sessions, ${dups} duplicates, ${failures} failed publishes`);
 		console.log(`# after the restart: ${polling.map((p) => `${p.sid} got ${p.rec.last}` +
 			`${p.closed ? ', disconnected' : ''}`).join('; ')}`);
@@ -239,5 +240,24 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 			assert.equal(p.sock.sessionid, p.sid, 'kept its sid');
 		}
 		polling.forEach((p) => shutdown(p.sock));
+
+		// the listeners are back: a publish on h1 rings a websocket on h2
+		// through NOTIFY again, well under the one-second tick
+		const {sock, nsp} = await openSession(io, HOSTS[1], 'websocket');
+		socks.push(sock);
+		const ms = [];
+		for (let i = 0; i < 10; i++) {
+			const tok = `r${i}`;
+			const got = waitFor(nsp[''], 'news', {match: (x) => x[0] === tok, what: tok});
+			const t1 = process.hrtime.bigint();
+			const r = await publish(HOSTS[0], [{do: 'emit', sid: sock.sessionid, name: 'news', args: [tok]}]);
+			assert.equal(r.status, 200, r.body);
+			await got;
+			ms.push(Number(process.hrtime.bigint() - t1) / 1e6);
+		}
+		console.log(`# after the restart, publish on h1 -> websocket on h2: p50 ${pct(ms, 0.5).toFixed(2)} ms,` +
+			` max ${Math.max(...ms).toFixed(2)} ms (10)`);
+		assert.ok(pct(ms, 0.5) < 500, `p50 ${pct(ms, 0.5)} ms: rung, not found by the tick`);
+		shutdown(sock);
 	});
 });

@@ -379,8 +379,12 @@ trap cleanup EXIT
 trap 'say interrupted; exit 130' INT
 trap 'say terminated; exit 143' TERM HUP
 # Bounded: the whole run, whatever hangs.
-bash -c 'sleep "$1" & s=$!; trap "kill \$s; exit 0" TERM; wait $s; kill -TERM "$2"' \
-	watchdog "${CLUSTER_TIMEOUT:-600}" $$ &
+# It ends with the run, however that ends.
+bash -c 'end=$((SECONDS + $1))
+	while kill -0 "$2" 2>/dev/null; do
+		[ $SECONDS -lt $end ] || { kill -TERM "$2"; exit; }
+		sleep 1
+	done' watchdog "${CLUSTER_TIMEOUT:-600}" $$ </dev/null >/dev/null 2>&1 &
 watchdog=$!
 
 stale
@@ -427,14 +431,16 @@ for tr in xhr-polling websocket; do
 		env SIO_URL="http://$L_ADDR" SIO_TRANSPORT=$tr SIO_CONNECT_TIMEOUT=10000 \
 		node --test --test-reporter=spec tests/interop/testapp.test.mjs
 done
-for i in $(seq 1 $HOSTS); do
-	printf '# h%s served %s requests, %s of them websocket upgrades\n' "$i" \
-		"$(wc -l <"$DIR/h$i/lighttpd-access.log" 2>/dev/null || echo 0)" \
-		"$(grep -c '/socket\.io/1/websocket/' "$DIR/h$i/lighttpd-access.log" 2>/dev/null)"
-done
 run_node "cluster scenarios" node --test --test-reporter=spec --test-concurrency=1 \
 	"${pattern[@]}" "$here/cluster.test.mjs"
 
+for i in $(seq 1 $HOSTS); do
+	printf '# h%s served %s requests in all, %s of them websocket upgrades\n' "$i" \
+		"$(wc -l <"$DIR/h$i/lighttpd-access.log" 2>/dev/null || echo 0)" \
+		"$(grep -c '/socket\.io/1/websocket/' "$DIR/h$i/lighttpd-access.log" 2>/dev/null)"
+done
+printf '# nginx: %s upstream errors (a host refusing or cut off; idempotent requests go to the next host)\n' \
+	"$(grep -c 'upstream' "$DIR/lb/error.log" 2>/dev/null)"
 if [ -n "${CLUSTER_HOLD:-}" ]; then
 	say "holding the cluster for $CLUSTER_HOLD s: CLUSTER_ID=$CLUSTER_ID DIR=$DIR SECRET=$SECRET"
 	sleep "$CLUSTER_HOLD"

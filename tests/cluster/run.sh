@@ -26,6 +26,7 @@
 # (KEEP=1 keeps them; LOG_LEVEL=debug for the hosts' siogate.log).
 # CLUSTER_TESTS=PATTERN runs only the scenarios of cluster.test.mjs whose
 # name matches, without the interop suite. Exit status: 0 passed or skipped, 1 failed.
+# shellcheck disable=SC2317 # functions run by the traps
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -99,11 +100,17 @@ cleanup() {
 	[ -n "${CLUSTER_ID:-}" ] || return
 	[ -z "${watchdog:-}" ] || kill "$watchdog" 2>/dev/null
 	[ -z "${node_pid:-}" ] || kill -KILL "$node_pid" 2>/dev/null
+	# PostgreSQL stopped by itself, so that it removes its shared memory
+	if [ -n "${PGBIN:-}" ] && [ -f "${DIR:-}/pg/data/postmaster.pid" ]; then
+		timeout 20 ip netns exec "$(ns p)" runuser -u postgres -- \
+			"$PGBIN/pg_ctl" -D "$DIR/pg/data" -m immediate -w -t 15 stop \
+			>/dev/null 2>&1
+	fi
 	remove_cluster "$CLUSTER_ID"
 	if [ -n "${DIR:-}" ] && [ -f "$DIR/.cluster" ]; then
-		if [ "${status:-1}" != 0 ] || [ -n "${KEEP:-}" ]; then
-			show_logs
-			[ -n "${KEEP:-}" ] && say "files kept in $DIR" || rm -rf "$DIR"
+		[ "${status:-1}" = 0 ] || show_logs
+		if [ -n "${KEEP:-}" ]; then
+			say "files kept in $DIR"
 		else
 			rm -rf "$DIR"
 		fi

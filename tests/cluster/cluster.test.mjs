@@ -144,7 +144,8 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 		const s = stream(polling.map((p) => p.sid), HOSTS.slice(0, -1));
 		await sleep(2000);
 		const init = ctl('ns-inode', String(victim));
-		const dead = before.filter((l) => l.includes(`:${init}`)).map((l) => l.split('|')[0]);
+		const mine = new RegExp(`/\\d+:${init}(/|$)`); // its pid namespace in pid_space
+		const dead = before.filter((l) => mine.test(l.split('|')[1] || '')).map((l) => l.split('|')[0]);
 		const t0 = Date.now();
 		const pid = ctl('kill-host', String(victim));
 		console.log(`# killed h${victim} (init pid ${pid} from outside), ${dead.length} of its processes registered: ${dead.join(' ')}`);

@@ -446,8 +446,9 @@ for i in $(seq 1 $HOSTS); do
 		"$(wc -l <"$DIR/h$i/lighttpd-access.log" 2>/dev/null || echo 0)" \
 		"$(grep -c '/socket\.io/1/websocket/' "$DIR/h$i/lighttpd-access.log" 2>/dev/null)"
 done
-printf '# nginx: %s upstream errors (a host refusing or cut off; idempotent requests go to the next host)\n' \
-	"$(grep -c 'upstream' "$DIR/lb/error.log" 2>/dev/null)"
+printf '# nginx: %s requests cut off by a host, %s connections refused (idempotent requests went on to the next host)\n' \
+	"$(grep -c 'upstream prematurely closed\|reset by peer' "$DIR/lb/error.log" 2>/dev/null)" \
+	"$(grep -c 'Connection refused' "$DIR/lb/error.log" 2>/dev/null)"
 if [ -n "${CLUSTER_HOLD:-}" ]; then
 	say "holding the cluster for $CLUSTER_HOLD s: CLUSTER_ID=$CLUSTER_ID DIR=$DIR SECRET=$SECRET"
 	sleep "$CLUSTER_HOLD"

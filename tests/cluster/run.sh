@@ -82,6 +82,16 @@ remove_cluster() { # id
 	done
 }
 
+# Stops the PostgreSQL of a run's directory by itself (bounded), so that
+# it removes its shared memory, before its namespace's processes are
+# killed.
+pg_stop() { # namespace dir
+	[ -n "${PGBIN:-}" ] && [ -f "$2/.cluster" ] && [ -f "$2/pg/data/postmaster.pid" ] ||
+		return 0
+	timeout 20 ip netns exec "$1" runuser -u postgres -- \
+		"$PGBIN/pg_ctl" -D "$2/pg/data" -m immediate -w -t 15 stop >/dev/null 2>&1
+}
+
 stale() {
 	local n id
 	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^sgc[0-9]+-(t|p|l|c|h[0-9])$'); do
@@ -90,6 +100,7 @@ stale() {
 		[ "$id" != "$CLUSTER_ID" ] || continue
 		kill -0 "$id" 2>/dev/null && continue
 		say "removing $n of a dead run ($id)"
+		case $n in *-p) pg_stop "$n" "/tmp/siogate-cluster.$id" ;; esac
 		ns_remove "$n"
 		[ ! -f "/tmp/siogate-cluster.$id/.cluster" ] || rm -rf "/tmp/siogate-cluster.$id"
 	done
@@ -100,12 +111,7 @@ cleanup() {
 	[ -n "${CLUSTER_ID:-}" ] || return
 	[ -z "${watchdog:-}" ] || kill "$watchdog" 2>/dev/null
 	[ -z "${node_pid:-}" ] || kill -KILL "$node_pid" 2>/dev/null
-	# PostgreSQL stopped by itself, so that it removes its shared memory
-	if [ -n "${PGBIN:-}" ] && [ -f "${DIR:-}/pg/data/postmaster.pid" ]; then
-		timeout 20 ip netns exec "$(ns p)" runuser -u postgres -- \
-			"$PGBIN/pg_ctl" -D "$DIR/pg/data" -m immediate -w -t 15 stop \
-			>/dev/null 2>&1
-	fi
+	pg_stop "$(ns p)" "${DIR:-}"
 	remove_cluster "$CLUSTER_ID"
 	if [ -n "${DIR:-}" ] && [ -f "$DIR/.cluster" ]; then
 		[ "${status:-1}" = 0 ] || show_logs

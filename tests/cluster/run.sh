@@ -25,7 +25,10 @@
 # pid is dead are removed first. Files in /tmp/siogate-cluster.<pid>
 # (KEEP=1 keeps them; LOG_LEVEL=debug for the hosts' siogate.log).
 # CLUSTER_TESTS=PATTERN runs only the scenarios of cluster.test.mjs whose
-# name matches, without the interop suite. Exit status: 0 passed or skipped, 1 failed.
+# name matches, without the interop suite; CLUSTER_HOLD=SECONDS keeps the
+# cluster up that long at the end (its CLUSTER_ID, DIR and SECRET are
+# printed, for `run.sh ctl`); CLUSTER_TIMEOUT bounds the run (600 s).
+# Exit status: 0 passed or skipped, 1 failed.
 # shellcheck disable=SC2317 # functions run by the traps
 set -uo pipefail
 

@@ -6,6 +6,7 @@
  * advisory lock at its begin (pg.h says why).
  */
 #include <assert.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,11 +79,31 @@ static int pg_configure(struct sio_store *st);
  * and the next begin reconnects. SIO_OK, or SIO_ERR when the server is
  * still away.
  */
+/*
+ * Reads what waits on a connection with no transaction on the server: a
+ * server that closed it (a restart, an administrator) sent its reason,
+ * then the end, which may take a few reads; the connection then reads as
+ * bad, before a statement is sent on it.
+ */
+static void
+pg_idle_read(PGconn *c)
+{
+	struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+
+	for (int i = 0; i < 4 && PQstatus(c) == CONNECTION_OK &&
+	                PQtransactionStatus(c) == PQTRANS_IDLE && p.fd >= 0 &&
+	                poll(&p, 1, 0) > 0;
+	     i++)
+		if (!PQconsumeInput(c))
+			break;
+}
+
 static int
 pg_alive(struct sio_store *st)
 {
 	struct pg_conn *q = PGC(st);
 
+	pg_idle_read(q->db);
 	if (PQstatus(q->db) != CONNECTION_BAD)
 		return SIO_OK;
 	if (q->in_tx && q->sent) /* never run the rest of it outside it */

@@ -10,7 +10,8 @@
 #   H1..H3 10.231.0.11..13, each also in a pid and uts namespace of its
 #          own (pids collide as on real machines): lighttpd + sio-gateway
 #          + sio-wsd through scripts/webserver.sh on port 8080, a run_dir
-#          of its own, the database over TCP, process_lease = 3
+#          of its own, the database over TCP, process_lease = 10 (the
+#          default; LEASE=N changes it)
 #
 # Then: the interop suite through the load balancer over xhr-polling and
 # websocket, and tests/cluster/cluster.test.mjs (publish across hosts, a
@@ -40,7 +41,7 @@ NET=10.231.0
 P_ADDR=$NET.2 L_ADDR=$NET.3 C_ADDR=$NET.4
 HOSTS=3
 PORT=8080
-LEASE=${LEASE:-3}
+LEASE=${LEASE:-10}
 
 host_addr() { echo "$NET.$((10 + $1))"; }
 ns() { echo "sgc${CLUSTER_ID}-$1"; }

@@ -11,7 +11,17 @@
  *     taken by them;
  *   - sioctl send reaches sessions held on every host;
  *   - a PostgreSQL restart mid-stream loses nothing for polling clients,
- *     and the listeners are back (a publish rings across hosts again).
+ *     and the listeners are back (a publish rings across hosts again);
+ *   - a host's link cut (its port on the bridge down: silence, no
+ *     resets) while numbered messages flow: its processes are reaped
+ *     within 8 s (6 s is the aim: met or missed printed), polling
+ *     clients keep their sid and every message in order, nothing stays
+ *     taken by it; its link back, it registers anew;
+ *   - a 15 s partition of a host holding websocket and polling
+ *     sessions: back, its processes find their rows gone and register
+ *     under new names (the time printed), polling clients lose nothing,
+ *     its websockets reconnect through the load balancer, and no outbox
+ *     row is taken by its old names.
  *
  *   tests/cluster/run.sh   (make cluster)
  */
@@ -28,6 +38,9 @@ const LEASE = Number(process.env.CLUSTER_LEASE || 10);
 // A dead host is found by its listeners' connections ending, before its
 // lease lapses: reaped within this (ms).
 const DEAD_HOST_MS = 6000;
+// A silent host (its link cut) is found by the server's keepalives on its
+// listeners' connections: reaped within this (ms), DEAD_HOST_MS the aim.
+const SILENT_HOST_MS = 8000;
 defaults.ms = 10000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -98,6 +111,78 @@ function recorder(nsp) {
 		if (x > r.last) r.last = x;
 	});
 	return r;
+}
+
+/* The names in processes of host i's processes ("gw-h3-..."), sorted. */
+function hostProcs(i) {
+	const out = sql(`SELECT name FROM processes WHERE split_part(name, '-', 2) = 'h${i}' ORDER BY name`);
+	return out ? out.split('\n') : [];
+}
+
+const quoted = (names) => names.map((n) => `'${n}'`).join(',');
+
+/* What names still have: processes, outbox rows taken, sessions held. */
+function leftOf(names) {
+	const q = quoted(names);
+	const [left, taken, held] = sql(`SELECT (SELECT count(*) FROM processes WHERE name IN (${q})),` +
+		` (SELECT count(*) FROM outbox WHERE taken_by IN (${q})),` +
+		` (SELECT count(*) FROM sessions WHERE holder IN (${q}))`).split('|').map(Number);
+	return {left, taken, held};
+}
+
+/* Polling sessions through the load balancer, recording 'seq'. */
+async function pollers(n, socks) {
+	const polling = [];
+	for (let i = 0; i < n; i++) {
+		const s = await openSession(io, LB, 'xhr-polling');
+		socks.push(s.sock);
+		const p = {sock: s.sock, sid: s.sock.sessionid, rec: recorder(s.nsp['']), closed: 0};
+		s.sock.on('disconnect', () => { p.closed++; });
+		polling.push(p);
+	}
+	return polling;
+}
+
+/* Websockets through the load balancer that reconnect (to any host). */
+async function websockets(n, socks) {
+	const ws = [];
+	for (let i = 0; i < n; i++) {
+		const s = await openSession(io, LB, 'websocket');
+		socks.push(s.sock);
+		const w = {sock: s.sock, sid: s.sock.sessionid, lost: 0, back: 0, t: 0, ms: 0, why: ''};
+		s.sock.on('disconnect', (why) => { w.lost++; w.t = Date.now(); w.why = why; });
+		s.sock.on('connect', () => { if (w.lost) { w.back++; w.ms = Date.now() - w.t; } });
+		s.sock.options.reconnect = true;
+		s.sock.options['reconnection delay'] = 200;
+		ws.push(w);
+	}
+	return ws;
+}
+
+/* Waits until names have nothing left (reaped); the ms it took from t0. */
+async function reaped(names, t0, bound) {
+	for (;;) {
+		const {left, taken, held} = leftOf(names);
+		if (left === 0 && taken === 0 && held === 0) return Date.now() - t0;
+		assert.ok(Date.now() - t0 < bound, `after ${Date.now() - t0} ms: ${left} processes,` +
+			` ${taken} outbox rows taken, ${held} sessions held by ${names.join(' ')}`);
+		await sleep(100);
+	}
+}
+
+/* Stops the stream and asserts every polling session got 1..last in order. */
+async function delivered(s, polling) {
+	const {last, failures} = await s.stop();
+	const deadline = Date.now() + 20000;
+	while (polling.some((p) => p.rec.last < last) && Date.now() < deadline) await sleep(100);
+	const dups = polling.reduce((a, p) => a + p.rec.dups, 0);
+	for (const p of polling) {
+		assert.deepEqual(p.rec.errors, [], `${p.sid}: gaps or reordering`);
+		assert.equal(p.rec.last, last, `${p.sid}: got up to ${p.rec.last} of ${last}`);
+		assert.equal(p.sock.sessionid, p.sid, 'the polling session kept its sid');
+		assert.equal(p.closed, 0, `${p.sid} was disconnected`);
+	}
+	return {last, failures, dups};
 }
 
 describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'run by tests/cluster/run.sh'}, () => {
@@ -268,5 +353,122 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 			` max ${Math.max(...ms).toFixed(2)} ms (10)`);
 		assert.ok(pct(ms, 0.5) < 500, `p50 ${pct(ms, 0.5)} ms: rung, not found by the tick`);
 		shutdown(sock);
+	});
+	test('a host\'s link cut mid-stream: reaped within seconds, polling keeps its sid and every message', async () => {
+		const victim = HOSTS.length;
+		const polling = await pollers(6, socks);
+		const ws = await websockets(6, socks);
+		const s = stream(polling.map((p) => p.sid), HOSTS.slice(0, -1));
+		await sleep(2000);
+		const dead = hostProcs(victim);
+		const wsHeld = Number(sql(`SELECT count(*) FROM sessions WHERE holder IN (${quoted(dead)})` +
+			` AND transport = 'websocket'`));
+		const t0 = Date.now();
+		ctl('link-down', String(victim));
+		let restored = false;
+		try {
+			console.log(`# h${victim}'s link cut, ${dead.length} of its processes registered` +
+				` (${dead.join(' ')}), ${wsHeld} websockets held`);
+			assert.ok(dead.length >= 2, `h${victim} had gateway and wsd registered`);
+			assert.ok(wsHeld > 0, `no websocket was held on h${victim}`);
+			const ms = await reaped(dead, t0, SILENT_HOST_MS);
+			console.log(`# h${victim} silent: reaped in ${ms} ms (aim ${DEAD_HOST_MS} ms: ` +
+				`${ms <= DEAD_HOST_MS ? 'met' : 'missed'}; bound ${SILENT_HOST_MS} ms, lease ${LEASE} s)`);
+			// the stream goes on past the load balancer's giving up on
+			// long polls the silent host held (10 s)
+			while (Date.now() - t0 < 13000) await sleep(200);
+			const {last, failures, dups} = await delivered(s, polling);
+			console.log(`# h${victim} silent: ${last} messages x ${polling.length} polling sessions,` +
+				` ${dups} duplicates, ${failures} failed publishes`);
+			const after = leftOf(dead);
+			assert.deepEqual(after, {left: 0, taken: 0, held: 0}, 'nothing taken by the silent host');
+
+			// its link back: its processes find their rows gone
+			const t1 = Date.now();
+			ctl('link-up', String(victim));
+			restored = true;
+			let now = [];
+			while (Date.now() - t1 < 30000) {
+				now = hostProcs(victim);
+				if (now.some((n) => n.startsWith('gw-')) && now.some((n) => n.startsWith('wsd-'))) break;
+				await sleep(200);
+			}
+			console.log(`# h${victim}'s link back: registered anew in ${Date.now() - t1} ms (${now.join(' ')})`);
+			assert.ok(now.some((n) => n.startsWith('gw-')) && now.some((n) => n.startsWith('wsd-')),
+				`h${victim} registered anew: ${now.join(' ')}`);
+			assert.deepEqual(now.filter((n) => dead.includes(n)), [], 'under new names');
+		} finally {
+			if (!restored) ctl('link-up', String(victim));
+			await s.stop();
+			polling.forEach((p) => shutdown(p.sock));
+			ws.forEach((w) => shutdown(w.sock));
+		}
+	});
+
+	test('a 15 s partition: the zombie registers anew, polling loses nothing, its websockets reconnect', async () => {
+		const victim = HOSTS.length;
+		const polling = await pollers(6, socks);
+		const ws = await websockets(6, socks);
+		const s = stream(polling.map((p) => p.sid), HOSTS.slice(0, -1));
+		await sleep(1500);
+		const old = hostProcs(victim);
+		const held = sql(`SELECT sid FROM sessions WHERE holder IN (${quoted(old)})` +
+			` AND transport = 'websocket'`).split('\n').filter(Boolean);
+		const zws = ws.filter((w) => held.includes(w.sid));
+		assert.ok(old.length >= 2, `h${victim} had gateway and wsd registered`);
+		assert.ok(zws.length > 0, `no websocket was held on h${victim}`);
+		const t0 = Date.now();
+		ctl('link-down', String(victim));
+		let restored = false;
+		try {
+			const ms = await reaped(old, t0, SILENT_HOST_MS);
+			while (Date.now() - t0 < 15000) await sleep(200); // the partition
+			const t1 = Date.now();
+			ctl('link-up', String(victim));
+			restored = true;
+			// back: its processes register anew; meanwhile nothing is
+			// taken (or held) under their old names
+			let now = [];
+			const stale = {left: 0, taken: 0, held: 0, at: -1};
+			for (;;) {
+				const l = leftOf(old);
+				for (const k of ['left', 'taken', 'held']) stale[k] = Math.max(stale[k], l[k]);
+				if (stale.at < 0 && l.left + l.taken + l.held) stale.at = Date.now() - t1;
+				now = hostProcs(victim);
+				if (now.some((n) => n.startsWith('gw-')) && now.some((n) => n.startsWith('wsd-'))) break;
+				if (Date.now() - t1 > 30000) break;
+				await sleep(100);
+			}
+			const anew = Date.now() - t1;
+			console.log(`# h${victim} partitioned 15 s (reaped in ${ms} ms): back, registered anew in ${anew} ms` +
+				` (${old.join(' ')} -> ${now.join(' ')})`);
+			assert.ok(now.some((n) => n.startsWith('gw-')) && now.some((n) => n.startsWith('wsd-')),
+				`h${victim} registered anew: ${now.join(' ')}`);
+			assert.deepEqual(now.filter((n) => old.includes(n)), [], 'under new names');
+			console.log(`# under the old names after the restore: at most ${stale.left} processes,` +
+				` ${stale.taken} outbox rows taken, ${stale.held} sessions held` +
+				`${stale.at >= 0 ? ` (first ${stale.at} ms after it)` : ''}`);
+			// the zombie never writes a packet under its old name; a
+			// session it attaches under it before it finds its row gone
+			// is counted (it is given back when it fences)
+			assert.equal(stale.left, 0, 'no process row under the old names');
+			assert.equal(stale.taken, 0, 'no outbox row taken under the old names after the restore');
+			// its websockets reconnect through the load balancer
+			const d = Date.now() + 20000;
+			while (zws.some((w) => !w.back) && Date.now() < d) await sleep(100);
+			console.log(`# ${zws.length} websockets on the zombie: ${zws.map((w) => w.back ?
+				`lost ${w.t - t1} ms after the restore (${w.why || 'closed'}), back in ${w.ms} ms` : 'not reconnected').join('; ')}`);
+			for (const w of zws) assert.ok(w.back, `websocket ${w.sid} reconnected`);
+			await sleep(2000); // the stream goes on with the host back
+			const {last, failures, dups} = await delivered(s, polling);
+			console.log(`# partition: ${last} messages x ${polling.length} polling sessions,` +
+				` ${dups} duplicates, ${failures} failed publishes`);
+			assert.deepEqual(leftOf(old), {left: 0, taken: 0, held: 0}, 'nothing under the old names');
+		} finally {
+			if (!restored) ctl('link-up', String(victim));
+			await s.stop();
+			polling.forEach((p) => shutdown(p.sock));
+			ws.forEach((w) => shutdown(w.sock));
+		}
 	});
 });

@@ -5,7 +5,9 @@
 #
 #   T      the bridge; every other namespace has a veth pair into it
 #   P      PostgreSQL (Debian's), 10.231.0.2, trust for the /24
-#   L      nginx, 10.231.0.3:80, round robin over the hosts, no stickiness
+#   L      nginx, 10.231.0.3:80, round robin over the hosts, no stickiness;
+#          a request not answered in 10 s (120 s for a websocket) is given
+#          up, and an idempotent one tried on the next host
 #   C      the clients (node, socket.io-client 0.9.16), 10.231.0.4
 #   H1..H3 10.231.0.11..13, each also in a pid and uts namespace of its
 #          own (pids collide as on real machines): lighttpd + sio-gateway
@@ -15,7 +17,8 @@
 #
 # Then: the interop suite through the load balancer over xhr-polling and
 # websocket, and tests/cluster/cluster.test.mjs (publish across hosts, a
-# host killed mid-stream, sioctl, a PostgreSQL restart mid-stream).
+# host killed mid-stream, sioctl, a PostgreSQL restart mid-stream, a
+# host's link cut while messages flow, a 15 s partition of a host).
 #
 #   tests/cluster/run.sh            everything, torn down on every way out
 #   tests/cluster/run.sh ctl ...    what the node suite asks of the
@@ -243,19 +246,25 @@ lb() {
 			upstream hosts {
 				$servers
 			}
+			proxy_http_version 1.1;
+			proxy_set_header Upgrade \$http_upgrade;
+			proxy_set_header Connection \$connection_upgrade;
+			proxy_set_header Host \$host;
+			proxy_next_upstream error timeout;
+			proxy_connect_timeout 1s;
+			proxy_send_timeout 30s;
+			proxy_buffering off;
 			server {
 				listen $L_ADDR:80;
+				# a long poll is answered within polling_duration (5 s):
+				# one a silent host holds is tried on the next host
 				location / {
 					proxy_pass http://hosts;
-					proxy_http_version 1.1;
-					proxy_set_header Upgrade \$http_upgrade;
-					proxy_set_header Connection \$connection_upgrade;
-					proxy_set_header Host \$host;
-					proxy_next_upstream error timeout;
-					proxy_connect_timeout 1s;
+					proxy_read_timeout 10s;
+				}
+				location /socket.io/1/websocket/ {
+					proxy_pass http://hosts;
 					proxy_read_timeout 120s;
-					proxy_send_timeout 30s;
-					proxy_buffering off;
 				}
 			}
 		}
@@ -353,6 +362,9 @@ ctl() {
 		echo "$p"
 		;;
 	start-host) start_host "$2" >/dev/null ;;
+	link-down) # i: host i's port on the bridge down: it falls silent
+		ip -n "$(ns t)" link set "vh$2" down ;;
+	link-up) ip -n "$(ns t)" link set "vh$2" up ;;
 	ns-inode) # i: the inode of host i's pid namespace (in its processes' pid_space)
 		local p
 		p=$(host_init "$2") || { echo "no init of h$2" >&2; exit 1; }
@@ -365,7 +377,7 @@ ctl() {
 		shift
 		in_ns h1 "$BUILD/sioctl" -c "$DIR/sioctl.conf" "$@" ;;
 	*)
-		echo "run.sh ctl: kill-host I | start-host I | pg-restart | psql SQL | sioctl ARGS" >&2
+		echo "run.sh ctl: kill-host I | start-host I | link-down I | link-up I | pg-restart | psql SQL | sioctl ARGS" >&2
 		exit 2
 		;;
 	esac

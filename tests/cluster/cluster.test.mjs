@@ -28,9 +28,8 @@
 import {test, describe, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
-import crypto from 'node:crypto';
-import http from 'node:http';
 import {io, waitFor, shutdown, openSession, defaults} from '../lib/client.mjs';
+import {publishTo} from '../lib/http.mjs';
 
 const {CLUSTER_LB: LB, CLUSTER_CTL: CTL, SECRET} = process.env;
 const HOSTS = (process.env.CLUSTER_HOSTS || '').split(',').filter(Boolean);
@@ -52,26 +51,7 @@ function ctl(...args) {
 
 const sql = (q) => ctl('psql', q);
 
-/* POST /socket.io/publish, signed; resolves {status, body}. */
-function publish(base, actions) {
-	const body = JSON.stringify({actions});
-	const t = Math.floor(Date.now() / 1000);
-	const mac = crypto.createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-	const u = new URL(base);
-	return new Promise((resolve, reject) => {
-		const req = http.request({host: u.hostname, port: u.port || 80, path: '/socket.io/publish',
-			method: 'POST', agent: false, headers: {'Content-Type': 'application/json',
-				'Content-Length': Buffer.byteLength(body), 'X-Siogate-Signature': `t=${t},v1=${mac}`}},
-		(res) => {
-			let b = '';
-			res.on('data', (d) => { b += d; });
-			res.on('end', () => resolve({status: res.statusCode, body: b}));
-		});
-		req.setTimeout(10000, () => req.destroy(new Error('publish: no answer in 10 s')));
-		req.on('error', reject);
-		req.end(body);
-	});
-}
+const publish = (base, actions) => publishTo(base, SECRET, actions);
 
 /*
  * A stream of numbered 'seq' events to every session of sids, one

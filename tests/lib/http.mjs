@@ -1,6 +1,7 @@
 // http.mjs: what the Node suites share to reach a server over HTTP: a free
 // loopback port, whether a port accepts, a plain GET, requests through a
 // keep-alive agent, and socket.io's payload framing.
+import crypto from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 
@@ -84,4 +85,29 @@ export function unframe(body) {
 		i = j + 1 + n;
 	}
 	return out;
+}
+
+/*
+ * POST /socket.io/publish on the server at base (http://host:port) with
+ * actions, signed with secret as docs/bridge.md says (HMAC-SHA256 over
+ * "<t>.<body>"); resolves {status, body}.
+ */
+export function publishTo(base, secret, actions) {
+	const body = JSON.stringify({actions});
+	const t = Math.floor(Date.now() / 1000);
+	const mac = crypto.createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+	const u = new URL(base);
+	return new Promise((resolve, reject) => {
+		const req = http.request({host: u.hostname, port: u.port || 80, path: '/socket.io/publish',
+			method: 'POST', agent: false, headers: {'Content-Type': 'application/json',
+				'Content-Length': Buffer.byteLength(body), 'X-Siogate-Signature': `t=${t},v1=${mac}`}},
+		(res) => {
+			let b = '';
+			res.on('data', (d) => { b += d; });
+			res.on('end', () => resolve({status: res.statusCode, body: b}));
+		});
+		req.setTimeout(10000, () => req.destroy(new Error('publish: no answer in 10 s')));
+		req.on('error', reject);
+		req.end(body);
+	});
 }

@@ -19,9 +19,9 @@ import {test, describe, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
 import crypto from 'node:crypto';
-import http from 'node:http';
 import {startServers} from '../lib/servers.mjs';
 import {io, waitFor, shutdown, openSession} from '../lib/client.mjs';
+import {publishTo} from '../lib/http.mjs';
 
 const {SIO_TEST_PG_HOST: HOST, SIO_TEST_PG_PORT: PORT, SIO_TEST_PG_USER: USER} = process.env;
 const DB = `hosts_${process.pid}`;
@@ -37,24 +37,7 @@ function psql(db, ...commands) {
 	return execFileSync('psql', args, {encoding: 'utf8'});
 }
 
-function publish(port, actions) {
-	const body = JSON.stringify({actions});
-	const t = Math.floor(Date.now() / 1000);
-	const mac = crypto.createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-	return new Promise((resolve, reject) => {
-		const req = http.request({host: '127.0.0.1', port, path: '/socket.io/publish',
-			method: 'POST', agent: false, headers: {'Content-Type': 'application/json',
-				'Content-Length': Buffer.byteLength(body), 'X-Siogate-Signature': `t=${t},v1=${mac}`}},
-		(res) => {
-			let b = '';
-			res.on('data', (d) => { b += d; });
-			res.on('end', () => resolve({status: res.statusCode, body: b}));
-		});
-		req.setTimeout(10000, () => req.destroy(new Error('publish: no answer in 10 s')));
-		req.on('error', reject);
-		req.end(body);
-	});
-}
+const publish = (port, actions) => publishTo(`http://127.0.0.1:${port}`, SECRET, actions);
 
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 

@@ -393,6 +393,15 @@ fi
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 ip netns list >/dev/null 2>&1 || skip "no ip netns"
+# Where a namespace cannot be made (a chroot, a container without the
+# right to mount), nothing of the cluster can be.
+probe="sgc$$-probe"
+if ip netns add "$probe" >/dev/null 2>&1; then
+	ip netns del "$probe" 2>/dev/null
+else
+	ip netns del "$probe" >/dev/null 2>&1
+	skip "ip netns add does not work here"
+fi
 command -v unshare >/dev/null || skip "no unshare"
 PGBIN=$(pg_bindir) || skip "no PostgreSQL server (Debian's postgresql)"
 [ -x /usr/sbin/nginx ] && [ -x /usr/sbin/lighttpd ] || skip "needs nginx and lighttpd"

@@ -5,8 +5,10 @@
  * raw libpq connection, and check what siogate does around it: a take
  * waiting on a late commit, siogate_push() and its NOTIFY, processes
  * migrating one database at once, the lock timeout, two processes ending
- * one session. Waits are for a condition seen in the server (pg_locks),
- * with a deadline, never a fixed sleep.
+ * one session, a new holder attaching while a packet is put, two hosts'
+ * heartbeat rounds at once, the election of each second's sweeper. Waits are
+ * for a condition seen in the server (pg_locks), with a deadline, never a fixed
+ * sleep.
  *
  * Each test has an empty database of its own on the cluster that
  * $SIO_TEST_PG_HOST, _PORT and _USER name (make check-pg).
@@ -23,6 +25,8 @@
 #include <libpq-fe.h>
 
 #include "cu.h"
+#include "doorbell.h"
+#include "session.h"
 #include "store.h"
 
 #define T0 1700000000000LL /* a fake "now" */
@@ -41,6 +45,10 @@ static unsigned made; /* databases made by this run */
 #define MAX_OPEN 8
 static struct sio_store *stores[MAX_OPEN];
 static PGconn *raws[MAX_OPEN];
+/* The doorbells' directory of stores opened after run_make() (NULL:
+ * they ring none), and the bells opened in it. */
+static char *run;
+static struct sio_doorbell *bells[MAX_OPEN];
 
 /* --- the cluster and the test's database -------------------------------- */
 
@@ -162,6 +170,7 @@ store_open_raw(int busy_ms)
 	struct sio_store_opts opts = {
 	    .synchronous = SIO_SYNC_NORMAL,
 	    .busy_timeout_ms = busy_ms,
+	    .run_dir = run,
 	};
 	char uri[1024], err[SIO_ERR_LEN] = "";
 	struct sio_store *s;
@@ -214,8 +223,16 @@ teardown(void)
 		if (stores[i] != NULL)
 			sio_store_close(stores[i]);
 		PQfinish(raws[i]);
+		if (bells[i] != NULL)
+			sio_doorbell_close(bells[i]);
 		stores[i] = NULL;
 		raws[i] = NULL;
+		bells[i] = NULL;
+	}
+	if (run != NULL) {
+		cu_rmtree(run);
+		free(run);
+		run = NULL;
 	}
 	if (db[0] == '\0')
 		return;
@@ -767,6 +784,328 @@ test_reap_when_the_listener_is_gone(void)
 	                1);
 }
 
+/* --- helpers of the races below --------------------------------------------
+ */
+
+/* The doorbell of process name in run (made at the first call), closed
+ * in teardown(); NULL with the reason printed. */
+static struct sio_doorbell *
+bell_open(const char *name)
+{
+	char err[SIO_ERR_LEN] = "";
+	int i;
+
+	if (run == NULL && (run = cu_tmpdir()) == NULL)
+		return NULL;
+	for (i = 0; i < MAX_OPEN && bells[i] != NULL; i++)
+		;
+	if (i == MAX_OPEN)
+		return NULL;
+	bells[i] = sio_doorbell_open(run, name, 0, err);
+	if (bells[i] == NULL)
+		fprintf(stderr, "test_store_pg: bell %s: %s\n", name, err);
+	return bells[i];
+}
+
+/* How many rings for sid b holds, reading them all. */
+static int
+bell_rings(struct sio_doorbell *b, const char *sid)
+{
+	char got[SIO_SID_LEN + 8];
+	int n = 0;
+
+	while (sio_doorbell_recv(b, got, sizeof(got)) == SIO_OK)
+		n += strcmp(got, sid) == 0;
+	return n;
+}
+
+/* --- a new holder attaching while a packet is put ---------------------------
+ */
+
+#define ATTACHES 40
+#define NEWER "wsd-2-0000beef"
+
+struct racer {
+	pthread_barrier_t *go;
+	struct sio_store *st;
+	char (*sids)[SIO_SID_LEN + 1];
+	int rounds;
+	int rc[ATTACHES];
+};
+
+static void *
+attacher_run(void *arg)
+{
+	struct racer *r = arg;
+	int hello;
+
+	for (int i = 0; i < r->rounds; i++) {
+		pthread_barrier_wait(r->go);
+		r->rc[i] = sio_session_attach(r->st, r->sids[i],
+		                              SIO_TRANSPORT_WEBSOCKET, NEWER, 2,
+		                              T0 + 1, &hello);
+		pthread_barrier_wait(r->go); /* the round is checked */
+	}
+	return NULL;
+}
+
+static void *
+putter_run(void *arg)
+{
+	struct racer *r = arg;
+	char pkt[32];
+
+	for (int i = 0; i < r->rounds; i++) {
+		snprintf(pkt, sizeof(pkt), "3:::%d", i);
+		pthread_barrier_wait(r->go);
+		r->rc[i] = sio_store_outbox_put(r->st, r->sids[i], pkt,
+		                                strlen(pkt), 0, 0);
+		pthread_barrier_wait(r->go);
+	}
+	return NULL;
+}
+
+/*
+ * For each of 40 sessions held by HOLDER, one connection attaches NEWER
+ * while another puts a packet, at the same moment. The packet is queued
+ * once; the old holder is rung (superseded); the new one is rung for the
+ * packet exactly when the put committed after the attach (a put before
+ * it is found by the attach's own first take), which the transaction
+ * ids of the two writes tell; and a take by the new holder gets it.
+ */
+static void
+test_attach_against_put(void)
+{
+	static char sids[ATTACHES][SIO_SID_LEN + 1];
+	struct sio_doorbell *old_bell = bell_open(HOLDER),
+	                    *new_bell = bell_open(NEWER);
+	struct racer a = {.sids = sids, .rounds = ATTACHES},
+	             p = {.sids = sids, .rounds = ATTACHES};
+	PGconn *raw = raw_open();
+	pthread_barrier_t go;
+	pthread_t th[2];
+	int i, after = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(old_bell);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(new_bell);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	a.st = store_open(0);
+	p.st = store_open(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a.st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p.st);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_process_register(a.st, HOLDER, (int)getpid(), T0),
+	    SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_process_register(a.st, NEWER, (int)getpid(), T0), SIO_OK);
+	for (i = 0; i < ATTACHES; i++)
+		held_session(a.st, sids[i]);
+	(void)bell_rings(old_bell, "");
+	(void)bell_rings(new_bell, "");
+	pthread_barrier_init(&go, NULL, 3);
+	a.go = p.go = &go;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th[0], NULL, attacher_run, &a),
+	                      0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th[1], NULL, putter_run, &p), 0);
+	for (i = 0; i < ATTACHES; i++) {
+		struct pkts c = {.n = 0};
+		char want[32];
+		long long put_after;
+		int rung_new;
+
+		pthread_barrier_wait(&go); /* both start */
+		pthread_barrier_wait(&go); /* both are done */
+		CU_ASSERT_EQUAL(a.rc[i], SIO_OK);
+		CU_ASSERT_EQUAL(p.rc[i], SIO_OK);
+		CU_ASSERT_EQUAL(sio_store_outbox_count(a.st, sids[i]), 1);
+		/* the attach's transaction id is the counter row it raised;
+		 * ids are given under the writers' lock, in commit order */
+		put_after = pg_int1(
+		    raw,
+		    "SELECT ((SELECT xmin::text::bigint FROM outbox"
+		    " WHERE sid = $1) > (SELECT xmin::text::bigint"
+		    " FROM counters WHERE name = 'connections_opened'))::int",
+		    sids[i], NULL);
+		CU_ASSERT(put_after == 0 || put_after == 1);
+		after += put_after == 1;
+		rung_new = bell_rings(new_bell, sids[i]);
+		CU_ASSERT(bell_rings(old_bell, sids[i]) >= 1);
+		CU_ASSERT_EQUAL(rung_new, put_after == 1);
+		CU_ASSERT_EQUAL(sio_store_is_holder(a.st, sids[i], NEWER, 2),
+		                1);
+		CU_ASSERT_EQUAL(sio_store_outbox_take(a.st, sids[i], T0 + 2,
+		                                      100, NEWER, 2, collect,
+		                                      &c),
+		                1);
+		snprintf(want, sizeof(want), "3:::%d;", i);
+		CU_ASSERT_STRING_EQUAL(c.got, want);
+		CU_ASSERT_EQUAL(sio_store_outbox_done(a.st, sids[i], NEWER, 2),
+		                SIO_OK);
+		CU_ASSERT_EQUAL(sio_store_outbox_count(a.st, sids[i]), 0);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+	if (after == 0 || after == ATTACHES)
+		fprintf(stderr, "(the put came %s the attach in every round) ",
+		        after ? "after" : "before");
+}
+
+/* --- the heartbeat rounds of two hosts -------------------------------------
+ */
+
+#define HB_ROUNDS 30
+#define HB_SESSIONS 20 /* half held by each host */
+#define HB_MS 25000LL
+#define HOST1 "wsd-h1-0000c0de"
+#define HOST2 "wsd-h2-0000d00d"
+
+struct beater {
+	pthread_barrier_t *go;
+	struct sio_store *st;
+	const char *holder;
+	int rc[HB_ROUNDS];
+};
+
+/* Round r at T0 + (r + 1) heartbeat intervals: even rounds as the sweep
+ * (every holder's sessions), odd ones as a process's timers (its own,
+ * another's only when late: none is). */
+static void *
+beater_run(void *arg)
+{
+	struct beater *b = arg;
+
+	for (int r = 0; r < HB_ROUNDS; r++) {
+		pthread_barrier_wait(b->go);
+		b->rc[r] = sio_session_heartbeat_due(
+		    b->st, T0 + (r + 1) * HB_MS, HB_MS,
+		    r % 2 ? b->holder : NULL, r % 2 ? SIO_HB_LATE_MS : 0);
+		pthread_barrier_wait(b->go);
+	}
+	return NULL;
+}
+
+/* Two hosts' processes run their heartbeat round at the same instant over
+ * sessions held by either: each session gets exactly one `2::` a round,
+ * and the two counts add up to the sessions. */
+static void
+test_heartbeats_of_two_hosts_at_once(void)
+{
+	static char sids[HB_SESSIONS][SIO_SID_LEN + 1];
+	struct beater b[2] = {{.holder = HOST1}, {.holder = HOST2}};
+	PGconn *raw = raw_open();
+	pthread_barrier_t go;
+	pthread_t th[2];
+	int i, r, hello;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	pthread_barrier_init(&go, NULL, 3);
+	for (i = 0; i < 2; i++) {
+		b[i].st = store_open(0);
+		b[i].go = &go;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b[i].st);
+		CU_ASSERT_EQUAL_FATAL(
+		    sio_store_process_register(b[i].st, b[i].holder,
+		                               (int)getpid(), T0),
+		    SIO_OK);
+	}
+	for (i = 0; i < HB_SESSIONS; i++) {
+		CU_ASSERT_EQUAL_FATAL(
+		    sio_store_session_new(b[0].st, "{}", T0, sids[i]), SIO_OK);
+		CU_ASSERT_EQUAL_FATAL(
+		    sio_session_attach(b[i % 2].st, sids[i],
+		                       SIO_TRANSPORT_WEBSOCKET, b[i % 2].holder,
+		                       1, T0, &hello),
+		    SIO_OK);
+	}
+	for (i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&th[i], NULL, beater_run, &b[i]), 0);
+	for (r = 0; r < HB_ROUNDS; r++) {
+		pthread_barrier_wait(&go);
+		pthread_barrier_wait(&go);
+		CU_ASSERT(b[0].rc[r] >= 0 && b[1].rc[r] >= 0);
+		CU_ASSERT_EQUAL(b[0].rc[r] + b[1].rc[r], HB_SESSIONS);
+		if (r % 2)
+			CU_ASSERT(b[0].rc[r] == HB_SESSIONS / 2 &&
+			          b[1].rc[r] == HB_SESSIONS / 2);
+		/* one 2:: for each session, none missed, none twice */
+		CU_ASSERT_EQUAL(pg_int1(raw,
+		                        "SELECT count(*) FROM sessions s"
+		                        " WHERE (SELECT count(*) FROM outbox o"
+		                        " WHERE o.sid = s.sid"
+		                        " AND o.packet = '2::') <> 1",
+		                        NULL, NULL),
+		                0);
+		CU_ASSERT_EQUAL(
+		    pg_int1(raw, "SELECT count(*) FROM outbox", NULL, NULL),
+		    HB_SESSIONS);
+		CU_ASSERT(pg_do(raw, "DELETE FROM outbox"));
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+}
+
+/* --- the sweeper's election ------------------------------------------------
+ */
+
+#define VOTERS 3
+#define SECONDS 100
+
+struct voter {
+	pthread_barrier_t *go;
+	struct sio_store *st;
+	int rc[SECONDS];
+};
+
+static void *
+voter_run(void *arg)
+{
+	struct voter *v = arg;
+
+	for (int s = 0; s < SECONDS; s++) {
+		pthread_barrier_wait(v->go);
+		v->rc[s] = sio_store_stats_sample(v->st, T0 + s * 1000LL);
+	}
+	return NULL;
+}
+
+/* Three processes take the stats sample of the same second at the same
+ * instant, 100 seconds running: exactly one of them wins each second
+ * (it is the second's sweeper). */
+static void
+test_one_sweeper_a_second(void)
+{
+	struct voter v[VOTERS];
+	pthread_t th[VOTERS];
+	pthread_barrier_t go;
+	int i, s, once = 0, failed = 0;
+
+	pthread_barrier_init(&go, NULL, VOTERS);
+	for (i = 0; i < VOTERS; i++) {
+		v[i] = (struct voter){.go = &go, .st = store_open(0)};
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v[i].st);
+	}
+	for (i = 0; i < VOTERS; i++)
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&th[i], NULL, voter_run, &v[i]), 0);
+	for (i = 0; i < VOTERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (s = 0; s < SECONDS; s++) {
+		int won = 0;
+
+		for (i = 0; i < VOTERS; i++) {
+			failed += v[i].rc[s] < 0;
+			won += v[i].rc[s] == 1;
+		}
+		once += won == 1;
+	}
+	CU_ASSERT_EQUAL(failed, 0);
+	CU_ASSERT_EQUAL(once, SECONDS);
+}
+
 int
 main(void)
 {
@@ -786,6 +1125,13 @@ main(void)
 	     test_connection_lost_is_made_again},
 	    {"a process whose listener is gone is reaped without its lease",
 	     test_reap_when_the_listener_is_gone},
+	    {"a new holder attaching while a packet is put: queued once, "
+	     "rung right",
+	     test_attach_against_put},
+	    {"two hosts' heartbeat rounds at once queue one 2:: a session",
+	     test_heartbeats_of_two_hosts_at_once},
+	    {"three processes sampling one second elect one sweeper",
+	     test_one_sweeper_a_second},
 	    {NULL, NULL},
 	};
 

@@ -276,8 +276,9 @@ check-pg: $(if $(PG),$(BUILD)/tests/test_store_contract $(PG_TESTS) $(GATEWAY) $
 # network, pid and uts namespaces of its own, on a private bridge
 # (tests/cluster/run.sh): the interop suite through the load balancer, a
 # publish across hosts, a host killed mid-stream, sioctl, a PostgreSQL
-# restart. Needs root and ip netns; skipped without them, but CI must
-# run it.
+# restart, a host's link cut and a partition, a websocket refused on one
+# host and the session carried on over polling on the others. Needs root
+# and ip netns; skipped without them, but CI must run it.
 cluster: $(if $(PG),$(GATEWAY) $(WSD) $(CTL) $(PLUGINS))
 	@if [ -n "$(PG)" ]; then BUILD=$(BUILD) tests/cluster/run.sh; \
 	else echo "make cluster: skipped: built without libpq" \

@@ -21,17 +21,25 @@
  *     sessions: back, its processes find their rows gone and register
  *     under new names (the time printed), polling clients lose nothing,
  *     its websockets reconnect through the load balancer, and no outbox
- *     row is taken by its old names.
+ *     row is taken by its old names;
+ *   - a websocket refused on h1 (its sio-wsd stopped: lighttpd answers
+ *     the upgrade 503; the balancer's second port sends every upgrade to
+ *     h1): a client given ['websocket', 'xhr-polling'] ends on
+ *     xhr-polling with the sid of its one handshake, its polls and posts
+ *     served by at least two hosts (their access logs), messages both
+ *     ways (time to fall back and the hosts that served it printed); h1's
+ *     sio-wsd is started again after.
  *
  *   tests/cluster/run.sh   (make cluster)
  */
 import {test, describe, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
-import {io, waitFor, shutdown, openSession, defaults} from '../lib/client.mjs';
+import {readFileSync} from 'node:fs';
+import {io, waitFor, emitAck, shutdown, openSession, defaults} from '../lib/client.mjs';
 import {publishTo} from '../lib/http.mjs';
 
-const {CLUSTER_LB: LB, CLUSTER_CTL: CTL, SECRET} = process.env;
+const {CLUSTER_LB: LB, CLUSTER_LB_WS_H1: LB_WS_H1, CLUSTER_CTL: CTL, SECRET, DIR} = process.env;
 const HOSTS = (process.env.CLUSTER_HOSTS || '').split(',').filter(Boolean);
 const LEASE = Number(process.env.CLUSTER_LEASE || 10);
 // A dead host is found by its listeners' connections ending, before its
@@ -40,6 +48,9 @@ const DEAD_HOST_MS = 6000;
 // A silent host (its link cut) is found by the server's keepalives on its
 // listeners' connections: reaped within this (ms), DEAD_HOST_MS the aim.
 const SILENT_HOST_MS = 8000;
+// The fallback client's 'connect timeout' (ms): it gives the websocket up
+// after this.
+const FALLBACK_MS = 1500;
 defaults.ms = 10000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -97,6 +108,21 @@ function recorder(nsp) {
 function hostProcs(i) {
 	const out = sql(`SELECT name FROM processes WHERE split_part(name, '-', 2) = 'h${i}' ORDER BY name`);
 	return out ? out.split('\n') : [];
+}
+
+/*
+ * The requests of sid's session host i served, from its lighttpd access
+ * log: [method, transport, status] each.
+ */
+function servedBy(i, sid) {
+	let log = '';
+	try {
+		log = readFileSync(`${DIR}/h${i}/lighttpd-access.log`, 'utf8');
+	} catch {
+		return [];
+	}
+	const re = new RegExp(`"(GET|POST) /socket\\.io/1/([a-z-]+)/${sid}[?/ ][^"]*" (\\d+)`);
+	return log.split('\n').map((l) => re.exec(l)).filter(Boolean).map((m) => [m[1], m[2], Number(m[3])]);
 }
 
 const quoted = (names) => names.map((n) => `'${n}'`).join(',');
@@ -450,5 +476,107 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 			polling.forEach((p) => shutdown(p.sock));
 			ws.forEach((w) => shutdown(w.sock));
 		}
+	});
+
+	test('a websocket refused on h1: the same session carried on over polling on the other hosts', async () => {
+		ctl('stop-wsd', '1');
+		let sock;
+		try {
+			const root = io.connect(LB_WS_H1, {
+				'auto connect': false,
+				'force new connection': true,
+				'connect timeout': FALLBACK_MS,
+				'reconnect': false,
+			});
+			sock = root.socket;
+			socks.push(sock);
+			sock.options.transports = ['websocket', 'xhr-polling'];
+			let handshakes = 0;
+			const handshake = sock.handshake;
+			sock.handshake = function () {
+				handshakes++;
+				return handshake.apply(this, arguments);
+			};
+			const tried = [];
+			sock.on('connecting', (name) => tried.push({name, sid: sock.sessionid}));
+			const failed = new Promise((resolve, reject) => {
+				sock.on('connect_failed', () => reject(new Error('connect_failed: no transport left')));
+			});
+			failed.catch(() => {});
+			const connected = waitFor(root, 'connect', {what: 'connect after the fallback', ms: FALLBACK_MS + 10000});
+			const t0 = Date.now();
+			sock.connect();
+			await Promise.race([connected, failed]);
+			const ms = Date.now() - t0;
+			const sid = sock.sessionid;
+			assert.equal(sock.transport.name, 'xhr-polling');
+			assert.deepEqual(tried.map((x) => x.name), ['websocket', 'xhr-polling'], 'websocket first, then xhr-polling');
+			assert.equal(handshakes, 1, 'one handshake: the same session');
+			assert.equal(tried[1].sid, tried[0].sid, 'the same sid on both transports');
+			assert.equal(sock.transport.sessid, tried[0].sid, 'xhr-polling uses it');
+
+			// both ways, over several polls and posts: an event acked, a
+			// message echoed, a publish on h2 that reaches it
+			for (let i = 0; i < 6; i++) {
+				const tok = `fb${i}-${sid}`;
+				assert.deepEqual(await emitAck(root, 'echo', tok), [tok], 'the echo acked');
+				const echoed = waitFor(root, 'message', {match: (a) => a[0] === tok, what: `message ${tok}`});
+				root.send(tok);
+				await echoed;
+				const news = waitFor(root, 'news', {match: (a) => a[0] === tok, what: `news ${tok}`});
+				const r = await publish(HOSTS[1], [{do: 'emit', sid, name: 'news', args: [tok]}]);
+				assert.equal(r.status, 200, r.body);
+				await news;
+			}
+			assert.equal(sock.transport.name, 'xhr-polling');
+			assert.equal(sock.sessionid, sid, 'kept its sid');
+
+			// the hosts' access logs: lighttpd buffers them (written out
+			// every 4 s) and writes them out on SIGHUP; read once nothing
+			// more has come for a second
+			ctl('flush-logs');
+			let served = [], seen = -1, since = Date.now();
+			const deadline = Date.now() + 6000;
+			while (Date.now() < deadline) {
+				served = HOSTS.map((h, i) => servedBy(i + 1, sid));
+				const n = served.flat().length;
+				if (n !== seen) {
+					seen = n;
+					since = Date.now();
+				} else if (Date.now() - since >= 1000) {
+					break;
+				}
+				await sleep(100);
+			}
+			const count = (reqs, m) => reqs.filter(([meth, tr]) => meth === m && tr === 'xhr-polling').length;
+			console.log(`# websocket refused on h1: on xhr-polling after ${ms} ms (connect timeout ${FALLBACK_MS} ms),` +
+				` sid ${sid}; served ${served.map((reqs, i) => `h${i + 1} ${count(reqs, 'GET')} polls` +
+				` ${count(reqs, 'POST')} posts`).join(', ')}; the upgrade on h1: ` +
+				`${served[0].filter(([, tr]) => tr === 'websocket').map(([, , st]) => st).join(', ') || 'not logged'}`);
+			assert.ok(ms >= FALLBACK_MS - 50, `moved on after the connect timeout (${ms} ms)`);
+			const upgrades = served.map((reqs) => reqs.filter(([, tr]) => tr === 'websocket'));
+			assert.ok(upgrades[0].length >= 1 && upgrades[0].every(([, , st]) => st === 503),
+				`h1 answered the upgrade 503: ${JSON.stringify(upgrades[0])}`);
+			assert.deepEqual(upgrades.slice(1).flat(), [], 'no upgrade reached another host');
+			const hosts = served.filter((reqs) => count(reqs, 'GET') + count(reqs, 'POST') > 0).length;
+			assert.ok(hosts >= 2, `its polls and posts were served by ${hosts} host(s)`);
+		} finally {
+			if (sock) shutdown(sock);
+			ctl('start-wsd', '1');
+		}
+		// h1's websockets are back (lighttpd may hold the backend off a
+		// moment after its failures)
+		const t1 = Date.now();
+		for (;;) {
+			try {
+				const {sock: ws} = await openSession(io, HOSTS[0], 'websocket', {ms: 3000});
+				shutdown(ws);
+				break;
+			} catch (e) {
+				assert.ok(Date.now() - t1 < 15000, `h1's websocket back: ${e.message}`);
+				await sleep(500);
+			}
+		}
+		console.log(`# h1's sio-wsd started again: a websocket on h1 within ${Date.now() - t1} ms`);
 	});
 });

@@ -7,7 +7,9 @@
 #   P      PostgreSQL (Debian's), 10.231.0.2, trust for the /24
 #   L      nginx, 10.231.0.3:80, round robin over the hosts, no stickiness;
 #          a request not answered in 10 s (120 s for a websocket) is given
-#          up, and an idempotent one tried on the next host
+#          up, and an idempotent one tried on the next host; and
+#          10.231.0.3:81, the same but /socket.io/1/websocket/ to h1 only
+#          (a websocket upgrade whose host is known)
 #   C      the clients (node, socket.io-client 0.9.16), 10.231.0.4
 #   H1..H3 10.231.0.11..13, each also in a pid and uts namespace of its
 #          own (pids collide as on real machines): lighttpd + sio-gateway
@@ -18,7 +20,9 @@
 # Then: the interop suite through the load balancer over xhr-polling and
 # websocket, and tests/cluster/cluster.test.mjs (publish across hosts, a
 # host killed mid-stream, sioctl, a PostgreSQL restart mid-stream, a
-# host's link cut while messages flow, a 15 s partition of a host).
+# host's link cut while messages flow, a 15 s partition of a host, a
+# websocket refused on h1 (its sio-wsd stopped) and the same session
+# carried on over polling on the other hosts).
 #
 #   tests/cluster/run.sh            everything, torn down on every way out
 #   tests/cluster/run.sh ctl ...    what the node suite asks of the
@@ -246,6 +250,9 @@ lb() {
 			upstream hosts {
 				$servers
 			}
+			upstream h1 {
+				server $(host_addr 1):$PORT max_fails=0;
+			}
 			proxy_http_version 1.1;
 			proxy_set_header Upgrade \$http_upgrade;
 			proxy_set_header Connection \$connection_upgrade;
@@ -267,11 +274,24 @@ lb() {
 					proxy_read_timeout 120s;
 				}
 			}
+			# the websocket upgrade always to h1, the rest round robin
+			server {
+				listen $L_ADDR:81;
+				location / {
+					proxy_pass http://hosts;
+					proxy_read_timeout 10s;
+				}
+				location /socket.io/1/websocket/ {
+					proxy_pass http://h1;
+					proxy_read_timeout 120s;
+				}
+			}
 		}
 	EOF
 	in_ns l setsid /usr/sbin/nginx -p "$DIR/lb/" -c "$DIR/lb/nginx.conf" \
 		</dev/null >"$DIR/lb/out.log" 2>&1 &
-	wait_for 15 "nginx in L" in_ns c bash -c "exec 3<>/dev/tcp/$L_ADDR/80"
+	wait_for 15 "nginx in L" in_ns c bash -c "exec 3<>/dev/tcp/$L_ADDR/80" &&
+		wait_for 5 "nginx in L on :81" in_ns c bash -c "exec 3<>/dev/tcp/$L_ADDR/81"
 }
 
 # Closes the descriptors above 2 that this shell inherited (a caller's
@@ -292,9 +312,9 @@ close_fds() {
 start_host() { # i
 	local i=$1 v=$DIR/h$1 addr
 	addr=$(host_addr "$i")
+	mkdir -p "$v/run" "$v/www"
 	rm -f "$v/ready" "$v/failed"
 	echo "$(date +%T.%N) starting h$i" >>"$v/host.log"
-	mkdir -p "$v/run" "$v/www"
 	cat >"$v/siogate.conf" <<-EOF
 		# tests/cluster/run.sh: host h$i
 		database = postgresql://siogate@$P_ADDR:5432/siogate
@@ -344,6 +364,51 @@ host_init() { # i
 	return 1
 }
 
+# The pids (from here) of host i's processes named name (their comm).
+host_procs() { # i name
+	local p
+	for p in $(ip netns pids "$(ns "h$1")" 2>/dev/null); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" != "$2" ] || echo "$p"
+	done
+}
+
+host_wsd() { # i
+	host_procs "$1" sio-wsd
+}
+
+no_wsd() { # i
+	[ -z "$(host_wsd "$1")" ]
+}
+
+# Stops host i's sio-wsd (TERM, KILL after 5 s): its lighttpd then answers
+# the websocket upgrade 503, as with no sidecar at all.
+stop_wsd() { # i
+	local p
+	p=$(host_wsd "$1")
+	[ -n "$p" ] || return 0
+	# shellcheck disable=SC2086
+	kill -TERM $p 2>/dev/null
+	wait_for 5 "h$1's sio-wsd to end" no_wsd "$1" && return 0
+	# shellcheck disable=SC2086
+	kill -KILL $p 2>/dev/null
+	wait_for 5 "h$1's sio-wsd to die" no_wsd "$1"
+}
+
+# Starts host i's sio-wsd again as webserver.sh does, inside the host's
+# namespaces (its init adopts it); returns once its socket is there.
+start_wsd() { # i
+	local v=$DIR/h$1 p
+	p=$(host_init "$1") || { echo "no init of h$1" >&2; return 1; }
+	[ -z "$(host_wsd "$1")" ] || return 0
+	rm -f "$v/sio-wsd.sock" "$v/sio-wsd-flash.sock"
+	echo "$(date +%T.%N) starting h$1's sio-wsd again" >>"$v/host.log"
+	close_fds
+	nsenter -t "$p" -n -p -u -m setsid -f "$BUILD/sio-wsd" -c "$v/siogate.conf" \
+		--listen "$v/sio-wsd.sock" --flash-listen "$v/sio-wsd-flash.sock" \
+		</dev/null >>"$v/wsd.log" 2>&1
+	wait_for 15 "h$1's sio-wsd" test -S "$v/sio-wsd.sock"
+}
+
 # ---- what the suite asks (run.sh ctl ...) -----------------------------------
 
 ctl() {
@@ -365,6 +430,16 @@ ctl() {
 	link-down) # i: host i's port on the bridge down: it falls silent
 		ip -n "$(ns t)" link set "vh$2" down ;;
 	link-up) ip -n "$(ns t)" link set "vh$2" up ;;
+	stop-wsd) stop_wsd "$2" ;; # i: host i's websocket route answers 503
+	start-wsd) start_wsd "$2" ;;
+	flush-logs) # every host's lighttpd writes out its access log (SIGHUP)
+		local i p
+		for i in $(seq 1 $HOSTS); do
+			p=$(host_procs "$i" lighttpd)
+			# shellcheck disable=SC2086
+			[ -z "$p" ] || kill -HUP $p
+		done
+		;;
 	ns-inode) # i: the inode of host i's pid namespace (in its processes' pid_space)
 		local p
 		p=$(host_init "$2") || { echo "no init of h$2" >&2; exit 1; }
@@ -377,7 +452,7 @@ ctl() {
 		shift
 		in_ns h1 "$BUILD/sioctl" -c "$DIR/sioctl.conf" "$@" ;;
 	*)
-		echo "run.sh ctl: kill-host I | start-host I | link-down I | link-up I | pg-restart | psql SQL | sioctl ARGS" >&2
+		echo "run.sh ctl: kill-host I | start-host I | link-down I | link-up I | stop-wsd I | start-wsd I | flush-logs | pg-restart | psql SQL | sioctl ARGS" >&2
 		exit 2
 		;;
 	esac
@@ -443,10 +518,12 @@ cat >"$DIR/sioctl.conf" <<-EOF
 	run_dir = $DIR/h1/run
 EOF
 say "up in $((SECONDS - t0)) s: PostgreSQL $P_ADDR, nginx $L_ADDR:80, hosts" \
-	"$(for i in $(seq 1 $HOSTS); do printf '%s ' "$(host_addr "$i"):$PORT"; done)(namespaces sgc$CLUSTER_ID-*)"
+	"$(for i in $(seq 1 $HOSTS); do printf '%s ' "$(host_addr "$i"):$PORT"; done)(namespaces sgc$CLUSTER_ID-*);" \
+	"nginx $L_ADDR:81 sends websockets to h1"
 
 failed=""
-node_env=(env CLUSTER_LB="http://$L_ADDR" CLUSTER_LEASE="$LEASE"
+node_env=(env CLUSTER_LB="http://$L_ADDR" CLUSTER_LB_WS_H1="http://$L_ADDR:81"
+	CLUSTER_LEASE="$LEASE"
 	CLUSTER_HOSTS="$(for i in $(seq 1 $HOSTS); do printf '%s,' "http://$(host_addr "$i"):$PORT"; done)"
 	CLUSTER_CTL="$here/run.sh" CLUSTER_ID="$CLUSTER_ID" DIR="$DIR" SECRET="$SECRET")
 run_node() { # label args...
@@ -472,6 +549,7 @@ done
 run_node "cluster scenarios" node --test --test-reporter=spec --test-concurrency=1 \
 	"${pattern[@]}" "$here/cluster.test.mjs"
 
+(ctl flush-logs) && sleep 0.5 # lighttpd buffers its access log
 for i in $(seq 1 $HOSTS); do
 	printf '# h%s served %s requests in all, %s of them websocket upgrades\n' "$i" \
 		"$(wc -l <"$DIR/h$i/lighttpd-access.log" 2>/dev/null || echo 0)" \

@@ -148,66 +148,73 @@ store_bell_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->sid, y->sid);
 }
 
-/* Rings holder on another host (no bell of it in run_dir) through the
- * database, when the backend can, about the sids in far (space-separated,
- * len bytes); sends what far holds once it is near its end or the holder
- * changes (last). */
-static void
-store_ring_far(struct sio_store *st, const char *holder, char *far, size_t *len,
-               const char *sid, int last)
-{
-	size_t n = sid ? strlen(sid) : 0;
+/* The sids of one holder of another host, to ring through the database
+ * (several a ring), space-separated. */
+struct store_far {
+	char sids[SIO_STORE_NOTIFY_MAX];
+	size_t len;
+};
 
-	if (st->ops->notify == NULL)
-		return;
-	if (*len > 0 && (sid == NULL || *len + 1 + n >= SIO_STORE_NOTIFY_MAX)) {
-		far[*len] = '\0';
-		(void)st->ops->notify(st, holder, far);
-		*len = 0;
+/* Rings holder with what far holds, when the backend can, and empties
+ * it. */
+static void
+store_far_send(struct sio_store *st, struct store_far *f, const char *holder)
+{
+	if (f->len > 0 && st->ops->notify != NULL) {
+		f->sids[f->len] = '\0';
+		(void)st->ops->notify(st, holder, f->sids);
 	}
-	if (sid != NULL) {
-		if (*len > 0)
-			far[(*len)++] = ' ';
-		memcpy(far + *len, sid, n);
-		*len += n;
-	}
-	if (last && *len > 0)
-		store_ring_far(st, holder, far, len, NULL, 1);
+	f->len = 0;
 }
 
-/* Rings each distinct (holder, sid) once: a holder of this host through
- * its doorbell, one of another host through the database (several sids
- * a ring). Failures are ignored because the holder also ticks. */
+static void
+store_far_add(struct sio_store *st, struct store_far *f, const char *holder,
+              const char *sid)
+{
+	size_t n = strlen(sid);
+
+	if (f->len + 1 + n >= sizeof(f->sids))
+		store_far_send(st, f, holder);
+	if (f->len > 0)
+		f->sids[f->len++] = ' ';
+	memcpy(f->sids + f->len, sid, n);
+	f->len += n;
+}
+
+/* Rings b's holder about b's sid: through its doorbell on this host, or
+ * (none here) into far, for the database; b's sid "": the holder was
+ * reaped, its doorbell file goes. */
+static void
+store_ring_one(struct sio_store *st, struct store_far *far,
+               const struct sio_store_bell *b)
+{
+	if (b->sid[0] == '\0')
+		(void)sio_doorbell_remove(st->run_dir, b->holder);
+	else if (st->bell_fd < 0 ||
+	         sio_doorbell_ring(st->bell_fd, st->run_dir, b->holder,
+	                           b->sid) == SIO_ABSENT)
+		store_far_add(st, far, b->holder, b->sid);
+}
+
+/* Rings each distinct (holder, sid) once: a holder of another host once
+ * for all its sids. Failures are ignored because the holder also ticks. */
 static void
 store_ring(struct sio_store *st)
 {
 	struct sio_store_bell *b = st->bells;
-	char far[SIO_STORE_NOTIFY_MAX];
-	size_t i, flen = 0;
+	struct store_far far = {.len = 0};
+	size_t i;
 
 	if (st->nbells > 0 && st->bell_fd < 0)
 		st->bell_fd = sio_doorbell_sender();
 	if (st->nbells > 1)
 		qsort(b, st->nbells, sizeof(*b), store_bell_cmp);
 	for (i = 0; i < st->nbells; i++) {
-		int last = i + 1 == st->nbells ||
-		           strcmp(b[i].holder, b[i + 1].holder) != 0;
-
-		if (i > 0 && store_bell_cmp(&b[i - 1], &b[i]) == 0) {
-			if (last)
-				store_ring_far(st, b[i].holder, far, &flen,
-				               NULL, 1);
-			continue;
-		}
-		if (b[i].sid[0] == '\0')
-			(void)sio_doorbell_remove(st->run_dir, b[i].holder);
-		else if (st->bell_fd < 0 ||
-		         sio_doorbell_ring(st->bell_fd, st->run_dir,
-		                           b[i].holder, b[i].sid) == SIO_ABSENT)
-			store_ring_far(st, b[i].holder, far, &flen, b[i].sid,
-			               0);
-		if (last)
-			store_ring_far(st, b[i].holder, far, &flen, NULL, 1);
+		if (i == 0 || store_bell_cmp(&b[i - 1], &b[i]) != 0)
+			store_ring_one(st, &far, &b[i]);
+		if (i + 1 == st->nbells ||
+		    strcmp(b[i].holder, b[i + 1].holder) != 0)
+			store_far_send(st, &far, b[i].holder);
 	}
 	st->nbells = 0;
 }
@@ -553,8 +560,6 @@ sio_store_counter_get(struct sio_store *st, const char *name, long long *value)
 	return SIO_OK;
 }
 
-/* --- opening and closing ------------------------------------------------- */
-
 /* --- schemas (schema/schema.sql, schema/pg.sql), for the backends --- */
 
 #define STORE_MARKER "-- version "
@@ -618,12 +623,11 @@ sio_store_schema_run(struct sio_store *st, const char *schema, int have,
 	return rc;
 }
 
+/* --- opening and closing ------------------------------------------------- */
+
 /* Linked in by the programs of a build with libpq (Makefile: PG_LIB). */
 extern const struct sio_store_ops sio_store_pg_ops __attribute__((weak));
 
-/* The backend a database string names: a postgresql:// or postgres://
- * URI is PostgreSQL's (NULL when this build lacks it), anything else a
- * SQLite file. */
 int
 sio_store_is_server(const char *database)
 {
@@ -637,6 +641,9 @@ sio_store_label(const char *database)
 	return sio_store_is_server(database) ? "postgresql://..." : database;
 }
 
+/* The backend a database string names: a postgresql:// or postgres://
+ * URI is PostgreSQL's (NULL when this build lacks it), anything else a
+ * SQLite file. */
 static const struct sio_store_ops *
 store_backend(const char *path)
 {

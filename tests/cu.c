@@ -111,3 +111,16 @@ cu_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int
+cu_collect(void *udata, const char *pkt, size_t len)
+{
+	struct cu_pkts *c = udata;
+	size_t used = strlen(c->got);
+
+	if (c->stop_at && c->n == c->stop_at)
+		return -1; /* SIO_ERR: taken no further */
+	snprintf(c->got + used, sizeof(c->got) - used, "%.*s;", (int)len, pkt);
+	c->n++;
+	return 0; /* SIO_OK */
+}

@@ -35,4 +35,13 @@ char *cu_helper(const char *name);
 /* Monotonic milliseconds. */
 long long cu_now_ms(void);
 
+/* The packets a store read passes to its callback, ';'-separated in got;
+ * cu_collect() is that callback (udata: a struct cu_pkts), refusing the
+ * packet after stop_at of them when stop_at is set. */
+struct cu_pkts {
+	char got[1024];
+	size_t n, stop_at;
+};
+int cu_collect(void *udata, const char *pkt, size_t len);
+
 #endif

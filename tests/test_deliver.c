@@ -54,28 +54,11 @@ teardown(void)
 	tmp = NULL;
 }
 
-/* Packets passed to a take, ';'-separated. */
-struct pkts {
-	char got[1024];
-	int n;
-};
-
 static int
-collect(void *udata, const char *pkt, size_t len)
-{
-	struct pkts *c = udata;
-	size_t used = strlen(c->got);
-
-	snprintf(c->got + used, sizeof(c->got) - used, "%.*s;", (int)len, pkt);
-	c->n++;
-	return SIO_OK;
-}
-
-static int
-take(struct sio_deliver *d, struct sio_store *s, struct pkts *c)
+take(struct sio_deliver *d, struct sio_store *s, struct cu_pkts *c)
 {
 	memset(c, 0, sizeof(*c));
-	return sio_deliver_take(d, s, T0, 10, collect, c);
+	return sio_deliver_take(d, s, T0, 10, cu_collect, c);
 }
 
 static void
@@ -101,7 +84,7 @@ test_hello_goes_first_once(void)
 {
 	struct sio_deliver a, b;
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c;
+	struct cu_pkts c;
 
 	new_session(sid);
 	put(sid, "3:::x");
@@ -130,7 +113,7 @@ test_release_hands_back_hello_and_packets(void)
 {
 	struct sio_deliver a, b;
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c;
+	struct cu_pkts c;
 
 	new_session(sid);
 	put(sid, "3:::x");
@@ -158,7 +141,7 @@ test_hello_recorded_when_written(void)
 {
 	struct sio_deliver a, b;
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c;
+	struct cu_pkts c;
 
 	new_session(sid);
 	sio_deliver_init(&a, sid, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1,
@@ -212,7 +195,7 @@ test_take_blocked_behind_another_writer(void)
 {
 	struct sio_deliver a, b;
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c;
+	struct cu_pkts c;
 
 	new_session(sid);
 	put(sid, "3:::x");
@@ -244,7 +227,7 @@ test_over_once_closed_and_drained(void)
 {
 	struct sio_deliver a, b;
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c;
+	struct cu_pkts c;
 
 	new_session(sid);
 	sio_deliver_init(&a, sid, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1,
@@ -279,7 +262,7 @@ test_next_due_for_delayed_packets(void)
 {
 	struct sio_deliver a;
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c;
+	struct cu_pkts c;
 	long long due = 0;
 
 	new_session(sid);
@@ -292,7 +275,7 @@ test_next_due_for_delayed_packets(void)
 	CU_ASSERT_EQUAL(sio_deliver_next_due(&a, st1, T0, &due), SIO_OK);
 	CU_ASSERT_EQUAL(due, T0 + 500);
 	memset(&c, 0, sizeof(c));
-	CU_ASSERT_EQUAL(sio_deliver_take(&a, st1, T0 + 500, 10, collect, &c),
+	CU_ASSERT_EQUAL(sio_deliver_take(&a, st1, T0 + 500, 10, cu_collect, &c),
 	                1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::late;");
 }
@@ -304,7 +287,7 @@ test_runs_inside_the_callers_transaction(void)
 {
 	struct sio_deliver a;
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c;
+	struct cu_pkts c;
 
 	new_session(sid);
 	put(sid, "3:::x");

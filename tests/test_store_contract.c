@@ -349,26 +349,8 @@ wall_ms(void)
 
 /* Packets passed to a callback, ';'-separated; stop_at stops after that
  * many. */
-struct pkts {
-	char got[1024];
-	size_t n, stop_at;
-};
-
-static int
-collect(void *udata, const char *pkt, size_t len)
-{
-	struct pkts *c = udata;
-	size_t used = strlen(c->got);
-
-	if (c->stop_at && c->n == c->stop_at)
-		return SIO_ERR;
-	snprintf(c->got + used, sizeof(c->got) - used, "%.*s;", (int)len, pkt);
-	c->n++;
-	return SIO_OK;
-}
-
 static void
-pkts_reset(struct pkts *c)
+pkts_reset(struct cu_pkts *c)
 {
 	c->got[0] = '\0';
 	c->n = 0;
@@ -376,19 +358,20 @@ pkts_reset(struct pkts *c)
 
 /* What peek passes at now for anyone (holder NULL), into c (reset). */
 static int
-peek_at(const char *sid, long long now, struct pkts *c, long long *last)
+peek_at(const char *sid, long long now, struct cu_pkts *c, long long *last)
 {
 	pkts_reset(c);
-	return sio_store_outbox_peek(st, sid, now, 100, NULL, 0, collect, c,
+	return sio_store_outbox_peek(st, sid, now, 100, NULL, 0, cu_collect, c,
 	                             last);
 }
 
 static int
 take(struct sio_store *s, const char *sid, const char *holder, long long conn,
-     struct pkts *c)
+     struct cu_pkts *c)
 {
 	pkts_reset(c);
-	return sio_store_outbox_take(s, sid, T0, 100, holder, conn, collect, c);
+	return sio_store_outbox_take(s, sid, T0, 100, holder, conn, cu_collect,
+	                             c);
 }
 
 /* Sids passed to a callback, ';'-separated. */
@@ -1083,7 +1066,7 @@ test_expired_holder_gone(void)
 static void
 test_heartbeat_due(void)
 {
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 	char w1[SIO_SID_LEN + 1], w2[SIO_SID_LEN + 1], hf[SIO_SID_LEN + 1],
 	    poll[SIO_SID_LEN + 1];
 	long long last;
@@ -1175,7 +1158,7 @@ test_clock_check(void)
 static void
 test_outbox_order_peek_del(void)
 {
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 	char sid[SIO_SID_LEN + 1], other[SIO_SID_LEN + 1];
 	long long first = -1, last = -1;
 
@@ -1189,15 +1172,15 @@ test_outbox_order_peek_del(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 3);
 	/* max */
 	pkts_reset(&c);
-	CU_ASSERT_EQUAL(
-	    sio_store_outbox_peek(st, sid, T0, 2, NULL, 0, collect, &c, &first),
-	    2);
+	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0, 2, NULL, 0,
+	                                      cu_collect, &c, &first),
+	                2);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::1;3:::2;");
 	/* the callback stops it; that packet is not counted */
 	pkts_reset(&c);
 	c.stop_at = 1;
-	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0, 10, NULL, 0, collect,
-	                                      &c, &first),
+	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0, 10, NULL, 0,
+	                                      cu_collect, &c, &first),
 	                1);
 	c.stop_at = 0;
 	CU_ASSERT(first > 0);
@@ -1275,7 +1258,7 @@ test_outbox_volatile_closed_absent(void)
 static void
 test_outbox_delayed(void)
 {
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 	char sid[SIO_SID_LEN + 1];
 	long long last, due = 0;
 
@@ -1322,7 +1305,7 @@ test_broadcast(void)
 	struct sio_store *small = contract_open(2);
 	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1],
 	    d[SIO_SID_LEN + 1], e[SIO_SID_LEN + 1];
-	struct pkts p = {0};
+	struct cu_pkts p = {0};
 	long long last, due = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
@@ -1391,7 +1374,7 @@ test_take_done_release(void)
 {
 	struct sio_store *other = contract_open(0);
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 	long long last;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
@@ -1414,7 +1397,7 @@ test_take_done_release(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
 	pkts_reset(&c);
 	CU_ASSERT_EQUAL(sio_store_outbox_peek(st, sid, T0, 10, "gw-1", 1,
-	                                      collect, &c, &last),
+	                                      cu_collect, &c, &last),
 	                1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::c;");
 	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 0);
@@ -1450,7 +1433,7 @@ test_outbox_ready(void)
 {
 	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], d[SIO_SID_LEN + 1];
 	struct sids got = {""};
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 
 	new_session(a);
 	new_session(b);
@@ -2076,7 +2059,7 @@ test_process_unregister(void)
 	    other[SIO_SID_LEN + 1];
 	struct sids got = {""};
 	struct sio_store_session s;
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	process("wsd-a");
@@ -2117,7 +2100,7 @@ test_reap(void)
 	char sid[SIO_SID_LEN + 1], err[SIO_ERR_LEN];
 	struct sio_doorbell *dead_bell = bell_open("dead");
 	struct sids got = {""};
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 	long long last;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
@@ -2270,7 +2253,7 @@ test_stats(void)
 {
 	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
 	struct sio_store_stats s;
-	struct pkts p = {0};
+	struct cu_pkts p = {0};
 	long long last;
 
 	new_session(a);
@@ -2384,7 +2367,7 @@ static void
 test_savepoints(void)
 {
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 	long long last;
 
 	new_session(sid);
@@ -2418,7 +2401,7 @@ test_doorbells(void)
 	struct sio_doorbell *w1 = bell_open("wsd-1"), *w2 = bell_open("wsd-2");
 	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
 	struct sids got = {""};
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
@@ -2552,7 +2535,7 @@ test_direct_path(void)
 {
 	struct direct_log l = {.accept = 1};
 	char sid[SIO_SID_LEN + 1];
-	struct pkts c = {0};
+	struct cu_pkts c = {0};
 	long long v = 0;
 
 	new_session(sid);

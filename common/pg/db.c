@@ -72,14 +72,6 @@ pg_ok(struct sio_store *st, PGresult *r)
 static int pg_configure(struct sio_store *st);
 
 /*
- * A connection the server closed (it restarted, or ended an idle
- * transaction) is made again before a statement outside a transaction,
- * with its settings; its prepared statements went with it. Inside a
- * transaction the statement fails instead, the transaction is rolled back
- * and the next begin reconnects. SIO_OK, or SIO_ERR when the server is
- * still away.
- */
-/*
  * Reads what waits on a connection with no transaction on the server: a
  * server that closed it (a restart, an administrator) sent its reason,
  * then the end, which may take a few reads; the connection then reads as
@@ -98,6 +90,14 @@ pg_idle_read(PGconn *c)
 			break;
 }
 
+/*
+ * A connection the server closed (it restarted, or ended an idle
+ * transaction) is made again before a statement outside a transaction,
+ * with its settings; its prepared statements went with it. Inside a
+ * transaction the statement fails instead, the transaction is rolled back
+ * and the next begin reconnects. SIO_OK, or SIO_ERR when the server is
+ * still away.
+ */
 static int
 pg_alive(struct sio_store *st)
 {
@@ -209,10 +209,12 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 			q->sent = 0;
 		}
 	}
-	if (failed || (total > q->npend && out == NULL && (name || sql))) {
+	if (!failed && (name || sql) && out == NULL) {
+		pg_fail(st, NULL); /* the statement's result never came */
+		failed = 1;
+	}
+	if (failed) {
 		PQclear(out);
-		if (!failed)
-			pg_fail(st, NULL);
 		return NULL;
 	}
 	return out ? out : PQmakeEmptyPGresult(c, PGRES_COMMAND_OK);
@@ -537,7 +539,8 @@ pg_migrate(struct sio_store *st)
 		goto err;
 	snprintf(buf, sizeof(buf), "UPDATE siogate_schema SET version = %d",
 	         want);
-	if (pg_exec_text(st, buf) != SIO_OK || pg_exec_text(st, "COMMIT"))
+	if (pg_exec_text(st, buf) != SIO_OK ||
+	    pg_exec_text(st, "COMMIT") != SIO_OK)
 		goto err;
 	return SIO_OK;
 err:
@@ -625,7 +628,6 @@ pg_open(struct sio_store *st, const char *path,
 	st->be = q;
 	q->max_queue =
 	    opts && opts->max_queue > 0 ? opts->max_queue : SIO_MAX_QUEUE;
-	q->role = opts ? opts->role : SIO_STORE_PLAIN;
 	q->xmax = -1;
 	q->sync = opts ? (int)opts->synchronous : SIO_SYNC_NORMAL;
 	q->busy_ms =

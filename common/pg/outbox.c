@@ -261,10 +261,11 @@ pg_peek(struct sio_store *st, const char *sid, long long now, size_t max,
 	while (!done && (size_t)n < max) {
 		PGresult *r = pg_exec(st, PG_PEEK, "tiii", sid,
 		                      (long long)PG_PEEK_PAGE, now, after);
-		int rows, i;
+		int rows, i, oom;
 
 		if (r == NULL)
 			return SIO_ERR;
+		oom = 0;
 		rows = PQntuples(r);
 		done = rows < PG_PEEK_PAGE;
 		for (i = 0; i < rows && (size_t)n < max; i++) {
@@ -282,24 +283,26 @@ pg_peek(struct sio_store *st, const char *sid, long long now, size_t max,
 				continue;
 			}
 			if (!sio_store_packet_ok(pkt, len)) {
-				if (bad && pg_seqs_add(bad, seq) != SIO_OK)
-					goto oom;
+				if (bad && pg_seqs_add(bad, seq) != SIO_OK) {
+					oom = 1;
+					break;
+				}
 				continue;
 			}
 			if (fn(udata, pkt, len) != SIO_OK) {
 				done = 1;
 				break;
 			}
-			if (taken && pg_seqs_add(taken, seq) != SIO_OK)
-				goto oom;
+			if (taken && pg_seqs_add(taken, seq) != SIO_OK) {
+				oom = 1;
+				break;
+			}
 			*last_seq = seq;
 			n++;
 		}
 		PQclear(r);
-		continue;
-	oom:
-		PQclear(r);
-		return sio_store_fail(st, "out of memory");
+		if (oom)
+			return sio_store_fail(st, "out of memory");
 	}
 	return n;
 }

@@ -133,15 +133,12 @@ extern const char *const pg_data_sql[PG_NSTMT];
 struct pg_conn {
 	PGconn *db;
 	unsigned char prepared[PG_NSTMT];
-	enum sio_store_role role;
 	int max_queue;
 	long long changes; /* rows the last command changed */
-	/* the last peek's rows no transport can write: how many, the last */
-	long long bad, bad_last;
-	long long xmax; /* the tick's reference, -1 before the first */
-	int sync;       /* enum sio_sync, for the settings of a reconnect */
-	int busy_ms;    /* the busy timeout: lock_timeout */
-	int in_tx;      /* a transaction was begun and not yet ended */
+	long long xmax;    /* the tick's reference, -1 before the first */
+	int sync;          /* enum sio_sync, for the settings of a reconnect */
+	int busy_ms;       /* the busy timeout: lock_timeout */
+	int in_tx;         /* a transaction was begun and not yet ended */
 	/* commands of the transaction not sent yet (BEGIN, the lock, the
 	 * savepoints), sent with its next statement in one round trip;
 	 * sent: its BEGIN has gone to the server */

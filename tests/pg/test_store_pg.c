@@ -262,23 +262,6 @@ held_session(struct sio_store *s, char sid[SIO_SID_LEN + 1])
 	    SIO_OK);
 }
 
-/* Packets passed to a callback, ';'-separated. */
-struct pkts {
-	char got[1024];
-	int n;
-};
-
-static int
-collect(void *udata, const char *pkt, size_t len)
-{
-	struct pkts *c = udata;
-	size_t used = strlen(c->got);
-
-	snprintf(c->got + used, sizeof(c->got) - used, "%.*s;", (int)len, pkt);
-	c->n++;
-	return SIO_OK;
-}
-
 static void
 pause_ms(long ms)
 {
@@ -335,7 +318,7 @@ wait_notify(PGconn *c)
 struct taker {
 	struct sio_store *st;
 	const char *sid;
-	struct pkts c;
+	struct cu_pkts c;
 	int rc;
 	atomic_int done;
 };
@@ -346,7 +329,7 @@ taker_run(void *arg)
 	struct taker *t = arg;
 
 	t->rc = sio_store_outbox_take(t->st, t->sid, T0, 100, HOLDER, 1,
-	                              collect, &t->c);
+	                              cu_collect, &t->c);
 	atomic_store(&t->done, 1);
 	return NULL;
 }
@@ -415,7 +398,7 @@ test_push_from_sql_notifies_at_commit(void)
 	struct sio_store *st = store_open(0);
 	PGconn *push = raw_open(), *listen = raw_open();
 	char sid[SIO_SID_LEN + 1], want[128];
-	struct pkts c = {.n = 0};
+	struct cu_pkts c = {.n = 0};
 	long long s1, s2;
 	PGnotify *n;
 
@@ -452,7 +435,8 @@ test_push_from_sql_notifies_at_commit(void)
 	CU_ASSERT_EQUAL(
 	    pg_int1(push, "SELECT count(*) FROM outbox", NULL, NULL), 2);
 	CU_ASSERT_EQUAL(
-	    sio_store_outbox_take(st, sid, T0, 100, HOLDER, 1, collect, &c), 2);
+	    sio_store_outbox_take(st, sid, T0, 100, HOLDER, 1, cu_collect, &c),
+	    2);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::x;3:::y;");
 }
 
@@ -908,7 +892,7 @@ test_attach_against_put(void)
 	                      0);
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&th[1], NULL, putter_run, &p), 0);
 	for (i = 0; i < ATTACHES; i++) {
-		struct pkts c = {.n = 0};
+		struct cu_pkts c = {.n = 0};
 		char want[32];
 		long long put_after;
 		int rung_new;
@@ -934,7 +918,7 @@ test_attach_against_put(void)
 		CU_ASSERT_EQUAL(sio_store_is_holder(a.st, sids[i], NEWER, 2),
 		                1);
 		CU_ASSERT_EQUAL(sio_store_outbox_take(a.st, sids[i], T0 + 2,
-		                                      100, NEWER, 2, collect,
+		                                      100, NEWER, 2, cu_collect,
 		                                      &c),
 		                1);
 		snprintf(want, sizeof(want), "3:::%d;", i);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -879,6 +880,59 @@ sio_store_session_state(struct sio_store *st, const char *sid,
 	return st->ops->session_state(st, sid, last_recv);
 }
 
+/*
+ * The process names this program registered with sio_store_process_new()
+ * and has not unregistered (a long-running process has one at a time; a
+ * test may have a few). An attach by one of them holds only while its row
+ * is in processes: a process the others reaped (its host cut off, or
+ * stalled, for longer than its lease) attaches nothing under its old name
+ * in the moment before its own renewal finds the row gone and it
+ * registers anew.
+ */
+#define STORE_SELF_MAX 8
+static pthread_mutex_t store_self_lock = PTHREAD_MUTEX_INITIALIZER;
+static char store_self[STORE_SELF_MAX][SIO_HOLDER_LEN];
+
+/* Adds (add) or removes name; a full list forgets its oldest. */
+static void
+store_self_set(const char *name, int add)
+{
+	int i, free_at = -1;
+
+	pthread_mutex_lock(&store_self_lock);
+	for (i = 0; i < STORE_SELF_MAX; i++) {
+		if (strcmp(store_self[i], name) == 0) {
+			if (!add)
+				store_self[i][0] = '\0';
+			break;
+		}
+		if (store_self[i][0] == '\0' && free_at < 0)
+			free_at = i;
+	}
+	if (add && i == STORE_SELF_MAX) {
+		if (free_at < 0) {
+			memmove(store_self[0], store_self[1],
+			        sizeof(store_self) - sizeof(store_self[0]));
+			free_at = STORE_SELF_MAX - 1;
+		}
+		snprintf(store_self[free_at], SIO_HOLDER_LEN, "%s", name);
+	}
+	pthread_mutex_unlock(&store_self_lock);
+}
+
+/* Whether holder is a name this program registered. */
+static int
+store_self_is(const char *holder)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&store_self_lock);
+	for (int i = 0; i < STORE_SELF_MAX && !found; i++)
+		found = strcmp(store_self[i], holder) == 0;
+	pthread_mutex_unlock(&store_self_lock);
+	return found;
+}
+
 int
 sio_store_attach(struct sio_store *st, const char *sid, int transport,
                  const char *holder, long long conn, long long now, int *hello,
@@ -888,8 +942,9 @@ sio_store_attach(struct sio_store *st, const char *sid, int transport,
 		return sio_store_fail(st, "bad transport %d", transport);
 	if (strlen(holder) >= SIO_HOLDER_LEN)
 		return sio_store_fail(st, "holder name too long");
+	st->fenced = 0;
 	return st->ops->attach(st, sid, transport, holder, conn, now, hello,
-	                       from, to);
+	                       from, to, store_self_is(holder));
 }
 
 int
@@ -1049,6 +1104,12 @@ sio_store_outbox_peek(struct sio_store *st, const char *sid, long long now,
 	st->blocked = 0;
 	return st->ops->outbox_peek(st, sid, now, max, holder, conn, fn, udata,
 	                            last_seq, &st->blocked);
+}
+
+int
+sio_store_fenced(struct sio_store *st)
+{
+	return st->fenced;
 }
 
 int
@@ -1434,8 +1495,10 @@ sio_store_process_new(struct sio_store *st, const char *kind, int pid,
 			return sio_store_fail(st, "process kind too long");
 		rc = sio_store_process_register(st, try, pid, now);
 	}
-	if (rc == SIO_OK)
+	if (rc == SIO_OK) {
 		memcpy(name, try, sizeof(try));
+		store_self_set(name, 1);
+	}
 	return rc == SIO_FULL ? SIO_ERR : rc;
 }
 
@@ -1449,7 +1512,11 @@ int
 sio_store_process_unregister(struct sio_store *st, const char *name,
                              long long now, unsigned from, int to)
 {
-	return st->ops->process_unregister(st, name, now, from, to);
+	int rc = st->ops->process_unregister(st, name, now, from, to);
+
+	if (rc == SIO_OK)
+		store_self_set(name, 0);
+	return rc;
 }
 
 int

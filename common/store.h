@@ -262,11 +262,16 @@ void sio_store_session_cleanup(struct sio_store_session *s);
  * `1::` was never written to a transport (sio_store_hello_sent), meaning it
  * must go out first on this one. SIO_OK, SIO_ABSENT when the session does
  * not exist, SIO_CLOSED when it is in no state of from (the engine:
- * closed), SIO_ERR.
+ * closed), SIO_ERR; SIO_ERR too when holder is a name this program
+ * registered with sio_store_process_new() whose row is gone: it was
+ * reaped, and holds nothing under that name.
  */
 int sio_store_attach(struct sio_store *st, const char *sid, int transport,
                      const char *holder, long long conn, long long now,
                      int *hello, unsigned from, int to);
+/* 1 when the last attach on st failed because its holder was reaped (the
+ * process should register anew, then attach under its new name). */
+int sio_store_fenced(struct sio_store *st);
 
 /*
  * Detaches (holder, conn) if it still holds the session: its holder

@@ -109,6 +109,7 @@ struct sio_store {
 	long long later_at; /* ms: the last flush of later[] */
 	int dropped;        /* rows the last outbox_take deleted */
 	int blocked; /* the last peek or take stopped at another's packet */
+	int fenced;  /* the last attach was refused: its holder was reaped */
 	char errmsg[SIO_ERR_LEN];
 };
 
@@ -275,10 +276,12 @@ struct sio_store_ops {
 	/* Writes, rings the previous holder when it is not (holder, conn);
 	 * adds 1 to connections_opened. transport is valid, holder fits.
 	 * SIO_ABSENT when sid is absent, SIO_CLOSED when it is in no state of
-	 * from: nothing written either way. */
+	 * from: nothing written either way. fenced: holder is a process this
+	 * program registered, and the attach is SIO_ERR, writing nothing,
+	 * unless its row is in processes (read in the same transaction). */
 	int (*attach)(struct sio_store *st, const char *sid, int transport,
 	              const char *holder, long long conn, long long now,
-	              int *hello, unsigned from, int to);
+	              int *hello, unsigned from, int to, int fenced);
 	/* Writes: clears (holder, conn); moves a state in from to to with
 	 * detached_at = now. */
 	int (*detach)(struct sio_store *st, const char *sid, const char *holder,

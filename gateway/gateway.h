@@ -254,6 +254,10 @@ void gw_write_post(struct sio_session_ctx *x, struct gw_write *w);
  * gw_write_unlock().
  */
 struct sio_session_ctx *gw_write_lock(struct sio_session_ctx *x);
+/* Renews this process's lease at once, on the writer (main.c): a request
+ * found the process reaped (sio_store_fenced()), and the renewal fences
+ * it, moving gw.holder to a new name. */
+void gw_lease_now(struct sio_session_ctx *x);
 void gw_write_unlock(struct sio_session_ctx *wx);
 /* Adds the counters the writer keeps in memory (the store's direct path)
  * to the database, once a second (now 0: at once). */

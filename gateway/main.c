@@ -215,6 +215,16 @@ gw_lease(struct sio_store *st)
 	pthread_mutex_unlock(&gw_lease_lock);
 }
 
+void
+gw_lease_now(struct sio_session_ctx *x)
+{
+	struct sio_session_ctx *wx = gw_write_lock(x);
+
+	if (wx->store != NULL)
+		gw_lease(wx->store);
+	gw_write_unlock(wx);
+}
+
 /* As CGI no ticker runs: this thread renews the lease of a request that
  * lasts (a long poll, an htmlfile stream), on a store connection of its
  * own, opened at the first renewal (most requests end before it). */

@@ -123,9 +123,31 @@ poll_attach(struct sio_session_ctx *wx, struct gw_write *w)
 	if (rc == SIO_OK && p->want_due && p->n == 0 &&
 	    sio_deliver_next_due(d, wx->store, p->now, &p->due) != SIO_OK)
 		p->due = -1;
-	if (rc == SIO_ERR)
+	/* refused, this process reaped: serve_attach() fences, then tries
+	 * again (a second refusal is an error) */
+	if (rc == SIO_ERR && !p->fenced && sio_store_fenced(wx->store))
+		p->fenced = 1;
+	else if (rc == SIO_ERR)
 		serve_store_error(d->sid, wx, "attach");
 	return rc;
+}
+
+int
+serve_attach(struct serve *s, struct poll_write *p)
+{
+	int rc = gw_write_run(s->x, &p->w);
+
+	if (rc != SIO_ERR || !p->fenced)
+		return rc;
+	/* this process was reaped (cut off longer than its lease) before
+	 * its renewal found out: it fences now and attaches under its new
+	 * name, so that the client keeps its session */
+	gw_log(SIO_LOG_WARN, "%s: attach refused: %s was reaped", s->rt.sid,
+	       p->d->holder);
+	gw_lease_now(s->x);
+	sio_deliver_init(p->d, s->rt.sid, s->rt.transport, gw.holder,
+	                 gw_conn_next(), SIO_DELIVER_HELLO_AT_TAKE);
+	return gw_write_run(s->x, &p->w);
 }
 
 static int

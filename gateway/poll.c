@@ -73,7 +73,7 @@ serve_poll_attach(struct serve *s, struct sio_deliver *d, struct batch *bt,
 	                       .now = sio_session_now(),
 	                       .due = -1,
 	                       .want_due = 1};
-	int rc = gw_write_run(s->x, &p.w);
+	int rc = serve_attach(s, &p);
 
 	*due = p.due;
 	return rc == SIO_OK ? p.n : rc;

@@ -51,6 +51,7 @@ struct poll_write {
 	long long due; /* attach: set when want_due (-1: none) */
 	int want_due;  /* attach: the next delayed packet's due */
 	int n;         /* packets taken */
+	int fenced;    /* attach: refused, this process was reaped */
 };
 
 /* The end of what one request did with a session (struct finish_write):
@@ -95,6 +96,10 @@ int serve_collect(struct sio_store *st, struct sio_deliver *d, struct batch *bt,
 void serve_store_error(const char *sid, struct sio_session_ctx *wx,
                        const char *what);
 int poll_attach(struct sio_session_ctx *wx, struct gw_write *w);
+/* Runs p (poll_attach) as a write; when this process was found reaped,
+ * renews (it fences: a new name), then runs it again under the new name.
+ * gw_write_run()'s result. */
+int serve_attach(struct serve *s, struct poll_write *p);
 int serve_take(struct serve *s, struct sio_deliver *d, struct batch *bt,
                long long now, struct sio_buf *out);
 struct finish_write *finish_new(size_t n);

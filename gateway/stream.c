@@ -84,7 +84,7 @@ serve_htmlfile(struct serve *s, struct batch *bt)
 		serve_text(s, 503, "store unavailable");
 		return;
 	}
-	rc = gw_write_run(s->x, &p.w);
+	rc = serve_attach(s, &p);
 	if (rc == SIO_ERR) { /* logged */
 		serve_text(s, 500, "store error");
 		return;

@@ -2147,6 +2147,46 @@ test_reap(void)
 	sio_doorbell_close(dead_bell);
 }
 
+/* A long-running process's name (sio_store_process_new) that was reaped
+ * while the process went on (a partition it never noticed) attaches
+ * nothing: its row is gone. */
+static void
+test_reaped_fenced(void)
+{
+	char sid[SIO_SID_LEN + 1], me[SIO_HOLDER_LEN], again[SIO_HOLDER_LEN];
+	long long last;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_process_new(st, "gw", (int)getpid(), T0, me), SIO_OK);
+	new_session(sid);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, me, 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_reap(st, T0 + 20000, 10000), 1);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_XHR_POLLING, me, 2), SIO_ERR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sio_store_errmsg(st), "reaped"));
+	CU_ASSERT_EQUAL(sio_store_fenced(st), 1);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sid, &last),
+	                SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, me, 2), SIO_ABSENT);
+	/* a holder that is no process of this program's is not fenced */
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, "elsewhere", 3),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_fenced(st), 0);
+	/* registered anew, under a new name, it attaches again */
+	CU_ASSERT_EQUAL(sio_store_process_unregister(
+	                    st, me, T0 + 20000, SIO_STATE_BIT(SIO_SESSION_OPEN),
+	                    SIO_SESSION_DETACHED),
+	                SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_process_new(st, "gw", (int)getpid(), T0 + 20000, again),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(attach(sid, SIO_TRANSPORT_WEBSOCKET, again, 4), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, sid, again, 4),
+	                SIO_SESSION_OPEN);
+}
+
 /* --- listings ------------------------------------------------------------- */
 
 struct listing {
@@ -2987,6 +3027,8 @@ static const struct cu_test tests[] = {
     {"unregistering detaches and hands back what a process held",
      test_process_unregister},
     {"reap unregisters a lapsed lease and removes its doorbell", test_reap},
+    {"a reaped process of this program's attaches nothing under its name",
+     test_reaped_fenced},
     {"session_list lists sessions in order of creation", test_session_list},
     {"session_counts counts sessions and queues per state and transport",
      test_session_counts},

@@ -552,7 +552,11 @@ err:
 
 /* The server side's keepalives, added to the URI's options: the server
  * ends the connections of a host gone silent within seconds, and with
- * them its transactions (the writers' lock) and its listener. */
+ * them its transactions (the writers' lock) and its listener. On the
+ * client's side, besides keepalives, connect_timeout: a connection tried
+ * while the server is unreachable gives up after 3 s (not after TCP's
+ * minutes of retries), so a process cut off registers again within
+ * seconds of its link coming back. */
 #define PG_SERVER_KEEPALIVES                                                   \
 	"-c tcp_keepalives_idle=2 -c tcp_keepalives_interval=1"                \
 	" -c tcp_keepalives_count=2 -c tcp_user_timeout=4000"
@@ -561,12 +565,18 @@ PGconn *
 pg_connect(const char *path, const char *appname)
 {
 	/* ours first: what the URI says overrides them (libpq) */
-	const char *keys[] = {"keepalives_idle",  "keepalives_interval",
-	                      "keepalives_count", "tcp_user_timeout",
-	                      "application_name", "dbname",
-	                      "options",          NULL};
-	const char *values[] = {
-	    "5", "2", "2", "10000", appname, path, PG_SERVER_KEEPALIVES, NULL};
+	const char *keys[] = {"keepalives_idle",
+	                      "keepalives_interval",
+	                      "keepalives_count",
+	                      "tcp_user_timeout",
+	                      "connect_timeout",
+	                      "application_name",
+	                      "dbname",
+	                      "options",
+	                      NULL};
+	const char *values[] = {"5", "2",     "2",  "10000",
+	                        "3", appname, path, PG_SERVER_KEEPALIVES,
+	                        NULL};
 	PQconninfoOption *opts = PQconninfoParse(path, NULL), *o;
 	char *options = NULL;
 	PGconn *c;
@@ -576,7 +586,7 @@ pg_connect(const char *path, const char *appname)
 		if (strcmp(o->keyword, "options") == 0 && o->val != NULL &&
 		    *o->val != '\0' &&
 		    asprintf(&options, "%s " PG_SERVER_KEEPALIVES, o->val) >= 0)
-			values[6] = options;
+			values[7] = options;
 	c = PQconnectdbParams(keys, values, 1);
 	PQconninfoFree(opts);
 	free(options);
@@ -685,6 +695,7 @@ static void
 pg_tx_over(struct sio_store *st)
 {
 	PGC(st)->in_tx = PGC(st)->sent = PGC(st)->npend = 0;
+	PGC(st)->depth = 0;
 }
 
 static int
@@ -765,37 +776,58 @@ pg_read_end(struct sio_store *st)
 		PQclear(PQexec(PGC(st)->db, "COMMIT"));
 }
 
-/* A savepoint with nothing after it is never sent, nor its end. */
+/*
+ * A savepoint with nothing after it is never sent, nor its end; one
+ * opened right after another, nothing between them, shares it (a batch's
+ * savepoint for each write, and the write's own inside it): rolling back
+ * to the inner one rolls back to the shared savepoint and keeps it for
+ * the outer, releasing the inner one releases nothing.
+ */
 static int
 pg_savepoint(struct sio_store *st)
 {
-	return pg_defer(st, PG_SAVEPOINT);
+	struct pg_conn *q = PGC(st);
+	int shared = q->depth > 0 && q->npend > 0 &&
+	             q->pend[q->npend - 1] == PG_SAVEPOINT;
+
+	if (q->depth == (int)sizeof(q->shared))
+		return sio_store_fail(st, "savepoints nested too deep");
+	if (!shared && pg_defer(st, PG_SAVEPOINT) != SIO_OK)
+		return SIO_ERR;
+	q->shared[q->depth++] = (unsigned char)shared;
+	return SIO_OK;
+}
+
+/* Ends the innermost savepoint: rolled back to (back) or released. */
+static int
+pg_savepoint_end(struct sio_store *st, int back)
+{
+	struct pg_conn *q = PGC(st);
+	int shared = q->depth > 0 && q->shared[q->depth - 1];
+	int unsent = q->npend > 0 && q->pend[q->npend - 1] == PG_SAVEPOINT;
+
+	if (q->depth > 0)
+		q->depth--;
+	if (unsent) { /* nothing ran since the savepoint */
+		if (!shared)
+			q->npend--;
+		return SIO_OK;
+	}
+	if (back && pg_defer(st, PG_ROLLBACK_TO) != SIO_OK)
+		return SIO_ERR;
+	return shared ? SIO_OK : pg_defer(st, PG_RELEASE);
 }
 
 static int
 pg_rollback_to(struct sio_store *st)
 {
-	struct pg_conn *q = PGC(st);
-
-	if (q->npend > 0 && q->pend[q->npend - 1] == PG_SAVEPOINT) {
-		q->npend--;
-		return SIO_OK;
-	}
-	if (pg_defer(st, PG_ROLLBACK_TO) != SIO_OK)
-		return SIO_ERR;
-	return pg_defer(st, PG_RELEASE);
+	return pg_savepoint_end(st, 1);
 }
 
 static int
 pg_release(struct sio_store *st)
 {
-	struct pg_conn *q = PGC(st);
-
-	if (q->npend > 0 && q->pend[q->npend - 1] == PG_SAVEPOINT) {
-		q->npend--;
-		return SIO_OK;
-	}
-	return pg_defer(st, PG_RELEASE);
+	return pg_savepoint_end(st, 0);
 }
 
 static int

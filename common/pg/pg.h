@@ -28,7 +28,6 @@ enum pg_sql {
 	PG_SESSION_NEW,
 	PG_SESSION_GET,
 	PG_SESSION_STATE,
-	PG_ATTACH_GET,
 	PG_ATTACH,
 	PG_DETACH,
 	PG_HELLO_SENT,
@@ -144,6 +143,11 @@ struct pg_conn {
 	 * sent: its BEGIN has gone to the server */
 	const char *pend[8];
 	int npend, sent;
+	/* the savepoints open, and for each level whether it shares the
+	 * savepoint of the level around it (nothing ran between the two:
+	 * one SAVEPOINT serves both) */
+	int depth;
+	unsigned char shared[32];
 };
 
 #define PGC(st) ((struct pg_conn *)(st)->be)
@@ -213,7 +217,7 @@ int pg_holder_state(struct sio_store *st, const char *sid, const char *holder,
                     long long conn);
 int pg_attach(struct sio_store *st, const char *sid, int transport,
               const char *holder, long long conn, long long now, int *hello,
-              unsigned from, int to);
+              unsigned from, int to, int fenced);
 int pg_detach(struct sio_store *st, const char *sid, const char *holder,
               long long conn, long long now, unsigned from, int to);
 int pg_hello_sent(struct sio_store *st, const char *sid, int sent);

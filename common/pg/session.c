@@ -19,12 +19,24 @@ const char *const pg_session_sql[PG_NSTMT] = {
                        " FROM sessions WHERE sid = $1",
     [PG_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
                          " WHERE sid = $1",
-    [PG_ATTACH_GET] = "SELECT state, transport, holder, holder_conn, hello"
-                      " FROM sessions WHERE sid = $1",
-    [PG_ATTACH] = "UPDATE sessions SET state = $6, transport = $2,"
-                  " holder = $3, holder_conn = $4, detached_at = NULL,"
-                  " last_recv = $5, last_heartbeat = $5 WHERE sid = $1"
-                  " AND strpos($7::text, ',' || state || ',') > 0",
+    /* In one statement: the row as it was, and whether the holder may
+     * attach (fenced, $8 <> 0: only while its process's row is there);
+     * the attach when it may and the state is one of $7, counted in
+     * connections_opened; the number of rows attached last. */
+    [PG_ATTACH] =
+        "WITH o AS (SELECT state, holder, holder_conn, hello,"
+        " $8::int = 0 OR EXISTS (SELECT 1 FROM processes WHERE name = $3)"
+        " AS may FROM sessions WHERE sid = $1),"
+        " a AS (UPDATE sessions s SET state = $6, transport = $2,"
+        " holder = $3, holder_conn = $4, detached_at = NULL,"
+        " last_recv = $5, last_heartbeat = $5 FROM o WHERE s.sid = $1"
+        " AND o.may AND strpos($7::text, ',' || s.state || ',') > 0"
+        " RETURNING 1),"
+        " c AS (INSERT INTO counters (name, value)"
+        " SELECT 'connections_opened', 1 FROM a ON CONFLICT (name)"
+        " DO UPDATE SET value = counters.value + excluded.value)"
+        " SELECT o.state, o.holder, o.holder_conn, o.hello, o.may,"
+        " (SELECT count(*) FROM a) FROM o",
     [PG_DETACH] = PG_DETACH_SET " WHERE sid = $4 AND holder = $5"
                                 " AND holder_conn = $6",
     [PG_HELLO_SENT] = "UPDATE sessions SET hello = $2 WHERE sid = $1",
@@ -155,56 +167,42 @@ pg_session_state(struct sio_store *st, const char *sid, long long *last_recv)
 	return rc;
 }
 
-/* Reads what attach replaces; the previous holder is rung unless it is
- * (holder, conn) itself. SIO_OK, SIO_ABSENT, SIO_CLOSED (in no state of
- * from), SIO_ERR. */
-static int
-pg_attach_prev(struct sio_store *st, const char *sid, const char *holder,
-               long long conn, int *hello, unsigned from)
-{
-	PGresult *r = pg_exec(st, PG_ATTACH_GET, "t", sid);
-	const char *prev;
-	int rc;
-
-	if ((rc = pg_session_found(st, r)) != SIO_OK)
-		return rc;
-	if (!(from & (1u << pg_state(r, 0, 0)))) {
-		PQclear(r);
-		sio_store_fail(st, "no such session");
-		return SIO_CLOSED;
-	}
-	*hello = pg_int(r, 0, 4) == 0;
-	prev = pg_text(r, 0, 2);
-	if (prev != NULL &&
-	    (strcmp(prev, holder) != 0 || pg_int(r, 0, 3) != conn))
-		sio_store_bell(st, prev, sid);
-	PQclear(r);
-	return SIO_OK;
-}
-
+/* Rings the previous holder unless it is (holder, conn) itself. */
 int
 pg_attach(struct sio_store *st, const char *sid, int transport,
           const char *holder, long long conn, long long now, int *hello,
-          unsigned from, int to)
+          unsigned from, int to, int fenced)
 {
 	char w[SIO_STORE_WORDS_LEN];
+	const char *prev;
+	PGresult *r;
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = pg_attach_prev(st, sid, holder, conn, hello, from);
-	if (rc == SIO_OK)
-		rc = pg_run(st, PG_ATTACH, "tttiitt", sid,
-		            sio_store_transport_name(transport), holder, conn,
-		            now, sio_store_state_name(to),
-		            sio_store_words(from, 0, w));
-	if (rc == SIO_OK && PGC(st)->changes != 1) {
-		sio_store_fail(st, "no such session");
+	r = pg_exec(st, PG_ATTACH, "tttiitti", sid,
+	            sio_store_transport_name(transport), holder, conn, now,
+	            sio_store_state_name(to), sio_store_words(from, 0, w),
+	            (long long)fenced);
+	if ((rc = pg_session_found(st, r)) != SIO_OK)
+		return sio_store_tx_end(st, own, rc);
+	if (strcmp(pg_text(r, 0, 4), "t") != 0) {
+		st->fenced = 1;
+		rc = sio_store_fail(st,
+		                    "process %s was reaped: it attaches "
+		                    "nothing until it registers anew",
+		                    holder);
+	} else if (pg_int(r, 0, 5) != 1) {
+		sio_store_fail(st, "no such session"); /* not in from */
 		rc = SIO_CLOSED;
+	} else {
+		*hello = pg_int(r, 0, 3) == 0;
+		prev = pg_text(r, 0, 1);
+		if (prev != NULL &&
+		    (strcmp(prev, holder) != 0 || pg_int(r, 0, 2) != conn))
+			sio_store_bell(st, prev, sid);
 	}
-	if (rc == SIO_OK)
-		rc =
-		    pg_run(st, PG_COUNTER_ADD, "ti", "connections_opened", 1LL);
+	PQclear(r);
 	return sio_store_tx_end(st, own, rc);
 }
 

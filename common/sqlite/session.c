@@ -19,8 +19,10 @@ const char *const sqlite_session_sql[SQL_NSTMT] = {
                         " FROM sessions WHERE sid = ?1",
     [SQL_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
                           " WHERE sid = ?1",
+    /* and whether the attaching holder may (fenced: ?2 <> 0) */
     [SQL_ATTACH_GET] = "SELECT state, transport, holder, holder_conn,"
-                       " hello FROM sessions WHERE sid = ?1",
+                       " hello, ?2 = 0 OR EXISTS (SELECT 1 FROM processes"
+                       " WHERE name = ?3) FROM sessions WHERE sid = ?1",
     [SQL_ATTACH] = "UPDATE sessions SET state = ?6, transport = ?2,"
                    " holder = ?3, holder_conn = ?4, detached_at = NULL,"
                    " last_recv = ?5, last_heartbeat = ?5 WHERE sid = ?1"
@@ -161,17 +163,26 @@ sqlite_session_state(struct sio_store *st, const char *sid,
 
 /* Reads what attach replaces; the previous holder is rung unless it is
  * (holder, conn) itself. SIO_OK, SIO_ABSENT (absent), SIO_CLOSED (in no
- * state of from), SIO_ERR. */
+ * state of from), SIO_ERR (also: fenced, and holder's row is gone). */
 static int
 sqlite_attach_prev(struct sio_store *st, const char *sid, const char *holder,
-                   long long conn, int *hello, unsigned from)
+                   long long conn, int *hello, unsigned from, int fenced)
 {
-	sqlite3_stmt *s = sqlite_prep(st, SQL_ATTACH_GET, "t", sid);
+	sqlite3_stmt *s = sqlite_prep(st, SQL_ATTACH_GET, "tit", sid,
+	                              (long long)fenced, holder);
 	const unsigned char *prev;
 	int rc;
 
 	if (s == NULL || (rc = sqlite_step(st, s)) == SQLITE_ERROR)
 		return SIO_ERR;
+	if (rc == SQLITE_ROW && sqlite3_column_int(s, 5) == 0) {
+		sqlite3_reset(s);
+		st->fenced = 1;
+		return sio_store_fail(st,
+		                      "process %s was reaped: it attaches "
+		                      "nothing until it registers anew",
+		                      holder);
+	}
 	if (rc == SQLITE_DONE || !(from & (1u << sqlite_state(s, 0)))) {
 		sqlite3_reset(s);
 		sio_store_fail(st, "no such session");
@@ -189,14 +200,14 @@ sqlite_attach_prev(struct sio_store *st, const char *sid, const char *holder,
 int
 sqlite_attach(struct sio_store *st, const char *sid, int transport,
               const char *holder, long long conn, long long now, int *hello,
-              unsigned from, int to)
+              unsigned from, int to, int fenced)
 {
 	char w[SIO_STORE_WORDS_LEN];
 	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = sqlite_attach_prev(st, sid, holder, conn, hello, from);
+	rc = sqlite_attach_prev(st, sid, holder, conn, hello, from, fenced);
 	if (rc == SIO_OK)
 		rc = sqlite_run(
 		    st, sqlite_prep(st, SQL_ATTACH, "tttiitt", sid,

@@ -239,7 +239,7 @@ int sqlite_holder_state(struct sio_store *st, const char *sid,
                         const char *holder, long long conn);
 int sqlite_attach(struct sio_store *st, const char *sid, int transport,
                   const char *holder, long long conn, long long now, int *hello,
-                  unsigned from, int to);
+                  unsigned from, int to, int fenced);
 int sqlite_detach(struct sio_store *st, const char *sid, const char *holder,
                   long long conn, long long now, unsigned from, int to);
 int sqlite_hello_sent(struct sio_store *st, const char *sid, int sent);

@@ -21,7 +21,7 @@
  *     sessions: back, its processes find their rows gone and register
  *     under new names (the time printed), polling clients lose nothing,
  *     its websockets reconnect through the load balancer, and no outbox
- *     row is taken by its old names;
+ *     row is taken, no session held, by its old names;
  *   - a websocket refused on h1 (its sio-wsd stopped: lighttpd answers
  *     the upgrade 503; the balancer's second port sends every upgrade to
  *     h1): a client given ['websocket', 'xhr-polling'] ends on
@@ -454,11 +454,11 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 			console.log(`# under the old names after the restore: at most ${stale.left} processes,` +
 				` ${stale.taken} outbox rows taken, ${stale.held} sessions held` +
 				`${stale.at >= 0 ? ` (first ${stale.at} ms after it)` : ''}`);
-			// the zombie never writes a packet under its old name; a
-			// session it attaches under it before it finds its row gone
-			// is counted (it is given back when it fences)
+			// the zombie writes nothing under its old names: an attach
+			// by a process whose row is gone fails (the store's fence)
 			assert.equal(stale.left, 0, 'no process row under the old names');
 			assert.equal(stale.taken, 0, 'no outbox row taken under the old names after the restore');
+			assert.equal(stale.held, 0, 'no session attached under the old names after the restore');
 			// its websockets reconnect through the load balancer
 			const d = Date.now() + 20000;
 			while (zws.some((w) => !w.back) && Date.now() < d) await sleep(100);

@@ -665,8 +665,10 @@ int sio_store_counter_get(struct sio_store *st, const char *name,
  * "<kind>-<pid>-<8 hex digits>" ("wsd-4242-9f3a0c1e"), the hex from
  * getrandom(), unique in the store. It names the process's doorbell and
  * the holder of what it holds, and stays alive while its lease is renewed
- * (the processes row's renewed, ms on the wall clock that every process
- * on the database shares, like the store's other times).
+ * (the processes row's renewed, ms on the lease's clock: the callers' now
+ * on SQLite, the wall clock every process on the database shares; on
+ * PostgreSQL the server's clock, which every host shares, so that now is
+ * only read for the row's started).
  *
  * process_new registers a new incarnation of kind ("gw", "wsd") for pid,
  * its lease renewed at now, and writes its name to name (unchanged on

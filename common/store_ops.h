@@ -438,7 +438,8 @@ struct sio_store_ops {
 	int (*counter_get)(struct sio_store *st, const char *name,
 	                   long long *value);
 
-	/* --- processes (store.h; leases on the shared wall clock) --- */
+	/* --- processes (store.h; leases on the lease's clock: now, or a
+	 * clock all processes share, the database server's) --- */
 	/* Writes: SIO_FULL when the name is taken. The front has checked
 	 * the name; the backend records sio_store_pid_space() when pid is
 	 * this process's. */

@@ -342,3 +342,17 @@ SELECT sid, seq,
 	siogate_time(created) AS created, tries, taker,
 	CASE WHEN until > 0 THEN siogate_time(until) END AS until
 FROM bridge_queue;
+
+-- version 2
+
+-- Leases on the server's clock: processes.renewed, and the second of the
+-- sweep's sample (stats_samples.t), are the database server's time, so
+-- that hosts whose clocks disagree neither reap each other early nor keep
+-- a dead one, and one sweep runs a second whatever the hosts' clocks say.
+-- siogate_clock(t) is that clock; a connection that sets
+-- siogate.host_clock = on (the store's test suites) keeps them on the
+-- caller's wall clock t, as SQLite does on one host.
+CREATE FUNCTION siogate_clock(host_ms bigint) RETURNS bigint
+	LANGUAGE sql AS
+$$SELECT CASE WHEN current_setting('siogate.host_clock', true) = 'on'
+	THEN host_ms ELSE siogate_now_ms() END$$;

@@ -42,19 +42,22 @@ const char *const pg_data_sql[PG_NSTMT] = {
                        " ON CONFLICT (name) DO UPDATE"
                        " SET value = counters.value + excluded.value",
     [PG_COUNTER_GET] = "SELECT value FROM counters WHERE name = $1",
-    /* One sample a second at most, whichever process sweeps first. */
+    /* One sample a second at most, whichever process sweeps first: a
+     * second of the lease's clock (siogate_clock()) */
     [PG_SAMPLE_PUT] =
         "INSERT INTO stats_samples (t, connections_opened, packets_sent,"
-        " packets_received) SELECT $1::bigint,"
+        " packets_received) SELECT c.t,"
         " (SELECT coalesce(max(value), 0) FROM counters"
         " WHERE name = 'connections_opened'),"
         " (SELECT coalesce(max(value), 0) FROM counters"
         " WHERE name = 'packets_sent'),"
         " (SELECT coalesce(max(value), 0) FROM counters"
         " WHERE name = 'packets_received')"
+        " FROM (SELECT siogate_clock($1) AS t) c"
         " WHERE NOT EXISTS (SELECT 1 FROM stats_samples"
-        " WHERE t > $1::bigint - 1000 AND t <= $1::bigint)",
-    [PG_SAMPLE_TRIM] = "DELETE FROM stats_samples WHERE t < $1::bigint - 60000",
+        " WHERE t > c.t - 1000 AND t <= c.t)",
+    [PG_SAMPLE_TRIM] = "DELETE FROM stats_samples"
+                       " WHERE t < siogate_clock($1) - 60000",
 };
 
 int

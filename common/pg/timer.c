@@ -41,10 +41,15 @@
 	" " col " = " col " + CASE WHEN " col " BETWEEN $2::bigint AND"        \
 	" $3::bigint THEN 0 ELSE $1::bigint END"
 
-/* A process not renewed since $3 whose listener's connection is gone. */
+/* A process not renewed for $4 ms (on c.t, the lease's clock) whose
+ * listener's connection is gone. */
 #define LISTENER_GONE                                                          \
-	"(p.listener IS NOT NULL AND p.renewed < $3::bigint AND NOT EXISTS"    \
-	" (SELECT 1 FROM pg_stat_activity a WHERE a.pid = p.listener))"
+	"(p.listener IS NOT NULL AND p.renewed < c.t - $4::bigint AND"         \
+	" NOT EXISTS (SELECT 1 FROM pg_stat_activity a"                        \
+	" WHERE a.pid = p.listener))"
+/* Moves nothing unless the leases are on the hosts' clocks (pg.sql:
+ * siogate_clock()): a step of this host's clock is not the server's. */
+#define ON_HOST_CLOCK " AND current_setting('siogate.host_clock', true) = 'on'"
 /* How long a process whose listener's connection ended may go without
  * renewing (ms): above its once-a-second renewal, so that one that only
  * lost its listener (the server restarted) renews and stays. */
@@ -85,27 +90,32 @@ const char *const pg_timer_sql[PG_NSTMT] = {
     [PG_CLOCK_OUTBOX] = "UPDATE outbox SET due = due + $1 WHERE due <> 0"
                         " AND created NOT BETWEEN $2 AND $3",
     [PG_CLOCK_PROCESSES] = "UPDATE processes SET renewed = renewed + $1"
-                           " WHERE renewed NOT BETWEEN $2 AND $3",
+                           " WHERE renewed NOT BETWEEN $2 AND $3" ON_HOST_CLOCK,
     [PG_CLOCK_SAMPLES] = "DELETE FROM stats_samples"
                          " WHERE t NOT BETWEEN $2 AND $3"
-                         " AND $1::bigint IS NOT NULL",
-    /* Whose lease lapsed (not renewed since $1), or whose listener's
-     * connection ended while it stopped renewing (not since $3), or who
-     * may be seen from here: of pid space $2, the space of this
-     * process. */
-    [PG_PROC_LIST] = "SELECT name, (renewed < $1 OR " LISTENER_GONE ")::int,"
-                     " pid, pid_start FROM processes p WHERE renewed < $1"
-                     " OR pid_space = $2 OR " LISTENER_GONE,
+                         " AND $1::bigint IS NOT NULL" ON_HOST_CLOCK,
+    /* On the lease's clock (c.t: siogate_clock($1), $1 this host's
+     * now): whose lease lapsed (not renewed for $3 ms), or whose
+     * listener's connection ended while it stopped renewing (not for $4
+     * ms), or who may be seen from here: of pid space $2, the space of
+     * this process. */
+    [PG_PROC_LIST] =
+        "SELECT name, (renewed < c.t - $3::bigint OR " LISTENER_GONE
+        ")::int, pid, pid_start"
+        " FROM processes p, (SELECT siogate_clock($1) AS t) c"
+        " WHERE renewed < c.t - $3::bigint OR pid_space = $2"
+        " OR " LISTENER_GONE,
     [PG_PROC_HOLDERS] = "SELECT s.sid, s.holder FROM sessions s"
                         " WHERE s.holder IS NOT NULL AND s.sid IN"
                         " (SELECT o.sid FROM outbox o WHERE o.taken_by = $1)",
     [PG_PROC_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                         " taken_conn = NULL WHERE taken_by = $1",
     [PG_PROC_PUT] = "INSERT INTO processes (name, pid, started, renewed,"
-                    " pid_space, pid_start) VALUES ($1, $2, $3, $3, $4, $5)"
+                    " pid_space, pid_start) VALUES ($1, $2, $3,"
+                    " siogate_clock($3), $4, $5)"
                     " ON CONFLICT (name) DO NOTHING",
-    [PG_PROC_RENEW] = "UPDATE processes SET renewed = greatest(renewed, $2)"
-                      " WHERE name = $1",
+    [PG_PROC_RENEW] = "UPDATE processes SET renewed = greatest(renewed,"
+                      " siogate_clock($2)) WHERE name = $1",
     [PG_PROC_DEL] = "DELETE FROM processes WHERE name = $1",
     [PG_PROC_DETACH] = PG_DETACH_SET " WHERE holder = $4",
 };
@@ -352,8 +362,8 @@ pg_reap(struct sio_store *st, long long now, long long lease_ms, unsigned from,
 		space[0] = '\0'; /* matches no row: the leases alone */
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	r = pg_exec(st, PG_PROC_LIST, "iti", now - lease_ms, space,
-	            now - LISTENER_STALE_MS);
+	r = pg_exec(st, PG_PROC_LIST, "itii", now, space, lease_ms,
+	            (long long)LISTENER_STALE_MS);
 	if (r == NULL)
 		return sio_store_tx_end(st, own, SIO_ERR);
 	if (PQntuples(r) > 0 &&

@@ -153,13 +153,16 @@ raw_open(void)
 }
 
 /* The test's database as a URI for sio_store_open() (the cluster's
- * names are plain: a directory, a number, a user). */
+ * names are plain: a directory, a number, a user); host_clock: leases on
+ * the times the test passes (pg.sql: siogate_clock()), not the server's
+ * clock. */
 static void
-store_uri(char *uri, size_t size)
+store_uri(char *uri, size_t size, int host_clock)
 {
-	snprintf(uri, size, "postgresql://%s@/%s?host=%s&port=%s",
+	snprintf(uri, size, "postgresql://%s@/%s?host=%s&port=%s%s",
 	         getenv("SIO_TEST_PG_USER"), db, getenv("SIO_TEST_PG_HOST"),
-	         getenv("SIO_TEST_PG_PORT"));
+	         getenv("SIO_TEST_PG_PORT"),
+	         host_clock ? "&options=-c%20siogate.host_clock%3Don" : "");
 }
 
 /* Opens a store on the test's database (busy_ms 0: the default), or
@@ -177,7 +180,7 @@ store_open_raw(int busy_ms)
 
 	if (db[0] == '\0')
 		return NULL;
-	store_uri(uri, sizeof(uri));
+	store_uri(uri, sizeof(uri), 1);
 	s = sio_store_open(uri, &opts, err);
 	if (s == NULL)
 		fprintf(stderr, "test_store_pg: open: %s\n", err);
@@ -1090,6 +1093,77 @@ test_one_sweeper_a_second(void)
 	CU_ASSERT_EQUAL(once, SECONDS);
 }
 
+/* --- leases on the server's clock -------------------------------------- */
+
+/*
+ * Without siogate.host_clock, leases run on the server's clock: processes
+ * whose hosts' clocks are an hour behind and an hour ahead register and
+ * renew, and reapers with either clock leave both alone; once one has gone
+ * past its lease on the server's clock (its renewal moved back), it alone
+ * is reaped, whatever the reaper's clock says.
+ */
+static void
+test_leases_on_the_server_clock(void)
+{
+	struct sio_store_opts opts = {.synchronous = SIO_SYNC_NORMAL,
+	                              .run_dir = run};
+	const char *slow = "gw-slow-1-0000cccc", *fast = "gw-fast-2-0000dddd";
+	const unsigned from = 1u << SIO_SESSION_OPEN;
+	const long long hour = 3600000, now = cu_now_ms();
+	char uri[1024], err[SIO_ERR_LEN] = "";
+	struct sio_store *st;
+	PGconn *raw = raw_open();
+
+	store_uri(uri, sizeof(uri), 0);
+	st = store_keep(sio_store_open(uri, &opts, err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_process_register(st, slow, 0, now - hour), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_process_register(st, fast, 0, now + hour), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_renew(st, slow, now - hour), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_renew(st, fast, now + hour), SIO_OK);
+	/* renewed on the server's clock, whatever the host said */
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM processes WHERE"
+	                        " abs(renewed - siogate_now_ms()) < 60000",
+	                        NULL, NULL),
+	                2);
+	CU_ASSERT_EQUAL(
+	    sio_store_reap(st, now + hour, 10000, from, SIO_SESSION_DETACHED),
+	    0);
+	CU_ASSERT_EQUAL(
+	    sio_store_reap(st, now - hour, 10000, from, SIO_SESSION_DETACHED),
+	    0);
+	/* 11 s of the server's clock without a renewal */
+	CU_ASSERT_FATAL(pg_do(raw, "UPDATE processes SET renewed ="
+	                           " renewed - 11000 WHERE name ="
+	                           " 'gw-slow-1-0000cccc'"));
+	CU_ASSERT_EQUAL(
+	    sio_store_reap(st, now - hour, 10000, from, SIO_SESSION_DETACHED),
+	    1);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM processes"
+	                        " WHERE name = $1",
+	                        slow, NULL),
+	                0);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM processes"
+	                        " WHERE name = $1",
+	                        fast, NULL),
+	                1);
+	/* the host's clock stepping moves nothing of the server's */
+	CU_ASSERT_EQUAL(
+	    pg_int1(raw, "SELECT count(*) FROM stats_samples", NULL, NULL), 0);
+	CU_ASSERT_EQUAL(sio_store_stats_sample(st, now - hour), 1);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM stats_samples WHERE"
+	                        " abs(t - siogate_now_ms()) < 60000",
+	                        NULL, NULL),
+	                1);
+}
+
 int
 main(void)
 {
@@ -1116,6 +1190,8 @@ main(void)
 	     test_heartbeats_of_two_hosts_at_once},
 	    {"three processes sampling one second elect one sweeper",
 	     test_one_sweeper_a_second},
+	    {"leases and the sweep's second run on the server's clock",
+	     test_leases_on_the_server_clock},
 	    {NULL, NULL},
 	};
 

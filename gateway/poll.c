@@ -183,10 +183,11 @@ serve_poll_get(struct serve *s, struct batch *bt)
 		serve_gone(s, bt);
 		return;
 	}
-	if (n < 0) { /* nothing attached */
+	if (n < 0) { /* nothing attached: it may be asked again, here or of
+		      * another host (a balancer's next upstream on 503) */
 		gw_wait_end(w);
 		sio_buf_cleanup(&out);
-		serve_text(s, 500, "store error");
+		serve_text(s, 503, "store unavailable");
 		return;
 	}
 	gw_log(SIO_LOG_DEBUG, "%s: attached %s conn %lld", s->rt.sid,

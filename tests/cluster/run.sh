@@ -257,7 +257,7 @@ lb() {
 			proxy_set_header Upgrade \$http_upgrade;
 			proxy_set_header Connection \$connection_upgrade;
 			proxy_set_header Host \$host;
-			proxy_next_upstream error timeout;
+			proxy_next_upstream error timeout http_503;
 			proxy_connect_timeout 1s;
 			proxy_send_timeout 30s;
 			proxy_buffering off;

@@ -786,9 +786,12 @@ wsd_conn_flush(void)
 static void
 conn_flush_cb(lws_sorted_usec_list_t *sul)
 {
+	lws_usec_t t0 = lws_now_usecs();
+
 	(void)sul;
 	flush_scheduled = 0;
 	wsd_conn_flush();
+	wsd_sul_done(t0);
 }
 
 /* The direct path (sio_store_set_direct): a live connection that writes

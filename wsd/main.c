@@ -224,10 +224,21 @@ wsd_fence(void)
  * written by programs that do not ring (the sqlite3 shell) and lost
  * rings.
  */
+/* Longer than this, a callback has kept the loop from its timers. */
+#define WSD_SUL_LATE_US (100 * LWS_US_PER_MS)
+
+void
+wsd_sul_done(int64_t t0)
+{
+	if (lws_now_usecs() - t0 > WSD_SUL_LATE_US)
+		lws_cancel_service(wsd_lws);
+}
+
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
 	static struct sio_ratelimit tick_rl[3]; /* lease, sweep, counters */
+	lws_usec_t t0 = lws_now_usecs();
 	int rc =
 	    sio_store_process_renew(wsd.x.store, wsd.holder, sio_session_now());
 
@@ -247,6 +258,7 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 		wsd_conn_ring_ready();
 	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick,
 	                 SIO_WATCH_MS * LWS_US_PER_MS);
+	wsd_sul_done(t0);
 }
 
 static void

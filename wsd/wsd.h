@@ -56,6 +56,13 @@ void wsd_log_limited(struct sio_ratelimit *rl, enum sio_log_level level,
                      const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Ends a scheduled callback (lws_sul) that began at t0 (lws_now_usecs()):
+ * one that waited long for the store (a database out of reach) wakes the
+ * loop, whose next poll lws would otherwise size from the time the
+ * callback began, sleeping as long again past every timer due meanwhile
+ * (the lease's renewal among them). */
+void wsd_sul_done(int64_t t0);
+
 /* --- conn.c: one transport connection of a session ---------------------- */
 
 /* A client address as text (an IPv6 address with a zone fits). */

@@ -16,10 +16,10 @@
  *     resets) while numbered messages flow: its processes are reaped
  *     within 8 s (6 s is the aim: met or missed printed), polling
  *     clients keep their sid and every message in order, nothing stays
- *     taken by it; its link back, it registers anew;
+ *     taken by it; its link back, it registers anew within 8 s;
  *   - a 15 s partition of a host holding websocket and polling
  *     sessions: back, its processes find their rows gone and register
- *     under new names (the time printed), polling clients lose nothing,
+ *     under new names within 8 s, polling clients lose nothing,
  *     its websockets reconnect through the load balancer, and no outbox
  *     row is taken, no session held, by its old names;
  *   - a websocket refused on h1 (its sio-wsd stopped: lighttpd answers
@@ -48,6 +48,10 @@ const DEAD_HOST_MS = 6000;
 // A silent host (its link cut) is found by the server's keepalives on its
 // listeners' connections: reaped within this (ms), DEAD_HOST_MS the aim.
 const SILENT_HOST_MS = 8000;
+// a host whose link comes back registers anew within this (ms): its
+// processes' next renewal finds their rows gone, once a connection to
+// the server is made (each attempt gives up after 3 s)
+const BACK_MS = 8000;
 // The fallback client's 'connect timeout' (ms): it gives the websocket up
 // after this.
 const FALLBACK_MS = 1500;
@@ -399,9 +403,11 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 				if (now.some((n) => n.startsWith('gw-')) && now.some((n) => n.startsWith('wsd-'))) break;
 				await sleep(200);
 			}
-			console.log(`# h${victim}'s link back: registered anew in ${Date.now() - t1} ms (${now.join(' ')})`);
+			const back = Date.now() - t1;
+			console.log(`# h${victim}'s link back: registered anew in ${back} ms (${now.join(' ')})`);
 			assert.ok(now.some((n) => n.startsWith('gw-')) && now.some((n) => n.startsWith('wsd-')),
 				`h${victim} registered anew: ${now.join(' ')}`);
+			assert.ok(back <= BACK_MS, `registered anew in ${back} ms (bound ${BACK_MS} ms)`);
 			assert.deepEqual(now.filter((n) => dead.includes(n)), [], 'under new names');
 		} finally {
 			if (!restored) ctl('link-up', String(victim));
@@ -450,6 +456,7 @@ describe('three hosts behind a load balancer, one PostgreSQL', {skip: !LB && 'ru
 				` (${old.join(' ')} -> ${now.join(' ')})`);
 			assert.ok(now.some((n) => n.startsWith('gw-')) && now.some((n) => n.startsWith('wsd-')),
 				`h${victim} registered anew: ${now.join(' ')}`);
+			assert.ok(anew <= BACK_MS, `registered anew in ${anew} ms (bound ${BACK_MS} ms)`);
 			assert.deepEqual(now.filter((n) => old.includes(n)), [], 'under new names');
 			console.log(`# under the old names after the restore: at most ${stale.left} processes,` +
 				` ${stale.taken} outbox rows taken, ${stale.held} sessions held` +

@@ -1071,6 +1071,12 @@ sio_store_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
+	if (st->direct_accept == NULL && st->ops->outbox_put != NULL) {
+		rc = st->ops->outbox_put(st, sid, pkt, len, flags, due, holder);
+		if (rc == SIO_OK && holder[0] != '\0')
+			sio_store_bell(st, holder, sid);
+		return sio_store_tx_end(st, own, rc);
+	}
 	rc = st->ops->outbox_target(st, sid, flags, holder, &conn, &queued);
 	if (rc == SIO_OK &&
 	    store_direct_ok(st, sid, holder, conn, queued, due)) {

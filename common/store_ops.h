@@ -346,6 +346,14 @@ struct sio_store_ops {
 	                   int *attached, long long *last_recv);
 	int (*outbox_insert)(struct sio_store *st, const char *sid,
 	                     const char *pkt, size_t len, long long due);
+	/* Optional (NULL: outbox_target, then outbox_insert): both in one
+	 * step, for a connection with no direct path (writes, inside the
+	 * put's transaction): outbox_target's results, and on SIO_OK the
+	 * packet appended unless it is volatile and no holder is attached
+	 * (dropped); holder is then the one to ring ("" when none). */
+	int (*outbox_put)(struct sio_store *st, const char *sid,
+	                  const char *pkt, size_t len, int flags, long long due,
+	                  char holder[SIO_HOLDER_LEN]);
 	/* Writes, rings each holder; as store.h, with due. */
 	int (*outbox_broadcast)(struct sio_store *st, const char *endpoint,
 	                        const char *room, const char *exclude_sid,

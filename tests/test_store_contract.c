@@ -1431,6 +1431,48 @@ test_take_done_release(void)
 	contract_close(other);
 }
 
+/* A take that stops early (the writer's budget, or max) marks what it
+ * passed and nothing after it: once it is done, the next writer gets the
+ * rest, in order. */
+static void
+test_take_stops_early(void)
+{
+	struct sio_store *other = contract_open(0);
+	char sid[SIO_SID_LEN + 1];
+	struct cu_pkts c = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	new_session(sid);
+	put(sid, "3:::a");
+	put(sid, "3:::b");
+	put(sid, "3:::c");
+	put(sid, "3:::d");
+	/* max */
+	pkts_reset(&c);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 1, "gw-1", 1, cu_collect, &c),
+	    1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::a;");
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw-1", 1), SIO_OK);
+	/* the writer's budget: its callback refuses the second */
+	pkts_reset(&c);
+	c.stop_at = 1;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, "gw-1", 2, cu_collect, &c),
+	    1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::b;");
+	c.stop_at = 0;
+	CU_ASSERT_EQUAL(take(other, sid, "gw-2", 1, &c), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(other), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, "gw-1", 2), SIO_OK);
+	CU_ASSERT_EQUAL(take(other, sid, "gw-2", 1, &c), 2);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::c;3:::d;");
+	CU_ASSERT_EQUAL(sio_store_outbox_done(other, sid, "gw-2", 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+	contract_close(other);
+}
+
 static void
 test_outbox_ready(void)
 {
@@ -3001,6 +3043,8 @@ static const struct cu_test tests[] = {
     {"broadcast reaches an endpoint or room, except the sender and full "
      "queues",
      test_broadcast},
+    {"a take that stops early marks nothing past what it passed",
+     test_take_stops_early},
     {"taken packets go to one writer until done or released",
      test_take_done_release},
     {"ready lists a holder's sessions with a packet it can write",

@@ -271,6 +271,7 @@ pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
 			assert(!"bad parameter type");
 		}
 	}
+	PGC(st)->due_set = 0; /* pg_take_page()'s read-ahead */
 	for (int tries = 0;; tries++) {
 		r = NULL;
 		if (id >= 0 ? pg_prepare(st, (enum pg_sql)id, name) == SIO_OK
@@ -695,7 +696,7 @@ static void
 pg_tx_over(struct sio_store *st)
 {
 	PGC(st)->in_tx = PGC(st)->sent = PGC(st)->npend = 0;
-	PGC(st)->depth = 0;
+	PGC(st)->depth = PGC(st)->due_set = 0;
 }
 
 static int
@@ -891,6 +892,7 @@ const struct sio_store_ops sio_store_pg_ops = {
     .outbox_target = pg_outbox_target,
     .outbox_room = pg_outbox_room,
     .outbox_insert = pg_outbox_insert,
+    .outbox_put = pg_outbox_put,
     .outbox_broadcast = pg_outbox_broadcast,
     .outbox_peek = pg_outbox_peek,
     .outbox_take = pg_outbox_take,

@@ -39,6 +39,18 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
                      " FROM sessions WHERE sid = $1",
     [PG_PUT] = "INSERT INTO outbox (sid, packet, created, due)"
                " VALUES ($1, $2, $3, $4)",
+    /* PG_PUT_CHECK and PG_PUT in one statement: the session's row as it
+     * was, and the packet appended when the session is live, has room
+     * ($6, the queue limit) and, for a volatile one ($5 <> 0), a holder;
+     * whether it was */
+    [PG_PUT_ONE] =
+        "WITH s AS (SELECT state, holder, queued FROM sessions"
+        " WHERE sid = $1), i AS (INSERT INTO outbox (sid, packet, created,"
+        " due) SELECT $1, $2, $3, $4 FROM s WHERE s.state <> 'closed'"
+        " AND s.queued < $6::bigint AND (s.holder IS NOT NULL"
+        " OR $5::int = 0) RETURNING 1)"
+        " SELECT s.state, s.holder, s.queued, (SELECT count(*) FROM i)"
+        " FROM s",
     [PG_BCAST_SELECT] = "SELECT s.sid, s.holder" BCAST_FROM,
     [PG_BCAST_INSERT] = "INSERT INTO outbox (sid, packet, created, due)"
                         " SELECT s.sid, $6::text, $7::bigint, $8::bigint"
@@ -53,10 +65,44 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
     [PG_TAKE] = "UPDATE outbox SET taken_by = $2, taken_conn = $3"
                 " WHERE sid = $1 AND seq = ANY ($4::bigint[])"
                 " AND taken_by IS NULL",
+    /* the unwritable rows a take read (PG_TAKE_PAGE marked them) */
     [PG_DROP_BAD] = "DELETE FROM outbox WHERE sid = $1"
-                    " AND seq = ANY ($2::bigint[]) AND taken_by IS NULL",
-    [PG_TAKEN_DEL] = "DELETE FROM outbox WHERE sid = $1 AND taken_by = $2"
-                     " AND taken_conn = $3",
+                    " AND seq = ANY ($2::bigint[]) AND (taken_by IS NULL"
+                    " OR (taken_by = $3 AND taken_conn = $4))",
+    /*
+     * A take's first page in one statement: the rows PG_PEEK reads ($2 of
+     * them at most), each free one before the first taken by another
+     * writer marked taken by ($4, $5) as it is read, and the due of the
+     * next delayed packet (in every row; one row of NULLs when none is
+     * read). What the caller does not take is handed back (PG_UNTAKE).
+     */
+    [PG_TAKE_PAGE] =
+        "WITH p AS (SELECT seq, packet, taken_by, taken_conn FROM outbox"
+        " WHERE sid = $1 AND (due <= $3::bigint OR taken_by IS NOT NULL)"
+        " ORDER BY seq LIMIT $2),"
+        " b AS (SELECT min(seq) AS seq FROM p WHERE taken_by IS NOT NULL"
+        " AND (taken_by <> $4::text"
+        " OR taken_conn IS DISTINCT FROM $5::bigint)),"
+        " m AS (UPDATE outbox o SET taken_by = $4, taken_conn = $5 FROM p"
+        " WHERE o.sid = $1 AND o.seq = p.seq AND p.taken_by IS NULL"
+        " AND p.seq < coalesce((SELECT seq FROM b), p.seq + 1)"
+        " RETURNING o.seq)"
+        " SELECT p.seq, p.packet, p.taken_by, p.taken_conn,"
+        " (SELECT min(due) FROM outbox WHERE sid = $1 AND due > $3::bigint),"
+        " (SELECT count(*) FROM m) FROM (SELECT 1) one LEFT JOIN p ON true"
+        " ORDER BY p.seq",
+    [PG_UNTAKE] = "UPDATE outbox SET taken_by = NULL, taken_conn = NULL"
+                  " WHERE sid = $1 AND seq = ANY ($2::bigint[])"
+                  " AND taken_by = $3 AND taken_conn = $4",
+    /* the rows deleted, and the session's holder when another (it may
+     * wait for them to be done), in one statement */
+    [PG_TAKEN_DEL] =
+        "WITH d AS (DELETE FROM outbox WHERE sid = $1 AND taken_by = $2"
+        " AND taken_conn = $3 RETURNING 1)"
+        " SELECT (SELECT count(*) FROM d), (SELECT holder FROM sessions"
+        " WHERE sid = $1 AND holder IS NOT NULL"
+        " AND (holder IS DISTINCT FROM $2::text"
+        " OR holder_conn IS DISTINCT FROM $3::bigint))",
     [PG_TAKEN_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE sid = $1"
                          " AND taken_by = $2 AND taken_conn = $3",
@@ -174,6 +220,36 @@ pg_outbox_insert(struct sio_store *st, const char *sid, const char *pkt,
 }
 
 int
+pg_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
+              size_t len, int flags, long long due, char holder[SIO_HOLDER_LEN])
+{
+	long long vol = (flags & SIO_STORE_VOLATILE) != 0;
+	PGresult *r =
+	    pg_exec(st, PG_PUT_ONE, "tbiiii", sid, pkt, len, sio_store_now(),
+	            due, vol, (long long)PGC(st)->max_queue);
+	const char *t;
+	int rc = SIO_OK;
+
+	holder[0] = '\0';
+	if (r == NULL)
+		return SIO_ERR;
+	if (PQntuples(r) == 0 || pg_state(r, 0, 0) == SIO_SESSION_CLOSED) {
+		rc = PQntuples(r) == 0 ? SIO_ABSENT : SIO_CLOSED;
+		sio_store_fail(st, "no such session");
+	} else if (pg_int(r, 0, 3) == 1) {
+		t = pg_text(r, 0, 1);
+		sio_buf_copy(holder, SIO_HOLDER_LEN, t ? t : "");
+	} else if (!(vol && pg_null(r, 0, 1))) {
+		/* as pg_outbox_target(): a volatile packet with no transport
+		 * attached is dropped, whatever the queue holds */
+		rc = SIO_FULL;
+		sio_store_fail(st, "queue full");
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
 pg_outbox_broadcast(struct sio_store *st, const char *endpoint,
                     const char *room, const char *exclude_sid, const char *pkt,
                     size_t len, int flags, long long due)
@@ -239,35 +315,66 @@ pg_seqs_add(struct pg_seqs *s, long long seq)
 /* Rows of a page of the peek. */
 #define PG_PEEK_PAGE 256
 
+/* What a take collects as it reads (pg_outbox_take()). */
+struct pg_take {
+	PGresult *first; /* its first page (PG_TAKE_PAGE): the free rows
+	                    before the first taken by another are marked */
+	struct pg_seqs taken, bad; /* passed to fn; skipped as unwritable */
+	struct pg_seqs untake;     /* of the first page, marked, not taken */
+	long long limit;           /* rows of the first page at most */
+	int later;                 /* taken past the first page: to mark */
+};
+
+/* After the first page's row i, where its read stopped: what it marked
+ * and nobody took, handed back (t->untake). */
+static int
+pg_take_rest(struct pg_take *t, const PGresult *r, int i, int rows,
+             const char *holder, long long conn)
+{
+	for (; i < rows; i++) {
+		if (pg_null(r, i, 2)) {
+			if (pg_seqs_add(&t->untake, pg_int(r, i, 0)) != SIO_OK)
+				return SIO_ERR;
+		} else if (pg_taken_by_other(r, i, holder, conn)) {
+			break; /* nothing past it was marked */
+		}
+	}
+	return SIO_OK;
+}
+
 /*
  * Delivery is in order: a packet another writer has taken may yet be
  * handed back, so nothing after it goes out before it is done with.
  * Packets (holder, conn) took itself are being written by it: passed
- * over. taken and bad (may be NULL) collect the seqs passed to fn and
- * those skipped as unwritable.
+ * over. A take (t; NULL for a peek) collects the seqs passed to fn and
+ * those skipped as unwritable, its first page read (and marked) already.
  */
 static int
 pg_peek(struct sio_store *st, const char *sid, long long now, size_t max,
         const char *holder, long long conn,
         int (*fn)(void *udata, const char *pkt, size_t len), void *udata,
-        long long *last_seq, int *blocked, struct pg_seqs *taken,
-        struct pg_seqs *bad)
+        long long *last_seq, int *blocked, struct pg_take *t)
 {
 	long long after = 0;
-	int n = 0, done = 0;
+	int n = 0, done = 0, page = 0;
 
 	*last_seq = 0;
 	*blocked = 0;
-	while (!done && (size_t)n < max) {
-		PGresult *r = pg_exec(st, PG_PEEK, "tiii", sid,
-		                      (long long)PG_PEEK_PAGE, now, after);
-		int rows, i, oom;
+	for (; !done && (size_t)n < max; page++) {
+		PGresult *r =
+		    t != NULL && page == 0
+		        ? t->first
+		        : pg_exec(st, PG_PEEK, "tiii", sid,
+		                  (long long)PG_PEEK_PAGE, now, after);
+		int rows, i, oom = 0;
 
 		if (r == NULL)
 			return SIO_ERR;
-		oom = 0;
 		rows = PQntuples(r);
-		done = rows < PG_PEEK_PAGE;
+		if (rows == 1 && pg_null(r, 0, 0)) /* PG_TAKE_PAGE's none */
+			rows = 0;
+		done =
+		    rows < (t != NULL && page == 0 ? t->limit : PG_PEEK_PAGE);
 		for (i = 0; i < rows && (size_t)n < max; i++) {
 			const char *pkt = pg_text(r, i, 1);
 			size_t len = pkt ? (size_t)PQgetlength(r, i, 1) : 0;
@@ -283,7 +390,7 @@ pg_peek(struct sio_store *st, const char *sid, long long now, size_t max,
 				continue;
 			}
 			if (!sio_store_packet_ok(pkt, len)) {
-				if (bad && pg_seqs_add(bad, seq) != SIO_OK) {
+				if (t && pg_seqs_add(&t->bad, seq) != SIO_OK) {
 					oom = 1;
 					break;
 				}
@@ -293,16 +400,30 @@ pg_peek(struct sio_store *st, const char *sid, long long now, size_t max,
 				done = 1;
 				break;
 			}
-			if (taken && pg_seqs_add(taken, seq) != SIO_OK) {
+			if (t && pg_seqs_add(&t->taken, seq) != SIO_OK) {
 				oom = 1;
 				break;
 			}
+			if (t && page > 0)
+				t->later++;
 			*last_seq = seq;
 			n++;
 		}
+		if (!oom && t != NULL && page == 0)
+			oom =
+			    pg_take_rest(t, r, i, rows, holder, conn) != SIO_OK;
 		PQclear(r);
+		if (t != NULL && page == 0)
+			t->first = NULL;
 		if (oom)
 			return sio_store_fail(st, "out of memory");
+	}
+	if (t != NULL && t->first != NULL) { /* max 0: never read */
+		if (pg_take_rest(t, t->first, 0, PQntuples(t->first), holder,
+		                 conn) != SIO_OK)
+			n = sio_store_fail(st, "out of memory");
+		PQclear(t->first);
+		t->first = NULL;
 	}
 	return n;
 }
@@ -314,7 +435,28 @@ pg_outbox_peek(struct sio_store *st, const char *sid, long long now, size_t max,
                long long *last_seq, int *blocked)
 {
 	return pg_peek(st, sid, now, max, holder, conn, fn, udata, last_seq,
-	               blocked, NULL, NULL);
+	               blocked, NULL);
+}
+
+/* The first page of a take, and the next delayed packet's due it read,
+ * kept for the next statement if it is pg_outbox_next_due() of the same
+ * sid and now (an attach that found nothing to take asks for it). */
+static PGresult *
+pg_take_page(struct sio_store *st, const char *sid, long long now,
+             long long limit, const char *holder, long long conn)
+{
+	PGresult *r =
+	    pg_exec(st, PG_TAKE_PAGE, "tiiti", sid, limit, now, holder, conn);
+	struct pg_conn *q = PGC(st);
+
+	if (r == NULL || PQntuples(r) == 0)
+		return r;
+	q->due_absent = pg_null(r, 0, 4);
+	q->due = pg_int(r, 0, 4);
+	q->due_now = now;
+	sio_buf_copy(q->due_sid, sizeof(q->due_sid), sid);
+	q->due_set = 1;
+	return r;
 }
 
 int
@@ -323,24 +465,37 @@ pg_outbox_take(struct sio_store *st, const char *sid, long long now, size_t max,
                int (*fn)(void *udata, const char *pkt, size_t len), void *udata,
                int *blocked, int *dropped)
 {
-	struct pg_seqs taken = {0}, bad = {0};
+	struct pg_take t = {0};
 	long long last_seq;
 	int own, n, rc;
 
 	*dropped = 0;
+	*blocked = 0;
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
+	/* as many as it may take, unless it passes over some: a read of
+	 * the rest follows then */
+	t.limit = max < PG_PEEK_PAGE ? (long long)max : PG_PEEK_PAGE;
+	if ((t.first = pg_take_page(st, sid, now, t.limit, holder, conn)) ==
+	    NULL)
+		return sio_store_tx_end(st, own, SIO_ERR);
 	n = pg_peek(st, sid, now, max, holder, conn, fn, udata, &last_seq,
-	            blocked, &taken, &bad);
+	            blocked, &t);
 	rc = n < 0 ? SIO_ERR : SIO_OK;
-	if (rc == SIO_OK && bad.len > 0) {
-		rc = pg_run(st, PG_DROP_BAD, "tt", sid, bad.list);
+	if (rc == SIO_OK && t.bad.len > 0) {
+		rc = pg_run(st, PG_DROP_BAD, "ttti", sid, t.bad.list, holder,
+		            conn);
 		*dropped = (int)PGC(st)->changes;
 	}
-	if (rc == SIO_OK && n > 0)
-		rc = pg_run(st, PG_TAKE, "ttit", sid, holder, conn, taken.list);
-	free(taken.list);
-	free(bad.list);
+	if (rc == SIO_OK && t.untake.len > 0)
+		rc = pg_run(st, PG_UNTAKE, "ttti", sid, t.untake.list, holder,
+		            conn);
+	if (rc == SIO_OK && t.later > 0)
+		rc = pg_run(st, PG_TAKE, "ttit", sid, holder, conn,
+		            t.taken.list);
+	free(t.taken.list);
+	free(t.bad.list);
+	free(t.untake.list);
 	rc = sio_store_tx_end(st, own, rc);
 	return rc == SIO_OK ? n : SIO_ERR;
 }
@@ -349,6 +504,13 @@ int
 pg_outbox_next_due(struct sio_store *st, const char *sid, long long now,
                    long long *due)
 {
+	struct pg_conn *q = PGC(st);
+
+	if (q->due_set && q->due_now == now && strcmp(q->due_sid, sid) == 0) {
+		q->due_set = 0;
+		*due = q->due;
+		return q->due_absent ? SIO_ABSENT : SIO_OK;
+	}
 	return pg_one(st, due, PG_NEXT_DUE, "ti", sid, now);
 }
 
@@ -395,18 +557,23 @@ int
 pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
                long long conn)
 {
-	long long n = 0;
-	int own, rc;
+	long long n;
+	int own, rc = SIO_OK;
+	PGresult *r;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = pg_run(st, PG_TAKEN_DEL, "tti", sid, holder, conn);
-	if (rc == SIO_OK)
-		n = PGC(st)->changes;
-	rc = pg_count_sent(st, rc);
-	/* a holder other than this writer may wait for them to be done */
-	if (rc == SIO_OK && n > 0)
-		rc = pg_ring_other(st, sid, holder, conn);
+	r = pg_exec(st, PG_TAKEN_DEL, "tti", sid, holder, conn);
+	if (r == NULL)
+		return sio_store_tx_end(st, own, SIO_ERR);
+	n = pg_int(r, 0, 0);
+	if (n > 0) {
+		rc = sio_store_counter_add(st, "packets_sent", n);
+		/* another holder may wait for them to be done */
+		if (!pg_null(r, 0, 1))
+			sio_store_bell(st, pg_text(r, 0, 1), sid);
+	}
+	PQclear(r);
 	return sio_store_tx_end(st, own, rc);
 }
 

@@ -37,7 +37,6 @@ enum pg_sql {
 	PG_TOUCH,
 	PG_END,
 	PG_HOLDER,
-	PG_HOLDER_OTHER,
 	PG_PURGE,
 	PG_CLEANUP,
 	PG_LIVE_OF,
@@ -65,10 +64,13 @@ enum pg_sql {
 	/* outbox.c */
 	PG_PUT_CHECK,
 	PG_PUT,
+	PG_PUT_ONE,
 	PG_BCAST_SELECT,
 	PG_BCAST_INSERT,
 	PG_PEEK,
 	PG_TAKE,
+	PG_TAKE_PAGE,
+	PG_UNTAKE,
 	PG_DROP_BAD,
 	PG_TAKEN_DEL,
 	PG_TAKEN_RELEASE,
@@ -148,6 +150,11 @@ struct pg_conn {
 	 * one SAVEPOINT serves both) */
 	int depth;
 	unsigned char shared[32];
+	/* the next delayed packet's due a take read, valid until the next
+	 * statement (pg_outbox_next_due()) */
+	int due_set, due_absent;
+	long long due, due_now;
+	char due_sid[SIO_SID_LEN + 1];
 };
 
 #define PGC(st) ((struct pg_conn *)(st)->be)
@@ -203,8 +210,6 @@ void pg_unlisten(void *listener);
 void pg_session_row(const PGresult *r, int row, int col,
                     struct sio_store_session *out);
 int pg_ring_holder(struct sio_store *st, const char *sid);
-int pg_ring_other(struct sio_store *st, const char *sid, const char *holder,
-                  long long conn);
 int pg_session_new(struct sio_store *st, const char *sid, const char *request,
                    long long now);
 int pg_sessions_live(struct sio_store *st, const char *remote, int max,
@@ -252,6 +257,9 @@ int pg_outbox_target(struct sio_store *st, const char *sid, int flags,
                      long long *queued);
 int pg_outbox_insert(struct sio_store *st, const char *sid, const char *pkt,
                      size_t len, long long due);
+int pg_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
+                  size_t len, int flags, long long due,
+                  char holder[SIO_HOLDER_LEN]);
 int pg_outbox_broadcast(struct sio_store *st, const char *endpoint,
                         const char *room, const char *exclude_sid,
                         const char *pkt, size_t len, int flags, long long due);

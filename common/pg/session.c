@@ -52,10 +52,6 @@ const char *const pg_session_sql[PG_NSTMT] = {
                " AND strpos($5::text, ',' || state || ',') > 0",
     [PG_HOLDER] = "SELECT holder FROM sessions WHERE sid = $1"
                   " AND holder IS NOT NULL",
-    [PG_HOLDER_OTHER] =
-        "SELECT holder FROM sessions WHERE sid = $1 AND holder IS NOT NULL"
-        " AND (holder IS DISTINCT FROM $2::text"
-        " OR holder_conn IS DISTINCT FROM $3::bigint)",
     /* a session's rows beside it, in one statement */
     [PG_PURGE] = "WITH e AS (DELETE FROM endpoints WHERE sid = $1),"
                  " r AS (DELETE FROM rooms WHERE sid = $1),"
@@ -262,14 +258,6 @@ int
 pg_ring_holder(struct sio_store *st, const char *sid)
 {
 	return pg_ring_read(st, pg_exec(st, PG_HOLDER, "t", sid), sid);
-}
-
-int
-pg_ring_other(struct sio_store *st, const char *sid, const char *holder,
-              long long conn)
-{
-	return pg_ring_read(
-	    st, pg_exec(st, PG_HOLDER_OTHER, "tti", sid, holder, conn), sid);
 }
 
 int

@@ -1093,6 +1093,57 @@ test_one_sweeper_a_second(void)
 	CU_ASSERT_EQUAL(once, SECONDS);
 }
 
+/* --- a take's first page, read and marked in one statement ------------- */
+
+/*
+ * Rows no transport can write (an empty packet, queued with SQL by
+ * something else) are passed over and deleted by the take that meets
+ * them, in its first page (read and marked at once) or in a later one;
+ * a take that stops at max leaves nothing marked past what it took.
+ */
+static void
+test_take_drops_unwritable_rows(void)
+{
+	struct sio_store *st = store_open(0), *other = store_open(0);
+	PGconn *raw = raw_open();
+	char sid[SIO_SID_LEN + 1];
+	struct cu_pkts c = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	held_session(st, sid);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::a", 5, 0, 0),
+	                SIO_OK);
+	CU_ASSERT_FATAL(pg_int1(raw, "SELECT siogate_push($1, '')", sid, NULL) >
+	                0);
+	CU_ASSERT_FATAL(pg_int1(raw, "SELECT siogate_push($1, '')", sid, NULL) >
+	                0);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::b", 5, 0, 0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::c", 5, 0, 0),
+	                SIO_OK);
+	/* max 2: a in the first page (two rows), the empty ones passed
+	 * over there and in the next, b taken from it */
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 2, HOLDER, 1, cu_collect, &c),
+	    2);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::a;3:::b;");
+	CU_ASSERT_EQUAL(sio_store_outbox_dropped(st), 2);
+	CU_ASSERT_EQUAL(
+	    pg_int1(raw, "SELECT count(*) FROM outbox WHERE taken_by IS NULL",
+	            NULL, NULL),
+	    1);
+	/* c is not the first writer's: another takes it once it is done */
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, HOLDER, 1), SIO_OK);
+	c.got[0] = '\0';
+	c.n = 0;
+	CU_ASSERT_EQUAL(sio_store_outbox_take(other, sid, T0, 10, "gw-other", 1,
+	                                      cu_collect, &c),
+	                1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::c;");
+}
+
 /* --- leases on the server's clock -------------------------------------- */
 
 /*
@@ -1192,6 +1243,9 @@ main(void)
 	     test_one_sweeper_a_second},
 	    {"leases and the sweep's second run on the server's clock",
 	     test_leases_on_the_server_clock},
+	    {"a take passes over and deletes unwritable rows, marks what it "
+	     "took",
+	     test_take_drops_unwritable_rows},
 	    {NULL, NULL},
 	};
 

@@ -146,7 +146,7 @@ serve_attach(struct serve *s, struct poll_write *p)
 	       p->d->holder);
 	gw_lease_now(s->x);
 	sio_deliver_init(p->d, s->rt.sid, s->rt.transport, gw.holder,
-	                 gw_conn_next(), SIO_DELIVER_HELLO_AT_TAKE);
+	                 gw_conn_next(), (enum sio_deliver_hello)p->d->when);
 	return gw_write_run(s->x, &p->w);
 }
 

@@ -216,14 +216,6 @@ wsd_fence(void)
 	wsd_log(SIO_LOG_INFO, "registered as %s", wsd.holder);
 }
 
-/*
- * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): the lease
- * (renewed first, so that this process's own sweep never finds it
- * lapsed), timers (the heartbeats of the sessions held here; the sweep
- * when this process takes it), then sio_store_tick(), which catches rows
- * written by programs that do not ring (the sqlite3 shell) and lost
- * rings.
- */
 /* Longer than this, a callback has kept the loop from its timers. */
 #define WSD_SUL_LATE_US (100 * LWS_US_PER_MS)
 
@@ -234,6 +226,14 @@ wsd_sul_done(int64_t t0)
 		lws_cancel_service(wsd_lws);
 }
 
+/*
+ * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): the lease
+ * (renewed first, so that this process's own sweep never finds it
+ * lapsed), timers (the heartbeats of the sessions held here; the sweep
+ * when this process takes it), then sio_store_tick(), which catches rows
+ * written by programs that do not ring (the sqlite3 shell) and lost
+ * rings.
+ */
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {

@@ -1335,38 +1335,83 @@ sio_session_disconnect(struct sio_session_ctx *x, const char *sid,
 	return session_end_tx(x, sid, "forced disconnect", 1, now);
 }
 
+/* Ends the n sessions of sids (states: why), each in a transaction of
+ * its own, on_close and the rest after its commit: how many it ended, or
+ * SIO_ERR. */
+static int
+session_end_expired(struct sio_session_ctx *x, char (*sids)[SIO_SID_LEN + 1],
+                    const int *states, int n, long long now)
+{
+	int ended = 0;
+
+	for (int i = 0; i < n; i++) {
+		/* as socket.io 0.9: the client, if it comes back, is told
+		 * to reconnect */
+		int rc = session_end_tx(
+		    x, sids[i], sio_session_expiry_reason(states[i]), 1, now);
+		if (rc < 0)
+			return SIO_ERR;
+		ended += rc;
+	}
+	return ended;
+}
+
+/* The part of a sweep that runs no application code, in the caller's
+ * transaction: processes that died, long-closed sessions forgotten, then
+ * the first SESSION_EXPIRE_PAGE sessions past their heartbeat or close
+ * timeout (e) into sids and states. Their number, or SIO_ERR. */
+#define SESSION_EXPIRE_PAGE 64
+static int
+session_expire_find(struct sio_session_ctx *x, long long now,
+                    struct sio_store_expiry *e, char (*sids)[SIO_SID_LEN + 1],
+                    int *states)
+{
+	const struct sio_config *cfg = x->cfg;
+
+	if (sio_session_reap(x->store, now, cfg->process_lease * 1000LL) < 0 ||
+	    sio_store_cleanup(x->store, now - cfg->close_timeout * 1000LL) < 0)
+		return SIO_ERR;
+	sio_session_expiry(e, now, cfg->heartbeat_timeout * 1000LL,
+	                   cfg->close_timeout * 1000LL);
+	return sio_store_expired(x->store, now, e, sids, states,
+	                         SESSION_EXPIRE_PAGE);
+}
+
+/* Ends the sessions found (n of sids, states), then those past their
+ * timeouts (e) beyond the first page, a page a transaction. */
+static int
+session_expire_rest(struct sio_session_ctx *x, long long now,
+                    const struct sio_store_expiry *e,
+                    char (*sids)[SIO_SID_LEN + 1], int *states, int n)
+{
+	int ended = 0, rc;
+
+	for (;;) {
+		rc = session_end_expired(x, sids, states, n, now);
+		if (rc < 0)
+			return SIO_ERR;
+		ended += rc;
+		if (n < SESSION_EXPIRE_PAGE)
+			return ended;
+		n = sio_store_expired(x->store, now, e, sids, states,
+		                      SESSION_EXPIRE_PAGE);
+		if (n < 0)
+			return SIO_ERR;
+	}
+}
+
 /* Ends the sessions past their heartbeat or close timeout (those of
  * processes that died included) and forgets long-closed ones. */
 static int
 session_expire(struct sio_session_ctx *x, long long now)
 {
-	const struct sio_config *cfg = x->cfg;
-	char sids[64][SIO_SID_LEN + 1];
+	char sids[SESSION_EXPIRE_PAGE][SIO_SID_LEN + 1];
 	struct sio_store_expiry e;
-	int n, states[64], ended = 0;
+	int states[SESSION_EXPIRE_PAGE];
+	int n = session_expire_find(x, now, &e, sids, states);
 
-	if (sio_session_reap(x->store, now, cfg->process_lease * 1000LL) < 0)
-		return SIO_ERR;
-	sio_session_expiry(&e, now, cfg->heartbeat_timeout * 1000LL,
-	                   cfg->close_timeout * 1000LL);
-	do {
-		n = sio_store_expired(x->store, now, &e, sids, states, 64);
-		if (n < 0)
-			return SIO_ERR;
-		for (int i = 0; i < n; i++) {
-			/* as socket.io 0.9: the client, if it comes
-			 * back, is told to reconnect */
-			int rc = session_end_tx(
-			    x, sids[i], sio_session_expiry_reason(states[i]), 1,
-			    now);
-			if (rc < 0)
-				return SIO_ERR;
-			ended += rc;
-		}
-	} while (n == 64);
-	if (sio_store_cleanup(x->store, now - cfg->close_timeout * 1000LL) < 0)
-		return SIO_ERR;
-	return ended;
+	return n < 0 ? SIO_ERR
+	             : session_expire_rest(x, now, &e, sids, states, n);
 }
 
 int
@@ -1384,18 +1429,34 @@ sio_session_sweep(struct sio_session_ctx *x, long long now)
 int
 sio_session_timers(struct sio_session_ctx *x, const char *holder, long long now)
 {
-	int sweeper = sio_store_stats_sample(x->store, now);
+	struct sio_store *st = x->store;
+	char sids[SESSION_EXPIRE_PAGE][SIO_SID_LEN + 1];
+	struct sio_store_expiry e;
+	int states[SESSION_EXPIRE_PAGE], n = 0, sweeper, rc;
 
+	if (sio_store_begin(st) != SIO_OK)
+		return SIO_ERR;
+	rc = holder != NULL ? sio_store_process_renew(st, holder, now) : SIO_OK;
+	if (rc != SIO_OK) { /* SIO_ABSENT: reaped, the caller fences */
+		sio_store_rollback(st);
+		return rc;
+	}
+	sweeper = sio_store_stats_sample(st, now);
 	/* a process that holds nothing (a CGI request) has no heartbeats
 	 * of its own: it sweeps when it takes the second's sample, or not */
-	if (sweeper == 0 && holder == NULL)
-		return 0;
-	if (sweeper > 0 && session_clock(x, now) < 0)
+	if (sweeper < 0 || (sweeper > 0 && session_clock(x, now) < 0) ||
+	    ((sweeper > 0 || holder != NULL) &&
+	     sio_session_heartbeat_due(
+	         st, now, x->cfg->heartbeat_interval * 1000LL, holder,
+	         sweeper ? SIO_HB_LATE_MS : -1) < 0) ||
+	    (sweeper > 0 &&
+	     (n = session_expire_find(x, now, &e, sids, states)) < 0) ||
+	    sio_store_counters_flush(st, now) != SIO_OK) {
+		sio_store_rollback(st);
 		return SIO_ERR;
-	if (sweeper < 0 ||
-	    sio_session_heartbeat_due(
-	        x->store, now, x->cfg->heartbeat_interval * 1000LL, holder,
-	        sweeper ? SIO_HB_LATE_MS : -1) < 0)
+	}
+	if (sio_store_commit(st) != SIO_OK)
 		return SIO_ERR;
-	return sweeper ? session_expire(x, now) : 0;
+	return sweeper > 0 ? session_expire_rest(x, now, &e, sids, states, n)
+	                   : 0;
 }

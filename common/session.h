@@ -269,16 +269,21 @@ int sio_session_disconnect(struct sio_session_ctx *x, const char *sid,
 int sio_session_sweep(struct sio_session_ctx *x, long long now);
 
 /*
- * The timers of a long-running process, each SIO_SWEEP_MS: heartbeats for
- * the sessions holder holds; then, in the one process that takes this
- * second's stats sample (whichever comes first), the rest of a sweep:
- * timeouts, processes that died, long-closed sessions, and heartbeats
- * SIO_HB_LATE_MS overdue for sessions of other holders (a CGI request,
- * which runs no timers). The other processes do no more, so that N
- * processes do not each sweep every second. A NULL holder (a process
- * that holds no transport past its request: a CGI request) does nothing
- * unless it takes the sample. Returns the number of sessions ended or
- * SIO_ERR.
+ * The timers of a long-running process, each SIO_SWEEP_MS: holder's lease
+ * renewed, heartbeats for the sessions holder holds; then, in the one
+ * process that takes this second's stats sample (whichever comes first),
+ * the rest of a sweep: timeouts, processes that died, long-closed
+ * sessions, and heartbeats SIO_HB_LATE_MS overdue for sessions of other
+ * holders (a CGI request, which runs no timers). The other processes do
+ * no more, so that N processes do not each sweep every second. A NULL
+ * holder (a process that holds no transport past its request: a CGI
+ * request) renews nothing and does nothing unless it takes the sample.
+ * All of it, with the counters x's store keeps in memory, is one
+ * transaction (an idle process writes once a second); the sessions that
+ * timed out end after it, each in its own, since their on_close runs.
+ * Returns the number of sessions ended, SIO_ABSENT when holder's row is
+ * gone (the process was reaped: nothing was done, it must fence itself),
+ * or SIO_ERR.
  */
 int sio_session_timers(struct sio_session_ctx *x, const char *holder,
                        long long now);

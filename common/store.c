@@ -780,6 +780,18 @@ sio_store_tick(struct sio_store *st, long long now)
 }
 
 int
+sio_store_watch(struct sio_store *st, const char *holder, long long now,
+                void (*fn)(void *udata, const char *sid), void *udata)
+{
+	int rc;
+
+	if (st->ops->watch != NULL)
+		return st->ops->watch(st, holder, now, fn, udata);
+	rc = st->ops->tick(st, now);
+	return rc == 1 ? st->ops->outbox_ready(st, holder, now, fn, udata) : rc;
+}
+
+int
 sio_store_maintain(struct sio_store *st, long long now)
 {
 	return st->ops->maintain(st, now);

@@ -201,6 +201,15 @@ int sio_store_schema_version(void);
 int sio_store_tick(struct sio_store *st, long long now);
 
 /*
+ * sio_store_tick() then, when it says others wrote, the sessions of
+ * holder with a packet ready (sio_store_outbox_ready(): fn is called for
+ * each): in one round trip where the backend can. Returns how many were
+ * found (0 when nothing was written), or SIO_ERR.
+ */
+int sio_store_watch(struct sio_store *st, const char *holder, long long now,
+                    void (*fn)(void *udata, const char *sid), void *udata);
+
+/*
  * The database's housekeeping (SQLite: checkpoints the WAL back into the
  * file, so that it stays short, away from the event loop's commits). A
  * process's housekeeping thread calls it every SIO_STORE_MAINTAIN_MS on a

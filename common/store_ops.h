@@ -238,6 +238,10 @@ struct sio_store_ops {
 	 */
 	int (*tick)(struct sio_store *st, long long now);
 	int (*maintain)(struct sio_store *st, long long now);
+	/* watch, optional (NULL: tick, then outbox_ready): both at once,
+	 * as sio_store_watch() (store.h). */
+	int (*watch)(struct sio_store *st, const char *holder, long long now,
+	             void (*fn)(void *udata, const char *sid), void *udata);
 
 	/*
 	 * Doorbells between hosts, optional (NULL: a server backend's

@@ -215,6 +215,29 @@ gw_lease(struct sio_store *st)
 	pthread_mutex_unlock(&gw_lease_lock);
 }
 
+/* This process's name now (a fence changes it). */
+static const char *
+gw_holder(void)
+{
+	const char *h;
+
+	pthread_mutex_lock(&gw_lease_lock);
+	h = gw.holder;
+	pthread_mutex_unlock(&gw_lease_lock);
+	return h;
+}
+
+/* A renewal of holder found its row gone: fences the process, unless it
+ * is leaving or another thread fenced it meanwhile (a new name). */
+static void
+gw_lease_lost(struct sio_store *st, const char *holder)
+{
+	pthread_mutex_lock(&gw_lease_lock);
+	if (!gw_leaving && gw.holder == holder)
+		gw_fence(st);
+	pthread_mutex_unlock(&gw_lease_lock);
+}
+
 void
 gw_lease_now(struct sio_session_ctx *x)
 {
@@ -256,10 +279,11 @@ gw_ring_ready(void *udata, const char *sid)
  * Every SIO_STORE_MAINTAIN_MS, the store's housekeeping on the ticker's
  * own connection (sio_store_maintain(): for SQLite, the checkpoints that
  * the writer, write.c, leaves to it); once a second (SIO_WATCH_MS,
- * SIO_SWEEP_MS): the lease (gw_lease()), the timers (heartbeats of the
- * sessions held here, the sweep when this process takes it), the writer's
- * counters kept in memory (write.c), the pool's unused connections closed
- * (gw_pool_trim()), and sio_store_tick(), which catches rows written by
+ * SIO_SWEEP_MS): on the writer's connection, the timers in one
+ * transaction (the lease, heartbeats of the sessions held here, the sweep
+ * when this process takes it, the writer's counters kept in memory:
+ * sio_session_timers()), the pool's unused connections closed
+ * (gw_pool_trim()), and sio_store_watch(), which catches rows written by
  * programs that do not ring (the sqlite3 shell, a cron job). It says yes
  * after any other connection's commit, the other threads' included, so it
  * only tells that something was written: the waiters woken are those of
@@ -289,14 +313,15 @@ gw_tick(void *arg)
 		if (n % (SIO_WATCH_MS / SIO_STORE_MAINTAIN_MS) != 0)
 			continue;
 		struct sio_session_ctx *wx = gw_write_lock(&x);
-		/* first, so that this process's own sweep never finds its
-		 * lease lapsed */
-		gw_lease(wx->store);
-		if (sio_session_timers(wx, gw.holder, sio_session_now()) < 0)
-			gw_log_limited(&sweep_rl, SIO_LOG_WARN, "sweep: %s",
+		const char *holder = gw_holder();
+
+		rc = sio_session_timers(wx, holder, sio_session_now());
+		if (rc == SIO_ABSENT)
+			gw_lease_lost(wx->store, holder);
+		else if (rc < 0)
+			gw_log_limited(&sweep_rl, SIO_LOG_WARN, "timers: %s",
 			               sio_store_errmsg(wx->store));
 		gw_write_unlock(wx);
-		gw_write_flush(sio_session_now());
 		gw_pool_trim(sio_session_mono());
 		switch (sio_doorbell_check(gw.bell, err)) {
 		case SIO_ABSENT: /* rings went nowhere until now */
@@ -307,10 +332,8 @@ gw_tick(void *arg)
 			               err);
 			break;
 		}
-		rc = sio_store_tick(x.store, sio_session_now());
-		if (rc == 1 && sio_store_outbox_ready(x.store, gw.holder,
-		                                      sio_session_now(),
-		                                      gw_ring_ready, NULL) < 0)
+		if (sio_store_watch(x.store, gw_holder(), sio_session_now(),
+		                    gw_ring_ready, NULL) < 0)
 			gw_log_limited(&outbox_rl, SIO_LOG_WARN, "outbox: %s",
 			               sio_store_errmsg(x.store));
 	}

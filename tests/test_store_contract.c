@@ -1931,6 +1931,46 @@ test_tick(void)
 	contract_close(other);
 }
 
+/* watch: tick, then the holder's sessions with a packet ready, when and
+ * only when another connection wrote. */
+static void
+test_watch(void)
+{
+	struct sio_store *other = contract_open(0);
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	struct sids got = {""};
+	struct cu_pkts c = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	new_session(a);
+	new_session(b);
+	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1), SIO_OK);
+	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd-2", 1), SIO_OK);
+	put(a, "3:::x");
+	/* the first call sets the reference, the next finds nothing new */
+	CU_ASSERT_EQUAL(sio_store_watch(st, "wsd-1", T0, sids_cb, &got), 0);
+	CU_ASSERT_EQUAL(sio_store_watch(st, "wsd-1", T0, sids_cb, &got), 0);
+	CU_ASSERT_STRING_EQUAL(got.got, "");
+	/* another connection wrote: a's packet, still there, is found */
+	CU_ASSERT_EQUAL(put_at(other, b, "3:::y", 0, T0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_watch(st, "wsd-1", T0, sids_cb, &got), 1);
+	CU_ASSERT_STRING_EQUAL(got.got, one(a));
+	got.got[0] = '\0';
+	CU_ASSERT_EQUAL(sio_store_watch(st, "wsd-1", T0, sids_cb, &got), 0);
+	/* written and none ready: a's packet taken and written */
+	CU_ASSERT_EQUAL(take(st, a, "wsd-1", 1, &c), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "wsd-1", 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_data_put(other, b, "k", "v"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_watch(st, "wsd-1", T0, sids_cb, &got), 0);
+	CU_ASSERT_STRING_EQUAL(got.got, "");
+	/* and b's, for its holder */
+	CU_ASSERT_EQUAL(sio_store_data_put(other, b, "k", "w"), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_watch(st, "wsd-2", T0, sids_cb, &got), 1);
+	CU_ASSERT_STRING_EQUAL(got.got, one(b));
+	contract_close(other);
+}
+
 /* maintain may be called at any time, on any connection, repeatedly,
  * with writes in between, and leaves every row as it was. */
 static void
@@ -3066,6 +3106,8 @@ static const struct cu_test tests[] = {
      "another wrote",
      test_read_upgrade},
     {"tick says when another connection wrote since the last tick", test_tick},
+    {"watch finds the holder's ready sessions when another connection wrote",
+     test_watch},
     {"maintain runs at any time and keeps every row", test_maintain},
     {"counters add, read and list by name", test_counters},
     {"deferred counters wait in memory until flushed", test_deferred_counters},

@@ -227,35 +227,27 @@ wsd_sul_done(int64_t t0)
 }
 
 /*
- * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): the lease
- * (renewed first, so that this process's own sweep never finds it
- * lapsed), timers (the heartbeats of the sessions held here; the sweep
- * when this process takes it), then sio_store_tick(), which catches rows
- * written by programs that do not ring (the sqlite3 shell) and lost
- * rings.
+ * Once a second (SIO_WATCH_MS, the same as SIO_SWEEP_MS): the timers, in
+ * one transaction (the lease renewed first, so that this process's own
+ * sweep never finds it lapsed; the heartbeats of the sessions held here;
+ * the sweep when this process takes it; the counters kept in memory),
+ * then sio_store_watch(), which catches rows written by programs that do
+ * not ring (the sqlite3 shell) and lost rings.
  */
 static void
 wsd_tick(lws_sorted_usec_list_t *sul)
 {
-	static struct sio_ratelimit tick_rl[3]; /* lease, sweep, counters */
+	static struct sio_ratelimit tick_rl;
 	lws_usec_t t0 = lws_now_usecs();
-	int rc =
-	    sio_store_process_renew(wsd.x.store, wsd.holder, sio_session_now());
+	int rc = sio_session_timers(&wsd.x, wsd.holder, sio_session_now());
 
 	if (rc == SIO_ABSENT)
 		wsd_fence();
-	else if (rc != SIO_OK)
-		wsd_log_limited(&tick_rl[0], SIO_LOG_WARN, "lease: %s",
-		                sio_store_errmsg(wsd.x.store));
-	if (sio_session_timers(&wsd.x, wsd.holder, sio_session_now()) < 0)
-		wsd_log_limited(&tick_rl[1], SIO_LOG_WARN, "sweep: %s",
+	else if (rc < 0)
+		wsd_log_limited(&tick_rl, SIO_LOG_WARN, "timers: %s",
 		                sio_store_errmsg(wsd.x.store));
 	wsd_conn_check_stalled();
-	if (sio_store_counters_flush(wsd.x.store, sio_session_now()) != SIO_OK)
-		wsd_log_limited(&tick_rl[2], SIO_LOG_WARN, "counters: %s",
-		                sio_store_errmsg(wsd.x.store));
-	if (sio_store_tick(wsd.x.store, sio_session_now()) == 1)
-		wsd_conn_ring_ready();
+	wsd_conn_ring_ready();
 	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick,
 	                 SIO_WATCH_MS * LWS_US_PER_MS);
 	wsd_sul_done(t0);

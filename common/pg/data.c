@@ -43,21 +43,23 @@ const char *const pg_data_sql[PG_NSTMT] = {
                        " SET value = counters.value + excluded.value",
     [PG_COUNTER_GET] = "SELECT value FROM counters WHERE name = $1",
     /* One sample a second at most, whichever process sweeps first: a
-     * second of the lease's clock (siogate_clock()) */
-    [PG_SAMPLE_PUT] =
-        "INSERT INTO stats_samples (t, connections_opened, packets_sent,"
-        " packets_received) SELECT c.t,"
+     * second of the lease's clock (siogate_clock()); the minute before
+     * it kept. How many it put: 1 or 0. */
+    [PG_SAMPLE] =
+        "WITH c AS (SELECT siogate_clock($1) AS t),"
+        " p AS (INSERT INTO stats_samples (t, connections_opened,"
+        " packets_sent, packets_received) SELECT c.t,"
         " (SELECT coalesce(max(value), 0) FROM counters"
         " WHERE name = 'connections_opened'),"
         " (SELECT coalesce(max(value), 0) FROM counters"
         " WHERE name = 'packets_sent'),"
         " (SELECT coalesce(max(value), 0) FROM counters"
         " WHERE name = 'packets_received')"
-        " FROM (SELECT siogate_clock($1) AS t) c"
-        " WHERE NOT EXISTS (SELECT 1 FROM stats_samples"
-        " WHERE t > c.t - 1000 AND t <= c.t)",
-    [PG_SAMPLE_TRIM] = "DELETE FROM stats_samples"
-                       " WHERE t < siogate_clock($1) - 60000",
+        " FROM c WHERE NOT EXISTS (SELECT 1 FROM stats_samples"
+        " WHERE t > c.t - 1000 AND t <= c.t) RETURNING t),"
+        " d AS (DELETE FROM stats_samples WHERE t < (SELECT t FROM c) - 60000"
+        " AND EXISTS (SELECT 1 FROM p))"
+        " SELECT count(*) FROM p",
 };
 
 int
@@ -377,16 +379,13 @@ pg_cleanup_drained(struct sio_store *st)
 int
 pg_stats_sample(struct sio_store *st, long long now)
 {
-	int own, rc, n = 0;
+	long long n = 0;
+	int own, rc;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = pg_run(st, PG_SAMPLE_PUT, "i", now);
-	if (rc == SIO_OK) {
-		n = (int)PGC(st)->changes;
-		rc = pg_run(st, PG_SAMPLE_TRIM, "i", now);
-	}
-	return sio_store_tx_end(st, own, rc == SIO_OK ? n : rc);
+	rc = pg_one(st, &n, PG_SAMPLE, "i", now);
+	return sio_store_tx_end(st, own, rc == SIO_OK ? (int)n : rc);
 }
 
 /* stats_view and transport_view in one statement, one snapshot: a row

@@ -27,7 +27,7 @@ static const char schema_sql[] =
 const char *const pg_db_sql[PG_NSTMT] = {
     /* the next transaction id of the cluster: it moves when anything
      * writes (our own commits included: a spare scan, not a lost one) */
-    [PG_TICK] = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text",
+    [PG_TICK] = PG_TICK_SQL,
     /* a ring of another host's holder: its channel, the sids */
     [PG_NOTIFY] = "SELECT pg_notify($1, $2)",
 };
@@ -868,6 +868,7 @@ const struct sio_store_ops sio_store_pg_ops = {
     .release = pg_release,
     .tick = pg_tick,
     .maintain = pg_maintain,
+    .watch = pg_watch,
     .notify = pg_notify,
     .listen = pg_listen,
     .unlisten = pg_unlisten,

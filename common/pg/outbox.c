@@ -108,15 +108,11 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
                          " AND taken_by = $2 AND taken_conn = $3",
     [PG_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = $1"
                     " AND due > $2",
-    /* The sessions of holder $1 whose first packet that a take would
-     * stop at is one it passes (due and not taken). */
-    [PG_READY] = "SELECT s.sid FROM sessions s WHERE s.holder = $1"
-                 " AND (SELECT o.taken_by IS NULL FROM outbox o"
-                 " WHERE o.sid = s.sid AND ((o.taken_by IS NULL"
-                 " AND o.due <= $2) OR (o.taken_by IS NOT NULL"
-                 " AND (o.taken_by <> $1"
-                 " OR o.taken_conn IS DISTINCT FROM s.holder_conn)))"
-                 " ORDER BY o.seq LIMIT 1)",
+    [PG_READY] = "SELECT s.sid FROM sessions s WHERE" PG_READY_WHERE,
+    /* PG_TICK's snapshot, then, when it is not $3's, PG_READY */
+    [PG_WATCH] = "SELECT x.v, r.sid FROM (" PG_TICK_SQL ") x(v)"
+                 " LEFT JOIN LATERAL (SELECT s.sid FROM sessions s"
+                 " WHERE x.v <> $3::text AND" PG_READY_WHERE ") r ON true",
     [PG_DEL] = "DELETE FROM outbox WHERE sid = $1 AND seq <= $2"
                " AND due <= $3",
     [PG_COUNT] = "SELECT count(*) FROM outbox WHERE sid = $1",
@@ -512,6 +508,30 @@ pg_outbox_next_due(struct sio_store *st, const char *sid, long long now,
 		return q->due_absent ? SIO_ABSENT : SIO_OK;
 	}
 	return pg_one(st, due, PG_NEXT_DUE, "ti", sid, now);
+}
+
+int
+pg_watch(struct sio_store *st, const char *holder, long long now,
+         void (*fn)(void *udata, const char *sid), void *udata)
+{
+	struct pg_conn *q = PGC(st);
+	char was[24];
+	PGresult *r;
+	int n = 0;
+
+	snprintf(was, sizeof(was), "%lld", q->xmax);
+	r = pg_exec(st, PG_WATCH, "tit", holder, now, q->xmax < 0 ? NULL : was);
+	if (r == NULL)
+		return SIO_ERR;
+	if (PQntuples(r) > 0)
+		q->xmax = atoll(pg_text(r, 0, 0));
+	for (int i = 0; i < PQntuples(r); i++)
+		if (!PQgetisnull(r, i, 1)) {
+			fn(udata, pg_text(r, i, 1));
+			n++;
+		}
+	PQclear(r);
+	return n;
 }
 
 int

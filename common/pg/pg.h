@@ -19,6 +19,20 @@
 
 #include "store_ops.h"
 
+/* The tick's reference: the transaction ids others may still commit
+ * (pg_tick(), pg_watch()). */
+#define PG_TICK_SQL "SELECT pg_snapshot_xmax(pg_current_snapshot())::text"
+/* The sessions s of holder $1 whose first packet that a take would stop
+ * at is one it passes (due at $2 and not taken): of those with any. */
+#define PG_READY_WHERE                                                         \
+	" s.holder = $1 AND s.queued > 0"                                      \
+	" AND (SELECT o.taken_by IS NULL FROM outbox o"                        \
+	" WHERE o.sid = s.sid AND ((o.taken_by IS NULL"                        \
+	" AND o.due <= $2) OR (o.taken_by IS NOT NULL"                         \
+	" AND (o.taken_by <> $1"                                               \
+	" OR o.taken_conn IS DISTINCT FROM s.holder_conn)))"                   \
+	" ORDER BY o.seq LIMIT 1)"
+
 /* Every statement kept per connection; its SQL is in the file named. */
 enum pg_sql {
 	/* db.c */
@@ -41,9 +55,7 @@ enum pg_sql {
 	PG_CLEANUP,
 	PG_LIVE_OF,
 	/* timer.c */
-	PG_HB_SELECT,
-	PG_HB_INSERT,
-	PG_HB_UPDATE,
+	PG_HB,
 	PG_GONE_DETACH,
 	PG_GONE_HOLDERS,
 	PG_GONE_RELEASE,
@@ -76,6 +88,7 @@ enum pg_sql {
 	PG_TAKEN_RELEASE,
 	PG_NEXT_DUE,
 	PG_READY,
+	PG_WATCH,
 	PG_DEL,
 	PG_COUNT,
 	PG_BRIDGE_PUT,
@@ -103,8 +116,7 @@ enum pg_sql {
 	PG_ACK_GET,
 	PG_COUNTER_ADD,
 	PG_COUNTER_GET,
-	PG_SAMPLE_PUT,
-	PG_SAMPLE_TRIM,
+	PG_SAMPLE,
 	PG_NSTMT
 };
 
@@ -280,6 +292,8 @@ int pg_outbox_del(struct sio_store *st, const char *sid, long long now,
 int pg_outbox_next_due(struct sio_store *st, const char *sid, long long now,
                        long long *due);
 int pg_outbox_count(struct sio_store *st, const char *sid);
+int pg_watch(struct sio_store *st, const char *holder, long long now,
+             void (*fn)(void *udata, const char *sid), void *udata);
 int pg_outbox_ready(struct sio_store *st, const char *holder, long long now,
                     void (*fn)(void *udata, const char *sid), void *udata);
 int pg_bridge_put(struct sio_store *st, const char *sid, const char *body,

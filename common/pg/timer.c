@@ -56,13 +56,14 @@
 #define LISTENER_STALE_MS 2500
 
 const char *const pg_timer_sql[PG_NSTMT] = {
-    [PG_HB_SELECT] = "SELECT s.sid, s.holder FROM sessions s" HB_WHERE HB_ROOM
-                     " AND $3::bigint IS NOT NULL",
-    [PG_HB_INSERT] =
-        "INSERT INTO outbox (sid, packet, created)"
-        " SELECT s.sid, '2::', $3 FROM sessions s" HB_WHERE HB_ROOM,
-    [PG_HB_UPDATE] = "UPDATE sessions SET last_heartbeat = $3" HB_WHERE
-                     " AND $2::bigint IS NOT NULL",
+    /* the heartbeats queued (where there is room), the sessions' times
+     * moved (all that are due), the holders to ring: one statement */
+    [PG_HB] =
+        "WITH d AS (SELECT s.sid, s.holder FROM sessions s" HB_WHERE HB_ROOM
+        "), i AS (INSERT INTO outbox (sid, packet, created)"
+        " SELECT sid, '2::', $3 FROM d),"
+        " u AS (UPDATE sessions SET last_heartbeat = $3" HB_WHERE ")"
+        " SELECT sid, holder FROM d",
     [PG_GONE_DETACH] =
         PG_DETACH_SET " WHERE" PG_DETACH_FROM " AND holder IS NOT NULL"
                       " AND holder NOT IN (SELECT name FROM processes)",
@@ -130,23 +131,18 @@ pg_heartbeat_due(struct sio_store *st, long long now, long long interval_ms,
 	long long due = now - interval_ms, max = PGC(st)->max_queue;
 	long long others =
 	    others_late_ms < 0 ? LLONG_MIN : due - others_late_ms;
-	long long n = 0;
-	int own, rc;
+	PGresult *r;
+	int own, rc, n = 0;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	sio_store_words(transports, 1, tw);
-	rc = pg_ring_rows(st, pg_exec(st, PG_HB_SELECT, "iiititt", due, max,
-	                              now, holder, others, sw, tw));
-	if (rc == SIO_OK)
-		rc = pg_run(st, PG_HB_INSERT, "iiititt", due, max, now, holder,
-		            others, sw, tw);
-	if (rc == SIO_OK) {
-		n = PGC(st)->changes;
-		rc = pg_run(st, PG_HB_UPDATE, "iiititt", due, max, now, holder,
-		            others, sw, tw);
-	}
-	return sio_store_tx_end(st, own, rc == SIO_OK ? (int)n : rc);
+	r = pg_exec(st, PG_HB, "iiititt", due, max, now, holder, others, sw,
+	            tw);
+	if (r != NULL)
+		n = PQntuples(r);
+	rc = pg_ring_rows(st, r);
+	return sio_store_tx_end(st, own, rc == SIO_OK ? n : rc);
 }
 
 /* Runs PG_EXPIRED for e, max rows. */

@@ -59,6 +59,13 @@ int sio_doorbell_recv(struct sio_doorbell *d, char *sid, size_t size);
 int sio_doorbell_ring(int fd, const char *run_dir, const char *name,
                       const char *sid);
 
+/* The ring that names no session but all of them (no sid has this
+ * character): the process looks at every session it holds for packets
+ * ready, as after a write that rang nobody. Rung by the listener for
+ * other hosts (store.h: sio_store_listen()) for a notification that
+ * would have named too many, and after it listens again. */
+#define SIO_DOORBELL_ALL "*"
+
 /* A socket for sio_doorbell_ring(), or -1. Close it with close(). */
 int sio_doorbell_sender(void);
 

@@ -150,7 +150,8 @@ store_bell_cmp(const void *a, const void *b)
 }
 
 /* The sids of one holder of another host, to ring through the database
- * (several a ring), space-separated. */
+ * in one notification, space-separated; more than fit, SIO_DOORBELL_ALL
+ * (the holder looks at all its sessions). */
 struct store_far {
 	char sids[SIO_STORE_NOTIFY_MAX];
 	size_t len;
@@ -169,17 +170,22 @@ store_far_send(struct sio_store *st, struct store_far *f, const char *holder)
 }
 
 static void
-store_far_add(struct sio_store *st, struct store_far *f, const char *holder,
-              const char *sid)
+store_far_add(struct store_far *f, const char *sid)
 {
 	size_t n = strlen(sid);
 
-	if (f->len + 1 + n >= sizeof(f->sids))
-		store_far_send(st, f, holder);
+	if (strcmp(f->sids, SIO_DOORBELL_ALL) == 0 && f->len > 0)
+		return;
+	if (f->len + 1 + n >= sizeof(f->sids)) {
+		strcpy(f->sids, SIO_DOORBELL_ALL);
+		f->len = strlen(SIO_DOORBELL_ALL);
+		return;
+	}
 	if (f->len > 0)
 		f->sids[f->len++] = ' ';
 	memcpy(f->sids + f->len, sid, n);
 	f->len += n;
+	f->sids[f->len] = '\0';
 }
 
 /* Rings b's holder about b's sid: through its doorbell on this host, or
@@ -194,7 +200,7 @@ store_ring_one(struct sio_store *st, struct store_far *far,
 	else if (st->bell_fd < 0 ||
 	         sio_doorbell_ring(st->bell_fd, st->run_dir, b->holder,
 	                           b->sid) == SIO_ABSENT)
-		store_far_add(st, far, b->holder, b->sid);
+		store_far_add(far, b->sid);
 }
 
 /* Rings each distinct (holder, sid) once: a holder of another host once
@@ -203,7 +209,7 @@ static void
 store_ring(struct sio_store *st)
 {
 	struct sio_store_bell *b = st->bells;
-	struct store_far far = {.len = 0};
+	struct store_far far = {.sids = "", .len = 0};
 	size_t i;
 
 	if (st->nbells > 0 && st->bell_fd < 0)

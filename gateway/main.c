@@ -126,7 +126,8 @@ gw_dispatch(void *arg)
 			continue;
 		}
 		while (sio_doorbell_recv(bell, sid, sizeof(sid)) == SIO_OK)
-			gw_wait_ring(sid);
+			gw_wait_ring(strcmp(sid, SIO_DOORBELL_ALL) == 0 ? NULL
+			                                                : sid);
 	}
 	return NULL;
 }

@@ -1001,6 +1001,15 @@ conn_ring_ready(void *udata, const char *sid)
 }
 
 void
+wsd_conn_ring_all(void)
+{
+	if (sio_store_outbox_ready(wsd.x.store, wsd.holder, sio_session_now(),
+	                           conn_ring_ready, NULL) < 0)
+		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "ready: %s",
+		                sio_store_errmsg(wsd.x.store));
+}
+
+void
 wsd_conn_ring_ready(void)
 {
 	if (sio_store_watch(wsd.x.store, wsd.holder, sio_session_now(),

@@ -297,7 +297,10 @@ wsd_bell_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (wsi != wsd_bell_wsi)
 			return -1; /* a doorbell a fence replaced */
 		while (sio_doorbell_recv(wsd.bell, sid, sizeof(sid)) == SIO_OK)
-			wsd_conn_ring(sid);
+			if (strcmp(sid, SIO_DOORBELL_ALL) == 0)
+				wsd_conn_ring_all();
+			else
+				wsd_conn_ring(sid);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (!wsd_stopping && wsi == wsd_bell_wsi)

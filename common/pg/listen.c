@@ -7,8 +7,10 @@
  * listens on its channel and rings its own doorbell for each sid, so the
  * process wakes as for a ring of its host. The connection is not pooled
  * (LISTEN belongs to a session); lost, it is made again with a backoff and
- * LISTEN said again; what was rung meanwhile is found by the process's
- * tick within a second. The server's pid of that connection is recorded
+ * LISTEN said again, then the process is rung with SIO_DOORBELL_ALL, so
+ * that it looks at all its sessions for what was rung meanwhile. A
+ * notification that would name more sids than fit is SIO_DOORBELL_ALL
+ * too (store.c). The server's pid of that connection is recorded
  * in the process's row: when the server sees it end and the process has
  * stopped renewing, any reaper knows the process is gone (timer.c).
  */
@@ -154,6 +156,11 @@ listen_main(void *arg)
 
 		if (c != NULL) {
 			backoff = 100;
+			/* what was rung while nobody listened */
+			if (bell_fd >= 0)
+				(void)sio_doorbell_ring(bell_fd, l->run_dir,
+				                        l->holder,
+				                        SIO_DOORBELL_ALL);
 			if (listen_serve(l, c, bell_fd)) {
 				PQfinish(c);
 				break;

@@ -28,6 +28,7 @@
 #include "doorbell.h"
 #include "session.h"
 #include "store.h"
+#include "store_ops.h"
 
 #define T0 1700000000000LL /* a fake "now" */
 #define HOLDER "wsd-1-0000abcd"
@@ -441,6 +442,68 @@ test_push_from_sql_notifies_at_commit(void)
 	    sio_store_outbox_take(st, sid, T0, 100, HOLDER, 1, cu_collect, &c),
 	    2);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::x;3:::y;");
+}
+
+/*
+ * A writer rings a holder with no doorbell on its host through NOTIFY on
+ * the holder's channel after its commit: the sids of one transaction in
+ * one notification, space-separated; more than one notification holds,
+ * SIO_DOORBELL_ALL alone (the holder looks at all its sessions).
+ */
+static void
+test_far_rings_one_notification_or_all(void)
+{
+	enum { MANY = SIO_STORE_NOTIFY_MAX / (SIO_SID_LEN + 1) + 1 };
+	static char sids[MANY][SIO_SID_LEN + 1];
+	struct sio_store *st;
+	PGconn *listen = raw_open();
+	char want[2 * SIO_SID_LEN + 2];
+	PGnotify *n;
+	int i, first;
+
+	/* a run directory where HOLDER has no doorbell: another host's */
+	if (run == NULL)
+		run = cu_tmpdir();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(run);
+	st = store_open(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(listen);
+	CU_ASSERT_EQUAL_FATAL(
+	    sio_store_process_register(st, HOLDER, (int)getpid(), T0), SIO_OK);
+	for (i = 0; i < MANY; i++)
+		held_session(st, sids[i]);
+	CU_ASSERT_FATAL(pg_do(listen, "LISTEN \"" HOLDER "\""));
+	/* two sessions: one notification naming both (in sid order) */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sids[0], "3:::a", 5, 0, 0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sids[1], "3:::b", 5, 0, 0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_commit(st), SIO_OK);
+	first = strcmp(sids[0], sids[1]) > 0;
+	snprintf(want, sizeof(want), "%s %s", sids[first], sids[!first]);
+	n = wait_notify(listen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_STRING_EQUAL(n->relname, HOLDER);
+	CU_ASSERT_STRING_EQUAL(n->extra, want);
+	PQfreemem(n);
+	/* more than fit: one notification, SIO_DOORBELL_ALL */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	for (i = 0; i < MANY; i++)
+		CU_ASSERT_EQUAL(
+		    sio_store_outbox_put(st, sids[i], "3:::c", 5, 0, 0),
+		    SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_commit(st), SIO_OK);
+	n = wait_notify(listen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_STRING_EQUAL(n->extra, SIO_DOORBELL_ALL);
+	PQfreemem(n);
+	/* and no other: a round trip brings nothing more */
+	CU_ASSERT(pg_do(listen, "SELECT 1"));
+	CU_ASSERT(PQconsumeInput(listen));
+	n = PQnotifies(listen);
+	CU_ASSERT_PTR_NULL(n);
+	PQfreemem(n);
 }
 
 /* --- processes migrating one database at once -------------------------------
@@ -1223,6 +1286,8 @@ main(void)
 	     test_take_waits_for_a_late_commit},
 	    {"siogate_push from SQL queues and notifies the holder at commit",
 	     test_push_from_sql_notifies_at_commit},
+	    {"a writer rings another host's holder in one notification, or all",
+	     test_far_rings_one_notification_or_all},
 	    {"three processes opening an empty database migrate it once",
 	     test_opening_an_empty_database_at_once},
 	    {"a write fails at the lock timeout and the connection recovers",

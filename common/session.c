@@ -1097,19 +1097,19 @@ session_apply_locked(struct sio_session_ctx *x, struct sio_session_run *r)
 	return rc;
 }
 
-int
-sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
+/* The apply of r in a transaction (own) or a savepoint of the caller's:
+ * as sio_session_apply(), once. */
+static int
+session_apply_once(struct sio_session_ctx *x, struct sio_session_run *r,
+                   int own)
 {
 	struct sio_store *st = x->store;
-	int own, rc;
+	int rc;
 
 	x->err[0] = '\0';
 	if (r->note != NULL)
 		sio_err(x->err, "%s", r->note);
 	r->claimed = 0;
-	/* inside the caller's transaction (a batch of sessions): a
-	 * savepoint, so that this session's failure undoes only its part */
-	own = !sio_store_in_transaction(st);
 	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK)
 		return SIO_ERR;
 	rc = session_apply_locked(x, r);
@@ -1124,6 +1124,27 @@ sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
 	rc = own ? sio_store_commit(st) : sio_store_release(st);
 	if (rc != SIO_OK)
 		r->claimed = 0;
+	return rc;
+}
+
+/* How many times an apply that the database failed as a deadlock's
+ * victim or for serialization is tried in all. */
+#define SESSION_APPLY_TRIES 3
+
+int
+sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
+{
+	/* inside the caller's transaction (a batch of sessions): a
+	 * savepoint, so that this session's failure undoes only its part */
+	int own = !sio_store_in_transaction(x->store), rc, n = 0;
+
+	/* the application's code ran before (the run phase): only the
+	 * store's work is done again */
+	do
+		rc = session_apply_once(x, r, own);
+	while (rc == SIO_ERR && sio_store_retryable(x->store) &&
+	       ++n < SESSION_APPLY_TRIES &&
+	       (own || sio_store_in_transaction(x->store)));
 	return rc;
 }
 

@@ -47,6 +47,7 @@ sio_store_fail(struct sio_store *st, const char *fmt, ...)
 
 	if (st == NULL) /* sio_store_sid_new() without a store */
 		return SIO_ERR;
+	st->retryable = 0;
 	va_start(ap, fmt);
 	sio_verr(st->errmsg, fmt, ap);
 	va_end(ap);
@@ -368,6 +369,12 @@ sio_store_rollback(struct sio_store *st)
 	st->nbells = 0;
 	store_direct_drop(st, 0);
 	return st->ops->rollback(st);
+}
+
+int
+sio_store_retryable(struct sio_store *st)
+{
+	return st->retryable;
 }
 
 int

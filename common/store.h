@@ -115,6 +115,14 @@ const char *sio_store_errmsg(struct sio_store *st);
 int sio_store_begin(struct sio_store *st);
 int sio_store_commit(struct sio_store *st);
 int sio_store_rollback(struct sio_store *st);
+/*
+ * 1 when st's last failure was one that the same transaction, run again
+ * from its start, may not meet: PostgreSQL chose it as a deadlock's victim
+ * or failed it for serialization (SQLSTATE 40P01, 40001). SQLite never
+ * says so (its writers take turns). Callers retry only work that runs
+ * no application code (sio_session_apply()).
+ */
+int sio_store_retryable(struct sio_store *st);
 
 /*
  * The direct path, for a process that holds sessions itself (sio-wsd): a

@@ -108,8 +108,9 @@ struct sio_store {
 	long long later[SIO_STORE_LATER_N];
 	long long later_at; /* ms: the last flush of later[] */
 	int dropped;        /* rows the last outbox_take deleted */
-	int blocked; /* the last peek or take stopped at another's packet */
-	int fenced;  /* the last attach was refused: its holder was reaped */
+	int blocked;   /* the last peek or take stopped at another's packet */
+	int fenced;    /* the last attach was refused: its holder was reaped */
+	int retryable; /* the last failure: sio_store_retryable() */
 	char errmsg[SIO_ERR_LEN];
 };
 

@@ -50,10 +50,14 @@ static int
 pg_fail(struct sio_store *st, const PGresult *r)
 {
 	const char *m = r ? PQresultErrorMessage(r) : "";
+	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
 	if (m == NULL || *m == '\0')
 		m = PQerrorMessage(PGC(st)->db);
 	sio_store_fail(st, "%.*s", (int)strcspn(m, "\n"), m);
+	/* a deadlock's victim, a serialization failure */
+	st->retryable = code != NULL && (strcmp(code, "40P01") == 0 ||
+	                                 strcmp(code, "40001") == 0);
 	return SIO_ERR;
 }
 

@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 
 #include "cu.h"
+#include "config.h"
 #include "doorbell.h"
 #include "session.h"
 #include "store.h"
@@ -385,6 +386,102 @@ test_take_waits_for_a_late_commit(void)
 	                2);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, sid, HOLDER, 1), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
+}
+
+/* --- an apply chosen as a deadlock's victim --------------------------------
+ */
+
+/* The application: on_message counts its calls and echoes. */
+static atomic_int echo_calls;
+
+static int
+echo_message(struct sio_conn *c, const char *msg, size_t len, json_t *reply)
+{
+	(void)reply;
+	atomic_fetch_add(&echo_calls, 1);
+	return sio_send(c, msg, len);
+}
+
+static const struct sio_app echo_root = {.endpoint = "",
+                                         .on_message = echo_message};
+static const struct sio_app *const echo_apps[] = {&echo_root, NULL};
+static const struct sio_plugin echo_plugin = {SIO_API_VERSION, "echo",
+                                              echo_apps};
+
+struct receiver {
+	struct sio_session_ctx x;
+	const char *sid;
+	int rc;
+};
+
+static void *
+receiver_run(void *arg)
+{
+	struct receiver *v = arg;
+	struct sio_slice pkt = {"3:::hi", 6};
+
+	v->rc = sio_session_receive(&v->x, v->sid, &pkt, 1, T0 + 60000);
+	return NULL;
+}
+
+/*
+ * A receive whose apply PostgreSQL picks as a deadlock's victim: another
+ * transaction holds the session's row and then asks for the writers'
+ * lock, which the apply holds while it waits for that row. The apply is
+ * tried again and commits; the application's code ran once, its echo is
+ * queued once.
+ */
+static void
+test_apply_retried_after_a_deadlock(void)
+{
+	struct receiver v = {.rc = SIO_ERR};
+	struct sio_config cfg;
+	PGconn *raw = raw_open(), *watch = raw_open();
+	char sid[SIO_SID_LEN + 1];
+	long long queued;
+	pthread_t th;
+
+	sio_config_defaults(&cfg);
+	v.x.store = store_open(0);
+	v.x.plugin = &echo_plugin;
+	v.x.cfg = &cfg;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v.x.store);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(watch);
+	held_session(v.x.store, sid);
+	v.sid = sid;
+	queued = sio_store_outbox_count(v.x.store, sid);
+	/* raw waits long before it looks for a deadlock: the apply, which
+	 * waits first, finds it and is the victim */
+	CU_ASSERT_FATAL(pg_do(raw, "SET deadlock_timeout = '30s'"));
+	CU_ASSERT_FATAL(pg_do(raw, "BEGIN"));
+	CU_ASSERT_FATAL(pg_int1(raw,
+	                        "SELECT 1 FROM sessions WHERE sid = $1"
+	                        " FOR UPDATE",
+	                        sid, NULL) == 1);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, receiver_run, &v), 0);
+	/* the apply holds the writers' lock and waits for the row */
+	{
+		long long end = cu_now_ms() + DEADLINE_MS, n = 0;
+
+		while (cu_now_ms() < end &&
+		       (n = pg_int1(watch,
+		                    "SELECT count(*) FROM pg_stat_activity"
+		                    " WHERE datname = $1"
+		                    " AND wait_event_type = 'Lock'",
+		                    db, NULL)) == 0)
+			pause_ms(5); /* between polls of the condition */
+		CU_ASSERT(n > 0);
+	}
+	/* the cycle: raw now waits for the writers' lock, which it gets
+	 * only when the apply's first try is rolled back (it holds the row
+	 * the apply waits for) */
+	CU_ASSERT(pg_do(raw, "SELECT siogate_lock()"));
+	CU_ASSERT(pg_do(raw, "COMMIT"));
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(v.rc, SIO_OK);
+	CU_ASSERT_EQUAL(atomic_load(&echo_calls), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(v.x.store, sid), queued + 1);
 }
 
 /* --- siogate_push() from SQL ------------------------------------------------
@@ -1286,6 +1383,9 @@ main(void)
 	     test_take_waits_for_a_late_commit},
 	    {"siogate_push from SQL queues and notifies the holder at commit",
 	     test_push_from_sql_notifies_at_commit},
+	    {"an apply that a deadlock failed is tried again, its code run "
+	     "once",
+	     test_apply_retried_after_a_deadlock},
 	    {"a writer rings another host's holder in one notification, or all",
 	     test_far_rings_one_notification_or_all},
 	    {"three processes opening an empty database migrate it once",

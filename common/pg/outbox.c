@@ -93,19 +93,23 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
         " ORDER BY p.seq",
     [PG_UNTAKE] = "UPDATE outbox SET taken_by = NULL, taken_conn = NULL"
                   " WHERE sid = $1 AND seq = ANY ($2::bigint[])"
-                  " AND taken_by = $3 AND taken_conn = $4",
+                  " AND" PG_NOINDEX("taken_by") " = $3 AND taken_conn = $4",
     /* the rows deleted, and the session's holder when another (it may
      * wait for them to be done), in one statement */
     [PG_TAKEN_DEL] =
-        "WITH d AS (DELETE FROM outbox WHERE sid = $1 AND taken_by = $2"
-        " AND taken_conn = $3 RETURNING 1)"
-        " SELECT (SELECT count(*) FROM d), (SELECT holder FROM sessions"
-        " WHERE sid = $1 AND holder IS NOT NULL"
-        " AND (holder IS DISTINCT FROM $2::text"
-        " OR holder_conn IS DISTINCT FROM $3::bigint))",
-    [PG_TAKEN_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
-                         " taken_conn = NULL WHERE sid = $1"
-                         " AND taken_by = $2 AND taken_conn = $3",
+        "WITH d AS (DELETE FROM outbox WHERE sid = $1"
+        " AND" PG_NOINDEX(
+            "taken_by") " = $2"
+                        " AND taken_conn = $3 RETURNING 1)"
+                        " SELECT (SELECT count(*) FROM d), (SELECT holder FROM "
+                        "sessions"
+                        " WHERE sid = $1 AND holder IS NOT NULL"
+                        " AND (holder IS DISTINCT FROM $2::text"
+                        " OR holder_conn IS DISTINCT FROM $3::bigint))",
+    [PG_TAKEN_RELEASE] =
+        "UPDATE outbox SET taken_by = NULL,"
+        " taken_conn = NULL WHERE sid = $1"
+        " AND" PG_NOINDEX("taken_by") " = $2 AND taken_conn = $3",
     [PG_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = $1"
                     " AND due > $2",
     [PG_READY] = "SELECT s.sid FROM sessions s WHERE" PG_READY_WHERE,

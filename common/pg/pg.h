@@ -19,6 +19,16 @@
 
 #include "store_ops.h"
 
+/*
+ * A text column compared in a statement that finds its rows by sid (the
+ * sessions' primary key, the outbox's (sid, seq)): written so that no
+ * index of that column can serve the comparison. A prepared statement's
+ * plan, chosen once when the tables were nearly empty, would otherwise
+ * scan one holder's every session (sessions_holder) or one writer's every
+ * taken row (outbox_taken) for one sid.
+ */
+#define PG_NOINDEX(col) " (" col " || '')"
+
 /* The tick's reference: the transaction ids others may still commit
  * (pg_tick(), pg_watch()). */
 #define PG_TICK_SQL "SELECT pg_snapshot_xmax(pg_current_snapshot())::text"

@@ -388,6 +388,75 @@ test_take_waits_for_a_late_commit(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 0);
 }
 
+/* --- plans chosen on an empty table ----------------------------------------
+ */
+
+/* Index tuples the server has counted as fetched from sessions, through
+ * c (what other backends report, up to a second late). */
+static long long
+sessions_fetched(PGconn *c)
+{
+	return pg_int1(c,
+	               "SELECT coalesce(idx_tup_fetch, 0) FROM"
+	               " pg_stat_user_tables WHERE relname = 'sessions'",
+	               NULL, NULL);
+}
+
+/*
+ * A connection's prepared statements keep the plan chosen once the table
+ * was nearly empty. Looking up one session of a holder that holds
+ * thousands reads that session's row, not the holder's every row (which
+ * the index on holder would give).
+ */
+static void
+test_session_lookups_by_sid_stay_cheap(void)
+{
+	enum { CALLS = 50 };
+	struct sio_store *st = store_open(0);
+	PGconn *raw = raw_open();
+	char sid[SIO_SID_LEN + 1];
+	long long before, after = 0, end;
+	int i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	held_session(st, sid);
+	/* past the plan cache's five custom plans: the generic one */
+	for (i = 0; i < 10; i++)
+		CU_ASSERT(sio_store_holder_state(st, sid, HOLDER, 1) >= 0);
+	CU_ASSERT_FATAL(pg_do(raw, "INSERT INTO sessions (sid, state, created,"
+	                           " last_recv, last_heartbeat, holder,"
+	                           " holder_conn) SELECT 'many-' || i, 'open',"
+	                           " 0, 0, 0, '" HOLDER "', i"
+	                           " FROM generate_series(1, 3000) i"));
+	/* what the lookups so far fetched shows once their backend has
+	 * reported it: until a lookup changes nothing */
+	end = cu_now_ms() + DEADLINE_MS;
+	before = sessions_fetched(raw);
+	while (cu_now_ms() < end) {
+		long long was = before;
+
+		pause_ms(1100); /* a backend reports once a second at most */
+		CU_ASSERT(sio_store_holder_state(st, sid, HOLDER, 1) >= 0);
+		before = sessions_fetched(raw);
+		if (before == was)
+			break;
+	}
+	for (i = 0; i < CALLS; i++)
+		CU_ASSERT(sio_store_holder_state(st, sid, HOLDER, 1) >= 0);
+	end = cu_now_ms() + DEADLINE_MS;
+	while (cu_now_ms() < end) {
+		after = sessions_fetched(raw);
+		if (after - before >= CALLS)
+			break;
+		pause_ms(50); /* between polls of the condition */
+		CU_ASSERT(sio_store_holder_state(st, sid, HOLDER, 1) >= 0);
+	}
+	/* a row or so a lookup, not one of HOLDER's 3,000 */
+	CU_ASSERT(after - before >= CALLS);
+	CU_ASSERT(after - before < 4 * CALLS);
+}
+
 /* --- an apply chosen as a deadlock's victim --------------------------------
  */
 
@@ -1383,6 +1452,8 @@ main(void)
 	     test_take_waits_for_a_late_commit},
 	    {"siogate_push from SQL queues and notifies the holder at commit",
 	     test_push_from_sql_notifies_at_commit},
+	    {"a lookup by sid reads one row however many its holder holds",
+	     test_session_lookups_by_sid_stay_cheap},
 	    {"an apply that a deadlock failed is tried again, its code run "
 	     "once",
 	     test_apply_retried_after_a_deadlock},

@@ -724,22 +724,36 @@ conn_ring_local(void *udata, const char *sid)
 	wsd_conn_ring(sid);
 }
 
+/* The most connections one batch takes: its transaction holds the
+ * writers' lock while it runs and takes, so a burst (thousands of
+ * connections opening at once) goes in several, and other writers, this
+ * process's lease among them, get their turn in between. */
+#define CONN_BATCH_MAX 256
+
 void
 wsd_conn_flush(void)
 {
 	struct sio_store *st = wsd.x.store;
 	long long now = sio_session_now();
-	struct wsd_conn *list, *tail, *c, *n;
-	int tx, committed = 1;
+	struct wsd_conn *list, *tail, *rest_tail, *fresh, *c, *n;
+	int tx, committed = 1, k;
 
 	if (dirty_head == NULL)
 		return;
 	flush_scheduled = 1; /* rings while it runs join it, see below */
-	/* The list is ours; its members stay marked dirty until the end,
-	 * so that a ring only sets their flags. */
-	list = dirty_head;
-	tail = dirty_tail;
-	dirty_head = dirty_tail = NULL;
+	/* The first CONN_BATCH_MAX are ours; their members stay marked
+	 * dirty until the end, so that a ring only sets their flags. The
+	 * rest stays on the dirty list, up to rest_tail, for the next. */
+	list = tail = dirty_head;
+	for (k = 1; k < CONN_BATCH_MAX && tail->dnext != NULL; k++)
+		tail = tail->dnext;
+	rest_tail = tail->dnext != NULL ? dirty_tail : NULL;
+	dirty_head = tail->dnext;
+	if (dirty_head != NULL)
+		dirty_head->dprev = NULL;
+	else
+		dirty_tail = NULL;
+	tail->dnext = NULL;
 	/* the handlers run before the write lock is taken, their reads in
 	 * one snapshot */
 	tx = sio_store_read_begin(st) == SIO_OK;
@@ -759,10 +773,17 @@ wsd_conn_flush(void)
 	 * taken below: no datagram to ourselves. */
 	if (tx && sio_store_in_transaction(st))
 		sio_store_bells_take(st, wsd.holder, conn_ring_local, NULL);
-	if (dirty_head != NULL) { /* rung just now: join the list */
-		tail->dnext = dirty_head;
-		dirty_head->dprev = tail;
-		dirty_head = dirty_tail = NULL;
+	/* rung just now, and not waiting in the rest: join the list */
+	fresh = rest_tail != NULL ? rest_tail->dnext : dirty_head;
+	if (fresh != NULL) {
+		tail->dnext = fresh;
+		fresh->dprev = tail;
+		if (rest_tail != NULL) {
+			rest_tail->dnext = NULL;
+			dirty_tail = rest_tail;
+		} else {
+			dirty_head = dirty_tail = NULL;
+		}
 	}
 	for (c = list; c != NULL; c = c->dnext)
 		if (c->state != WSD_STATE_CLOSED)

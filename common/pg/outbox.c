@@ -72,9 +72,9 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
     /*
      * A take's first page in one statement: the rows PG_PEEK reads ($2 of
      * them at most), each free one before the first taken by another
-     * writer marked taken by ($4, $5) as it is read, and the due of the
-     * next delayed packet (in every row; one row of NULLs when none is
-     * read). What the caller does not take is handed back (PG_UNTAKE).
+     * writer marked taken by ($4, $5) as it is read; when none is read,
+     * one row of NULLs with the due of the next delayed packet. What the
+     * caller does not take is handed back (PG_UNTAKE).
      */
     [PG_TAKE_PAGE] =
         "WITH p AS (SELECT seq, packet, taken_by, taken_conn FROM outbox"
@@ -88,9 +88,9 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
         " AND p.seq < coalesce((SELECT seq FROM b), p.seq + 1)"
         " RETURNING o.seq)"
         " SELECT p.seq, p.packet, p.taken_by, p.taken_conn,"
-        " (SELECT min(due) FROM outbox WHERE sid = $1 AND due > $3::bigint),"
-        " (SELECT count(*) FROM m) FROM (SELECT 1) one LEFT JOIN p ON true"
-        " ORDER BY p.seq",
+        " CASE WHEN p.seq IS NULL THEN (SELECT min(due) FROM outbox"
+        " WHERE sid = $1 AND due > $3::bigint) END"
+        " FROM (SELECT 1) one LEFT JOIN p ON true ORDER BY p.seq",
     [PG_UNTAKE] = "UPDATE outbox SET taken_by = NULL, taken_conn = NULL"
                   " WHERE sid = $1 AND seq = ANY ($2::bigint[])"
                   " AND" PG_NOINDEX("taken_by") " = $3 AND taken_conn = $4",
@@ -438,9 +438,10 @@ pg_outbox_peek(struct sio_store *st, const char *sid, long long now, size_t max,
 	               blocked, NULL);
 }
 
-/* The first page of a take, and the next delayed packet's due it read,
- * kept for the next statement if it is pg_outbox_next_due() of the same
- * sid and now (an attach that found nothing to take asks for it). */
+/* The first page of a take and, when it read none, the next delayed
+ * packet's due, kept for the next statement if it is pg_outbox_next_due()
+ * of the same sid and now (an attach that found nothing to take asks for
+ * it). */
 static PGresult *
 pg_take_page(struct sio_store *st, const char *sid, long long now,
              long long limit, const char *holder, long long conn)
@@ -449,7 +450,7 @@ pg_take_page(struct sio_store *st, const char *sid, long long now,
 	    pg_exec(st, PG_TAKE_PAGE, "tiiti", sid, limit, now, holder, conn);
 	struct pg_conn *q = PGC(st);
 
-	if (r == NULL || PQntuples(r) == 0)
+	if (r == NULL || PQntuples(r) != 1 || !pg_null(r, 0, 0))
 		return r;
 	q->due_absent = pg_null(r, 0, 4);
 	q->due = pg_int(r, 0, 4);

@@ -332,6 +332,16 @@ attach(const char *sid, int transport, const char *holder, long long conn)
 	return sio_session_attach(st, sid, transport, holder, conn, T0, &hello);
 }
 
+/* Two new sessions, a on a websocket of wsd-1, b of wsd-2. */
+static void
+two_held(char a[SIO_SID_LEN + 1], char b[SIO_SID_LEN + 1])
+{
+	new_session(a);
+	new_session(b);
+	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1), SIO_OK);
+	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd-2", 1), SIO_OK);
+}
+
 /* Registers a holder as a live process (this one's pid: only its lease
  * can lapse). */
 static void
@@ -1480,11 +1490,8 @@ test_outbox_ready(void)
 	struct sids got = {""};
 	struct cu_pkts c = {0};
 
-	new_session(a);
-	new_session(b);
+	two_held(a, b);
 	new_session(d);
-	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1), SIO_OK);
-	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd-2", 1), SIO_OK);
 	CU_ASSERT_EQUAL(attach(d, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 2), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_ready(st, "wsd-1", T0, sids_cb, &got),
 	                0);
@@ -1943,10 +1950,7 @@ test_watch(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
-	new_session(a);
-	new_session(b);
-	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1), SIO_OK);
-	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd-2", 1), SIO_OK);
+	two_held(a, b);
 	put(a, "3:::x");
 	/* the first call sets the reference, the next finds nothing new */
 	CU_ASSERT_EQUAL(sio_store_watch(st, "wsd-1", T0, sids_cb, &got), 0);
@@ -2532,10 +2536,7 @@ test_doorbells(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w2);
-	new_session(a);
-	new_session(b);
-	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1), SIO_OK);
-	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd-2", 1), SIO_OK);
+	two_held(a, b);
 	rings(w1, &got);
 	CU_ASSERT_STRING_EQUAL(got.got, "");
 	/* alone: rung at its own commit */

@@ -1022,21 +1022,17 @@ conn_ring_ready(void *udata, const char *sid)
 }
 
 void
-wsd_conn_ring_all(void)
+wsd_conn_ring_ready(int all)
 {
-	if (sio_store_outbox_ready(wsd.x.store, wsd.holder, sio_session_now(),
-	                           conn_ring_ready, NULL) < 0)
-		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "ready: %s",
-		                sio_store_errmsg(wsd.x.store));
-}
+	struct sio_store *st = wsd.x.store;
+	int rc = all ? sio_store_outbox_ready(st, wsd.holder, sio_session_now(),
+	                                      conn_ring_ready, NULL)
+	             : sio_store_watch(st, wsd.holder, sio_session_now(),
+	                               conn_ring_ready, NULL);
 
-void
-wsd_conn_ring_ready(void)
-{
-	if (sio_store_watch(wsd.x.store, wsd.holder, sio_session_now(),
-	                    conn_ring_ready, NULL) < 0)
+	if (rc < 0)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "ready: %s",
-		                sio_store_errmsg(wsd.x.store));
+		                sio_store_errmsg(st));
 }
 
 void

@@ -247,7 +247,7 @@ wsd_tick(lws_sorted_usec_list_t *sul)
 		wsd_log_limited(&tick_rl, SIO_LOG_WARN, "timers: %s",
 		                sio_store_errmsg(wsd.x.store));
 	wsd_conn_check_stalled();
-	wsd_conn_ring_ready();
+	wsd_conn_ring_ready(0);
 	lws_sul_schedule(wsd_lws, 0, sul, wsd_tick,
 	                 SIO_WATCH_MS * LWS_US_PER_MS);
 	wsd_sul_done(t0);
@@ -298,7 +298,7 @@ wsd_bell_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1; /* a doorbell a fence replaced */
 		while (sio_doorbell_recv(wsd.bell, sid, sizeof(sid)) == SIO_OK)
 			if (strcmp(sid, SIO_DOORBELL_ALL) == 0)
-				wsd_conn_ring_all();
+				wsd_conn_ring_ready(1);
 			else
 				wsd_conn_ring(sid);
 		return 0;

@@ -222,13 +222,10 @@ void wsd_conn_close(struct wsd_conn *c, const char *reason);
 /* The connections of sid look in the store at the next batch. */
 void wsd_conn_ring(const char *sid);
 
-/* Rings the sids of this process that have packets ready, when someone
- * wrote to the store since the last call (sio_store_watch()): a write
- * that rang nobody. */
-void wsd_conn_ring_ready(void);
-/* Rings the sids of this process that have packets ready, whoever wrote
- * (a ring of SIO_DOORBELL_ALL). */
-void wsd_conn_ring_all(void);
+/* Rings the sids of this process that have packets ready: all, or only
+ * when someone wrote to the store since the last call (sio_store_watch():
+ * a write that rang nobody). */
+void wsd_conn_ring_ready(int all);
 
 /*
  * The batch (one transaction per turn of the event loop, see conn.c)

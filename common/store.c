@@ -805,6 +805,14 @@ sio_store_watch(struct sio_store *st, const char *holder, long long now,
 }
 
 int
+sio_store_prelude(struct sio_store *st, const char *const *sids, int n)
+{
+	if (st->ops->prelude == NULL || n <= 0)
+		return SIO_OK;
+	return st->ops->prelude(st, sids, n);
+}
+
+int
 sio_store_maintain(struct sio_store *st, long long now)
 {
 	return st->ops->maintain(st, now);

@@ -218,6 +218,17 @@ int sio_store_watch(struct sio_store *st, const char *holder, long long now,
                     void (*fn)(void *udata, const char *sid), void *udata);
 
 /*
+ * Inside a transaction, before a batch works on the sessions sids (n of
+ * them): a backend whose reads are round trips reads in one what the
+ * batch will ask of each (its state, queue, holder, endpoints) and
+ * answers those reads from it until the transaction writes to that
+ * session, or ends. What the reads return is the same either way. A
+ * no-op outside a transaction, and on a backend without round trips.
+ * SIO_OK, or SIO_ERR (the reads then go one at a time).
+ */
+int sio_store_prelude(struct sio_store *st, const char *const *sids, int n);
+
+/*
  * The database's housekeeping (SQLite: checkpoints the WAL back into the
  * file, so that it stays short, away from the event loop's commits). A
  * process's housekeeping thread calls it every SIO_STORE_MAINTAIN_MS on a

@@ -243,6 +243,9 @@ struct sio_store_ops {
 	 * as sio_store_watch() (store.h). */
 	int (*watch)(struct sio_store *st, const char *holder, long long now,
 	             void (*fn)(void *udata, const char *sid), void *udata);
+	/* prelude, optional (NULL: nothing to read ahead): as
+	 * sio_store_prelude() (store.h). */
+	int (*prelude)(struct sio_store *st, const char *const *sids, int n);
 
 	/*
 	 * Doorbells between hosts, optional (NULL: a server backend's

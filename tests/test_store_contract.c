@@ -1975,6 +1975,82 @@ test_watch(void)
 	contract_close(other);
 }
 
+/* The room outbox_room gives sid on s, or -1 when it fails. */
+static int
+room_of(struct sio_store *s, const char *sid)
+{
+	int room, attached;
+
+	return sio_store_outbox_room(s, sid, &room, &attached, NULL) == SIO_OK
+	           ? room
+	           : -1;
+}
+
+/* prelude: the reads after it answer as without it, through the
+ * transaction's own writes to those sessions, and once the transaction
+ * is over, others' writes show again. */
+static void
+test_prelude(void)
+{
+	struct sio_store *other = contract_open(0);
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+	const char *sids[] = {a, b, c, "not a sid", "AAAAAAAAAAAAAAAAAAAAAA"};
+	long long last = 0;
+	int attached = 0, room = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	two_held(a, b);
+	new_session(c);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, a, "", ""), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, b, "", ""), SIO_OK);
+	put(a, "3:::x");
+	/* outside a transaction: nothing kept, another's write shows */
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 5), SIO_OK);
+	CU_ASSERT_EQUAL(put_at(other, a, "3:::y", 0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, a), SIO_MAX_QUEUE - 2);
+
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, a, &room, &attached, &last),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(room, SIO_MAX_QUEUE - 2);
+	CU_ASSERT_EQUAL(attached, 1);
+	CU_ASSERT_EQUAL(last, T0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, ""), 1);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, "/chat"), 0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, c, "/chat"), 0);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, c, &last),
+	                SIO_SESSION_HANDSHAKEN);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, sids[4], &last),
+	                SIO_ABSENT);
+	/* the transaction's own writes, read back */
+	put(a, "3:::z");
+	CU_ASSERT_EQUAL(room_of(st, a), SIO_MAX_QUEUE - 3);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, a, "/chat", ""), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, "/chat"), 1);
+	CU_ASSERT_EQUAL(sio_store_touch(st, b, T0 + 5000), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, b, &last),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(last, T0 + 5000);
+	CU_ASSERT(broadcast_at(st, "", NULL, a, "3:::all", 0, 0) >= 1);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 1);
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, c, "bye", T0), 1);
+	CU_ASSERT_EQUAL(room_of(st, c), -1);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+
+	/* over: another's write shows */
+	CU_ASSERT_EQUAL(put_at(other, b, "3:::w", 0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 2);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 2);
+	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
+	CU_ASSERT_EQUAL(put_at(other, b, "3:::v", 0, 0), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 3);
+	contract_close(other);
+}
+
 /* maintain may be called at any time, on any connection, repeatedly,
  * with writes in between, and leaves every row as it was. */
 static void
@@ -3109,6 +3185,9 @@ static const struct cu_test tests[] = {
     {"tick says when another connection wrote since the last tick", test_tick},
     {"watch finds the holder's ready sessions when another connection wrote",
      test_watch},
+    {"prelude: reads answer as without it, through the transaction's own "
+     "writes",
+     test_prelude},
     {"maintain runs at any time and keeps every row", test_maintain},
     {"counters add, read and list by name", test_counters},
     {"deferred counters wait in memory until flushed", test_deferred_counters},

@@ -730,6 +730,24 @@ conn_ring_local(void *udata, const char *sid)
  * process's lease among them, get their turn in between. */
 #define CONN_BATCH_MAX 256
 
+/* Reads ahead, in one round trip where the store makes them, what the
+ * batch's runs (in: those with packets in) or applies (the others: those
+ * with a run) will read of their sessions. */
+static void
+conn_prelude(struct wsd_conn *list, int in)
+{
+	const char *sids[CONN_BATCH_MAX];
+	struct wsd_conn *c;
+	int n = 0;
+
+	for (c = list; c != NULL && n < CONN_BATCH_MAX; c = c->dnext)
+		if (in ? c->nin > 0 : c->run != NULL)
+			sids[n++] = c->d.sid;
+	if (sio_store_prelude(wsd.x.store, sids, n) != SIO_OK)
+		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "batch: %s",
+		                sio_store_errmsg(wsd.x.store));
+}
+
 void
 wsd_conn_flush(void)
 {
@@ -757,6 +775,8 @@ wsd_conn_flush(void)
 	/* the handlers run before the write lock is taken, their reads in
 	 * one snapshot */
 	tx = sio_store_read_begin(st) == SIO_OK;
+	if (tx)
+		conn_prelude(list, 1);
 	for (c = list; c != NULL; c = c->dnext)
 		if (c->nin > 0)
 			conn_run(c, now);
@@ -767,6 +787,8 @@ wsd_conn_flush(void)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN,
 		                "batch: %s (each on its own)",
 		                sio_store_errmsg(st));
+	else
+		conn_prelude(list, 0);
 	for (c = list; c != NULL; c = c->dnext)
 		conn_settle(c, now);
 	/* Packets this batch queued for connections of this process are

@@ -78,9 +78,13 @@ pg_endpoint_del(struct sio_store *st, const char *sid, const char *endpoint)
 int
 pg_endpoint_has(struct sio_store *st, const char *sid, const char *endpoint)
 {
+	const struct pg_ahead *a = pg_ahead_find(st, sid);
 	long long one;
-	int rc = pg_one(st, &one, PG_EP_HAS, "tt", sid, endpoint);
+	int rc;
 
+	if (a != NULL)
+		return pg_ahead_endpoint(st, a, endpoint);
+	rc = pg_one(st, &one, PG_EP_HAS, "tt", sid, endpoint);
 	return rc == SIO_ERR ? SIO_ERR : rc == SIO_OK;
 }
 

@@ -33,7 +33,8 @@ const char *const pg_db_sql[PG_NSTMT] = {
 };
 
 static const char *const *const pg_tables[] = {
-    pg_db_sql, pg_session_sql, pg_timer_sql, pg_outbox_sql, pg_data_sql,
+    pg_db_sql,     pg_session_sql, pg_timer_sql,
+    pg_outbox_sql, pg_data_sql,    pg_ahead_sql,
 };
 
 static const char *
@@ -276,6 +277,7 @@ pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
 		}
 	}
 	PGC(st)->due_set = 0; /* pg_take_page()'s read-ahead */
+	pg_ahead_forget(st, id, n > 0 && types[0] == 't' ? val[0] : NULL);
 	for (int tries = 0;; tries++) {
 		r = NULL;
 		if (id >= 0 ? pg_prepare(st, (enum pg_sql)id, name) == SIO_OK
@@ -667,6 +669,7 @@ err:
 	/* the URI may hold a password: the database is named, not shown */
 	sio_err(err, "PostgreSQL database: %s", st->errmsg);
 	PQfinish(q->db);
+	pg_ahead_free(st);
 	free(q);
 	st->be = NULL;
 	return SIO_ERR;
@@ -680,6 +683,7 @@ pg_close(struct sio_store *st)
 	if (q == NULL)
 		return;
 	PQfinish(q->db);
+	pg_ahead_free(st);
 	free(q);
 	st->be = NULL;
 }
@@ -701,6 +705,7 @@ pg_tx_over(struct sio_store *st)
 {
 	PGC(st)->in_tx = PGC(st)->sent = PGC(st)->npend = 0;
 	PGC(st)->depth = PGC(st)->due_set = 0;
+	pg_ahead_clear(st);
 }
 
 static int
@@ -873,6 +878,7 @@ const struct sio_store_ops sio_store_pg_ops = {
     .tick = pg_tick,
     .maintain = pg_maintain,
     .watch = pg_watch,
+    .prelude = pg_prelude,
     .notify = pg_notify,
     .listen = pg_listen,
     .unlisten = pg_unlisten,

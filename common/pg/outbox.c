@@ -144,42 +144,54 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
                         " WHERE seq = $2 AND sid = $1 AND taker = $3",
 };
 
-/* The outbox check's row of sid: SIO_OK with it, SIO_ABSENT, SIO_CLOSED
- * (r cleared then), SIO_ERR. */
+/* The outbox check's row of sid into *a (read ahead, or read now):
+ * SIO_OK, SIO_ABSENT, SIO_CLOSED, SIO_ERR. */
 static int
-pg_put_check(struct sio_store *st, const char *sid, PGresult **r)
+pg_put_check(struct sio_store *st, const char *sid, struct pg_ahead *a)
 {
-	*r = pg_exec(st, PG_PUT_CHECK, "t", sid);
-	if (*r == NULL)
-		return SIO_ERR;
-	if (PQntuples(*r) == 0 || pg_state(*r, 0, 0) == SIO_SESSION_CLOSED) {
-		int rc = PQntuples(*r) == 0 ? SIO_ABSENT : SIO_CLOSED;
+	const struct pg_ahead *ahead = pg_ahead_find(st, sid);
+	PGresult *r = NULL;
+	const char *t;
 
-		PQclear(*r);
+	if (ahead != NULL) {
+		*a = *ahead;
+	} else if ((r = pg_exec(st, PG_PUT_CHECK, "t", sid)) == NULL) {
+		return SIO_ERR;
+	} else if (PQntuples(r) == 0) {
+		PQclear(r);
 		sio_store_fail(st, "no such session");
-		return rc;
+		return SIO_ABSENT;
+	} else {
+		a->state = pg_state(r, 0, 0);
+		t = pg_text(r, 0, 1);
+		a->held = t != NULL;
+		sio_buf_copy(a->holder, sizeof(a->holder), t ? t : "");
+		a->queued = pg_int(r, 0, 2);
+		a->conn = pg_int(r, 0, 3);
+		a->last_recv = pg_int(r, 0, 4);
+		PQclear(r);
 	}
-	return SIO_OK;
+	if (a->state != SIO_SESSION_CLOSED)
+		return SIO_OK;
+	sio_store_fail(st, "no such session");
+	return SIO_CLOSED;
 }
 
 int
 pg_outbox_room(struct sio_store *st, const char *sid, int *room, int *attached,
                long long *last_recv)
 {
-	PGresult *r;
-	long long queued;
+	struct pg_ahead a;
 	int rc;
 
 	*room = 0;
 	*attached = 0;
-	if ((rc = pg_put_check(st, sid, &r)) != SIO_OK)
+	if ((rc = pg_put_check(st, sid, &a)) != SIO_OK)
 		return rc;
-	queued = pg_int(r, 0, 2);
-	if (queued < PGC(st)->max_queue)
-		*room = (int)(PGC(st)->max_queue - queued);
-	*attached = !pg_null(r, 0, 1);
-	*last_recv = pg_int(r, 0, 4);
-	PQclear(r);
+	if (a.queued < PGC(st)->max_queue)
+		*room = (int)(PGC(st)->max_queue - a.queued);
+	*attached = a.held;
+	*last_recv = a.last_recv;
 	return SIO_OK;
 }
 
@@ -188,27 +200,23 @@ pg_outbox_target(struct sio_store *st, const char *sid, int flags,
                  char holder[SIO_HOLDER_LEN], long long *conn,
                  long long *queued)
 {
-	PGresult *r;
-	const char *t;
+	struct pg_ahead a;
 	int rc;
 
 	holder[0] = '\0';
 	*queued = 0;
-	if ((rc = pg_put_check(st, sid, &r)) != SIO_OK)
+	if ((rc = pg_put_check(st, sid, &a)) != SIO_OK)
 		return rc;
 	/* a volatile packet with no transport attached is dropped whatever
 	 * the queue holds: SIO_OK, as socket.io 0.9 drops it */
-	if (pg_int(r, 0, 2) >= PGC(st)->max_queue &&
-	    !((flags & SIO_STORE_VOLATILE) && pg_null(r, 0, 1))) {
-		PQclear(r);
+	if (a.queued >= PGC(st)->max_queue &&
+	    !((flags & SIO_STORE_VOLATILE) && !a.held)) {
 		sio_store_fail(st, "queue full");
 		return SIO_FULL;
 	}
-	t = pg_text(r, 0, 1);
-	sio_buf_copy(holder, SIO_HOLDER_LEN, t ? t : "");
-	*queued = pg_int(r, 0, 2);
-	*conn = pg_int(r, 0, 3);
-	PQclear(r);
+	sio_buf_copy(holder, SIO_HOLDER_LEN, a.holder);
+	*queued = a.queued;
+	*conn = a.conn;
 	return SIO_OK;
 }
 

@@ -127,6 +127,8 @@ enum pg_sql {
 	PG_COUNTER_ADD,
 	PG_COUNTER_GET,
 	PG_SAMPLE,
+	/* ahead.c */
+	PG_PRELUDE,
 	PG_NSTMT
 };
 
@@ -136,6 +138,7 @@ extern const char *const pg_session_sql[PG_NSTMT];
 extern const char *const pg_timer_sql[PG_NSTMT];
 extern const char *const pg_outbox_sql[PG_NSTMT];
 extern const char *const pg_data_sql[PG_NSTMT];
+extern const char *const pg_ahead_sql[PG_NSTMT];
 
 /* Detaches: $1 now; a session in a state of the word list $2
  * (sio_store_words()) moves to state $3 with detached_at now; every one
@@ -151,6 +154,17 @@ extern const char *const pg_data_sql[PG_NSTMT];
 #define PG_SESSION_COLS                                                        \
 	"state, transport, holder, holder_conn, created, last_recv,"           \
 	" detached_at, closed_at, close_reason"
+
+/* A session read ahead (ahead.c): its row, and its connected endpoints
+ * (neps of them, each NUL-terminated, at eps in its connection's
+ * ahead_eps); dropped once a statement wrote to it. */
+struct pg_ahead {
+	char sid[SIO_SID_LEN + 1];
+	char holder[SIO_HOLDER_LEN];
+	int state, held, dropped;
+	long long queued, conn, last_recv;
+	size_t eps, neps;
+};
 
 /* A connection: st->be. */
 struct pg_conn {
@@ -177,6 +191,11 @@ struct pg_conn {
 	int due_set, due_absent;
 	long long due, due_now;
 	char due_sid[SIO_SID_LEN + 1];
+	/* the sessions read ahead, sorted by sid (ahead.c) */
+	struct pg_ahead *ahead;
+	int nahead;
+	size_t ahead_cap, ahead_eps_cap;
+	char *ahead_eps;
 };
 
 #define PGC(st) ((struct pg_conn *)(st)->be)
@@ -220,6 +239,20 @@ int pg_ring_rows(struct sio_store *st, PGresult *r);
 /* Copies a text column, NULL staying NULL; *failed set when out of
  * memory. */
 char *pg_dup(const PGresult *r, int row, int col, int *failed);
+
+/* --- ahead.c: the read-ahead ---------------------------------------- */
+
+/* The entry of sid read ahead and not written since, or NULL. */
+const struct pg_ahead *pg_ahead_find(struct sio_store *st, const char *sid);
+/* Whether endpoint is among a's connected ones. */
+int pg_ahead_endpoint(struct sio_store *st, const struct pg_ahead *a,
+                      const char *endpoint);
+/* Before statement id (-1: one not prepared) runs, with sid its $1 when
+ * a text: forgets what it may change. */
+void pg_ahead_forget(struct sio_store *st, int id, const char *sid);
+/* Forgets every entry (a transaction's end); frees them (the close). */
+void pg_ahead_clear(struct sio_store *st);
+void pg_ahead_free(struct sio_store *st);
 
 /* --- the operations (store_ops.h), by file --------------------------- */
 
@@ -318,6 +351,8 @@ int pg_bridge_done(struct sio_store *st, const char *sid, long long seq,
 int pg_bridge_retry(struct sio_store *st, const char *sid, long long seq,
                     const char *taker, long long next_at);
 int pg_bridge_count(struct sio_store *st, const char *sid, long long *n);
+/* ahead.c */
+int pg_prelude(struct sio_store *st, const char *const *sids, int n);
 /* data.c: endpoints, data, rooms, acks, counters, listings, stats */
 int pg_endpoint_add(struct sio_store *st, const char *sid, const char *endpoint,
                     const char *query);

@@ -154,9 +154,15 @@ pg_session_get(struct sio_store *st, const char *sid,
 int
 pg_session_state(struct sio_store *st, const char *sid, long long *last_recv)
 {
-	PGresult *r = pg_exec(st, PG_SESSION_STATE, "t", sid);
+	const struct pg_ahead *a = pg_ahead_find(st, sid);
+	PGresult *r;
 	int rc;
 
+	if (a != NULL) {
+		*last_recv = a->last_recv;
+		return a->state;
+	}
+	r = pg_exec(st, PG_SESSION_STATE, "t", sid);
 	if ((rc = pg_session_found(st, r)) != SIO_OK)
 		return rc;
 	rc = pg_state(r, 0, 0);

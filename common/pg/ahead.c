@@ -1,0 +1,267 @@
+/*
+ * ahead.c: the PostgreSQL backend's read-ahead (the prelude). A batch
+ * reads the rows of the sessions it is about to work on in one
+ * statement; the reads each session's run and apply would make one round
+ * trip at a time (is it live, what does its queue take, who holds it, is
+ * this endpoint connected) are answered from them until a statement
+ * writes what they show, or the transaction ends.
+ *
+ * Why the rows stay true: inside a read transaction (REPEATABLE READ) the
+ * snapshot does not move; inside a write transaction every writer of
+ * every process holds siogate's lock (pg.h), so only this transaction's
+ * own statements change them. Each statement says what it leaves
+ * (ahead_keeps[]): everything (a read, a write of a table the rows do not
+ * show), everything but its session's ($1) row, or, for all others and
+ * any statement added later, nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "pg.h"
+
+/* The most sessions read ahead at once: a batch's (CONN_BATCH_MAX). */
+#define AHEAD_MAX 512
+
+const char *const pg_ahead_sql[PG_NSTMT] = {
+    /* a row per connected endpoint (one of NULL when none), in the byte
+     * order of sid, as strcmp() sorts */
+    [PG_PRELUDE] = "SELECT s.sid, s.state, s.holder, s.queued,"
+                   " s.holder_conn, s.last_recv, e.endpoint"
+                   " FROM sessions s LEFT JOIN endpoints e ON e.sid = s.sid"
+                   " WHERE s.sid = ANY ($1::text[])"
+                   " ORDER BY s.sid COLLATE \"C\"",
+};
+
+enum { AHEAD_NONE, AHEAD_KEEP, AHEAD_DROP_SID };
+
+/* What each statement leaves of the rows read ahead: AHEAD_NONE (0, the
+ * default) unless named here. AHEAD_DROP_SID: it writes the session $1
+ * alone (its row, endpoints or queue). */
+static const unsigned char ahead_keeps[PG_NSTMT] = {
+    [PG_PRELUDE] = AHEAD_KEEP,
+    /* reads */
+    [PG_TICK] = AHEAD_KEEP,
+    [PG_SESSION_GET] = AHEAD_KEEP,
+    [PG_SESSION_STATE] = AHEAD_KEEP,
+    [PG_GONE] = AHEAD_KEEP,
+    [PG_HOLDER_STATE] = AHEAD_KEEP,
+    [PG_HOLDER] = AHEAD_KEEP,
+    [PG_LIVE_OF] = AHEAD_KEEP,
+    [PG_PUT_CHECK] = AHEAD_KEEP,
+    [PG_BCAST_SELECT] = AHEAD_KEEP,
+    [PG_PEEK] = AHEAD_KEEP,
+    [PG_NEXT_DUE] = AHEAD_KEEP,
+    [PG_COUNT] = AHEAD_KEEP,
+    [PG_BRIDGE_COUNT] = AHEAD_KEEP,
+    [PG_BRIDGE_COUNT_ALL] = AHEAD_KEEP,
+    [PG_BRIDGE_FIRST] = AHEAD_KEEP,
+    [PG_BRIDGE_SCAN] = AHEAD_KEEP,
+    [PG_EP_HAS] = AHEAD_KEEP,
+    [PG_EP_LIST] = AHEAD_KEEP,
+    [PG_DATA_GET] = AHEAD_KEEP,
+    [PG_ACK_GET] = AHEAD_KEEP,
+    [PG_COUNTER_GET] = AHEAD_KEEP,
+    /* writes of tables the rows do not show */
+    [PG_BRIDGE_PUT] = AHEAD_KEEP,
+    [PG_BRIDGE_MARK] = AHEAD_KEEP,
+    [PG_BRIDGE_DONE] = AHEAD_KEEP,
+    [PG_BRIDGE_RETRY] = AHEAD_KEEP,
+    [PG_DATA_PUT] = AHEAD_KEEP,
+    [PG_DATA_DEL] = AHEAD_KEEP,
+    [PG_ROOM_JOIN] = AHEAD_KEEP,
+    [PG_ROOM_LEAVE] = AHEAD_KEEP,
+    [PG_ROOM_LEAVE_ALL] = AHEAD_KEEP,
+    [PG_ACK_PUT] = AHEAD_KEEP,
+    [PG_ACK_TAKE] = AHEAD_KEEP,
+    [PG_COUNTER_ADD] = AHEAD_KEEP,
+    /* writes of one session, $1 */
+    [PG_TOUCH] = AHEAD_DROP_SID,
+    [PG_HELLO_SENT] = AHEAD_DROP_SID,
+    [PG_ATTACH] = AHEAD_DROP_SID,
+    [PG_FORGET] = AHEAD_DROP_SID,
+    [PG_END] = AHEAD_DROP_SID,
+    [PG_PURGE] = AHEAD_DROP_SID,
+    [PG_PUT] = AHEAD_DROP_SID,
+    [PG_PUT_ONE] = AHEAD_DROP_SID,
+    [PG_TAKE] = AHEAD_DROP_SID,
+    [PG_TAKE_PAGE] = AHEAD_DROP_SID,
+    [PG_UNTAKE] = AHEAD_DROP_SID,
+    [PG_DROP_BAD] = AHEAD_DROP_SID,
+    [PG_TAKEN_DEL] = AHEAD_DROP_SID,
+    [PG_TAKEN_RELEASE] = AHEAD_DROP_SID,
+    [PG_DEL] = AHEAD_DROP_SID,
+    [PG_EP_ADD] = AHEAD_DROP_SID,
+    [PG_EP_DEL] = AHEAD_DROP_SID,
+    [PG_ACK_NEXT] = AHEAD_DROP_SID,
+};
+
+void
+pg_ahead_clear(struct sio_store *st)
+{
+	PGC(st)->nahead = 0;
+}
+
+void
+pg_ahead_free(struct sio_store *st)
+{
+	free(PGC(st)->ahead);
+	free(PGC(st)->ahead_eps);
+	PGC(st)->ahead = NULL;
+	PGC(st)->ahead_eps = NULL;
+	PGC(st)->nahead = 0;
+}
+
+static int
+ahead_cmp(const void *key, const void *elt)
+{
+	return strcmp(key, ((const struct pg_ahead *)elt)->sid);
+}
+
+const struct pg_ahead *
+pg_ahead_find(struct sio_store *st, const char *sid)
+{
+	struct pg_conn *q = PGC(st);
+	const struct pg_ahead *a;
+
+	if (q->nahead == 0 || sid == NULL)
+		return NULL;
+	a = bsearch(sid, q->ahead, (size_t)q->nahead, sizeof(*q->ahead),
+	            ahead_cmp);
+	return a != NULL && !a->dropped ? a : NULL;
+}
+
+void
+pg_ahead_forget(struct sio_store *st, int id, const char *sid)
+{
+	struct pg_ahead *a;
+
+	if (PGC(st)->nahead == 0)
+		return;
+	switch (id >= 0 ? ahead_keeps[id] : AHEAD_NONE) {
+	case AHEAD_KEEP:
+		break;
+	case AHEAD_DROP_SID:
+		a = (struct pg_ahead *)pg_ahead_find(st, sid);
+		if (a != NULL)
+			a->dropped = 1;
+		break;
+	default:
+		pg_ahead_clear(st);
+	}
+}
+
+int
+pg_ahead_endpoint(struct sio_store *st, const struct pg_ahead *a,
+                  const char *endpoint)
+{
+	const char *e = PGC(st)->ahead_eps + a->eps;
+
+	for (size_t i = 0; i < a->neps; i++, e += strlen(e) + 1)
+		if (strcmp(e, endpoint) == 0)
+			return 1;
+	return 0;
+}
+
+/* A session id as the store writes them (base64url): anything else is
+ * not read ahead, and its reads go to the server as before. */
+static int
+ahead_sid_ok(const char *sid)
+{
+	size_t n = strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                       "abcdefghijklmnopqrstuvwxyz0123456789-_");
+
+	return n > 0 && n <= SIO_SID_LEN && sid[n] == '\0';
+}
+
+/* The rows of r into q->ahead, one entry a session. */
+static int
+ahead_fill(struct sio_store *st, const PGresult *r)
+{
+	struct pg_conn *q = PGC(st);
+	int rows = PQntuples(r), n = 0;
+	size_t need = 0, off = 0;
+	struct pg_ahead *a = NULL;
+
+	if (rows <= 0)
+		return SIO_OK;
+	for (int i = 0; i < rows; i++)
+		need += pg_null(r, i, 6) ? 0 : strlen(pg_text(r, i, 6)) + 1;
+	if ((size_t)rows > q->ahead_cap) {
+		struct pg_ahead *v =
+		    realloc(q->ahead, (size_t)rows * sizeof(*v));
+
+		if (v == NULL)
+			return SIO_ERR;
+		q->ahead = v;
+		q->ahead_cap = (size_t)rows;
+	}
+	if (need > q->ahead_eps_cap) {
+		char *v = realloc(q->ahead_eps, need);
+
+		if (v == NULL)
+			return SIO_ERR;
+		q->ahead_eps = v;
+		q->ahead_eps_cap = need;
+	}
+	for (int i = 0; i < rows; i++) {
+		const char *sid = pg_text(r, i, 0), *h = pg_text(r, i, 2);
+
+		if (a == NULL || strcmp(a->sid, sid) != 0) {
+			a = &q->ahead[n++];
+			memset(a, 0, sizeof(*a));
+			sio_buf_copy(a->sid, sizeof(a->sid), sid);
+			a->state = pg_state(r, i, 1);
+			a->held = h != NULL;
+			sio_buf_copy(a->holder, sizeof(a->holder), h ? h : "");
+			a->queued = pg_int(r, i, 3);
+			a->conn = pg_int(r, i, 4);
+			a->last_recv = pg_int(r, i, 5);
+			a->eps = off;
+		}
+		if (!pg_null(r, i, 6)) {
+			size_t len = strlen(pg_text(r, i, 6)) + 1;
+
+			memcpy(q->ahead_eps + off, pg_text(r, i, 6), len);
+			off += len;
+			a->neps++;
+		}
+	}
+	q->nahead = n;
+	return SIO_OK;
+}
+
+int
+pg_prelude(struct sio_store *st, const char *const *sids, int n)
+{
+	struct sio_buf list;
+	PGresult *r;
+	int rc = SIO_OK, any = 0;
+
+	pg_ahead_clear(st);
+	if (!PGC(st)->in_tx)
+		return SIO_OK; /* others commit between two statements */
+	sio_buf_init(&list);
+	if (sio_buf_putc(&list, '{') != SIO_OK)
+		rc = SIO_ERR;
+	for (int i = 0; rc == SIO_OK && i < n && i < AHEAD_MAX; i++) {
+		if (!ahead_sid_ok(sids[i]))
+			continue;
+		if ((any && sio_buf_putc(&list, ',') != SIO_OK) ||
+		    sio_buf_puts(&list, sids[i]) != SIO_OK)
+			rc = SIO_ERR;
+		any = 1;
+	}
+	if (rc == SIO_OK && any && sio_buf_puts(&list, "}") == SIO_OK) {
+		r = pg_exec(st, PG_PRELUDE, "t", list.p);
+		if (r == NULL)
+			rc = SIO_ERR;
+		else if (ahead_fill(st, r) != SIO_OK)
+			rc = sio_store_fail(st, "out of memory");
+		PQclear(r);
+	}
+	sio_buf_cleanup(&list);
+	if (rc != SIO_OK)
+		pg_ahead_clear(st);
+	return rc;
+}

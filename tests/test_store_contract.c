@@ -2051,6 +2051,60 @@ test_prelude(void)
 	contract_close(other);
 }
 
+/* The first packet sid has for holder's conn 1, taken into c (reset). */
+static int
+take1(const char *sid, const char *holder, struct cu_pkts *c)
+{
+	pkts_reset(c);
+	return sio_store_outbox_take(st, sid, T0, 1, holder, 1, cu_collect, c);
+}
+
+/* prelude: a holder's check, takes and dones answer as without it, also
+ * after a savepoint rolled back what they did. */
+static void
+test_prelude_take(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	const char *sids[] = {a, b};
+	struct cu_pkts c = {0};
+	long long due = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	two_held(a, b);
+	put(a, "3:::1");
+	put(a, "3:::2");
+	put(b, "3:::3");
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 1),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 2), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-2", 1), SIO_ABSENT);
+	/* one at a time, each done after a prelude: a done leaves the
+	 * other, then none */
+	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::1;");
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "wsd-1", 1), SIO_OK);
+	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::2;");
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "wsd-1", 1), SIO_OK);
+	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, a, T0, &due), SIO_ABSENT);
+	/* b's only packet done, then rolled back: in its queue again */
+	CU_ASSERT_EQUAL(take1(b, "wsd-2", &c), 1);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_savepoint(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_done(st, b, "wsd-2", 1), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE);
+	CU_ASSERT_EQUAL(sio_store_rollback_to(st), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 1);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 1);
+}
+
 /* maintain may be called at any time, on any connection, repeatedly,
  * with writes in between, and leaves every row as it was. */
 static void
@@ -3188,6 +3242,8 @@ static const struct cu_test tests[] = {
     {"prelude: reads answer as without it, through the transaction's own "
      "writes",
      test_prelude},
+    {"prelude: a holder's check, takes and dones answer as without it",
+     test_prelude_take},
     {"maintain runs at any time and keeps every row", test_maintain},
     {"counters add, read and list by name", test_counters},
     {"deferred counters wait in memory until flushed", test_deferred_counters},

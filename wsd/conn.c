@@ -731,8 +731,8 @@ conn_ring_local(void *udata, const char *sid)
 #define CONN_BATCH_MAX 256
 
 /* Reads ahead, in one round trip where the store makes them, what the
- * batch's runs (in: those with packets in) or applies (the others: those
- * with a run) will read of their sessions. */
+ * batch will read of its sessions: of those with packets in for the runs
+ * (in), of every one for the applies, detaches and takes. */
 static void
 conn_prelude(struct wsd_conn *list, int in)
 {
@@ -741,7 +741,7 @@ conn_prelude(struct wsd_conn *list, int in)
 	int n = 0;
 
 	for (c = list; c != NULL && n < CONN_BATCH_MAX; c = c->dnext)
-		if (in ? c->nin > 0 : c->run != NULL)
+		if (!in || c->nin > 0)
 			sids[n++] = c->d.sid;
 	if (sio_store_prelude(wsd.x.store, sids, n) != SIO_OK)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "batch: %s",

@@ -33,11 +33,15 @@ const char *const pg_ahead_sql[PG_NSTMT] = {
                    " ORDER BY s.sid COLLATE \"C\"",
 };
 
-enum { AHEAD_NONE, AHEAD_KEEP, AHEAD_DROP_SID };
+/* What each statement leaves of the rows read ahead: nothing (0, the
+ * default) unless named here; all of them (AHEAD_KEEP); all but the
+ * entry of the session it writes alone (its row, endpoints or queue),
+ * whose sid is its parameter $k (AHEAD_DROP(k)); all, its caller mending
+ * the entry it changes (AHEAD_MENDED: pg_ahead_queued()). */
+enum { AHEAD_NONE, AHEAD_KEEP = 0xff, AHEAD_MENDED = 0xfe };
+#define AHEAD_DROP(k) (k)
+#define AHEAD_DROP_SID AHEAD_DROP(1)
 
-/* What each statement leaves of the rows read ahead: AHEAD_NONE (0, the
- * default) unless named here. AHEAD_DROP_SID: it writes the session $1
- * alone (its row, endpoints or queue). */
 static const unsigned char ahead_keeps[PG_NSTMT] = {
     [PG_PRELUDE] = AHEAD_KEEP,
     /* reads */
@@ -88,7 +92,8 @@ static const unsigned char ahead_keeps[PG_NSTMT] = {
     [PG_TAKE_PAGE] = AHEAD_DROP_SID,
     [PG_UNTAKE] = AHEAD_DROP_SID,
     [PG_DROP_BAD] = AHEAD_DROP_SID,
-    [PG_TAKEN_DEL] = AHEAD_DROP_SID,
+    [PG_TAKEN_DEL] = AHEAD_MENDED,
+    [PG_DETACH] = AHEAD_DROP(4),
     [PG_TAKEN_RELEASE] = AHEAD_DROP_SID,
     [PG_DEL] = AHEAD_DROP_SID,
     [PG_EP_ADD] = AHEAD_DROP_SID,
@@ -132,23 +137,29 @@ pg_ahead_find(struct sio_store *st, const char *sid)
 }
 
 void
-pg_ahead_forget(struct sio_store *st, int id, const char *sid)
+pg_ahead_forget(struct sio_store *st, int id, int n, const char *types,
+                const char *const *val)
 {
+	int k = id >= 0 ? ahead_keeps[id] : AHEAD_NONE;
 	struct pg_ahead *a;
 
-	if (PGC(st)->nahead == 0)
+	if (PGC(st)->nahead == 0 || k == AHEAD_KEEP || k == AHEAD_MENDED)
 		return;
-	switch (id >= 0 ? ahead_keeps[id] : AHEAD_NONE) {
-	case AHEAD_KEEP:
-		break;
-	case AHEAD_DROP_SID:
-		a = (struct pg_ahead *)pg_ahead_find(st, sid);
-		if (a != NULL)
-			a->dropped = 1;
-		break;
-	default:
+	if (k == AHEAD_NONE || k > n || types[k - 1] != 't') {
 		pg_ahead_clear(st);
+		return;
 	}
+	if ((a = (struct pg_ahead *)pg_ahead_find(st, val[k - 1])) != NULL)
+		a->dropped = 1;
+}
+
+void
+pg_ahead_queued(struct sio_store *st, const char *sid, long long delta)
+{
+	struct pg_ahead *a = (struct pg_ahead *)pg_ahead_find(st, sid);
+
+	if (a != NULL)
+		a->queued += delta;
 }
 
 int
@@ -216,6 +227,7 @@ ahead_fill(struct sio_store *st, const PGresult *r)
 			sio_buf_copy(a->holder, sizeof(a->holder), h ? h : "");
 			a->queued = pg_int(r, i, 3);
 			a->conn = pg_int(r, i, 4);
+			a->has_conn = !pg_null(r, i, 4);
 			a->last_recv = pg_int(r, i, 5);
 			a->eps = off;
 		}

@@ -277,7 +277,7 @@ pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
 		}
 	}
 	PGC(st)->due_set = 0; /* pg_take_page()'s read-ahead */
-	pg_ahead_forget(st, id, n > 0 && types[0] == 't' ? val[0] : NULL);
+	pg_ahead_forget(st, id, n, types, val);
 	for (int tries = 0;; tries++) {
 		r = NULL;
 		if (id >= 0 ? pg_prepare(st, (enum pg_sql)id, name) == SIO_OK
@@ -823,6 +823,9 @@ pg_savepoint_end(struct sio_store *st, int back)
 			q->npend--;
 		return SIO_OK;
 	}
+	/* what was read ahead may have been mended since the savepoint */
+	if (back)
+		pg_ahead_clear(st);
 	if (back && pg_defer(st, PG_ROLLBACK_TO) != SIO_OK)
 		return SIO_ERR;
 	return shared ? SIO_OK : pg_defer(st, PG_RELEASE);

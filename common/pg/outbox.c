@@ -468,6 +468,23 @@ pg_take_page(struct sio_store *st, const char *sid, long long now,
 	return r;
 }
 
+/* Whether sid's queue, read ahead, is empty: then a take finds nothing,
+ * nor a delayed packet (pg_outbox_next_due()). */
+static int
+pg_take_none(struct sio_store *st, const char *sid, long long now)
+{
+	const struct pg_ahead *a = pg_ahead_find(st, sid);
+	struct pg_conn *q = PGC(st);
+
+	if (a == NULL || a->queued != 0)
+		return 0;
+	q->due_absent = 1;
+	q->due_now = now;
+	sio_buf_copy(q->due_sid, sizeof(q->due_sid), sid);
+	q->due_set = 1;
+	return 1;
+}
+
 int
 pg_outbox_take(struct sio_store *st, const char *sid, long long now, size_t max,
                const char *holder, long long conn,
@@ -480,6 +497,8 @@ pg_outbox_take(struct sio_store *st, const char *sid, long long now, size_t max,
 
 	*dropped = 0;
 	*blocked = 0;
+	if (pg_take_none(st, sid, now))
+		return 0;
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	/* as many as it may take, unless it passes over some: a read of
@@ -600,6 +619,7 @@ pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
 	if (r == NULL)
 		return sio_store_tx_end(st, own, SIO_ERR);
 	n = pg_int(r, 0, 0);
+	pg_ahead_queued(st, sid, -n);
 	if (n > 0) {
 		rc = sio_store_counter_add(st, "packets_sent", n);
 		/* another holder may wait for them to be done */

@@ -161,7 +161,7 @@ extern const char *const pg_ahead_sql[PG_NSTMT];
 struct pg_ahead {
 	char sid[SIO_SID_LEN + 1];
 	char holder[SIO_HOLDER_LEN];
-	int state, held, dropped;
+	int state, held, has_conn, dropped;
 	long long queued, conn, last_recv;
 	size_t eps, neps;
 };
@@ -247,9 +247,13 @@ const struct pg_ahead *pg_ahead_find(struct sio_store *st, const char *sid);
 /* Whether endpoint is among a's connected ones. */
 int pg_ahead_endpoint(struct sio_store *st, const struct pg_ahead *a,
                       const char *endpoint);
-/* Before statement id (-1: one not prepared) runs, with sid its $1 when
- * a text: forgets what it may change. */
-void pg_ahead_forget(struct sio_store *st, int id, const char *sid);
+/* Before statement id (-1: one not prepared) runs with its n parameters
+ * (types and values as pg_exec()'s): forgets what it may change. */
+void pg_ahead_forget(struct sio_store *st, int id, int n, const char *types,
+                     const char *const *val);
+/* After a statement that changed sid's queue by delta rows (its
+ * AHEAD_MENDED in ahead.c): the entry mended. */
+void pg_ahead_queued(struct sio_store *st, const char *sid, long long delta);
 /* Forgets every entry (a transaction's end); frees them (the close). */
 void pg_ahead_clear(struct sio_store *st);
 void pg_ahead_free(struct sio_store *st);

@@ -234,9 +234,18 @@ int
 pg_holder_state(struct sio_store *st, const char *sid, const char *holder,
                 long long conn)
 {
-	PGresult *r = pg_exec(st, PG_HOLDER_STATE, "tti", sid, holder, conn);
+	const struct pg_ahead *a = pg_ahead_find(st, sid);
+	PGresult *r;
 	int rc;
 
+	if (a != NULL && a->held && a->has_conn && a->conn == conn &&
+	    strcmp(a->holder, holder) == 0)
+		return a->state;
+	if (a != NULL) {
+		sio_store_fail(st, "no such session");
+		return SIO_ABSENT;
+	}
+	r = pg_exec(st, PG_HOLDER_STATE, "tti", sid, holder, conn);
 	if ((rc = pg_session_found(st, r)) != SIO_OK)
 		return rc;
 	rc = pg_state(r, 0, 0);

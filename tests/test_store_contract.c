@@ -965,6 +965,24 @@ test_sessions_live(void)
 	CU_ASSERT_EQUAL(
 	    sio_store_sessions_live(st, "10.0.0.9", 100, &all, &mine), SIO_OK);
 	CU_ASSERT_EQUAL(mine, 0);
+	/* an address whose last session ended, then one more from it */
+	CU_ASSERT_EQUAL(sio_session_claim_end(st, c, "bye", T0), 1);
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(st, "10.0.0.2", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(mine, 0);
+	CU_ASSERT_EQUAL(
+	    sio_store_session_new(st, "{\"remote\":\"10.0.0.2\"}", T0, c),
+	    SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(st, "10.0.0.2", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(all, 2);
+	CU_ASSERT_EQUAL(mine, 1);
+	/* the closed ones deleted: the counts stay */
+	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 1), 2);
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(all, 2);
+	CU_ASSERT_EQUAL(mine, 1);
 }
 
 /* sio_store_expired() with the engine's timeouts, each found session's
@@ -1994,7 +2012,8 @@ test_prelude(void)
 {
 	struct sio_store *other = contract_open(0);
 	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
-	const char *sids[] = {a, b, c, "not a sid", "AAAAAAAAAAAAAAAAAAAAAA"};
+	const char *sids[] = {a, b, c, "not a sid", "AAAAAAAAAAAAAAAAAAAAAA",
+	                      a};
 	long long last = 0;
 	int attached = 0, room = 0;
 
@@ -2004,6 +2023,9 @@ test_prelude(void)
 	new_session(c);
 	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, a, "", ""), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, b, "", ""), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, b, "/a:1", ""), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_add(st, b, "/\xc3\xa9t\xc3\xa9", ""),
+	                SIO_OK);
 	put(a, "3:::x");
 	/* outside a transaction: nothing kept, another's write shows */
 	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 5), SIO_OK);
@@ -2011,7 +2033,7 @@ test_prelude(void)
 	CU_ASSERT_EQUAL(room_of(st, a), SIO_MAX_QUEUE - 2);
 
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 6), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_room(st, a, &room, &attached, &last),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(room, SIO_MAX_QUEUE - 2);
@@ -2020,6 +2042,10 @@ test_prelude(void)
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, ""), 1);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, "/chat"), 0);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, c, "/chat"), 0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, b, "/a:1"), 1);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, b, "/a"), 0);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, b, "/\xc3\xa9t\xc3\xa9"), 1);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, b, ""), 1);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, c, &last),
 	                SIO_SESSION_HANDSHAKEN);
 	CU_ASSERT_EQUAL(sio_store_session_state(st, sids[4], &last),

@@ -24,13 +24,22 @@
 #define AHEAD_MAX 512
 
 const char *const pg_ahead_sql[PG_NSTMT] = {
-    /* a row per connected endpoint (one of NULL when none), in the byte
-     * order of sid, as strcmp() sorts */
+    /*
+     * A row a session, in the byte order of sid, as strcmp() sorts; its
+     * endpoints in one column, each as its length in bytes, ':', and
+     * itself ("5:/chat0:"). Each session by a plain index scan (a bitmap
+     * scan would visit, at every batch, the index entries of every dead
+     * version of the busy rows, which a plain scan marks dead once); the
+     * endpoints in one scan whatever the plan.
+     */
     [PG_PRELUDE] = "SELECT s.sid, s.state, s.holder, s.queued,"
-                   " s.holder_conn, s.last_recv, e.endpoint"
-                   " FROM sessions s LEFT JOIN endpoints e ON e.sid = s.sid"
-                   " WHERE s.sid = ANY ($1::text[])"
-                   " ORDER BY s.sid COLLATE \"C\"",
+                   " s.holder_conn, s.last_recv, e.eps"
+                   " FROM unnest($1::text[]) k(sid)"
+                   " JOIN sessions s ON s.sid = k.sid"
+                   " LEFT JOIN (SELECT sid, string_agg(octet_length(endpoint)"
+                   " || ':' || endpoint, '') AS eps FROM endpoints"
+                   " WHERE sid = ANY ($1::text[]) GROUP BY sid) e"
+                   " ON e.sid = s.sid ORDER BY s.sid COLLATE \"C\"",
 };
 
 /* What each statement leaves of the rows read ahead: nothing (0, the
@@ -166,8 +175,11 @@ int
 pg_ahead_endpoint(struct sio_store *st, const struct pg_ahead *a,
                   const char *endpoint)
 {
-	const char *e = PGC(st)->ahead_eps + a->eps;
+	const char *e;
 
+	if (a->neps == 0)
+		return 0;
+	e = PGC(st)->ahead_eps + a->eps;
 	for (size_t i = 0; i < a->neps; i++, e += strlen(e) + 1)
 		if (strcmp(e, endpoint) == 0)
 			return 1;
@@ -185,6 +197,28 @@ ahead_sid_ok(const char *sid)
 	return n > 0 && n <= SIO_SID_LEN && sid[n] == '\0';
 }
 
+/* Copies the endpoints of column 6 ("5:/chat0:") to q->ahead_eps at
+ * *off, each NUL-terminated, counting them in a->neps; SIO_ERR when the
+ * column is not what PG_PRELUDE makes. */
+static int
+ahead_endpoints(struct pg_conn *q, struct pg_ahead *a, const char *t,
+                size_t *off)
+{
+	while (*t != '\0') {
+		char *end;
+		unsigned long len = strtoul(t, &end, 10);
+
+		if (end == t || *end != ':' || strnlen(end + 1, len) < len)
+			return SIO_ERR;
+		memcpy(q->ahead_eps + *off, end + 1, len);
+		q->ahead_eps[*off + len] = '\0';
+		*off += len + 1;
+		a->neps++;
+		t = end + 1 + len;
+	}
+	return SIO_OK;
+}
+
 /* The rows of r into q->ahead, one entry a session. */
 static int
 ahead_fill(struct sio_store *st, const PGresult *r)
@@ -192,18 +226,18 @@ ahead_fill(struct sio_store *st, const PGresult *r)
 	struct pg_conn *q = PGC(st);
 	int rows = PQntuples(r), n = 0;
 	size_t need = 0, off = 0;
-	struct pg_ahead *a = NULL;
 
 	if (rows <= 0)
 		return SIO_OK;
+	/* each endpoint's NUL fits in the place of its ':' */
 	for (int i = 0; i < rows; i++)
-		need += pg_null(r, i, 6) ? 0 : strlen(pg_text(r, i, 6)) + 1;
+		need += pg_null(r, i, 6) ? 0 : strlen(pg_text(r, i, 6));
 	if ((size_t)rows > q->ahead_cap) {
 		struct pg_ahead *v =
 		    realloc(q->ahead, (size_t)rows * sizeof(*v));
 
 		if (v == NULL)
-			return SIO_ERR;
+			return sio_store_fail(st, "out of memory");
 		q->ahead = v;
 		q->ahead_cap = (size_t)rows;
 	}
@@ -211,33 +245,32 @@ ahead_fill(struct sio_store *st, const PGresult *r)
 		char *v = realloc(q->ahead_eps, need);
 
 		if (v == NULL)
-			return SIO_ERR;
+			return sio_store_fail(st, "out of memory");
 		q->ahead_eps = v;
 		q->ahead_eps_cap = need;
 	}
 	for (int i = 0; i < rows; i++) {
-		const char *sid = pg_text(r, i, 0), *h = pg_text(r, i, 2);
+		struct pg_ahead *a = &q->ahead[n];
+		const char *h = pg_text(r, i, 2);
 
-		if (a == NULL || strcmp(a->sid, sid) != 0) {
-			a = &q->ahead[n++];
-			memset(a, 0, sizeof(*a));
-			sio_buf_copy(a->sid, sizeof(a->sid), sid);
-			a->state = pg_state(r, i, 1);
-			a->held = h != NULL;
-			sio_buf_copy(a->holder, sizeof(a->holder), h ? h : "");
-			a->queued = pg_int(r, i, 3);
-			a->conn = pg_int(r, i, 4);
-			a->has_conn = !pg_null(r, i, 4);
-			a->last_recv = pg_int(r, i, 5);
-			a->eps = off;
-		}
-		if (!pg_null(r, i, 6)) {
-			size_t len = strlen(pg_text(r, i, 6)) + 1;
-
-			memcpy(q->ahead_eps + off, pg_text(r, i, 6), len);
-			off += len;
-			a->neps++;
-		}
+		/* a sid asked twice (two connections of one session): one
+		 * entry, or a write would drop one and leave the other */
+		if (n > 0 && strcmp(q->ahead[n - 1].sid, pg_text(r, i, 0)) == 0)
+			continue;
+		n++;
+		memset(a, 0, sizeof(*a));
+		sio_buf_copy(a->sid, sizeof(a->sid), pg_text(r, i, 0));
+		a->state = pg_state(r, i, 1);
+		a->held = h != NULL;
+		sio_buf_copy(a->holder, sizeof(a->holder), h ? h : "");
+		a->queued = pg_int(r, i, 3);
+		a->conn = pg_int(r, i, 4);
+		a->has_conn = !pg_null(r, i, 4);
+		a->last_recv = pg_int(r, i, 5);
+		a->eps = off;
+		if (!pg_null(r, i, 6) &&
+		    ahead_endpoints(q, a, pg_text(r, i, 6), &off) != SIO_OK)
+			return sio_store_fail(st, "prelude: bad endpoints");
 	}
 	q->nahead = n;
 	return SIO_OK;
@@ -266,10 +299,8 @@ pg_prelude(struct sio_store *st, const char *const *sids, int n)
 	}
 	if (rc == SIO_OK && any && sio_buf_puts(&list, "}") == SIO_OK) {
 		r = pg_exec(st, PG_PRELUDE, "t", list.p);
-		if (r == NULL)
+		if (r == NULL || ahead_fill(st, r) != SIO_OK)
 			rc = SIO_ERR;
-		else if (ahead_fill(st, r) != SIO_OK)
-			rc = sio_store_fail(st, "out of memory");
 		PQclear(r);
 	}
 	sio_buf_cleanup(&list);

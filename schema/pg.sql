@@ -356,3 +356,41 @@ CREATE FUNCTION siogate_clock(host_ms bigint) RETURNS bigint
 	LANGUAGE sql AS
 $$SELECT CASE WHEN current_setting('siogate.host_clock', true) = 'on'
 	THEN host_ms ELSE siogate_now_ms() END$$;
+
+-- version 3
+
+-- The live (not closed) sessions of each client address, kept by triggers
+-- whoever changes a session: the handshake's cap per address
+-- (max_sessions_per_address) reads one row, not every session of the
+-- address. An address leaves the table with its last live session.
+CREATE TABLE remotes (
+	remote text PRIMARY KEY,
+	live bigint NOT NULL
+);
+INSERT INTO remotes (remote, live)
+	SELECT remote, count(*) FROM sessions
+	WHERE state <> 'closed' AND remote IS NOT NULL GROUP BY remote;
+CREATE FUNCTION siogate_remotes() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN
+	IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.state <> 'closed') THEN
+		INSERT INTO remotes (remote, live) VALUES (NEW.remote, 1)
+			ON CONFLICT (remote) DO UPDATE SET live = remotes.live + 1;
+	ELSE
+		DELETE FROM remotes WHERE remote = OLD.remote AND live <= 1;
+		IF NOT FOUND THEN
+			UPDATE remotes SET live = live - 1
+				WHERE remote = OLD.remote;
+		END IF;
+	END IF;
+	RETURN NULL;
+END$$;
+CREATE TRIGGER sessions_remotes_in AFTER INSERT ON sessions
+	FOR EACH ROW WHEN (NEW.state <> 'closed' AND NEW.remote IS NOT NULL)
+	EXECUTE FUNCTION siogate_remotes();
+CREATE TRIGGER sessions_remotes_out AFTER DELETE ON sessions
+	FOR EACH ROW WHEN (OLD.state <> 'closed' AND OLD.remote IS NOT NULL)
+	EXECUTE FUNCTION siogate_remotes();
+CREATE TRIGGER sessions_remotes_move AFTER UPDATE OF state ON sessions
+	FOR EACH ROW WHEN (NEW.remote IS NOT NULL
+		AND (OLD.state = 'closed') <> (NEW.state = 'closed'))
+	EXECUTE FUNCTION siogate_remotes();

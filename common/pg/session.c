@@ -61,8 +61,9 @@ const char *const pg_session_sql[PG_NSTMT] = {
                  " DELETE FROM acks WHERE sid = $1",
     [PG_CLEANUP] = "DELETE FROM sessions WHERE state = 'closed'"
                    " AND closed_at < $1",
-    [PG_LIVE_OF] = "SELECT count(*) FROM (SELECT 1 FROM sessions"
-                   " WHERE remote = $1 AND state <> 'closed' LIMIT $2) l",
+    /* at most $2: what the admission compares */
+    [PG_LIVE_OF] = "SELECT least(coalesce((SELECT live FROM remotes"
+                   " WHERE remote = $1), 0), $2::bigint)",
 };
 
 int

@@ -742,6 +742,44 @@ test_opening_an_empty_database_at_once(void)
 	    schema_latest());
 }
 
+/* A database at version 2 with live sessions from two addresses (and a
+ * closed one) gets, migrating to version 3, each address's live count. */
+static void
+test_migration_counts_live_sessions_per_address(void)
+{
+	const char *v3 = strstr(pg_schema, "\n-- version 3\n");
+	PGconn *raw = raw_open();
+	struct sio_store *s;
+	int all = -1, mine = -1;
+	char *upto2;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	upto2 = strndup(pg_schema, (size_t)(v3 - pg_schema));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(upto2);
+	CU_ASSERT(pg_do(raw, upto2));
+	free(upto2);
+	CU_ASSERT(pg_do(raw, "UPDATE siogate_schema SET version = 2"));
+	CU_ASSERT(pg_do(raw, "INSERT INTO sessions (sid, state, created,"
+	                     " last_recv, last_heartbeat, remote) VALUES"
+	                     " ('a1', 'open', 0, 0, 0, '10.0.0.1'),"
+	                     " ('a2', 'detached', 0, 0, 0, '10.0.0.1'),"
+	                     " ('a3', 'closed', 0, 0, 0, '10.0.0.1'),"
+	                     " ('b1', 'open', 0, 0, 0, '10.0.0.2')"));
+	s = store_open_raw(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	store_keep(s);
+	CU_ASSERT_EQUAL(
+	    pg_int1(raw, "SELECT version FROM siogate_schema", NULL, NULL),
+	    schema_latest());
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(s, "10.0.0.1", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(mine, 2);
+	CU_ASSERT_EQUAL(
+	    sio_store_sessions_live(s, "10.0.0.2", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(mine, 1);
+}
+
 /* --- the lock timeout ------------------------------------------------------
  */
 
@@ -1461,6 +1499,8 @@ main(void)
 	     test_far_rings_one_notification_or_all},
 	    {"three processes opening an empty database migrate it once",
 	     test_opening_an_empty_database_at_once},
+	    {"migrating to version 3 counts each address's live sessions",
+	     test_migration_counts_live_sessions_per_address},
 	    {"a write fails at the lock timeout and the connection recovers",
 	     test_write_fails_at_the_lock_timeout},
 	    {"two connections ending a session claim its end once",

@@ -805,11 +805,12 @@ sio_store_watch(struct sio_store *st, const char *holder, long long now,
 }
 
 int
-sio_store_prelude(struct sio_store *st, const char *const *sids, int n)
+sio_store_prelude(struct sio_store *st, const char *const *sids, int n,
+                  int endpoints)
 {
 	if (st->ops->prelude == NULL || n <= 0)
 		return SIO_OK;
-	return st->ops->prelude(st, sids, n);
+	return st->ops->prelude(st, sids, n, endpoints);
 }
 
 int

@@ -245,7 +245,8 @@ struct sio_store_ops {
 	             void (*fn)(void *udata, const char *sid), void *udata);
 	/* prelude, optional (NULL: nothing to read ahead): as
 	 * sio_store_prelude() (store.h). */
-	int (*prelude)(struct sio_store *st, const char *const *sids, int n);
+	int (*prelude)(struct sio_store *st, const char *const *sids, int n,
+	               int endpoints);
 
 	/*
 	 * Doorbells between hosts, optional (NULL: a server backend's

@@ -2028,12 +2028,12 @@ test_prelude(void)
 	                SIO_OK);
 	put(a, "3:::x");
 	/* outside a transaction: nothing kept, another's write shows */
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 5, 1), SIO_OK);
 	CU_ASSERT_EQUAL(put_at(other, a, "3:::y", 0, 0), SIO_OK);
 	CU_ASSERT_EQUAL(room_of(st, a), SIO_MAX_QUEUE - 2);
 
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 6), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 6, 1), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_room(st, a, &room, &attached, &last),
 	                SIO_OK);
 	CU_ASSERT_EQUAL(room, SIO_MAX_QUEUE - 2);
@@ -2069,7 +2069,7 @@ test_prelude(void)
 	CU_ASSERT_EQUAL(put_at(other, b, "3:::w", 0, 0), SIO_OK);
 	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 2);
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 1), SIO_OK);
 	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 2);
 	CU_ASSERT_EQUAL(sio_store_rollback(st), SIO_OK);
 	CU_ASSERT_EQUAL(put_at(other, b, "3:::v", 0, 0), SIO_OK);
@@ -2085,8 +2085,8 @@ take1(const char *sid, const char *holder, struct cu_pkts *c)
 	return sio_store_outbox_take(st, sid, T0, 1, holder, 1, cu_collect, c);
 }
 
-/* prelude: a holder's check, takes and dones answer as without it, also
- * after a savepoint rolled back what they did. */
+/* prelude without endpoints: a holder's check, takes and dones answer as
+ * without it, also after a savepoint rolled back what they did. */
 static void
 test_prelude_take(void)
 {
@@ -2101,7 +2101,10 @@ test_prelude_take(void)
 	put(a, "3:::2");
 	put(b, "3:::3");
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	/* endpoints not read ahead: read as before */
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, ""), 1);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, "/x"), 0);
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 1),
 	                SIO_SESSION_OPEN);
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 2), SIO_ABSENT);
@@ -2110,17 +2113,17 @@ test_prelude_take(void)
 	 * other, then none */
 	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::1;");
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "wsd-1", 1), SIO_OK);
 	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::2;");
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "wsd-1", 1), SIO_OK);
 	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, a, T0, &due), SIO_ABSENT);
 	/* b's only packet done, then rolled back: in its queue again */
 	CU_ASSERT_EQUAL(take1(b, "wsd-2", &c), 1);
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_savepoint(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, b, "wsd-2", 1), SIO_OK);
 	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE);

@@ -743,7 +743,7 @@ conn_prelude(struct wsd_conn *list, int in)
 	for (c = list; c != NULL && n < CONN_BATCH_MAX; c = c->dnext)
 		if (!in || c->nin > 0)
 			sids[n++] = c->d.sid;
-	if (sio_store_prelude(wsd.x.store, sids, n) != SIO_OK)
+	if (sio_store_prelude(wsd.x.store, sids, n, in) != SIO_OK)
 		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "batch: %s",
 		                sio_store_errmsg(wsd.x.store));
 }

@@ -23,23 +23,32 @@
 /* The most sessions read ahead at once: a batch's (CONN_BATCH_MAX). */
 #define AHEAD_MAX 512
 
+/* A session's row by a plain index scan whatever plan the statement
+ * keeps (a subquery with a LIMIT is never merged into a join): a plan
+ * chosen while the table looked small would otherwise scan all of it,
+ * and a bitmap scan would visit, at every batch, the index entries of
+ * every dead version of the busy rows, which a plain scan marks dead
+ * once. */
+#define AHEAD_FROM                                                             \
+	" FROM unnest($1::text[]) k(sid) CROSS JOIN LATERAL (SELECT sid,"      \
+	" state, holder, queued, holder_conn, last_recv FROM sessions"         \
+	" WHERE sid = k.sid LIMIT 1) s"
+#define AHEAD_COLS                                                             \
+	"SELECT s.sid, s.state, s.holder, s.queued,"                           \
+	" s.holder_conn, s.last_recv"
+/* in the byte order of sid, as strcmp() sorts */
+#define AHEAD_ORDER " ORDER BY s.sid COLLATE \"C\""
+
 const char *const pg_ahead_sql[PG_NSTMT] = {
-    /*
-     * A row a session, in the byte order of sid, as strcmp() sorts; its
-     * endpoints in one column, each as its length in bytes, ':', and
-     * itself ("5:/chat0:"). Each session by a plain index scan (a bitmap
-     * scan would visit, at every batch, the index entries of every dead
-     * version of the busy rows, which a plain scan marks dead once); the
-     * endpoints in one scan whatever the plan.
-     */
-    [PG_PRELUDE] = "SELECT s.sid, s.state, s.holder, s.queued,"
-                   " s.holder_conn, s.last_recv, e.eps"
-                   " FROM unnest($1::text[]) k(sid)"
-                   " JOIN sessions s ON s.sid = k.sid"
-                   " LEFT JOIN (SELECT sid, string_agg(octet_length(endpoint)"
-                   " || ':' || endpoint, '') AS eps FROM endpoints"
-                   " WHERE sid = ANY ($1::text[]) GROUP BY sid) e"
-                   " ON e.sid = s.sid ORDER BY s.sid COLLATE \"C\"",
+    /* a row a session */
+    [PG_PRELUDE] = AHEAD_COLS ", NULL" AHEAD_FROM AHEAD_ORDER,
+    /* and its endpoints in one column, each as its length in bytes,
+     * ':', and itself ("5:/chat0:") */
+    [PG_PRELUDE_EPS] = AHEAD_COLS
+    ", e.eps" AHEAD_FROM
+    " CROSS JOIN LATERAL (SELECT string_agg(octet_length(endpoint)"
+    " || ':' || endpoint, '') AS eps FROM endpoints"
+    " WHERE sid = k.sid) e" AHEAD_ORDER,
 };
 
 /* What each statement leaves of the rows read ahead: nothing (0, the
@@ -53,6 +62,7 @@ enum { AHEAD_NONE, AHEAD_KEEP = 0xff, AHEAD_MENDED = 0xfe };
 
 static const unsigned char ahead_keeps[PG_NSTMT] = {
     [PG_PRELUDE] = AHEAD_KEEP,
+    [PG_PRELUDE_EPS] = AHEAD_KEEP,
     /* reads */
     [PG_TICK] = AHEAD_KEEP,
     [PG_SESSION_GET] = AHEAD_KEEP,
@@ -62,7 +72,6 @@ static const unsigned char ahead_keeps[PG_NSTMT] = {
     [PG_HOLDER] = AHEAD_KEEP,
     [PG_LIVE_OF] = AHEAD_KEEP,
     [PG_PUT_CHECK] = AHEAD_KEEP,
-    [PG_BCAST_SELECT] = AHEAD_KEEP,
     [PG_PEEK] = AHEAD_KEEP,
     [PG_NEXT_DUE] = AHEAD_KEEP,
     [PG_COUNT] = AHEAD_KEEP,
@@ -219,9 +228,10 @@ ahead_endpoints(struct pg_conn *q, struct pg_ahead *a, const char *t,
 	return SIO_OK;
 }
 
-/* The rows of r into q->ahead, one entry a session. */
+/* The rows of r into q->ahead, one entry a session; with eps, their
+ * endpoints too. */
 static int
-ahead_fill(struct sio_store *st, const PGresult *r)
+ahead_fill(struct sio_store *st, const PGresult *r, int eps)
 {
 	struct pg_conn *q = PGC(st);
 	int rows = PQntuples(r), n = 0;
@@ -268,6 +278,7 @@ ahead_fill(struct sio_store *st, const PGresult *r)
 		a->has_conn = !pg_null(r, i, 4);
 		a->last_recv = pg_int(r, i, 5);
 		a->eps = off;
+		a->has_eps = eps;
 		if (!pg_null(r, i, 6) &&
 		    ahead_endpoints(q, a, pg_text(r, i, 6), &off) != SIO_OK)
 			return sio_store_fail(st, "prelude: bad endpoints");
@@ -277,7 +288,7 @@ ahead_fill(struct sio_store *st, const PGresult *r)
 }
 
 int
-pg_prelude(struct sio_store *st, const char *const *sids, int n)
+pg_prelude(struct sio_store *st, const char *const *sids, int n, int endpoints)
 {
 	struct sio_buf list;
 	PGresult *r;
@@ -298,8 +309,9 @@ pg_prelude(struct sio_store *st, const char *const *sids, int n)
 		any = 1;
 	}
 	if (rc == SIO_OK && any && sio_buf_puts(&list, "}") == SIO_OK) {
-		r = pg_exec(st, PG_PRELUDE, "t", list.p);
-		if (r == NULL || ahead_fill(st, r) != SIO_OK)
+		r = pg_exec(st, endpoints ? PG_PRELUDE_EPS : PG_PRELUDE, "t",
+		            list.p);
+		if (r == NULL || ahead_fill(st, r, endpoints) != SIO_OK)
 			rc = SIO_ERR;
 		PQclear(r);
 	}

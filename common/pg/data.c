@@ -82,7 +82,7 @@ pg_endpoint_has(struct sio_store *st, const char *sid, const char *endpoint)
 	long long one;
 	int rc;
 
-	if (a != NULL)
+	if (a != NULL && a->has_eps)
 		return pg_ahead_endpoint(st, a, endpoint);
 	rc = pg_one(st, &one, PG_EP_HAS, "tt", sid, endpoint);
 	return rc == SIO_ERR ? SIO_ERR : rc == SIO_OK;

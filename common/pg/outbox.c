@@ -51,10 +51,13 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
         " OR $5::int = 0) RETURNING 1)"
         " SELECT s.state, s.holder, s.queued, (SELECT count(*) FROM i)"
         " FROM s",
-    [PG_BCAST_SELECT] = "SELECT s.sid, s.holder" BCAST_FROM,
-    [PG_BCAST_INSERT] = "INSERT INTO outbox (sid, packet, created, due)"
-                        " SELECT s.sid, $6::text, $7::bigint, $8::bigint"
-                        " " BCAST_FROM,
+    /* the packet appended to each recipient's queue; a row a recipient,
+     * with its holder (NULL: none) for the ring */
+    [PG_BCAST] = "WITH i AS (INSERT INTO outbox (sid, packet, created, due)"
+                 " SELECT s.sid, $6::text, $7::bigint, $8::bigint"
+                 " " BCAST_FROM " RETURNING sid)"
+                 " SELECT i.sid, s.holder FROM i JOIN sessions s"
+                 " ON s.sid = i.sid",
     /* Taken rows whatever their due: one taken by another writer ends
      * the read (pg_outbox_peek()). Read in pages of $2. */
     [PG_PEEK] = "SELECT seq, packet, taken_by, taken_conn FROM outbox"
@@ -93,23 +96,19 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
         " FROM (SELECT 1) one LEFT JOIN p ON true ORDER BY p.seq",
     [PG_UNTAKE] = "UPDATE outbox SET taken_by = NULL, taken_conn = NULL"
                   " WHERE sid = $1 AND seq = ANY ($2::bigint[])"
-                  " AND" PG_NOINDEX("taken_by") " = $3 AND taken_conn = $4",
+                  " AND" PG_TAKEN_BY " = $3 AND taken_conn = $4",
     /* the rows deleted, and the session's holder when another (it may
      * wait for them to be done), in one statement */
-    [PG_TAKEN_DEL] =
-        "WITH d AS (DELETE FROM outbox WHERE sid = $1"
-        " AND" PG_NOINDEX(
-            "taken_by") " = $2"
-                        " AND taken_conn = $3 RETURNING 1)"
-                        " SELECT (SELECT count(*) FROM d), (SELECT holder FROM "
-                        "sessions"
-                        " WHERE sid = $1 AND holder IS NOT NULL"
-                        " AND (holder IS DISTINCT FROM $2::text"
-                        " OR holder_conn IS DISTINCT FROM $3::bigint))",
-    [PG_TAKEN_RELEASE] =
-        "UPDATE outbox SET taken_by = NULL,"
-        " taken_conn = NULL WHERE sid = $1"
-        " AND" PG_NOINDEX("taken_by") " = $2 AND taken_conn = $3",
+    [PG_TAKEN_DEL] = "WITH d AS (DELETE FROM outbox WHERE sid = $1"
+                     " AND" PG_TAKEN_BY " = $2 AND taken_conn = $3"
+                     " RETURNING 1) SELECT (SELECT count(*) FROM d),"
+                     " (SELECT holder FROM sessions"
+                     " WHERE sid = $1 AND holder IS NOT NULL"
+                     " AND (holder IS DISTINCT FROM $2::text"
+                     " OR holder_conn IS DISTINCT FROM $3::bigint))",
+    [PG_TAKEN_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
+                         " taken_conn = NULL WHERE sid = $1"
+                         " AND" PG_TAKEN_BY " = $2 AND taken_conn = $3",
     [PG_NEXT_DUE] = "SELECT min(due) FROM outbox WHERE sid = $1"
                     " AND due > $2",
     [PG_READY] = "SELECT s.sid FROM sessions s WHERE" PG_READY_WHERE,
@@ -264,19 +263,16 @@ pg_outbox_broadcast(struct sio_store *st, const char *endpoint,
 {
 	long long vol = (flags & SIO_STORE_VOLATILE) != 0,
 	          max = PGC(st)->max_queue;
-	int own, rc;
+	PGresult *r;
+	int own, rc, n;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = pg_ring_rows(st, pg_exec(st, PG_BCAST_SELECT, "tttii", endpoint,
-	                              room, exclude_sid, vol, max));
-	if (rc == SIO_OK)
-		rc = pg_run(st, PG_BCAST_INSERT, "tttiibii", endpoint, room,
-		            exclude_sid, vol, max, pkt, len, sio_store_now(),
-		            due);
-	if (rc == SIO_OK)
-		rc = (int)PGC(st)->changes;
-	return sio_store_tx_end(st, own, rc);
+	r = pg_exec(st, PG_BCAST, "tttiibii", endpoint, room, exclude_sid, vol,
+	            max, pkt, len, sio_store_now(), due);
+	n = r != NULL ? PQntuples(r) : 0;
+	rc = pg_ring_rows(st, r);
+	return sio_store_tx_end(st, own, rc == SIO_OK ? n : rc);
 }
 
 /* Whether row i of a PG_PEEK result is taken by someone other than

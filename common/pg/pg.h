@@ -28,6 +28,8 @@
  * taken row (outbox_taken) for one sid.
  */
 #define PG_NOINDEX(col) " (" col " || '')"
+#define PG_HOLDER_COL PG_NOINDEX("holder")
+#define PG_TAKEN_BY PG_NOINDEX("taken_by")
 
 /* The tick's reference: the transaction ids others may still commit
  * (pg_tick(), pg_watch()). */
@@ -87,8 +89,7 @@ enum pg_sql {
 	PG_PUT_CHECK,
 	PG_PUT,
 	PG_PUT_ONE,
-	PG_BCAST_SELECT,
-	PG_BCAST_INSERT,
+	PG_BCAST,
 	PG_PEEK,
 	PG_TAKE,
 	PG_TAKE_PAGE,
@@ -129,6 +130,7 @@ enum pg_sql {
 	PG_SAMPLE,
 	/* ahead.c */
 	PG_PRELUDE,
+	PG_PRELUDE_EPS,
 	PG_NSTMT
 };
 
@@ -161,7 +163,7 @@ extern const char *const pg_ahead_sql[PG_NSTMT];
 struct pg_ahead {
 	char sid[SIO_SID_LEN + 1];
 	char holder[SIO_HOLDER_LEN];
-	int state, held, has_conn, dropped;
+	int state, held, has_conn, has_eps, dropped;
 	long long queued, conn, last_recv;
 	size_t eps, neps;
 };
@@ -356,7 +358,8 @@ int pg_bridge_retry(struct sio_store *st, const char *sid, long long seq,
                     const char *taker, long long next_at);
 int pg_bridge_count(struct sio_store *st, const char *sid, long long *n);
 /* ahead.c */
-int pg_prelude(struct sio_store *st, const char *const *sids, int n);
+int pg_prelude(struct sio_store *st, const char *const *sids, int n,
+               int endpoints);
 /* data.c: endpoints, data, rooms, acks, counters, listings, stats */
 int pg_endpoint_add(struct sio_store *st, const char *sid, const char *endpoint,
                     const char *query);

@@ -37,17 +37,16 @@ const char *const pg_session_sql[PG_NSTMT] = {
         " DO UPDATE SET value = counters.value + excluded.value)"
         " SELECT o.state, o.holder, o.holder_conn, o.hello, o.may,"
         " (SELECT count(*) FROM a) FROM o",
-    [PG_DETACH] = PG_DETACH_SET
-    " WHERE sid = $4 AND" PG_NOINDEX("holder") " = $5"
-                                               " AND holder_conn = $6",
+    [PG_DETACH] = PG_DETACH_SET " WHERE sid = $4"
+                                " AND" PG_HOLDER_COL " = $5"
+                                " AND holder_conn = $6",
     [PG_HELLO_SENT] = "UPDATE sessions SET hello = $2 WHERE sid = $1",
     [PG_FORGET] = "UPDATE sessions SET gone = 1 WHERE sid = $1"
                   " AND" PG_NOINDEX("state") " = 'closed'",
     [PG_GONE] = "SELECT (state = 'closed' AND gone <> 0)::int"
                 " FROM sessions WHERE sid = $1",
-    [PG_HOLDER_STATE] =
-        "SELECT state FROM sessions WHERE sid = $1"
-        " AND" PG_NOINDEX("holder") " = $2 AND holder_conn = $3",
+    [PG_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = $1"
+                        " AND" PG_HOLDER_COL " = $2 AND holder_conn = $3",
     [PG_TOUCH] = "UPDATE sessions SET last_recv = $2 WHERE sid = $1",
     [PG_END] = "UPDATE sessions SET state = $4, closed_at = $2,"
                " close_reason = $3 WHERE sid = $1"

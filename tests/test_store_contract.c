@@ -2090,18 +2090,31 @@ take1(const char *sid, const char *holder, struct cu_pkts *c)
 static void
 test_prelude_take(void)
 {
-	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
-	const char *sids[] = {a, b};
-	struct cu_pkts c = {0};
-	long long due = 0;
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+	const char *sids[] = {a, b, c};
+	struct cu_pkts got = {0};
+	long long due = 0, last = 0;
+	int room = 0, attached = 0, hello = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	two_held(a, b);
+	new_session(c);
 	put(a, "3:::1");
 	put(a, "3:::2");
 	put(b, "3:::3");
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 3, 0), SIO_OK);
+	/* a session attached after the prelude: held by its new holder */
+	CU_ASSERT_EQUAL(sio_session_attach(st, c, SIO_TRANSPORT_WEBSOCKET,
+	                                   "wsd-3", 7, T0 + 9, &hello),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, c, "wsd-3", 7),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, c, "wsd-3", 1), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, c, &room, &attached, &last),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(attached, 1);
+	CU_ASSERT_EQUAL(last, T0 + 9);
 	/* endpoints not read ahead: read as before */
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, ""), 1);
 	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, a, "/x"), 0);
@@ -2111,19 +2124,19 @@ test_prelude_take(void)
 	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-2", 1), SIO_ABSENT);
 	/* one at a time, each done after a prelude: a done leaves the
 	 * other, then none */
-	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 1);
-	CU_ASSERT_STRING_EQUAL(c.got, "3:::1;");
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(take1(a, "wsd-1", &got), 1);
+	CU_ASSERT_STRING_EQUAL(got.got, "3:::1;");
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 3, 0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "wsd-1", 1), SIO_OK);
-	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 1);
-	CU_ASSERT_STRING_EQUAL(c.got, "3:::2;");
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(take1(a, "wsd-1", &got), 1);
+	CU_ASSERT_STRING_EQUAL(got.got, "3:::2;");
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 3, 0), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, a, "wsd-1", 1), SIO_OK);
-	CU_ASSERT_EQUAL(take1(a, "wsd-1", &c), 0);
+	CU_ASSERT_EQUAL(take1(a, "wsd-1", &got), 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_next_due(st, a, T0, &due), SIO_ABSENT);
 	/* b's only packet done, then rolled back: in its queue again */
-	CU_ASSERT_EQUAL(take1(b, "wsd-2", &c), 1);
-	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(take1(b, "wsd-2", &got), 1);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 3, 0), SIO_OK);
 	CU_ASSERT_EQUAL_FATAL(sio_store_savepoint(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_done(st, b, "wsd-2", 1), SIO_OK);
 	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE);

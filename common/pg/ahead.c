@@ -55,7 +55,7 @@ const char *const pg_ahead_sql[PG_NSTMT] = {
  * default) unless named here; all of them (AHEAD_KEEP); all but the
  * entry of the session it writes alone (its row, endpoints or queue),
  * whose sid is its parameter $k (AHEAD_DROP(k)); all, its caller mending
- * the entry it changes (AHEAD_MENDED: pg_ahead_queued()). */
+ * the entry it changes (AHEAD_MENDED: pg_ahead_mend()). */
 enum { AHEAD_NONE, AHEAD_KEEP = 0xff, AHEAD_MENDED = 0xfe };
 #define AHEAD_DROP(k) (k)
 #define AHEAD_DROP_SID AHEAD_DROP(1)
@@ -97,10 +97,10 @@ static const unsigned char ahead_keeps[PG_NSTMT] = {
     [PG_ACK_PUT] = AHEAD_KEEP,
     [PG_ACK_TAKE] = AHEAD_KEEP,
     [PG_COUNTER_ADD] = AHEAD_KEEP,
+    [PG_HELLO_SENT] = AHEAD_KEEP, /* hello is not read ahead */
     /* writes of one session, $1 */
-    [PG_TOUCH] = AHEAD_DROP_SID,
-    [PG_HELLO_SENT] = AHEAD_DROP_SID,
-    [PG_ATTACH] = AHEAD_DROP_SID,
+    [PG_TOUCH] = AHEAD_MENDED,
+    [PG_ATTACH] = AHEAD_MENDED,
     [PG_FORGET] = AHEAD_DROP_SID,
     [PG_END] = AHEAD_DROP_SID,
     [PG_PURGE] = AHEAD_DROP_SID,
@@ -171,13 +171,10 @@ pg_ahead_forget(struct sio_store *st, int id, int n, const char *types,
 		a->dropped = 1;
 }
 
-void
-pg_ahead_queued(struct sio_store *st, const char *sid, long long delta)
+struct pg_ahead *
+pg_ahead_mend(struct sio_store *st, const char *sid)
 {
-	struct pg_ahead *a = (struct pg_ahead *)pg_ahead_find(st, sid);
-
-	if (a != NULL)
-		a->queued += delta;
+	return (struct pg_ahead *)pg_ahead_find(st, sid);
 }
 
 int

@@ -605,6 +605,7 @@ int
 pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
                long long conn)
 {
+	struct pg_ahead *a;
 	long long n;
 	int own, rc = SIO_OK;
 	PGresult *r;
@@ -615,7 +616,8 @@ pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
 	if (r == NULL)
 		return sio_store_tx_end(st, own, SIO_ERR);
 	n = pg_int(r, 0, 0);
-	pg_ahead_queued(st, sid, -n);
+	if ((a = pg_ahead_mend(st, sid)) != NULL)
+		a->queued -= n;
 	if (n > 0) {
 		rc = sio_store_counter_add(st, "packets_sent", n);
 		/* another holder may wait for them to be done */

@@ -253,9 +253,9 @@ int pg_ahead_endpoint(struct sio_store *st, const struct pg_ahead *a,
  * (types and values as pg_exec()'s): forgets what it may change. */
 void pg_ahead_forget(struct sio_store *st, int id, int n, const char *types,
                      const char *const *val);
-/* After a statement that changed sid's queue by delta rows (its
- * AHEAD_MENDED in ahead.c): the entry mended. */
-void pg_ahead_queued(struct sio_store *st, const char *sid, long long delta);
+/* The entry of sid, for the caller of a statement that changed it (its
+ * AHEAD_MENDED in ahead.c) to mend; NULL when none. */
+struct pg_ahead *pg_ahead_mend(struct sio_store *st, const char *sid);
 /* Forgets every entry (a transaction's end); frees them (the close). */
 void pg_ahead_clear(struct sio_store *st);
 void pg_ahead_free(struct sio_store *st);

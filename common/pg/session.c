@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "pg.h"
 
 const char *const pg_session_sql[PG_NSTMT] = {
@@ -178,6 +179,7 @@ pg_attach(struct sio_store *st, const char *sid, int transport,
           unsigned from, int to, int fenced)
 {
 	char w[SIO_STORE_WORDS_LEN];
+	struct pg_ahead *a;
 	const char *prev;
 	PGresult *r;
 	int own, rc;
@@ -200,6 +202,13 @@ pg_attach(struct sio_store *st, const char *sid, int transport,
 		sio_store_fail(st, "no such session"); /* not in from */
 		rc = SIO_CLOSED;
 	} else {
+		if ((a = pg_ahead_mend(st, sid)) != NULL) {
+			a->state = to;
+			a->held = a->has_conn = 1;
+			sio_buf_copy(a->holder, sizeof(a->holder), holder);
+			a->conn = conn;
+			a->last_recv = now;
+		}
 		*hello = pg_int(r, 0, 3) == 0;
 		prev = pg_text(r, 0, 1);
 		if (prev != NULL &&
@@ -256,7 +265,12 @@ pg_holder_state(struct sio_store *st, const char *sid, const char *holder,
 int
 pg_touch(struct sio_store *st, const char *sid, long long now)
 {
-	return pg_write(st, PG_TOUCH, "ti", sid, now);
+	struct pg_ahead *a;
+	int rc = pg_write(st, PG_TOUCH, "ti", sid, now);
+
+	if (rc == SIO_OK && (a = pg_ahead_mend(st, sid)) != NULL)
+		a->last_recv = now;
+	return rc;
 }
 
 /* Queues a ring for the holder r (its first column) reads for sid. */

@@ -934,55 +934,55 @@ test_cleanup_drained(void)
 	CU_ASSERT_EQUAL(sio_store_cleanup_drained(st), 0);
 }
 
+/* A new session handshaken from the address remote. */
+static int
+session_from(const char *remote, char sid[SIO_SID_LEN + 1])
+{
+	char req[64];
+
+	snprintf(req, sizeof(req), "{\"remote\":\"%s\"}", remote);
+	return sio_store_session_new(st, req, T0, sid);
+}
+
+/* The live sessions of remote sessions_live counts up to max (all of
+ * them in *all), or -1 when it fails. */
+static int
+live_of(const char *remote, int max, int *all)
+{
+	int mine = -1;
+
+	if (sio_store_sessions_live(st, remote, max, all, &mine) != SIO_OK)
+		return -1;
+	return mine;
+}
+
 static void
 test_sessions_live(void)
 {
 	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
-	int all = -1, mine = -1;
+	int all = -1;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	CU_ASSERT_EQUAL(
-	    sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}", T0, a),
-	    SIO_OK);
-	CU_ASSERT_EQUAL(
-	    sio_store_session_new(st, "{\"remote\":\"10.0.0.1\"}", T0, b),
-	    SIO_OK);
-	CU_ASSERT_EQUAL(
-	    sio_store_session_new(st, "{\"remote\":\"10.0.0.2\"}", T0, c),
-	    SIO_OK);
-	CU_ASSERT_EQUAL(
-	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(session_from("10.0.0.1", a), SIO_OK);
+	CU_ASSERT_EQUAL(session_from("10.0.0.1", b), SIO_OK);
+	CU_ASSERT_EQUAL(session_from("10.0.0.2", c), SIO_OK);
+	CU_ASSERT_EQUAL(live_of("10.0.0.1", 100, &all), 2);
 	CU_ASSERT_EQUAL(all, 3);
-	CU_ASSERT_EQUAL(mine, 2);
-	CU_ASSERT_EQUAL(sio_store_sessions_live(st, "10.0.0.1", 1, &all, &mine),
-	                SIO_OK);
-	CU_ASSERT_EQUAL(mine, 1);
+	CU_ASSERT_EQUAL(live_of("10.0.0.1", 1, &all), 1);
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, a, "bye", T0), 1);
-	CU_ASSERT_EQUAL(
-	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(live_of("10.0.0.1", 100, &all), 1);
 	CU_ASSERT_EQUAL(all, 2);
-	CU_ASSERT_EQUAL(mine, 1);
-	CU_ASSERT_EQUAL(
-	    sio_store_sessions_live(st, "10.0.0.9", 100, &all, &mine), SIO_OK);
-	CU_ASSERT_EQUAL(mine, 0);
+	CU_ASSERT_EQUAL(live_of("10.0.0.9", 100, &all), 0);
 	/* an address whose last session ended, then one more from it */
 	CU_ASSERT_EQUAL(sio_session_claim_end(st, c, "bye", T0), 1);
-	CU_ASSERT_EQUAL(
-	    sio_store_sessions_live(st, "10.0.0.2", 100, &all, &mine), SIO_OK);
-	CU_ASSERT_EQUAL(mine, 0);
-	CU_ASSERT_EQUAL(
-	    sio_store_session_new(st, "{\"remote\":\"10.0.0.2\"}", T0, c),
-	    SIO_OK);
-	CU_ASSERT_EQUAL(
-	    sio_store_sessions_live(st, "10.0.0.2", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(live_of("10.0.0.2", 100, &all), 0);
+	CU_ASSERT_EQUAL(session_from("10.0.0.2", c), SIO_OK);
+	CU_ASSERT_EQUAL(live_of("10.0.0.2", 100, &all), 1);
 	CU_ASSERT_EQUAL(all, 2);
-	CU_ASSERT_EQUAL(mine, 1);
 	/* the closed ones deleted: the counts stay */
 	CU_ASSERT_EQUAL(sio_store_cleanup(st, T0 + 1), 2);
-	CU_ASSERT_EQUAL(
-	    sio_store_sessions_live(st, "10.0.0.1", 100, &all, &mine), SIO_OK);
+	CU_ASSERT_EQUAL(live_of("10.0.0.1", 100, &all), 1);
 	CU_ASSERT_EQUAL(all, 2);
-	CU_ASSERT_EQUAL(mine, 1);
 }
 
 /* sio_store_expired() with the engine's timeouts, each found session's

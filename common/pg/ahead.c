@@ -261,7 +261,7 @@ ahead_fill(struct sio_store *st, const PGresult *r, int eps)
 		const char *h = pg_text(r, i, 2);
 
 		/* a sid asked twice (two connections of one session): one
-		 * entry, or a write would drop one and leave the other */
+		 * entry, the one bsearch() finds */
 		if (n > 0 && strcmp(q->ahead[n - 1].sid, pg_text(r, i, 0)) == 0)
 			continue;
 		n++;

@@ -442,42 +442,46 @@ pg_outbox_peek(struct sio_store *st, const char *sid, long long now, size_t max,
 	               blocked, NULL);
 }
 
+/* Keeps what a take read of sid's next delayed packet at now (absent:
+ * none) for pg_outbox_next_due(): an attach that found nothing to take
+ * asks for it next. */
+static void
+pg_due_keep(struct sio_store *st, const char *sid, long long now, int absent,
+            long long due)
+{
+	struct pg_conn *q = PGC(st);
+
+	q->due_absent = absent;
+	q->due = due;
+	q->due_now = now;
+	sio_buf_copy(q->due_sid, sizeof(q->due_sid), sid);
+	q->due_set = 1;
+}
+
 /* The first page of a take and, when it read none, the next delayed
- * packet's due, kept for the next statement if it is pg_outbox_next_due()
- * of the same sid and now (an attach that found nothing to take asks for
- * it). */
+ * packet's due (pg_due_keep()). */
 static PGresult *
 pg_take_page(struct sio_store *st, const char *sid, long long now,
              long long limit, const char *holder, long long conn)
 {
 	PGresult *r =
 	    pg_exec(st, PG_TAKE_PAGE, "tiiti", sid, limit, now, holder, conn);
-	struct pg_conn *q = PGC(st);
 
-	if (r == NULL || PQntuples(r) != 1 || !pg_null(r, 0, 0))
-		return r;
-	q->due_absent = pg_null(r, 0, 4);
-	q->due = pg_int(r, 0, 4);
-	q->due_now = now;
-	sio_buf_copy(q->due_sid, sizeof(q->due_sid), sid);
-	q->due_set = 1;
+	if (r != NULL && PQntuples(r) == 1 && pg_null(r, 0, 0))
+		pg_due_keep(st, sid, now, pg_null(r, 0, 4), pg_int(r, 0, 4));
 	return r;
 }
 
 /* Whether sid's queue, read ahead, is empty: then a take finds nothing,
- * nor a delayed packet (pg_outbox_next_due()). */
+ * nor a delayed packet. */
 static int
 pg_take_none(struct sio_store *st, const char *sid, long long now)
 {
 	const struct pg_ahead *a = pg_ahead_find(st, sid);
-	struct pg_conn *q = PGC(st);
 
 	if (a == NULL || a->queued != 0)
 		return 0;
-	q->due_absent = 1;
-	q->due_now = now;
-	sio_buf_copy(q->due_sid, sizeof(q->due_sid), sid);
-	q->due_set = 1;
+	pg_due_keep(st, sid, now, 1, 0);
 	return 1;
 }
 

@@ -221,8 +221,9 @@ int sio_store_watch(struct sio_store *st, const char *holder, long long now,
  * Inside a transaction, before a batch works on the sessions sids (n of
  * them): a backend whose reads are round trips reads in one what the
  * batch will ask of each (its state, queue and holder; with endpoints
- * set, its connected endpoints too, for packets in) and answers those
- * reads from it until the transaction writes to that session, or ends.
+ * set, its connected endpoints too, for packets in), in the round trip
+ * of the transaction's next statement, and answers those reads from it
+ * until the transaction writes to that session, or ends.
  * What the reads return is the same either way. A no-op outside a
  * transaction, and on a backend without round trips. SIO_OK, or SIO_ERR
  * (the reads then go one at a time).

@@ -168,6 +168,7 @@ serve_take(struct serve *s, struct sio_deliver *d, struct batch *bt,
            long long now, struct sio_buf *out)
 {
 	struct poll_write p = {.w.fn = poll_take,
+	                       .w.sid = d->sid,
 	                       .s = s,
 	                       .d = d,
 	                       .bt = bt,

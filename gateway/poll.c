@@ -66,6 +66,7 @@ serve_poll_attach(struct serve *s, struct sio_deliver *d, struct batch *bt,
                   struct sio_buf *out, long long *due)
 {
 	struct poll_write p = {.w.fn = poll_attach,
+	                       .w.sid = d->sid,
 	                       .s = s,
 	                       .d = d,
 	                       .bt = bt,

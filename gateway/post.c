@@ -261,6 +261,8 @@ serve_post(struct serve *s)
 	/* the handlers run on this thread, no write lock held; then one
 	 * write: what they did, and the takes for polls parked here */
 	post.s = s;
+	post.w.sid = s->rt.sid;
+	post.w.eps = 1; /* a connect or disconnect asks */
 	post.now = sio_session_now();
 	rungs_init(&post.l);
 	rc = serve_store(s) != SIO_OK ? SIO_ERR

@@ -72,8 +72,11 @@ void
 serve_htmlfile(struct serve *s, struct batch *bt)
 {
 	struct sio_deliver d;
-	struct poll_write p = {
-	    .w.fn = poll_attach, .s = s, .d = &d, .now = sio_session_now()};
+	struct poll_write p = {.w.fn = poll_attach,
+	                       .w.sid = d.sid,
+	                       .s = s,
+	                       .d = &d,
+	                       .now = sio_session_now()};
 	int rc;
 
 	sio_deliver_init(&d, s->rt.sid, s->rt.transport, gw.holder,

@@ -2147,6 +2147,74 @@ test_prelude_take(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 1);
 }
 
+/* prelude: its rows are the sessions as they were before the statement
+ * that follows it (a backend may send the two in one round trip), and
+ * that statement's changes show in the reads after it, whichever rows it
+ * changed; one that nothing follows, or that a savepoint's rollback
+ * undoes, leaves the reads as without it. */
+static void
+test_prelude_first(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	const char *sids[] = {a, b};
+	unsigned open = SIO_STATE_BIT(SIO_SESSION_OPEN);
+	long long last = 0;
+	int room = 0, attached = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	two_held(a, b);
+	put(b, "3:::1");
+	/* first after it: a write of rows it does not name by sid */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_process_unregister(st, "wsd-1", T0 + 7, open,
+	                                             SIO_SESSION_DETACHED),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, a, "wsd-1", 1), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_outbox_room(st, a, &room, &attached, &last),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(attached, 0);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, a, &last),
+	                SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, b, "wsd-2", 1),
+	                SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 1);
+	/* first after it: a write of one of them */
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_detach(st, b, "wsd-2", 1, T0 + 8, open,
+	                                 SIO_SESSION_DETACHED),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_holder_state(st, b, "wsd-2", 1), SIO_ABSENT);
+	CU_ASSERT_EQUAL(sio_store_session_state(st, b, &last),
+	                SIO_SESSION_DETACHED);
+	/* first after it: a packet queued, then a broadcast, counted */
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	put(b, "3:::2");
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 2);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 1), SIO_OK);
+	CU_ASSERT_EQUAL(broadcast_at(st, "", NULL, NULL, "3:::all", 0, 0), 2);
+	CU_ASSERT_EQUAL(room_of(st, a), SIO_MAX_QUEUE - 1);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 3);
+	/* asked for inside a savepoint rolled back before anything ran */
+	CU_ASSERT_EQUAL_FATAL(sio_store_savepoint(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_rollback_to(st), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, b), SIO_MAX_QUEUE - 3);
+	/* and after a write rolled back */
+	CU_ASSERT_EQUAL_FATAL(sio_store_savepoint(st), SIO_OK);
+	put(a, "3:::gone");
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 0), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_rollback_to(st), SIO_OK);
+	CU_ASSERT_EQUAL(room_of(st, a), SIO_MAX_QUEUE - 1);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	/* nothing after it: the transaction commits as an empty one */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, sids, 2, 1), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 3);
+}
+
 /* maintain may be called at any time, on any connection, repeatedly,
  * with writes in between, and leaves every row as it was. */
 static void
@@ -3286,6 +3354,9 @@ static const struct cu_test tests[] = {
      test_prelude},
     {"prelude: a holder's check, takes and dones answer as without it",
      test_prelude_take},
+    {"prelude: its rows are from before the next statement, whose "
+     "changes show",
+     test_prelude_first},
     {"maintain runs at any time and keeps every row", test_maintain},
     {"counters add, read and list by name", test_counters},
     {"deferred counters wait in memory until flushed", test_deferred_counters},

@@ -104,8 +104,9 @@ static const unsigned char ahead_keeps[PG_NSTMT] = {
     [PG_FORGET] = AHEAD_DROP_SID,
     [PG_END] = AHEAD_DROP_SID,
     [PG_PURGE] = AHEAD_DROP_SID,
-    [PG_PUT] = AHEAD_DROP_SID,
-    [PG_PUT_ONE] = AHEAD_DROP_SID,
+    [PG_PUT] = AHEAD_MENDED,
+    [PG_PUT_ONE] = AHEAD_MENDED,
+    [PG_BCAST] = AHEAD_MENDED, /* each recipient's queue */
     [PG_TAKE] = AHEAD_DROP_SID,
     [PG_TAKE_PAGE] = AHEAD_DROP_SID,
     [PG_UNTAKE] = AHEAD_DROP_SID,
@@ -119,20 +120,38 @@ static const unsigned char ahead_keeps[PG_NSTMT] = {
     [PG_ACK_NEXT] = AHEAD_DROP_SID,
 };
 
+const char PG_AHEAD_PEND[] = "prelude";
+
+/* Forgets the entries, and a prelude not sent yet: a read, it may go. */
 void
 pg_ahead_clear(struct sio_store *st)
 {
-	PGC(st)->nahead = 0;
+	struct pg_conn *q = PGC(st);
+	int k = 0;
+
+	q->nahead = 0;
+	if (!q->ahead_pend)
+		return;
+	while (k < q->npend && q->pend[k] != PG_AHEAD_PEND)
+		k++;
+	if (k < q->npend) {
+		memmove(&q->pend[k], &q->pend[k + 1],
+		        (size_t)(q->npend - k - 1) * sizeof(*q->pend));
+		q->npend--;
+	}
+	q->ahead_pend = 0;
 }
 
 void
 pg_ahead_free(struct sio_store *st)
 {
+	pg_ahead_clear(st);
 	free(PGC(st)->ahead);
 	free(PGC(st)->ahead_eps);
+	free(PGC(st)->ahead_list);
 	PGC(st)->ahead = NULL;
 	PGC(st)->ahead_eps = NULL;
-	PGC(st)->nahead = 0;
+	PGC(st)->ahead_list = NULL;
 }
 
 static int
@@ -141,17 +160,29 @@ ahead_cmp(const void *key, const void *elt)
 	return strcmp(key, ((const struct pg_ahead *)elt)->sid);
 }
 
-const struct pg_ahead *
-pg_ahead_find(struct sio_store *st, const char *sid)
+/* The entry of sid as the rows read last show it. */
+static struct pg_ahead *
+ahead_lookup(struct pg_conn *q, const char *sid)
 {
-	struct pg_conn *q = PGC(st);
-	const struct pg_ahead *a;
+	struct pg_ahead *a;
 
 	if (q->nahead == 0 || sid == NULL)
 		return NULL;
 	a = bsearch(sid, q->ahead, (size_t)q->nahead, sizeof(*q->ahead),
 	            ahead_cmp);
 	return a != NULL && !a->dropped ? a : NULL;
+}
+
+/* A read asks: a prelude still deferred is sent now (it failing, the
+ * read asks the server itself, and fails as the transaction did). */
+const struct pg_ahead *
+pg_ahead_find(struct sio_store *st, const char *sid)
+{
+	if (PGC(st)->ahead_pend && sid != NULL && pg_flush(st) != SIO_OK) {
+		pg_ahead_clear(st);
+		return NULL;
+	}
+	return ahead_lookup(PGC(st), sid);
 }
 
 void
@@ -167,14 +198,14 @@ pg_ahead_forget(struct sio_store *st, int id, int n, const char *types,
 		pg_ahead_clear(st);
 		return;
 	}
-	if ((a = (struct pg_ahead *)pg_ahead_find(st, val[k - 1])) != NULL)
+	if ((a = ahead_lookup(PGC(st), val[k - 1])) != NULL)
 		a->dropped = 1;
 }
 
 struct pg_ahead *
 pg_ahead_mend(struct sio_store *st, const char *sid)
 {
-	return (struct pg_ahead *)pg_ahead_find(st, sid);
+	return ahead_lookup(PGC(st), sid);
 }
 
 int
@@ -227,11 +258,11 @@ ahead_endpoints(struct pg_conn *q, struct pg_ahead *a, const char *t,
 
 /* The rows of r into q->ahead, one entry a session; with eps, their
  * endpoints too. */
-static int
-ahead_fill(struct sio_store *st, const PGresult *r, int eps)
+int
+pg_ahead_fill(struct sio_store *st, const PGresult *r)
 {
 	struct pg_conn *q = PGC(st);
-	int rows = PQntuples(r), n = 0;
+	int rows = PQntuples(r), n = 0, eps = q->ahead_want_eps;
 	size_t need = 0, off = 0;
 
 	if (rows <= 0)
@@ -284,15 +315,22 @@ ahead_fill(struct sio_store *st, const PGresult *r, int eps)
 	return SIO_OK;
 }
 
+/*
+ * The list is sent with the transaction's next round trip: with the
+ * statement that follows, or alone when a read asks for an entry first
+ * (pg_ahead_find()). Its rows are what the sessions were before that
+ * statement ran: pg_vexec() forgets what the statement wrote once they
+ * are in.
+ */
 int
 pg_prelude(struct sio_store *st, const char *const *sids, int n, int endpoints)
 {
+	struct pg_conn *q = PGC(st);
 	struct sio_buf list;
-	PGresult *r;
 	int rc = SIO_OK, any = 0;
 
 	pg_ahead_clear(st);
-	if (!PGC(st)->in_tx)
+	if (!q->in_tx)
 		return SIO_OK; /* others commit between two statements */
 	sio_buf_init(&list);
 	if (sio_buf_putc(&list, '{') != SIO_OK)
@@ -306,11 +344,11 @@ pg_prelude(struct sio_store *st, const char *const *sids, int n, int endpoints)
 		any = 1;
 	}
 	if (rc == SIO_OK && any && sio_buf_puts(&list, "}") == SIO_OK) {
-		r = pg_exec(st, endpoints ? PG_PRELUDE_EPS : PG_PRELUDE, "t",
-		            list.p);
-		if (r == NULL || ahead_fill(st, r, endpoints) != SIO_OK)
-			rc = SIO_ERR;
-		PQclear(r);
+		free(q->ahead_list);
+		q->ahead_list = sio_buf_steal(&list);
+		q->ahead_want_eps = endpoints;
+		rc = pg_defer_prelude(st,
+		                      endpoints ? PG_PRELUDE_EPS : PG_PRELUDE);
 	}
 	sio_buf_cleanup(&list);
 	if (rc != SIO_OK)

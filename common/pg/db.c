@@ -155,7 +155,7 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 {
 	struct pg_conn *q = PGC(st);
 	PGconn *c = q->db;
-	PGresult *r, *out = NULL;
+	PGresult *r, *out = NULL, *ahead = NULL;
 	const char *pend[sizeof(q->pend) / sizeof(*q->pend)];
 	int total = q->npend + (name || sql), failed = 0, k, begun, npend;
 
@@ -167,7 +167,13 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 	if (!PQenterPipelineMode(c))
 		return NULL;
 	for (k = 0; k < q->npend; k++)
-		PQsendQueryParams(c, q->pend[k], 0, NULL, NULL, NULL, NULL, 0);
+		if (q->pend[k] == PG_AHEAD_PEND) /* prepared: pg_prelude() */
+			PQsendQueryPrepared(c, q->ahead_name, 1,
+			                    (const char *const *)&q->ahead_list,
+			                    NULL, NULL, 0);
+		else
+			PQsendQueryParams(c, q->pend[k], 0, NULL, NULL, NULL,
+			                  NULL, 0);
 	if (name)
 		PQsendQueryPrepared(c, name, n, val, len, fmt, 0);
 	else if (sql)
@@ -178,6 +184,7 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 	npend = q->npend;
 	q->sent |= begun;
 	q->npend = 0;
+	q->ahead_pend = 0;
 	for (k = 0; k < total && PQstatus(c) != CONNECTION_BAD; k++)
 		while ((r = PQgetResult(c)) != NULL) {
 			ExecStatusType s = PQresultStatus(r);
@@ -190,6 +197,9 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 			}
 			if (mine && out == NULL)
 				out = r;
+			else if (k < npend && pend[k] == PG_AHEAD_PEND &&
+			         s == PGRES_TUPLES_OK && ahead == NULL)
+				ahead = r;
 			else
 				PQclear(r);
 		}
@@ -212,12 +222,19 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 			memcpy(q->pend, pend, sizeof(pend));
 			q->npend = npend;
 			q->sent = 0;
+			for (k = 0; k < npend; k++)
+				q->ahead_pend |= pend[k] == PG_AHEAD_PEND;
 		}
 	}
 	if (!failed && (name || sql) && out == NULL) {
 		pg_fail(st, NULL); /* the statement's result never came */
 		failed = 1;
 	}
+	if (!failed && ahead != NULL) { /* read before the statement ran */
+		q->ahead_pend = 0;
+		failed = pg_ahead_fill(st, ahead) != SIO_OK;
+	}
+	PQclear(ahead);
 	if (failed) {
 		PQclear(out);
 		return NULL;
@@ -239,6 +256,27 @@ pg_defer(struct sio_store *st, const char *cmd)
 		PQclear(r);
 	}
 	q->pend[q->npend++] = cmd;
+	return SIO_OK;
+}
+
+int
+pg_flush(struct sio_store *st)
+{
+	PGresult *r = pg_send(st, NULL, NULL, 0, NULL, NULL, NULL);
+
+	PQclear(r);
+	return r != NULL ? SIO_OK : SIO_ERR;
+}
+
+int
+pg_defer_prelude(struct sio_store *st, enum pg_sql id)
+{
+	struct pg_conn *q = PGC(st);
+
+	if (pg_prepare(st, id, q->ahead_name) != SIO_OK ||
+	    pg_defer(st, PG_AHEAD_PEND) != SIO_OK)
+		return SIO_ERR;
+	q->ahead_pend = 1;
 	return SIO_OK;
 }
 
@@ -277,7 +315,6 @@ pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
 		}
 	}
 	PGC(st)->due_set = 0; /* pg_take_page()'s read-ahead */
-	pg_ahead_forget(st, id, n, types, val);
 	for (int tries = 0;; tries++) {
 		r = NULL;
 		if (id >= 0 ? pg_prepare(st, (enum pg_sql)id, name) == SIO_OK
@@ -287,9 +324,12 @@ pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
 		if (r != NULL && pg_ok(st, r))
 			break;
 		PQclear(r);
-		if (tries > 0 || !pg_again(st))
+		if (tries > 0 || !pg_again(st)) {
+			pg_ahead_clear(st);
 			return NULL;
+		}
 	}
+	pg_ahead_forget(st, id, n, types, val);
 	PGC(st)->changes = atoll(PQcmdTuples(r));
 	return r;
 }

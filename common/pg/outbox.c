@@ -143,6 +143,17 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
                         " WHERE seq = $2 AND sid = $1 AND taker = $3",
 };
 
+/* n packets were queued for sid: its entry read ahead shows them (the
+ * trigger outbox_queued changes nothing else of its row). */
+static void
+pg_queued_mend(struct sio_store *st, const char *sid, long long n)
+{
+	struct pg_ahead *a = pg_ahead_mend(st, sid);
+
+	if (a != NULL)
+		a->queued += n;
+}
+
 /* The outbox check's row of sid into *a (read ahead, or read now):
  * SIO_OK, SIO_ABSENT, SIO_CLOSED, SIO_ERR. */
 static int
@@ -223,7 +234,11 @@ int
 pg_outbox_insert(struct sio_store *st, const char *sid, const char *pkt,
                  size_t len, long long due)
 {
-	return pg_run(st, PG_PUT, "tbii", sid, pkt, len, sio_store_now(), due);
+	if (pg_run(st, PG_PUT, "tbii", sid, pkt, len, sio_store_now(), due) !=
+	    SIO_OK)
+		return SIO_ERR;
+	pg_queued_mend(st, sid, PGC(st)->changes);
+	return SIO_OK;
 }
 
 int
@@ -246,6 +261,7 @@ pg_outbox_put(struct sio_store *st, const char *sid, const char *pkt,
 	} else if (pg_int(r, 0, 3) == 1) {
 		t = pg_text(r, 0, 1);
 		sio_buf_copy(holder, SIO_HOLDER_LEN, t ? t : "");
+		pg_queued_mend(st, sid, 1);
 	} else if (!(vol && pg_null(r, 0, 1))) {
 		/* as pg_outbox_target(): a volatile packet with no transport
 		 * attached is dropped, whatever the queue holds */
@@ -271,6 +287,8 @@ pg_outbox_broadcast(struct sio_store *st, const char *endpoint,
 	r = pg_exec(st, PG_BCAST, "tttiibii", endpoint, room, exclude_sid, vol,
 	            max, pkt, len, sio_store_now(), due);
 	n = r != NULL ? PQntuples(r) : 0;
+	for (int i = 0; i < n; i++)
+		pg_queued_mend(st, pg_text(r, i, 0), 1);
 	rc = pg_ring_rows(st, r);
 	return sio_store_tx_end(st, own, rc == SIO_OK ? n : rc);
 }

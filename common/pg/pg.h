@@ -198,6 +198,11 @@ struct pg_conn {
 	int nahead;
 	size_t ahead_cap, ahead_eps_cap;
 	char *ahead_eps;
+	/* a prelude not sent yet (in pend[] as PG_AHEAD_PEND): the
+	 * statement's name, its list of sids, whether it reads endpoints */
+	int ahead_pend, ahead_want_eps;
+	char ahead_name[16];
+	char *ahead_list;
 };
 
 #define PGC(st) ((struct pg_conn *)(st)->be)
@@ -244,13 +249,26 @@ char *pg_dup(const PGresult *r, int row, int col, int *failed);
 
 /* --- ahead.c: the read-ahead ---------------------------------------- */
 
+/* The place of a deferred prelude in pend[] (pointer compared). */
+extern const char PG_AHEAD_PEND[];
+/* Defers statement id with the list (a PostgreSQL array literal, kept
+ * by the caller until the prelude is sent or forgotten) to the
+ * transaction's next round trip: a prelude (ahead.c), whose rows
+ * pg_ahead_fill() reads when they come. */
+int pg_defer_prelude(struct sio_store *st, enum pg_sql id);
+/* Sends what the transaction deferred, with no statement of its own. */
+int pg_flush(struct sio_store *st);
+/* The rows of a prelude's result into the entries. */
+int pg_ahead_fill(struct sio_store *st, const PGresult *r);
+
 /* The entry of sid read ahead and not written since, or NULL. */
 const struct pg_ahead *pg_ahead_find(struct sio_store *st, const char *sid);
 /* Whether endpoint is among a's connected ones. */
 int pg_ahead_endpoint(struct sio_store *st, const struct pg_ahead *a,
                       const char *endpoint);
-/* Before statement id (-1: one not prepared) runs with its n parameters
- * (types and values as pg_exec()'s): forgets what it may change. */
+/* Once statement id (-1: one not prepared) ran with its n parameters
+ * (types and values as pg_exec()'s): forgets what it may have changed. A
+ * prelude sent in its round trip read the rows before it ran. */
 void pg_ahead_forget(struct sio_store *st, int id, int n, const char *types,
                      const char *const *val);
 /* The entry of sid, for the caller of a statement that changed it (its

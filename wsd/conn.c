@@ -47,6 +47,8 @@ static struct wsd_conn *dirty_head, *dirty_tail;
 static struct lws_context *conn_lws;
 static lws_sorted_usec_list_t flush_sul;
 static int flush_scheduled;
+/* the flush scheduled is the late one of conn_dirty_late() */
+static int flush_late;
 
 static unsigned
 conn_hash(const char *sid)
@@ -135,9 +137,13 @@ conn_addr_unref(struct wsd_conn_addr *a)
 
 static void conn_flush_cb(lws_sorted_usec_list_t *sul);
 
-/* Puts c on the dirty list and makes sure a flush is coming. */
+/* How long the done of written packets may wait for a batch that has
+ * something else to do (conn_dirty_late()). */
+#define CONN_LATE_US 20000
+
+/* Puts c on the dirty list. */
 static void
-conn_dirty(struct wsd_conn *c)
+conn_list_dirty(struct wsd_conn *c)
 {
 	if (!c->dirty) {
 		c->dirty = 1;
@@ -149,11 +155,37 @@ conn_dirty(struct wsd_conn *c)
 			dirty_head = c;
 		dirty_tail = c;
 	}
-	if (!flush_scheduled && conn_lws != NULL) {
+}
+
+/* Puts c on the dirty list and makes sure a flush is coming. */
+static void
+conn_dirty(struct wsd_conn *c)
+{
+	conn_list_dirty(c);
+	if ((!flush_scheduled || flush_late) && conn_lws != NULL) {
 		flush_scheduled = 1;
+		flush_late = 0;
 		/* due at once: it runs before the loop's next poll, after
 		 * everything this turn read */
 		lws_sul_schedule(conn_lws, 0, &flush_sul, conn_flush_cb, 1);
+	}
+}
+
+/*
+ * conn_dirty() for what may wait CONN_LATE_US: the done of packets
+ * written when nothing else is asked. The next batch, whoever asks for
+ * it, carries it; alone, it comes that much later. A transaction of its
+ * own for each done would take the writers' turn (PostgreSQL's lock)
+ * between every two packets rung to this process.
+ */
+static void
+conn_dirty_late(struct wsd_conn *c)
+{
+	conn_list_dirty(c);
+	if (!flush_scheduled && conn_lws != NULL) {
+		flush_scheduled = flush_late = 1;
+		lws_sul_schedule(conn_lws, 0, &flush_sul, conn_flush_cb,
+		                 CONN_LATE_US);
 	}
 }
 
@@ -832,7 +864,7 @@ conn_flush_cb(lws_sorted_usec_list_t *sul)
 	lws_usec_t t0 = lws_now_usecs();
 
 	(void)sul;
-	flush_scheduled = 0;
+	flush_scheduled = flush_late = 0;
 	wsd_conn_flush();
 	wsd_sul_done(t0);
 }
@@ -892,7 +924,7 @@ wsd_conn_init(struct lws_context *lws)
 		sio_store_defer_counters(wsd.x.store);
 	}
 	if (lws == NULL && flush_scheduled) {
-		flush_scheduled = 0;
+		flush_scheduled = flush_late = 0;
 		lws_sul_cancel(&flush_sul);
 	}
 }
@@ -978,8 +1010,12 @@ wsd_conn_written(struct wsd_conn *c, int ok)
 		return; /* the socket closes: wsd_conn_close releases */
 	if (c->txq_done < c->txq.len || conn_closes(c))
 		conn_want_write(c); /* the next packet, or the close */
-	else if (c->ntaken > 0)
+	else if (c->ntaken > 0 && c->want_take)
 		conn_want_take(c, 0); /* done, and the next ones */
+	else if (c->ntaken > 0) {     /* done; a take then finds what came */
+		c->want_take = 1;
+		conn_dirty_late(c);
+	}
 }
 
 void

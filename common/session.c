@@ -393,6 +393,8 @@ struct sio_session_run {
 	char *note;     /* the run's note on the packets; NULL: none */
 	char *endpoint; /* RUN_CLOSE: the endpoint it disconnects */
 	int claimed;    /* the apply claimed the session's end */
+	int closing;    /* sio_session_close_run() ran: fx is on_close's */
+	int close_rc;   /* and its result */
 	int read;       /* RUN_RECEIVE: last_recv was read by the run */
 	long long last_recv;
 	struct sio_session_run *next; /* x's spares */
@@ -1151,42 +1153,46 @@ sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r)
 /*
  * The second half of an end this process claimed: on_close for each
  * endpoint, then the root, outside any transaction (the session's data
- * and endpoints are still there to read), then, in a transaction, what
- * they broadcast (sends to the session itself are dropped: it is closed)
- * and the purge. Returns 1 or SIO_ERR.
+ * and endpoints are still there to read), recorded in fx
+ * (session_close_run()); then, in a transaction, what they broadcast
+ * (sends to the session itself are dropped: it is closed) and the purge
+ * (session_close_apply(), rc the first half's). Returns 1 or SIO_ERR.
  */
 static int
-session_close(struct sio_session_ctx *x, const char *sid, const char *reason,
-              long long now)
+session_close_run(struct sio_session_ctx *x, const char *sid,
+                  const char *reason, long long now, struct sio_effects *fx)
 {
-	struct sio_store *st = x->store;
-	const struct sio_effect *end;
-	struct sio_effects fx;
 	struct ep_list l = {0};
-	long long last_recv;
-	int own, rc;
+	int rc;
 
-	sio_effects_init(&fx);
-	rc = sio_store_endpoint_list(st, sid, ep_collect, &l) < 0 || l.failed
+	rc = sio_store_endpoint_list(x->store, sid, ep_collect, &l) < 0 ||
+	             l.failed
 	         ? SIO_ERR
 	         : SIO_OK;
 	for (size_t i = 0; i < l.n; i++)
-		session_on_close(x, &fx, sid, l.names[i], reason, now);
+		session_on_close(x, fx, sid, l.names[i], reason, now);
 	ep_list_free(&l);
-	own = !sio_store_in_transaction(st);
-	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK) {
-		sio_effects_cleanup(&fx);
+	return rc;
+}
+
+static int
+session_close_apply(struct sio_session_ctx *x, const char *sid,
+                    struct sio_effects *fx, int rc)
+{
+	struct sio_store *st = x->store;
+	const struct sio_effect *end;
+	long long last_recv;
+	int own = !sio_store_in_transaction(st);
+
+	if ((own ? sio_store_begin(st) : sio_store_savepoint(st)) != SIO_OK)
 		return SIO_ERR;
-	}
 	/* closed, as the claim left it (a batch whose transaction was lost
 	 * undid the claim: nothing to purge) */
 	if (sio_store_session_state(st, sid, &last_recv) != SIO_SESSION_CLOSED)
 		rc = SIO_ERR;
-	else if (sio_effects_apply(&fx, 0, st, sid, 1, &end, x->err) !=
-	             SIO_OK ||
+	else if (sio_effects_apply(fx, 0, st, sid, 1, &end, x->err) != SIO_OK ||
 	         sio_store_session_purge(st, sid) != SIO_OK)
 		rc = SIO_ERR;
-	sio_effects_cleanup(&fx);
 	if (rc != SIO_OK && own)
 		sio_store_rollback(st);
 	else if (rc != SIO_OK)
@@ -1194,6 +1200,20 @@ session_close(struct sio_session_ctx *x, const char *sid, const char *reason,
 	else if ((own ? sio_store_commit(st) : sio_store_release(st)) != SIO_OK)
 		rc = SIO_ERR;
 	return rc == SIO_OK ? 1 : SIO_ERR;
+}
+
+static int
+session_close(struct sio_session_ctx *x, const char *sid, const char *reason,
+              long long now)
+{
+	struct sio_effects fx;
+	int rc;
+
+	sio_effects_init(&fx);
+	rc = session_close_run(x, sid, reason, now, &fx);
+	rc = session_close_apply(x, sid, &fx, rc);
+	sio_effects_cleanup(&fx);
+	return rc;
 }
 
 /* The reason of the end r recorded. */
@@ -1207,6 +1227,25 @@ run_end_reason(const struct sio_session_run *r)
 }
 
 int
+sio_session_close_run(struct sio_session_ctx *x, struct sio_session_run *r,
+                      int committed)
+{
+	char *reason;
+
+	if (r == NULL || !r->claimed || !committed || r->closing)
+		return 0;
+	if ((reason = strdup(run_end_reason(r))) == NULL)
+		return SIO_ERR; /* sio_session_done() does it all */
+	/* the run's effects were applied: fx takes on_close's */
+	sio_effects_cleanup(&r->fx);
+	sio_effects_init(&r->fx);
+	r->close_rc = session_close_run(x, r->sid, reason, r->now, &r->fx);
+	r->closing = 1;
+	free(reason);
+	return 1;
+}
+
+int
 sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
                  int committed)
 {
@@ -1214,7 +1253,9 @@ sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
 
 	if (r == NULL)
 		return 0;
-	if (r->claimed && committed)
+	if (r->closing)
+		rc = session_close_apply(x, r->sid, &r->fx, r->close_rc);
+	else if (r->claimed && committed)
 		rc = session_close(x, r->sid, run_end_reason(r), r->now);
 	run_free(x, r);
 	return rc;

@@ -204,6 +204,18 @@ int sio_session_apply(struct sio_session_ctx *x, struct sio_session_run *r);
 int sio_session_done(struct sio_session_ctx *x, struct sio_session_run *r,
                      int committed);
 
+/*
+ * The first half of sio_session_done(), for a caller that finishes the
+ * ends of a batch in one transaction: with no transaction open on x, runs
+ * on_close for the end r claimed (committed as sio_session_done()'s);
+ * sio_session_done() then writes what they did in the caller's
+ * transaction (a savepoint of it), or in one of its own. Returns 1 when
+ * it ran them, 0 when r has no end to finish, SIO_ERR (out of memory:
+ * sio_session_done() does both halves).
+ */
+int sio_session_close_run(struct sio_session_ctx *x, struct sio_session_run *r,
+                          int committed);
+
 /* 1 when r's apply claimed its session's end (sio_session_done() will run
  * on_close and write), else 0. */
 int sio_session_ending(const struct sio_session_run *r);

@@ -1259,6 +1259,66 @@ test_on_close_runs_once_with_its_effects(void)
 	CU_ASSERT_PTR_NULL(sio_store_data_get(st, a, "bye"));
 }
 
+/*
+ * The ends of a batch (sio-wsd): the runs applied in one transaction;
+ * after its commit, on_close of each outside any transaction
+ * (sio_session_close_run()), then what they did, all in one transaction:
+ * each on_close once, each broadcast lands, each session purged. A batch
+ * that did not commit has no end to finish.
+ */
+static void
+test_ends_of_a_batch_finish_in_one_transaction(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1], c[SIO_SID_LEN + 1];
+	struct sio_session_run *ra, *rb, *rc;
+
+	x.plugin = &probe_plugin;
+	open_session(a, NULL);
+	open_session(b, NULL);
+	open_session(c, NULL);
+	CU_ASSERT(feed(a, "5:1+::{\"name\":\"rw\"}") == SIO_OK);
+	CU_ASSERT(feed(b, "5:1+::{\"name\":\"rw\"}") == SIO_OK);
+	free(drain(a));
+	free(drain(b));
+	free(drain(c));
+	ra = run_only(a, "0::");
+	rb = run_only(b, "0::");
+	rc = run_only(c, "0::");
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT(sio_session_apply(&x, ra) == SIO_OK);
+	CU_ASSERT(sio_session_apply(&x, rb) == SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT(sio_session_ending(ra) && sio_session_ending(rb));
+	probe_log.len = 0;
+	sio_buf_puts(&probe_log, "");
+	CU_ASSERT_EQUAL(sio_session_close_run(&x, ra, 1), 1);
+	CU_ASSERT_EQUAL(sio_session_close_run(&x, rb, 1), 1);
+	CU_ASSERT_EQUAL(sio_session_close_run(&x, ra, 1), 0);
+	CU_ASSERT_STRING_EQUAL(probe_log.p,
+	                       "close \nclose in a transaction: no\n"
+	                       "close \nclose in a transaction: no\n");
+	/* nothing written yet: the data on_close read is still there */
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, c), 0);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_done(&x, ra, 1), 1);
+	CU_ASSERT_EQUAL(sio_session_done(&x, rb, 1), 1);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(probe_log.p,
+	                       "close \nclose in a transaction: no\n"
+	                       "close \nclose in a transaction: no\n");
+	EXPECT(c, "3:::gone\n3:::gone");
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, a, "bye"));
+	CU_ASSERT_PTR_NULL(sio_store_data_get(st, b, "bye"));
+	CU_ASSERT(state_of(a) == SIO_SESSION_CLOSED);
+	/* c's end was never committed: nothing to finish, c lives */
+	CU_ASSERT(sio_session_apply(&x, rc) == SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_close_run(&x, rc, 0), 0);
+	CU_ASSERT_EQUAL(sio_session_done(&x, rc, 0), 0);
+	CU_ASSERT_STRING_EQUAL(probe_log.p,
+	                       "close \nclose in a transaction: no\n"
+	                       "close \nclose in a transaction: no\n");
+}
+
 /* A handler reads what it wrote itself, before it is applied. */
 static void
 test_a_handler_reads_its_own_writes(void)
@@ -1658,6 +1718,9 @@ static const struct cu_test tests[] = {
     {"kick ends the session with 0::", test_kick_ends_the_session},
     {"kick on /chat ends only that endpoint",
      test_kick_on_chat_ends_only_that_endpoint},
+    {"the ends of a batch: each on_close once, outside any transaction, "
+     "then their writes in one",
+     test_ends_of_a_batch_finish_in_one_transaction},
     {"client disconnect is answered and closes the session",
      test_client_disconnect_answers_and_closes},
     {"a client that ended its session with no transport attached gets no "

@@ -780,6 +780,37 @@ conn_prelude(struct wsd_conn *list, int in)
 		                sio_store_errmsg(wsd.x.store));
 }
 
+/*
+ * The ends the batch's runs claimed (committed: whether the batch did):
+ * on_close of each, outside any transaction, then what they did, all in
+ * one transaction (each in a savepoint), in place of one of its own each.
+ */
+static void
+conn_ends(struct wsd_conn *list, int committed)
+{
+	struct sio_store *st = wsd.x.store;
+	struct wsd_conn *ends[CONN_BATCH_MAX];
+	const char *sids[CONN_BATCH_MAX];
+	int n = 0;
+
+	for (struct wsd_conn *c = list; c != NULL && n < CONN_BATCH_MAX;
+	     c = c->dnext)
+		if (sio_session_close_run(&wsd.x, c->run, committed) == 1) {
+			ends[n] = c;
+			sids[n++] = c->d.sid;
+		}
+	if (n < 2 || sio_store_begin(st) != SIO_OK)
+		return; /* each on its own (conn_run_done()) */
+	if (sio_store_prelude(st, sids, n, 0) != SIO_OK)
+		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "ends: %s",
+		                sio_store_errmsg(st));
+	for (int i = 0; i < n; i++)
+		conn_run_done(ends[i], committed);
+	if (sio_store_commit(st) != SIO_OK)
+		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "ends: %s",
+		                sio_store_errmsg(st));
+}
+
 void
 wsd_conn_flush(void)
 {
@@ -848,6 +879,7 @@ wsd_conn_flush(void)
 		                "batch commit: %s", sio_store_errmsg(st));
 		committed = 0;
 	}
+	conn_ends(list, committed || !tx);
 	for (c = list; c != NULL; c = n) {
 		n = c->dnext;
 		conn_run_done(c, committed || !tx);
@@ -999,8 +1031,13 @@ wsd_conn_written(struct wsd_conn *c, int ok)
 	if (ok)
 		c->txq_done = c->txq_off;
 	if (c->hello_out && ok) {
-		c->hello_sent = 1; /* recorded in the next batch */
-		conn_dirty(c);
+		/* recorded with the next batch, CONN_LATE_US at the latest:
+		 * a transport of the same client that attached within that
+		 * time would send `1::` again (a 0.9 client that has its
+		 * `1::` on a websocket polls only once it has closed it,
+		 * and the close records it at once) */
+		c->hello_sent = 1;
+		conn_dirty_late(c);
 	}
 	c->hello_out = 0;
 	/* Large packets leave a big buffer behind; do not keep it. */
@@ -1045,9 +1082,8 @@ wsd_conn_close(struct wsd_conn *c, const char *reason)
 		r->wsi = NULL;
 		if (c->dirty)
 			conn_dirty_replace(c, r);
-		else
-			conn_dirty(r);
-	} else { /* settled now, in transactions of their own */
+		conn_dirty(r); /* at once, if c's flush was a late one */
+	} else {               /* settled now, in transactions of their own */
 		if (c->dirty)
 			conn_dirty_remove(c);
 		c->wsi = NULL;

@@ -150,6 +150,25 @@ sio_deliver_detach(struct sio_deliver *d, struct sio_store *st, long long now)
 }
 
 int
+sio_deliver_written_detach(struct sio_deliver *d, struct sio_store *st,
+                           long long now)
+{
+	int rc;
+
+	if (!d->taken) {
+		rc = sio_deliver_written(d, st);
+		return rc == SIO_OK ? sio_deliver_detach(d, st, now) : rc;
+	}
+	rc = sio_session_done_detach(st, d->sid, d->holder, d->conn, now);
+	if (rc == SIO_OK && d->hello_taken &&
+	    d->when == SIO_DELIVER_HELLO_WRITTEN)
+		rc = sio_store_hello_sent(st, d->sid, 1);
+	if (rc == SIO_OK)
+		d->taken = d->hello_taken = 0;
+	return rc;
+}
+
+int
 sio_deliver_over(struct sio_deliver *d, struct sio_store *st)
 {
 	long long last_recv;

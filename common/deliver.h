@@ -110,6 +110,11 @@ int sio_deliver_hello_written(struct sio_deliver *d, struct sio_store *st);
 int sio_deliver_detach(struct sio_deliver *d, struct sio_store *st,
                        long long now);
 
+/* sio_deliver_written(), then sio_deliver_detach(), in one step of the
+ * store where it makes them one. SIO_OK or SIO_ERR. */
+int sio_deliver_written_detach(struct sio_deliver *d, struct sio_store *st,
+                               long long now);
+
 /*
  * 1 when the session is over for d's connection: closed (or gone), and
  * its final packets out or in d's own hands (the last take or ready

@@ -191,6 +191,17 @@ sio_session_detach(struct sio_store *st, const char *sid, const char *holder,
 }
 
 int
+sio_session_done_detach(struct sio_store *st, const char *sid,
+                        const char *holder, long long conn, long long now)
+{
+	int to;
+	unsigned from = session_move(SIO_EVENT_DETACH, &to);
+
+	return sio_store_outbox_done_detach(st, sid, holder, conn, now, from,
+	                                    to);
+}
+
+int
 sio_session_claim_end(struct sio_store *st, const char *sid, const char *reason,
                       long long now)
 {

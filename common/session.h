@@ -99,6 +99,9 @@ int sio_session_attach(struct sio_store *st, const char *sid, int transport,
                        int *hello);
 int sio_session_detach(struct sio_store *st, const char *sid,
                        const char *holder, long long conn, long long now);
+/* sio_store_outbox_done() then the detach, in one step of the store. */
+int sio_session_done_detach(struct sio_store *st, const char *sid,
+                            const char *holder, long long conn, long long now);
 int sio_session_claim_end(struct sio_store *st, const char *sid,
                           const char *reason, long long now);
 int sio_session_unregister(struct sio_store *st, const char *name,

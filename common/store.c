@@ -1205,6 +1205,24 @@ sio_store_outbox_done(struct sio_store *st, const char *sid, const char *holder,
 }
 
 int
+sio_store_outbox_done_detach(struct sio_store *st, const char *sid,
+                             const char *holder, long long conn, long long now,
+                             unsigned from, int to)
+{
+	int own, rc;
+
+	if (st->ops->outbox_done_detach != NULL)
+		return st->ops->outbox_done_detach(st, sid, holder, conn, now,
+		                                   from, to);
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	rc = st->ops->outbox_done(st, sid, holder, conn);
+	if (rc == SIO_OK)
+		rc = st->ops->detach(st, sid, holder, conn, now, from, to);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
 sio_store_outbox_release(struct sio_store *st, const char *sid,
                          const char *holder, long long conn)
 {

@@ -539,6 +539,11 @@ int sio_store_outbox_take(struct sio_store *st, const char *sid, long long now,
                           void *udata);
 int sio_store_outbox_done(struct sio_store *st, const char *sid,
                           const char *holder, long long conn);
+/* sio_store_outbox_done(), then sio_store_detach() with (now, from, to),
+ * in one round trip where the backend makes them; SIO_OK or SIO_ERR. */
+int sio_store_outbox_done_detach(struct sio_store *st, const char *sid,
+                                 const char *holder, long long conn,
+                                 long long now, unsigned from, int to);
 
 /*
  * How many rows the last outbox_take of this connection deleted, unread,

@@ -383,6 +383,11 @@ struct sio_store_ops {
 	 * (holder, conn), release rings the holder. */
 	int (*outbox_done)(struct sio_store *st, const char *sid,
 	                   const char *holder, long long conn);
+	/* Optional (NULL: outbox_done, then detach): both, as they would
+	 * one after the other, in one step. */
+	int (*outbox_done_detach)(struct sio_store *st, const char *sid,
+	                          const char *holder, long long conn,
+	                          long long now, unsigned from, int to);
 	int (*outbox_release)(struct sio_store *st, const char *sid,
 	                      const char *holder, long long conn);
 	int (*outbox_del)(struct sio_store *st, const char *sid, long long now,

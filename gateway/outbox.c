@@ -187,11 +187,16 @@ finish_run(struct sio_session_ctx *wx, struct gw_write *w)
 	for (size_t i = 0; i < p->n; i++) {
 		struct finish *f = &p->v[i];
 		int rc = SIO_OK;
-		if (f->taken)
-			rc = f->written ? sio_deliver_written(&f->d, st)
-			                : sio_deliver_release(&f->d, st);
-		if (rc == SIO_OK && f->detach)
-			rc = sio_deliver_detach(&f->d, st, p->now);
+		if (f->taken && f->written && f->detach) {
+			rc = sio_deliver_written_detach(&f->d, st, p->now);
+		} else {
+			if (f->taken)
+				rc = f->written
+				         ? sio_deliver_written(&f->d, st)
+				         : sio_deliver_release(&f->d, st);
+			if (rc == SIO_OK && f->detach)
+				rc = sio_deliver_detach(&f->d, st, p->now);
+		}
 		if (rc != SIO_OK)
 			serve_store_error(f->d.sid, wx, "finishing");
 	}

@@ -262,7 +262,7 @@ serve_post(struct serve *s)
 	 * write: what they did, and the takes for polls parked here */
 	post.s = s;
 	post.w.sid = s->rt.sid;
-	post.w.eps = 1; /* a connect or disconnect asks */
+	post.w.eps = 0; /* the run asked (an apply seldom does) */
 	post.now = sio_session_now();
 	rungs_init(&post.l);
 	rc = serve_store(s) != SIO_OK ? SIO_ERR

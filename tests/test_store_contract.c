@@ -2215,6 +2215,64 @@ test_prelude_first(void)
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 3);
 }
 
+/* done_detach: what done and then detach do. Its taken packets leave the
+ * queue (counted as sent) and the session detaches; superseded, only its
+ * packets go, the new holder is rung and keeps the session. */
+static void
+test_done_detach(void)
+{
+	char a[SIO_SID_LEN + 1], b[SIO_SID_LEN + 1];
+	struct sio_store_session s;
+	struct sids got = {""};
+	struct cu_pkts c = {0};
+	long long sent0 = 0, sent1 = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	new_session(a);
+	new_session(b);
+	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_XHR_POLLING, "gw-1", 1),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_XHR_POLLING, "gw-1", 2),
+	                SIO_OK);
+	put(a, "3:::1");
+	put(a, "3:::2");
+	put(b, "3:::3");
+	CU_ASSERT_EQUAL(take(st, a, "gw-1", 1, &c), 2);
+	put(a, "3:::later");
+	CU_ASSERT_EQUAL(take(st, b, "gw-1", 2, &c), 1);
+	/* b's poll is superseded by another process's before its end */
+	CU_ASSERT_EQUAL(attach(b, SIO_TRANSPORT_WEBSOCKET, "wsd-9", 4), SIO_OK);
+	sio_store_counters_flush(st, T0);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &sent0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_done_detach(st, a, "gw-1", 1, T0 + 4),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_session_done_detach(st, b, "gw-1", 2, T0 + 5),
+	                SIO_OK);
+	sio_store_bells_take(st, "wsd-9", sids_cb, &got);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_STRING_EQUAL(got.got, one(b));
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, b), 0);
+	sio_store_counters_flush(st, T0);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &sent1),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sent1 - sent0, 3);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, a, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_DETACHED);
+	CU_ASSERT_EQUAL(s.detached_at, T0 + 4);
+	CU_ASSERT_STRING_EQUAL(s.holder, "");
+	sio_store_session_cleanup(&s);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_get(st, b, &s), SIO_OK);
+	CU_ASSERT_EQUAL(s.state, SIO_SESSION_OPEN);
+	CU_ASSERT_STRING_EQUAL(s.holder, "wsd-9");
+	CU_ASSERT_EQUAL(s.holder_conn, 4);
+	sio_store_session_cleanup(&s);
+	/* a's packet queued after the take is the next one's */
+	CU_ASSERT_EQUAL(take(st, a, "gw-1", 3, &c), 1);
+}
+
 /* maintain may be called at any time, on any connection, repeatedly,
  * with writes in between, and leaves every row as it was. */
 static void
@@ -3354,6 +3412,7 @@ static const struct cu_test tests[] = {
      test_prelude},
     {"prelude: a holder's check, takes and dones answer as without it",
      test_prelude_take},
+    {"done_detach: as done, then detach", test_done_detach},
     {"prelude: its rows are from before the next statement, whose "
      "changes show",
      test_prelude_first},

@@ -106,6 +106,19 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
                      " WHERE sid = $1 AND holder IS NOT NULL"
                      " AND (holder IS DISTINCT FROM $2::text"
                      " OR holder_conn IS DISTINCT FROM $3::bigint))",
+    /* PG_TAKEN_DEL, then PG_DETACH's parameters in its order ($4 the
+     * sid, $5 the holder, $6 its connection): the session's holder is
+     * read as it was before, another one to ring */
+    [PG_TAKEN_DEL_DETACH] =
+        "WITH d AS (DELETE FROM outbox WHERE sid = $4"
+        " AND" PG_TAKEN_BY " = $5 AND taken_conn = $6 RETURNING 1),"
+        " u AS (" PG_DETACH_SET " WHERE sid = $4 AND" PG_HOLDER_COL " = $5"
+        " AND holder_conn = $6 RETURNING 1)"
+        " SELECT (SELECT count(*) FROM d), (SELECT holder FROM sessions"
+        " WHERE sid = $4 AND holder IS NOT NULL"
+        " AND (holder IS DISTINCT FROM $5::text"
+        " OR holder_conn IS DISTINCT FROM $6::bigint)),"
+        " (SELECT count(*) FROM u)",
     [PG_TAKEN_RELEASE] = "UPDATE outbox SET taken_by = NULL,"
                          " taken_conn = NULL WHERE sid = $1"
                          " AND" PG_TAKEN_BY " = $2 AND taken_conn = $3",
@@ -643,6 +656,32 @@ pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
 	if (n > 0) {
 		rc = sio_store_counter_add(st, "packets_sent", n);
 		/* another holder may wait for them to be done */
+		if (!pg_null(r, 0, 1))
+			sio_store_bell(st, pg_text(r, 0, 1), sid);
+	}
+	PQclear(r);
+	return sio_store_tx_end(st, own, rc);
+}
+
+int
+pg_outbox_done_detach(struct sio_store *st, const char *sid, const char *holder,
+                      long long conn, long long now, unsigned from, int to)
+{
+	char w[SIO_STORE_WORDS_LEN];
+	long long n;
+	int own, rc = SIO_OK;
+	PGresult *r;
+
+	if (sio_store_tx_begin(st, &own) != SIO_OK)
+		return SIO_ERR;
+	r = pg_exec(st, PG_TAKEN_DEL_DETACH, "itttti", now,
+	            sio_store_words(from, 0, w), sio_store_state_name(to), sid,
+	            holder, conn);
+	if (r == NULL)
+		return sio_store_tx_end(st, own, SIO_ERR);
+	n = pg_int(r, 0, 0);
+	if (n > 0) {
+		rc = sio_store_counter_add(st, "packets_sent", n);
 		if (!pg_null(r, 0, 1))
 			sio_store_bell(st, pg_text(r, 0, 1), sid);
 	}

@@ -96,6 +96,7 @@ enum pg_sql {
 	PG_UNTAKE,
 	PG_DROP_BAD,
 	PG_TAKEN_DEL,
+	PG_TAKEN_DEL_DETACH,
 	PG_TAKEN_RELEASE,
 	PG_NEXT_DUE,
 	PG_READY,
@@ -350,6 +351,9 @@ int pg_outbox_take(struct sio_store *st, const char *sid, long long now,
                    size_t max, const char *holder, long long conn,
                    int (*fn)(void *udata, const char *pkt, size_t len),
                    void *udata, int *blocked, int *dropped);
+int pg_outbox_done_detach(struct sio_store *st, const char *sid,
+                          const char *holder, long long conn, long long now,
+                          unsigned from, int to);
 int pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
                    long long conn);
 int pg_outbox_release(struct sio_store *st, const char *sid, const char *holder,

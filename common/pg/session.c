@@ -12,10 +12,13 @@
 #include "pg.h"
 
 const char *const pg_session_sql[PG_NSTMT] = {
+    /* with its root endpoint, in one statement (the endpoint's key is
+     * checked at the statement's end, the session's row there) */
     [PG_SESSION_NEW] =
-        "INSERT INTO sessions (sid, state, created, last_recv,"
+        "WITH s AS (INSERT INTO sessions (sid, state, created, last_recv,"
         " last_heartbeat, request, remote) VALUES ($1, 'handshaken', $2,"
-        " $2, $2, $3, siogate_json_field($3, 'remote'))",
+        " $2, $2, $3, siogate_json_field($3, 'remote')) RETURNING sid)"
+        " INSERT INTO endpoints (sid, endpoint) SELECT sid, '' FROM s",
     [PG_SESSION_GET] = "SELECT " PG_SESSION_COLS ", request"
                        " FROM sessions WHERE sid = $1",
     [PG_SESSION_STATE] = "SELECT state, last_recv FROM sessions"
@@ -49,9 +52,11 @@ const char *const pg_session_sql[PG_NSTMT] = {
     [PG_HOLDER_STATE] = "SELECT state FROM sessions WHERE sid = $1"
                         " AND" PG_HOLDER_COL " = $2 AND holder_conn = $3",
     [PG_TOUCH] = "UPDATE sessions SET last_recv = $2 WHERE sid = $1",
+    /* and the holder to ring, when it ended it */
     [PG_END] = "UPDATE sessions SET state = $4, closed_at = $2,"
                " close_reason = $3 WHERE sid = $1"
-               " AND strpos($5::text, ',' || state || ',') > 0",
+               " AND strpos($5::text, ',' || state || ',') > 0"
+               " RETURNING holder",
     [PG_HOLDER] = "SELECT holder FROM sessions WHERE sid = $1"
                   " AND holder IS NOT NULL",
     /* a session's rows beside it, in one statement */
@@ -75,8 +80,6 @@ pg_session_new(struct sio_store *st, const char *sid, const char *request,
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	rc = pg_run(st, PG_SESSION_NEW, "tit", sid, now, request);
-	if (rc == SIO_OK)
-		rc = pg_run(st, PG_EP_ADD, "ttt", sid, "", (const char *)NULL);
 	return sio_store_tx_end(st, own, rc);
 }
 
@@ -296,17 +299,23 @@ pg_session_end(struct sio_store *st, const char *sid, const char *reason,
                long long now, unsigned from, int to)
 {
 	char w[SIO_STORE_WORDS_LEN];
-	int own, rc;
+	struct pg_ahead *a;
+	PGresult *r;
+	int own, rc = SIO_OK;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
-	rc = pg_run(st, PG_END, "tittt", sid, now, reason,
+	r = pg_exec(st, PG_END, "tittt", sid, now, reason,
 	            sio_store_state_name(to), sio_store_words(from, 0, w));
-	if (rc == SIO_OK && PGC(st)->changes == 1) {
-		rc = pg_ring_holder(st, sid);
-		if (rc == SIO_OK)
-			rc = 1;
+	if (r == NULL) {
+		rc = SIO_ERR;
+	} else if (PQntuples(r) == 1) {
+		if ((a = pg_ahead_mend(st, sid)) != NULL)
+			a->state = to;
+		rc = pg_ring_read(st, r, sid) == SIO_OK ? 1 : SIO_ERR;
+		r = NULL;
 	}
+	PQclear(r);
 	return sio_store_tx_end(st, own, rc);
 }
 

@@ -82,12 +82,25 @@ const char *const pg_timer_sql[PG_NSTMT] = {
                      " VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE"
                      " SET boot = excluded.boot, wall = excluded.wall,"
                      " mono = excluded.mono",
+    /* as CLOCK_MOVE() each time, written out; only the rows with a
+     * time off the new clock are written again */
     [PG_CLOCK_SESSIONS] =
-        "UPDATE sessions SET" CLOCK_MOVE("created") "," CLOCK_MOVE("last_recv") "," CLOCK_MOVE(
-            "last_heartbeat") "," CLOCK_MOVE("detached_at") "," CLOCK_MOVE("clo"
-                                                                           "sed"
-                                                                           "_a"
-                                                                           "t"),
+        "UPDATE sessions SET"
+        " created = created + CASE WHEN created BETWEEN $2::bigint"
+        " AND $3::bigint THEN 0 ELSE $1::bigint END,"
+        " last_recv = last_recv + CASE WHEN last_recv BETWEEN $2::bigint"
+        " AND $3::bigint THEN 0 ELSE $1::bigint END,"
+        " last_heartbeat = last_heartbeat + CASE WHEN last_heartbeat"
+        " BETWEEN $2::bigint AND $3::bigint THEN 0 ELSE $1::bigint END,"
+        " detached_at = detached_at + CASE WHEN detached_at BETWEEN $2::bigint"
+        " AND $3::bigint THEN 0 ELSE $1::bigint END,"
+        " closed_at = closed_at + CASE WHEN closed_at BETWEEN $2::bigint"
+        " AND $3::bigint THEN 0 ELSE $1::bigint END"
+        " WHERE created NOT BETWEEN $2::bigint AND $3::bigint"
+        " OR last_recv NOT BETWEEN $2::bigint AND $3::bigint"
+        " OR last_heartbeat NOT BETWEEN $2::bigint AND $3::bigint"
+        " OR detached_at NOT BETWEEN $2::bigint AND $3::bigint"
+        " OR closed_at NOT BETWEEN $2::bigint AND $3::bigint",
     [PG_CLOCK_OUTBOX] = "UPDATE outbox SET due = due + $1 WHERE due <> 0"
                         " AND created NOT BETWEEN $2 AND $3",
     [PG_CLOCK_PROCESSES] = "UPDATE processes SET renewed = renewed + $1"

@@ -1411,6 +1411,43 @@ test_take_drops_unwritable_rows(void)
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::c;");
 }
 
+/* --- a step of the wall clock ------------------------------------------ */
+
+/*
+ * A step moves the times of the rows written before it and writes no
+ * other row again: a session whose times are on the new clock keeps its
+ * row version (xmin), however many sessions there are.
+ */
+static void
+test_clock_step_writes_only_moved_rows(void)
+{
+	struct sio_store *st = store_open(0);
+	PGconn *raw = raw_open();
+	char old[SIO_SID_LEN + 1], fresh[SIO_SID_LEN + 1];
+	long long step = -1, wall = T0 + 3600000, x0, x1;
+	const char *xmin = "SELECT xmin::text::bigint FROM sessions"
+	                   " WHERE sid = $1";
+	const char *recv = "SELECT last_recv FROM sessions WHERE sid = $1";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-s", T0, 1000, &step),
+	                SIO_OK);
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, "{}", T0, old), SIO_OK);
+	/* written on the new clock, within the step's band */
+	CU_ASSERT_EQUAL_FATAL(sio_store_session_new(st, "{}", wall - 10, fresh),
+	                      SIO_OK);
+	x0 = pg_int1(raw, xmin, fresh, NULL);
+	CU_ASSERT(x0 > 0);
+	CU_ASSERT_EQUAL(sio_store_clock_check(st, "boot-s", wall, 2000, &step),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(step, 3600000 - 1000);
+	CU_ASSERT_EQUAL(pg_int1(raw, recv, old, NULL), T0 + step);
+	CU_ASSERT_EQUAL(pg_int1(raw, recv, fresh, NULL), wall - 10);
+	x1 = pg_int1(raw, xmin, fresh, NULL);
+	CU_ASSERT_EQUAL(x1, x0);
+}
+
 /* --- leases on the server's clock -------------------------------------- */
 
 /*
@@ -1517,6 +1554,8 @@ main(void)
 	     test_heartbeats_of_two_hosts_at_once},
 	    {"three processes sampling one second elect one sweeper",
 	     test_one_sweeper_a_second},
+	    {"a step of the wall clock writes only the rows it moves",
+	     test_clock_step_writes_only_moved_rows},
 	    {"leases and the sweep's second run on the server's clock",
 	     test_leases_on_the_server_clock},
 	    {"a take passes over and deletes unwritable rows, marks what it "

@@ -98,6 +98,19 @@ sio_deliver_take(struct sio_deliver *d, struct sio_store *st, long long now,
 	return n + hello;
 }
 
+/* After the done of what the last take passed (rc): `1::`, in mode
+ * WRITTEN, recorded, and d ready for its next take. */
+static int
+deliver_written_rest(struct sio_deliver *d, struct sio_store *st, int rc)
+{
+	if (rc == SIO_OK && d->hello_taken &&
+	    d->when == SIO_DELIVER_HELLO_WRITTEN)
+		rc = sio_store_hello_sent(st, d->sid, 1);
+	if (rc == SIO_OK)
+		d->taken = d->hello_taken = 0;
+	return rc;
+}
+
 int
 sio_deliver_written(struct sio_deliver *d, struct sio_store *st)
 {
@@ -105,12 +118,7 @@ sio_deliver_written(struct sio_deliver *d, struct sio_store *st)
 
 	if (d->taken)
 		rc = sio_store_outbox_done(st, d->sid, d->holder, d->conn);
-	if (rc == SIO_OK && d->hello_taken &&
-	    d->when == SIO_DELIVER_HELLO_WRITTEN)
-		rc = sio_store_hello_sent(st, d->sid, 1);
-	if (rc == SIO_OK)
-		d->taken = d->hello_taken = 0;
-	return rc;
+	return deliver_written_rest(d, st, rc);
 }
 
 int
@@ -160,12 +168,7 @@ sio_deliver_written_detach(struct sio_deliver *d, struct sio_store *st,
 		return rc == SIO_OK ? sio_deliver_detach(d, st, now) : rc;
 	}
 	rc = sio_session_done_detach(st, d->sid, d->holder, d->conn, now);
-	if (rc == SIO_OK && d->hello_taken &&
-	    d->when == SIO_DELIVER_HELLO_WRITTEN)
-		rc = sio_store_hello_sent(st, d->sid, 1);
-	if (rc == SIO_OK)
-		d->taken = d->hello_taken = 0;
-	return rc;
+	return deliver_written_rest(d, st, rc);
 }
 
 int

@@ -636,31 +636,40 @@ pg_outbox_del(struct sio_store *st, const char *sid, long long now,
 	return sio_store_tx_end(st, own, rc);
 }
 
+/* A done's result r (cleared): the rows it deleted (column 0) counted as
+ * sent, and the session's other holder (column 1), who may wait for
+ * them, rung. */
+static int
+pg_done_rows(struct sio_store *st, PGresult *r, const char *sid)
+{
+	long long n = pg_int(r, 0, 0);
+	int rc = SIO_OK;
+
+	if (n > 0) {
+		rc = sio_store_counter_add(st, "packets_sent", n);
+		if (!pg_null(r, 0, 1))
+			sio_store_bell(st, pg_text(r, 0, 1), sid);
+	}
+	PQclear(r);
+	return rc;
+}
+
 int
 pg_outbox_done(struct sio_store *st, const char *sid, const char *holder,
                long long conn)
 {
 	struct pg_ahead *a;
-	long long n;
-	int own, rc = SIO_OK;
 	PGresult *r;
+	int own;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
 	r = pg_exec(st, PG_TAKEN_DEL, "tti", sid, holder, conn);
 	if (r == NULL)
 		return sio_store_tx_end(st, own, SIO_ERR);
-	n = pg_int(r, 0, 0);
 	if ((a = pg_ahead_mend(st, sid)) != NULL)
-		a->queued -= n;
-	if (n > 0) {
-		rc = sio_store_counter_add(st, "packets_sent", n);
-		/* another holder may wait for them to be done */
-		if (!pg_null(r, 0, 1))
-			sio_store_bell(st, pg_text(r, 0, 1), sid);
-	}
-	PQclear(r);
-	return sio_store_tx_end(st, own, rc);
+		a->queued -= pg_int(r, 0, 0);
+	return sio_store_tx_end(st, own, pg_done_rows(st, r, sid));
 }
 
 int
@@ -668,9 +677,8 @@ pg_outbox_done_detach(struct sio_store *st, const char *sid, const char *holder,
                       long long conn, long long now, unsigned from, int to)
 {
 	char w[SIO_STORE_WORDS_LEN];
-	long long n;
-	int own, rc = SIO_OK;
 	PGresult *r;
+	int own;
 
 	if (sio_store_tx_begin(st, &own) != SIO_OK)
 		return SIO_ERR;
@@ -679,14 +687,7 @@ pg_outbox_done_detach(struct sio_store *st, const char *sid, const char *holder,
 	            holder, conn);
 	if (r == NULL)
 		return sio_store_tx_end(st, own, SIO_ERR);
-	n = pg_int(r, 0, 0);
-	if (n > 0) {
-		rc = sio_store_counter_add(st, "packets_sent", n);
-		if (!pg_null(r, 0, 1))
-			sio_store_bell(st, pg_text(r, 0, 1), sid);
-	}
-	PQclear(r);
-	return sio_store_tx_end(st, own, rc);
+	return sio_store_tx_end(st, own, pg_done_rows(st, r, sid));
 }
 
 int

@@ -890,6 +890,32 @@ wsd_conn_flush(void)
 		conn_dirty(dirty_head); /* schedules the next flush */
 }
 
+/* The connections on the dirty list. */
+static size_t
+conn_ndirty(void)
+{
+	size_t n = 0;
+
+	for (struct wsd_conn *c = dirty_head; c != NULL; c = c->dnext)
+		n++;
+	return n;
+}
+
+void
+wsd_conn_flush_all(void)
+{
+	size_t n = conn_ndirty(), left;
+
+	/* while each batch settles some: a store that fails them all
+	 * leaves them */
+	while (n > 0) {
+		wsd_conn_flush();
+		if ((left = conn_ndirty()) >= n)
+			break;
+		n = left;
+	}
+}
+
 static void
 conn_flush_cb(lws_sorted_usec_list_t *sul)
 {

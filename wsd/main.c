@@ -942,7 +942,7 @@ main(int argc, char **argv)
 		wsd_conn_init(NULL);
 		lws_context_destroy(wsd_lws); /* CLOSED detaches each socket */
 		wsd_lws = NULL;
-		wsd_conn_flush(); /* ... in one last batch */
+		wsd_conn_flush_all(); /* ... in the last batches */
 	}
 	wsd_unlink_socks();
 	wsd_unregister();

@@ -235,6 +235,9 @@ void wsd_conn_ring_ready(int all);
  */
 void wsd_conn_init(struct lws_context *ctx);
 void wsd_conn_flush(void);
+/* wsd_conn_flush() until nothing is left (a batch takes CONN_BATCH_MAX),
+ * or a batch settles nothing. */
+void wsd_conn_flush_all(void);
 
 /* Closes every connection (status going away) from its next writeable
  * callback: the server is stopping. */

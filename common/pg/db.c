@@ -164,6 +164,10 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 			return PQexecPrepared(c, name, n, val, len, fmt, 0);
 		return PQexecParams(c, sql, n, NULL, val, len, fmt, 0);
 	}
+	/* a new connection (pg_alive()) has prepared nothing yet */
+	if (q->ahead_pend && !q->prepared[q->ahead_id] &&
+	    pg_prepare(st, (enum pg_sql)q->ahead_id, q->ahead_name) != SIO_OK)
+		return NULL;
 	if (!PQenterPipelineMode(c))
 		return NULL;
 	for (k = 0; k < q->npend; k++)
@@ -230,10 +234,9 @@ pg_send(struct sio_store *st, const char *name, const char *sql, int n,
 		pg_fail(st, NULL); /* the statement's result never came */
 		failed = 1;
 	}
-	if (!failed && ahead != NULL) { /* read before the statement ran */
-		q->ahead_pend = 0;
-		failed = pg_ahead_fill(st, ahead) != SIO_OK;
-	}
+	if (!failed && ahead != NULL && /* read before the statement ran */
+	    pg_ahead_fill(st, ahead) != SIO_OK)
+		pg_ahead_clear(st); /* out of memory: the reads ask */
 	PQclear(ahead);
 	if (failed) {
 		PQclear(out);
@@ -276,6 +279,7 @@ pg_defer_prelude(struct sio_store *st, enum pg_sql id)
 	if (pg_prepare(st, id, q->ahead_name) != SIO_OK ||
 	    pg_defer(st, PG_AHEAD_PEND) != SIO_OK)
 		return SIO_ERR;
+	q->ahead_id = (int)id;
 	q->ahead_pend = 1;
 	return SIO_OK;
 }

@@ -202,6 +202,7 @@ struct pg_conn {
 	/* a prelude not sent yet (in pend[] as PG_AHEAD_PEND): the
 	 * statement's name, its list of sids, whether it reads endpoints */
 	int ahead_pend, ahead_want_eps;
+	int ahead_id; /* enum pg_sql */
 	char ahead_name[16];
 	char *ahead_list;
 };

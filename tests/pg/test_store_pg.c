@@ -969,6 +969,18 @@ test_connection_lost_is_made_again(void)
 	v = sio_store_data_get(st, sid, "k");
 	CU_ASSERT_STRING_EQUAL(v ? v : "", "v3");
 	free(v);
+	/* lost before the transaction's first round trip, its read-ahead
+	 * not sent yet: the first write makes the connection again and
+	 * sends both (the read-ahead prepared anew) */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_prelude(st, (const char *const[]){sid}, 1, 1),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(pg_int1(raw, kill, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::x", 5, 0, 0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_endpoint_has(st, sid, ""), 1);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
 }
 
 /*

@@ -59,7 +59,13 @@ export function emitAck(nsp, ev, ...args) {
 /* Stops everything a client socket may still have running. */
 export function shutdown(sock) {
 	sock.options.reconnect = false;
-	if (sock.connected || sock.connecting) sock.disconnect();
+	try {
+		if (sock.connected || sock.connecting) sock.disconnect();
+	} catch {
+		/* the client still counts as connected while its websocket is
+		 * already closing (a host cut off): its send of 0:: throws
+		 * "not opened"; there is nothing left to say goodbye on */
+	}
 	sock.reconnecting = false;
 	clearTimeout(sock.reconnectionTimer);
 	clearTimeout(sock.connectTimeoutTimer);

@@ -228,9 +228,8 @@ struct gw_write {
 	int (*fn)(struct sio_session_ctx *wx, struct gw_write *w);
 	/* the session whose row fn reads (NULL: none), read with those of
 	 * the batch's other writes in one statement before they run
-	 * (sio_store_prelude()); with its endpoints when eps */
+	 * (sio_store_prelude(), without endpoints) */
 	const char *sid;
-	int eps;
 	int rc; /* fn's result, SIO_ERR when the batch failed to commit */
 	/* gw_write_run()'s */
 	struct gw_write *next;

@@ -261,8 +261,7 @@ serve_post(struct serve *s)
 	/* the handlers run on this thread, no write lock held; then one
 	 * write: what they did, and the takes for polls parked here */
 	post.s = s;
-	post.w.sid = s->rt.sid;
-	post.w.eps = 0; /* the run asked (an apply seldom does) */
+	post.w.sid = s->rt.sid; /* its endpoints: the run asked */
 	post.now = sio_session_now();
 	rungs_init(&post.l);
 	rc = serve_store(s) != SIO_OK ? SIO_ERR

@@ -116,16 +116,14 @@ static void
 write_prelude(struct sio_store *st, struct gw_write *batch)
 {
 	const char *sids[WRITE_AHEAD_MAX];
-	int n = 0, eps = 0;
+	int n = 0;
 
 	for (struct gw_write *w = batch; w != NULL && n < WRITE_AHEAD_MAX;
 	     w = w->next)
-		if (w->sid != NULL) {
+		if (w->sid != NULL)
 			sids[n++] = w->sid;
-			eps |= w->eps;
-		}
 	if (n > 0)
-		sio_store_prelude(st, sids, n, eps);
+		sio_store_prelude(st, sids, n, 0);
 }
 
 /* Runs the writes of batch in one transaction on wx. */

@@ -263,7 +263,7 @@ int
 pg_ahead_fill(struct sio_store *st, const PGresult *r)
 {
 	struct pg_conn *q = PGC(st);
-	int rows = PQntuples(r), n = 0, eps = q->ahead_want_eps;
+	int rows = PQntuples(r), n = 0, eps = q->ahead_id == PG_PRELUDE_EPS;
 	size_t need = 0, off = 0;
 
 	if (rows <= 0)
@@ -347,7 +347,6 @@ pg_prelude(struct sio_store *st, const char *const *sids, int n, int endpoints)
 	if (rc == SIO_OK && any && sio_buf_puts(&list, "}") == SIO_OK) {
 		free(q->ahead_list);
 		q->ahead_list = sio_buf_steal(&list);
-		q->ahead_want_eps = endpoints;
 		rc = pg_defer_prelude(st,
 		                      endpoints ? PG_PRELUDE_EPS : PG_PRELUDE);
 	}

@@ -199,10 +199,9 @@ struct pg_conn {
 	int nahead;
 	size_t ahead_cap, ahead_eps_cap;
 	char *ahead_eps;
-	/* a prelude not sent yet (in pend[] as PG_AHEAD_PEND): the
-	 * statement's name, its list of sids, whether it reads endpoints */
-	int ahead_pend, ahead_want_eps;
-	int ahead_id; /* enum pg_sql */
+	/* a prelude not sent yet (in pend[] as PG_AHEAD_PEND): its
+	 * statement (enum pg_sql) and name, its list of sids */
+	int ahead_pend, ahead_id;
 	char ahead_name[16];
 	char *ahead_list;
 };

@@ -200,8 +200,9 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 	struct sio_slice out;
 	int n;
 
-	if (c->peer_close)
-		return 0; /* lws answers the close; no data after it */
+	if (c->peer_close || c->local_close)
+		return 0; /* a close frame is out or on its way: no data
+		           * after it (lws may still ask, awaiting the ack) */
 	if (lws_get_close_length(wsi) > 0 && !c->local_close) {
 		/* lws is closing on its own (its close frame is out or on
 		 * its way): not one data frame more */

@@ -7,7 +7,7 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
 import {startServers, echoes, until} from '../lib/servers.mjs';
-import {rawUpgrade} from '../lib/wsclient.mjs';
+import {rawUpgrade, encodeFrame} from '../lib/wsclient.mjs';
 
 let s, witness;
 before(async () => {
@@ -70,6 +70,15 @@ test('a control frame fragmented (ping without FIN)', (t) =>
 	frameCase(t, 'ping-nofin', 1002, (ws) => ws.frame({opcode: 9, fin: false, payload: 'p'})));
 test('a message over max_packet, in fragments', (t) => frameCase(t, 'oversized', 1009, (ws) => {
 	for (let i = 0; i < 3; i++) ws.frame({fin: i === 2, opcode: i ? 0 : 1, payload: 'x'.repeat(40000)});
+}));
+// The replies to messages read in the same segment as the oversized one
+// are queued after sio-wsd chose to close: none of them may follow its
+// close frame.
+test('a message over max_packet after messages whose replies are still due', (t) => frameCase(t, 'oversized-busy', 1009, (ws) => {
+	const frames = [];
+	for (let i = 0; i < 200; i++) frames.push(encodeFrame({payload: `3:::due-${i}`}));
+	for (let i = 0; i < 3; i++) frames.push(encodeFrame({fin: i === 2, opcode: i ? 0 : 1, payload: 'x'.repeat(40000)}));
+	ws.raw(Buffer.concat(frames));
 }));
 test('invalid UTF-8 in a text frame', (t) =>
 	frameCase(t, 'utf8', 1007, (ws) => ws.frame({payload: Buffer.from('3:::\xc3\x28', 'latin1')})));

@@ -122,6 +122,35 @@ sio_deliver_written(struct sio_deliver *d, struct sio_store *st)
 }
 
 int
+sio_deliver_can_done_take(const struct sio_deliver *d, struct sio_store *st)
+{
+	return sio_store_can_done_take(st) && !d->hello && !d->hello_taken;
+}
+
+int
+sio_deliver_done_take(struct sio_deliver *d, struct sio_store *st,
+                      long long now, size_t max,
+                      int (*fn)(void *udata, const char *pkt, size_t len),
+                      void *udata, int *state, int *more)
+{
+	int n;
+
+	d->blocked = 0;
+	d->dropped = 0;
+	*more = 0;
+	*state = SIO_ABSENT;
+	if (!sio_deliver_can_done_take(d, st))
+		return SIO_ERR; /* its caller asks first */
+	n = sio_store_outbox_done_take(st, d->sid, now, max, d->holder, d->conn,
+	                               d->taken, fn, udata, state, more);
+	if (n == SIO_ERR)
+		return SIO_ERR;
+	d->taken = n > 0;
+	d->blocked = sio_store_outbox_blocked(st) != 0;
+	return n;
+}
+
+int
 sio_deliver_release(struct sio_deliver *d, struct sio_store *st)
 {
 	int rc = SIO_OK;

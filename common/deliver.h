@@ -91,6 +91,27 @@ int sio_deliver_take(struct sio_deliver *d, struct sio_store *st, long long now,
                      int (*fn)(void *udata, const char *pkt, size_t len),
                      void *udata);
 
+/*
+ * Whether d may use sio_deliver_done_take(): the store has it, and no
+ * `1::` waits to be taken or recorded (that goes in a transaction).
+ */
+int sio_deliver_can_done_take(const struct sio_deliver *d,
+                              struct sio_store *st);
+
+/*
+ * Outside any transaction, without the writers' lock, in one step
+ * (sio_store_outbox_done_take()): the done of what the last take passed,
+ * all of it written, as sio_deliver_written(); then, when max > 0, a take
+ * as sio_deliver_take() while d holds its session (*state: as
+ * sio_deliver_holds()). The number taken; SIO_ERR, nothing done; or
+ * SIO_AGAIN: the done made, nothing taken (what fn got is void), take in
+ * a transaction. *more: more may wait than it took.
+ */
+int sio_deliver_done_take(struct sio_deliver *d, struct sio_store *st,
+                          long long now, size_t max,
+                          int (*fn)(void *udata, const char *pkt, size_t len),
+                          void *udata, int *state, int *more);
+
 /* What the last take passed was written: its packets leave the outbox
  * (and `1::`, in mode WRITTEN, is recorded). SIO_OK (also with nothing
  * taken) or SIO_ERR. */

@@ -1223,6 +1223,38 @@ sio_store_outbox_done_detach(struct sio_store *st, const char *sid,
 }
 
 int
+sio_store_can_done_take(struct sio_store *st)
+{
+	return st->ops->outbox_done_take != NULL;
+}
+
+int
+sio_store_outbox_done_take(struct sio_store *st, const char *sid, long long now,
+                           size_t max, const char *holder, long long conn,
+                           int done,
+                           int (*fn)(void *udata, const char *pkt, size_t len),
+                           void *udata, int *state, int *more)
+{
+	int rc;
+
+	st->blocked = 0;
+	st->dropped = 0;
+	*more = 0;
+	*state = SIO_ABSENT;
+	if (st->ops->outbox_done_take == NULL)
+		return sio_store_fail(st, "done_take: not with this store");
+	if (st->ops->in_transaction(st))
+		return sio_store_fail(st, "done_take: inside a transaction");
+	rc = st->ops->outbox_done_take(st, sid, now, max, holder, conn, done,
+	                               fn, udata, state, &st->blocked, more);
+	if (rc != SIO_ERR)
+		store_ring(st);
+	else
+		st->nbells = 0;
+	return rc;
+}
+
+int
 sio_store_outbox_release(struct sio_store *st, const char *sid,
                          const char *holder, long long conn)
 {

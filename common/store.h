@@ -546,6 +546,27 @@ int sio_store_outbox_done_detach(struct sio_store *st, const char *sid,
                                  long long now, unsigned from, int to);
 
 /*
+ * Where the store can (sio_store_can_done_take()), for a writer whose
+ * every packet taken is written: outside any transaction and without the
+ * writers' lock, in one step that first waits for whoever is changing
+ * sid's session, sio_store_outbox_done() when done, then, when max > 0
+ * and (holder, conn) holds sid, sio_store_outbox_take() of at most max
+ * packets from the first page it reads (*more: there may be more).
+ * *state: as sio_store_holder_state(). Returns the number taken (the
+ * blocked flag set as a take sets it), SIO_ERR (nothing done), or
+ * SIO_AGAIN: the done made, nothing taken, what fn got is void, and a
+ * take in a transaction is needed (an unwritable packet to drop, fn
+ * refused one). Rings after itself as a commit does.
+ */
+int sio_store_can_done_take(struct sio_store *st);
+int sio_store_outbox_done_take(struct sio_store *st, const char *sid,
+                               long long now, size_t max, const char *holder,
+                               long long conn, int done,
+                               int (*fn)(void *udata, const char *pkt,
+                                         size_t len),
+                               void *udata, int *state, int *more);
+
+/*
  * How many rows the last outbox_take of this connection deleted, unread,
  * because no transport could write them: not valid UTF-8, or empty. Only
  * a writer other than siogate's (SQL from the shell or a script) can

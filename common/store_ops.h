@@ -388,6 +388,19 @@ struct sio_store_ops {
 	int (*outbox_done_detach)(struct sio_store *st, const char *sid,
 	                          const char *holder, long long conn,
 	                          long long now, unsigned from, int to);
+	/* Optional (NULL: none; sio_store_outbox_done_take()): outside any
+	 * transaction, taking no writers' lock, as one step that first waits
+	 * for whoever changes sid's session: when done, outbox_done; then,
+	 * when max > 0 and (holder, conn) holds sid, outbox_take of its first
+	 * page (*more: it was full). *state: sid's state when (holder, conn)
+	 * holds it, else SIO_ABSENT. The number taken, SIO_ERR (nothing
+	 * done), or SIO_AGAIN: the done made, nothing taken (what fn got is
+	 * void), the take needs a transaction. */
+	int (*outbox_done_take)(
+	    struct sio_store *st, const char *sid, long long now, size_t max,
+	    const char *holder, long long conn, int done,
+	    int (*fn)(void *udata, const char *pkt, size_t len), void *udata,
+	    int *state, int *blocked, int *more);
 	int (*outbox_release)(struct sio_store *st, const char *sid,
 	                      const char *holder, long long conn);
 	int (*outbox_del)(struct sio_store *st, const char *sid, long long now,

@@ -13,7 +13,10 @@
 -- serializes them, so that each session's packets are numbered (seq) in
 -- commit order and a reader never passes over a row committed late. A
 -- statement that inserts into the outbox takes it too (a trigger), so that
--- SQL from outside (psql, siogate_push()) keeps that order.
+-- SQL from outside (psql, siogate_push()) keeps that order. One write
+-- goes without it: sio-wsd's done and take of a websocket it only feeds,
+-- one statement that locks the session's row (FOR NO KEY UPDATE) before
+-- it touches the session's outbox, and inserts nothing.
 --
 --   psql "$DATABASE" -c 'SELECT * FROM session_view'
 --   psql "$DATABASE" -c "SELECT siogate_push('<sid>', '3:::hello')"

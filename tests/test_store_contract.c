@@ -2273,6 +2273,115 @@ test_done_detach(void)
 	CU_ASSERT_EQUAL(take(st, a, "gw-1", 3, &c), 1);
 }
 
+/* done_take: where the store has it, outside a transaction, a done then
+ * a take from the first page while the writer holds the session; it stops
+ * at another writer's packet, and a superseded writer's done rings the
+ * new holder. Where it has none, the call is refused, nothing done. */
+static void
+test_done_take(void)
+{
+	char a[SIO_SID_LEN + 1];
+	struct sio_doorbell *bell = bell_open("wsd-9");
+	struct sids got;
+	struct cu_pkts c = {0};
+	long long sent0 = 0, sent1 = 0;
+	int state = 0, more = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bell);
+	new_session(a);
+	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_WEBSOCKET, "wsd-1", 1), SIO_OK);
+	put(a, "3:::1");
+	put(a, "3:::2");
+	CU_ASSERT_EQUAL(take(st, a, "wsd-1", 1, &c), 2);
+	put(a, "3:::3");
+	pkts_reset(&c);
+	if (!sio_store_can_done_take(st)) {
+		CU_ASSERT_EQUAL(
+		    sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 1,
+		                               cu_collect, &c, &state, &more),
+		    SIO_ERR);
+		CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 3);
+		sio_doorbell_close(bell);
+		return;
+	}
+	sio_store_counters_flush(st, T0);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &sent0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 1,
+	                                           cu_collect, &c, &state,
+	                                           &more),
+	                1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::3;");
+	CU_ASSERT_EQUAL(state, SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
+	sio_store_counters_flush(st, T0);
+	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &sent1),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(sent1 - sent0, 2);
+	/* max 1 with two waiting: one, and more may wait */
+	put(a, "3:::4");
+	put(a, "3:::5");
+	pkts_reset(&c);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 1, "wsd-1", 1, 1,
+	                                           cu_collect, &c, &state,
+	                                           &more),
+	                1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::4;");
+	CU_ASSERT_EQUAL(more, 1);
+	/* max 0: the done alone */
+	pkts_reset(&c);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 0, "wsd-1", 1, 1,
+	                                           cu_collect, &c, &state,
+	                                           &more),
+	                0);
+	CU_ASSERT_STRING_EQUAL(c.got, "");
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
+	/* a packet taken by another writer stops the take before it */
+	CU_ASSERT_EQUAL(take(st, a, "gw-2", 5, &c), 1); /* 5 */
+	put(a, "3:::6");
+	pkts_reset(&c);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 0,
+	                                           cu_collect, &c, &state,
+	                                           &more),
+	                0);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
+	CU_ASSERT_EQUAL(more, 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_release(st, a, "gw-2", 5), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 0,
+	                                           cu_collect, &c, &state,
+	                                           &more),
+	                2);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::5;3:::6;");
+	/* superseded before its done: its packets go, nothing is taken,
+	 * the new holder is rung */
+	CU_ASSERT_EQUAL(attach(a, SIO_TRANSPORT_XHR_POLLING, "wsd-9", 4),
+	                SIO_OK);
+	put(a, "3:::7");
+	rings(bell, &got);
+	pkts_reset(&c);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 1,
+	                                           cu_collect, &c, &state,
+	                                           &more),
+	                0);
+	CU_ASSERT_EQUAL(state, SIO_ABSENT);
+	CU_ASSERT_STRING_EQUAL(c.got, "");
+	rings(bell, &got);
+	CU_ASSERT_STRING_EQUAL(got.got, one(a));
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
+	CU_ASSERT_EQUAL(take(st, a, "wsd-9", 4, &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::7;");
+	/* inside a transaction: refused */
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-9", 4, 1,
+	                                           cu_collect, &c, &state,
+	                                           &more),
+	                SIO_ERR);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
+	sio_doorbell_close(bell);
+}
+
 /* maintain may be called at any time, on any connection, repeatedly,
  * with writes in between, and leaves every row as it was. */
 static void
@@ -3413,6 +3522,8 @@ static const struct cu_test tests[] = {
     {"prelude: a holder's check, takes and dones answer as without it",
      test_prelude_take},
     {"done_detach: as done, then detach", test_done_detach},
+    {"done_take: outside a transaction, a done then a take while held",
+     test_done_take},
     {"prelude: its rows are from before the next statement, whose "
      "changes show",
      test_prelude_first},

@@ -668,31 +668,20 @@ conn_wait_due(struct wsd_conn *c, long long now)
 		                    (due > now ? due - now : 1) * 1000LL);
 }
 
-/* Takes what is ready for c into its memory queue, once the previous
- * take is written and done. */
+/* What c does after a take of n packets (SIO_ERR: it failed) with its
+ * session in state (sio_deliver_holds()); more: more may wait. */
 static void
-conn_take(struct wsd_conn *c, long long now)
+conn_took(struct wsd_conn *c, int n, int state, int more, long long now)
 {
 	struct sio_store *st = wsd.x.store;
-	int n, state;
 
-	if (!c->want_take || c->ntaken > 0 || c->txq_done < c->txq.len ||
-	    (c->state != WSD_STATE_LIVE && c->state != WSD_STATE_SUPERSEDED))
-		return;
-	c->want_take = 0;
-	state = sio_deliver_holds(&c->d, st);
-	if (state == SIO_ABSENT) {
+	if (state == SIO_ABSENT && n >= 0) {
 		/* Protocol 5.6: a superseded websocket is not closed, or the
 		 * 0.9 client would tear down the transport it fell back to. */
 		conn_event(c, CONN_EV_SUPERSEDED);
 		c->rung = 0;
 		return;
 	}
-	conn_q_clear(&c->txq);
-	c->txq_off = c->txq_done = 0;
-	n = state < 0 ? SIO_ERR
-	              : sio_deliver_take(&c->d, st, now, CONN_TAKE_MAX,
-	                                 conn_take_one, &c->txq);
 	if (n < 0) {
 		wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR, "%s: outbox: %s",
 		                c->d.sid, sio_store_errmsg(st));
@@ -709,7 +698,7 @@ conn_take(struct wsd_conn *c, long long now)
 		    c->d.sid, c->d.dropped);
 	}
 	c->ntaken = c->nq = (unsigned)n;
-	if (n == CONN_TAKE_MAX)
+	if (n == CONN_TAKE_MAX || more)
 		c->want_take = 1; /* more may wait: after these are done */
 	if (n > 0)
 		return; /* rung stays until a take finds nothing */
@@ -718,6 +707,76 @@ conn_take(struct wsd_conn *c, long long now)
 	else if (c->rung)
 		conn_wait_due(c, now); /* a delayed packet rang, say */
 	c->rung = 0;
+}
+
+/* Takes what is ready for c into its memory queue, once the previous
+ * take is written and done. */
+static void
+conn_take(struct wsd_conn *c, long long now)
+{
+	struct sio_store *st = wsd.x.store;
+	int n, state;
+
+	if (!c->want_take || c->ntaken > 0 || c->txq_done < c->txq.len ||
+	    (c->state != WSD_STATE_LIVE && c->state != WSD_STATE_SUPERSEDED))
+		return;
+	c->want_take = 0;
+	state = sio_deliver_holds(&c->d, st);
+	if (state == SIO_ABSENT) {
+		conn_took(c, 0, state, 0, now);
+		return;
+	}
+	conn_q_clear(&c->txq);
+	c->txq_off = c->txq_done = 0;
+	n = state < 0 ? SIO_ERR
+	              : sio_deliver_take(&c->d, st, now, CONN_TAKE_MAX,
+	                                 conn_take_one, &c->txq);
+	conn_took(c, n, state, 0, now);
+}
+
+/*
+ * Before the batch, where the store can (PostgreSQL): the done of c's
+ * written packets and its next take, in one statement of their own that
+ * takes no writers' lock, when that is all c needs (rung, or its packets
+ * written; no packet in, no `1::`). A connection rung from another
+ * process then waits for no other writer's turn, and for one round trip
+ * instead of a transaction's three. Anything it cannot do here stays for
+ * the batch.
+ */
+static void
+conn_light(struct wsd_conn *c, long long now)
+{
+	struct sio_store *st = wsd.x.store;
+	int written, take, n, state, more;
+
+	if (c->state != WSD_STATE_LIVE || c->nin > 0 || c->run != NULL ||
+	    c->hello_sent || c->txq_done < c->txq.len ||
+	    !sio_deliver_can_done_take(&c->d, st))
+		return;
+	written = c->ntaken > 0;
+	take = c->want_take;
+	if (!written && !take)
+		return;
+	conn_q_clear(&c->txq); /* all written */
+	c->txq_off = c->txq_done = 0;
+	n = sio_deliver_done_take(&c->d, st, now, take ? CONN_TAKE_MAX : 0,
+	                          conn_take_one, &c->txq, &state, &more);
+	if (n == SIO_ERR) {
+		/* nothing done: the batch does it all */
+		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "%s: outbox: %s",
+		                c->d.sid, sio_store_errmsg(st));
+		conn_q_clear(&c->txq);
+		return;
+	}
+	c->ntaken = c->nq = 0; /* done */
+	if (n == SIO_AGAIN) {
+		conn_q_clear(&c->txq); /* the batch takes */
+		return;
+	}
+	if (take) {
+		c->want_take = 0;
+		conn_took(c, n, state, more, now);
+	}
 }
 
 /* After the batch: what each connection does next; records are freed. */
@@ -835,6 +894,9 @@ wsd_conn_flush(void)
 	else
 		dirty_tail = NULL;
 	tail->dnext = NULL;
+	if (sio_store_can_done_take(st))
+		for (c = list; c != NULL; c = c->dnext)
+			conn_light(c, now);
 	/* the handlers run before the write lock is taken, their reads in
 	 * one snapshot */
 	tx = sio_store_read_begin(st) == SIO_OK;

@@ -152,7 +152,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		        c->d.sid, wsd.cfg.max_packet);
 		wsd_conn_buffer_hold(c, 0);
 		sio_buf_cleanup(&c->rx);
-		c->local_close = 1;
+		c->local_close = c->rx_close = 1;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 		                 (unsigned char *)"message too large", 17);
 		return -1;
@@ -170,7 +170,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		wsd_conn_buffer_hold(c, 0);
 		sio_buf_cleanup(&c->rx);
 		ws_busy_log(c, rc);
-		c->local_close = 1;
+		c->local_close = c->rx_close = 1;
 		lws_close_reason(
 		    wsi, (enum lws_close_status)WS_CLOSE_TRY_AGAIN_LATER,
 		    (unsigned char *)"server busy", 11);
@@ -179,7 +179,7 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {
 		wsd_conn_buffer_hold(c, c->rx.len);
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->d.sid);
-		c->local_close = 1;
+		c->local_close = c->rx_close = 1;
 		return -1;
 	}
 	if (!lws_is_final_fragment(wsi) ||
@@ -200,9 +200,20 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 	struct sio_slice out;
 	int n;
 
-	if (c->peer_close || c->local_close)
-		return 0; /* a close frame is out or on its way: no data
-		           * after it (lws may still ask, awaiting the ack) */
+	if (c->peer_close)
+		return 0; /* lws answers the close; no data after it */
+	if (c->local_close) {
+		/* Our close frame is out: no data after it. TCP ends now,
+		 * unless the close was for what the client sent, which may
+		 * still be arriving (closing on it would reset the
+		 * connection, losing our close frame): lws reads on until the
+		 * client's close, for at most 2 s (lws 4.1 can lose track of
+		 * it behind the rest of a message it refused). */
+		if (!c->rx_close)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 2);
+		return 0;
+	}
 	if (lws_get_close_length(wsi) > 0 && !c->local_close) {
 		/* lws is closing on its own (its close frame is out or on
 		 * its way): not one data frame more */

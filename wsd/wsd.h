@@ -139,6 +139,7 @@ struct wsd_conn {
 	unsigned killed : 1;     /* stuck: the socket is being dropped */
 	/* the RFC 6455 close handshake, ws.c's own */
 	unsigned local_close : 1;    /* the transport chose to close it */
+	unsigned rx_close : 1;       /* for what the client sent */
 	unsigned peer_close : 1;     /* the client started the close */
 	unsigned proto_error : 1;    /* lws fails it: close frame, then TCP */
 	unsigned nin;                /* complete messages in inq */

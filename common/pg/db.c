@@ -956,6 +956,7 @@ const struct sio_store_ops sio_store_pg_ops = {
     .outbox_take = pg_outbox_take,
     .outbox_done = pg_outbox_done,
     .outbox_done_detach = pg_outbox_done_detach,
+    .outbox_done_take = pg_outbox_done_take,
     .outbox_release = pg_outbox_release,
     .outbox_del = pg_outbox_del,
     .outbox_next_due = pg_outbox_next_due,

@@ -34,6 +34,22 @@
 	" AND q.next_at <= $2::bigint"
 #define BRIDGE_COLS "q.seq, q.sid, q.body, q.tries, q.created"
 
+/* A take's page p marked: each free row before the first taken by
+ * another writer than ($4, $5); p's rows, and when none one row of NULLs
+ * with the due of the next delayed packet ($3 now). */
+#define TAKE_MARK                                                              \
+	" b AS (SELECT min(seq) AS seq FROM p WHERE taken_by IS NOT NULL"      \
+	" AND (taken_by <> $4::text"                                           \
+	" OR taken_conn IS DISTINCT FROM $5::bigint)),"                        \
+	" m AS (UPDATE outbox o SET taken_by = $4, taken_conn = $5 FROM p"     \
+	" WHERE o.sid = $1 AND o.seq = p.seq AND p.taken_by IS NULL"           \
+	" AND p.seq < coalesce((SELECT seq FROM b), p.seq + 1)"                \
+	" RETURNING o.seq)"
+#define TAKE_COLS                                                              \
+	" p.seq, p.packet, p.taken_by, p.taken_conn,"                          \
+	" CASE WHEN p.seq IS NULL THEN (SELECT min(due) FROM outbox"           \
+	" WHERE sid = $1 AND due > $3::bigint) END"
+
 const char *const pg_outbox_sql[PG_NSTMT] = {
     [PG_PUT_CHECK] = "SELECT state, holder, queued, holder_conn, last_recv"
                      " FROM sessions WHERE sid = $1",
@@ -82,17 +98,32 @@ const char *const pg_outbox_sql[PG_NSTMT] = {
     [PG_TAKE_PAGE] =
         "WITH p AS (SELECT seq, packet, taken_by, taken_conn FROM outbox"
         " WHERE sid = $1 AND (due <= $3::bigint OR taken_by IS NOT NULL)"
-        " ORDER BY seq LIMIT $2),"
-        " b AS (SELECT min(seq) AS seq FROM p WHERE taken_by IS NOT NULL"
-        " AND (taken_by <> $4::text"
-        " OR taken_conn IS DISTINCT FROM $5::bigint)),"
-        " m AS (UPDATE outbox o SET taken_by = $4, taken_conn = $5 FROM p"
-        " WHERE o.sid = $1 AND o.seq = p.seq AND p.taken_by IS NULL"
-        " AND p.seq < coalesce((SELECT seq FROM b), p.seq + 1)"
-        " RETURNING o.seq)"
-        " SELECT p.seq, p.packet, p.taken_by, p.taken_conn,"
-        " CASE WHEN p.seq IS NULL THEN (SELECT min(due) FROM outbox"
-        " WHERE sid = $1 AND due > $3::bigint) END"
+        " ORDER BY seq LIMIT $2)," TAKE_MARK " SELECT" TAKE_COLS
+        " FROM (SELECT 1) one LEFT JOIN p ON true ORDER BY p.seq",
+    /*
+     * Outside any transaction, with no writers' lock (pg_outbox_done_take()):
+     * the session's row locked first, so that this statement waits, holding
+     * nothing, for any transaction that changed it; then, when $6 <> 0,
+     * what ($4, $5) took deleted (PG_TAKEN_DEL), and, when $7 <> 0 and ($4,
+     * $5) holds the session, a page as PG_TAKE_PAGE reads and marks it (the
+     * rows just deleted left out). Each row also carries the count deleted
+     * and the session's state, holder and holder_conn.
+     */
+    [PG_DONE_TAKE] =
+        "WITH s AS (SELECT state, holder, holder_conn FROM sessions"
+        " WHERE sid = $1 FOR NO KEY UPDATE),"
+        " d AS (DELETE FROM outbox WHERE sid = $1 AND $6::int <> 0"
+        " AND" PG_TAKEN_BY " = $4::text AND taken_conn = $5::bigint"
+        " AND EXISTS (SELECT 1 FROM s) RETURNING 1),"
+        " p AS (SELECT seq, packet, taken_by, taken_conn FROM outbox"
+        " WHERE sid = $1 AND $7::int <> 0 AND EXISTS (SELECT 1 FROM s"
+        " WHERE s.holder = $4::text AND s.holder_conn = $5::bigint)"
+        " AND (due <= $3::bigint OR taken_by IS NOT NULL)"
+        " AND NOT ($6::int <> 0 AND taken_by IS NOT DISTINCT FROM $4::text"
+        " AND taken_conn IS NOT DISTINCT FROM $5::bigint)"
+        " ORDER BY seq LIMIT $2)," TAKE_MARK " SELECT" TAKE_COLS ","
+        " (SELECT count(*) FROM d), (SELECT state FROM s),"
+        " (SELECT holder FROM s), (SELECT holder_conn FROM s)"
         " FROM (SELECT 1) one LEFT JOIN p ON true ORDER BY p.seq",
     [PG_UNTAKE] = "UPDATE outbox SET taken_by = NULL, taken_conn = NULL"
                   " WHERE sid = $1 AND seq = ANY ($2::bigint[])"
@@ -652,6 +683,84 @@ pg_done_rows(struct sio_store *st, PGresult *r, const char *sid)
 	}
 	PQclear(r);
 	return rc;
+}
+
+/*
+ * A done and a take in one statement outside any transaction, taking no
+ * writers' lock (PG_DONE_TAKE): what it may do without one. It locks the
+ * session's row before anything else and waits, holding nothing, for a
+ * writer that changed it (an attach by another holder, a put, an end),
+ * then sees that writer's work; inserts into an outbox are still made
+ * under the lock, so that what it reads of one is in order. It marks only
+ * the first page; a page with an unwritable packet is handed back whole
+ * (SIO_AGAIN: the caller takes in a transaction, which drops them).
+ */
+int
+pg_outbox_done_take(struct sio_store *st, const char *sid, long long now,
+                    size_t max, const char *holder, long long conn, int done,
+                    int (*fn)(void *udata, const char *pkt, size_t len),
+                    void *udata, int *state, int *blocked, int *more)
+{
+	struct pg_take t = {0};
+	long long limit = max < PG_PEEK_PAGE ? (long long)max : PG_PEEK_PAGE;
+	const char *h;
+	int rows, i, n = 0, held, rc = SIO_OK;
+
+	*state = SIO_ABSENT;
+	*blocked = *more = 0;
+	if (PGC(st)->in_tx)
+		return sio_store_fail(st, "done_take: inside a transaction");
+	t.first = pg_exec(st, PG_DONE_TAKE, "tiitiii", sid, limit, now, holder,
+	                  conn, (long long)(done != 0), (long long)(max > 0));
+	if (t.first == NULL)
+		return SIO_ERR;
+	/* a row at least: p's, or one of NULLs */
+	h = pg_text(t.first, 0, 7);
+	held = h != NULL && strcmp(h, holder) == 0 && !pg_null(t.first, 0, 8) &&
+	       pg_int(t.first, 0, 8) == conn;
+	if (held)
+		*state = pg_state(t.first, 0, 6);
+	if (pg_int(t.first, 0, 5) > 0) {
+		/* done whatever becomes of the count (deferred in sio-wsd) */
+		(void)sio_store_counter_add(st, "packets_sent",
+		                            pg_int(t.first, 0, 5));
+		if (h != NULL && !held)
+			sio_store_bell(st, h, sid); /* it waits for them */
+	}
+	rows = pg_null(t.first, 0, 0) ? 0 : PQntuples(t.first);
+	if (held && max > 0 && rows == 0)
+		pg_due_keep(st, sid, now, pg_null(t.first, 0, 4),
+		            pg_int(t.first, 0, 4));
+	for (i = 0; rc == SIO_OK && i < rows; i++)
+		if (pg_null(t.first, i, 2) &&
+		    !sio_store_packet_ok(pg_text(t.first, i, 1),
+		                         (size_t)PQgetlength(t.first, i, 1)))
+			rc = SIO_AGAIN;
+	for (i = 0; rc == SIO_OK && i < rows; i++) {
+		if (!pg_null(t.first, i, 2)) {
+			if (pg_taken_by_other(t.first, i, holder, conn)) {
+				*blocked = 1;
+				break;
+			}
+			continue; /* its own, being written */
+		}
+		if (fn(udata, pg_text(t.first, i, 1),
+		       (size_t)PQgetlength(t.first, i, 1)) != SIO_OK)
+			rc = SIO_AGAIN;
+		else
+			n++;
+	}
+	*more = rows == limit && !*blocked;
+	/* on trouble, every row it marked goes back; the done stands */
+	if (rc != SIO_OK &&
+	    (pg_take_rest(&t, t.first, 0, rows, holder, conn) != SIO_OK ||
+	     (t.untake.len > 0 &&
+	      pg_run(st, PG_UNTAKE, "ttti", sid, t.untake.list, holder, conn) !=
+	          SIO_OK)))
+		rc = SIO_ERR;
+	PQclear(t.first);
+	free(t.untake.list);
+	return rc == SIO_OK ? n : rc;
 }
 
 int

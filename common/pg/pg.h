@@ -9,7 +9,9 @@
  * Concurrency: every write transaction takes siogate's advisory lock at
  * its begin (schema/pg.sql: siogate_lock()), so writers of every process
  * and host run one at a time, as SQLite's write lock makes them; reads
- * outside a write transaction take no lock. The SQL is the SQLite
+ * outside a write transaction take no lock. One write takes none: a done
+ * and take outside any transaction (pg_outbox_done_take()), which locks
+ * its session's row first and inserts nothing. The SQL is the SQLite
  * backend's, statement for statement, with PostgreSQL's spelling.
  */
 #ifndef SIO_PG_H
@@ -93,6 +95,7 @@ enum pg_sql {
 	PG_PEEK,
 	PG_TAKE,
 	PG_TAKE_PAGE,
+	PG_DONE_TAKE,
 	PG_UNTAKE,
 	PG_DROP_BAD,
 	PG_TAKEN_DEL,
@@ -351,6 +354,11 @@ int pg_outbox_take(struct sio_store *st, const char *sid, long long now,
                    size_t max, const char *holder, long long conn,
                    int (*fn)(void *udata, const char *pkt, size_t len),
                    void *udata, int *blocked, int *dropped);
+int pg_outbox_done_take(struct sio_store *st, const char *sid, long long now,
+                        size_t max, const char *holder, long long conn,
+                        int done,
+                        int (*fn)(void *udata, const char *pkt, size_t len),
+                        void *udata, int *state, int *blocked, int *more);
 int pg_outbox_done_detach(struct sio_store *st, const char *sid,
                           const char *holder, long long conn, long long now,
                           unsigned from, int to);

@@ -1423,6 +1423,190 @@ test_take_drops_unwritable_rows(void)
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::c;");
 }
 
+/* --- a done and a take without the writers' lock ----------------------- */
+
+/* Waits until a backend of the test's database waits for a row's lock
+ * (pg_stat_activity), seen through c: 1, or 0 at the deadline. */
+static int
+wait_row_waiter(PGconn *c)
+{
+	long long end = cu_now_ms() + DEADLINE_MS;
+
+	while (cu_now_ms() < end) {
+		long long n = pg_int1(c,
+		                      "SELECT count(*) FROM pg_stat_activity"
+		                      " WHERE datname = $1"
+		                      " AND wait_event_type = 'Lock'"
+		                      " AND wait_event IN ('transactionid',"
+		                      " 'tuple')",
+		                      db, NULL);
+
+		if (n > 0)
+			return 1;
+		if (n < 0)
+			return 0;
+		pause_ms(5); /* between polls of the condition */
+	}
+	return 0;
+}
+
+struct done_taker {
+	struct sio_store *st;
+	const char *sid;
+	struct cu_pkts c;
+	int rc, state, more;
+	atomic_int done;
+};
+
+static void *
+done_taker_run(void *arg)
+{
+	struct done_taker *t = arg;
+
+	t->rc =
+	    sio_store_outbox_done_take(t->st, t->sid, T0, 10, HOLDER, 1, 1,
+	                               cu_collect, &t->c, &t->state, &t->more);
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+/*
+ * A done and a take in one statement outside any transaction: no wait for
+ * the writers' lock that another holds; a wait, holding nothing, for a
+ * transaction that changed the session (another holder attaching), then
+ * that transaction's work seen: nothing taken by the superseded writer,
+ * its written packets deleted all the same.
+ */
+static void
+test_done_take_waits_for_the_session_not_the_lock(void)
+{
+	struct sio_store *st = store_open(0);
+	PGconn *raw = raw_open(), *watch = raw_open();
+	struct done_taker t = {.st = st};
+	char sid[SIO_SID_LEN + 1];
+	struct cu_pkts c = {0};
+	pthread_t th;
+	int state = 0, more = 0, waited;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(watch);
+	CU_ASSERT_EQUAL(sio_store_can_done_take(st), 1);
+	held_session(st, sid);
+	t.sid = sid;
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::a", 5, 0, 0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, HOLDER, 1, cu_collect, &c),
+	    1);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::b", 5, 0, 0),
+	                SIO_OK);
+	/* another holds the writers' lock: a done and take go on */
+	CU_ASSERT_FATAL(pg_do(raw, "BEGIN"));
+	CU_ASSERT_FATAL(pg_do(raw, "SELECT siogate_lock()"));
+	c.got[0] = '\0';
+	c.n = 0;
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, sid, T0, 10, HOLDER, 1,
+	                                           1, cu_collect, &c, &state,
+	                                           &more),
+	                1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::b;");
+	CU_ASSERT_EQUAL(state, SIO_SESSION_OPEN);
+	CU_ASSERT_EQUAL(more, 0);
+	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 0);
+	CU_ASSERT(pg_do(raw, "COMMIT"));
+	CU_ASSERT_EQUAL(pg_int1(watch,
+	                        "SELECT count(*) FROM outbox WHERE sid = $1"
+	                        " AND taken_by = $2",
+	                        sid, HOLDER),
+	                1);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::c", 5, 0, 0),
+	                SIO_OK);
+	/* another holder attaches, not yet committed: the done and take
+	 * wait for it, then see it */
+	CU_ASSERT_FATAL(pg_do(raw, "BEGIN"));
+	CU_ASSERT_FATAL(pg_int1(raw,
+	                        "UPDATE sessions SET holder = 'gw-other',"
+	                        " holder_conn = 7 WHERE sid = $1 RETURNING 1",
+	                        sid, NULL) == 1);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, done_taker_run, &t), 0);
+	waited = wait_row_waiter(watch);
+	CU_ASSERT(waited);
+	CU_ASSERT_EQUAL(atomic_load(&t.done), 0);
+	CU_ASSERT(pg_do(raw, "COMMIT"));
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(t.rc, 0);
+	CU_ASSERT_EQUAL(t.state, SIO_ABSENT);
+	CU_ASSERT_STRING_EQUAL(t.c.got, "");
+	/* b, written, is gone; c waits for the new holder, untaken */
+	CU_ASSERT_EQUAL(pg_int1(watch,
+	                        "SELECT count(*) FROM outbox WHERE sid = $1",
+	                        sid, NULL),
+	                1);
+	CU_ASSERT_EQUAL(pg_int1(watch,
+	                        "SELECT count(*) FROM outbox WHERE sid = $1"
+	                        " AND taken_by IS NULL AND packet = '3:::c'",
+	                        sid, NULL),
+	                1);
+}
+
+/*
+ * What a done and take outside a transaction hands over to one inside:
+ * a page with an unwritable row (SIO_AGAIN, nothing marked, the done
+ * made), and a call inside a transaction (refused).
+ */
+static void
+test_done_take_hands_over(void)
+{
+	struct sio_store *st = store_open(0);
+	PGconn *raw = raw_open();
+	char sid[SIO_SID_LEN + 1];
+	struct cu_pkts c = {0};
+	int state = 0, more = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	held_session(st, sid);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::a", 5, 0, 0),
+	                SIO_OK);
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, HOLDER, 1, cu_collect, &c),
+	    1);
+	CU_ASSERT_FATAL(pg_int1(raw, "SELECT siogate_push($1, '')", sid, NULL) >
+	                0);
+	CU_ASSERT_EQUAL(sio_store_outbox_put(st, sid, "3:::b", 5, 0, 0),
+	                SIO_OK);
+	c.got[0] = '\0';
+	c.n = 0;
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, sid, T0, 10, HOLDER, 1,
+	                                           1, cu_collect, &c, &state,
+	                                           &more),
+	                SIO_AGAIN);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM outbox WHERE sid = $1"
+	                        " AND taken_by IS NOT NULL",
+	                        sid, NULL),
+	                0);
+	CU_ASSERT_EQUAL(pg_int1(raw,
+	                        "SELECT count(*) FROM outbox WHERE sid = $1",
+	                        sid, NULL),
+	                2); /* a, written, deleted */
+	/* the take in a transaction drops the empty one, takes b */
+	c.got[0] = '\0';
+	c.n = 0;
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, HOLDER, 1, cu_collect, &c),
+	    1);
+	CU_ASSERT_STRING_EQUAL(c.got, "3:::b;");
+	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, sid, T0, 10, HOLDER, 1,
+	                                           1, cu_collect, &c, &state,
+	                                           &more),
+	                SIO_ERR);
+	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
+	CU_ASSERT_EQUAL(sio_store_outbox_count(st, sid), 1);
+}
+
 /* --- a step of the wall clock ------------------------------------------ */
 
 /*
@@ -1573,6 +1757,12 @@ main(void)
 	    {"a take passes over and deletes unwritable rows, marks what it "
 	     "took",
 	     test_take_drops_unwritable_rows},
+	    {"a done and take outside a transaction wait for the session, "
+	     "not the writers' lock",
+	     test_done_take_waits_for_the_session_not_the_lock},
+	    {"a done and take outside a transaction hand a page with an "
+	     "unwritable row over",
+	     test_done_take_hands_over},
 	    {NULL, NULL},
 	};
 

@@ -22,7 +22,7 @@ const infoLines = (mark) => s.wsd.log.slice(mark).split('\n').filter((l) => /: (
 // A frame-level case: expects a close frame with status `code` at once, no
 // data frame after it, the end of TCP soon after the client answers the
 // close, and an info+ log line for the session; the witness echoes after.
-async function frameCase(t, name, code, send) {
+async function frameCase(t, name, code, send, tcpMs = 1000) {
 	const ws = await s.wsSession();
 	const mark = s.wsd.mark();
 	send(ws);
@@ -45,9 +45,9 @@ async function frameCase(t, name, code, send) {
 	});
 	await t.test('no data frame after the close frame', () =>
 		assert.deepEqual(after, [], `${name}: text frames after the close frame`));
-	await t.test('TCP ends within 1 s of the client\'s close', () => {
+	await t.test(`TCP ends within ${tcpMs / 1000} s of the client's close`, () => {
 		assert.ok(end !== null && close !== null, `${name}: socket still open after 7 s`);
-		assert.ok(end.at - close.at < 1000, `${name}: TCP ended ${Math.round(end.at - close.at)} ms after the close`);
+		assert.ok(end.at - close.at < tcpMs, `${name}: TCP ended ${Math.round(end.at - close.at)} ms after the close`);
 	});
 	await t.test('the session is detached, not ended', () =>
 		assert.equal(s.session(ws.sid).state, 'detached', name));
@@ -73,13 +73,14 @@ test('a message over max_packet, in fragments', (t) => frameCase(t, 'oversized',
 }));
 // The replies to messages read in the same segment as the oversized one
 // are queued after sio-wsd chose to close: none of them may follow its
-// close frame.
+// close frame. lws 4.1 can miss the client's close behind the rest of the
+// refused message; sio-wsd then ends TCP 2 s after its own close.
 test('a message over max_packet after messages whose replies are still due', (t) => frameCase(t, 'oversized-busy', 1009, (ws) => {
 	const frames = [];
 	for (let i = 0; i < 200; i++) frames.push(encodeFrame({payload: `3:::due-${i}`}));
 	for (let i = 0; i < 3; i++) frames.push(encodeFrame({fin: i === 2, opcode: i ? 0 : 1, payload: 'x'.repeat(40000)}));
 	ws.raw(Buffer.concat(frames));
-}));
+}, 3500));
 test('invalid UTF-8 in a text frame', (t) =>
 	frameCase(t, 'utf8', 1007, (ws) => ws.frame({payload: Buffer.from('3:::\xc3\x28', 'latin1')})));
 

@@ -143,8 +143,10 @@ sio_deliver_done_take(struct sio_deliver *d, struct sio_store *st,
 		return SIO_ERR; /* its caller asks first */
 	n = sio_store_outbox_done_take(st, d->sid, now, max, d->holder, d->conn,
 	                               d->taken, fn, udata, state, more);
-	if (n == SIO_ERR)
+	if (n == SIO_ERR) {
+		d->taken = 1; /* maybe: a release hands it all back */
 		return SIO_ERR;
+	}
 	d->taken = n > 0;
 	d->blocked = sio_store_outbox_blocked(st) != 0;
 	return n;

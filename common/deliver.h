@@ -103,9 +103,10 @@ int sio_deliver_can_done_take(const struct sio_deliver *d,
  * (sio_store_outbox_done_take()): the done of what the last take passed,
  * all of it written, as sio_deliver_written(); then, when max > 0, a take
  * as sio_deliver_take() while d holds its session (*state: as
- * sio_deliver_holds()). The number taken; SIO_ERR, nothing done; or
- * SIO_AGAIN: the done made, nothing taken (what fn got is void), take in
- * a transaction. *more: more may wait than it took.
+ * sio_deliver_holds()). The number taken; SIO_AGAIN: the done made,
+ * nothing taken (what fn got is void), take in a transaction; or SIO_ERR:
+ * what it did is unknown, and sio_deliver_release() hands back what the
+ * connection may hold. *more: more may wait than it took.
  */
 int sio_deliver_done_take(struct sio_deliver *d, struct sio_store *st,
                           long long now, size_t max,

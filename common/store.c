@@ -1247,10 +1247,7 @@ sio_store_outbox_done_take(struct sio_store *st, const char *sid, long long now,
 		return sio_store_fail(st, "done_take: inside a transaction");
 	rc = st->ops->outbox_done_take(st, sid, now, max, holder, conn, done,
 	                               fn, udata, state, &st->blocked, more);
-	if (rc != SIO_ERR)
-		store_ring(st);
-	else
-		st->nbells = 0;
+	store_ring(st); /* what it did is done, whatever failed after */
 	return rc;
 }
 

@@ -553,10 +553,12 @@ int sio_store_outbox_done_detach(struct sio_store *st, const char *sid,
  * and (holder, conn) holds sid, sio_store_outbox_take() of at most max
  * packets from the first page it reads (*more: there may be more).
  * *state: as sio_store_holder_state(). Returns the number taken (the
- * blocked flag set as a take sets it), SIO_ERR (nothing done), or
- * SIO_AGAIN: the done made, nothing taken, what fn got is void, and a
- * take in a transaction is needed (an unwritable packet to drop, fn
- * refused one). Rings after itself as a commit does.
+ * blocked flag set as a take sets it); SIO_AGAIN: the done made, nothing
+ * taken, what fn got is void, and a take in a transaction is needed (an
+ * unwritable packet to drop, fn refused one, the session closed); or
+ * SIO_ERR: what it did is unknown (its connection was lost), and the
+ * caller hands back what it holds (sio_store_outbox_release()). Rings
+ * after itself as a commit does.
  */
 int sio_store_can_done_take(struct sio_store *st);
 int sio_store_outbox_done_take(struct sio_store *st, const char *sid,

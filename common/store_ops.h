@@ -393,9 +393,10 @@ struct sio_store_ops {
 	 * for whoever changes sid's session: when done, outbox_done; then,
 	 * when max > 0 and (holder, conn) holds sid, outbox_take of its first
 	 * page (*more: it was full). *state: sid's state when (holder, conn)
-	 * holds it, else SIO_ABSENT. The number taken, SIO_ERR (nothing
-	 * done), or SIO_AGAIN: the done made, nothing taken (what fn got is
-	 * void), the take needs a transaction. */
+	 * holds it, else SIO_ABSENT. The number taken; SIO_AGAIN: the done
+	 * made, nothing taken (what fn got is void), the take needs a
+	 * transaction; or SIO_ERR: what it did is unknown (the caller hands
+	 * back what (holder, conn) holds: outbox_release). */
 	int (*outbox_done_take)(
 	    struct sio_store *st, const char *sid, long long now, size_t max,
 	    const char *holder, long long conn, int done,

@@ -761,14 +761,20 @@ conn_light(struct wsd_conn *c, long long now)
 	c->txq_off = c->txq_done = 0;
 	n = sio_deliver_done_take(&c->d, st, now, take ? CONN_TAKE_MAX : 0,
 	                          conn_take_one, &c->txq, &state, &more);
+	c->ntaken = c->nq = 0; /* done, or handed back below */
 	if (n == SIO_ERR) {
-		/* nothing done: the batch does it all */
+		/* what it did is unknown: all it may hold goes back (what
+		 * was written may then go out twice), the batch takes */
 		wsd_log_limited(&conn_store_rl, SIO_LOG_WARN, "%s: outbox: %s",
 		                c->d.sid, sio_store_errmsg(st));
+		if (sio_deliver_release(&c->d, st) != SIO_OK)
+			wsd_log_limited(&conn_store_rl, SIO_LOG_ERROR,
+			                "%s: outbox: %s", c->d.sid,
+			                sio_store_errmsg(st));
 		conn_q_clear(&c->txq);
+		c->want_take = 1;
 		return;
 	}
-	c->ntaken = c->nq = 0; /* done */
 	if (n == SIO_AGAIN) {
 		conn_q_clear(&c->txq); /* the batch takes */
 		return;
@@ -1014,7 +1020,7 @@ conn_direct_accept(void *udata, const char *sid, long long conn,
 	 * leaves the rest in the store, under max_queue */
 	return c != NULL && c->state == WSD_STATE_LIVE && c->ntaken == 0 &&
 	       c->nq + staged < CONN_TAKE_MAX && !c->killed && !c->peer_close &&
-	       !c->proto_error;
+	       !c->local_close && !c->proto_error;
 }
 
 static void

@@ -132,6 +132,25 @@ ws_busy_log(const struct wsd_conn *c, int rc)
 		                c->d.sid, wsd.cfg.max_buffered);
 }
 
+/* How long a close for what the client sent waits for the client's
+ * close before TCP ends anyway (lws 4.1 would wait 5 s, and can lose
+ * track of the client's close behind the rest of a message it refused). */
+#define WS_RX_CLOSE_US 1000000
+
+/* sio-wsd closes c for what the client sent (status, reason): no data
+ * frame after its close frame (ws_writeable()), TCP ends at the client's
+ * close or WS_RX_CLOSE_US later (the timer, ws_callback()). */
+static void
+ws_rx_close(struct wsd_conn *c, struct lws *wsi, enum lws_close_status status,
+            const char *reason)
+{
+	c->local_close = c->rx_close = 1;
+	if (reason != NULL)
+		lws_close_reason(wsi, status, (unsigned char *)reason,
+		                 strlen(reason));
+	lws_set_timer_usecs(wsi, WS_RX_CLOSE_US);
+}
+
 /* One fragment of a text message; the whole message goes to the session.
  * 0 to go on, -1 to close. */
 static int
@@ -152,9 +171,8 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		        c->d.sid, wsd.cfg.max_packet);
 		wsd_conn_buffer_hold(c, 0);
 		sio_buf_cleanup(&c->rx);
-		c->local_close = c->rx_close = 1;
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-		                 (unsigned char *)"message too large", 17);
+		ws_rx_close(c, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+		            "message too large");
 		return -1;
 	}
 	if (c->rx.len == 0 && lws_is_final_fragment(wsi) &&
@@ -170,16 +188,15 @@ ws_receive(struct wsd_conn *c, struct lws *wsi, const char *in, size_t len)
 		wsd_conn_buffer_hold(c, 0);
 		sio_buf_cleanup(&c->rx);
 		ws_busy_log(c, rc);
-		c->local_close = c->rx_close = 1;
-		lws_close_reason(
-		    wsi, (enum lws_close_status)WS_CLOSE_TRY_AGAIN_LATER,
-		    (unsigned char *)"server busy", 11);
+		ws_rx_close(c, wsi,
+		            (enum lws_close_status)WS_CLOSE_TRY_AGAIN_LATER,
+		            "server busy");
 		return -1;
 	}
 	if (len > 0 && sio_buf_append(&c->rx, in, len) != SIO_OK) {
 		wsd_conn_buffer_hold(c, c->rx.len);
 		wsd_log(SIO_LOG_ERROR, "%s: out of memory", c->d.sid);
-		c->local_close = c->rx_close = 1;
+		ws_rx_close(c, wsi, LWS_CLOSE_STATUS_NOSTATUS, NULL);
 		return -1;
 	}
 	if (!lws_is_final_fragment(wsi) ||
@@ -202,18 +219,13 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 
 	if (c->peer_close)
 		return 0; /* lws answers the close; no data after it */
-	if (c->local_close) {
+	if (c->local_close)
 		/* Our close frame is out: no data after it. TCP ends now,
 		 * unless the close was for what the client sent, which may
 		 * still be arriving (closing on it would reset the
 		 * connection, losing our close frame): lws reads on until the
-		 * client's close, for at most 2 s (lws 4.1 can lose track of
-		 * it behind the rest of a message it refused). */
-		if (!c->rx_close)
-			return -1;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 2);
-		return 0;
-	}
+		 * client's close, or until ws_rx_close()'s timer. */
+		return c->rx_close ? 0 : -1;
 	if (lws_get_close_length(wsi) > 0 && !c->local_close) {
 		/* lws is closing on its own (its close frame is out or on
 		 * its way): not one data frame more */
@@ -314,6 +326,8 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return 0;
 		return ws_writeable(c, wsi);
 	case LWS_CALLBACK_TIMER: /* a delayed packet is due */
+		if (c->local_close)
+			return -1; /* ws_rx_close(): TCP ends now */
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:

@@ -328,7 +328,9 @@ pg_vexec(struct sio_store *st, int id, const char *sql, const char *types,
 		if (r != NULL && pg_ok(st, r))
 			break;
 		PQclear(r);
-		if (tries > 0 || !pg_again(st)) {
+		/* a write outside a transaction (PG_DONE_TAKE) may have
+		 * been made: never run it again */
+		if (tries > 0 || id == PG_DONE_TAKE || !pg_again(st)) {
 			pg_ahead_clear(st);
 			return NULL;
 		}

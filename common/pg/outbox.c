@@ -690,10 +690,16 @@ pg_done_rows(struct sio_store *st, PGresult *r, const char *sid)
  * writers' lock (PG_DONE_TAKE): what it may do without one. It locks the
  * session's row before anything else and waits, holding nothing, for a
  * writer that changed it (an attach by another holder, a put, an end),
- * then sees that writer's work; inserts into an outbox are still made
- * under the lock, so that what it reads of one is in order. It marks only
- * the first page; a page with an unwritable packet is handed back whole
- * (SIO_AGAIN: the caller takes in a transaction, which drops them).
+ * then reads that row as the writer left it (its holder, its state); the
+ * outbox it reads as it was when the statement began, so the packets
+ * such a writer queued come with the writer's ring, after its commit.
+ * Inserts into an outbox are still made under the lock, so that what it
+ * reads of one is in order. A closed session with nothing taken is left
+ * to a transaction (SIO_AGAIN), lest its end be decided before the final
+ * packets queued with it. It marks only the first page; a page with an
+ * unwritable packet is handed back whole (SIO_AGAIN: the caller takes in
+ * a transaction, which drops them). Not run again when its connection is
+ * lost (pg_vexec()): what it did is then unknown (SIO_ERR).
  */
 int
 pg_outbox_done_take(struct sio_store *st, const char *sid, long long now,
@@ -750,7 +756,10 @@ pg_outbox_done_take(struct sio_store *st, const char *sid, long long now,
 		else
 			n++;
 	}
-	*more = rows == limit && !*blocked;
+	*more = limit > 0 && rows == limit && !*blocked;
+	if (rc == SIO_OK && n == 0 && *state == SIO_SESSION_CLOSED)
+		rc =
+		    SIO_AGAIN; /* its end may have queued what it did not see */
 	/* on trouble, every row it marked goes back; the done stands */
 	if (rc != SIO_OK &&
 	    (pg_take_rest(&t, t.first, 0, rows, holder, conn) != SIO_OK ||

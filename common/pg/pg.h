@@ -11,8 +11,12 @@
  * and host run one at a time, as SQLite's write lock makes them; reads
  * outside a write transaction take no lock. One write takes none: a done
  * and take outside any transaction (pg_outbox_done_take()), which locks
- * its session's row first and inserts nothing. The SQL is the SQLite
- * backend's, statement for statement, with PostgreSQL's spelling.
+ * its session's row first and inserts nothing. It cannot deadlock with
+ * a writer because every statement that locks a session's row and its
+ * outbox's rows locks the session's first or only at its end (the
+ * triggers on the outbox), and only a session's holder takes or deletes
+ * the rows it took; a statement added later must keep to that. The SQL is the
+ * SQLite backend's, statement for statement, with PostgreSQL's spelling.
  */
 #ifndef SIO_PG_H
 #define SIO_PG_H

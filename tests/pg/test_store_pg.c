@@ -1551,6 +1551,53 @@ test_done_take_waits_for_the_session_not_the_lock(void)
 }
 
 /*
+ * The end of a session (its `0::` queued, its state closed, in one
+ * transaction) committed while a done and take waited for the session's
+ * row: the statement read the outbox as it was before, so it takes
+ * nothing and leaves the end to a transaction (SIO_AGAIN) instead of
+ * saying the session closed with nothing left; the take in a transaction
+ * then gets the `0::`.
+ */
+static void
+test_done_take_leaves_an_end_to_a_transaction(void)
+{
+	struct sio_store *st = store_open(0);
+	PGconn *raw = raw_open(), *watch = raw_open();
+	struct done_taker t = {.st = st};
+	char sid[SIO_SID_LEN + 1];
+	struct cu_pkts c = {0};
+	pthread_t th;
+	int waited;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(watch);
+	held_session(st, sid);
+	t.sid = sid;
+	CU_ASSERT_FATAL(pg_do(raw, "BEGIN"));
+	CU_ASSERT_FATAL(pg_int1(raw,
+	                        "INSERT INTO outbox (sid, packet)"
+	                        " VALUES ($1, '0::') RETURNING 1",
+	                        sid, NULL) == 1);
+	CU_ASSERT_FATAL(pg_int1(raw,
+	                        "UPDATE sessions SET state = 'closed',"
+	                        " closed_at = 1 WHERE sid = $1 RETURNING 1",
+	                        sid, NULL) == 1);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, done_taker_run, &t), 0);
+	waited = wait_row_waiter(watch);
+	CU_ASSERT(waited);
+	CU_ASSERT_EQUAL(atomic_load(&t.done), 0);
+	CU_ASSERT(pg_do(raw, "COMMIT"));
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(t.rc, SIO_AGAIN);
+	CU_ASSERT_STRING_EQUAL(t.c.got, "");
+	CU_ASSERT_EQUAL(
+	    sio_store_outbox_take(st, sid, T0, 10, HOLDER, 1, cu_collect, &c),
+	    1);
+	CU_ASSERT_STRING_EQUAL(c.got, "0::;");
+}
+
+/*
  * What a done and take outside a transaction hands over to one inside:
  * a page with an unwritable row (SIO_AGAIN, nothing marked, the done
  * made), and a call inside a transaction (refused).
@@ -1763,6 +1810,9 @@ main(void)
 	    {"a done and take outside a transaction hand a page with an "
 	     "unwritable row over",
 	     test_done_take_hands_over},
+	    {"a done and take that waited for a session's end leave it to a "
+	     "transaction",
+	     test_done_take_leaves_an_end_to_a_transaction},
 	    {NULL, NULL},
 	};
 

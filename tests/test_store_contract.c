@@ -2273,6 +2273,17 @@ test_done_detach(void)
 	CU_ASSERT_EQUAL(take(st, a, "gw-1", 3, &c), 1);
 }
 
+/* A done (when done) and take of at most max by (holder, conn) of sid,
+ * outside a transaction, into c (reset first). */
+static int
+done_take(const char *sid, size_t max, const char *holder, long long conn,
+          int done, struct cu_pkts *c, int *state, int *more)
+{
+	pkts_reset(c);
+	return sio_store_outbox_done_take(st, sid, T0, max, holder, conn, done,
+	                                  cu_collect, c, state, more);
+}
+
 /* done_take: where the store has it, outside a transaction, a done then
  * a take from the first page while the writer holds the session; it stops
  * at another writer's packet, and a superseded writer's done rings the
@@ -2295,11 +2306,9 @@ test_done_take(void)
 	put(a, "3:::2");
 	CU_ASSERT_EQUAL(take(st, a, "wsd-1", 1, &c), 2);
 	put(a, "3:::3");
-	pkts_reset(&c);
 	if (!sio_store_can_done_take(st)) {
 		CU_ASSERT_EQUAL(
-		    sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 1,
-		                               cu_collect, &c, &state, &more),
+		    done_take(a, 10, "wsd-1", 1, 1, &c, &state, &more),
 		    SIO_ERR);
 		CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 3);
 		sio_doorbell_close(bell);
@@ -2308,10 +2317,7 @@ test_done_take(void)
 	sio_store_counters_flush(st, T0);
 	CU_ASSERT_EQUAL(sio_store_counter_get(st, "packets_sent", &sent0),
 	                SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 1,
-	                                           cu_collect, &c, &state,
-	                                           &more),
-	                1);
+	CU_ASSERT_EQUAL(done_take(a, 10, "wsd-1", 1, 1, &c, &state, &more), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::3;");
 	CU_ASSERT_EQUAL(state, SIO_SESSION_OPEN);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
@@ -2322,36 +2328,21 @@ test_done_take(void)
 	/* max 1 with two waiting: one, and more may wait */
 	put(a, "3:::4");
 	put(a, "3:::5");
-	pkts_reset(&c);
-	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 1, "wsd-1", 1, 1,
-	                                           cu_collect, &c, &state,
-	                                           &more),
-	                1);
+	CU_ASSERT_EQUAL(done_take(a, 1, "wsd-1", 1, 1, &c, &state, &more), 1);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::4;");
 	CU_ASSERT_EQUAL(more, 1);
 	/* max 0: the done alone */
-	pkts_reset(&c);
-	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 0, "wsd-1", 1, 1,
-	                                           cu_collect, &c, &state,
-	                                           &more),
-	                0);
+	CU_ASSERT_EQUAL(done_take(a, 0, "wsd-1", 1, 1, &c, &state, &more), 0);
 	CU_ASSERT_STRING_EQUAL(c.got, "");
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);
 	/* a packet taken by another writer stops the take before it */
 	CU_ASSERT_EQUAL(take(st, a, "gw-2", 5, &c), 1); /* 5 */
 	put(a, "3:::6");
-	pkts_reset(&c);
-	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 0,
-	                                           cu_collect, &c, &state,
-	                                           &more),
-	                0);
+	CU_ASSERT_EQUAL(done_take(a, 10, "wsd-1", 1, 0, &c, &state, &more), 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_blocked(st), 1);
 	CU_ASSERT_EQUAL(more, 0);
 	CU_ASSERT_EQUAL(sio_store_outbox_release(st, a, "gw-2", 5), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 0,
-	                                           cu_collect, &c, &state,
-	                                           &more),
-	                2);
+	CU_ASSERT_EQUAL(done_take(a, 10, "wsd-1", 1, 0, &c, &state, &more), 2);
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::5;3:::6;");
 	/* superseded before its done: its packets go, nothing is taken,
 	 * the new holder is rung */
@@ -2359,11 +2350,7 @@ test_done_take(void)
 	                SIO_OK);
 	put(a, "3:::7");
 	rings(bell, &got);
-	pkts_reset(&c);
-	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-1", 1, 1,
-	                                           cu_collect, &c, &state,
-	                                           &more),
-	                0);
+	CU_ASSERT_EQUAL(done_take(a, 10, "wsd-1", 1, 1, &c, &state, &more), 0);
 	CU_ASSERT_EQUAL(state, SIO_ABSENT);
 	CU_ASSERT_STRING_EQUAL(c.got, "");
 	rings(bell, &got);
@@ -2373,9 +2360,7 @@ test_done_take(void)
 	CU_ASSERT_STRING_EQUAL(c.got, "3:::7;");
 	/* inside a transaction: refused */
 	CU_ASSERT_EQUAL_FATAL(sio_store_begin(st), SIO_OK);
-	CU_ASSERT_EQUAL(sio_store_outbox_done_take(st, a, T0, 10, "wsd-9", 4, 1,
-	                                           cu_collect, &c, &state,
-	                                           &more),
+	CU_ASSERT_EQUAL(done_take(a, 10, "wsd-9", 4, 1, &c, &state, &more),
 	                SIO_ERR);
 	CU_ASSERT_EQUAL(sio_store_commit(st), SIO_OK);
 	CU_ASSERT_EQUAL(sio_store_outbox_count(st, a), 1);

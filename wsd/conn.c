@@ -743,19 +743,27 @@ conn_take(struct wsd_conn *c, long long now)
  * instead of a transaction's three. Anything it cannot do here stays for
  * the batch.
  */
+static int
+conn_light_ok(const struct wsd_conn *c)
+{
+	return c->state == WSD_STATE_LIVE && c->nin == 0 && c->run == NULL &&
+	       !c->hello_sent && c->txq_done >= c->txq.len &&
+	       (c->ntaken > 0 || c->want_take) &&
+	       sio_deliver_can_done_take(&c->d, wsd.x.store);
+}
+
+/* The most connections of a batch served so: a statement each, where the
+ * batch's transaction serves any number (a heartbeat round rings every
+ * connection at once). */
+#define CONN_LIGHT_MAX 8
+
 static void
 conn_light(struct wsd_conn *c, long long now)
 {
 	struct sio_store *st = wsd.x.store;
-	int written, take, n, state, more;
+	int take = c->want_take, n, state, more;
 
-	if (c->state != WSD_STATE_LIVE || c->nin > 0 || c->run != NULL ||
-	    c->hello_sent || c->txq_done < c->txq.len ||
-	    !sio_deliver_can_done_take(&c->d, st))
-		return;
-	written = c->ntaken > 0;
-	take = c->want_take;
-	if (!written && !take)
+	if (!conn_light_ok(c))
 		return;
 	conn_q_clear(&c->txq); /* all written */
 	c->txq_off = c->txq_done = 0;
@@ -900,7 +908,9 @@ wsd_conn_flush(void)
 	else
 		dirty_tail = NULL;
 	tail->dnext = NULL;
-	if (sio_store_can_done_take(st))
+	for (c = list, k = 0; c != NULL && k <= CONN_LIGHT_MAX; c = c->dnext)
+		k += conn_light_ok(c);
+	if (k > 0 && k <= CONN_LIGHT_MAX)
 		for (c = list; c != NULL; c = c->dnext)
 			conn_light(c, now);
 	/* the handlers run before the write lock is taken, their reads in

@@ -320,11 +320,13 @@ wait_notify(PGconn *c)
 
 /* --- a take waiting on a late commit -------------------------------------- */
 
+/* A take by (HOLDER, 1) on a thread of its own; with done_take, a done
+ * and take outside a transaction (max 10) instead. */
 struct taker {
 	struct sio_store *st;
 	const char *sid;
 	struct cu_pkts c;
-	int rc;
+	int done_take, rc, state, more;
 	atomic_int done;
 };
 
@@ -333,8 +335,12 @@ taker_run(void *arg)
 {
 	struct taker *t = arg;
 
-	t->rc = sio_store_outbox_take(t->st, t->sid, T0, 100, HOLDER, 1,
-	                              cu_collect, &t->c);
+	t->rc = t->done_take
+	            ? sio_store_outbox_done_take(t->st, t->sid, T0, 10, HOLDER,
+	                                         1, 1, cu_collect, &t->c,
+	                                         &t->state, &t->more)
+	            : sio_store_outbox_take(t->st, t->sid, T0, 100, HOLDER, 1,
+	                                    cu_collect, &t->c);
 	atomic_store(&t->done, 1);
 	return NULL;
 }
@@ -1450,26 +1456,6 @@ wait_row_waiter(PGconn *c)
 	return 0;
 }
 
-struct done_taker {
-	struct sio_store *st;
-	const char *sid;
-	struct cu_pkts c;
-	int rc, state, more;
-	atomic_int done;
-};
-
-static void *
-done_taker_run(void *arg)
-{
-	struct done_taker *t = arg;
-
-	t->rc =
-	    sio_store_outbox_done_take(t->st, t->sid, T0, 10, HOLDER, 1, 1,
-	                               cu_collect, &t->c, &t->state, &t->more);
-	atomic_store(&t->done, 1);
-	return NULL;
-}
-
 /*
  * A done and a take in one statement outside any transaction: no wait for
  * the writers' lock that another holds; a wait, holding nothing, for a
@@ -1482,7 +1468,7 @@ test_done_take_waits_for_the_session_not_the_lock(void)
 {
 	struct sio_store *st = store_open(0);
 	PGconn *raw = raw_open(), *watch = raw_open();
-	struct done_taker t = {.st = st};
+	struct taker t = {.st = st, .done_take = 1};
 	char sid[SIO_SID_LEN + 1];
 	struct cu_pkts c = {0};
 	pthread_t th;
@@ -1529,7 +1515,7 @@ test_done_take_waits_for_the_session_not_the_lock(void)
 	                        "UPDATE sessions SET holder = 'gw-other',"
 	                        " holder_conn = 7 WHERE sid = $1 RETURNING 1",
 	                        sid, NULL) == 1);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, done_taker_run, &t), 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, taker_run, &t), 0);
 	waited = wait_row_waiter(watch);
 	CU_ASSERT(waited);
 	CU_ASSERT_EQUAL(atomic_load(&t.done), 0);
@@ -1563,7 +1549,7 @@ test_done_take_leaves_an_end_to_a_transaction(void)
 {
 	struct sio_store *st = store_open(0);
 	PGconn *raw = raw_open(), *watch = raw_open();
-	struct done_taker t = {.st = st};
+	struct taker t = {.st = st, .done_take = 1};
 	char sid[SIO_SID_LEN + 1];
 	struct cu_pkts c = {0};
 	pthread_t th;
@@ -1583,7 +1569,7 @@ test_done_take_leaves_an_end_to_a_transaction(void)
 	                        "UPDATE sessions SET state = 'closed',"
 	                        " closed_at = 1 WHERE sid = $1 RETURNING 1",
 	                        sid, NULL) == 1);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, done_taker_run, &t), 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, taker_run, &t), 0);
 	waited = wait_row_waiter(watch);
 	CU_ASSERT(waited);
 	CU_ASSERT_EQUAL(atomic_load(&t.done), 0);

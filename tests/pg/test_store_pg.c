@@ -1456,6 +1456,21 @@ wait_row_waiter(PGconn *c)
 	return 0;
 }
 
+/* Runs t on a thread of its own while raw holds a transaction open on the
+ * session's row: t waits for it (seen through watch), then raw commits
+ * and t ends. */
+static void
+take_while_held(struct taker *t, PGconn *raw, PGconn *watch)
+{
+	pthread_t th;
+
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, taker_run, t), 0);
+	CU_ASSERT(wait_row_waiter(watch));
+	CU_ASSERT_EQUAL(atomic_load(&t->done), 0);
+	CU_ASSERT(pg_do(raw, "COMMIT"));
+	pthread_join(th, NULL);
+}
+
 /*
  * A done and a take in one statement outside any transaction: no wait for
  * the writers' lock that another holds; a wait, holding nothing, for a
@@ -1471,8 +1486,7 @@ test_done_take_waits_for_the_session_not_the_lock(void)
 	struct taker t = {.st = st, .done_take = 1};
 	char sid[SIO_SID_LEN + 1];
 	struct cu_pkts c = {0};
-	pthread_t th;
-	int state = 0, more = 0, waited;
+	int state = 0, more = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
@@ -1515,12 +1529,7 @@ test_done_take_waits_for_the_session_not_the_lock(void)
 	                        "UPDATE sessions SET holder = 'gw-other',"
 	                        " holder_conn = 7 WHERE sid = $1 RETURNING 1",
 	                        sid, NULL) == 1);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, taker_run, &t), 0);
-	waited = wait_row_waiter(watch);
-	CU_ASSERT(waited);
-	CU_ASSERT_EQUAL(atomic_load(&t.done), 0);
-	CU_ASSERT(pg_do(raw, "COMMIT"));
-	pthread_join(th, NULL);
+	take_while_held(&t, raw, watch);
 	CU_ASSERT_EQUAL(t.rc, 0);
 	CU_ASSERT_EQUAL(t.state, SIO_ABSENT);
 	CU_ASSERT_STRING_EQUAL(t.c.got, "");
@@ -1552,8 +1561,6 @@ test_done_take_leaves_an_end_to_a_transaction(void)
 	struct taker t = {.st = st, .done_take = 1};
 	char sid[SIO_SID_LEN + 1];
 	struct cu_pkts c = {0};
-	pthread_t th;
-	int waited;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
@@ -1569,12 +1576,7 @@ test_done_take_leaves_an_end_to_a_transaction(void)
 	                        "UPDATE sessions SET state = 'closed',"
 	                        " closed_at = 1 WHERE sid = $1 RETURNING 1",
 	                        sid, NULL) == 1);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, taker_run, &t), 0);
-	waited = wait_row_waiter(watch);
-	CU_ASSERT(waited);
-	CU_ASSERT_EQUAL(atomic_load(&t.done), 0);
-	CU_ASSERT(pg_do(raw, "COMMIT"));
-	pthread_join(th, NULL);
+	take_while_held(&t, raw, watch);
 	CU_ASSERT_EQUAL(t.rc, SIO_AGAIN);
 	CU_ASSERT_STRING_EQUAL(t.c.got, "");
 	CU_ASSERT_EQUAL(

@@ -734,15 +734,8 @@ conn_take(struct wsd_conn *c, long long now)
 	conn_took(c, n, state, 0, now);
 }
 
-/*
- * Before the batch, where the store can (PostgreSQL): the done of c's
- * written packets and its next take, in one statement of their own that
- * takes no writers' lock, when that is all c needs (rung, or its packets
- * written; no packet in, no `1::`). A connection rung from another
- * process then waits for no other writer's turn, and for one round trip
- * instead of a transaction's three. Anything it cannot do here stays for
- * the batch.
- */
+/* Whether all c needs is its outbox (rung, or its packets written; no
+ * packet in, no `1::`), and the store can serve that alone. */
 static int
 conn_light_ok(const struct wsd_conn *c)
 {
@@ -757,6 +750,14 @@ conn_light_ok(const struct wsd_conn *c)
  * connection at once). */
 #define CONN_LIGHT_MAX 8
 
+/*
+ * Before the batch, where the store can (PostgreSQL): the done of c's
+ * written packets and its next take, in one statement of their own that
+ * takes no writers' lock (conn_light_ok()). A connection rung from
+ * another process then waits for no other writer's turn, and for one
+ * round trip instead of a transaction's three. Anything it cannot do
+ * here stays for the batch.
+ */
 static void
 conn_light(struct wsd_conn *c, long long now)
 {

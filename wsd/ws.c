@@ -226,7 +226,7 @@ ws_writeable(struct wsd_conn *c, struct lws *wsi)
 		 * connection, losing our close frame): lws reads on until the
 		 * client's close, or until ws_rx_close()'s timer. */
 		return c->rx_close ? 0 : -1;
-	if (lws_get_close_length(wsi) > 0 && !c->local_close) {
+	if (lws_get_close_length(wsi) > 0) {
 		/* lws is closing on its own (its close frame is out or on
 		 * its way): not one data frame more */
 		ws_lws_closing(c, wsi);

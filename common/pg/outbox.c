@@ -667,20 +667,31 @@ pg_outbox_del(struct sio_store *st, const char *sid, long long now,
 	return sio_store_tx_end(st, own, rc);
 }
 
-/* A done's result r (cleared): the rows it deleted (column 0) counted as
- * sent, and the session's other holder (column 1), who may wait for
- * them, rung. */
+/* n rows of sid deleted by a done: counted as sent, and the session's
+ * other holder (NULL: none), who may wait for them, rung. */
+static int
+pg_done_count(struct sio_store *st, const char *sid, long long n,
+              const char *other)
+{
+	int rc;
+
+	if (n <= 0)
+		return SIO_OK;
+	/* first: outside a transaction, the add is one of its own, whose
+	 * begin would forget a bell made before it */
+	rc = sio_store_counter_add(st, "packets_sent", n);
+	if (other != NULL)
+		sio_store_bell(st, other, sid);
+	return rc;
+}
+
+/* A done's result r (cleared): the rows it deleted (column 0), the
+ * session's other holder (column 1), as pg_done_count(). */
 static int
 pg_done_rows(struct sio_store *st, PGresult *r, const char *sid)
 {
-	long long n = pg_int(r, 0, 0);
-	int rc = SIO_OK;
+	int rc = pg_done_count(st, sid, pg_int(r, 0, 0), pg_text(r, 0, 1));
 
-	if (n > 0) {
-		rc = sio_store_counter_add(st, "packets_sent", n);
-		if (!pg_null(r, 0, 1))
-			sio_store_bell(st, pg_text(r, 0, 1), sid);
-	}
 	PQclear(r);
 	return rc;
 }
@@ -726,13 +737,8 @@ pg_outbox_done_take(struct sio_store *st, const char *sid, long long now,
 	       pg_int(t.first, 0, 8) == conn;
 	if (held)
 		*state = pg_state(t.first, 0, 6);
-	if (pg_int(t.first, 0, 5) > 0) {
-		/* done whatever becomes of the count (deferred in sio-wsd) */
-		(void)sio_store_counter_add(st, "packets_sent",
-		                            pg_int(t.first, 0, 5));
-		if (h != NULL && !held)
-			sio_store_bell(st, h, sid); /* it waits for them */
-	}
+	/* done whatever becomes of the count (deferred in sio-wsd) */
+	(void)pg_done_count(st, sid, pg_int(t.first, 0, 5), held ? NULL : h);
 	rows = pg_null(t.first, 0, 0) ? 0 : PQntuples(t.first);
 	if (held && max > 0 && rows == 0)
 		pg_due_keep(st, sid, now, pg_null(t.first, 0, 4),
@@ -757,9 +763,9 @@ pg_outbox_done_take(struct sio_store *st, const char *sid, long long now,
 			n++;
 	}
 	*more = limit > 0 && rows == limit && !*blocked;
+	/* a closed session's end may have queued what it did not see */
 	if (rc == SIO_OK && n == 0 && *state == SIO_SESSION_CLOSED)
-		rc =
-		    SIO_AGAIN; /* its end may have queued what it did not see */
+		rc = SIO_AGAIN;
 	/* on trouble, every row it marked goes back; the done stands */
 	if (rc != SIO_OK &&
 	    (pg_take_rest(&t, t.first, 0, rows, holder, conn) != SIO_OK ||

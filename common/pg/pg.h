@@ -15,8 +15,9 @@
  * a writer because every statement that locks a session's row and its
  * outbox's rows locks the session's first or only at its end (the
  * triggers on the outbox), and only a session's holder takes or deletes
- * the rows it took; a statement added later must keep to that. The SQL is the
- * SQLite backend's, statement for statement, with PostgreSQL's spelling.
+ * the rows it took; a statement added later must keep to that. The SQL
+ * is the SQLite backend's, statement for statement, with PostgreSQL's
+ * spelling.
  */
 #ifndef SIO_PG_H
 #define SIO_PG_H
